@@ -1,0 +1,29 @@
+/**
+ * Bun entry: `bun run adapters/bun.ts [--config FILE]`.
+ */
+import { prepare, shutdownHandler } from '../src/start.ts'
+
+// Only the parts of the Bun namespace this file touches.
+declare const Bun: {
+  argv: string[]
+  env: Record<string, string | undefined>
+  version: string
+  serve(options: {
+    port: number
+    hostname: string
+    maxRequestBodySize: number
+    fetch: (request: Request) => Response | Promise<Response>
+  }): { port: number; stop(closeActiveConnections?: boolean): Promise<void> }
+}
+declare const process: { exit(code: number): never; on(signal: string, handler: () => void): void }
+
+const exit = (code: number): never => process.exit(code)
+const { gateway, port, host, maxBodyBytes, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
+
+// Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
+const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, fetch: gateway.fetch })
+log.info('listening', { url: `http://${host}:${server.port}`, runtime: `bun ${Bun.version}` })
+
+const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit })
+process.on('SIGINT', () => onSignal('SIGINT'))
+process.on('SIGTERM', () => onSignal('SIGTERM'))

@@ -1,0 +1,30 @@
+/**
+ * Deno entry: `deno run -A adapters/deno.ts [--config FILE]`.
+ */
+import { prepare, shutdownHandler } from '../src/start.ts'
+
+// Only the parts of the Deno namespace this file touches.
+declare const Deno: {
+  args: string[]
+  env: { toObject(): Record<string, string> }
+  version: { deno: string }
+  exit(code: number): never
+  addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void
+  serve(
+    options: { port: number; hostname: string; onListen(addr: { port: number }): void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> }
+}
+
+const exit = (code: number): never => Deno.exit(code)
+const { gateway, port, host, log } = await prepare(Deno.args, Deno.env.toObject(), exit)
+
+const server = Deno.serve({
+  port,
+  hostname: host,
+  onListen: (addr) => log.info('listening', { url: `http://${host}:${addr.port}`, runtime: `deno ${Deno.version.deno}` }),
+}, gateway.fetch)
+
+const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit })
+Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))
+Deno.addSignalListener('SIGTERM', () => onSignal('SIGTERM'))

@@ -1,0 +1,21 @@
+/**
+ * Node entry: `node --import tsx adapters/node.ts [--config FILE]`.
+ */
+import { serve } from '@hono/node-server'
+import { prepare, shutdownHandler } from '../src/start.ts'
+
+const exit = (code: number): never => process.exit(code)
+const { gateway, port, host, log } = await prepare(process.argv.slice(2), process.env, exit)
+
+const server = serve({ fetch: gateway.fetch, port, hostname: host }, (info) => {
+  log.info('listening', { url: `http://${host}:${info.port}`, runtime: `node ${process.version}` })
+})
+
+const onSignal = shutdownHandler({
+  stopServer: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  gateway,
+  log,
+  exit,
+})
+process.on('SIGINT', () => onSignal('SIGINT'))
+process.on('SIGTERM', () => onSignal('SIGTERM'))

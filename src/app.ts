@@ -1,0 +1,99 @@
+/**
+ * The Hono app: one POST route per configured source, health, and the one place errors become responses.
+ *
+ * Request flow per hook: content type (415) -> bounded body read (413) -> signature (401) -> parse (400) ->
+ * route -> outbox (503 when it cannot take the event) -> 200.
+ * @module
+ */
+import { Hono } from 'hono'
+import { HttpError } from './http/errors.ts'
+import { readBodyLimited } from './http/read-body.ts'
+import { hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
+import type { HookEvent } from './events/types.ts'
+import { SIGNATURE_HEADER, WebhookVerificationError, type Verifier } from './verify/verifier.ts'
+import { OutboxFullError, type AcceptResult } from './outbox/types.ts'
+import type { Logger } from './log.ts'
+
+export interface AppSource {
+  name: string
+  path: string
+  verifier: Verifier
+}
+
+export interface AppOptions {
+  sources: readonly AppSource[]
+  maxBodyBytes: number
+  /** Routes the event and hands it to the outbox; resolves once it is safe to answer 200. */
+  accept(event: HookEvent): Promise<AcceptResult & { destinations: number }>
+  log: Logger
+  now?: () => number
+}
+
+export function createApp(options: AppOptions): Hono {
+  const { log, maxBodyBytes } = options
+  const now = options.now ?? Date.now
+  const app = new Hono()
+
+  app.get('/healthz', (c) => c.json({ ok: true }))
+
+  for (const source of options.sources) {
+    app.post(source.path, async (c) => {
+      const started = performance.now()
+      const request = c.req.raw
+      const fields: Record<string, unknown> = { source: source.name, path: source.path }
+      try {
+        const contentType = hookContentType(request.headers.get('content-type'))
+        if (!contentType) {
+          throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg')
+        }
+        const body = await readBodyLimited(request, maxBodyBytes)
+        fields.bytes = body.byteLength
+        try {
+          await source.verifier.verify(body, request.headers.get(SIGNATURE_HEADER))
+        } catch (error) {
+          if (error instanceof WebhookVerificationError) throw new HttpError(401, 'bad_signature', error.message)
+          throw error
+        }
+        const context = { source: source.name, receivedAt: now(), warn: (msg: string, f: Record<string, unknown>) => log.warn(msg, f) }
+        const event = contentType === 'image/jpeg'
+          ? await parseThumbnail(body, request.headers, context)
+          : await parseJsonHook(body, context)
+        Object.assign(fields, { id: event.id, type: event.type, event: event.event, stream: event.streamId })
+        let accepted
+        try {
+          accepted = await options.accept(event)
+        } catch (error) {
+          if (error instanceof OutboxFullError) {
+            throw new HttpError(503, 'spool_unavailable', 'cannot store the event right now', { 'retry-after': '5' })
+          }
+          throw error
+        }
+        Object.assign(fields, { destinations: accepted.destinations, duplicate: accepted.duplicate })
+        log.info('hook accepted', { ...fields, status: 200, ms: elapsed(started) })
+        return c.json({ ok: true, id: event.id, type: event.type, event: event.event, duplicate: accepted.duplicate })
+      } catch (error) {
+        const failure = error instanceof HttpError ? error : undefined
+        const status = failure?.status ?? 500
+        log[status >= 500 ? 'error' : 'warn']('hook refused', {
+          ...fields, status, reason: failure?.reason ?? 'internal_error', ms: elapsed(started),
+          ...(failure ? { detail: failure.message } : { error: String(error) }),
+        })
+        throw error
+      }
+    })
+    app.all(source.path, () => {
+      throw new HttpError(405, 'method_not_allowed', 'webhooks are POSTed', { allow: 'POST' })
+    })
+  }
+
+  app.notFound(() => new HttpError(404, 'not_found', 'no such path').toResponse())
+  app.onError((error) => {
+    if (error instanceof HttpError) return error.toResponse()
+    return new HttpError(500, 'internal_error', 'unexpected error; see the server log').toResponse()
+  })
+  return app
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100
+}

@@ -1,0 +1,74 @@
+/**
+ * Loading a config: YAML text -> `${VAR}` interpolation -> schema. Every problem is collected into one error, each
+ * with its YAML path, so a bad config is fixed in one round.
+ * @module
+ */
+import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { parseDocument } from 'yaml'
+import type { z } from 'zod'
+import { configSchema, type Config } from './schema.ts'
+import { interpolate, type Env, type MissingVariable } from './interpolate.ts'
+import { EMBEDDED_CONFIG } from './embedded.ts'
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  readonly problems: string[]
+
+  constructor(origin: string, problems: string[]) {
+    super(`invalid config ${origin}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.problems = problems
+  }
+}
+
+/** Parses and validates config text; throws ConfigError listing every problem. */
+export function parseConfig(text: string, env: Env, origin = '(config)'): Config {
+  const document = parseDocument(text, { prettyErrors: true })
+  if (document.errors.length > 0) {
+    throw new ConfigError(origin, document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`))
+  }
+  const missing: MissingVariable[] = []
+  const raw = interpolate(document.toJS() ?? {}, env, missing)
+  const problems = missing.map(({ name, path }) => `${path}: environment variable ${name} is not set`)
+  const result = configSchema.safeParse(raw)
+  if (!result.success) problems.push(...result.error.issues.map(formatIssue))
+  if (problems.length > 0) throw new ConfigError(origin, problems)
+  return result.data!
+}
+
+/** Where the config comes from: `--config FILE`, else HOOKCAST_CONFIG, else ./config.yaml, else the example. */
+export function resolveConfigPath(args: readonly string[], env: Env): string | undefined {
+  const flag = args.findIndex((arg) => arg === '--config' || arg === '-c')
+  if (flag >= 0 && args[flag + 1]) return args[flag + 1]
+  const inline = args.find((arg) => arg.startsWith('--config='))
+  if (inline) return inline.slice('--config='.length)
+  if (env.HOOKCAST_CONFIG) return env.HOOKCAST_CONFIG
+  for (const candidate of ['config.yaml', 'config.example.yaml']) if (existsSync(candidate)) return candidate
+  return undefined
+}
+
+/** Reads the config at `path`, or the embedded default (local disk) when there is none. */
+export async function loadConfig(path: string | undefined, env: Env): Promise<{ config: Config; origin: string }> {
+  if (path === undefined) return { config: parseConfig(EMBEDDED_CONFIG, env, '(embedded default)'), origin: '(embedded default)' }
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read the file: ${(error as Error).message}`])
+  }
+  return { config: parseConfig(text, env, path), origin: path }
+}
+
+/** `routes[2].to[0]: unknown sink "s4"` */
+function formatIssue(issue: z.core.$ZodIssue): string {
+  let path = ''
+  for (const part of issue.path) {
+    path += typeof part === 'number' ? `[${part}]` : path === '' ? String(part) : `.${String(part)}`
+  }
+  let message = issue.message
+  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    message = 'unknown or missing "type"'
+  }
+  return `${path || '(root)'}: ${message}`
+}

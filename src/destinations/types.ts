@@ -1,0 +1,32 @@
+/**
+ * What the spool delivers to: a storage sink or a notifier. Both are destinations with a name from the config.
+ * @module
+ */
+import type { HookEvent } from '../events/types.ts'
+
+export interface Destination {
+  readonly name: string
+  /** `sink` or `notifier`, for logs and metrics. */
+  readonly kind: 'sink' | 'notifier'
+  /**
+   * Delivers one event. Must be idempotent: a redelivery after a crash or a replay writes the same result again.
+   * Throws DeliveryError to say whether trying again can help; any other error counts as transient.
+   */
+  deliver(event: HookEvent, signal?: AbortSignal): Promise<void>
+  close?(): Promise<void>
+}
+
+/** A failed delivery, classified for the retry schedule. */
+export class DeliveryError extends Error {
+  override name = 'DeliveryError'
+  /** True when retrying cannot help (bad credentials, missing bucket, a 4xx): go straight to dead letters. */
+  readonly permanent: boolean
+  /** The destination asked us to wait this long (Retry-After), in ms. */
+  readonly retryAfterMs: number | undefined
+
+  constructor(message: string, options: { permanent?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.permanent = options.permanent ?? false
+    this.retryAfterMs = options.retryAfterMs
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The one typed event every hook kind is parsed into, and the names of the kinds and events we know.
+ * @module
+ */
+
+/** Hook kinds documented in protocol.md; the platform adds kinds, so an event's `type` may be any other string too. */
+export const KNOWN_EVENTS = {
+  feeds: ['started', 'ended'],
+  recordings: ['started', 'completed', 'error', 'deleted'],
+  media: ['processing', 'completed', 'errored', 'deleted'],
+  thumbnail: ['thumbnail'],
+  transcoder: ['ACTIVE', 'STOPPED', 'DELETED'],
+  viewerConnection: ['ViewerAttempt', 'FirstViewerConnection', 'NoActiveViewers'],
+} as const
+
+export type KnownType = keyof typeof KNOWN_EVENTS
+
+export const KNOWN_TYPES = Object.keys(KNOWN_EVENTS) as KnownType[]
+
+export type EventContentType = 'application/json' | 'image/jpeg'
+
+export interface HookEvent {
+  /** Deterministic id (hash of the body, plus the metadata headers for thumbnails): same delivery, same id. */
+  id: string
+  /** Name of the configured source that received it. */
+  source: string
+  /** Hook kind: one of KNOWN_TYPES in its documented spelling, or the platform's own string for a kind we don't know. */
+  type: string
+  /** Event name in its documented spelling (`started`, `ACTIVE`, `ViewerAttempt`); `thumbnail` for thumbnails. */
+  event: string
+  /** When the platform sent it (JSON `timestamp`) or captured it (thumbnail `X-Millicast-Timestamp`), epoch ms. */
+  timestamp: number
+  /** When hookcast accepted it, epoch ms. */
+  receivedAt: number
+  streamId?: string
+  streamName?: string
+  accountId?: string
+  feedId?: string
+  tokenId?: string
+  contentType: EventContentType
+  /** The exact signed bytes. */
+  body: Uint8Array
+  /** The parsed `data` object of a JSON hook. */
+  data?: Record<string, unknown>
+}
+
+/** Case-insensitive lookup of a documented spelling: `viewerattempt` -> `ViewerAttempt`. */
+export function canonicalName(name: string, known: readonly string[]): string {
+  const lower = name.toLowerCase()
+  return known.find((candidate) => candidate.toLowerCase() === lower) ?? name
+}
+
+export function canonicalType(type: string): string {
+  return canonicalName(type, KNOWN_TYPES)
+}
+
+export function canonicalEvent(type: string, event: string): string {
+  const known = (KNOWN_EVENTS as Record<string, readonly string[]>)[type]
+  return known ? canonicalName(event, known) : event
+}

@@ -1,0 +1,57 @@
+/**
+ * Reads a request body once, as bytes, never holding more than `limit` bytes.
+ *
+ * A declared Content-Length over the limit is refused before reading anything; a chunked body is counted as it
+ * streams and the read is cancelled as soon as it passes the limit, so a 64 MiB upload to a 16 MiB limit costs
+ * at most 16 MiB of memory.
+ * @module
+ */
+import { HttpError } from './errors.ts'
+
+export async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get('content-length')
+  const length = declared === null ? undefined : Number(declared)
+  if (length !== undefined && Number.isFinite(length) && length > limit) throw tooLarge(limit)
+  if (!request.body) return new Uint8Array(0)
+
+  const reader = request.body.getReader()
+  // When the length is declared we read straight into one buffer; otherwise chunks are joined once at the end.
+  const exact = length !== undefined && Number.isInteger(length) && length >= 0 ? new Uint8Array(length) : undefined
+  const chunks: Uint8Array[] = []
+  let received = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (received + value.byteLength > limit) {
+        await reader.cancel().catch(() => {})
+        throw tooLarge(limit)
+      }
+      if (exact && received + value.byteLength <= exact.byteLength) exact.set(value, received)
+      else chunks.push(value)
+      received += value.byteLength
+    }
+  } finally {
+    reader.releaseLock()
+  }
+  if (exact && chunks.length === 0) {
+    if (received === exact.byteLength) return exact
+    throw new HttpError(400, 'truncated_body', `body ended after ${received} of ${exact.byteLength} declared bytes`)
+  }
+  return join(exact ? [exact.subarray(0, Math.min(received, exact.byteLength)), ...chunks] : chunks, received)
+}
+
+function join(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, 'body_too_large', `body is larger than the ${limit}-byte limit (server.maxBodyBytes)`)
+}

@@ -1,0 +1,45 @@
+/**
+ * Routing: a pure function from an event and the configured routes to the destinations it goes to.
+ * @module
+ */
+import type { HookEvent } from '../events/types.ts'
+import type { RouteConfig } from '../config/schema.ts'
+import { globToRegExp } from './glob.ts'
+
+export interface CompiledRoute {
+  matches(event: HookEvent): boolean
+  to: readonly string[]
+}
+
+/** Prepares routes once at start (globs compiled, names lower-cased). */
+export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
+  return routes.map(({ when, to }) => {
+    const sources = when.source && new Set(when.source)
+    // Kinds and events are matched case-insensitively: the platform has changed event-name casing before.
+    const types = when.type && new Set(when.type.map((t) => t.toLowerCase()))
+    const events = when.event && new Set(when.event.map((e) => e.toLowerCase()))
+    const streams = when.stream?.map(globToRegExp)
+    return {
+      to,
+      matches(event) {
+        if (sources && !sources.has(event.source)) return false
+        if (types && !types.has(event.type.toLowerCase())) return false
+        if (events && !events.has(event.event.toLowerCase())) return false
+        if (streams) {
+          const stream = event.streamId ?? event.streamName
+          if (stream === undefined || !streams.some((glob) => glob.test(stream))) return false
+        }
+        return true
+      },
+    }
+  })
+}
+
+/** Every destination of every matching route, each once, in config order. */
+export function route(event: HookEvent, routes: readonly CompiledRoute[]): string[] {
+  const destinations = new Set<string>()
+  for (const candidate of routes) {
+    if (candidate.matches(event)) for (const name of candidate.to) destinations.add(name)
+  }
+  return [...destinations]
+}

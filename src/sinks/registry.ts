@@ -1,0 +1,23 @@
+/**
+ * Sink types by name. The config schema and this table check each other: a sink type without a factory, or a
+ * factory without a config schema, fails to compile.
+ * @module
+ */
+import { z } from 'zod'
+import type { Destination } from '../destinations/types.ts'
+import { createFsSink, fsSinkConfig } from './fs.ts'
+
+export const sinkConfig = z.discriminatedUnion('type', [fsSinkConfig])
+
+export type SinkConfig = z.infer<typeof sinkConfig>
+
+type Factories = { [T in SinkConfig['type']]: (name: string, config: Extract<SinkConfig, { type: T }>) => Destination }
+
+const factories = {
+  fs: createFsSink,
+} satisfies Factories
+
+export function createSink(name: string, config: SinkConfig): Destination {
+  const factory = factories[config.type] as (name: string, config: SinkConfig) => Destination
+  return factory(name, config)
+}

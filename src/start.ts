@@ -1,0 +1,67 @@
+/**
+ * What every runtime entry does before and after serving, in the same order: resolve and load the config, build
+ * the gateway, and shut down gracefully. Adapters pass in only what differs per runtime.
+ * @module
+ */
+import { ConfigError, loadConfig, resolveConfigPath } from './config/load.ts'
+import type { Env } from './config/interpolate.ts'
+import { DEV_SECRET } from './config/embedded.ts'
+import { createGateway, type Gateway } from './gateway.ts'
+import { createLogger, type Logger } from './log.ts'
+
+export interface Prepared {
+  gateway: Gateway
+  port: number
+  host: string
+  maxBodyBytes: number
+  log: Logger
+}
+
+/** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
+export async function prepare(args: readonly string[], env: Env, exit: (code: number) => never): Promise<Prepared> {
+  const log = createLogger((env.HOOKCAST_LOG_LEVEL as 'info' | undefined) ?? 'info')
+  try {
+    const path = resolveConfigPath(args, env)
+    const { config, origin } = await loadConfig(path, env)
+    const usesDevSecret = Object.values(config.sources).some((source) => source.secrets.includes(DEV_SECRET))
+    if (usesDevSecret) log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic')
+    const gateway = await createGateway(config, { log })
+    const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : config.server.port
+    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: Object.keys(config.sinks) })
+    return { gateway, port, host: env.HOST || config.server.host, maxBodyBytes: config.server.maxBodyBytes, log }
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
+    return exit(1)
+  }
+}
+
+/**
+ * A SIGINT/SIGTERM handler: stop accepting, let the gateway drain for at most `graceMs`, then exit.
+ * A second signal forces the exit.
+ */
+export function shutdownHandler(options: {
+  stopServer: () => Promise<void>
+  gateway: Gateway
+  log: Logger
+  exit: (code: number) => never
+  graceMs?: number
+}): (signal: string) => void {
+  let stopping = false
+  return (signal) => {
+    if (stopping) {
+      options.log.warn('second signal; exiting now', { signal })
+      options.exit(1)
+    }
+    stopping = true
+    options.log.info('shutting down', { signal })
+    const grace = options.graceMs ?? 10_000
+    const force = setTimeout(() => options.exit(1), grace + 2_000)
+    void (async () => {
+      await options.stopServer().catch(() => {})
+      await options.gateway.close().catch((error) => options.log.error('close failed', { error: String(error) }))
+      clearTimeout(force)
+      options.log.info('stopped')
+      options.exit(0)
+    })()
+  }
+}
