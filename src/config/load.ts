@@ -31,7 +31,11 @@ export function parseConfig(text: string, env: Env, origin = '(config)'): Config
   const raw = interpolate(document.toJS() ?? {}, env, missing)
   const problems = missing.map(({ name, path }) => `${path}: environment variable ${name} is not set`)
   const result = configSchema.safeParse(raw)
-  if (!result.success) problems.push(...result.error.issues.map(formatIssue))
+  if (!result.success) {
+    // A value whose variable is missing is reported once, as missing, not again as invalid.
+    const unset = new Set(missing.map((m) => m.path))
+    problems.push(...result.error.issues.map((issue) => formatIssue(issue, raw)).filter((p) => !unset.has(p.split(': ')[0]!)))
+  }
   if (problems.length > 0) throw new ConfigError(origin, problems)
   return result.data!
 }
@@ -60,7 +64,7 @@ export async function loadConfig(path: string | undefined, env: Env): Promise<{ 
 }
 
 /** `routes[2].to[0]: unknown sink "s4"` */
-function formatIssue(issue: z.core.$ZodIssue): string {
+function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   let path = ''
   for (const part of issue.path) {
     path += typeof part === 'number' ? `[${part}]` : path === '' ? String(part) : `.${String(part)}`
@@ -68,7 +72,8 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   let message = issue.message
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    message = 'unknown or missing "type"'
+    const value = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw)
+    message = value === undefined ? 'missing "type"' : `unknown type ${JSON.stringify(value)}`
   }
   return `${path || '(root)'}: ${message}`
 }

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { ConfigError, parseConfig, resolveConfigPath } from '../../src/config/load.ts'
+import { interpolate } from '../../src/config/interpolate.ts'
+import { parseByteSize, parseDuration } from '../../src/config/size.ts'
+import { EMBEDDED_CONFIG } from '../../src/config/embedded.ts'
+import { SECRET } from '../support/hooks.ts'
+
+function problems(text: string, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(text, env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('config was accepted')
+}
+
+const VALID = `
+server: { port: 9000, maxBodyBytes: 8MiB }
+sources:
+  millicast:
+    path: /hooks/millicast
+    secrets: ["\${SECRET}"]
+sinks:
+  disk: { type: fs, dir: ./data }
+routes:
+  - when: { type: thumbnail }
+    to: [disk]
+`
+
+describe('config', () => {
+  it('parses a valid config with env interpolation and size units', () => {
+    const config = parseConfig(VALID, { SECRET })
+    expect(config.server).toEqual({ port: 9000, host: '0.0.0.0', maxBodyBytes: 8 * 1024 * 1024 })
+    expect(config.sources.millicast!.secrets).toEqual([SECRET])
+    expect(config.sinks.disk).toMatchObject({ type: 'fs', dir: './data', key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}' })
+    expect(config.routes[0]!.when.type).toEqual(['thumbnail'])
+  })
+
+  it('lists every problem with its YAML path in one error', () => {
+    const text = `
+server: { port: 9000, maxBodyBytes: lots }
+sources:
+  millicast: { path: hooks, secrets: ["\${MISSING_ONE}"], extra: 1 }
+sinks:
+  disk: { type: fs, dir: ./data, key: "{type}/{nope}/../x" }
+  cloud: { type: s4, bucket: b }
+routes:
+  - when: { type: thumbnail }
+    to: [disk, s4]
+  - to: []
+`
+    const list = problems(text)
+    expect(list).toEqual(expect.arrayContaining([
+      'sources.millicast.secrets[0]: environment variable MISSING_ONE is not set',
+      expect.stringMatching(/^server\.maxBodyBytes: not a byte size: "lots"/),
+      expect.stringMatching(/^sources\.millicast\.path: /),
+      'sources.millicast: unknown key "extra"',
+      'sinks.disk.key: unknown placeholder {nope}',
+      'sinks.disk.key: a key may not contain . or .. segments',
+      'sinks.cloud.type: unknown type "s4"',
+      expect.stringMatching(/^routes\[1\]\.to: /),
+    ]))
+    expect(list).toHaveLength(8)
+  })
+
+  it('names an unknown destination of a route', () => {
+    const text = VALID.replace('to: [disk]', 'to: [disk, disk, s4]')
+    expect(problems(text, { SECRET })).toEqual(['routes[0].to[2]: unknown sink "s4"'])
+  })
+
+  it('fails on unknown top-level keys and a YAML syntax error', () => {
+    expect(problems(VALID + 'sinkz: {}\n', { SECRET })).toEqual(['(root): unknown key "sinkz"'])
+    expect(problems('sources: [unclosed', {})[0]).toMatch(/^YAML: /)
+  })
+
+  it('refuses a secret that is not base64 and two sources on one path', () => {
+    const text = `
+sources:
+  a: { path: /h, secrets: ["not base64!"] }
+  b: { path: /h, secrets: ["${SECRET}"] }
+`
+    expect(problems(text)).toEqual([
+      'sources.a.secrets[0]: not a base64 secret (paste it as the dashboard or REST API shows it)',
+      'sources.b.path: same path as source "a"',
+    ])
+  })
+
+  it('the example config and the embedded default are valid with no environment', () => {
+    const example = parseConfig(readFileSync('config.example.yaml', 'utf8'), {})
+    expect(Object.keys(example.sinks)).toEqual(['disk'])
+    expect(parseConfig(EMBEDDED_CONFIG, {}).sources.millicast!.secrets).toEqual([SECRET])
+  })
+})
+
+describe('interpolate', () => {
+  it('substitutes into parsed strings, so a secret with YAML syntax stays one value', () => {
+    const text = 'sources:\n  m: { path: /h, secrets: ["${S}"] }\n'
+    const secret = btoa('x: [y]\n#z')
+    expect(parseConfig(text, { S: secret }).sources.m!.secrets).toEqual([secret])
+  })
+
+  it('uses defaults, treats empty as unset, and escapes $$', () => {
+    const missing: { name: string; path: string }[] = []
+    expect(interpolate({ a: '${A:-dflt}', b: 'x${B}y', c: '$${C}', d: ['${D}'] }, { B: '1', D: '' }, missing))
+      .toEqual({ a: 'dflt', b: 'x1y', c: '${C}', d: ['${D}'] })
+    expect(missing).toEqual([{ name: 'D', path: 'd[0]' }])
+  })
+})
+
+describe('sizes and durations', () => {
+  it('parses units', () => {
+    expect(parseByteSize('16MiB')).toBe(16 * 1024 * 1024)
+    expect(parseByteSize('512 KB')).toBe(512_000)
+    expect(parseByteSize('100')).toBe(100)
+    expect(parseByteSize('12 parsecs')).toBeUndefined()
+    expect(parseDuration('45s')).toBe(45_000)
+    expect(parseDuration('2m')).toBe(120_000)
+    expect(parseDuration('soon')).toBeUndefined()
+  })
+})
+
+describe('resolveConfigPath', () => {
+  it('prefers --config, then HOOKCAST_CONFIG, then files in the working directory', () => {
+    expect(resolveConfigPath(['--config', 'a.yaml'], { HOOKCAST_CONFIG: 'b.yaml' })).toBe('a.yaml')
+    expect(resolveConfigPath(['--config=c.yaml'], {})).toBe('c.yaml')
+    expect(resolveConfigPath([], { HOOKCAST_CONFIG: 'b.yaml' })).toBe('b.yaml')
+    expect(resolveConfigPath([], {})).toBe('config.example.yaml')
+  })
+})

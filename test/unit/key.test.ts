@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_KEY, keyTemplateProblems, renderKey } from '../../src/template/key.ts'
+import { renderText } from '../../src/template/placeholders.ts'
+import type { HookEvent } from '../../src/events/types.ts'
+
+const event = (fields: Partial<HookEvent> = {}): HookEvent => ({
+  id: 'abc123', source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp: 1679974440650, receivedAt: 1,
+  streamId: 'ZG6NWV/lobby', streamName: 'lobby', accountId: 'ZG6NWV', feedId: 'f-1', contentType: 'image/jpeg',
+  body: new Uint8Array(), ...fields,
+})
+
+describe('key templates', () => {
+  it('renders every placeholder', () => {
+    expect(renderKey(DEFAULT_KEY, event())).toBe('thumbnail/ZG6NWV/lobby/2023-03-28/1679974440650-thumbnail-abc123.jpg')
+    expect(renderKey('{source}/{accountId}/{streamName}/{feedId}/{tokenId}/{date}T{time}.{ext}', event({ contentType: 'application/json' })))
+      .toBe('millicast/ZG6NWV/lobby/f-1/_/2023-03-28T033400.json')
+  })
+
+  it('cannot be steered out of its directory by values', () => {
+    const hostile = event({ streamId: '../../etc', streamName: '..', feedId: 'a/../../b', accountId: '/abs' })
+    for (const key of [renderKey(DEFAULT_KEY, hostile), renderKey('{streamName}/{feedId}/{accountId}', hostile)]) {
+      expect(key.split('/')).not.toContain('..')
+      expect(key.startsWith('/')).toBe(false)
+    }
+    expect(renderKey('{streamName}/{feedId}', hostile)).toBe('_/a_.._.._b')
+  })
+
+  it('reports unknown placeholders and unsafe literal parts', () => {
+    expect(keyTemplateProblems(DEFAULT_KEY)).toEqual([])
+    expect(keyTemplateProblems('/{nope}/../x')).toEqual([
+      'unknown placeholder {nope}', 'a key must be relative (no leading /)', 'a key may not contain . or .. segments',
+    ])
+  })
+
+  it('renders message text without sanitising, with a marker for missing values', () => {
+    expect(renderText('{streamName} ({accountId}) {feedId} {tokenId}', event({ streamName: 'my show' }))).toBe('my show (ZG6NWV) f-1 -')
+  })
+})
