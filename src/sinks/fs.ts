@@ -11,7 +11,8 @@ import { z } from 'zod'
 import type { HookEvent } from '../events/types.ts'
 import { DEFAULT_KEY, renderKey } from '../template/key.ts'
 import { keyTemplate } from './key-schema.ts'
-import { DeliveryError, type Destination } from '../destinations/types.ts'
+import { DeliveryError } from '../destinations/types.ts'
+import type { Sink } from './types.ts'
 
 export const fsSinkConfig = z.object({
   type: z.literal('fs'),
@@ -22,7 +23,7 @@ export const fsSinkConfig = z.object({
 
 export type FsSinkConfig = z.infer<typeof fsSinkConfig>
 
-export function createFsSink(name: string, config: FsSinkConfig): Destination {
+export function createFsSink(name: string, config: FsSinkConfig): Sink {
   const root = resolve(config.dir)
   // Unique per process and write, so concurrent writers never share a temp file.
   const instance = crypto.randomUUID().slice(0, 8)
@@ -31,6 +32,7 @@ export function createFsSink(name: string, config: FsSinkConfig): Destination {
   return {
     name,
     kind: 'sink',
+    keyFor: (event) => renderKey(config.key, event),
     async deliver(event: HookEvent) {
       const path = resolve(root, renderKey(config.key, event))
       if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })

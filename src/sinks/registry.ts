@@ -4,20 +4,20 @@
  * @module
  */
 import { z } from 'zod'
-import type { Destination } from '../destinations/types.ts'
+import type { Sink } from './types.ts'
 import { createFsSink, fsSinkConfig } from './fs.ts'
 
 export const sinkConfig = z.discriminatedUnion('type', [fsSinkConfig])
 
 export type SinkConfig = z.infer<typeof sinkConfig>
 
-type Factories = { [T in SinkConfig['type']]: (name: string, config: Extract<SinkConfig, { type: T }>) => Destination }
+type Factories = { [T in SinkConfig['type']]: (name: string, config: Extract<SinkConfig, { type: T }>) => Sink }
 
 const factories = {
   fs: createFsSink,
 } satisfies Factories
 
-export function createSink(name: string, config: SinkConfig): Destination {
-  const factory = factories[config.type] as (name: string, config: SinkConfig) => Destination
+export function createSink(name: string, config: SinkConfig): Sink {
+  const factory = factories[config.type] as (name: string, config: SinkConfig) => Sink
   return factory(name, config)
 }
