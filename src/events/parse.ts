@@ -53,7 +53,7 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
 
   const fields = streamFields(data)
   return {
-    id: await eventId(body),
+    ...(await identify(body)),
     source: ctx.source,
     type,
     event,
@@ -88,7 +88,7 @@ export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: Pa
   // Same JPEG with other metadata is another delivery: the headers are part of its identity.
   const identity = `\n${feedId}\n${streamId}\n${timestamp}\n${tokenId ?? ''}`
   return {
-    id: await eventId(body, identity),
+    ...(await identify(body, identity)),
     source: ctx.source,
     type: 'thumbnail',
     event: 'thumbnail',
@@ -126,15 +126,21 @@ function normaliseEpochMs(value: number): number {
   return value > 0 && value < 1e11 ? Math.round(value * 1000) : value
 }
 
-async function eventId(body: Uint8Array, identity = ''): Promise<string> {
-  let digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body as Uint8Array<ArrayBuffer>))
+async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))
+}
+
+/** The body's SHA-256 and the delivery id: the digest itself, or, for thumbnails, the digest with the headers. */
+async function identify(body: Uint8Array, identity = ''): Promise<{ id: string; bodySha256: string }> {
+  const digest = await sha256(body)
+  let idDigest = digest
   if (identity) {
     // Hash the body's digest with the headers rather than copying a large body next to them.
     const extra = new TextEncoder().encode(identity)
     const both = new Uint8Array(digest.byteLength + extra.byteLength)
     both.set(digest, 0)
     both.set(extra, digest.byteLength)
-    digest = new Uint8Array(await crypto.subtle.digest('SHA-256', both))
+    idDigest = await sha256(both)
   }
-  return toHex(digest.subarray(0, 12))
+  return { id: toHex(idDigest.subarray(0, 12)), bodySha256: toHex(digest) }
 }

@@ -40,6 +40,8 @@ export interface HookEvent {
   contentType: EventContentType
   /** The exact signed bytes. */
   body: Uint8Array
+  /** Lowercase hex SHA-256 of `body`, to check it when it is read back from the spool. */
+  bodySha256: string
   /** The parsed `data` object of a JSON hook. */
   data?: Record<string, unknown>
 }

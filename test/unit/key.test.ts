@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_KEY, keyTemplateProblems, renderKey } from '../../src/template/key.ts'
 import { renderText } from '../../src/template/placeholders.ts'
-import type { HookEvent } from '../../src/events/types.ts'
+import { makeEvent } from '../support/events.ts'
 
-const event = (fields: Partial<HookEvent> = {}): HookEvent => ({
-  id: 'abc123', source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp: 1679974440650, receivedAt: 1,
-  streamId: 'ZG6NWV/lobby', streamName: 'lobby', accountId: 'ZG6NWV', feedId: 'f-1', contentType: 'image/jpeg',
-  body: new Uint8Array(), ...fields,
-})
+const event = makeEvent
 
 describe('key templates', () => {
   it('renders every placeholder', () => {

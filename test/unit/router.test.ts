@@ -2,12 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { compileRoutes, route } from '../../src/routing/router.ts'
 import { globToRegExp } from '../../src/routing/glob.ts'
 import type { HookEvent } from '../../src/events/types.ts'
+import { makeEvent } from '../support/events.ts'
 import type { RouteConfig } from '../../src/config/schema.ts'
 
-const event = (fields: Partial<HookEvent>): HookEvent => ({
-  id: 'x', source: 'millicast', type: 'feeds', event: 'started', timestamp: 1, receivedAt: 1,
-  streamId: 'ZG6NWV/lobby', contentType: 'application/json', body: new Uint8Array(), ...fields,
-})
+const event = (fields: Partial<HookEvent>) => makeEvent({ type: 'feeds', event: 'started', ...fields })
 const routes = (...list: Array<[RouteConfig['when'], string[]]>) => compileRoutes(list.map(([when, to]) => ({ when, to })))
 
 describe('router', () => {
@@ -32,7 +30,7 @@ describe('router', () => {
 
   it('does not match a stream filter when the event has no stream', () => {
     const compiled = routes([{ stream: ['**'] }, ['a']])
-    expect(route(event({ streamId: undefined }), compiled)).toEqual([])
+    expect(route(event({ streamId: undefined, streamName: undefined }), compiled)).toEqual([])
     expect(route(event({ streamId: undefined, streamName: 'testy' }), compiled)).toEqual(['a'])
   })
 
