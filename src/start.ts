@@ -14,6 +14,7 @@ export interface Prepared {
   port: number
   host: string
   maxBodyBytes: number
+  shutdownGraceMs: number
   log: Logger
 }
 
@@ -27,8 +28,11 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     if (usesDevSecret) log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic')
     const gateway = await createGateway(config, { log })
     const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : config.server.port
-    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: Object.keys(config.sinks) })
-    return { gateway, port, host: env.HOST || config.server.host, maxBodyBytes: config.server.maxBodyBytes, log }
+    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...gateway.destinations.keys()], spool: config.spool.dir })
+    return {
+      gateway, port, host: env.HOST || config.server.host, maxBodyBytes: config.server.maxBodyBytes,
+      shutdownGraceMs: config.server.shutdownGrace, log,
+    }
   } catch (error) {
     console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
     return exit(1)
@@ -55,10 +59,10 @@ export function shutdownHandler(options: {
     stopping = true
     options.log.info('shutting down', { signal })
     const grace = options.graceMs ?? 10_000
-    const force = setTimeout(() => options.exit(1), grace + 2_000)
+    const force = setTimeout(() => options.exit(1), grace + 5_000)
     void (async () => {
       await options.stopServer().catch(() => {})
-      await options.gateway.close().catch((error) => options.log.error('close failed', { error: String(error) }))
+      await options.gateway.close(grace).catch((error) => options.log.error('close failed', { error: String(error) }))
       clearTimeout(force)
       options.log.info('stopped')
       options.exit(0)

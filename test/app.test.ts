@@ -6,11 +6,15 @@ import { parseConfig } from '../src/config/load.ts'
 import { createLogger } from '../src/log.ts'
 import { jpeg, OTHER_SECRET, PAYLOADS, post, SECRET, signedJson, signedRaw, signedThumbnail } from './support/hooks.ts'
 import { listFiles, tempDir } from './support/files.ts'
+import { eventually } from './support/wait.ts'
 
 const URL_BASE = 'http://hookcast.test/hooks/millicast'
 let dir: ReturnType<typeof tempDir>
 let gateway: Gateway
 let logs: string[]
+const data = () => join(dir.path, 'data')
+/** Waits until the sink holds `count` files (delivery happens after the answer). */
+const stored = (count: number) => eventually(() => listFiles(data()).length === count ? listFiles(data()) : false)
 
 beforeEach(async () => {
   dir = tempDir()
@@ -20,7 +24,8 @@ server: { maxBodyBytes: 64KiB }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${OTHER_SECRET}", "${SECRET}"] }
 sinks:
-  disk: { type: fs, dir: "${dir.path}", key: "{type}/{streamId}/{event}-{id}.{ext}" }
+  disk: { type: fs, dir: "${dir.path}/data", key: "{type}/{streamId}/{event}-{id}.{ext}" }
+spool: { dir: "${dir.path}/spool" }
 routes:
   - when: { type: [thumbnail, feeds, recordings, media, transcoder, viewerConnection, clips] }
     to: [disk]
@@ -42,30 +47,31 @@ describe('app', () => {
       expect(response.status).toBe(200)
       const answer = await response.json() as { id: string; type: string }
       expect(answer).toMatchObject({ ok: true, type: payload.type })
-      const file = listFiles(dir.path).find((path) => path.includes(answer.id))!
-      expect(readFileSync(join(dir.path, file))).toEqual(Buffer.from(hook.body))
+      const file = (await eventually(() => listFiles(data()).find((path) => path.includes(answer.id))))
+      expect(readFileSync(join(data(), file))).toEqual(Buffer.from(hook.body))
     }
-    expect(listFiles(dir.path)).toHaveLength(Object.keys(PAYLOADS).length)
-    expect(listFiles(dir.path)).toEqual(expect.arrayContaining([expect.stringMatching(/^feeds\/ZG6NWV\/sample_stream\/started-[0-9a-f]{24}\.json$/)]))
+    expect(listFiles(data())).toHaveLength(Object.keys(PAYLOADS).length)
+    expect(listFiles(data())).toEqual(expect.arrayContaining([expect.stringMatching(/^feeds\/ZG6NWV\/sample_stream\/started-[0-9a-f]{24}\.json$/)]))
   })
 
   it('stores a thumbnail as its exact JPEG bytes', async () => {
     const hook = await signedThumbnail({ body: jpeg('frame', 20_000) })
     const response = await send(hook)
     expect(response.status).toBe(200)
-    const [file] = listFiles(dir.path)
+    const [file] = await stored(1)
     expect(file).toMatch(/^thumbnail\/ZG6NWV\/sample_stream\/thumbnail-[0-9a-f]{24}\.jpg$/)
-    expect(readFileSync(join(dir.path, file!))).toEqual(Buffer.from(hook.body))
+    expect(readFileSync(join(data(), file!))).toEqual(Buffer.from(hook.body))
   })
 
   it('accepts a kind the platform adds later and routes it', async () => {
     const response = await send(await signedJson({ type: 'clips', event: 'ready', timestamp: 1700000000000, data: { streamId: 'A/b' } }))
     expect(response.status).toBe(200)
-    expect(listFiles(dir.path)).toEqual([expect.stringMatching(/^clips\/A\/b\/ready-/)])
+    expect(await stored(1)).toEqual([expect.stringMatching(/^clips\/A\/b\/ready-/)])
   })
 
   it('accepts the second secret during rotation', async () => {
     expect((await send(await signedJson(PAYLOADS.feedsEnded, OTHER_SECRET))).status).toBe(200)
+    await stored(1)
   })
 
   it.each([
@@ -90,7 +96,8 @@ describe('app', () => {
     const response = await send(await make())
     expect(response.status).toBe(status)
     expect(await response.json()).toMatchObject({ ok: false, error: reason })
-    expect(listFiles(dir.path)).toEqual([])
+    expect(gateway.outbox.stats()).toMatchObject({ pendingEvents: 0, bytes: 0 })
+    expect(listFiles(data())).toEqual([])
   })
 
   it('answers 404 on an unknown path, 405 on GET of a hook path, and serves /healthz', async () => {

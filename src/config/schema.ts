@@ -4,8 +4,9 @@
  * @module
  */
 import { z } from 'zod'
-import { byteSize } from './size.ts'
+import { byteSize, duration } from './size.ts'
 import { sinkConfig } from '../sinks/registry.ts'
+import { notifierConfig } from '../notifiers/registry.ts'
 import { decodeBase64 } from '../verify/verifier.ts'
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
@@ -22,6 +23,8 @@ export const serverConfig = z.object({
   host: z.string().default('0.0.0.0'),
   /** Largest body accepted; thumbnails are full-resolution JPEGs, so keep this well above 1 MiB. */
   maxBodyBytes: byteSize.default(16 * 1024 * 1024),
+  /** On SIGTERM/SIGINT, how long deliveries under way may take to finish; the rest stay in the spool. */
+  shutdownGrace: duration.default(10_000),
 }).strict()
 
 export const sourceConfig = z.object({
@@ -42,19 +45,88 @@ export const routeConfig = z.object({
   to: z.array(z.string().min(1)).min(1),
 }).strict()
 
+const MiB = 1024 * 1024
+
+const destinationName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -')
+
+export const spoolConfig = z.object({
+  /** Where accepted events wait for delivery; one gateway process per directory. */
+  dir: z.string().min(1).default('./spool'),
+  /** Also survive power loss: each write is synced to the device (group commit: concurrent requests share one sync). */
+  fsync: z.boolean().default(false),
+  /** Above this many bytes on disk, new events get 503 until deliveries catch up. */
+  maxBytes: byteSize.default(1024 * MiB),
+  /** Size at which a new segment file is started; finished segments are deleted whole. */
+  segmentBytes: byteSize.default(64 * MiB),
+  /** Bodies of pending events kept in memory, so deliveries need not read them back. */
+  cacheBytes: byteSize.default(64 * MiB),
+  /** An identical delivery (same body and thumbnail headers) within this window is answered 200 and not fanned out again. */
+  dedupWindow: duration.default(600_000),
+}).strict()
+
+const retryConfig = z.object({
+  /** Waits between attempts; the last repeats until maxAge. */
+  schedule: z.array(duration).min(1).default([1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000]),
+  /** Spread of each wait: 0.2 is ±20%. */
+  jitter: z.number().min(0).max(1).default(0.2),
+  /** A delivery still failing this long after its event was accepted goes to dead letters. */
+  maxAge: duration.default(24 * 3_600_000),
+}).strict()
+
+const circuitConfig = z.object({
+  /** Transient failures in a row that open the circuit: deliveries to that destination then wait. */
+  failures: z.number().int().min(1).default(5),
+  /** How long an open circuit waits before letting one probe delivery through. */
+  probeAfter: duration.default(30_000),
+  /** Each failed probe doubles the wait, up to this. */
+  maxProbeAfter: duration.default(600_000),
+}).strict()
+
+const lanePolicy = {
+  /** Deliveries under way at once, per destination. */
+  concurrency: z.number().int().min(1).max(1024),
+  /** Longest a single attempt may take. */
+  timeout: duration,
+  retry: retryConfig,
+  circuit: circuitConfig,
+}
+
+export const deliveryConfig = z.object({
+  concurrency: lanePolicy.concurrency.default(8),
+  timeout: lanePolicy.timeout.default(30_000),
+  retry: retryConfig.default(retryConfig.parse({})),
+  circuit: circuitConfig.default(circuitConfig.parse({})),
+  /** Per-destination overrides of the settings above, by destination name. */
+  destinations: z.record(z.string(), z.object({
+    concurrency: lanePolicy.concurrency.optional(),
+    timeout: lanePolicy.timeout.optional(),
+    retry: retryConfig.partial().optional(),
+    circuit: circuitConfig.partial().optional(),
+  }).strict()).default({}),
+}).strict()
+
 export const configSchema = z.object({
-  server: serverConfig.default({ port: 8080, host: '0.0.0.0', maxBodyBytes: 16 * 1024 * 1024 }),
+  server: serverConfig.default(serverConfig.parse({})),
   sources: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -'), sourceConfig)
     .refine((sources) => Object.keys(sources).length > 0, 'at least one source is required'),
-  sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -'), sinkConfig).default({}),
+  sinks: z.record(destinationName, sinkConfig).default({}),
+  notifiers: z.record(destinationName, notifierConfig).default({}),
   routes: z.array(routeConfig).default([]),
+  spool: spoolConfig.default(spoolConfig.parse({})),
+  delivery: deliveryConfig.default(deliveryConfig.parse({})),
 }).strict().superRefine((config, ctx) => {
-  const destinations = new Set(Object.keys(config.sinks))
+  const destinations = new Set([...Object.keys(config.sinks), ...Object.keys(config.notifiers)])
+  for (const name of Object.keys(config.notifiers)) {
+    if (name in config.sinks) ctx.addIssue({ code: 'custom', path: ['notifiers', name], message: `"${name}" is also a sink; destination names must be unique` })
+  }
   config.routes.forEach((route, r) => route.to.forEach((name, t) => {
     if (!destinations.has(name)) {
-      ctx.addIssue({ code: 'custom', path: ['routes', r, 'to', t], message: `unknown sink "${name}"` })
+      ctx.addIssue({ code: 'custom', path: ['routes', r, 'to', t], message: `unknown sink or notifier "${name}"` })
     }
   }))
+  for (const name of Object.keys(config.delivery.destinations)) {
+    if (!destinations.has(name)) ctx.addIssue({ code: 'custom', path: ['delivery', 'destinations', name], message: `unknown sink or notifier "${name}"` })
+  }
   const paths = new Map<string, string>()
   for (const [name, source] of Object.entries(config.sources)) {
     const other = paths.get(source.path)
@@ -66,3 +138,4 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeConfig>
 export type SourceConfig = z.infer<typeof sourceConfig>
+export type DeliveryConfig = z.infer<typeof deliveryConfig>

@@ -5,47 +5,105 @@
  * redelivery replaces the file whole.
  * @module
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname, resolve, sep } from 'node:path'
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { z } from 'zod'
 import type { HookEvent } from '../events/types.ts'
 import { DEFAULT_KEY, renderKey } from '../template/key.ts'
 import { keyTemplate } from './key-schema.ts'
 import { DeliveryError } from '../destinations/types.ts'
-import type { Sink } from './types.ts'
+import { silentLogger } from '../log.ts'
+import { checkRetention, createRetention, retentionConfig, type RetentionStore, type StoredObject } from './retention.ts'
+import type { Sink, SinkOptions } from './types.ts'
 
 export const fsSinkConfig = z.object({
   type: z.literal('fs'),
   /** Directory the files go under; created when missing. Relative paths are relative to the working directory. */
   dir: z.string().min(1),
   key: keyTemplate.default(DEFAULT_KEY),
-}).strict()
+  retention: retentionConfig.optional(),
+}).strict().superRefine(checkRetention)
 
 export type FsSinkConfig = z.infer<typeof fsSinkConfig>
 
-export function createFsSink(name: string, config: FsSinkConfig): Sink {
+/** Our own temp files (`<name>.<instance>-<n>.tmp`): in-flight writes, never objects. */
+const TEMP_FILE = /\.[0-9a-f]{8}-\d+\.tmp$/
+
+export function createFsSink(name: string, config: FsSinkConfig, options: SinkOptions = {}): Sink {
   const root = resolve(config.dir)
   // Unique per process and write, so concurrent writers never share a temp file.
   const instance = crypto.randomUUID().slice(0, 8)
   let counter = 0
+  const retention = config.retention && createRetention(config.retention, config.key, fsRetentionStore(root), {
+    sink: name,
+    log: options.log ?? silentLogger,
+    now: options.now ?? Date.now,
+  })
+
+  async function write(path: string, body: Uint8Array): Promise<void> {
+    const temp = `${path}.${instance}-${++counter}.tmp`
+    try {
+      await mkdir(dirname(path), { recursive: true })
+      await writeFile(temp, body)
+      await rename(temp, path)
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => {})
+      throw error
+    }
+  }
 
   return {
     name,
     kind: 'sink',
     keyFor: (event) => renderKey(config.key, event),
     async deliver(event: HookEvent) {
-      const path = resolve(root, renderKey(config.key, event))
+      const key = renderKey(config.key, event)
+      const path = resolve(root, key)
       if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })
-      const temp = `${path}.${instance}-${++counter}.tmp`
       try {
-        await mkdir(dirname(path), { recursive: true })
-        await writeFile(temp, event.body)
-        await rename(temp, path)
+        // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
+        await write(path, event.body).catch((error) => (isMissing(error) ? write(path, event.body) : Promise.reject(error)))
       } catch (error) {
-        await rm(temp, { force: true }).catch(() => {})
         // Disk full, permissions, a read-only mount: all can be fixed by an operator, so they are retried.
         throw new DeliveryError(`cannot write ${path}: ${(error as Error).message}`, { cause: error })
       }
+      await retention?.afterPut(event, key)
+    },
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as { code?: string }).code === 'ENOENT'
+}
+
+function fsRetentionStore(root: string): RetentionStore {
+  return {
+    async list(prefix) {
+      const out: StoredObject[] = []
+      const walk = async (dir: string): Promise<void> => {
+        const entries = await readdir(dir, { withFileTypes: true }).catch((error) => (isMissing(error) ? [] : Promise.reject(error)))
+        for (const entry of entries) {
+          const path = join(dir, entry.name)
+          if (entry.isDirectory()) await walk(path)
+          else if (entry.isFile() && !TEMP_FILE.test(entry.name)) {
+            const info = await stat(path).catch((error) => (isMissing(error) ? undefined : Promise.reject(error)))
+            if (info) out.push({ key: relative(root, path).split(sep).join('/'), modified: info.mtimeMs })
+          }
+        }
+      }
+      await walk(resolve(root, prefix))
+      return out
+    },
+    async remove(keys, prefix) {
+      const top = resolve(root, prefix)
+      const folders = new Set<string>()
+      for (const key of keys) {
+        const path = resolve(root, key)
+        await rm(path, { force: true })
+        for (let dir = dirname(path); dir.startsWith(top + sep); dir = dirname(dir)) folders.add(dir)
+      }
+      // Deepest first, so a day folder emptied by the sweep goes too; a folder still in use is not empty and stays.
+      for (const dir of [...folders].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => {})
     },
   }
 }

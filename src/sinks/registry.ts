@@ -4,20 +4,26 @@
  * @module
  */
 import { z } from 'zod'
-import type { Sink } from './types.ts'
+import type { Sink, SinkOptions } from './types.ts'
 import { createFsSink, fsSinkConfig } from './fs.ts'
+import { createS3Sink, s3SinkConfig } from './s3.ts'
+import { createGcsSink, gcsSinkConfig } from './gcs.ts'
 
-export const sinkConfig = z.discriminatedUnion('type', [fsSinkConfig])
+export const sinkConfig = z.discriminatedUnion('type', [fsSinkConfig, s3SinkConfig, gcsSinkConfig])
 
 export type SinkConfig = z.infer<typeof sinkConfig>
 
-type Factories = { [T in SinkConfig['type']]: (name: string, config: Extract<SinkConfig, { type: T }>) => Sink }
+type Factories = {
+  [T in SinkConfig['type']]: (name: string, config: Extract<SinkConfig, { type: T }>, options?: SinkOptions) => Sink
+}
 
 const factories = {
   fs: createFsSink,
+  s3: createS3Sink,
+  gcs: createGcsSink,
 } satisfies Factories
 
-export function createSink(name: string, config: SinkConfig): Sink {
-  const factory = factories[config.type] as (name: string, config: SinkConfig) => Sink
-  return factory(name, config)
+export function createSink(name: string, config: SinkConfig, options: SinkOptions = {}): Sink {
+  const factory = factories[config.type] as (name: string, config: SinkConfig, options?: SinkOptions) => Sink
+  return factory(name, config, options)
 }

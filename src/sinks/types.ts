@@ -4,6 +4,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import type { Destination } from '../destinations/types.ts'
+import type { Logger } from '../log.ts'
 
 export interface Sink extends Destination {
   readonly kind: 'sink'
@@ -14,4 +15,12 @@ export interface Sink extends Destination {
    * presigned/signed URL or a public base URL. Absent when this sink cannot make one.
    */
   urlFor?(event: HookEvent): Promise<string>
+}
+
+/** What every sink factory may be given besides its config. */
+export interface SinkOptions {
+  /** Where retention reports what it removed or why it could not; silent when absent. */
+  log?: Logger
+  /** The clock retention compares object ages with; tests pass a fake one. */
+  now?: () => number
 }

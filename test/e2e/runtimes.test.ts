@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { RUNTIMES, startServer, type RunningServer } from '../support/runtimes.ts'
 import { jpeg, PAYLOADS, post, signedJson, signedThumbnail, type SignedHook } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
+import { eventually } from '../support/wait.ts'
 
 describe.each(RUNTIMES)('gateway on %s', (runtime) => {
   const dir = tempDir(`hookcast-e2e-${runtime}-`)
@@ -24,6 +25,7 @@ sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
   disk: { type: fs, dir: "${data}", key: "{type}/{streamId}/{timestamp}-{event}-{id}.{ext}" }
+spool: { dir: "${join(dir.path, 'spool')}" }
 routes:
   - to: [disk]
 `)
@@ -36,10 +38,9 @@ routes:
     dir.remove()
   })
 
-  const storedBytes = (id: string) => {
-    const file = listFiles(data).find((path) => path.includes(id))
-    expect(file, `a file for ${id}`).toBeDefined()
-    return readFileSync(join(data, file!))
+  const storedBytes = async (id: string) => {
+    const file = await eventually(() => listFiles(data).find((path) => path.includes(id)))
+    return readFileSync(join(data, file))
   }
 
   it('stores every JSON kind and thumbnails byte for byte', async () => {
@@ -51,7 +52,7 @@ routes:
       expect(response.status).toBe(200)
       return (await response.json()) as { id: string }
     }))
-    answers.forEach((answer, i) => expect(storedBytes(answer.id)).toEqual(Buffer.from(hooks[i]!.body)))
+    for (const [i, answer] of answers.entries()) expect(await storedBytes(answer.id)).toEqual(Buffer.from(hooks[i]!.body))
     expect(listFiles(data)).toHaveLength(hooks.length)
     expect(listFiles(data).filter((path) => path.startsWith('thumbnail/ZG6NWV/sample_stream/'))).toHaveLength(3)
   })

@@ -67,7 +67,7 @@ routes:
 
   it('names an unknown destination of a route', () => {
     const text = VALID.replace('to: [disk]', 'to: [disk, disk, s4]')
-    expect(problems(text, { SECRET })).toEqual(['routes[0].to[2]: unknown sink "s4"'])
+    expect(problems(text, { SECRET })).toEqual(['routes[0].to[2]: unknown sink or notifier "s4"'])
   })
 
   it('fails on unknown top-level keys and a YAML syntax error', () => {

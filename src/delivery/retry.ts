@@ -1,0 +1,54 @@
+/**
+ * The retry policy as data: a schedule of waits with jitter, a max age, and which errors are worth retrying.
+ * @module
+ */
+import { DeliveryError } from '../destinations/types.ts'
+
+export interface RetryPolicy {
+  /** Waits between attempts, ms; the last one repeats until `maxAgeMs`. */
+  scheduleMs: number[]
+  /** Each wait is spread by ±jitter (0.2 = ±20%) so retries of many events don't arrive at once. */
+  jitter: number
+  /** After this long since acceptance (or replay), a failing delivery goes to dead letters. */
+  maxAgeMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  scheduleMs: [1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000],
+  jitter: 0.2,
+  maxAgeMs: 24 * 3_600_000,
+}
+
+export type Verdict = { retry: false; reason: string } | { retry: true; at: number }
+
+/**
+ * What to do after attempt number `attempt` (1-based) failed with `error`: give up (permanent error, or too old)
+ * or try again at a time that follows the schedule and honours the destination's Retry-After.
+ */
+export function nextAttempt(policy: RetryPolicy, error: unknown, attempt: number, since: number, now: number, random = Math.random): Verdict {
+  if (error instanceof DeliveryError && error.permanent) return { retry: false, reason: 'permanent error' }
+  const base = policy.scheduleMs[Math.min(attempt, policy.scheduleMs.length) - 1] ?? 1_000
+  const spread = base * policy.jitter * (random() * 2 - 1)
+  const wait = Math.max(base + spread, error instanceof DeliveryError ? error.retryAfterMs ?? 0 : 0)
+  const at = now + Math.round(wait)
+  if (at - since > policy.maxAgeMs) return { retry: false, reason: `gave up after ${attempt} attempts (max age)` }
+  return { retry: true, at }
+}
+
+/** Parses a Retry-After header (seconds or an HTTP date) into ms; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.round(Number(value) * 1000)
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/**
+ * Classifies an HTTP status from a destination: 408, 429 and 5xx are worth retrying; any other 4xx means the
+ * request itself is wrong and will be wrong again.
+ */
+export function httpFailure(status: number, what: string, retryAfter?: string | null): DeliveryError {
+  const permanent = status >= 400 && status < 500 && status !== 408 && status !== 429
+  const retryAfterMs = parseRetryAfter(retryAfter)
+  return new DeliveryError(`${what} answered ${status}`, { permanent, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) })
+}

@@ -1,0 +1,81 @@
+/**
+ * The HTTP notifier: POSTs each routed event to a URL, either as the platform sent it (`mode: original`: the
+ * exact body and the platform's headers, re-signed with this notifier's secret) or as a JSON envelope of the
+ * parsed event (`mode: envelope`). Signed per Standard Webhooks, with a stable `webhook-id` per event so
+ * receivers can drop the redeliveries that at-least-once delivery implies.
+ * @module
+ */
+import { z } from 'zod'
+import type { HookEvent } from '../events/types.ts'
+import { DeliveryError, type Destination } from '../destinations/types.ts'
+import { httpFailure } from '../delivery/retry.ts'
+import { sign } from '../verify/verifier.ts'
+import { importStandardSecret, standardWebhookHeaders, toBase64 } from './standard-webhooks.ts'
+
+export const httpNotifierConfig = z.object({
+  type: z.literal('http'),
+  url: z.url({ protocol: /^https?$/ }),
+  /** `envelope` (JSON of the parsed event) or `original` (the platform's request, re-signed). */
+  mode: z.enum(['envelope', 'original']).default('envelope'),
+  /** Standard Webhooks secret, `whsec_<base64>`; also re-signs X-Millicast-Signature in `original` mode. */
+  secret: z.string().min(1).refine((value) => /^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(value), 'expected whsec_<base64>').optional(),
+  /** Extra request headers (e.g. an Authorization token from ${ENV}). */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** In `envelope` mode, include a thumbnail's JPEG as base64 (`body`). */
+  includeImage: z.boolean().default(true),
+}).strict()
+
+export type HttpNotifierConfig = z.infer<typeof httpNotifierConfig>
+
+export function createHttpNotifier(name: string, config: HttpNotifierConfig): Destination {
+  let key: Promise<CryptoKey> | undefined
+  // Only the origin goes into error messages: URLs often carry tokens in their path.
+  const where = `${name} (${new URL(config.url).origin})`
+
+  return {
+    name,
+    kind: 'notifier',
+    async deliver(event, signal) {
+      const { body, headers } = config.mode === 'original' ? await originalRequest(event, config.secret) : envelopeRequest(event, config.includeImage)
+      if (config.secret) {
+        key ??= importStandardSecret(config.secret)
+        Object.assign(headers, await standardWebhookHeaders(await key, `msg_${event.id}`, Math.floor(Date.now() / 1000), body))
+      }
+      let response: Response
+      try {
+        response = await fetch(config.url, {
+          method: 'POST',
+          headers: { ...config.headers, ...headers },
+          body: body as Uint8Array<ArrayBuffer>,
+          ...(signal ? { signal } : {}),
+        })
+      } catch (error) {
+        throw new DeliveryError(`${where} unreachable: ${(error as Error).message}`, { cause: error })
+      }
+      await response.body?.cancel().catch(() => {})
+      if (!response.ok) throw httpFailure(response.status, where, response.headers.get('retry-after'))
+    },
+  }
+}
+
+async function originalRequest(event: HookEvent, secret: string | undefined): Promise<{ body: Uint8Array; headers: Record<string, string> }> {
+  const headers: Record<string, string> = { 'content-type': event.contentType }
+  if (event.contentType === 'image/jpeg') {
+    Object.assign(headers, {
+      'x-millicast-feed-id': event.feedId ?? '',
+      'x-millicast-stream-id': event.streamId ?? '',
+      'x-millicast-timestamp': String(event.timestamp),
+      ...(event.tokenId ? { 'x-millicast-token-id': event.tokenId } : {}),
+    })
+  }
+  if (secret) headers['x-millicast-signature'] = await sign(event.body, secret.replace(/^whsec_/, ''))
+  return { body: event.body, headers }
+}
+
+function envelopeRequest(event: HookEvent, includeImage: boolean): { body: Uint8Array; headers: Record<string, string> } {
+  const { body, bodySha256: _hash, data, ...fields } = event
+  const envelope: Record<string, unknown> = { ...fields }
+  if (data) envelope.data = data
+  if (event.contentType === 'image/jpeg' && includeImage) envelope.body = toBase64(body)
+  return { body: new TextEncoder().encode(JSON.stringify(envelope)), headers: { 'content-type': 'application/json' } }
+}

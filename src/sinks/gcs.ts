@@ -1,0 +1,140 @@
+/**
+ * The Google Cloud Storage sink: each event is one object, keyed by the template; a redelivery overwrites it with
+ * the same bytes.
+ *
+ * Credentials come from Application Default Credentials or a service account key file. An emulator is reached
+ * through `apiEndpoint` or STORAGE_EMULATOR_HOST (the library then sends no credentials). The library is loaded and
+ * the client built on first use, once.
+ * @module
+ */
+import { z } from 'zod'
+import type { Storage } from '@google-cloud/storage'
+import type { HookEvent } from '../events/types.ts'
+import { DEFAULT_KEY, renderKey } from '../template/key.ts'
+import { byteSize } from '../config/size.ts'
+import { silentLogger } from '../log.ts'
+import { keyTemplate } from './key-schema.ts'
+import { bucketName } from './bucket-name.ts'
+import { objectMetadata } from './metadata.ts'
+import { MAX_URL_EXPIRY_MS, publicBaseUrl, publicUrl, urlExpiry } from './object-urls.ts'
+import { checkRetention, createRetention, retentionConfig, type RetentionStore } from './retention.ts'
+import { gcsDeliveryError, type GcsPlace } from './gcs-errors.ts'
+import type { Sink, SinkOptions } from './types.ts'
+
+export const gcsSinkConfig = z.object({
+  type: z.literal('gcs'),
+  bucket: bucketName,
+  key: keyTemplate.default(DEFAULT_KEY),
+  /** A service account key file; Application Default Credentials otherwise (GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata server). */
+  keyFilename: z.string().min(1).optional(),
+  /** Only needed when the credentials do not name one. */
+  projectId: z.string().min(1).optional(),
+  /** An emulator or private endpoint: `http://127.0.0.1:9199`. STORAGE_EMULATOR_HOST does the same. */
+  apiEndpoint: z.url({ protocol: /^https?$/, message: 'an http(s) URL, e.g. http://127.0.0.1:9199' }).optional(),
+  /** Bodies above this size use a resumable upload (two requests, survives a dropped connection); smaller, one request. */
+  resumableAbove: byteSize.default(8 * 1024 * 1024),
+  /** Public bucket or CDN in front of it: urlFor answers `${publicBaseUrl}/${key}` instead of signing. */
+  publicBaseUrl: publicBaseUrl.optional(),
+  /** How long signed GET URLs live (at most 7d, V4 signing's limit). */
+  urlExpiry: urlExpiry.default(MAX_URL_EXPIRY_MS),
+  retention: retentionConfig.optional(),
+}).strict().superRefine(checkRetention)
+
+export type GcsSinkConfig = z.infer<typeof gcsSinkConfig>
+
+/** Deletes in flight at once during a retention sweep (the JSON API deletes one object per request). */
+const DELETE_CONCURRENCY = 8
+
+export function createGcsSink(name: string, config: GcsSinkConfig, options: SinkOptions = {}): Sink {
+  const place: GcsPlace = { sink: name, bucket: config.bucket, keyFilename: config.keyFilename }
+  let loading: Promise<Storage> | undefined
+
+  /** Loads the library and builds the client on first use; a failed load is tried again next time. */
+  function storage(): Promise<Storage> {
+    loading ??= import('@google-cloud/storage').then(({ Storage }) => new Storage({
+      ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
+      ...(config.keyFilename ? { keyFilename: config.keyFilename } : {}),
+      ...(config.projectId ? { projectId: config.projectId } : {}),
+      timeout: 60_000,
+    })).catch((error) => {
+      loading = undefined
+      throw error
+    })
+    return loading
+  }
+
+  const bucket = async () => (await storage()).bucket(config.bucket)
+
+  const store: RetentionStore = {
+    async list(prefix) {
+      try {
+        const [files] = await (await bucket()).getFiles({ prefix, autoPaginate: true })
+        return files.map((file) => ({
+          key: file.name,
+          // The live generation's creation is when this object was last written (what lifecycle "age" counts too).
+          modified: Date.parse(String(file.metadata.timeCreated ?? file.metadata.updated ?? 0)) || 0,
+        }))
+      } catch (error) {
+        throw gcsDeliveryError(error, 'list', prefix, place)
+      }
+    },
+    async remove(keys) {
+      const target = await bucket()
+      const pending = [...keys]
+      const worker = async () => {
+        for (let key = pending.shift(); key !== undefined; key = pending.shift()) {
+          try {
+            await target.file(key).delete({ ignoreNotFound: true })
+          } catch (error) {
+            throw gcsDeliveryError(error, 'delete', key, place)
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker))
+    },
+  }
+
+  const retention = config.retention && createRetention(config.retention, config.key, store, {
+    sink: name,
+    log: options.log ?? silentLogger,
+    now: options.now ?? Date.now,
+  })
+
+  return {
+    name,
+    kind: 'sink',
+    keyFor: (event) => renderKey(config.key, event),
+    async deliver(event: HookEvent) {
+      const key = renderKey(config.key, event)
+      try {
+        await (await bucket()).file(key).save(event.body, {
+          resumable: event.body.byteLength > config.resumableAbove,
+          contentType: event.contentType,
+          metadata: { contentType: event.contentType, metadata: objectMetadata(event) },
+        })
+      } catch (error) {
+        throw gcsDeliveryError(error, 'write', key, place)
+      }
+      await retention?.afterPut(event, key)
+    },
+    async urlFor(event: HookEvent) {
+      const key = renderKey(config.key, event)
+      if (config.publicBaseUrl) return publicUrl(config.publicBaseUrl, key)
+      const client = await storage()
+      // An emulator has no identity to sign with; asking ADC would go looking for one on the network.
+      if (client.customEndpoint && !config.keyFilename) {
+        throw new Error(`sinks.${name}: cannot sign URLs for ${client.apiEndpoint} without a service account key: set sinks.${name}.keyFilename or sinks.${name}.publicBaseUrl`)
+      }
+      try {
+        const [url] = await client.bucket(config.bucket).file(key).getSignedUrl({
+          version: 'v4',
+          action: 'read',
+          expires: Date.now() + config.urlExpiry,
+        })
+        return url
+      } catch (error) {
+        throw new Error(`sinks.${name}: cannot sign a URL for gs://${config.bucket}/${key}: ${(error as Error).message}; use a service account key (keyFilename), a service account allowed iam.serviceAccounts.signBlob, or set sinks.${name}.publicBaseUrl`, { cause: error })
+      }
+    },
+  }
+}

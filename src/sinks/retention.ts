@@ -1,0 +1,180 @@
+/**
+ * Retention for sinks: keep only the newest N objects per stream and/or drop objects older than a max age, so a
+ * 24/7 stream (2,880 thumbnails a day) stays bounded.
+ *
+ * A stream's objects are those under its scope: the key template's folders up to and including the one named by
+ * `{streamId}` or `{streamName}` (`thumbnail/ZG6NWV/sample_stream/`). After a successful put the scope is listed
+ * and the surplus removed. Listing is throttled per scope (`sweepEvery`), sweeps of one scope never overlap, the
+ * objects just written are never removed, and a failed sweep is logged: it never fails the delivery.
+ * @module
+ */
+import { z } from 'zod'
+import type { HookEvent } from '../events/types.ts'
+import { renderKey } from '../template/key.ts'
+import { duration } from '../config/size.ts'
+import type { Logger } from '../log.ts'
+
+export const retentionConfig = z.object({
+  /** Keep at most this many objects per stream (the newest by last-modified time). */
+  keepLatest: z.number().int().positive().optional(),
+  /** Remove objects last modified longer ago than this. */
+  maxAge: duration.refine((ms) => ms > 0, { message: 'a duration above 0, e.g. 7d' }).optional(),
+  /** Apply only after puts of these event types (`thumbnail`); every type when absent. */
+  types: z.array(z.string().min(1)).min(1).optional(),
+  /** List a stream's folder at most this often; 0 lists after every put. */
+  sweepEvery: duration.default(5 * 60_000),
+}).strict().refine((rules) => rules.keepLatest !== undefined || rules.maxAge !== undefined, {
+  message: 'set keepLatest, maxAge or both',
+})
+
+export type RetentionConfig = z.infer<typeof retentionConfig>
+
+const STREAM = ['streamId', 'streamName']
+/** Placeholders that do not change between the events of one stream, so a folder made of them is stable. */
+const STABLE = ['source', 'type', 'event', 'accountId', 'streamId', 'streamName']
+
+function placeholdersIn(text: string): string[] {
+  return [...text.matchAll(/\{([A-Za-z]+)\}/g)].map((match) => match[1]!)
+}
+
+/** The template of a stream's folder, e.g. `{type}/{streamId}`; undefined when no folder names the stream. */
+export function scopeTemplate(keyTemplate: string): string | undefined {
+  const folders = keyTemplate.split('/').slice(0, -1)
+  const at = folders.findIndex((folder) => placeholdersIn(folder).some((name) => STREAM.includes(name)))
+  return at < 0 ? undefined : folders.slice(0, at + 1).join('/')
+}
+
+/** Why `retention` cannot work with `keyTemplate`; empty when it can. */
+export function retentionProblems(keyTemplate: string, retention: RetentionConfig): string[] {
+  const scope = scopeTemplate(keyTemplate)
+  if (scope === undefined) {
+    return ['retention is per stream, so the key needs a folder named by the stream: put {streamId} or {streamName} in a folder, e.g. "{type}/{streamId}/{timestamp}-{id}.{ext}"']
+  }
+  const problems: string[] = []
+  const unstable = [...new Set(placeholdersIn(scope).filter((name) => !STABLE.includes(name)))]
+  if (unstable.length > 0) {
+    problems.push(`retention is per stream, but the key's folders up to the stream use ${unstable.map((n) => `{${n}}`).join(' ')}, which change within a stream: move them after the stream folder`)
+  }
+  if (retention.types && !placeholdersIn(scope).includes('type')) {
+    problems.push('retention.types needs {type} in the key before the stream folder, or other kinds stored in the same folder are pruned too; or drop retention.types when this sink stores only those kinds')
+  }
+  return problems
+}
+
+/** Adds retention problems to a sink config's validation, at the path `retention`. */
+export function checkRetention(config: { key: string; retention?: RetentionConfig | undefined }, ctx: z.RefinementCtx): void {
+  if (!config.retention) return
+  for (const message of retentionProblems(config.key, config.retention)) ctx.addIssue({ code: 'custom', path: ['retention'], message })
+}
+
+export interface StoredObject {
+  key: string
+  /** Last-modified time, epoch ms. */
+  modified: number
+}
+
+/**
+ * The keys retention removes: past the newest `keepLatest`, or older than `maxAge`, never one in `keep`.
+ * Newest first by modified time, then by key descending, so keys starting with a timestamp break ties (S3 keeps
+ * times to the second) and every process agrees on the order.
+ */
+export function expiredKeys(
+  objects: readonly StoredObject[],
+  rules: Pick<RetentionConfig, 'keepLatest' | 'maxAge'>,
+  now: number,
+  keep: ReadonlySet<string>,
+): string[] {
+  const newestFirst = [...objects].sort((a, b) => b.modified - a.modified || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0))
+  const cutoff = rules.maxAge === undefined ? -Infinity : now - rules.maxAge
+  return newestFirst
+    .filter((object, rank) => !keep.has(object.key) && ((rules.keepLatest !== undefined && rank >= rules.keepLatest) || object.modified < cutoff))
+    .map((object) => object.key)
+}
+
+/** What a sink provides so retention can work on it. */
+export interface RetentionStore {
+  /** Every object under `prefix` (a folder path ending in `/`), at any depth. */
+  list(prefix: string): Promise<StoredObject[]>
+  /** Removes the objects; keys already gone are not an error. */
+  remove(keys: string[], prefix: string): Promise<void>
+}
+
+export interface Retention {
+  /** Called after `key` was stored for `event`; resolves when a sweep it started or joined is done. Never rejects. */
+  afterPut(event: HookEvent, key: string): Promise<void>
+}
+
+interface ScopeState {
+  /** When the last sweep started; throttles the next. */
+  lastSweep: number
+  running?: Promise<void> | undefined
+  /** One follow-up sweep shared by every put that arrived while a sweep was running. */
+  queued?: Promise<void> | undefined
+  /** Keys written by the puts waiting for the next sweep: that sweep must not remove them. */
+  protect: Set<string>
+}
+
+/** Beyond this many streams, idle per-stream states are forgotten (they only hold the throttle time). */
+const MAX_SCOPES = 10_000
+
+export function createRetention(
+  config: RetentionConfig,
+  keyTemplate: string,
+  store: RetentionStore,
+  context: { sink: string; log: Logger; now: () => number },
+): Retention {
+  const scope = scopeTemplate(keyTemplate)
+  if (scope === undefined) throw new Error(retentionProblems(keyTemplate, config)[0])
+  const { sink, log, now } = context
+  const scopes = new Map<string, ScopeState>()
+
+  async function sweep(prefix: string, protect: ReadonlySet<string>): Promise<void> {
+    try {
+      const objects = await store.list(prefix)
+      const doomed = expiredKeys(objects, config, now(), protect)
+      if (doomed.length === 0) return
+      await store.remove(doomed, prefix)
+      log.info('retention removed objects', { sink, prefix, removed: doomed.length, kept: objects.length - doomed.length })
+    } catch (error) {
+      log.warn('retention sweep failed; the event itself was stored', { sink, prefix, error: (error as Error).message ?? String(error) })
+    }
+  }
+
+  function start(prefix: string, state: ScopeState): Promise<void> {
+    state.lastSweep = now()
+    const protect = state.protect
+    state.protect = new Set()
+    state.running = sweep(prefix, protect).finally(() => { state.running = undefined })
+    return state.running
+  }
+
+  function stateFor(prefix: string): ScopeState {
+    let state = scopes.get(prefix)
+    if (state) return state
+    if (scopes.size >= MAX_SCOPES) {
+      for (const [other, idle] of scopes) {
+        if (!idle.running && !idle.queued) scopes.delete(other)
+        if (scopes.size < MAX_SCOPES / 2) break
+      }
+    }
+    state = { lastSweep: -Infinity, protect: new Set() }
+    scopes.set(prefix, state)
+    return state
+  }
+
+  return {
+    async afterPut(event, key) {
+      if (config.types && !config.types.includes(event.type)) return
+      const prefix = `${renderKey(scope, event)}/`
+      const state = stateFor(prefix)
+      if (now() - state.lastSweep < config.sweepEvery) return
+      state.protect.add(key)
+      if (!state.running) return start(prefix, state)
+      state.queued ??= state.running.then(() => {
+        state.queued = undefined
+        return start(prefix, state)
+      })
+      return state.queued
+    },
+  }
+}

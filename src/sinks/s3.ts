@@ -1,0 +1,178 @@
+/**
+ * The Amazon S3 sink (and S3-compatible stores: MinIO, R2, Ceph through `endpoint`): each event is one object,
+ * keyed by the template; a redelivery overwrites it with the same bytes.
+ *
+ * Credentials come from the standard AWS chain (environment, profile, role) unless the config names them, which it
+ * should only do through `${VAR}`. The SDK is loaded and the client built on first use, once.
+ * @module
+ */
+import { z } from 'zod'
+import type { S3Client } from '@aws-sdk/client-s3'
+import type { HookEvent } from '../events/types.ts'
+import { DEFAULT_KEY, renderKey } from '../template/key.ts'
+import { silentLogger } from '../log.ts'
+import { keyTemplate } from './key-schema.ts'
+import { bucketName } from './bucket-name.ts'
+import { objectMetadata } from './metadata.ts'
+import { MAX_URL_EXPIRY_MS, publicBaseUrl, publicUrl, urlExpiry } from './object-urls.ts'
+import { checkRetention, createRetention, retentionConfig, type RetentionStore, type StoredObject } from './retention.ts'
+import { s3DeliveryError, type S3Place } from './s3-errors.ts'
+import type { Sink, SinkOptions } from './types.ts'
+
+const STORAGE_CLASSES = [
+  'STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'GLACIER_IR',
+  'DEEP_ARCHIVE', 'OUTPOSTS', 'SNOW', 'EXPRESS_ONEZONE',
+] as const
+const CANNED_ACLS = ['private', 'public-read', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control'] as const
+
+export const s3SinkConfig = z.object({
+  type: z.literal('s3'),
+  bucket: bucketName,
+  key: keyTemplate.default(DEFAULT_KEY),
+  /** The bucket's region; optional only with an `endpoint` (S3-compatible stores mostly ignore it). */
+  region: z.string().min(1).optional(),
+  /** An S3-compatible store: `http://127.0.0.1:9000` (MinIO), `https://<account>.r2.cloudflarestorage.com`. */
+  endpoint: z.url({ protocol: /^https?$/, message: 'an http(s) URL, e.g. http://127.0.0.1:9000' }).optional(),
+  /** `bucket` in the path instead of the host name; defaults to true with an `endpoint`. */
+  forcePathStyle: z.boolean().optional(),
+  /** A named profile of ~/.aws/config; the AWS chain otherwise (AWS_PROFILE, env keys, role). */
+  profile: z.string().min(1).optional(),
+  /** Static keys for stores outside AWS. Write them as "${VAR}", never literally. */
+  accessKeyId: z.string().min(1).optional(),
+  secretAccessKey: z.string().min(1).optional(),
+  storageClass: z.enum(STORAGE_CLASSES).optional(),
+  /** A canned ACL; `public-read` needs a bucket with ACLs enabled (most new buckets have them disabled). */
+  acl: z.enum(CANNED_ACLS).optional(),
+  /** Public bucket or CDN in front of it: urlFor answers `${publicBaseUrl}/${key}` instead of presigning. */
+  publicBaseUrl: publicBaseUrl.optional(),
+  /** How long presigned GET URLs live (at most 7d, SigV4's limit). */
+  urlExpiry: urlExpiry.default(MAX_URL_EXPIRY_MS),
+  retention: retentionConfig.optional(),
+}).strict().superRefine((config, ctx) => {
+  if (config.region === undefined && config.endpoint === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['region'], message: 'required: the bucket\'s region, e.g. eu-west-1 (or "${AWS_REGION}")' })
+  }
+  if ((config.accessKeyId === undefined) !== (config.secretAccessKey === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [config.accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey'],
+      message: 'set both accessKeyId and secretAccessKey (as "${VAR}"), or neither to use the AWS credential chain',
+    })
+  }
+  if (config.profile !== undefined && config.accessKeyId !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['profile'], message: 'profile and accessKeyId exclude each other: pick one' })
+  }
+  checkRetention(config, ctx)
+})
+
+export type S3SinkConfig = z.infer<typeof s3SinkConfig>
+
+type Sdk = typeof import('@aws-sdk/client-s3')
+
+/** S3 deletes at most this many keys per request. */
+const DELETE_BATCH = 1000
+
+export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOptions = {}): Sink {
+  const region = config.region ?? 'us-east-1'
+  const place: S3Place = { sink: name, bucket: config.bucket, region, endpoint: config.endpoint, acl: config.acl }
+  let loading: Promise<{ sdk: Sdk; s3: S3Client }> | undefined
+
+  /** Loads the SDK and builds the client on first use; a failed load is tried again next time. */
+  function client(): Promise<{ sdk: Sdk; s3: S3Client }> {
+    loading ??= import('@aws-sdk/client-s3').then((sdk) => ({
+      sdk,
+      s3: new sdk.S3Client({
+        region,
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+        forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
+        ...(config.profile ? { profile: config.profile } : {}),
+        ...(config.accessKeyId && config.secretAccessKey
+          ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
+          : {}),
+        // Bodies are sent as they are: no trailing CRC checksums, which S3-compatible stores often reject.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
+      }),
+    })).catch((error) => {
+      loading = undefined
+      throw error
+    })
+    return loading
+  }
+
+  const store: RetentionStore = {
+    async list(prefix) {
+      const { sdk, s3 } = await client()
+      const out: StoredObject[] = []
+      let token: string | undefined
+      try {
+        do {
+          const page = await s3.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix, ContinuationToken: token }))
+          for (const item of page.Contents ?? []) {
+            if (item.Key !== undefined) out.push({ key: item.Key, modified: item.LastModified?.getTime() ?? 0 })
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined
+        } while (token)
+      } catch (error) {
+        throw s3DeliveryError(error, 'list', prefix, place)
+      }
+      return out
+    },
+    async remove(keys) {
+      const { sdk, s3 } = await client()
+      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+        const batch = keys.slice(i, i + DELETE_BATCH).map((Key) => ({ Key }))
+        let failed: { Key?: string | undefined; Code?: string | undefined }[]
+        try {
+          const result = await s3.send(new sdk.DeleteObjectsCommand({ Bucket: config.bucket, Delete: { Objects: batch, Quiet: true } }))
+          failed = result.Errors ?? []
+        } catch (error) {
+          throw s3DeliveryError(error, 'delete', batch[0]?.Key, place)
+        }
+        if (failed.length > 0) throw s3DeliveryError({ name: failed[0]!.Code }, 'delete', failed[0]!.Key, place)
+      }
+    },
+  }
+
+  const retention = config.retention && createRetention(config.retention, config.key, store, {
+    sink: name,
+    log: options.log ?? silentLogger,
+    now: options.now ?? Date.now,
+  })
+
+  return {
+    name,
+    kind: 'sink',
+    keyFor: (event) => renderKey(config.key, event),
+    async deliver(event: HookEvent, signal?: AbortSignal) {
+      const key = renderKey(config.key, event)
+      try {
+        const { sdk, s3 } = await client()
+        await s3.send(new sdk.PutObjectCommand({
+          Bucket: config.bucket,
+          Key: key,
+          Body: event.body,
+          ContentType: event.contentType, // and no ContentEncoding: the body is the bytes themselves
+          Metadata: objectMetadata(event),
+          ...(config.storageClass ? { StorageClass: config.storageClass } : {}),
+          ...(config.acl ? { ACL: config.acl } : {}),
+        }), signal ? { abortSignal: signal } : {})
+      } catch (error) {
+        throw s3DeliveryError(error, 'write', key, place)
+      }
+      await retention?.afterPut(event, key)
+    },
+    async urlFor(event: HookEvent) {
+      const key = renderKey(config.key, event)
+      if (config.publicBaseUrl) return publicUrl(config.publicBaseUrl, key)
+      const [{ sdk, s3 }, { getSignedUrl }] = await Promise.all([client(), import('@aws-sdk/s3-request-presigner')])
+      return getSignedUrl(s3, new sdk.GetObjectCommand({ Bucket: config.bucket, Key: key }), {
+        expiresIn: Math.floor(config.urlExpiry / 1000),
+      })
+    },
+    async close() {
+      if (loading) (await loading.catch(() => undefined))?.s3.destroy()
+    },
+  }
+}
