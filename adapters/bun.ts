@@ -18,12 +18,12 @@ declare const Bun: {
 declare const process: { exit(code: number): never; on(signal: string, handler: () => void): void }
 
 const exit = (code: number): never => process.exit(code)
-const { gateway, port, host, maxBodyBytes, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
+const { gateway, port, host, maxBodyBytes, shutdownGraceMs, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
 
 // Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
 const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, fetch: gateway.fetch })
 log.info('listening', { url: `http://${host}:${server.port}`, runtime: `bun ${Bun.version}` })
 
-const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit })
+const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit, graceMs: shutdownGraceMs })
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))

@@ -17,7 +17,7 @@ declare const Deno: {
 }
 
 const exit = (code: number): never => Deno.exit(code)
-const { gateway, port, host, log } = await prepare(Deno.args, Deno.env.toObject(), exit)
+const { gateway, port, host, shutdownGraceMs, log } = await prepare(Deno.args, Deno.env.toObject(), exit)
 
 const server = Deno.serve({
   port,
@@ -25,6 +25,6 @@ const server = Deno.serve({
   onListen: (addr) => log.info('listening', { url: `http://${host}:${addr.port}`, runtime: `deno ${Deno.version.deno}` }),
 }, gateway.fetch)
 
-const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit })
+const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit, graceMs: shutdownGraceMs })
 Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))
 Deno.addSignalListener('SIGTERM', () => onSignal('SIGTERM'))

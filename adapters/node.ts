@@ -5,7 +5,7 @@ import { serve } from '@hono/node-server'
 import { prepare, shutdownHandler } from '../src/start.ts'
 
 const exit = (code: number): never => process.exit(code)
-const { gateway, port, host, log } = await prepare(process.argv.slice(2), process.env, exit)
+const { gateway, port, host, shutdownGraceMs, log } = await prepare(process.argv.slice(2), process.env, exit)
 
 const server = serve({ fetch: gateway.fetch, port, hostname: host }, (info) => {
   log.info('listening', { url: `http://${host}:${info.port}`, runtime: `node ${process.version}` })
@@ -16,6 +16,7 @@ const onSignal = shutdownHandler({
   gateway,
   log,
   exit,
+  graceMs: shutdownGraceMs,
 })
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))
