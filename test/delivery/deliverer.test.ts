@@ -1,0 +1,171 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createDeliverer, type DeliveryPolicy, type OutcomeReport } from '../../src/delivery/deliverer.ts'
+import { openLocalSpool } from '../../src/spool/local-spool.ts'
+import type { SpoolStore } from '../../src/spool/types.ts'
+import { DeliveryError, type Destination } from '../../src/destinations/types.ts'
+import type { HookEvent } from '../../src/events/types.ts'
+import { silentLogger } from '../../src/log.ts'
+import { makeEvent } from '../support/events.ts'
+import { tempDir } from '../support/files.ts'
+import { eventually, sleep } from '../support/wait.ts'
+
+const POLICY: DeliveryPolicy = {
+  concurrency: 4,
+  timeoutMs: 2_000,
+  retry: { scheduleMs: [30, 60], jitter: 0, maxAgeMs: 60_000 },
+  circuit: { failures: 100, probeAfterMs: 100, maxProbeAfterMs: 100 },
+}
+
+/** A destination that records calls and answers as `behaviour` says. */
+function recorder(name: string, behaviour: (event: HookEvent, call: number) => Promise<void> | void = () => {}) {
+  const calls: Array<{ id: string; at: number }> = []
+  let active = 0
+  let maxActive = 0
+  const destination: Destination = {
+    name,
+    kind: 'sink',
+    async deliver(event) {
+      calls.push({ id: event.id, at: Date.now() })
+      active++
+      maxActive = Math.max(maxActive, active)
+      try {
+        await behaviour(event, calls.length)
+      } finally {
+        active--
+      }
+    },
+  }
+  return { destination, calls, maxActive: () => maxActive }
+}
+
+let dir: ReturnType<typeof tempDir>
+let store: SpoolStore
+let closeDeliverer: (() => Promise<void>) | undefined
+
+beforeEach(async () => {
+  dir = tempDir('hookcast-deliver-')
+  store = await openLocalSpool({ dir: dir.path, fsync: false, maxBytes: 1e9, segmentBytes: 1e7, cacheBytes: 1e7, log: silentLogger })
+})
+afterEach(async () => {
+  await closeDeliverer?.()
+  closeDeliverer = undefined
+  await store.close()
+  dir.remove()
+})
+
+function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY) {
+  const outcomes: OutcomeReport[] = []
+  const deliverer = createDeliverer({
+    store, destinations: new Map(destinations.map((d) => [d.name, d])), policyFor: policy, log: silentLogger,
+    onOutcome: (report) => outcomes.push(report),
+  })
+  closeDeliverer = () => deliverer.close(100)
+  const accept = async (count: number, names: string[]) => {
+    for (let i = 0; i < count; i++) deliverer.schedule(await store.append(makeEvent({ id: `ev${i}`, body: new Uint8Array([i]), receivedAt: Date.now() }), names))
+  }
+  return { deliverer, outcomes, accept }
+}
+
+describe('deliverer', () => {
+  it('delivers every event to every destination once', async () => {
+    const a = recorder('a')
+    const b = recorder('b')
+    const { accept } = start([a.destination, b.destination])
+    await accept(30, ['a', 'b'])
+    await eventually(() => a.calls.length === 30 && b.calls.length === 30)
+    await eventually(() => store.stats().pendingDeliveries === 0)
+    await sleep(100)
+    expect(new Set(a.calls.map((c) => c.id)).size).toBe(30)
+    expect(a.calls.length + b.calls.length).toBe(60)
+  })
+
+  it('never lets a stuck destination delay another', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const stuck = recorder('stuck', () => gate)
+    const fast = recorder('fast')
+    const { accept } = start([stuck.destination, fast.destination])
+    await accept(20, ['stuck', 'fast'])
+    await eventually(() => fast.calls.length === 20)
+    expect(stuck.calls.length).toBe(POLICY.concurrency) // its lane is full and waiting; the other lane is done
+    release()
+    await eventually(() => stuck.calls.length === 20)
+  })
+
+  it('keeps to the concurrency limit', async () => {
+    const slow = recorder('slow', () => sleep(20))
+    const { accept } = start([slow.destination])
+    await accept(20, ['slow'])
+    await eventually(() => slow.calls.length === 20)
+    expect(slow.maxActive()).toBe(POLICY.concurrency)
+  })
+
+  it('retries transient failures and does not repeat a destination that succeeded', async () => {
+    const flaky = recorder('flaky', (_, call) => { if (call <= 2) throw new Error('connection reset') })
+    const steady = recorder('steady')
+    const { accept, outcomes } = start([flaky.destination, steady.destination])
+    await accept(1, ['flaky', 'steady'])
+    await eventually(() => outcomes.some((o) => o.destination === 'flaky' && o.outcome === 'delivered'))
+    expect(flaky.calls).toHaveLength(3)
+    expect(steady.calls).toHaveLength(1)
+    expect(outcomes.filter((o) => o.destination === 'flaky').map((o) => o.outcome)).toEqual(['retry', 'retry', 'delivered'])
+    // Waits followed the schedule (30 ms, then 60 ms).
+    expect(flaky.calls[1]!.at - flaky.calls[0]!.at).toBeGreaterThanOrEqual(29)
+    expect(flaky.calls[2]!.at - flaky.calls[1]!.at).toBeGreaterThanOrEqual(59)
+  })
+
+  it('sends a permanent failure straight to dead letters, with its attempt', async () => {
+    const refusing = recorder('refusing', () => { throw new DeliveryError('refusing answered 400', { permanent: true }) })
+    const { accept, outcomes } = start([refusing.destination])
+    await accept(1, ['refusing'])
+    await eventually(() => outcomes.length === 1)
+    expect(outcomes[0]).toMatchObject({ outcome: 'dead', attempt: 1 })
+    expect(refusing.calls).toHaveLength(1)
+    expect(await store.deadLetters()).toEqual([expect.objectContaining({
+      destination: 'refusing', attempts: [expect.objectContaining({ error: 'refusing answered 400' })],
+    })])
+  })
+
+  it('gives up when the max age passes', async () => {
+    const down = recorder('down', () => { throw new Error('ECONNREFUSED') })
+    const { accept, outcomes } = start([down.destination], () => ({ ...POLICY, retry: { scheduleMs: [20], jitter: 0, maxAgeMs: 100 } }))
+    await accept(1, ['down'])
+    await eventually(() => outcomes.at(-1)?.outcome === 'dead')
+    expect(down.calls.length).toBeGreaterThanOrEqual(3)
+    expect((await store.deadLetters())[0]!.attempts).toHaveLength(down.calls.length)
+  })
+
+  it('stops calling a destination whose circuit opened, then probes it once', async () => {
+    let healthy = false
+    const down = recorder('down', () => { if (!healthy) throw new Error('503') })
+    const { accept } = start([down.destination], () => ({
+      ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 }, circuit: { failures: 3, probeAfterMs: 300, maxProbeAfterMs: 300 },
+    }))
+    await accept(5, ['down'])
+    await eventually(() => down.calls.length === 3)
+    await sleep(200)
+    expect(down.calls).toHaveLength(3) // open: 5 deliveries waiting, none tried
+    healthy = true
+    await eventually(() => down.calls.length === 8, 5_000) // the probe succeeded: everything flows again
+    expect(down.calls[3]!.at - down.calls[2]!.at).toBeGreaterThanOrEqual(299)
+  })
+
+  it('times out an attempt that hangs and retries it', async () => {
+    const hanging = recorder('hanging', (_, call) => (call === 1 ? new Promise<void>(() => {}) : undefined))
+    const { accept, outcomes } = start([hanging.destination], () => ({ ...POLICY, timeoutMs: 50 }))
+    await accept(1, ['hanging'])
+    await eventually(() => outcomes.some((o) => o.outcome === 'delivered'))
+    expect(outcomes[0]).toMatchObject({ outcome: 'retry', error: expect.stringContaining('timed out') })
+  })
+
+  it('on close, abandons deliveries under way after the grace time; they stay pending', async () => {
+    const hanging = recorder('hanging', () => new Promise<void>(() => {}))
+    const { deliverer, accept } = start([hanging.destination])
+    await accept(2, ['hanging'])
+    await eventually(() => hanging.calls.length === 2)
+    await deliverer.close(50)
+    closeDeliverer = undefined
+    expect(store.stats().pendingDeliveries).toBe(2)
+    expect(await store.deadLetters()).toEqual([])
+  })
+})

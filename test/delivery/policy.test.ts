@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest'
+import { httpFailure, nextAttempt, parseRetryAfter, type RetryPolicy } from '../../src/delivery/retry.ts'
+import { createCircuit } from '../../src/delivery/circuit.ts'
+import { MinHeap } from '../../src/delivery/heap.ts'
+import { createDedup } from '../../src/outbox/dedup.ts'
+import { DeliveryError } from '../../src/destinations/types.ts'
+
+const policy: RetryPolicy = { scheduleMs: [1_000, 5_000, 30_000], jitter: 0.2, maxAgeMs: 3_600_000 }
+const mid = () => 0.5 // no jitter
+
+describe('retry schedule', () => {
+  it('follows the schedule, repeating its last wait', () => {
+    expect(nextAttempt(policy, new Error('x'), 1, 0, 0, mid)).toEqual({ retry: true, at: 1_000 })
+    expect(nextAttempt(policy, new Error('x'), 2, 0, 0, mid)).toEqual({ retry: true, at: 5_000 })
+    expect(nextAttempt(policy, new Error('x'), 9, 0, 0, mid)).toEqual({ retry: true, at: 30_000 })
+  })
+
+  it('spreads waits by the jitter', () => {
+    expect(nextAttempt(policy, new Error('x'), 1, 0, 0, () => 0)).toEqual({ retry: true, at: 800 })
+    expect(nextAttempt(policy, new Error('x'), 1, 0, 0, () => 0.999999)).toEqual({ retry: true, at: 1_200 })
+  })
+
+  it('waits at least what Retry-After asks', () => {
+    expect(nextAttempt(policy, new DeliveryError('429', { retryAfterMs: 2_000 }), 1, 0, 0, mid)).toEqual({ retry: true, at: 2_000 })
+  })
+
+  it('gives up on a permanent error at once, and on any error past the max age', () => {
+    expect(nextAttempt(policy, new DeliveryError('400', { permanent: true }), 1, 0, 0, mid)).toMatchObject({ retry: false })
+    expect(nextAttempt(policy, new Error('x'), 5, 0, 3_590_000, mid)).toMatchObject({ retry: false, reason: expect.stringContaining('max age') })
+  })
+
+  it('classifies HTTP statuses and reads Retry-After', () => {
+    expect(httpFailure(503, 'x')).toMatchObject({ permanent: false })
+    expect(httpFailure(500, 'x')).toMatchObject({ permanent: false })
+    expect(httpFailure(408, 'x')).toMatchObject({ permanent: false })
+    expect(httpFailure(429, 'x', '2')).toMatchObject({ permanent: false, retryAfterMs: 2_000 })
+    expect(httpFailure(400, 'x')).toMatchObject({ permanent: true })
+    expect(httpFailure(404, 'x')).toMatchObject({ permanent: true })
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000)
+    expect(parseRetryAfter('soon')).toBeUndefined()
+  })
+})
+
+describe('circuit', () => {
+  it('opens after consecutive failures, lets one probe through later, closes on success', () => {
+    const circuit = createCircuit({ failures: 3, probeAfterMs: 1_000, maxProbeAfterMs: 4_000 })
+    for (let i = 0; i < 3; i++) {
+      expect(circuit.tryPass(0)).toBe(true)
+      circuit.failure(0)
+    }
+    expect(circuit.state()).toBe('open')
+    expect(circuit.tryPass(999)).toBe(false)
+    expect(circuit.tryPass(1_000)).toBe(true) // the probe
+    expect(circuit.tryPass(1_000)).toBe(false) // only one
+    circuit.failure(1_000)
+    expect(circuit.reopensAt()).toBe(3_000) // twice as long
+    expect(circuit.tryPass(3_000)).toBe(true)
+    circuit.success()
+    expect(circuit.state()).toBe('closed')
+    expect(circuit.tryPass(3_000)).toBe(true)
+  })
+
+  it('a success resets the count of failures', () => {
+    const circuit = createCircuit({ failures: 2, probeAfterMs: 1_000, maxProbeAfterMs: 1_000 })
+    circuit.failure(0)
+    circuit.success()
+    circuit.failure(0)
+    expect(circuit.state()).toBe('closed')
+  })
+})
+
+describe('MinHeap', () => {
+  it('pops in key order', () => {
+    const heap = new MinHeap<number>((n) => n)
+    const values = Array.from({ length: 200 }, (_, i) => (i * 7919) % 211)
+    values.forEach((v) => heap.push(v))
+    const out: number[] = []
+    while (heap.size > 0) out.push(heap.pop()!)
+    expect(out).toEqual([...values].sort((a, b) => a - b))
+  })
+})
+
+describe('dedup', () => {
+  it('sees an id again within the window only', () => {
+    const dedup = createDedup(1_000)
+    expect(dedup.seen('a', 0)).toBe(false)
+    expect(dedup.seen('a', 999)).toBe(true)
+    expect(dedup.seen('a', 1_000)).toBe(false)
+    dedup.forget('a')
+    expect(dedup.seen('a', 1_001)).toBe(false)
+  })
+})
