@@ -53,6 +53,9 @@ export function gcsDeliveryError(error: unknown, operation: GcsOperation, key: s
   }
 
   const reason = e.errors?.[0]?.reason
+  if (status === 401 && /anonymous caller/i.test(message)) {
+    return fail(`Google Cloud Storage got a request without credentials (401): set GOOGLE_APPLICATION_CREDENTIALS or ${sinkPath}.keyFilename to a service account key file, or run with a service account`)
+  }
   if (status === 401) {
     return fail(`Google Cloud Storage rejected the credentials (401): fix GOOGLE_APPLICATION_CREDENTIALS or ${sinkPath}.keyFilename (the key may be deleted or disabled)`)
   }

@@ -1,0 +1,39 @@
+/** The sink contract against a real S3 API (s3rver), with the failures it really produces. */
+import { afterAll, beforeAll } from 'vitest'
+import { createS3Sink, s3SinkConfig } from '../../src/sinks/s3.ts'
+import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
+import { freePort } from '../support/ports.ts'
+import { sinkContract } from './contract.ts'
+
+const BUCKET = 'hookcast-thumbs'
+let server: S3TestServer
+let stoppedEndpoint: string
+beforeAll(async () => {
+  server = await startS3Server([BUCKET])
+  stoppedEndpoint = `http://127.0.0.1:${await freePort()}`
+})
+afterAll(() => server?.stop())
+
+const s3 = (fields: Record<string, unknown>, options = {}) => createS3Sink('pics', s3SinkConfig.parse({
+  type: 's3', bucket: BUCKET, endpoint: server.endpoint, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY, ...fields,
+}), options)
+
+sinkContract({
+  name: 's3',
+  make: (config, options) => s3(config, options),
+  readBack: (key) => server.get(BUCKET, key),
+  list: (prefix) => server.list(BUCKET, prefix),
+  keepsMetadata: true,
+  makesUrls: true,
+  failures: [
+    { what: 'missing bucket', make: () => s3({ bucket: 'no-such-bucket' }), permanent: true, message: /bucket "no-such-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+: create it or fix sinks\.pics\.bucket/ },
+    {
+      what: 'unknown access key',
+      make: () => s3({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: 'wrong-secret-value' }),
+      permanent: true,
+      message: /does not know the access key id: fix AWS_ACCESS_KEY_ID/,
+      secrets: ['AKIAWRONGKEY', 'wrong-secret-value'],
+    },
+    { what: 'stopped server', make: () => s3({ endpoint: stoppedEndpoint }), permanent: false, message: /cannot reach http:\/\/127\.0\.0\.1:\d+ to write s3:\/\/hookcast-thumbs\/.*will retry/ },
+  ],
+})
