@@ -1,10 +1,10 @@
 /** Polls until `check` returns without throwing (or a truthy value), or fails with its last error. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 25): Promise<T> {
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 25): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
       const value = await check()
-      if (value !== false && value !== undefined && value !== null) return value
+      if (value !== false && value !== undefined && value !== null) return value as Exclude<T, false | undefined | null>
       if (Date.now() > deadline) throw new Error(`condition still ${String(value)} after ${timeoutMs} ms`)
     } catch (error) {
       if (Date.now() > deadline) throw error
@@ -13,4 +13,4 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
