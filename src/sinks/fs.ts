@@ -1,8 +1,8 @@
 /**
  * The local disk sink: each event is a file under `dir`, named by the key template.
  *
- * Writes are atomic (temp file in the same directory, then rename), so a reader never sees half a file and a
- * redelivery replaces the file whole.
+ * Writes are atomic (a temp file in `dir/.hookcast-tmp`, then a rename), so a reader never sees half a file and a
+ * redelivery replaces the file whole. Temp files left by a killed process are swept at the next start.
  * @module
  */
 import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
@@ -15,6 +15,7 @@ import { DeliveryError } from '../destinations/types.ts'
 import { silentLogger } from '../log.ts'
 import { checkRetention, createRetention, retentionConfig, type RetentionStore, type StoredObject } from './retention.ts'
 import type { Sink, SinkOptions } from './types.ts'
+import { isAlive, ownPid } from '../util/pid.ts'
 
 export const fsSinkConfig = z.object({
   type: z.literal('fs'),
@@ -26,14 +27,16 @@ export const fsSinkConfig = z.object({
 
 export type FsSinkConfig = z.infer<typeof fsSinkConfig>
 
-/** Our own temp files (`<name>.<instance>-<n>.tmp`): in-flight writes, never objects. */
-const TEMP_FILE = /\.[0-9a-f]{8}-\d+\.tmp$/
+/** Where writes are staged before their rename: same file system, out of the way of anyone reading `dir`. */
+const TEMP_DIR = '.hookcast-tmp'
 
 export function createFsSink(name: string, config: FsSinkConfig, options: SinkOptions = {}): Sink {
   const root = resolve(config.dir)
-  // Unique per process and write, so concurrent writers never share a temp file.
-  const instance = crypto.randomUUID().slice(0, 8)
+  const temps = join(root, TEMP_DIR)
+  // Named by process id (to sweep a dead process's leftovers) and write, so concurrent writers never share one.
+  const prefix = `${ownPid}-${crypto.randomUUID().slice(0, 8)}-`
   let counter = 0
+  const swept = sweepTemps(temps)
   const retention = config.retention && createRetention(config.retention, config.key, fsRetentionStore(root), {
     sink: name,
     log: options.log ?? silentLogger,
@@ -41,8 +44,10 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
   })
 
   async function write(path: string, body: Uint8Array): Promise<void> {
-    const temp = `${path}.${instance}-${++counter}.tmp`
+    await swept
+    const temp = join(temps, `${prefix}${++counter}.tmp`)
     try {
+      await mkdir(temps, { recursive: true })
       await mkdir(dirname(path), { recursive: true })
       await writeFile(temp, body)
       await rename(temp, path)
@@ -72,6 +77,12 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
   }
 }
 
+/** Removes temp files of processes that are gone (killed mid-write). */
+async function sweepTemps(temps: string): Promise<void> {
+  const names = await readdir(temps).catch(() => [] as string[])
+  await Promise.all(names.filter((name) => !isAlive(Number(name.split('-')[0]))).map((name) => rm(join(temps, name), { force: true })))
+}
+
 function isMissing(error: unknown): boolean {
   return (error as { code?: string }).code === 'ENOENT'
 }
@@ -84,8 +95,9 @@ function fsRetentionStore(root: string): RetentionStore {
         const entries = await readdir(dir, { withFileTypes: true }).catch((error) => (isMissing(error) ? [] : Promise.reject(error)))
         for (const entry of entries) {
           const path = join(dir, entry.name)
-          if (entry.isDirectory()) await walk(path)
-          else if (entry.isFile() && !TEMP_FILE.test(entry.name)) {
+          if (entry.isDirectory()) {
+            if (entry.name !== TEMP_DIR) await walk(path)
+          } else if (entry.isFile()) {
             const info = await stat(path).catch((error) => (isMissing(error) ? undefined : Promise.reject(error)))
             if (info) out.push({ key: relative(root, path).split(sep).join('/'), modified: info.mtimeMs })
           }

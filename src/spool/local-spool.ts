@@ -18,6 +18,7 @@ import { decodeWhole, encodeRecord, PREFIX_BYTES, decodePrefix, decodeHeader } f
 import { openSegmentLog, type ScannedRecord, type SegmentLog } from './segment-log.ts'
 import type { Attempt, DeadLetter, DeadLetterFilter, PendingDelivery, SpoolStats, SpoolStore } from './types.ts'
 import type { Logger } from '../log.ts'
+import { isAlive } from '../util/pid.ts'
 
 export interface LocalSpoolOptions {
   dir: string
@@ -427,12 +428,4 @@ async function lockDir(dir: string): Promise<() => Promise<void>> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM'
-  }
-}
 
