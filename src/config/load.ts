@@ -10,6 +10,7 @@ import type { z } from 'zod'
 import { configSchema, type Config } from './schema.ts'
 import { interpolate, type Env, type MissingVariable } from './interpolate.ts'
 import { EMBEDDED_CONFIG } from './embedded.ts'
+import { referenceProblems } from './references.ts'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -36,6 +37,7 @@ export function parseConfig(text: string, env: Env, origin = '(config)'): Config
     const unset = new Set(missing.map((m) => m.path))
     problems.push(...result.error.issues.map((issue) => formatIssue(issue, raw)).filter((p) => !unset.has(p.split(': ')[0]!)))
   }
+  problems.push(...referenceProblems(raw).map((problem) => `${formatPath(problem.path)}: ${problem.message}`))
   if (problems.length > 0) throw new ConfigError(origin, problems)
   return result.data!
 }
@@ -65,15 +67,18 @@ export async function loadConfig(path: string | undefined, env: Env): Promise<{ 
 
 /** `routes[2].to[0]: unknown sink "s4"` */
 function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
-  let path = ''
-  for (const part of issue.path) {
-    path += typeof part === 'number' ? `[${part}]` : path === '' ? String(part) : `.${String(part)}`
-  }
+  const path = formatPath(issue.path)
   let message = issue.message
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     const value = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw)
     message = value === undefined ? 'missing "type"' : `unknown type ${JSON.stringify(value)}`
   }
-  return `${path || '(root)'}: ${message}`
+  return `${path}: ${message}`
+}
+
+function formatPath(parts: readonly PropertyKey[]): string {
+  let path = ''
+  for (const part of parts) path += typeof part === 'number' ? `[${part}]` : path === '' ? String(part) : `.${String(part)}`
+  return path || '(root)'
 }

@@ -114,26 +114,7 @@ export const configSchema = z.object({
   routes: z.array(routeConfig).default([]),
   spool: spoolConfig.default(spoolConfig.parse({})),
   delivery: deliveryConfig.default(deliveryConfig.parse({})),
-}).strict().superRefine((config, ctx) => {
-  const destinations = new Set([...Object.keys(config.sinks), ...Object.keys(config.notifiers)])
-  for (const name of Object.keys(config.notifiers)) {
-    if (name in config.sinks) ctx.addIssue({ code: 'custom', path: ['notifiers', name], message: `"${name}" is also a sink; destination names must be unique` })
-  }
-  config.routes.forEach((route, r) => route.to.forEach((name, t) => {
-    if (!destinations.has(name)) {
-      ctx.addIssue({ code: 'custom', path: ['routes', r, 'to', t], message: `unknown sink or notifier "${name}"` })
-    }
-  }))
-  for (const name of Object.keys(config.delivery.destinations)) {
-    if (!destinations.has(name)) ctx.addIssue({ code: 'custom', path: ['delivery', 'destinations', name], message: `unknown sink or notifier "${name}"` })
-  }
-  const paths = new Map<string, string>()
-  for (const [name, source] of Object.entries(config.sources)) {
-    const other = paths.get(source.path)
-    if (other) ctx.addIssue({ code: 'custom', path: ['sources', name, 'path'], message: `same path as source "${other}"` })
-    paths.set(source.path, name)
-  }
-})
+}).strict()
 
 export type Config = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeConfig>

@@ -77,7 +77,7 @@ describe('http notifier', () => {
     const event = await thumbnail()
     const cases: Array<[number, boolean, number | undefined]> = [[503, false, undefined], [429, false, 2_000], [400, true, undefined], [401, true, undefined]]
     for (const [status, permanent, retryAfterMs] of cases) {
-      receiver.answer = () => ({ status, headers: status === 429 ? { 'retry-after': '2' } : {} })
+      receiver.answer = () => ({ status, headers: status === 429 ? { 'retry-after': '2' } : {} as Record<string, string> })
       const error = await notifier().deliver(event).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(DeliveryError)
       expect(error).toMatchObject({ permanent, retryAfterMs })

@@ -32,7 +32,9 @@ routes:
 describe('config', () => {
   it('parses a valid config with env interpolation and size units', () => {
     const config = parseConfig(VALID, { SECRET })
-    expect(config.server).toEqual({ port: 9000, host: '0.0.0.0', maxBodyBytes: 8 * 1024 * 1024 })
+    expect(config.server).toEqual({ port: 9000, host: '0.0.0.0', maxBodyBytes: 8 * 1024 * 1024, shutdownGrace: 10_000 })
+    expect(config.spool).toMatchObject({ dir: './spool', fsync: false, maxBytes: 1024 ** 3, dedupWindow: 600_000 })
+    expect(config.delivery.retry.schedule).toEqual([1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000])
     expect(config.sources.millicast!.secrets).toEqual([SECRET])
     expect(config.sinks.disk).toMatchObject({ type: 'fs', dir: './data', key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}' })
     expect(config.routes[0]!.when.type).toEqual(['thumbnail'])
@@ -61,8 +63,9 @@ routes:
       'sinks.disk.key: a key may not contain . or .. segments',
       'sinks.cloud.type: unknown type "s4"',
       expect.stringMatching(/^routes\[1\]\.to: /),
+      'routes[0].to[1]: unknown sink or notifier "s4"',
     ]))
-    expect(list).toHaveLength(8)
+    expect(list).toHaveLength(9)
   })
 
   it('names an unknown destination of a route', () => {
@@ -127,5 +130,28 @@ describe('resolveConfigPath', () => {
     expect(resolveConfigPath(['--config=c.yaml'], {})).toBe('c.yaml')
     expect(resolveConfigPath([], { HOOKCAST_CONFIG: 'b.yaml' })).toBe('b.yaml')
     expect(resolveConfigPath([], {})).toBe('config.example.yaml')
+  })
+})
+
+describe('delivery and notifier config', () => {
+  it('checks per-destination overrides and notifier names against the destinations', () => {
+    const text = `
+sources:
+  m: { path: /h, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: ./d }
+notifiers:
+  disk: { type: http, url: "http://x/" }
+  hook: { type: http, url: "ftp://x/" }
+delivery:
+  retry: { schedule: [1s, soon] }
+  destinations: { nope: { concurrency: 1 } }
+`
+    expect(problems(text)).toEqual(expect.arrayContaining([
+      'notifiers.disk: "disk" is also a sink; destination names must be unique',
+      expect.stringMatching(/^notifiers\.hook\.url: /),
+      'delivery.retry.schedule[1]: not a duration: "soon" (try 500ms, 45s, 2m or 1h)',
+      'delivery.destinations.nope: unknown sink or notifier "nope"',
+    ]))
   })
 })

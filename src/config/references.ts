@@ -1,0 +1,43 @@
+/**
+ * Checks between parts of the config (route targets exist, names are unique, paths differ). They run on the raw
+ * document, beside the schema, so they are reported even when other parts of the file are invalid too.
+ * @module
+ */
+
+export interface Problem {
+  path: Array<string | number>
+  message: string
+}
+
+const keysOf = (value: unknown): string[] =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : []
+const itemsOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : [])
+const field = (value: unknown, key: string): unknown =>
+  value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined
+
+export function referenceProblems(raw: unknown): Problem[] {
+  const problems: Problem[] = []
+  const sinks = keysOf(field(raw, 'sinks'))
+  const notifiers = keysOf(field(raw, 'notifiers'))
+  const destinations = new Set([...sinks, ...notifiers])
+  for (const name of notifiers) {
+    if (sinks.includes(name)) problems.push({ path: ['notifiers', name], message: `"${name}" is also a sink; destination names must be unique` })
+  }
+  itemsOf(field(raw, 'routes')).forEach((route, r) => itemsOf(field(route, 'to')).forEach((name, t) => {
+    if (typeof name === 'string' && !destinations.has(name)) {
+      problems.push({ path: ['routes', r, 'to', t], message: `unknown sink or notifier "${name}"` })
+    }
+  }))
+  for (const name of keysOf(field(field(raw, 'delivery'), 'destinations'))) {
+    if (!destinations.has(name)) problems.push({ path: ['delivery', 'destinations', name], message: `unknown sink or notifier "${name}"` })
+  }
+  const paths = new Map<unknown, string>()
+  const sources = field(raw, 'sources')
+  for (const name of keysOf(sources)) {
+    const path = field(field(sources, name), 'path')
+    const other = paths.get(path)
+    if (typeof path === 'string' && other) problems.push({ path: ['sources', name, 'path'], message: `same path as source "${other}"` })
+    paths.set(path, name)
+  }
+  return problems
+}
