@@ -82,7 +82,7 @@ export function expiredKeys(
   objects: readonly StoredObject[],
   rules: Pick<RetentionConfig, 'keepLatest' | 'maxAge'>,
   now: number,
-  keep: ReadonlySet<string>,
+  keep: { has(key: string): boolean },
 ): string[] {
   const newestFirst = [...objects].sort((a, b) => b.modified - a.modified || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0))
   const cutoff = rules.maxAge === undefined ? -Infinity : now - rules.maxAge
@@ -128,10 +128,12 @@ export function createRetention(
   const { sink, log, now } = context
   const scopes = new Map<string, ScopeState>()
 
-  async function sweep(prefix: string, protect: ReadonlySet<string>): Promise<void> {
+  async function sweep(prefix: string, state: ScopeState, own: ReadonlySet<string>): Promise<void> {
+    // Spare the keys of this sweep's puts and of puts that finished while it runs (they wait for the next sweep).
+    const keep = { has: (key: string) => own.has(key) || state.protect.has(key) }
     try {
       const objects = await store.list(prefix)
-      const doomed = expiredKeys(objects, config, now(), protect)
+      const doomed = expiredKeys(objects, config, now(), keep).filter((key) => !keep.has(key))
       if (doomed.length === 0) return
       await store.remove(doomed, prefix)
       log.info('retention removed objects', { sink, prefix, removed: doomed.length, kept: objects.length - doomed.length })
@@ -142,9 +144,9 @@ export function createRetention(
 
   function start(prefix: string, state: ScopeState): Promise<void> {
     state.lastSweep = now()
-    const protect = state.protect
+    const own = state.protect
     state.protect = new Set()
-    state.running = sweep(prefix, protect).finally(() => { state.running = undefined })
+    state.running = sweep(prefix, state, own).finally(() => { state.running = undefined })
     return state.running
   }
 

@@ -3,7 +3,7 @@
  * client library raises for GCS's answers (missing bucket, refused identity, revoked key, no credentials, throttling),
  * a stopped server and a missing key file.
  */
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateKeyPairSync } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,6 +12,8 @@ import { startGcsServer, type GcsTestServer } from '../support/gcs-server.ts'
 import { freePort } from '../support/ports.ts'
 import { tempDir } from '../support/files.ts'
 import { sinkContract } from './contract.ts'
+import { makeEvent } from '../support/events.ts'
+import { jpeg } from '../support/hooks.ts'
 
 const BUCKET = 'hookcast-thumbs'
 const dir = tempDir('hookcast-gcs-sink-')
@@ -69,4 +71,22 @@ sinkContract({
     // Without an endpoint the library reads the key file before sending anything, and fails there.
     { what: 'key file missing', make: () => gcs({ apiEndpoint: undefined, keyFilename: join(dir.path, 'gone.json') }), permanent: true, message: /cannot read the key file .*gone\.json: fix sinks\.pics\.keyFilename/ },
   ],
+})
+
+describe('gcs options', () => {
+  it('uploads bodies above resumableAbove in a resumable session, byte for byte', async () => {
+    const event = makeEvent({ id: 'big1', body: jpeg('big', 600_000) })
+    await gcs({ key: 'options/{id}.{ext}', resumableAbove: '100KB' }).deliver(event)
+    expect(Buffer.from((await server.get(BUCKET, 'options/big1.jpg'))!.body)).toEqual(Buffer.from(event.body))
+  })
+
+  it('signs for urlExpiry, answers the public base URL, and says why it cannot sign for an emulator without a key', async () => {
+    const event = makeEvent({ id: 'opt1' })
+    const url = new URL(await gcs({ key: 'options/{id}.{ext}', urlExpiry: '1h' }).urlFor!(event))
+    expect([url.origin + url.pathname, url.searchParams.get('X-Goog-Expires')]).toEqual([`${server.endpoint}/${BUCKET}/options/opt1.jpg`, '3600'])
+    expect(await gcs({ key: 'options/{id}.{ext}', keyFilename: undefined, publicBaseUrl: 'https://cdn.example.com' }).urlFor!(event))
+      .toBe('https://cdn.example.com/options/opt1.jpg')
+    await expect(gcs({ key: 'options/{id}.{ext}', keyFilename: undefined }).urlFor!(event)).rejects.toThrow(
+      /^sinks\.pics: cannot sign URLs for http:\/\/127\.0\.0\.1:\d+ without a service account key: set sinks\.pics\.keyFilename or sinks\.pics\.publicBaseUrl$/)
+  })
 })

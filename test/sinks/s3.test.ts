@@ -1,9 +1,10 @@
 /** The sink contract against a real S3 API (s3rver), with the failures it really produces. */
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createS3Sink, s3SinkConfig } from '../../src/sinks/s3.ts'
 import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
 import { freePort } from '../support/ports.ts'
 import { sinkContract } from './contract.ts'
+import { makeEvent } from '../support/events.ts'
 
 const BUCKET = 'hookcast-thumbs'
 let server: S3TestServer
@@ -36,4 +37,20 @@ sinkContract({
     },
     { what: 'stopped server', make: () => s3({ endpoint: stoppedEndpoint }), permanent: false, message: /cannot reach http:\/\/127\.0\.0\.1:\d+ to write s3:\/\/hookcast-thumbs\/.*will retry/ },
   ],
+})
+
+describe('s3 options', () => {
+  const event = makeEvent({ id: 'opt1', body: new Uint8Array([0xff, 0xd8, 0xff, 0x00, 0x80]) })
+
+  it('stores with the storage class and canned ACL asked for', async () => {
+    const sink = s3({ key: 'options/{id}.{ext}', storageClass: 'STANDARD_IA', acl: 'public-read' })
+    await sink.deliver(event)
+    expect((await server.get(BUCKET, 'options/opt1.jpg'))?.storageClass).toBe('STANDARD_IA')
+  })
+
+  it('presigns for urlExpiry, or answers the public base URL', async () => {
+    const url = new URL(await s3({ key: 'options/{id}.{ext}', urlExpiry: '1h' }).urlFor!(event))
+    expect([url.origin + url.pathname, url.searchParams.get('X-Amz-Expires')]).toEqual([`${server.endpoint}/${BUCKET}/options/opt1.jpg`, '3600'])
+    expect(await s3({ key: 'options/{id}.{ext}', publicBaseUrl: 'https://cdn.example.com/thumbs/' }).urlFor!(event)).toBe('https://cdn.example.com/thumbs/options/opt1.jpg')
+  })
 })

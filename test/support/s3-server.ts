@@ -3,8 +3,12 @@
  *
  * s3rver knows one account: access key `S3RVER`, secret `S3RVER`. It refuses unknown access keys
  * (InvalidAccessKeyId) and missing buckets (NoSuchBucket) as S3 does, but does not check SigV4 signatures.
+ * Its writes are made atomic here, as S3's are (see makePutsAtomic).
  */
 import { createRequire } from 'node:module'
+import { createHash } from 'node:crypto'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { S3Client, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { tempDir } from './files.ts'
 
@@ -12,7 +16,19 @@ export const S3_ACCESS_KEY = 'S3RVER'
 export const S3_SECRET_KEY = 'S3RVER'
 export const S3_REGION = 'us-east-1'
 
+interface StoredObjectInput {
+  bucket: string
+  key: string
+  metadata: Record<string, string>
+  content: Buffer | AsyncIterable<Buffer>
+}
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string, resource: string): string
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>
+  putObject(object: StoredObjectInput): Promise<{ size: number; md5: string }>
+}
 interface S3rver {
+  store: FilesystemStore
   run(): Promise<{ port: number }>
   close(): Promise<void>
 }
@@ -54,6 +70,7 @@ export async function startS3Server(buckets: string[] = []): Promise<S3TestServe
     directory: dir.path,
     configureBuckets: buckets.map((name) => ({ name })),
   })
+  makePutsAtomic(server.store)
   const { port } = await server.run()
   const endpoint = `http://127.0.0.1:${port}`
   const client = (credentials = { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY }) => new S3Client({
@@ -103,5 +120,28 @@ export async function startS3Server(buckets: string[] = []): Promise<S3TestServe
       await server.close()
       dir.remove()
     },
+  }
+}
+
+/**
+ * s3rver answers a PUT, and shows the object, once its hashing stream ends, while the file may still be filling
+ * (a reader then gets a truncated body). S3 never shows part of an object, so here each put goes to a temp file
+ * that is renamed into place, and only then gets its metadata (which makes it visible).
+ */
+function makePutsAtomic(store: FilesystemStore): void {
+  let counter = 0
+  store.putObject = async (object) => {
+    const chunks: Buffer[] = []
+    if (Buffer.isBuffer(object.content)) chunks.push(object.content)
+    else for await (const chunk of object.content) chunks.push(chunk)
+    const content = Buffer.concat(chunks)
+    const path = store.getResourcePath(object.bucket, object.key, 'object')
+    const temp = `${path}.partial-${++counter}` // not an object to s3rver: its names end in ._S3rver_object
+    await mkdir(dirname(path), { recursive: true })
+    await writeFile(temp, content)
+    await rename(temp, path)
+    const md5 = createHash('md5').update(content).digest('hex')
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5)
+    return { size: content.length, md5 }
   }
 }
