@@ -14,10 +14,11 @@ export interface GcsPlace {
 
 export type GcsOperation = 'write' | 'list' | 'delete'
 
+/** roles/storage.objectUser has all three; objectCreator alone cannot overwrite, which every redelivery does. */
 const ROLE: Record<GcsOperation, string> = {
-  write: 'roles/storage.objectCreator (storage.objects.create)',
-  list: 'roles/storage.objectViewer (storage.objects.list)',
-  delete: 'roles/storage.objectAdmin (storage.objects.delete)',
+  write: 'roles/storage.objectUser (storage.objects.create, and storage.objects.delete to overwrite)',
+  list: 'roles/storage.objectUser (storage.objects.list)',
+  delete: 'roles/storage.objectUser (storage.objects.delete)',
 }
 
 /** 403 reasons that mean "slow down", not "not allowed". */

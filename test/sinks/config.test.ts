@@ -1,5 +1,6 @@
 /** Cloud sink and retention options in YAML: good ones parse with their defaults, bad ones fail naming the path. */
 import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
 import { ConfigError, parseConfig } from '../../src/config/load.ts'
 import { SECRET } from '../support/hooks.ts'
 
@@ -100,5 +101,26 @@ describe('cloud sink config', () => {
       expect.stringMatching(/^sinks\.pics\.retention\.keepLatest: /),
       'sinks.pics.retention.maxAge: a duration above 0, e.g. 7d',
     ])
+  })
+
+  it('the commented s3, gcs and retention examples of config.example.yaml are valid once uncommented', () => {
+    const lines = readFileSync('config.example.yaml', 'utf8').split('\n')
+    const uncomment = (first: string, indent: string) => {
+      const start = lines.findIndex((line) => line.startsWith(first))
+      expect(start, first).toBeGreaterThan(0)
+      const block = [lines[start]!]
+      for (const line of lines.slice(start + 1)) {
+        if (!line.startsWith(`${indent}#   `)) break
+        block.push(line)
+      }
+      return block.map((line) => indent + line.slice(indent.length + 2)).join('\n')
+    }
+    const env = { AWS_REGION: 'eu-west-1' }
+    expect(parseConfig(config(uncomment('  # s3:', '  ').replace(/^  s3:/, '  pics:')), env).sinks.pics).toMatchObject({ type: 's3', bucket: 'my-thumbnails' })
+    expect(parseConfig(config(uncomment('  # gcs:', '  ').replace(/^  gcs:/, '  pics:')), env).sinks.pics).toMatchObject({ type: 'gcs', bucket: 'my-thumbnails' })
+    const disk = `  pics:\n    type: fs\n    dir: ./data\n${uncomment('    # retention:', '    ')}`
+    expect(parseConfig(config(disk), env).sinks.pics).toMatchObject({
+      retention: { keepLatest: 100, maxAge: 7 * 86_400_000, types: ['thumbnail'], sweepEvery: 300_000 },
+    })
   })
 })

@@ -76,7 +76,7 @@ describe('GCS errors', () => {
   })
 
   it('names the role a refused operation needs, and refuses other 4xx for good', () => {
-    expect(gcsDeliveryError(apiError(403, 'forbidden'), 'delete', 'a.jpg', gcsPlace).message).toMatch(/roles\/storage\.objectAdmin \(storage\.objects\.delete\)/)
+    expect(gcsDeliveryError(apiError(403, 'forbidden'), 'delete', 'a.jpg', gcsPlace).message).toMatch(/roles\/storage\.objectUser \(storage\.objects\.delete\)/)
     expect(gcsDeliveryError(apiError(400, 'invalid'), 'write', 'a.jpg', gcsPlace).permanent).toBe(true)
   })
 })

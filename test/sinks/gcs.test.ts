@@ -58,7 +58,7 @@ sinkContract({
   makesUrls: true,
   failures: [
     { what: 'missing bucket (404)', make: () => gcs({ bucket: 'missing-bucket' }), permanent: true, message: /bucket "missing-bucket" does not exist \(404\): create it or fix sinks\.pics\.bucket/ },
-    { what: 'identity may not write (403)', make: () => gcs({ bucket: 'locked-bucket' }), permanent: true, message: /grant the service account roles\/storage\.objectCreator/ },
+    { what: 'identity may not write (403)', make: () => gcs({ bucket: 'locked-bucket' }), permanent: true, message: /grant the service account roles\/storage\.objectUser \(storage\.objects\.create, and storage\.objects\.delete to overwrite\) on bucket "locked-bucket"/ },
     { what: 'revoked key (401)', make: () => gcs({ bucket: 'revoked-bucket' }), permanent: true, message: /rejected the credentials \(401\): fix GOOGLE_APPLICATION_CREDENTIALS or sinks\.pics\.keyFilename/ },
     { what: 'rate limited (429)', make: () => gcs({ bucket: 'busy-bucket' }), permanent: false, message: /throttling .*will retry/ },
     { what: 'stopped server', make: () => gcs({ apiEndpoint: stoppedEndpoint }), permanent: false, message: /cannot reach Google Cloud Storage .*will retry/ },
