@@ -117,6 +117,12 @@ interface ScopeState {
 /** Beyond this many streams, idle per-stream states are forgotten (they only hold the throttle time). */
 const MAX_SCOPES = 10_000
 
+/**
+ * Removals per sweep, oldest first. A sweep runs inside a delivery and its timeout, so a backlog (retention turned on
+ * over a full folder) is worked off by the next puts, one bounded sweep each, instead of in one long one.
+ */
+export const MAX_REMOVALS_PER_SWEEP = 1000
+
 export function createRetention(
   config: RetentionConfig,
   keyTemplate: string,
@@ -133,10 +139,13 @@ export function createRetention(
     const keep = { has: (key: string) => own.has(key) || state.protect.has(key) }
     try {
       const objects = await store.list(prefix)
-      const doomed = expiredKeys(objects, config, now(), keep).filter((key) => !keep.has(key))
-      if (doomed.length === 0) return
+      const expired = expiredKeys(objects, config, now(), keep).filter((key) => !keep.has(key))
+      if (expired.length === 0) return
+      const doomed = expired.slice(-MAX_REMOVALS_PER_SWEEP)
+      // More left: the next put of this stream sweeps again, whatever sweepEvery says.
+      if (doomed.length < expired.length) state.lastSweep = -Infinity
       await store.remove(doomed, prefix)
-      log.info('retention removed objects', { sink, prefix, removed: doomed.length, kept: objects.length - doomed.length })
+      log.info('retention removed objects', { sink, prefix, removed: doomed.length, left: expired.length - doomed.length })
     } catch (error) {
       log.warn('retention sweep failed; the event itself was stored', { sink, prefix, error: (error as Error).message ?? String(error) })
     }

@@ -1,6 +1,6 @@
 /** Retention's rules and bookkeeping, on an in-memory store (the contract suite runs it against real backends). */
 import { describe, expect, it } from 'vitest'
-import { createRetention, expiredKeys, retentionConfig, scopeTemplate, type RetentionStore, type StoredObject } from '../../src/sinks/retention.ts'
+import { createRetention, expiredKeys, MAX_REMOVALS_PER_SWEEP, retentionConfig, scopeTemplate, type RetentionStore, type StoredObject } from '../../src/sinks/retention.ts'
 import type { Logger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'
 
@@ -110,5 +110,23 @@ describe('createRetention', () => {
     // The first sweep spared its own 0.jpg and the waiting puts' 1-3; the follow-up spared 1-3 and removed 0.
     expect(calls.removed).toEqual(['thumbnail/ZG6NWV/lobby/d/0.jpg'])
     expect([...objects.keys()]).toEqual(['thumbnail/ZG6NWV/lobby/d/1.jpg', 'thumbnail/ZG6NWV/lobby/d/2.jpg', 'thumbnail/ZG6NWV/lobby/d/3.jpg'])
+  })
+
+  it('works off a backlog in bounded sweeps, oldest first, one per put', async () => {
+    const backlog = MAX_REMOVALS_PER_SWEEP + 500
+    const objects = new Map(Array.from({ length: backlog }, (_, i) => [`thumbnail/ZG6NWV/lobby/d/${String(i).padStart(5, '0')}.jpg`, i] as const))
+    const { store, calls } = memoryStore(objects)
+    const log = recordingLog()
+    const retention = createRetention(rules({ keepLatest: 10, sweepEvery: '1h' }), KEY, store, { sink: 'pics', log, now: () => 10_000 })
+    await retention.afterPut(thumb(1), 'thumbnail/ZG6NWV/lobby/d/x.jpg')
+    expect(calls.removed).toHaveLength(MAX_REMOVALS_PER_SWEEP)
+    // The oldest go first: the 1,000 lowest numbers of the 1,490 past keepLatest.
+    expect([calls.removed[0], calls.removed.at(-1)]).toEqual(['thumbnail/ZG6NWV/lobby/d/00999.jpg', 'thumbnail/ZG6NWV/lobby/d/00000.jpg'])
+    // Work was left, so the next put sweeps although sweepEvery (1h) has not passed; then the throttle holds again.
+    await retention.afterPut(thumb(2), 'thumbnail/ZG6NWV/lobby/d/y.jpg')
+    expect(objects.size).toBe(10)
+    await retention.afterPut(thumb(3), 'thumbnail/ZG6NWV/lobby/d/z.jpg')
+    expect(calls.list).toBe(2)
+    expect(log.lines.map((line) => line.fields?.left)).toEqual([500 - 10, 0])
   })
 })
