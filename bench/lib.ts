@@ -1,0 +1,212 @@
+/**
+ * Process, file and statistics helpers for the benchmark: servers on free ports, CPU and peak memory from /proc,
+ * temp dirs that are always removed, and the byte-for-byte check.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { BodyFactory } from './bodies.ts'
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = join(ROOT, 'node_modules/.bin')
+const TICKS_PER_SECOND = 100 // USER_HZ on Linux
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cleanup: every child and temp dir the benchmark makes is registered and removed, also on Ctrl-C.
+
+const children = new Set<ChildProcess>()
+const dirs = new Set<string>()
+
+export function tempDir(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  dirs.add(path)
+  return {
+    path,
+    remove() {
+      rmSync(path, { recursive: true, force: true })
+      dirs.delete(path)
+    },
+  }
+}
+
+export function cleanupNow(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  dirs.clear()
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the benchmark's processes and removing its temp dirs`)
+    cleanupNow()
+    process.exit(130)
+  })
+}
+process.on('exit', cleanupNow)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Servers.
+
+export const COMMANDS = {
+  node: [process.execPath, '--import', 'tsx', 'adapters/node.ts'],
+  deno: [join(BIN, 'deno'), 'run', '-A', 'adapters/deno.ts'],
+  bun: [join(BIN, 'bun'), 'run', 'adapters/bun.ts'],
+  floor: [process.execPath, '--import', 'tsx', 'bench/servers/floor.ts'],
+  express: [process.execPath, '--import', 'tsx', 'bench/servers/express.ts'],
+} as const
+
+export interface Server {
+  pid: number
+  url: string
+  child: ChildProcess
+  /** When it was spawned and when it logged "listening" (performance.now()). */
+  spawnedAt: number
+  listeningAt: number
+  /** Lines containing `"msg":"delivered"` so far, and when the last one came. */
+  delivered: { count: number; lastAt: number }
+  /** performance.now() when a line containing `text` first came, if it did. */
+  firstLine(text: string): number | undefined
+  logTail(): string[]
+  stop(): Promise<void>
+}
+
+/** Spawns a server with PORT=0 and resolves once it logs its address. */
+export async function startServer(command: readonly string[], args: string[], env: Record<string, string>, watch: string[] = []): Promise<Server> {
+  const spawnedAt = performance.now()
+  const child = spawn(command[0]!, [...command.slice(1), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    children.delete(child)
+    resolve()
+  }))
+  const tail: string[] = []
+  const delivered = { count: 0, lastAt: 0 }
+  const seen = new Map<string, number>()
+  let listeningAt = 0
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not start in 60 s:\n${tail.join('\n')}`)), 60_000)
+    const onLine = (line: string) => {
+      if (line.includes('"msg":"delivered"')) {
+        delivered.count++
+        delivered.lastAt = performance.now()
+        return
+      }
+      tail.push(line)
+      if (tail.length > 50) tail.shift()
+      for (const text of watch) if (!seen.has(text) && line.includes(text)) seen.set(text, performance.now())
+      const match = /"msg":"listening","url":"([^"]+)"/.exec(line)
+      if (match && !listeningAt) {
+        listeningAt = performance.now()
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    }
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let buffer = ''
+      stream.setEncoding('utf8')
+      stream.on('data', (chunk: string) => {
+        buffer += chunk
+        let newline
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          onLine(buffer.slice(0, newline))
+          buffer = buffer.slice(newline + 1)
+        }
+      })
+    }
+    void exited.then(() => {
+      clearTimeout(timer)
+      reject(new Error(`${command.join(' ')} exited before listening:\n${tail.join('\n')}`))
+    })
+  })
+  return {
+    pid: child.pid!,
+    url,
+    child,
+    spawnedAt,
+    listeningAt,
+    delivered,
+    firstLine: (text) => seen.get(text),
+    logTail: () => [...tail],
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+  } catch {
+    return NaN
+  }
+}
+
+/** Peak resident set size (VmHWM) of a process, bytes. */
+export function peakRss(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) * 1024 : NaN
+  } catch {
+    return NaN
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The check: every accepted body is a file under the destination, byte for byte.
+
+/** SHA-256 of every file under `root` (the fs sink's temp folder excluded). */
+export function hashTree(root: string): Set<string> {
+  const hashes = new Set<string>()
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) {
+        if (entry.name !== '.hookcast-tmp') walk(path)
+      } else if (entry.isFile()) {
+        hashes.add(createHash('sha256').update(readFileSync(path)).digest('hex'))
+      }
+    }
+  }
+  walk(root)
+  return hashes
+}
+
+export interface CheckResult {
+  accepted: number
+  missing: number
+  files: number
+}
+
+export function checkDelivered(root: string, accepted: readonly number[], factory: BodyFactory): CheckResult {
+  const hashes = hashTree(root)
+  let missing = 0
+  for (const seq of accepted) if (!hashes.has(factory.sha256(seq))) missing++
+  return { accepted: accepted.length, missing, files: hashes.size }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics.
+
+export function median(values: readonly number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
