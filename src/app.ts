@@ -27,6 +27,8 @@ export interface AppOptions {
   accept(event: HookEvent): Promise<AcceptResult & { destinations: number }>
   log: Logger
   now?: () => number
+  /** Mounts more routes (stream thumbnails, admin API) before the not-found handler. */
+  extend?: (app: Hono) => void
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -85,6 +87,8 @@ export function createApp(options: AppOptions): Hono {
       throw new HttpError(405, 'method_not_allowed', 'webhooks are POSTed', { allow: 'POST' })
     })
   }
+
+  options.extend?.(app)
 
   app.notFound(() => new HttpError(404, 'not_found', 'no such path').toResponse())
   app.onError((error) => {

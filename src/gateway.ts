@@ -1,27 +1,36 @@
 /**
  * Wires a config into a running pipeline: verifiers -> app -> router -> outbox (spool, then deliverer) ->
- * destinations. Runtime-neutral: adapters call `createGateway` and serve its `fetch`.
+ * destinations, with the stream tracker beside them. Runtime-neutral: adapters call `createGateway` and serve
+ * its `fetch`.
  * @module
  */
+import { join } from 'node:path'
 import type { Hono } from 'hono'
 import type { Config } from './config/schema.ts'
 import { createApp } from './app.ts'
 import { createVerifier } from './verify/verifier.ts'
 import { compileRoutes, route } from './routing/router.ts'
 import { createSink } from './sinks/registry.ts'
-import { createNotifier } from './notifiers/registry.ts'
+import { createNotifier, type NotifierDeps } from './notifiers/registry.ts'
 import type { Destination } from './destinations/types.ts'
+import type { HookEvent } from './events/types.ts'
 import { openLocalSpool } from './spool/local-spool.ts'
 import { createDeliverer, type OutcomeReport } from './delivery/deliverer.ts'
 import { policyFromConfig } from './delivery/policy.ts'
 import { createSpooledOutbox } from './outbox/spooled.ts'
 import type { Outbox } from './outbox/types.ts'
+import { openLocalStreamStore } from './streams/local-store.ts'
+import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
+import { createThumbnailLinks } from './streams/thumbnail-url.ts'
+import { mountThumbnailLinks } from './streams/routes.ts'
+import type { StreamStore } from './streams/types.ts'
 import { silentLogger, type Logger } from './log.ts'
 
 export interface Gateway {
   app: Hono
   fetch(request: Request): Response | Promise<Response>
   outbox: Outbox
+  streams: StreamStore
   destinations: ReadonlyMap<string, Destination>
   /** Stops delivering (letting deliveries under way finish for at most `graceMs`) and releases everything. */
   close(graceMs?: number): Promise<void>
@@ -34,24 +43,38 @@ export interface GatewayOptions {
   onOutcome?: (report: OutcomeReport) => void
 }
 
-export function createDestinations(config: Config): Map<string, Destination> {
+/** The configured sinks and notifiers, by name. */
+export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'destination'>): Map<string, Destination> {
   const destinations = new Map<string, Destination>()
+  const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name) }
   for (const [name, sink] of Object.entries(config.sinks)) destinations.set(name, createSink(name, sink))
-  for (const [name, notifier] of Object.entries(config.notifiers)) destinations.set(name, createNotifier(name, notifier))
+  for (const [name, notifier] of Object.entries(config.notifiers)) destinations.set(name, createNotifier(name, notifier, notifierDeps))
   return destinations
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? silentLogger
   const now = options.now ?? Date.now
-  const destinations = createDestinations(config)
+  const streamsDir = config.streams.dir ?? join(config.spool.dir, 'streams')
+  const streams = await openLocalStreamStore({ dir: streamsDir, log, now })
+  const links = await createThumbnailLinks(streamsDir, now)
+  const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
   const sources = await Promise.all(Object.entries(config.sources).map(async ([name, source]) => ({
     name,
     path: source.path,
     verifier: await createVerifier(source.secrets),
   })))
+  const routes = compileRoutes(config.routes)
 
   const store = await openLocalSpool({ ...config.spool, log, now })
+  const tracker = createStreamTracker({
+    store: streams,
+    flapWindowMs: config.streams.flapWindow,
+    emit: async (event) => { await hand(event) },
+    log,
+    now,
+  })
+  destinations.set(TRACKER_NAME, tracker)
   const deliverer = createDeliverer({
     store,
     destinations,
@@ -61,29 +84,37 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
   })
   const outbox = createSpooledOutbox({ store, deliverer, dedupWindowMs: config.spool.dedupWindow, now })
-  const routes = compileRoutes(config.routes)
+
+  /** Routes an event and hands it to the outbox; the tracker sees every feed hook and thumbnail, whatever the routes. */
+  async function hand(event: HookEvent) {
+    const names = route(event, routes)
+    if (names.length === 0) log.info('no route matched', { id: event.id, type: event.type, event: event.event })
+    if (tracker.wants(event)) names.push(TRACKER_NAME)
+    const result = names.length > 0 ? await outbox.accept(event, names) : { duplicate: false }
+    return { ...result, destinations: names.length }
+  }
 
   const app = createApp({
     sources,
     maxBodyBytes: config.server.maxBodyBytes,
     log,
     now,
-    async accept(event) {
-      const names = route(event, routes)
-      if (names.length === 0) log.info('no route matched; event dropped', { id: event.id, type: event.type, event: event.event })
-      const result = names.length > 0 ? await outbox.accept(event, names) : { duplicate: false }
-      return { ...result, destinations: names.length }
-    },
+    accept: hand,
+    extend: (routesOf) => mountThumbnailLinks(routesOf, streams, links),
   })
+  await tracker.start()
 
   return {
     app,
     fetch: (request) => app.fetch(request),
     outbox,
+    streams,
     destinations,
     async close(graceMs = 10_000) {
+      await tracker.close?.()
       await outbox.close(graceMs)
       await Promise.all([...destinations.values()].map((d) => d.close?.()))
+      await streams.close()
     },
   }
 }

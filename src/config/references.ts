@@ -9,6 +9,9 @@ export interface Problem {
   message: string
 }
 
+/** Sink types that can make a URL a third party (Slack) can fetch. */
+const URL_SINKS = ['s3', 'gcs']
+
 const keysOf = (value: unknown): string[] =>
   value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : []
 const itemsOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : [])
@@ -30,6 +33,16 @@ export function referenceProblems(raw: unknown): Problem[] {
   }))
   for (const name of keysOf(field(field(raw, 'delivery'), 'destinations'))) {
     if (!destinations.has(name)) problems.push({ path: ['delivery', 'destinations', name], message: `unknown sink or notifier "${name}"` })
+  }
+  for (const name of notifiers) {
+    const image = field(field(field(raw, 'notifiers'), name), 'image')
+    const sink = field(image, 'sink')
+    if (typeof sink !== 'string') continue
+    const type = field(field(field(raw, 'sinks'), sink), 'type')
+    if (!sinks.includes(sink)) problems.push({ path: ['notifiers', name, 'image', 'sink'], message: `unknown sink "${sink}"` })
+    else if (!URL_SINKS.includes(String(type))) {
+      problems.push({ path: ['notifiers', name, 'image', 'sink'], message: `sink "${sink}" (${String(type)}) cannot make public image URLs; use an s3 or gcs sink, or image: { publicUrl }` })
+    }
   }
   const paths = new Map<unknown, string>()
   const sources = field(raw, 'sources')

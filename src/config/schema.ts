@@ -105,6 +105,13 @@ export const deliveryConfig = z.object({
   }).strict()).default({}),
 }).strict()
 
+export const streamsConfig = z.object({
+  /** Stream state (live sessions, feeds, first/latest thumbnail, alert message ids); default: `<spool.dir>/streams`. */
+  dir: z.string().min(1).optional(),
+  /** A feed starting again this soon after the last one ended continues the same live session (no ended + live). */
+  flapWindow: duration.default(60_000),
+}).strict()
+
 export const configSchema = z.object({
   server: serverConfig.default(serverConfig.parse({})),
   sources: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -'), sourceConfig)
@@ -114,6 +121,7 @@ export const configSchema = z.object({
   routes: z.array(routeConfig).default([]),
   spool: spoolConfig.default(spoolConfig.parse({})),
   delivery: deliveryConfig.default(deliveryConfig.parse({})),
+  streams: streamsConfig.default(streamsConfig.parse({})),
 }).strict()
 
 export type Config = z.infer<typeof configSchema>

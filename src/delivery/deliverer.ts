@@ -3,7 +3,7 @@
  * slow or failing destination never delays the others. Failed attempts wait in one heap for their retry time.
  * @module
  */
-import type { Destination } from '../destinations/types.ts'
+import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
 import type { PendingDelivery, SpoolStore } from '../spool/types.ts'
 import type { Logger } from '../log.ts'
 import { nextAttempt, type RetryPolicy } from './retry.ts'
@@ -164,6 +164,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       report('delivered')
     } catch (error) {
       if (controller.signal.reason instanceof ShutdownAbort) return // not an attempt: stays pending as it was
+      if (error instanceof DeliveryDeferred) return defer(lane, delivery, error)
       const message = errorMessage(error)
       delivery.attempts.push({ at: now(), error: message })
       const verdict = lane.destination
@@ -192,6 +193,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       if (closing && idle && [...lanes.values()].every((l) => l.inFlight.size === 0)) idle()
       pump(lane)
     }
+  }
+
+  /** The destination asked to be asked again later: no attempt is counted and the circuit is left alone. */
+  async function defer(lane: Lane, delivery: PendingDelivery, deferral: DeliveryDeferred): Promise<void> {
+    delivery.nextAt = Math.max(deferral.until, now() + 10)
+    await store.failed(delivery, false).catch((error) => log.error('cannot record a deferral', { destination: lane.name, error: errorMessage(error) }))
+    log.debug('delivery deferred', { destination: lane.name, id: delivery.eventId, reason: deferral.message, until: new Date(delivery.nextAt).toISOString() })
+    schedule(delivery)
   }
 
   return {

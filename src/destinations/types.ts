@@ -6,8 +6,8 @@ import type { HookEvent } from '../events/types.ts'
 
 export interface Destination {
   readonly name: string
-  /** `sink` or `notifier`, for logs and metrics. */
-  readonly kind: 'sink' | 'notifier'
+  /** `sink` or `notifier` (configured), or `internal` (hookcast's own stream tracking), for logs and metrics. */
+  readonly kind: 'sink' | 'notifier' | 'internal'
   /**
    * Delivers one event. Must be idempotent: a redelivery after a crash or a replay writes the same result again.
    * Throws DeliveryError to say whether trying again can help; any other error counts as transient.
@@ -28,5 +28,20 @@ export class DeliveryError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.permanent = options.permanent ?? false
     this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+/**
+ * Not a failure: the destination cannot act on this event yet (a "live" alert waiting for the stream's first
+ * thumbnail). The delivery is tried again at `until`, without counting an attempt or tripping the circuit.
+ */
+export class DeliveryDeferred extends Error {
+  override name = 'DeliveryDeferred'
+  /** Epoch ms. */
+  readonly until: number
+
+  constructor(reason: string, until: number) {
+    super(reason)
+    this.until = until
   }
 }

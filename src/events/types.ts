@@ -11,6 +11,8 @@ export const KNOWN_EVENTS = {
   thumbnail: ['thumbnail'],
   transcoder: ['ACTIVE', 'STOPPED', 'DELETED'],
   viewerConnection: ['ViewerAttempt', 'FirstViewerConnection', 'NoActiveViewers'],
+  /** hookcast's own: a stream went live / its live session ended (derived from feed hooks). */
+  stream: ['live', 'ended'],
 } as const
 
 export type KnownType = keyof typeof KNOWN_EVENTS

@@ -140,7 +140,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     } else if (record.kind === 'A') {
       const delivery = events.get(header.id as string)?.deliveries.get(header.destination as string)
       if (delivery) {
-        delivery.attempts.push(header.attempt as Attempt)
+        if (header.attempt) delivery.attempts.push(header.attempt as Attempt) // absent for a deferral
         delivery.nextAt = header.nextAt as number
       }
     }
@@ -316,9 +316,10 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       resolve(delivery.eventId, delivery.destination)
       await dropResolvedSegments()
     },
-    async failed(delivery) {
+    async failed(delivery, attempted = true) {
       settle(delivery)
-      await appendState('A', { id: delivery.eventId, destination: delivery.destination, attempt: delivery.attempts.at(-1), nextAt: delivery.nextAt })
+      const attempt = attempted ? delivery.attempts.at(-1) : undefined
+      await appendState('A', { id: delivery.eventId, destination: delivery.destination, ...(attempt ? { attempt } : {}), nextAt: delivery.nextAt })
     },
     async dead(delivery) {
       settle(delivery)

@@ -60,8 +60,11 @@ export interface SpoolStore {
   /** The event of a pending delivery, with its body. */
   load(eventId: string): Promise<HookEvent>
   delivered(delivery: PendingDelivery): Promise<void>
-  /** Records a failed attempt that will be retried at `delivery.nextAt`. */
-  failed(delivery: PendingDelivery): Promise<void>
+  /**
+   * Records that the delivery will be tried again at `delivery.nextAt`: after a failed attempt (its last entry in
+   * `attempts`), or, with `attempted` false, after a deferral.
+   */
+  failed(delivery: PendingDelivery, attempted?: boolean): Promise<void>
   /** Moves a delivery to the dead letters. */
   dead(delivery: PendingDelivery): Promise<void>
   deadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>

@@ -1,0 +1,45 @@
+/**
+ * hookcast's own event kind `stream` (`live`, `ended`): a stream's lifecycle, derived from feed hooks. These go
+ * through the same routes, spool and destinations as the platform's hooks, so they can be alerted on, stored or
+ * forwarded like any other event.
+ * @module
+ */
+import type { HookEvent } from '../events/types.ts'
+import { toHex } from '../verify/verifier.ts'
+import type { StreamRecord } from './types.ts'
+
+export const LIFECYCLE_SOURCE = 'hookcast'
+
+export async function lifecycleEvent(record: StreamRecord, kind: 'live' | 'ended', receivedAt: number): Promise<HookEvent> {
+  const activeFeeds = Object.entries(record.feeds).filter(([, f]) => f.started !== undefined && f.ended === undefined).map(([id]) => id)
+  const timestamp = kind === 'live' ? record.liveSince! : record.endedAt ?? receivedAt
+  const data: Record<string, unknown> = {
+    streamId: record.streamId,
+    accountId: record.accountId,
+    streamName: record.streamName,
+    session: record.session,
+    liveSince: record.liveSince,
+    feeds: activeFeeds,
+    ...(kind === 'ended' ? { endedAt: record.endedAt, durationMs: (record.endedAt ?? timestamp) - (record.liveSince ?? timestamp) } : {}),
+    ...(record.firstThumbnail ? { firstThumbnail: { eventId: record.firstThumbnail.eventId, timestamp: record.firstThumbnail.timestamp } } : {}),
+    ...(record.latestThumbnail ? { latestThumbnail: { eventId: record.latestThumbnail.eventId, timestamp: record.latestThumbnail.timestamp } } : {}),
+  }
+  const body = new TextEncoder().encode(JSON.stringify({ type: 'stream', event: kind, timestamp, data }))
+  // One id per session and kind: emitting the same transition twice is one delivery.
+  const id = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`stream|${record.session}|${kind}`)))).slice(0, 24)
+  return {
+    id,
+    source: LIFECYCLE_SOURCE,
+    type: 'stream',
+    event: kind,
+    timestamp,
+    receivedAt,
+    streamId: record.streamId,
+    ...(record.streamName ? { streamName: record.streamName } : {}),
+    ...(record.accountId ? { accountId: record.accountId } : {}),
+    contentType: 'application/json',
+    body,
+    bodySha256: toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', body))),
+    data,
+  }
+}
