@@ -62,9 +62,9 @@ sinks:
   s3down: { type: s3, bucket: ${BUCKET}, endpoint: "${stoppedEndpoint}" }
 spool: { dir: "${join(dir.path, 'spool')}" }
 routes:
-  - when: { stream: "ZG6NWV/sample_stream" }
+  - when: { stream: "ZG6NWV/sample_stream", type: [thumbnail, feeds] }
     to: [s3all, gcsall]
-  - when: { stream: "ZG6NWV/kept" }
+  - when: { stream: "ZG6NWV/kept", type: thumbnail }
     to: [s3keep, gcskeep]
   - when: { type: transcoder }
     to: [s3missing, s3down]

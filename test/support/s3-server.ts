@@ -125,8 +125,9 @@ export async function startS3Server(buckets: string[] = []): Promise<S3TestServe
 
 /**
  * s3rver answers a PUT, and shows the object, once its hashing stream ends, while the file may still be filling
- * (a reader then gets a truncated body). S3 never shows part of an object, so here each put goes to a temp file
- * that is renamed into place, and only then gets its metadata (which makes it visible).
+ * (a reader then gets a truncated body), and writes the metadata after the content (a reader then gets a new object
+ * without its content type and metadata). S3 never shows part of an object. Here the metadata is written first,
+ * then the content goes to a temp file that is renamed into place: the content file is what makes an object exist.
  */
 function makePutsAtomic(store: FilesystemStore): void {
   let counter = 0
@@ -137,11 +138,11 @@ function makePutsAtomic(store: FilesystemStore): void {
     const content = Buffer.concat(chunks)
     const path = store.getResourcePath(object.bucket, object.key, 'object')
     const temp = `${path}.partial-${++counter}` // not an object to s3rver: its names end in ._S3rver_object
+    const md5 = createHash('md5').update(content).digest('hex')
     await mkdir(dirname(path), { recursive: true })
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5)
     await writeFile(temp, content)
     await rename(temp, path)
-    const md5 = createHash('md5').update(content).digest('hex')
-    await store.putMetadata(object.bucket, object.key, object.metadata, md5)
     return { size: content.length, md5 }
   }
 }
