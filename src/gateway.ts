@@ -47,7 +47,7 @@ export interface GatewayOptions {
 export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'destination'>): Map<string, Destination> {
   const destinations = new Map<string, Destination>()
   const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name) }
-  for (const [name, sink] of Object.entries(config.sinks)) destinations.set(name, createSink(name, sink))
+  for (const [name, sink] of Object.entries(config.sinks)) destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now }))
   for (const [name, notifier] of Object.entries(config.notifiers)) destinations.set(name, createNotifier(name, notifier, notifierDeps))
   return destinations
 }

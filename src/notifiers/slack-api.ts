@@ -35,8 +35,11 @@ const TRANSIENT = new Set(['ratelimited', 'internal_error', 'fatal_error', 'serv
 
 export interface SlackWebApi {
   call<T extends Record<string, unknown>>(method: string, args: Record<string, unknown>, options?: { form?: boolean; signal?: AbortSignal }): Promise<T>
-  /** Slack's files upload v2: reserve an upload URL, POST the bytes, then complete it (sharing it when `share` says). */
-  uploadFile(bytes: Uint8Array, filename: string, share: Record<string, unknown>, signal?: AbortSignal): Promise<string>
+  /**
+   * Slack's files upload v2: reserve an upload URL, POST the bytes, then complete it, sharing it as `share` says.
+   * `beforeShare` runs just before the step that posts the message (for pacing).
+   */
+  uploadFile(bytes: Uint8Array, filename: string, share: Record<string, unknown>, beforeShare: () => Promise<void>, signal?: AbortSignal): Promise<string>
 }
 
 export function createSlackWebApi(apiUrl: string, token: string, label: string): SlackWebApi {
@@ -62,7 +65,7 @@ export function createSlackWebApi(apiUrl: string, token: string, label: string):
 
   return {
     call,
-    async uploadFile(bytes, filename, share, signal) {
+    async uploadFile(bytes, filename, share, beforeShare, signal) {
       const reserved = await call<{ upload_url: string; file_id: string }>('files.getUploadURLExternal', { filename, length: String(bytes.byteLength) }, { form: true, ...(signal ? { signal } : {}) })
       const uploaded = await send(reserved.upload_url, {
         method: 'POST',
@@ -71,6 +74,7 @@ export function createSlackWebApi(apiUrl: string, token: string, label: string):
         ...(signal ? { signal } : {}),
       }, `${label} file upload`)
       await uploaded.body?.cancel().catch(() => {})
+      await beforeShare()
       await call('files.completeUploadExternal', { files: [{ id: reserved.file_id, title: filename }], ...share }, signal ? { signal } : {})
       return reserved.file_id
     },

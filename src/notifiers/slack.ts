@@ -115,8 +115,8 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
 
   /** Bot mode: a message carrying an uploaded JPEG (files upload v2, shared into the channel with the message). */
   async function postWithUpload(message: { text: string; blocks: unknown[] }, bytes: Uint8Array, filename: string, thread?: string, signal?: AbortSignal): Promise<string> {
-    await pace(channel)
-    return api!.uploadFile(bytes, filename, { channel_id: channel, blocks: message.blocks, ...(thread ? { thread_ts: thread } : {}) }, signal)
+    const share = { channel_id: channel, blocks: message.blocks, ...(thread ? { thread_ts: thread } : {}) }
+    return api!.uploadFile(bytes, filename, share, () => pace(channel), signal)
   }
 
   /** The ts of the message a shared file created: Slack shares asynchronously, so files.info may need a moment. */

@@ -11,7 +11,10 @@ export interface CompiledRoute {
   to: readonly string[]
 }
 
-/** Prepares routes once at start (globs compiled, names lower-cased). */
+/**
+ * Prepares routes once at start (globs compiled, names lower-cased). hookcast's own `stream` events (live, ended)
+ * only match routes that name the `stream` type: a catch-all route stores the platform's hooks, not alerts.
+ */
 export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
   return routes.map(({ when, to }) => {
     const sources = when.source && new Set(when.source)
@@ -23,7 +26,7 @@ export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
       to,
       matches(event) {
         if (sources && !sources.has(event.source)) return false
-        if (types && !types.has(event.type.toLowerCase())) return false
+        if (types ? !types.has(event.type.toLowerCase()) : event.type === 'stream') return false
         if (events && !events.has(event.event.toLowerCase())) return false
         if (streams) {
           const stream = event.streamId ?? event.streamName

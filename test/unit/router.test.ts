@@ -34,6 +34,12 @@ describe('router', () => {
     expect(route(event({ streamId: undefined, streamName: 'testy' }), compiled)).toEqual(['a'])
   })
 
+  it('sends stream lifecycle events only to routes that name the stream type', () => {
+    const compiled = routes([{}, ['archive']], [{ type: ['stream'], event: ['live'] }, ['slack']])
+    expect(route(event({ type: 'stream', event: 'live' }), compiled)).toEqual(['slack'])
+    expect(route(event({ type: 'stream', event: 'ended' }), compiled)).toEqual([])
+  })
+
   it('returns nothing when no route matches', () => {
     expect(route(event({}), routes([{ type: ['media'] }, ['a']]))).toEqual([])
   })
