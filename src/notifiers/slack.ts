@@ -198,7 +198,12 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
 
   async function onMedia(event: HookEvent, signal?: AbortSignal): Promise<void> {
     const record = findStream(deps.streams, event)
-    const thread = api && record?.session ? posted(record, record.session).live : undefined
+    const done = record?.session ? posted(record, record.session) : {}
+    if (api && record?.session && !done.live && deps.now() < event.receivedAt + config.thumbnailWait + ENDED_WAITS_MS) {
+      // The stream's live message is still to be posted (or its ts looked up): wait, to answer in its thread.
+      throw new DeliveryDeferred('waiting for the live message, to reply in its thread', deps.now() + 1_000)
+    }
+    const thread = api ? done.live : undefined
     await post(mediaMessage(templates.media, event), thread && thread !== 'posted' ? thread : undefined, signal)
   }
 
