@@ -25,6 +25,10 @@ import { createThumbnailLinks } from './streams/thumbnail-url.ts'
 import { mountThumbnailLinks } from './streams/routes.ts'
 import type { StreamStore } from './streams/types.ts'
 import { silentLogger, type Logger } from './log.ts'
+import { createMetrics, type Metrics } from './admin/metrics.ts'
+import { createRecentEvents, type RecentEvents } from './admin/recent-events.ts'
+import { adminRoutes } from './admin/routes.ts'
+import { probeWritable } from './util/probe.ts'
 
 export interface Gateway {
   app: Hono
@@ -32,6 +36,8 @@ export interface Gateway {
   outbox: Outbox
   streams: StreamStore
   destinations: ReadonlyMap<string, Destination>
+  metrics: Metrics
+  recent: RecentEvents
   /** Stops delivering (letting deliveries under way finish for at most `graceMs`) and releases everything. */
   close(graceMs?: number): Promise<void>
 }
@@ -65,6 +71,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     verifier: await createVerifier(source.secrets),
   })))
   const routes = compileRoutes(config.routes)
+  const metrics = createMetrics()
+  const recent = createRecentEvents(500, now)
 
   const store = await openLocalSpool({ ...config.spool, log, now })
   const tracker = createStreamTracker({
@@ -81,7 +89,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     policyFor: (name) => policyFromConfig(config.delivery, name),
     log,
     now,
-    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+    onOutcome(report) {
+      metrics.outcome(report)
+      recent.outcome(report)
+      options.onOutcome?.(report)
+    },
   })
   const outbox = createSpooledOutbox({ store, deliverer, dedupWindowMs: config.spool.dedupWindow, now })
 
@@ -91,8 +103,26 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     if (names.length === 0) log.info('no route matched', { id: event.id, type: event.type, event: event.event })
     if (tracker.wants(event)) names.push(TRACKER_NAME)
     const result = names.length > 0 ? await outbox.accept(event, names) : { duplicate: false }
+    if (!result.duplicate) recent.accepted(event, names)
     return { ...result, destinations: names.length }
   }
+
+  let closing = false
+  const mountAdmin = await adminRoutes({
+    adminToken: config.admin.token,
+    metrics: config.metrics,
+    outbox,
+    streams,
+    recent,
+    meter: metrics,
+    async readiness() {
+      const problems: string[] = []
+      if (closing) problems.push('shutting down')
+      const spool = await probeWritable(config.spool.dir)
+      if (spool) problems.push(`spool not writable: ${spool}`)
+      return problems
+    },
+  })
 
   const app = createApp({
     sources,
@@ -100,7 +130,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     log,
     now,
     accept: hand,
-    extend: (routesOf) => mountThumbnailLinks(routesOf, streams, links),
+    observe: (request) => metrics.request(request),
+    extend(routesOf) {
+      mountThumbnailLinks(routesOf, streams, links)
+      mountAdmin(routesOf)
+    },
   })
   await tracker.start()
 
@@ -110,7 +144,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     outbox,
     streams,
     destinations,
+    metrics,
+    recent,
     async close(graceMs = 10_000) {
+      closing = true
       await tracker.close?.()
       await outbox.close(graceMs)
       await Promise.all([...destinations.values()].map((d) => d.close?.()))

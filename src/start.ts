@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, resolveConfigPath } from './config/load.ts'
 import type { Env } from './config/interpolate.ts'
 import { DEV_SECRET } from './config/embedded.ts'
 import { createGateway, type Gateway } from './gateway.ts'
-import { createLogger, type Logger } from './log.ts'
+import { createLogger, type Logger, type LogLevel } from './log.ts'
 
 export interface Prepared {
   gateway: Gateway
@@ -20,10 +20,11 @@ export interface Prepared {
 
 /** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
 export async function prepare(args: readonly string[], env: Env, exit: (code: number) => never): Promise<Prepared> {
-  const log = createLogger((env.HOOKCAST_LOG_LEVEL as 'info' | undefined) ?? 'info')
+  let log = createLogger(logLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
   try {
     const path = resolveConfigPath(args, env)
     const { config, origin } = await loadConfig(path, env)
+    log = createLogger(logLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
     const usesDevSecret = Object.values(config.sources).some((source) => source.secrets.includes(DEV_SECRET))
     if (usesDevSecret) log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic')
     const gateway = await createGateway(config, { log })
@@ -37,6 +38,10 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
     return exit(1)
   }
+}
+
+function logLevel(value: string | undefined): LogLevel | undefined {
+  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : undefined
 }
 
 /**

@@ -112,6 +112,26 @@ export const streamsConfig = z.object({
   flapWindow: duration.default(60_000),
 }).strict()
 
+/** An optional secret: unset, or set to an empty string (`${VAR:-}`), means off. */
+const optionalToken = z.string().optional().transform((value) => (value ? value : undefined))
+
+export const adminConfig = z.object({
+  /** Turns on the live streams page (/) and the admin API (/api); both need it (bearer header, or the page's login). */
+  token: optionalToken,
+}).strict()
+
+export const metricsConfig = z.object({
+  /** Serve Prometheus metrics on /metrics. */
+  enabled: z.boolean().default(true),
+  /** When set, /metrics needs `Authorization: Bearer <token>`. */
+  token: optionalToken,
+}).strict()
+
+export const logConfig = z.object({
+  /** debug, info, warn or error; the HOOKCAST_LOG_LEVEL environment variable wins. */
+  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+}).strict()
+
 export const configSchema = z.object({
   server: serverConfig.default(serverConfig.parse({})),
   sources: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -'), sourceConfig)
@@ -122,6 +142,9 @@ export const configSchema = z.object({
   spool: spoolConfig.default(spoolConfig.parse({})),
   delivery: deliveryConfig.default(deliveryConfig.parse({})),
   streams: streamsConfig.default(streamsConfig.parse({})),
+  admin: adminConfig.default(adminConfig.parse({})),
+  metrics: metricsConfig.default(metricsConfig.parse({})),
+  log: logConfig.default(logConfig.parse({})),
 }).strict()
 
 export type Config = z.infer<typeof configSchema>

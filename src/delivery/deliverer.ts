@@ -26,6 +26,8 @@ export interface OutcomeReport {
   attempt: number
   ms: number
   error?: string
+  /** For `retry`: when the next attempt is due, epoch ms. */
+  nextAt?: number
 }
 
 export interface LaneStatus {
@@ -150,7 +152,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     const timeout = setTimeout(() => controller.abort(new Error(`timed out after ${lane.policy.timeoutMs} ms`)), lane.policy.timeoutMs)
     const report = (outcome: Outcome, error?: string) => {
       const fields = { destination: lane.name, id: delivery.eventId, attempt: delivery.attempts.length + (outcome === 'delivered' ? 1 : 0), ms: now() - started }
-      options.onOutcome?.({ destination: lane.name, eventId: delivery.eventId, outcome, attempt: fields.attempt, ms: fields.ms, ...(error ? { error } : {}) })
+      options.onOutcome?.({
+        destination: lane.name, eventId: delivery.eventId, outcome, attempt: fields.attempt, ms: fields.ms,
+        ...(error ? { error } : {}), ...(outcome === 'retry' ? { nextAt: delivery.nextAt } : {}),
+      })
       if (outcome === 'delivered') log.info('delivered', fields)
       else if (outcome === 'retry') log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(delivery.nextAt).toISOString() })
       else log.error('delivery failed; moved to dead letters', { ...fields, error })
