@@ -29,6 +29,18 @@ export interface AppOptions {
   now?: () => number
   /** Mounts more routes (stream thumbnails, admin API) before the not-found handler. */
   extend?: (app: Hono) => void
+  /** Told of every webhook request's outcome (metrics). */
+  observe?: (request: HookRequest) => void
+}
+
+/** One webhook request, as metrics see it. */
+export interface HookRequest {
+  source: string
+  /** The hook kind once known (`unknown` when refused before parsing). */
+  kind: string
+  status: number
+  reason: string
+  seconds: number
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -72,6 +84,7 @@ export function createApp(options: AppOptions): Hono {
         }
         Object.assign(fields, { destinations: accepted.destinations, duplicate: accepted.duplicate })
         log.info('hook accepted', { ...fields, status: 200, ms: elapsed(started) })
+        options.observe?.({ source: source.name, kind: event.type, status: 200, reason: 'accepted', seconds: elapsed(started) / 1000 })
         return c.json({ ok: true, id: event.id, type: event.type, event: event.event, duplicate: accepted.duplicate })
       } catch (error) {
         const failure = error instanceof HttpError ? error : undefined
@@ -79,6 +92,9 @@ export function createApp(options: AppOptions): Hono {
         log[status >= 500 ? 'error' : 'warn']('hook refused', {
           ...fields, status, reason: failure?.reason ?? 'internal_error', ms: elapsed(started),
           ...(failure ? { detail: failure.message } : { error: String(error) }),
+        })
+        options.observe?.({
+          source: source.name, kind: String(fields.type ?? 'unknown'), status, reason: failure?.reason ?? 'internal_error', seconds: elapsed(started) / 1000,
         })
         throw error
       }
