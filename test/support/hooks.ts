@@ -45,7 +45,7 @@ export const PAYLOADS = {
   },
 } as const
 
-export const FRAME = new Uint8Array(readFileSync(new URL('../fixtures/frame.jpg', import.meta.url)))
+export const FRAME = new Uint8Array(readFileSync(new URL('../../src/cli/sample-frame.jpg', import.meta.url)))
 
 /**
  * A valid, decodable JPEG made distinct by a comment segment (and padded with more of them to `size` bytes),
