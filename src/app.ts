@@ -8,7 +8,7 @@
 import { Hono } from 'hono'
 import { HttpError } from './http/errors.ts'
 import { readBodyLimited } from './http/read-body.ts'
-import { hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
+import { bodyHash, hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
 import type { HookEvent } from './events/types.ts'
 import { SIGNATURE_HEADER, WebhookVerificationError, type Verifier } from './verify/verifier.ts'
 import { OutboxFullError, type AcceptResult } from './outbox/types.ts'
@@ -60,15 +60,24 @@ export function createApp(options: AppOptions): Hono {
         if (!contentType) {
           throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg')
         }
-        const body = await readBodyLimited(request, maxBodyBytes)
+        // One read: the signature's HMAC and the event's SHA-256 are computed chunk by chunk as the body arrives.
+        const check = source.verifier.start()
+        const digest = bodyHash()
+        const body = await readBodyLimited(request, maxBodyBytes, (chunk) => {
+          check.update(chunk)
+          digest.update(chunk)
+        })
         fields.bytes = body.byteLength
         try {
-          await source.verifier.verify(body, request.headers.get(SIGNATURE_HEADER))
+          check.verify(request.headers.get(SIGNATURE_HEADER))
         } catch (error) {
           if (error instanceof WebhookVerificationError) throw new HttpError(401, 'bad_signature', error.message)
           throw error
         }
-        const context = { source: source.name, receivedAt: now(), warn: (msg: string, f: Record<string, unknown>) => log.warn(msg, f) }
+        const context = {
+          source: source.name, receivedAt: now(), bodySha256: digest.digest(),
+          warn: (msg: string, f: Record<string, unknown>) => log.warn(msg, f),
+        }
         const event = contentType === 'image/jpeg'
           ? await parseThumbnail(body, request.headers, context)
           : await parseJsonHook(body, context)

@@ -2,6 +2,7 @@
  * Turns a verified request body into a HookEvent. Runs only after the signature check.
  * @module
  */
+import { createHash } from 'node:crypto'
 import { HttpError } from '../http/errors.ts'
 import { DATA_SCHEMAS, envelope } from './schemas.ts'
 import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
@@ -13,7 +14,16 @@ export interface ParseContext {
   receivedAt: number
   /** Told when a verified payload of a known kind does not match its documented shape. */
   warn?: (message: string, fields: Record<string, unknown>) => void
+  /** The body's SHA-256 when the caller hashed it as it streamed in (see `bodyHash`); computed here otherwise. */
+  bodySha256?: Uint8Array
 }
+
+/** A SHA-256 to feed with the body's chunks as they arrive, for `ParseContext.bodySha256`. */
+export function bodyHash(): { update(chunk: Uint8Array): void; digest(): Uint8Array } {
+  return createHash('sha256')
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Classifies a Content-Type header; undefined means we don't take it (415). */
 export function hookContentType(header: string | null): EventContentType | undefined {
@@ -27,7 +37,7 @@ export function hookContentType(header: string | null): EventContentType | undef
 export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promise<HookEvent> {
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body))
+    json = JSON.parse(utf8.decode(body))
   } catch {
     throw new HttpError(400, 'malformed_json', 'body is not valid UTF-8 JSON')
   }
@@ -53,7 +63,7 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
 
   const fields = streamFields(data)
   return {
-    ...(await identify(body)),
+    ...identify(body, '', ctx.bodySha256),
     source: ctx.source,
     type,
     event,
@@ -88,7 +98,7 @@ export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: Pa
   // Same JPEG with other metadata is another delivery: the headers are part of its identity.
   const identity = `\n${feedId}\n${streamId}\n${timestamp}\n${tokenId ?? ''}`
   return {
-    ...(await identify(body, identity)),
+    ...identify(body, identity, ctx.bodySha256),
     source: ctx.source,
     type: 'thumbnail',
     event: 'thumbnail',
@@ -126,21 +136,10 @@ function normaliseEpochMs(value: number): number {
   return value > 0 && value < 1e11 ? Math.round(value * 1000) : value
 }
 
-async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))
-}
-
 /** The body's SHA-256 and the delivery id: the digest itself, or, for thumbnails, the digest with the headers. */
-async function identify(body: Uint8Array, identity = ''): Promise<{ id: string; bodySha256: string }> {
-  const digest = await sha256(body)
-  let idDigest = digest
-  if (identity) {
-    // Hash the body's digest with the headers rather than copying a large body next to them.
-    const extra = new TextEncoder().encode(identity)
-    const both = new Uint8Array(digest.byteLength + extra.byteLength)
-    both.set(digest, 0)
-    both.set(extra, digest.byteLength)
-    idDigest = await sha256(both)
-  }
+function identify(body: Uint8Array, identity: string, known: Uint8Array | undefined): { id: string; bodySha256: string } {
+  const digest = known ?? createHash('sha256').update(body).digest()
+  // Hash the body's digest with the headers rather than the large body next to them.
+  const idDigest = identity ? createHash('sha256').update(digest).update(identity, 'utf8').digest() : digest
   return { id: toHex(idDigest.subarray(0, 12)), bodySha256: toHex(digest) }
 }

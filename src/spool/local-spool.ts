@@ -8,12 +8,12 @@
  * (at-least-once), which the sinks' deterministic keys turn into an overwrite.
  * @module
  */
+import { createHash } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import process from 'node:process'
 import type { HookEvent } from '../events/types.ts'
 import { OutboxFullError } from '../outbox/types.ts'
-import { toHex } from '../verify/verifier.ts'
 import { decodeWhole, encodeRecord, PREFIX_BYTES, decodePrefix, decodeHeader } from './record.ts'
 import { openSegmentLog, type ScannedRecord, type SegmentLog } from './segment-log.ts'
 import type { Attempt, DeadLetter, DeadLetterFilter, PendingDelivery, SpoolStats, SpoolStore } from './types.ts'
@@ -179,7 +179,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
   async function bodyOf(stored: StoredEvent): Promise<Uint8Array> {
     if (stored.body) return stored.body
     const body = await segmentLog.read(stored.segment, stored.bodyOffset, stored.bodyLength)
-    const digest = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', body as Uint8Array<ArrayBuffer>)))
+    const digest = createHash('sha256').update(body).digest('hex')
     if (digest !== stored.meta.bodySha256) throw new Error(`spool record of event ${stored.meta.id} is corrupt (body hash differs)`)
     return body
   }
