@@ -37,7 +37,7 @@ export interface BodyFactory {
   body(seq: number): Buffer
 }
 
-const FRAME = readFileSync(new URL('../test/fixtures/frame.jpg', import.meta.url))
+const FRAME = readFileSync(new URL('../src/cli/sample-frame.jpg', import.meta.url))
 const KEY = Buffer.from(SECRET, 'base64')
 const SEQ_DIGITS = 12
 /** Base of the thumbnails' X-Millicast-Timestamp: one ms per sequence number keeps them distinct and 13 digits. */

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -68,7 +68,7 @@ export interface Server {
   /** When it was spawned and when it logged "listening" (performance.now()). */
   spawnedAt: number
   listeningAt: number
-  /** Lines containing `"msg":"delivered"` so far, and when the last one came. */
+  /** Deliveries to the `disk` sink logged so far, and when the last one came. */
   delivered: { count: number; lastAt: number }
   /** performance.now() when a line containing `text` first came, if it did. */
   firstLine(text: string): number | undefined
@@ -97,6 +97,7 @@ export async function startServer(command: readonly string[], args: string[], en
     const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not start in 60 s:\n${tail.join('\n')}`)), 60_000)
     const onLine = (line: string) => {
       if (line.includes('"msg":"delivered"')) {
+        if (!line.includes('"destination":"disk"')) return
         delivered.count++
         delivered.lastAt = performance.now()
         return
@@ -199,6 +200,22 @@ export function checkDelivered(root: string, accepted: readonly number[], factor
   let missing = 0
   for (const seq of accepted) if (!hashes.has(factory.sha256(seq))) missing++
   return { accepted: accepted.length, missing, files: hashes.size }
+}
+
+/** Wall time to create one new empty file in a fresh directory under the temp dir, µs (median of 5 x 100). */
+export function fileCreateCost(): number {
+  const dir = tempDir('hookcast-bench-create-')
+  try {
+    const rounds: number[] = []
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now()
+      for (let i = 0; i < 100; i++) closeSync(openSync(join(dir.path, `${round}-${i}`), 'w'))
+      rounds.push(((performance.now() - started) / 100) * 1000)
+    }
+    return median(rounds)
+  } finally {
+    dir.remove()
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

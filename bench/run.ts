@@ -10,16 +10,14 @@
 import { spawn } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem, release } from 'node:os'
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { bodyFactory, HOOK_PATH, SECRET, type BodyKind } from './bodies.ts'
 import type { LoadOptions, LoadResult } from './load.ts'
-import { checkDelivered, COMMANDS, cpuSeconds, median, peakRss, ROOT, sleep, startServer, tempDir, type Server } from './lib.ts'
-import { openLocalSpool } from '../src/spool/local-spool.ts'
-import { parseThumbnail } from '../src/events/parse.ts'
-import { silentLogger } from '../src/log.ts'
+import { checkDelivered, COMMANDS, cpuSeconds, fileCreateCost, median, peakRss, ROOT, sleep, startServer, tempDir, type Server } from './lib.ts'
+import { fillSpool } from './backlog.ts'
 
 // ---------------------------------------------------------------------------------------------------------------
 // What runs.
@@ -90,6 +88,8 @@ function parseArgs(argv: string[]): Options {
 
 interface Sample {
   perSecond: number
+  /** Events accepted and delivered per second, warm-up included: accepted / (load time + drain). */
+  endToEnd: number
   p50: number
   p99: number
   rss: number
@@ -173,6 +173,7 @@ async function runOne(workload: Workload, kind: ServerKind, options: Options): P
     const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload))
     return {
       perSecond: result.perSecond,
+      endToEnd: result.accepted.length / (result.totalSeconds + drain),
       p50: result.p50,
       p99: result.p99,
       rss,
@@ -197,27 +198,6 @@ interface BacklogSample {
   seconds: number
   rss: number
   missing: number
-}
-
-async function fillSpool(dir: string, count: number, size: number): Promise<number[]> {
-  const spool = await openLocalSpool({
-    dir: join(dir, 'spool'), fsync: false, maxBytes: 64 * 1024 ** 3, segmentBytes: 64 * 1024 ** 2, cacheBytes: 0, log: silentLogger,
-  })
-  const factory = bodyFactory({ kind: 'thumbnail', size })
-  const seqs: number[] = []
-  const BATCH = 64
-  for (let start = 1; start <= count; start += BATCH) {
-    const batch: Promise<unknown>[] = []
-    for (let seq = start; seq < start + BATCH && seq <= count; seq++) {
-      const built = factory.request(seq)
-      const event = await parseThumbnail(new Uint8Array(Buffer.from(built.body)), new Headers(built.headers), { source: 'millicast', receivedAt: Date.now() })
-      batch.push(spool.append(event, ['disk']))
-      seqs.push(seq)
-    }
-    await Promise.all(batch)
-  }
-  await spool.close()
-  return seqs
 }
 
 async function runBacklog(runtime: Runtime, options: Options): Promise<BacklogSample> {
@@ -290,7 +270,7 @@ interface Medians extends Sample { runs: number; missingTotal: number }
 function medians(samples: Sample[]): Medians {
   const m = (pick: (s: Sample) => number) => median(samples.map(pick))
   return {
-    perSecond: m((s) => s.perSecond), p50: m((s) => s.p50), p99: m((s) => s.p99), rss: m((s) => s.rss),
+    perSecond: m((s) => s.perSecond), endToEnd: m((s) => s.endToEnd), p50: m((s) => s.p50), p99: m((s) => s.p99), rss: m((s) => s.rss),
     cpuPerEvent: m((s) => s.cpuPerEvent), loadCpu: m((s) => s.loadCpu), drain: m((s) => s.drain),
     accepted: samples.reduce((n, s) => n + s.accepted, 0), missing: m((s) => s.missing), refused: samples.reduce((n, s) => n + s.refused, 0),
     runs: samples.length, missingTotal: samples.reduce((n, s) => n + s.missing, 0),
@@ -314,6 +294,8 @@ async function main(): Promise<void> {
     `- Machine: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM, Linux ${release()}; load average at start ${load.map((x) => x.toFixed(2)).join(' ')}`,
     `- Runtimes: Node ${process.version}, Deno ${version([COMMANDS.deno[0], '--version'], /deno (\S+)/)}, Bun ${version([COMMANDS.bun[0], '--version'], /(\S+)/)}; ` +
       `load generator autocannon ${JSON.parse(readFileSync(join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version} in its own Node process`,
+    `- File system: temp dirs under ${tmpdir()}; creating one new file there takes ${fmt(fileCreateCost())} µs ` +
+      '(every receiver here creates at least one file per event, so this bounds them all)',
     `- Settings: ${options.repeats} repeat(s), ${options.warmup} s warm-up + ${options.duration} s measured per run, medians reported${options.quick ? ' (--quick)' : ''}`,
   ]
   console.log(machine.join('\n'))
@@ -331,7 +313,7 @@ async function main(): Promise<void> {
           const sample = await runOne(workload, kind, options)
           const key = `${workload.key}/${kind}`
           results.set(key, [...(results.get(key) ?? []), sample])
-          console.log(`${label}: ${fmt(sample.perSecond)}/s p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
+          console.log(`${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
             `cpu ${fmt(sample.cpuPerEvent)} µs/event, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
             `check ${sample.accepted - sample.missing}/${sample.accepted}${sample.refused ? `, ${sample.refused} refused/errors` : ''}`)
         } catch (error) {
@@ -378,13 +360,14 @@ async function main(): Promise<void> {
   for (const workload of workloads) {
     const floor = get(workload.key, 'floor')
     lines.push(`## ${workload.title}`, '')
-    lines.push('| receiver | events/s | vs floor | p50 ms | p99 ms | p99 vs floor | peak RSS MB | CPU/event µs | drain s | check | loadgen CPU |')
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|')
+    lines.push('| receiver | accepted/s | vs floor | end to end/s | vs floor | p50 ms | p99 ms | p99 vs floor | peak RSS MB | CPU/event µs | drain s | check | loadgen CPU |')
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|')
     for (const kind of workload.servers) {
       const m = get(workload.key, kind)
       if (!m) continue
       const check = m.missingTotal === 0 ? `ok ${m.accepted}/${m.accepted}` : `**FAIL ${m.missingTotal} missing** of ${m.accepted}`
-      lines.push(`| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
+      lines.push(`| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
+        `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
         `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${m.refused ? ` (${m.refused} refused)` : ''} | ${fmt(m.loadCpu * 100)}% |`)
     }
     lines.push('')
