@@ -7,6 +7,9 @@ import process from 'node:process'
 import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.ts'
 import type { Env } from '../config/interpolate.ts'
 import { queueReplay } from '../spool/local-spool.ts'
+import { check } from './check.ts'
+import { send, SEND_USAGE } from './send.ts'
+import { configJsonSchema } from './schema.ts'
 
 export interface Io {
   out(line: string): void
@@ -38,8 +41,13 @@ const USAGE = `usage: hookcast <command> [options]
 
 commands:
   serve  [--config FILE]        run the gateway (what npm start runs)
+  check  [--config FILE]        validate the config, list sources, routes and destinations, and check what can be
+                                checked without sending anything (exit 1 on a problem)
+  send   <kind> --url URL [--secret B64] [--stream ACCOUNT/NAME] [--file frame.jpg]
+                                sign and send a realistic platform webhook (kinds: hookcast send --help)
   replay [--config FILE] (--all | --destination NAME | --event ID)
                                 re-drive dead letters: a running gateway picks them up within a second
+  schema                        print the config's JSON Schema
 `
 
 export async function main(args: readonly string[], env: Env, io: Io = defaultIo): Promise<number> {
@@ -48,6 +56,17 @@ export async function main(args: readonly string[], env: Env, io: Io = defaultIo
     switch (command) {
       case 'replay':
         return await replay(rest, env, io)
+      case 'check':
+        return await check(rest, env, io)
+      case 'send':
+        if (rest.includes('--help')) {
+          io.out(SEND_USAGE)
+          return 0
+        }
+        return await send(rest, env, io)
+      case 'schema':
+        io.out(configJsonSchema().trimEnd())
+        return 0
       case 'help':
       case '--help':
       case '-h':

@@ -13,6 +13,11 @@ export interface Destination {
    * Throws DeliveryError to say whether trying again can help; any other error counts as transient.
    */
   deliver(event: HookEvent, signal?: AbortSignal): Promise<void>
+  /**
+   * What `hookcast check` can find wrong without delivering anything (unreachable, bad credentials, a missing
+   * bucket); undefined when all looks right.
+   */
+  check?(): Promise<string | undefined>
   close?(): Promise<void>
 }
 

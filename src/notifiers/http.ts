@@ -11,6 +11,7 @@ import { DeliveryError, type Destination } from '../destinations/types.ts'
 import { httpFailure } from '../delivery/retry.ts'
 import { sign } from '../verify/verifier.ts'
 import { importStandardSecret, standardWebhookHeaders, toBase64 } from './standard-webhooks.ts'
+import { reachable } from '../util/reachable.ts'
 
 export const httpNotifierConfig = z.object({
   type: z.literal('http'),
@@ -35,6 +36,7 @@ export function createHttpNotifier(name: string, config: HttpNotifierConfig): De
   return {
     name,
     kind: 'notifier',
+    check: () => reachable(config.url),
     async deliver(event, signal) {
       const { body, headers } = config.mode === 'original' ? await originalRequest(event, config.secret) : envelopeRequest(event, config.includeImage)
       if (config.secret) {

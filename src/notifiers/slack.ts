@@ -15,6 +15,7 @@ import type { StreamRecord, StreamStore, ThumbnailRef } from '../streams/types.t
 import type { Logger } from '../log.ts'
 import { createSlackWebApi, postIncomingWebhook, type SlackWebApi } from './slack-api.ts'
 import { DEFAULT_TEMPLATES, endedMessage, liveMessage, mediaMessage, type Image } from './slack-messages.ts'
+import { reachable } from '../util/reachable.ts'
 
 export const slackNotifierConfig = z.object({
   type: z.literal('slack'),
@@ -210,6 +211,15 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
   return {
     name,
     kind: 'notifier',
+    async check() {
+      if (!api) return reachable(config.webhookUrl!) // posting is the only way to test a webhook; see that it answers
+      try {
+        await api.call('auth.test', {})
+        return undefined
+      } catch (error) {
+        return (error as Error).message
+      }
+    },
     async deliver(event, signal) {
       if (event.type === 'stream' && event.streamId) {
         if (event.event === 'live') return onLive(event, signal)

@@ -16,6 +16,7 @@ import { silentLogger } from '../log.ts'
 import { checkRetention, createRetention, retentionConfig, type RetentionStore, type StoredObject } from './retention.ts'
 import type { Sink, SinkOptions } from './types.ts'
 import { isAlive, ownPid } from '../util/pid.ts'
+import { probeWritable } from '../util/probe.ts'
 
 export const fsSinkConfig = z.object({
   type: z.literal('fs'),
@@ -61,6 +62,10 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
     name,
     kind: 'sink',
     keyFor: (event) => renderKey(config.key, event),
+    async check() {
+      const problem = await mkdir(root, { recursive: true }).then(() => probeWritable(root), (error: Error) => error.message)
+      return problem && `cannot write to ${root}: ${problem}`
+    },
     async deliver(event: HookEvent) {
       const key = renderKey(config.key, event)
       const path = resolve(root, key)

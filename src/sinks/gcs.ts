@@ -117,6 +117,14 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
       }
       await retention?.afterPut(event, key)
     },
+    async check() {
+      try {
+        const [exists] = await (await bucket()).exists()
+        return exists ? undefined : `bucket gs://${config.bucket} does not exist: create it or fix sinks.${name}.bucket`
+      } catch (error) {
+        return gcsDeliveryError(error, 'list', undefined, place).message
+      }
+    },
     async urlFor(event: HookEvent) {
       const key = renderKey(config.key, event)
       if (config.publicBaseUrl) return publicUrl(config.publicBaseUrl, key)

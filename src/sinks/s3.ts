@@ -171,6 +171,15 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
         expiresIn: Math.floor(config.urlExpiry / 1000),
       })
     },
+    async check() {
+      try {
+        const { sdk, s3 } = await client()
+        await s3.send(new sdk.HeadBucketCommand({ Bucket: config.bucket }))
+        return undefined
+      } catch (error) {
+        return s3DeliveryError(error, 'list', undefined, place).message
+      }
+    },
     async close() {
       if (loading) (await loading.catch(() => undefined))?.s3.destroy()
     },

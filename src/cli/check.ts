@@ -1,0 +1,100 @@
+/**
+ * `hookcast check`: validates a config, shows what it wires together, and finds what it can without sending
+ * anything: missing environment variables, destinations that cannot be reached or refuse the credentials, a spool
+ * that cannot be written, alerts no route feeds.
+ * @module
+ */
+import { mkdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { loadConfig, resolveConfigPath } from '../config/load.ts'
+import type { Env } from '../config/interpolate.ts'
+import type { Config, RouteConfig } from '../config/schema.ts'
+import { DEV_SECRET } from '../config/embedded.ts'
+import { createDestinations } from '../gateway.ts'
+import { openLocalStreamStore } from '../streams/local-store.ts'
+import { silentLogger } from '../log.ts'
+import { probeWritable } from '../util/probe.ts'
+import { table } from './table.ts'
+import type { Io } from './main.ts'
+
+export async function check(args: readonly string[], env: Env, io: Io): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } } })
+  const { config, origin } = await loadConfig(resolveConfigPath(values.config ? ['--config', values.config] : [], env), env)
+  io.out(`config ${origin}: valid`)
+  const problems: string[] = []
+  const warnings: string[] = []
+
+  io.out('\nsources')
+  for (const line of table(['NAME', 'PATH', 'SECRETS'], Object.entries(config.sources).map(([name, source]) => {
+    const dev = source.secrets.includes(DEV_SECRET)
+    if (dev) warnings.push(`source ${name} uses the development secret: set MILLICAST_WEBHOOK_SECRET for real traffic`)
+    return [name, source.path, `${source.secrets.length}${dev ? ' (development secret)' : ''}`]
+  }))) io.out(line)
+
+  io.out('\nroutes')
+  for (const line of table(['#', 'WHEN', 'TO'], config.routes.map((route, i) => [String(i + 1), describeWhen(route), route.to.join(', ')]))) io.out(line)
+  if (config.routes.length === 0) warnings.push('no routes: events are verified and dropped')
+
+  io.out('\ndestinations')
+  // Destinations are built as the gateway builds them; Slack's needs a stream store, a throwaway one here.
+  const scratch = join(tmpdir(), `hookcast-check-${crypto.randomUUID()}`)
+  const streams = await openLocalStreamStore({ dir: scratch, log: silentLogger })
+  const destinations = createDestinations(config, { streams, thumbnailUrl: async () => '', log: silentLogger, now: Date.now })
+  const rows: string[][] = []
+  for (const [name, destination] of destinations) {
+    const problem = await destination.check?.().catch((error: Error) => error.message)
+    if (problem) problems.push(`${name}: ${problem}`)
+    rows.push([name, typeOf(config, name), whereOf(config, name), problem ? 'PROBLEM' : destination.check ? 'ok' : 'not checked'])
+    await destination.close?.()
+  }
+  await streams.close()
+  await rm(scratch, { recursive: true, force: true })
+  for (const line of table(['NAME', 'TYPE', 'WHERE', 'CHECK'], rows)) io.out(line)
+  warnings.push(...unusedDestinations(config))
+
+  const spoolProblem = await mkdir(config.spool.dir, { recursive: true }).then(() => probeWritable(config.spool.dir), (error: Error) => error.message)
+  io.out(`\nspool ${resolve(config.spool.dir)}: ${spoolProblem ? 'NOT WRITABLE' : 'writable'}${config.spool.fsync ? ', fsync on' : ''}`)
+  if (spoolProblem) problems.push(`spool ${config.spool.dir}: ${spoolProblem}`)
+  io.out(`admin page and API: ${config.admin.token ? 'on' : 'off (set admin.token)'}; metrics: ${config.metrics.enabled ? '/metrics' : 'off'}`)
+
+  for (const warning of warnings) io.out(`warning: ${warning}`)
+  for (const problem of problems) io.err(`problem: ${problem}`)
+  io.out(problems.length === 0 ? '\nall checks passed' : `\n${problems.length} problem${problems.length === 1 ? '' : 's'} found`)
+  return problems.length === 0 ? 0 : 1
+}
+
+function describeWhen(route: RouteConfig): string {
+  const parts = Object.entries(route.when).map(([key, value]) => `${key}=${(value as string[]).join(',')}`)
+  return parts.length > 0 ? parts.join(' ') : '(everything but stream events)'
+}
+
+function typeOf(config: Config, name: string): string {
+  return config.sinks[name]?.type ?? config.notifiers[name]?.type ?? 'internal'
+}
+
+function whereOf(config: Config, name: string): string {
+  const sink = config.sinks[name]
+  if (sink?.type === 'fs') return resolve(sink.dir)
+  if (sink && 'bucket' in sink) return `${sink.type}://${sink.bucket}`
+  const notifier = config.notifiers[name]
+  if (notifier?.type === 'http') return new URL(notifier.url).origin
+  if (notifier?.type === 'slack') return notifier.webhookUrl ? 'incoming webhook' : `bot -> ${notifier.channel}`
+  return name === '@streams' ? 'stream lifecycle tracking' : '-'
+}
+
+/** Destinations no route sends to, and Slack notifiers that never get the stream events they alert on. */
+function unusedDestinations(config: Config): string[] {
+  const warnings: string[] = []
+  const targets = (name: string) => config.routes.filter((route) => route.to.includes(name))
+  for (const name of [...Object.keys(config.sinks), ...Object.keys(config.notifiers)]) {
+    if (targets(name).length === 0) warnings.push(`${name}: no route sends anything to it`)
+  }
+  for (const [name, notifier] of Object.entries(config.notifiers)) {
+    if (notifier.type !== 'slack') continue
+    const getsStream = targets(name).some((route) => route.when.type?.some((type) => type.toLowerCase() === 'stream'))
+    if (targets(name).length > 0 && !getsStream) warnings.push(`${name}: no route sends it stream events (live, ended): add type: stream to one of its routes`)
+  }
+  return warnings
+}

@@ -1,0 +1,76 @@
+/**
+ * `hookcast send <kind>`: signs and sends a realistic platform webhook, to try a deployment end to end.
+ * @module
+ */
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import type { Env } from '../config/interpolate.ts'
+import { isStreamId } from '../events/identity.ts'
+import { decodeBase64, sign, toHex } from '../verify/verifier.ts'
+import { SAMPLE_KINDS, samplePayload } from './samples.ts'
+import type { Io } from './main.ts'
+
+export const SEND_USAGE = `hookcast send <kind> --url URL [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] [--file frame.jpg]
+  kinds: ${SAMPLE_KINDS.join(', ')}
+  --secret defaults to $MILLICAST_WEBHOOK_SECRET; --stream to ZG6NWV/hookcast-test; the feed id is derived from the
+  stream unless given, so feeds-started and feeds-ended of one stream match.`
+
+export async function send(args: readonly string[], env: Env, io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' }, secret: { type: 'string' }, stream: { type: 'string' }, feed: { type: 'string' },
+      'token-id': { type: 'string' }, file: { type: 'string' },
+    },
+  })
+  const kind = positionals[0]
+  const secret = values.secret ?? env.MILLICAST_WEBHOOK_SECRET
+  if (!kind || !SAMPLE_KINDS.includes(kind) || !values.url) {
+    io.err(`${kind && !SAMPLE_KINDS.includes(kind) ? `unknown kind "${kind}"\n` : ''}usage: ${SEND_USAGE}`)
+    return 2
+  }
+  if (!secret || !decodeBase64(secret)?.byteLength) {
+    io.err('a base64 signing secret is needed: --secret B64 or MILLICAST_WEBHOOK_SECRET')
+    return 2
+  }
+  const stream = values.stream ?? 'ZG6NWV/hookcast-test'
+  if (!isStreamId(stream)) {
+    io.err(`--stream must be account/name, got "${stream}"`)
+    return 2
+  }
+  const options = { stream, feedId: values.feed ?? (await feedIdOf(stream)), tokenId: values['token-id'] ?? '1187282', now: Date.now() }
+
+  let body: Uint8Array
+  const headers: Record<string, string> = {}
+  if (kind === 'thumbnail') {
+    body = new Uint8Array(await readFile(values.file ?? new URL('./sample-frame.jpg', import.meta.url)))
+    Object.assign(headers, {
+      'content-type': 'image/jpeg',
+      'x-millicast-feed-id': options.feedId,
+      'x-millicast-stream-id': stream,
+      'x-millicast-timestamp': String(options.now),
+      'x-millicast-token-id': options.tokenId,
+    })
+  } else {
+    body = new TextEncoder().encode(JSON.stringify(samplePayload(kind, options)))
+    headers['content-type'] = 'application/json'
+  }
+  headers['x-millicast-signature'] = await sign(body, secret)
+
+  let response: Response
+  try {
+    response = await fetch(values.url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> })
+  } catch (error) {
+    io.err(`cannot reach ${values.url}: ${(error as Error).message}`)
+    return 1
+  }
+  io.out(`${response.status} ${(await response.text()).trim()}`)
+  return response.ok ? 0 : 1
+}
+
+/** A UUID-shaped feed id that is the same for every send to one stream. */
+async function feedIdOf(stream: string): Promise<string> {
+  const hex = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`hookcast-send:${stream}`))))
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+}
