@@ -2,6 +2,7 @@
  * Bun entry: `bun run adapters/bun.ts [--config FILE]`.
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
+import { flushLogs } from '../src/log.ts'
 
 // Only the parts of the Bun namespace this file touches.
 declare const Bun: {
@@ -17,7 +18,10 @@ declare const Bun: {
 }
 declare const process: { exit(code: number): never; on(signal: string, handler: () => void): void }
 
-const exit = (code: number): never => process.exit(code)
+const exit = (code: number): never => {
+  flushLogs()
+  return process.exit(code)
+}
 const { gateway, port, host, maxBodyBytes, shutdownGraceMs, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
 
 // Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
@@ -27,3 +31,4 @@ log.info('listening', { url: `http://${host}:${server.port}`, runtime: `bun ${Bu
 const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit, graceMs: shutdownGraceMs })
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))
+process.on('exit', flushLogs) // a crash still writes the log lines gathered for this turn

@@ -2,6 +2,7 @@
  * Deno entry: `deno run -A adapters/deno.ts [--config FILE]`.
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
+import { flushLogs } from '../src/log.ts'
 
 // Only the parts of the Deno namespace this file touches.
 declare const Deno: {
@@ -16,7 +17,10 @@ declare const Deno: {
   ): { shutdown(): Promise<void> }
 }
 
-const exit = (code: number): never => Deno.exit(code)
+const exit = (code: number): never => {
+  flushLogs()
+  return Deno.exit(code)
+}
 const { gateway, port, host, shutdownGraceMs, log } = await prepare(Deno.args, Deno.env.toObject(), exit)
 
 const server = Deno.serve({
@@ -28,3 +32,4 @@ const server = Deno.serve({
 const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit, graceMs: shutdownGraceMs })
 Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))
 Deno.addSignalListener('SIGTERM', () => onSignal('SIGTERM'))
+globalThis.addEventListener('unload', flushLogs) // a crash still writes the log lines gathered for this turn

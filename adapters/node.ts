@@ -3,8 +3,12 @@
  */
 import { serve } from '@hono/node-server'
 import { prepare, shutdownHandler } from '../src/start.ts'
+import { flushLogs } from '../src/log.ts'
 
-const exit = (code: number): never => process.exit(code)
+const exit = (code: number): never => {
+  flushLogs()
+  return process.exit(code)
+}
 const { gateway, port, host, shutdownGraceMs, log } = await prepare(process.argv.slice(2), process.env, exit)
 
 const server = serve({ fetch: gateway.fetch, port, hostname: host }, (info) => {
@@ -20,3 +24,4 @@ const onSignal = shutdownHandler({
 })
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))
+process.on('exit', flushLogs) // a crash still writes the log lines gathered for this turn

@@ -9,12 +9,41 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 export type Logger = Record<LogLevel, (message: string, fields?: Record<string, unknown>) => void>
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (line) => console.log(line)): Logger {
+/**
+ * `write` receives each line; by default lines go to stdout, debug and info lines gathered for one write per turn
+ * of the event loop (a busy gateway logs several lines per request, and each write to a pipe is a system call),
+ * warn and error lines at once, after anything gathered before them.
+ */
+export function createLogger(level: LogLevel = 'info', write?: (line: string) => void): Logger {
   const make = (at: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
     if (ORDER[at] < ORDER[level]) return
-    write(JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...fields }))
+    const line = JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...fields })
+    if (write) write(line)
+    else if (ORDER[at] >= ORDER.warn) {
+      flushLogs()
+      console.log(line)
+    } else gather(line)
   }
   return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') }
+}
+
+let gathered: string[] = []
+let scheduled = false
+
+function gather(line: string): void {
+  gathered.push(line)
+  if (scheduled) return
+  scheduled = true
+  setImmediate(flushLogs)
+}
+
+/** Writes the lines gathered so far; call before exiting the process. */
+export function flushLogs(): void {
+  scheduled = false
+  if (gathered.length === 0) return
+  const lines = gathered
+  gathered = []
+  console.log(lines.join('\n'))
 }
 
 /** A logger that drops everything, for tests and library use. */
