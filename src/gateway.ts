@@ -21,6 +21,7 @@ import { createSpooledOutbox } from './outbox/spooled.ts'
 import type { Outbox } from './outbox/types.ts'
 import { openLocalStreamStore } from './streams/local-store.ts'
 import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
+import { LIFECYCLE_SOURCE } from './streams/lifecycle-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-url.ts'
 import { mountThumbnailLinks } from './streams/routes.ts'
 import type { StreamStore } from './streams/types.ts'
@@ -103,7 +104,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     if (names.length === 0) log.info('no route matched', { id: event.id, type: event.type, event: event.event })
     if (tracker.wants(event)) names.push(TRACKER_NAME)
     const result = names.length > 0 ? await outbox.accept(event, names) : { duplicate: false }
-    if (!result.duplicate) recent.accepted(event, names)
+    // Shown on the page: every platform hook (an unrouted one too), and hookcast's own events that go somewhere.
+    if (!result.duplicate && (names.length > 0 || event.source !== LIFECYCLE_SOURCE)) recent.accepted(event, names)
     return { ...result, destinations: names.length }
   }
 

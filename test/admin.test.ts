@@ -1,0 +1,175 @@
+/**
+ * The operator API, its auth, /metrics and /readyz, in process.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { createGateway, type Gateway } from '../src/gateway.ts'
+import { parseConfig } from '../src/config/load.ts'
+import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from './support/hooks.ts'
+import { tempDir } from './support/files.ts'
+import { startReceiver, type Receiver } from './support/receiver.ts'
+import { eventually } from './support/wait.ts'
+
+const TOKEN = 'operator-token-for-tests'
+const BASE = 'http://hookcast.test'
+let dir: ReturnType<typeof tempDir>
+let gateway: Gateway
+let receiver: Receiver
+
+async function start(extra = '') {
+  gateway = await createGateway(parseConfig(`
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${join(dir.path, 'data')}" }
+notifiers:
+  hook: { type: http, url: "${receiver.url}/in" }
+spool: { dir: "${join(dir.path, 'spool')}" }
+delivery: { retry: { schedule: [100ms], jitter: 0 } }
+routes:
+  - when: { type: thumbnail }
+    to: [disk]
+  - when: { type: feeds }
+    to: [disk, hook]
+${extra}`, {}))
+}
+
+const get = (path: string, headers: Record<string, string> = {}) => gateway.fetch(new Request(`${BASE}${path}`, { headers }))
+const auth = { authorization: `Bearer ${TOKEN}` }
+const hook = (h: Awaited<ReturnType<typeof signedJson>>) => post(`${BASE}/hooks/millicast`, h, gateway.fetch)
+
+beforeEach(async () => {
+  dir = tempDir('hookcast-admin-')
+  receiver = await startReceiver()
+})
+afterEach(async () => {
+  await gateway.close(100)
+  await receiver.close()
+  dir.remove()
+})
+
+describe('admin API', () => {
+  it('is off without a token', async () => {
+    await start()
+    expect((await get('/api/streams', auth)).status).toBe(404)
+    expect((await get('/')).status).toBe(404)
+  })
+
+  it('needs the token, as a bearer header or the login cookie', async () => {
+    await start(`admin: { token: ${TOKEN} }`)
+    expect((await get('/api/streams')).status).toBe(401)
+    expect((await get('/api/streams', { authorization: 'Bearer nope' })).status).toBe(401)
+    expect((await get('/api/streams', auth)).status).toBe(200)
+    expect(await (await get('/')).text()).toContain('name="token"')
+
+    const wrong = await gateway.fetch(new Request(`${BASE}/login`, { method: 'POST', body: new URLSearchParams({ token: 'nope' }) }))
+    expect(wrong.status).toBe(401)
+    const login = await gateway.fetch(new Request(`${BASE}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) }))
+    expect(login.status).toBe(303)
+    const cookie = login.headers.get('set-cookie')!
+    expect(cookie).toMatch(/HttpOnly/)
+    expect(cookie).toMatch(/SameSite=Strict/)
+    expect(cookie).not.toContain(TOKEN)
+    const session = { cookie: cookie.split(';')[0]! }
+    expect((await get('/api/streams', session)).status).toBe(200)
+    expect(await (await get('/', session)).text()).not.toContain('name="token"')
+    // Webhooks never need the token.
+    expect((await hook(await signedJson(PAYLOADS.feedsStarted))).status).toBe(200)
+  })
+
+  it('shows streams with their latest thumbnail (ETag, 304), and events with their delivery states', async () => {
+    await start(`admin: { token: ${TOKEN} }`)
+    const started = await signedJson(PAYLOADS.feedsStarted)
+    expect((await hook(started)).status).toBe(200)
+    const thumb = await signedThumbnail({ body: jpeg('admin', 8_000), timestamp: Date.now() })
+    const answer = await (await hook(thumb)).json() as { id: string }
+
+    const stream = await eventually(async () => {
+      const { streams } = await (await get('/api/streams', auth)).json() as { streams: Array<Record<string, any>> }
+      return streams[0]?.latestThumbnail ? streams[0] : undefined
+    })
+    expect(stream).toMatchObject({ streamId: 'ZG6NWV/sample_stream', streamName: 'sample_stream', status: 'live', feeds: 1, latestThumbnail: { eventId: answer.id } })
+    const image = await get(stream.latestThumbnail.url, auth)
+    expect(image.headers.get('etag')).toBe(`"${answer.id}"`)
+    expect(Buffer.from(await image.arrayBuffer()).equals(Buffer.from(thumb.body))).toBe(true)
+    expect((await get(stream.latestThumbnail.url, { ...auth, 'if-none-match': `"${answer.id}"` })).status).toBe(304)
+    expect((await get('/api/streams/ZG6NWV/sample_stream/thumbnail', auth)).status).toBe(200)
+
+    const { events } = await (await get('/api/events', auth)).json() as { events: Array<Record<string, any>> }
+    expect(events.map((e) => e.type)).toEqual(['thumbnail', 'feeds'])
+    await eventually(async () => {
+      const latest = await (await get('/api/events', auth)).json() as { events: Array<{ deliveries: Array<{ state: string }> }> }
+      return latest.events[1]!.deliveries.every((d) => d.state === 'delivered')
+    })
+  })
+
+  it('lists dead letters and replays them', async () => {
+    await start(`admin: { token: ${TOKEN} }`)
+    receiver.answer = () => ({ status: 400 })
+    const { id } = await (await hook(await signedJson(PAYLOADS.feedsEnded))).json() as { id: string }
+    const letters = await eventually(async () => {
+      const body = await (await get('/api/dead-letters', auth)).json() as { deadLetters: Array<Record<string, any>> }
+      return body.deadLetters.length > 0 ? body.deadLetters : undefined
+    })
+    expect(letters).toEqual([expect.objectContaining({ eventId: id, destination: 'hook', attempts: [expect.objectContaining({ error: expect.stringContaining('answered 400') })] })])
+    const events = await (await get('/api/events', auth)).json() as { events: Array<{ deliveries: Array<Record<string, unknown>> }> }
+    expect(events.events[0]!.deliveries).toEqual(expect.arrayContaining([expect.objectContaining({ destination: 'hook', state: 'dead', lastError: expect.stringContaining('400') })]))
+
+    receiver.answer = () => ({})
+    const replay = (body: unknown, type = 'application/json') => gateway.fetch(new Request(`${BASE}/api/dead-letters/replay`, {
+      method: 'POST', headers: { ...auth, 'content-type': type }, body: JSON.stringify(body),
+    }))
+    expect((await replay({})).status).toBe(400)
+    expect((await replay({ all: true }, 'text/plain')).status).toBe(415)
+    expect(await (await replay({ eventId: id, destination: 'hook' })).json()).toEqual({ replayed: 1 })
+    await eventually(() => receiver.requests.filter((r) => r.path === '/in').length === 2)
+    expect(await (await get('/api/dead-letters', auth)).json()).toEqual({ deadLetters: [] })
+  })
+})
+
+describe('metrics and readiness', () => {
+  it('counts a known sequence of requests and deliveries', async () => {
+    await start()
+    receiver.answer = () => ({ status: 400 })
+    await hook(await signedJson(PAYLOADS.feedsStarted)) // disk delivered; hook dead
+    await hook(await signedThumbnail({ body: jpeg('m1') }))
+    await hook(await signedThumbnail({ body: jpeg('m2') }))
+    await hook(await signedJson(PAYLOADS.feedsEnded, btoa('wrong'))) // 401
+    await hook({ body: new TextEncoder().encode('x'), headers: { 'content-type': 'text/plain' } }) // 415
+    await eventually(() => gateway.outbox.stats().pendingDeliveries === 0)
+
+    const response = await get('/metrics')
+    expect(response.headers.get('content-type')).toContain('text/plain')
+    const metrics = parsePrometheus(await response.text())
+    expect(metrics['hookcast_requests_total{source="millicast",kind="feeds",status="200"}']).toBe(1)
+    expect(metrics['hookcast_requests_total{source="millicast",kind="thumbnail",status="200"}']).toBe(2)
+    expect(metrics['hookcast_requests_total{source="millicast",kind="unknown",status="401"}']).toBe(1)
+    expect(metrics['hookcast_requests_total{source="millicast",kind="unknown",status="415"}']).toBe(1)
+    expect(metrics['hookcast_signature_failures_total{source="millicast"}']).toBe(1)
+    expect(metrics['hookcast_deliveries_total{destination="disk",outcome="delivered"}']).toBe(3)
+    expect(metrics['hookcast_deliveries_total{destination="hook",outcome="dead"}']).toBe(1)
+    expect(metrics['hookcast_dead_letters']).toBe(1)
+    expect(metrics['hookcast_spool_pending_deliveries']).toBe(0)
+    expect(metrics['hookcast_spool_oldest_pending_age_seconds']).toBe(0)
+    expect(metrics['hookcast_accept_duration_seconds_count{source="millicast"}']).toBe(3)
+    expect(metrics['hookcast_accept_duration_seconds_bucket{source="millicast",le="+Inf"}']).toBe(3)
+  })
+
+  it('can require a token for /metrics, and answers /readyz', async () => {
+    await start('metrics: { token: scrape-token }')
+    expect((await get('/metrics')).status).toBe(401)
+    expect((await get('/metrics', { authorization: 'Bearer scrape-token' })).status).toBe(200)
+    expect(await (await get('/readyz')).json()).toEqual({ ok: true, problems: [] })
+  })
+})
+
+/** `name{labels} value` lines into a map; comments skipped. */
+function parsePrometheus(text: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    out[line.slice(0, space)] = Number(line.slice(space + 1))
+  }
+  return out
+}
