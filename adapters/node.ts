@@ -1,9 +1,11 @@
 /**
  * Node entry: `node --import tsx adapters/node.ts [--config FILE]`.
  */
-import { serve } from '@hono/node-server'
+import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server'
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
+import { rawBodies } from '../src/http/read-body.ts'
+import { IncomingMessage } from 'node:http'
 
 const exit = (code: number): never => {
   flushLogs()
@@ -11,7 +13,16 @@ const exit = (code: number): never => {
 }
 const { gateway, port, host, shutdownGraceMs, log } = await prepare(process.argv.slice(2), process.env, exit)
 
-const server = serve({ fetch: gateway.fetch, port, hostname: host }, (info) => {
+// The webhook handler reads a POST body straight from the IncomingMessage (no Web stream around it); returning
+// from the iterator early (413) leaves the socket open for the answer, and Node discards the rest of the body.
+const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
+  const incoming = env.incoming
+  if (request.method === 'POST' && incoming instanceof IncomingMessage) {
+    rawBodies.set(request, { [Symbol.asyncIterator]: () => incoming.iterator({ destroyOnReturn: false }) })
+  }
+  return gateway.fetch(request)
+}
+const server = serve({ fetch, port, hostname: host }, (info) => {
   log.info('listening', { url: `http://${host}:${info.port}`, runtime: `node ${process.version}` })
 })
 

@@ -11,20 +11,45 @@
  */
 import { HttpError } from './errors.ts'
 
+/**
+ * Bodies an adapter hands over as the server's own chunk iterator (Node's IncomingMessage), by request, so they
+ * are read without a Web stream built around them. Returning from the iterator must stop reading without closing
+ * the connection, so a 413 can still be answered.
+ */
+export const rawBodies = new WeakMap<Request, AsyncIterable<Uint8Array>>()
+
+interface Chunks {
+  next(): Promise<IteratorResult<Uint8Array, unknown>>
+  /** Stops reading early. */
+  cancel(): Promise<void>
+  release(): void
+}
+
+function chunksOf(request: Request): Chunks | undefined {
+  const raw = rawBodies.get(request)
+  if (raw) {
+    const iterator = raw[Symbol.asyncIterator]()
+    return { next: () => iterator.next(), cancel: async () => { await iterator.return?.() }, release() {} }
+  }
+  if (!request.body) return undefined
+  const reader = request.body.getReader()
+  return { next: () => reader.read(), cancel: () => reader.cancel(), release: () => reader.releaseLock() }
+}
+
 export async function readBodyLimited(request: Request, limit: number, onChunk?: (chunk: Uint8Array) => void): Promise<Uint8Array> {
   const declared = request.headers.get('content-length')
   const length = declared === null ? undefined : Number(declared)
   if (length !== undefined && Number.isFinite(length) && length > limit) throw tooLarge(limit)
-  if (!request.body) return new Uint8Array(0)
+  const reader = chunksOf(request)
+  if (!reader) return new Uint8Array(0)
 
-  const reader = request.body.getReader()
   // When the length is declared we read straight into one buffer; otherwise chunks are joined once at the end.
   const exact = length !== undefined && Number.isInteger(length) && length >= 0 ? new Uint8Array(length) : undefined
   const chunks: Uint8Array[] = []
   let received = 0
   try {
     for (;;) {
-      const { done, value } = await reader.read()
+      const { done, value } = await reader.next()
       if (done) break
       if (received + value.byteLength > limit) {
         await reader.cancel().catch(() => {})
@@ -36,7 +61,7 @@ export async function readBodyLimited(request: Request, limit: number, onChunk?:
       received += value.byteLength
     }
   } finally {
-    reader.releaseLock()
+    reader.release()
   }
   if (exact && chunks.length === 0) {
     if (received === exact.byteLength) return exact

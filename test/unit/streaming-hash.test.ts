@@ -74,3 +74,36 @@ describe('event ids from a streamed SHA-256', () => {
     expect(event.id).toBe(createHash('sha256').update(json).digest('hex').slice(0, 24))
   })
 })
+
+describe('bodies read from an adapter-registered chunk iterator', () => {
+  it('reads them whole, and stops pulling as soon as the limit is passed, without a Web stream', async () => {
+    const { rawBodies } = await import('../../src/http/read-body.ts')
+    let pulled = 0
+    let returned = false
+    const source = (count: number): AsyncIterable<Uint8Array> => ({
+      [Symbol.asyncIterator]: () => ({
+        async next() {
+          if (pulled >= count) return { done: true, value: undefined }
+          pulled++
+          return { done: false, value: new Uint8Array(1024).fill(pulled) }
+        },
+        async return() {
+          returned = true
+          return { done: true, value: undefined }
+        },
+      }),
+    })
+    const small = new Request('http://x/', { method: 'POST', headers: { 'content-length': String(3 * 1024) } })
+    rawBodies.set(small, source(3))
+    const body = await readBodyLimited(small, 1 << 20)
+    expect(body.byteLength).toBe(3 * 1024)
+    expect(body[2048]).toBe(3)
+
+    pulled = 0
+    const large = new Request('http://x/', { method: 'POST' })
+    rawBodies.set(large, source(64))
+    await expect(readBodyLimited(large, 16 * 1024)).rejects.toMatchObject({ status: 413 })
+    expect(pulled).toBe(17)
+    expect(returned).toBe(true)
+  })
+})
