@@ -59,9 +59,13 @@ interface StoredEvent {
   deliveries: Map<string, PendingDelivery>
   /** Deliveries of it under way (between `load` and their outcome): it is not copied forward meanwhile. */
   busy: number
+  /** A body read back from disk, shared by the deliveries under way (one read and hash check for all). */
+  loaded?: Uint8Array
+  reading?: Promise<Uint8Array>
 }
 
 const MAINTENANCE_MS = 1000
+const decoder = new TextDecoder()
 /** A segment whose few remaining events hold it back is emptied by copying them forward. */
 const FORWARD_AT_MOST = 1024
 
@@ -129,6 +133,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
   function settle(delivery: PendingDelivery): void {
     const stored = events.get(delivery.eventId)
     if (stored && stored.busy > 0) stored.busy--
+    if (stored?.busy === 0) stored.loaded = undefined
   }
 
   function onRecord(record: ScannedRecord): void {
@@ -178,6 +183,15 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
 
   async function bodyOf(stored: StoredEvent): Promise<Uint8Array> {
     if (stored.body) return stored.body
+    if (stored.loaded) return stored.loaded
+    // The deliveries of an event to its destinations start together: they share one read.
+    stored.reading ??= readBack(stored).finally(() => { stored.reading = undefined })
+    const body = await stored.reading
+    if (stored.busy > 0) stored.loaded = body
+    return body
+  }
+
+  async function readBack(stored: StoredEvent): Promise<Uint8Array> {
     const body = await segmentLog.read(stored.segment, stored.bodyOffset, stored.bodyLength)
     const digest = createHash('sha256').update(body).digest('hex')
     if (digest !== stored.meta.bodySha256) throw new Error(`spool record of event ${stored.meta.id} is corrupt (body hash differs)`)
@@ -305,7 +319,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       const body = await bodyOf(stored)
       const event: HookEvent = { ...stored.meta, body }
       if (stored.meta.contentType === 'application/json') {
-        const data = (JSON.parse(new TextDecoder().decode(body)) as { data?: Record<string, unknown> }).data
+        const data = (JSON.parse(decoder.decode(body)) as { data?: Record<string, unknown> }).data
         if (data) event.data = data
       }
       return event
