@@ -18,6 +18,9 @@ import type { StreamRecord, StreamStore, ThumbnailRef } from './types.ts'
 
 export const TRACKER_NAME = '@streams'
 
+/** How long the newest thumbnail of a stream waits in memory before it is written (they come every 30 s). */
+const LATEST_FLUSH_MS = 1_000
+
 /** A thumbnail may predate the feed's `started` hook by this much and still be the session's first. */
 const THUMBNAIL_SLACK_MS = 30_000
 
@@ -41,6 +44,8 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   const { store, log } = options
   const now = options.now ?? Date.now
   const endTimers = new Map<string, ReturnType<typeof setTimeout>>()
+  const latestPending = new Map<string, { ref: ThumbnailRef; body: Uint8Array }>()
+  let flushTimer: ReturnType<typeof setTimeout> | undefined
   let closed = false
 
   /** Emits what the record's state calls for and has not been emitted yet. */
@@ -101,21 +106,36 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     const { body, data: _data, ...meta } = event
     const ref: ThumbnailRef = { eventId: event.id, timestamp: event.timestamp, ...(event.feedId ? { feedId: event.feedId } : {}), event: meta }
     const current = store.get(streamId)
-    const isLatest = !current?.latestThumbnail || ref.timestamp >= current.latestThumbnail.timestamp
+    const newest = Math.max(current?.latestThumbnail?.timestamp ?? -Infinity, latestPending.get(streamId)?.ref.timestamp ?? -Infinity)
     const isFirst = isFirstOfSession(current, ref)
-    if (!isLatest && !isFirst) return
+    if (ref.timestamp < newest && !isFirst) return
     if (current && !Object.hasOwn(current.feeds, event.feedId ?? '')) {
       // The metadata headers are not signed: a feed id we never heard of is worth a line in the log.
       log.debug('thumbnail for a feed not seen in feed hooks', { stream: streamId, feed: event.feedId })
     }
+    if (!isFirst) {
+      // The latest one changes every 30 s and a crash may lose it: keep the newest per stream, write it in a second.
+      latestPending.set(streamId, { ref, body })
+      flushTimer ??= setTimeout(() => void flushLatest(), LATEST_FLUSH_MS)
+      return
+    }
+    // A session's first thumbnail must survive a crash: it is in the live alert.
     await store.putThumbnail(ref, body)
-    // Only a session's first thumbnail must survive a crash (it is in the live alert); the latest one changes every 30 s.
-    await store.update(streamId, (r) => {
-      if (!r.latestThumbnail || ref.timestamp >= r.latestThumbnail.timestamp) r.latestThumbnail = ref
-      if (isFirstOfSession(r, ref)) r.firstThumbnail = ref
-      if (!r.streamName && event.streamName) r.streamName = event.streamName
-      if (!r.accountId && event.accountId) r.accountId = event.accountId
-    }, !isFirst)
+    await store.update(streamId, (r) => takeThumbnail(r, ref, event))
+  }
+
+  async function flushLatest(): Promise<void> {
+    flushTimer = undefined
+    const batch = [...latestPending.values()]
+    latestPending.clear()
+    for (const { ref, body } of batch) {
+      try {
+        await store.putThumbnail(ref, body)
+        await store.update(ref.event.streamId!, (r) => takeThumbnail(r, ref, ref.event), true)
+      } catch (error) {
+        log.error('cannot save a stream\'s latest thumbnail', { stream: ref.event.streamId, error: String(error) })
+      }
+    }
   }
 
   return {
@@ -137,8 +157,18 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
       closed = true
       for (const timer of endTimers.values()) clearTimeout(timer)
       endTimers.clear()
+      clearTimeout(flushTimer)
+      await flushLatest()
     },
   }
+}
+
+/** Records a thumbnail as the stream's latest and, when it is, its session's first. */
+function takeThumbnail(r: StreamRecord, ref: ThumbnailRef, event: { streamName?: string; accountId?: string }): void {
+  if (!r.latestThumbnail || ref.timestamp >= r.latestThumbnail.timestamp) r.latestThumbnail = ref
+  if (isFirstOfSession(r, ref)) r.firstThumbnail = ref
+  if (!r.streamName && event.streamName) r.streamName = event.streamName
+  if (!r.accountId && event.accountId) r.accountId = event.accountId
 }
 
 /** Applies one feed hook to a stream's record: the heart of the lifecycle. */
