@@ -129,8 +129,10 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
   it('keeps at least the configured interval between messages to the channel', () => {
     const times = slack.messages.map((m) => m.at).sort((a, b) => a - b)
     expect(times.length).toBeGreaterThanOrEqual(8)
-    // Paced at 200 ms where hookcast sends; measured where the stand-in receives, so allow a little network jitter.
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(185)
+    // Paced at 200 ms where hookcast sends, measured where the stand-in receives: a busy machine delays single
+    // requests, so each gap may shrink a little, but the messages as a whole never come faster than the pace.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(100)
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual((times.length - 1) * 200 - 100)
   })
 })
 

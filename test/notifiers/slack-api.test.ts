@@ -20,7 +20,8 @@ describe('Slack failures, classified for the spool', () => {
     ['ratelimited', false, undefined],
     ['internal_error', false, undefined],
   ])('ok:false %s is permanent: %s', async (error, permanent, fix) => {
-    receiver.answer = () => ({ body: JSON.stringify({ ok: false, error }), headers: error === 'ratelimited' ? { 'retry-after': '3' } : {} })
+    const headers: Record<string, string> = error === 'ratelimited' ? { 'retry-after': '3' } : {}
+    receiver.answer = () => ({ body: JSON.stringify({ ok: false, error }), headers })
     const failure = await failureOf(api().call('chat.postMessage', { channel: 'C1', text: 'x' }))
     expect(failure).toMatchObject({ permanent, ...(error === 'ratelimited' ? { retryAfterMs: 3_000 } : {}) })
     if (fix) expect((failure as Error).message).toContain(fix)
