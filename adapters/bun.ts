@@ -3,6 +3,7 @@
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
+import { rawBodies } from '../src/http/read-body.ts'
 
 // Only the parts of the Bun namespace this file touches.
 declare const Bun: {
@@ -25,7 +26,16 @@ const exit = (code: number): never => {
 const { gateway, port, host, maxBodyBytes, shutdownGraceMs, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
 
 // Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
-const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, fetch: gateway.fetch })
+// A POST whose length is declared (and within the limit, checked before reading) is read with arrayBuffer(): Bun
+// buffers it natively in one allocation, which the webhook handler keeps as the body (a stream would hand over
+// chunks to be copied into another buffer). Chunked bodies are still streamed, so a 413 comes at the limit.
+const fetch = (request: Request) => {
+  if (request.method === 'POST' && request.headers.has('content-length')) {
+    rawBodies.set(request, { async *[Symbol.asyncIterator]() { yield new Uint8Array(await request.arrayBuffer()) } })
+  }
+  return gateway.fetch(request)
+}
+const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, fetch })
 log.info('listening', { url: `http://${host}:${server.port}`, runtime: `bun ${Bun.version}` })
 
 const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit, graceMs: shutdownGraceMs })

@@ -44,7 +44,8 @@ export async function readBodyLimited(request: Request, limit: number, onChunk?:
   if (!reader) return new Uint8Array(0)
 
   // When the length is declared we read straight into one buffer; otherwise chunks are joined once at the end.
-  const exact = length !== undefined && Number.isInteger(length) && length >= 0 ? new Uint8Array(length) : undefined
+  const declaredLength = length !== undefined && Number.isInteger(length) && length >= 0 ? length : undefined
+  let exact: Uint8Array | undefined
   const chunks: Uint8Array[] = []
   let received = 0
   try {
@@ -56,6 +57,14 @@ export async function readBodyLimited(request: Request, limit: number, onChunk?:
         throw tooLarge(limit)
       }
       onChunk?.(value)
+      if (declaredLength !== undefined && !exact) {
+        // The whole body in one chunk that owns its memory (a runtime that buffers bodies natively) is kept as is.
+        exact = received === 0 && value.byteLength === declaredLength && ownsBuffer(value) ? value : new Uint8Array(declaredLength)
+        if (exact === value) {
+          received = value.byteLength
+          continue
+        }
+      }
       if (exact && received + value.byteLength <= exact.byteLength) exact.set(value, received)
       else chunks.push(value)
       received += value.byteLength
@@ -63,11 +72,16 @@ export async function readBodyLimited(request: Request, limit: number, onChunk?:
   } finally {
     reader.release()
   }
-  if (exact && chunks.length === 0) {
-    if (received === exact.byteLength) return exact
-    throw new HttpError(400, 'truncated_body', `body ended after ${received} of ${exact.byteLength} declared bytes`)
+  if (declaredLength !== undefined && chunks.length === 0) {
+    if (received === declaredLength) return exact ?? new Uint8Array(0)
+    throw new HttpError(400, 'truncated_body', `body ended after ${received} of ${declaredLength} declared bytes`)
   }
   return join(exact ? [exact.subarray(0, Math.min(received, exact.byteLength)), ...chunks] : chunks, received)
+}
+
+/** True when `view` is all of its ArrayBuffer, so keeping it keeps nothing else alive. */
+function ownsBuffer(view: Uint8Array): boolean {
+  return view.byteOffset === 0 && view.buffer.byteLength === view.byteLength
 }
 
 function join(chunks: Uint8Array[], total: number): Uint8Array {

@@ -107,3 +107,33 @@ describe('bodies read from an adapter-registered chunk iterator', () => {
     expect(returned).toBe(true)
   })
 })
+
+describe('a body that arrives whole', () => {
+  const once = (chunk: Uint8Array): AsyncIterable<Uint8Array> => ({ async *[Symbol.asyncIterator]() { yield chunk } })
+
+  it('is kept as it is when it owns its memory, and copied out of a larger buffer otherwise', async () => {
+    const { rawBodies } = await import('../../src/http/read-body.ts')
+    const whole = new Uint8Array(5000).fill(7)
+    const owned = new Request('http://x/', { method: 'POST', headers: { 'content-length': '5000' } })
+    rawBodies.set(owned, once(whole))
+    expect(await readBodyLimited(owned, 1 << 20)).toBe(whole)
+
+    const slice = new Uint8Array(65_536).fill(9).subarray(100, 5100)
+    const sliced = new Request('http://x/', { method: 'POST', headers: { 'content-length': '5000' } })
+    rawBodies.set(sliced, once(slice))
+    const copy = await readBodyLimited(sliced, 1 << 20)
+    expect(copy).not.toBe(slice)
+    expect(copy.buffer.byteLength).toBe(5000)
+    expect(copy).toEqual(slice)
+  })
+
+  it('is refused when it ends before its declared length', async () => {
+    const { rawBodies } = await import('../../src/http/read-body.ts')
+    const short = new Request('http://x/', { method: 'POST', headers: { 'content-length': '5000' } })
+    rawBodies.set(short, once(new Uint8Array(100)))
+    await expect(readBodyLimited(short, 1 << 20)).rejects.toMatchObject({ status: 400, reason: 'truncated_body' })
+    const none = new Request('http://x/', { method: 'POST', headers: { 'content-length': '10' } })
+    rawBodies.set(none, { async *[Symbol.asyncIterator]() {} })
+    await expect(readBodyLimited(none, 1 << 20)).rejects.toMatchObject({ status: 400 })
+  })
+})
