@@ -26,7 +26,10 @@ export interface LocalSpoolOptions {
   /** Refuse new events (503) once the spool holds this many bytes. */
   maxBytes: number
   segmentBytes: number
-  /** Bodies of pending events kept in memory up to this many bytes; the rest are read back from disk. */
+  /**
+   * Bodies of pending events kept in memory up to this many bytes; the rest are read back from disk. Bodies over
+   * CACHE_LARGEST are always read back: a burst of large thumbnails already holds one copy of each in flight.
+   */
   cacheBytes: number
   log: Logger
   now?: () => number
@@ -65,6 +68,8 @@ interface StoredEvent {
 }
 
 const MAINTENANCE_MS = 1000
+/** Larger bodies are not cached: reading one back (page cache, hash check) costs less than holding many in memory. */
+const CACHE_LARGEST = 256 * 1024
 const decoder = new TextDecoder()
 /** A segment whose few remaining events hold it back is emptied by copying them forward. */
 const FORWARD_AT_MOST = 1024
@@ -103,7 +108,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       events.set(meta.id, stored)
     }
     live.set(segment, (live.get(segment) ?? 0) + 1)
-    if (body && !stored.body && cachedBytes + body.byteLength <= options.cacheBytes) {
+    if (body && !stored.body && body.byteLength <= CACHE_LARGEST && cachedBytes + body.byteLength <= options.cacheBytes) {
       stored.body = body
       cachedBytes += body.byteLength
     }
