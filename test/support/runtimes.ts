@@ -3,6 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { mkdirSync, writeFileSync } from 'node:fs'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${ROOT}node_modules/.bin`
@@ -36,7 +37,12 @@ export async function startServer(runtime: Runtime, configPath: string, env: Rec
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: string[] = []
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    // Kept for looking into a failed run (test-artifacts/ is not committed).
+    mkdirSync(`${ROOT}test-artifacts/server-logs`, { recursive: true })
+    writeFileSync(`${ROOT}test-artifacts/server-logs/${runtime}-${child.pid}.log`, logs.join('\n') + '\n')
+    resolve(code)
+  }))
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${runtime} did not start in 30 s:\n${logs.join('\n')}`)), 30_000)
     const onLine = (line: string) => {
