@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --only a,b,c,d,cold] [-- --repeats N --duration S --warmup S --backlog N --out FILE]`
+ * `npm run bench [-- --quick] [-- --only a,b,c,d,cold] [-- --servers floor,express,node,deno,bun,node-fsync]
+ *   [-- --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --out FILE]`
  *
  * Runs, in one go on this machine, the floor receiver (node:http + HMAC + file), the usual Express receiver and
  * hookcast on Node, Deno and Bun (fs sink, durable spool; once more with fsync), drives each with autocannon in a
@@ -59,6 +60,7 @@ interface Options {
   duration: number
   warmup: number
   backlog: number
+  backlogRepeats: number
   coldStarts: number
   out: string | undefined
 }
@@ -75,9 +77,10 @@ function parseArgs(argv: string[]): Options {
     only: new Set((value('only') ?? 'a,b,c,d,cold').split(',')),
     servers: value('servers') ? new Set(value('servers')!.split(',')) : undefined,
     repeats: number('repeats', 3, 1),
-    duration: number('duration', 8, 3),
-    warmup: number('warmup', 2, 1),
+    duration: number('duration', 5, 3),
+    warmup: number('warmup', 1, 1),
     backlog: number('backlog', 20_000, 5_000),
+    backlogRepeats: number('backlog-repeats', 1, 1),
     coldStarts: number('cold-starts', 5, 2),
     out: value('out') ?? (quick ? undefined : join(ROOT, 'bench/results.md')),
   }
@@ -101,7 +104,10 @@ interface Sample {
   drain: number
   accepted: number
   missing: number
-  refused: number
+  /** Answers other than 200 in the measured run, by status. */
+  refused: Record<string, number>
+  /** Connections the server closed or reset (reopened by the load generator), and requests timed out. */
+  reconnects: number
 }
 
 function hookcastConfig(dir: string, fsync: boolean, extra = ''): string {
@@ -182,7 +188,8 @@ async function runOne(workload: Workload, kind: ServerKind, options: Options): P
       drain,
       accepted: check.accepted,
       missing: check.missing,
-      refused: result.other + result.errors + result.timeouts,
+      refused: Object.fromEntries(Object.entries(result.statuses).filter(([status]) => status !== '200')),
+      reconnects: result.errors + result.timeouts,
     }
   } finally {
     await server?.stop()
@@ -265,16 +272,28 @@ const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFix
 const ratio = (value: number, floor: number) => (Number.isFinite(value / floor) ? `${(value / floor).toFixed(2)}x` : 'n/a')
 const mb = (bytes: number) => fmt(bytes / 1024 / 1024)
 
-interface Medians extends Sample { runs: number; missingTotal: number }
+interface Medians extends Omit<Sample, 'refused'> { runs: number; missingTotal: number; refused: Record<string, number> }
 
 function medians(samples: Sample[]): Medians {
   const m = (pick: (s: Sample) => number) => median(samples.map(pick))
   return {
     perSecond: m((s) => s.perSecond), endToEnd: m((s) => s.endToEnd), p50: m((s) => s.p50), p99: m((s) => s.p99), rss: m((s) => s.rss),
     cpuPerEvent: m((s) => s.cpuPerEvent), loadCpu: m((s) => s.loadCpu), drain: m((s) => s.drain),
-    accepted: samples.reduce((n, s) => n + s.accepted, 0), missing: m((s) => s.missing), refused: samples.reduce((n, s) => n + s.refused, 0),
+    accepted: samples.reduce((n, s) => n + s.accepted, 0), missing: m((s) => s.missing), refused: sumCounts(samples.map((s) => s.refused)),
+    reconnects: m((s) => s.reconnects),
     runs: samples.length, missingTotal: samples.reduce((n, s) => n + s.missing, 0),
   }
+}
+
+function sumCounts(counts: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const count of counts) for (const [key, n] of Object.entries(count)) out[key] = (out[key] ?? 0) + n
+  return out
+}
+
+function describeRefused(refused: Record<string, number>): string {
+  const parts = Object.entries(refused).map(([status, n]) => `${n} x ${status}`)
+  return parts.length ? `, refused ${parts.join(', ')}` : ''
 }
 
 function version(command: string[], pattern: RegExp): string {
@@ -296,7 +315,8 @@ async function main(): Promise<void> {
       `load generator autocannon ${JSON.parse(readFileSync(join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version} in its own Node process`,
     `- File system: temp dirs under ${tmpdir()}; creating one new file there takes ${fmt(fileCreateCost())} µs ` +
       '(every receiver here creates at least one file per event, so this bounds them all)',
-    `- Settings: ${options.repeats} repeat(s), ${options.warmup} s warm-up + ${options.duration} s measured per run, medians reported${options.quick ? ' (--quick)' : ''}`,
+    `- Settings: ${options.repeats} repeat(s) of (a)-(c) in rotation, ${options.warmup} s warm-up + ${options.duration} s measured per run; ` +
+      `(d) ${options.backlogRepeats} time(s) per runtime; ${options.coldStarts} cold starts per runtime; medians reported${options.quick ? ' (--quick)' : ''}`,
   ]
   console.log(machine.join('\n'))
 
@@ -315,13 +335,13 @@ async function main(): Promise<void> {
           results.set(key, [...(results.get(key) ?? []), sample])
           console.log(`${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
             `cpu ${fmt(sample.cpuPerEvent)} µs/event, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
-            `check ${sample.accepted - sample.missing}/${sample.accepted}${sample.refused ? `, ${sample.refused} refused/errors` : ''}`)
+            `check ${sample.accepted - sample.missing}/${sample.accepted}${describeRefused(sample.refused)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}`)
         } catch (error) {
           console.log(`${label}: FAILED ${(error as Error).message}`)
         }
       }
     }
-    if (options.only.has('d')) {
+    if (options.only.has('d') && rep <= options.backlogRepeats) {
       for (const runtime of RUNTIMES.filter((r) => !options.servers || options.servers.has(r))) {
         try {
           const sample = await runBacklog(runtime, options)
@@ -368,7 +388,7 @@ async function main(): Promise<void> {
       const check = m.missingTotal === 0 ? `ok ${m.accepted}/${m.accepted}` : `**FAIL ${m.missingTotal} missing** of ${m.accepted}`
       lines.push(`| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
         `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
-        `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${m.refused ? ` (${m.refused} refused)` : ''} | ${fmt(m.loadCpu * 100)}% |`)
+        `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused)}${m.reconnects ? `, ${fmt(m.reconnects)} reconnects` : ''} | ${fmt(m.loadCpu * 100)}% |`)
     }
     lines.push('')
   }
