@@ -3,7 +3,7 @@
  * rate limits, dead letters replayed from the CLI, and a full spool.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { ROOT, startServer, type Runtime, type RunningServer } from '../support/runtimes.ts'
@@ -223,5 +223,43 @@ delivery:
     await eventually(() => receiver.requests.length >= 2)
     await sleep(500)
     expect(receiver.requests.map(sha).sort()).toEqual([hooks[0]!, hooks[1]!].map((h) => Buffer.from(h.body).toString('base64')).sort())
+  }, 60_000)
+
+  it('answers 503 when the disk is full, and keeps nothing of that event', async (context) => {
+    tmp = tempDir('hookcast-diskfull-')
+    const spoolDir = join(tmp.path, 'spool')
+    mkdirSync(spoolDir)
+    // A 400 KiB file system of its own, so the disk really fills up (needs root, as CI has).
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', spoolDir])
+    if (mounted.status !== 0) return context.skip(`cannot mount a small tmpfs here: ${mounted.stderr}`)
+    try {
+      let healthy = false
+      receiver.answer = () => ({ status: healthy ? 200 : 503 })
+      const { config } = setup(tmp.path, receiver.url, `${fastRetries}\nstreams: { dir: "${join(tmp.path, 'streams')}" }\n`, '[hook]')
+      server = await startServer('node', config, SECRET_ENV)
+      const hookUrl = `${server.url}/hooks/millicast`
+      const hooks = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => signedThumbnail({ body: jpeg(`disk-${i}`, 100_000), timestamp: 1_700_000_000_000 + i })))
+      const statuses: number[] = []
+      for (const hook of hooks) statuses.push((await post(hookUrl, hook)).status)
+      const accepted = statuses.filter((status) => status === 200).length
+      expect(accepted).toBeGreaterThanOrEqual(2)
+      expect(statuses.slice(accepted).every((status) => status === 503)).toBe(true) // full means full, not half-written
+      const segments = join(spoolDir, 'segments')
+      const spoolHolds = (marker: string) => readdirSync(segments).some((f) => readFileSync(join(segments, f)).includes(marker))
+      expect(spoolHolds(`disk-${accepted - 1}`)).toBe(true)
+      expect(spoolHolds(`disk-${accepted}`)).toBe(false)
+
+      await server.stop()
+      healthy = true
+      receiver.requests = []
+      server = await startServer('node', config, SECRET_ENV)
+      await eventually(() => receiver.requests.length >= accepted)
+      await sleep(500)
+      expect(receiver.requests.map(sha).sort()).toEqual(hooks.slice(0, accepted).map((h) => Buffer.from(h.body).toString('base64')).sort())
+    } finally {
+      await server?.stop()
+      server = undefined
+      spawnSync('umount', [spoolDir])
+    }
   }, 60_000)
 })
