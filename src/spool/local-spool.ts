@@ -71,7 +71,10 @@ const MAINTENANCE_MS = 1000
 /** Larger bodies are not cached: reading one back (page cache, hash check) costs less than holding many in memory. */
 const CACHE_LARGEST = 256 * 1024
 const decoder = new TextDecoder()
-/** A segment whose few remaining events hold it back is emptied by copying them forward. */
+/**
+ * A segment whose few remaining events hold it back (at most this many, none of them delivered since the last
+ * maintenance) is emptied by copying them forward. A backlog being delivered is left alone, not rewritten.
+ */
 const FORWARD_AT_MOST = 1024
 
 export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolStore> {
@@ -212,13 +215,18 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     }
   }
 
+  let lastOldest: { segment: number; count: number } | undefined
+
   /** Copies the few events still pending in the oldest segment forward, so the segment can be deleted. */
   async function forwardStragglers(): Promise<void> {
     const oldest = segmentLog.segments()[0]
     if (oldest === undefined || oldest === segmentLog.current()) return
     const count = live.get(oldest) ?? 0
-    if (count === 0 || count > FORWARD_AT_MOST) return
+    const stuck = lastOldest?.segment === oldest && count >= lastOldest.count
+    lastOldest = { segment: oldest, count }
+    if (count === 0 || count > FORWARD_AT_MOST || !stuck) return
     for (const stored of [...events.values()].filter((e) => e.segment === oldest && e.busy === 0)) {
+      if (closed) return
       const body = await bodyOf(stored).catch(() => undefined)
       if (!body || stored.segment !== oldest) continue
       const deliveries: Record<string, DeliveryState> = {}
@@ -295,16 +303,15 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
   await refreshDeadIndex()
   recovered.push(...await drainInbox())
 
-  let maintaining = false
+  let maintaining: Promise<void> | undefined
   const timer = setInterval(() => {
     if (maintaining || closed) return
-    maintaining = true
-    void (async () => {
+    maintaining = (async () => {
       const added = await drainInbox()
       if (added.length > 0) for (const listener of listeners) listener(added)
       await forwardStragglers()
       await dropResolvedSegments()
-    })().catch((error) => log.error('spool maintenance failed', { error: String(error) })).finally(() => { maintaining = false })
+    })().catch((error) => log.error('spool maintenance failed', { error: String(error) })).finally(() => { maintaining = undefined })
   }, MAINTENANCE_MS)
   ;(timer as { unref?: () => void }).unref?.()
 
@@ -399,6 +406,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       if (closed) return
       closed = true
       clearInterval(timer)
+      await maintaining // it may be appending (a replay, a straggler copied forward)
       await segmentLog.close()
       await releaseLock()
     },
