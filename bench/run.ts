@@ -108,6 +108,8 @@ interface Sample {
   refused: Record<string, number>
   /** Connections the server closed or reset (reopened by the load generator), and requests timed out. */
   reconnects: number
+  /** µs to create a new file in the temp dir, measured just before the run (it varies a lot on some VMs). */
+  createCost: number
 }
 
 function hookcastConfig(dir: string, fsync: boolean, extra = ''): string {
@@ -150,6 +152,7 @@ function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<
 }
 
 async function runOne(workload: Workload, kind: ServerKind, options: Options): Promise<Sample> {
+  const createCost = fileCreateCost()
   const dir = tempDir(`hookcast-bench-${workload.key}-${kind}-`)
   let server: Server | undefined
   try {
@@ -190,6 +193,7 @@ async function runOne(workload: Workload, kind: ServerKind, options: Options): P
       missing: check.missing,
       refused: Object.fromEntries(Object.entries(result.statuses).filter(([status]) => status !== '200')),
       reconnects: result.errors + result.timeouts,
+      createCost,
     }
   } finally {
     await server?.stop()
@@ -280,7 +284,7 @@ function medians(samples: Sample[]): Medians {
     perSecond: m((s) => s.perSecond), endToEnd: m((s) => s.endToEnd), p50: m((s) => s.p50), p99: m((s) => s.p99), rss: m((s) => s.rss),
     cpuPerEvent: m((s) => s.cpuPerEvent), loadCpu: m((s) => s.loadCpu), drain: m((s) => s.drain),
     accepted: samples.reduce((n, s) => n + s.accepted, 0), missing: m((s) => s.missing), refused: sumCounts(samples.map((s) => s.refused)),
-    reconnects: m((s) => s.reconnects),
+    reconnects: m((s) => s.reconnects), createCost: m((s) => s.createCost),
     runs: samples.length, missingTotal: samples.reduce((n, s) => n + s.missing, 0),
   }
 }
@@ -334,7 +338,7 @@ async function main(): Promise<void> {
           const key = `${workload.key}/${kind}`
           results.set(key, [...(results.get(key) ?? []), sample])
           console.log(`${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
-            `cpu ${fmt(sample.cpuPerEvent)} µs/event, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
+            `cpu ${fmt(sample.cpuPerEvent)} µs/event, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
             `check ${sample.accepted - sample.missing}/${sample.accepted}${describeRefused(sample.refused)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}`)
         } catch (error) {
           console.log(`${label}: FAILED ${(error as Error).message}`)
@@ -369,10 +373,21 @@ async function main(): Promise<void> {
 
   const lines = ['# hookcast benchmark results', '', ...machine, `- Wall time: ${((Date.now() - started.getTime()) / 60_000).toFixed(1)} min`, '']
   lines.push(
-    'Each row is the median of the repeats. Ratios are to the floor measured in the same run. "CPU/event" is the',
-    'server\'s CPU (all threads) per accepted event; "drain" is how long after the load stopped hookcast still',
-    'delivered; "check" counts accepted events found byte for byte at the destination (all repeats).',
-    'The load generator shares the 2 cores with the server; its CPU share is in the last column.',
+    'Each row is the median of the repeats; ratios are to the floor measured in the same run.',
+    '',
+    '- **accepted/s**: answers `200` per second during the measured run (the issue\'s throughput figure). hookcast',
+    '  answers once an event is in its spool and delivers after the answer; the floor and Express write the file',
+    '  before answering.',
+    '- **end to end/s**: events accepted *and* at their destination per second: all accepted events (warm-up included)',
+    '  over the load time plus the **drain** (how long hookcast still delivered after the load stopped).',
+    '- **CPU/event**: the server\'s CPU time, all threads, per accepted event during the measured run.',
+    '- **check**: accepted events found at the destination byte for byte (all repeats); refusals by status;',
+    '  "reconnects" are connections the server closed (Deno 2.9.6 closes keep-alive after any request body over',
+    '  ~1 KB: denoland/deno#36657, fixed by #36690, not released yet), which autocannon reopens.',
+    '- **loadgen CPU**: autocannon runs in its own process on the same 2 cores as the server.',
+    '- **file create µs**: the cost of creating a new file in the temp dir just before the run. On this VM it swings',
+    '  between tens of µs and ~1 ms from minute to minute; every receiver creates at least one file per event, so it',
+    '  moves every row, which is why runs rotate between receivers and medians are reported.',
     '',
   )
   const targets: string[] = []
@@ -380,15 +395,15 @@ async function main(): Promise<void> {
   for (const workload of workloads) {
     const floor = get(workload.key, 'floor')
     lines.push(`## ${workload.title}`, '')
-    lines.push('| receiver | accepted/s | vs floor | end to end/s | vs floor | p50 ms | p99 ms | p99 vs floor | peak RSS MB | CPU/event µs | drain s | check | loadgen CPU |')
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|')
+    lines.push('| receiver | accepted/s | vs floor | end to end/s | vs floor | p50 ms | p99 ms | p99 vs floor | peak RSS MB | CPU/event µs | drain s | check | loadgen CPU | file create µs |')
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|')
     for (const kind of workload.servers) {
       const m = get(workload.key, kind)
       if (!m) continue
       const check = m.missingTotal === 0 ? `ok ${m.accepted}/${m.accepted}` : `**FAIL ${m.missingTotal} missing** of ${m.accepted}`
       lines.push(`| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
         `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
-        `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused)}${m.reconnects ? `, ${fmt(m.reconnects)} reconnects` : ''} | ${fmt(m.loadCpu * 100)}% |`)
+        `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused)}${m.reconnects ? `, ${fmt(m.reconnects)} reconnects` : ''} | ${fmt(m.loadCpu * 100)}% | ${fmt(m.createCost)} |`)
     }
     lines.push('')
   }
