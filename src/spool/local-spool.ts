@@ -186,7 +186,9 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
   }
 
   async function appendState(kind: 'D' | 'A' | 'X', header: Record<string, unknown>): Promise<void> {
-    await segmentLog.append(encodeRecord(kind, header))
+    // Delivered and failed-attempt records are not synced on their own (they ride along with the next sync):
+    // losing one with the page cache only makes a delivery again. A move to the dead letters is synced.
+    await segmentLog.append(encodeRecord(kind, header), kind === 'X')
   }
 
   async function bodyOf(stored: StoredEvent): Promise<Uint8Array> {

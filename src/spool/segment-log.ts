@@ -33,7 +33,11 @@ export interface ScannedRecord {
 }
 
 export interface SegmentLog {
-  append(parts: Uint8Array[]): Promise<RecordRef>
+  /**
+   * Appends a record; resolves once it is written (and, with `fsync`, synced when `sync` is not false: delivery
+   * state can ride along with the next sync, since losing it only repeats a delivery).
+   */
+  append(parts: Uint8Array[], sync?: boolean): Promise<RecordRef>
   read(segment: number, offset: number, length: number): Promise<Uint8Array>
   /** Segment numbers on disk, oldest first; the last is the one being written. */
   segments(): number[]
@@ -69,7 +73,7 @@ export async function openSegmentLog(options: LogOptions, onRecord: (record: Sca
   const readers = new Map<number, Promise<FileHandle>>()
   let total = [...sizes.values()].reduce((a, b) => a + b, 0)
 
-  interface Waiting { parts: Uint8Array[]; size: number; resolve(ref: RecordRef): void; reject(error: unknown): void }
+  interface Waiting { parts: Uint8Array[]; size: number; sync: boolean; resolve(ref: RecordRef): void; reject(error: unknown): void }
   let queue: Waiting[] = []
   let flushing: Promise<void> | undefined
 
@@ -94,7 +98,7 @@ export async function openSegmentLog(options: LogOptions, onRecord: (record: Sca
         const { bytesWritten } = await writer.writev(slice)
         if (bytesWritten !== want) throw new Error(`short write (${bytesWritten} of ${want} bytes)`)
       }
-      if (options.fsync) await writer.datasync()
+      if (options.fsync && batch.some((w) => w.sync)) await writer.datasync()
     } catch (error) {
       // Cut the partial batch off so the next record starts on a clean boundary; if that fails too, leave
       // this segment and continue in a fresh one (recovery stops reading a segment at its torn tail).
@@ -140,9 +144,9 @@ export async function openSegmentLog(options: LogOptions, onRecord: (record: Sca
   }
 
   return {
-    append(parts) {
+    append(parts, sync = true) {
       return new Promise<RecordRef>((resolve, reject) => {
-        queue.push({ parts, size: parts.reduce((n, p) => n + p.byteLength, 0), resolve, reject })
+        queue.push({ parts, size: parts.reduce((n, p) => n + p.byteLength, 0), sync, resolve, reject })
         flushing ??= flush()
       })
     },
