@@ -17,7 +17,7 @@ import { request } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { bodyFactory, HOOK_PATH, SECRET, type BodyKind } from './bodies.ts'
 import type { LoadOptions, LoadResult } from './load.ts'
-import { checkDelivered, COMMANDS, cpuSeconds, fileCreateCost, median, peakRss, ROOT, sleep, startServer, tempDir, type Server } from './lib.ts'
+import { checkDelivered, COMMANDS, cpuSeconds, fileCreateCost, median, removeTempDirs, peakRss, ROOT, sleep, startServer, tempDir, type Server } from './lib.ts'
 import { fillSpool } from './backlog.ts'
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ async function runOne(workload: Workload, kind: ServerKind, options: Options): P
     }
   } finally {
     await server?.stop()
-    dir.remove()
+    dir.release()
   }
 }
 
@@ -230,7 +230,7 @@ async function runBacklog(runtime: Runtime, options: Options): Promise<BacklogSa
     return { perSecond: server.delivered.count / seconds, seconds, rss, missing: check.missing }
   } finally {
     await server?.stop()
-    dir.remove()
+    dir.release()
   }
 }
 
@@ -265,7 +265,7 @@ async function runCold(runtime: Runtime): Promise<ColdSample> {
     return { listening: server.listeningAt - server.spawnedAt, firstOk: done - server.spawnedAt }
   } finally {
     await server?.stop()
-    dir.remove()
+    dir.release()
   }
 }
 
@@ -382,12 +382,16 @@ async function main(): Promise<void> {
     '  over the load time plus the **drain** (how long hookcast still delivered after the load stopped).',
     '- **CPU/event**: the server\'s CPU time, all threads, per accepted event during the measured run.',
     '- **check**: accepted events found at the destination byte for byte (all repeats); refusals by status;',
-    '  "reconnects" are connections the server closed (Deno 2.9.6 closes keep-alive after any request body over',
+    '  "reconnects" are connections the server closed (Deno 2.9.x closes keep-alive after any request body over',
     '  ~1 KB: denoland/deno#36657, fixed by #36690, not released yet), which autocannon reopens.',
+    '- hookcast delivers each thumbnail and feed event twice: to the fs sink and to its stream tracker (live/ended',
+    '  alerts), each with its own spool record; a 503 means the spool reached `spool.maxBytes` (1 GiB) because',
+    '  deliveries fell behind the accepts.',
     '- **loadgen CPU**: autocannon runs in its own process on the same 2 cores as the server.',
-    '- **file create µs**: the cost of creating a new file in the temp dir just before the run. On this VM it swings',
-    '  between tens of µs and ~1 ms from minute to minute; every receiver creates at least one file per event, so it',
-    '  moves every row, which is why runs rotate between receivers and medians are reported.',
+    '- **file create µs**: the cost of creating a new file in the temp dir just before the run. Every receiver creates',
+    '  at least one file per event. On ext4 without a journal, inodes deleted in the last minutes are skipped (and',
+    '  checked one by one) when new ones are allocated, so after a mass deletion a create can cost ~1 ms of kernel',
+    '  time: the benchmark therefore empties finished runs\' files but deletes them only at the end.',
     '',
   )
   const targets: string[] = []
@@ -474,6 +478,9 @@ async function main(): Promise<void> {
     writeFileSync(options.out, report)
     console.log(`written to ${options.out}`)
   }
+  const removing = performance.now()
+  const count = removeTempDirs()
+  console.log(`removed ${count} temp dirs in ${((performance.now() - removing) / 1000).toFixed(1)} s`)
 }
 
 await main()
