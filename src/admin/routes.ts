@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.ts'
 import type { RecentEvents } from './recent-events.ts'
 import { COOKIE, createTokenCheck, type TokenCheck } from './auth.ts'
 import { loginPage, streamsPage } from './page.ts'
+import { activeFeedIds } from '../streams/active-feeds.ts'
 
 export interface AdminOptions {
   adminToken: string | undefined
@@ -122,7 +123,7 @@ function filterOf(input: { eventId?: unknown; destination?: unknown }): { eventI
 
 /** A stream as the page shows it. */
 function streamView(record: StreamRecord) {
-  const feeds = Object.values(record.feeds).filter((f) => f.started !== undefined && f.ended === undefined).length
+  const feeds = activeFeedIds(record).length
   return {
     streamId: record.streamId,
     accountId: record.accountId,

@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts'
 import { createSlackWebApi, postIncomingWebhook, type SlackWebApi } from './slack-api.ts'
 import { DEFAULT_TEMPLATES, endedMessage, liveMessage, mediaMessage, type Image } from './slack-messages.ts'
 import { reachable } from '../util/reachable.ts'
+import { activeFeedIds } from '../streams/active-feeds.ts'
 
 export const slackNotifierConfig = z.object({
   type: z.literal('slack'),
@@ -145,7 +146,7 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
       throw new DeliveryDeferred('waiting for the stream\'s first thumbnail', Math.min(deadline, deps.now() + 1_000))
     }
     const thumbnail = current?.firstThumbnail
-    const activeFeeds = current ? Object.values(current.feeds).filter((f) => f.started !== undefined && f.ended === undefined).length : 0
+    const activeFeeds = current ? activeFeedIds(current).length : 0
     const facts = {
       streamId,
       ...(event.accountId ? { accountId: event.accountId } : {}),

@@ -4,7 +4,7 @@
  * @module
  */
 import { DeliveryError } from '../destinations/types.ts'
-import { retryAfterMs } from './retry-after.ts'
+import { parseRetryAfter } from '../delivery/retry.ts'
 
 export interface GcsPlace {
   sink: string
@@ -68,7 +68,7 @@ export function gcsDeliveryError(error: unknown, operation: GcsOperation, key: s
   }
 
   const header = readHeader(e.response?.headers, 'retry-after')
-  const retryAfter = retryAfterMs(header)
+  const retryAfter = parseRetryAfter(header)
   const transient = (text: string) => new DeliveryError(text, { cause: error, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) })
   if (status === 429 || status === 403) return transient(`Google Cloud Storage is throttling ${operation}s to ${object} (HTTP ${status}${reason ? `, ${reason}` : ''}); will retry`)
   if (status === 408 || status === 409 || (status !== undefined && status >= 500)) {

@@ -4,7 +4,7 @@
  * @module
  */
 import { DeliveryError } from '../destinations/types.ts'
-import { retryAfterMs } from './retry-after.ts'
+import { parseRetryAfter } from '../delivery/retry.ts'
 
 export interface S3Place {
   sink: string
@@ -65,7 +65,7 @@ export function s3DeliveryError(error: unknown, operation: S3Operation, key: str
       return fail(`${service} does not offer this storage class: fix or remove ${sinkPath}.storageClass`)
   }
 
-  const retryAfter = retryAfterMs(e.$response?.headers?.['retry-after'])
+  const retryAfter = parseRetryAfter(e.$response?.headers?.['retry-after'])
   const transient = (message: string) => new DeliveryError(message, { cause: error, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) })
   if (THROTTLED.has(code) || status === 429 || status === 503) return transient(`${service} is throttling (${code}${status ? `, HTTP ${status}` : ''}) on ${operation} ${object}; will retry`)
   if (PASSING.has(code) || status === 408 || status === 409 || (status !== undefined && status >= 500)) {

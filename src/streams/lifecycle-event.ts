@@ -7,11 +7,12 @@
 import type { HookEvent } from '../events/types.ts'
 import { toHex } from '../verify/verifier.ts'
 import type { StreamRecord } from './types.ts'
+import { activeFeedIds } from './active-feeds.ts'
 
 export const LIFECYCLE_SOURCE = 'hookcast'
 
 export async function lifecycleEvent(record: StreamRecord, kind: 'live' | 'ended', receivedAt: number): Promise<HookEvent> {
-  const activeFeeds = Object.entries(record.feeds).filter(([, f]) => f.started !== undefined && f.ended === undefined).map(([id]) => id)
+  const activeFeeds = activeFeedIds(record)
   const timestamp = kind === 'live' ? record.liveSince! : record.endedAt ?? receivedAt
   const data: Record<string, unknown> = {
     streamId: record.streamId,

@@ -15,6 +15,7 @@ import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
 import { lifecycleEvent } from './lifecycle-event.ts'
 import type { StreamRecord, StreamStore, ThumbnailRef } from './types.ts'
+import { isActive } from './active-feeds.ts'
 
 export const TRACKER_NAME = '@streams'
 
@@ -181,7 +182,7 @@ export function applyFeed(r: StreamRecord, feedId: string, event: string, at: nu
   else if (event === 'ended') feed.ended = at
   else return
 
-  const active = Object.values(r.feeds).filter((f) => f.started !== undefined && f.ended === undefined)
+  const active = Object.values(r.feeds).filter(isActive)
   if (active.length > 0) {
     if (r.status === 'ending') {
       r.status = 'live' // a flap: the same session goes on
