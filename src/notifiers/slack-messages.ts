@@ -1,10 +1,12 @@
 /**
  * The Block Kit messages of the Slack notifier. Headlines come from templates with the sink-key placeholders,
- * plus {duration} {feeds} {liveSince} {endedAt}.
+ * plus {duration} {feeds} {liveSince} {endedAt}. The template is the operator's mrkdwn; every value put into it
+ * (or into a field) that hookcast did not write goes through `escapeMrkdwn` (see slack-text.ts).
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import { renderText } from '../template/placeholders.ts'
+import { placeholderValues, type Placeholder } from '../template/placeholders.ts'
+import { escapeMrkdwn, stripFormatting } from './slack-text.ts'
 
 export const DEFAULT_TEMPLATES = {
   live: ':red_circle: *{streamName}* is live',
@@ -26,48 +28,65 @@ export interface LiveFacts {
 }
 
 export function liveMessage(template: string, event: HookEvent, facts: LiveFacts, image: Image, missingImage: boolean): { text: string; blocks: Block[] } {
-  const text = headline(template, event, { feeds: String(facts.feeds), liveSince: iso(facts.liveSince) })
+  const extra = { feeds: String(facts.feeds), liveSince: iso(facts.liveSince) }
   const blocks: Block[] = [
-    section(text),
-    fields([['Stream', facts.streamId], ['Account', facts.accountId ?? '-'], ['Live since', slackDate(facts.liveSince)], ['Feeds', String(facts.feeds)]]),
+    section(headline(template, event, extra)),
+    fields([['Stream', escapeMrkdwn(facts.streamId)], ['Account', escapeMrkdwn(facts.accountId ?? '-')], ['Live since', slackDate(facts.liveSince)], ['Feeds', String(facts.feeds)]]),
   ]
   if (image && 'url' in image) blocks.push(imageBlock(image.url, event.streamName ?? facts.streamId))
   if (missingImage) blocks.push(context('No thumbnail arrived in time; it will be in the thread when the stream ends.'))
-  return { text: plain(text), blocks }
+  return { text: fallback(template, event, extra), blocks }
 }
 
 export function endedMessage(template: string, event: HookEvent, liveSince: number | undefined, endedAt: number, image: Image): { text: string; blocks: Block[] } {
   const duration = liveSince === undefined ? 'an unknown time' : formatDuration(endedAt - liveSince)
-  const text = headline(template, event, { duration, liveSince: liveSince ? iso(liveSince) : '-', endedAt: iso(endedAt) })
+  const extra = { duration, liveSince: liveSince ? iso(liveSince) : '-', endedAt: iso(endedAt) }
   const blocks: Block[] = [
-    section(text),
-    fields([['Stream', event.streamId ?? '-'], ['Live', liveSince ? `${slackDate(liveSince)} – ${slackDate(endedAt)}` : slackDate(endedAt)], ['Duration', duration]]),
+    section(headline(template, event, extra)),
+    fields([['Stream', escapeMrkdwn(event.streamId ?? '-')], ['Live', liveSince ? `${slackDate(liveSince)} – ${slackDate(endedAt)}` : slackDate(endedAt)], ['Duration', duration]]),
   ]
   if (image && 'url' in image) blocks.push(imageBlock(image.url, `last thumbnail of ${event.streamName ?? event.streamId}`))
-  return { text: plain(text), blocks }
+  return { text: fallback(template, event, extra), blocks }
 }
 
 export function mediaMessage(template: string, event: HookEvent): { text: string; blocks: Block[] } {
-  const text = headline(template, event, {})
   const details = event.data ?? {}
-  const rows: Array<[string, string]> = [['Stream', event.streamId ?? event.streamName ?? '-']]
-  for (const key of ['recordFileId', 'mediaAssetId', 'type', 'streamName']) {
-    if (details[key] !== undefined && key !== 'streamName') rows.push([key, String(details[key])])
+  const rows: Array<[string, string]> = [['Stream', escapeMrkdwn(event.streamId ?? event.streamName ?? '-')]]
+  for (const key of ['recordFileId', 'mediaAssetId', 'type']) {
+    if (details[key] !== undefined) rows.push([key, escapeMrkdwn(String(details[key]))])
   }
-  return { text: plain(text), blocks: [section(text), fields(rows)] }
+  return { text: fallback(template, event, {}), blocks: [section(headline(template, event, {})), fields(rows)] }
 }
 
+const PLACEHOLDER = /\{([A-Za-z]+)\}/g
+const OURS = new Set(['duration', 'feeds', 'liveSince', 'endedAt'])
+
+/**
+ * Fills a template in one pass (so a value that looks like a placeholder is not filled again): our own values as
+ * they are, the event's escaped. Unknown names stay as written, as in sink keys.
+ */
 function headline(template: string, event: HookEvent, extra: Record<string, string>): string {
-  const filled = template.replace(/\{(duration|feeds|liveSince|endedAt)\}/g, (_, name: string) => extra[name] ?? '-')
-  return renderText(filled, event)
+  const values = placeholderValues(event)
+  return template.replace(PLACEHOLDER, (whole, name: string) => {
+    if (OURS.has(name)) return extra[name] ?? '-'
+    if (!Object.hasOwn(values, name)) return whole
+    return escapeMrkdwn(values[name as Placeholder] ?? '-')
+  })
 }
 
-const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } })
-const context = (text: string): Block => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] })
+/** The notification text: the headline without the template's formatting marks (emoji names and values kept whole). */
+const fallback = (template: string, event: HookEvent, extra: Record<string, string>) => headline(stripFormatting(template), event, extra)
+
+// `verbatim`: Slack does not link bare URLs, channels or mentions in these texts (our own <!date> tokens still work).
+const mrkdwn = (text: string) => ({ type: 'mrkdwn', text, verbatim: true })
+const section = (text: string): Block => ({ type: 'section', text: mrkdwn(text) })
+const context = (text: string): Block => ({ type: 'context', elements: [mrkdwn(text)] })
+/** Rows of a name and an already safe mrkdwn value. */
 const fields = (rows: Array<[string, string]>): Block => ({
   type: 'section',
-  fields: rows.map(([name, value]) => ({ type: 'mrkdwn', text: `*${name}*\n${value}` })),
+  fields: rows.map(([name, value]) => mrkdwn(`*${name}*\n${value}`)),
 })
+// alt_text is plain text (Slack shows it verbatim), so it needs no escaping, only Slack's length limit.
 const imageBlock = (url: string, alt: string): Block => ({ type: 'image', image_url: url, alt_text: alt.slice(0, 2000) })
 
 /** Slack's date formatting, shown in each reader's time zone, with an ISO fallback. */
@@ -76,7 +95,6 @@ function slackDate(ms: number): string {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
-const plain = (mrkdwn: string) => mrkdwn.replace(/[*_~]/g, '')
 
 export function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000))

@@ -157,7 +157,7 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
     const image = bytes ? undefined : await imageUrl(thumbnail)
     const message = liveMessage(templates.live, event, facts, image, !thumbnail)
     if (bytes) {
-      const fileId = await postWithUpload(message, bytes, `${event.streamName ?? 'stream'}-live.jpg`, undefined, signal)
+      const fileId = await postWithUpload(message, bytes, fileName(event, 'live'), undefined, signal)
       await remember(streamId, session, { liveFile: fileId })
       const ts = await shareTs(fileId, signal)
       if (ts) await remember(streamId, session, { live: ts })
@@ -193,7 +193,7 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
     }
     const bytes = thumbnail ? await deps.streams.thumbnail(streamId, thumbnail.eventId) : undefined
     const ts = bytes
-      ? await postWithUpload(message, bytes, `${event.streamName ?? 'stream'}-last.jpg`, liveTs, signal)
+      ? await postWithUpload(message, bytes, fileName(event, 'last'), liveTs, signal)
       : await post(message, liveTs, signal)
     await remember(streamId, session, { ended: ts ?? 'posted' })
   }
@@ -229,6 +229,12 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
       if (MEDIA_EVENTS.has(`${event.type}:${event.event}`)) return onMedia(event, signal)
     },
   }
+}
+
+/** An uploaded image's name (Slack shows it as the file's title): the stream name reduced to safe characters. */
+function fileName(event: HookEvent, which: 'live' | 'last'): string {
+  const name = (event.streamName ?? '').replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 100)
+  return `${name || 'stream'}-${which}.jpg`
 }
 
 /** The stream a recording/media event belongs to: by id, else (recordings carry only a name) by name. */

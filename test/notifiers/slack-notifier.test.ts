@@ -1,0 +1,55 @@
+/**
+ * The Slack notifier in bot mode, in process, against the local Slack stand-in: what a hostile signed stream name
+ * becomes in everything posted (message, fallback text, uploaded file's name).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSlackNotifier, slackNotifierConfig } from '../../src/notifiers/slack.ts'
+import type { StreamRecord, StreamStore } from '../../src/streams/types.ts'
+import { silentLogger } from '../../src/log.ts'
+import { BOT_TOKEN, CHANNEL, startSlack, type SlackStandIn } from '../support/slack.ts'
+import { makeEvent } from '../support/events.ts'
+import { jpeg } from '../support/hooks.ts'
+
+const HOSTILE = '<!channel> <@U0ADMIN> <https://evil.example|https://dolby.io> ../../x'
+const STREAM = `ZG6NWV/${HOSTILE}`
+let slack: SlackStandIn
+
+beforeAll(async () => { slack = await startSlack() })
+afterAll(async () => { await slack.close() })
+
+/** One stream, live, with its first thumbnail: all the notifier reads. */
+function oneStream(): StreamStore {
+  const thumb = makeEvent({ id: 't1', streamId: STREAM, streamName: HOSTILE })
+  const { body: _body, data: _data, ...event } = thumb
+  const record: StreamRecord = {
+    streamId: STREAM, streamName: HOSTILE, status: 'live', session: 's1', liveSince: 1, feeds: { f: { started: 1 } },
+    firstThumbnail: { eventId: 't1', timestamp: 1, event }, alerts: {}, emitted: {}, updatedAt: 1,
+  }
+  return {
+    get: (id) => (id === STREAM ? record : undefined),
+    all: () => [record],
+    async update(_id, change) { change(record); return record },
+    async putThumbnail() {},
+    thumbnail: async () => jpeg('hostile', 2_000),
+    async close() {},
+  }
+}
+
+describe('Slack notifier with a hostile stream name', () => {
+  it('posts no mention, ping or link, and names the uploaded file safely', async () => {
+    const notifier = createSlackNotifier('slack', slackNotifierConfig.parse({
+      type: 'slack', token: BOT_TOKEN, channel: CHANNEL, apiUrl: slack.apiUrl, minInterval: '0ms',
+    }), { streams: oneStream(), destination: () => undefined, thumbnailUrl: async () => '', log: silentLogger, now: Date.now })
+    await notifier.deliver(makeEvent({
+      type: 'stream', event: 'live', streamId: STREAM, streamName: HOSTILE, receivedAt: Date.now(), data: { session: 's1', liveSince: 1 },
+    }))
+    const posted = JSON.stringify(slack.messages)
+    expect(slack.messages).toHaveLength(1)
+    for (const bad of ['<!channel>', '<@U0ADMIN>', '<https://evil']) expect(posted).not.toContain(bad)
+    expect(posted).toContain('&lt;!channel&gt;')
+    const reserve = slack.receiver.requests.find((r) => r.path === '/api/files.getUploadURLExternal')!
+    const filename = new URLSearchParams(reserve.body.toString()).get('filename')!
+    expect(filename).toMatch(/^[A-Za-z0-9._-]+-live\.jpg$/)
+    expect(filename).not.toContain('..')
+  })
+})
