@@ -1,7 +1,7 @@
 /**
  * The HTTP notifier: POSTs each routed event to a URL, either as the platform sent it (`mode: original`: the
  * exact body and the platform's headers, re-signed with this notifier's secret) or as a JSON envelope of the
- * parsed event (`mode: envelope`). Signed per Standard Webhooks, with a stable `webhook-id` per event so
+ * parsed event (`mode: envelope`). Original mode always re-signs, so it needs a secret. Signed per Standard Webhooks, with a stable `webhook-id` per event so
  * receivers can drop the redeliveries that at-least-once delivery implies.
  * @module
  */
@@ -18,7 +18,7 @@ export const httpNotifierConfig = z.object({
   url: z.url({ protocol: /^https?$/ }),
   /** `envelope` (JSON of the parsed event) or `original` (the platform's request, re-signed). */
   mode: z.enum(['envelope', 'original']).default('envelope'),
-  /** Standard Webhooks secret, `whsec_<base64>`; also re-signs X-Millicast-Signature in `original` mode. */
+  /** Standard Webhooks secret, `whsec_<base64>`; also re-signs X-Millicast-Signature in `original` mode, which needs it. */
   secret: z.string().min(1).refine((value) => /^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(value), 'expected whsec_<base64>').optional(),
   /** Extra request headers (e.g. an Authorization token from ${ENV}). */
   headers: z.record(z.string(), z.string()).default({}),
