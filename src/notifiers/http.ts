@@ -1,8 +1,9 @@
 /**
  * The HTTP notifier: POSTs each routed event to a URL, either as the platform sent it (`mode: original`: the
  * exact body and the platform's headers, re-signed with this notifier's secret) or as a JSON envelope of the
- * parsed event (`mode: envelope`). Original mode always re-signs, so it needs a secret. Signed per Standard Webhooks, with a stable `webhook-id` per event so
- * receivers can drop the redeliveries that at-least-once delivery implies.
+ * parsed event (`mode: envelope`). Signed per Standard Webhooks, with a stable `webhook-id` per event so
+ * receivers can drop the redeliveries that at-least-once delivery implies. Original mode always re-signs, so it
+ * needs a secret: the platform's request passed on unsigned would look like one nobody verified.
  * @module
  */
 import { z } from 'zod'
