@@ -9,16 +9,15 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import process from 'node:process'
 import type { HookEvent } from '../events/types.ts'
 import { OutboxFullError } from '../outbox/types.ts'
 import { decodeWhole, encodeRecord, PREFIX_BYTES, decodePrefix, decodeHeader } from './record.ts'
 import { openSegmentLog, type ScannedRecord, type SegmentLog } from './segment-log.ts'
 import type { Attempt, DeadLetter, DeadLetterFilter, PendingDelivery, SpoolStats, SpoolStore } from './types.ts'
 import type { Logger } from '../log.ts'
-import { isAlive } from '../util/pid.ts'
+import { lockDir } from './dir-lock.ts'
 
 export interface LocalSpoolOptions {
   dir: string
@@ -60,8 +59,8 @@ interface StoredEvent {
   bodyLength: number
   body: Uint8Array | undefined
   deliveries: Map<string, PendingDelivery>
-  /** Deliveries of it under way (between `load` and their outcome): it is not copied forward meanwhile. */
-  busy: number
+  /** Destinations of deliveries of it under way (between `load` and their outcome): it is not copied forward meanwhile. */
+  busy: Set<string>
   /** A body read back from disk, shared by the deliveries under way (one read and hash check for all). */
   loaded?: Uint8Array
   reading?: Promise<Uint8Array>
@@ -84,7 +83,9 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
   const inboxDir = join(options.dir, 'inbox')
   await mkdir(deadDir, { recursive: true })
   await mkdir(inboxDir, { recursive: true })
-  const releaseLock = await lockDir(options.dir)
+  const lock = await lockDir(options.dir, {
+    onWait: (pid) => log.warn('spool is locked by another process; waiting for it to exit', { dir: options.dir, pid }),
+  })
 
   const events = new Map<string, StoredEvent>()
   const live = new Map<number, number>() // segment -> events whose newest record is in it
@@ -107,7 +108,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       live.set(stored.segment, live.get(stored.segment)! - 1)
       Object.assign(stored, { segment, bodyOffset, bodyLength })
     } else {
-      stored = { meta, segment, bodyOffset, bodyLength, body: undefined, deliveries: new Map(), busy: 0 }
+      stored = { meta, segment, bodyOffset, bodyLength, body: undefined, deliveries: new Map(), busy: new Set() }
       events.set(meta.id, stored)
     }
     live.set(segment, (live.get(segment) ?? 0) + 1)
@@ -137,11 +138,12 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     if (stored.body) cachedBytes -= stored.body.byteLength
   }
 
-  /** The end of a delivery attempt that began with `load`. */
+  /** The end of a delivery attempt that began with `load` (idempotent: an outcome recorded twice settles once). */
   function settle(delivery: PendingDelivery): void {
     const stored = events.get(delivery.eventId)
-    if (stored && stored.busy > 0) stored.busy--
-    if (stored?.busy === 0) stored.loaded = undefined
+    if (!stored) return
+    stored.busy.delete(delivery.destination)
+    if (stored.busy.size === 0) stored.loaded = undefined
   }
 
   function onRecord(record: ScannedRecord): void {
@@ -167,11 +169,22 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
   if (recovered.length > 0) log.info('spool recovered pending deliveries', { deliveries: recovered.length, events: events.size })
 
   const deadIndex = new Map<string, DeadLetter & { bytes: number }>()
+  let deadBytes = 0
+  const indexDead = (name: string, letter: DeadLetter & { bytes: number }) => {
+    unindexDead(name)
+    deadIndex.set(name, letter)
+    deadBytes += letter.bytes
+  }
+  const unindexDead = (name: string) => {
+    deadBytes -= deadIndex.get(name)?.bytes ?? 0
+    deadIndex.delete(name)
+  }
 
   async function appendEvent(header: EventHeader, body: Uint8Array): Promise<PendingDelivery[]> {
     const parts = encodeRecord('E', header, body)
     const size = parts.reduce((n, p) => n + p.byteLength, 0)
-    if (segmentLog.totalBytes() + size > options.maxBytes) {
+    // Dead letters count too: they wait on the same disk until someone replays or removes them.
+    if (segmentLog.totalBytes() + deadBytes + size > options.maxBytes) {
       throw new OutboxFullError(`spool is full (spool.maxBytes = ${options.maxBytes})`)
     }
     let ref
@@ -197,7 +210,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     // The deliveries of an event to its destinations start together: they share one read.
     stored.reading ??= readBack(stored).finally(() => { stored.reading = undefined })
     const body = await stored.reading
-    if (stored.busy > 0) stored.loaded = body
+    if (stored.busy.size > 0) stored.loaded = body
     return body
   }
 
@@ -227,7 +240,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     const stuck = lastOldest?.segment === oldest && count >= lastOldest.count
     lastOldest = { segment: oldest, count }
     if (count === 0 || count > FORWARD_AT_MOST || !stuck) return
-    for (const stored of [...events.values()].filter((e) => e.segment === oldest && e.busy === 0)) {
+    for (const stored of [...events.values()].filter((e) => e.segment === oldest && e.busy.size === 0)) {
       if (closed) return
       const body = await bodyOf(stored).catch(() => undefined)
       if (!body || stored.segment !== oldest) continue
@@ -265,19 +278,23 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
   /** Brings the dead-letter index in line with the directory (the CLI may have moved files away). */
   async function refreshDeadIndex(): Promise<void> {
     const names = new Set((await readdir(deadDir)).filter((name) => name.endsWith('.dl')))
-    for (const name of deadIndex.keys()) if (!names.has(name)) deadIndex.delete(name)
+    for (const name of [...deadIndex.keys()]) if (!names.has(name)) unindexDead(name)
     for (const name of names) {
       if (deadIndex.has(name)) continue
       const letter = await readDeadHeader(name)
-      if (letter) deadIndex.set(name, letter)
+      if (letter) indexDead(name, letter)
     }
   }
 
-  /** Re-accepts one replayed dead letter from the inbox. */
+  /**
+   * Re-accepts one replayed dead letter from the inbox. Inbox names are unique per replay (see `inboxName`), so a
+   * name already recorded in the log is a replay appended before a crash, whose file was left behind.
+   */
   async function pickUp(name: string): Promise<PendingDelivery[]> {
     const path = join(inboxDir, name)
     if (replayed.has(name)) {
-      await rm(path, { force: true }) // appended before a crash; only the file was left
+      await rm(path, { force: true })
+      replayed.delete(name)
       return []
     }
     const whole = decodeWhole<DeadHeader>(new Uint8Array(await readFile(path)))
@@ -289,6 +306,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     const { destination, attempts: _attempts, deadAt: _deadAt, ...meta } = whole.header
     const added = await appendEvent({ ...meta, deliveries: { [destination]: { since: now(), attempts: [], nextAt: 0 } }, replay: name }, whole.body)
     await rm(path, { force: true })
+    replayed.delete(name)
     return added
   }
 
@@ -310,7 +328,10 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     if (maintaining || closed) return
     maintaining = (async () => {
       const added = await drainInbox()
-      if (added.length > 0) for (const listener of listeners) listener(added)
+      if (added.length > 0) {
+        await refreshDeadIndex() // the CLI moved these out of the dead letters
+        for (const listener of listeners) listener(added)
+      }
       await forwardStragglers()
       await dropResolvedSegments()
     })().catch((error) => log.error('spool maintenance failed', { error: String(error) })).finally(() => { maintaining = undefined })
@@ -326,10 +347,10 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       return appendEvent({ ...meta, deliveries }, body)
     },
     recovered: () => recovered,
-    async load(eventId) {
+    async load(eventId, destination) {
       const stored = events.get(eventId)
       if (!stored) throw new Error(`event ${eventId} is not pending in the spool`)
-      stored.busy++
+      stored.busy.add(destination)
       const body = await bodyOf(stored)
       const event: HookEvent = { ...stored.meta, body }
       if (stored.meta.contentType === 'application/json') {
@@ -368,7 +389,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       await appendState('X', { id: delivery.eventId, destination: delivery.destination })
       resolve(delivery.eventId, delivery.destination)
       const letter = await readDeadHeader(name)
-      if (letter) deadIndex.set(name, letter)
+      if (letter) indexDead(name, letter)
       await dropResolvedSegments()
     },
     async deadLetters(filter = {}) {
@@ -381,9 +402,10 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       const names = [...deadIndex.entries()].filter(([, letter]) => matches(letter, filter)).map(([name]) => name)
       const added: PendingDelivery[] = []
       for (const [index, name] of names.entries()) {
-        await rename(join(deadDir, name), join(inboxDir, name)).catch(() => {})
-        deadIndex.delete(name)
-        added.push(...await pickUp(name))
+        const queued = inboxName(name)
+        unindexDead(name)
+        const moved = await rename(join(deadDir, name), join(inboxDir, queued)).then(() => true, () => false)
+        if (moved) added.push(...await pickUp(queued))
         onProgress?.(index + 1, names.length)
       }
       return added
@@ -394,8 +416,6 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
     stats(): SpoolStats {
       let oldest = Infinity
       for (const stored of events.values()) oldest = Math.min(oldest, stored.meta.receivedAt)
-      let deadBytes = 0
-      for (const letter of deadIndex.values()) deadBytes += letter.bytes
       return {
         pendingEvents: events.size,
         pendingDeliveries,
@@ -410,7 +430,7 @@ export async function openLocalSpool(options: LocalSpoolOptions): Promise<SpoolS
       clearInterval(timer)
       await maintaining // it may be appending (a replay, a straggler copied forward)
       await segmentLog.close()
-      await releaseLock()
+      await lock.release()
     },
   }
 }
@@ -438,24 +458,16 @@ export async function queueReplay(
     return (filter.eventId === undefined || filter.eventId === eventId) && (filter.destination === undefined || filter.destination === destination)
   })
   for (const [index, name] of names.entries()) {
-    await rename(join(deadDir, name), join(inboxDir, name))
+    await rename(join(deadDir, name), join(inboxDir, inboxName(name)))
     onProgress?.(index + 1, names.length)
   }
   return names.length
 }
 
-/** One process per spool directory: a second would interleave writes. A lock left by a dead process is taken over. */
-async function lockDir(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, 'LOCK')
-  const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-  if (holder && holder !== process.pid && isAlive(holder)) {
-    throw new Error(`spool ${dir} is in use by process ${holder}; give each instance its own spool.dir`)
-  }
-  await writeFile(path, String(process.pid))
-  return async () => {
-    const current = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-    if (current === process.pid) await rm(path, { force: true })
-  }
+/**
+ * The inbox name of one replay of a dead letter: unique, so the same dead letter can be replayed any number of
+ * times (its dead-letter name is the same each time it dies).
+ */
+function inboxName(deadName: string): string {
+  return `${deadName.slice(0, -3)}.${Date.now().toString(36)}${crypto.randomUUID().slice(0, 8)}.dl`
 }
-
-

@@ -57,8 +57,8 @@ export interface SpoolStore {
   append(event: HookEvent, destinations: readonly string[]): Promise<PendingDelivery[]>
   /** The deliveries left pending by a previous run (call once, after opening). */
   recovered(): PendingDelivery[]
-  /** The event of a pending delivery, with its body. */
-  load(eventId: string): Promise<HookEvent>
+  /** The event of a pending delivery to `destination`, with its body; the delivery's outcome must follow. */
+  load(eventId: string, destination: string): Promise<HookEvent>
   delivered(delivery: PendingDelivery): Promise<void>
   /**
    * Records that the delivery will be tried again at `delivery.nextAt`: after a failed attempt (its last entry in

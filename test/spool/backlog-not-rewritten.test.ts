@@ -27,7 +27,7 @@ describe('spool maintenance during a backlog', () => {
     const before = newest()
     // One delivery every 150 ms: the backlog drains across several maintenance ticks (one a second).
     for (const delivery of deliveries) {
-      await store.load(delivery.eventId)
+      await store.load(delivery.eventId, delivery.destination)
       await store.delivered(delivery)
       await sleep(150)
     }

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openLocalSpool, queueReplay, type LocalSpoolOptions } from '../../src/spool/local-spool.ts'
-import type { SpoolStore } from '../../src/spool/types.ts'
+import type { PendingDelivery, SpoolStore } from '../../src/spool/types.ts'
 import { OutboxFullError } from '../../src/outbox/types.ts'
 import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
 import { silentLogger } from '../../src/log.ts'
@@ -58,10 +58,10 @@ describe('local spool', () => {
     const recovered = store.recovered()
     expect(recovered.map((d) => `${d.eventId}:${d.destination}`).sort())
       .toEqual([`${json.id}:disk`, `${json.id}:hook`, `${thumb.id}:disk`].sort())
-    const back = await store.load(thumb.id)
+    const back = await store.load(thumb.id, 'disk')
     expect(back.body).toEqual(thumb.body)
     expect(back).toMatchObject({ type: 'thumbnail', streamId: thumb.streamId, feedId: thumb.feedId, timestamp: thumb.timestamp })
-    expect((await store.load(json.id)).data).toEqual(PAYLOADS.feedsStarted.data)
+    expect((await store.load(json.id, 'disk')).data).toEqual(PAYLOADS.feedsStarted.data)
     expect(store.stats()).toMatchObject({ pendingEvents: 2, pendingDeliveries: 3 })
   })
 
@@ -74,19 +74,19 @@ describe('local spool', () => {
     expect(segmentFiles().length).toBeGreaterThan(3)
     const [keep, ...rest] = deliveries
     for (const delivery of rest) {
-      await store.load(delivery.eventId)
+      await store.load(delivery.eventId, delivery.destination)
       await store.delivered(delivery)
     }
     keep!.attempts.push({ at: 123, error: 'boom' })
     keep!.nextAt = 456
-    await store.load(keep!.eventId)
+    await store.load(keep!.eventId, keep!.destination)
     await store.failed(keep!)
     // The one straggler is copied forward so the old segments can go.
     await eventually(() => segmentFiles().length <= 2, 5_000)
 
     store = await reopen(store)
     expect(store.recovered()).toEqual([expect.objectContaining({ eventId: keep!.eventId, attempts: [{ at: 123, error: 'boom' }], nextAt: 456 })])
-    expect((await store.load(keep!.eventId)).body).toEqual(events[0]!.body)
+    expect((await store.load(keep!.eventId, keep!.destination)).body).toEqual(events[0]!.body)
     await store.delivered(store.recovered()[0]!)
     await eventually(() => segmentFiles().length === 1, 5_000)
     expect(store.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0, oldestPendingAgeMs: 0 })
@@ -125,7 +125,7 @@ describe('local spool', () => {
     let store = await spool()
     const event = await thumbEvent('dead')
     const [delivery] = await store.append(event, ['hook'])
-    await store.load(event.id)
+    await store.load(event.id, 'hook')
     delivery!.attempts.push({ at: 1, error: 'hook answered 400' })
     await store.dead(delivery!)
     expect(store.stats()).toMatchObject({ pendingEvents: 0, deadLetters: 1 })
@@ -142,7 +142,7 @@ describe('local spool', () => {
     expect(replayed).toEqual([expect.objectContaining({ eventId: event.id, destination: 'hook', attempts: [] })])
     expect(progress).toEqual([1])
     expect(await store.deadLetters()).toEqual([])
-    expect((await store.load(event.id)).body).toEqual(event.body)
+    expect((await store.load(event.id, 'hook')).body).toEqual(event.body)
 
     store = await reopen(store) // the replay itself is durable
     expect(store.recovered().map((d) => d.destination)).toEqual(['hook'])
@@ -152,7 +152,7 @@ describe('local spool', () => {
     const store = await spool()
     const event = await jsonEvent()
     const [delivery] = await store.append(event, ['hook'])
-    await store.load(event.id)
+    await store.load(event.id, 'hook')
     await store.dead(delivery!)
     const picked: string[] = []
     store.onPending((deliveries) => picked.push(...deliveries.map((d) => d.eventId)))
@@ -161,6 +161,53 @@ describe('local spool', () => {
     expect(picked).toEqual([event.id])
     expect(await store.deadLetters()).toEqual([])
     expect(readdirSync(join(dir.path, 'inbox'))).toEqual([])
+  })
+
+  it('replays the same dead letter any number of times, from the API and from another process', async () => {
+    let store = await spool()
+    const event = await jsonEvent()
+    const [first] = await store.append(event, ['hook'])
+    await store.load(event.id, 'hook')
+    await store.dead(first!)
+    const picked: PendingDelivery[] = []
+    store.onPending((deliveries) => picked.push(...deliveries))
+    for (const how of ['cli', 'api', 'cli', 'api']) {
+      // Replayed, then dead again (the receiver still refuses it).
+      let again: PendingDelivery
+      if (how === 'api') {
+        [again] = (await store.replay()) as [PendingDelivery]
+      } else {
+        const before = picked.length
+        expect(await queueReplay(dir.path)).toBe(1)
+        await eventually(() => picked.length === before + 1, 5_000)
+        again = picked.at(-1)!
+      }
+      expect(again).toMatchObject({ eventId: event.id, destination: 'hook', attempts: [] })
+      expect(store.stats()).toMatchObject({ pendingDeliveries: 1, deadLetters: 0 })
+      await store.load(event.id, 'hook')
+      await store.dead(again)
+      expect(store.stats()).toMatchObject({ pendingDeliveries: 0, deadLetters: 1 })
+    }
+    store = await reopen(store)
+    expect(await store.deadLetters()).toEqual([expect.objectContaining({ eventId: event.id, destination: 'hook' })])
+    const [last] = await store.replay()
+    expect(last).toMatchObject({ eventId: event.id, destination: 'hook' })
+    expect((await store.load(event.id, 'hook')).body).toEqual(event.body)
+    await store.delivered(last!)
+    expect(store.stats()).toMatchObject({ pendingDeliveries: 0, deadLetters: 0 })
+    expect(readdirSync(join(dir.path, 'inbox'))).toEqual([])
+  })
+
+  it('counts dead letters against spool.maxBytes', async () => {
+    const store = await spool({ maxBytes: 180_000 })
+    const big = await thumbEvent('big', 50_000)
+    const [delivery] = await store.append(big, ['hook'])
+    await store.load(big.id, 'hook')
+    await store.dead(delivery!)
+    // The dead event's record (until its segment goes) + its dead letter + a second event: 150 KB, fits.
+    await store.append(await thumbEvent('second', 50_000), ['hook'])
+    await expect(store.append(await thumbEvent('third', 50_000), ['hook'])).rejects.toBeInstanceOf(OutboxFullError)
+    expect(store.stats().bytes).toBeGreaterThan(100_000)
   })
 
   it('takes over the lock of a process that is gone', async () => {

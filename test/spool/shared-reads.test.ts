@@ -20,10 +20,10 @@ describe('spool read-back', () => {
 
     store = await openLocalSpool(options) // nothing cached: bodies come back from disk
     const [disk, chat] = store.recovered()
-    const [a, b] = await Promise.all([store.load(event.id), store.load(event.id)])
+    const [a, b] = await Promise.all([store.load(event.id, 'disk'), store.load(event.id, 'chat')])
     expect(a.body).toBe(b.body)
     expect(Buffer.from(a.body)).toEqual(Buffer.from(hook.body))
-    const later = await store.load(event.id) // a third delivery while the others are under way
+    const later = await store.load(event.id, 'disk') // a third delivery while the others are under way
     expect(later.body).toBe(a.body)
     await store.delivered(disk!)
     await store.delivered(chat!)

@@ -1,0 +1,83 @@
+/**
+ * The spool directory lock: a supervisor must always be able to restart the gateway after a crash, and two
+ * processes must never both hold one directory.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { lockDir } from '../../src/spool/dir-lock.ts'
+import { isAlive, processStart } from '../../src/util/pid.ts'
+import { ROOT } from '../support/runtimes.ts'
+import { tempDir } from '../support/files.ts'
+
+let dir: ReturnType<typeof tempDir>
+beforeEach(() => { dir = tempDir('hookcast-lock-') })
+afterEach(() => dir.remove())
+
+/** A process that exited but was not reaped by its parent: `kill(pid, 0)` still succeeds on it. */
+async function zombie(): Promise<{ pid: number; stop(): void }> {
+  const parent = spawn('python3', ['-c', [
+    'import os, sys, time',
+    'pid = os.fork()',
+    'if pid == 0: os._exit(0)',
+    'print(pid, flush=True)',
+    'time.sleep(60)',
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))))
+  // Wait until the child really is a zombie.
+  for (let i = 0; i < 100 && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20))
+  return { pid, stop: () => parent.kill('SIGKILL') }
+}
+
+describe('spool directory lock', () => {
+  it('takes over at once from a killed owner that is not reaped yet (a zombie)', async () => {
+    const dead = await zombie()
+    try {
+      expect(() => process.kill(dead.pid, 0)).not.toThrow() // what the old check relied on
+      writeFileSync(join(dir.path, 'LOCK'), `${dead.pid}:${processStart(dead.pid)}`)
+      const lock = await lockDir(dir.path, { waitMs: 0 })
+      expect(await lock.held()).toBe(true)
+      await lock.release()
+    } finally {
+      dead.stop()
+    }
+  })
+
+  it('takes over a lock whose pid now belongs to another process (another start time)', async () => {
+    writeFileSync(join(dir.path, 'LOCK'), `${process.ppid}:1`)
+    expect(isAlive(`${process.ppid}:1`)).toBe(false)
+    expect(isAlive(`${process.ppid}:${processStart(process.ppid)}`)).toBe(true)
+    const lock = await lockDir(dir.path, { waitMs: 0 })
+    expect(await lock.held()).toBe(true)
+    await lock.release()
+  })
+
+  it('waits a short while for a live owner, then says who holds it', async () => {
+    const owner = spawn('sleep', ['1'])
+    await new Promise((resolve) => owner.once('spawn', resolve))
+    writeFileSync(join(dir.path, 'LOCK'), `${owner.pid}:${processStart(owner.pid!)}`)
+    await expect(lockDir(dir.path, { waitMs: 0 })).rejects.toThrow(`in use by process ${owner.pid}`)
+    const waited: string[] = []
+    const lock = await lockDir(dir.path, { waitMs: 10_000, onWait: (pid) => waited.push(pid) })
+    expect(waited).toEqual([String(owner.pid)])
+    expect(await lock.held()).toBe(true)
+    await lock.release()
+  })
+
+  it('lets exactly one of several processes starting at once take it', async () => {
+    writeFileSync(join(dir.path, 'LOCK'), '999999999') // stale: every starter sees a lock to take over
+    const script = `
+      const { lockDir } = await import(${JSON.stringify(join(ROOT, 'src/spool/dir-lock.ts'))})
+      try { await lockDir(${JSON.stringify(dir.path)}, { waitMs: 0 }); console.log('held'); await new Promise((r) => setTimeout(r, 1500)) }
+      catch { console.log('refused') }`
+    const results = await Promise.all(Array.from({ length: 4 }, () => new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (chunk) => { out += chunk })
+      child.on('exit', () => resolve(out.trim()))
+    })))
+    expect(results.filter((r) => r === 'held')).toHaveLength(1)
+    expect(results.filter((r) => r === 'refused')).toHaveLength(3)
+  }, 30_000)
+})
