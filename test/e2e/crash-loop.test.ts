@@ -1,0 +1,449 @@
+/**
+ * Crash loop: the real gateway under steady signed load, killed with SIGKILL at random moments and restarted at
+ * once each time, as a supervisor would; then drained. Every event answered 200 must be at the fs sink byte for
+ * byte, once, with nothing left pending in the spool and nothing in the dead letters.
+ *
+ * Reproduce a run with CRASH_LOOP_SEED=<seed printed by the failing run> (kill moments, restart modes and payloads
+ * follow from it; request timing does not). CRASH_LOOP_KILLS and CRASH_LOOP_RUNTIMES (comma separated) narrow a run.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROOT, RUNTIMES, startServer, type Runtime, type RunningServer } from '../support/runtimes.ts'
+import { jpeg, PAYLOADS, SECRET } from '../support/hooks.ts'
+import { listFiles, tempDir } from '../support/files.ts'
+import { createPrng, deriveSeed, seedFrom, type Prng } from '../support/prng.ts'
+import { sleep } from '../support/wait.ts'
+import { sign } from '../../src/verify/verifier.ts'
+
+const SEED = seedFrom(process.env.CRASH_LOOP_SEED)
+const KILLS = Number(process.env.CRASH_LOOP_KILLS ?? 12)
+const ONLY = process.env.CRASH_LOOP_RUNTIMES?.split(',').map((r) => r.trim()) ?? RUNTIMES
+const SENDERS = 16
+/** Each sender's pause between requests: steady load that a 2-core CI machine can also drain in time. */
+const PAUSE_MS = 20
+/** Uptime before each kill, from "listening". Short ones hit the recovery of the previous crash's backlog. */
+const UPTIME_MS: [number, number] = [50, 3_500]
+/** Load after the last restart, before the senders stop. */
+const FINAL_LOAD_MS = 2_000
+const DRAIN_MS = 40_000
+/** A supervisor retrying a failed start (systemd Restart=always, RestartSec=100ms; StartLimitBurst-like cap). */
+const RESTART_SEC_MS = 100
+const START_ATTEMPTS = 10
+const FLAP_WINDOW_MS = 1_000
+const ADMIN_TOKEN = 'crash-loop-admin-token-0123456789'
+const STREAMS = ['CRASH/loop-0', 'CRASH/loop-1', 'CRASH/loop-2', 'CRASH/loop-3']
+/** Payload timestamps: fixed, so the payloads follow from the seed alone; one distinct value per event. */
+const BASE_TS = 1_760_000_000_000
+const ENV = { MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_ADMIN_TOKEN: ADMIN_TOKEN }
+
+console.log(`crash-loop: seed=${SEED} (reproduce with CRASH_LOOP_SEED=${SEED}), kills=${KILLS} per runtime`)
+
+type Kind = 'thumbnail' | 'feeds' | 'recordings' | 'media' | 'transcoder' | 'viewerConnection' | 'future'
+
+interface Hook {
+  n: number
+  kind: Kind
+  event: string
+  streamId?: string
+  body: Uint8Array
+  headers: Record<string, string>
+}
+
+/** The load: thumbnails and every JSON kind, with feeds starting and ending on a few streams for the tracker. */
+function createLoad(seed: number) {
+  const rng = createPrng(deriveSeed(seed, 'payloads'))
+  const streams = STREAMS.map((streamId) => ({ streamId, active: [] as string[], last: uuid(rng) }))
+  let n = 0
+
+  function json(kind: Kind, payload: unknown): Omit<Hook, 'headers'> & { streamId?: string } {
+    const body = new TextEncoder().encode(JSON.stringify(payload))
+    return { n: 0, kind, event: (payload as { event: string }).event, body }
+  }
+
+  /** Takes the next event of the sequence (synchronously, so the sequence follows from the seed). */
+  function take(): Omit<Hook, 'headers'> & { thumbnail?: { feedId: string; streamId: string; timestamp: number } } {
+    const i = n++
+    const ts = BASE_TS + i * 37
+    const kind = rng.weighted<Kind>({ thumbnail: 40, feeds: 18, recordings: 9, media: 9, transcoder: 8, viewerConnection: 10, future: 6 })
+    const stream = rng.pick(streams)
+    const [account, name] = stream.streamId.split('/') as [string, string]
+    let hook: Omit<Hook, 'headers'> & { thumbnail?: { feedId: string; streamId: string; timestamp: number } }
+    switch (kind) {
+      case 'thumbnail': {
+        const size = rng.next() < 0.1 ? rng.int(260_000, 420_000) : rng.int(2_000, 40_000) // some bypass the spool's cache
+        const feedId = stream.active.length > 0 ? rng.pick(stream.active) : stream.last
+        hook = { n: i, kind, event: 'thumbnail', streamId: stream.streamId, body: jpeg(`crash-loop-${seed}-${i}`, size), thumbnail: { feedId, streamId: stream.streamId, timestamp: ts } }
+        break
+      }
+      case 'feeds': {
+        if (stream.active.length === 0 || (stream.active.length < 3 && rng.next() < 0.5)) {
+          const feedId = uuid(rng)
+          stream.active.push(feedId)
+          stream.last = feedId
+          hook = json(kind, { ...PAYLOADS.feedsStarted, timestamp: ts, data: { feedId, accountId: account, name, streamId: stream.streamId, started: ts - 100, active: true } })
+        } else {
+          const feedId = stream.active.splice(rng.int(0, stream.active.length - 1), 1)[0]!
+          hook = json(kind, { ...PAYLOADS.feedsEnded, timestamp: ts, data: { feedId, accountId: account, name, streamId: stream.streamId, active: false, ended: ts - 100 } })
+        }
+        hook.streamId = stream.streamId
+        break
+      }
+      case 'recordings':
+        hook = json(kind, { ...PAYLOADS.recordingsCompleted, timestamp: ts, data: { ...PAYLOADS.recordingsCompleted.data, recordFileId: i, streamName: name, recordedOn: ts - 5_000 } })
+        break
+      case 'media':
+        hook = json(kind, { ...PAYLOADS.mediaCompleted, timestamp: ts, data: { ...PAYLOADS.mediaCompleted.data, mediaAssetId: rng.hex(32), streamName: name, streamId: stream.streamId, startTime: ts - 60_000 } })
+        break
+      case 'transcoder':
+        hook = json(kind, { ...PAYLOADS.transcoderActive, event: rng.pick(['ACTIVE', 'STOPPED', 'PENDING']), timestamp: ts, data: { ...PAYLOADS.transcoderActive.data, transcoderId: uuid(rng) } })
+        break
+      case 'viewerConnection':
+        hook = json(kind, { ...PAYLOADS.viewerAttempt, event: rng.pick(['ViewerAttempt', 'ViewerConnected', 'ViewerDisconnected']), timestamp: ts, data: { name, accountId: account, streamId: stream.streamId } })
+        break
+      case 'future':
+        // A kind the platform may add later: accepted and routed like any other.
+        hook = json(kind, { type: 'clips', event: 'ready', timestamp: ts, data: { clipId: rng.hex(16), streamId: stream.streamId } })
+        break
+    }
+    hook.n = i
+    return hook
+  }
+
+  return {
+    async next(): Promise<Hook> {
+      const { thumbnail, ...hook } = take()
+      const signature = await sign(hook.body, SECRET)
+      const headers: Record<string, string> = thumbnail
+        ? {
+            'content-type': 'image/jpeg', 'x-millicast-signature': signature, 'x-millicast-feed-id': thumbnail.feedId,
+            'x-millicast-stream-id': thumbnail.streamId, 'x-millicast-timestamp': String(thumbnail.timestamp),
+          }
+        : { 'content-type': 'application/json', 'x-millicast-signature': signature }
+      return { ...hook, headers }
+    },
+  }
+}
+
+function uuid(rng: Prng): string {
+  return `${rng.hex(8)}-${rng.hex(4)}-4${rng.hex(3)}-a${rng.hex(3)}-${rng.hex(12)}`
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+
+interface SentEvent { n: number; kind: Kind; event: string; streamId?: string; sha: string; size: number; generation?: number }
+
+interface Report {
+  runtime: Runtime
+  seed: number
+  kills: number
+  killModes: { atOnce: number; afterExit: number }
+  restarts: number
+  failedStarts: string[]
+  sent: number
+  accepted: number
+  statuses: Record<string, number>
+  sendErrors: number
+  delivered: number
+  missing: number
+  corrupt: number
+  duplicates: number
+  unacknowledgedDelivered: number
+  streamEvents: { live: number; ended: number }
+  retries: number
+  drainMs: number
+  totalMs: number
+  problems: string[]
+}
+
+describe.each<Runtime>(RUNTIMES.filter((runtime) => ONLY.includes(runtime)))('crash loop on %s', (runtime) => {
+  const tmp = tempDir(`hookcast-crash-loop-${runtime}-`)
+  const servers: RunningServer[] = []
+  let passed = false
+
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.kill()))
+    if (passed) tmp.remove()
+    else console.log(`crash-loop ${runtime}: kept ${tmp.path} for inspection`)
+  })
+
+  it('keeps every accepted event through repeated kill -9 and immediate restarts', async () => {
+    const started = Date.now()
+    const data = join(tmp.path, 'data')
+    const spoolDir = join(tmp.path, 'spool')
+    const config = join(tmp.path, 'config.yaml')
+    writeFileSync(config, `
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${data}", key: "{type}/{id}.{ext}" }
+spool: { dir: "${spoolDir}", segmentBytes: 1MiB }
+delivery:
+  retry: { schedule: [200ms, 500ms, 1s] }
+  circuit: { failures: 50, probeAfter: 1s, maxProbeAfter: 2s }
+streams: { flapWindow: ${FLAP_WINDOW_MS}ms }
+admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
+routes:
+  - to: [disk]
+  - when: { type: stream }
+    to: [disk]
+`)
+    const runtimeSeed = deriveSeed(SEED, runtime)
+    const kills = createPrng(deriveSeed(runtimeSeed, 'kills'))
+    const plan = Array.from({ length: KILLS }, () => ({
+      uptimeMs: Math.round(kills.between(...UPTIME_MS)),
+      mode: kills.next() < 0.5 ? 'at-once' as const : 'after-exit' as const,
+    }))
+    const load = createLoad(runtimeSeed)
+    const report: Report = {
+      runtime, seed: SEED, kills: 0, killModes: { atOnce: 0, afterExit: 0 }, restarts: 0, failedStarts: [], sent: 0,
+      accepted: 0, statuses: {}, sendErrors: 0, delivered: 0, missing: 0, corrupt: 0, duplicates: 0,
+      unacknowledgedDelivered: 0, streamEvents: { live: 0, ended: 0 }, retries: 0, drainMs: 0, totalMs: 0, problems: [],
+    }
+    const { problems } = report
+    const sentBySha = new Map<string, SentEvent>()
+    const accepted = new Map<string, SentEvent>()
+
+    /** Starts the gateway like a supervisor: at once, and again RESTART_SEC_MS after each failed start. */
+    async function supervisedStart(): Promise<RunningServer> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const server = await startServer(runtime, config, ENV)
+          servers.push(server)
+          return server
+        } catch (error) {
+          const message = String((error as Error).message)
+          const reason = message.split('\n').find((line) => /in use|cannot start|error|Error/.test(line) && !line.startsWith(runtime)) ?? message.split('\n')[0]!
+          report.failedStarts.push(reason.slice(0, 300))
+          if (attempt >= START_ATTEMPTS) throw new Error(`gave up after ${attempt} failed starts in a row: ${reason}`)
+          await sleep(RESTART_SEC_MS)
+        }
+      }
+    }
+
+    // The current server, for the senders; undefined while it is down.
+    let live: RunningServer | undefined
+    let generation = 0
+    let stopped = false
+    let wake: Array<() => void> = []
+    const setLive = (server: RunningServer | undefined) => {
+      live = server
+      if (server) generation++
+      for (const resolve of wake.splice(0)) resolve()
+    }
+    const current = async (): Promise<RunningServer | undefined> => {
+      while (!live && !stopped) await new Promise<void>((resolve) => wake.push(resolve))
+      return live
+    }
+
+    async function sender(): Promise<void> {
+      while (!stopped) {
+        const server = await current()
+        if (!server) return
+        const gen = generation
+        const hook = await load.next()
+        const event: SentEvent = { n: hook.n, kind: hook.kind, event: hook.event, ...(hook.streamId ? { streamId: hook.streamId } : {}), sha: sha256(hook.body), size: hook.body.byteLength }
+        sentBySha.set(event.sha, event)
+        report.sent++
+        try {
+          const response = await fetch(`${server.url}/hooks/millicast`, {
+            method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(15_000),
+          })
+          const text = await response.text()
+          report.statuses[response.status] = (report.statuses[response.status] ?? 0) + 1
+          if (response.status === 200) {
+            const id = (JSON.parse(text) as { id: string }).id
+            if (accepted.has(id)) problems.push(`two events answered with the same id ${id}`)
+            accepted.set(id, { ...event, generation: gen })
+          } else if (response.status !== 503) {
+            problems.push(`unexpected ${response.status} for event #${hook.n} (${hook.kind}): ${text.slice(0, 200)}`)
+          }
+        } catch {
+          report.sendErrors++ // the server died under this request: it was not acknowledged
+        }
+        await sleep(PAUSE_MS)
+      }
+    }
+
+    let server = await supervisedStart()
+    setLive(server)
+    const senders = Array.from({ length: SENDERS }, () => sender())
+    try {
+      for (const step of plan) {
+        await sleep(step.uptimeMs)
+        setLive(undefined)
+        const dead = server.kill() // SIGKILL is sent at once; the promise waits for the exit
+        report.kills++
+        if (step.mode === 'after-exit') {
+          report.killModes.afterExit++
+          await dead // restart as soon as the death is seen
+        } else {
+          report.killModes.atOnce++ // restart in the same instant as the kill, before the old process is reaped
+        }
+        server = await supervisedStart()
+        report.restarts++
+        await dead
+        setLive(server)
+      }
+      await sleep(FINAL_LOAD_MS)
+    } finally {
+      stopped = true
+      setLive(undefined)
+      await Promise.all(senders)
+    }
+    report.accepted = accepted.size
+
+    // Drain: nothing pending, every lane idle; again after the tracker's flap window (its `ended` events come then).
+    const admin = async <T>(path: string): Promise<T> => {
+      const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      if (!response.ok) throw new Error(`${path}: ${response.status}`)
+      return (await response.json()) as T
+    }
+    interface Status {
+      spool: { pendingEvents: number; pendingDeliveries: number; deadLetters: number; bytes: number; oldestPendingAgeMs: number }
+      destinations: Array<{ destination: string; ready: number; waiting: number; inFlight: number; circuit: string }>
+    }
+    const idle = (status: Status) => status.spool.pendingDeliveries === 0 && status.spool.pendingEvents === 0 &&
+      status.destinations.every((d) => d.ready === 0 && d.waiting === 0 && d.inFlight === 0)
+    const drainStart = Date.now()
+    const waitIdle = async (until: number): Promise<Status> => {
+      let status = await admin<Status>('/api/status')
+      while (!idle(status) && Date.now() < until) {
+        await sleep(200)
+        status = await admin<Status>('/api/status')
+      }
+      return status
+    }
+    let status = await waitIdle(drainStart + DRAIN_MS)
+    if (idle(status)) {
+      await sleep(FLAP_WINDOW_MS + 1_500)
+      status = await waitIdle(drainStart + DRAIN_MS + FLAP_WINDOW_MS + 1_500)
+    }
+    report.drainMs = Date.now() - drainStart
+    if (!idle(status)) problems.push(`not drained after ${Math.round(report.drainMs / 1000)} s: ${JSON.stringify(status)}`)
+    if (status.spool.deadLetters > 0) {
+      const { deadLetters } = await admin<{ deadLetters: Array<{ eventId: string; destination: string; attempts: Array<{ error: string }> }> }>('/api/dead-letters')
+      problems.push(`${deadLetters.length} dead letters, e.g. ${JSON.stringify(deadLetters.slice(0, 3).map((d) => ({ id: d.eventId, destination: d.destination, errors: d.attempts.map((a) => a.error) })))}`)
+    }
+    const streams = await admin<{ streams: Array<{ streamId: string; status: string; feeds: number }> }>('/api/streams')
+    const leftoverTemps = listFiles(join(data, '.hookcast-tmp'))
+
+    // A graceful stop, then a start from the files alone: the spool on disk must hold nothing pending either.
+    const exitCode = await server.stop()
+    if (exitCode !== 0) problems.push(`SIGTERM after the drain exited with ${exitCode}`)
+    const segmentsAfterDrain = readdirSync(join(spoolDir, 'segments'))
+    if (segmentsAfterDrain.length > 1) problems.push(`spool segments left after the drain: ${segmentsAfterDrain.join(', ')}`)
+    const deadFiles = readdirSync(join(spoolDir, 'dead'))
+    if (deadFiles.length > 0) problems.push(`files in spool/dead: ${deadFiles.slice(0, 5).join(', ')}`)
+    const inboxFiles = readdirSync(join(spoolDir, 'inbox'))
+    if (inboxFiles.length > 0) problems.push(`files in spool/inbox: ${inboxFiles.slice(0, 5).join(', ')}`)
+    const failedBefore = report.failedStarts.length
+    server = await supervisedStart()
+    if (report.failedStarts.length > failedBefore) problems.push(`a start after a clean stop failed: ${report.failedStarts.at(-1)}`)
+    try {
+      const reopened = await admin<Status>('/api/status')
+      if (reopened.spool.pendingDeliveries > 0 || reopened.spool.deadLetters > 0) {
+        problems.push(`after a clean restart the spool still holds ${reopened.spool.pendingDeliveries} pending deliveries and ${reopened.spool.deadLetters} dead letters`)
+      }
+    } finally {
+      await server.stop()
+    }
+    if (leftoverTemps.length > 0) {
+      // Not an acceptance condition by itself (the next start sweeps them), but worth seeing in the report.
+      console.log(`crash-loop ${runtime}: ${leftoverTemps.length} temp files of killed processes were in the fs sink's .hookcast-tmp after the drain`)
+    }
+    const tempsAfterRestart = listFiles(join(data, '.hookcast-tmp'))
+    if (tempsAfterRestart.length > 0) problems.push(`temp files never swept from the fs sink: ${tempsAfterRestart.slice(0, 5).join(', ')}`)
+
+    // The sink: every accepted event once, byte for byte; nothing that was not sent; the tracker's own events.
+    const files = listFiles(data).filter((path) => !path.startsWith('.hookcast-tmp/'))
+    const byId = new Map<string, string[]>()
+    for (const path of files) {
+      const match = /^([A-Za-z]+)\/([0-9a-f]{24})\.(jpg|json)$/.exec(path)
+      if (!match) {
+        problems.push(`unexpected object in the sink: ${path}`)
+        continue
+      }
+      byId.set(match[2]!, [...(byId.get(match[2]!) ?? []), path])
+    }
+    const missing: string[] = []
+    for (const [id, event] of accepted) {
+      const paths = byId.get(id)
+      if (!paths) {
+        missing.push(id)
+        continue
+      }
+      if (paths.length > 1) report.duplicates++
+      const bytes = readFileSync(join(data, paths[0]!))
+      if (bytes.byteLength !== event.size || sha256(bytes) !== event.sha) {
+        report.corrupt++
+        if (report.corrupt <= 5) problems.push(`${paths[0]} (event #${event.n}, ${event.kind}) differs from what was sent: ${bytes.byteLength} bytes, ${event.size} sent`)
+      } else {
+        report.delivered++
+      }
+    }
+    report.missing = missing.length
+    const streamsLive = new Set<string>()
+    for (const [id, paths] of byId) {
+      if (paths.length > 1) problems.push(`more than one object for event ${id}: ${paths.join(', ')}`)
+      if (accepted.has(id)) continue
+      const bytes = readFileSync(join(data, paths[0]!))
+      if (paths[0]!.startsWith('stream/')) {
+        const lifecycle = JSON.parse(bytes.toString('utf8')) as { event: string; data: { streamId: string } }
+        if (lifecycle.event === 'live') {
+          report.streamEvents.live++
+          streamsLive.add(lifecycle.data.streamId)
+        } else {
+          report.streamEvents.ended++
+        }
+      } else if (sentBySha.has(sha256(bytes))) {
+        report.unacknowledgedDelivered++ // persisted, then killed before the answer went out: delivered all the same
+      } else {
+        problems.push(`object ${paths[0]} matches no event that was sent`)
+      }
+    }
+    // The tracker is fed from the spool: a stream with an accepted `started` has had a session, so a `live` event.
+    for (const streamId of new Set([...accepted.values()].filter((e) => e.kind === 'feeds' && e.event === 'started').map((e) => e.streamId!))) {
+      if (!streamsLive.has(streamId)) problems.push(`stream ${streamId} had an accepted feeds/started but no stream/live event reached the sink`)
+    }
+    if (missing.length > 0) {
+      problems.push(`${missing.length} accepted events are not at the sink`)
+      for (const id of missing.slice(0, 5)) {
+        const event = accepted.get(id)!
+        const trail = servers.flatMap((s, index) => s.logs.filter((line) => line.includes(id)).map((line) => `  [start ${index + 1}, pid ${s.process.pid}] ${line}`))
+        problems.push(`missing ${id}: event #${event.n} ${event.kind}/${event.event}, ${event.size} bytes, accepted by start ${event.generation}; its log lines:\n${trail.join('\n') || '  (none)'}`)
+      }
+    }
+    if (report.duplicates > 0) problems.push(`${report.duplicates} accepted events have more than one object`)
+
+    // What the servers said along the way (retries and errors explain most failures).
+    const allLogs = servers.flatMap((s) => s.logs)
+    report.retries = allLogs.filter((line) => line.includes('"msg":"delivery failed; will retry"')).length
+    const errors = allLogs.filter((line) => /"level":"error"/.test(line) || /Unhandled|uncaught/i.test(line))
+    if (errors.length > 0) problems.push(`${errors.length} error lines in the server logs, e.g.\n  ${[...new Set(errors.map((l) => l.replace(/"time":"[^"]+",?/, '').slice(0, 400)))].slice(0, 5).join('\n  ')}`)
+    if (report.failedStarts.length > 0) {
+      problems.push(`${report.failedStarts.length} failed starts (a supervisor must always be able to bring it back): ${[...new Set(report.failedStarts)].slice(0, 3).join(' | ')}`)
+    }
+    report.totalMs = Date.now() - started
+
+    const streamsSeen = streams.streams.map((s) => `${s.streamId}:${s.status}`).join(' ')
+    console.log(
+      `crash-loop ${runtime}: seed=${SEED} kills=${report.kills} (at-once ${report.killModes.atOnce}, after-exit ${report.killModes.afterExit}) ` +
+      `restarts=${report.restarts} failed-starts=${report.failedStarts.length} sent=${report.sent} accepted=${report.accepted} ` +
+      `statuses=${JSON.stringify(report.statuses)} send-errors=${report.sendErrors} delivered=${report.delivered}/${report.accepted} ` +
+      `missing=${report.missing} corrupt=${report.corrupt} duplicates=${report.duplicates} unacknowledged-delivered=${report.unacknowledgedDelivered} ` +
+      `stream-events=live:${report.streamEvents.live},ended:${report.streamEvents.ended} retries=${report.retries} ` +
+      `drain=${(report.drainMs / 1000).toFixed(1)}s total=${(report.totalMs / 1000).toFixed(1)}s streams=[${streamsSeen}]`,
+    )
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true })
+    writeFileSync(join(ROOT, 'test-artifacts', `crash-loop-${runtime}.json`), JSON.stringify({ ...report, servers: servers.map((s) => s.process.pid), dir: tmp.path }, null, 2))
+    expect(problems, `crash loop on ${runtime} (seed ${SEED}); server logs in test-artifacts/server-logs/`).toEqual([])
+    expect(report.kills).toBe(KILLS)
+    expect(report.delivered).toBe(report.accepted)
+    passed = true
+  }, 170_000)
+})
+
+// Fails loudly rather than silently testing nothing when the filter names no runtime.
+if (!RUNTIMES.some((runtime) => ONLY.includes(runtime))) throw new Error(`CRASH_LOOP_RUNTIMES names no runtime of ${RUNTIMES.join(', ')}`)
