@@ -1,7 +1,8 @@
 /**
  * A circuit per destination: after `failures` transient failures in a row it opens, and deliveries to that
  * destination wait instead of hammering it; after `probeAfterMs` one delivery is let through as a probe. A success
- * closes it; a failed probe opens it again for twice as long (up to `maxProbeAfterMs`).
+ * closes it; a failed probe opens it again for twice as long (up to `maxProbeAfterMs`); a probe that tells nothing
+ * (deferred, aborted) lets the next delivery probe.
  * @module
  */
 
@@ -23,6 +24,11 @@ export interface Circuit {
   reopensAt(): number
   success(): void
   failure(now: number): void
+  /**
+   * The probe ended without saying anything about the destination (deferred, aborted, an event hookcast itself
+   * could not process): the next delivery becomes the probe.
+   */
+  release(now: number): void
 }
 
 export function createCircuit(policy: CircuitPolicy): Circuit {
@@ -51,6 +57,12 @@ export function createCircuit(policy: CircuitPolicy): Circuit {
       state = 'closed'
       consecutive = 0
       wait = policy.probeAfterMs
+    },
+    release(now) {
+      if (state === 'half-open') {
+        state = 'open'
+        openUntil = now
+      }
     },
     failure(now) {
       consecutive++

@@ -3,7 +3,7 @@
  * slow or failing destination never delays the others. Failed attempts wait in one heap for their retry time.
  * @module
  */
-import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
+import { DeliveryDeferred, DeliveryError, type Destination } from '../destinations/types.ts'
 import type { PendingDelivery, SpoolStore } from '../spool/types.ts'
 import type { Logger } from '../log.ts'
 import { nextAttempt, type RetryPolicy } from './retry.ts'
@@ -52,6 +52,8 @@ export interface DelivererOptions {
   policyFor(destination: string): DeliveryPolicy
   log: Logger
   onOutcome?: (report: OutcomeReport) => void
+  /** Told when the spool failed under a delivery (load, record): counted apart from the destination's failures. */
+  onSpoolError?: (step: 'load' | 'record' | 'deliver') => void
   now?: () => number
   random?: () => number
 }
@@ -70,6 +72,9 @@ interface Lane {
 class ShutdownAbort extends Error {
   override name = 'ShutdownAbort'
 }
+
+/** What one attempt showed about its destination, for the circuit: it answered, it failed, or nothing. */
+type ProbeVerdict = 'up' | 'down' | 'none'
 
 export function createDeliverer(options: DelivererOptions): Deliverer {
   const { store, log } = options
@@ -140,16 +145,47 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         }
         return
       }
-      void run(lane, lane.ready.shift()!)
-      if (lane.circuit.state() === 'half-open') return // one probe at a time
+      const probe = lane.circuit.state() === 'half-open'
+      void run(lane, lane.ready.shift()!, probe)
+      if (probe) return // one probe at a time
     }
   }
 
-  async function run(lane: Lane, delivery: PendingDelivery): Promise<void> {
+  /**
+   * One attempt. Three kinds of failure are kept apart, because their consequences differ: the destination failed
+   * (an attempt: retry or dead letter, and the circuit hears of it), hookcast's own code failed on this event (a
+   * poison event: dead letter at once, the circuit is not the destination's fault), and the spool could not load the
+   * event or record the outcome (not an attempt at all: the spool is retried, the destination is left alone).
+   */
+  async function run(lane: Lane, delivery: PendingDelivery, probe: boolean): Promise<void> {
     const controller = new AbortController()
     lane.inFlight.add(controller)
     const started = now()
     const timeout = setTimeout(() => controller.abort(new Error(`timed out after ${lane.policy.timeoutMs} ms`)), lane.policy.timeoutMs)
+    let verdict: ProbeVerdict = 'none'
+    try {
+      verdict = await attempt(lane, delivery, controller.signal, started)
+    } catch (error) {
+      // A bug of our own between the steps above: never let it reject into the void; try again later.
+      log.error('delivery step failed; retrying later', { destination: lane.name, id: delivery.eventId, error: errorMessage(error) })
+      options.onSpoolError?.('deliver')
+      later(delivery)
+    } finally {
+      clearTimeout(timeout)
+      lane.inFlight.delete(controller)
+      // Every outcome of a probe moves the circuit on; otherwise the lane would wait for a verdict forever.
+      if (probe) {
+        if (verdict === 'up') lane.circuit.success()
+        else if (verdict === 'down') lane.circuit.failure(now())
+        else lane.circuit.release(now())
+      }
+      if (closing && idle && [...lanes.values()].every((l) => l.inFlight.size === 0)) idle()
+      pump(lane)
+    }
+  }
+
+  /** Loads, delivers and records one delivery; says what it showed about the destination. */
+  async function attempt(lane: Lane, delivery: PendingDelivery, signal: AbortSignal, started: number): Promise<ProbeVerdict> {
     const report = (outcome: Outcome, error?: string) => {
       const fields = { destination: lane.name, id: delivery.eventId, attempt: delivery.attempts.length + (outcome === 'delivered' ? 1 : 0), ms: now() - started }
       options.onOutcome?.({
@@ -160,51 +196,86 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       else if (outcome === 'retry') log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(delivery.nextAt).toISOString() })
       else log.error('delivery failed; moved to dead letters', { ...fields, error })
     }
-    try {
-      if (!lane.destination) throw new Error(`destination "${lane.name}" is not configured any more`)
-      const event = await store.load(delivery.eventId)
-      await abortable(lane.destination.deliver(event, controller.signal), controller.signal)
-      lane.circuit.success()
-      await store.delivered(delivery)
-      report('delivered')
-    } catch (error) {
-      if (controller.signal.reason instanceof ShutdownAbort) return // not an attempt: stays pending as it was
-      if (error instanceof DeliveryDeferred) return defer(lane, delivery, error)
-      const message = errorMessage(error)
-      delivery.attempts.push({ at: now(), error: message })
-      const verdict = lane.destination
-        ? nextAttempt(lane.policy.retry, error, delivery.attempts.length, delivery.since, now(), options.random)
-        : { retry: false as const, reason: 'not configured' }
+
+    let event
+    if (lane.destination) {
       try {
-        if (verdict.retry) {
-          lane.circuit.failure(now())
-          delivery.nextAt = verdict.at
-          await store.failed(delivery)
-          report('retry', message)
-          schedule(delivery)
-        } else {
-          await store.dead(delivery)
-          report('dead', `${message} (${verdict.reason})`)
-        }
-      } catch (storeError) {
-        // The outcome could not be recorded; try the delivery again later rather than lose it.
-        log.error('cannot record a delivery outcome; retrying later', { destination: lane.name, id: delivery.eventId, error: errorMessage(storeError) })
-        delivery.nextAt = now() + 5_000
-        schedule(delivery)
+        event = await store.load(delivery.eventId, delivery.destination)
+      } catch (error) {
+        log.error('cannot read an event from the spool; retrying later', { destination: lane.name, id: delivery.eventId, error: errorMessage(error) })
+        options.onSpoolError?.('load')
+        later(delivery)
+        return 'none'
       }
-    } finally {
-      clearTimeout(timeout)
-      lane.inFlight.delete(controller)
-      if (closing && idle && [...lanes.values()].every((l) => l.inFlight.size === 0)) idle()
-      pump(lane)
+    }
+
+    let failure: unknown
+    let ok = false
+    try {
+      if (!lane.destination || !event) throw new DeliveryError(`destination "${lane.name}" is not configured any more`, { permanent: true })
+      await abortable(lane.destination.deliver(event, signal), signal)
+      ok = true
+    } catch (error) {
+      failure = error
+    }
+
+    if (ok) {
+      lane.circuit.success()
+      await record(lane, delivery, 'delivered', () => store.delivered(delivery))
+      report('delivered')
+      return 'up'
+    }
+    if (signal.reason instanceof ShutdownAbort) return 'none' // not an attempt: stays pending as it was
+    if (failure instanceof DeliveryDeferred) {
+      delivery.nextAt = Math.max(failure.until, now() + 10)
+      await record(lane, delivery, 'deferral', () => store.failed(delivery, false))
+      log.debug('delivery deferred', { destination: lane.name, id: delivery.eventId, reason: failure.message, until: new Date(delivery.nextAt).toISOString() })
+      schedule(delivery)
+      return 'none'
+    }
+
+    const message = errorMessage(failure)
+    delivery.attempts.push({ at: now(), error: message })
+    const poison = isOwnFailure(failure)
+    const verdict = poison
+      ? { retry: false as const, reason: 'hookcast cannot process this event' }
+      : nextAttempt(lane.policy.retry, failure, delivery.attempts.length, delivery.since, now(), options.random)
+    if (verdict.retry) {
+      lane.circuit.failure(now())
+      delivery.nextAt = verdict.at
+      await record(lane, delivery, 'retry', () => store.failed(delivery))
+      report('retry', message)
+      schedule(delivery)
+      return 'down'
+    }
+    await record(lane, delivery, 'dead letter', () => store.dead(delivery))
+    report('dead', `${message} (${verdict.reason})`)
+    if (poison) return 'none'
+    // A permanent error is an answer: the destination is up, it refused this one. Max age is a destination down.
+    return failure instanceof DeliveryError && failure.permanent ? 'up' : 'down'
+  }
+
+  /**
+   * Records an outcome in the spool. When the spool fails (disk full, I/O error) the destination is not blamed:
+   * the record is tried again until it sticks, and if the process dies first the delivery is simply made again.
+   */
+  async function record(lane: Lane, delivery: PendingDelivery, what: string, write: () => Promise<void>): Promise<void> {
+    for (let wait = 1_000; ; wait = Math.min(wait * 2, 30_000)) {
+      try {
+        await write()
+        return
+      } catch (error) {
+        log.error(`cannot record a ${what} in the spool; trying again`, { destination: lane.name, id: delivery.eventId, error: errorMessage(error) })
+        options.onSpoolError?.('record')
+        if (closing) return // it stays pending as the spool last knew it
+        await new Promise((resolve) => setTimeout(resolve, wait))
+      }
     }
   }
 
-  /** The destination asked to be asked again later: no attempt is counted and the circuit is left alone. */
-  async function defer(lane: Lane, delivery: PendingDelivery, deferral: DeliveryDeferred): Promise<void> {
-    delivery.nextAt = Math.max(deferral.until, now() + 10)
-    await store.failed(delivery, false).catch((error) => log.error('cannot record a deferral', { destination: lane.name, error: errorMessage(error) }))
-    log.debug('delivery deferred', { destination: lane.name, id: delivery.eventId, reason: deferral.message, until: new Date(delivery.nextAt).toISOString() })
+  /** Tries a delivery again after a spool failure, without counting an attempt. */
+  function later(delivery: PendingDelivery): void {
+    delivery.nextAt = now() + 5_000
     schedule(delivery)
   }
 
@@ -250,6 +321,16 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true })
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
   })
+}
+
+/**
+ * A failure of hookcast's own code on this event (a poison event) rather than of the destination: JavaScript's
+ * errors for impossible work — a stack overflow on absurd nesting, an invalid date, a bad array length, a syntax
+ * error — fail the same way every time, so retrying only starves the events behind it. Network errors are
+ * TypeErrors on some runtimes (`fetch failed`), so TypeErrors are left transient.
+ */
+function isOwnFailure(error: unknown): boolean {
+  return error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError || error instanceof URIError
 }
 
 function errorMessage(error: unknown): string {

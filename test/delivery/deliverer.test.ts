@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createDeliverer, type DeliveryPolicy, type OutcomeReport } from '../../src/delivery/deliverer.ts'
 import { openLocalSpool } from '../../src/spool/local-spool.ts'
 import type { SpoolStore } from '../../src/spool/types.ts'
-import { DeliveryError, type Destination } from '../../src/destinations/types.ts'
+import { DeliveryDeferred, DeliveryError, type Destination } from '../../src/destinations/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { silentLogger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'
@@ -53,17 +53,19 @@ afterEach(async () => {
   dir.remove()
 })
 
-function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY) {
+function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY, spool: SpoolStore = store) {
   const outcomes: OutcomeReport[] = []
+  const spoolErrors: string[] = []
   const deliverer = createDeliverer({
-    store, destinations: new Map(destinations.map((d) => [d.name, d])), policyFor: policy, log: silentLogger,
+    store: spool, destinations: new Map(destinations.map((d) => [d.name, d])), policyFor: policy, log: silentLogger,
     onOutcome: (report) => outcomes.push(report),
+    onSpoolError: (step) => spoolErrors.push(step),
   })
   closeDeliverer = () => deliverer.close(100)
   const accept = async (count: number, names: string[]) => {
     for (let i = 0; i < count; i++) deliverer.schedule(await store.append(makeEvent({ id: `ev${i}`, body: new Uint8Array([i]), receivedAt: Date.now() }), names))
   }
-  return { deliverer, outcomes, accept }
+  return { deliverer, outcomes, accept, spoolErrors }
 }
 
 describe('deliverer', () => {
@@ -167,5 +169,85 @@ describe('deliverer', () => {
     closeDeliverer = undefined
     expect(store.stats().pendingDeliveries).toBe(2)
     expect(await store.deadLetters()).toEqual([])
+  })
+
+  it('does not blame the destination when the spool fails to record a success', async () => {
+    let failures = 2
+    const flakySpool: SpoolStore = {
+      ...store,
+      async delivered(delivery) {
+        if (failures-- > 0) throw new Error('ENOSPC: no space left on device')
+        return store.delivered(delivery)
+      },
+    }
+    const sink = recorder('sink')
+    const { accept, outcomes, spoolErrors, deliverer } = start([sink.destination], () => ({ ...POLICY, circuit: { failures: 1, probeAfterMs: 60_000, maxProbeAfterMs: 60_000 } }), flakySpool)
+    await accept(1, ['sink'])
+    await eventually(() => store.stats().pendingDeliveries === 0, 10_000)
+    expect(sink.calls).toHaveLength(1) // delivered once; only the record was retried
+    expect(outcomes.map((o) => o.outcome)).toEqual(['delivered'])
+    expect(spoolErrors).toEqual(['record', 'record'])
+    expect(deliverer.lanes()[0]!.circuit).toBe('closed') // one failure would have opened it
+    expect(await store.deadLetters()).toEqual([])
+  })
+
+  it('moves the circuit on after every outcome of a probe: a dead letter does not stall the lane', async () => {
+    // 503 until the circuit opens, then the probe gets a 400 (dead letter), then everything is fine.
+    let call = 0
+    const flaky = recorder('flaky', () => {
+      call++
+      if (call <= 3) throw new DeliveryError('flaky answered 503')
+      if (call === 4) throw new DeliveryError('flaky answered 400', { permanent: true })
+    })
+    const { accept, outcomes } = start([flaky.destination], () => ({
+      ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 }, circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
+    }))
+    await accept(10, ['flaky'])
+    await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 9, 5_000)
+    expect(outcomes.filter((o) => o.outcome === 'dead')).toHaveLength(1)
+    expect(store.stats().pendingDeliveries).toBe(0)
+  })
+
+  it('moves the circuit on when the probe is deferred', async () => {
+    let call = 0
+    const deferring = recorder('deferring', () => {
+      call++
+      if (call <= 3) throw new DeliveryError('deferring answered 503')
+      if (call === 4) throw new DeliveryDeferred('waiting for a thumbnail', Date.now() + 200) // the probe
+    })
+    const { accept, outcomes } = start([deferring.destination], () => ({
+      ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 }, circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
+    }))
+    await accept(5, ['deferring'])
+    await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 5, 5_000)
+  })
+
+  it('dead-letters an event that hookcast itself cannot process, at once, and keeps the lane going', async () => {
+    const poisoned = recorder('poisoned', (event) => {
+      if (event.id === 'ev1') new Date(-1e20).toISOString() // RangeError: Invalid time value, every time
+    })
+    const { accept, outcomes } = start([poisoned.destination], () => ({ ...POLICY, circuit: { failures: 1, probeAfterMs: 60_000, maxProbeAfterMs: 60_000 } }))
+    await accept(5, ['poisoned'])
+    await eventually(() => outcomes.length === 5)
+    expect(outcomes.find((o) => o.eventId === 'ev1')).toMatchObject({ outcome: 'dead', attempt: 1, error: expect.stringContaining('Invalid time value') })
+    expect(outcomes.filter((o) => o.outcome === 'delivered')).toHaveLength(4)
+    expect(poisoned.calls.filter((c) => c.id === 'ev1')).toHaveLength(1)
+  })
+
+  it('retries later, without an attempt, when the spool cannot load the event', async () => {
+    let failures = 1
+    const flakySpool: SpoolStore = {
+      ...store,
+      async load(eventId, destination) {
+        if (failures-- > 0) throw new Error('EIO: i/o error')
+        return store.load(eventId, destination)
+      },
+    }
+    const sink = recorder('sink')
+    const { accept, outcomes, spoolErrors } = start([sink.destination], () => POLICY, flakySpool)
+    await accept(1, ['sink'])
+    await eventually(() => outcomes.length === 1, 10_000)
+    expect(outcomes[0]).toMatchObject({ outcome: 'delivered', attempt: 1 })
+    expect(spoolErrors).toEqual(['load'])
   })
 })
