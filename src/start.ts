@@ -5,7 +5,7 @@
  */
 import { ConfigError, loadConfig, resolveConfigPath } from './config/load.ts'
 import type { Env } from './config/interpolate.ts'
-import { DEV_SECRET } from './config/embedded.ts'
+import { listenAddress } from './config/listen.ts'
 import { createGateway, type Gateway } from './gateway.ts'
 import { createLogger, type Logger, type LogLevel } from './log.ts'
 
@@ -25,13 +25,19 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     const path = resolveConfigPath(args, env)
     const { config, origin } = await loadConfig(path, env)
     log = createLogger(logLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
-    const usesDevSecret = Object.values(config.sources).some((source) => source.secrets.includes(DEV_SECRET))
-    if (usesDevSecret) log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic')
+    const listen = listenAddress(config, env)
+    if (listen.refusal) {
+      console.error(`cannot start: ${listen.refusal}`)
+      return exit(1)
+    }
+    if (listen.devSecretSources.length > 0) {
+      log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic', { host: listen.host })
+    }
     const gateway = await createGateway(config, { log })
     const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : config.server.port
     log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...gateway.destinations.keys()], spool: config.spool.dir })
     return {
-      gateway, port, host: env.HOST || config.server.host, maxBodyBytes: config.server.maxBodyBytes,
+      gateway, port, host: listen.host, maxBodyBytes: config.server.maxBodyBytes,
       shutdownGraceMs: config.server.shutdownGrace, log,
     }
   } catch (error) {

@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, startServer, type RunningServer } from './support/runtimes.ts'
 import { startReceiver, type Receiver } from './support/receiver.ts'
@@ -22,6 +22,72 @@ function hookcast(args: string[], env: Record<string, string> = {}): Promise<{ c
     child.on('exit', (code) => resolve({ code, stdout, stderr }))
   })
 }
+
+/**
+ * `hookcast serve` in `cwd`: resolves with the address it listened on (then stops it), or with its exit code and
+ * output when it refused to start. Killed after 30 s so a hang fails the test instead of stalling it.
+ */
+function serveIn(cwd: string, args: string[], env: Record<string, string>): Promise<{ url?: string; code: number | null; output: string }> {
+  const { HOST: _host, MILLICAST_WEBHOOK_SECRET: _secret, ...inherited } = process.env
+  const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'serve', ...args], { cwd, env: { ...inherited, PORT: '0', NO_COLOR: '1', ...env } })
+  return new Promise((resolve) => {
+    let output = ''
+    const safety = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const url = /"msg":"listening","url":"([^"]+)"/.exec(output)?.[1]
+      if (url) {
+        child.once('exit', () => resolve({ url, code: null, output }))
+        child.kill('SIGTERM')
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    child.once('exit', (code) => {
+      clearTimeout(safety)
+      if (!/"msg":"listening"/.test(output)) resolve({ code, output })
+    })
+  })
+}
+
+describe('the development secret', () => {
+  const tmp = tempDir('hookcast-dev-secret-')
+  afterAll(() => tmp.remove())
+  const publicConfig = (host: string, extra = '') => {
+    const path = join(tmp.path, `public-${host.replace(/\W/g, '')}${extra ? '-allowed' : ''}.yaml`)
+    writeFileSync(path, `
+server: { host: "${host}"${extra} }
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET:-${SECRET}}"] }
+spool: { dir: "${join(tmp.path, 'spool')}" }
+`)
+    return path
+  }
+
+  it('out of the box (the example config, no secret set) serves on loopback only', async () => {
+    copyFileSync(join(ROOT, 'config.example.yaml'), join(tmp.path, 'config.example.yaml'))
+    const started = await serveIn(tmp.path, [], {})
+    expect(started.url, started.output).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(started.output).toContain('development signing secret')
+  }, 40_000)
+
+  it('is refused on a non-loopback address unless allowed, by serve and by check', async () => {
+    const refused = await serveIn(tmp.path, ['--config', publicConfig('0.0.0.0')], {})
+    expect(refused.url).toBeUndefined()
+    expect(refused.code).toBe(1)
+    expect(refused.output).toContain('refusing to listen on 0.0.0.0 with the published development secret')
+    const viaEnv = await hookcast(['check', '--config', publicConfig('127.0.0.1')], { HOST: '0.0.0.0' })
+    expect(viaEnv.code).toBe(1)
+    expect(viaEnv.stderr).toContain('problem: refusing to listen on 0.0.0.0 with the published development secret')
+    expect(viaEnv.stdout).not.toContain('all checks passed')
+
+    const allowed = await hookcast(['check', '--config', publicConfig('0.0.0.0', ', allowDevSecret: true')])
+    expect(allowed.code).toBe(0)
+    expect(allowed.stdout).toContain('warning: source millicast uses the development secret')
+    const real = await hookcast(['check', '--config', publicConfig('0.0.0.0')], { MILLICAST_WEBHOOK_SECRET: btoa('the-webhook-s-own-32-byte-secret') })
+    expect(real.code).toBe(0)
+  }, 60_000)
+})
 
 describe('hookcast schema', () => {
   it('prints the JSON Schema of the config, and config.schema.json is current', async () => {

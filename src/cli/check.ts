@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { loadConfig, resolveConfigPath } from '../config/load.ts'
 import type { Env } from '../config/interpolate.ts'
 import type { Config, RouteConfig } from '../config/schema.ts'
-import { DEV_SECRET } from '../config/embedded.ts'
+import { isDevSecret, isLoopback, listenAddress } from '../config/listen.ts'
 import { createDestinations } from '../gateway.ts'
 import { openLocalStreamStore } from '../streams/local-store.ts'
 import { silentLogger } from '../log.ts'
@@ -26,9 +26,13 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   const problems: string[] = []
   const warnings: string[] = []
 
+  const listen = listenAddress(config, env)
+  io.out(`listen ${listen.host}:${env.PORT || config.server.port}`)
+  if (listen.refusal) problems.push(listen.refusal)
+
   io.out('\nsources')
   for (const line of table(['NAME', 'PATH', 'SECRETS'], Object.entries(config.sources).map(([name, source]) => {
-    const dev = source.secrets.includes(DEV_SECRET)
+    const dev = source.secrets.some(isDevSecret)
     if (dev) warnings.push(`source ${name} uses the development secret: set MILLICAST_WEBHOOK_SECRET for real traffic`)
     return [name, source.path, `${source.secrets.length}${dev ? ' (development secret)' : ''}`]
   }))) io.out(line)
@@ -57,7 +61,10 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   const spoolProblem = await mkdir(config.spool.dir, { recursive: true }).then(() => probeWritable(config.spool.dir), (error: Error) => error.message)
   io.out(`\nspool ${resolve(config.spool.dir)}: ${spoolProblem ? 'NOT WRITABLE' : 'writable'}${config.spool.fsync ? ', fsync on' : ''}`)
   if (spoolProblem) problems.push(`spool ${config.spool.dir}: ${spoolProblem}`)
-  io.out(`admin page and API: ${config.admin.token ? 'on' : 'off (set admin.token)'}; metrics: ${config.metrics.enabled ? '/metrics' : 'off'}`)
+  io.out(`admin page and API: ${config.admin.token ? 'on' : 'off (set admin.token)'}; metrics: ${config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'}`)
+  if (config.metrics.enabled && !config.metrics.token && !isLoopback(listen.host)) {
+    warnings.push(`/metrics is open to anyone who reaches ${listen.host}: set metrics.token, or block /metrics at the proxy`)
+  }
 
   for (const warning of warnings) io.out(`warning: ${warning}`)
   for (const problem of problems) io.err(`problem: ${problem}`)

@@ -9,6 +9,15 @@ export interface Problem {
   message: string
 }
 
+/**
+ * Paths hookcast answers itself (page, its API and sign-in, thumbnail links, health, metrics). A source on one of
+ * them, or under one, or on `/`, would shadow it.
+ */
+const OWN_PATHS: Record<string, string> = {
+  '/api': 'the admin API', '/thumbnails': 'signed thumbnail links', '/healthz': 'health', '/readyz': 'readiness',
+  '/metrics': 'metrics', '/login': 'the page\'s sign-in', '/logout': 'the page\'s sign-out',
+}
+
 /** Sink types that can make a URL a third party (Slack) can fetch. */
 const URL_SINKS = ['s3', 'gcs']
 
@@ -50,7 +59,16 @@ export function referenceProblems(raw: unknown): Problem[] {
     const path = field(field(sources, name), 'path')
     const other = paths.get(path)
     if (typeof path === 'string' && other) problems.push({ path: ['sources', name, 'path'], message: `same path as source "${other}"` })
+    const own = typeof path === 'string' ? ownPathOf(path) : undefined
+    if (own) problems.push({ path: ['sources', name, 'path'], message: `${path} is hookcast's own path (${own}); pick another, e.g. /hooks/${name}` })
     paths.set(path, name)
   }
   return problems
+}
+
+/** What of hookcast's own a source path would shadow, if anything. */
+function ownPathOf(path: string): string | undefined {
+  if (path.replace(/\/+$/, '') === '') return 'the live streams page'
+  const own = Object.keys(OWN_PATHS).find((prefix) => path === prefix || path.startsWith(`${prefix}/`))
+  return own ? OWN_PATHS[own] : undefined
 }

@@ -12,15 +12,27 @@ import { decodeBase64 } from '../verify/verifier.ts'
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .transform((value) => (Array.isArray(value) ? value : [value]))
 
-const base64Secret = z.string().min(1).refine((value) => (decodeBase64(value.trim())?.byteLength ?? 0) > 0, {
-  message: 'not a base64 secret (paste it as the dashboard or REST API shows it)',
+/** Fewer bytes than this is a guessable key; the platform's secrets are 32 bytes. */
+const MIN_SECRET_BYTES = 16
+
+const base64Secret = z.string().min(1).superRefine((value, ctx) => {
+  const bytes = decodeBase64(value.trim())?.byteLength ?? 0
+  if (bytes === 0) ctx.addIssue({ code: 'custom', message: 'not a base64 secret (paste it as the dashboard or REST API shows it)' })
+  else if (bytes < MIN_SECRET_BYTES) {
+    ctx.addIssue({ code: 'custom', message: `the secret decodes to ${bytes} bytes; at least ${MIN_SECRET_BYTES} are needed (the platform's secrets are 32)` })
+  }
 })
 
 export const serverConfig = z.object({
   /** Port to listen on; the PORT environment variable wins. */
   port: z.number().int().min(0).max(65535).default(8080),
-  /** Address to bind. */
-  host: z.string().default('0.0.0.0'),
+  /**
+   * Address to bind; the HOST environment variable wins. Unset: 0.0.0.0, or 127.0.0.1 while a source uses the
+   * published development secret (see src/config/listen.ts).
+   */
+  host: z.string().min(1).optional(),
+  /** Serve with the development secret on a non-loopback address anyway (anyone can sign hooks with it). */
+  allowDevSecret: z.boolean().default(false),
   /** Largest body accepted; thumbnails are full-resolution JPEGs, so keep this well above 1 MiB. */
   maxBodyBytes: byteSize.default(16 * 1024 * 1024),
   /** On SIGTERM/SIGINT, how long deliveries under way may take to finish; the rest stay in the spool. */
@@ -112,8 +124,12 @@ export const streamsConfig = z.object({
   flapWindow: duration.default(60_000),
 }).strict()
 
+/** A bearer token is only as strong as it is long: shorter than this is refused. */
+const MIN_TOKEN_CHARS = 16
 /** An optional secret: unset, or set to an empty string (`${VAR:-}`), means off. */
-const optionalToken = z.string().optional().transform((value) => (value ? value : undefined))
+const optionalToken = z.string().optional()
+  .refine((value) => !value || value.length >= MIN_TOKEN_CHARS, `at least ${MIN_TOKEN_CHARS} characters (a long random string: openssl rand -hex 24)`)
+  .transform((value) => (value ? value : undefined))
 
 export const adminConfig = z.object({
   /** Turns on the live streams page (/) and the admin API (/api); both need it (bearer header, or the page's login). */

@@ -32,7 +32,8 @@ routes:
 describe('config', () => {
   it('parses a valid config with env interpolation and size units', () => {
     const config = parseConfig(VALID, { SECRET })
-    expect(config.server).toEqual({ port: 9000, host: '0.0.0.0', maxBodyBytes: 8 * 1024 * 1024, shutdownGrace: 10_000 })
+    expect(config.server).toMatchObject({ port: 9000, allowDevSecret: false, maxBodyBytes: 8 * 1024 * 1024, shutdownGrace: 10_000 })
+    expect(config.server.host).toBeUndefined() // chosen at start: see src/config/listen.ts
     expect(config.spool).toMatchObject({ dir: './spool', fsync: false, maxBytes: 1024 ** 3, dedupWindow: 600_000 })
     expect(config.delivery.retry.schedule).toEqual([1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000])
     expect(config.sources.millicast!.secrets).toEqual([SECRET])
@@ -97,10 +98,41 @@ sources:
   })
 })
 
+describe('safe by default', () => {
+  const source = (path: string, secret = SECRET) => `sources:\n  a: { path: ${path}, secrets: ["${secret}"] }\n`
+
+  it('refuses a signing secret shorter than 16 bytes; the protocol\'s test secret (32 bytes) passes', () => {
+    expect(problems(source('/h', btoa('fifteen-bytes!!')))).toEqual([
+      'sources.a.secrets[0]: the secret decodes to 15 bytes; at least 16 are needed (the platform\'s secrets are 32)',
+    ])
+    expect(parseConfig(source('/h', btoa('sixteen-bytes!!!')), {}).sources.a!.secrets).toHaveLength(1)
+    expect(parseConfig(source('/h'), {}).sources.a!.secrets).toEqual([SECRET])
+  })
+
+  it('refuses an admin or metrics token shorter than 16 characters; empty still means off', () => {
+    expect(problems(source('/h') + 'admin: { token: short-token }\nmetrics: { token: "0123456789abcde" }\n')).toEqual([
+      'admin.token: at least 16 characters (a long random string: openssl rand -hex 24)',
+      'metrics.token: at least 16 characters (a long random string: openssl rand -hex 24)',
+    ])
+    const config = parseConfig(source('/h') + 'admin: { token: "${A:-}" }\nmetrics: { token: 0123456789abcdef }\n', {})
+    expect(config.admin.token).toBeUndefined()
+    expect(config.metrics.token).toBe('0123456789abcdef')
+  })
+
+  it('refuses a source path that would shadow the page, its API, metrics or health, naming the YAML path', () => {
+    for (const path of ['/', '/api', '/api/streams', '/thumbnails/x', '/healthz', '/readyz', '/metrics', '/login', '/logout', '/metrics/']) {
+      expect(problems(source(path))).toEqual([
+        expect.stringMatching(new RegExp(`^sources\\.a\\.path: ${path.replace(/[/]/g, '\\/')} is hookcast's own path`)),
+      ])
+    }
+    for (const path of ['/hooks/millicast', '/apiary', '/hooks/api', '/metricsx', '/healthz-hooks']) expect(parseConfig(source(path), {}).sources.a!.path).toBe(path)
+  })
+})
+
 describe('interpolate', () => {
   it('substitutes into parsed strings, so a secret with YAML syntax stays one value', () => {
     const text = 'sources:\n  m: { path: /h, secrets: ["${S}"] }\n'
-    const secret = btoa('x: [y]\n#z')
+    const secret = btoa('x: [y]\n#z, long enough')
     expect(parseConfig(text, { S: secret }).sources.m!.secrets).toEqual([secret])
   })
 
