@@ -155,10 +155,22 @@ describe('metrics and readiness', () => {
     expect(metrics['hookcast_accept_duration_seconds_bucket{source="millicast",le="+Inf"}']).toBe(3)
   })
 
+  it('labels hook kinds it does not know as "other": a signed type cannot grow the label set', async () => {
+    await start()
+    for (const type of ['brandNewKind', 'x'.repeat(300), 'feeds\n# injected 1']) {
+      expect((await hook(await signedJson({ type, event: 'happened', timestamp: 1, data: {} }))).status).toBe(200)
+    }
+    const text = await (await get('/metrics')).text()
+    expect(parsePrometheus(text)['hookcast_requests_total{source="millicast",kind="other",status="200"}']).toBe(3)
+    expect(text).not.toContain('brandNewKind')
+    expect(text).not.toContain('xxxx')
+    expect(text).not.toContain('injected')
+  })
+
   it('can require a token for /metrics, and answers /readyz', async () => {
-    await start('metrics: { token: scrape-token }')
+    await start('metrics: { token: scrape-token-for-tests }')
     expect((await get('/metrics')).status).toBe(401)
-    expect((await get('/metrics', { authorization: 'Bearer scrape-token' })).status).toBe(200)
+    expect((await get('/metrics', { authorization: 'Bearer scrape-token-for-tests' })).status).toBe(200)
     expect(await (await get('/readyz')).json()).toEqual({ ok: true, problems: [] })
   })
 })

@@ -6,6 +6,14 @@
 import type { HookRequest } from '../app.ts'
 import type { LaneStatus, OutcomeReport } from '../delivery/deliverer.ts'
 import type { SpoolStats } from '../spool/types.ts'
+import { KNOWN_TYPES } from '../events/types.ts'
+
+/**
+ * The `kind` label's values: the kinds we know, `unknown` (refused before parsing) and `other`. A hook's type is
+ * whatever the signed body says, so it is never a label value itself: each new value would be a new time series.
+ */
+const KIND_LABELS = new Set<string>([...KNOWN_TYPES, 'unknown'])
+const kindLabel = (kind: string) => (KIND_LABELS.has(kind) ? kind : 'other')
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
@@ -40,7 +48,7 @@ export function createMetrics(): Metrics {
 
   return {
     request(request) {
-      requests.add({ source: request.source, kind: request.kind, status: String(request.status) })
+      requests.add({ source: request.source, kind: kindLabel(request.kind), status: String(request.status) })
       if (request.reason === 'bad_signature') signatureFailures.add({ source: request.source })
       if (request.status !== 200) return
       const buckets = latencyBuckets.get(request.source) ?? LATENCY_BUCKETS.map(() => 0)
