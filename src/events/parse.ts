@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { HttpError } from '../http/errors.ts'
 import { DATA_SCHEMAS, envelope } from './schemas.ts'
 import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
-import { canonicalEvent, canonicalType, type EventContentType, type HookEvent } from './types.ts'
+import { canonicalEvent, canonicalType, OWN_TYPES, type EventContentType, type HookEvent } from './types.ts'
 import { toHex } from '../verify/verifier.ts'
 
 export interface ParseContext {
@@ -24,6 +24,35 @@ export function bodyHash(): { update(chunk: Uint8Array): void; digest(): Uint8Ar
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Bounds on what a signed payload may hold. The platform's payloads are a few levels deep with short ids; a
+ * payload past these is not one it sends, and would make later steps (serialising, file names) fail on it.
+ */
+const MAX_DEPTH = 32
+const MAX_PART = 256
+const MAX_STREAM_ID = MAX_PART * 2 + 1
+const MAX_FEED_ID = 128
+/** 2100-01-01: timestamps past it (or before 1970) are not times the platform sends. */
+const LATEST_EPOCH_MS = 4_102_444_800_000
+
+function isSaneEpochMs(value: number): boolean {
+  return Number.isFinite(value) && value >= 0 && value < LATEST_EPOCH_MS
+}
+
+/** How deep `value` nests, counted without recursion (a hostile depth must not overflow the stack here either). */
+function nestingDepth(value: unknown, stopAfter: number): number {
+  let deepest = 0
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (node === null || typeof node !== 'object') continue
+    deepest = Math.max(deepest, depth)
+    if (deepest > stopAfter) return deepest
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return deepest
+}
 
 /** Classifies a Content-Type header; undefined means we don't take it (415). */
 export function hookContentType(header: string | null): EventContentType | undefined {
@@ -47,8 +76,17 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
     throw new HttpError(400, 'malformed_envelope', `not a webhook envelope: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
   }
   const type = canonicalType(parsed.data.type)
+  if (OWN_TYPES.includes(type)) {
+    // hookcast's own events (stream live/ended) come from the tracker, never from outside.
+    throw new HttpError(400, 'reserved_type', `type "${parsed.data.type}" is hookcast's own event kind; the platform never sends it`)
+  }
   const event = canonicalEvent(type, parsed.data.event)
   const data = parsed.data.data
+  const timestamp = normaliseEpochMs(parsed.data.timestamp)
+  if (!isSaneEpochMs(timestamp)) throw new HttpError(400, 'bad_timestamp', 'timestamp is not a time between 1970 and 2100 (epoch ms)')
+  if (nestingDepth(data, MAX_DEPTH) > MAX_DEPTH) {
+    throw new HttpError(400, 'too_deeply_nested', `data is nested deeper than ${MAX_DEPTH} levels`)
+  }
 
   const schema = DATA_SCHEMAS[type]
   if (schema) {
@@ -62,12 +100,21 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
   }
 
   const fields = streamFields(data)
+  for (const key of ['started', 'ended'] as const) {
+    if (typeof data[key] === 'number' && !isSaneEpochMs(data[key])) throw new HttpError(400, 'bad_timestamp', `data.${key} is not a time between 1970 and 2100 (epoch ms)`)
+  }
+  if ((fields.streamId?.length ?? 0) > MAX_STREAM_ID || (fields.streamName?.length ?? 0) > MAX_PART || (fields.accountId?.length ?? 0) > MAX_PART) {
+    throw new HttpError(400, 'bad_stream_id', `stream ids are at most ${MAX_STREAM_ID} characters (account and name ${MAX_PART} each)`)
+  }
+  if ((fields.feedId?.length ?? 0) > MAX_FEED_ID || (fields.tokenId?.length ?? 0) > MAX_FEED_ID) {
+    throw new HttpError(400, 'bad_feed_id', `feed and token ids are at most ${MAX_FEED_ID} characters`)
+  }
   return {
     ...identify(body, '', ctx.bodySha256),
     source: ctx.source,
     type,
     event,
-    timestamp: normaliseEpochMs(parsed.data.timestamp),
+    timestamp,
     receivedAt: ctx.receivedAt,
     ...fields,
     contentType: 'application/json',
@@ -90,7 +137,7 @@ export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: Pa
   const tokenId = headers.get('x-millicast-token-id')?.trim() || undefined
   if (!isFeedId(feedId)) throw new HttpError(400, 'bad_feed_id', 'X-Millicast-Feed-Id is missing or does not look like an id')
   if (!isStreamId(streamId)) throw new HttpError(400, 'bad_stream_id', 'X-Millicast-Stream-Id is missing or not account/name')
-  if (!isEpochMs(timestamp)) throw new HttpError(400, 'bad_timestamp', 'X-Millicast-Timestamp is missing or not epoch milliseconds')
+  if (!isEpochMs(timestamp) || !isSaneEpochMs(Number(timestamp))) throw new HttpError(400, 'bad_timestamp', 'X-Millicast-Timestamp is missing or not epoch milliseconds')
   if (tokenId !== undefined && !/^\d{1,20}$/.test(tokenId)) {
     throw new HttpError(400, 'bad_token_id', 'X-Millicast-Token-Id is not a number')
   }

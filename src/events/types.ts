@@ -17,6 +17,9 @@ export const KNOWN_EVENTS = {
 
 export type KnownType = keyof typeof KNOWN_EVENTS
 
+/** Kinds hookcast makes itself: a platform hook may not claim them (its type is refused, in any casing). */
+export const OWN_TYPES: readonly string[] = ['stream']
+
 export const KNOWN_TYPES = Object.keys(KNOWN_EVENTS) as KnownType[]
 
 export type EventContentType = 'application/json' | 'image/jpeg'

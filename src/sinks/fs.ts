@@ -12,7 +12,7 @@ import type { HookEvent } from '../events/types.ts'
 import { DEFAULT_KEY, renderKey } from '../template/key.ts'
 import { keyTemplate } from './key-schema.ts'
 import { DeliveryError } from '../destinations/types.ts'
-import { silentLogger } from '../log.ts'
+import { silentLogger, type Logger } from '../log.ts'
 import { checkRetention, createRetention, retentionConfig, type RetentionStore, type StoredObject } from './retention.ts'
 import type { Sink, SinkOptions } from './types.ts'
 import { isAlive, ownPid } from '../util/pid.ts'
@@ -37,20 +37,23 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
   // Named by process id (to sweep a dead process's leftovers) and write, so concurrent writers never share one.
   const prefix = `${ownPid}-${crypto.randomUUID().slice(0, 8)}-`
   let counter = 0
-  const swept = sweepTemps(temps)
+  const log = options.log ?? silentLogger
+  const swept = sweepTemps(temps, log)
   const retention = config.retention && createRetention(config.retention, config.key, fsRetentionStore(root), {
     sink: name,
-    log: options.log ?? silentLogger,
+    log,
     now: options.now ?? Date.now,
   })
 
-  async function write(path: string, body: Uint8Array): Promise<void> {
+  /** Writes to a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
+  async function write(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     await swept
     const temp = join(temps, `${prefix}${++counter}.tmp`)
     try {
       await mkdir(temps, { recursive: true })
       await mkdir(dirname(path), { recursive: true })
-      await writeFile(temp, body)
+      await writeFile(temp, body, signal ? { signal } : {})
+      signal?.throwIfAborted()
       await rename(temp, path)
     } catch (error) {
       await rm(temp, { force: true }).catch(() => {})
@@ -66,27 +69,40 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
       const problem = await mkdir(root, { recursive: true }).then(() => probeWritable(root), (error: Error) => error.message)
       return problem && `cannot write to ${root}: ${problem}`
     },
-    async deliver(event: HookEvent) {
+    async deliver(event: HookEvent, signal?: AbortSignal) {
       const key = renderKey(config.key, event)
       const path = resolve(root, key)
       if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })
+      if (path === temps || path.startsWith(temps + sep)) throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
       try {
         // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
-        await write(path, event.body).catch((error) => (isMissing(error) ? write(path, event.body) : Promise.reject(error)))
+        await write(path, event.body, signal).catch((error) => (isMissing(error) ? write(path, event.body, signal) : Promise.reject(error)))
       } catch (error) {
+        if (signal?.aborted) throw signal.reason
         // Disk full, permissions, a read-only mount: all can be fixed by an operator, so they are retried.
         throw new DeliveryError(`cannot write ${path}: ${(error as Error).message}`, { cause: error })
       }
-      await retention?.afterPut(event, key)
+      if (!signal?.aborted) await retention?.afterPut(event, key)
     },
   }
 }
 
-/** Removes temp files of processes that are gone (killed mid-write). */
-async function sweepTemps(temps: string): Promise<void> {
-  const names = await readdir(temps).catch(() => [] as string[])
-  await Promise.all(names.filter((name) => !isAlive(Number(name.split('-')[0]))).map((name) => rm(join(temps, name), { force: true })))
+/**
+ * Removes temp files of processes that are gone (killed mid-write). Only files named as this sink names them are
+ * touched, and a failure is a warning: a sweep must never stop the gateway from starting.
+ */
+async function sweepTemps(temps: string, log: Logger): Promise<void> {
+  try {
+    const entries = await readdir(temps, { withFileTypes: true }).catch(() => [])
+    const leftovers = entries.filter((entry) => entry.isFile() && TEMP_NAME.test(entry.name) && !isAlive(Number(entry.name.split('-')[0])))
+    await Promise.all(leftovers.map((entry) => rm(join(temps, entry.name), { force: true })))
+  } catch (error) {
+    log.warn('cannot sweep leftover temp files', { dir: temps, error: String(error) })
+  }
 }
+
+/** `<pid>-<8 hex>-<counter>.tmp`, as `write` names its temp files. */
+const TEMP_NAME = /^\d+-[0-9a-f]{8}-\d+\.tmp$/
 
 function isMissing(error: unknown): boolean {
   return (error as { code?: string }).code === 'ENOENT'

@@ -8,6 +8,8 @@
  * @module
  */
 import { z } from 'zod'
+import { Buffer } from 'node:buffer'
+import type { Writable } from 'node:stream'
 import type { Storage } from '@google-cloud/storage'
 import type { HookEvent } from '../events/types.ts'
 import { DEFAULT_KEY, renderKey } from '../template/key.ts'
@@ -104,18 +106,21 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
     name,
     kind: 'sink',
     keyFor: (event) => renderKey(config.key, event),
-    async deliver(event: HookEvent) {
+    async deliver(event: HookEvent, signal?: AbortSignal) {
       const key = renderKey(config.key, event)
       try {
-        await (await bucket()).file(key).save(event.body, {
+        const file = (await bucket()).file(key)
+        signal?.throwIfAborted()
+        await upload(file.createWriteStream({
           resumable: event.body.byteLength > config.resumableAbove,
           contentType: event.contentType,
           metadata: { contentType: event.contentType, metadata: objectMetadata(event) },
-        })
+        }), event.body, signal)
       } catch (error) {
+        if (signal?.aborted) throw signal.reason
         throw gcsDeliveryError(error, 'write', key, place)
       }
-      await retention?.afterPut(event, key)
+      if (!signal?.aborted) await retention?.afterPut(event, key)
     },
     async check() {
       try {
@@ -145,4 +150,17 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
       }
     },
   }
+}
+
+/**
+ * Sends `body` through an upload stream (what `File.save` does), destroying the stream when `signal` aborts: a
+ * timed-out or shut-down attempt must stop writing, so it never races the retry that follows it.
+ */
+function upload(stream: Writable, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  const onAbort = () => stream.destroy(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'))
+  signal?.addEventListener('abort', onAbort, { once: true })
+  return new Promise<void>((resolve, reject) => {
+    stream.once('error', reject).once('finish', resolve)
+    stream.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+  }).finally(() => signal?.removeEventListener('abort', onAbort))
 }

@@ -159,9 +159,10 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
           ...(config.acl ? { ACL: config.acl } : {}),
         }), signal ? { abortSignal: signal } : {})
       } catch (error) {
+        if (signal?.aborted) throw signal.reason
         throw s3DeliveryError(error, 'write', key, place)
       }
-      await retention?.afterPut(event, key)
+      if (!signal?.aborted) await retention?.afterPut(event, key)
     },
     async urlFor(event: HookEvent) {
       const key = renderKey(config.key, event)

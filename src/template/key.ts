@@ -19,6 +19,7 @@ export function keyTemplateProblems(template: string): string[] {
   )
   if (template.startsWith('/')) problems.push('a key must be relative (no leading /)')
   if (template.split('/').some((part) => part === '..' || part === '.')) problems.push('a key may not contain . or .. segments')
+  if (template.split('/').some((part) => part.startsWith('.hookcast'))) problems.push('a key may not use .hookcast names (hookcast\'s own files)')
   return problems
 }
 
@@ -38,7 +39,11 @@ export function renderKey(template: string, event: HookEvent): string {
   return segments.join('/')
 }
 
+/**
+ * A value as one path segment. A leading `.` becomes `_`: no value may make a hidden file or folder, nor collide
+ * with the ones hookcast keeps beside the objects (the fs sink's `.hookcast-tmp`).
+ */
 function safeSegment(value: string): string {
   const cleaned = value.replace(/[^A-Za-z0-9._@=-]/g, '_').slice(0, 200)
-  return cleaned === '.' || cleaned === '..' || cleaned === '' ? MISSING : cleaned
+  return cleaned === '.' || cleaned === '..' || cleaned === '' ? MISSING : cleaned.replace(/^\./, '_')
 }

@@ -19,7 +19,8 @@ export function unknownPlaceholders(template: string): string[] {
 
 /** The value of each placeholder for an event; undefined where the event does not carry it. */
 export function placeholderValues(event: HookEvent): Record<Placeholder, string | undefined> {
-  const iso = Number.isFinite(event.timestamp) ? new Date(event.timestamp).toISOString() : undefined
+  const date = new Date(event.timestamp)
+  const iso = Number.isNaN(date.getTime()) ? undefined : date.toISOString() // an out-of-range time has no date
   return {
     source: event.source,
     type: event.type,

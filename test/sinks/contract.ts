@@ -118,6 +118,17 @@ export function sinkContract(target: SinkContract): void {
       expect(bytes((await target.readBack(latest.keyFor(second)))?.body)).toEqual(bytes(second.body))
     })
 
+    it('honours the abort signal: an attempt aborted (timed out, shutting down) stores nothing', async () => {
+      const sink = target.make({ key: `${run}/aborted/{id}.{ext}` })
+      const thumb = await thumbnail('aborted', { size: 2_000_000 })
+      const controller = new AbortController()
+      const attempt = sink.deliver(thumb, controller.signal)
+      controller.abort(new Error('timed out after 1 ms'))
+      await expect(attempt).rejects.toThrow('timed out after 1 ms')
+      await new Promise((resolve) => setTimeout(resolve, 500)) // a writer that ignored the signal would finish now
+      expect(await target.list(`${run}/aborted/`)).toEqual([])
+    })
+
     it('retention keeps the newest N thumbnails of each stream and touches nothing else', async () => {
       const key = `${run}/keep/{type}/{streamId}/{date}/{timestamp}-{id}.{ext}`
       const sink = target.make({ key, retention: { keepLatest: 3, types: ['thumbnail'], sweepEvery: 0 } })

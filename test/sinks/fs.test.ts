@@ -1,9 +1,11 @@
 /** The sink contract against the local disk. */
-import { afterAll } from 'vitest'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createFsSink, fsSinkConfig } from '../../src/sinks/fs.ts'
 import { listFiles, tempDir } from '../support/files.ts'
+import { parseThumbnail } from '../../src/events/parse.ts'
+import { jpeg, signedThumbnail } from '../support/hooks.ts'
 import { sinkContract } from './contract.ts'
 
 const dir = tempDir('hookcast-fs-sink-')
@@ -31,4 +33,30 @@ sinkContract({
     permanent: false,
     message: /cannot write .*a-file\/data/,
   }],
+})
+
+describe('fs sink', () => {
+  it('never lets a key land in its temp folder, and a start never fails on what is in there', async () => {
+    const base = join(dir.path, 'sweep')
+    // What a replayed thumbnail with stream ".hookcast-tmp/x" made with the key {streamId}/latest.{ext} before.
+    mkdirSync(join(base, '.hookcast-tmp', 'x'), { recursive: true })
+    writeFileSync(join(base, '.hookcast-tmp', 'x', 'latest.jpg'), 'old')
+    writeFileSync(join(base, '.hookcast-tmp', '999999999-0badc0de-1.tmp'), 'left by a killed process')
+    const failures: unknown[] = []
+    const onRejection = (reason: unknown) => failures.push(reason)
+    process.on('unhandledRejection', onRejection)
+    try {
+      const sink = createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: base, key: '{streamId}/latest.{ext}' }))
+      const hook = await signedThumbnail({ body: jpeg('replayed'), streamId: '.hookcast-tmp/x' })
+      const event = await parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: 1 })
+      await sink.deliver(event)
+      expect(sink.keyFor(event)).toBe('_hookcast-tmp/x/latest.jpg')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(failures).toEqual([])
+      expect(existsSync(join(base, '.hookcast-tmp', '999999999-0badc0de-1.tmp'))).toBe(false) // a dead writer's temp is swept
+      expect(readFileSync(join(base, '.hookcast-tmp', 'x', 'latest.jpg'), 'utf8')).toBe('old') // what is not ours is left alone
+    } finally {
+      process.off('unhandledRejection', onRejection)
+    }
+  })
 })

@@ -72,6 +72,16 @@ describe('parseJsonHook', () => {
     ['an array', '[1,2]', 'malformed_envelope'],
     ['no type', '{"event":"started","timestamp":1,"data":{}}', 'malformed_envelope'],
     ['a string timestamp', '{"type":"feeds","event":"started","timestamp":"1","data":{}}', 'malformed_envelope'],
+    // Values no platform hook carries, which would make a later step fail on every attempt (a poison event).
+    ['a timestamp far before 1970', '{"type":"feeds","event":"started","timestamp":-1e20,"data":{}}', 'bad_timestamp'],
+    ['a timestamp past 2100', '{"type":"feeds","event":"started","timestamp":9999999999999,"data":{}}', 'bad_timestamp'],
+    ['an impossible started time', JSON.stringify({ ...PAYLOADS.feedsStarted, data: { ...PAYLOADS.feedsStarted.data, started: 1e300 } }), 'bad_timestamp'],
+    ['20,000 levels of nesting', `{"type":"media","event":"completed","timestamp":1700000000000,"data":{"metadata":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`, 'too_deeply_nested'],
+    ['a 5 MB stream id', JSON.stringify({ ...PAYLOADS.feedsStarted, data: { ...PAYLOADS.feedsStarted.data, streamId: `A/${'x'.repeat(5_000_000)}` } }), 'bad_stream_id'],
+    ['a huge feed id', JSON.stringify({ ...PAYLOADS.feedsStarted, data: { ...PAYLOADS.feedsStarted.data, feedId: 'f'.repeat(1000) } }), 'bad_feed_id'],
+    // hookcast's own kind: a signed hook may not post live/ended alerts past the tracker.
+    ['the type of hookcast\'s own events', '{"type":"STREAM","event":"live","timestamp":1700000000000,"data":{"streamId":"A/b"}}', 'reserved_type'],
+    ['the type of hookcast\'s own events (exact)', '{"type":"stream","event":"ended","timestamp":1700000000000,"data":{"durationMs":1}}', 'reserved_type'],
   ])('refuses %s with a 400', async (_, body, reason) => {
     const error = await parseJsonHook(typeof body === 'string' ? bytes(body) : body, ctx).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(HttpError)
@@ -114,6 +124,7 @@ describe('parseThumbnail', () => {
     ['a stream id with a backslash', { 'x-millicast-stream-id': 'a/..\\b' }, undefined, 'bad_stream_id'],
     ['an ISO timestamp', { 'x-millicast-timestamp': '2023-03-28T03:34:00.650Z' }, undefined, 'bad_timestamp'],
     ['a seconds timestamp', { 'x-millicast-timestamp': '1679974440' }, undefined, 'bad_timestamp'],
+    ['a timestamp past 2100', { 'x-millicast-timestamp': '9999999999999' }, undefined, 'bad_timestamp'],
     ['a token id that is not a number', { 'x-millicast-token-id': 'abc' }, undefined, 'bad_token_id'],
   ])('refuses %s with a 400', async (_, overrides, body, reason) => {
     const error = await parseThumbnail(body ?? jpeg('x'), headers(overrides), ctx).catch((e: unknown) => e)

@@ -21,6 +21,17 @@ describe('key templates', () => {
     expect(renderKey('{streamName}/{feedId}', hostile)).toBe('_/a_.._.._b')
   })
 
+  it('never lets a value make a hidden name, such as the fs sink\'s own temp folder', () => {
+    const replayed = event({ streamId: '.hookcast-tmp/x', accountId: '.hookcast-tmp', streamName: '.x' })
+    expect(renderKey('{streamId}/latest.{ext}', replayed)).toBe('_hookcast-tmp/x/latest.jpg')
+    expect(renderKey('{accountId}/{streamName}', replayed)).toBe('_hookcast-tmp/_x')
+    expect(keyTemplateProblems('.hookcast-tmp/{id}')).toEqual(['a key may not use .hookcast names (hookcast\'s own files)'])
+  })
+
+  it('renders a key without a date for a time no date can show', () => {
+    expect(renderKey('{date}/{time}/{id}', event({ timestamp: -1e20 }))).toBe('_/_/abc123')
+  })
+
   it('reports unknown placeholders and unsafe literal parts', () => {
     expect(keyTemplateProblems(DEFAULT_KEY)).toEqual([])
     expect(keyTemplateProblems('/{nope}/../x')).toEqual([
