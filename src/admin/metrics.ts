@@ -20,6 +20,10 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export interface Metrics {
   request(request: HookRequest): void
   outcome(report: OutcomeReport): void
+  /** A background step failed and will be retried (`component` is a fixed name from the code, never input). */
+  backgroundFailure(component: string): void
+  /** A bound on the stream state was hit (`limit` is a fixed name from the code, never input). */
+  streamLimit(limit: string): void
   render(now: { spool: SpoolStats; lanes: LaneStatus[] }): string
 }
 
@@ -42,6 +46,8 @@ export function createMetrics(): Metrics {
   const deliveries = new Counter()
   const retries = new Counter()
   const deadLettered = new Counter()
+  const backgroundFailures = new Counter()
+  const streamLimits = new Counter()
   const latencyBuckets = new Map<string, number[]>() // source -> cumulative counts per bucket
   const latencySum = new Map<string, number>()
   const latencyCount = new Map<string, number>()
@@ -62,6 +68,12 @@ export function createMetrics(): Metrics {
       if (report.outcome === 'retry') retries.add({ destination: report.destination })
       if (report.outcome === 'dead') deadLettered.add({ destination: report.destination })
     },
+    backgroundFailure(component) {
+      backgroundFailures.add({ component })
+    },
+    streamLimit(limit) {
+      streamLimits.add({ limit })
+    },
     render({ spool, lanes }) {
       const out: string[] = []
       const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
@@ -78,6 +90,8 @@ export function createMetrics(): Metrics {
       counter('hookcast_deliveries_total', 'Delivery attempts by destination and outcome (delivered, retry, dead).', deliveries)
       counter('hookcast_retries_total', 'Failed delivery attempts that will be retried, by destination.', retries)
       counter('hookcast_dead_lettered_total', 'Deliveries moved to the dead letters, by destination.', deadLettered)
+      counter('hookcast_stream_limits_total', 'Stream-state bounds hit: streams evicted, expired or not tracked, thumbnails not kept, ids too long, future times clamped; by limit.', streamLimits)
+      counter('hookcast_background_failures_total', 'Background steps that failed and will be retried (spool reads and writes, stream state), by component.', backgroundFailures)
       gauge('hookcast_dead_letters', 'Dead letters waiting for a replay.', spool.deadLetters)
       gauge('hookcast_spool_pending_events', 'Accepted events with at least one delivery pending.', spool.pendingEvents)
       gauge('hookcast_spool_pending_deliveries', 'Deliveries pending (waiting, retrying or under way).', spool.pendingDeliveries)
