@@ -63,7 +63,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const log = options.log ?? silentLogger
   const now = options.now ?? Date.now
   const streamsDir = config.streams.dir ?? join(config.spool.dir, 'streams')
-  const streams = await openLocalStreamStore({ dir: streamsDir, log, now })
+  const metrics = createMetrics()
+  const streamCounts = {
+    onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
+    onLimit: (limit: string) => metrics.streamLimit(limit),
+  }
+  const streams = await openLocalStreamStore({
+    dir: streamsDir, log, now, ...streamCounts,
+    maxStreams: config.streams.maxStreams, keepEndedMs: config.streams.keepEnded, maxThumbnailBytes: config.streams.maxThumbnailBytes,
+  })
   const links = await createThumbnailLinks(streamsDir, now)
   const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
   const sources = await Promise.all(Object.entries(config.sources).map(async ([name, source]) => ({
@@ -72,7 +80,6 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     verifier: await createVerifier(source.secrets),
   })))
   const routes = compileRoutes(config.routes)
-  const metrics = createMetrics()
   const recent = createRecentEvents(500, now)
 
   const store = await openLocalSpool({ ...config.spool, log, now })
@@ -82,6 +89,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     emit: async (event) => { await hand(event) },
     log,
     now,
+    ...streamCounts,
   })
   destinations.set(TRACKER_NAME, tracker)
   const deliverer = createDeliverer({

@@ -122,6 +122,12 @@ export const streamsConfig = z.object({
   dir: z.string().min(1).optional(),
   /** A feed starting again this soon after the last one ended continues the same live session (no ended + live). */
   flapWindow: duration.default(60_000),
+  /** Streams remembered at most; a new one evicts an ended stream (never a live one: when all are live it is not tracked). */
+  maxStreams: z.number().int().min(1).default(10_000),
+  /** An ended stream is forgotten this long after its last change. */
+  keepEnded: duration.default(7 * 86_400_000),
+  /** Bytes of first/latest thumbnails kept; ended streams' go first, then new ones are not kept. */
+  maxThumbnailBytes: byteSize.default(512 * MiB),
 }).strict()
 
 /** A bearer token is only as strong as it is long: shorter than this is refused. */
