@@ -88,7 +88,7 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
     throw new HttpError(400, 'too_deeply_nested', `data is nested deeper than ${MAX_DEPTH} levels`)
   }
 
-  const schema = DATA_SCHEMAS[type]
+  const schema = Object.hasOwn(DATA_SCHEMAS, type) ? DATA_SCHEMAS[type] : undefined // `type` is input: own keys only
   if (schema) {
     const check = schema.safeParse(data)
     if (!check.success) {

@@ -115,6 +115,15 @@ routes:
     dir.remove()
   })
 
+  it('a hook kind named like a prototype member is an unknown kind like any other (200, not a 500)', async () => {
+    for (const type of KEYS) {
+      const response = await post('http://hookcast.test/hooks/millicast', await signedJson({ type, event: type, timestamp: Date.now(), data: { streamId: STREAM } }), gateway.fetch)
+      expect(response.status).toBe(200)
+      expect(await response.json()).toMatchObject({ ok: true, type, event: type })
+    }
+    expect(cleanPrototype()).toEqual([])
+  })
+
   it('is tracked as a feed, pollutes nothing, and every answer after it is still right', async () => {
     const t0 = Date.now() - 10_000
     for (const [i, key] of KEYS.entries()) {
