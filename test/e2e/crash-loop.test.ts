@@ -9,8 +9,11 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { ROOT, RUNTIMES, startServer, type Runtime, type RunningServer } from '../support/runtimes.ts'
+import { ROOT, RUNTIMES, type Runtime, type RunningServer } from '../support/runtimes.ts'
+import { spawnServer, type SpawnedServer } from '../support/spawn-server.ts'
 import { jpeg, PAYLOADS, SECRET } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { createPrng, deriveSeed, seedFrom, type Prng } from '../support/prng.ts'
@@ -27,6 +30,8 @@ const PAUSE_MS = 20
 const UPTIME_MS: [number, number] = [50, 3_500]
 /** Load after the last restart, before the senders stop. */
 const FINAL_LOAD_MS = 2_000
+/** A `during-start` kill hits the replacement this long after it was spawned: lock, recovery, or just listening. */
+const START_KILL_MS: [number, number] = [0, 1_200]
 const DRAIN_MS = 40_000
 /** A supervisor retrying a failed start (systemd Restart=always, RestartSec=100ms; StartLimitBurst-like cap). */
 const RESTART_SEC_MS = 100
@@ -134,11 +139,15 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 
 interface SentEvent { n: number; kind: Kind; event: string; streamId?: string; sha: string; size: number; generation?: number }
 
+type KillMode = 'after-exit' | 'at-once' | 'during-start'
+
 interface Report {
   runtime: Runtime
   seed: number
   kills: number
-  killModes: { atOnce: number; afterExit: number }
+  killModes: Record<KillMode, number>
+  /** Starts killed on purpose during their start (during-start), and how many of those before they listened. */
+  killedStarting: { total: number; beforeListening: number }
   restarts: number
   failedStarts: string[]
   sent: number
@@ -150,6 +159,7 @@ interface Report {
   corrupt: number
   duplicates: number
   unacknowledgedDelivered: number
+  notifier: { received: number; missing: number; repeats: number; answered503: number }
   streamEvents: { live: number; ended: number }
   retries: number
   drainMs: number
@@ -157,27 +167,70 @@ interface Report {
   problems: string[]
 }
 
+/**
+ * A webhook receiver for the HTTP notifier that keeps only a hash of each body (the load is too large to hold),
+ * answers slowly and now and then 503, so deliveries wait for retries while the gateway is killed.
+ */
+async function startHashingReceiver(rng: Prng) {
+  const received = new Map<string, number>()
+  let answered503 = 0
+  const server = createServer((req, res) => {
+    const hash = createHash('sha256')
+    req.on('data', (chunk: Buffer) => hash.update(chunk))
+    req.on('end', () => {
+      const fail = rng.next() < 0.05
+      setTimeout(() => {
+        if (fail) {
+          answered503++
+          res.writeHead(503).end()
+          return
+        }
+        const sha = hash.digest('hex')
+        received.set(sha, (received.get(sha) ?? 0) + 1)
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+      }, rng.int(0, 30))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    answered503: () => answered503,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
+}
+
 describe.each<Runtime>(RUNTIMES.filter((runtime) => ONLY.includes(runtime)))('crash loop on %s', (runtime) => {
   const tmp = tempDir(`hookcast-crash-loop-${runtime}-`)
-  const servers: RunningServer[] = []
+  const spawned: SpawnedServer[] = []
+  let receiver: Awaited<ReturnType<typeof startHashingReceiver>> | undefined
   let passed = false
 
   afterAll(async () => {
-    await Promise.all(servers.map((server) => server.kill()))
+    await Promise.all(spawned.map((server) => server.kill()))
+    await receiver?.close()
     if (passed) tmp.remove()
     else console.log(`crash-loop ${runtime}: kept ${tmp.path} for inspection`)
   })
 
   it('keeps every accepted event through repeated kill -9 and immediate restarts', async () => {
     const started = Date.now()
+    const runtimeSeed = deriveSeed(SEED, runtime)
+    receiver = await startHashingReceiver(createPrng(deriveSeed(runtimeSeed, 'receiver')))
     const data = join(tmp.path, 'data')
     const spoolDir = join(tmp.path, 'spool')
     const config = join(tmp.path, 'config.yaml')
+    // Small segments, so the spool rotates, deletes and copies forward segments all along the run.
     writeFileSync(config, `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
   disk: { type: fs, dir: "${data}", key: "{type}/{id}.{ext}" }
+notifiers:
+  hook: { type: http, url: "${receiver.url}/in", mode: original, secret: "whsec_${Buffer.from('crash-loop-notifier-secret-0123').toString('base64')}" }
 spool: { dir: "${spoolDir}", segmentBytes: 1MiB }
 delivery:
   retry: { schedule: [200ms, 500ms, 1s] }
@@ -185,40 +238,84 @@ delivery:
 streams: { flapWindow: ${FLAP_WINDOW_MS}ms }
 admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
 routes:
-  - to: [disk]
+  - to: [disk, hook]
   - when: { type: stream }
     to: [disk]
 `)
-    const runtimeSeed = deriveSeed(SEED, runtime)
     const kills = createPrng(deriveSeed(runtimeSeed, 'kills'))
     const plan = Array.from({ length: KILLS }, () => ({
       uptimeMs: Math.round(kills.between(...UPTIME_MS)),
-      mode: kills.next() < 0.5 ? 'at-once' as const : 'after-exit' as const,
+      mode: kills.weighted<KillMode>({ 'after-exit': 4, 'at-once': 4, 'during-start': 2 }),
+      startKillMs: kills.int(...START_KILL_MS),
     }))
     const load = createLoad(runtimeSeed)
     const report: Report = {
-      runtime, seed: SEED, kills: 0, killModes: { atOnce: 0, afterExit: 0 }, restarts: 0, failedStarts: [], sent: 0,
-      accepted: 0, statuses: {}, sendErrors: 0, delivered: 0, missing: 0, corrupt: 0, duplicates: 0,
-      unacknowledgedDelivered: 0, streamEvents: { live: 0, ended: 0 }, retries: 0, drainMs: 0, totalMs: 0, problems: [],
+      runtime, seed: SEED, kills: 0, killModes: { 'after-exit': 0, 'at-once': 0, 'during-start': 0 },
+      killedStarting: { total: 0, beforeListening: 0 }, restarts: 0, failedStarts: [], sent: 0, accepted: 0, statuses: {},
+      sendErrors: 0, delivered: 0, missing: 0, corrupt: 0, duplicates: 0, unacknowledgedDelivered: 0,
+      notifier: { received: 0, missing: 0, repeats: 0, answered503: 0 }, streamEvents: { live: 0, ended: 0 }, retries: 0,
+      drainMs: 0, totalMs: 0, problems: [],
     }
     const { problems } = report
     const sentBySha = new Map<string, SentEvent>()
     const accepted = new Map<string, SentEvent>()
 
+    const spawn = () => {
+      const server = spawnServer(runtime, config, ENV)
+      spawned.push(server)
+      return server
+    }
+
     /** Starts the gateway like a supervisor: at once, and again RESTART_SEC_MS after each failed start. */
     async function supervisedStart(): Promise<RunningServer> {
       for (let attempt = 1; ; attempt++) {
+        const server = spawn()
         try {
-          const server = await startServer(runtime, config, ENV)
-          servers.push(server)
-          return server
+          return await server.ready
         } catch (error) {
+          await server.kill()
           const message = String((error as Error).message)
-          const reason = message.split('\n').find((line) => /in use|cannot start|error|Error/.test(line) && !line.startsWith(runtime)) ?? message.split('\n')[0]!
-          report.failedStarts.push(reason.slice(0, 300))
+          const reason = message.split('\n').find((line) => /in use|cannot start|rror/.test(line) && !line.startsWith(runtime)) ?? message.split('\n')[0]!
+          report.failedStarts.push(`pid ${server.process.pid}: ${reason.slice(0, 300)}`)
           if (attempt >= START_ATTEMPTS) throw new Error(`gave up after ${attempt} failed starts in a row: ${reason}`)
           await sleep(RESTART_SEC_MS)
         }
+      }
+    }
+
+    const admin = async <T>(server: RunningServer, path: string): Promise<T> => {
+      const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      if (!response.ok) throw new Error(`${path}: ${response.status}`)
+      return (await response.json()) as T
+    }
+
+    interface StreamView { streamId: string; status: string; feeds: number; latestThumbnail: { eventId: string; url: string } | null }
+    /** Streams whose state held a latest thumbnail at the previous check (README: the state survives restarts). */
+    const hadThumbnail = new Map<string, string>()
+    /**
+     * The tracker's state after a restart: a thumbnail it lists must be there to serve, and a stream that had one
+     * before the crash still has one (its latest may be a second older, never none).
+     */
+    async function checkThumbnails(server: RunningServer, restart: number): Promise<void> {
+      for (let round = 0; round < 3; round++) {
+        const { streams } = await admin<{ streams: StreamView[] }>(server, '/api/streams')
+        const broken: string[] = []
+        if (round === 0) {
+          for (const stream of streams) {
+            const before = hadThumbnail.get(stream.streamId)
+            if (before && !stream.latestThumbnail) problems.push(`after restart ${restart} stream ${stream.streamId} has no thumbnail any more (it had ${before} at the previous restart)`)
+            if (stream.latestThumbnail) hadThumbnail.set(stream.streamId, stream.latestThumbnail.eventId)
+          }
+        }
+        for (const stream of streams) {
+          if (!stream.latestThumbnail) continue
+          const response = await fetch(`${server.url}${stream.latestThumbnail.url}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+          await response.arrayBuffer()
+          if (response.status !== 200) broken.push(`${stream.streamId} lists ${stream.latestThumbnail.eventId}, served ${response.status}`)
+        }
+        if (broken.length === 0) return
+        if (round === 2) problems.push(`after restart ${restart} the stream state lists thumbnails it cannot serve: ${broken.join('; ')}`)
+        await sleep(50) // a newer thumbnail may have replaced it between the two requests: look again
       }
     }
 
@@ -226,7 +323,7 @@ routes:
     let live: RunningServer | undefined
     let generation = 0
     let stopped = false
-    let wake: Array<() => void> = []
+    const wake: Array<() => void> = []
     const setLive = (server: RunningServer | undefined) => {
       live = server
       if (server) generation++
@@ -270,20 +367,34 @@ routes:
     setLive(server)
     const senders = Array.from({ length: SENDERS }, () => sender())
     try {
-      for (const step of plan) {
+      for (const [index, step] of plan.entries()) {
         await sleep(step.uptimeMs)
         setLive(undefined)
         const dead = server.kill() // SIGKILL is sent at once; the promise waits for the exit
         report.kills++
+        report.killModes[step.mode]++
         if (step.mode === 'after-exit') {
-          report.killModes.afterExit++
-          await dead // restart as soon as the death is seen
-        } else {
-          report.killModes.atOnce++ // restart in the same instant as the kill, before the old process is reaped
+          await dead // the supervisor restarts as soon as it sees the death
+        } else if (step.mode === 'during-start') {
+          // Restarted at once, and that start crashes too, at a random moment of its start or recovery.
+          const starting = spawn()
+          let listening = false
+          void starting.ready.then(() => { listening = true }, () => {})
+          await Promise.race([sleep(step.startKillMs), starting.exited])
+          if (starting.process.exitCode !== null) {
+            report.failedStarts.push(`pid ${starting.process.pid}: exited with ${starting.process.exitCode} before the planned kill: ${starting.logs.find((l) => /in use|cannot start|rror/.test(l)) ?? starting.logs.at(-1)}`)
+          } else {
+            await starting.kill()
+            report.kills++
+            report.killedStarting.total++
+            if (!listening) report.killedStarting.beforeListening++
+          }
         }
+        // else at-once: the restart begins in the same instant as the kill, before the old process is reaped
         server = await supervisedStart()
         report.restarts++
         await dead
+        await checkThumbnails(server, index + 1)
         setLive(server)
       }
       await sleep(FINAL_LOAD_MS)
@@ -295,11 +406,6 @@ routes:
     report.accepted = accepted.size
 
     // Drain: nothing pending, every lane idle; again after the tracker's flap window (its `ended` events come then).
-    const admin = async <T>(path: string): Promise<T> => {
-      const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-      if (!response.ok) throw new Error(`${path}: ${response.status}`)
-      return (await response.json()) as T
-    }
     interface Status {
       spool: { pendingEvents: number; pendingDeliveries: number; deadLetters: number; bytes: number; oldestPendingAgeMs: number }
       destinations: Array<{ destination: string; ready: number; waiting: number; inFlight: number; circuit: string }>
@@ -308,10 +414,10 @@ routes:
       status.destinations.every((d) => d.ready === 0 && d.waiting === 0 && d.inFlight === 0)
     const drainStart = Date.now()
     const waitIdle = async (until: number): Promise<Status> => {
-      let status = await admin<Status>('/api/status')
+      let status = await admin<Status>(server, '/api/status')
       while (!idle(status) && Date.now() < until) {
         await sleep(200)
-        status = await admin<Status>('/api/status')
+        status = await admin<Status>(server, '/api/status')
       }
       return status
     }
@@ -323,10 +429,11 @@ routes:
     report.drainMs = Date.now() - drainStart
     if (!idle(status)) problems.push(`not drained after ${Math.round(report.drainMs / 1000)} s: ${JSON.stringify(status)}`)
     if (status.spool.deadLetters > 0) {
-      const { deadLetters } = await admin<{ deadLetters: Array<{ eventId: string; destination: string; attempts: Array<{ error: string }> }> }>('/api/dead-letters')
+      const { deadLetters } = await admin<{ deadLetters: Array<{ eventId: string; destination: string; attempts: Array<{ error: string }> }> }>(server, '/api/dead-letters')
       problems.push(`${deadLetters.length} dead letters, e.g. ${JSON.stringify(deadLetters.slice(0, 3).map((d) => ({ id: d.eventId, destination: d.destination, errors: d.attempts.map((a) => a.error) })))}`)
     }
-    const streams = await admin<{ streams: Array<{ streamId: string; status: string; feeds: number }> }>('/api/streams')
+    const streams = await admin<{ streams: StreamView[] }>(server, '/api/streams')
+    await checkThumbnails(server, report.restarts)
     const leftoverTemps = listFiles(join(data, '.hookcast-tmp'))
 
     // A graceful stop, then a start from the files alone: the spool on disk must hold nothing pending either.
@@ -342,7 +449,7 @@ routes:
     server = await supervisedStart()
     if (report.failedStarts.length > failedBefore) problems.push(`a start after a clean stop failed: ${report.failedStarts.at(-1)}`)
     try {
-      const reopened = await admin<Status>('/api/status')
+      const reopened = await admin<Status>(server, '/api/status')
       if (reopened.spool.pendingDeliveries > 0 || reopened.spool.deadLetters > 0) {
         problems.push(`after a clean restart the spool still holds ${reopened.spool.pendingDeliveries} pending deliveries and ${reopened.spool.deadLetters} dead letters`)
       }
@@ -407,21 +514,32 @@ routes:
     for (const streamId of new Set([...accepted.values()].filter((e) => e.kind === 'feeds' && e.event === 'started').map((e) => e.streamId!))) {
       if (!streamsLive.has(streamId)) problems.push(`stream ${streamId} had an accepted feeds/started but no stream/live event reached the sink`)
     }
+    // The HTTP notifier (original mode: the exact bytes): every accepted event answered 2xx at least once.
+    report.notifier.answered503 = receiver.answered503()
+    for (const [sha, count] of receiver.received) {
+      report.notifier.received++
+      report.notifier.repeats += count - 1
+      if (!sentBySha.has(sha)) problems.push(`the notifier's receiver got a body that was never sent (sha256 ${sha})`)
+    }
+    const notNotified = [...accepted.entries()].filter(([, event]) => !receiver!.received.has(event.sha))
+    report.notifier.missing = notNotified.length
+    if (notNotified.length > 0) problems.push(`${notNotified.length} accepted events never reached the HTTP notifier, e.g. ${notNotified.slice(0, 3).map(([id, e]) => `${id} (#${e.n} ${e.kind})`).join(', ')}`)
     if (missing.length > 0) {
       problems.push(`${missing.length} accepted events are not at the sink`)
       for (const id of missing.slice(0, 5)) {
         const event = accepted.get(id)!
-        const trail = servers.flatMap((s, index) => s.logs.filter((line) => line.includes(id)).map((line) => `  [start ${index + 1}, pid ${s.process.pid}] ${line}`))
+        const trail = spawned.flatMap((s, index) => s.logs.filter((line) => line.includes(id)).map((line) => `  [start ${index + 1}, pid ${s.process.pid}] ${line}`))
         problems.push(`missing ${id}: event #${event.n} ${event.kind}/${event.event}, ${event.size} bytes, accepted by start ${event.generation}; its log lines:\n${trail.join('\n') || '  (none)'}`)
       }
     }
     if (report.duplicates > 0) problems.push(`${report.duplicates} accepted events have more than one object`)
 
     // What the servers said along the way (retries and errors explain most failures).
-    const allLogs = servers.flatMap((s) => s.logs)
-    report.retries = allLogs.filter((line) => line.includes('"msg":"delivery failed; will retry"')).length
+    const allLogs = spawned.flatMap((s) => s.logs)
+    report.retries = allLogs.filter((line) => line.includes('"msg":"delivery failed; will retry"') && !line.includes('"destination":"hook"')).length
     const errors = allLogs.filter((line) => /"level":"error"/.test(line) || /Unhandled|uncaught/i.test(line))
     if (errors.length > 0) problems.push(`${errors.length} error lines in the server logs, e.g.\n  ${[...new Set(errors.map((l) => l.replace(/"time":"[^"]+",?/, '').slice(0, 400)))].slice(0, 5).join('\n  ')}`)
+    if (report.retries > 0) problems.push(`${report.retries} retried deliveries to the disk sink or the tracker, which never fail on their own, e.g.\n  ${allLogs.filter((line) => line.includes('"msg":"delivery failed; will retry"') && !line.includes('"destination":"hook"')).slice(0, 3).join('\n  ')}`)
     if (report.failedStarts.length > 0) {
       problems.push(`${report.failedStarts.length} failed starts (a supervisor must always be able to bring it back): ${[...new Set(report.failedStarts)].slice(0, 3).join(' | ')}`)
     }
@@ -429,17 +547,19 @@ routes:
 
     const streamsSeen = streams.streams.map((s) => `${s.streamId}:${s.status}`).join(' ')
     console.log(
-      `crash-loop ${runtime}: seed=${SEED} kills=${report.kills} (at-once ${report.killModes.atOnce}, after-exit ${report.killModes.afterExit}) ` +
+      `crash-loop ${runtime}: seed=${SEED} kills=${report.kills} (after-exit ${report.killModes['after-exit']}, at-once ${report.killModes['at-once']}, ` +
+      `during-start ${report.killModes['during-start']}: ${report.killedStarting.total} starts killed, ${report.killedStarting.beforeListening} before listening) ` +
       `restarts=${report.restarts} failed-starts=${report.failedStarts.length} sent=${report.sent} accepted=${report.accepted} ` +
       `statuses=${JSON.stringify(report.statuses)} send-errors=${report.sendErrors} delivered=${report.delivered}/${report.accepted} ` +
       `missing=${report.missing} corrupt=${report.corrupt} duplicates=${report.duplicates} unacknowledged-delivered=${report.unacknowledgedDelivered} ` +
+      `notifier=${report.notifier.received} received, ${report.notifier.missing} missing, ${report.notifier.repeats} repeats, ${report.notifier.answered503} answered 503 ` +
       `stream-events=live:${report.streamEvents.live},ended:${report.streamEvents.ended} retries=${report.retries} ` +
-      `drain=${(report.drainMs / 1000).toFixed(1)}s total=${(report.totalMs / 1000).toFixed(1)}s streams=[${streamsSeen}]`,
+      `drain=${(report.drainMs / 1000).toFixed(1)}s total=${(report.totalMs / 1000).toFixed(1)}s streams=[${streamsSeen}] problems=${problems.length}`,
     )
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true })
-    writeFileSync(join(ROOT, 'test-artifacts', `crash-loop-${runtime}.json`), JSON.stringify({ ...report, servers: servers.map((s) => s.process.pid), dir: tmp.path }, null, 2))
+    writeFileSync(join(ROOT, 'test-artifacts', `crash-loop-${runtime}.json`), JSON.stringify({ ...report, pids: spawned.map((s) => s.process.pid), dir: tmp.path }, null, 2))
     expect(problems, `crash loop on ${runtime} (seed ${SEED}); server logs in test-artifacts/server-logs/`).toEqual([])
-    expect(report.kills).toBe(KILLS)
+    expect(report.kills).toBeGreaterThanOrEqual(KILLS)
     expect(report.delivered).toBe(report.accepted)
     passed = true
   }, 170_000)
