@@ -49,7 +49,7 @@ export const SAMPLE_KINDS = ['thumbnail', ...Object.keys(SAMPLES)]
 /** The JSON body of a sample hook, or undefined for an unknown kind (and for `thumbnail`, which is a JPEG). */
 export function samplePayload(kind: string, options: SampleOptions): Payload | undefined {
   const [accountId, name] = options.stream.split('/') as [string, string]
-  return SAMPLES[kind]?.({ ...options, accountId, name })
+  return Object.hasOwn(SAMPLES, kind) ? SAMPLES[kind]!({ ...options, accountId, name }) : undefined
 }
 
 function recording(event: string, o: SampleOptions & { name: string }): Payload {

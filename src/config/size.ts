@@ -15,7 +15,8 @@ const UNITS: Record<string, number> = {
 export function parseByteSize(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
   if (!match) return undefined
-  const unit = UNITS[(match[2] || 'b').toLowerCase()]
+  const name = (match[2] || 'b').toLowerCase()
+  const unit = Object.hasOwn(UNITS, name) ? UNITS[name] : undefined // `1constructor` is not a size
   if (unit === undefined) return undefined
   return Math.floor(Number(match[1]) * unit)
 }
