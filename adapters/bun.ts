@@ -14,6 +14,8 @@ declare const Bun: {
     port: number
     hostname: string
     maxRequestBodySize: number
+    /** Seconds a connection may go without sending or receiving (Bun's default is 10, at most 255). */
+    idleTimeout: number
     fetch: (request: Request) => Response | Promise<Response>
   }): { port: number; stop(closeActiveConnections?: boolean): Promise<void> }
 }
@@ -23,7 +25,7 @@ const exit = (code: number): never => {
   flushLogs()
   return process.exit(code)
 }
-const { gateway, port, host, maxBodyBytes, shutdownGraceMs, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
+const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
 
 // Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
 // A POST whose length is declared (and within the limit, checked before reading) is read with arrayBuffer(): Bun
@@ -35,7 +37,12 @@ const fetch = (request: Request) => {
   }
   return gateway.fetch(request)
 }
-const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, fetch })
+// Bun has no header or request timeout, only an idle one (in seconds, at most 255, checked every 4 s), and it also
+// runs while a body streams in and while the handler works: a request still unanswered when it fires is dropped
+// without an answer. So it is set above the handler's own body deadline (server.bodyTimeout, which answers 408),
+// and closes connections that go quiet (in their headers too) within headersTimeout + bodyTimeout + 5 s.
+const idleTimeout = Math.min(255, Math.ceil((headersTimeoutMs + bodyTimeoutMs) / 1000) + 5)
+const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, idleTimeout, fetch })
 log.info('listening', { url: `http://${host}:${server.port}`, runtime: `bun ${Bun.version}` })
 
 const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit, graceMs: shutdownGraceMs })

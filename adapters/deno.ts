@@ -23,6 +23,8 @@ const exit = (code: number): never => {
 }
 const { gateway, port, host, shutdownGraceMs, log } = await prepare(Deno.args, Deno.env.toObject(), exit)
 
+// Deno.serve has no header, body or idle timeout to set: the handler's own body deadline (server.bodyTimeout, 408)
+// bounds how long a request's body can hold memory; slow headers hold only a socket (put a proxy in front).
 const server = Deno.serve({
   port,
   hostname: host,

@@ -1,16 +1,18 @@
 /**
  * The Hono app: one POST route per configured source, health, and the one place errors become responses.
  *
- * Request flow per hook: content type (415) -> bounded body read (413) -> signature (401) -> parse (400) ->
- * route -> outbox (503 when it cannot take the event) -> 200.
+ * Request flow per hook: content type (415) -> a well-formed signature header (401, before a byte of the body is
+ * read) -> declared length (413) -> room among the bytes in flight (503) -> bounded body read (413, 503, 408
+ * past `bodyTimeout`) -> signature (401) -> parse (400) -> route -> outbox (503 when it cannot take the event) ->
+ * 200.
  * @module
  */
 import { Hono } from 'hono'
 import { HttpError } from './http/errors.ts'
-import { readBodyLimited } from './http/read-body.ts'
+import { InFlightBytes, readBodyLimited } from './http/read-body.ts'
 import { bodyHash, hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
 import type { HookEvent } from './events/types.ts'
-import { SIGNATURE_HEADER, WebhookVerificationError, type Verifier } from './verify/verifier.ts'
+import { parseSignature, SIGNATURE_HEADER, WebhookVerificationError, type Verifier } from './verify/verifier.ts'
 import { OutboxFullError, type AcceptResult } from './outbox/types.ts'
 import type { Logger } from './log.ts'
 
@@ -23,6 +25,10 @@ export interface AppSource {
 export interface AppOptions {
   sources: readonly AppSource[]
   maxBodyBytes: number
+  /** Body bytes all requests may hold at once (`server.maxInFlightBytes`); 4 x `maxBodyBytes` when not given. */
+  maxInFlightBytes?: number
+  /** A body must arrive whole within this many ms (`server.bodyTimeout`), else 408; 0 = no deadline. */
+  bodyTimeoutMs?: number
   /** Routes the event and hands it to the outbox; resolves once it is safe to answer 200. */
   accept(event: HookEvent): Promise<AcceptResult & { destinations: number }>
   log: Logger
@@ -46,6 +52,8 @@ export interface HookRequest {
 export function createApp(options: AppOptions): Hono {
   const { log, maxBodyBytes } = options
   const now = options.now ?? Date.now
+  const inFlight = new InFlightBytes(options.maxInFlightBytes ?? 4 * maxBodyBytes)
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000
   const app = new Hono()
 
   app.get('/healthz', (c) => c.json({ ok: true }))
@@ -55,10 +63,18 @@ export function createApp(options: AppOptions): Hono {
       const started = performance.now()
       const request = c.req.raw
       const fields: Record<string, unknown> = { source: source.name, path: source.path }
+      const lease = inFlight.lease()
       try {
         const contentType = hookContentType(request.headers.get('content-type'))
         if (!contentType) {
           throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg')
+        }
+        // Anyone can send a body; only a request that at least carries a signature gets one read.
+        const signature = request.headers.get(SIGNATURE_HEADER)
+        if (!signature || !parseSignature(signature)) {
+          throw new HttpError(401, 'bad_signature', signature
+            ? 'malformed X-Millicast-Signature header (expected sha1=<40 hex>)'
+            : 'missing X-Millicast-Signature header')
         }
         // One read: the signature's HMAC and the event's SHA-256 are computed chunk by chunk as the body arrives.
         const check = source.verifier.start()
@@ -66,10 +82,10 @@ export function createApp(options: AppOptions): Hono {
         const body = await readBodyLimited(request, maxBodyBytes, (chunk) => {
           check.update(chunk)
           digest.update(chunk)
-        })
+        }, { inFlight: lease, timeoutMs: bodyTimeoutMs })
         fields.bytes = body.byteLength
         try {
-          check.verify(request.headers.get(SIGNATURE_HEADER))
+          check.verify(signature)
         } catch (error) {
           if (error instanceof WebhookVerificationError) throw new HttpError(401, 'bad_signature', error.message)
           throw error
@@ -106,6 +122,9 @@ export function createApp(options: AppOptions): Hono {
           source: source.name, kind: String(fields.type ?? 'unknown'), status, reason: failure?.reason ?? 'internal_error', seconds: elapsed(started) / 1000,
         })
         throw error
+      } finally {
+        // The body's bytes count against the in-flight cap until the request is answered (parse and spool hold it).
+        lease.release()
       }
     })
     app.all(source.path, () => {

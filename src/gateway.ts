@@ -137,6 +137,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const app = createApp({
     sources,
     maxBodyBytes: config.server.maxBodyBytes,
+    maxInFlightBytes: config.server.maxInFlightBytes,
+    bodyTimeoutMs: config.server.bodyTimeout,
     log,
     now,
     accept: hand,

@@ -14,6 +14,9 @@ export interface Prepared {
   port: number
   host: string
   maxBodyBytes: number
+  /** `server.headersTimeout` and `server.bodyTimeout`, for the runtime's own connection timeouts. */
+  headersTimeoutMs: number
+  bodyTimeoutMs: number
   shutdownGraceMs: number
   log: Logger
 }
@@ -38,6 +41,7 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...gateway.destinations.keys()], spool: config.spool.dir })
     return {
       gateway, port, host: listen.host, maxBodyBytes: config.server.maxBodyBytes,
+      headersTimeoutMs: config.server.headersTimeout, bodyTimeoutMs: config.server.bodyTimeout,
       shutdownGraceMs: config.server.shutdownGrace, log,
     }
   } catch (error) {

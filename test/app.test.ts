@@ -120,3 +120,157 @@ describe('app', () => {
     }
   })
 })
+
+/**
+ * Issue 11 item 7: memory before authentication. A body is read only for a request that carries a well-formed
+ * signature header, the bytes all requests hold at once are capped (503), and a body must arrive in time (408).
+ */
+describe('app: bounds before authentication', () => {
+  let bounded: Gateway
+  const boundedGateway = async (server: string) => {
+    bounded = await createGateway(parseConfig(`
+server: ${server}
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${dir.path}/data" }
+spool: { dir: "${dir.path}/bounded-spool" }
+routes:
+  - to: [disk]
+`, {}), { log: createLogger('debug', (line) => logs.push(line)) })
+    return bounded
+  }
+  afterEach(async () => {
+    await bounded?.close()
+  })
+
+  /**
+   * A body whose bytes are produced only when read (highWaterMark 0: nothing is pulled ahead): `pulled` counts
+   * the reads, `chunks` are handed out in order, then the body either ends or, with `hold`, waits for `finish()`.
+   */
+  function controlledBody(chunks: Uint8Array[], options: { hold?: boolean } = {}) {
+    let pulled = 0
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => { finish = resolve })
+    let cancelled = false
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        pulled++
+        const next = chunks[pulled - 1]
+        if (next) return controller.enqueue(next)
+        if (options.hold) await finished
+        controller.close()
+      },
+      cancel() { cancelled = true },
+    }, { highWaterMark: 0 })
+    return { stream, pulled: () => pulled, finish, cancelled: () => cancelled }
+  }
+
+  function request(body: ReadableStream<Uint8Array>, headers: Record<string, string>): Request {
+    return new Request(URL_BASE, { method: 'POST', body, headers, duplex: 'half' } as RequestInit)
+  }
+
+  /** A guard, not a timing check: a server without a body deadline fails here instead of hanging the suite. */
+  const answered = async (response: Response | Promise<Response>): Promise<Response> => {
+    const outcome = await Promise.race([response, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000))])
+    if (outcome === 'hung') throw new Error('no answer: the body read has no deadline')
+    return outcome
+  }
+
+  const split = (bytes: Uint8Array, size: number) =>
+    Array.from({ length: Math.ceil(bytes.byteLength / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size))
+
+  it.each([
+    ['no signature header', undefined],
+    ['an empty one', ''],
+    ['a bare hex digest', 'a'.repeat(40)],
+    ['sha256=', `sha256=${'a'.repeat(64)}`],
+    ['39 hex digits', `sha1=${'a'.repeat(39)}`],
+    ['41 hex digits', `sha1=${'a'.repeat(41)}`],
+    ['non-hex', `sha1=${'g'.repeat(40)}`],
+    ['two signatures', `sha1=${'a'.repeat(40)}, sha1=${'b'.repeat(40)}`],
+  ])('refuses %s with 401 before reading a byte of the body', async (_, signature) => {
+    const gateway = await boundedGateway('{ maxBodyBytes: 64KiB }')
+    const body = controlledBody([new Uint8Array(1024).fill(0x41)])
+    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    if (signature !== undefined) headers['x-millicast-signature'] = signature
+    const response = await gateway.fetch(request(body.stream, headers))
+    expect(response.status).toBe(401)
+    expect(await response.json()).toMatchObject({ ok: false, error: 'bad_signature' })
+    expect(body.pulled()).toBe(0)
+  })
+
+  it('still answers 415 for a wrong content type first, and reads a well-formed signature\'s body (401 after)', async () => {
+    const gateway = await boundedGateway('{ maxBodyBytes: 64KiB }')
+    const html = controlledBody([new Uint8Array(10)])
+    expect((await gateway.fetch(request(html.stream, { 'content-type': 'text/html' }))).status).toBe(415)
+    expect(html.pulled()).toBe(0)
+    const wrong = controlledBody([new TextEncoder().encode('{}')])
+    const response = await gateway.fetch(request(wrong.stream, { 'content-type': 'application/json', 'x-millicast-signature': `SHA1=${'A'.repeat(40)}` }))
+    expect(response.status).toBe(401)
+    expect(await response.json()).toMatchObject({ message: 'signature does not match any configured secret' })
+    expect(wrong.pulled()).toBeGreaterThan(0)
+  })
+
+  it('answers 503 with Retry-After, before reading, when a declared length would pass maxInFlightBytes', async () => {
+    const gateway = await boundedGateway('{ maxBodyBytes: 64KiB, maxInFlightBytes: 100KiB }')
+    const big = await signedThumbnail({ body: jpeg('held', 60_000) })
+    const length = String(big.body.byteLength)
+
+    // A: 60 KB declared, half of it sent, the rest held back: its 60 KB stay taken while it waits.
+    const a = controlledBody(split(big.body, 30_000).slice(0, 1), { hold: true })
+    const answerA = gateway.fetch(request(a.stream, { ...big.headers, 'content-length': length }))
+    await eventually(() => a.pulled() >= 2)
+
+    // B: another 60 KB declared would make 120 KB in flight: refused without a byte read.
+    const b = controlledBody(split(big.body, 30_000))
+    const refused = await gateway.fetch(request(b.stream, { ...big.headers, 'content-length': length }))
+    expect(refused.status).toBe(503)
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/)
+    expect(await refused.json()).toMatchObject({ ok: false, error: 'busy' })
+    expect(b.pulled()).toBe(0)
+
+    // C: chunked, so counted as it streams: cut once it passes the 40 KB left, well before its 60 KB.
+    const c = controlledBody(split(big.body, 10_000))
+    const cut = await gateway.fetch(request(c.stream, big.headers))
+    expect(cut.status).toBe(503)
+    expect(c.pulled()).toBeLessThanOrEqual(5)
+    expect(c.cancelled()).toBe(true)
+
+    // A's own bytes were never refused; once A is answered its share is back, and a 60 KB body fits again.
+    a.finish()
+    expect((await answerA).status).toBe(400) // its body ended short of its declared length
+    const d = await signedThumbnail({ body: jpeg('after', 60_000) })
+    expect((await gateway.fetch(request(controlledBody(split(d.body, 30_000)).stream, { ...d.headers, 'content-length': String(d.body.byteLength) }))).status).toBe(200)
+  })
+
+  it('gives a request\'s share back however it ends: 401 after reading, 400, 413, 408, 200', async () => {
+    // Room for exactly one maximal body: a share that leaked would turn the next request into a 503.
+    const gateway = await boundedGateway('{ maxBodyBytes: 64KiB, maxInFlightBytes: 64KiB, bodyTimeout: 200ms }')
+    const send = async (hook: { body: Uint8Array; headers: Record<string, string> }, chunked = false) => {
+      const headers = chunked ? hook.headers : { ...hook.headers, 'content-length': String(hook.body.byteLength) }
+      return (await gateway.fetch(request(controlledBody(split(hook.body, 16_384)).stream, headers))).status
+    }
+    const thumb = await signedThumbnail({ body: jpeg('share', 60_000) })
+    const padded = (text: string) => signedRaw(text + ' '.repeat(60_000 - text.length))
+    expect(await send({ ...thumb, headers: { ...thumb.headers, 'x-millicast-signature': `sha1=${'0'.repeat(40)}` } })).toBe(401)
+    expect(await send(await padded('{"type":'))).toBe(400)
+    expect(await send(await signedThumbnail({ body: jpeg('too big', 70_000) }), true)).toBe(413)
+    const stuck = controlledBody(split(thumb.body, 30_000).slice(0, 1), { hold: true })
+    expect((await answered(gateway.fetch(request(stuck.stream, { ...thumb.headers, 'content-length': String(thumb.body.byteLength) })))).status).toBe(408)
+    expect(await send(thumb)).toBe(200)
+    expect(await send(await padded(JSON.stringify(PAYLOADS.feedsStarted)), true)).toBe(200)
+  })
+
+  it('answers 408 to a body that stops arriving, stops reading it, and stays up', async () => {
+    const gateway = await boundedGateway('{ maxBodyBytes: 64KiB, bodyTimeout: 300ms }')
+    const hook = await signedJson(PAYLOADS.feedsStarted)
+    const stalled = controlledBody([hook.body.subarray(0, 20)], { hold: true })
+    const response = await answered(gateway.fetch(request(stalled.stream, { ...hook.headers, 'content-length': String(hook.body.byteLength) })))
+    expect(response.status).toBe(408)
+    expect(await response.json()).toMatchObject({ ok: false, error: 'body_timeout' })
+    expect(stalled.cancelled()).toBe(true)
+    expect((await gateway.fetch(new Request('http://hookcast.test/healthz'))).status).toBe(200)
+    expect((await post(URL_BASE, hook, gateway.fetch)).status).toBe(200)
+  })
+})

@@ -35,9 +35,30 @@ export const serverConfig = z.object({
   allowDevSecret: z.boolean().default(false),
   /** Largest body accepted; thumbnails are full-resolution JPEGs, so keep this well above 1 MiB. */
   maxBodyBytes: byteSize.default(16 * 1024 * 1024),
+  /**
+   * Body bytes all requests may hold at once; a request that would pass it gets 503 with Retry-After.
+   * Default: 4 x maxBodyBytes (64 MiB). At least maxBodyBytes.
+   */
+  maxInFlightBytes: byteSize.optional(),
+  /** A request's body must arrive whole within this long, else 408 (slow senders hold no memory for long). */
+  bodyTimeout: duration.default(30_000),
+  /**
+   * A request's headers must arrive within this long (Node). Bun only has an idle timeout, set to headersTimeout +
+   * bodyTimeout + 5 s; Deno.serve has none (put a proxy in front against slow headers).
+   */
+  headersTimeout: duration.default(10_000),
   /** On SIGTERM/SIGINT, how long deliveries under way may take to finish; the rest stay in the spool. */
   shutdownGrace: duration.default(10_000),
-}).strict()
+}).strict().transform((server, ctx) => {
+  const maxInFlightBytes = server.maxInFlightBytes ?? 4 * server.maxBodyBytes
+  if (maxInFlightBytes < server.maxBodyBytes) {
+    ctx.addIssue({ code: 'custom', path: ['maxInFlightBytes'], message: 'must be at least maxBodyBytes (a single body must fit)' })
+  }
+  for (const key of ['bodyTimeout', 'headersTimeout'] as const) {
+    if (server[key] <= 0) ctx.addIssue({ code: 'custom', path: [key], message: 'must be more than 0' })
+  }
+  return { ...server, maxInFlightBytes }
+})
 
 export const sourceConfig = z.object({
   /** URL path the platform posts to. */

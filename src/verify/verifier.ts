@@ -76,8 +76,11 @@ function decodeSecret(secret: string, index: number): Uint8Array {
   return bytes
 }
 
-/** Accepts `sha1=<hex>` in either case (HTTP intermediaries never touch it, but be liberal in what we accept). */
-function parseSignature(header: string): Uint8Array | undefined {
+/**
+ * Accepts `sha1=<hex>` in either case (HTTP intermediaries never touch it, but be liberal in what we accept).
+ * Exported so a request without a well-formed header is refused before its body is read (app.ts).
+ */
+export function parseSignature(header: string): Uint8Array | undefined {
   const match = /^\s*sha1=([0-9a-f]{40})\s*$/i.exec(header)
   if (!match) return undefined
   return fromHex(match[1]!)
