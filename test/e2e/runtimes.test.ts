@@ -90,7 +90,9 @@ function streamLargeBody(url: string, total: number): Promise<number> {
     const chunk = Buffer.alloc(256 * 1024, 0x41)
     let sent = 0
     let answered = false
-    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'transfer-encoding': 'chunked' } }, (res) => {
+    // A well-formed signature, or the body is refused (401) before a byte of it is read.
+    const headers = { 'content-type': 'image/jpeg', 'transfer-encoding': 'chunked', 'x-millicast-signature': `sha1=${'0'.repeat(40)}` }
+    const req = httpRequest(url, { method: 'POST', headers }, (res) => {
       answered = true
       res.resume()
       resolve(res.statusCode!)
