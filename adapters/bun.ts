@@ -4,6 +4,7 @@
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import { rawBodies } from '../src/http/read-body.ts'
+import { socketAddresses } from '../src/http/client-address.ts'
 
 // Only the parts of the Bun namespace this file touches.
 declare const Bun: {
@@ -16,7 +17,7 @@ declare const Bun: {
     maxRequestBodySize: number
     /** Seconds a connection may go without sending or receiving (Bun's default is 10, at most 255). */
     idleTimeout: number
-    fetch: (request: Request) => Response | Promise<Response>
+    fetch: (request: Request, server: { requestIP(request: Request): { address: string } | null }) => Response | Promise<Response>
   }): { port: number; stop(closeActiveConnections?: boolean): Promise<void> }
 }
 declare const process: { exit(code: number): never; on(signal: string, handler: () => void): void }
@@ -31,7 +32,9 @@ const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shut
 // A POST whose length is declared (and within the limit, checked before reading) is read with arrayBuffer(): Bun
 // buffers it natively in one allocation, which the webhook handler keeps as the body (a stream would hand over
 // chunks to be copied into another buffer). Chunked bodies are still streamed, so a 413 comes at the limit.
-const fetch = (request: Request) => {
+const fetch = (request: Request, server: { requestIP(request: Request): { address: string } | null }) => {
+  const peer = server.requestIP(request)?.address
+  if (peer) socketAddresses.set(request, peer) // per-client limits
   if (request.method === 'POST' && request.headers.has('content-length')) {
     rawBodies.set(request, { async *[Symbol.asyncIterator]() { yield new Uint8Array(await request.arrayBuffer()) } })
   }

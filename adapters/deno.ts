@@ -3,6 +3,7 @@
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
+import { socketAddresses } from '../src/http/client-address.ts'
 
 // Only the parts of the Deno namespace this file touches.
 declare const Deno: {
@@ -13,7 +14,7 @@ declare const Deno: {
   addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void
   serve(
     options: { port: number; hostname: string; onListen(addr: { port: number }): void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): { shutdown(): Promise<void> }
 }
 
@@ -29,7 +30,10 @@ const server = Deno.serve({
   port,
   hostname: host,
   onListen: (addr) => log.info('listening', { url: `http://${host}:${addr.port}`, runtime: `deno ${Deno.version.deno}` }),
-}, gateway.fetch)
+}, (request, info) => {
+  socketAddresses.set(request, info.remoteAddr.hostname) // per-client limits
+  return gateway.fetch(request)
+})
 
 const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit, graceMs: shutdownGraceMs })
 Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))

@@ -5,6 +5,7 @@ import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server'
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import { rawBodies } from '../src/http/read-body.ts'
+import { socketAddresses } from '../src/http/client-address.ts'
 import { IncomingMessage } from 'node:http'
 
 const exit = (code: number): never => {
@@ -17,6 +18,7 @@ const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, l
 // from the iterator early (413) leaves the socket open for the answer, and Node discards the rest of the body.
 const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
   const incoming = env.incoming
+  if (incoming.socket.remoteAddress) socketAddresses.set(request, incoming.socket.remoteAddress) // per-client limits
   if (request.method === 'POST' && incoming instanceof IncomingMessage) {
     rawBodies.set(request, { [Symbol.asyncIterator]: () => incoming.iterator({ destroyOnReturn: false }) })
   }

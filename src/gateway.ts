@@ -125,6 +125,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     streams,
     recent,
     meter: metrics,
+    trustProxy: config.server.trustProxy,
+    now,
     async readiness() {
       const problems: string[] = []
       if (closing) problems.push('shutting down')

@@ -3,7 +3,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { createGateway, type Gateway } from '../src/gateway.ts'
+import { createGateway, type Gateway, type GatewayOptions } from '../src/gateway.ts'
+import { socketAddresses } from '../src/http/client-address.ts'
 import { parseConfig } from '../src/config/load.ts'
 import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from './support/hooks.ts'
 import { tempDir } from './support/files.ts'
@@ -16,7 +17,7 @@ let dir: ReturnType<typeof tempDir>
 let gateway: Gateway
 let receiver: Receiver
 
-async function start(extra = '') {
+async function start(extra = '', options: GatewayOptions = {}) {
   gateway = await createGateway(parseConfig(`
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -31,7 +32,7 @@ routes:
     to: [disk]
   - when: { type: feeds }
     to: [disk, hook]
-${extra}`, {}))
+${extra}`, {}), options)
 }
 
 const get = (path: string, headers: Record<string, string> = {}) => gateway.fetch(new Request(`${BASE}${path}`, { headers }))
@@ -124,6 +125,125 @@ describe('admin API', () => {
     expect(await (await replay({ eventId: id, destination: 'hook' })).json()).toEqual({ replayed: 1 })
     await eventually(() => receiver.requests.filter((r) => r.path === '/in').length === 2)
     expect(await (await get('/api/dead-letters', auth)).json()).toEqual({ deadLetters: [] })
+  })
+})
+
+const HOUR = 3_600_000
+const ADMIN = `admin: { token: ${TOKEN} }`
+const loginRequest = (token = TOKEN, headers: Record<string, string> = {}) =>
+  new Request(`${BASE}/login`, { method: 'POST', headers, body: new URLSearchParams({ token }) })
+const login = (token = TOKEN, headers: Record<string, string> = {}) => gateway.fetch(loginRequest(token, headers))
+const logout = (headers: Record<string, string>) => gateway.fetch(new Request(`${BASE}/logout`, { method: 'POST', headers }))
+/** The request as if it came from `address` (what the runtime adapters record). */
+const from = (address: string, request: Request) => {
+  socketAddresses.set(request, address)
+  return gateway.fetch(request)
+}
+const sessionOf = async (response: Response | Promise<Response>) => {
+  const answer = await response
+  expect(answer.status).toBe(303)
+  return { cookie: answer.headers.get('set-cookie')!.split(';')[0]! }
+}
+
+describe('admin sessions', () => {
+  it('gives each sign-in its own random session, and signing out revokes it', async () => {
+    await start(ADMIN)
+    const first = await sessionOf(login())
+    const second = await sessionOf(login())
+    expect(first.cookie).not.toBe(second.cookie)
+    expect(first.cookie).toMatch(/^hookcast_admin=[A-Za-z0-9_-]{43}$/) // 32 random bytes
+    expect((await get('/api/streams', first)).status).toBe(200)
+    const out = await logout(first)
+    expect(out.status).toBe(303)
+    expect(out.headers.get('set-cookie')).toMatch(/^hookcast_admin=;.*Max-Age=0/)
+    // The old cookie, replayed after signing out, no longer opens anything; the other session is untouched.
+    expect((await get('/api/streams', first)).status).toBe(401)
+    expect(await (await get('/', first)).text()).toContain('name="token"')
+    expect((await get('/api/streams', second)).status).toBe(200)
+  })
+
+  it('ends a session unused for 12 h, and any session 7 days after sign-in', async () => {
+    let clock = Date.now()
+    await start(ADMIN, { now: () => clock })
+    const idle = await sessionOf(login())
+    const busy = await sessionOf(login())
+    clock += 11 * HOUR
+    expect((await get('/api/streams', busy)).status).toBe(200)
+    clock += 2 * HOUR
+    expect((await get('/api/streams', idle)).status).toBe(401)
+    expect((await get('/api/streams', busy)).status).toBe(200)
+    while (clock + 11 * HOUR < Date.now() + 7 * 24 * HOUR) {
+      clock += 11 * HOUR
+      expect((await get('/api/streams', busy)).status).toBe(200)
+    }
+    clock += 11 * HOUR
+    expect((await get('/api/streams', busy)).status).toBe(401)
+  })
+
+  it('sets the cookie HttpOnly, SameSite=Strict, Path=/, and Secure when the request came over https', async () => {
+    await start(ADMIN)
+    const plain = (await login()).headers.get('set-cookie')!
+    for (const attribute of [/HttpOnly/, /SameSite=Strict/, /Path=\//]) expect(plain).toMatch(attribute)
+    expect(plain).not.toMatch(/Secure/)
+    expect((await login(TOKEN, { 'x-forwarded-proto': 'https' })).headers.get('set-cookie')).toMatch(/; Secure/)
+  })
+
+  it('limits failed sign-ins and bearer tokens per client address: 429 with Retry-After, even for the right token', async () => {
+    let clock = Date.now()
+    await start(`${ADMIN}\nmetrics: { token: scrape-token-for-tests }`, { now: () => clock })
+    for (let i = 0; i < 10; i++) expect((await from('203.0.113.9', loginRequest('wrong'))).status).toBe(401)
+    const blocked = await from('203.0.113.9', loginRequest())
+    expect(blocked.status).toBe(429)
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect((await from('203.0.113.9', new Request(`${BASE}/api/streams`, { headers: auth }))).status).toBe(429)
+    expect((await from('198.51.100.7', loginRequest())).status).toBe(303) // another client is not affected
+
+    for (let i = 0; i < 10; i++) expect((await from('198.51.100.8', new Request(`${BASE}/api/streams`, { headers: { authorization: 'Bearer nope' } }))).status).toBe(401)
+    expect((await from('198.51.100.8', new Request(`${BASE}/api/streams`, { headers: auth }))).status).toBe(429)
+    for (let i = 0; i < 10; i++) expect((await from('198.51.100.9', new Request(`${BASE}/metrics`, { headers: { authorization: 'Bearer nope' } }))).status).toBe(401)
+    expect((await from('198.51.100.9', new Request(`${BASE}/metrics`, { headers: { authorization: 'Bearer scrape-token-for-tests' } }))).status).toBe(429)
+    // One IPv6 host usually has a whole /64: its addresses share one count.
+    for (let i = 1; i <= 10; i++) expect((await from(`2001:db8:1:2::${i}`, loginRequest('wrong'))).status).toBe(401)
+    expect((await from('2001:db8:1:2:ffff::1', loginRequest())).status).toBe(429)
+
+    clock += 61_000
+    expect((await from('203.0.113.9', loginRequest())).status).toBe(303)
+  })
+
+  it('sends anti-framing, no-sniff and no-referrer headers with the page and every API answer', async () => {
+    await start(ADMIN)
+    const session = await sessionOf(login())
+    const answers = [await get('/'), await get('/', session), await get('/api/streams'), await get('/api/streams', auth), await get('/api/nope', auth), await login('wrong')]
+    for (const answer of answers) {
+      expect(answer.headers.get('x-frame-options')).toBe('DENY')
+      expect(answer.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(answer.headers.get('referrer-policy')).toBe('no-referrer')
+    }
+    expect(answers[1]!.headers.get('content-security-policy')).toMatch(/script-src 'sha256-/)
+    expect(answers[3]!.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('refuses cross-site POSTs to sign in, sign out and replay (403), and takes same-origin ones', async () => {
+    await start(ADMIN)
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }]) {
+      expect((await login(TOKEN, headers)).status).toBe(403)
+    }
+    const session = await sessionOf(login(TOKEN, { origin: BASE, 'sec-fetch-site': 'same-origin' }))
+    expect((await logout({ ...session, 'sec-fetch-site': 'cross-site' })).status).toBe(403)
+    expect((await get('/api/streams', session)).status).toBe(200) // still signed in
+    const replay = (headers: Record<string, string>) => gateway.fetch(new Request(`${BASE}/api/dead-letters/replay`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ all: true }),
+    }))
+    expect((await replay({ ...session, origin: 'https://evil.example' })).status).toBe(403)
+    expect((await replay({ ...auth, 'sec-fetch-site': 'cross-site' })).status).toBe(403)
+    expect((await replay({ ...session, origin: BASE })).status).toBe(200)
+    expect((await replay(auth)).status).toBe(200) // scripts send no Origin
+  })
+
+  it('refuses a sign-in body larger than a token needs', async () => {
+    await start(ADMIN)
+    expect((await login('x'.repeat(100_000))).status).toBe(413)
   })
 })
 

@@ -1,35 +1,87 @@
 /**
- * The operator token: as a bearer header (scripts) or, for the page, a cookie set once by the login form. The
- * cookie holds a hash of the token, not the token, and is HttpOnly and SameSite=Strict.
+ * Who may use the operator side: the token as a bearer header (scripts), or a session the login form started
+ * (the page). The cookie holds a random session id kept server-side (sessions.ts), never the token or anything
+ * derived from it, so signing out revokes it. Wrong tokens count against the client's address (rate-limit.ts).
  * @module
  */
 import { getCookie } from 'hono/cookie'
 import type { Context } from 'hono'
 import { timingSafeEqual } from '../verify/constant-time.ts'
-import { toHex } from '../verify/verifier.ts'
+import { HttpError } from '../http/errors.ts'
+import { clientAddress } from '../http/client-address.ts'
+import type { Sessions } from './sessions.ts'
+import type { FailureLimit } from './rate-limit.ts'
 
 export const COOKIE = 'hookcast_admin'
 
-export interface TokenCheck {
-  /** True when the request carries the token (bearer) or the login cookie. */
-  allows(c: Context): Promise<boolean>
-  /** The cookie value for a correct token typed into the login form; undefined for a wrong one. */
-  login(token: string): Promise<string | undefined>
+/** Compares candidates with `token` in constant time; both are hashed first, so not even the length shows. */
+export async function tokenMatcher(token: string): Promise<(candidate: string) => Promise<boolean>> {
+  const digest = async (text: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
+  const expected = await digest(token)
+  return async (candidate) => timingSafeEqual(await digest(candidate), expected)
 }
 
-export async function createTokenCheck(token: string): Promise<TokenCheck> {
-  const hash = async (text: string) => toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`hookcast-admin:${text}`))))
-  const cookieValue = await hash(token)
-  const same = (a: string, b: string) => timingSafeEqual(new TextEncoder().encode(a), new TextEncoder().encode(b))
+export interface Limits {
+  failures: FailureLimit
+  /** Take the client address from X-Forwarded-For (see client-address.ts). */
+  trustProxy: boolean
+}
+
+export interface BearerCheck {
+  /** True for the right bearer token. A wrong one counts as a failure; a client past the limit gets 429. */
+  allows(c: Context): Promise<boolean>
+}
+
+export type SignIn = { session: string } | { wrong: true } | { retryAfter: number }
+
+export interface AdminAuth extends BearerCheck {
+  /** As BearerCheck, or (without an Authorization header) a live session cookie. */
+  allows(c: Context): Promise<boolean>
+  /** A token typed into the login form: a new session when it is right. */
+  signIn(c: Context, token: string): Promise<SignIn>
+  /** Ends the session of the request's cookie, if any. */
+  signOut(c: Context): void
+}
+
+export function createBearerCheck(match: (candidate: string) => Promise<boolean>, limits: Limits): BearerCheck {
+  return { allows: async (c) => (await bearer(c, match, limits)) === true }
+}
+
+export function createAdminAuth(match: (candidate: string) => Promise<boolean>, sessions: Sessions, limits: Limits): AdminAuth {
   return {
     async allows(c) {
-      const header = c.req.header('authorization')
-      if (header?.startsWith('Bearer ')) return same(await hash(header.slice(7).trim()), cookieValue)
-      const cookie = getCookie(c, COOKIE)
-      return cookie !== undefined && same(cookie, cookieValue)
+      const byToken = await bearer(c, match, limits)
+      if (byToken !== undefined) return byToken
+      const id = getCookie(c, COOKIE)
+      return id !== undefined && sessions.use(id)
     },
-    async login(candidate) {
-      return same(await hash(candidate), cookieValue) ? cookieValue : undefined
+    async signIn(c, token) {
+      const client = clientAddress(c.req.raw, limits.trustProxy)
+      const wait = limits.failures.blocked(client)
+      if (wait !== undefined) return { retryAfter: wait }
+      if (await match(token)) return { session: sessions.create() }
+      limits.failures.failed(client)
+      return { wrong: true }
+    },
+    signOut(c) {
+      const id = getCookie(c, COOKIE)
+      if (id !== undefined) sessions.end(id)
     },
   }
+}
+
+/** The bearer token's verdict, or undefined when the request has none. */
+async function bearer(c: Context, match: (candidate: string) => Promise<boolean>, limits: Limits): Promise<boolean | undefined> {
+  const header = c.req.header('authorization')
+  if (!header?.startsWith('Bearer ')) return undefined
+  const client = clientAddress(c.req.raw, limits.trustProxy)
+  const wait = limits.failures.blocked(client)
+  if (wait !== undefined) throw tooManyAttempts(wait)
+  if (await match(header.slice(7).trim())) return true
+  limits.failures.failed(client)
+  return false
+}
+
+export function tooManyAttempts(seconds: number): HttpError {
+  return new HttpError(429, 'too_many_attempts', `too many wrong tokens from this address; try again in ${seconds} s`, { 'retry-after': String(seconds) })
 }

@@ -414,11 +414,24 @@ const ICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3
 /** The value of a CSP source allowing exactly this inline script or style. */
 const hashOf = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
 
-function head(title: string, style: string, script?: string): string {
-  const csp = [
+function policy(style: string, script?: string): string {
+  return [
     "default-src 'none'", "img-src 'self' data:", "connect-src 'self'", "form-action 'self'", "base-uri 'none'",
     `style-src ${hashOf(style)}`, ...(script ? [`script-src ${hashOf(script)}`] : []),
   ].join('; ')
+}
+
+/**
+ * The policies again, as the header the routes send: there it can also forbid framing (`frame-ancestors` is
+ * ignored in a meta tag). The meta tag stays for a page saved to disk.
+ */
+export const PAGE_CSP = {
+  login: `${policy(LOGIN_STYLE)}; frame-ancestors 'none'`,
+  streams: `${policy(STYLE, SCRIPT)}; frame-ancestors 'none'`,
+}
+
+function head(title: string, style: string, script?: string): string {
+  const csp = policy(style, script)
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="${csp}">

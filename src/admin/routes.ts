@@ -1,6 +1,9 @@
 /**
  * The operator side: the live streams page, its JSON API, metrics and readiness. The page and the API are on only
  * when `admin.token` is set, and need it; webhook paths never do.
+ *
+ * Sign-in makes a server-side session (sessions.ts); wrong tokens are limited per client address (rate-limit.ts);
+ * every page and API answer carries anti-framing headers, and POSTs must come from the page itself (guards.ts).
  * @module
  */
 import type { Context, Hono } from 'hono'
@@ -10,8 +13,12 @@ import type { Outbox } from '../outbox/types.ts'
 import type { StreamRecord, StreamStore } from '../streams/types.ts'
 import type { Metrics } from './metrics.ts'
 import type { RecentEvents } from './recent-events.ts'
-import { COOKIE, createTokenCheck, type TokenCheck } from './auth.ts'
-import { loginPage, streamsPage } from './page.ts'
+import { COOKIE, createAdminAuth, createBearerCheck, tokenMatcher, type AdminAuth, type BearerCheck, type Limits } from './auth.ts'
+import { createSessions, SESSION_ABSOLUTE_MS } from './sessions.ts'
+import { createFailureLimit } from './rate-limit.ts'
+import { assertSameOrigin, securityHeaders } from './guards.ts'
+import { smallBody } from './small-body.ts'
+import { loginPage, PAGE_CSP, streamsPage } from './page.ts'
 import { activeFeedIds } from '../streams/active-feeds.ts'
 
 export interface AdminOptions {
@@ -23,16 +30,22 @@ export interface AdminOptions {
   meter: Metrics
   /** Problems that make the gateway not ready (empty when ready). */
   readiness(): Promise<string[]>
+  /** Behind a reverse proxy: take the client address from X-Forwarded-For (`server.trustProxy`). */
+  trustProxy?: boolean
+  now?: () => number
 }
 
 /** Prepares the tokens, then returns what mounts the routes on the app. */
 export async function adminRoutes(options: AdminOptions): Promise<(app: Hono) => void> {
-  const metricsCheck = options.metrics.token ? await createTokenCheck(options.metrics.token) : undefined
-  const check = options.adminToken ? await createTokenCheck(options.adminToken) : undefined
-  return (app) => mountAdmin(app, options, metricsCheck, check)
+  const now = options.now ?? Date.now
+  // One count of failures for both tokens: a client guessing one is guessing.
+  const limits: Limits = { failures: createFailureLimit({ now }), trustProxy: options.trustProxy ?? false }
+  const metricsCheck = options.metrics.token ? createBearerCheck(await tokenMatcher(options.metrics.token), limits) : undefined
+  const auth = options.adminToken ? createAdminAuth(await tokenMatcher(options.adminToken), createSessions({ now }), limits) : undefined
+  return (app) => mountAdmin(app, options, limits, metricsCheck, auth)
 }
 
-function mountAdmin(app: Hono, options: AdminOptions, metricsCheck: TokenCheck | undefined, check: TokenCheck | undefined): void {
+function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsCheck: BearerCheck | undefined, auth: AdminAuth | undefined): void {
   const { outbox, streams, recent } = options
 
   app.get('/readyz', async (c) => {
@@ -48,23 +61,32 @@ function mountAdmin(app: Hono, options: AdminOptions, metricsCheck: TokenCheck |
     })
   }
 
-  if (!check) return
+  if (!auth) return
+  for (const path of ['/', '/login', '/logout', '/api/*']) app.use(path, securityHeaders())
   const guard = async (c: Context) => {
-    if (!(await check.allows(c))) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <admin token>')
+    if (!(await auth.allows(c))) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <admin token>')
   }
+  const page = (c: Context, html: string, csp: string, status: 200 | 401 | 429 = 200, headers: Record<string, string> = {}) =>
+    c.html(html, status, { 'content-security-policy': csp, ...headers })
 
-  app.get('/', async (c) => c.html(await check.allows(c) ? streamsPage() : loginPage()))
+  app.get('/', async (c) => (await auth.allows(c) ? page(c, streamsPage(), PAGE_CSP.streams) : page(c, loginPage(), PAGE_CSP.login)))
   app.post('/login', async (c) => {
-    const form = await c.req.parseBody()
-    const cookie = await check.login(String(form.token ?? ''))
-    if (!cookie) return c.html(loginPage('That token is not right.'), 401)
-    setCookie(c, COOKIE, cookie, {
-      httpOnly: true, sameSite: 'Strict', path: '/', maxAge: 30 * 86_400, secure: new URL(c.req.url).protocol === 'https:',
+    assertSameOrigin(c, limits.trustProxy)
+    const form = new URLSearchParams(await smallBody(c)) // the form's default encoding
+    const result = await auth.signIn(c, form.get('token') ?? '')
+    if ('retryAfter' in result) {
+      return page(c, loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`), PAGE_CSP.login, 429, { 'retry-after': String(result.retryAfter) })
+    }
+    if ('wrong' in result) return page(c, loginPage('That token is not right.'), PAGE_CSP.login, 401)
+    setCookie(c, COOKIE, result.session, {
+      httpOnly: true, sameSite: 'Strict', path: '/', maxAge: SESSION_ABSOLUTE_MS / 1000, secure: overHttps(c),
     })
     return c.redirect('/', 303)
   })
   app.post('/logout', (c) => {
-    deleteCookie(c, COOKIE, { path: '/' })
+    assertSameOrigin(c, limits.trustProxy)
+    auth.signOut(c)
+    deleteCookie(c, COOKIE, { path: '/', secure: overHttps(c) })
     return c.redirect('/', 303)
   })
 
@@ -101,10 +123,11 @@ function mountAdmin(app: Hono, options: AdminOptions, metricsCheck: TokenCheck |
     return c.json({ deadLetters: await outbox.deadLetters(filter) })
   })
   app.post('/api/dead-letters/replay', async (c) => {
+    assertSameOrigin(c, limits.trustProxy)
     await guard(c)
     // JSON only: a cross-site form cannot send it without a preflight, so the cookie alone cannot be abused.
     if (!c.req.header('content-type')?.startsWith('application/json')) throw new HttpError(415, 'unsupported_content_type', 'send JSON')
-    const body = (await c.req.json().catch(() => ({}))) as { eventId?: string; destination?: string; all?: boolean }
+    const body = parseJson(await smallBody(c)) as { eventId?: string; destination?: string; all?: boolean }
     const filter = filterOf(body)
     if (!body.all && Object.keys(filter).length === 0) throw new HttpError(400, 'no_filter', 'say what to replay: eventId, destination, or all: true')
     const letters = await outbox.deadLetters(filter)
@@ -112,6 +135,19 @@ function mountAdmin(app: Hono, options: AdminOptions, metricsCheck: TokenCheck |
     for (const letter of letters) recent.replayed(letter.eventId, letter.destination)
     return c.json({ replayed })
   })
+}
+
+/** The request reached us over https, itself or (as a TLS-terminating proxy says) before the proxy. */
+function overHttps(c: Context): boolean {
+  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https'
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) ?? {}
+  } catch {
+    return {}
+  }
 }
 
 function filterOf(input: { eventId?: unknown; destination?: unknown }): { eventId?: string; destination?: string } {

@@ -33,6 +33,11 @@ export const serverConfig = z.object({
   host: z.string().min(1).optional(),
   /** Serve with the development secret on a non-loopback address anyway (anyone can sign hooks with it). */
   allowDevSecret: z.boolean().default(false),
+  /**
+   * Behind a reverse proxy that sets X-Forwarded-For: take the client's address (for the admin sign-in limit) from
+   * its last hop. Only with such a proxy: otherwise anyone can claim any address.
+   */
+  trustProxy: z.boolean().default(false),
   /** Largest body accepted; thumbnails are full-resolution JPEGs, so keep this well above 1 MiB. */
   maxBodyBytes: byteSize.default(16 * 1024 * 1024),
   /**

@@ -146,7 +146,7 @@ routes:
     expect((await page.request.get(`${server.url}/api/streams`)).status()).toBe(200)
     const cookie = (await page.context().cookies()).find((c) => c.name === 'hookcast_admin')
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' })
-    expect(cookie!.value).not.toContain(TOKEN) // a hash of the token, not the token
+    expect(cookie!.value).not.toContain(TOKEN) // a random session id, not the token
 
     await page.click('text=Sign out', WAIT)
     await page.waitForSelector('input[name=token]', WAIT)

@@ -1,0 +1,52 @@
+/**
+ * The sign-in limit counts per client address on every runtime: each adapter hands the peer address over. Clients
+ * are told apart by connecting from different loopback addresses (127.0.0.2, 127.0.0.3).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request as httpRequest } from 'node:http'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { RUNTIMES, startServer, type RunningServer, type Runtime } from '../support/runtimes.ts'
+import { SECRET } from '../support/hooks.ts'
+import { tempDir } from '../support/files.ts'
+
+const TOKEN = 'admin-limits-test-token'
+
+/** GET `path` with a bearer token, from the local address `from`. */
+function getFrom(server: RunningServer, from: string, path: string, token: string): Promise<number> {
+  const url = new URL(path, server.url)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, localAddress: from, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode!))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe.each<Runtime>(RUNTIMES)('admin failure limit on %s', (runtime) => {
+  const tmp = tempDir(`hookcast-admin-limits-${runtime}-`)
+  let server: RunningServer
+
+  beforeAll(async () => {
+    const config = join(tmp.path, 'config.yaml')
+    writeFileSync(config, `
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+spool: { dir: "${join(tmp.path, 'spool')}" }
+admin: { token: ${TOKEN} }
+`)
+    server = await startServer(runtime, config)
+  }, 40_000)
+  afterAll(async () => {
+    await server?.stop()
+    tmp.remove()
+  })
+
+  it('blocks the address that guessed, not the others', async () => {
+    for (let i = 0; i < 10; i++) expect(await getFrom(server, '127.0.0.2', '/api/status', 'wrong-token-guess')).toBe(401)
+    expect(await getFrom(server, '127.0.0.2', '/api/status', TOKEN)).toBe(429)
+    expect(await getFrom(server, '127.0.0.3', '/api/status', TOKEN)).toBe(200)
+  })
+})

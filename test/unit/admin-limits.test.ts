@@ -1,0 +1,62 @@
+/**
+ * The admin side's in-memory tables stay bounded whatever clients send, and client addresses are keyed so one
+ * host cannot pose as many.
+ */
+import { describe, expect, it } from 'vitest'
+import { createFailureLimit } from '../../src/admin/rate-limit.ts'
+import { createSessions } from '../../src/admin/sessions.ts'
+import { addressKey, clientAddress, socketAddresses } from '../../src/http/client-address.ts'
+
+describe('failure limit', () => {
+  it('blocks a client after its failures in the window, until the window ends', () => {
+    let clock = 0
+    const limit = createFailureLimit({ maxFailures: 3, windowMs: 60_000, now: () => clock })
+    for (let i = 0; i < 3; i++) {
+      expect(limit.blocked('a')).toBeUndefined()
+      limit.failed('a')
+    }
+    clock = 20_000
+    expect(limit.blocked('a')).toBe(40)
+    expect(limit.blocked('b')).toBeUndefined()
+    clock = 60_000
+    expect(limit.blocked('a')).toBeUndefined()
+  })
+
+  it('tracks at most maxClients addresses, however many fail', () => {
+    const limit = createFailureLimit({ maxClients: 100 })
+    for (let i = 0; i < 10_000; i++) limit.failed(`198.51.${i >> 8}.${i & 255}`)
+    expect(limit.size).toBe(100)
+    for (let i = 0; i < 20; i++) limit.failed('203.0.113.1')
+    expect(limit.blocked('203.0.113.1')).toBeGreaterThan(0) // the newest client is still counted
+  })
+})
+
+describe('sessions', () => {
+  it('keeps at most max sessions, ending the least recently used', () => {
+    const sessions = createSessions({ max: 5 })
+    const ids = Array.from({ length: 20 }, () => sessions.create())
+    expect(new Set(ids).size).toBe(20)
+    expect(sessions.size).toBe(5)
+    expect(sessions.use(ids[0]!)).toBe(false)
+    expect(sessions.use(ids[19]!)).toBe(true)
+  })
+})
+
+describe('client address', () => {
+  it('keys IPv6 by /64 and IPv4-mapped addresses as IPv4', () => {
+    expect(addressKey('2001:db8:1:2::5')).toBe('2001:db8:1:2::/64')
+    expect(addressKey('2001:0db8:0001:0002:ffff:0:0:1')).toBe('2001:db8:1:2::/64')
+    expect(addressKey('[::1]')).toBe('0:0:0:0::/64')
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
+    expect(addressKey('::ffff:203.0.113.9')).toBe('203.0.113.9')
+    expect(addressKey('203.0.113.9')).toBe('203.0.113.9')
+  })
+
+  it('trusts X-Forwarded-For only when told to, and then only its last hop', () => {
+    const request = new Request('http://h/', { headers: { 'x-forwarded-for': '1.1.1.1, 10.0.0.7' } })
+    socketAddresses.set(request, '127.0.0.1')
+    expect(clientAddress(request, false)).toBe('127.0.0.1')
+    expect(clientAddress(request, true)).toBe('10.0.0.7')
+    expect(clientAddress(new Request('http://h/'), false)).toBe('unknown')
+  })
+})
