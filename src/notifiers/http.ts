@@ -25,7 +25,13 @@ export const httpNotifierConfig = z.object({
   headers: z.record(z.string(), z.string()).default({}),
   /** In `envelope` mode, include a thumbnail's JPEG as base64 (`body`). */
   includeImage: z.boolean().default(true),
-}).strict()
+}).strict().superRefine((config, ctx) => {
+  // The platform's request without its signature would look like a hook nobody verified: the receiver could not
+  // tell a forward from a forgery. Original mode therefore always re-signs.
+  if (config.mode === 'original' && !config.secret) {
+    ctx.addIssue({ code: 'custom', path: ['secret'], message: 'original mode forwards the platform\'s request re-signed: set secret (whsec_<base64>), or use mode: envelope' })
+  }
+})
 
 export type HttpNotifierConfig = z.infer<typeof httpNotifierConfig>
 
@@ -62,6 +68,7 @@ export function createHttpNotifier(name: string, config: HttpNotifierConfig): De
 }
 
 async function originalRequest(event: HookEvent, secret: string | undefined): Promise<{ body: Uint8Array; headers: Record<string, string> }> {
+  if (!secret) throw new DeliveryError('original mode needs a secret to re-sign the request', { permanent: true })
   const headers: Record<string, string> = { 'content-type': event.contentType }
   if (event.contentType === 'image/jpeg') {
     Object.assign(headers, {
@@ -71,7 +78,7 @@ async function originalRequest(event: HookEvent, secret: string | undefined): Pr
       ...(event.tokenId ? { 'x-millicast-token-id': event.tokenId } : {}),
     })
   }
-  if (secret) headers['x-millicast-signature'] = await sign(event.body, secret.replace(/^whsec_/, ''))
+  headers['x-millicast-signature'] = await sign(event.body, secret.replace(/^whsec_/, ''))
   return { body: event.body, headers }
 }
 

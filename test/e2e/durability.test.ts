@@ -30,7 +30,7 @@ sources:
 sinks:
   disk: { type: fs, dir: "${data}", key: "{type}/{id}.{ext}" }
 notifiers:
-  hook: { type: http, url: "${receiverUrl}/in", mode: original }
+  hook: { type: http, url: "${receiverUrl}/in", mode: original, secret: "whsec_ZHVyYWJpbGl0eS10ZXN0LWZvcndhcmQtc2VjcmV0" }
 spool: { dir: "${join(dir, 'spool')}" }
 routes:
   - to: ${routeTo}

@@ -87,4 +87,14 @@ describe('http notifier', () => {
     const unreachable = await createHttpNotifier('gone', httpNotifierConfig.parse({ type: 'http', url: 'http://127.0.0.1:9/x' })).deliver(event).catch((e: unknown) => e)
     expect(unreachable).toMatchObject({ permanent: false })
   })
+
+  it('refuses original mode without a secret: the receiver could not tell the forward from an unverified request', async () => {
+    const result = httpNotifierConfig.safeParse({ type: 'http', url: `${receiver.url}/in`, mode: 'original' })
+    expect(result.success).toBe(false)
+    expect(result.error!.issues).toEqual([expect.objectContaining({ path: ['secret'], message: expect.stringContaining('original mode') })])
+    expect(httpNotifierConfig.safeParse({ type: 'http', url: `${receiver.url}/in` }).success).toBe(true)
+    // And the notifier itself never forwards the platform's headers unsigned, whatever config reaches it.
+    const unchecked = { type: 'http', url: `${receiver.url}/in`, mode: 'original', headers: {}, includeImage: true } as const
+    await expect(createHttpNotifier('raw', unchecked).deliver(await thumbnail())).rejects.toThrow(/secret/)
+  })
 })
