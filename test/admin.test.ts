@@ -226,7 +226,8 @@ describe('admin sessions', () => {
 
   it('refuses cross-site POSTs to sign in, sign out and replay (403), and takes same-origin ones', async () => {
     await start(ADMIN)
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }]) {
+    const crossSite: Array<Record<string, string>> = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }]
+    for (const headers of crossSite) {
       expect((await login(TOKEN, headers)).status).toBe(403)
     }
     const session = await sessionOf(login(TOKEN, { origin: BASE, 'sec-fetch-site': 'same-origin' }))
