@@ -48,6 +48,8 @@ const DRAIN_MS = 40_000
 const RESTART_SEC_MS = 100
 const START_ATTEMPTS = 10
 const FLAP_WINDOW_MS = 1_000
+/** Attempts the receiver refuses for its "sticky" events (with the retry schedule below: about 3 s in the spool). */
+const STICKY_FAILURES = 3
 const ADMIN_TOKEN = 'crash-loop-admin-token-0123456789'
 const STREAMS = ['CRASH/loop-0', 'CRASH/loop-1', 'CRASH/loop-2', 'CRASH/loop-3']
 /** Payload timestamps: fixed, so the payloads follow from the seed alone; one distinct value per event. */
@@ -176,6 +178,8 @@ interface Report {
   notifier: { received: number; missing: number; repeats: number; answered503: number }
   streamEvents: { live: number; ended: number }
   retries: number
+  /** Outages of the HTTP notifier's receiver. */
+  outages: number
   drainMs: number
   totalMs: number
   problems: string[]
@@ -183,23 +187,29 @@ interface Report {
 
 /**
  * A webhook receiver for the HTTP notifier that keeps only a hash of each body (the load is too large to hold),
- * answers slowly and now and then 503, so deliveries wait for retries while the gateway is killed.
+ * answers slowly and now and then 503, so deliveries wait for retries while the gateway is killed. About one event
+ * in 32 is refused its first STICKY_FAILURES attempts: those wait seconds in the spool's oldest segments, which the
+ * spool then copies forward (a segment is deleted only once nothing in it is pending).
  */
 async function startHashingReceiver(rng: Prng) {
   const received = new Map<string, number>()
+  const refused = new Map<string, number>()
   let answered503 = 0
+  let downUntil = 0
   const server = createServer((req, res) => {
     const hash = createHash('sha256')
     req.on('data', (chunk: Buffer) => hash.update(chunk))
     req.on('end', () => {
-      const fail = rng.next() < 0.05
+      const sha = hash.digest('hex')
+      const sticky = sha.startsWith('0') && sha.charCodeAt(1) % 2 === 0 && (refused.get(sha) ?? 0) < STICKY_FAILURES
+      const fail = sticky || Date.now() < downUntil || rng.next() < 0.05
       setTimeout(() => {
         if (fail) {
           answered503++
+          if (sticky) refused.set(sha, (refused.get(sha) ?? 0) + 1)
           res.writeHead(503).end()
           return
         }
-        const sha = hash.digest('hex')
         received.set(sha, (received.get(sha) ?? 0) + 1)
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
       }, rng.int(0, 30))
@@ -210,6 +220,10 @@ async function startHashingReceiver(rng: Prng) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
     answered503: () => answered503,
+    /** An outage: every request is answered 503 for `ms`; the backlog then waits in the spool, and drains after. */
+    down(ms: number) {
+      downUntil = Date.now() + ms
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections()
       server.close(() => resolve())
@@ -247,7 +261,7 @@ notifiers:
   hook: { type: http, url: "${receiver.url}/in", mode: original, secret: "whsec_${Buffer.from('crash-loop-notifier-secret-0123').toString('base64')}" }
 spool: { dir: "${spoolDir}", segmentBytes: 1MiB }
 delivery:
-  retry: { schedule: [200ms, 500ms, 1s] }
+  retry: { schedule: [200ms, 1s, 2s] }
   circuit: { failures: 50, probeAfter: 1s, maxProbeAfter: 2s }
 streams: { flapWindow: ${FLAP_WINDOW_MS}ms }
 admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
@@ -261,6 +275,8 @@ routes:
       uptimeMs: Math.round(kills.between(...UPTIME_MS)),
       mode: kills.weighted<KillMode>({ 'after-exit': 4, 'at-once': 4, 'during-start': 2 }),
       startKillMs: kills.int(...START_KILL_MS),
+      /** A receiver outage during this uptime (0: none): when it ends, a backlog drains while the spool copies it forward. */
+      outage: kills.next() < 0.35 ? { afterMs: kills.int(0, 1_500), ms: kills.int(1_000, 3_500) } : undefined,
     }))
     const load = createLoad(runtimeSeed)
     const report: Report = {
@@ -268,7 +284,7 @@ routes:
       killedStarting: { total: 0, beforeListening: 0 }, restarts: 0, failedStarts: [], sent: 0, accepted: 0, statuses: {},
       sendErrors: 0, delivered: 0, missing: 0, corrupt: 0, duplicates: 0, unacknowledgedDelivered: 0,
       notifier: { received: 0, missing: 0, repeats: 0, answered503: 0 }, streamEvents: { live: 0, ended: 0 }, retries: 0,
-      drainMs: 0, totalMs: 0, problems: [],
+      outages: 0, drainMs: 0, totalMs: 0, problems: [],
     }
     const { problems } = report
     const sentBySha = new Map<string, SentEvent>()
@@ -385,6 +401,11 @@ routes:
     const senders = Array.from({ length: SENDERS }, () => sender())
     try {
       for (const [index, step] of plan.entries()) {
+        if (step.outage) {
+          const { afterMs, ms } = step.outage
+          setTimeout(() => receiver!.down(ms), afterMs)
+          report.outages++
+        }
         await sleep(step.uptimeMs)
         setLive(undefined)
         const dead = server.kill() // SIGKILL is sent at once; the promise waits for the exit
@@ -430,11 +451,16 @@ routes:
     const idle = (status: Status) => status.spool.pendingDeliveries === 0 && status.spool.pendingEvents === 0 &&
       status.destinations.every((d) => d.ready === 0 && d.waiting === 0 && d.inFlight === 0)
     const drainStart = Date.now()
+    // Events pending with no delivery pending never drain: waiting longer for them would only slow the report.
+    const deliveriesDone = (status: Status) => status.spool.pendingDeliveries === 0 &&
+      status.destinations.every((d) => d.ready === 0 && d.waiting === 0 && d.inFlight === 0)
     const waitIdle = async (until: number): Promise<Status> => {
       let status = await admin<Status>(server, '/api/status')
-      while (!idle(status) && Date.now() < until) {
+      let doneSince = Infinity
+      while (!idle(status) && Date.now() < until && Date.now() - doneSince < 5_000) {
         await sleep(200)
         status = await admin<Status>(server, '/api/status')
+        doneSince = deliveriesDone(status) ? Math.min(doneSince, Date.now()) : Infinity
       }
       return status
     }
@@ -467,8 +493,8 @@ routes:
     if (report.failedStarts.length > failedBefore) problems.push(`a start after a clean stop failed: ${report.failedStarts.at(-1)}`)
     try {
       const reopened = await admin<Status>(server, '/api/status')
-      if (reopened.spool.pendingDeliveries > 0 || reopened.spool.deadLetters > 0) {
-        problems.push(`after a clean restart the spool still holds ${reopened.spool.pendingDeliveries} pending deliveries and ${reopened.spool.deadLetters} dead letters`)
+      if (reopened.spool.pendingDeliveries > 0 || reopened.spool.pendingEvents > 0 || reopened.spool.deadLetters > 0) {
+        problems.push(`after a clean restart the spool still holds ${reopened.spool.pendingEvents} pending events, ${reopened.spool.pendingDeliveries} pending deliveries and ${reopened.spool.deadLetters} dead letters`)
       }
     } finally {
       await server.stop()
@@ -569,7 +595,7 @@ routes:
       `restarts=${report.restarts} failed-starts=${report.failedStarts.length} sent=${report.sent} accepted=${report.accepted} ` +
       `statuses=${JSON.stringify(report.statuses)} send-errors=${report.sendErrors} delivered=${report.delivered}/${report.accepted} ` +
       `missing=${report.missing} corrupt=${report.corrupt} duplicates=${report.duplicates} unacknowledged-delivered=${report.unacknowledgedDelivered} ` +
-      `notifier=${report.notifier.received} received, ${report.notifier.missing} missing, ${report.notifier.repeats} repeats, ${report.notifier.answered503} answered 503 ` +
+      `notifier=${report.notifier.received} received, ${report.notifier.missing} missing, ${report.notifier.repeats} repeats, ${report.notifier.answered503} answered 503, ${report.outages} outages ` +
       `stream-events=live:${report.streamEvents.live},ended:${report.streamEvents.ended} retries=${report.retries} ` +
       `drain=${(report.drainMs / 1000).toFixed(1)}s total=${(report.totalMs / 1000).toFixed(1)}s streams=[${streamsSeen}] problems=${problems.length}`,
     )
