@@ -66,22 +66,24 @@ routes:
    * Refused before the body is read. A runtime may close the connection once it has answered, and a client still
    * sending then sees a reset instead of the answer: that is fine, a 5xx or a body kept in memory is not.
    */
-  const expectRefusedUnread = (results: UploadResult[]) => {
+  const expectRefusedUnread = async (results: UploadResult[]) => {
     for (const result of results) expect([401, 'reset']).toContain(result.status)
-    const answered = results.filter((result) => result.status === 401)
-    expect(answered.length).toBeGreaterThan(0)
-    for (const result of answered) expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'bad_signature' })
+    for (const result of results.filter((r) => r.status === 401)) expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'bad_signature' })
+    // The same refusal, for a client that is not still sending when it comes (Bun resets nearly all of the above).
+    const small = await upload(hookUrl, { bytes: 100, headers: { 'content-type': 'image/jpeg' } })
+    expect(small.status).toBe(401)
+    expect(JSON.parse(small.body)).toMatchObject({ ok: false, error: 'bad_signature', message: 'missing X-Millicast-Signature header' })
   }
 
   it(`${UPLOADS} unsigned ${SIZE / MiB} MiB uploads are refused (401) without raising RSS by 100 MiB`, async () => {
     const { results, growth } = await flood({ 'content-type': 'image/jpeg' })
-    expectRefusedUnread(results)
+    await expectRefusedUnread(results)
     expect(growth).toBeLessThan(100 * MiB)
   })
 
   it('the same, chunked', async () => {
     const { results, growth } = await flood({ 'content-type': 'image/jpeg' }, { chunked: true })
-    expectRefusedUnread(results)
+    await expectRefusedUnread(results)
     expect(growth).toBeLessThan(100 * MiB)
   })
 
