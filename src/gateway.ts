@@ -103,6 +103,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       recent.outcome(report)
       options.onOutcome?.(report)
     },
+    onSpoolError: (step) => metrics.backgroundFailure(`spool-${step}`),
   })
   const outbox = createSpooledOutbox({ store, deliverer, dedupWindowMs: config.spool.dedupWindow, now })
 

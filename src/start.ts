@@ -3,6 +3,7 @@
  * the gateway, and shut down gracefully. Adapters pass in only what differs per runtime.
  * @module
  */
+import process from 'node:process'
 import { ConfigError, loadConfig, resolveConfigPath } from './config/load.ts'
 import type { Env } from './config/interpolate.ts'
 import { listenAddress } from './config/listen.ts'
@@ -37,6 +38,12 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
       log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic', { host: listen.host })
     }
     const gateway = await createGateway(config, { log })
+    // Last line of defence: a background promise nobody caught is a bug, but it must not take the accepted events'
+    // deliveries down with the process. Logged and counted (hookcast_background_failures_total{component="unhandled"}).
+    process.on('unhandledRejection', (reason) => {
+      log.error('unhandled rejection (a bug; please report it)', { error: String((reason as Error)?.stack ?? reason).slice(0, 2000) })
+      gateway.metrics.backgroundFailure('unhandled')
+    })
     const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : config.server.port
     log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...gateway.destinations.keys()], spool: config.spool.dir })
     return {

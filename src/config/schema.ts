@@ -86,6 +86,7 @@ export const routeConfig = z.object({
 const MiB = 1024 * 1024
 
 const destinationName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -')
+  .refine((name) => !(name in Object.prototype), 'a name JavaScript objects already use (__proto__, constructor...); pick another')
 
 export const spoolConfig = z.object({
   /** Where accepted events wait for delivery; one gateway process per directory. */

@@ -188,10 +188,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   async function attempt(lane: Lane, delivery: PendingDelivery, signal: AbortSignal, started: number): Promise<ProbeVerdict> {
     const report = (outcome: Outcome, error?: string) => {
       const fields = { destination: lane.name, id: delivery.eventId, attempt: delivery.attempts.length + (outcome === 'delivered' ? 1 : 0), ms: now() - started }
-      options.onOutcome?.({
-        destination: lane.name, eventId: delivery.eventId, outcome, attempt: fields.attempt, ms: fields.ms,
-        ...(error ? { error } : {}), ...(outcome === 'retry' ? { nextAt: delivery.nextAt } : {}),
-      })
+      try {
+        options.onOutcome?.({
+          destination: lane.name, eventId: delivery.eventId, outcome, attempt: fields.attempt, ms: fields.ms,
+          ...(error ? { error } : {}), ...(outcome === 'retry' ? { nextAt: delivery.nextAt } : {}),
+        })
+      } catch (listenerError) {
+        log.error('outcome listener failed', { error: errorMessage(listenerError) }) // the outcome itself is recorded
+      }
       if (outcome === 'delivered') log.info('delivered', fields)
       else if (outcome === 'retry') log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(delivery.nextAt).toISOString() })
       else log.error('delivery failed; moved to dead letters', { ...fields, error })

@@ -74,6 +74,11 @@ routes:
     expect(problems(text, { SECRET })).toEqual(['routes[0].to[2]: unknown sink or notifier "s4"'])
   })
 
+  it('refuses destination names JavaScript objects already use', () => {
+    const text = VALID.replace('to: [disk]', 'to: [constructor]').replace(/^  disk:/m, '  constructor:')
+    expect(problems(text, { SECRET })).toEqual([expect.stringMatching(/^sinks\.constructor: /)])
+  })
+
   it('fails on unknown top-level keys and a YAML syntax error', () => {
     expect(problems(VALID + 'sinkz: {}\n', { SECRET })).toEqual(['(root): unknown key "sinkz"'])
     expect(problems('sources: [unclosed', {})[0]).toMatch(/^YAML: /)
@@ -150,6 +155,7 @@ describe('sizes and durations', () => {
     expect(parseByteSize('512 KB')).toBe(512_000)
     expect(parseByteSize('100')).toBe(100)
     expect(parseByteSize('12 parsecs')).toBeUndefined()
+    expect(parseByteSize('1constructor')).toBeUndefined() // not a unit Object.prototype happens to have
     expect(parseDuration('45s')).toBe(45_000)
     expect(parseDuration('2m')).toBe(120_000)
     expect(parseDuration('soon')).toBeUndefined()
