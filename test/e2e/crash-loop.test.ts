@@ -14,8 +14,9 @@
  * - After the drain: /api/status (nothing pending, no dead letters), the spool's files, a clean stop and a start
  *   from the files alone, the sink's objects, the receiver's bodies, and the tracker's thumbnails after each restart.
  *
- * Reproduce a run with CRASH_LOOP_SEED=<seed printed by the failing run> (kill moments, restart modes and payloads
- * follow from it; request timing does not). CRASH_LOOP_KILLS and CRASH_LOOP_RUNTIMES (comma separated) narrow a run.
+ * Reproduce a run with CRASH_LOOP_SEED=<seed printed by the failing run> (kill moments, restart modes, outages and
+ * payloads follow from it; request timing does not). CRASH_LOOP_KILLS and CRASH_LOOP_RUNTIMES (comma separated)
+ * narrow a run; CRASH_LOOP_KEEP=1 keeps a failed run's directory (config, spool, sink).
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
@@ -34,9 +35,13 @@ import { sign } from '../../src/verify/verifier.ts'
 const SEED = seedFrom(process.env.CRASH_LOOP_SEED)
 const KILLS = Number(process.env.CRASH_LOOP_KILLS ?? 12)
 const ONLY = process.env.CRASH_LOOP_RUNTIMES?.split(',').map((r) => r.trim()) ?? RUNTIMES
+const KEEP = process.env.CRASH_LOOP_KEEP === '1'
 const SENDERS = 16
-/** Each sender's pause between requests: steady load that a 2-core CI machine can also drain in time. */
-const PAUSE_MS = 20
+/**
+ * The senders send in rounds, one request each every ROUND_MS (at most 320 a second): steady load, the same on every
+ * runtime, that a 2-core CI machine can drain in time, with up to 16 requests in flight when a kill lands.
+ */
+const ROUND_MS = 50
 /** Uptime before each kill, from "listening". Short ones hit the recovery of the previous crash's backlog. */
 const UPTIME_MS: [number, number] = [50, 3_500]
 /** Load after the last restart, before the senders stop. */
@@ -240,8 +245,8 @@ describe.each<Runtime>(RUNTIMES.filter((runtime) => ONLY.includes(runtime)))('cr
   afterAll(async () => {
     await Promise.all(spawned.map((server) => server.kill()))
     await receiver?.close()
-    if (passed) tmp.remove()
-    else console.log(`crash-loop ${runtime}: kept ${tmp.path} for inspection`)
+    if (!passed && KEEP) console.log(`crash-loop ${runtime}: kept ${tmp.path} for inspection`)
+    else tmp.remove() // hundreds of MB: kept only with CRASH_LOOP_KEEP=1
   })
 
   it('keeps every accepted event through repeated kill -9 and immediate restarts', async () => {
@@ -263,6 +268,7 @@ spool: { dir: "${spoolDir}", segmentBytes: 1MiB }
 delivery:
   retry: { schedule: [200ms, 1s, 2s] }
   circuit: { failures: 50, probeAfter: 1s, maxProbeAfter: 2s }
+  destinations: { hook: { concurrency: 16 } }
 streams: { flapWindow: ${FLAP_WINDOW_MS}ms }
 admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
 routes:
@@ -367,8 +373,13 @@ routes:
       return live
     }
 
+    // Rounds: every sender waits for the next one (a round it is too late for is skipped).
+    const roundsFrom = Date.now()
+    const slot = () => sleep(ROUND_MS - ((Date.now() - roundsFrom) % ROUND_MS))
+
     async function sender(): Promise<void> {
       while (!stopped) {
+        await slot()
         const server = await current()
         if (!server) return
         const gen = generation
@@ -392,7 +403,6 @@ routes:
         } catch {
           report.sendErrors++ // the server died under this request: it was not acknowledged
         }
-        await sleep(PAUSE_MS)
       }
     }
 
