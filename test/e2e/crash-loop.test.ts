@@ -6,13 +6,18 @@
  * - Load: 16 senders, thumbnails (some over the spool's body cache, a few of several MB) and every JSON kind, with
  *   feeds starting and ending on a few streams for the stream tracker (itself a destination fed from the spool).
  * - Destinations: the fs sink (key with {id}: one object per event), the tracker, and an HTTP notifier whose
- *   receiver is slow and now and then answers 503, so a backlog of retries is pending at every kill.
+ *   receiver is slow, now and then answers 503, refuses some events several times and has outages of a few
+ *   seconds, so a backlog of retries is pending at every kill and the spool copies stragglers forward.
  * - Kills: after a random uptime; the restart begins as soon as the death is seen (after-exit), in the same instant
  *   as the kill, before the old process is reaped (at-once), or at once and is itself killed during its start or
  *   recovery (during-start). A failed start is retried like systemd's Restart=always, RestartSec=100ms, and counted:
  *   any failed start fails the test.
+ * - After each restart: the tracker's state (README: it survives restarts) serves every thumbnail it lists, and a
+ *   stream that had a thumbnail still has one.
  * - After the drain: /api/status (nothing pending, no dead letters), the spool's files, a clean stop and a start
- *   from the files alone, the sink's objects, the receiver's bodies, and the tracker's thumbnails after each restart.
+ *   from the files alone, the sink's objects (byte for byte, one per event, nothing unsent), the receiver's bodies
+ *   (every accepted event at least once), a `stream/live` object for every stream with an accepted `started`, no
+ *   error line and no retry of the disk sink or the tracker in the servers' logs.
  *
  * Reproduce a run with CRASH_LOOP_SEED=<seed printed by the failing run> (kill moments, restart modes, outages and
  * payloads follow from it; request timing does not). CRASH_LOOP_KILLS and CRASH_LOOP_RUNTIMES (comma separated)
