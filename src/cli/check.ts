@@ -8,7 +8,6 @@ import { mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig, resolveConfigPath } from '../config/load.ts'
 import type { Env } from '../config/interpolate.ts'
 import type { Config, RouteConfig } from '../config/schema.ts'
 import { isDevSecret, isLoopback, listenAddress } from '../config/listen.ts'
@@ -17,11 +16,11 @@ import { openLocalStreamStore } from '../streams/local-store.ts'
 import { silentLogger } from '../log.ts'
 import { probeWritable } from '../util/probe.ts'
 import { table } from './table.ts'
-import type { Io } from './main.ts'
+import { loadConfigOption, type Io } from './io.ts'
 
 export async function check(args: readonly string[], env: Env, io: Io): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } } })
-  const { config, origin } = await loadConfig(resolveConfigPath(values.config ? ['--config', values.config] : [], env), env)
+  const { config, origin } = await loadConfigOption(values.config, env)
   io.out(`config ${origin}: valid`)
   const problems: string[] = []
   const warnings: string[] = []

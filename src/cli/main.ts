@@ -1,41 +1,15 @@
 /**
- * The `hookcast` command line (besides `serve`, which the bin hands to the Node adapter).
+ * The `hookcast` command line (besides `serve`, which the bin hands to the Node adapter): picks the command and
+ * turns its failure into a message and an exit code.
  * @module
  */
-import { parseArgs } from 'node:util'
-import process from 'node:process'
-import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.ts'
+import { ConfigError } from '../config/load.ts'
 import type { Env } from '../config/interpolate.ts'
-import { queueReplay } from '../spool/local-spool.ts'
 import { check } from './check.ts'
+import { defaultIo, type Io } from './io.ts'
+import { replay } from './replay.ts'
 import { send, SEND_USAGE } from './send.ts'
 import { configJsonSchema } from './schema.ts'
-
-export interface Io {
-  out(line: string): void
-  err(line: string): void
-  /** Shows progress of a long operation: one rewritten line on a terminal, a line per 10% otherwise. */
-  progress(done: number, total: number, what: string): void
-}
-
-const defaultIo: Io = {
-  out: (line) => console.log(line),
-  err: (line) => console.error(line),
-  progress: progressPrinter((text) => process.stderr.write(text), Boolean(process.stderr.isTTY)),
-}
-
-/** A progress display: on a terminal one line rewritten in place; in a log, a line each 10%. */
-export function progressPrinter(write: (text: string) => void, tty: boolean): Io['progress'] {
-  let shown = -1
-  return (done, total, what) => {
-    const percent = Math.floor((done / total) * 100)
-    const step = tty ? percent : percent - (percent % 10)
-    if (step === shown && done !== total) return
-    shown = step
-    const line = `${what}: ${done}/${total} (${percent}%)`
-    write(tty ? `\r${line}${done === total ? '\n' : ''}` : `${line}\n`)
-  }
-}
 
 const USAGE = `usage: hookcast <command> [options]
 
@@ -80,22 +54,4 @@ export async function main(args: readonly string[], env: Env, io: Io = defaultIo
     io.err(error instanceof ConfigError ? error.message : `hookcast ${command}: ${(error as Error).message}`)
     return 1
   }
-}
-
-async function replay(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { config: { type: 'string', short: 'c' }, all: { type: 'boolean' }, destination: { type: 'string' }, event: { type: 'string' } },
-  })
-  if (!values.all && !values.destination && !values.event) {
-    io.err('say what to replay: --all, --destination NAME or --event ID')
-    return 2
-  }
-  const { config } = await loadConfig(resolveConfigPath(values.config ? ['--config', values.config] : [], env), env)
-  const filter = { ...(values.destination ? { destination: values.destination } : {}), ...(values.event ? { eventId: values.event } : {}) }
-  const count = await queueReplay(config.spool.dir, filter, (done, total) => io.progress(done, total, 'queueing dead letters'))
-  io.out(count === 0
-    ? 'no dead letters matched'
-    : `queued ${count} dead letter${count === 1 ? '' : 's'} for replay; a running gateway picks them up within a second, otherwise the next start does`)
-  return 0
 }

@@ -8,7 +8,7 @@ import type { Env } from '../config/interpolate.ts'
 import { isStreamId } from '../events/identity.ts'
 import { decodeBase64, sign, toHex } from '../verify/verifier.ts'
 import { SAMPLE_KINDS, samplePayload } from './samples.ts'
-import type { Io } from './main.ts'
+import type { Io } from './io.ts'
 
 export const SEND_USAGE = `hookcast send <kind> --url URL [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] [--file frame.jpg]
   kinds: ${SAMPLE_KINDS.join(', ')}

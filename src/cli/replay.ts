@@ -1,0 +1,26 @@
+/**
+ * `hookcast replay`: queues dead letters for delivery again; a running gateway picks them up within a second.
+ * @module
+ */
+import { parseArgs } from 'node:util'
+import type { Env } from '../config/interpolate.ts'
+import { queueReplay } from '../spool/local-spool.ts'
+import { loadConfigOption, type Io } from './io.ts'
+
+export async function replay(args: readonly string[], env: Env, io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { config: { type: 'string', short: 'c' }, all: { type: 'boolean' }, destination: { type: 'string' }, event: { type: 'string' } },
+  })
+  if (!values.all && !values.destination && !values.event) {
+    io.err('say what to replay: --all, --destination NAME or --event ID')
+    return 2
+  }
+  const { config } = await loadConfigOption(values.config, env)
+  const filter = { ...(values.destination ? { destination: values.destination } : {}), ...(values.event ? { eventId: values.event } : {}) }
+  const count = await queueReplay(config.spool.dir, filter, (done, total) => io.progress(done, total, 'queueing dead letters'))
+  io.out(count === 0
+    ? 'no dead letters matched'
+    : `queued ${count} dead letter${count === 1 ? '' : 's'} for replay; a running gateway picks them up within a second, otherwise the next start does`)
+  return 0
+}
