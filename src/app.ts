@@ -8,7 +8,7 @@
  * @module
  */
 import { Hono } from 'hono'
-import { HttpError } from './http/errors.ts'
+import { HttpError, httpErrorOf } from './http/errors.ts'
 import { InFlightBytes, readBodyLimited } from './http/read-body.ts'
 import { bodyHash, hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
 import type { HookEvent } from './events/types.ts'
@@ -112,7 +112,7 @@ export function createApp(options: AppOptions): Hono {
         options.observe?.({ source: source.name, kind: event.type, status: 200, reason: 'accepted', seconds: elapsed(started) / 1000 })
         return c.json({ ok: true, id: event.id, type: event.type, event: event.event, duplicate: accepted.duplicate })
       } catch (error) {
-        const failure = error instanceof HttpError ? error : undefined
+        const failure = httpErrorOf(error)
         const status = failure?.status ?? 500
         log[status >= 500 ? 'error' : 'warn']('hook refused', {
           ...fields, status, reason: failure?.reason ?? 'internal_error', ms: elapsed(started),
@@ -136,8 +136,7 @@ export function createApp(options: AppOptions): Hono {
 
   app.notFound(() => new HttpError(404, 'not_found', 'no such path').toResponse())
   app.onError((error) => {
-    if (error instanceof HttpError) return error.toResponse()
-    return new HttpError(500, 'internal_error', 'unexpected error; see the server log').toResponse()
+    return (httpErrorOf(error) ?? new HttpError(500, 'internal_error', 'unexpected error; see the server log')).toResponse()
   })
   return app
 }

@@ -1,10 +1,11 @@
 /**
- * Turns a verified request body into a HookEvent. Runs only after the signature check.
+ * Turns a verified request body into a HookEvent. Runs only after the signature check; a body it does not take
+ * throws `HookRejected`.
  * @module
  */
 import { createHash } from 'node:crypto'
-import { HttpError } from '../http/errors.ts'
 import { DATA_SCHEMAS, envelope } from './schemas.ts'
+import { HookRejected } from './errors.ts'
 import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
 import { canonicalEvent, canonicalType, OWN_TYPES, type EventContentType, type HookEvent } from './types.ts'
 import { toHex } from '../verify/verifier.ts'
@@ -68,24 +69,24 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
   try {
     json = JSON.parse(utf8.decode(body))
   } catch {
-    throw new HttpError(400, 'malformed_json', 'body is not valid UTF-8 JSON')
+    throw new HookRejected('malformed_json', 'body is not valid UTF-8 JSON')
   }
   const parsed = envelope.safeParse(json)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
-    throw new HttpError(400, 'malformed_envelope', `not a webhook envelope: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    throw new HookRejected('malformed_envelope', `not a webhook envelope: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
   }
   const type = canonicalType(parsed.data.type)
   if (OWN_TYPES.includes(type)) {
     // hookcast's own events (stream live/ended) come from the tracker, never from outside.
-    throw new HttpError(400, 'reserved_type', `type "${parsed.data.type}" is hookcast's own event kind; the platform never sends it`)
+    throw new HookRejected('reserved_type', `type "${parsed.data.type}" is hookcast's own event kind; the platform never sends it`)
   }
   const event = canonicalEvent(type, parsed.data.event)
   const data = parsed.data.data
   const timestamp = normaliseEpochMs(parsed.data.timestamp)
-  if (!isSaneEpochMs(timestamp)) throw new HttpError(400, 'bad_timestamp', 'timestamp is not a time between 1970 and 2100 (epoch ms)')
+  if (!isSaneEpochMs(timestamp)) throw new HookRejected('bad_timestamp', 'timestamp is not a time between 1970 and 2100 (epoch ms)')
   if (nestingDepth(data, MAX_DEPTH) > MAX_DEPTH) {
-    throw new HttpError(400, 'too_deeply_nested', `data is nested deeper than ${MAX_DEPTH} levels`)
+    throw new HookRejected('too_deeply_nested', `data is nested deeper than ${MAX_DEPTH} levels`)
   }
 
   const schema = Object.hasOwn(DATA_SCHEMAS, type) ? DATA_SCHEMAS[type] : undefined // `type` is input: own keys only
@@ -101,13 +102,13 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
 
   const fields = streamFields(data)
   for (const key of ['started', 'ended'] as const) {
-    if (typeof data[key] === 'number' && !isSaneEpochMs(data[key])) throw new HttpError(400, 'bad_timestamp', `data.${key} is not a time between 1970 and 2100 (epoch ms)`)
+    if (typeof data[key] === 'number' && !isSaneEpochMs(data[key])) throw new HookRejected('bad_timestamp', `data.${key} is not a time between 1970 and 2100 (epoch ms)`)
   }
   if ((fields.streamId?.length ?? 0) > MAX_STREAM_ID || (fields.streamName?.length ?? 0) > MAX_PART || (fields.accountId?.length ?? 0) > MAX_PART) {
-    throw new HttpError(400, 'bad_stream_id', `stream ids are at most ${MAX_STREAM_ID} characters (account and name ${MAX_PART} each)`)
+    throw new HookRejected('bad_stream_id', `stream ids are at most ${MAX_STREAM_ID} characters (account and name ${MAX_PART} each)`)
   }
   if ((fields.feedId?.length ?? 0) > MAX_FEED_ID || (fields.tokenId?.length ?? 0) > MAX_FEED_ID) {
-    throw new HttpError(400, 'bad_feed_id', `feed and token ids are at most ${MAX_FEED_ID} characters`)
+    throw new HookRejected('bad_feed_id', `feed and token ids are at most ${MAX_FEED_ID} characters`)
   }
   return {
     ...identify(body, '', ctx.bodySha256),
@@ -129,17 +130,17 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
  */
 export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: ParseContext): Promise<HookEvent> {
   if (body.byteLength < 4 || body[0] !== 0xff || body[1] !== 0xd8 || body[2] !== 0xff) {
-    throw new HttpError(400, 'not_a_jpeg', 'thumbnail body is not a JPEG (no SOI marker)')
+    throw new HookRejected('not_a_jpeg', 'thumbnail body is not a JPEG (no SOI marker)')
   }
   const feedId = headers.get('x-millicast-feed-id')?.trim() ?? ''
   const streamId = headers.get('x-millicast-stream-id')?.trim() ?? ''
   const timestamp = headers.get('x-millicast-timestamp')?.trim() ?? ''
   const tokenId = headers.get('x-millicast-token-id')?.trim() || undefined
-  if (!isFeedId(feedId)) throw new HttpError(400, 'bad_feed_id', 'X-Millicast-Feed-Id is missing or does not look like an id')
-  if (!isStreamId(streamId)) throw new HttpError(400, 'bad_stream_id', 'X-Millicast-Stream-Id is missing or not account/name')
-  if (!isEpochMs(timestamp) || !isSaneEpochMs(Number(timestamp))) throw new HttpError(400, 'bad_timestamp', 'X-Millicast-Timestamp is missing or not epoch milliseconds')
+  if (!isFeedId(feedId)) throw new HookRejected('bad_feed_id', 'X-Millicast-Feed-Id is missing or does not look like an id')
+  if (!isStreamId(streamId)) throw new HookRejected('bad_stream_id', 'X-Millicast-Stream-Id is missing or not account/name')
+  if (!isEpochMs(timestamp) || !isSaneEpochMs(Number(timestamp))) throw new HookRejected('bad_timestamp', 'X-Millicast-Timestamp is missing or not epoch milliseconds')
   if (tokenId !== undefined && !/^\d{1,20}$/.test(tokenId)) {
-    throw new HttpError(400, 'bad_token_id', 'X-Millicast-Token-Id is not a number')
+    throw new HookRejected('bad_token_id', 'X-Millicast-Token-Id is not a number')
   }
   const { accountId, streamName } = splitStreamId(streamId)!
   // Same JPEG with other metadata is another delivery: the headers are part of its identity.

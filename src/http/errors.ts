@@ -2,6 +2,7 @@
  * The one HTTP-aware error. Anything in the request path throws it; `app.ts` turns it into a response in one place.
  * @module
  */
+import { HookRejected } from '../events/errors.ts'
 
 export class HttpError extends Error {
   readonly status: number
@@ -20,4 +21,11 @@ export class HttpError extends Error {
   toResponse(): Response {
     return Response.json({ ok: false, error: this.reason, message: this.message }, { status: this.status, headers: this.headers })
   }
+}
+
+/** The answer an error stands for: an `HttpError` as it is, a refused hook as a 400; undefined for anything else (a 500). */
+export function httpErrorOf(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error
+  if (error instanceof HookRejected) return new HttpError(400, error.reason, error.message)
+  return undefined
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { hookContentType, parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
-import { HttpError } from '../../src/http/errors.ts'
+import { HookRejected } from '../../src/events/errors.ts'
+import { httpErrorOf } from '../../src/http/errors.ts'
 import { FEED_ID, jpeg, PAYLOADS, STREAM_ID } from '../support/hooks.ts'
 
 const ctx = { source: 'millicast', receivedAt: 1_700_000_000_000 }
@@ -84,8 +85,8 @@ describe('parseJsonHook', () => {
     ['the type of hookcast\'s own events (exact)', '{"type":"stream","event":"ended","timestamp":1700000000000,"data":{"durationMs":1}}', 'reserved_type'],
   ])('refuses %s with a 400', async (_, body, reason) => {
     const error = await parseJsonHook(typeof body === 'string' ? bytes(body) : body, ctx).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(HttpError)
-    expect(error).toMatchObject({ status: 400, reason })
+    expect(error).toBeInstanceOf(HookRejected)
+    expect(httpErrorOf(error)).toMatchObject({ status: 400, reason })
   })
 })
 
@@ -128,7 +129,8 @@ describe('parseThumbnail', () => {
     ['a token id that is not a number', { 'x-millicast-token-id': 'abc' }, undefined, 'bad_token_id'],
   ])('refuses %s with a 400', async (_, overrides, body, reason) => {
     const error = await parseThumbnail(body ?? jpeg('x'), headers(overrides), ctx).catch((e: unknown) => e)
-    expect(error).toMatchObject({ status: 400, reason })
+    expect(error).toBeInstanceOf(HookRejected)
+    expect(httpErrorOf(error)).toMatchObject({ status: 400, reason })
   })
 })
 
