@@ -12,8 +12,6 @@ export interface CircuitPolicy {
   maxProbeAfterMs: number
 }
 
-export const DEFAULT_CIRCUIT: CircuitPolicy = { failures: 5, probeAfterMs: 30_000, maxProbeAfterMs: 600_000 }
-
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
 export interface Circuit {

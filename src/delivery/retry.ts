@@ -1,5 +1,6 @@
 /**
- * The retry policy as data: a schedule of waits with jitter, a max age, and which errors are worth retrying.
+ * The retry policy as data: a schedule of waits with jitter, a max age, and which errors are worth retrying. Its
+ * defaults are the config schema's (`delivery.retry`).
  * @module
  */
 import { DeliveryError } from '../destinations/types.ts'
@@ -11,12 +12,6 @@ export interface RetryPolicy {
   jitter: number
   /** After this long since acceptance (or replay), a failing delivery goes to dead letters. */
   maxAgeMs: number
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  scheduleMs: [1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000],
-  jitter: 0.2,
-  maxAgeMs: 24 * 3_600_000,
 }
 
 export type Verdict = { retry: false; reason: string } | { retry: true; at: number }
@@ -33,22 +28,4 @@ export function nextAttempt(policy: RetryPolicy, error: unknown, attempt: number
   const at = now + Math.round(wait)
   if (at - since > policy.maxAgeMs) return { retry: false, reason: `gave up after ${attempt} attempts (max age)` }
   return { retry: true, at }
-}
-
-/** Parses a Retry-After header (seconds or an HTTP date) into ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined
-  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.round(Number(value) * 1000)
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-/**
- * Classifies an HTTP status from a destination: 408, 429 and 5xx are worth retrying; any other 4xx means the
- * request itself is wrong and will be wrong again.
- */
-export function httpFailure(status: number, what: string, retryAfter?: string | null): DeliveryError {
-  const permanent = status >= 400 && status < 500 && status !== 408 && status !== 429
-  const retryAfterMs = parseRetryAfter(retryAfter)
-  return new DeliveryError(`${what} answered ${status}`, { permanent, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) })
 }

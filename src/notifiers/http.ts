@@ -9,7 +9,7 @@
 import { z } from 'zod'
 import type { HookEvent } from '../events/types.ts'
 import { DeliveryError, type Destination } from '../destinations/types.ts'
-import { httpFailure } from '../delivery/retry.ts'
+import { httpFailure } from '../destinations/failures.ts'
 import { sign } from '../verify/verifier.ts'
 import { importStandardSecret, standardWebhookHeaders, toBase64 } from './standard-webhooks.ts'
 import { reachable } from '../util/reachable.ts'

@@ -4,7 +4,7 @@
  * @module
  */
 import { DeliveryError } from '../destinations/types.ts'
-import { httpFailure, parseRetryAfter } from '../delivery/retry.ts'
+import { httpFailure, parseRetryAfter } from '../destinations/failures.ts'
 
 /** Slack errors that retrying cannot fix, with what to do about them. */
 const PERMANENT: Record<string, string> = {

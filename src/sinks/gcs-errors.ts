@@ -4,7 +4,7 @@
  * @module
  */
 import { DeliveryError } from '../destinations/types.ts'
-import { parseRetryAfter } from '../delivery/retry.ts'
+import { parseRetryAfter } from '../destinations/failures.ts'
 
 export interface GcsPlace {
   sink: string

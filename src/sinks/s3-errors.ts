@@ -4,7 +4,7 @@
  * @module
  */
 import { DeliveryError } from '../destinations/types.ts'
-import { parseRetryAfter } from '../delivery/retry.ts'
+import { parseRetryAfter } from '../destinations/failures.ts'
 
 export interface S3Place {
   sink: string

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { httpFailure, nextAttempt, parseRetryAfter, type RetryPolicy } from '../../src/delivery/retry.ts'
+import { nextAttempt, type RetryPolicy } from '../../src/delivery/retry.ts'
+import { httpFailure, parseRetryAfter } from '../../src/destinations/failures.ts'
 import { createCircuit } from '../../src/delivery/circuit.ts'
 import { MinHeap } from '../../src/delivery/heap.ts'
 import { createDedup } from '../../src/outbox/dedup.ts'
