@@ -1,0 +1,194 @@
+/**
+ * The contract every queue passes: what `put` keeps, how claims are leased, retried, dead-lettered and replayed,
+ * dedup, and that concurrent claimers never share a delivery. Each implementation's test file is a few lines.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { HookEvent } from '../../src/events/types.ts'
+import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
+import { LeaseLostError, type Claim, type Queue } from '../../src/queue/types.ts'
+import { jpeg, PAYLOADS, signedThumbnail } from '../support/hooks.ts'
+
+export interface QueueContract {
+  name: string
+  /** A new, empty queue with a dedup window of `dedupWindowMs` (0: none). */
+  open(options: { dedupWindowMs: number }): Promise<Queue>
+  /** The same queue as it is after a restart; absent when nothing survives one. */
+  reopen?(queue: Queue): Promise<Queue>
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+let counter = 0
+async function thumbnail(size = 5_000): Promise<HookEvent> {
+  const hook = await signedThumbnail({ body: jpeg(`queue-${counter++}-${Math.random()}`, size) })
+  return parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: Date.now() })
+}
+const json = (payload: object = PAYLOADS.feedsStarted) =>
+  parseJsonHook(new TextEncoder().encode(JSON.stringify(payload)), { source: 'millicast', receivedAt: Date.now() })
+
+export function queueContract(target: QueueContract): void {
+  describe(`${target.name} queue contract`, () => {
+    let open: Queue[] = []
+    const make = async (dedupWindowMs = 0) => {
+      const queue = await target.open({ dedupWindowMs })
+      open.push(queue)
+      return queue
+    }
+    afterEach(async () => {
+      await Promise.all(open.map((q) => q.close().catch(() => {})))
+      open = []
+    })
+
+    it('hands out one delivery per destination, with the event as it was put', async () => {
+      const queue = await make()
+      const event = await thumbnail(300_000)
+      const feeds = await json()
+      expect(await queue.put(event, ['disk', 'hook'])).toEqual({ duplicate: false })
+      await queue.put(feeds, ['disk'])
+      const claims = await queue.claim({ max: 10, leaseMs: 10_000 })
+      expect(claims.map((c) => `${c.eventId}>${c.destination}`).sort()).toEqual([`${event.id}>disk`, `${event.id}>hook`, `${feeds.id}>disk`].sort())
+      const back = await queue.load(claims.find((c) => c.eventId === event.id)!)
+      expect(Buffer.from(back.body).equals(Buffer.from(event.body))).toBe(true)
+      expect(back).toMatchObject({ id: event.id, type: 'thumbnail', streamId: event.streamId, feedId: event.feedId, timestamp: event.timestamp })
+      expect((await queue.load(claims.find((c) => c.eventId === feeds.id)!)).data).toEqual(PAYLOADS.feedsStarted.data)
+      expect(await queue.claim({ destination: 'disk', max: 10, leaseMs: 10_000 })).toEqual([]) // all claimed
+      for (const claim of claims) await queue.ack(claim)
+      expect(await queue.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0, deadLetters: 0 })
+    })
+
+    it('claims by destination, at most max, and reports pending deliveries per destination', async () => {
+      const queue = await make()
+      for (let i = 0; i < 5; i++) await queue.put(await thumbnail(), ['a', 'b'])
+      expect(await queue.stats()).toMatchObject({ pendingEvents: 5, pendingDeliveries: 10, destinations: { a: 5, b: 5 } })
+      const some = await queue.claim({ destination: 'a', max: 3, leaseMs: 10_000 })
+      expect(some).toHaveLength(3)
+      expect(some.every((c) => c.destination === 'a')).toBe(true)
+      expect(await queue.claim({ destination: 'a', max: 10, leaseMs: 10_000 })).toHaveLength(2)
+    })
+
+    if (target.reopen) {
+      it('keeps what was put, retried and dead across a restart; claims do not survive it', async () => {
+        let queue = await make()
+        const [a, b, c] = [await thumbnail(200_000), await json(), await thumbnail()]
+        await queue.put(a, ['disk', 'hook'])
+        await queue.put(b, ['hook'])
+        await queue.put(c, ['hook'])
+        const claims = await queue.claim({ destination: 'hook', max: 10, leaseMs: 60_000 })
+        const byEvent = (id: string) => claims.find((claim) => claim.eventId === id)!
+        await queue.retry(byEvent(a.id), Date.now() + 60_000, { at: 1, error: 'receiver answered 503' })
+        await queue.dead(byEvent(b.id), [{ at: 2, error: 'receiver answered 400' }])
+        // c stays claimed: a crash now leaves it pending
+        queue = await target.reopen(queue)
+        open.push(queue)
+        const due = await queue.claim({ max: 10, leaseMs: 10_000 })
+        expect(due.map((d) => `${d.eventId}>${d.destination}`).sort()).toEqual([`${a.id}>disk`, `${c.id}>hook`].sort())
+        expect(await queue.stats()).toMatchObject({ pendingDeliveries: 3, deadLetters: 1 })
+        expect(await queue.deadLetters()).toEqual([expect.objectContaining({ eventId: b.id, destination: 'hook', attempts: [{ at: 2, error: 'receiver answered 400' }] })])
+        const stats = await queue.stats()
+        expect(stats.destinations).toEqual({ disk: 1, hook: 2 })
+        expect(Buffer.from((await queue.load(due.find((d) => d.eventId === a.id)!)).body).equals(Buffer.from(a.body))).toBe(true)
+      })
+    }
+
+    it('lets a lease expire: the delivery is claimed again and the old claim is refused', async () => {
+      const queue = await make()
+      await queue.put(await thumbnail(), ['disk'])
+      const [first] = await queue.claim({ max: 1, leaseMs: 100 })
+      expect(await queue.claim({ max: 1, leaseMs: 100 })).toEqual([])
+      await sleep(150)
+      const [second] = await queue.claim({ max: 1, leaseMs: 10_000 })
+      expect(second).toMatchObject({ eventId: first!.eventId, destination: 'disk' })
+      expect(second!.token).not.toBe(first!.token)
+      await expect(queue.ack(first!)).rejects.toBeInstanceOf(LeaseLostError)
+      await queue.ack(second!)
+      expect((await queue.stats()).pendingDeliveries).toBe(0)
+    })
+
+    it('extends a lease for a slow delivery', async () => {
+      const queue = await make()
+      await queue.put(await thumbnail(), ['disk'])
+      const [claim] = await queue.claim({ max: 1, leaseMs: 100 })
+      await queue.extend(claim!, 10_000)
+      await sleep(150)
+      expect(await queue.claim({ max: 1, leaseMs: 100 })).toEqual([])
+      await queue.ack(claim!)
+    })
+
+    it('holds a retried delivery until its time, with the attempt recorded; a deferral records none', async () => {
+      const queue = await make()
+      await queue.put(await thumbnail(), ['hook'])
+      const [claim] = await queue.claim({ max: 1, leaseMs: 10_000 })
+      await queue.retry(claim!, Date.now() + 200, { at: 5, error: 'timed out' })
+      expect(await queue.claim({ max: 1, leaseMs: 10_000 })).toEqual([])
+      const [again] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 2_000 })
+      expect(again!.attempts).toEqual([{ at: 5, error: 'timed out' }])
+      await queue.retry(again!, Date.now() + 50)
+      const [third] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 2_000 })
+      expect(third!.attempts).toEqual([{ at: 5, error: 'timed out' }])
+    })
+
+    it('holds delayed work until notBefore', async () => {
+      const queue = await make()
+      const event = await json()
+      await queue.put(event, ['@streams'], { notBefore: Date.now() + 200 })
+      expect(await queue.claim({ max: 1, leaseMs: 10_000 })).toEqual([])
+      const started = Date.now()
+      const [claim] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 2_000 })
+      expect(claim).toMatchObject({ eventId: event.id, destination: '@streams' })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(100)
+    })
+
+    it('wakes a waiting claim as soon as something is put', async () => {
+      const queue = await make()
+      const waiting = queue.claim({ destination: 'disk', max: 5, leaseMs: 10_000, waitMs: 5_000 })
+      await sleep(20)
+      const event = await thumbnail()
+      await queue.put(event, ['disk'])
+      expect((await waiting).map((c) => c.eventId)).toEqual([event.id])
+    })
+
+    it('ends a waiting claim when its signal aborts', async () => {
+      const queue = await make()
+      const controller = new AbortController()
+      const waiting = queue.claim({ max: 5, leaseMs: 10_000, waitMs: 10_000, signal: controller.signal })
+      controller.abort()
+      expect(await waiting).toEqual([])
+    })
+
+    it('drops an identical event within the dedup window, and waits for an identical put under way', async () => {
+      const queue = await make(60_000)
+      const event = await thumbnail()
+      const results = await Promise.all([queue.put(event, ['disk']), queue.put(event, ['disk']), queue.put(event, ['disk'])])
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
+      expect(await queue.put(event, ['disk'])).toEqual({ duplicate: true })
+      expect(await queue.claim({ max: 10, leaseMs: 10_000 })).toHaveLength(1)
+    })
+
+    it('replays a dead letter any number of times', async () => {
+      const queue = await make(60_000)
+      const event = await json()
+      await queue.put(event, ['hook', 'disk'])
+      for (let round = 0; round < 3; round++) {
+        const [claim] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 10_000 })
+        expect(claim).toMatchObject({ eventId: event.id, attempts: [] })
+        await queue.dead(claim!, [{ at: round, error: 'answered 400' }])
+        expect(await queue.deadLetters({ destination: 'hook' })).toEqual([expect.objectContaining({ eventId: event.id, attempts: [{ at: round, error: 'answered 400' }] })])
+        expect(await queue.replay({ eventId: event.id })).toBe(1)
+        expect(await queue.deadLetters()).toEqual([])
+      }
+      const [last] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 10_000 })
+      expect(Buffer.from((await queue.load(last!)).body).equals(Buffer.from(event.body))).toBe(true)
+      await queue.ack(last!)
+      expect((await queue.stats()).destinations).toEqual({ disk: 1 })
+    })
+
+    it('never gives one delivery to two concurrent claimers', async () => {
+      const queue = await make()
+      for (let i = 0; i < 40; i++) await queue.put(await thumbnail(1_000), ['disk'])
+      const batches = await Promise.all(Array.from({ length: 8 }, () => queue.claim({ max: 7, leaseMs: 10_000, waitMs: 100 })))
+      const claimed: Claim[] = batches.flat()
+      expect(claimed).toHaveLength(40)
+      expect(new Set(claimed.map((c) => c.eventId)).size).toBe(40)
+    })
+  })
+}
