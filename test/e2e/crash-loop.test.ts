@@ -198,7 +198,7 @@ interface Report {
 /**
  * A webhook receiver for the HTTP notifier that keeps only a hash of each body (the load is too large to hold),
  * answers slowly and now and then 503, so deliveries wait for retries while the gateway is killed. About one event
- * in 32 is refused its first STICKY_FAILURES attempts: those wait seconds in the spool's oldest segments, which the
+ * in 256 is refused its first STICKY_FAILURES attempts: those wait seconds in the spool's oldest segments, which the
  * spool then copies forward (a segment is deleted only once nothing in it is pending).
  */
 async function startHashingReceiver(rng: Prng) {
@@ -211,7 +211,7 @@ async function startHashingReceiver(rng: Prng) {
     req.on('data', (chunk: Buffer) => hash.update(chunk))
     req.on('end', () => {
       const sha = hash.digest('hex')
-      const sticky = sha.startsWith('0') && sha.charCodeAt(1) % 2 === 0 && (refused.get(sha) ?? 0) < STICKY_FAILURES
+      const sticky = sha.startsWith('00') && (refused.get(sha) ?? 0) < STICKY_FAILURES
       const fail = sticky || Date.now() < downUntil || rng.next() < 0.05
       setTimeout(() => {
         if (fail) {
@@ -272,7 +272,7 @@ notifiers:
 spool: { dir: "${spoolDir}", segmentBytes: 1MiB }
 delivery:
   retry: { schedule: [200ms, 1s, 2s] }
-  circuit: { failures: 50, probeAfter: 1s, maxProbeAfter: 2s }
+  circuit: { failures: 200, probeAfter: 1s, maxProbeAfter: 2s }
   destinations: { hook: { concurrency: 16 } }
 streams: { flapWindow: ${FLAP_WINDOW_MS}ms }
 admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
