@@ -5,8 +5,8 @@
  */
 import { z } from 'zod'
 import { byteSize, duration } from './size.ts'
-import { sinkConfig } from '../sinks/registry.ts'
-import { notifierConfig } from '../notifiers/registry.ts'
+import { sinkConfig } from '../sinks/configs.ts'
+import { notifierConfig } from '../notifiers/configs.ts'
 import { decodeBase64 } from '../verify/verifier.ts'
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])

@@ -1,17 +1,13 @@
 /**
- * Notifier types by name; like the sink registry, the config schema and this table check each other.
+ * Notifier types by name; like the sink registry, the config union (configs.ts) and this table check each other.
  * @module
  */
-import { z } from 'zod'
 import type { Destination } from '../destinations/types.ts'
-import { createHttpNotifier, httpNotifierConfig } from './http.ts'
-import { createSlackNotifier, slackNotifierConfig, type NotifierDeps } from './slack.ts'
+import type { NotifierConfig } from './configs.ts'
+import { createHttpNotifier } from './http.ts'
+import { createSlackNotifier, type NotifierDeps } from './slack.ts'
 
 export type { NotifierDeps }
-
-export const notifierConfig = z.discriminatedUnion('type', [httpNotifierConfig, slackNotifierConfig])
-
-export type NotifierConfig = z.infer<typeof notifierConfig>
 
 type Factories = {
   [T in NotifierConfig['type']]: (name: string, config: Extract<NotifierConfig, { type: T }>, deps: NotifierDeps) => Destination

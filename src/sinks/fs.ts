@@ -7,26 +7,15 @@
  */
 import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
-import { z } from 'zod'
 import type { HookEvent } from '../events/types.ts'
-import { DEFAULT_KEY, renderKey } from '../template/key.ts'
-import { keyTemplate } from './key-schema.ts'
+import { renderKey } from '../template/key.ts'
 import { DeliveryError } from '../destinations/types.ts'
 import { silentLogger, type Logger } from '../log.ts'
-import { checkRetention, createRetention, retentionConfig, type RetentionStore, type StoredObject } from './retention.ts'
+import { createRetention, type RetentionStore, type StoredObject } from './retention.ts'
 import type { Sink, SinkOptions } from './types.ts'
 import { isAlive, ownPid } from '../util/pid.ts'
 import { probeWritable } from '../util/probe.ts'
-
-export const fsSinkConfig = z.object({
-  type: z.literal('fs'),
-  /** Directory the files go under; created when missing. Relative paths are relative to the working directory. */
-  dir: z.string().min(1),
-  key: keyTemplate.default(DEFAULT_KEY),
-  retention: retentionConfig.optional(),
-}).strict().superRefine(checkRetention)
-
-export type FsSinkConfig = z.infer<typeof fsSinkConfig>
+import type { FsSinkConfig } from './fs-config.ts'
 
 /** Where writes are staged before their rename: same file system, out of the way of anyone reading `dir`. */
 const TEMP_DIR = '.hookcast-tmp'

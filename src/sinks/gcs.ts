@@ -7,42 +7,18 @@
  * the client built on first use, once.
  * @module
  */
-import { z } from 'zod'
 import { Buffer } from 'node:buffer'
 import type { Writable } from 'node:stream'
 import type { Storage } from '@google-cloud/storage'
 import type { HookEvent } from '../events/types.ts'
-import { DEFAULT_KEY, renderKey } from '../template/key.ts'
-import { byteSize } from '../config/size.ts'
+import { renderKey } from '../template/key.ts'
 import { silentLogger } from '../log.ts'
-import { keyTemplate } from './key-schema.ts'
-import { bucketName } from './bucket-name.ts'
 import { objectMetadata } from './metadata.ts'
-import { MAX_URL_EXPIRY_MS, publicBaseUrl, publicUrl, urlExpiry } from './object-urls.ts'
-import { checkRetention, createRetention, retentionConfig, type RetentionStore } from './retention.ts'
+import { publicUrl } from './object-urls.ts'
+import { createRetention, type RetentionStore } from './retention.ts'
 import { gcsDeliveryError, type GcsPlace } from './gcs-errors.ts'
 import type { Sink, SinkOptions } from './types.ts'
-
-export const gcsSinkConfig = z.object({
-  type: z.literal('gcs'),
-  bucket: bucketName,
-  key: keyTemplate.default(DEFAULT_KEY),
-  /** A service account key file; Application Default Credentials otherwise (GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata server). */
-  keyFilename: z.string().min(1).optional(),
-  /** Only needed when the credentials do not name one. */
-  projectId: z.string().min(1).optional(),
-  /** An emulator or private endpoint: `http://127.0.0.1:9199`. STORAGE_EMULATOR_HOST does the same. */
-  apiEndpoint: z.url({ protocol: /^https?$/, message: 'an http(s) URL, e.g. http://127.0.0.1:9199' }).optional(),
-  /** Bodies above this size use a resumable upload (two requests, survives a dropped connection); smaller, one request. */
-  resumableAbove: byteSize.default(8 * 1024 * 1024),
-  /** Public bucket or CDN in front of it: urlFor answers `${publicBaseUrl}/${key}` instead of signing. */
-  publicBaseUrl: publicBaseUrl.optional(),
-  /** How long signed GET URLs live (at most 7d, V4 signing's limit). */
-  urlExpiry: urlExpiry.default(MAX_URL_EXPIRY_MS),
-  retention: retentionConfig.optional(),
-}).strict().superRefine(checkRetention)
-
-export type GcsSinkConfig = z.infer<typeof gcsSinkConfig>
+import type { GcsSinkConfig } from './gcs-config.ts'
 
 /** Deletes in flight at once during a retention sweep (the JSON API deletes one object per request). */
 const DELETE_CONCURRENCY = 8

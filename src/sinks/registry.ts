@@ -1,17 +1,13 @@
 /**
- * Sink types by name. The config schema and this table check each other: a sink type without a factory, or a
- * factory without a config schema, fails to compile.
+ * Sink types by name. The config union (configs.ts) and this table check each other: a sink type without a
+ * factory, or a factory without a config schema, fails to compile.
  * @module
  */
-import { z } from 'zod'
 import type { Sink, SinkOptions } from './types.ts'
-import { createFsSink, fsSinkConfig } from './fs.ts'
-import { createS3Sink, s3SinkConfig } from './s3.ts'
-import { createGcsSink, gcsSinkConfig } from './gcs.ts'
-
-export const sinkConfig = z.discriminatedUnion('type', [fsSinkConfig, s3SinkConfig, gcsSinkConfig])
-
-export type SinkConfig = z.infer<typeof sinkConfig>
+import type { SinkConfig } from './configs.ts'
+import { createFsSink } from './fs.ts'
+import { createS3Sink } from './s3.ts'
+import { createGcsSink } from './gcs.ts'
 
 type Factories = {
   [T in SinkConfig['type']]: (name: string, config: Extract<SinkConfig, { type: T }>, options?: SinkOptions) => Sink

@@ -1,0 +1,13 @@
+/**
+ * Every notifier type's config, as the config file's `notifiers:` entries are checked. Only the config schemas:
+ * the config layer imports this, never the notifiers themselves (registry.ts maps each type to its factory).
+ * @module
+ */
+import { z } from 'zod'
+import { httpNotifierConfig } from './http-config.ts'
+// Slack's schema still lives beside the notifier; it moves to slack-config.ts when Slack splits (config / webhook / bot).
+import { slackNotifierConfig } from './slack.ts'
+
+export const notifierConfig = z.discriminatedUnion('type', [httpNotifierConfig, slackNotifierConfig])
+
+export type NotifierConfig = z.infer<typeof notifierConfig>
