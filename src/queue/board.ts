@@ -50,6 +50,11 @@ export class ClaimBoard {
     return this.#entries.has(key(eventId, destination))
   }
 
+  /** A delivery's current state, claimed or not. */
+  get(eventId: string, destination: string): Delivery | undefined {
+    return this.#entries.get(key(eventId, destination))?.delivery
+  }
+
   /** Adds a waiting delivery (a put, a replay, one recovered at start). An existing one is left as it is. */
   add(delivery: Delivery): boolean {
     const id = key(delivery.eventId, delivery.destination)

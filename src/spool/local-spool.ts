@@ -13,11 +13,11 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { HookEvent } from '../events/types.ts'
 import { OutboxFullError } from '../outbox/types.ts'
-import { decodeWhole, encodeRecord, PREFIX_BYTES, decodePrefix, decodeHeader } from './record.ts'
-import { openSegmentLog, type ScannedRecord, type SegmentLog } from './segment-log.ts'
+import { decodeWhole, encodeRecord, PREFIX_BYTES, decodePrefix, decodeHeader } from '../queue/local/record.ts'
+import { openSegmentLog, type ScannedRecord, type SegmentLog } from '../queue/local/segment-log.ts'
 import type { Attempt, DeadLetter, DeadLetterFilter, PendingDelivery, SpoolStats, SpoolStore } from './types.ts'
 import type { Logger } from '../log.ts'
-import { lockDir } from './dir-lock.ts'
+import { lockDir } from '../queue/local/dir-lock.ts'
 
 export interface LocalSpoolOptions {
   dir: string

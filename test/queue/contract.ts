@@ -66,7 +66,8 @@ export function queueContract(target: QueueContract): void {
       expect(await queue.claim({ destination: 'a', max: 10, leaseMs: 10_000 })).toHaveLength(2)
     })
 
-    if (target.reopen) {
+    const reopen = target.reopen
+    if (reopen) {
       it('keeps what was put, retried and dead across a restart; claims do not survive it', async () => {
         let queue = await make()
         const [a, b, c] = [await thumbnail(200_000), await json(), await thumbnail()]
@@ -78,7 +79,7 @@ export function queueContract(target: QueueContract): void {
         await queue.retry(byEvent(a.id), Date.now() + 60_000, { at: 1, error: 'receiver answered 503' })
         await queue.dead(byEvent(b.id), [{ at: 2, error: 'receiver answered 400' }])
         // c stays claimed: a crash now leaves it pending
-        queue = await target.reopen(queue)
+        queue = await reopen(queue)
         open.push(queue)
         const due = await queue.claim({ max: 10, leaseMs: 10_000 })
         expect(due.map((d) => `${d.eventId}>${d.destination}`).sort()).toEqual([`${a.id}>disk`, `${c.id}>hook`].sort())

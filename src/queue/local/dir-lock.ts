@@ -9,7 +9,7 @@
  */
 import { link, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isAlive, ownIdentity, ownPid } from '../util/pid.ts'
+import { isAlive, ownIdentity, ownPid } from '../../util/pid.ts'
 
 export interface DirLock {
   /** False once another process has replaced the lock file (it should never happen; worth a loud log). */
