@@ -70,7 +70,8 @@ export function shutdownHandler(options: {
   gateway: Gateway
   log: Logger
   exit: (code: number) => never
-  graceMs?: number
+  /** `server.shutdownGrace`. */
+  graceMs: number
 }): (signal: string) => void {
   let stopping = false
   return (signal) => {
@@ -80,7 +81,7 @@ export function shutdownHandler(options: {
     }
     stopping = true
     options.log.info('shutting down', { signal })
-    const grace = options.graceMs ?? 10_000
+    const grace = options.graceMs
     const force = setTimeout(() => options.exit(1), grace + 5_000)
     void (async () => {
       await options.stopServer().catch(() => {})
