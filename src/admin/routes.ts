@@ -18,7 +18,7 @@ import { createSessions, SESSION_ABSOLUTE_MS } from './sessions.ts'
 import { createFailureLimit } from './rate-limit.ts'
 import { assertSameOrigin, securityHeaders } from './guards.ts'
 import { smallBody } from './small-body.ts'
-import { loginPage, PAGE_CSP, streamsPage } from './page.ts'
+import { loginPage, PAGE_CSP, streamsPage } from './page-html.ts'
 import { activeFeedIds } from '../streams/active-feeds.ts'
 
 export interface AdminOptions {

@@ -1,0 +1,113 @@
+/**
+ * The operator pages' HTML: the login form and the live streams page (issue 7). Self-contained: the style and the
+ * script (login.css, page.css, page.js next to this file) are read once at start and put inline; no build step,
+ * nothing from a CDN. The streams page only reads the admin API, polling it every 2 s.
+ *
+ * Everything shown comes from the platform (stream names) or from destinations (error messages), so the script
+ * builds the DOM with textContent and never parses data as HTML. A Content-Security-Policy allows only this
+ * exact script and style (by hash) and same-origin requests, as a second line of defence.
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+
+/**
+ * A file next to this one, as text. `node:fs/promises` with a file URL reads it the same way on Node, Deno and
+ * Bun. Text that could close its own `<style>` or `<script>` element early is refused, so the page stays whole.
+ */
+async function asset(name: string, element: 'style' | 'script'): Promise<string> {
+  const text = await readFile(new URL(`./${name}`, import.meta.url), 'utf8')
+  if (text.toLowerCase().includes(`</${element}`)) throw new Error(`src/admin/${name}: must not contain </${element}`)
+  return text
+}
+
+const [STYLE, SCRIPT, LOGIN_STYLE] = await Promise.all([
+  asset('page.css', 'style'),
+  asset('page.js', 'script'),
+  asset('login.css', 'style'),
+])
+
+// A red "live" dot, inline so the browser does not ask for /favicon.ico.
+const ICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="6" fill="#d92d20"/></svg>')}`
+
+/** The value of a CSP source allowing exactly this inline script or style. */
+const hashOf = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
+
+function policy(style: string, script?: string): string {
+  return [
+    "default-src 'none'", "img-src 'self' data:", "connect-src 'self'", "form-action 'self'", "base-uri 'none'",
+    `style-src ${hashOf(style)}`, ...(script ? [`script-src ${hashOf(script)}`] : []),
+  ].join('; ')
+}
+
+/**
+ * The policies again, as the header the routes send: there it can also forbid framing (`frame-ancestors` is
+ * ignored in a meta tag). The meta tag stays for a page saved to disk.
+ */
+export const PAGE_CSP = {
+  login: `${policy(LOGIN_STYLE)}; frame-ancestors 'none'`,
+  streams: `${policy(STYLE, SCRIPT)}; frame-ancestors 'none'`,
+}
+
+function head(title: string, style: string, script?: string): string {
+  const csp = policy(style, script)
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="${ICON}">
+<title>${title}</title><style>${style}</style></head>`
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+
+const LOGIN_HEAD = head('hookcast: sign in', LOGIN_STYLE)
+
+export function loginPage(error?: string): string {
+  return `${LOGIN_HEAD}<body>
+<form method="post" action="/login">
+<h1>hookcast</h1>
+<p>Live streams and deliveries. Sign in with the admin token (<code>admin.token</code> in the config).</p>
+<label>Admin token <input name="token" type="password" autocomplete="current-password" required autofocus></label>
+<button type="submit">Sign in</button>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+</form></body></html>`
+}
+
+// The same for every request (all data comes from the API), so built once.
+const STREAMS_PAGE = `${head('hookcast: live streams', STYLE, SCRIPT)}<body>
+<header class="top">
+<h1 class="brand">hookcast <span>live streams</span></h1>
+<ul class="status" id="status" aria-live="polite"><li>Loading...</li></ul>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
+</header>
+<main>
+<p class="empty" id="offline" role="alert" hidden></p>
+<noscript><p class="empty">This page needs JavaScript to load the streams.</p></noscript>
+<section id="live" aria-labelledby="live-title">
+<h2 id="live-title">Live now <span class="count" id="live-count">0</span></h2>
+<div class="grid" id="live-grid"></div>
+<p class="empty" id="live-empty">No stream is live right now.</p>
+</section>
+<section id="ended" aria-labelledby="ended-title">
+<h2 id="ended-title">Recently ended</h2>
+<ul class="ended" id="ended-list"></ul>
+<p class="empty" id="ended-empty">No stream has ended yet.</p>
+</section>
+<section id="events" aria-labelledby="events-title">
+<div class="events-head"><h2 id="events-title">Recent events</h2>
+<div class="tools"><label><input type="checkbox" id="only-problems"> Only problems</label>
+<button type="button" class="primary" id="replay-all" disabled>Replay all dead letters</button></div></div>
+<div class="table" id="events-table" hidden><table>
+<thead><tr><th>Received</th><th>Event</th><th>Stream</th><th>Destinations</th></tr></thead>
+<tbody id="events-body"></tbody></table></div>
+<p class="empty" id="events-empty">No event since the gateway started.</p>
+</section>
+</main>
+<p id="flash" role="status" hidden></p>
+<script>${SCRIPT}</script>
+</body></html>`
+
+export function streamsPage(): string {
+  return STREAMS_PAGE
+}

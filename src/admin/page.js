@@ -1,0 +1,399 @@
+// @ts-check
+/**
+ * The live streams page's script (a classic browser script, no build step): polls the admin API every 2 s and
+ * draws the live streams, the recently ended ones, the recent events and their deliveries. page.ts puts it in the
+ * page as it is and allows exactly this text by its hash in the Content-Security-Policy.
+ *
+ * Everything shown comes from the platform (stream names) or from destinations (error messages), so the DOM is
+ * built with textContent and attribute values, never by parsing data as HTML.
+ *
+ * The JSDoc types are for `tsc` (this file has `// @ts-check` and tsconfig.json's `allowJs`); the browser runs it
+ * as written.
+ */
+
+/**
+ * The admin API's answers, as far as this page reads them (routes.ts builds them).
+ * @typedef {{ eventId: string, timestamp: number, url: string }} Thumb
+ * @typedef {{ streamId: string, accountId?: string, streamName?: string, status: string, liveSince?: number,
+ *   endedAt?: number, feeds: number, latestThumbnail: Thumb | null, updatedAt: number }} Stream
+ * @typedef {{ destination: string, state: string, attempts: number, nextAt?: number, lastError?: string }} Delivery
+ * @typedef {{ id: string, type: string, event: string, streamId?: string, receivedAt: number,
+ *   deliveries: Delivery[] }} RecentEvent
+ * @typedef {{ spool: { pendingDeliveries: number, oldestPendingAgeMs: number, deadLetters: number },
+ *   destinations: Array<{ destination: string, circuit: string }> }} Status
+ * @typedef {{ eventId: string, destination: string } | { all: true }} ReplayFilter
+ */
+/**
+ * What the page keeps per drawn item: its node, and whatever else it fills on each poll.
+ * @typedef {{ node: HTMLDivElement, img: HTMLImageElement, want: string }} Frame
+ * @typedef {{ node: HTMLElement, refs: { f: Frame, badge: HTMLSpanElement, age: HTMLSpanElement, name: HTMLHeadingElement,
+ *   account: HTMLParagraphElement, since: HTMLTimeElement, sinceFor: HTMLSpanElement, feeds: HTMLParagraphElement } }} Tile
+ * @typedef {{ node: HTMLLIElement, refs: { f: Frame, name: HTMLElement, account: HTMLSpanElement, when: HTMLTimeElement,
+ *   lasted: HTMLSpanElement } }} EndedItem
+ * @typedef {{ node: HTMLTableRowElement, sig: string }} Row
+ * @typedef {Node | string | false | null | undefined} Child
+ */
+
+(() => {
+  'use strict'
+  const POLL_MS = 2000
+  const HIDDEN_POLL_MS = 15000
+  const ENDED_SHOWN = 12
+  /** The page's own elements (in page.ts's HTML): always there. */
+  const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id))
+
+  /**
+   * Builds an element. Data only ever becomes text nodes or attribute values: never HTML.
+   * @template {keyof HTMLElementTagNameMap} K
+   * @param {K} tag
+   * @param {Record<string, unknown> | null} [props] `class`, `on<event>` listeners, or attributes
+   * @param {...Child} children
+   * @returns {HTMLElementTagNameMap[K]}
+   */
+  function h(tag, props, ...children) {
+    const node = document.createElement(tag)
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value === undefined || value === null || value === false) continue
+      if (key === 'class') node.className = /** @type {string} */ (value)
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), /** @type {EventListener} */ (value))
+      else node.setAttribute(key, value === true ? '' : String(value))
+    }
+    for (const child of children) if (child !== undefined && child !== null && child !== false) node.append(child)
+    return node
+  }
+
+  /**
+   * Keeps parent's children in the order of items, reusing each item's node by key (so images do not reload and
+   * buttons are not replaced under the pointer on every poll).
+   * @template T
+   * @template {{ node: Element }} E
+   * @param {HTMLElement} parent
+   * @param {Map<string, E>} cache
+   * @param {T[]} items
+   * @param {(item: T) => string} keyOf
+   * @param {(item: T) => E} build
+   * @param {(entry: E, item: T) => void} fill
+   */
+  function sync(parent, cache, items, keyOf, build, fill) {
+    const seen = new Set()
+    items.forEach((item, index) => {
+      const key = keyOf(item)
+      seen.add(key)
+      let entry = cache.get(key)
+      if (!entry) cache.set(key, entry = build(item))
+      fill(entry, item)
+      if (parent.children[index] !== entry.node) parent.insertBefore(entry.node, parent.children[index] || null)
+    })
+    for (const [key, entry] of cache) if (!seen.has(key)) { entry.node.remove(); cache.delete(key) }
+  }
+
+  /** @param {number} ms */
+  function clock(ms) {
+    const date = new Date(ms)
+    const today = date.toDateString() === new Date().toDateString()
+    return today ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+  }
+  /** @param {number} ms */
+  function span(ms) {
+    const s = Math.max(0, Math.round(ms / 1000))
+    if (s < 60) return s + ' s'
+    const m = Math.floor(s / 60)
+    if (m < 60) return m + ' min'
+    const hours = Math.floor(m / 60)
+    if (hours < 24) return hours + ' h ' + (m % 60) + ' min'
+    return Math.floor(hours / 24) + ' d ' + (hours % 24) + ' h'
+  }
+  const ago = (/** @type {number} */ ms) => Date.now() - ms < 5000 ? 'just now' : span(Date.now() - ms) + ' ago'
+  /**
+   * @param {HTMLTimeElement} node
+   * @param {number} ms
+   * @param {string} text
+   */
+  function setTime(node, ms, text) {
+    node.dateTime = new Date(ms).toISOString()
+    node.title = new Date(ms).toLocaleString()
+    node.textContent = text
+  }
+  const plural = (/** @type {number} */ n, /** @type {string} */ one, /** @type {string} */ many) => n + ' ' + (n === 1 ? one : many)
+
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let flashTimer
+  /**
+   * @param {string} text
+   * @param {boolean} [bad]
+   */
+  function flash(text, bad) {
+    const node = byId('flash')
+    node.textContent = text
+    node.className = bad ? 'bad' : ''
+    node.hidden = false
+    clearTimeout(flashTimer)
+    flashTimer = setTimeout(() => { node.hidden = true }, 5000)
+  }
+
+  /**
+   * @param {string} path
+   * @param {RequestInit} [init]
+   * @returns {Promise<any>} the answer's JSON, whose shape the caller knows
+   */
+  async function api(path, init) {
+    const response = await fetch(path, Object.assign({ credentials: 'same-origin', cache: 'no-store' }, init))
+    if (response.status === 401) {
+      location.reload() // signed out or token changed: the server shows the login form
+      throw new Error('signed out')
+    }
+    const body = await response.json().catch(() => ({}))
+    if (!response.ok) throw new Error(body.message || 'HTTP ' + response.status)
+    return body
+  }
+
+  // Thumbnails: a stream's image changes when its latest thumbnail's event id does. The new image is loaded
+  // off-screen first, so a tile never blinks empty.
+  /** @returns {Frame} */
+  function frame() {
+    const img = h('img', { alt: '' })
+    const node = h('div', { class: 'frame' }, img, h('span', { class: 'wait' }, 'waiting for a thumbnail'))
+    return { node, img, want: '' }
+  }
+  /**
+   * @param {Frame} f
+   * @param {Thumb | null} thumb
+   */
+  function setThumb(f, thumb) {
+    const want = thumb ? thumb.url + '?v=' + encodeURIComponent(thumb.eventId) : ''
+    if (f.want === want) return
+    f.want = want
+    if (!thumb) {
+      f.node.classList.remove('loaded')
+      f.img.removeAttribute('src')
+      delete f.img.dataset.eventId
+      return
+    }
+    const next = new Image()
+    next.onload = () => {
+      if (f.want !== want) return
+      f.img.src = want
+      f.img.dataset.eventId = thumb.eventId
+      f.node.classList.add('loaded')
+    }
+    next.onerror = () => { if (f.want === want) f.want = '' } // try again on the next poll
+    next.src = want
+  }
+
+  // Live grid
+  /** @type {Map<string, Tile>} */
+  const tiles = new Map()
+  /**
+   * @param {Stream} s
+   * @returns {Tile}
+   */
+  function buildTile(s) {
+    const f = frame()
+    const refs = {
+      f, badge: h('span', { class: 'badge' }), age: h('span', { class: 'age' }),
+      name: h('h3', { class: 'name' }), account: h('p', { class: 'account' }),
+      since: h('time'), sinceFor: h('span'), feeds: h('p', { class: 'feeds' }),
+    }
+    f.node.append(refs.badge, refs.age)
+    const node = h('article', { class: 'tile', 'data-stream-id': s.streamId }, f.node,
+      h('div', { class: 'meta' }, refs.name, refs.account, h('p', { class: 'since' }, 'Live since ', refs.since, refs.sinceFor), refs.feeds))
+    return { node, refs }
+  }
+  /**
+   * @param {Tile} entry
+   * @param {Stream} s
+   */
+  function fillTile(entry, s) {
+    const r = entry.refs
+    const ending = s.status === 'ending'
+    entry.node.dataset.status = s.status
+    r.badge.textContent = ending ? 'RECONNECTING' : 'LIVE'
+    r.badge.className = ending ? 'badge reconnecting' : 'badge'
+    r.name.textContent = s.streamName || s.streamId
+    r.name.title = s.streamId
+    r.account.textContent = s.accountId ? 'Account ' + s.accountId : s.streamId
+    if (s.liveSince) {
+      setTime(r.since, s.liveSince, clock(s.liveSince))
+      r.sinceFor.textContent = ' (' + span(Date.now() - s.liveSince) + ')'
+    } else {
+      r.since.textContent = 'unknown'
+    }
+    r.feeds.textContent = ending ? 'No active feed: waiting for it to come back' : plural(s.feeds, 'active feed', 'active feeds')
+    r.age.hidden = !s.latestThumbnail
+    if (s.latestThumbnail) r.age.textContent = ago(s.latestThumbnail.timestamp)
+    r.f.img.alt = 'Latest thumbnail of ' + (s.streamName || s.streamId)
+    setThumb(r.f, s.latestThumbnail)
+  }
+
+  // Recently ended
+  /** @type {Map<string, EndedItem>} */
+  const endedItems = new Map()
+  /**
+   * @param {Stream} s
+   * @returns {EndedItem}
+   */
+  function buildEnded(s) {
+    const f = frame()
+    const wait = /** @type {HTMLElement} */ (f.node.querySelector('.wait'))
+    wait.textContent = 'no thumbnail'
+    const refs = { f, name: h('strong'), account: h('span', { class: 'muted' }), when: h('time'), lasted: h('span') }
+    const node = h('li', { 'data-stream-id': s.streamId }, f.node,
+      h('div', null, refs.name, ' ', refs.account, h('p', null, 'Ended ', refs.when, refs.lasted)))
+    return { node, refs }
+  }
+  /**
+   * @param {EndedItem} entry
+   * @param {Stream} s
+   */
+  function fillEnded(entry, s) {
+    const r = entry.refs
+    r.name.textContent = s.streamName || s.streamId
+    r.account.textContent = s.accountId || ''
+    if (s.endedAt) setTime(r.when, s.endedAt, clock(s.endedAt) + ' (' + ago(s.endedAt) + ')')
+    r.lasted.textContent = s.endedAt && s.liveSince ? ', live for ' + span(s.endedAt - s.liveSince) : ''
+    r.f.img.alt = 'Last thumbnail of ' + (s.streamName || s.streamId)
+    setThumb(r.f, s.latestThumbnail)
+  }
+
+  /** @param {Stream[]} streams */
+  function renderStreams(streams) {
+    const live = streams.filter((s) => s.status !== 'ended')
+    const ended = streams.filter((s) => s.status === 'ended')
+      .sort((a, b) => (b.endedAt || b.updatedAt) - (a.endedAt || a.updatedAt)).slice(0, ENDED_SHOWN)
+    sync(byId('live-grid'), tiles, live, (s) => s.streamId, buildTile, fillTile)
+    sync(byId('ended-list'), endedItems, ended, (s) => s.streamId, buildEnded, fillEnded)
+    byId('live-count').textContent = String(live.length)
+    byId('live-empty').hidden = live.length > 0
+    byId('ended-empty').hidden = ended.length > 0
+  }
+
+  // Recent events: a row is rebuilt only when its deliveries change.
+  /** @type {Map<string, Row>} */
+  const rows = new Map()
+  let onlyProblems = false
+  const problem = (/** @type {Delivery} */ d) => d.state === 'dead' || d.state === 'retrying'
+  /**
+   * @param {RecentEvent} event
+   * @param {Delivery} d
+   */
+  function deliveryItem(event, d) {
+    const attempts = plural(d.attempts, 'attempt', 'attempts')
+    let detail = ''
+    if (d.state === 'retrying') detail = attempts + (d.nextAt ? ', next at ' + clock(d.nextAt) : '') + (d.lastError ? ': ' + d.lastError : '')
+    else if (d.state === 'dead') detail = 'after ' + attempts + (d.lastError ? ': ' + d.lastError : '')
+    else if (d.state === 'delivered' && d.attempts > 1) detail = 'after ' + attempts
+    const button = d.state === 'dead' && h('button', {
+      class: 'small replay', type: 'button',
+      onclick: (/** @type {MouseEvent} */ e) => replay({ eventId: event.id, destination: d.destination }, /** @type {HTMLButtonElement} */ (e.currentTarget)),
+    }, 'Replay')
+    return h('li', { class: 'delivery', 'data-destination': d.destination, 'data-state': d.state },
+      h('span', { class: 'dest' }, d.destination), h('span', { class: 'chip ' + d.state }, d.state), button,
+      detail && h('span', { class: 'detail' }, detail))
+  }
+  /**
+   * @param {Row} entry
+   * @param {RecentEvent} e
+   */
+  function fillRow(entry, e) {
+    const sig = JSON.stringify(e.deliveries)
+    if (entry.sig === sig) return
+    entry.sig = sig
+    const when = h('time')
+    setTime(when, e.receivedAt, clock(e.receivedAt))
+    entry.node.replaceChildren(
+      h('td', { class: 'when' }, when),
+      h('td', { class: 'event' }, h('span', { class: 'type' }, e.type), e.event !== e.type && ' ' + e.event),
+      h('td', { class: 'stream' }, e.streamId || '-'),
+      h('td', { class: 'deliveries-cell' }, e.deliveries.length > 0
+        ? h('ul', { class: 'deliveries' }, ...e.deliveries.map((d) => deliveryItem(e, d)))
+        : h('span', { class: 'muted' }, 'no route')))
+  }
+  /** @type {RecentEvent[]} */
+  let lastEvents = []
+  /** @param {RecentEvent[]} events */
+  function renderEvents(events) {
+    lastEvents = events
+    const shown = onlyProblems ? events.filter((e) => e.deliveries.some(problem)) : events
+    sync(byId('events-body'), rows, shown, (e) => e.id, (e) => ({ node: h('tr', { 'data-event-id': e.id }), sig: '' }), fillRow)
+    byId('events-table').hidden = shown.length === 0
+    byId('events-empty').hidden = shown.length > 0
+    byId('events-empty').textContent = onlyProblems ? 'No delivery is retrying or dead.' : 'No event since the gateway started.'
+  }
+
+  /** @param {Status} status */
+  function renderStatus(status) {
+    const spool = status.spool
+    const items = []
+    const pending = h('li', null, plural(spool.pendingDeliveries, 'delivery', 'deliveries') + ' pending')
+    if (spool.oldestPendingAgeMs > 60000) {
+      pending.className = 'warn'
+      pending.append(', oldest ' + span(spool.oldestPendingAgeMs))
+    }
+    items.push(pending)
+    items.push(h('li', { class: spool.deadLetters > 0 ? 'bad' : '', id: 'dead-count' }, plural(spool.deadLetters, 'dead letter', 'dead letters')))
+    const open = status.destinations.filter((d) => d.circuit !== 'closed')
+    items.push(open.length > 0
+      ? h('li', { class: 'bad' }, 'Circuit ' + open.map((d) => d.destination + ' ' + d.circuit).join(', '))
+      : h('li', null, plural(status.destinations.length, 'destination', 'destinations') + ', circuits closed'))
+    items.push(h('li', { id: 'updated' }, 'Updated ' + clock(Date.now())))
+    byId('status').replaceChildren(...items)
+    const all = /** @type {HTMLButtonElement} */ (byId('replay-all'))
+    all.disabled = spool.deadLetters === 0 || all.dataset.busy === '1'
+    all.textContent = spool.deadLetters > 0 ? 'Replay all dead letters (' + spool.deadLetters + ')' : 'Replay all dead letters'
+  }
+
+  /**
+   * @param {ReplayFilter} filter
+   * @param {HTMLButtonElement} button
+   */
+  async function replay(filter, button) {
+    button.disabled = true
+    button.dataset.busy = '1'
+    try {
+      /** @type {{ replayed: number }} */
+      const result = await api('/api/dead-letters/replay', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(filter),
+      })
+      flash(result.replayed === 0 ? 'Nothing to replay' : plural(result.replayed, 'dead letter', 'dead letters') + ' replayed')
+    } catch (error) {
+      flash('Replay failed: ' + /** @type {Error} */ (error).message, true)
+      button.disabled = false
+    } finally {
+      delete button.dataset.busy
+    }
+    void poll()
+  }
+
+  // Polling: one request set at a time; a poll asked for during another runs right after it.
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer
+  let running = false
+  let again = false
+  /** @returns {Promise<void>} */
+  async function poll() {
+    if (running) { again = true; return }
+    running = true
+    clearTimeout(timer)
+    try {
+      /** @type {[{ streams: Stream[] }, { events: RecentEvent[] }, Status]} */
+      const [streams, events, status] = await Promise.all([api('/api/streams'), api('/api/events?limit=100'), api('/api/status')])
+      renderStreams(streams.streams)
+      renderEvents(events.events)
+      renderStatus(status)
+      byId('offline').hidden = true
+    } catch (error) {
+      byId('offline').hidden = false
+      byId('offline').textContent = 'Cannot reach the gateway (' + /** @type {Error} */ (error).message + '); retrying.'
+    } finally {
+      running = false
+    }
+    if (again) { again = false; return poll() }
+    timer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : POLL_MS)
+  }
+
+  byId('replay-all').addEventListener('click', (e) => replay({ all: true }, /** @type {HTMLButtonElement} */ (e.currentTarget)))
+  byId('only-problems').addEventListener('change', (e) => { onlyProblems = /** @type {HTMLInputElement} */ (e.currentTarget).checked; renderEvents(lastEvents) })
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) void poll() })
+  void poll()
+})()
