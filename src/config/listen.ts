@@ -7,7 +7,7 @@
 import type { Config } from './schema.ts'
 import type { Env } from './interpolate.ts'
 import { DEV_SECRET } from './embedded.ts'
-import { decodeBase64 } from '../verify/verifier.ts'
+import { decodeBase64 } from '../util/encoding.ts'
 
 export interface Listen {
   host: string

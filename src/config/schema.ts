@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { byteSize, duration } from './size.ts'
 import { sinkConfig } from '../sinks/configs.ts'
 import { notifierConfig } from '../notifiers/configs.ts'
-import { decodeBase64 } from '../verify/verifier.ts'
+import { decodeBase64 } from '../util/encoding.ts'
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .transform((value) => (Array.isArray(value) ? value : [value]))

@@ -8,7 +8,7 @@ import { DATA_SCHEMAS, envelope } from './schemas.ts'
 import { HookRejected } from './errors.ts'
 import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
 import { canonicalEvent, canonicalType, OWN_TYPES, type EventContentType, type HookEvent } from './types.ts'
-import { toHex } from '../verify/verifier.ts'
+import { toHex } from '../util/encoding.ts'
 
 export interface ParseContext {
   source: string

@@ -4,7 +4,7 @@
  * any of its libraries. Secrets are `whsec_<base64>` (or plain base64).
  * @module
  */
-import { decodeBase64 } from '../verify/verifier.ts'
+import { decodeBase64, toBase64 } from '../util/encoding.ts'
 
 export async function importStandardSecret(secret: string): Promise<CryptoKey> {
   const bytes = decodeBase64(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret)
@@ -23,10 +23,4 @@ export async function standardWebhookHeaders(key: CryptoKey, id: string, timesta
     'webhook-timestamp': String(timestampSeconds),
     'webhook-signature': `v1,${toBase64(mac)}`,
   }
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  let binary = ''
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(binary)
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import { toHex } from '../verify/verifier.ts'
+import { toHex } from '../util/encoding.ts'
 import type { StreamRecord } from './types.ts'
 import { activeFeedIds } from './active-feeds.ts'
 

@@ -7,8 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { timingSafeEqual } from '../verify/constant-time.ts'
-import { decodeBase64, toHex } from '../verify/verifier.ts'
-import { toBase64 } from '../notifiers/standard-webhooks.ts'
+import { decodeBase64, toBase64, toHex } from '../util/encoding.ts'
 import type { ThumbnailRef } from './types.ts'
 
 export const THUMBNAIL_ROUTE = '/thumbnails'

@@ -9,6 +9,7 @@
  */
 import { createHmac, type Hmac } from 'node:crypto'
 import { timingSafeEqual } from './constant-time.ts'
+import { decodeBase64, fromHex } from '../util/encoding.ts'
 
 export const SIGNATURE_HEADER = 'x-millicast-signature'
 
@@ -84,28 +85,4 @@ export function parseSignature(header: string): Uint8Array | undefined {
   const match = /^\s*sha1=([0-9a-f]{40})\s*$/i.exec(header)
   if (!match) return undefined
   return fromHex(match[1]!)
-}
-
-export function decodeBase64(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) return undefined
-  try {
-    const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
-    const out = new Uint8Array(binary.length)
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i)
-    return out
-  } catch {
-    return undefined
-  }
-}
-
-export function toHex(bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.length; i++) out += bytes[i]!.toString(16).padStart(2, '0')
-  return out
-}
-
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  return out
 }
