@@ -242,7 +242,7 @@ async function startHashingReceiver(rng: Prng) {
 }
 
 describe.each<Runtime>(RUNTIMES.filter((runtime) => ONLY.includes(runtime)))('crash loop on %s', (runtime) => {
-  const tmp = tempDir(`hookcast-crash-loop-${runtime}-`)
+  let tmp: ReturnType<typeof tempDir> | undefined // made by the test itself, so a filtered-out runtime leaves none
   const spawned: SpawnedServer[] = []
   let receiver: Awaited<ReturnType<typeof startHashingReceiver>> | undefined
   let passed = false
@@ -250,12 +250,14 @@ describe.each<Runtime>(RUNTIMES.filter((runtime) => ONLY.includes(runtime)))('cr
   afterAll(async () => {
     await Promise.all(spawned.map((server) => server.kill()))
     await receiver?.close()
+    if (!tmp) return
     if (!passed && KEEP) console.log(`crash-loop ${runtime}: kept ${tmp.path} for inspection`)
     else tmp.remove() // hundreds of MB: kept only with CRASH_LOOP_KEEP=1
   })
 
   it('keeps every accepted event through repeated kill -9 and immediate restarts', async () => {
     const started = Date.now()
+    tmp = tempDir(`hookcast-crash-loop-${runtime}-`)
     const runtimeSeed = deriveSeed(SEED, runtime)
     receiver = await startHashingReceiver(createPrng(deriveSeed(runtimeSeed, 'receiver')))
     const data = join(tmp.path, 'data')
