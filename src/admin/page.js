@@ -1,55 +1,23 @@
 // @ts-check
-/**
- * The live streams page's script (a classic browser script, no build step): polls the admin API every 2 s and
- * draws the live streams, the recently ended ones, the recent events and their deliveries. page.ts puts it in the
- * page as it is and allows exactly this text by its hash in the Content-Security-Policy.
- *
- * Everything shown comes from the platform (stream names) or from destinations (error messages), so the DOM is
- * built with textContent and attribute values, never by parsing data as HTML.
- *
- * The JSDoc types are for `tsc` (this file has `// @ts-check` and tsconfig.json's `allowJs`); the browser runs it
- * as written.
- */
-
-/**
- * The admin API's answers, as far as this page reads them (routes.ts builds them).
- * @typedef {{ eventId: string, timestamp: number, url: string }} Thumb
- * @typedef {{ streamId: string, accountId?: string, streamName?: string, status: string, liveSince?: number,
- *   endedAt?: number, feeds: number, latestThumbnail: Thumb | null, updatedAt: number }} Stream
- * @typedef {{ destination: string, state: string, attempts: number, nextAt?: number, lastError?: string }} Delivery
- * @typedef {{ id: string, type: string, event: string, streamId?: string, receivedAt: number,
- *   deliveries: Delivery[] }} RecentEvent
- * @typedef {{ spool: { pendingDeliveries: number, oldestPendingAgeMs: number, deadLetters: number },
- *   destinations: Array<{ destination: string, circuit: string }> }} Status
- * @typedef {{ eventId: string, destination: string } | { all: true }} ReplayFilter
- */
-/**
- * What the page keeps per drawn item: its node, and whatever else it fills on each poll.
- * @typedef {{ node: HTMLDivElement, img: HTMLImageElement, want: string }} Frame
- * @typedef {{ node: HTMLElement, refs: { f: Frame, badge: HTMLSpanElement, age: HTMLSpanElement, name: HTMLHeadingElement,
- *   account: HTMLParagraphElement, since: HTMLTimeElement, sinceFor: HTMLSpanElement, feeds: HTMLParagraphElement } }} Tile
- * @typedef {{ node: HTMLLIElement, refs: { f: Frame, name: HTMLElement, account: HTMLSpanElement, when: HTMLTimeElement,
- *   lasted: HTMLSpanElement } }} EndedItem
- * @typedef {{ node: HTMLTableRowElement, sig: string }} Row
- * @typedef {Node | string | false | null | undefined} Child
- */
-
+// The live streams page's script, run by the browser as written (page-html.ts inlines it, allowed by its hash).
+// It polls the admin API every 2 s and builds the DOM with textContent and attributes, never parsing data as HTML
+// (stream names come from the platform, errors from destinations). The JSDoc types are for tsc (allowJs).
 (() => {
   'use strict'
+  /** The API's answers as this page reads them (routes.ts); typedefs in here stay out of the project's global types.
+   * @typedef {{ eventId: string, timestamp: number, url: string }} Thumb
+   * @typedef {{ streamId: string, accountId?: string, streamName?: string, status: string, liveSince?: number, endedAt?: number, feeds: number, latestThumbnail: Thumb | null, updatedAt: number }} Stream
+   * @typedef {{ destination: string, state: string, attempts: number, nextAt?: number, lastError?: string }} Delivery
+   * @typedef {{ id: string, type: string, event: string, streamId?: string, receivedAt: number, deliveries: Delivery[] }} RecentEvent
+   * @typedef {{ spool: { pendingDeliveries: number, oldestPendingAgeMs: number, deadLetters: number }, destinations: Array<{ destination: string, circuit: string }> }} Status
+   */
   const POLL_MS = 2000
   const HIDDEN_POLL_MS = 15000
   const ENDED_SHOWN = 12
-  /** The page's own elements (in page.ts's HTML): always there. */
-  const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id))
+  const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id)) // only the page's own ids: never null
 
-  /**
-   * Builds an element. Data only ever becomes text nodes or attribute values: never HTML.
-   * @template {keyof HTMLElementTagNameMap} K
-   * @param {K} tag
-   * @param {Record<string, unknown> | null} [props] `class`, `on<event>` listeners, or attributes
-   * @param {...Child} children
-   * @returns {HTMLElementTagNameMap[K]}
-   */
+  /** Builds an element. Data only ever becomes text nodes or attribute values: never HTML.
+   * @template {keyof HTMLElementTagNameMap} K @param {K} tag @param {Record<string, unknown> | null} [props] @param {...(Node | string | false | null | undefined)} children @returns {HTMLElementTagNameMap[K]} */
   function h(tag, props, ...children) {
     const node = document.createElement(tag)
     for (const [key, value] of Object.entries(props || {})) {
@@ -62,18 +30,9 @@
     return node
   }
 
-  /**
-   * Keeps parent's children in the order of items, reusing each item's node by key (so images do not reload and
-   * buttons are not replaced under the pointer on every poll).
-   * @template T
-   * @template {{ node: Element }} E
-   * @param {HTMLElement} parent
-   * @param {Map<string, E>} cache
-   * @param {T[]} items
-   * @param {(item: T) => string} keyOf
-   * @param {(item: T) => E} build
-   * @param {(entry: E, item: T) => void} fill
-   */
+  // Keeps parent's children in the order of items, reusing each item's node by key (so images do not reload and
+  // buttons are not replaced under the pointer on every poll).
+  /** @template T @template {{ node: Element }} E @param {HTMLElement} parent @param {Map<string, E>} cache @param {T[]} items @param {(item: T) => string} keyOf @param {(item: T) => E} build @param {(entry: E, item: T) => void} fill */
   function sync(parent, cache, items, keyOf, build, fill) {
     const seen = new Set()
     items.forEach((item, index) => {
@@ -87,15 +46,13 @@
     for (const [key, entry] of cache) if (!seen.has(key)) { entry.node.remove(); cache.delete(key) }
   }
 
-  /** @param {number} ms */
-  function clock(ms) {
+  function clock(/** @type {number} */ ms) {
     const date = new Date(ms)
     const today = date.toDateString() === new Date().toDateString()
     return today ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
       : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
   }
-  /** @param {number} ms */
-  function span(ms) {
+  function span(/** @type {number} */ ms) {
     const s = Math.max(0, Math.round(ms / 1000))
     if (s < 60) return s + ' s'
     const m = Math.floor(s / 60)
@@ -105,25 +62,15 @@
     return Math.floor(hours / 24) + ' d ' + (hours % 24) + ' h'
   }
   const ago = (/** @type {number} */ ms) => Date.now() - ms < 5000 ? 'just now' : span(Date.now() - ms) + ' ago'
-  /**
-   * @param {HTMLTimeElement} node
-   * @param {number} ms
-   * @param {string} text
-   */
-  function setTime(node, ms, text) {
+  function setTime(/** @type {HTMLTimeElement} */ node, /** @type {number} */ ms, /** @type {string} */ text) {
     node.dateTime = new Date(ms).toISOString()
     node.title = new Date(ms).toLocaleString()
     node.textContent = text
   }
   const plural = (/** @type {number} */ n, /** @type {string} */ one, /** @type {string} */ many) => n + ' ' + (n === 1 ? one : many)
 
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let flashTimer
-  /**
-   * @param {string} text
-   * @param {boolean} [bad]
-   */
-  function flash(text, bad) {
+  let flashTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined)
+  /** @param {string} text @param {boolean} [bad] */ function flash(text, bad) {
     const node = byId('flash')
     node.textContent = text
     node.className = bad ? 'bad' : ''
@@ -132,12 +79,7 @@
     flashTimer = setTimeout(() => { node.hidden = true }, 5000)
   }
 
-  /**
-   * @param {string} path
-   * @param {RequestInit} [init]
-   * @returns {Promise<any>} the answer's JSON, whose shape the caller knows
-   */
-  async function api(path, init) {
+  /** @param {string} path @param {RequestInit} [init] @returns {Promise<any>} JSON the caller knows */ async function api(path, init) {
     const response = await fetch(path, Object.assign({ credentials: 'same-origin', cache: 'no-store' }, init))
     if (response.status === 401) {
       location.reload() // signed out or token changed: the server shows the login form
@@ -150,17 +92,12 @@
 
   // Thumbnails: a stream's image changes when its latest thumbnail's event id does. The new image is loaded
   // off-screen first, so a tile never blinks empty.
-  /** @returns {Frame} */
   function frame() {
     const img = h('img', { alt: '' })
     const node = h('div', { class: 'frame' }, img, h('span', { class: 'wait' }, 'waiting for a thumbnail'))
     return { node, img, want: '' }
   }
-  /**
-   * @param {Frame} f
-   * @param {Thumb | null} thumb
-   */
-  function setThumb(f, thumb) {
+  function setThumb(/** @type {ReturnType<typeof frame>} */ f, /** @type {Thumb | null} */ thumb) {
     const want = thumb ? thumb.url + '?v=' + encodeURIComponent(thumb.eventId) : ''
     if (f.want === want) return
     f.want = want
@@ -182,13 +119,8 @@
   }
 
   // Live grid
-  /** @type {Map<string, Tile>} */
-  const tiles = new Map()
-  /**
-   * @param {Stream} s
-   * @returns {Tile}
-   */
-  function buildTile(s) {
+  const tiles = /** @type {Map<string, ReturnType<typeof buildTile>>} */ (new Map())
+  function buildTile(/** @type {Stream} */ s) {
     const f = frame()
     const refs = {
       f, badge: h('span', { class: 'badge' }), age: h('span', { class: 'age' }),
@@ -200,11 +132,7 @@
       h('div', { class: 'meta' }, refs.name, refs.account, h('p', { class: 'since' }, 'Live since ', refs.since, refs.sinceFor), refs.feeds))
     return { node, refs }
   }
-  /**
-   * @param {Tile} entry
-   * @param {Stream} s
-   */
-  function fillTile(entry, s) {
+  function fillTile(/** @type {ReturnType<typeof buildTile>} */ entry, /** @type {Stream} */ s) {
     const r = entry.refs
     const ending = s.status === 'ending'
     entry.node.dataset.status = s.status
@@ -227,13 +155,8 @@
   }
 
   // Recently ended
-  /** @type {Map<string, EndedItem>} */
-  const endedItems = new Map()
-  /**
-   * @param {Stream} s
-   * @returns {EndedItem}
-   */
-  function buildEnded(s) {
+  const endedItems = /** @type {Map<string, ReturnType<typeof buildEnded>>} */ (new Map())
+  function buildEnded(/** @type {Stream} */ s) {
     const f = frame()
     const wait = /** @type {HTMLElement} */ (f.node.querySelector('.wait'))
     wait.textContent = 'no thumbnail'
@@ -242,11 +165,7 @@
       h('div', null, refs.name, ' ', refs.account, h('p', null, 'Ended ', refs.when, refs.lasted)))
     return { node, refs }
   }
-  /**
-   * @param {EndedItem} entry
-   * @param {Stream} s
-   */
-  function fillEnded(entry, s) {
+  function fillEnded(/** @type {ReturnType<typeof buildEnded>} */ entry, /** @type {Stream} */ s) {
     const r = entry.refs
     r.name.textContent = s.streamName || s.streamId
     r.account.textContent = s.accountId || ''
@@ -256,8 +175,7 @@
     setThumb(r.f, s.latestThumbnail)
   }
 
-  /** @param {Stream[]} streams */
-  function renderStreams(streams) {
+  function renderStreams(/** @type {Stream[]} */ streams) {
     const live = streams.filter((s) => s.status !== 'ended')
     const ended = streams.filter((s) => s.status === 'ended')
       .sort((a, b) => (b.endedAt || b.updatedAt) - (a.endedAt || a.updatedAt)).slice(0, ENDED_SHOWN)
@@ -269,15 +187,10 @@
   }
 
   // Recent events: a row is rebuilt only when its deliveries change.
-  /** @type {Map<string, Row>} */
-  const rows = new Map()
+  const rows = /** @type {Map<string, { node: HTMLTableRowElement, sig: string }>} */ (new Map())
   let onlyProblems = false
   const problem = (/** @type {Delivery} */ d) => d.state === 'dead' || d.state === 'retrying'
-  /**
-   * @param {RecentEvent} event
-   * @param {Delivery} d
-   */
-  function deliveryItem(event, d) {
+  function deliveryItem(/** @type {RecentEvent} */ event, /** @type {Delivery} */ d) {
     const attempts = plural(d.attempts, 'attempt', 'attempts')
     let detail = ''
     if (d.state === 'retrying') detail = attempts + (d.nextAt ? ', next at ' + clock(d.nextAt) : '') + (d.lastError ? ': ' + d.lastError : '')
@@ -291,11 +204,7 @@
       h('span', { class: 'dest' }, d.destination), h('span', { class: 'chip ' + d.state }, d.state), button,
       detail && h('span', { class: 'detail' }, detail))
   }
-  /**
-   * @param {Row} entry
-   * @param {RecentEvent} e
-   */
-  function fillRow(entry, e) {
+  function fillRow(/** @type {{ node: HTMLTableRowElement, sig: string }} */ entry, /** @type {RecentEvent} */ e) {
     const sig = JSON.stringify(e.deliveries)
     if (entry.sig === sig) return
     entry.sig = sig
@@ -309,10 +218,8 @@
         ? h('ul', { class: 'deliveries' }, ...e.deliveries.map((d) => deliveryItem(e, d)))
         : h('span', { class: 'muted' }, 'no route')))
   }
-  /** @type {RecentEvent[]} */
-  let lastEvents = []
-  /** @param {RecentEvent[]} events */
-  function renderEvents(events) {
+  let lastEvents = /** @type {RecentEvent[]} */ ([])
+  function renderEvents(/** @type {RecentEvent[]} */ events) {
     lastEvents = events
     const shown = onlyProblems ? events.filter((e) => e.deliveries.some(problem)) : events
     sync(byId('events-body'), rows, shown, (e) => e.id, (e) => ({ node: h('tr', { 'data-event-id': e.id }), sig: '' }), fillRow)
@@ -321,8 +228,7 @@
     byId('events-empty').textContent = onlyProblems ? 'No delivery is retrying or dead.' : 'No event since the gateway started.'
   }
 
-  /** @param {Status} status */
-  function renderStatus(status) {
+  function renderStatus(/** @type {Status} */ status) {
     const spool = status.spool
     const items = []
     const pending = h('li', null, plural(spool.pendingDeliveries, 'delivery', 'deliveries') + ' pending')
@@ -343,18 +249,13 @@
     all.textContent = spool.deadLetters > 0 ? 'Replay all dead letters (' + spool.deadLetters + ')' : 'Replay all dead letters'
   }
 
-  /**
-   * @param {ReplayFilter} filter
-   * @param {HTMLButtonElement} button
-   */
-  async function replay(filter, button) {
+  async function replay(/** @type {{ eventId: string, destination: string } | { all: true }} */ filter, /** @type {HTMLButtonElement} */ button) {
     button.disabled = true
     button.dataset.busy = '1'
     try {
-      /** @type {{ replayed: number }} */
-      const result = await api('/api/dead-letters/replay', {
+      const result = /** @type {{ replayed: number }} */ (await api('/api/dead-letters/replay', {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(filter),
-      })
+      }))
       flash(result.replayed === 0 ? 'Nothing to replay' : plural(result.replayed, 'dead letter', 'dead letters') + ' replayed')
     } catch (error) {
       flash('Replay failed: ' + /** @type {Error} */ (error).message, true)
@@ -366,18 +267,16 @@
   }
 
   // Polling: one request set at a time; a poll asked for during another runs right after it.
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let timer
+  let timer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined)
   let running = false
   let again = false
-  /** @returns {Promise<void>} */
-  async function poll() {
+  /** @returns {Promise<void>} */ async function poll() {
     if (running) { again = true; return }
     running = true
     clearTimeout(timer)
     try {
-      /** @type {[{ streams: Stream[] }, { events: RecentEvent[] }, Status]} */
-      const [streams, events, status] = await Promise.all([api('/api/streams'), api('/api/events?limit=100'), api('/api/status')])
+      const [streams, events, status] = /** @type {[{ streams: Stream[] }, { events: RecentEvent[] }, Status]} */ (
+        await Promise.all([api('/api/streams'), api('/api/events?limit=100'), api('/api/status')]))
       renderStreams(streams.streams)
       renderEvents(events.events)
       renderStatus(status)
