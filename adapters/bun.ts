@@ -3,8 +3,7 @@
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
-import { rawBodies } from '../src/http/read-body.ts'
-import { socketAddresses } from '../src/http/client-address.ts'
+import type { Bindings } from '../src/http/bindings.ts'
 
 // Only the parts of the Bun namespace this file touches.
 declare const Bun: {
@@ -33,12 +32,13 @@ const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shut
 // buffers it natively in one allocation, which the webhook handler keeps as the body (a stream would hand over
 // chunks to be copied into another buffer). Chunked bodies are still streamed, so a 413 comes at the limit.
 const fetch = (request: Request, server: { requestIP(request: Request): { address: string } | null }) => {
+  const bindings: Bindings = {}
   const peer = server.requestIP(request)?.address
-  if (peer) socketAddresses.set(request, peer) // per-client limits
+  if (peer) bindings.clientAddress = peer // per-client limits
   if (request.method === 'POST' && request.headers.has('content-length')) {
-    rawBodies.set(request, { async *[Symbol.asyncIterator]() { yield new Uint8Array(await request.arrayBuffer()) } })
+    bindings.body = { async *[Symbol.asyncIterator]() { yield new Uint8Array(await request.arrayBuffer()) } }
   }
-  return gateway.fetch(request)
+  return gateway.fetch(request, bindings)
 }
 // Bun has no header or request timeout, only an idle one (in seconds, at most 255, checked every 4 s), and it also
 // runs while a body streams in and while the handler works: a request still unanswered when it fires is dropped

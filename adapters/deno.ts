@@ -3,7 +3,6 @@
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
-import { socketAddresses } from '../src/http/client-address.ts'
 
 // Only the parts of the Deno namespace this file touches.
 declare const Deno: {
@@ -31,8 +30,7 @@ const server = Deno.serve({
   hostname: host,
   onListen: (addr) => log.info('listening', { url: `http://${host}:${addr.port}`, runtime: `deno ${Deno.version.deno}` }),
 }, (request, info) => {
-  socketAddresses.set(request, info.remoteAddr.hostname) // per-client limits
-  return gateway.fetch(request)
+  return gateway.fetch(request, { clientAddress: info.remoteAddr.hostname }) // per-client limits
 })
 
 const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit, graceMs: shutdownGraceMs })

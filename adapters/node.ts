@@ -4,8 +4,7 @@
 import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server'
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
-import { rawBodies } from '../src/http/read-body.ts'
-import { socketAddresses } from '../src/http/client-address.ts'
+import type { Bindings } from '../src/http/bindings.ts'
 import { IncomingMessage } from 'node:http'
 
 const exit = (code: number): never => {
@@ -18,11 +17,12 @@ const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, l
 // from the iterator early (413) leaves the socket open for the answer, and Node discards the rest of the body.
 const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
   const incoming = env.incoming
-  if (incoming.socket.remoteAddress) socketAddresses.set(request, incoming.socket.remoteAddress) // per-client limits
+  const bindings: Bindings = {}
+  if (incoming.socket.remoteAddress) bindings.clientAddress = incoming.socket.remoteAddress // per-client limits
   if (request.method === 'POST' && incoming instanceof IncomingMessage) {
-    rawBodies.set(request, { [Symbol.asyncIterator]: () => incoming.iterator({ destroyOnReturn: false }) })
+    bindings.body = { [Symbol.asyncIterator]: () => incoming.iterator({ destroyOnReturn: false }) }
   }
-  return gateway.fetch(request)
+  return gateway.fetch(request, bindings)
 }
 // Node's own defaults let a request take 300 s (and its headers 60 s), checked every 30 s. Headers get
 // server.headersTimeout; the whole request a few seconds more than headers plus server.bodyTimeout, as a backstop

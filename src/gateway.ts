@@ -1,30 +1,32 @@
 /**
- * Wires a config into a running pipeline: verifiers -> app -> router -> outbox (spool, then deliverer) ->
- * destinations, with the stream tracker beside them. Runtime-neutral: adapters call `createGateway` and serve
- * its `fetch`.
+ * Wires a config into a running pipeline, one direction: app -> ingest (verify, parse, route, put) -> queue <-
+ * worker -> destinations (sinks, notifiers, and the stream tracker, whose lifecycle events go back in through
+ * ingest's put). Runtime-neutral: adapters call `createGateway` and serve its `fetch`.
  * @module
  */
 import { join } from 'node:path'
 import type { Hono } from 'hono'
 import type { Config } from './config/schema.ts'
 import { createApp } from './app.ts'
+import type { Bindings } from './http/bindings.ts'
+import { createIngest } from './ingest.ts'
 import { createVerifier } from './verify/verifier.ts'
-import { compileRoutes, route } from './routing/router.ts'
+import { compileRoutes } from './routing/router.ts'
 import { createSink } from './sinks/registry.ts'
 import { createNotifier, type NotifierDeps } from './notifiers/registry.ts'
 import type { Destination } from './destinations/types.ts'
-import type { HookEvent } from './events/types.ts'
-import { openLocalSpool } from './spool/local-spool.ts'
-import { createDeliverer, type OutcomeReport } from './delivery/deliverer.ts'
+import { openQueue } from './queue/open.ts'
+import type { Queue } from './queue/types.ts'
+import { startWorker, type Worker } from './delivery/worker.ts'
+import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
-import { createSpooledOutbox } from './outbox/spooled.ts'
-import type { Outbox } from './outbox/types.ts'
-import { openLocalStreamStore } from './streams/local-store.ts'
+import { openLocalStreamStore } from './state/local-stream-store.ts'
+import { localSigningKeyStore } from './state/local-signing-key.ts'
 import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
 import { LIFECYCLE_SOURCE } from './streams/lifecycle-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-url.ts'
 import { mountThumbnailLinks } from './streams/routes.ts'
-import type { StreamStore } from './streams/types.ts'
+import type { StreamStore } from './state/stream-store.ts'
 import { silentLogger, type Logger } from './log.ts'
 import { createMetrics, type Metrics } from './admin/metrics.ts'
 import { createRecentEvents, type RecentEvents } from './admin/recent-events.ts'
@@ -33,13 +35,14 @@ import { probeWritable } from './util/probe.ts'
 
 export interface Gateway {
   app: Hono
-  fetch(request: Request): Response | Promise<Response>
-  outbox: Outbox
+  fetch(request: Request, bindings?: Bindings): Response | Promise<Response>
+  queue: Queue
+  worker: Worker
   streams: StreamStore
   destinations: ReadonlyMap<string, Destination>
   metrics: Metrics
   recent: RecentEvents
-  /** Stops delivering (letting deliveries under way finish for at most `graceMs`) and releases everything. */
+  /** Stops delivering (letting deliveries under way finish for at most `graceMs`, default `server.shutdownGrace`) and releases everything. */
   close(graceMs?: number): Promise<void>
 }
 
@@ -72,28 +75,43 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     dir: streamsDir, log, now, ...streamCounts,
     maxStreams: config.streams.maxStreams, keepEndedMs: config.streams.keepEnded, maxThumbnailBytes: config.streams.maxThumbnailBytes,
   })
-  const links = await createThumbnailLinks(streamsDir, now)
+  const links = await createThumbnailLinks(localSigningKeyStore(streamsDir), now)
   const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
   const sources = await Promise.all(Object.entries(config.sources).map(async ([name, source]) => ({
     name,
     path: source.path,
     verifier: await createVerifier(source.secrets),
   })))
-  const routes = compileRoutes(config.routes)
   const recent = createRecentEvents(500, now)
 
-  const store = await openLocalSpool({ ...config.spool, log, now })
+  const queue = await openQueue(config.spool, { log, now })
   const tracker = createStreamTracker({
     store: streams,
     flapWindowMs: config.streams.flapWindow,
-    emit: async (event) => { await hand(event) },
+    emit: async (event) => { await ingest.put(event) },
+    // Flap windows are delayed work in the queue: they survive a restart, and any worker may end them.
+    scheduleCheck: async (check, at) => { await queue.put(check, [TRACKER_NAME], { notBefore: at }) },
     log,
     now,
     ...streamCounts,
   })
   destinations.set(TRACKER_NAME, tracker)
-  const deliverer = createDeliverer({
-    store,
+  const ingest = createIngest({
+    queue,
+    routes: compileRoutes(config.routes),
+    // The tracker sees every feed hook and thumbnail, whatever the routes.
+    internal: (event) => (tracker.wants(event) ? [TRACKER_NAME] : []),
+    maxBodyBytes: config.server.maxBodyBytes,
+    maxInFlightBytes: config.server.maxInFlightBytes,
+    bodyTimeoutMs: config.server.bodyTimeout,
+    log,
+    now,
+    // Shown on the page: every platform hook (an unrouted one too), and hookcast's own events that go somewhere.
+    onAccepted: (event, names) => { if (names.length > 0 || event.source !== LIFECYCLE_SOURCE) recent.accepted(event, names) },
+    observe: (request) => metrics.request(request),
+  })
+  const worker = startWorker({
+    queue,
     destinations,
     policyFor: (name) => policyFromConfig(config.delivery, name),
     log,
@@ -103,26 +121,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       recent.outcome(report)
       options.onOutcome?.(report)
     },
-    onSpoolError: (step) => metrics.backgroundFailure(`spool-${step}`),
+    onQueueError: (step) => metrics.backgroundFailure(`spool-${step}`),
   })
-  const outbox = createSpooledOutbox({ store, deliverer, dedupWindowMs: config.spool.dedupWindow, now })
-
-  /** Routes an event and hands it to the outbox; the tracker sees every feed hook and thumbnail, whatever the routes. */
-  async function hand(event: HookEvent) {
-    const names = route(event, routes)
-    if (names.length === 0) log.info('no route matched', { id: event.id, type: event.type, event: event.event })
-    if (tracker.wants(event)) names.push(TRACKER_NAME)
-    const result = names.length > 0 ? await outbox.accept(event, names) : { duplicate: false }
-    // Shown on the page: every platform hook (an unrouted one too), and hookcast's own events that go somewhere.
-    if (!result.duplicate && (names.length > 0 || event.source !== LIFECYCLE_SOURCE)) recent.accepted(event, names)
-    return { ...result, destinations: names.length }
-  }
 
   let closing = false
   const mountAdmin = await adminRoutes({
     adminToken: config.admin.token,
     metrics: config.metrics,
-    outbox,
+    queue,
+    worker,
     streams,
     recent,
     meter: metrics,
@@ -139,13 +146,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   const app = createApp({
     sources,
-    maxBodyBytes: config.server.maxBodyBytes,
-    maxInFlightBytes: config.server.maxInFlightBytes,
-    bodyTimeoutMs: config.server.bodyTimeout,
-    log,
-    now,
-    accept: hand,
-    observe: (request) => metrics.request(request),
+    ingest,
     extend(routesOf) {
       mountThumbnailLinks(routesOf, streams, links)
       mountAdmin(routesOf)
@@ -155,16 +156,18 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   return {
     app,
-    fetch: (request) => app.fetch(request),
-    outbox,
+    fetch: (request, bindings = {}) => app.fetch(request, bindings),
+    queue,
+    worker,
     streams,
     destinations,
     metrics,
     recent,
-    async close(graceMs = 10_000) {
+    async close(graceMs = config.server.shutdownGrace) {
       closing = true
       await tracker.close?.()
-      await outbox.close(graceMs)
+      await worker.close(graceMs)
+      await queue.close()
       await Promise.all([...destinations.values()].map((d) => d.close?.()))
       await streams.close()
     },

@@ -4,7 +4,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { createGateway, type Gateway, type GatewayOptions } from '../src/gateway.ts'
-import { socketAddresses } from '../src/http/client-address.ts'
 import { parseConfig } from '../src/config/load.ts'
 import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from './support/hooks.ts'
 import { tempDir } from './support/files.ts'
@@ -135,10 +134,7 @@ const loginRequest = (token = TOKEN, headers: Record<string, string> = {}) =>
 const login = (token = TOKEN, headers: Record<string, string> = {}) => gateway.fetch(loginRequest(token, headers))
 const logout = (headers: Record<string, string>) => gateway.fetch(new Request(`${BASE}/logout`, { method: 'POST', headers }))
 /** The request as if it came from `address` (what the runtime adapters record). */
-const from = (address: string, request: Request) => {
-  socketAddresses.set(request, address)
-  return gateway.fetch(request)
-}
+const from = (address: string, request: Request) => gateway.fetch(request, { clientAddress: address })
 const sessionOf = async (response: Response | Promise<Response>) => {
   const answer = await response
   expect(answer.status).toBe(303)
@@ -257,7 +253,7 @@ describe('metrics and readiness', () => {
     await hook(await signedThumbnail({ body: jpeg('m2') }))
     await hook(await signedJson(PAYLOADS.feedsEnded, btoa('wrong'))) // 401
     await hook({ body: new TextEncoder().encode('x'), headers: { 'content-type': 'text/plain' } }) // 415
-    await eventually(() => gateway.outbox.stats().pendingDeliveries === 0)
+    await eventually(async () => (await gateway.queue.stats()).pendingDeliveries === 0)
 
     const response = await get('/metrics')
     expect(response.headers.get('content-type')).toContain('text/plain')

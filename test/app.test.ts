@@ -96,7 +96,7 @@ describe('app', () => {
     const response = await send(await make())
     expect(response.status).toBe(status)
     expect(await response.json()).toMatchObject({ ok: false, error: reason })
-    expect(gateway.outbox.stats()).toMatchObject({ pendingEvents: 0, bytes: 0 })
+    expect(await gateway.queue.stats()).toMatchObject({ pendingEvents: 0, bytes: 0 })
     expect(listFiles(data())).toEqual([])
   })
 

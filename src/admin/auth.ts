@@ -9,6 +9,7 @@ import type { Context } from 'hono'
 import { timingSafeEqual } from '../verify/constant-time.ts'
 import { HttpError } from '../http/errors.ts'
 import { clientAddress } from '../http/client-address.ts'
+import { bindingsOf } from '../http/bindings.ts'
 import type { Sessions } from './sessions.ts'
 import type { FailureLimit } from './rate-limit.ts'
 
@@ -56,7 +57,7 @@ export function createAdminAuth(match: (candidate: string) => Promise<boolean>, 
       return id !== undefined && sessions.use(id)
     },
     async signIn(c, token) {
-      const client = clientAddress(c.req.raw, limits.trustProxy)
+      const client = clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
       const wait = limits.failures.blocked(client)
       if (wait !== undefined) return { retryAfter: wait }
       if (await match(token)) return { session: sessions.create() }
@@ -74,7 +75,7 @@ export function createAdminAuth(match: (candidate: string) => Promise<boolean>, 
 async function bearer(c: Context, match: (candidate: string) => Promise<boolean>, limits: Limits): Promise<boolean | undefined> {
   const header = c.req.header('authorization')
   if (!header?.startsWith('Bearer ')) return undefined
-  const client = clientAddress(c.req.raw, limits.trustProxy)
+  const client = clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
   const wait = limits.failures.blocked(client)
   if (wait !== undefined) throw tooManyAttempts(wait)
   if (await match(header.slice(7).trim())) return true

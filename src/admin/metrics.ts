@@ -3,9 +3,10 @@
  * read from the spool and the delivery lanes when scraped.
  * @module
  */
-import type { HookRequest } from '../app.ts'
-import type { LaneStatus, OutcomeReport } from '../delivery/deliverer.ts'
-import type { SpoolStats } from '../spool/types.ts'
+import type { HookRequest } from '../http/hook-request.ts'
+import type { OutcomeReport } from '../delivery/deliver-one.ts'
+import type { LaneStatus } from '../delivery/worker.ts'
+import type { QueueStats } from '../queue/types.ts'
 import { KNOWN_TYPES } from '../events/types.ts'
 
 /**
@@ -24,7 +25,7 @@ export interface Metrics {
   backgroundFailure(component: string): void
   /** A bound on the stream state was hit (`limit` is a fixed name from the code, never input). */
   streamLimit(limit: string): void
-  render(now: { spool: SpoolStats; lanes: LaneStatus[] }): string
+  render(now: { spool: QueueStats; lanes: LaneStatus[] }): string
 }
 
 type Labels = Record<string, string>

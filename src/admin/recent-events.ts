@@ -4,7 +4,7 @@
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import type { OutcomeReport } from '../delivery/deliverer.ts'
+import type { OutcomeReport } from '../delivery/deliver-one.ts'
 
 export type DeliveryState = 'pending' | 'retrying' | 'delivered' | 'dead'
 

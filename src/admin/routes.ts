@@ -9,8 +9,10 @@
 import type { Context, Hono } from 'hono'
 import { setCookie, deleteCookie } from 'hono/cookie'
 import { HttpError } from '../http/errors.ts'
-import type { Outbox } from '../outbox/types.ts'
-import type { StreamRecord, StreamStore } from '../streams/types.ts'
+import type { Queue } from '../queue/types.ts'
+import type { Worker } from '../delivery/worker.ts'
+import type { StreamRecord } from '../streams/types.ts'
+import type { StreamStore } from '../state/stream-store.ts'
 import type { Metrics } from './metrics.ts'
 import type { RecentEvents } from './recent-events.ts'
 import { COOKIE, createAdminAuth, createBearerCheck, tokenMatcher, type AdminAuth, type BearerCheck, type Limits } from './auth.ts'
@@ -24,7 +26,8 @@ import { activeFeedIds } from '../streams/active-feeds.ts'
 export interface AdminOptions {
   adminToken: string | undefined
   metrics: { enabled: boolean; token: string | undefined }
-  outbox: Outbox
+  queue: Queue
+  worker: Worker
   streams: StreamStore
   recent: RecentEvents
   meter: Metrics
@@ -46,7 +49,7 @@ export async function adminRoutes(options: AdminOptions): Promise<(app: Hono) =>
 }
 
 function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsCheck: BearerCheck | undefined, auth: AdminAuth | undefined): void {
-  const { outbox, streams, recent } = options
+  const { queue, worker, streams, recent } = options
 
   app.get('/readyz', async (c) => {
     const problems = await options.readiness()
@@ -56,7 +59,7 @@ function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsChe
   if (options.metrics.enabled) {
     app.get('/metrics', async (c) => {
       if (metricsCheck && !(await metricsCheck.allows(c))) throw new HttpError(401, 'unauthorized', 'metrics need the metrics token')
-      const body = options.meter.render({ spool: outbox.stats(), lanes: outbox.lanes() })
+      const body = options.meter.render({ spool: await queue.stats(), lanes: worker.lanes() })
       return c.body(body, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
     })
   }
@@ -92,12 +95,12 @@ function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsChe
 
   app.get('/api/streams', async (c) => {
     await guard(c)
-    const list = streams.all().sort((a, b) => (b.liveSince ?? 0) - (a.liveSince ?? 0)).map(streamView)
+    const list = (await streams.list()).sort((a, b) => (b.liveSince ?? 0) - (a.liveSince ?? 0)).map(streamView)
     return c.json({ streams: list })
   })
   const thumbnail = async (c: Context, streamId: string) => {
     await guard(c)
-    const ref = streams.get(streamId)?.latestThumbnail
+    const ref = (await streams.get(streamId))?.record.latestThumbnail
     const bytes = ref && (await streams.thumbnail(streamId, ref.eventId))
     if (!ref || !bytes) throw new HttpError(404, 'not_found', 'no thumbnail for this stream')
     const etag = `"${ref.eventId}"`
@@ -115,12 +118,16 @@ function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsChe
   })
   app.get('/api/status', async (c) => {
     await guard(c)
-    return c.json({ spool: outbox.stats(), destinations: outbox.lanes().filter((lane) => !lane.destination.startsWith('@')) })
+    const spool = await queue.stats()
+    const destinations = worker.lanes().filter((lane) => !lane.destination.startsWith('@'))
+      .map((lane) => ({ ...lane, pending: spool.destinations[lane.destination] ?? 0 }))
+    const { destinations: _pending, ...totals } = spool
+    return c.json({ spool: totals, destinations })
   })
   app.get('/api/dead-letters', async (c) => {
     await guard(c)
     const filter = filterOf({ eventId: c.req.query('event'), destination: c.req.query('destination') })
-    return c.json({ deadLetters: await outbox.deadLetters(filter) })
+    return c.json({ deadLetters: await queue.deadLetters(filter) })
   })
   app.post('/api/dead-letters/replay', async (c) => {
     assertSameOrigin(c, limits.trustProxy)
@@ -130,8 +137,8 @@ function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsChe
     const body = parseJson(await smallBody(c)) as { eventId?: string; destination?: string; all?: boolean }
     const filter = filterOf(body)
     if (!body.all && Object.keys(filter).length === 0) throw new HttpError(400, 'no_filter', 'say what to replay: eventId, destination, or all: true')
-    const letters = await outbox.deadLetters(filter)
-    const replayed = await outbox.replay(filter)
+    const letters = await queue.deadLetters(filter)
+    const replayed = await queue.replay(filter)
     for (const letter of letters) recent.replayed(letter.eventId, letter.destination)
     return c.json({ replayed })
   })

@@ -3,7 +3,7 @@
  * @module
  */
 import type { DeliveryConfig } from '../config/schema.ts'
-import type { DeliveryPolicy } from './deliverer.ts'
+import type { DeliveryPolicy } from './deliver-one.ts'
 
 export function policyFromConfig(config: DeliveryConfig, destination: string): DeliveryPolicy {
   const own = config.destinations[destination] ?? {}

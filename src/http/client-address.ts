@@ -1,21 +1,18 @@
 /**
  * The address a request came from, for per-client limits. Runtimes hand the peer address to their adapter, not
- * to a fetch handler, so each adapter records it here for its request. Behind a reverse proxy every request
+ * to a fetch handler, so each adapter passes it on in the request's bindings (`Bindings.clientAddress`). Behind a reverse proxy every request
  * comes from the proxy: with `trustProxy`, the last X-Forwarded-For hop (the one the proxy itself appended) is
  * the client. Never trust that header without a proxy that sets it: anyone could send any address.
  * @module
  */
 
-/** Set by the adapters: the peer address of each request's connection. */
-export const socketAddresses = new WeakMap<Request, string>()
-
 /**
  * A key for the client of `request`. IPv6 clients are keyed by their /64, since one host is commonly given a
  * whole /64 and could otherwise change address at every attempt.
  */
-export function clientAddress(request: Request, trustProxy: boolean): string {
+export function clientAddress(request: Request, trustProxy: boolean, peer: string | undefined): string {
   const forwarded = trustProxy ? request.headers.get('x-forwarded-for')?.split(',').map((hop) => hop.trim()).filter(Boolean).at(-1) : undefined
-  const address = forwarded ?? socketAddresses.get(request)
+  const address = forwarded ?? peer
   return address ? addressKey(address) : 'unknown'
 }
 

@@ -19,13 +19,6 @@
  */
 import { HttpError } from './errors.ts'
 
-/**
- * Bodies an adapter hands over as the server's own chunk iterator (Node's IncomingMessage), by request, so they
- * are read without a Web stream built around them. Returning from the iterator must stop reading without closing
- * the connection, so a 413 can still be answered.
- */
-export const rawBodies = new WeakMap<Request, AsyncIterable<Uint8Array>>()
-
 interface Chunks {
   next(): Promise<IteratorResult<Uint8Array, unknown>>
   /** Stops reading early. */
@@ -33,8 +26,7 @@ interface Chunks {
   release(): void
 }
 
-function chunksOf(request: Request): Chunks | undefined {
-  const raw = rawBodies.get(request)
+function chunksOf(request: Request, raw: AsyncIterable<Uint8Array> | undefined): Chunks | undefined {
   if (raw) {
     const iterator = raw[Symbol.asyncIterator]()
     return { next: () => iterator.next(), cancel: async () => { await iterator.return?.() }, release() {} }
@@ -92,6 +84,8 @@ export interface ReadOptions {
   inFlight?: InFlightLease
   /** The whole body must arrive within this many milliseconds of the start of the read: 408 otherwise. */
   timeoutMs?: number
+  /** The runtime's own chunk iterator for the body (see Bindings.body); the Request's stream otherwise. */
+  raw?: AsyncIterable<Uint8Array>
 }
 
 export async function readBodyLimited(
@@ -100,7 +94,7 @@ export async function readBodyLimited(
   onChunk?: (chunk: Uint8Array) => void,
   options: ReadOptions = {},
 ): Promise<Uint8Array> {
-  const { inFlight, timeoutMs } = options
+  const { inFlight, timeoutMs, raw } = options
   const declared = request.headers.get('content-length')
   const length = declared === null ? undefined : Number(declared)
   if (length !== undefined && Number.isFinite(length) && length > limit) throw tooLarge(limit)
@@ -108,7 +102,7 @@ export async function readBodyLimited(
   const declaredLength = length !== undefined && Number.isInteger(length) && length >= 0 ? length : undefined
   // A declared length is taken whole before anything is read; a chunked body is taken as it arrives.
   if (declaredLength !== undefined && inFlight && !inFlight.take(declaredLength)) throw busy()
-  const reader = chunksOf(request)
+  const reader = chunksOf(request, raw)
   if (!reader) return new Uint8Array(0)
 
   let exact: Uint8Array | undefined

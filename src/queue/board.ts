@@ -6,7 +6,7 @@
  * Heaps are lazy: an item whose delivery moved on since it was pushed is skipped when it comes up.
  * @module
  */
-import { MinHeap } from '../delivery/heap.ts'
+import { MinHeap } from '../util/min-heap.ts'
 import { LeaseLostError, type Attempt, type Claim, type Delivery } from './types.ts'
 
 interface Entry {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { nextAttempt, type RetryPolicy } from '../../src/delivery/retry.ts'
 import { httpFailure, parseRetryAfter } from '../../src/destinations/failures.ts'
 import { createCircuit } from '../../src/delivery/circuit.ts'
-import { MinHeap } from '../../src/delivery/heap.ts'
-import { createDedup } from '../../src/outbox/dedup.ts'
+import { MinHeap } from '../../src/util/min-heap.ts'
+import { memoryDedupWindow } from '../../src/state/dedup.ts'
 import { DeliveryError } from '../../src/destinations/types.ts'
 
 const policy: RetryPolicy = { scheduleMs: [1_000, 5_000, 30_000], jitter: 0.2, maxAgeMs: 3_600_000 }
@@ -82,12 +82,16 @@ describe('MinHeap', () => {
 })
 
 describe('dedup', () => {
-  it('sees an id again within the window only', () => {
-    const dedup = createDedup(1_000)
-    expect(dedup.seen('a', 0)).toBe(false)
-    expect(dedup.seen('a', 999)).toBe(true)
-    expect(dedup.seen('a', 1_000)).toBe(false)
-    dedup.forget('a')
-    expect(dedup.seen('a', 1_001)).toBe(false)
+  it('sees an id again within the window only', async () => {
+    let now = 0
+    const dedup = memoryDedupWindow(1_000, () => now)
+    expect(await dedup.remember('a')).toBe(true)
+    now = 999
+    expect(await dedup.remember('a')).toBe(false)
+    now = 1_000
+    expect(await dedup.remember('a')).toBe(true)
+    await dedup.forget('a')
+    now = 1_001
+    expect(await dedup.remember('a')).toBe(true)
   })
 })

@@ -75,9 +75,8 @@ describe('event ids from a streamed SHA-256', () => {
   })
 })
 
-describe('bodies read from an adapter-registered chunk iterator', () => {
+describe('bodies read from the chunk iterator an adapter passes in the bindings', () => {
   it('reads them whole, and stops pulling as soon as the limit is passed, without a Web stream', async () => {
-    const { rawBodies } = await import('../../src/http/read-body.ts')
     let pulled = 0
     let returned = false
     const source = (count: number): AsyncIterable<Uint8Array> => ({
@@ -94,15 +93,13 @@ describe('bodies read from an adapter-registered chunk iterator', () => {
       }),
     })
     const small = new Request('http://x/', { method: 'POST', headers: { 'content-length': String(3 * 1024) } })
-    rawBodies.set(small, source(3))
-    const body = await readBodyLimited(small, 1 << 20)
+    const body = await readBodyLimited(small, 1 << 20, undefined, { raw: source(3) })
     expect(body.byteLength).toBe(3 * 1024)
     expect(body[2048]).toBe(3)
 
     pulled = 0
     const large = new Request('http://x/', { method: 'POST' })
-    rawBodies.set(large, source(64))
-    await expect(readBodyLimited(large, 16 * 1024)).rejects.toMatchObject({ status: 413 })
+    await expect(readBodyLimited(large, 16 * 1024, undefined, { raw: source(64) })).rejects.toMatchObject({ status: 413 })
     expect(pulled).toBe(17)
     expect(returned).toBe(true)
   })
@@ -112,28 +109,22 @@ describe('a body that arrives whole', () => {
   const once = (chunk: Uint8Array): AsyncIterable<Uint8Array> => ({ async *[Symbol.asyncIterator]() { yield chunk } })
 
   it('is kept as it is when it owns its memory, and copied out of a larger buffer otherwise', async () => {
-    const { rawBodies } = await import('../../src/http/read-body.ts')
     const whole = new Uint8Array(5000).fill(7)
     const owned = new Request('http://x/', { method: 'POST', headers: { 'content-length': '5000' } })
-    rawBodies.set(owned, once(whole))
-    expect(await readBodyLimited(owned, 1 << 20)).toBe(whole)
+    expect(await readBodyLimited(owned, 1 << 20, undefined, { raw: once(whole) })).toBe(whole)
 
     const slice = new Uint8Array(65_536).fill(9).subarray(100, 5100)
     const sliced = new Request('http://x/', { method: 'POST', headers: { 'content-length': '5000' } })
-    rawBodies.set(sliced, once(slice))
-    const copy = await readBodyLimited(sliced, 1 << 20)
+    const copy = await readBodyLimited(sliced, 1 << 20, undefined, { raw: once(slice) })
     expect(copy).not.toBe(slice)
     expect(copy.buffer.byteLength).toBe(5000)
     expect(copy).toEqual(slice)
   })
 
   it('is refused when it ends before its declared length', async () => {
-    const { rawBodies } = await import('../../src/http/read-body.ts')
     const short = new Request('http://x/', { method: 'POST', headers: { 'content-length': '5000' } })
-    rawBodies.set(short, once(new Uint8Array(100)))
-    await expect(readBodyLimited(short, 1 << 20)).rejects.toMatchObject({ status: 400, reason: 'truncated_body' })
+    await expect(readBodyLimited(short, 1 << 20, undefined, { raw: once(new Uint8Array(100)) })).rejects.toMatchObject({ status: 400, reason: 'truncated_body' })
     const none = new Request('http://x/', { method: 'POST', headers: { 'content-length': '10' } })
-    rawBodies.set(none, { async *[Symbol.asyncIterator]() {} })
-    await expect(readBodyLimited(none, 1 << 20)).rejects.toMatchObject({ status: 400 })
+    await expect(readBodyLimited(none, 1 << 20, undefined, { raw: { async *[Symbol.asyncIterator]() {} } })).rejects.toMatchObject({ status: 400 })
   })
 })

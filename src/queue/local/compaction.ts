@@ -40,8 +40,15 @@ export function createCompaction(log: SegmentLog, index: EventIndex, rewrite: (s
       for (const stored of [...index.events.values()].filter((e) => e.segment === oldest && e.busy.size === 0)) {
         if (closed()) return
         const body = await index.bodyOf(stored).catch(() => undefined)
-        if (!body || stored.segment !== oldest) continue
-        await rewrite(stored, body)
+        // Delivered meanwhile (wholly, or moved on by another copy): nothing to carry forward.
+        if (!body || stored.segment !== oldest || index.events.get(stored.meta.id) !== stored || stored.pending.size === 0) continue
+        const copy = rewrite(stored, body)
+        stored.copying = copy.catch(() => {})
+        try {
+          await copy
+        } finally {
+          stored.copying = undefined
+        }
       }
     },
   }

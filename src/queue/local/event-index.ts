@@ -20,10 +20,14 @@ export interface StoredEvent {
   pending: Set<string>
   /** Destinations with a delivery under way (between load and its outcome): the event is not copied forward meanwhile. */
   busy: Set<string>
+  /** Destinations whose end (delivered, dead) is being written: a copy forward leaves them out. */
+  finishing: Set<string>
   body: Uint8Array | undefined
   /** A body read back from disk, shared by the deliveries under way (one read and hash check for all). */
   loaded?: Uint8Array
   reading?: Promise<Uint8Array>
+  /** Its record being copied forward: outcomes wait, so none is written before the copy that would undo it. */
+  copying?: Promise<void>
 }
 
 /** Larger bodies are not cached: reading one back (page cache, hash check) costs less than holding many in memory. */
@@ -49,7 +53,7 @@ export class EventIndex {
       this.live.set(stored.segment, this.live.get(stored.segment)! - 1)
       Object.assign(stored, { segment, bodyOffset, bodyLength })
     } else {
-      stored = { meta, segment, bodyOffset, bodyLength, pending: new Set(), busy: new Set(), body: undefined }
+      stored = { meta, segment, bodyOffset, bodyLength, pending: new Set(), busy: new Set(), finishing: new Set(), body: undefined }
       this.events.set(meta.id, stored)
     }
     this.live.set(segment, (this.live.get(segment) ?? 0) + 1)

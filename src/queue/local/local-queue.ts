@@ -136,9 +136,10 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     const deliveries: Record<string, DeliveryState> = {}
     for (const destination of stored.pending) {
       const d = board.get(stored.meta.id, destination)
-      if (d) deliveries[destination] = { since: d.since, attempts: d.attempts, nextAt: d.nextAt }
+      // One whose end is being written must not come back with the copy (the copy may land after that end).
+      if (d && !stored.finishing.has(destination)) deliveries[destination] = { since: d.since, attempts: d.attempts, nextAt: d.nextAt }
     }
-    await appendEvent({ ...stored.meta, deliveries }, body)
+    if (Object.keys(deliveries).length > 0) await appendEvent({ ...stored.meta, deliveries }, body)
   })
 
   /**
@@ -190,7 +191,14 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
   /** Ends a claim for good: the record first, then the index. */
   async function finish(claim: Claim, kind: 'D' | 'X'): Promise<void> {
     board.check(claim)
-    await appendState(kind, { id: claim.eventId, destination: claim.destination })
+    const stored = index.events.get(claim.eventId)
+    await stored?.copying
+    stored?.finishing.add(claim.destination)
+    try {
+      await appendState(kind, { id: claim.eventId, destination: claim.destination })
+    } finally {
+      stored?.finishing.delete(claim.destination)
+    }
     board.remove(claim)
     index.resolve(claim.eventId, claim.destination)
     await compaction.dropResolved()
@@ -231,6 +239,7 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     },
     async retry(claim, at, attempt) {
       board.check(claim)
+      await index.events.get(claim.eventId)?.copying
       await appendState('A', { id: claim.eventId, destination: claim.destination, ...(attempt ? { attempt } : {}), nextAt: at })
       index.settle(claim.eventId, claim.destination)
       board.reschedule(claim, at, attempt)

@@ -6,10 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lockDir } from '../../src/queue/local/dir-lock.ts'
-import { isAlive, processStart } from '../../src/util/pid.ts'
-import { ROOT } from '../support/runtimes.ts'
-import { tempDir } from '../support/files.ts'
+import { lockDir } from '../../../src/queue/local/dir-lock.ts'
+import { isAlive, processStart } from '../../../src/util/pid.ts'
+import { ROOT } from '../../support/runtimes.ts'
+import { tempDir } from '../../support/files.ts'
 
 let dir: ReturnType<typeof tempDir>
 beforeEach(() => { dir = tempDir('hookcast-lock-') })

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createDeliverer, type DeliveryPolicy, type OutcomeReport } from '../../src/delivery/deliverer.ts'
-import { openLocalSpool } from '../../src/spool/local-spool.ts'
-import type { SpoolStore } from '../../src/spool/types.ts'
+import { startWorker } from '../../src/delivery/worker.ts'
+import type { DeliveryPolicy, OutcomeReport } from '../../src/delivery/deliver-one.ts'
+import { openLocalQueue } from '../../src/queue/local/local-queue.ts'
+import type { Queue } from '../../src/queue/types.ts'
 import { DeliveryDeferred, DeliveryError, type Destination } from '../../src/destinations/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { silentLogger } from '../../src/log.ts'
@@ -39,12 +40,12 @@ function recorder(name: string, behaviour: (event: HookEvent, call: number) => P
 }
 
 let dir: ReturnType<typeof tempDir>
-let store: SpoolStore
+let store: Queue
 let closeDeliverer: (() => Promise<void>) | undefined
 
 beforeEach(async () => {
   dir = tempDir('hookcast-deliver-')
-  store = await openLocalSpool({ dir: dir.path, fsync: false, maxBytes: 1e9, segmentBytes: 1e7, cacheBytes: 1e7, log: silentLogger })
+  store = await openLocalQueue({ dir: dir.path, fsync: false, maxBytes: 1e9, segmentBytes: 1e7, cacheBytes: 1e7, log: silentLogger })
 })
 afterEach(async () => {
   await closeDeliverer?.()
@@ -53,29 +54,29 @@ afterEach(async () => {
   dir.remove()
 })
 
-function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY, spool: SpoolStore = store) {
+function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY, queue: Queue = store) {
   const outcomes: OutcomeReport[] = []
   const spoolErrors: string[] = []
-  const deliverer = createDeliverer({
-    store: spool, destinations: new Map(destinations.map((d) => [d.name, d])), policyFor: policy, log: silentLogger,
+  const accept = async (count: number, names: string[]) => {
+    for (let i = 0; i < count; i++) await store.put(makeEvent({ id: `ev${i}`, body: new Uint8Array([i]), receivedAt: Date.now() }), names)
+  }
+  const deliverer = startWorker({
+    queue, destinations: new Map(destinations.map((d) => [d.name, d])), policyFor: policy, log: silentLogger,
     onOutcome: (report) => outcomes.push(report),
-    onSpoolError: (step) => spoolErrors.push(step),
+    onQueueError: (step) => spoolErrors.push(step),
   })
   closeDeliverer = () => deliverer.close(100)
-  const accept = async (count: number, names: string[]) => {
-    for (let i = 0; i < count; i++) deliverer.schedule(await store.append(makeEvent({ id: `ev${i}`, body: new Uint8Array([i]), receivedAt: Date.now() }), names))
-  }
   return { deliverer, outcomes, accept, spoolErrors }
 }
 
-describe('deliverer', () => {
+describe('worker', () => {
   it('delivers every event to every destination once', async () => {
     const a = recorder('a')
     const b = recorder('b')
     const { accept } = start([a.destination, b.destination])
     await accept(30, ['a', 'b'])
     await eventually(() => a.calls.length === 30 && b.calls.length === 30)
-    await eventually(() => store.stats().pendingDeliveries === 0)
+    await eventually(async () => (await store.stats()).pendingDeliveries === 0)
     await sleep(100)
     expect(new Set(a.calls.map((c) => c.id)).size).toBe(30)
     expect(a.calls.length + b.calls.length).toBe(60)
@@ -167,23 +168,23 @@ describe('deliverer', () => {
     await eventually(() => hanging.calls.length === 2)
     await deliverer.close(50)
     closeDeliverer = undefined
-    expect(store.stats().pendingDeliveries).toBe(2)
+    expect((await store.stats()).pendingDeliveries).toBe(2)
     expect(await store.deadLetters()).toEqual([])
   })
 
   it('does not blame the destination when the spool fails to record a success', async () => {
     let failures = 2
-    const flakySpool: SpoolStore = {
+    const flakySpool: Queue = {
       ...store,
-      async delivered(delivery) {
+      async ack(claim) {
         if (failures-- > 0) throw new Error('ENOSPC: no space left on device')
-        return store.delivered(delivery)
+        return store.ack(claim)
       },
     }
     const sink = recorder('sink')
     const { accept, outcomes, spoolErrors, deliverer } = start([sink.destination], () => ({ ...POLICY, circuit: { failures: 1, probeAfterMs: 60_000, maxProbeAfterMs: 60_000 } }), flakySpool)
     await accept(1, ['sink'])
-    await eventually(() => store.stats().pendingDeliveries === 0, 10_000)
+    await eventually(async () => (await store.stats()).pendingDeliveries === 0, 10_000)
     expect(sink.calls).toHaveLength(1) // delivered once; only the record was retried
     expect(outcomes.map((o) => o.outcome)).toEqual(['delivered'])
     expect(spoolErrors).toEqual(['record', 'record'])
@@ -205,7 +206,7 @@ describe('deliverer', () => {
     await accept(10, ['flaky'])
     await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 9, 5_000)
     expect(outcomes.filter((o) => o.outcome === 'dead')).toHaveLength(1)
-    expect(store.stats().pendingDeliveries).toBe(0)
+    expect((await store.stats()).pendingDeliveries).toBe(0)
   })
 
   it('moves the circuit on when the probe is deferred', async () => {
@@ -236,11 +237,11 @@ describe('deliverer', () => {
 
   it('retries later, without an attempt, when the spool cannot load the event', async () => {
     let failures = 1
-    const flakySpool: SpoolStore = {
+    const flakySpool: Queue = {
       ...store,
-      async load(eventId, destination) {
+      async load(claim) {
         if (failures-- > 0) throw new Error('EIO: i/o error')
-        return store.load(eventId, destination)
+        return store.load(claim)
       },
     }
     const sink = recorder('sink')

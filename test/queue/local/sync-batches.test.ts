@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { openSegmentLog } from '../../src/queue/local/segment-log.ts'
-import { tempDir } from '../support/files.ts'
+import { openSegmentLog } from '../../../src/queue/local/segment-log.ts'
+import { tempDir } from '../../support/files.ts'
 
 const dir = tempDir('hookcast-sync-batches-')
 afterEach(() => {
