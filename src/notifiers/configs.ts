@@ -5,8 +5,7 @@
  */
 import { z } from 'zod'
 import { httpNotifierConfig } from './http-config.ts'
-// Slack's schema still lives beside the notifier; it moves to slack-config.ts when Slack splits (config / webhook / bot).
-import { slackNotifierConfig } from './slack.ts'
+import { slackNotifierConfig } from './slack-config.ts'
 
 export const notifierConfig = z.discriminatedUnion('type', [httpNotifierConfig, slackNotifierConfig])
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSlackWebApi, postIncomingWebhook } from '../../src/notifiers/slack-api.ts'
+import { createSlackWebApi } from '../../src/notifiers/slack-api.ts'
+import { postIncomingWebhook } from '../../src/notifiers/slack-webhook.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { ConfigError } from '../../src/config/load.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'

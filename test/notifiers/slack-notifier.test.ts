@@ -3,8 +3,10 @@
  * becomes in everything posted (message, fallback text, uploaded file's name).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSlackNotifier, slackNotifierConfig } from '../../src/notifiers/slack.ts'
-import type { StreamRecord, StreamStore } from '../../src/streams/types.ts'
+import { createSlackNotifier } from '../../src/notifiers/slack.ts'
+import { slackNotifierConfig } from '../../src/notifiers/slack-config.ts'
+import type { StreamRecord } from '../../src/streams/types.ts'
+import type { StreamStore } from '../../src/state/stream-store.ts'
 import { silentLogger } from '../../src/log.ts'
 import { BOT_TOKEN, CHANNEL, startSlack, type SlackStandIn } from '../support/slack.ts'
 import { makeEvent } from '../support/events.ts'
@@ -25,11 +27,13 @@ function oneStream(): StreamStore {
     streamId: STREAM, streamName: HOSTILE, status: 'live', session: 's1', liveSince: 1, feeds: { f: { started: 1 } },
     firstThumbnail: { eventId: 't1', timestamp: 1, event }, alerts: {}, emitted: {}, updatedAt: 1,
   }
+  let revision = 1
   return {
-    get: (id) => (id === STREAM ? record : undefined),
-    all: () => [record],
-    async update(_id, change) { change(record); return record },
-    async putThumbnail() {},
+    get: async (id) => (id === STREAM ? { record: structuredClone(record), revision: String(revision) } : undefined),
+    async put(_id, next) { Object.assign(record, next); return String(++revision) },
+    list: async () => [record],
+    delete: async () => false,
+    putThumbnail: async () => true,
     thumbnail: async () => jpeg('hostile', 2_000),
     async close() {},
   }
