@@ -43,7 +43,8 @@ function modeFor(name: string, config: SlackNotifierConfig, deps: NotifierDeps):
   }
   if (config.webhookUrl) {
     return createWebhookMode({
-      ...common, url: config.webhookUrl, image: config.image, destination: deps.destination, thumbnailUrl: deps.thumbnailUrl,
+      ...common, url: config.webhookUrl, image: config.image, destination: (sink) => deps.destination(sink),
+      thumbnailUrl: (publicUrl, ref, expiryMs) => deps.thumbnailUrl(publicUrl, ref, expiryMs),
     })
   }
   return createBotMode({
