@@ -6,6 +6,9 @@ import type { HookEvent } from '../events/types.ts'
 import type { RouteConfig } from '../config/schema.ts'
 import { globToRegExp } from './glob.ts'
 
+/** Kinds of hookcast's own internal work, for its own destinations only (streams/check-event.ts). */
+const INTERNAL_PREFIX = 'hookcast.'
+
 export interface CompiledRoute {
   matches(event: HookEvent): boolean
   to: readonly string[]
@@ -13,7 +16,8 @@ export interface CompiledRoute {
 
 /**
  * Prepares routes once at start (globs compiled, names lower-cased). hookcast's own `stream` events (live, ended)
- * only match routes that name the `stream` type: a catch-all route stores the platform's hooks, not alerts.
+ * only match routes that name the `stream` type: a catch-all route stores the platform's hooks, not alerts. Its
+ * internal kinds (`hookcast.*`: the stream tracker's delayed checks) match no route at all, even one naming them.
  */
 export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
   return routes.map(({ when, to }) => {
@@ -25,6 +29,7 @@ export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
     return {
       to,
       matches(event) {
+        if (event.type.toLowerCase().startsWith(INTERNAL_PREFIX)) return false
         if (sources && !sources.has(event.source)) return false
         if (types ? !types.has(event.type.toLowerCase()) : event.type === 'stream') return false
         if (events && !events.has(event.event.toLowerCase())) return false

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Hono } from 'hono'
-import type { StreamStore } from './types.ts'
+import type { StreamStore } from '../state/stream-store.ts'
 import { THUMBNAIL_ROUTE, type ThumbnailLinks } from './thumbnail-url.ts'
 import { HttpError } from '../http/errors.ts'
 

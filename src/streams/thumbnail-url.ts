@@ -4,10 +4,9 @@
  * the path and the expiry, so a link cannot be changed to reach another stream or live longer.
  * @module
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { timingSafeEqual } from '../verify/constant-time.ts'
-import { decodeBase64, toBase64, toHex } from '../util/encoding.ts'
+import { toHex } from '../util/encoding.ts'
+import type { SigningKeyStore } from '../state/signing-key.ts'
 import type { ThumbnailRef } from './types.ts'
 
 export const THUMBNAIL_ROUTE = '/thumbnails'
@@ -18,15 +17,9 @@ export interface ThumbnailLinks {
   check(path: string, exp: string | undefined, sig: string | undefined): Promise<boolean>
 }
 
-/** The signing key lives beside the stream state, made on first use, so links survive restarts. */
-export async function createThumbnailLinks(dir: string, now: () => number = Date.now): Promise<ThumbnailLinks> {
-  await mkdir(dir, { recursive: true })
-  const file = join(dir, 'url-signing-key')
-  let secret = decodeBase64((await readFile(file, 'utf8').catch(() => '')).trim())
-  if (!secret || secret.byteLength < 32) {
-    secret = crypto.getRandomValues(new Uint8Array(32))
-    await writeFile(file, toBase64(secret), { mode: 0o600 })
-  }
+/** Links signed with the key from `keys` (beside the stream state, or shared by every instance), so they survive restarts. */
+export async function createThumbnailLinks(keys: SigningKeyStore, now: () => number = Date.now): Promise<ThumbnailLinks> {
+  const secret = await keys.getOrCreate()
   const key = await crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
   const mac = async (text: string) => new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text)))
 

@@ -1,6 +1,6 @@
 /**
- * What hookcast remembers about each stream, and the small store interface that keeps it (a local directory
- * today; a store shared by several instances later).
+ * What hookcast remembers about each stream: the record a stream store (src/state/stream-store.ts) keeps per stream,
+ * and the bounds on it.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
@@ -51,29 +51,22 @@ export interface StreamRecord {
   alerts: Record<string, Record<string, AlertRecord>>
   /** The session whose `live` / `ended` lifecycle event was last handed to the pipeline (so none is lost or doubled). */
   emitted: { live?: string; ended?: string }
+  /**
+   * A transition being handed on, and by whom: written in the same compare-and-set as the change that made it due,
+   * so of several trackers racing on one stream exactly one hands it on (see lifecycle.ts `claimTransitions`).
+   */
+  emitting?: { live?: EmitClaim; ended?: EmitClaim }
   /** Wall-clock time of the last change, epoch ms (the age of an ended stream runs from here). */
   updatedAt: number
 }
 
-export interface StreamStore {
-  get(streamId: string): StreamRecord | undefined
-  all(): StreamRecord[]
-  /**
-   * Applies `change` to the record (created when missing) and persists it before resolving; with `lazy`, the write
-   * may wait up to a second to be shared with other changes (for changes a crash may lose, like the latest thumbnail).
-   *
-   * Creating a record can be refused with a {@link StreamLimitError} (the id is too long, or every record the store
-   * may hold is a live stream); a known stream's record always changes.
-   */
-  update(streamId: string, change: (record: StreamRecord) => void, lazy?: boolean): Promise<StreamRecord>
-  /**
-   * Keeps a thumbnail's bytes for a record to refer to (write it before the `update` that refers to it). Resolves
-   * `false` when the thumbnail bytes the store may hold are all taken by live streams: then nothing is kept (any
-   * other value: kept).
-   */
-  putThumbnail(ref: ThumbnailRef, bytes: Uint8Array): Promise<boolean | void>
-  thumbnail(streamId: string, eventId: string): Promise<Uint8Array | undefined>
-  close(): Promise<void>
+export type Transition = 'live' | 'ended'
+
+/** Who hands on a transition: the delivery (event id) that took it on, and when (epoch ms). */
+export interface EmitClaim {
+  session: string
+  by: string
+  at: number
 }
 
 /**

@@ -5,45 +5,38 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createStreamTracker } from '../../src/streams/tracker.ts'
-import { openLocalStreamStore } from '../../src/streams/local-store.ts'
-import type { StreamRecord, StreamStore } from '../../src/streams/types.ts'
+import { openLocalStreamStore } from '../../src/state/local-stream-store.ts'
+import { memoryStreamStore } from '../../src/state/memory-stream-store.ts'
+import { updateWithRetry, type StreamStore } from '../../src/state/stream-store.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook } from '../../src/events/parse.ts'
 import { silentLogger } from '../../src/log.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
+import { timedChecks } from './support.ts'
 
 const STREAM = 'ZG6NWV/show'
 
-/** A stream store in memory whose `update` can be told to fail its next N calls. */
+/** A stream store in memory whose writes (`put`) can be told to fail their next N calls. */
 function flakyStore(): StreamStore & { failNext(count: number): void; failures: number } {
-  const records = new Map<string, StreamRecord>()
+  const inner = memoryStreamStore()
   let failing = 0
   const store = {
+    ...inner,
     failures: 0,
     failNext(count: number) { failing = count },
-    get: (id: string) => records.get(id),
-    all: () => [...records.values()],
-    async update(id: string, change: (r: StreamRecord) => void) {
+    async put(...args: Parameters<StreamStore['put']>) {
       if (failing > 0) {
         failing--
         store.failures++
         throw new Error('disk full')
       }
-      let record = records.get(id)
-      if (!record) {
-        record = { streamId: id, status: 'ended', feeds: Object.create(null), alerts: Object.create(null), emitted: {}, updatedAt: Date.now() }
-        records.set(id, record)
-      }
-      change(record)
-      return record
+      return inner.put(...args)
     },
-    async putThumbnail() { return true },
-    async thumbnail() { return undefined },
-    async close() {},
   }
-  return store as unknown as StreamStore & { failNext(count: number): void; failures: number }
+  return store
 }
+const recordOf = async (store: StreamStore) => (await store.get(STREAM))?.record
 
 const feed = (event: 'started' | 'ended', feedId: string, at: number) => parseJsonHook(new TextEncoder().encode(JSON.stringify({
   type: 'feeds', event, timestamp: at + 5,
@@ -70,8 +63,9 @@ describe('stream tracker background failures', () => {
     const store = flakyStore()
     const emitted: HookEvent[] = []
     const failures: string[] = []
+    const checks = timedChecks(() => tracker)
     const tracker = createStreamTracker({
-      store, flapWindowMs: 1_000, log: silentLogger,
+      store, flapWindowMs: 1_000, log: silentLogger, scheduleCheck: checks.scheduleCheck,
       emit: async (e) => { emitted.push(e) },
       onBackgroundFailure: (what: string) => { failures.push(what) },
     } as Parameters<typeof createStreamTracker>[0])
@@ -79,7 +73,7 @@ describe('stream tracker background failures', () => {
     const t0 = Date.now()
     await tracker.deliver(await feed('started', 'a', t0))
     await tracker.deliver(await feed('ended', 'a', t0 + 100))
-    expect(store.get(STREAM)!.status).toBe('ending')
+    expect((await recordOf(store))!.status).toBe('ending')
 
     store.failNext(2)
     // Well past the flap window plus any reasonable retry schedule (fake time: this takes no real time).
@@ -92,20 +86,22 @@ describe('stream tracker background failures', () => {
     await eventually(() => emitted.length === 2 || undefined, 5_000).catch(() => {})
     expect(unhandled).toEqual([])
     expect(store.failures).toBe(2)
-    expect(store.get(STREAM)!.status).toBe('ended')
+    expect((await recordOf(store))!.status).toBe('ended')
     expect(emitted.map((e) => e.event)).toEqual(['live', 'ended'])
     expect(failures).toHaveLength(2)
+    checks.stop()
     await tracker.close?.()
   })
 
   it('a failed emit of a transition at start is retried in the background', async () => {
     const store = flakyStore()
     // A record whose `live` was never handed on (a crash between the state write and the emit).
-    await store.update(STREAM, (r) => { r.status = 'live'; r.session = `${STREAM}@1`; r.liveSince = 1; r.feeds.a = { started: 1 } })
+    await updateWithRetry(store, STREAM, (r) => { r.status = 'live'; r.session = `${STREAM}@1`; r.liveSince = 1; r.feeds.a = { started: 1 } })
     const emitted: HookEvent[] = []
     let failing = 2
+    const checks = timedChecks(() => tracker)
     const tracker = createStreamTracker({
-      store, flapWindowMs: 1_000, log: silentLogger,
+      store, flapWindowMs: 1_000, log: silentLogger, scheduleCheck: checks.scheduleCheck,
       emit: async (e) => { if (failing-- > 0) throw new Error('spool full'); emitted.push(e) },
     })
     await tracker.start()
@@ -117,7 +113,8 @@ describe('stream tracker background failures', () => {
     await eventually(() => emitted.length === 1 || undefined, 5_000).catch(() => {})
     expect(unhandled).toEqual([])
     expect(emitted.map((e) => e.event)).toEqual(['live'])
-    expect(store.get(STREAM)!.emitted.live).toBe(`${STREAM}@1`)
+    expect((await recordOf(store))!.emitted.live).toBe(`${STREAM}@1`)
+    checks.stop()
     await tracker.close?.()
   })
 })
@@ -133,11 +130,11 @@ describe('local stream store background writes', () => {
     const store = await openLocalStreamStore({
       dir: state, log: silentLogger, onBackgroundFailure: (what: string) => { failures.push(what) },
     } as Parameters<typeof openLocalStreamStore>[0])
-    await store.update(STREAM, (r) => { r.streamName = 'show' })
+    await updateWithRetry(store, STREAM, (r) => { r.streamName = 'show' })
     // The directory goes away (a file where it was): every write fails.
     renameSync(state, `${state}.away`)
     writeFileSync(state, 'not a directory')
-    await store.update(STREAM, (r) => { r.accountId = 'ZG6NWV' }, true)
+    await updateWithRetry(store, STREAM, (r) => { r.accountId = 'ZG6NWV' }, { lazy: true })
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     expect(failures.length).toBeGreaterThan(0)
     rmSync(state)
@@ -147,7 +144,7 @@ describe('local stream store background writes', () => {
     for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 250))
       reopened = await openLocalStreamStore({ dir: state, log: silentLogger })
-      const found = reopened.get(STREAM)?.accountId
+      const found = (await recordOf(reopened))?.accountId
       await reopened.close()
       if (found === 'ZG6NWV') break
       reopened = undefined

@@ -6,14 +6,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createStreamTracker } from '../../src/streams/tracker.ts'
-import { openLocalStreamStore } from '../../src/streams/local-store.ts'
-import type { StreamRecord, StreamStore, ThumbnailRef } from '../../src/streams/types.ts'
+import { openLocalStreamStore } from '../../src/state/local-stream-store.ts'
+import { updateWithRetry, type StreamStore } from '../../src/state/stream-store.ts'
+import type { StreamRecord, ThumbnailRef } from '../../src/streams/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
 import { silentLogger } from '../../src/log.ts'
 import { jpeg, SECRET, signedThumbnail } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { configSchema } from '../../src/config/schema.ts'
+import { timedChecks, type TimedChecks } from './support.ts'
 
 type Options = Parameters<typeof openLocalStreamStore>[0]
 const DAY = 86_400_000
@@ -33,6 +35,7 @@ const ref = (streamId: string, eventId: string, timestamp = clock): ThumbnailRef
 })
 const hex24 = (n: number) => n.toString(16).padStart(24, '0')
 const recordFiles = () => readdirSync(join(dir.path, 'records')).filter((name) => name.endsWith('.json'))
+const update = (store: StreamStore, streamId: string, change: (r: StreamRecord) => void) => updateWithRetry(store, streamId, change)
 const goLive = (r: StreamRecord) => { r.status = 'live'; r.liveSince = clock; r.session = `${r.streamId}@${clock}`; r.feeds.a = { started: clock } }
 
 beforeEach(() => {
@@ -47,20 +50,20 @@ afterEach(async () => {
 describe('one file per stream', () => {
   it('keeps each stream in its own small file, so a change rewrites only that one', async () => {
     const store = await open()
-    for (const name of ['a', 'b', 'c']) await store.update(`acct/${name}`, (r) => { r.streamName = name })
+    for (const name of ['a', 'b', 'c']) await update(store, `acct/${name}`, (r) => { r.streamName = name })
     const files = recordFiles()
     expect(files).toHaveLength(3)
     for (const file of files) expect(file).toMatch(/^[0-9a-f]{32}\.json$/)
     expect(existsSync(join(dir.path, 'streams.json'))).toBe(false)
     const inodes = new Map(files.map((file) => [file, statSync(join(dir.path, 'records', file)).ino]))
-    await store.update('acct/b', (r) => { r.accountId = 'acct' })
+    await update(store, 'acct/b', (r) => { r.accountId = 'acct' })
     const changed = recordFiles().filter((file) => statSync(join(dir.path, 'records', file)).ino !== inodes.get(file))
     expect(changed).toHaveLength(1)
     expect(JSON.parse(readFileSync(join(dir.path, 'records', changed[0]!), 'utf8'))).toMatchObject({ streamId: 'acct/b', accountId: 'acct' })
     await store.close()
     const reopened = await open()
-    expect(reopened.all().map((r) => r.streamId).sort()).toEqual(['acct/a', 'acct/b', 'acct/c'])
-    expect(reopened.get('acct/b')).toMatchObject({ streamName: 'b', accountId: 'acct' })
+    expect((await reopened.list()).map((r) => r.streamId).sort()).toEqual(['acct/a', 'acct/b', 'acct/c'])
+    expect((await reopened.get('acct/b'))?.record).toMatchObject({ streamName: 'b', accountId: 'acct' })
   })
 
   it('a stream id of 256 + 256 characters keeps its state and thumbnails (no ENAMETOOLONG)', async () => {
@@ -68,11 +71,11 @@ describe('one file per stream', () => {
     const store = await open()
     const thumb = ref(long, hex24(1))
     await store.putThumbnail(thumb, jpeg('long'))
-    await store.update(long, (r) => { r.latestThumbnail = thumb })
+    await update(store, long, (r) => { r.latestThumbnail = thumb })
     expect(await store.thumbnail(long, hex24(1))).toEqual(jpeg('long'))
     await store.close()
     const reopened = await open()
-    expect(reopened.get(long)?.latestThumbnail?.eventId).toBe(hex24(1))
+    expect((await reopened.get(long))?.record?.latestThumbnail?.eventId).toBe(hex24(1))
     expect(await reopened.thumbnail(long, hex24(1))).toEqual(jpeg('long'))
   })
 
@@ -85,14 +88,14 @@ describe('one file per stream', () => {
     mkdirSync(join(dir.path, 'thumbnails'))
     writeFileSync(join(dir.path, 'thumbnails', `${encodeURIComponent('acct/one')}.${hex24(7)}.jpg`), jpeg('seven'))
     const store = await open()
-    expect(store.all().map((r) => r.streamId).sort()).toEqual(['acct/one', 'acct/two'])
-    expect(store.get('acct/one')!.alerts).toEqual({ slack: { 'acct/one@1': { live: '1.2' } } })
+    expect((await store.list()).map((r) => r.streamId).sort()).toEqual(['acct/one', 'acct/two'])
+    expect((await store.get('acct/one'))?.record!.alerts).toEqual({ slack: { 'acct/one@1': { live: '1.2' } } })
     expect(await store.thumbnail('acct/one', hex24(7))).toEqual(jpeg('seven'))
     expect(existsSync(join(dir.path, 'streams.json'))).toBe(false)
     expect(recordFiles()).toHaveLength(2)
     await store.close()
     const again = await open()
-    expect(again.get('acct/two')).toMatchObject({ status: 'live', session: 'acct/two@5', feeds: { f: { started: 5 } } })
+    expect((await again.get('acct/two'))?.record).toMatchObject({ status: 'live', session: 'acct/two@5', feeds: { f: { started: 5 } } })
     expect(await again.thumbnail('acct/one', hex24(7))).toEqual(jpeg('seven'))
   })
 })
@@ -106,43 +109,43 @@ describe('limits', () => {
   it('at maxStreams, a new stream evicts ended streams (those that never went live first), never a live one', async () => {
     const limits: string[] = []
     const store = await open({ maxStreams: 4, onLimit: (what: string) => limits.push(what) })
-    await store.update('acct/live', goLive)
+    await update(store, 'acct/live', goLive)
     clock += 1
-    await store.update('acct/session-over', (r) => { r.session = 'acct/session-over@1'; r.liveSince = 1; r.endedAt = 2 })
+    await update(store, 'acct/session-over', (r) => { r.session = 'acct/session-over@1'; r.liveSince = 1; r.endedAt = 2 })
     clock += 1
-    await store.update('acct/thumbs-only-1', (r) => { r.streamName = 'x' })
+    await update(store, 'acct/thumbs-only-1', (r) => { r.streamName = 'x' })
     clock += 1
-    await store.update('acct/thumbs-only-2', (r) => { r.streamName = 'y' })
+    await update(store, 'acct/thumbs-only-2', (r) => { r.streamName = 'y' })
     clock += 1
-    await store.update('acct/new-1', (r) => { r.streamName = 'n1' })
-    expect(store.all().map((r) => r.streamId).sort()).toEqual(['acct/live', 'acct/new-1', 'acct/session-over', 'acct/thumbs-only-2'])
-    await store.update('acct/new-1', goLive)
-    await store.update('acct/new-2', goLive)
-    await store.update('acct/new-3', goLive)
-    expect(store.all().map((r) => r.streamId).sort()).toEqual(['acct/live', 'acct/new-1', 'acct/new-2', 'acct/new-3'])
+    await update(store, 'acct/new-1', (r) => { r.streamName = 'n1' })
+    expect((await store.list()).map((r) => r.streamId).sort()).toEqual(['acct/live', 'acct/new-1', 'acct/session-over', 'acct/thumbs-only-2'])
+    await update(store, 'acct/new-1', goLive)
+    await update(store, 'acct/new-2', goLive)
+    await update(store, 'acct/new-3', goLive)
+    expect((await store.list()).map((r) => r.streamId).sort()).toEqual(['acct/live', 'acct/new-1', 'acct/new-2', 'acct/new-3'])
     // Every record live: a fifth stream is refused rather than evicting a live one.
-    await expect(store.update('acct/new-4', goLive)).rejects.toThrow(/limit|full/i)
-    expect(store.all()).toHaveLength(4)
+    await expect(update(store, 'acct/new-4', goLive)).rejects.toThrow(/limit|full/i)
+    expect(await store.list()).toHaveLength(4)
     expect(recordFiles()).toHaveLength(4)
     expect(limits).toContain('streams_full')
     // Known streams still change.
-    await store.update('acct/live', (r) => { r.streamName = 'still here' })
-    expect(store.get('acct/live')!.streamName).toBe('still here')
+    await update(store, 'acct/live', (r) => { r.streamName = 'still here' })
+    expect((await store.get('acct/live'))?.record!.streamName).toBe('still here')
   })
 
   it('ended streams older than keepEnded are swept, with their thumbnails; live ones are kept', async () => {
     const store = await open({ keepEndedMs: 7 * DAY })
     const thumb = ref('acct/old', hex24(3))
     await store.putThumbnail(thumb, jpeg('old'))
-    await store.update('acct/old', (r) => { r.latestThumbnail = thumb })
-    await store.update('acct/live', goLive)
+    await update(store, 'acct/old', (r) => { r.latestThumbnail = thumb })
+    await update(store, 'acct/live', goLive)
     clock += 6 * DAY
-    await store.update('acct/recent', (r) => { r.streamName = 'recent' })
+    await update(store, 'acct/recent', (r) => { r.streamName = 'recent' })
     clock += 2 * DAY
     await store.close()
     // The sweep runs at start (and from time to time after).
     const reopened = await open({ keepEndedMs: 7 * DAY })
-    expect(reopened.all().map((r) => r.streamId).sort()).toEqual(['acct/live', 'acct/recent'])
+    expect((await reopened.list()).map((r) => r.streamId).sort()).toEqual(['acct/live', 'acct/recent'])
     expect(recordFiles()).toHaveLength(2)
     expect(await reopened.thumbnail('acct/old', hex24(3))).toBeUndefined()
     expect(readdirSync(join(dir.path, 'thumbnails'))).toEqual([])
@@ -155,7 +158,7 @@ describe('limits', () => {
     const put = async (streamId: string, n: number, live = false) => {
       const thumb = ref(streamId, hex24(n))
       const kept = await store.putThumbnail(thumb, jpeg(`t${n}`, size))
-      if (kept !== false) await store.update(streamId, (r) => { if (live && r.status !== 'live') goLive(r); r.latestThumbnail = thumb })
+      if (kept !== false) await update(store, streamId, (r) => { if (live && r.status !== 'live') goLive(r); r.latestThumbnail = thumb })
       clock += 1
       return kept !== false
     }
@@ -163,7 +166,7 @@ describe('limits', () => {
     expect(await put('acct/live-1', 2, true)).toBe(true)
     expect(await put('acct/live-2', 3, true)).toBe(true)
     expect(await put('acct/live-3', 4, true)).toBe(true) // room made by dropping ended-1's thumbnail
-    expect(store.get('acct/ended-1')?.latestThumbnail).toBeUndefined()
+    expect((await store.get('acct/ended-1'))?.record?.latestThumbnail).toBeUndefined()
     expect(await store.thumbnail('acct/ended-1', hex24(1))).toBeUndefined()
     expect(await put('acct/live-4', 5, true)).toBe(false) // every stored thumbnail belongs to a live stream
     expect(limits).toContain('thumbnail_bytes')
@@ -179,6 +182,7 @@ describe('tracker bounds', () => {
   let store: StreamStore
   let emitted: HookEvent[]
   let tracker: ReturnType<typeof createStreamTracker>
+  let checks: TimedChecks
   const ctx = () => ({ source: 'millicast', receivedAt: Date.now() })
   const feed = (event: 'started' | 'ended', data: Record<string, unknown>, at = Date.now() - 1_000) => parseJsonHook(new TextEncoder().encode(JSON.stringify({
     type: 'feeds', event, timestamp: at, data: { feedId: 'f1', accountId: 'acct', name: 'show', streamId: 'acct/show', active: event === 'started', [event]: at, ...data },
@@ -187,10 +191,14 @@ describe('tracker bounds', () => {
     emitted = []
     store = await openLocalStreamStore({ dir: dir.path, log: silentLogger, maxStreams: 3 } as Options)
     stores.push(store)
-    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, log: silentLogger })
+    checks = timedChecks(() => tracker)
+    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, scheduleCheck: checks.scheduleCheck, log: silentLogger })
     await tracker.start()
   })
-  afterEach(async () => { await tracker.close?.() })
+  afterEach(async () => {
+    checks.stop()
+    await tracker.close?.()
+  })
 
   // The parser refuses these now; the tracker does not rely on it (the spool may hold events parsed before).
   const forged = async (fields: Partial<HookEvent>) => ({ ...(await feed('started', {})), ...fields })
@@ -199,17 +207,17 @@ describe('tracker bounds', () => {
     await tracker.deliver(await forged({ streamId: `acct/${'x'.repeat(600)}`, streamName: 'x'.repeat(600) }))
     await tracker.deliver(await forged({ streamId: 'x'.repeat(5 * 1024 * 1024) }))
     await tracker.deliver(await forged({ streamId: 'acct/long-feed', feedId: 'f'.repeat(10_000) }))
-    expect(store.all()).toEqual([])
+    expect(await store.list()).toEqual([])
     await tracker.deliver(await forged({ streamId: 'acct/ok', streamName: 'n'.repeat(100_000), accountId: 'a'.repeat(100_000) }))
-    expect(store.all().map((r) => r.streamId)).toEqual(['acct/ok'])
-    expect(store.get('acct/ok')!.streamName).toBe('ok')
-    expect(store.get('acct/ok')!.accountId).toBe('acct')
-    expect(JSON.stringify(store.get('acct/ok')).length).toBeLessThan(2_000)
+    expect((await store.list()).map((r) => r.streamId)).toEqual(['acct/ok'])
+    expect((await store.get('acct/ok'))?.record!.streamName).toBe('ok')
+    expect((await store.get('acct/ok'))?.record!.accountId).toBe('acct')
+    expect(JSON.stringify((await store.get('acct/ok'))?.record).length).toBeLessThan(2_000)
   })
 
   it('bounds the feeds one stream keeps', async () => {
     for (let i = 0; i < 300; i++) await tracker.deliver(await feed('started', { feedId: `feed-${i}` }))
-    const feeds = Object.keys(store.get('acct/show')!.feeds).length
+    const feeds = Object.keys((await store.get('acct/show'))!.record.feeds).length
     expect(feeds).toBeGreaterThan(0)
     expect(feeds).toBeLessThanOrEqual(256)
   })
@@ -217,11 +225,11 @@ describe('tracker bounds', () => {
   it('a new stream when every record is live is not tracked, and the hook is still delivered (not retried)', async () => {
     for (const name of ['a', 'b', 'c']) await tracker.deliver(await feed('started', { streamId: `acct/${name}`, name }))
     await expect(tracker.deliver(await feed('started', { streamId: 'acct/d', name: 'd' }))).resolves.toBeUndefined()
-    expect(store.all().map((r) => r.streamId).sort()).toEqual(['acct/a', 'acct/b', 'acct/c'])
+    expect((await store.list()).map((r) => r.streamId).sort()).toEqual(['acct/a', 'acct/b', 'acct/c'])
     const hook = await signedThumbnail({ body: jpeg('d'), streamId: 'acct/d', timestamp: Date.now() })
     await expect(tracker.deliver(await parseThumbnail(hook.body, new Headers(hook.headers), ctx()))).resolves.toBeUndefined()
     await tracker.close?.() // flushes the pending latest thumbnail
-    expect(store.get('acct/d')).toBeUndefined()
+    expect((await store.get('acct/d'))?.record).toBeUndefined()
     expect(readdirSync(join(dir.path, 'thumbnails'))).toEqual([])
   })
 })

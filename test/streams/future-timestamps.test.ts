@@ -5,14 +5,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createStreamTracker } from '../../src/streams/tracker.ts'
-import { openLocalStreamStore } from '../../src/streams/local-store.ts'
-import type { StreamStore } from '../../src/streams/types.ts'
+import { openLocalStreamStore } from '../../src/state/local-stream-store.ts'
+import type { StreamStore } from '../../src/state/stream-store.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
 import { silentLogger } from '../../src/log.ts'
 import { jpeg, signedThumbnail } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
+import { timedChecks, type TimedChecks } from './support.ts'
 
 const STREAM = 'ZG6NWV/show'
 /** 2096: far ahead, yet inside what the parser takes (it refuses times past 2100). */
@@ -23,6 +24,7 @@ describe('timestamps from the future', () => {
   let store: StreamStore
   let emitted: HookEvent[]
   let tracker: ReturnType<typeof createStreamTracker>
+  let checks: TimedChecks
 
   const thumb = async (timestamp: number, receivedAt: number, seed: string) => {
     const hook = await signedThumbnail({ body: jpeg(seed), streamId: STREAM, timestamp })
@@ -37,10 +39,12 @@ describe('timestamps from the future', () => {
     dir = tempDir('hookcast-future-')
     emitted = []
     store = await openLocalStreamStore({ dir: dir.path, log: silentLogger })
-    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, log: silentLogger })
+    checks = timedChecks(() => tracker)
+    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, scheduleCheck: checks.scheduleCheck, log: silentLogger })
     await tracker.start()
   })
   afterEach(async () => {
+    checks.stop()
     await tracker.close?.()
     await store.close()
     dir.remove()
@@ -54,7 +58,7 @@ describe('timestamps from the future', () => {
     const real = await thumb(t0, t0, 'real-2')
     await tracker.deliver(real)
     await tracker.close?.() // writes the pending latest thumbnail
-    const latest = store.get(STREAM)!.latestThumbnail!
+    const latest = (await store.get(STREAM))!.record.latestThumbnail!
     expect(latest.eventId).toBe(real.id)
     expect(await store.thumbnail(STREAM, real.id)).toEqual(real.body)
     expect(latest.timestamp).toBeLessThanOrEqual(Date.now() + 5 * 60_000)
@@ -65,7 +69,7 @@ describe('timestamps from the future', () => {
     const forged = await thumb(FAR_FUTURE, t0, 'forged')
     await tracker.deliver(forged)
     await tracker.close?.()
-    const latest = store.get(STREAM)!.latestThumbnail!
+    const latest = (await store.get(STREAM))!.record.latestThumbnail!
     expect(latest.eventId).toBe(forged.id)
     expect(latest.timestamp).toBeLessThanOrEqual(t0 + 5 * 60_000)
     expect(latest.event.timestamp).toBe(FAR_FUTURE) // what the sinks keyed it by is kept as it came
@@ -74,7 +78,7 @@ describe('timestamps from the future', () => {
   it('feed times from the future are bounded by the time of receipt', async () => {
     const t0 = Date.now()
     await tracker.deliver(await feed('started', FAR_FUTURE, t0))
-    expect(store.get(STREAM)!.liveSince).toBeLessThanOrEqual(t0 + 5 * 60_000)
+    expect((await store.get(STREAM))!.record.liveSince).toBeLessThanOrEqual(t0 + 5 * 60_000)
     expect(emitted[0]!.timestamp).toBeLessThanOrEqual(t0 + 5 * 60_000)
     await tracker.deliver(await feed('ended', FAR_FUTURE, t0 + 1_000, t0 + 1_000))
     const ended = await eventually(() => emitted.find((e) => e.event === 'ended'), 5_000)
@@ -82,6 +86,6 @@ describe('timestamps from the future', () => {
     expect(ended.data!.durationMs).toBeLessThan(10 * 60_000)
     // A later, real session is not taken for a late hook of the forged one.
     await tracker.deliver(await feed('started', t0 + 2_000, t0 + 2_000))
-    expect(store.get(STREAM)).toMatchObject({ status: 'live', liveSince: t0 + 2_000 })
+    expect((await store.get(STREAM))?.record).toMatchObject({ status: 'live', liveSince: t0 + 2_000 })
   })
 })

@@ -1,16 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { applyFeed, createStreamTracker } from '../../src/streams/tracker.ts'
-import { openLocalStreamStore } from '../../src/streams/local-store.ts'
-import type { StreamRecord, StreamStore } from '../../src/streams/types.ts'
-import type { HookEvent } from '../../src/events/types.ts'
-import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
-import { silentLogger } from '../../src/log.ts'
-import { jpeg, signedThumbnail } from '../support/hooks.ts'
-import { tempDir } from '../support/files.ts'
-import { eventually, sleep } from '../support/wait.ts'
+/** The stream lifecycle as pure functions over a record: no store, no clock but the `now` given. */
+import { describe, expect, it } from 'vitest'
+import {
+  applyFeed, CLAIM_MS, claimTransitions, dueTransitions, endsAt, finishIfDue, markEmitted, takeThumbnail,
+} from '../../src/streams/lifecycle.ts'
+import type { StreamRecord, ThumbnailRef } from '../../src/streams/types.ts'
 
 const STREAM = 'ZG6NWV/show'
 const fresh = (): StreamRecord => ({ streamId: STREAM, status: 'ended', feeds: {}, alerts: {}, emitted: {}, updatedAt: 0 })
+const ref = (eventId: string, timestamp: number): ThumbnailRef => ({
+  eventId, timestamp, event: { id: eventId, source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp, receivedAt: timestamp, streamId: STREAM, contentType: 'image/jpeg', bodySha256: '0'.repeat(64) },
+})
 
 describe('applyFeed', () => {
   it('goes live once for several feeds, and ends when the last one ends', () => {
@@ -66,97 +65,102 @@ describe('applyFeed', () => {
   })
 })
 
-describe('stream tracker', () => {
-  let dir: ReturnType<typeof tempDir>
-  let store: StreamStore
-  let emitted: HookEvent[]
-  let tracker: ReturnType<typeof createStreamTracker>
-  const ctx = { source: 'millicast', receivedAt: Date.now() }
+describe('the flap window', () => {
+  it('ends an ending session once its window passed, not before; keeps the active feeds', () => {
+    const r = fresh()
+    applyFeed(r, 'a', 'started', 1_000, 0)
+    applyFeed(r, 'a', 'ended', 2_000, 100)
+    expect(endsAt(r, 500)).toBe(600)
+    expect(finishIfDue(r, 599, 500)).toBe(false)
+    expect(r.status).toBe('ending')
+    expect(finishIfDue(r, 600, 500)).toBe(true)
+    expect(r).toMatchObject({ status: 'ended', endedAt: 2_000, feeds: {} })
+    expect(r.endingSince).toBeUndefined()
+    expect(endsAt(r, 500)).toBeUndefined()
+    expect(finishIfDue(r, 10_000, 500)).toBe(false)
+  })
 
-  const make = async (flapWindowMs = 200) => {
-    store = await openLocalStreamStore({ dir: dir.path, log: silentLogger })
-    tracker = createStreamTracker({ store, flapWindowMs, emit: async (e) => { emitted.push(e) }, log: silentLogger })
-    await tracker.start()
+  it('a live stream has no window to end', () => {
+    const r = fresh()
+    applyFeed(r, 'a', 'started', 1_000, 0)
+    expect(endsAt(r, 500)).toBeUndefined()
+    expect(finishIfDue(r, 1e12, 500)).toBe(false)
+    expect(r.status).toBe('live')
+  })
+})
+
+describe('handing on transitions', () => {
+  const session = `${STREAM}@1000`
+  const live = () => {
+    const r = fresh()
+    applyFeed(r, 'a', 'started', 1_000, 0)
+    return r
   }
-  const feed = (event: 'started' | 'ended', feedId: string, at: number) => parseJsonHook(new TextEncoder().encode(JSON.stringify({
-    type: 'feeds', event, timestamp: at + 5,
-    data: { feedId, accountId: 'ZG6NWV', name: 'show', streamId: STREAM, active: event === 'started', [event]: at },
-  })), ctx)
-  const thumb = async (at: number, seed = String(at)) => {
-    const hook = await signedThumbnail({ body: jpeg(seed), streamId: STREAM, timestamp: at })
-    return parseThumbnail(hook.body, new Headers(hook.headers), ctx)
-  }
 
-  beforeEach(async () => {
-    dir = tempDir('hookcast-streams-')
-    emitted = []
-    await make()
-  })
-  afterEach(async () => {
-    await tracker.close?.()
-    await store.close()
-    dir.remove()
+  it('live is due once per session, ended once the session is over', () => {
+    const r = live()
+    expect(dueTransitions(r)).toEqual(['live'])
+    markEmitted(r, 'live', session)
+    expect(dueTransitions(r)).toEqual([])
+    applyFeed(r, 'a', 'ended', 2_000, 10)
+    expect(dueTransitions(r)).toEqual([])
+    finishIfDue(r, 1e6, 100)
+    expect(dueTransitions(r)).toEqual(['ended'])
+    markEmitted(r, 'ended', session)
+    expect(dueTransitions(r)).toEqual([])
+    expect(dueTransitions(fresh())).toEqual([])
   })
 
-  it('emits live once, keeps the first and latest thumbnail, and emits ended after the flap window', async () => {
-    const t0 = Date.now()
-    await tracker.deliver(await feed('started', 'a', t0))
-    await tracker.deliver(await feed('started', 'b', t0 + 10))
-    const first = await thumb(t0 + 1_000)
-    const later = await thumb(t0 + 31_000)
-    await tracker.deliver(later)
-    await tracker.deliver(first) // out of order: still the first of the session
-    expect(emitted.map((e) => `${e.type}.${e.event}`)).toEqual(['stream.live'])
-    expect(emitted[0]!.data).toMatchObject({ streamId: STREAM, streamName: 'show', liveSince: t0, feeds: ['a'] })
-    const record = store.get(STREAM)!
-    expect(record.firstThumbnail?.eventId).toBe(first.id)
-    expect(record.latestThumbnail?.eventId).toBe(later.id)
-    expect(await store.thumbnail(STREAM, first.id)).toEqual(first.body)
-
-    await tracker.deliver(await feed('ended', 'a', t0 + 40_000))
-    await tracker.deliver(await feed('ended', 'b', t0 + 41_000))
-    await eventually(() => emitted.length === 2, 5_000)
-    expect(emitted[1]).toMatchObject({ type: 'stream', event: 'ended', timestamp: t0 + 41_000 })
-    expect(emitted[1]!.data).toMatchObject({ durationMs: 41_000, session: emitted[0]!.data!.session })
-    expect(store.get(STREAM)).toMatchObject({ status: 'ended', feeds: {} })
+  it('one claimant per transition: another gets nothing until the claim is older than CLAIM_MS', () => {
+    const r = live()
+    expect(claimTransitions(r, 'delivery-1', 5)).toEqual(['live'])
+    expect(r.emitting?.live).toEqual({ session, by: 'delivery-1', at: 5 })
+    expect(claimTransitions(r, 'delivery-2', 6)).toEqual([])
+    expect(claimTransitions(r, 'delivery-1', 7)).toEqual(['live']) // a redelivery takes up its own claim
+    expect(claimTransitions(r, 'delivery-2', 7 + CLAIM_MS - 1)).toEqual([])
+    expect(claimTransitions(r, 'delivery-2', 7 + CLAIM_MS)).toEqual(['live'])
+    markEmitted(r, 'live', session)
+    expect(r.emitting).toBeUndefined()
+    expect(claimTransitions(r, 'delivery-3', 8)).toEqual([])
   })
 
-  it('a flap within the window produces neither an ended nor a second live', async () => {
-    const t0 = Date.now()
-    await tracker.deliver(await feed('started', 'a', t0))
-    await tracker.deliver(await feed('ended', 'a', t0 + 1_000))
-    await tracker.deliver(await feed('started', 'a2', t0 + 1_500))
-    await sleep(400)
-    expect(emitted.map((e) => e.event)).toEqual(['live'])
-    expect(store.get(STREAM)!.status).toBe('live')
+  it('ended is not claimed past a live another holds; its holder carries on with it', () => {
+    const r = live()
+    claimTransitions(r, 'feed', 1)
+    applyFeed(r, 'a', 'ended', 2_000, 10)
+    finishIfDue(r, 1e6, 100)
+    expect(claimTransitions(r, 'check', 2)).toEqual([])
+    expect(claimTransitions(r, 'feed', 3)).toEqual(['live', 'ended'])
+    markEmitted(r, 'live', session)
+    expect(r.emitting).toMatchObject({ ended: { by: 'feed' } })
+    markEmitted(r, 'ended', session)
+    expect(r.emitting).toBeUndefined()
   })
 
-  it('keeps its state across a restart and finishes an ending session after it', async () => {
-    const t0 = Date.now()
-    await tracker.deliver(await feed('started', 'a', t0))
-    await tracker.deliver(await feed('ended', 'a', t0 + 1_000))
-    await tracker.close?.()
-    await store.close()
-    emitted = []
-    await make(200)
-    await eventually(() => emitted.some((e) => e.event === 'ended'), 5_000)
-    expect(emitted.map((e) => e.event)).toEqual(['ended'])
-    expect(store.get(STREAM)).toMatchObject({ status: 'ended', liveSince: t0, endedAt: t0 + 1_000 })
+  it('marking a session that is over by now changes nothing', () => {
+    const r = live()
+    claimTransitions(r, 'feed', 1)
+    applyFeed(r, 'a', 'ended', 2_000, 10)
+    finishIfDue(r, 1e6, 100)
+    applyFeed(r, 'b', 'started', 9_000, 20)
+    markEmitted(r, 'live', session)
+    expect(r.emitted.live).toBeUndefined()
+    expect(dueTransitions(r)).toEqual(['live'])
   })
+})
 
-  it('re-emits a transition a crash interrupted before it was handed on', async () => {
-    const t0 = Date.now()
-    let failing = true
-    await tracker.close?.()
-    tracker = createStreamTracker({
-      store, flapWindowMs: 200, log: silentLogger,
-      emit: async (e) => { if (failing) throw new Error('spool full'); emitted.push(e) },
-    })
-    await expect(tracker.deliver(await feed('started', 'a', t0))).rejects.toThrow('spool full')
-    failing = false
-    await tracker.deliver(await feed('started', 'a', t0)) // the spool redelivers the hook
-    expect(emitted.map((e) => e.event)).toEqual(['live'])
-    await tracker.deliver(await feed('started', 'a', t0))
-    expect(emitted).toHaveLength(1)
+describe('thumbnails', () => {
+  it('the latest is the newest; the first is the earliest of the session, up to 30 s before it went live', () => {
+    const r = fresh()
+    takeThumbnail(r, ref('before', 500), {})
+    expect(r.latestThumbnail?.eventId).toBe('before')
+    expect(r.firstThumbnail).toBeUndefined() // not live: no session to be the first of
+    applyFeed(r, 'a', 'started', 20_000, 0)
+    expect(r.firstThumbnail?.eventId).toBe('before') // within 30 s of going live
+    takeThumbnail(r, ref('later', 40_000), {})
+    takeThumbnail(r, ref('older', 10_000), { streamName: 'show' })
+    expect(r.latestThumbnail?.eventId).toBe('later')
+    expect(r.firstThumbnail?.eventId).toBe('before')
+    expect(r.streamName).toBe('show')
   })
 })

@@ -4,8 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createStreamTracker } from '../../src/streams/tracker.ts'
-import { openLocalStreamStore } from '../../src/streams/local-store.ts'
-import type { StreamStore } from '../../src/streams/types.ts'
+import { openLocalStreamStore } from '../../src/state/local-stream-store.ts'
+import type { StreamStore } from '../../src/state/stream-store.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook } from '../../src/events/parse.ts'
 import { createGateway, type Gateway } from '../../src/gateway.ts'
@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/log.ts'
 import { post, SECRET, signedJson } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
+import { timedChecks, type TimedChecks } from './support.ts'
 
 const KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']
 const STREAM = 'ZG6NWV/show'
@@ -38,9 +39,11 @@ describe('feed ids named like Object.prototype members', () => {
   let store: StreamStore
   let emitted: HookEvent[]
   let tracker: ReturnType<typeof createStreamTracker>
+  let checks: TimedChecks
   const make = async () => {
     store = await openLocalStreamStore({ dir: dir.path, log: silentLogger })
-    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, log: silentLogger })
+    checks = timedChecks(() => tracker)
+    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, scheduleCheck: checks.scheduleCheck, log: silentLogger })
     await tracker.start()
   }
   const feed = (event: 'started' | 'ended', feedId: string, at: number) =>
@@ -52,6 +55,7 @@ describe('feed ids named like Object.prototype members', () => {
     await make()
   })
   afterEach(async () => {
+    checks.stop()
     await tracker.close?.()
     await store.close()
     dir.remove()
@@ -62,7 +66,7 @@ describe('feed ids named like Object.prototype members', () => {
     for (const [i, key] of KEYS.entries()) await tracker.deliver(await feed('started', key, t0 + i))
     expect(cleanPrototype()).toEqual([])
     expect(({} as Record<string, unknown>).started).toBeUndefined()
-    const record = store.get(STREAM)!
+    const record = (await store.get(STREAM))!.record
     expect(record.status).toBe('live')
     expect(Object.keys(record.feeds).sort()).toEqual([...KEYS].sort())
     expect(emitted.map((e) => e.event)).toEqual(['live'])
@@ -72,12 +76,12 @@ describe('feed ids named like Object.prototype members', () => {
     await tracker.close?.()
     await store.close()
     await make()
-    expect(Object.keys(store.get(STREAM)!.feeds).sort()).toEqual([...KEYS].sort())
+    expect(Object.keys((await store.get(STREAM))!.record.feeds).sort()).toEqual([...KEYS].sort())
     for (const [i, key] of KEYS.entries()) await tracker.deliver(await feed('ended', key, t0 + 1_000 + i))
     expect(cleanPrototype()).toEqual([])
     await eventually(() => emitted.some((e) => e.event === 'ended'), 5_000)
-    expect(store.get(STREAM)!.status).toBe('ended')
-    expect(Object.keys(store.get(STREAM)!.feeds)).toEqual([])
+    expect((await store.get(STREAM))!.record.status).toBe('ended')
+    expect(Object.keys((await store.get(STREAM))!.record.feeds)).toEqual([])
     expect(emitted.map((e) => e.event)).toEqual(['live', 'ended'])
   })
 
@@ -87,7 +91,7 @@ describe('feed ids named like Object.prototype members', () => {
       await tracker.deliver(hook)
     }
     expect(cleanPrototype()).toEqual([])
-    expect(store.all().map((r) => r.streamId).sort()).toEqual([...KEYS].sort())
+    expect((await store.list()).map((r) => r.streamId).sort()).toEqual([...KEYS].sort())
   })
 })
 
@@ -130,7 +134,7 @@ routes:
       const response = await post('http://hookcast.test/hooks/millicast', await signedJson(feedPayload('started', key, t0 + i)), gateway.fetch)
       expect(response.status).toBe(200)
     }
-    await eventually(() => gateway.streams.get(STREAM)?.status === 'live' && Object.keys(gateway.streams.get(STREAM)!.feeds).length === KEYS.length)
+    await eventually(async () => (await gateway.streams.get(STREAM))?.record.status === 'live' && Object.keys((await gateway.streams.get(STREAM))!.record.feeds).length === KEYS.length)
     expect(cleanPrototype()).toEqual([])
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     expect(({} as Record<string, unknown>).started).toBeUndefined()
@@ -141,7 +145,7 @@ routes:
     expect(await api.json()).toMatchObject({ streams: [{ streamId: STREAM, status: 'live', feeds: KEYS.length }] })
     const another = await post('http://hookcast.test/hooks/millicast', await signedJson({ ...feedPayload('ended', '__proto__', t0 + 100) }), gateway.fetch)
     expect(another.status).toBe(200)
-    await eventually(() => gateway.streams.get(STREAM)!.feeds['__proto__']?.ended !== undefined)
+    await eventually(async () => (await gateway.streams.get(STREAM))!.record.feeds['__proto__']?.ended !== undefined)
     expect(cleanPrototype()).toEqual([])
   })
 })

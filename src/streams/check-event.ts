@@ -1,0 +1,52 @@
+/**
+ * A check: the tracker's own delayed work, an internal event put in the queue for the tracker alone (`@streams`)
+ * with `notBefore: at`, so a flap window's end survives a restart and any instance may pick it up. When it comes,
+ * the tracker ends the session if its window passed, and hands on what is due (tracker.ts).
+ *
+ * Its type, `hookcast.check`, is internal: no route matches a `hookcast.*` kind (routing/router.ts), and no
+ * platform hook reaches the tracker but feeds and thumbnails, so a check comes only from hookcast itself.
+ * @module
+ */
+import type { HookEvent } from '../events/types.ts'
+import { toHex } from '../util/encoding.ts'
+import { LIFECYCLE_SOURCE } from './lifecycle-event.ts'
+
+export const CHECK_TYPE = 'hookcast.check'
+
+export interface Check {
+  streamId: string
+  /** Not to be acted on before this time, epoch ms. */
+  at: number
+  /** The delivery whose claims this check carries on (a retry of a failed check); its own id otherwise. */
+  by?: string
+  /** Failed tries before this one (the retry backoff). */
+  attempt: number
+}
+
+/** The check of `streamId` at `at`. Its id is the same for the same check, so putting it twice queues it once. */
+export async function checkEvent(check: Check, now: number): Promise<HookEvent> {
+  const data: Record<string, unknown> = { streamId: check.streamId, at: check.at, ...(check.by ? { by: check.by } : {}), attempt: check.attempt }
+  const body = new TextEncoder().encode(JSON.stringify({ type: CHECK_TYPE, event: 'check', timestamp: check.at, data }))
+  const digest = async (bytes: Uint8Array) => toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)))
+  return {
+    id: (await digest(body)).slice(0, 24),
+    source: LIFECYCLE_SOURCE,
+    type: CHECK_TYPE,
+    event: 'check',
+    timestamp: check.at,
+    receivedAt: now,
+    streamId: check.streamId,
+    contentType: 'application/json',
+    body,
+    bodySha256: await digest(body),
+    data,
+  }
+}
+
+/** The check an event carries, or undefined when it is not a well-formed check. */
+export function readCheck(event: HookEvent): Check | undefined {
+  if (event.type !== CHECK_TYPE) return undefined
+  const { streamId, at, by, attempt } = event.data ?? {}
+  if (typeof streamId !== 'string' || typeof at !== 'number') return undefined
+  return { streamId, at, ...(typeof by === 'string' ? { by } : {}), attempt: typeof attempt === 'number' ? attempt : 0 }
+}
