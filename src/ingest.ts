@@ -82,14 +82,17 @@ export function createIngest(options: IngestOptions): Ingest {
   async function accept(source: Source, request: Request, bindings: Bindings, fields: Record<string, unknown>): Promise<Accepted> {
     const lease = inFlight.lease()
     try {
+      // Refused before its body is read: the connection closes after the answer, so no client sends its next
+      // request behind a body the server is still throwing away.
+      const unread = { connection: 'close' }
       const contentType = hookContentType(request.headers.get('content-type'))
-      if (!contentType) throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg')
+      if (!contentType) throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg', unread)
       // Anyone can send a body; only a request that at least carries a signature gets one read.
       const signature = request.headers.get(SIGNATURE_HEADER)
       if (!signature || !parseSignature(signature)) {
         throw new HttpError(401, 'bad_signature', signature
           ? 'malformed X-Millicast-Signature header (expected sha1=<40 hex>)'
-          : 'missing X-Millicast-Signature header')
+          : 'missing X-Millicast-Signature header', unread)
       }
       // One read: the signature's HMAC and the event's SHA-256 are computed chunk by chunk as the body arrives.
       const check = source.verifier.start()

@@ -179,7 +179,7 @@ async function nextChunk(read: Promise<IteratorResult<Uint8Array, unknown>>): Pr
 }
 
 function busy(): HttpError {
-  return new HttpError(503, 'busy', 'too many request bytes in flight (server.maxInFlightBytes); retry shortly', { 'retry-after': '2' })
+  return new HttpError(503, 'busy', 'too many request bytes in flight (server.maxInFlightBytes); retry shortly', { 'retry-after': '2', connection: 'close' })
 }
 
 function timedOut(ms: number): HttpError {
@@ -187,5 +187,6 @@ function timedOut(ms: number): HttpError {
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'body_too_large', `body is larger than the ${limit}-byte limit (server.maxBodyBytes)`)
+  // The rest of the body is not read: the connection closes after the answer.
+  return new HttpError(413, 'body_too_large', `body is larger than the ${limit}-byte limit (server.maxBodyBytes)`, { connection: 'close' })
 }
