@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT, startServer, type RunningServer } from './support/runtimes.ts'
-import { startReceiver, type Receiver } from './support/receiver.ts'
-import { FRAME, SECRET } from './support/hooks.ts'
-import { listFiles, tempDir } from './support/files.ts'
-import { eventually } from './support/wait.ts'
-import { freePort } from './support/ports.ts'
+import { ROOT, startServer, type RunningServer } from '../support/runtimes.ts'
+import { startReceiver, type Receiver } from '../support/receiver.ts'
+import { FRAME, SECRET } from '../support/hooks.ts'
+import { listFiles, tempDir } from '../support/files.ts'
+import { eventually } from '../support/wait.ts'
+import { freePort } from '../support/ports.ts'
 
 function hookcast(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -3,12 +3,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { createGateway, type Gateway, type GatewayOptions } from '../src/gateway.ts'
-import { parseConfig } from '../src/config/load.ts'
-import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from './support/hooks.ts'
-import { tempDir } from './support/files.ts'
-import { startReceiver, type Receiver } from './support/receiver.ts'
-import { eventually } from './support/wait.ts'
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts'
+import { parseConfig } from '../../src/config/load.ts'
+import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
+import { tempDir } from '../support/files.ts'
+import { startReceiver, type Receiver } from '../support/receiver.ts'
+import { eventually } from '../support/wait.ts'
 
 const TOKEN = 'operator-token-for-tests'
 const BASE = 'http://hookcast.test'

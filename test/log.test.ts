@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createLogger, flushLogs } from '../../src/log.ts'
+import { createLogger, flushLogs } from '../src/log.ts'
 
 describe('logger', () => {
   afterEach(() => vi.restoreAllMocks())
