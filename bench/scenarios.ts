@@ -1,0 +1,222 @@
+/**
+ * The workloads: what each one sends, to which receivers, and how it checks that every accepted event reached its
+ * destination byte for byte. (a)-(c) drive a receiver with autocannon in its own process; (d) drains a backlog
+ * after a restart; the cold start times a spawn to its first `200`.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { request } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { bodyFactory, HOOK_PATH, SECRET, type BodyKind } from './bodies.ts'
+import type { LoadOptions, LoadResult } from './load.ts'
+import { checkDelivered, COMMANDS, cpuSeconds, fileCreateCost, peakRss, ROOT, sleep, startServer, tempDir, type Server } from './lib.ts'
+import { fillSpool } from './backlog.ts'
+import type { Options } from './options.ts'
+
+// ---------------------------------------------------------------------------------------------------------------
+// What runs.
+
+export type ServerKind = 'floor' | 'express' | 'node' | 'deno' | 'bun' | 'node-fsync'
+export type Runtime = 'node' | 'deno' | 'bun'
+
+export interface Workload {
+  key: 'a' | 'b' | 'c'
+  title: string
+  kind: BodyKind
+  size: number
+  connections: number
+  servers: ServerKind[]
+}
+
+const KiB = 1024
+export const WORKLOADS: Workload[] = [
+  { key: 'a', title: '(a) 100 KB JPEG thumbnails, 32 connections', kind: 'thumbnail', size: 100 * KiB, connections: 32, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync'] },
+  { key: 'b', title: '(b) 1 MB JPEG thumbnails, 64 connections', kind: 'thumbnail', size: 1024 * KiB, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun'] },
+  { key: 'c', title: '(c) feeds JSON events, 64 connections', kind: 'json', size: 0, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync'] },
+]
+export const RUNTIMES: Runtime[] = ['node', 'deno', 'bun']
+
+// ---------------------------------------------------------------------------------------------------------------
+// One measured run of (a)-(c).
+
+export interface Sample {
+  perSecond: number
+  /** Events accepted and delivered per second, warm-up included: accepted / (load time + drain). */
+  endToEnd: number
+  p50: number
+  p99: number
+  rss: number
+  /** Server CPU per accepted event, µs (all its threads). */
+  cpuPerEvent: number
+  /** Load generator CPU, share of one core. */
+  loadCpu: number
+  /** Seconds after the load stopped until every accepted event was delivered (hookcast). */
+  drain: number
+  accepted: number
+  missing: number
+  /** Answers other than 200 in the measured run, by status. */
+  refused: Record<string, number>
+  /** Connections the server closed or reset (reopened by the load generator), and requests timed out. */
+  reconnects: number
+  /** µs to create a new file in the temp dir, measured just before the run (it varies a lot on some VMs). */
+  createCost: number
+}
+
+function hookcastConfig(dir: string, fsync: boolean, extra = ''): string {
+  const path = join(dir, 'config.yaml')
+  writeFileSync(path, `
+server: { maxBodyBytes: 16MiB }
+sources:
+  millicast: { path: ${HOOK_PATH}, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${join(dir, 'data')}" }
+spool: { dir: "${join(dir, 'spool')}", fsync: ${fsync}${extra} }
+routes:
+  - to: [disk]
+`)
+  return path
+}
+
+async function launch(kind: ServerKind, dir: string, watch: string[] = []): Promise<Server> {
+  const data = join(dir, 'data')
+  mkdirSync(data, { recursive: true })
+  if (kind === 'floor' || kind === 'express') return startServer(COMMANDS[kind], [], { DATA: data, SECRET })
+  const runtime: Runtime = kind === 'node-fsync' ? 'node' : kind
+  return startServer(COMMANDS[runtime], ['--config', hookcastConfig(dir, kind === 'node-fsync')], {}, watch)
+}
+
+function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(options)], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => chunk.split('\n').filter(Boolean).forEach(onLine))
+    const timer = setTimeout(() => child.kill('SIGKILL'), (options.warmupSeconds + options.seconds + 120) * 1000)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`))
+      resolve(JSON.parse(readFileSync(options.out, 'utf8')) as LoadResult)
+    })
+  })
+}
+
+export async function runOne(workload: Workload, kind: ServerKind, options: Options): Promise<Sample> {
+  const createCost = fileCreateCost()
+  const dir = tempDir(`hookcast-bench-${workload.key}-${kind}-`)
+  let server: Server | undefined
+  try {
+    server = await launch(kind, dir.path)
+    const pid = server.pid
+    let cpuStart = NaN
+    let cpuEnd = NaN
+    const result = await runLoad({
+      url: server.url, kind: workload.kind, size: workload.size, connections: workload.connections,
+      warmupSeconds: options.warmup, seconds: options.duration, seqBase: 1, out: join(dir.path, 'load.json'),
+    }, (line) => {
+      if (line === 'measure-start') cpuStart = cpuSeconds(pid)
+      if (line === 'measure-end') cpuEnd = cpuSeconds(pid)
+    })
+    const loadEnded = performance.now()
+    let drain = 0
+    if (kind !== 'floor' && kind !== 'express') {
+      // Accepted is only half the job: wait for every accepted event to be delivered, then a little quiet.
+      const deadline = loadEnded + 180_000
+      while (performance.now() < deadline) {
+        if (server.delivered.count >= result.accepted.length && performance.now() - server.delivered.lastAt > 300) break
+        await sleep(50)
+      }
+      drain = Math.max(0, (server.delivered.lastAt - loadEnded) / 1000)
+    }
+    const rss = peakRss(pid)
+    const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload))
+    return {
+      perSecond: result.perSecond,
+      endToEnd: result.accepted.length / (result.totalSeconds + drain),
+      p50: result.p50,
+      p99: result.p99,
+      rss,
+      cpuPerEvent: ((cpuEnd - cpuStart) / Math.max(1, result.ok)) * 1e6,
+      loadCpu: result.cpu,
+      drain,
+      accepted: check.accepted,
+      missing: check.missing,
+      refused: Object.fromEntries(Object.entries(result.statuses).filter(([status]) => status !== '200')),
+      reconnects: result.errors + result.timeouts,
+      createCost,
+    }
+  } finally {
+    await server?.stop()
+    dir.release()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (d) Backlog: the spool holds N pending deliveries (as after a destination outage); hookcast restarts and drains.
+
+export interface BacklogSample {
+  perSecond: number
+  seconds: number
+  rss: number
+  missing: number
+}
+
+export async function runBacklog(runtime: Runtime, options: Options): Promise<BacklogSample> {
+  const dir = tempDir(`hookcast-bench-d-${runtime}-`)
+  let server: Server | undefined
+  try {
+    const size = 100 * KiB
+    const seqs = await fillSpool(dir.path, options.backlog, size)
+    mkdirSync(join(dir.path, 'data'))
+    const config = hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
+    server = await startServer(COMMANDS[runtime], ['--config', config], {}, ['spool recovered pending deliveries'])
+    const deadline = performance.now() + 300_000
+    while (server.delivered.count < seqs.length && performance.now() < deadline) await sleep(20)
+    // Deliveries start when the spool is recovered, which is logged before "listening".
+    const from = server.firstLine('spool recovered pending deliveries') ?? server.listeningAt
+    const seconds = (server.delivered.lastAt - from) / 1000
+    const rss = peakRss(server.pid)
+    const check = checkDelivered(join(dir.path, 'data'), seqs, bodyFactory({ kind: 'thumbnail', size }))
+    return { perSecond: server.delivered.count / seconds, seconds, rss, missing: check.missing }
+  } finally {
+    await server?.stop()
+    dir.release()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cold start: from spawn to the first 200 on a signed request.
+
+export interface ColdSample {
+  listening: number
+  firstOk: number
+}
+
+function postOnce(url: string, body: Buffer, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${HOOK_PATH}`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+export async function runCold(runtime: Runtime): Promise<ColdSample> {
+  const dir = tempDir(`hookcast-bench-cold-${runtime}-`)
+  let server: Server | undefined
+  try {
+    const { body, headers } = bodyFactory({ kind: 'json', size: 0 }).request(1)
+    server = await launch(runtime, dir.path)
+    const status = await postOnce(server.url, body, headers)
+    const done = performance.now()
+    if (status !== 200) throw new Error(`cold start: first answer was ${status}`)
+    return { listening: server.listeningAt - server.spawnedAt, firstOk: done - server.spawnedAt }
+  } finally {
+    await server?.stop()
+    dir.release()
+  }
+}
