@@ -1,0 +1,5 @@
+/** The stream store contract against the memory store (the reference). */
+import { memoryStreamStore } from '../../src/state/memory-stream-store.ts'
+import { streamStoreContract } from './stream-store.contract.ts'
+
+streamStoreContract({ name: 'memory', open: async () => memoryStreamStore() })
