@@ -1,0 +1,80 @@
+/**
+ * Through the real gateway: a flap window is a check put in the queue for the tracker alone, due at the window's
+ * end, that survives a restart (the queue keeps it) and reaches no sink, whatever the routes.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createGateway, type Gateway } from '../../src/gateway.ts'
+import { parseConfig } from '../../src/config/load.ts'
+import { TRACKER_NAME } from '../../src/streams/tracker.ts'
+import { silentLogger } from '../../src/log.ts'
+import { post, SECRET, signedJson } from '../support/hooks.ts'
+import { listFiles, tempDir } from '../support/files.ts'
+import { eventually, sleep } from '../support/wait.ts'
+
+const STREAM = 'ZG6NWV/show'
+const FLAP_MS = 1_500
+
+describe('flap windows through the gateway', () => {
+  let dir: ReturnType<typeof tempDir>
+  let gateway: Gateway | undefined
+  const open = async () => {
+    const config = parseConfig(`
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${dir.path}/data", key: "{type}/{event}-{id}.{ext}" }
+spool: { dir: "${dir.path}/spool" }
+streams: { flapWindow: ${FLAP_MS}ms }
+routes:
+  - when: {}
+    to: [disk]
+  - when: { type: [stream] }
+    to: [disk]
+`, {})
+    gateway = await createGateway(config, { log: silentLogger })
+    return gateway
+  }
+  const feed = (event: 'started' | 'ended', at: number) => signedJson({
+    type: 'feeds', event, timestamp: at + 3,
+    data: { feedId: 'f1', accountId: 'ZG6NWV', name: 'show', streamId: STREAM, active: event === 'started', [event]: at },
+  })
+  const stored = () => listFiles(join(dir.path, 'data'))
+
+  beforeEach(() => { dir = tempDir('hookcast-gateway-checks-') })
+  afterEach(async () => {
+    await gateway?.close()
+    dir.remove()
+  })
+
+  it('the window\'s end waits in the queue, survives a restart, and ends the session once; no sink sees the check', async () => {
+    const g = await open()
+    const t0 = Date.now() - 5_000
+    expect((await post('http://hookcast.test/hooks/millicast', await feed('started', t0), g.fetch)).status).toBe(200)
+    expect((await post('http://hookcast.test/hooks/millicast', await feed('ended', t0 + 1_000), g.fetch)).status).toBe(200)
+    await eventually(async () => (await g.streams.get(STREAM))?.record.status === 'ending')
+    await eventually(() => stored().some((path) => path.startsWith('stream/live-')))
+    // The check is a delivery to the tracker, not due before the window's end.
+    await eventually(async () => ((await g.queue.stats()).destinations[TRACKER_NAME] ?? 0) >= 1)
+    await g.close()
+    gateway = undefined
+    await sleep(200)
+
+    const again = await open()
+    expect((await again.queue.stats()).destinations[TRACKER_NAME] ?? 0).toBeGreaterThanOrEqual(1) // kept across the restart
+    expect((await again.streams.get(STREAM))!.record.status).toBe('ending')
+    await eventually(() => stored().some((path) => path.startsWith('stream/ended-')), 10_000)
+    await sleep(300)
+    const files = stored()
+    expect(files.filter((path) => path.startsWith('stream/live-'))).toHaveLength(1)
+    expect(files.filter((path) => path.startsWith('stream/ended-'))).toHaveLength(1)
+    expect(files.filter((path) => path.startsWith('feeds/'))).toHaveLength(2)
+    expect(files).toHaveLength(4) // the checks went to the tracker alone
+    const ended = JSON.parse(readFileSync(join(dir.path, 'data', files.find((path) => path.startsWith('stream/ended-'))!), 'utf8'))
+    expect(ended).toMatchObject({ type: 'stream', event: 'ended', data: { streamId: STREAM, liveSince: t0, endedAt: t0 + 1_000 } })
+    expect((await again.streams.get(STREAM))!.record).toMatchObject({ status: 'ended', emitted: { ended: `${STREAM}@${t0}` } })
+    await eventually(async () => ((await again.queue.stats()).destinations[TRACKER_NAME] ?? 0) === 0, 5_000)
+    expect(readdirSync(join(dir.path, 'data'))).toEqual(expect.arrayContaining(['feeds', 'stream']))
+  })
+})
