@@ -99,6 +99,8 @@ export interface Server {
   listeningAt: number
   /** Deliveries to the `disk` sink logged so far, and when the last one came. */
   delivered: { count: number; lastAt: number }
+  /** Hooks hookcast logged as refused so far, by reason (`spool_unavailable`, `busy`...): what a 503 was. */
+  refusals: Record<string, number>
   /** performance.now() when a line containing `text` first came, if it did. */
   firstLine(text: string): number | undefined
   logTail(): string[]
@@ -120,6 +122,7 @@ export async function startServer(command: readonly string[], args: string[], en
   }))
   const tail: string[] = []
   const delivered = { count: 0, lastAt: 0 }
+  const refusals: Record<string, number> = {}
   const seen = new Map<string, number>()
   let listeningAt = 0
   const url = await new Promise<string>((resolve, reject) => {
@@ -130,6 +133,10 @@ export async function startServer(command: readonly string[], args: string[], en
         delivered.count++
         delivered.lastAt = performance.now()
         return
+      }
+      if (line.includes('"msg":"hook refused"')) {
+        const reason = /"reason":"([^"]+)"/.exec(line)?.[1] ?? '?'
+        refusals[reason] = (refusals[reason] ?? 0) + 1
       }
       tail.push(line)
       if (tail.length > 50) tail.shift()
@@ -165,6 +172,7 @@ export async function startServer(command: readonly string[], args: string[], en
     spawnedAt,
     listeningAt,
     delivered,
+    refusals,
     firstLine: (text) => seen.get(text),
     logTail: () => [...tail],
     async stop() {

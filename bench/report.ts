@@ -24,7 +24,7 @@ export const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? valu
 const ratio = (value: number, floor: number) => (Number.isFinite(value / floor) ? `${(value / floor).toFixed(2)}x` : 'n/a')
 export const mb = (bytes: number) => fmt(bytes / 1024 / 1024)
 
-interface Medians extends Omit<Sample, 'refused'> { runs: number; missingTotal: number; refused: Record<string, number> }
+interface Medians extends Sample { runs: number; missingTotal: number }
 
 function medians(samples: Sample[]): Medians {
   const m = (pick: (s: Sample) => number) => median(samples.map(pick))
@@ -32,6 +32,7 @@ function medians(samples: Sample[]): Medians {
     perSecond: m((s) => s.perSecond), endToEnd: m((s) => s.endToEnd), p50: m((s) => s.p50), p99: m((s) => s.p99), rss: m((s) => s.rss),
     cpuPerEvent: m((s) => s.cpuPerEvent), loadCpu: m((s) => s.loadCpu), drain: m((s) => s.drain),
     accepted: samples.reduce((n, s) => n + s.accepted, 0), missing: m((s) => s.missing), refused: sumCounts(samples.map((s) => s.refused)),
+    reasons: sumCounts(samples.map((s) => s.reasons)),
     reconnects: m((s) => s.reconnects), createCost: m((s) => s.createCost),
     runs: samples.length, missingTotal: samples.reduce((n, s) => n + s.missing, 0),
   }
@@ -43,9 +44,11 @@ function sumCounts(counts: Record<string, number>[]): Record<string, number> {
   return out
 }
 
-function describeRefused(refused: Record<string, number>): string {
+/** `, refused 8298 x 503 (spool_unavailable)`: by status in the measured run, then the reasons hookcast logged. */
+function describeRefused(refused: Record<string, number>, reasons: Record<string, number>): string {
   const parts = Object.entries(refused).map(([status, n]) => `${n} x ${status}`)
-  return parts.length ? `, refused ${parts.join(', ')}` : ''
+  const why = Object.entries(reasons).sort((x, y) => y[1] - x[1]).map(([reason]) => reason)
+  return parts.length ? `, refused ${parts.join(', ')}${why.length ? ` (${why.join(', ')})` : ''}` : ''
 }
 
 function version(command: string[], pattern: RegExp): string {
@@ -78,7 +81,7 @@ export function describeMachine(options: Options, started: Date): string[] {
 export function sampleLine(label: string, sample: Sample): string {
   return `${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
     `cpu ${fmt(sample.cpuPerEvent)} µs/event, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
-    `check ${sample.accepted - sample.missing}/${sample.accepted}${describeRefused(sample.refused)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}`
+    `check ${sample.accepted - sample.missing}/${sample.accepted}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}`
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -104,12 +107,13 @@ const LEGEND = [
   '- **end to end/s**: events accepted *and* at their destination per second: all accepted events (warm-up included)',
   '  over the load time plus the **drain** (how long hookcast still delivered after the load stopped).',
   '- **CPU/event**: the server\'s CPU time, all threads, per accepted event during the measured run.',
-  '- **check**: accepted events found at the destination byte for byte (all repeats); refusals by status;',
+  '- **check**: accepted events found at the destination byte for byte (all repeats); refusals by status, then in',
+  '  brackets the reasons hookcast logged for them (`spool_unavailable`: the spool is full; `busy`: server.maxInFlightBytes);',
   '  "reconnects" are connections the server closed (Deno 2.9.x closes keep-alive after any request body over',
   '  ~1 KB: denoland/deno#36657, fixed by #36690, not released yet), which autocannon reopens.',
   '- hookcast delivers each thumbnail and feed event twice: to the fs sink and to its stream tracker (live/ended',
-  '  alerts), each with its own spool record; a 503 means the spool reached `spool.maxBytes` (1 GiB) because',
-  '  deliveries fell behind the accepts.',
+  '  alerts), two deliveries of one queued event; a 503 `spool_unavailable` means the spool reached `spool.maxBytes`',
+  '  (1 GiB) because deliveries fell behind the accepts.',
   '- **loadgen CPU**: autocannon runs in its own process on the same 2 cores as the server.',
   '- **file create µs**: the cost of creating a new file in the temp dir just before the run. Every receiver creates',
   '  at least one file per event. On ext4 without a journal, inodes deleted in the last minutes are skipped (and',
@@ -134,7 +138,7 @@ export function renderReport({ options, started, machine, workloads, results, ba
       const check = m.missingTotal === 0 ? `ok ${m.accepted}/${m.accepted}` : `**FAIL ${m.missingTotal} missing** of ${m.accepted}`
       lines.push(`| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
         `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
-        `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused)}${m.reconnects ? `, ${fmt(m.reconnects)} reconnects` : ''} | ${fmt(m.loadCpu * 100)}% | ${fmt(m.createCost)} |`)
+        `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused, m.reasons)}${m.reconnects ? `, ${fmt(m.reconnects)} reconnects` : ''} | ${fmt(m.loadCpu * 100)}% | ${fmt(m.createCost)} |`)
     }
     lines.push('')
   }
@@ -146,7 +150,7 @@ export function renderReport({ options, started, machine, workloads, results, ba
       lines.push(`| hookcast on ${runtime} | ${fmt(median(samples.map((s) => s.perSecond)))} | ${fmt(median(samples.map((s) => s.seconds)), 2)} | ` +
         `${mb(median(samples.map((s) => s.rss)))} | ${missing === 0 ? 'ok' : `**FAIL ${missing} missing**`} |`)
     }
-    lines.push('', 'Timed from the spool\'s recovery (logged at start, after the scan of the segments) to the last delivery.', '')
+    lines.push('', 'Timed from the queue\'s recovery (logged at start, after the scan of the segments) to the last delivery.', '')
   }
   if (Object.keys(cold).length > 0) {
     lines.push('## Cold start', '', '| runtime | spawn to listening ms | spawn to first 200 ms |', '|---|---:|---:|')

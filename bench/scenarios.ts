@@ -58,6 +58,8 @@ export interface Sample {
   missing: number
   /** Answers other than 200 in the measured run, by status. */
   refused: Record<string, number>
+  /** Why hookcast refused hooks (its log, warm-up included), by reason; empty for the floor and Express. */
+  reasons: Record<string, number>
   /** Connections the server closed or reset (reopened by the load generator), and requests timed out. */
   reconnects: number
   /** µs to create a new file in the temp dir, measured just before the run (it varies a lot on some VMs). */
@@ -144,6 +146,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       accepted: check.accepted,
       missing: check.missing,
       refused: Object.fromEntries(Object.entries(result.statuses).filter(([status]) => status !== '200')),
+      reasons: { ...server.refusals },
       reconnects: result.errors + result.timeouts,
       createCost,
     }
@@ -155,6 +158,9 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
 
 // ---------------------------------------------------------------------------------------------------------------
 // (d) Backlog: the spool holds N pending deliveries (as after a destination outage); hookcast restarts and drains.
+
+/** Logged by the local queue once it has scanned its segments (src/queue/local/local-queue.ts). */
+const RECOVERED = 'queue recovered pending deliveries'
 
 export interface BacklogSample {
   perSecond: number
@@ -171,11 +177,13 @@ export async function runBacklog(runtime: Runtime, options: Options): Promise<Ba
     const seqs = await fillSpool(dir.path, options.backlog, size)
     mkdirSync(join(dir.path, 'data'))
     const config = hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
-    server = await startServer(COMMANDS[runtime], ['--config', config], {}, ['spool recovered pending deliveries'])
+    server = await startServer(COMMANDS[runtime], ['--config', config], {}, [RECOVERED])
     const deadline = performance.now() + 300_000
     while (server.delivered.count < seqs.length && performance.now() < deadline) await sleep(20)
-    // Deliveries start when the spool is recovered, which is logged before "listening".
-    const from = server.firstLine('spool recovered pending deliveries') ?? server.listeningAt
+    // Deliveries start when the queue is recovered, which is logged before "listening". Timing from "listening"
+    // instead would leave out the deliveries made in between and overstate the rate: no silent fallback.
+    const from = server.firstLine(RECOVERED)
+    if (from === undefined) throw new Error(`the gateway never logged "${RECOVERED}": cannot time the drain`)
     const seconds = (server.delivered.lastAt - from) / 1000
     const rss = peakRss(server.pid)
     const check = checkDelivered(join(dir.path, 'data'), seqs, bodyFactory({ kind: 'thumbnail', size }))
