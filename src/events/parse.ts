@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { DATA_SCHEMAS, envelope } from './schemas.ts'
 import { HookRejected } from './errors.ts'
 import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
-import { canonicalEvent, canonicalType, OWN_TYPES, type EventContentType, type HookEvent } from './types.ts'
+import { canonicalEvent, canonicalType, isOwnType, type EventContentType, type HookEvent } from './types.ts'
 import { toHex } from '../util/encoding.ts'
 
 export interface ParseContext {
@@ -77,7 +77,7 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
     throw new HookRejected('malformed_envelope', `not a webhook envelope: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
   }
   const type = canonicalType(parsed.data.type)
-  if (OWN_TYPES.includes(type)) {
+  if (isOwnType(type)) {
     // hookcast's own events (stream live/ended) come from the tracker, never from outside.
     throw new HookRejected('reserved_type', `type "${parsed.data.type}" is hookcast's own event kind; the platform never sends it`)
   }

@@ -20,6 +20,11 @@ export type KnownType = keyof typeof KNOWN_EVENTS
 /** Kinds hookcast makes itself: a platform hook may not claim them (its type is refused, in any casing). */
 export const OWN_TYPES: readonly string[] = ['stream']
 
+/** Whether a type is one of hookcast's own: `stream`, and every `hookcast.*` kind (its internal work, such as checks). */
+export function isOwnType(type: string): boolean {
+  return OWN_TYPES.includes(type) || type.toLowerCase().startsWith('hookcast.')
+}
+
 export const KNOWN_TYPES = Object.keys(KNOWN_EVENTS) as KnownType[]
 
 export type EventContentType = 'application/json' | 'image/jpeg'

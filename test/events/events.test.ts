@@ -83,6 +83,7 @@ describe('parseJsonHook', () => {
     // hookcast's own kind: a signed hook may not post live/ended alerts past the tracker.
     ['the type of hookcast\'s own events', '{"type":"STREAM","event":"live","timestamp":1700000000000,"data":{"streamId":"A/b"}}', 'reserved_type'],
     ['the type of hookcast\'s own events (exact)', '{"type":"stream","event":"ended","timestamp":1700000000000,"data":{"durationMs":1}}', 'reserved_type'],
+    ['the type of hookcast\'s internal work', '{"type":"Hookcast.Check","event":"check","timestamp":1700000000000,"data":{"streamId":"A/b"}}', 'reserved_type'],
   ])('refuses %s with a 400', async (_, body, reason) => {
     const error = await parseJsonHook(typeof body === 'string' ? bytes(body) : body, ctx).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(HookRejected)
