@@ -1,0 +1,80 @@
+/**
+ * The NATS KV buckets of the shared state: opened (made when missing) with the limits hookcast relies on, and those
+ * limits brought in line with the config at each start, as the server enforces them; JetStream's refusals told
+ * apart (a compare-and-set lost, a bucket full).
+ *
+ * Every bucket keeps one value per key (`history: 1`) and discards new writes when full, so a limit refuses a new
+ * key and never drops an old one. `maxValues` is the stream's `max_msgs`: with one value per key and discard-new the
+ * server refuses a new key past it while a known key still changes (nats-server 2.9 and later).
+ * @module
+ */
+import type { NatsConnection } from '@nats-io/transport-node'
+import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamUpdateConfig } from '@nats-io/jetstream'
+import { Kvm, type KV } from '@nats-io/kv'
+
+export interface BucketLimits {
+  /** Copies of the bucket in a JetStream cluster (1, 3 or 5). */
+  replicas: number
+  /** Largest value, bytes (-1: the server's max_payload). */
+  maxValueSize: number
+  /** Keys at most (-1: no limit). */
+  maxValues?: number
+  /** Bytes at most (-1: no limit). */
+  maxBytes?: number
+  /** A key not written for this long goes (0: never). */
+  ttlMs?: number
+  description: string
+}
+
+export interface Bucket {
+  kv: KV
+  jsm: JetStreamManager
+  /** The JetStream stream under the bucket (`KV_<name>`). */
+  stream: string
+  /** The subject a key is stored under, for stream purges by key prefix (`<prefix>.>`). */
+  subject(key: string): string
+}
+
+const NANOS_PER_MS = 1_000_000
+
+export async function openBucket(nc: NatsConnection, name: string, limits: BucketLimits): Promise<Bucket> {
+  const jsm = await jetstreamManager(nc)
+  const kv = await new Kvm(nc).create(name, {
+    history: 1,
+    replicas: limits.replicas,
+    maxValueSize: limits.maxValueSize,
+    description: limits.description,
+    ...(limits.maxBytes !== undefined && limits.maxBytes > 0 ? { max_bytes: limits.maxBytes } : {}),
+    ...(limits.ttlMs ? { ttl: limits.ttlMs } : {}),
+  })
+  const stream = `KV_${name}`
+  const { config } = await jsm.streams.info(stream)
+  const wanted: Partial<StreamUpdateConfig> = {
+    max_msgs_per_subject: 1,
+    max_msgs: limits.maxValues ?? -1,
+    max_bytes: limits.maxBytes ?? -1,
+    max_msg_size: limits.maxValueSize,
+    max_age: (limits.ttlMs ?? 0) * NANOS_PER_MS,
+    num_replicas: limits.replicas,
+  }
+  const differs = (Object.keys(wanted) as Array<keyof typeof wanted>).some((key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key])
+  // A bucket made by an older config, or by hand: the server is told the limits this config sets.
+  if (differs) await jsm.streams.update(stream, { ...config, ...wanted })
+  return { kv, jsm, stream, subject: (key) => `$KV.${name}.${key}` }
+}
+
+const code = (error: unknown) => (error instanceof JetStreamApiError ? error.code : undefined)
+
+/** A write with an expected revision that was not the key's last: another writer came first. */
+export const isWrongRevision = (error: unknown) => code(error) === 10071 || code(error) === 10164
+
+/** A write refused by the bucket's `max_msgs` or `max_bytes` (code 10077: "maximum messages/bytes exceeded"). */
+export const isBucketFull = (error: unknown) => code(error) === 10077
+
+/** Deleting a revision that is not stored (any more): a later write replaced it, or it was deleted. */
+export const isNoMessage = (error: unknown) => code(error) === 10057 || code(error) === 10037
+
+/** A stored revision as the store hands it out, or undefined for one this store never made. */
+export function parseRevision(revision: string): number | undefined {
+  return /^[1-9][0-9]{0,15}$/.test(revision) ? Number(revision) : undefined
+}
