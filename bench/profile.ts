@@ -16,6 +16,7 @@ import { HOOK_PATH, SECRET } from './bodies.ts'
 import { COMMANDS, ROOT, sleep, startServer, tempDir } from './lib.ts'
 import { fillSpool } from './backlog.ts'
 import type { LoadOptions } from './load.ts'
+import { SERVER_CONFIG } from './scenarios.ts'
 
 interface ProfileNode {
   id: number
@@ -46,6 +47,7 @@ mkdirSync(profiles)
 mkdirSync(join(dir.path, 'data'))
 const config = join(dir.path, 'config.yaml')
 writeFileSync(config, `
+${SERVER_CONFIG}
 sources:
   millicast: { path: ${HOOK_PATH}, secrets: ["${SECRET}"] }
 sinks:
