@@ -73,13 +73,13 @@ export function startWorker(options: WorkerOptions): Worker {
     const leaseMs = lane.policy.timeoutMs * 2 + 30_000
     while (!stop.signal.aborted) {
       if (lane.inFlight.size >= lane.policy.concurrency) {
-        await Promise.race([lane.settled.promise, sleep(IDLE_WAIT_MS, stop.signal)])
+        await settledOrSleep(lane.settled.promise, IDLE_WAIT_MS, stop.signal)
         continue
       }
       if (!lane.circuit.tryPass(now())) {
         // Open: wait for the probe time. Half-open: wait for the probe's outcome.
         const until = lane.circuit.state() === 'open' ? lane.circuit.reopensAt() : Infinity
-        await Promise.race([lane.settled.promise, sleep(Math.max(10, Math.min(until - now(), IDLE_WAIT_MS)), stop.signal)])
+        await settledOrSleep(lane.settled.promise, Math.max(10, Math.min(until - now(), IDLE_WAIT_MS)), stop.signal)
         continue
       }
       const probe = lane.circuit.state() === 'half-open'
@@ -160,14 +160,26 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return settledOrSleep(undefined, ms, signal)
+}
+
+/**
+ * Waits for `settled`, `ms` or `signal`, whichever comes first, and leaves no timer or listener behind (this runs
+ * once per delivery: a leftover per call would pile up thousands).
+ */
+function settledOrSleep(settled: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve()
+    let finished = false
     const timer = setTimeout(done, ms)
     function done() {
+      if (finished) return
+      finished = true
       clearTimeout(timer)
       signal?.removeEventListener('abort', done)
       resolve()
     }
     signal?.addEventListener('abort', done, { once: true })
+    settled?.then(done, done)
   })
 }

@@ -22,41 +22,13 @@ import { join } from 'node:path'
 import type { StreamStore } from './stream-store.ts'
 import { STREAM_LIMITS, StreamLimitError, type StreamRecord } from '../streams/types.ts'
 import { cloneRecord } from '../streams/record.ts'
-import type { Logger } from '../log.ts'
 import { loadRecordFiles, RECORDS, recordFiles, RETRY_MS, type StoredRecord } from './local-streams/record-files.ts'
 import { EVENT_ID, THUMBNAILS, thumbName, thumbnailFiles } from './local-streams/thumbnail-files.ts'
 import { evictionOrder } from './local-streams/eviction-order.ts'
 import { migrateLegacy } from './local-streams/migrate.ts'
+import { STREAM_STORE_DEFAULTS, type LocalStreamStore, type LocalStreamStoreOptions } from './local-streams/options.ts'
 
-export interface LocalStreamStoreOptions {
-  dir: string
-  log: Logger
-  now?: () => number
-  /** Stream records kept at most (default 10,000). */
-  maxStreams?: number
-  /** Ended streams are forgotten this long after their last change (default 7 days). */
-  keepEndedMs?: number
-  /** Bytes of thumbnails kept at most (default 512 MiB). */
-  maxThumbnailBytes?: number
-  /** How often ended streams and stray thumbnail files are swept (default: an hour, or keepEndedMs / 4 if less). */
-  sweepEveryMs?: number
-  /** A background step failed (it is retried); for metrics. */
-  onBackgroundFailure?(task: string): void
-  /** A bound was hit (`streams_full`, `stream_evicted`, `stream_expired`, `thumbnail_bytes`, `stream_id_too_long`); for metrics. */
-  onLimit?(limit: string): void
-}
-
-export interface LocalStreamStore extends StreamStore {
-  /** Forgets ended streams past `keepEndedMs` and removes thumbnail files nothing refers to; resolves how many records went. */
-  sweep(): Promise<number>
-  stats(): { streams: number; thumbnailBytes: number }
-}
-
-export const STREAM_STORE_DEFAULTS = {
-  maxStreams: 10_000,
-  keepEndedMs: 7 * 86_400_000,
-  maxThumbnailBytes: 512 * 1024 * 1024,
-}
+export { STREAM_STORE_DEFAULTS, type LocalStreamStore, type LocalStreamStoreOptions }
 
 /** A thumbnail file written but not yet referred to by its record is left alone this long. */
 const LOOSE_GRACE_MS = 60_000
@@ -72,13 +44,8 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
   await mkdir(recordsDir, { recursive: true })
   await mkdir(thumbsDir, { recursive: true })
 
-  const count = (callback: ((what: string) => void) | undefined, what: string) => {
-    try {
-      callback?.(what)
-    } catch {
-      // a metrics callback must not turn a logged failure into a crash
-    }
-  }
+  // A metrics callback must not turn a logged failure into a crash.
+  const count = (callback: ((what: string) => void) | undefined, what: string) => { try { callback?.(what) } catch { /* ignored */ } }
   const failed = (task: string, message: string, fields: Record<string, unknown>, error: unknown) => {
     log.error(message, { ...fields, error: String(error) })
     count(options.onBackgroundFailure, task)
@@ -89,7 +56,18 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
   /** Revisions come from one counter, so a stream forgotten and made again never gets a revision back. */
   let counter = 0
   const order = evictionOrder()
-  const files = recordFiles(recordsDir, (streamId) => records.get(streamId), failed)
+  // Thumbnail files a lazy change dropped: they go once the record that no longer refers to them is on disk (a
+  // crash before that write brings back the record that still does).
+  const dropAfterWrite = new Map<string, Set<string>>()
+  const files = recordFiles(recordsDir, (streamId) => records.get(streamId), failed, (streamId) => {
+    const dropped = dropAfterWrite.get(streamId)
+    if (!dropped) return
+    dropAfterWrite.delete(streamId)
+    const still = refsOf(records.get(streamId)?.record)
+    for (const file of dropped) {
+      if (!still.has(file)) void thumbs.remove(file, streamId).catch((error) => failed('thumbnail-remove', 'cannot remove a thumbnail file', { stream: streamId }, error))
+    }
+  })
   const thumbs = thumbnailFiles(thumbsDir, failed)
   const refsOf = (record: StreamRecord | undefined): Set<string> => {
     const out = new Set<string>()
@@ -231,6 +209,12 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
       const dropped = [...before].filter((file) => !after.has(file))
       if (putOptions.lazy) {
         files.later(streamId)
+        if (dropped.length > 0) {
+          const waiting = dropAfterWrite.get(streamId) ?? new Set<string>()
+          for (const file of dropped) waiting.add(file)
+          dropAfterWrite.set(streamId, waiting)
+        }
+        return String(stored.revision)
       } else {
         files.cancel(streamId)
         try {

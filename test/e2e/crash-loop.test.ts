@@ -463,14 +463,14 @@ routes:
     // Drain: nothing pending, every lane idle; again after the tracker's flap window (its `ended` events come then).
     interface Status {
       spool: { pendingEvents: number; pendingDeliveries: number; deadLetters: number; bytes: number; oldestPendingAgeMs: number }
-      destinations: Array<{ destination: string; ready: number; waiting: number; inFlight: number; circuit: string }>
+      destinations: Array<{ destination: string; pending: number; inFlight: number; circuit: string }>
     }
     const idle = (status: Status) => status.spool.pendingDeliveries === 0 && status.spool.pendingEvents === 0 &&
-      status.destinations.every((d) => d.ready === 0 && d.waiting === 0 && d.inFlight === 0)
+      status.destinations.every((d) => d.pending === 0 && d.inFlight === 0)
     const drainStart = Date.now()
     // Events pending with no delivery pending never drain: waiting longer for them would only slow the report.
     const deliveriesDone = (status: Status) => status.spool.pendingDeliveries === 0 &&
-      status.destinations.every((d) => d.ready === 0 && d.waiting === 0 && d.inFlight === 0)
+      status.destinations.every((d) => d.pending === 0 && d.inFlight === 0)
     const waitIdle = async (until: number): Promise<Status> => {
       let status = await admin<Status>(server, '/api/status')
       let doneSince = Infinity

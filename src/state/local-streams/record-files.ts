@@ -59,7 +59,13 @@ export interface RecordFiles {
   close(): Promise<void>
 }
 
-export function recordFiles(dir: string, current: (streamId: string) => StoredRecord | undefined, failed: Failed): RecordFiles {
+export function recordFiles(
+  dir: string,
+  current: (streamId: string) => StoredRecord | undefined,
+  failed: Failed,
+  /** Told after a stream's file was written (what it no longer refers to may go now). */
+  written: (streamId: string) => void = () => {},
+): RecordFiles {
   const path = (streamId: string) => join(dir, `${streamKey(streamId)}.json`)
   // One write at a time per stream; changes meanwhile share the next one.
   const slots = new Map<string, { tail: Promise<void>; next?: Promise<void> }>()
@@ -75,7 +81,7 @@ export function recordFiles(dir: string, current: (streamId: string) => StoredRe
     const run = mine.tail.catch(() => {}).then(() => {
       mine.next = undefined // changes from now on need another write
       const stored = current(streamId)
-      return stored ? writeWhole(path(streamId), recordJson(stored)) : rm(path(streamId), { force: true })
+      return (stored ? writeWhole(path(streamId), recordJson(stored)) : rm(path(streamId), { force: true })).then(() => written(streamId))
     })
     mine.next = run
     mine.tail = run
