@@ -80,10 +80,13 @@ export const NATS_STREAM_STORE_DEFAULTS = {
 const LOOSE_GRACE_MS = 60_000
 /** Records whose revision `get` handed out, remembered to know what a `put` at that revision replaces. */
 const SEEN_MAX = 4_096
+/** How long a scan that freed nothing is not run again. */
+const FRUITLESS_MS = 10_000
 /** Tries of a delete without a revision, when writers keep replacing the record. */
 const DELETE_TRIES = 8
 
-interface Stored { record: StreamRecord; revision: number }
+/** A record as read, with its revision and when the server stored that revision (epoch ms). */
+interface Stored { record: StreamRecord; revision: number; at: number }
 
 export async function openNatsStreamStore(options: NatsStreamStoreOptions): Promise<NatsStreamStore> {
   const { log, nc } = options
@@ -123,7 +126,7 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
   function decode(entry: KvEntry): Stored | undefined {
     try {
       const record = normaliseRecord(entry.json(), now())
-      return record && streamKey(record.streamId) === entry.key ? { record, revision: entry.revision } : undefined
+      return record && streamKey(record.streamId) === entry.key ? { record, revision: entry.revision, at: entry.created.getTime() } : undefined
     } catch {
       return undefined
     }
@@ -135,30 +138,38 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
     if (!stored || stored.record.streamId !== streamId) throw new Error(`stream state of ${streamId.slice(0, 100)} is not a record of it (revision ${entry.revision})`)
     return stored
   }
-  /** Every record with its revision (one pass over the bucket). */
+  /** Every record with its revision (one pass over the bucket; a record changed meanwhile may come twice: the last counts). */
   async function scan(): Promise<Stored[]> {
-    const out: Stored[] = []
+    const out = new Map<string, Stored>()
     for await (const entry of await kv.history()) {
       if (entry.operation !== 'PUT') continue
       const stored = decode(entry)
-      if (stored) out.push(stored)
-      else log.error('a stream state value is not a stream record; left alone', { key: entry.key, revision: entry.revision })
+      if (!stored) log.error('a stream state value is not a stream record; left alone', { key: entry.key, revision: entry.revision })
+      else if (stored.revision > (out.get(entry.key)?.revision ?? 0)) out.set(entry.key, stored)
     }
-    return out
+    return [...out.values()]
   }
+  /**
+   * A scan that freed nothing (every stream live) is not run again for a while: when the bucket is full of live
+   * streams, every new stream or thumbnail would otherwise read the whole bucket.
+   */
+  const fruitless = { evict: 0, thumbnails: 0 }
 
   // What the record at a revision refers to, so a put that drops a thumbnail removes it.
   const seen = new Map<string, { revision: number; refs: string[] }>()
   const refsOf = (record: StreamRecord | undefined) => [...new Set([record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId])]
     .filter((id): id is string => id !== undefined)
-  const remember = (stored: Stored) => {
+  const remember = (stored: Pick<Stored, 'record' | 'revision'>) => {
     seen.delete(stored.record.streamId)
     seen.set(stored.record.streamId, { revision: stored.revision, refs: refsOf(stored.record) })
     if (seen.size > SEEN_MAX) seen.delete(seen.keys().next().value!)
   }
 
-  /** Deletes the stream at exactly `revision`, then its thumbnails; false when that revision is not stored. */
-  async function deleteAt(streamId: string, revision: number): Promise<boolean> {
+  /**
+   * Deletes the stream at exactly `revision`, then the thumbnails stored before that revision (later ones may be a
+   * new session's, whose record is being made on another instance); false when that revision is not stored.
+   */
+  async function deleteAt({ record: { streamId }, revision, at }: Stored): Promise<boolean> {
     try {
       await jsm.streams.deleteMessage(stream, revision, false)
     } catch (error) {
@@ -166,7 +177,7 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
       throw error
     }
     seen.delete(streamId)
-    await thumbs.removeStream(streamKey(streamId))
+    await thumbs.removeStoredBefore(streamKey(streamId), at)
       .catch((error) => failed('thumbnail-remove', 'cannot remove a forgotten stream\'s thumbnails; the sweep retries', { stream: streamId }, error))
     return true
   }
@@ -178,22 +189,27 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
 
   /** Evicts a batch of ended streams to make room for new ones; resolves how many went. */
   async function evict(except: string): Promise<number> {
+    if (Date.now() < fruitless.evict) return 0
     const batch = Math.min(64, Math.max(1, Math.ceil(maxStreams / 100)))
     let evicted = 0
-    for (const { record, revision } of endedFirst(await scan())) {
+    for (const stored of endedFirst(await scan())) {
+      const { record } = stored
       if (evicted >= batch) break
-      if (record.streamId === except || !(await deleteAt(record.streamId, revision))) continue
+      if (record.streamId === except || !(await deleteAt(stored))) continue
       log.info('stream state full: forgetting an ended stream', { stream: record.streamId, maxStreams })
       limit('stream_evicted')
       evicted++
     }
+    if (evicted === 0) fruitless.evict = Date.now() + FRUITLESS_MS
     return evicted
   }
 
   /** Frees at least `needed` bytes of ended streams' thumbnails (oldest first); resolves what it freed. */
   async function freeThumbnailBytes(needed: number, except: string): Promise<number> {
+    if (Date.now() < fruitless.thumbnails) return 0
     let freed = 0
-    for (const { record, revision } of endedFirst(await scan())) {
+    for (const stored of endedFirst(await scan())) {
+      const { record, revision } = stored
       if (freed >= needed) break
       const refs = refsOf(record)
       if (record.streamId === except || refs.length === 0) continue
@@ -201,7 +217,7 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
       const sizes = await Promise.all(refs.map((eventId) => thumbs.head(key, eventId)))
       if (!record.session) {
         // Known from thumbnails alone: nothing left worth keeping.
-        if (await deleteAt(record.streamId, revision)) freed += sizes.reduce((sum, head) => sum + (head?.size ?? 0), 0)
+        if (await deleteAt(stored)) freed += sizes.reduce((sum, head) => sum + (head?.size ?? 0), 0)
         continue
       }
       delete record.firstThumbnail
@@ -215,6 +231,7 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
       for (const eventId of refs) await thumbs.remove(key, eventId)
       freed += sizes.reduce((sum, head) => sum + (head?.size ?? 0), 0)
     }
+    if (freed === 0) fruitless.thumbnails = Date.now() + FRUITLESS_MS
     return freed
   }
 
@@ -244,18 +261,16 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
     const cutoff = now() - keepEndedMs
     const records = await scan()
     let expired = 0
-    for (const { record, revision } of endedFirst(records)) {
-      if (record.updatedAt >= cutoff || !(await deleteAt(record.streamId, revision))) continue
+    for (const stored of endedFirst(records)) {
+      if (stored.record.updatedAt >= cutoff || !(await deleteAt(stored))) continue
       limit('stream_expired')
       expired++
     }
     // Thumbnails whose stream has no record: refused, forgotten while one was being written, or a crash between.
     const known = new Set(records.map(({ record }) => streamKey(record.streamId)))
-    for (const [key, eventIds] of await thumbs.streams()) {
+    for (const key of await thumbs.streams()) {
       if (known.has(key) || (await kv.get(key))?.operation === 'PUT') continue
-      const at = await thumbs.storedAt(key, eventIds[0]!)
-      if (at !== undefined && at > now() - LOOSE_GRACE_MS) continue
-      await thumbs.removeStream(key)
+      await thumbs.removeStoredBefore(key, Date.now() - LOOSE_GRACE_MS) // the server's clock, not the records'
     }
     if (expired > 0) log.info('forgot ended streams past streams.keepEnded', { streams: expired })
     return expired
@@ -319,7 +334,7 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
         const current = await read(streamId)
         if (!current) return false
         if (expected !== undefined && current.revision !== at) return 'conflict'
-        if (await deleteAt(streamId, current.revision)) return true
+        if (await deleteAt(current)) return true
         if (expected !== undefined) return 'conflict' // replaced between the read and the delete
       }
       throw new Error(`stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`)

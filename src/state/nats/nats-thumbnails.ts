@@ -34,10 +34,13 @@ export interface NatsThumbnails {
   remove(streamKey: string, eventId: string): Promise<void>
   /** Forgets every thumbnail of a stream. */
   removeStream(streamKey: string): Promise<void>
-  /** Stream keys that have a thumbnail, with the event ids of their thumbnails. */
-  streams(): Promise<Map<string, string[]>>
-  /** When a thumbnail was stored (epoch ms), if it is. */
-  storedAt(streamKey: string, eventId: string): Promise<number | undefined>
+  /**
+   * Forgets the thumbnails of a stream stored at or before `before` (the server's time, epoch ms); those stored
+   * later are left alone (a new record may be on its way to refer to them).
+   */
+  removeStoredBefore(streamKey: string, before: number): Promise<void>
+  /** Stream keys that have a thumbnail. */
+  streams(): Promise<Set<string>>
   bytes(): Promise<number>
 }
 
@@ -101,19 +104,16 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
     head,
     remove: (streamKey, eventId) => purge(`${prefix(streamKey, eventId)}.>`),
     removeStream: (streamKey) => purge(`${streamKey}.>`),
-    async streams() {
-      const out = new Map<string, string[]>()
-      for await (const key of await kv.keys('*.*.h')) {
-        const [streamKey, eventId] = key.split('.') as [string, string]
-        const ids = out.get(streamKey)
-        if (ids) ids.push(eventId)
-        else out.set(streamKey, [eventId])
+    async removeStoredBefore(streamKey, before) {
+      for await (const key of await kv.keys(`${streamKey}.*.h`)) {
+        const entry = await kv.get(key)
+        if (entry && entry.created.getTime() <= before) await purge(`${key.slice(0, -2)}.>`)
       }
-      return out
     },
-    async storedAt(streamKey, eventId) {
-      const entry = await kv.get(`${prefix(streamKey, eventId)}.h`)
-      return entry?.operation === 'PUT' ? entry.created.getTime() : undefined
+    async streams() {
+      const out = new Set<string>()
+      for await (const key of await kv.keys('*.*.h')) out.add(key.split('.')[0]!)
+      return out
     },
     async bytes() {
       return (await jsm.streams.info(stream)).state.bytes

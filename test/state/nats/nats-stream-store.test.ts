@@ -12,6 +12,7 @@ import { silentLogger } from '../../../src/log.ts'
 import { StreamLimitError, type ThumbnailRef } from '../../../src/streams/types.ts'
 import { jpeg } from '../../support/hooks.ts'
 import { startNatsKvServer, type NatsKvTestServer } from '../../support/nats-kv-server.ts'
+import { sleep } from '../../support/wait.ts'
 import { streamStoreContract } from '../stream-store.contract.ts'
 
 /** Small enough that a contract thumbnail (20 kB) and the big one below take several chunks. */
@@ -125,6 +126,23 @@ describe('nats stream store, shared', () => {
     for (let n = 2; n <= 4; n++) sameBytes(await store.thumbnail(`ZG6NWV/live-${n - 1}`, hex24(n)), jpeg(`t${n}`, 60_000))
     expect((await store.stats()).thumbnailBytes).toBeLessThanOrEqual(200_000)
     await store.close()
+  })
+
+  it('a delete leaves thumbnails stored after the deleted revision: a new session\'s, being written on another instance', async () => {
+    const names = fresh()
+    const [a, b] = await Promise.all([open(names), open(names)])
+    const old = ref('ZG6NWV/again', hex24(1))
+    await a.putThumbnail(old, jpeg('old session', 1_000))
+    const ended = (await updateWithRetry(a, 'ZG6NWV/again', (r) => { r.status = 'ended'; r.latestThumbnail = old }))!
+    await sleep(5)
+    // Instance b: the stream starts again; its first thumbnail is stored, then its write meets a deleted record.
+    const first = ref('ZG6NWV/again', hex24(2), 2)
+    await b.putThumbnail(first, jpeg('new session', 1_000))
+    expect(await a.delete('ZG6NWV/again', ended.revision)).toBe(true)
+    await updateWithRetry(b, 'ZG6NWV/again', (r) => { r.status = 'live'; r.firstThumbnail = first })
+    expect(await a.thumbnail('ZG6NWV/again', hex24(1))).toBeUndefined()
+    sameBytes(await a.thumbnail('ZG6NWV/again', hex24(2)), jpeg('new session', 1_000))
+    await Promise.all([a.close(), b.close()])
   })
 
   it('sweeps ended streams past keepEnded, with their thumbnails, and thumbnails of no stream', async () => {
