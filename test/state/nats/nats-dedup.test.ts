@@ -1,12 +1,10 @@
 /** The dedup window in NATS KV on a real nats-server: shared by instances on two connections, and bounded in time. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { natsDedupWindow } from '../../../src/state/nats/nats-dedup.ts'
-import { startNatsKvServer, type NatsKvTestServer } from '../../support/nats-kv-server.ts'
+import { natsForTests } from './nats-for-tests.ts'
 import { eventually } from '../../support/wait.ts'
 
-let server: NatsKvTestServer
-beforeAll(async () => { server = await startNatsKvServer() })
-afterAll(async () => { await server?.stop() })
+const server = natsForTests()
 
 describe('nats dedup window', () => {
   it('of two instances remembering the same ids at once, exactly one is told each id is new; after the window it is new again', async () => {

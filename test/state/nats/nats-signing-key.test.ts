@@ -2,21 +2,19 @@
  * The signing key store contract against NATS KV on a real nats-server: each `open` a key of its own, `openAgain`
  * the same key through another connection (another instance), racing on its creation.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Kvm } from '@nats-io/kv'
 import { natsSigningKeyStore } from '../../../src/state/nats/nats-signing-key.ts'
-import { startNatsKvServer, type NatsKvTestServer } from '../../support/nats-kv-server.ts'
+import { natsForTests } from './nats-for-tests.ts'
 import { signingKeyContract } from '../signing-key.contract.ts'
 
-let server: NatsKvTestServer
+const server = natsForTests()
 /** Instances: one connection each. */
 const connections: NatsConnection[] = []
 beforeAll(async () => {
-  server = await startNatsKvServer()
   for (let i = 0; i < 4; i++) connections.push(await server.connect())
 })
-afterAll(async () => { await server?.stop() })
 
 let keys = 0
 let turn = 0

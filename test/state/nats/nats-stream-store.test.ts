@@ -4,23 +4,21 @@
  * bounds kept by the server (streams, thumbnail bytes) with their eviction, thumbnails larger than max_payload,
  * replaced thumbnails removed, and the sweep.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { openNatsStreamStore, type NatsStreamStoreOptions } from '../../../src/state/nats/nats-stream-store.ts'
 import { updateWithRetry } from '../../../src/state/stream-store.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { StreamLimitError, type ThumbnailRef } from '../../../src/streams/types.ts'
 import { jpeg } from '../../support/hooks.ts'
-import { startNatsKvServer, type NatsKvTestServer } from '../../support/nats-kv-server.ts'
+import { natsForTests } from './nats-for-tests.ts'
 import { sleep } from '../../support/wait.ts'
 import { streamStoreContract } from '../stream-store.contract.ts'
 
 /** Small enough that a contract thumbnail (20 kB) and the big one below take several chunks. */
 const MAX_PAYLOAD = 64 * 1024
 
-let server: NatsKvTestServer
-beforeAll(async () => { server = await startNatsKvServer({ maxPayload: MAX_PAYLOAD }) })
-afterAll(async () => { await server?.stop() })
+const server = natsForTests({ maxPayload: MAX_PAYLOAD })
 
 let buckets = 0
 let last: Pick<NatsStreamStoreOptions, 'bucket' | 'thumbnailBucket'> = {}
