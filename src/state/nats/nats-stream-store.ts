@@ -182,7 +182,7 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
     return true
   }
 
-  /** Ended streams, in the order they give up their place: never live first, then oldest change first. */
+  /** Ended streams, in the order they give up their place: those that never went live first, then oldest change first. */
   const endedFirst = (records: Stored[]) => records
     .filter(({ record }) => record.status === 'ended')
     .sort((a, b) => Number(!!a.record.session) - Number(!!b.record.session) || a.record.updatedAt - b.record.updatedAt)
