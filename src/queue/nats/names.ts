@@ -1,0 +1,78 @@
+/**
+ * Where the NATS queue keeps things: three streams and their subjects, all named from one prefix so several
+ * hookcast clusters (or tests) can share a NATS account.
+ *
+ * - `<prefix>-events`: `<prefix>.events.<eventId>`, one message per stored copy of an event (metadata in a header,
+ *   the body as payload).
+ * - `<prefix>-deliveries` (work queue): `<prefix>.deliver.<destination>.<eventSeq>`, one small message per pending
+ *   delivery, `eventSeq` being the sequence of its event's copy in the events stream. A durable pull consumer per
+ *   destination, named after it, filters `<prefix>.deliver.<destination>.*`.
+ * - `<prefix>-dead`: `<prefix>.dead.<destination>.<eventId>`, a dead letter with its event's body (the last one per
+ *   delivery).
+ * @module
+ */
+
+export interface NatsNames {
+  prefix: string
+  streams: { events: string; deliveries: string; dead: string }
+  event(eventId: string): string
+  delivery(destination: string, eventSeq: number): string
+  /** Every delivery of `destination` (its consumer's filter). */
+  deliveries(destination: string): string
+  /** The durable consumer that hands out `destination`'s deliveries. */
+  consumer(destination: string): string
+  /** The destination a consumer serves, or undefined when the name is not one of ours. */
+  destinationOf(consumer: string): string | undefined
+  dead(destination: string, eventId: string): string
+  /** Dead letters of one destination, one event, both, or all. */
+  deadFilter(filter: { destination?: string; eventId?: string }): string
+}
+
+const SAFE = /^[A-Za-z0-9_-]+$/
+
+export function natsNames(prefix: string): NatsNames {
+  if (!SAFE.test(prefix)) throw new Error(`NATS prefix "${prefix}" may only have letters, digits, _ and -`)
+  return {
+    prefix,
+    streams: { events: `${prefix}-events`, deliveries: `${prefix}-deliveries`, dead: `${prefix}-dead` },
+    event: (eventId) => `${prefix}.events.${subjectToken(eventId)}`,
+    delivery: (destination, eventSeq) => `${prefix}.deliver.${subjectToken(destination)}.${eventSeq}`,
+    deliveries: (destination) => `${prefix}.deliver.${subjectToken(destination)}.*`,
+    consumer: (destination) => subjectToken(destination),
+    destinationOf: (consumer) => fromSubjectToken(consumer),
+    dead: (destination, eventId) => `${prefix}.dead.${subjectToken(destination)}.${subjectToken(eventId)}`,
+    deadFilter: ({ destination, eventId }) =>
+      `${prefix}.dead.${destination === undefined ? '*' : subjectToken(destination)}.${eventId === undefined ? '*' : subjectToken(eventId)}`,
+  }
+}
+
+/**
+ * A name as one subject token (and consumer name): letters, digits, `_` and `-` stay, every other byte becomes `=XX`.
+ * Destination names are `[A-Za-z0-9_-]` already; the internal `@streams` becomes `=40streams`, which no configured
+ * destination can be called.
+ */
+export function subjectToken(name: string): string {
+  if (SAFE.test(name)) return name
+  let out = ''
+  for (const char of name) {
+    if (SAFE.test(char)) out += char
+    else for (const byte of new TextEncoder().encode(char)) out += `=${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return out
+}
+
+export function fromSubjectToken(token: string): string | undefined {
+  if (!/^(?:[A-Za-z0-9_-]|=[0-9A-F]{2})+$/.test(token)) return undefined
+  const bytes: number[] = []
+  for (let i = 0; i < token.length; i++) {
+    if (token[i] === '=') {
+      bytes.push(parseInt(token.slice(i + 1, i + 3), 16))
+      i += 2
+    } else bytes.push(token.charCodeAt(i))
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes))
+  } catch {
+    return undefined
+  }
+}

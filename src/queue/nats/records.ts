@@ -1,0 +1,121 @@
+/**
+ * What the NATS queue's messages carry: an event's metadata (a header beside its body), a delivery's state (the
+ * small JSON payload of a delivery message) and a dead letter's outcome (a header beside the event's body).
+ *
+ * Header values are single-line ASCII JSON: characters outside ASCII are written as `\uXXXX`, so a stream name in
+ * any script survives NATS's header encoding.
+ * @module
+ */
+import { headers, type MsgHdrs } from '@nats-io/transport-node'
+import type { EventContentType, HookEvent } from '../../events/types.ts'
+import type { Attempt } from '../types.ts'
+
+/** The event without its body and parsed data. */
+export type EventMeta = Omit<HookEvent, 'body' | 'data'>
+
+/** A delivery as stored in the deliveries stream. */
+export interface DeliveryRecord {
+  eventId: string
+  destination: string
+  /** Sequence of the event's copy in the events stream. */
+  eventSeq: number
+  /** Every destination that shares that copy (the copy is removed once none of them is pending). */
+  group: string[]
+  receivedAt: number
+  since: number
+  attempts: Attempt[]
+  nextAt: number
+}
+
+export interface DeadRecord {
+  destination: string
+  deadAt: number
+  attempts: Attempt[]
+}
+
+export const EVENT_HEADER = 'Hookcast-Event'
+export const DEAD_HEADER = 'Hookcast-Dead'
+
+/**
+ * Room kept for headers beside a body: the event's metadata (ids and names of at most a few hundred bytes each)
+ * and a dead letter's attempts (trimmed to DEAD_BUDGET). A body may be at most max_payload minus this.
+ */
+export const HEADER_ROOM_BYTES = 64 * 1024
+const DEAD_BUDGET = 32 * 1024
+const ERROR_CHARS = 1_000
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+export function eventMetaOf(event: HookEvent): EventMeta {
+  const { body: _body, data: _data, ...meta } = event
+  return meta
+}
+
+export function eventHeaders(meta: EventMeta, dead?: DeadRecord): MsgHdrs {
+  const h = headers()
+  h.set(EVENT_HEADER, asciiJson(meta))
+  if (dead) h.set(DEAD_HEADER, asciiJson(trimDead(dead)))
+  return h
+}
+
+export function readEventMeta(h: MsgHdrs | undefined): EventMeta | undefined {
+  const raw = h?.get(EVENT_HEADER)
+  if (!raw) return undefined
+  const meta = parse(raw) as EventMeta | undefined
+  return meta && typeof meta.id === 'string' && typeof meta.receivedAt === 'number' ? meta : undefined
+}
+
+export function readDead(h: MsgHdrs | undefined): DeadRecord | undefined {
+  const raw = h?.get(DEAD_HEADER)
+  const dead = raw ? parse(raw) as DeadRecord | undefined : undefined
+  return dead && typeof dead.destination === 'string' && Array.isArray(dead.attempts) ? dead : undefined
+}
+
+/** The event as `put` took it: metadata, body and, for JSON hooks, the parsed `data`. */
+export function eventFrom(meta: EventMeta, body: Uint8Array): HookEvent {
+  const event: HookEvent = { ...meta, contentType: meta.contentType as EventContentType, body }
+  if (meta.contentType === 'application/json') {
+    const data = (JSON.parse(decoder.decode(body)) as { data?: Record<string, unknown> }).data
+    if (data) event.data = data
+  }
+  return event
+}
+
+export function encodeDelivery(record: DeliveryRecord): Uint8Array {
+  return encoder.encode(JSON.stringify(record))
+}
+
+export function decodeDelivery(data: Uint8Array): DeliveryRecord | undefined {
+  const record = parse(decoder.decode(data)) as DeliveryRecord | undefined
+  const ok = record && typeof record.eventId === 'string' && typeof record.destination === 'string' &&
+    Number.isSafeInteger(record.eventSeq) && Array.isArray(record.group) && Array.isArray(record.attempts) &&
+    typeof record.nextAt === 'number' && typeof record.since === 'number' && typeof record.receivedAt === 'number'
+  return ok ? record : undefined
+}
+
+/** Keeps a dead letter's header within its budget: long errors are cut, and past that the middle attempts left out. */
+function trimDead(dead: DeadRecord): DeadRecord {
+  const cut = (attempt: Attempt): Attempt =>
+    attempt.error.length > ERROR_CHARS ? { at: attempt.at, error: `${attempt.error.slice(0, ERROR_CHARS)}…` } : attempt
+  let attempts = dead.attempts.map(cut)
+  const size = (list: Attempt[]) => asciiJson({ ...dead, attempts: list }).length
+  if (size(attempts) <= DEAD_BUDGET) return { ...dead, attempts }
+  let keep = attempts.length
+  while (keep > 2 && size(attempts.slice(0, 1).concat(attempts.slice(-(keep - 1)))) > DEAD_BUDGET) keep--
+  const left = attempts.length - keep
+  attempts = [attempts[0]!, { at: attempts[1]!.at, error: `(${left} more attempts left out)` }, ...attempts.slice(-(keep - 1))]
+  return { ...dead, attempts }
+}
+
+function parse(raw: string): unknown {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+}

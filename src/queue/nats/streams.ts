@@ -1,0 +1,116 @@
+/**
+ * The queue's streams and consumers, created when missing and brought in line with the options when they differ
+ * (duplicate window, size limit, replicas), so every instance started with one config agrees on them.
+ * @module
+ */
+import {
+  AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType,
+  type ConsumerConfig, type JetStreamManager, type StreamConfig,
+} from '@nats-io/jetstream'
+import type { NatsNames } from './names.ts'
+
+export interface StreamOptions {
+  replicas: number
+  /** The events stream's duplicate window (a put with the same event id within it is dropped); 0: none. */
+  dedupWindowMs: number
+  /** The events stream holds at most this many bytes; a put beyond it is refused (503). */
+  maxBytes?: number
+  /** A delivery claimed by an instance that went silent goes to another one after this long. */
+  ackWaitMs: number
+}
+
+/** Retries, replays and dead letters carry message ids of their own; JetStream's default window suits them. */
+const DEFAULT_WINDOW_MS = 120_000
+const ns = (ms: number) => Math.round(ms * 1e6)
+
+export function streamConfigs(names: NatsNames, options: StreamOptions): StreamConfig[] {
+  const { prefix, streams } = names
+  const common = { storage: StorageType.File, num_replicas: options.replicas, max_msgs: -1, max_age: 0, max_msg_size: -1 }
+  return [
+    {
+      ...common, name: streams.events, subjects: [`${prefix}.events.*`], retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.New, max_bytes: options.maxBytes ?? -1, max_msgs_per_subject: -1,
+      duplicate_window: ns(options.dedupWindowMs > 0 ? options.dedupWindowMs : DEFAULT_WINDOW_MS),
+    },
+    {
+      // Wider than the events' window: a put repeated within that window finds its deliveries' ids still known.
+      ...common, name: streams.deliveries, subjects: [`${prefix}.deliver.*.*`], retention: RetentionPolicy.Workqueue,
+      discard: DiscardPolicy.Old, max_bytes: -1, max_msgs_per_subject: -1,
+      duplicate_window: ns(Math.max(options.dedupWindowMs, DEFAULT_WINDOW_MS)),
+    },
+    {
+      // One dead letter per delivery: a later one (after a replay) replaces it.
+      ...common, name: streams.dead, subjects: [`${prefix}.dead.*.*`], retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old, max_bytes: -1, max_msgs_per_subject: 1, duplicate_window: ns(DEFAULT_WINDOW_MS),
+    },
+  ] as StreamConfig[]
+}
+
+export async function ensureStreams(jsm: JetStreamManager, configs: StreamConfig[]): Promise<void> {
+  for (const config of configs) {
+    const existing = await jsm.streams.info(config.name).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined
+      throw error
+    })
+    if (!existing) {
+      await jsm.streams.add(config).catch(async (error: unknown) => {
+        // Another instance created it meanwhile (with other settings, or we would have been answered OK).
+        if (!(error instanceof JetStreamApiError)) throw error
+        await jsm.streams.update(config.name, updatable(config))
+      })
+      continue
+    }
+    const want = updatable(config)
+    const has = existing.config as unknown as Record<string, unknown>
+    if (Object.entries(want).some(([key, value]) => JSON.stringify(has[key]) !== JSON.stringify(value))) {
+      await jsm.streams.update(config.name, want)
+    }
+  }
+}
+
+function updatable(config: StreamConfig): Partial<StreamConfig> {
+  const { duplicate_window, max_bytes, num_replicas, discard, max_msgs_per_subject } = config
+  return { duplicate_window, max_bytes, num_replicas, discard, max_msgs_per_subject }
+}
+
+export function deliveryConsumer(names: NatsNames, destination: string, ackWaitMs: number): ConsumerConfig {
+  return {
+    durable_name: names.consumer(destination),
+    filter_subject: names.deliveries(destination),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(ackWaitMs),
+    // Every naked not-yet-due delivery counts as a delivery and stays ack-pending until due: neither may cap it.
+    max_deliver: -1,
+    max_ack_pending: -1,
+  } as ConsumerConfig
+}
+
+/**
+ * Creates (or updates to these settings) the consumer of each destination once per process; concurrent callers
+ * share the request. A failed one is asked again next time.
+ */
+export function consumerCache(jsm: JetStreamManager, names: NatsNames, ackWaitMs: number) {
+  const made = new Map<string, Promise<void>>()
+  return {
+    ensure(destination: string): Promise<void> {
+      let pending = made.get(destination)
+      if (!pending) {
+        // Adding a durable that exists with other updatable settings updates it (nats-server 2.9 and later).
+        pending = jsm.consumers.add(names.streams.deliveries, deliveryConsumer(names, destination, ackWaitMs)).then(() => {})
+        pending.catch(() => made.delete(destination))
+        made.set(destination, pending)
+      }
+      return pending
+    },
+    /** Forgets one (it was not found where it should be): the next claim creates it again. */
+    forget(destination: string): void {
+      made.delete(destination)
+    },
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError &&
+    (error.status === 404 || error.code === JetStreamApiCodes.NoMessageFound || /not found|no message found/i.test(error.message))
+}
