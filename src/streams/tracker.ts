@@ -74,6 +74,14 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     count(options.onBackgroundFailure, task)
   }
   const limit = (what: string) => count(options.onLimit, what)
+  // A stream past its feed bound says so in the log once a minute, not at every hook (the count says how often).
+  const fullSince = new Map<string, number>()
+  const warnFull = (streamId: string, feedId: string) => {
+    if (now() - (fullSince.get(streamId) ?? -Infinity) < 60_000) return
+    if (fullSince.size > 1_000) fullSince.clear()
+    fullSince.set(streamId, now())
+    log.warn('stream has too many active feeds; new ones are not tracked', { stream: streamId, feed: feedId.slice(0, 100) })
+  }
   const change = (streamId: string, apply: (r: StreamRecord) => void | false, extra: UpdateOptions = {}) =>
     updateWithRetry(store, streamId, apply, { now, ...extra })
   const latest = latestThumbnails({
@@ -165,7 +173,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     })
     if (full) {
       limit('feeds_full')
-      log.warn('stream has too many active feeds; this one is not tracked', { stream: streamId, feed: feedId.slice(0, 100) })
+      warnFull(streamId, feedId)
     }
     if (written) await follow(written, event.id, claimed)
   }
