@@ -63,12 +63,13 @@ export class Leases {
   /** The claim's hold; throws LeaseLostError when this instance may not hold it any more. */
   get(claim: Claim): Held {
     const held = this.#held.get(claim.token)
-    const now = this.#options.now()
-    if (held && (now >= held.leaseUntil || now - held.confirmedAt >= this.#options.ackWaitMs)) {
-      this.#drop(held)
-      this.#options.release(held)
-    } else if (held) return held
+    if (held && this.#check(held, this.#options.now())) return held
     throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
+  }
+
+  /** Whether `held` is still this instance's (a claim may be lost while a request for it was under way). */
+  holds(held: Held): boolean {
+    return this.#held.get(held.token) === held
   }
 
   /** Holds it `leaseMs` from now; the caller has just renewed it on the server (confirmed at `renewedAt`). */
@@ -106,24 +107,37 @@ export class Leases {
     ;(held.timer as { unref?: () => void }).unref?.()
   }
 
-  #due(held: Held): void {
-    if (this.#held.get(held.token) !== held) return
-    const now = this.#options.now()
+  /**
+   * Ends a claim that is not certainly held any more. Unconfirmed for the ack wait: the server may have handed it
+   * to someone else, so nothing is sent for it. Lease run out: given back.
+   */
+  #check(held: Held, now: number): boolean {
+    if (now - held.confirmedAt >= this.#options.ackWaitMs) {
+      this.#drop(held)
+      return false
+    }
     if (now >= held.leaseUntil) {
       this.#drop(held)
       this.#options.release(held)
-      return
+      return false
     }
-    const sentAt = now
+    return true
+  }
+
+  #due(held: Held): void {
+    const sentAt = this.#options.now()
+    if (!this.holds(held) || !this.#check(held, sentAt)) return
     this.#options.renew(held).then(
       () => {
-        if (this.#held.get(held.token) !== held) return
-        held.confirmedAt = Math.max(held.confirmedAt, sentAt)
+        if (!this.holds(held)) return
+        // Confirmed, but after a gap longer than the ack wait: someone else may have it now.
+        if (sentAt - held.confirmedAt >= this.#options.ackWaitMs) return this.#drop(held)
+        held.confirmedAt = sentAt
         this.#schedule(held)
       },
       () => {
         // Not confirmed (the connection is away): try again soon; past the ack wait the claim counts as lost.
-        if (this.#held.get(held.token) !== held) return
+        if (!this.holds(held)) return
         clearTimeout(held.timer)
         held.timer = setTimeout(() => this.#due(held), Math.max(100, this.#options.ackWaitMs / 10))
         ;(held.timer as { unref?: () => void }).unref?.()

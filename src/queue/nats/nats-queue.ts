@@ -34,7 +34,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { Logger } from '../../log.ts'
-import { QueueFullError, type Claim, type Queue } from '../types.ts'
+import { LeaseLostError, QueueFullError, type Claim, type Queue } from '../types.ts'
 import { connectNats, type NatsConnectOptions } from './connect.ts'
 import type { NatsContext } from './context.ts'
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts'
@@ -286,6 +286,11 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       if (closed || max <= 0) return []
       const stop = signal ? AbortSignal.any([signal, closing.signal]) : closing.signal
       const deadline = now() + waitMs
+      if (!up) {
+        // Nothing to ask while NATS is away: wait as a claim with nothing due would.
+        await sleep(waitMs, stop)
+        return []
+      }
       if (destination === undefined) return claimAny(max, leaseMs, deadline, stop)
       await consumers.ensure(destination)
       return claimFrom(destination, max, leaseMs, deadline, stop)
@@ -308,6 +313,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       const held = leases.get(claim)
       const sentAt = now()
       await confirmAck(nc, held.message.reply, WORKING, requestTimeoutMs)
+      if (!leases.holds(held)) throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
       claim.leaseUntil = leases.extend(held, leaseMs, sentAt)
     },
 

@@ -100,16 +100,16 @@ export function decodeDelivery(data: Uint8Array): DeliveryRecord | undefined {
 
 /** Keeps a dead letter's header within its budget: long errors are cut, and past that the middle attempts left out. */
 function trimDead(dead: DeadRecord): DeadRecord {
-  const cut = (attempt: Attempt): Attempt =>
-    attempt.error.length > ERROR_CHARS ? { at: attempt.at, error: `${attempt.error.slice(0, ERROR_CHARS)}…` } : attempt
-  let attempts = dead.attempts.map(cut)
-  const size = (list: Attempt[]) => asciiJson({ ...dead, attempts: list }).length
-  if (size(attempts) <= DEAD_BUDGET) return { ...dead, attempts }
-  let keep = attempts.length
-  while (keep > 2 && size(attempts.slice(0, 1).concat(attempts.slice(-(keep - 1)))) > DEAD_BUDGET) keep--
-  const left = attempts.length - keep
-  attempts = [attempts[0]!, { at: attempts[1]!.at, error: `(${left} more attempts left out)` }, ...attempts.slice(-(keep - 1))]
-  return { ...dead, attempts }
+  const attempts = dead.attempts.map((attempt): Attempt =>
+    attempt.error.length > ERROR_CHARS ? { at: attempt.at, error: `${attempt.error.slice(0, ERROR_CHARS)}…` } : attempt)
+  const sizes = attempts.map((attempt) => asciiJson(attempt).length + 1)
+  if (asciiJson({ ...dead, attempts: [] }).length + sizes.reduce((a, b) => a + b, 0) <= DEAD_BUDGET) return { ...dead, attempts }
+  // The first attempt, a note, and as many of the last ones as fit.
+  let room = DEAD_BUDGET - asciiJson({ ...dead, attempts: [] }).length - sizes[0]! - 100
+  let from = attempts.length
+  while (from > 1 && room - sizes[from - 1]! >= 0) room -= sizes[--from]!
+  const note: Attempt = { at: attempts[1]!.at, error: `(${from - 1} more attempts left out)` }
+  return { ...dead, attempts: [attempts[0]!, note, ...attempts.slice(from)] }
 }
 
 function parse(raw: string): unknown {

@@ -1,0 +1,204 @@
+/**
+ * The NATS queue shared by several instances (each its own connection, as separate processes would have): they
+ * never share a delivery, a killed instance's claims go to the others once the ack wait runs out, a hook repeated to
+ * another instance is dropped, and a put while NATS is down fails fast (503) and works again once it is back.
+ */
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { parseJsonHook } from '../../../src/events/parse.ts'
+import type { HookEvent } from '../../../src/events/types.ts'
+import { silentLogger } from '../../../src/log.ts'
+import { openNatsQueue, type NatsQueue, type NatsQueueOptions } from '../../../src/queue/nats/nats-queue.ts'
+import { QueueFullError, type Claim } from '../../../src/queue/types.ts'
+import { PAYLOADS } from '../../support/hooks.ts'
+import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
+import { ROOT } from '../../support/runtimes.ts'
+import { eventually } from '../../support/wait.ts'
+
+let server: NatsTestServer
+beforeAll(async () => {
+  server = await startNatsServer()
+})
+afterAll(() => server?.remove())
+
+let queues: NatsQueue[] = []
+afterEach(async () => {
+  await Promise.all(queues.map((queue) => queue.close()))
+  queues = []
+})
+
+let prefixes = 0
+const nextPrefix = () => `instances${prefixes++}`
+async function instance(prefix: string, options: Partial<NatsQueueOptions> = {}): Promise<NatsQueue> {
+  const queue = await openNatsQueue({ servers: [server.url], prefix, dedupWindowMs: 60_000, log: silentLogger, ...options })
+  queues.push(queue)
+  return queue
+}
+
+let counter = 0
+function event(): Promise<HookEvent> {
+  const payload = { ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + counter++, data: { ...PAYLOADS.feedsStarted.data, n: Math.random() } }
+  return parseJsonHook(new TextEncoder().encode(JSON.stringify(payload)), { source: 'millicast', receivedAt: Date.now() })
+}
+
+describe('NATS queue shared by instances', () => {
+  it('never gives one delivery to two instances claiming at once', async () => {
+    const prefix = nextPrefix()
+    const [a, b] = [await instance(prefix), await instance(prefix)]
+    const ids: string[] = []
+    for (let i = 0; i < 60; i++) {
+      const e = await event()
+      ids.push(e.id)
+      await (i % 2 ? a : b).put(e, ['disk'])
+    }
+    const taken: Record<'a' | 'b', string[]> = { a: [], b: [] }
+    const work = async (name: 'a' | 'b', queue: NatsQueue, destination: string | undefined) => {
+      while (taken.a.length + taken.b.length < ids.length) {
+        const claims = await queue.claim({ ...(destination ? { destination } : {}), max: 4, leaseMs: 30_000, waitMs: 200 })
+        for (const claim of claims) {
+          taken[name].push(claim.eventId)
+          await queue.ack(claim)
+        }
+      }
+    }
+    await Promise.all([work('a', a, 'disk'), work('a', a, undefined), work('b', b, 'disk'), work('b', b, undefined)])
+    const all = [...taken.a, ...taken.b]
+    expect(all.sort()).toEqual([...ids].sort())
+    expect(new Set(all).size).toBe(ids.length)
+    expect(taken.a.length).toBeGreaterThan(0)
+    expect(taken.b.length).toBeGreaterThan(0)
+    expect(await a.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0, destinations: {} })
+  })
+
+  it('gives a killed instance\'s claims to another once the ack wait runs out', async () => {
+    const prefix = nextPrefix()
+    const ackWaitMs = 1_000
+    const survivor = await instance(prefix, { ackWaitMs })
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const e = await event()
+      ids.push(e.id)
+      await survivor.put(e, ['disk'])
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/queue/nats/holder.ts', server.url, prefix, String(ackWaitMs), 'disk', '10'], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve)
+        child.once('exit', (code) => reject(new Error(`holder exited (${code}) before claiming`)))
+      })
+      expect((JSON.parse(line) as string[]).sort()).toEqual([...ids].sort())
+      // Held past several ack waits while the holder lives (it keeps its hold alive).
+      expect(await survivor.claim({ destination: 'disk', max: 10, leaseMs: 30_000, waitMs: 1_800 })).toEqual([])
+      child.kill('SIGKILL')
+      await exited
+      const killedAt = Date.now()
+      const claims: Claim[] = []
+      while (claims.length < ids.length && Date.now() - killedAt < 10_000) {
+        claims.push(...await survivor.claim({ destination: 'disk', max: 10, leaseMs: 30_000, waitMs: 1_000 }))
+      }
+      expect(claims.map((c) => c.eventId).sort()).toEqual([...ids].sort())
+      expect(Date.now() - killedAt).toBeLessThan(ackWaitMs + 3_000)
+      for (const claim of claims) {
+        expect(claim.attempts).toEqual([])
+        expect((await survivor.load(claim)).id).toBe(claim.eventId)
+        await survivor.ack(claim)
+      }
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+
+  it('drops a hook repeated to another instance, and an identical put racing on two', async () => {
+    const prefix = nextPrefix()
+    const [a, b] = [await instance(prefix), await instance(prefix)]
+    const e = await event()
+    const results = await Promise.all([a.put(e, ['disk', 'hook']), b.put(e, ['disk', 'hook'])])
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
+    expect(await b.put(e, ['disk', 'hook'])).toEqual({ duplicate: true })
+    const claims = await b.claim({ max: 10, leaseMs: 10_000 })
+    expect(claims.map((c) => c.destination).sort()).toEqual(['disk', 'hook'])
+    expect(await a.stats()).toMatchObject({ pendingEvents: 1, pendingDeliveries: 2 })
+  })
+
+  it('sees another instance\'s dead letters, and replays them once when two replay at once', async () => {
+    const prefix = nextPrefix()
+    const [a, b] = [await instance(prefix), await instance(prefix)]
+    const e = await event()
+    await a.put(e, ['hook'])
+    const [claim] = await a.claim({ destination: 'hook', max: 1, leaseMs: 10_000 })
+    await a.dead(claim!, [{ at: 1, error: 'answered 400' }])
+    expect(await b.deadLetters()).toEqual([expect.objectContaining({ eventId: e.id, destination: 'hook', attempts: [{ at: 1, error: 'answered 400' }] })])
+    const counts = await Promise.all([a.replay(), b.replay()])
+    expect(counts[0]! + counts[1]!).toBe(1)
+    const again = await b.claim({ destination: 'hook', max: 10, leaseMs: 10_000 })
+    expect(again.map((c) => c.eventId)).toEqual([e.id])
+    expect((await b.load(again[0]!)).body).toEqual(e.body)
+  })
+})
+
+describe('NATS queue while NATS is down', () => {
+  it('rejects a put quickly (503) and takes hooks again once NATS is back, keeping its backlog', async () => {
+    const prefix = nextPrefix()
+    const queue = await instance(prefix)
+    const before = await event()
+    await queue.put(before, ['disk'])
+    await server.stop()
+    try {
+      for (const wait of [0, 300]) { // noticed at once, and not noticed yet
+        await new Promise((resolve) => setTimeout(resolve, wait))
+        const started = Date.now()
+        await expect(queue.put(await event(), ['disk'])).rejects.toBeInstanceOf(QueueFullError)
+        expect(Date.now() - started).toBeLessThan(3_000)
+      }
+      expect(queue.connected()).toBe(false)
+    } finally {
+      await server.start()
+    }
+    const after = await event()
+    await eventually(() => queue.put(after, ['disk']).then(() => true), 15_000, 200)
+    expect(queue.connected()).toBe(true)
+    const claims = await eventually(async () => {
+      const got = await queue.claim({ destination: 'disk', max: 10, leaseMs: 10_000, waitMs: 500 })
+      return got.length === 2 ? got : undefined
+    }, 10_000)
+    expect(claims.map((c) => c.eventId).sort()).toEqual([before.id, after.id].sort())
+  })
+})
+
+describe('NATS queue and max_payload', () => {
+  let small: NatsTestServer
+  beforeAll(async () => {
+    small = await startNatsServer({ maxPayload: 512 * 1024 })
+  })
+  afterAll(() => small?.remove())
+
+  it('refuses to start when server.maxBodyBytes does not fit, naming both settings', async () => {
+    const open = openNatsQueue({ servers: [small.url], prefix: nextPrefix(), dedupWindowMs: 0, maxBodyBytes: 1024 * 1024, log: silentLogger })
+    await expect(open).rejects.toThrow(/max_payload is 524288 bytes.*server\.maxBodyBytes \(1048576\)/)
+  })
+
+  it('keeps, delivers, dead-letters and replays a body as large as it allows', async () => {
+    const maxBodyBytes = 512 * 1024 - 64 * 1024
+    const queue = await openNatsQueue({ servers: [small.url], prefix: nextPrefix(), dedupWindowMs: 0, maxBodyBytes, log: silentLogger })
+    queues.push(queue)
+    expect(queue.maxPayload).toBe(512 * 1024)
+    const e = { ...await event(), contentType: 'image/jpeg' as const, data: undefined, body: new Uint8Array(maxBodyBytes).map((_, i) => i % 251) }
+    delete e.data
+    await queue.put(e, ['hook'])
+    const [claim] = await queue.claim({ max: 1, leaseMs: 10_000 })
+    expect(Buffer.from((await queue.load(claim!)).body).equals(Buffer.from(e.body))).toBe(true)
+    await queue.dead(claim!, Array.from({ length: 200 }, (_, i) => ({ at: i, error: 'x'.repeat(5_000) })))
+    const [letter] = await queue.deadLetters()
+    expect(letter!.attempts.length).toBeGreaterThan(10)
+    expect(letter!.attempts[1]!.error).toMatch(/^\(\d+ more attempts left out\)$/)
+    expect(letter!.attempts.at(-1)).toEqual({ at: 199, error: `${'x'.repeat(1_000)}…` })
+    expect(await queue.replay()).toBe(1)
+    const [again] = await queue.claim({ max: 1, leaseMs: 10_000 })
+    expect(Buffer.from((await queue.load(again!)).body).equals(Buffer.from(e.body))).toBe(true)
+  })
+})
