@@ -10,7 +10,7 @@ import { parseJsonHook } from '../../../src/events/parse.ts'
 import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { openNatsQueue, type NatsQueue, type NatsQueueOptions } from '../../../src/queue/nats/nats-queue.ts'
-import { QueueFullError, type Claim } from '../../../src/queue/types.ts'
+import { LeaseLostError, QueueFullError, type Claim } from '../../../src/queue/types.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
 import { ROOT } from '../../support/runtimes.ts'
@@ -113,6 +113,19 @@ describe('NATS queue shared by instances', () => {
     }
   })
 
+  it('refuses a late ack once the claim went to another instance, whose ack counts', async () => {
+    const prefix = nextPrefix()
+    const [a, b] = [await instance(prefix), await instance(prefix)]
+    await a.put(await event(), ['disk'])
+    const [late] = await a.claim({ destination: 'disk', max: 1, leaseMs: 200 })
+    const [current] = await b.claim({ destination: 'disk', max: 1, leaseMs: 10_000, waitMs: 2_000 })
+    expect(current).toMatchObject({ eventId: late!.eventId })
+    await expect(a.ack(late!)).rejects.toBeInstanceOf(LeaseLostError)
+    await expect(a.retry(late!, Date.now())).rejects.toBeInstanceOf(LeaseLostError)
+    await b.ack(current!)
+    expect(await a.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0 })
+  })
+
   it('drops a hook repeated to another instance, and an identical put racing on two', async () => {
     const prefix = nextPrefix()
     const [a, b] = [await instance(prefix), await instance(prefix)]
@@ -167,6 +180,24 @@ describe('NATS queue while NATS is down', () => {
       return got.length === 2 ? got : undefined
     }, 10_000)
     expect(claims.map((c) => c.eventId).sort()).toEqual([before.id, after.id].sort())
+  })
+})
+
+describe('NATS queue with authentication', () => {
+  it('connects with the token the server wants, and says why when it is wrong', async () => {
+    const guarded = await startNatsServer({ token: 's3cret-token' })
+    try {
+      const open = (token: string) => openNatsQueue({
+        servers: [guarded.url], auth: { token }, prefix: nextPrefix(), dedupWindowMs: 0, log: silentLogger, connectTimeoutMs: 2_000,
+      })
+      await expect(open('wrong')).rejects.toThrow(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*authorization/i)
+      const queue = await open('s3cret-token')
+      await queue.put(await event(), ['disk'])
+      expect((await queue.stats()).pendingDeliveries).toBe(1)
+      await queue.close()
+    } finally {
+      await guarded.remove()
+    }
   })
 })
 
