@@ -18,6 +18,8 @@ export interface NatsServerOptions {
   maxPayload?: number
   /** Clients must present this token. */
   token?: string
+  /** false: a server without JetStream (default on). */
+  jetstream?: boolean
 }
 
 export interface NatsTestServer {
@@ -46,7 +48,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     `port: ${port}`,
     ...(options.maxPayload ? [`max_payload: ${options.maxPayload}`] : []),
     ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
-    `jetstream { store_dir: ${JSON.stringify(join(dir.path, 'store'))} }`,
+    ...(options.jetstream === false ? [] : [`jetstream { store_dir: ${JSON.stringify(join(dir.path, 'store'))} }`]),
     '',
   ].join('\n'))
   const logs: string[] = []

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
+import { HEADER_ROOM_BYTES } from './records.ts'
 
 export interface NatsAuth {
   token?: string
@@ -58,6 +59,8 @@ export interface NatsServerReport {
   version: string
   /** The largest message the server takes, bytes. */
   maxPayload: number
+  /** The largest body the NATS queue can keep with it (max_payload less room for headers): server.maxBodyBytes must not exceed it. */
+  largestBody: number
   jetstream: boolean
   /** Why JetStream is not usable, when it is not. */
   problem?: string
@@ -68,7 +71,10 @@ export async function inspectNats(options: NatsConnectOptions): Promise<NatsServ
   const nc = await connectNats(options)
   try {
     const info = nc.info!
-    const report: NatsServerReport = { serverName: info.server_name, version: info.version, maxPayload: info.max_payload, jetstream: false }
+    const report: NatsServerReport = {
+      serverName: info.server_name, version: info.version, maxPayload: info.max_payload,
+      largestBody: Math.max(0, info.max_payload - HEADER_ROOM_BYTES), jetstream: false,
+    }
     try {
       await jetstreamManager(nc, { timeout: options.connectTimeoutMs ?? 5_000 })
       report.jetstream = true

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parseJsonHook } from '../../../src/events/parse.ts'
 import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'
+import { inspectNats } from '../../../src/queue/nats/connect.ts'
 import { openNatsQueue, type NatsQueue, type NatsQueueOptions } from '../../../src/queue/nats/nats-queue.ts'
 import { LeaseLostError, QueueFullError, type Claim } from '../../../src/queue/types.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
@@ -231,5 +232,24 @@ describe('NATS queue and max_payload', () => {
     expect(await queue.replay()).toBe(1)
     const [again] = await queue.claim({ max: 1, leaseMs: 10_000 })
     expect(Buffer.from((await queue.load(again!)).body).equals(Buffer.from(e.body))).toBe(true)
+  })
+})
+
+describe('inspectNats (for hookcast check)', () => {
+  it('reports the server, JetStream, max_payload and the largest body the queue can keep', async () => {
+    const report = await inspectNats({ servers: [server.url] })
+    expect(report).toMatchObject({ version: '2.9.10', jetstream: true, maxPayload: 1024 * 1024, largestBody: 1024 * 1024 - 64 * 1024 })
+  })
+
+  it('says when JetStream is off', async () => {
+    const plain = await startNatsServer({ jetstream: false })
+    try {
+      const report = await inspectNats({ servers: [plain.url], connectTimeoutMs: 1_000 })
+      expect(report.jetstream).toBe(false)
+      expect(report.problem).toMatch(/JetStream is not enabled/)
+      await expect(openNatsQueue({ servers: [plain.url], dedupWindowMs: 0, log: silentLogger, requestTimeoutMs: 1_000 })).rejects.toThrow(/JetStream is not available/)
+    } finally {
+      await plain.remove()
+    }
   })
 })
