@@ -64,7 +64,7 @@ export async function replayDeadLetters(ctx: NatsContext, filter: DeadLetterFilt
     const meta = readEventMeta(stored.header)
     if (!meta) continue
     const copy = await js.publish(names.event(meta.id), stored.data, {
-      headers: eventHeaders(meta), msgID: `replay:${seq}`, timeout: ctx.requestTimeoutMs,
+      headers: eventHeaders(meta, { group: [letter.destination] }), msgID: `replay:${seq}`, timeout: ctx.requestTimeoutMs,
     })
     await ctx.consumers.ensure(letter.destination)
     const delivery = await js.publish(names.delivery(letter.destination, copy.seq), encodeDelivery({

@@ -43,6 +43,7 @@ import { natsNames } from './names.ts'
 import { ACK, WORKING, confirmAck, nakAfter, pull, sendAck, type PulledMessage } from './pull.ts'
 import { HEADER_ROOM_BYTES, decodeDelivery, encodeDelivery, eventFrom, eventHeaders, eventMetaOf, readEventMeta } from './records.ts'
 import { consumerCache, ensureStreams, isNotFound, streamConfigs } from './streams.ts'
+import { orphanSweeper, type SweepResult } from './sweep.ts'
 
 export interface NatsQueueOptions extends NatsConnectOptions {
   /** Names every stream (`<prefix>-events`, ...) and subject (`<prefix>.events.*`, ...). Default `hookcast`. */
@@ -61,6 +62,8 @@ export interface NatsQueueOptions extends NatsConnectOptions {
   publishTimeoutMs?: number
   /** Any other request to the server, ms. Default 5 s. */
   requestTimeoutMs?: number
+  /** How often this instance looks for events no delivery refers to (sweep.ts), ms; 0: never. Default 10 min. */
+  sweepEveryMs?: number
   log: Logger
   now?: () => number
 }
@@ -70,10 +73,17 @@ export interface NatsQueue extends Queue {
   readonly maxPayload: number
   /** Whether the connection to NATS is up right now (readiness). */
   connected(): boolean
+  /**
+   * Removes events older than `olderThanMs` that no delivery refers to, a page of the events stream per call
+   * (sweep.ts). Runs by itself every `sweepEveryMs`, for copies older than the dedup window plus 10 minutes.
+   */
+  sweepOrphans(olderThanMs?: number): Promise<SweepResult>
 }
 
 /** How often a claim without a destination looks again while it waits (deliveries due after a delay, lost leases). */
 const POLL_MS = 200
+/** Events read per sweep. */
+const SWEEP_PAGE = 500
 
 export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueue> {
   const now = options.now ?? Date.now
@@ -169,6 +179,10 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
         batch: max - claims.length, waitMs, signal, onLate: (late) => sendAck(nc, late.reply, nakAfter(0)),
       })
       if (result.unanswered) consumers.forget(destination) // deleted behind our back? made again next time
+      if (closed) {
+        for (const message of result.messages) sendAck(nc, message.reply, nakAfter(0)) // closing: not handed out
+        return claims
+      }
       for (const message of result.messages) {
         const claim = take(message, leaseMs, pulledAt)
         if (claim) claims.push(claim)
@@ -253,7 +267,21 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
     return stored && meta ? { meta, body: stored.data } : undefined
   }
 
+  const sweep = orphanSweeper(ctx, SWEEP_PAGE)
+  const orphanAgeMs = options.dedupWindowMs + 10 * 60_000
+  let sweeping: Promise<SweepResult> | undefined
+  const sweepOrphans = (olderThanMs = orphanAgeMs) =>
+    sweeping ??= sweep(olderThanMs).finally(() => { sweeping = undefined })
+  const sweepEveryMs = options.sweepEveryMs ?? 10 * 60_000
+  const sweepTimer = sweepEveryMs > 0
+    ? setInterval(() => {
+      if (up && !closed && !sweeping) sweepOrphans().catch((error) => log.warn('cannot sweep NATS events', { error: errorText(error) }))
+    }, sweepEveryMs)
+    : undefined
+  ;(sweepTimer as { unref?: () => void } | undefined)?.unref?.()
+
   return {
+    sweepOrphans,
     get maxPayload() {
       return nc.info?.max_payload ?? 0
     },
@@ -265,7 +293,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       if (destinations.length === 0) return { duplicate: false }
       try {
         const stored = await js.publish(names.event(event.id), event.body, {
-          headers: eventHeaders(eventMetaOf(event)), timeout: publishTimeoutMs,
+          headers: eventHeaders(eventMetaOf(event), { group: destinations }), timeout: publishTimeoutMs,
           ...(options.dedupWindowMs > 0 ? { msgID: event.id } : {}),
         })
         const group = [...destinations]
@@ -345,7 +373,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       const found = await eventOf(held)
       if (found) {
         await js.publish(names.dead(claim.destination, claim.eventId), found.body, {
-          headers: eventHeaders(found.meta, { destination: claim.destination, deadAt: now(), attempts }),
+          headers: eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: now(), attempts } }),
           msgID: `dead:${held.message.streamSeq}`, timeout: requestTimeoutMs,
         })
       } else {
@@ -393,6 +421,8 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       if (closed) return
       closed = true
       closing.abort()
+      clearInterval(sweepTimer)
+      await sweeping?.catch(() => {})
       // Claims do not outlive the queue: given back now rather than when their ack wait runs out.
       await Promise.all(leases.takeAll().map((held) => confirmAck(nc, held.message.reply, nakAfter(0), 1_000).catch(() => {})))
       await nc.close().catch(() => {})

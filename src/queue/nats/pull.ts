@@ -23,6 +23,8 @@ export interface PulledMessage {
   delivered: number
   /** Messages still pending for the consumer after this one. */
   pending: number
+  /** When the stream stored it, epoch ms. */
+  storedAt: number
 }
 
 export interface PullResult {
@@ -113,7 +115,11 @@ export function toPulled(msg: Msg): PulledMessage | undefined {
   const streamSeq = Number(tokens[at + 1])
   const pending = Number(tokens[at + 4])
   if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(delivered)) return undefined
-  return { subject: msg.subject, data: msg.data, headers: msg.headers, reply, streamSeq, delivered, pending: Number.isSafeInteger(pending) ? pending : 0 }
+  const storedAt = /^\d+$/.test(tokens[at + 3] ?? '') ? Number(BigInt(tokens[at + 3]!) / 1_000_000n) : 0
+  return {
+    subject: msg.subject, data: msg.data, headers: msg.headers, reply, streamSeq, delivered, storedAt,
+    pending: Number.isSafeInteger(pending) ? pending : 0,
+  }
 }
 
 export const ACK = '+ACK'

@@ -35,6 +35,8 @@ export interface DeadRecord {
 
 export const EVENT_HEADER = 'Hookcast-Event'
 export const DEAD_HEADER = 'Hookcast-Dead'
+/** On an event's copy: the destinations whose deliveries share it (comma-separated), for the orphan sweep. */
+export const GROUP_HEADER = 'Hookcast-Destinations'
 
 /**
  * Room kept for headers beside a body: the event's metadata (ids and names of at most a few hundred bytes each)
@@ -56,11 +58,18 @@ export function eventMetaOf(event: HookEvent): EventMeta {
   return meta
 }
 
-export function eventHeaders(meta: EventMeta, dead?: DeadRecord): MsgHdrs {
+export function eventHeaders(meta: EventMeta, extra: { group?: readonly string[]; dead?: DeadRecord } = {}): MsgHdrs {
   const h = headers()
   h.set(EVENT_HEADER, asciiJson(meta))
-  if (dead) h.set(DEAD_HEADER, asciiJson(trimDead(dead)))
+  if (extra.group) h.set(GROUP_HEADER, asciiJson(extra.group))
+  if (extra.dead) h.set(DEAD_HEADER, asciiJson(trimDead(extra.dead)))
   return h
+}
+
+export function readGroup(h: MsgHdrs | undefined): string[] | undefined {
+  const raw = h?.get(GROUP_HEADER)
+  const group = raw ? parse(raw) : undefined
+  return Array.isArray(group) && group.every((d) => typeof d === 'string') ? group as string[] : undefined
 }
 
 export function readEventMeta(h: MsgHdrs | undefined): EventMeta | undefined {
