@@ -4,7 +4,6 @@
  * ingest's put). Runtime-neutral: adapters call `createGateway` and serve its `fetch`.
  * @module
  */
-import { join } from 'node:path'
 import type { Hono } from 'hono'
 import type { Config } from './config/schema.ts'
 import { createApp } from './app.ts'
@@ -15,13 +14,11 @@ import { compileRoutes } from './routing/router.ts'
 import { createSink } from './sinks/registry.ts'
 import { createNotifier, type NotifierDeps } from './notifiers/registry.ts'
 import type { Destination } from './destinations/types.ts'
-import { openQueue } from './queue/open.ts'
+import { openBackends } from './backends.ts'
 import type { Queue } from './queue/types.ts'
 import { startWorker, type Worker } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
-import { openLocalStreamStore } from './state/local-stream-store.ts'
-import { localSigningKeyStore } from './state/local-signing-key.ts'
 import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
 import { LIFECYCLE_SOURCE } from './streams/lifecycle-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-url.ts'
@@ -31,7 +28,6 @@ import { silentLogger, type Logger } from './log.ts'
 import { createMetrics, type Metrics } from './admin/metrics.ts'
 import { createRecentEvents, type RecentEvents } from './admin/recent-events.ts'
 import { adminRoutes } from './admin/routes.ts'
-import { probeWritable } from './util/probe.ts'
 
 export interface Gateway {
   app: Hono
@@ -65,17 +61,13 @@ export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'des
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? silentLogger
   const now = options.now ?? Date.now
-  const streamsDir = config.streams.dir ?? join(config.spool.dir, 'streams')
   const metrics = createMetrics()
-  const streamCounts = {
+  const counts = {
     onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
     onLimit: (limit: string) => metrics.streamLimit(limit),
   }
-  const streams = await openLocalStreamStore({
-    dir: streamsDir, log, now, ...streamCounts,
-    maxStreams: config.streams.maxStreams, keepEndedMs: config.streams.keepEnded, maxThumbnailBytes: config.streams.maxThumbnailBytes,
-  })
-  const links = await createThumbnailLinks(localSigningKeyStore(streamsDir), now)
+  const { queue, streams, signingKey, ...backends } = await openBackends(config, { log, now, ...counts })
+  const links = await createThumbnailLinks(signingKey, now)
   const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
   const sources = await Promise.all(Object.entries(config.sources).map(async ([name, source]) => ({
     name,
@@ -84,7 +76,6 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   })))
   const recent = createRecentEvents(500, now)
 
-  const queue = await openQueue(config.spool, { log, now })
   const tracker = createStreamTracker({
     store: streams,
     flapWindowMs: config.streams.flapWindow,
@@ -93,7 +84,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     scheduleCheck: async (check, at) => { await queue.put(check, [TRACKER_NAME], { notBefore: at }) },
     log,
     now,
-    ...streamCounts,
+    ...counts,
   })
   destinations.set(TRACKER_NAME, tracker)
   const ingest = createIngest({
@@ -138,8 +129,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     async readiness() {
       const problems: string[] = []
       if (closing) problems.push('shutting down')
-      const spool = await probeWritable(config.spool.dir)
-      if (spool) problems.push(`spool not writable: ${spool}`)
+      problems.push(...await backends.problems())
       return problems
     },
   })
@@ -167,9 +157,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       closing = true
       await tracker.close?.()
       await worker.close(graceMs)
-      await queue.close()
       await Promise.all([...destinations.values()].map((d) => d.close?.()))
-      await streams.close()
+      await backends.close()
     },
   }
 }

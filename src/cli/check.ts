@@ -57,9 +57,7 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   for (const line of table(['NAME', 'TYPE', 'WHERE', 'CHECK'], rows)) io.out(line)
   warnings.push(...unusedDestinations(config))
 
-  const spoolProblem = await mkdir(config.spool.dir, { recursive: true }).then(() => probeWritable(config.spool.dir), (error: Error) => error.message)
-  io.out(`\nspool ${resolve(config.spool.dir)}: ${spoolProblem ? 'NOT WRITABLE' : 'writable'}${config.spool.fsync ? ', fsync on' : ''}`)
-  if (spoolProblem) problems.push(`spool ${config.spool.dir}: ${spoolProblem}`)
+  problems.push(...await checkSpool(config, io))
   io.out(`admin page and API: ${config.admin.token ? 'on' : 'off (set admin.token)'}; metrics: ${config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'}`)
   if (config.metrics.enabled && !config.metrics.token && !isLoopback(listen.host)) {
     warnings.push(`/metrics is open to anyone who reaches ${listen.host}: set metrics.token, or block /metrics at the proxy`)
@@ -103,4 +101,28 @@ function unusedDestinations(config: Config): string[] {
     if (targets(name).length > 0 && !getsStream) warnings.push(`${name}: no route sends it stream events (live, ended): add type: stream to one of its routes`)
   }
   return warnings
+}
+
+/** The spool: a local directory must be writable; NATS must answer, run JetStream and take the largest body. */
+async function checkSpool(config: Config, io: Io): Promise<string[]> {
+  const spool = config.spool
+  if (spool.type === 'local') {
+    const problem = await mkdir(spool.dir, { recursive: true }).then(() => probeWritable(spool.dir), (error: Error) => error.message)
+    io.out(`\nspool ${resolve(spool.dir)}: ${problem ? 'NOT WRITABLE' : 'writable'}${spool.fsync ? ', fsync on' : ''}`)
+    return problem ? [`spool ${spool.dir}: ${problem}`] : []
+  }
+  const { inspectNats } = await import('../queue/nats/connect.ts')
+  try {
+    const report = await inspectNats({ servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}), connectTimeoutMs: 3_000 })
+    io.out(`\nspool: NATS ${report.serverName} ${report.version}, JetStream ${report.jetstream ? 'on' : 'OFF'}, max_payload ${report.maxPayload}`)
+    const problems: string[] = []
+    if (!report.jetstream) problems.push(`spool: JetStream is not usable on ${spool.servers.join(', ')}: ${report.problem ?? 'start nats-server with -js'}`)
+    if (report.largestBody < config.server.maxBodyBytes) {
+      problems.push(`spool: NATS max_payload (${report.maxPayload}) leaves room for bodies of ${report.largestBody} bytes, less than server.maxBodyBytes (${config.server.maxBodyBytes}): raise max_payload in nats-server's config (e.g. max_payload: ${Math.ceil((config.server.maxBodyBytes + 65_536) / 1_048_576)}MB) or lower server.maxBodyBytes`)
+    }
+    return problems
+  } catch (error) {
+    io.out(`\nspool: NATS ${spool.servers.join(', ')}: NOT REACHABLE`)
+    return [`spool: cannot connect to NATS at ${spool.servers.join(', ')}: ${(error as Error).message}`]
+  }
 }

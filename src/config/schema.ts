@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { byteSize, duration } from './size.ts'
+import { spoolConfig } from './spool.ts'
 import { sinkConfig } from '../sinks/configs.ts'
 import { notifierConfig } from '../notifiers/configs.ts'
 import { decodeBase64 } from '../util/encoding.ts'
@@ -88,20 +89,6 @@ const MiB = 1024 * 1024
 const destinationName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -')
   .refine((name) => !(name in Object.prototype), 'a name JavaScript objects already use (__proto__, constructor...); pick another')
 
-export const spoolConfig = z.object({
-  /** Where accepted events wait for delivery; one gateway process per directory. */
-  dir: z.string().min(1).default('./spool'),
-  /** Also survive power loss: each write is synced to the device (group commit: concurrent requests share one sync). */
-  fsync: z.boolean().default(false),
-  /** Above this many bytes on disk, new events get 503 until deliveries catch up. */
-  maxBytes: byteSize.default(1024 * MiB),
-  /** Size at which a new segment file is started; finished segments are deleted whole. */
-  segmentBytes: byteSize.default(64 * MiB),
-  /** Bodies of pending events kept in memory, so deliveries need not read them back. */
-  cacheBytes: byteSize.default(64 * MiB),
-  /** An identical delivery (same body and thumbnail headers) within this window is answered 200 and not fanned out again. */
-  dedupWindow: duration.default(600_000),
-}).strict()
 
 const retryConfig = z.object({
   /** Waits between attempts; the last repeats until maxAge. */
@@ -200,4 +187,4 @@ export type Config = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeConfig>
 export type SourceConfig = z.infer<typeof sourceConfig>
 export type DeliveryConfig = z.infer<typeof deliveryConfig>
-export type SpoolConfig = z.infer<typeof spoolConfig>
+export type { SpoolConfig, LocalSpoolConfig, NatsSpoolConfig } from './spool.ts'

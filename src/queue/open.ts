@@ -1,24 +1,32 @@
 /**
- * The queue a config names (`spool:`), for the gateway and for the CLI. Only the local queue exists today; a
- * shared one is added here, and nothing that uses a queue changes.
+ * Replays dead letters from another process than the gateway's (the CLI), whatever the queue.
  * @module
  */
-import type { SpoolConfig } from '../config/schema.ts'
-import type { Logger } from '../log.ts'
-import { memoryDedupWindow } from '../state/dedup.ts'
-import { queueLocalReplay } from './local/dead-letters.ts'
-import { openLocalQueue } from './local/local-queue.ts'
-import type { DeadLetterFilter, Queue } from './types.ts'
-
-export function openQueue(config: SpoolConfig, deps: { log: Logger; now: () => number }): Promise<Queue> {
-  return openLocalQueue({ ...config, dedup: memoryDedupWindow(config.dedupWindow, deps.now), ...deps })
-}
+import type { Config } from '../config/schema.ts'
+import { silentLogger } from '../log.ts'
+import type { DeadLetterFilter } from './types.ts'
 
 /**
- * Replays dead letters from another process than the gateway's (the CLI). The local queue belongs to the running
- * gateway, so its dead letters are dropped into its inbox: the gateway takes them within a second, or the next
- * one to start does. Returns how many.
+ * The local queue belongs to the running gateway, so its dead letters are dropped into its inbox: the gateway
+ * takes them within a second, or the next one to start does. A NATS queue is shared: any process replays directly.
+ * Returns how many.
  */
-export function replayFromOutside(config: SpoolConfig, filter: DeadLetterFilter, onProgress?: (done: number, total: number) => void): Promise<number> {
-  return queueLocalReplay(config.dir, filter, onProgress)
+export async function replayFromOutside(config: Config, filter: DeadLetterFilter, onProgress?: (done: number, total: number) => void): Promise<number> {
+  const spool = config.spool
+  if (spool.type === 'local') {
+    const { queueLocalReplay } = await import('./local/dead-letters.ts')
+    return queueLocalReplay(spool.dir, filter, onProgress)
+  }
+  const { openNatsQueue } = await import('./nats/nats-queue.ts')
+  const queue = await openNatsQueue({
+    servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}), prefix: spool.prefix, replicas: spool.replicas,
+    dedupWindowMs: spool.dedupWindow, ackWaitMs: spool.ackWait, sweepEveryMs: 0, log: silentLogger,
+  })
+  try {
+    const count = await queue.replay(filter)
+    onProgress?.(count, count)
+    return count
+  } finally {
+    await queue.close()
+  }
 }

@@ -1,0 +1,91 @@
+/**
+ * Where a gateway keeps what must outlive a request, chosen by `spool:`: the queue, the stream state and the
+ * thumbnail-link signing key. Local (a directory, one process) or NATS (JetStream streams and KV buckets shared by
+ * every instance). Nothing else in the pipeline knows which.
+ * @module
+ */
+import { join } from 'node:path'
+import type { Config, LocalSpoolConfig, NatsSpoolConfig } from './config/schema.ts'
+import type { Logger } from './log.ts'
+import type { Queue } from './queue/types.ts'
+import type { StreamStore } from './state/stream-store.ts'
+import type { SigningKeyStore } from './state/signing-key.ts'
+import { memoryDedupWindow } from './state/dedup.ts'
+import { probeWritable } from './util/probe.ts'
+
+export interface Backends {
+  queue: Queue
+  streams: StreamStore
+  signingKey: SigningKeyStore
+  /** What keeps the gateway from being ready (empty when ready). */
+  problems(): Promise<string[]>
+  /** Closes the queue and the stores (after the worker stopped). */
+  close(): Promise<void>
+}
+
+export interface BackendDeps {
+  log: Logger
+  now: () => number
+  onBackgroundFailure(task: string): void
+  onLimit(limit: string): void
+}
+
+export function openBackends(config: Config, deps: BackendDeps): Promise<Backends> {
+  return config.spool.type === 'nats' ? openNats(config, config.spool, deps) : openLocal(config, config.spool, deps)
+}
+
+async function openLocal(config: Config, spool: LocalSpoolConfig, deps: BackendDeps): Promise<Backends> {
+  const [{ openLocalQueue }, { openLocalStreamStore }, { localSigningKeyStore }] = await Promise.all([
+    import('./queue/local/local-queue.ts'), import('./state/local-stream-store.ts'), import('./state/local-signing-key.ts'),
+  ])
+  const streamsDir = config.streams.dir ?? join(spool.dir, 'streams')
+  const queue = await openLocalQueue({ ...spool, dedup: memoryDedupWindow(spool.dedupWindow, deps.now), log: deps.log, now: deps.now })
+  const streams = await openLocalStreamStore({
+    dir: streamsDir, ...deps,
+    maxStreams: config.streams.maxStreams, keepEndedMs: config.streams.keepEnded, maxThumbnailBytes: config.streams.maxThumbnailBytes,
+  })
+  return {
+    queue,
+    streams,
+    signingKey: localSigningKeyStore(streamsDir),
+    async problems() {
+      const problem = await probeWritable(spool.dir)
+      return problem ? [`spool not writable: ${problem}`] : []
+    },
+    async close() {
+      await queue.close()
+      await streams.close()
+    },
+  }
+}
+
+async function openNats(config: Config, spool: NatsSpoolConfig, deps: BackendDeps): Promise<Backends> {
+  const [{ connectNats }, { openNatsQueue }, { openNatsStreamStore }, { natsSigningKeyStore }] = await Promise.all([
+    import('./queue/nats/connect.ts'), import('./queue/nats/nats-queue.ts'), import('./state/nats/nats-stream-store.ts'), import('./state/nats/nats-signing-key.ts'),
+  ])
+  const connection = { servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}) }
+  // JetStream's own duplicate window dedups puts across instances; no separate dedup store is needed.
+  const queue = await openNatsQueue({
+    ...connection, prefix: spool.prefix, replicas: spool.replicas, dedupWindowMs: spool.dedupWindow, ackWaitMs: spool.ackWait,
+    ...(spool.maxBytes !== undefined ? { maxBytes: spool.maxBytes } : {}), publishTimeoutMs: spool.publishTimeout,
+    maxBodyBytes: config.server.maxBodyBytes, log: deps.log, now: deps.now,
+  })
+  const nc = await connectNats({ ...connection, name: 'hookcast-state' })
+  const streams = await openNatsStreamStore({
+    nc, ...deps, replicas: spool.replicas, bucket: `${spool.prefix}-streams`, thumbnailBucket: `${spool.prefix}-thumbnails`,
+    maxStreams: config.streams.maxStreams, keepEndedMs: config.streams.keepEnded, maxThumbnailBytes: config.streams.maxThumbnailBytes,
+  })
+  return {
+    queue,
+    streams,
+    signingKey: natsSigningKeyStore({ nc, bucket: `${spool.prefix}-keys`, replicas: spool.replicas }),
+    async problems() {
+      return queue.connected() && !nc.isClosed() ? [] : ['NATS is not reachable']
+    },
+    async close() {
+      await queue.close()
+      await streams.close()
+      await nc.close()
+    },
+  }
+}
