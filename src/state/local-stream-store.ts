@@ -56,15 +56,18 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
   /** Revisions come from one counter, so a stream forgotten and made again never gets a revision back. */
   let counter = 0
   const order = evictionOrder()
-  // Thumbnail files a lazy change dropped: they go once the record that no longer refers to them is on disk (a
-  // crash before that write brings back the record that still does).
-  const dropAfterWrite = new Map<string, Set<string>>()
-  const files = recordFiles(recordsDir, (streamId) => records.get(streamId), failed, (streamId) => {
-    const dropped = dropAfterWrite.get(streamId)
-    if (!dropped) return
-    dropAfterWrite.delete(streamId)
+  // Thumbnail files a lazy change dropped, with the revision that dropped them: they go once a record at least that
+  // new is on disk (a crash before that brings back a record that still refers to them).
+  const dropAfterWrite = new Map<string, Array<{ file: string; revision: number }>>()
+  const files = recordFiles(recordsDir, (streamId) => records.get(streamId), failed, (streamId, revision) => {
+    const waiting = dropAfterWrite.get(streamId)
+    if (!waiting) return
+    const due = revision === undefined ? waiting : waiting.filter((drop) => drop.revision <= revision)
+    const left = waiting.filter((drop) => !due.includes(drop))
+    if (left.length > 0) dropAfterWrite.set(streamId, left)
+    else dropAfterWrite.delete(streamId)
     const still = refsOf(records.get(streamId)?.record)
-    for (const file of dropped) {
+    for (const { file } of due) {
       if (!still.has(file)) void thumbs.remove(file, streamId).catch((error) => failed('thumbnail-remove', 'cannot remove a thumbnail file', { stream: streamId }, error))
     }
   })
@@ -209,11 +212,7 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
       const dropped = [...before].filter((file) => !after.has(file))
       if (putOptions.lazy) {
         files.later(streamId)
-        if (dropped.length > 0) {
-          const waiting = dropAfterWrite.get(streamId) ?? new Set<string>()
-          for (const file of dropped) waiting.add(file)
-          dropAfterWrite.set(streamId, waiting)
-        }
+        if (dropped.length > 0) dropAfterWrite.set(streamId, [...dropAfterWrite.get(streamId) ?? [], ...dropped.map((file) => ({ file, revision: stored.revision }))])
         return String(stored.revision)
       } else {
         files.cancel(streamId)

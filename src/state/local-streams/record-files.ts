@@ -63,8 +63,8 @@ export function recordFiles(
   dir: string,
   current: (streamId: string) => StoredRecord | undefined,
   failed: Failed,
-  /** Told after a stream's file was written (what it no longer refers to may go now). */
-  written: (streamId: string) => void = () => {},
+  /** Told after a stream's file was written, with the revision written (what it no longer refers to may go now). */
+  written: (streamId: string, revision: number | undefined) => void = () => {},
 ): RecordFiles {
   const path = (streamId: string) => join(dir, `${streamKey(streamId)}.json`)
   // One write at a time per stream; changes meanwhile share the next one.
@@ -81,7 +81,7 @@ export function recordFiles(
     const run = mine.tail.catch(() => {}).then(() => {
       mine.next = undefined // changes from now on need another write
       const stored = current(streamId)
-      return (stored ? writeWhole(path(streamId), recordJson(stored)) : rm(path(streamId), { force: true })).then(() => written(streamId))
+      return (stored ? writeWhole(path(streamId), recordJson(stored)) : rm(path(streamId), { force: true })).then(() => written(streamId, stored?.revision))
     })
     mine.next = run
     mine.tail = run
