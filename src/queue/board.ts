@@ -7,7 +7,7 @@
  * @module
  */
 import { MinHeap } from '../util/min-heap.ts'
-import { LeaseLostError, type Attempt, type Claim, type Delivery } from './types.ts'
+import { LeaseLostError, type Attempt, type Claim, type ClaimOptions, type Delivery } from './types.ts'
 
 interface Entry {
   delivery: Delivery
@@ -85,6 +85,15 @@ export class ClaimBoard {
     }
     this.#arm()
     return claims
+  }
+
+  /** `Queue.claim`: claims what is due; when nothing is, waits up to `waitMs` for something to be, once. */
+  async claimOrWait(options: ClaimOptions, closed: () => boolean): Promise<Claim[]> {
+    const { destination, max, leaseMs, waitMs = 0, signal } = options
+    const claims = this.claim(destination, max, leaseMs)
+    if (claims.length > 0 || waitMs <= 0 || closed()) return claims
+    await this.wait(destination, waitMs, signal)
+    return this.claim(destination, max, leaseMs)
   }
 
   /** The delivery a claim holds; throws LeaseLostError when the claim is not current any more. */

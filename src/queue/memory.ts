@@ -50,14 +50,7 @@ export function memoryQueue(options: MemoryQueueOptions = {}): Queue {
         if (board.add({ eventId: event.id, destination, receivedAt: event.receivedAt, since: event.receivedAt, attempts: [], nextAt })) held.pending++
       }
     }),
-    async claim({ destination, max, leaseMs, waitMs = 0, signal }) {
-      let claims = board.claim(destination, max, leaseMs)
-      if (claims.length === 0 && waitMs > 0 && !closed) {
-        await board.wait(destination, waitMs, signal)
-        claims = board.claim(destination, max, leaseMs)
-      }
-      return claims
-    },
+    claim: (options) => board.claimOrWait(options, () => closed),
     async load(claim) {
       board.check(claim)
       return events.get(claim.eventId)!.event

@@ -212,14 +212,7 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
       const { body, data: _data, ...meta } = event
       await appendEvent({ ...meta, deliveries }, body)
     }),
-    async claim({ destination, max, leaseMs, waitMs = 0, signal }) {
-      let claims = board.claim(destination, max, leaseMs)
-      if (claims.length === 0 && waitMs > 0 && !closed) {
-        await board.wait(destination, waitMs, signal)
-        claims = board.claim(destination, max, leaseMs)
-      }
-      return claims
-    },
+    claim: (options) => board.claimOrWait(options, () => closed),
     async load(claim) {
       board.check(claim)
       const stored = index.busy(claim.eventId, claim.destination)
