@@ -12,11 +12,14 @@ import type { StreamStore } from './state/stream-store.ts'
 import type { SigningKeyStore } from './state/signing-key.ts'
 import { memoryDedupWindow } from './state/dedup.ts'
 import { probeWritable } from './util/probe.ts'
+import { createRecentEvents, type RecentEvents } from './admin/recent-events.ts'
 
 export interface Backends {
   queue: Queue
   streams: StreamStore
   signingKey: SigningKeyStore
+  /** The page's recent events: this process's (local), or every instance's (NATS). */
+  recent: RecentEvents
   /** What keeps the gateway from being ready (empty when ready). */
   problems(): Promise<string[]>
   /** Closes the queue and the stores (after the worker stopped). */
@@ -48,6 +51,7 @@ async function openLocal(config: Config, spool: LocalSpoolConfig, deps: BackendD
     queue,
     streams,
     signingKey: localSigningKeyStore(streamsDir),
+    recent: createRecentEvents(500, deps.now),
     async problems() {
       const problem = await probeWritable(spool.dir)
       return problem ? [`spool not writable: ${problem}`] : []
@@ -60,8 +64,9 @@ async function openLocal(config: Config, spool: LocalSpoolConfig, deps: BackendD
 }
 
 async function openNats(config: Config, spool: NatsSpoolConfig, deps: BackendDeps): Promise<Backends> {
-  const [{ connectNats }, { openNatsQueue }, { openNatsStreamStore }, { natsSigningKeyStore }] = await Promise.all([
-    import('./queue/nats/connect.ts'), import('./queue/nats/nats-queue.ts'), import('./state/nats/nats-stream-store.ts'), import('./state/nats/nats-signing-key.ts'),
+  const [{ connectNats }, { openNatsQueue }, { openNatsStreamStore }, { natsSigningKeyStore }, { natsRecentEvents }] = await Promise.all([
+    import('./queue/nats/connect.ts'), import('./queue/nats/nats-queue.ts'), import('./state/nats/nats-stream-store.ts'),
+    import('./state/nats/nats-signing-key.ts'), import('./state/nats/nats-activity.ts'),
   ])
   const connection = { servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}) }
   // JetStream's own duplicate window dedups puts across instances; no separate dedup store is needed.
@@ -79,6 +84,7 @@ async function openNats(config: Config, spool: NatsSpoolConfig, deps: BackendDep
     queue,
     streams,
     signingKey: natsSigningKeyStore({ nc, bucket: `${spool.prefix}-keys`, replicas: spool.replicas }),
+    recent: await natsRecentEvents({ nc, prefix: spool.prefix, replicas: spool.replicas, log: deps.log, now: deps.now }),
     async problems() {
       return queue.connected() && !nc.isClosed() ? [] : ['NATS is not reachable']
     },

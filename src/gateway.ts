@@ -26,7 +26,7 @@ import { mountThumbnailLinks } from './streams/routes.ts'
 import type { StreamStore } from './state/stream-store.ts'
 import { silentLogger, type Logger } from './log.ts'
 import { createMetrics, type Metrics } from './admin/metrics.ts'
-import { createRecentEvents, type RecentEvents } from './admin/recent-events.ts'
+import type { RecentEvents } from './admin/recent-events.ts'
 import { adminRoutes } from './admin/routes.ts'
 
 export interface Gateway {
@@ -66,7 +66,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
     onLimit: (limit: string) => metrics.streamLimit(limit),
   }
-  const { queue, streams, signingKey, ...backends } = await openBackends(config, { log, now, ...counts })
+  const { queue, streams, signingKey, recent, ...backends } = await openBackends(config, { log, now, ...counts })
   const links = await createThumbnailLinks(signingKey, now)
   const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
   const sources = await Promise.all(Object.entries(config.sources).map(async ([name, source]) => ({
@@ -74,7 +74,6 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     path: source.path,
     verifier: await createVerifier(source.secrets),
   })))
-  const recent = createRecentEvents(500, now)
 
   const tracker = createStreamTracker({
     store: streams,

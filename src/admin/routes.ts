@@ -114,7 +114,7 @@ function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsChe
   app.get('/api/events', async (c) => {
     await guard(c)
     const limit = Math.min(500, Math.max(1, Number(c.req.query('limit') ?? 100) || 100))
-    return c.json({ events: recent.list(limit) })
+    return c.json({ events: await recent.list(limit) })
   })
   app.get('/api/status', async (c) => {
     await guard(c)

@@ -59,7 +59,9 @@ describe('gateway on NATS JetStream', () => {
     const [a, b] = [await open('a'), await open('b')]
     const started = await signedJson(PAYLOADS.feedsStarted)
     const thumb = await signedThumbnail({ body: jpeg('nats-first', 20_000), timestamp: PAYLOADS.feedsStarted.data.started + 1_000 })
-    expect((await post(URL_BASE, started, a.fetch)).status).toBe(200)
+    const first = await post(URL_BASE, started, a.fetch)
+    expect(first.status).toBe(200)
+    const startedId = (await first.json() as { id: string }).id
     expect((await post(URL_BASE, thumb, b.fetch)).status).toBe(200) // the thumbnail lands on the other instance
     const again = await post(URL_BASE, thumb, a.fetch) // the same hook, replayed to another instance
     expect(again.status).toBe(200)
@@ -70,7 +72,13 @@ describe('gateway on NATS JetStream', () => {
     expect(readFileSync(join(dir.path, 'data', 'thumbnail', `${thumbId}.jpg`)).equals(Buffer.from(thumb.body))).toBe(true)
     // One live alert for the session, whichever instance tracked which hook.
     await eventually(() => listFiles(join(dir.path, 'alerts')).filter((f) => f.startsWith('live/')).length === 1, 15_000)
-    // Either instance's admin API lists the stream.
+    // Either instance's admin API lists the stream, and the events every instance accepted, with their deliveries.
+    const admin = { headers: { authorization: `Bearer ${TOKEN}` } }
+    await eventually(async () => {
+      const { events } = await (await b.fetch(new Request('http://hookcast.test/api/events', admin))).json() as { events: Array<{ id: string; deliveries: Array<{ state: string }> }> }
+      const seen = events.find((e) => e.id === startedId) // accepted by a, delivered by either
+      return seen !== undefined && seen.deliveries.every((d) => d.state === 'delivered') && events.some((e) => e.id === thumbId)
+    }, 15_000)
     for (const gateway of [a, b]) {
       const streams = await (await gateway.fetch(new Request('http://hookcast.test/api/streams', { headers: { authorization: `Bearer ${TOKEN}` } }))).json() as { streams: Array<{ streamId: string; status: string }> }
       expect(streams.streams.map((s) => s.streamId)).toContain(PAYLOADS.feedsStarted.data.streamId)
