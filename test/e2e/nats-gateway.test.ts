@@ -5,7 +5,8 @@
  * comes back by itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createGateway, type Gateway } from '../../src/gateway.ts'
 import { parseConfig } from '../../src/config/load.ts'
@@ -13,6 +14,7 @@ import { silentLogger } from '../../src/log.ts'
 import { startNatsServer, type NatsTestServer } from '../support/nats-server.ts'
 import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
+import { ROOT } from '../support/runtimes.ts'
 import { eventually } from '../support/wait.ts'
 
 const URL_BASE = 'http://hookcast.test/hooks/millicast'
@@ -104,4 +106,33 @@ describe('gateway on NATS JetStream', () => {
     const { id } = await answer.json() as { id: string }
     await eventually(() => listFiles(join(dir.path, 'data')).includes(`feeds/${id}.json`), 15_000)
   }, 60_000)
+
+  it('hookcast check connects, and names max_payload when it is smaller than server.maxBodyBytes', async () => {
+    const config = join(dir.path, 'check.yaml')
+    const write = (maxBody: string) => writeFileSync(config, `
+server: { host: 127.0.0.1, maxBodyBytes: ${maxBody} }
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+spool: { type: nats, servers: ["${nats.url}"] }
+`)
+    write('512KiB')
+    const fits = await hookcast(['check', '--config', config])
+    expect(fits.stdout).toMatch(/JetStream on, max_payload 1048576/)
+    expect(fits.code).toBe(0)
+    write('16MiB')
+    const tooBig = await hookcast(['check', '--config', config])
+    expect(tooBig.code).toBe(1)
+    expect(tooBig.stderr).toMatch(/max_payload \(1048576\).*server\.maxBodyBytes \(16777216\)/)
+  }, 60_000)
 })
+
+function hookcast(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/hookcast.js', ...args], { cwd: ROOT })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => { stdout += chunk })
+    child.stderr.on('data', (chunk) => { stderr += chunk })
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
