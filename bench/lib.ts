@@ -90,6 +90,15 @@ export const COMMANDS = {
   express: [process.execPath, '--import', 'tsx', 'bench/servers/express.ts'],
 } as const
 
+/** Registers a child for the cleanup (killed on exit or Ctrl-C); resolves when it has exited. */
+export function trackChild(child: ChildProcess): Promise<void> {
+  children.add(child)
+  return new Promise<void>((resolve) => child.once('exit', () => {
+    children.delete(child)
+    resolve()
+  }))
+}
+
 export interface Server {
   pid: number
   url: string
@@ -115,11 +124,7 @@ export async function startServer(command: readonly string[], args: string[], en
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  children.add(child)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    children.delete(child)
-    resolve()
-  }))
+  const exited = trackChild(child)
   const tail: string[] = []
   const delivered = { count: 0, lastAt: 0 }
   const refusals: Record<string, number> = {}
@@ -196,6 +201,17 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds the whole machine has spent busy so far (all cores; /proc/stat: user, nice, system, irq, softirq). */
+export function machineBusySeconds(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 8).map(Number)
+    const [user, nice, system, , , irq, softirq] = fields
+    return (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SECOND
+  } catch {
+    return NaN
+  }
+}
+
 /** Peak resident set size (VmHWM) of a process, bytes. */
 export function peakRss(pid: number): number {
   try {
@@ -257,6 +273,13 @@ export function fileCreateCost(): number {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Statistics.
+
+/** Counts by key, added up. */
+export function sumCounts(counts: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const count of counts) for (const [key, n] of Object.entries(count)) out[key] = (out[key] ?? 0) + n
+  return out
+}
 
 export function median(values: readonly number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)

@@ -1,6 +1,7 @@
 /**
  * The load generator, run as its own process so it does not share an event loop with the orchestrator:
- * autocannon sending distinct signed hooks over keep-alive connections, a warm-up, then the measured run.
+ * autocannon sending distinct signed hooks over keep-alive connections, a warm-up, then the measured run; with
+ * several URLs (three gateways sharing one NATS) one autocannon run spreads its connections over them.
  *
  *   node --import tsx bench/load.ts '<json LoadOptions>'
  *
@@ -15,7 +16,11 @@ import autocannon from 'autocannon'
 import { bodyFactory, checkFactory, HOOK_PATH, type BodyKind } from './bodies.ts'
 
 export interface LoadOptions {
-  url: string
+  /**
+   * The receiver, or several instances of it: autocannon then opens connection i to `url[i % url.length]`, so the
+   * connections are split evenly and each instance gets as many requests as it answers (a closed loop per connection).
+   */
+  url: string | string[]
   kind: BodyKind
   size: number
   connections: number

@@ -3,7 +3,8 @@
  *
  *   --quick                  short runs, one repeat, printed only (no results.md)
  *   --only a,b,c,d,cold      the workloads to run
- *   --servers floor,express,node,deno,bun,node-fsync    the receivers to run them against
+ *   --servers floor,express,node,deno,bun,node-fsync,nats3    the receivers to run them against (nats3: three
+ *                            instances on Node sharing one local nats-server, (a) and (c) only)
  *   --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --out FILE
  * @module
  */

@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { COMMANDS, fileCreateCost, median, ROOT } from './lib.ts'
+import { COMMANDS, fileCreateCost, median, ROOT, sumCounts } from './lib.ts'
 import type { Options } from './options.ts'
+import { natsVersion } from './nats.ts'
 import { RUNTIMES, type BacklogSample, type ColdSample, type Sample, type ServerKind, type Workload } from './scenarios.ts'
 
 const LABELS: Record<ServerKind, string> = {
@@ -18,6 +19,7 @@ const LABELS: Record<ServerKind, string> = {
   deno: 'hookcast on Deno',
   bun: 'hookcast on Bun',
   'node-fsync': 'hookcast on Node, fsync: true',
+  nats3: '3 x hookcast on Node, one NATS JetStream',
 }
 
 export const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a')
@@ -33,15 +35,9 @@ function medians(samples: Sample[]): Medians {
     cpuPerEvent: m((s) => s.cpuPerEvent), loadCpu: m((s) => s.loadCpu), drain: m((s) => s.drain),
     accepted: samples.reduce((n, s) => n + s.accepted, 0), missing: m((s) => s.missing), refused: sumCounts(samples.map((s) => s.refused)),
     reasons: sumCounts(samples.map((s) => s.reasons)),
-    reconnects: m((s) => s.reconnects), createCost: m((s) => s.createCost),
+    reconnects: m((s) => s.reconnects), createCost: m((s) => s.createCost), othersCpu: m((s) => s.othersCpu), natsCpuPerEvent: m((s) => s.natsCpuPerEvent), loadAverage: m((s) => s.loadAverage),
     runs: samples.length, missingTotal: samples.reduce((n, s) => n + s.missing, 0),
   }
-}
-
-function sumCounts(counts: Record<string, number>[]): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const count of counts) for (const [key, n] of Object.entries(count)) out[key] = (out[key] ?? 0) + n
-  return out
 }
 
 /** `, refused 8298 x 503 (spool_unavailable)`: by status in the measured run, then the reasons hookcast logged. */
@@ -68,8 +64,8 @@ export function describeMachine(options: Options, started: Date): string[] {
   return [
     `- Date: ${started.toISOString()}`,
     `- Machine: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM, Linux ${release()}; load average at start ${load.map((x) => x.toFixed(2)).join(' ')}`,
-    `- Runtimes: Node ${process.version}, Deno ${version([COMMANDS.deno[0], '--version'], /deno (\S+)/)}, Bun ${version([COMMANDS.bun[0], '--version'], /(\S+)/)}; ` +
-      `load generator autocannon ${JSON.parse(readFileSync(join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version} in its own Node process`,
+    `- Runtimes: Node ${process.version}, Deno ${version([COMMANDS.deno[0], '--version'], /deno (\S+)/)}, Bun ${version([COMMANDS.bun[0], '--version'], /(\S+)/)}` +
+      `${!options.servers || options.servers.has('nats3') ? `, nats-server ${natsVersion()}` : ''}; load generator autocannon ${JSON.parse(readFileSync(join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version} in its own Node process`,
     `- File system: temp dirs under ${tmpdir()}; creating one new file there takes ${fmt(fileCreateCost())} µs ` +
       '(every receiver here creates at least one file per event, so this bounds them all)',
     `- Settings: ${options.repeats} repeat(s) of (a)-(c) in rotation, ${options.warmup} s warm-up + ${options.duration} s measured per run; ` +
@@ -80,8 +76,9 @@ export function describeMachine(options: Options, started: Date): string[] {
 /** One run of (a)-(c), as printed when it ends. */
 export function sampleLine(label: string, sample: Sample): string {
   return `${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
-    `cpu ${fmt(sample.cpuPerEvent)} µs/event, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
-    `check ${sample.accepted - sample.missing}/${sample.accepted}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}`
+    `cpu ${fmt(sample.cpuPerEvent)} µs/event${Number.isFinite(sample.natsCpuPerEvent) ? ` (nats-server ${fmt(sample.natsCpuPerEvent)})` : ''}, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
+    `check ${sample.accepted - sample.missing}/${sample.accepted}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}; ` +
+    `machine: others used ${fmt(sample.othersCpu, 2)} cores, load average ${fmt(sample.loadAverage, 2)}`
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -116,6 +113,11 @@ const LEGEND = [
   '  (1 GiB) because deliveries fell behind the accepts. hookcast runs with `server.maxInFlightBytes: 256MiB`: the',
   '  default, 64 MiB, is exactly what (b)\'s 64 x 1 MiB hold at once, and any overlap was a `503 busy`.',
   '- **loadgen CPU**: autocannon runs in its own process on the same 2 cores as the server.',
+  '- **3 x hookcast on Node, one NATS JetStream** (`nats3`): three gateways with `spool: { type: nats }` (queue and',
+  '  stream state in JetStream and NATS KV) sharing one local nats-server (JetStream file store, `max_payload` 17 MiB)',
+  '  and one fs sink directory; autocannon spreads its connections evenly over the three (connection i to instance',
+  '  i mod 3). Everything runs on the same machine, so this measures the cost of the shared queue, not added',
+  '  machines. Peak RSS and CPU/event add up the three gateways and nats-server.',
   '- **file create µs**: the cost of creating a new file in the temp dir just before the run. Every receiver creates',
   '  at least one file per event. On ext4 without a journal, inodes deleted in the last minutes are skipped (and',
   '  checked one by one) when new ones are allocated, so after a mass deletion a create can cost ~1 ms of kernel',
@@ -140,6 +142,16 @@ export function renderReport({ options, started, machine, workloads, results, ba
       lines.push(`| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
         `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
         `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused, m.reasons)}${m.reconnects ? `, ${fmt(m.reconnects)} reconnects` : ''} | ${fmt(m.loadCpu * 100)}% | ${fmt(m.createCost)} |`)
+    }
+    lines.push('')
+  }
+  const pairs = workloads.map((w) => ({ w, local: get(w.key, 'node'), nats: get(w.key, 'nats3') })).filter((p) => p.local && p.nats)
+  if (pairs.length > 0) {
+    lines.push('## Three instances on NATS against one local instance (both on Node)', '')
+    lines.push('| workload | 1 x local accepted/s | 3 x NATS accepted/s | ratio | 1 x local end to end/s | 3 x NATS end to end/s | ratio |', '|---|---:|---:|---:|---:|---:|---:|')
+    for (const { w, local, nats } of pairs) {
+      lines.push(`| ${w.title} | ${fmt(local!.perSecond)} | ${fmt(nats!.perSecond)} | ${ratio(nats!.perSecond, local!.perSecond)} | ` +
+        `${fmt(local!.endToEnd)} | ${fmt(nats!.endToEnd)} | ${ratio(nats!.endToEnd, local!.endToEnd)} |`)
     }
     lines.push('')
   }

@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick] [-- --only a,b,c,d,cold] [-- --servers floor,express,node,deno,bun,node-fsync]
+ * `npm run bench [-- --quick] [-- --only a,b,c,d,cold] [-- --servers floor,express,node,deno,bun,node-fsync,nats3]
  *   [-- --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --out FILE]`
  *
  * Runs, in one go on this machine, the floor receiver (node:http + HMAC + file), the usual Express receiver and
- * hookcast on Node, Deno and Bun (fs sink, durable spool; once more with fsync), drives each with autocannon in a
+ * hookcast on Node, Deno and Bun (fs sink, durable spool; once more with fsync), and for (a) and (c) three hookcast
+ * instances on Node sharing one nats-server (`nats3`, `spool: { type: nats }`), drives each with autocannon in a
  * separate process sending distinct signed hooks, checks that every accepted event reached its destination byte for
  * byte, and writes medians of the repeats, with hookcast's figures as ratios to the floor, to bench/results.md.
  *

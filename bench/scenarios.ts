@@ -1,24 +1,28 @@
 /**
  * The workloads: what each one sends, to which receivers, and how it checks that every accepted event reached its
  * destination byte for byte. (a)-(c) drive a receiver with autocannon in its own process; (d) drains a backlog
- * after a restart; the cold start times a spawn to its first `200`.
+ * after a restart; the cold start times a spawn to its first `200`. `nats3` is three hookcast instances on Node
+ * sharing one nats-server (`spool: { type: nats }`: the queue and the stream state) and one fs sink directory, with
+ * autocannon's connections spread evenly over the three.
  * @module
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'node:http'
+import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { bodyFactory, HOOK_PATH, SECRET, type BodyKind } from './bodies.ts'
 import type { LoadOptions, LoadResult } from './load.ts'
-import { checkDelivered, COMMANDS, cpuSeconds, fileCreateCost, peakRss, ROOT, sleep, startServer, tempDir, type Server } from './lib.ts'
+import { checkDelivered, COMMANDS, cpuSeconds, fileCreateCost, machineBusySeconds, peakRss, ROOT, sleep, startServer, sumCounts, tempDir, type Server } from './lib.ts'
+import { startNats } from './nats.ts'
 import { fillSpool } from './backlog.ts'
 import type { Options } from './options.ts'
 
 // ---------------------------------------------------------------------------------------------------------------
 // What runs.
 
-export type ServerKind = 'floor' | 'express' | 'node' | 'deno' | 'bun' | 'node-fsync'
+export type ServerKind = 'floor' | 'express' | 'node' | 'deno' | 'bun' | 'node-fsync' | 'nats3'
 export type Runtime = 'node' | 'deno' | 'bun'
 
 export interface Workload {
@@ -32,9 +36,9 @@ export interface Workload {
 
 const KiB = 1024
 export const WORKLOADS: Workload[] = [
-  { key: 'a', title: '(a) 100 KB JPEG thumbnails, 32 connections', kind: 'thumbnail', size: 100 * KiB, connections: 32, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync'] },
+  { key: 'a', title: '(a) 100 KB JPEG thumbnails, 32 connections', kind: 'thumbnail', size: 100 * KiB, connections: 32, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
   { key: 'b', title: '(b) 1 MB JPEG thumbnails, 64 connections', kind: 'thumbnail', size: 1024 * KiB, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun'] },
-  { key: 'c', title: '(c) feeds JSON events, 64 connections', kind: 'json', size: 0, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync'] },
+  { key: 'c', title: '(c) feeds JSON events, 64 connections', kind: 'json', size: 0, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
 ]
 export const RUNTIMES: Runtime[] = ['node', 'deno', 'bun']
 
@@ -48,7 +52,7 @@ export interface Sample {
   p50: number
   p99: number
   rss: number
-  /** Server CPU per accepted event, µs (all its threads). */
+  /** Server CPU per accepted event, µs (all its threads; for nats3 the three gateways and nats-server together). */
   cpuPerEvent: number
   /** Load generator CPU, share of one core. */
   loadCpu: number
@@ -64,6 +68,12 @@ export interface Sample {
   reconnects: number
   /** µs to create a new file in the temp dir, measured just before the run (it varies a lot on some VMs). */
   createCost: number
+  /** nats3: the part of cpuPerEvent that nats-server used, µs (NaN for the others). */
+  natsCpuPerEvent: number
+  /** CPU used during the measured run by everything on the machine but the servers and the load generator, cores. */
+  othersCpu: number
+  /** 1-minute load average at the end of the measured run. */
+  loadAverage: number
 }
 
 /**
@@ -73,8 +83,11 @@ export interface Sample {
  * throughput, not that protection, which results.md's figures predate.
  */
 export const SERVER_CONFIG = 'server: { maxBodyBytes: 16MiB, maxInFlightBytes: 256MiB }'
+const MAX_BODY_BYTES = 16 * 1024 * KiB
+/** nats-server's `max_payload` for nats3: hookcast needs server.maxBodyBytes + 64 KiB of headers; 1 MiB above it. */
+const NATS_MAX_PAYLOAD = MAX_BODY_BYTES + 1024 * KiB
 
-function hookcastConfig(dir: string, fsync: boolean, extra = ''): string {
+function hookcastConfig(dir: string, fsync: boolean, extra = '', spool?: string): string {
   const path = join(dir, 'config.yaml')
   writeFileSync(path, `
 ${SERVER_CONFIG}
@@ -82,19 +95,55 @@ sources:
   millicast: { path: ${HOOK_PATH}, secrets: ["${SECRET}"] }
 sinks:
   disk: { type: fs, dir: "${join(dir, 'data')}" }
-spool: { dir: "${join(dir, 'spool')}", fsync: ${fsync}${extra} }
+spool: ${spool ?? `{ dir: "${join(dir, 'spool')}", fsync: ${fsync}${extra} }`}
 routes:
   - to: [disk]
 `)
   return path
 }
 
+/** What a run drives: one receiver, or nats3's three gateways and their nats-server. */
+interface Target {
+  /** One URL per gateway. */
+  urls: string[]
+  /** Every process whose CPU and memory count as the server's. */
+  pids: number[]
+  /** nats3's nats-server (also in `pids`). */
+  natsPid?: number
+  servers: Server[]
+  stop(): Promise<void>
+}
+
 async function launch(kind: ServerKind, dir: string, watch: string[] = []): Promise<Server> {
   const data = join(dir, 'data')
   mkdirSync(data, { recursive: true })
   if (kind === 'floor' || kind === 'express') return startServer(COMMANDS[kind], [], { DATA: data, SECRET })
+  if (kind === 'nats3') throw new Error('nats3 is several processes: use launchTarget')
   const runtime: Runtime = kind === 'node-fsync' ? 'node' : kind
   return startServer(COMMANDS[runtime], ['--config', hookcastConfig(dir, kind === 'node-fsync')], {}, watch)
+}
+
+async function launchTarget(kind: ServerKind, dir: string): Promise<Target> {
+  if (kind !== 'nats3') {
+    const server = await launch(kind, dir)
+    return { urls: [server.url], pids: [server.pid], servers: [server], stop: () => server.stop() }
+  }
+  mkdirSync(join(dir, 'data'), { recursive: true })
+  const nats = await startNats(join(dir, 'nats'), NATS_MAX_PAYLOAD)
+  const servers: Server[] = []
+  const stop = async () => {
+    await Promise.all(servers.map((server) => server.stop()))
+    await nats.stop()
+  }
+  try {
+    const config = hookcastConfig(dir, false, '', `{ type: nats, servers: ["${nats.url}"] }`)
+    // One after the other: the first creates the streams, consumers and buckets, the others find them.
+    for (let i = 0; i < 3; i++) servers.push(await startServer(COMMANDS.node, ['--config', config], {}))
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { urls: servers.map((server) => server.url), pids: [...servers.map((server) => server.pid), nats.pid], natsPid: nats.pid, servers, stop }
 }
 
 function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<LoadResult> {
@@ -116,31 +165,59 @@ function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<
 export async function runOne(workload: Workload, kind: ServerKind, options: Options): Promise<Sample> {
   const createCost = fileCreateCost()
   const dir = tempDir(`hookcast-bench-${workload.key}-${kind}-`)
-  let server: Server | undefined
+  let target: Target | undefined
   try {
-    server = await launch(kind, dir.path)
-    const pid = server.pid
+    target = await launchTarget(kind, dir.path)
+    const { pids, servers } = target
+    const serverCpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
     let cpuStart = NaN
     let cpuEnd = NaN
+    const natsPid = target.natsPid
+    let natsCpu = NaN
+    // The machine's busy CPU over the measured run, less ours (the servers, this orchestrator, the load generator):
+    // what other work on the machine took meanwhile.
+    let busyStart = NaN
+    let busyEnd = NaN
+    let ownStart = process.cpuUsage()
+    let ownSeconds = NaN
+    let wallStart = NaN
+    let wallSeconds = NaN
+    let loadAverage = NaN
     const result = await runLoad({
-      url: server.url, kind: workload.kind, size: workload.size, connections: workload.connections,
+      url: target.urls.length === 1 ? target.urls[0]! : target.urls, kind: workload.kind, size: workload.size, connections: workload.connections,
       warmupSeconds: options.warmup, seconds: options.duration, seqBase: 1, out: join(dir.path, 'load.json'),
     }, (line) => {
-      if (line === 'measure-start') cpuStart = cpuSeconds(pid)
-      if (line === 'measure-end') cpuEnd = cpuSeconds(pid)
+      if (line === 'measure-start') {
+        cpuStart = serverCpu()
+        if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
+        busyStart = machineBusySeconds()
+        ownStart = process.cpuUsage()
+        wallStart = performance.now()
+      }
+      if (line === 'measure-end') {
+        cpuEnd = serverCpu()
+        if (natsPid !== undefined) natsCpu += cpuSeconds(natsPid)
+        busyEnd = machineBusySeconds()
+        const own = process.cpuUsage(ownStart)
+        ownSeconds = (own.user + own.system) / 1e6
+        wallSeconds = (performance.now() - wallStart) / 1000
+        loadAverage = loadavg()[0]!
+      }
     })
     const loadEnded = performance.now()
+    const delivered = () => servers.reduce((sum, server) => sum + server.delivered.count, 0)
+    const lastDelivery = () => Math.max(...servers.map((server) => server.delivered.lastAt))
     let drain = 0
     if (kind !== 'floor' && kind !== 'express') {
       // Accepted is only half the job: wait for every accepted event to be delivered, then a little quiet.
       const deadline = loadEnded + 180_000
       while (performance.now() < deadline) {
-        if (server.delivered.count >= result.accepted.length && performance.now() - server.delivered.lastAt > 300) break
+        if (delivered() >= result.accepted.length && performance.now() - lastDelivery() > 300) break
         await sleep(50)
       }
-      drain = Math.max(0, (server.delivered.lastAt - loadEnded) / 1000)
+      drain = Math.max(0, (lastDelivery() - loadEnded) / 1000)
     }
-    const rss = peakRss(pid)
+    const rss = pids.reduce((sum, pid) => sum + peakRss(pid), 0)
     const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload))
     return {
       perSecond: result.perSecond,
@@ -149,17 +226,20 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       p99: result.p99,
       rss,
       cpuPerEvent: ((cpuEnd - cpuStart) / Math.max(1, result.ok)) * 1e6,
+      natsCpuPerEvent: (natsCpu / Math.max(1, result.ok)) * 1e6,
       loadCpu: result.cpu,
       drain,
       accepted: check.accepted,
       missing: check.missing,
       refused: Object.fromEntries(Object.entries(result.statuses).filter(([status]) => status !== '200')),
-      reasons: { ...server.refusals },
+      reasons: sumCounts(servers.map((server) => server.refusals)),
       reconnects: result.errors + result.timeouts,
       createCost,
+      othersCpu: Math.max(0, (busyEnd - busyStart - (cpuEnd - cpuStart) - ownSeconds) / wallSeconds - result.cpu),
+      loadAverage,
     }
   } finally {
-    await server?.stop()
+    await target?.stop()
     dir.release()
   }
 }
