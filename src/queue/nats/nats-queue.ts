@@ -176,7 +176,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       const waitMs = Math.max(0, deadline - now())
       const pulledAt = now()
       const result = await pull(nc, streams.deliveries, names.consumer(destination), {
-        batch: max - claims.length, waitMs, signal, onLate: (late) => sendAck(nc, late.reply, nakAfter(0)),
+        batch: max - claims.length, waitMs, signal, now, onLate: (late) => sendAck(nc, late.reply, nakAfter(0)),
       })
       if (result.unanswered) consumers.forget(destination) // deleted behind our back? made again next time
       if (closed) {
@@ -184,7 +184,8 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
         return claims
       }
       for (const message of result.messages) {
-        const claim = take(message, leaseMs, pulledAt)
+        // The server's ack wait runs from when it handed the message out, not from when this pull began to wait.
+        const claim = take(message, leaseMs, message.arrivedAt ?? pulledAt)
         if (claim) claims.push(claim)
       }
       if (claims.length > 0 || signal.aborted || closed || now() >= deadline) return claims

@@ -25,6 +25,8 @@ export interface PulledMessage {
   pending: number
   /** When the stream stored it, epoch ms. */
   storedAt: number
+  /** When this client got it from a pull (the server's ack wait runs from its delivery), epoch ms. */
+  arrivedAt?: number
 }
 
 export interface PullResult {
@@ -42,6 +44,8 @@ export interface PullOptions {
   signal?: AbortSignal
   /** A message that arrived after the request was given up (aborted, guard time): the caller gives it back. */
   onLate(message: PulledMessage): void
+  /** The clock that stamps `arrivedAt` (default Date.now). */
+  now?: () => number
 }
 
 /** How long a request without `expires` may go unanswered, ms (it normally ends in a few ms with a status). */
@@ -87,7 +91,7 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, optio
         const pulled = toPulled(msg)
         if (!pulled) return
         if (done) return options.onLate(pulled)
-        messages.push(pulled)
+        messages.push({ ...pulled, arrivedAt: (options.now ?? Date.now)() })
         if (messages.length >= batch) finish({})
         else arm()
       },
