@@ -65,22 +65,33 @@ export class ClaimBoard {
     return true
   }
 
-  /** Claims up to `max` due deliveries (of one destination, or any), oldest due first. */
-  claim(destination: string | undefined, max: number, leaseMs: number): Claim[] {
+  /** Claims up to `max` due deliveries (of one destination, or any; of one event, or any), oldest due first. */
+  claim(destination: string | undefined, max: number, leaseMs: number, eventId?: string): Claim[] {
     const now = this.#now()
     this.#expireLeases(now)
     const claims: Claim[] = []
-    const heaps = destination === undefined ? [...this.#due.values()] : [this.#due.get(destination)].filter((h) => h !== undefined)
-    for (const heap of heaps) {
+    const take = (entry: Entry) => {
+      entry.token = crypto.randomUUID()
+      entry.leaseUntil = now + leaseMs
+      entry.version++ // its slot in the due heap is stale from now on
+      this.#leases.push({ entry, version: entry.version, at: entry.leaseUntil })
+      claims.push({ ...entry.delivery, attempts: [...entry.delivery.attempts], token: entry.token, leaseUntil: entry.leaseUntil })
+    }
+    const names = destination === undefined ? [...this.#due.keys()] : [destination]
+    if (eventId !== undefined) {
+      // One event's deliveries are looked up by key, not searched for in the heaps.
+      for (const name of names) {
+        const entry = this.#entries.get(key(eventId, name))
+        if (claims.length < max && entry && entry.token === undefined && entry.delivery.nextAt <= now) take(entry)
+      }
+      this.#arm()
+      return claims
+    }
+    for (const heap of names.map((name) => this.#due.get(name)).filter((h) => h !== undefined)) {
       while (claims.length < max && heap.size > 0 && heap.peek()!.at <= now) {
         const slot = heap.pop()!
         if (slot.version !== slot.entry.version) continue
-        const entry = slot.entry
-        entry.token = crypto.randomUUID()
-        entry.leaseUntil = now + leaseMs
-        entry.version++
-        this.#leases.push({ entry, version: entry.version, at: entry.leaseUntil })
-        claims.push({ ...entry.delivery, attempts: [...entry.delivery.attempts], token: entry.token, leaseUntil: entry.leaseUntil })
+        take(slot.entry)
       }
     }
     this.#arm()
@@ -89,11 +100,11 @@ export class ClaimBoard {
 
   /** `Queue.claim`: claims what is due; when nothing is, waits up to `waitMs` for something to be, once. */
   async claimOrWait(options: ClaimOptions, closed: () => boolean): Promise<Claim[]> {
-    const { destination, max, leaseMs, waitMs = 0, signal } = options
-    const claims = this.claim(destination, max, leaseMs)
+    const { destination, max, leaseMs, waitMs = 0, signal, eventId } = options
+    const claims = this.claim(destination, max, leaseMs, eventId)
     if (claims.length > 0 || waitMs <= 0 || closed()) return claims
     await this.wait(destination, waitMs, signal)
-    return this.claim(destination, max, leaseMs)
+    return this.claim(destination, max, leaseMs, eventId)
   }
 
   /** The delivery a claim holds; throws LeaseLostError when the claim is not current any more. */

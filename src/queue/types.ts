@@ -71,6 +71,12 @@ export interface QueueStats {
 export interface ClaimOptions {
   /** Only deliveries to this destination; any destination when absent. */
   destination?: string
+  /**
+   * Only deliveries of this event: a serverless handler delivering the event it has just put, before it answers.
+   * A queue that cannot pick deliveries by event (NATS) ignores it and claims as usual (due deliveries of other
+   * events are no harm: the caller makes whatever it claims).
+   */
+  eventId?: string
   /** At most this many. */
   max: number
   /** How long the claims are held before they expire, ms. */
