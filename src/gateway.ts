@@ -16,7 +16,7 @@ import { createNotifier, type NotifierDeps } from './notifiers/registry.ts'
 import type { Destination } from './destinations/types.ts'
 import { openBackends } from './backends.ts'
 import type { Queue } from './queue/types.ts'
-import { startWorker, type Worker } from './delivery/worker.ts'
+import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
 import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
@@ -27,6 +27,7 @@ import type { StreamStore } from './state/stream-store.ts'
 import { silentLogger, type Logger } from './log.ts'
 import { createMetrics, type Metrics } from './admin/metrics.ts'
 import type { RecentEvents } from './admin/recent-events.ts'
+import type { HookEvent } from './events/types.ts'
 import { adminRoutes } from './admin/routes.ts'
 
 export interface Gateway {
@@ -47,6 +48,13 @@ export interface GatewayOptions {
   now?: () => number
   /** Told of every delivery outcome (metrics). */
   onOutcome?: (report: OutcomeReport) => void
+  /** Told of every event put in the queue, with its destinations (a serverless handler delivers them itself). */
+  onAccepted?: (event: HookEvent, destinations: readonly string[]) => void
+  /**
+   * Makes the deliveries instead of the background worker (`startWorker`): a serverless handler, frozen between
+   * requests, makes them on demand (src/serverless/gateway.ts).
+   */
+  worker?: (options: WorkerOptions) => Worker
 }
 
 /** The configured sinks and notifiers, by name. */
@@ -97,10 +105,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     log,
     now,
     // Shown on the page: every platform hook (an unrouted one too), and hookcast's own events that go somewhere.
-    onAccepted: (event, names) => { if (names.length > 0 || event.source !== LIFECYCLE_SOURCE) recent.accepted(event, names) },
+    onAccepted: (event, names) => {
+      if (names.length > 0 || event.source !== LIFECYCLE_SOURCE) recent.accepted(event, names)
+      if (names.length > 0) options.onAccepted?.(event, names)
+    },
     observe: (request) => metrics.request(request),
   })
-  const worker = startWorker({
+  const worker = (options.worker ?? startWorker)({
     queue,
     destinations,
     policyFor: (name) => policyFromConfig(config.delivery, name),

@@ -1,0 +1,111 @@
+/**
+ * AWS Lambda entry: `handler` answers HTTP events (Function URL, API Gateway HTTP API and REST API, ALB), `scheduled`
+ * an EventBridge schedule. `npm run build:lambda` bundles it into one file; template.yaml deploys it. The config
+ * comes from HOOKCAST_CONFIG_YAML or HOOKCAST_CONFIG and is loaded once per cold start.
+ *
+ * Hono's `hono/aws-lambda` turns events into Requests and Responses into results (base64 both ways for binary).
+ * It is marked deprecated in favour of `@hono/aws-lambda`, not published yet: this is the one file that imports it.
+ */
+import process from 'node:process'
+import { Hono } from 'hono'
+import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda'
+import type { Env } from '../src/config/interpolate.ts'
+import { ConfigError } from '../src/config/load.ts'
+import { createLogger, flushLogs, type Logger, type LogLevel } from '../src/log.ts'
+import { HttpError } from '../src/http/errors.ts'
+import { binaryAsTextError, clientAddressOf, jpegAsText, latin1Bytes, type LambdaHttpEvent } from '../src/serverless/aws-events.ts'
+import {
+  createServerlessGateway, loadServerlessConfig, requestDeadline, scheduledDeadline, type ServerlessGateway,
+} from '../src/serverless/gateway.ts'
+
+/** Without a Lambda context (a local call), a request may take this long. */
+const NO_CONTEXT_REMAINING_MS = 30_000
+
+export function createLambda(env: Env, options: { log?: Logger } = {}) {
+  let log = options.log ?? createLogger(levelOf(env.HOOKCAST_LOG_LEVEL) ?? 'info')
+  let ready: Promise<ServerlessGateway> | undefined
+  const start = () => ready ??= (async () => {
+    const { config, origin } = await loadServerlessConfig(env)
+    if (!options.log) log = createLogger(levelOf(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
+    if (config.spool.type === 'local') {
+      log.warn('spool type local keeps undelivered events in this instance\'s /tmp, lost when it goes; use a shared spool', { dir: config.spool.dir })
+    }
+    const serverless = await createServerlessGateway(config, { log })
+    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...serverless.gateway.destinations.keys()] })
+    return serverless
+  })()
+  const failed = (error: unknown) => {
+    console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
+  }
+
+  const front = new Hono<{ Bindings: { event: LambdaHttpEvent; lambdaContext?: LambdaContext } }>()
+  front.all('*', async (c) => {
+    const startedAt = Date.now()
+    const remaining = c.env.lambdaContext?.getRemainingTimeInMillis() ?? NO_CONTEXT_REMAINING_MS
+    let serverless: ServerlessGateway
+    try {
+      serverless = await start()
+    } catch (error) {
+      failed(error)
+      return new HttpError(500, 'not_configured', 'hookcast cannot start; the function\'s log says why').toResponse()
+    }
+    const event = c.env.event
+    let request = c.req.raw
+    const asText = jpegAsText(event)
+    if (asText === 'mangled') return binaryAsTextError().toResponse() // never verified: it could not match
+    if (asText === 'latin1') request = withBody(request, latin1Bytes(event.body!))
+    const clientAddress = clientAddressOf(event)
+    return serverless.handle(request, {
+      deadline: requestDeadline(env, startedAt, remaining),
+      bindings: clientAddress ? { clientAddress } : {},
+    })
+  })
+  const http = handle(front)
+
+  return {
+    async handler(event: LambdaEvent, context?: LambdaContext) {
+      try {
+        return await http(event, context)
+      } finally {
+        flushLogs() // the instance may be frozen before the next turn of the event loop
+      }
+    },
+    async scheduled(_event: unknown, context?: LambdaContext) {
+      const startedAt = Date.now()
+      try {
+        const serverless = await start().catch((error: unknown) => {
+          failed(error)
+          throw error
+        })
+        const remaining = context?.getRemainingTimeInMillis() ?? NO_CONTEXT_REMAINING_MS
+        return await serverless.scheduled({ deadline: scheduledDeadline(env, startedAt, remaining) })
+      } finally {
+        flushLogs()
+      }
+    },
+    /** For tests: closes the gateway, if it started. */
+    async close() {
+      await (await ready?.catch(() => undefined))?.close()
+    },
+  }
+}
+
+/** A copy of `request` with other body bytes (and their length). */
+function withBody(request: Request, body: Uint8Array): Request {
+  const headers = new Headers(request.headers)
+  headers.set('content-length', String(body.byteLength))
+  return new Request(request.url, { method: request.method, headers, body: body as Uint8Array<ArrayBuffer> })
+}
+
+function levelOf(value: string | undefined): LogLevel | undefined {
+  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : undefined
+}
+
+const lambda = createLambda(process.env)
+process.on('unhandledRejection', (reason) => {
+  // A background promise nobody caught is a bug; it must not fail the invocation that happens to be running.
+  console.error(JSON.stringify({ level: 'error', msg: 'unhandled rejection (a bug; please report it)', error: String((reason as Error)?.stack ?? reason).slice(0, 2000) }))
+})
+
+export const handler = lambda.handler
+export const scheduled = lambda.scheduled

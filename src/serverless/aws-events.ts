@@ -1,0 +1,79 @@
+/**
+ * What hookcast reads from AWS Lambda's HTTP events itself, before Hono's adapter turns them into a Request: the
+ * pitfalls of API Gateway's body handling, and the client's address. Plain functions on the documented event
+ * shapes (Function URL / HTTP API payload 2.0, REST API, ALB), with no AWS or Hono import.
+ * @module
+ */
+import { hookContentType } from '../events/parse.ts'
+import { HttpError } from '../http/errors.ts'
+
+/** The fields of a Lambda HTTP event read here (every shape has them, or some of them). */
+export interface LambdaHttpEvent {
+  headers?: Record<string, string | undefined> | null
+  multiValueHeaders?: Record<string, string[] | undefined> | null
+  body?: string | null
+  isBase64Encoded?: boolean
+  requestContext?: {
+    /** Function URL, HTTP API. */
+    http?: { sourceIp?: string }
+    /** REST API. */
+    identity?: { sourceIp?: string }
+    /** ALB. */
+    elb?: unknown
+  }
+}
+
+/**
+ * How a JPEG body arrived when it is not base64-encoded:
+ * - `mangled`: as text, its bytes decoded as UTF-8 (a REST API whose binary media types do not list image/jpeg):
+ *   bytes that were not UTF-8 are lost, so the signature cannot match; the answer is a 415 that says what to fix.
+ * - `latin1`: as text with one character per byte (all below U+0100, starting with the JPEG start-of-image
+ *   marker FF D8), so its bytes can be taken back exactly.
+ * undefined when the body is base64, empty, or not a JPEG.
+ */
+export function jpegAsText(event: LambdaHttpEvent): 'mangled' | 'latin1' | undefined {
+  if (event.isBase64Encoded || !event.body) return undefined
+  if (hookContentType(header(event, 'content-type') ?? null) !== 'image/jpeg') return undefined
+  const body = event.body
+  // FF never occurs in UTF-8, so a UTF-8 reading of a JPEG cannot start with FF D8: the body was decoded.
+  if (body.charCodeAt(0) === 0xff && body.charCodeAt(1) === 0xd8 && !/[^\u0000-\u00ff]/.test(body)) return 'latin1'
+  return 'mangled'
+}
+
+/** A text body of one character per byte, as those bytes. */
+export function latin1Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length)
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i)
+  return bytes
+}
+
+/** The answer to a JPEG that API Gateway turned into text (`jpegAsText` says `mangled`). */
+export function binaryAsTextError(): HttpError {
+  return new HttpError(415, 'binary_body_as_text',
+    'the JPEG arrived as text, not as base64: API Gateway converts binary bodies to text unless their content type is ' +
+    'one of the REST API\'s binary media types. Add image/jpeg (or */*) to the API\'s binary media types ' +
+    '(BinaryMediaTypes in the template; console: API settings, Binary media types), then deploy the API again.')
+}
+
+/**
+ * The client's address, for per-client limits: the connection's peer as the Function URL, HTTP API or REST API
+ * saw it; behind an ALB, the address the ALB added last to X-Forwarded-For (the one it saw; earlier entries are the
+ * client's word).
+ */
+export function clientAddressOf(event: LambdaHttpEvent): string | undefined {
+  const context = event.requestContext
+  const direct = context?.http?.sourceIp ?? context?.identity?.sourceIp
+  if (direct) return direct
+  if (context?.elb === undefined) return undefined
+  const forwarded = header(event, 'x-forwarded-for')?.split(',').pop()?.trim()
+  return forwarded || undefined
+}
+
+/** A header of the event, whatever the case of its name (a REST API keeps the client's; the others lower-case). */
+function header(event: LambdaHttpEvent, name: string): string | undefined {
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name && value !== undefined) return value
+  for (const [key, values] of Object.entries(event.multiValueHeaders ?? {})) {
+    if (key.toLowerCase() === name && values && values.length > 0) return values.join(', ')
+  }
+  return undefined
+}
