@@ -8,6 +8,7 @@
  */
 import type { Config } from '../config/schema.ts'
 import { ConfigError, loadConfig, parseConfig } from '../config/load.ts'
+import { SERVERLESS_DEFAULT_CONFIG, SERVERLESS_DEFAULT_ORIGIN } from './default-config.ts'
 import type { Env } from '../config/interpolate.ts'
 import { parseDuration } from '../config/size.ts'
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway.ts'
@@ -64,15 +65,16 @@ export async function createServerlessGateway(config: Config, options: Serverles
 
 /**
  * The config of a function: `HOOKCAST_CONFIG_YAML` (the YAML itself, for a small config set as a function
- * parameter) or `HOOKCAST_CONFIG` (a YAML file bundled with the function). There is no default: the embedded
- * one writes to a local directory, which a function does not keep.
+ * parameter), else `HOOKCAST_CONFIG` (a YAML file bundled with the function), else the default of a function
+ * (default-config.ts: everything in the bucket named by HOOKCAST_BUCKET). Never the embedded default of a server,
+ * which keeps everything in a local directory that a function does not keep.
  */
 export async function loadServerlessConfig(env: Env): Promise<{ config: Config; origin: string }> {
   if (env.HOOKCAST_CONFIG_YAML) {
     return { config: parseConfig(env.HOOKCAST_CONFIG_YAML, env, '$HOOKCAST_CONFIG_YAML'), origin: '$HOOKCAST_CONFIG_YAML' }
   }
   if (env.HOOKCAST_CONFIG) return loadConfig(env.HOOKCAST_CONFIG, env)
-  throw new ConfigError('(none)', ['set HOOKCAST_CONFIG_YAML to the config itself, or HOOKCAST_CONFIG to a YAML file bundled with the function'])
+  return { config: parseConfig(SERVERLESS_DEFAULT_CONFIG, env, SERVERLESS_DEFAULT_ORIGIN), origin: SERVERLESS_DEFAULT_ORIGIN }
 }
 
 /** A request's deliveries stop this long before the function's own time runs out, to give back what is under way. */

@@ -292,7 +292,7 @@ describe('two scheduled runs at once', () => {
 })
 
 describe('configuration', () => {
-  it('answers 500 and says why in the log when there is no config', async () => {
+  it('answers 500 and says why in the log when the config cannot be loaded', async () => {
     const lambda = createLambda({}, { log: silentLogger })
     const errors: string[] = []
     const original = console.error
@@ -302,11 +302,15 @@ describe('configuration', () => {
       const result = await lambda.handler(functionUrlEvent(PATH, hook) as never, lambdaContext(10_000)) as Result
       expect(result.statusCode).toBe(500)
       expect(JSON.parse(result.body)).toMatchObject({ error: 'not_configured' })
-      await expect(lambda.scheduled(scheduleEvent(), lambdaContext(10_000))).rejects.toThrow(/HOOKCAST_CONFIG/)
+      await expect(lambda.scheduled(scheduleEvent(), lambdaContext(10_000))).rejects.toThrow(/HOOKCAST_CONFIG_YAML/)
     } finally {
       console.error = original
     }
-    expect(errors.join('\n')).toContain('HOOKCAST_CONFIG_YAML')
+    // The default of a function needs the secret and the bucket, which template.yaml sets.
+    const log = errors.join('\n')
+    expect(log).toContain('HOOKCAST_CONFIG_YAML or HOOKCAST_CONFIG')
+    expect(log).toContain('MILLICAST_WEBHOOK_SECRET is not set')
+    expect(log).toContain('HOOKCAST_BUCKET is not set')
   })
 
   it('reads a config file named by HOOKCAST_CONFIG', async () => {
