@@ -64,18 +64,20 @@ async function openLocal(config: Config, spool: LocalSpoolConfig, deps: BackendD
 }
 
 async function openNats(config: Config, spool: NatsSpoolConfig, deps: BackendDeps): Promise<Backends> {
-  const [{ connectNats }, { openNatsQueue }, { openNatsStreamStore }, { natsSigningKeyStore }, { natsRecentEvents }] = await Promise.all([
+  const [{ connectNats }, { openNatsQueue }, { openNatsStreamStore }, { natsSigningKeyStore }, { natsRecentEvents }, { natsDedupWindow }] = await Promise.all([
     import('./queue/nats/connect.ts'), import('./queue/nats/nats-queue.ts'), import('./state/nats/nats-stream-store.ts'),
-    import('./state/nats/nats-signing-key.ts'), import('./state/nats/nats-activity.ts'),
+    import('./state/nats/nats-signing-key.ts'), import('./state/nats/nats-activity.ts'), import('./state/nats/nats-dedup.ts'),
   ])
   const connection = { servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}) }
-  // JetStream's own duplicate window dedups puts across instances; no separate dedup store is needed.
+  const nc = await connectNats({ ...connection, name: 'hookcast-state' })
+  // JetStream's duplicate window drops a repeated put across instances; ids of completed puts are also kept in KV,
+  // since after a restart of nats-server JetStream only remembers the ids of messages still stored.
   const queue = await openNatsQueue({
     ...connection, prefix: spool.prefix, replicas: spool.replicas, dedupWindowMs: spool.dedupWindow, ackWaitMs: spool.ackWait,
     ...(spool.maxBytes !== undefined ? { maxBytes: spool.maxBytes } : {}), publishTimeoutMs: spool.publishTimeout,
+    completed: natsDedupWindow({ nc, windowMs: spool.dedupWindow, bucket: `${spool.prefix}-dedup`, replicas: spool.replicas }),
     maxBodyBytes: config.server.maxBodyBytes, log: deps.log, now: deps.now,
   })
-  const nc = await connectNats({ ...connection, name: 'hookcast-state' })
   const streams = await openNatsStreamStore({
     nc, ...deps, replicas: spool.replicas, bucket: `${spool.prefix}-streams`, thumbnailBucket: `${spool.prefix}-thumbnails`,
     maxStreams: config.streams.maxStreams, keepEndedMs: config.streams.keepEnded, maxThumbnailBytes: config.streams.maxThumbnailBytes,

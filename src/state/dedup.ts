@@ -12,6 +12,8 @@ export interface DedupWindow {
   remember(id: string): Promise<boolean>
   /** Forgets `id`: the put it guarded failed, so the same delivery sent again must not count as a duplicate. */
   forget(id: string): Promise<void>
+  /** Whether `id` is remembered within the window (without remembering it). */
+  has(id: string): Promise<boolean>
 }
 
 /** The window in this process's memory: one instance, lost on restart. */
@@ -34,6 +36,10 @@ export function memoryDedupWindow(windowMs: number, now: () => number = Date.now
     },
     async forget(id) {
       expiries.delete(id)
+    },
+    async has(id) {
+      purge(now())
+      return expiries.has(id)
     },
   }
 }

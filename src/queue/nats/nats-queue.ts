@@ -26,6 +26,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { Logger } from '../../log.ts'
 import type { Queue } from '../types.ts'
+import type { DedupWindow } from '../../state/dedup.ts'
 import { natsClaims } from './claims.ts'
 import { connectNats, type NatsConnectOptions } from './connect.ts'
 import { errorText, type NatsContext, type QueueState } from './context.ts'
@@ -47,6 +48,8 @@ export interface NatsQueueOptions extends NatsConnectOptions {
   replicas?: number
   /** A put of an event id already put within this window is dropped (`{ duplicate: true }`); 0: no dedup. */
   dedupWindowMs: number
+  /** Ids of completed puts kept across a restart of nats-server (see put.ts); JetStream's window alone otherwise. */
+  completed?: DedupWindow
   /** How long a claim of an instance that went silent stays held before another instance gets it. Default 30 s. */
   ackWaitMs?: number
   /** The events stream holds at most this many bytes; puts beyond it get QueueFullError. Default: no limit. */
@@ -146,7 +149,9 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       return nc.info?.max_payload ?? 0
     },
     connected: () => state.up && !state.closed,
-    put: natsPut(ctx, state, { dedupWindowMs: options.dedupWindowMs, publishTimeoutMs: options.publishTimeoutMs ?? 2_000 }),
+    put: natsPut(ctx, state, {
+      dedupWindowMs: options.dedupWindowMs, publishTimeoutMs: options.publishTimeoutMs ?? 2_000, ...(options.completed ? { completed: options.completed } : {}),
+    }),
     claim: natsClaims(ctx, leases, state, closing.signal),
     ...natsHeldClaims(ctx, leases),
     async deadLetters(filter = {}) {

@@ -9,12 +9,19 @@
  * @module
  */
 import { QueueFullError, type Queue } from '../types.ts'
+import type { DedupWindow } from '../../state/dedup.ts'
 import { errorText, type NatsContext, type QueueState } from './context.ts'
 import { encodeDelivery, eventHeaders, eventMetaOf } from './records.ts'
 
 export interface PutSettings {
   /** 0: no dedup (no `Nats-Msg-Id` on the event). */
   dedupWindowMs: number
+  /**
+   * Ids of puts that completed, kept for the window where a restart of nats-server does not forget them (a KV bucket
+   * on disk): JetStream rebuilds its duplicate window from the messages still stored, and a delivered event's copy is
+   * gone. Remembered only once a put completed, so a put cut off half-way is still completed by its repeat.
+   */
+  completed?: DedupWindow
   /** A put not acknowledged within this long rejects with QueueFullError (NATS lost and not noticed yet), ms. */
   publishTimeoutMs: number
 }
@@ -27,6 +34,7 @@ export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettin
     // 503 at once while NATS is away; the client reconnects by itself.
     if (!state.up) throw new QueueFullError('NATS is unreachable')
     if (destinations.length === 0) return { duplicate: false }
+    if (settings.completed && await settings.completed.has(event.id).catch(() => false)) return { duplicate: true }
     try {
       const stored = await js.publish(names.event(event.id), event.body, {
         headers: eventHeaders(eventMetaOf(event), { group: destinations }), timeout: publishTimeoutMs,
@@ -40,6 +48,7 @@ export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettin
           since: event.receivedAt, attempts: [], nextAt: putOptions.notBefore ?? 0,
         }), { msgID: `put:${stored.seq}:${destination}`, timeout: publishTimeoutMs })
       }))
+      await settings.completed?.remember(event.id).catch(() => {}) // a miss only weakens dedup after a restart
       return { duplicate: stored.duplicate }
     } catch (error) {
       throw new QueueFullError(`NATS did not take the event: ${errorText(error)}`, { cause: error })

@@ -56,5 +56,10 @@ export function natsDedupWindow(options: NatsDedupOptions): DedupWindow {
       if (options.windowMs <= 0) return
       await (await bucket()).delete(keyOf(id))
     },
+    async has(id) {
+      if (options.windowMs <= 0) return false
+      const entry = await (await bucket()).get(keyOf(id))
+      return entry !== null && entry.operation === 'PUT'
+    },
   }
 }
