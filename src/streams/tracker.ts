@@ -201,7 +201,9 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     }
     // The latest one changes every 30 s and a crash may lose it; a session's first must survive a crash (it is in
     // the live alert). Which one is the first is settled in the write, against the record as it is then.
-    if (!isFirst) return latest.hold(streamId, ref, body)
+    // Before the session's `started` is known (no session live), this one may become its first: kept durably too.
+    const mayBecomeFirst = !current || current.status === 'ended'
+    if (!isFirst && !mayBecomeFirst) return latest.hold(streamId, ref, body)
     if (!(await store.putThumbnail(ref, body))) return
     await tracked(streamId, (r) => takeThumbnail(r, ref, event))
   }

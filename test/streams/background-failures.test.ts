@@ -110,7 +110,7 @@ describe('stream tracker background failures', () => {
       await settle()
     }
     vi.useRealTimers()
-    await eventually(() => emitted.length === 1 || undefined, 5_000).catch(() => {})
+    await eventually(() => emitted.length === 1 || undefined, 15_000).catch(() => {})
     expect(unhandled).toEqual([])
     expect(emitted.map((e) => e.event)).toEqual(['live'])
     expect((await recordOf(store))!.emitted.live).toBe(`${STREAM}@1`)
