@@ -234,4 +234,17 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     expect(emitted.map((e) => e.event)).toEqual(['live', 'ended'])
     expect((await store.get(STREAM))!.record.status).toBe('ended')
   })
+
+  it('a thumbnail that arrives before its started, on an instance that dies at once, is still the session\'s first', async () => {
+    const emitted: HookEvent[] = []
+    const store = memoryStreamStore()
+    const [a, b] = instances(2, store, emitted)
+    const t0 = Date.now() - 10_000
+    const early = await thumb(t0 + 1_000, 'early')
+    await a!.deliver(early) // no session yet: kept durably, not only in a's memory
+    // `a` dies without closing (nothing it held in memory survives).
+    await b!.deliver(await feed('started', 'x', t0))
+    await b!.deliver(await thumb(t0 + 31_000, 'later'))
+    expect((await store.get(STREAM))!.record.firstThumbnail?.eventId).toBe(early.id)
+  })
 })
