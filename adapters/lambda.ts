@@ -26,6 +26,8 @@ export function createLambda(env: Env, options: { log?: Logger } = {}) {
   let ready: Promise<ServerlessGateway> | undefined
   const start = () => ready ??= (async () => {
     const { config, origin } = await loadServerlessConfig(env)
+    requestDeadline(env, 0, Infinity) // a malformed HOOKCAST_DELIVER_WITHIN or HOOKCAST_SCHEDULED_WITHIN fails here, once
+    scheduledDeadline(env, 0, Infinity)
     if (!options.log) log = createLogger(levelOf(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
     if (config.spool.type === 'local') {
       log.warn('spool type local keeps undelivered events in this instance\'s /tmp, lost when it goes; use a shared spool', { dir: config.spool.dir })

@@ -313,6 +313,20 @@ describe('configuration', () => {
     expect(log).toContain('HOOKCAST_BUCKET is not set')
   })
 
+  it('refuses a malformed deadline at the cold start, as a config problem', async () => {
+    const lambda = createLambda({ HOOKCAST_CONFIG_YAML: configYaml('/tmp/unused', 'http://127.0.0.1:9'), MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_DELIVER_WITHIN: 'soon' }, { log: silentLogger })
+    const errors: string[] = []
+    const original = console.error
+    console.error = (line: string) => { errors.push(line) }
+    try {
+      const result = await lambda.handler(functionUrlEvent(PATH, await signedJson(PAYLOADS.feedsStarted)) as never, lambdaContext(10_000)) as Result
+      expect(result.statusCode).toBe(500)
+    } finally {
+      console.error = original
+    }
+    expect(errors.join('\n')).toContain('$HOOKCAST_DELIVER_WITHIN')
+  })
+
   it('reads a config file named by HOOKCAST_CONFIG', async () => {
     const dir = tempDir('hookcast-lambda-file-')
     const receiver = await startReceiver()
