@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from 'node:path'
-import type { Config, LocalSpoolConfig, NatsSpoolConfig } from './config/schema.ts'
+import type { Config, LocalSpoolConfig, NatsSpoolConfig, S3SpoolConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
 import type { Queue } from './queue/types.ts'
 import type { StreamStore } from './state/stream-store.ts'
@@ -34,7 +34,35 @@ export interface BackendDeps {
 }
 
 export function openBackends(config: Config, deps: BackendDeps): Promise<Backends> {
-  return config.spool.type === 'nats' ? openNats(config, config.spool, deps) : openLocal(config, config.spool, deps)
+  const spool = config.spool
+  if (spool.type === 'nats') return openNats(config, spool, deps)
+  if (spool.type === 's3') return openS3(spool, deps)
+  return openLocal(config, spool, deps)
+}
+
+/** Serverless: everything in one bucket, changed by conditional writes (no process outlives an invocation). */
+async function openS3(spool: S3SpoolConfig, deps: BackendDeps): Promise<Backends> {
+  const [{ openS3Queue }, { openS3StreamStore }, { s3SigningKeyStore }] = await Promise.all([
+    import('./queue/s3/s3-queue.ts'), import('./state/s3/s3-stream-store.ts'), import('./state/s3/s3-signing-key.ts'),
+  ])
+  const { type: _type, dedupWindow, prefix, ...connection } = spool
+  const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, log: deps.log, now: deps.now })
+  const streams = openS3StreamStore({ ...connection, prefix, now: deps.now })
+  return {
+    queue,
+    streams,
+    signingKey: s3SigningKeyStore({ ...connection, prefix }),
+    recent: createRecentEvents(500, deps.now),
+    async problems() {
+      const support = await queue.probe().catch((error: Error) => error)
+      if (support instanceof Error) return [`bucket ${spool.bucket} not reachable: ${support.message}`]
+      return Object.values(support).every(Boolean) ? [] : [`bucket ${spool.bucket} does not honour conditional writes`]
+    },
+    async close() {
+      await queue.close()
+      await streams.close()
+    },
+  }
 }
 
 async function openLocal(config: Config, spool: LocalSpoolConfig, deps: BackendDeps): Promise<Backends> {
@@ -88,7 +116,9 @@ async function openNats(config: Config, spool: NatsSpoolConfig, deps: BackendDep
     signingKey: natsSigningKeyStore({ nc, bucket: `${spool.prefix}-keys`, replicas: spool.replicas }),
     recent: await natsRecentEvents({ nc, prefix: spool.prefix, replicas: spool.replicas, log: deps.log, now: deps.now }),
     async problems() {
-      return queue.connected() && !nc.isClosed() ? [] : ['NATS is not reachable']
+      // Both connections up: the queue's, and the state's (a flush answers once the server has it).
+      const stateUp = await Promise.race([nc.flush().then(() => true, () => false), new Promise<boolean>((resolve) => setTimeout(resolve, 1_000, false))])
+      return queue.connected() && stateUp ? [] : ['NATS is not reachable']
     },
     async close() {
       await queue.close()

@@ -111,6 +111,20 @@ async function checkSpool(config: Config, io: Io): Promise<string[]> {
     io.out(`\nspool ${resolve(spool.dir)}: ${problem ? 'NOT WRITABLE' : 'writable'}${spool.fsync ? ', fsync on' : ''}`)
     return problem ? [`spool ${spool.dir}: ${problem}`] : []
   }
+  if (spool.type === 's3') {
+    const { openS3Queue } = await import('../queue/s3/s3-queue.ts')
+    const { type: _type, dedupWindow, prefix, ...connection } = spool
+    const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, sweepEveryMs: 0, log: silentLogger })
+    try {
+      const support = await queue.probe()
+      io.out(`\nspool: s3://${spool.bucket}/${prefix}/: conditional create ${support.createIfAbsent ? 'yes' : 'NO'}, replace ${support.replaceIfMatch ? 'yes' : 'NO'}, delete ${support.deleteIfMatch ? 'yes' : 'NO'}`)
+      return Object.values(support).every(Boolean) ? [] : [`spool: bucket ${spool.bucket} does not honour conditional writes (If-None-Match / If-Match): two invocations could deliver one event twice`]
+    } catch (error) {
+      return [`spool: cannot use s3://${spool.bucket}: ${(error as Error).message}`]
+    } finally {
+      await queue.close()
+    }
+  }
   const { inspectNats } = await import('../queue/nats/connect.ts')
   try {
     const report = await inspectNats({ servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}), connectTimeoutMs: 3_000 })

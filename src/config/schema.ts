@@ -187,4 +187,4 @@ export type Config = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeConfig>
 export type SourceConfig = z.infer<typeof sourceConfig>
 export type DeliveryConfig = z.infer<typeof deliveryConfig>
-export type { SpoolConfig, LocalSpoolConfig, NatsSpoolConfig } from './spool.ts'
+export type { SpoolConfig, LocalSpoolConfig, NatsSpoolConfig, S3SpoolConfig } from './spool.ts'

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { byteSize, duration } from './size.ts'
+import { checkS3Connection, s3ConnectionFields } from '../sinks/s3-config.ts'
 
 const MiB = 1024 * 1024
 
@@ -53,12 +54,23 @@ export const natsSpoolConfig = z.object({
   publishTimeout: duration.default(2_000),
 }).strict()
 
+/** Serverless (AWS Lambda): the queue and the stream state as objects in a bucket, changed by conditional writes. */
+export const s3SpoolConfig = z.object({
+  type: z.literal('s3'),
+  ...s3ConnectionFields,
+  /** Every key starts with `<prefix>/`. */
+  prefix: z.string().regex(/^[A-Za-z0-9_.\/-]+$/, 'letters, digits, _ . / and -').default('hookcast'),
+  /** An identical delivery within this window is answered 200 and not fanned out again. */
+  dedupWindow: duration.default(600_000),
+}).strict().superRefine(checkS3Connection)
+
 /** A `spool:` without a `type` is the local directory. */
 export const spoolConfig = z.preprocess(
   (value) => (value && typeof value === 'object' && !('type' in value) ? { ...value, type: 'local' } : value),
-  z.discriminatedUnion('type', [localSpoolConfig, natsSpoolConfig]),
+  z.discriminatedUnion('type', [localSpoolConfig, natsSpoolConfig, s3SpoolConfig]),
 )
 
 export type LocalSpoolConfig = z.infer<typeof localSpoolConfig>
 export type NatsSpoolConfig = z.infer<typeof natsSpoolConfig>
+export type S3SpoolConfig = z.infer<typeof s3SpoolConfig>
 export type SpoolConfig = z.infer<typeof spoolConfig>

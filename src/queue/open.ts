@@ -8,7 +8,7 @@ import type { DeadLetterFilter } from './types.ts'
 
 /**
  * The local queue belongs to the running gateway, so its dead letters are dropped into its inbox: the gateway
- * takes them within a second, or the next one to start does. A NATS queue is shared: any process replays directly.
+ * takes them within a second, or the next one to start does. A NATS or S3 queue is shared: any process replays directly.
  * Returns how many.
  */
 export async function replayFromOutside(config: Config, filter: DeadLetterFilter, onProgress?: (done: number, total: number) => void): Promise<number> {
@@ -16,6 +16,18 @@ export async function replayFromOutside(config: Config, filter: DeadLetterFilter
   if (spool.type === 'local') {
     const { queueLocalReplay } = await import('./local/dead-letters.ts')
     return queueLocalReplay(spool.dir, filter, onProgress)
+  }
+  if (spool.type === 's3') {
+    const { openS3Queue } = await import('./s3/s3-queue.ts')
+    const { type: _type, dedupWindow, prefix, ...connection } = spool
+    const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, sweepEveryMs: 0, log: silentLogger })
+    try {
+      const count = await queue.replay(filter)
+      onProgress?.(count, count)
+      return count
+    } finally {
+      await queue.close()
+    }
   }
   const { openNatsQueue } = await import('./nats/nats-queue.ts')
   const queue = await openNatsQueue({

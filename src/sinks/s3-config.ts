@@ -15,10 +15,9 @@ const STORAGE_CLASSES = [
 ] as const
 const CANNED_ACLS = ['private', 'public-read', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control'] as const
 
-export const s3SinkConfig = z.object({
-  type: z.literal('s3'),
+/** How hookcast reaches a bucket: the same options for the s3 sink and the s3 spool. */
+export const s3ConnectionFields = {
   bucket: bucketName,
-  key: keyTemplate.default(DEFAULT_KEY),
   /** The bucket's region; optional only with an `endpoint` (S3-compatible stores mostly ignore it). */
   region: z.string().min(1).optional(),
   /** An S3-compatible store: `http://127.0.0.1:9000` (MinIO), `https://<account>.r2.cloudflarestorage.com`. */
@@ -30,6 +29,12 @@ export const s3SinkConfig = z.object({
   /** Static keys for stores outside AWS. Write them as "${VAR}", never literally. */
   accessKeyId: z.string().min(1).optional(),
   secretAccessKey: z.string().min(1).optional(),
+}
+
+export const s3SinkConfig = z.object({
+  type: z.literal('s3'),
+  ...s3ConnectionFields,
+  key: keyTemplate.default(DEFAULT_KEY),
   storageClass: z.enum(STORAGE_CLASSES).optional(),
   /** A canned ACL; `public-read` needs a bucket with ACLs enabled (most new buckets have them disabled). */
   acl: z.enum(CANNED_ACLS).optional(),
@@ -39,6 +44,13 @@ export const s3SinkConfig = z.object({
   urlExpiry: urlExpiry.default(MAX_URL_EXPIRY_MS),
   retention: retentionConfig.optional(),
 }).strict().superRefine((config, ctx) => {
+  checkS3Connection(config, ctx)
+  checkRetention(config, ctx)
+})
+
+type S3Connection = { region?: string | undefined; endpoint?: string | undefined; profile?: string | undefined; accessKeyId?: string | undefined; secretAccessKey?: string | undefined }
+
+export function checkS3Connection(config: S3Connection, ctx: z.RefinementCtx): void {
   if (config.region === undefined && config.endpoint === undefined) {
     ctx.addIssue({ code: 'custom', path: ['region'], message: 'required: the bucket\'s region, e.g. eu-west-1 (or "${AWS_REGION}")' })
   }
@@ -52,8 +64,7 @@ export const s3SinkConfig = z.object({
   if (config.profile !== undefined && config.accessKeyId !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['profile'], message: 'profile and accessKeyId exclude each other: pick one' })
   }
-  checkRetention(config, ctx)
-})
+}
 
 export type S3SinkConfig = z.infer<typeof s3SinkConfig>
 

@@ -122,7 +122,7 @@ describe('template.yaml', () => {
     const env = { MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_BUCKET: 'hookcast-bucket-123', AWS_REGION: 'eu-west-1' }
     let spoolOnS3 = true
     try {
-      parseConfig('sources: { m: { path: /h, secrets: ["' + SECRET + '"] } }\nspool: { type: s3, bucket: b, region: eu-west-1 }', env)
+      parseConfig('sources: { m: { path: /h, secrets: ["' + SECRET + '"] } }\nspool: { type: s3, bucket: hookcast-b, region: eu-west-1 }', env)
     } catch {
       spoolOnS3 = false
     }

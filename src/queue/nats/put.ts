@@ -34,6 +34,7 @@ export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettin
     // 503 at once while NATS is away; the client reconnects by itself.
     if (!state.up) throw new QueueFullError('NATS is unreachable')
     if (destinations.length === 0) return { duplicate: false }
+    // Unreadable (NATS just came back): taken as new, so the hook is delivered at least once rather than lost.
     if (settings.completed && await settings.completed.has(event.id).catch(() => false)) return { duplicate: true }
     try {
       const stored = await js.publish(names.event(event.id), event.body, {
