@@ -1,0 +1,97 @@
+/**
+ * The Lambda handler with `spool: { type: s3 }`, as deployed: what a down destination could not take before the
+ * answer waits in the bucket, and a scheduled run of another cold start (another instance) delivers it once it is
+ * back; with the bucket unreachable the answer is 503. s3rver behind the conditional proxy of the S3 queue's tests.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createLambda } from '../../adapters/lambda.ts'
+import { silentLogger } from '../../src/log.ts'
+import { PAYLOADS, SECRET, signedJson } from '../support/hooks.ts'
+import { listFiles, tempDir } from '../support/files.ts'
+import { startReceiver, type Receiver } from '../support/receiver.ts'
+import { S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
+import { startConditionalProxy, type ConditionalProxy } from '../queue/s3/conditional-proxy.ts'
+import { functionUrlEvent, lambdaContext, scheduleEvent } from './events.ts'
+
+const PATH = '/hooks/millicast'
+const BUCKET = 'lambda-s3-spool'
+let server: S3TestServer
+let proxy: ConditionalProxy
+let receiver: Receiver
+const dir = tempDir('hookcast-lambda-s3-')
+
+beforeAll(async () => {
+  server = await startS3Server([BUCKET])
+  proxy = await startConditionalProxy(server.endpoint)
+  receiver = await startReceiver()
+}, 60_000)
+afterAll(async () => {
+  await receiver?.close()
+  await proxy?.stop()
+  await server?.stop()
+  dir.remove()
+})
+
+const config = (endpoint: string) => `
+sources:
+  millicast: { path: ${PATH}, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${join(dir.path, 'data')}", key: "{type}/{id}.{ext}" }
+notifiers:
+  hook: { type: http, url: "${receiver.url}/in" }
+routes:
+  - to: [disk, hook]
+spool: { type: s3, bucket: ${BUCKET}, endpoint: "${endpoint}", region: ${S3_REGION}, accessKeyId: ${S3_ACCESS_KEY}, secretAccessKey: ${S3_SECRET_KEY}, prefix: spool }
+delivery:
+  timeout: 5s
+  retry: { schedule: [300ms], jitter: 0 }
+`
+
+/** One cold start of the function. */
+function coldStart(endpoint = proxy.endpoint) {
+  const lambda = createLambda({ HOOKCAST_CONFIG_YAML: config(endpoint), MILLICAST_WEBHOOK_SECRET: SECRET }, { log: silentLogger })
+  return {
+    lambda,
+    invoke: async (event: unknown) => await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000)) as { statusCode: number; body: string },
+    scheduled: () => lambda.scheduled(scheduleEvent(), lambdaContext(60_000)),
+  }
+}
+
+describe('the Lambda handler on an S3 spool', () => {
+  it('keeps what a down destination could not take in the bucket; another instance\'s scheduled run delivers it', async () => {
+    let up = false
+    receiver.answer = () => (up ? {} : { status: 503 })
+    const first = coldStart()
+    const hook = await signedJson(PAYLOADS.transcoderActive)
+    const answer = await first.invoke(functionUrlEvent(PATH, hook))
+    expect(answer.statusCode, answer.body).toBe(200)
+    const { id } = JSON.parse(answer.body) as { id: string }
+    const stored = listFiles(join(dir.path, 'data')).find((file) => file.includes(id))
+    expect(stored && new Uint8Array(readFileSync(join(dir.path, 'data', stored)))).toEqual(hook.body) // the sink that was up, before the answer
+    expect(receiver.requests).toHaveLength(1)
+    await first.lambda.close()
+
+    up = true
+    await new Promise((resolve) => setTimeout(resolve, 350))
+    const second = coldStart()
+    expect(await second.scheduled()).toMatchObject({ delivered: 1, dead: 0 })
+    expect(receiver.requests).toHaveLength(2)
+    expect((JSON.parse(receiver.requests[1]!.body.toString()) as { id: string }).id).toBe(id)
+    expect((await second.scheduled()).delivered).toBe(0) // nothing left
+    await second.lambda.close()
+  }, 60_000)
+
+  it('answers 503 when the bucket cannot be reached (never a 200 for what it could not keep)', async () => {
+    const own = await startConditionalProxy(server.endpoint)
+    const cut = coldStart(own.endpoint)
+    const warm = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: PAYLOADS.transcoderActive.timestamp + 1 })
+    expect((await cut.invoke(functionUrlEvent(PATH, warm))).statusCode).toBe(200) // started with the bucket there
+    await own.stop() // then S3 goes away
+    const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: PAYLOADS.transcoderActive.timestamp + 2 })
+    const answer = await cut.invoke(functionUrlEvent(PATH, hook))
+    expect(answer.statusCode, answer.body).toBe(503)
+    await cut.lambda.close().catch(() => {})
+  }, 60_000)
+})
