@@ -46,7 +46,8 @@ async function openS3(spool: S3SpoolConfig, deps: BackendDeps): Promise<Backends
     import('./queue/s3/s3-queue.ts'), import('./state/s3/s3-stream-store.ts'), import('./state/s3/s3-signing-key.ts'),
   ])
   const { type: _type, dedupWindow, prefix, ...connection } = spool
-  const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, log: deps.log, now: deps.now })
+  // No background sweeps: a function is frozen after it answers (the scheduled run sweeps instead).
+  const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, sweepEveryMs: 0, log: deps.log, now: deps.now })
   const streams = openS3StreamStore({ ...connection, prefix, now: deps.now })
   return {
     queue,

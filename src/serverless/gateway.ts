@@ -57,6 +57,10 @@ export async function createServerlessGateway(config: Config, options: Serverles
     async scheduled({ deadline }) {
       const report = await deliveries.drain(deadline)
       log.info('scheduled deliveries made', { ...report })
+      // A queue that keeps leftovers to sweep (the S3 queue's orphan copies, expired dedup markers) is swept here,
+      // within the run: nothing runs in the background of a function, which is frozen after it answers.
+      const sweepable = gateway.queue as { sweep?: () => Promise<unknown> }
+      if (sweepable.sweep && Date.now() < deadline) await sweepable.sweep().catch((error) => log.warn('queue sweep failed', { error: String(error) }))
       return report
     },
     close: () => gateway.close(),
