@@ -1,5 +1,6 @@
 /**
- * The same expectations against the real server on Node, Deno and Bun: signed events of every kind are stored
+ * The same expectations against the real server on Node, Deno and Bun, and the Lambda handler behind a local
+ * Function URL stand-in: signed events of every kind are stored
  * byte for byte, refusals write nothing, and SIGTERM exits cleanly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,7 +12,7 @@ import { jpeg, PAYLOADS, post, signedJson, signedThumbnail, type SignedHook } fr
 import { listFiles, tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
 
-describe.each(RUNTIMES)('gateway on %s', (runtime) => {
+describe.each([...RUNTIMES, 'lambda' as const])('gateway on %s', (runtime) => {
   const dir = tempDir(`hookcast-e2e-${runtime}-`)
   const data = join(dir.path, 'data')
   let server: RunningServer

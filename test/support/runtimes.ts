@@ -8,13 +8,16 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${ROOT}node_modules/.bin`
 
-export type Runtime = 'node' | 'deno' | 'bun'
+export type Runtime = 'node' | 'deno' | 'bun' | 'lambda'
 export const RUNTIMES: Runtime[] = ['node', 'deno', 'bun']
 
-const COMMANDS: Record<Runtime, string[]> = {
+/** How each runtime's gateway is started (cwd: the repository). */
+export const COMMANDS: Record<Runtime, string[]> = {
   node: [process.execPath, '--import', 'tsx', 'adapters/node.ts'],
   deno: [`${BIN}/deno`, 'run', '-A', 'adapters/deno.ts'],
   bun: [`${BIN}/bun`, 'run', 'adapters/bun.ts'],
+  // The Lambda handler behind a local stand-in for a Function URL (real POSTs in, Function URL events out).
+  lambda: [process.execPath, '--import', 'tsx', 'test/lambda/front.ts'],
 }
 
 export interface RunningServer {

@@ -5,14 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { ROOT, type Runtime, type RunningServer } from './runtimes.ts'
-
-const BIN = `${ROOT}node_modules/.bin`
-const COMMANDS: Record<Runtime, string[]> = {
-  node: [process.execPath, '--import', 'tsx', 'adapters/node.ts'],
-  deno: [`${BIN}/deno`, 'run', '-A', 'adapters/deno.ts'],
-  bun: [`${BIN}/bun`, 'run', 'adapters/bun.ts'],
-}
+import { COMMANDS, ROOT, type Runtime, type RunningServer } from './runtimes.ts'
 
 export interface SpawnedServer {
   process: ChildProcess
