@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLambda } from '../../adapters/lambda.ts'
 import { silentLogger } from '../../src/log.ts'
-import { PAYLOADS, SECRET, signedJson } from '../support/hooks.ts'
+import { jpeg, PAYLOADS, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
@@ -39,14 +39,18 @@ sources:
   millicast: { path: ${PATH}, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
   disk: { type: fs, dir: "${join(dir.path, 'data')}", key: "{type}/{id}.{ext}" }
+  alerts: { type: fs, dir: "${join(dir.path, 'alerts')}", key: "{event}/{streamId}/{id}.{ext}" }
 notifiers:
   hook: { type: http, url: "${receiver.url}/in" }
 routes:
   - to: [disk, hook]
+  - when: { type: [stream] }
+    to: [alerts]
 spool: { type: s3, bucket: ${BUCKET}, endpoint: "${endpoint}", region: ${S3_REGION}, accessKeyId: ${S3_ACCESS_KEY}, secretAccessKey: ${S3_SECRET_KEY}, prefix: spool }
 delivery:
   timeout: 5s
   retry: { schedule: [300ms], jitter: 0 }
+streams: { flapWindow: 300ms }
 `
 
 /** One cold start of the function. */
@@ -81,6 +85,28 @@ describe('the Lambda handler on an S3 spool', () => {
     expect((JSON.parse(receiver.requests[1]!.body.toString()) as { id: string }).id).toBe(id)
     expect((await second.scheduled()).delivered).toBe(0) // nothing left
     await second.lambda.close()
+  }, 60_000)
+
+  it('concurrent invocations on one stream (state in the bucket, conditional writes) make one live and one ended', async () => {
+    receiver.answer = () => ({})
+    const [a, b] = [coldStart(), coldStart()]
+    const streamId = 'LAMBDA/race'
+    const t0 = Date.now() - 60_000
+    const data = { ...PAYLOADS.feedsStarted.data, streamId, name: 'race', accountId: 'LAMBDA', started: t0 }
+    const started = await signedJson({ ...PAYLOADS.feedsStarted, timestamp: t0 + 5, data })
+    const thumb = await signedThumbnail({ body: jpeg('lambda-race'), streamId, timestamp: t0 + 1_000 })
+    const answers = await Promise.all([a.invoke(functionUrlEvent(PATH, started)), b.invoke(functionUrlEvent(PATH, thumb)), b.invoke(functionUrlEvent(PATH, started))])
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200])
+    const ended = await signedJson({ ...PAYLOADS.feedsEnded, timestamp: t0 + 9_000, data: { ...PAYLOADS.feedsEnded.data, streamId, name: 'race', accountId: 'LAMBDA', ended: t0 + 9_000 } })
+    expect((await a.invoke(functionUrlEvent(PATH, ended))).statusCode).toBe(200)
+    await new Promise((resolve) => setTimeout(resolve, 400)) // the flap window passes
+    await Promise.all([a.scheduled(), b.scheduled()]) // the end of the session runs from scheduled
+    await a.scheduled()
+    const alerts = listFiles(join(dir.path, 'alerts'))
+    expect(alerts.filter((f) => f.startsWith('live/LAMBDA/race/'))).toHaveLength(1)
+    expect(alerts.filter((f) => f.startsWith('ended/LAMBDA/race/'))).toHaveLength(1)
+    await a.lambda.close()
+    await b.lambda.close()
   }, 60_000)
 
   it('answers 503 when the bucket cannot be reached (never a 200 for what it could not keep)', async () => {
