@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config/schema.ts'
 import { silentLogger } from '../log.ts'
-import type { DeadLetterFilter } from './types.ts'
+import type { DeadLetterFilter, Queue } from './types.ts'
 
 /**
  * The local queue belongs to the running gateway, so its dead letters are dropped into its inbox: the gateway
@@ -17,23 +17,18 @@ export async function replayFromOutside(config: Config, filter: DeadLetterFilter
     const { queueLocalReplay } = await import('./local/dead-letters.ts')
     return queueLocalReplay(spool.dir, filter, onProgress)
   }
+  let queue: Queue
   if (spool.type === 's3') {
     const { openS3Queue } = await import('./s3/s3-queue.ts')
     const { type: _type, dedupWindow, prefix, ...connection } = spool
-    const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, sweepEveryMs: 0, log: silentLogger })
-    try {
-      const count = await queue.replay(filter)
-      onProgress?.(count, count)
-      return count
-    } finally {
-      await queue.close()
-    }
+    queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, sweepEveryMs: 0, log: silentLogger })
+  } else {
+    const { openNatsQueue } = await import('./nats/nats-queue.ts')
+    queue = await openNatsQueue({
+      servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}), prefix: spool.prefix, replicas: spool.replicas,
+      dedupWindowMs: spool.dedupWindow, ackWaitMs: spool.ackWait, sweepEveryMs: 0, log: silentLogger,
+    })
   }
-  const { openNatsQueue } = await import('./nats/nats-queue.ts')
-  const queue = await openNatsQueue({
-    servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}), prefix: spool.prefix, replicas: spool.replicas,
-    dedupWindowMs: spool.dedupWindow, ackWaitMs: spool.ackWait, sweepEveryMs: 0, log: silentLogger,
-  })
   try {
     const count = await queue.replay(filter)
     onProgress?.(count, count)
