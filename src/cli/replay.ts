@@ -19,8 +19,11 @@ export async function replay(args: readonly string[], env: Env, io: Io): Promise
   const { config } = await loadConfigOption(values.config, env)
   const filter = { ...(values.destination ? { destination: values.destination } : {}), ...(values.event ? { eventId: values.event } : {}) }
   const count = await replayFromOutside(config, filter, (done, total) => io.progress(done, total, 'queueing dead letters'))
+  const letters = `${count} dead letter${count === 1 ? '' : 's'}`
   io.out(count === 0
     ? 'no dead letters matched'
-    : `queued ${count} dead letter${count === 1 ? '' : 's'} for replay; a running gateway picks them up within a second, otherwise the next start does`)
+    : config.spool.type === 'local'
+      ? `queued ${letters} for replay; a running gateway picks them up within a second, otherwise the next start does`
+      : `replayed ${letters}: pending again in the shared queue`)
   return 0
 }
