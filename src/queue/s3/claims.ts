@@ -1,7 +1,8 @@
 /**
  * Claiming: list the delivery keys (of one destination, or all), read the states whose ETag is not cached, and take
  * each due one (nextAt passed, no lease or an expired one) by rewriting it with a new lease under `If-Match` on the
- * ETag read: of two overlapping runs, one write wins and the other gets 412 and moves on. A waiting claim looks
+ * ETag read: of two overlapping runs, one write wins and the other gets 412 and moves on. With `eventId` only that
+ * event's deliveries are taken; with a destination too, its delivery is read by key (one GET). A waiting claim looks
  * again every `pollMs`, or as soon as this process puts or retries a delivery (`wake`).
  * @module
  */
@@ -51,6 +52,11 @@ export function s3Claims(
   async function stateAt(key: string, etag: string): Promise<Candidate | undefined> {
     const cached = cache.get(key)
     if (cached && cached.etag === etag) return { key, ...cached }
+    return read(key)
+  }
+
+  /** A delivery's current state, read (one GET); undefined when it is gone or not a delivery. */
+  async function read(key: string): Promise<Candidate | undefined> {
     const got = await objects.get(key)
     if (!got) {
       cache.delete(key)
@@ -68,13 +74,21 @@ export function s3Claims(
     return { key, etag: got.etag, state }
   }
 
-  /** Due deliveries, oldest due first, and when the next one not due yet will be. */
-  async function scan(destination: string | undefined): Promise<{ due: Candidate[]; wakeAt: number }> {
+  /**
+   * Due deliveries, oldest due first, and when the next one not due yet will be. One event's delivery to one
+   * destination is read by its key (one GET, no LIST); one event's deliveries to any destination are listed.
+   */
+  async function scan(destination: string | undefined, eventId: string | undefined): Promise<{ due: Candidate[]; wakeAt: number }> {
+    if (destination !== undefined && eventId !== undefined) return sorted([await read(keys.delivery(destination, eventId))])
     const prefix = keys.deliveries(destination)
-    const listed = (await listAll(ctx, prefix)).filter((object) => keys.parseDelivery(object.key))
-    const present = new Set(listed.map((object) => object.key))
+    const all = (await listAll(ctx, prefix)).filter((object) => keys.parseDelivery(object.key))
+    const present = new Set(all.map((object) => object.key))
     for (const key of cache.keys()) if (key.startsWith(prefix) && !present.has(key)) cache.delete(key)
-    const states = await mapLimit(listed, ctx.concurrency, (object) => stateAt(object.key, object.etag))
+    const listed = eventId === undefined ? all : all.filter((object) => keys.parseDelivery(object.key)!.eventId === eventId)
+    return sorted(await mapLimit(listed, ctx.concurrency, (object) => stateAt(object.key, object.etag)))
+  }
+
+  function sorted(states: readonly (Candidate | undefined)[]): { due: Candidate[]; wakeAt: number } {
     const at = now()
     const due: Candidate[] = []
     let wakeAt = Infinity
@@ -107,8 +121,10 @@ export function s3Claims(
     return claimOf(state)
   }
 
-  async function claimDue(destination: string | undefined, max: number, leaseMs: number): Promise<{ claims: Claim[]; wakeAt: number }> {
-    const { due, wakeAt } = await scan(destination)
+  async function claimDue(
+    destination: string | undefined, eventId: string | undefined, max: number, leaseMs: number,
+  ): Promise<{ claims: Claim[]; wakeAt: number }> {
+    const { due, wakeAt } = await scan(destination, eventId)
     const claims: Claim[] = []
     let failure: unknown
     for (let next = 0; claims.length < max && next < due.length && !queue.closed;) {
@@ -134,12 +150,12 @@ export function s3Claims(
     return { claims, wakeAt }
   }
 
-  return async ({ destination, max, leaseMs, waitMs = 0, signal }) => {
+  return async ({ destination, eventId, max, leaseMs, waitMs = 0, signal }) => {
     if (queue.closed || max <= 0) return []
     settings.beforeClaim()
     const deadline = now() + waitMs
     for (;;) {
-      const { claims, wakeAt } = await claimDue(destination, max, leaseMs)
+      const { claims, wakeAt } = await claimDue(destination, eventId, max, leaseMs)
       if (claims.length > 0 || queue.closed || signal?.aborted || now() >= deadline) return claims
       await settings.nap(Math.min(deadline, wakeAt, now() + settings.pollMs) - now(), signal)
     }

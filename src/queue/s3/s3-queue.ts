@@ -26,7 +26,8 @@
  * processes) or as soon as this process puts or retries one.
  *
  * Costs: a claim is one LIST per 1,000 pending deliveries plus a GET per delivery changed since this process last
- * read it (the cache maps ETags to states), plus one PUT per delivery taken. Bodies are not read to claim.
+ * read it (the cache maps ETags to states), plus one PUT per delivery taken; a claim of one event's
+ * delivery to one destination (`eventId` and `destination`) is one GET. Bodies are not read to claim.
  *
  * What S3 itself must provide: conditional PutObject (`If-None-Match: *`, `If-Match`) and conditional DeleteObject
  * (`If-Match`). AWS S3 has all three (general purpose buckets: August 2024, November 2024, September 2025); a store

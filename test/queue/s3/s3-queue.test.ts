@@ -224,6 +224,34 @@ describe('S3 queue across queue objects (overlapping invocations)', () => {
     expect(await b.claim({ max: 5, leaseMs: 10_000 })).toEqual([])
   })
 
+  it('a claim with eventId takes that event\'s deliveries only, also with older due deliveries of the destination', async () => {
+    const prefix = newPrefix()
+    const writer = await open(prefix)
+    const older = [await thumbnail(300), await thumbnail(300), await thumbnail(300)]
+    for (const event of older) await writer.put(event, ['hook'])
+    const target = await json()
+    await writer.put(target, ['hook', 'disk'])
+    const later = await json()
+    await writer.put(later, ['hook'], { notBefore: Date.now() + 60_000 })
+    // Another invocation (nothing cached): the delivery is read by its key.
+    const run = await open(prefix)
+    const claims = await run.claim({ destination: 'hook', eventId: target.id, max: 5, leaseMs: 60_000 })
+    expect(claims.map((claim) => `${claim.eventId}>${claim.destination}`)).toEqual([`${target.id}>hook`])
+    expect((await run.load(claims[0]!)).id).toBe(target.id)
+    // Held already, not due yet, or not there: nothing.
+    expect(await run.claim({ destination: 'hook', eventId: target.id, max: 5, leaseMs: 60_000 })).toEqual([])
+    expect(await run.claim({ destination: 'hook', eventId: later.id, max: 5, leaseMs: 60_000 })).toEqual([])
+    expect(await run.claim({ destination: 'nowhere', eventId: target.id, max: 5, leaseMs: 60_000 })).toEqual([])
+    // Without a destination: that event's deliveries to any destination.
+    const rest = await run.claim({ eventId: target.id, max: 5, leaseMs: 60_000 })
+    expect(rest.map((claim) => `${claim.eventId}>${claim.destination}`)).toEqual([`${target.id}>disk`])
+    await run.ack(claims[0]!)
+    await run.ack(rest[0]!)
+    // The older ones were left due, for whoever claims next.
+    const next = await writer.claim({ destination: 'hook', max: 5, leaseMs: 60_000 })
+    expect(next.map((claim) => claim.eventId).sort()).toEqual(older.map((event) => event.id).sort())
+  })
+
   it('keys any destination name and round-trips it', async () => {
     const prefix = newPrefix()
     const queue = await open(prefix)
