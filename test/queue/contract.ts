@@ -94,9 +94,10 @@ export function queueContract(target: QueueContract): void {
     it('lets a lease expire: the delivery is claimed again and the old claim is refused', async () => {
       const queue = await make()
       await queue.put(await thumbnail(), ['disk'])
-      const [first] = await queue.claim({ max: 1, leaseMs: 100 })
-      expect(await queue.claim({ max: 1, leaseMs: 100 })).toEqual([])
-      await sleep(150)
+      // A lease long enough to outlast a claim round trip on a busy machine (a shared queue is a network away).
+      const [first] = await queue.claim({ max: 1, leaseMs: 1_000 })
+      expect(await queue.claim({ max: 1, leaseMs: 1_000 })).toEqual([])
+      await sleep(1_200)
       const [second] = await queue.claim({ max: 1, leaseMs: 10_000 })
       expect(second).toMatchObject({ eventId: first!.eventId, destination: 'disk' })
       expect(second!.token).not.toBe(first!.token)
@@ -108,10 +109,10 @@ export function queueContract(target: QueueContract): void {
     it('extends a lease for a slow delivery', async () => {
       const queue = await make()
       await queue.put(await thumbnail(), ['disk'])
-      const [claim] = await queue.claim({ max: 1, leaseMs: 100 })
+      const [claim] = await queue.claim({ max: 1, leaseMs: 1_000 })
       await queue.extend(claim!, 10_000)
-      await sleep(150)
-      expect(await queue.claim({ max: 1, leaseMs: 100 })).toEqual([])
+      await sleep(1_200)
+      expect(await queue.claim({ max: 1, leaseMs: 1_000 })).toEqual([])
       await queue.ack(claim!)
     })
 
@@ -119,12 +120,12 @@ export function queueContract(target: QueueContract): void {
       const queue = await make()
       await queue.put(await thumbnail(), ['hook'])
       const [claim] = await queue.claim({ max: 1, leaseMs: 10_000 })
-      await queue.retry(claim!, Date.now() + 200, { at: 5, error: 'timed out' })
+      await queue.retry(claim!, Date.now() + 1_000, { at: 5, error: 'timed out' })
       expect(await queue.claim({ max: 1, leaseMs: 10_000 })).toEqual([])
-      const [again] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 2_000 })
+      const [again] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 5_000 })
       expect(again!.attempts).toEqual([{ at: 5, error: 'timed out' }])
       await queue.retry(again!, Date.now() + 50)
-      const [third] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 2_000 })
+      const [third] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 5_000 })
       expect(third!.attempts).toEqual([{ at: 5, error: 'timed out' }])
     })
 
