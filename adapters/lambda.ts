@@ -35,7 +35,10 @@ export function createLambda(env: Env, options: { log?: Logger } = {}) {
     const serverless = await createServerlessGateway(config, { log })
     log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...serverless.gateway.destinations.keys()] })
     return serverless
-  })()
+  })().catch((error: unknown) => {
+    ready = undefined // a bucket that was briefly unreachable at the cold start must not break the instance for good
+    throw error
+  })
   const failed = (error: unknown) => {
     console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
   }

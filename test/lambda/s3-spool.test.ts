@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
+import { createServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createLambda } from '../../adapters/lambda.ts'
 import { silentLogger } from '../../src/log.ts'
@@ -119,5 +121,32 @@ describe('the Lambda handler on an S3 spool', () => {
     const answer = await cut.invoke(functionUrlEvent(PATH, hook))
     expect(answer.statusCode, answer.body).toBe(503)
     await cut.lambda.close().catch(() => {})
+  }, 60_000)
+
+  it('starts on the next request when the bucket was unreachable at the cold start', async () => {
+    let open = false
+    // A gate in front of the bucket: closed (connection refused-like 503s) at the cold start, then open.
+    const gate = createServer((req, res) => {
+      if (!open) return void res.writeHead(503).end()
+      const target = new URL(proxy.endpoint)
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      })
+      req.pipe(upstream)
+    })
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve))
+    const { port } = gate.address() as AddressInfo
+    const instance = coldStart(`http://127.0.0.1:${port}`)
+    try {
+      const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: PAYLOADS.transcoderActive.timestamp + 3 })
+      expect((await instance.invoke(functionUrlEvent(PATH, hook))).statusCode).toBe(500)
+      open = true
+      const again = await instance.invoke(functionUrlEvent(PATH, hook))
+      expect(again.statusCode, again.body).toBe(200)
+    } finally {
+      await instance.lambda.close().catch(() => {})
+      await new Promise((resolve) => gate.close(resolve))
+    }
   }, 60_000)
 })
