@@ -166,7 +166,10 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
 
   async function drainInbox(): Promise<number> {
     let count = 0
-    for (const name of await dead.inbox()) {
+    const names = await dead.inbox()
+    // The CLI moved these out of the dead letters: the index says so before the deliveries show up again.
+    if (names.length > 0) await dead.refresh()
+    for (const name of names) {
       count += await pickUp(name).catch((error) => {
         log.error('replay failed', { file: name, error: String(error) })
         return 0
@@ -181,7 +184,7 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
   const timer = setInterval(() => {
     if (maintaining || closed) return
     maintaining = (async () => {
-      if ((await drainInbox()) > 0) await dead.refresh() // the CLI moved these out of the dead letters
+      await drainInbox()
       await compaction.forwardStragglers(() => closed)
       await compaction.dropResolved()
     })().catch((error) => log.error('queue maintenance failed', { error: String(error) })).finally(() => { maintaining = undefined })
