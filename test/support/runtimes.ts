@@ -56,16 +56,7 @@ export async function startServer(runtime: Runtime, configPath: string, env: Rec
         resolve(match[1]!)
       }
     }
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buffer = ''
-      stream.setEncoding('utf8')
-      stream.on('data', (chunk: string) => {
-        buffer += chunk
-        const lines = buffer.split('\n')
-        buffer = lines.pop()!
-        lines.forEach(onLine)
-      })
-    }
+    onOutputLines(child, onLine)
     void exited.then((code) => {
       clearTimeout(timer)
       reject(new Error(`${runtime} exited with ${code} before listening:\n${logs.join('\n')}`))
@@ -84,5 +75,19 @@ export async function startServer(runtime: Runtime, configPath: string, env: Rec
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
       await exited
     },
+  }
+}
+
+/** Calls `onLine` with each whole line the child prints, on stdout and stderr. */
+export function onOutputLines(child: ChildProcess, onLine: (line: string) => void): void {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffer = ''
+    stream.setEncoding('utf8')
+    stream.on('data', (chunk: string) => {
+      buffer += chunk
+      const lines = buffer.split('\n')
+      buffer = lines.pop()!
+      lines.forEach(onLine)
+    })
   }
 }

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { COMMANDS, ROOT, type Runtime, type RunningServer } from './runtimes.ts'
+import { COMMANDS, onOutputLines, ROOT, type Runtime, type RunningServer } from './runtimes.ts'
 
 export interface SpawnedServer {
   process: ChildProcess
@@ -55,16 +55,7 @@ export function spawnServer(runtime: Runtime, configPath: string, env: Record<st
         })
       }
     }
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buffer = ''
-      stream.setEncoding('utf8')
-      stream.on('data', (chunk: string) => {
-        buffer += chunk
-        const lines = buffer.split('\n')
-        buffer = lines.pop()!
-        lines.forEach(onLine)
-      })
-    }
+    onOutputLines(child, onLine)
     void exited.then((code) => {
       clearTimeout(timer)
       reject(new Error(`${runtime} exited with ${code ?? child.signalCode} before listening:\n${logs.join('\n')}`))

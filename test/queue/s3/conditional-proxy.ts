@@ -20,6 +20,8 @@
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll } from 'vitest'
+import { S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../../support/s3-server.ts'
 
 const SUBRESOURCES = ['uploads', 'uploadId', 'partNumber', 'tagging', 'acl', 'retention', 'legal-hold']
 
@@ -139,5 +141,27 @@ export async function startConditionalProxy(upstream: string, options: Condition
       server.closeAllConnections()
       server.close(() => resolve())
     }),
+  }
+}
+
+/**
+ * One bucket on s3rver behind the conditional proxy for the tests of a file: started before them, stopped after.
+ * `connection()` gives the S3 options that reach it (the proxy's endpoint; another endpoint when given).
+ */
+export function conditionalBucket(bucket: string) {
+  let server: S3TestServer
+  let proxy: ConditionalProxy
+  beforeAll(async () => {
+    server = await startS3Server([bucket])
+    proxy = await startConditionalProxy(server.endpoint)
+  })
+  afterAll(async () => {
+    await proxy?.stop()
+    await server?.stop()
+  })
+  return {
+    connection: (endpoint = proxy.endpoint) => ({ bucket, endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY }),
+    server: () => server,
+    proxy: () => proxy,
   }
 }

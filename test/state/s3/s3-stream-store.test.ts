@@ -4,30 +4,20 @@
  * is a new store on the same prefix (another invocation). Plus a race of stores on one bucket, as concurrent Lambda
  * invocations are, which only S3's conditions keep apart.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openS3StreamStore } from '../../../src/state/s3/s3-stream-store.ts'
 import { updateWithRetry, type StreamStore } from '../../../src/state/stream-store.ts'
-import { S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../../support/s3-server.ts'
-import { startConditionalProxy, type ConditionalProxy } from '../../queue/s3/conditional-proxy.ts'
+import { conditionalBucket } from '../../queue/s3/conditional-proxy.ts'
 import { streamStoreContract } from '../stream-store.contract.ts'
 import { jpeg } from '../../support/hooks.ts'
 
 const BUCKET = 'state'
-let server: S3TestServer
-let proxy: ConditionalProxy
-beforeAll(async () => {
-  server = await startS3Server([BUCKET])
-  proxy = await startConditionalProxy(server.endpoint)
-})
-afterAll(async () => {
-  await proxy?.stop()
-  await server?.stop()
-})
+const s3 = conditionalBucket(BUCKET)
 
 let count = 0
 let last = ''
-const openAt = (prefix: string, endpoint = proxy.endpoint): StreamStore => openS3StreamStore({
-  bucket: BUCKET, endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY, prefix,
+const openAt = (prefix: string, endpoint?: string): StreamStore => openS3StreamStore({
+  ...s3.connection(endpoint), prefix,
 })
 
 streamStoreContract({
@@ -40,7 +30,7 @@ describe('S3 stream store across invocations', () => {
   it('stores on one bucket apply concurrent updates of one stream each exactly once', async () => {
     const prefix = `race${count++}`
     const stores = Array.from({ length: 4 }, () => openAt(prefix))
-    const before = proxy.counts.preconditionFailed
+    const before = s3.proxy().counts.preconditionFailed
     await Promise.all(Array.from({ length: 16 }, (_, i) => updateWithRetry(stores[i % 4]!, 'ZG6NWV/race', (r) => {
       r.feeds[`f${i}`] = { started: i }
       r.streamName = String(Number(r.streamName ?? 0) + 1)
@@ -48,12 +38,12 @@ describe('S3 stream store across invocations', () => {
     const { record } = (await stores[0]!.get('ZG6NWV/race'))!
     expect(Object.keys(record.feeds)).toHaveLength(16)
     expect(record.streamName).toBe('16')
-    expect(proxy.counts.preconditionFailed).toBeGreaterThan(before) // they did collide
+    expect(s3.proxy().counts.preconditionFailed).toBeGreaterThan(before) // they did collide
     await Promise.all(stores.map((store) => store.close()))
   })
 
   it('on s3rver alone, a stale write wins (why the proxy)', async () => {
-    const store = openAt(`raw${count++}`, server.endpoint)
+    const store = openAt(`raw${count++}`, s3.server().endpoint)
     const first = await updateWithRetry(store, 'ZG6NWV/raw', (r) => { r.streamName = 'first' })
     await updateWithRetry(store, 'ZG6NWV/raw', (r) => { r.streamName = 'second' })
     const stale = first!.record
@@ -65,7 +55,7 @@ describe('S3 stream store across invocations', () => {
 
   it('keeps the thumbnails a record refers to and a few spare ones', async () => {
     const store = openS3StreamStore({
-      bucket: BUCKET, endpoint: proxy.endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
+      ...s3.connection(),
       prefix: `spare${count++}`, spareThumbnails: 2,
     })
     const stream = 'ZG6NWV/thumbs'
