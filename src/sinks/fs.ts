@@ -19,6 +19,8 @@ import type { FsSinkConfig } from './fs-config.ts'
 
 /** Where writes are staged before their rename: same file system, out of the way of anyone reading `dir`. */
 const TEMP_DIR = '.hookcast-tmp'
+/** Folders remembered as existing (a day-per-folder key makes a few a day; this bounds a key with an id per folder). */
+const MAX_KNOWN_FOLDERS = 10_000
 
 export function createFsSink(name: string, config: FsSinkConfig, options: SinkOptions = {}): Sink {
   const root = resolve(config.dir)
@@ -26,6 +28,9 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
   // Named by process id (to sweep a dead process's leftovers) and write, so concurrent writers never share one.
   const prefix = `${ownPid}-${crypto.randomUUID().slice(0, 8)}-`
   let counter = 0
+  // Folders this sink made or found, so a write costs no mkdir calls once its folder exists. A folder removed since
+  // (retention, an operator) makes the rename fail with ENOENT: the folder is forgotten and the write tried again.
+  const folders = new Set<string>()
   const log = options.log ?? silentLogger
   const swept = sweepTemps(temps, log)
   const retention = config.retention && createRetention(config.retention, config.key, fsRetentionStore(root), {
@@ -39,15 +44,26 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
     await swept
     const temp = join(temps, `${prefix}${++counter}.tmp`)
     try {
-      await mkdir(temps, { recursive: true })
-      await mkdir(dirname(path), { recursive: true })
+      await ensureFolder(temps)
+      await ensureFolder(dirname(path))
       await writeFile(temp, body, signal ? { signal } : {})
       signal?.throwIfAborted()
       await rename(temp, path)
     } catch (error) {
+      if (isMissing(error)) {
+        folders.delete(temps)
+        folders.delete(dirname(path))
+      }
       await rm(temp, { force: true }).catch(() => {})
       throw error
     }
+  }
+
+  async function ensureFolder(folder: string): Promise<void> {
+    if (folders.has(folder)) return
+    await mkdir(folder, { recursive: true })
+    if (folders.size >= MAX_KNOWN_FOLDERS) folders.clear()
+    folders.add(folder)
   }
 
   return {

@@ -1,6 +1,6 @@
 /** The sink contract against the local disk. */
 import { afterAll, describe, expect, it } from 'vitest'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createFsSink } from '../../src/sinks/fs.ts'
 import { fsSinkConfig } from '../../src/sinks/fs-config.ts'
@@ -59,5 +59,22 @@ describe('fs sink', () => {
     } finally {
       process.off('unhandledRejection', onRejection)
     }
+  })
+
+  it('writes into a folder removed since its last write there (it remembers folders, and forgets one found gone)', async () => {
+    const base = join(dir.path, 'removed')
+    const sink = createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: base, key: '{streamId}/{id}.{ext}' }))
+    const deliver = async (name: string) => {
+      const hook = await signedThumbnail({ body: jpeg(name), streamId: 'acct/cam' })
+      const event = await parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: 1 })
+      await sink.deliver(event)
+      return join(base, sink.keyFor(event))
+    }
+    expect(readFileSync(await deliver('first'))).toEqual(Buffer.from(jpeg('first')))
+    // An operator (or retention) empties the sink: the stream's folder and the temp folder are gone.
+    rmSync(base, { recursive: true })
+    expect(readFileSync(await deliver('second'))).toEqual(Buffer.from(jpeg('second')))
+    rmSync(join(base, 'acct'), { recursive: true })
+    expect(readFileSync(await deliver('third'))).toEqual(Buffer.from(jpeg('third')))
   })
 })
