@@ -29,6 +29,7 @@ import { createMetrics, type Metrics } from './admin/metrics.ts'
 import type { RecentEvents } from './admin/recent-events.ts'
 import type { HookEvent } from './events/types.ts'
 import { adminRoutes } from './admin/routes.ts'
+import type { SignInLinks } from './admin/sign-in-link.ts'
 
 export interface Gateway {
   app: Hono
@@ -55,6 +56,11 @@ export interface GatewayOptions {
    * requests, makes them on demand (src/serverless/gateway.ts).
    */
   worker?: (options: WorkerOptions) => Worker
+  /**
+   * One-time sign-in links to the page when the config has no `admin.token` (src/admin/sign-in-link.ts): a server
+   * passes them and prints the links; without them (a serverless function, tests, library use) the page is off.
+   */
+  signInLinks?: SignInLinks
 }
 
 /** The configured sinks and notifiers, by name. */
@@ -127,7 +133,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   let closing = false
   const mountAdmin = await adminRoutes({
-    adminToken: config.admin.token,
+    adminToken: config.admin.enabled ? config.admin.token : undefined,
+    ...(config.admin.enabled && options.signInLinks ? { signInLinks: options.signInLinks } : {}),
     metrics: config.metrics,
     queue,
     worker,

@@ -1,6 +1,6 @@
 /**
  * Who may use the operator side: the token as a bearer header (scripts), or a session the login form started
- * (the page). The cookie holds a random session id kept server-side (sessions.ts), never the token or anything
+ * (the page). Without `admin.token`, a one-time sign-in link's token (sign-in-link.ts) only starts a session. The cookie holds a random session id kept server-side (sessions.ts), never the token or anything
  * derived from it, so signing out revokes it. Wrong tokens count against the client's address (rate-limit.ts).
  * @module
  */
@@ -33,7 +33,20 @@ export interface BearerCheck {
   allows(c: Context): Promise<boolean>
 }
 
-export type SignIn = { session: string } | { wrong: true } | { retryAfter: number }
+export type SignIn = { session: string } | { wrong: true; used?: boolean } | { retryAfter: number }
+
+/** What the operator side accepts. */
+export interface AdminCredentials {
+  /** Checks an `Authorization: Bearer` token. Absent (a sign-in link, no admin.token): every bearer token is wrong. */
+  bearer?: (candidate: string) => Promise<boolean>
+  /** Checks a token from the sign-in form; `used` is a one-time link's token that signed in before. */
+  signIn: (candidate: string) => Promise<'ok' | 'used' | 'wrong'>
+}
+
+/** Credentials of a configured `admin.token`: the same token as bearer and in the form, as often as wanted. */
+export function tokenCredentials(match: (candidate: string) => Promise<boolean>): AdminCredentials {
+  return { bearer: match, signIn: async (candidate) => (await match(candidate) ? 'ok' : 'wrong') }
+}
 
 export interface AdminAuth extends BearerCheck {
   /** As BearerCheck, or (without an Authorization header) a live session cookie. */
@@ -48,7 +61,8 @@ export function createBearerCheck(match: (candidate: string) => Promise<boolean>
   return { allows: async (c) => (await bearer(c, match, limits)) === true }
 }
 
-export function createAdminAuth(match: (candidate: string) => Promise<boolean>, sessions: Sessions, limits: Limits): AdminAuth {
+export function createAdminAuth(credentials: AdminCredentials, sessions: Sessions, limits: Limits): AdminAuth {
+  const match = credentials.bearer ?? (async () => false)
   return {
     async allows(c) {
       const byToken = await bearer(c, match, limits)
@@ -60,9 +74,10 @@ export function createAdminAuth(match: (candidate: string) => Promise<boolean>, 
       const client = clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
       const wait = limits.failures.blocked(client)
       if (wait !== undefined) return { retryAfter: wait }
-      if (await match(token)) return { session: sessions.create() }
+      const verdict = await credentials.signIn(token)
+      if (verdict === 'ok') return { session: sessions.create() }
       limits.failures.failed(client)
-      return { wrong: true }
+      return verdict === 'used' ? { wrong: true, used: true } : { wrong: true }
     },
     signOut(c) {
       const id = getCookie(c, COOKIE)

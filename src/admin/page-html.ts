@@ -27,6 +27,23 @@ const [STYLE, SCRIPT, LOGIN_STYLE] = await Promise.all([
   asset('login.css', 'style'),
 ])
 
+/**
+ * The login page's one script: a sign-in link (sign-in-link.ts) carries its token after `#`, which browsers never
+ * send to a server nor put in a Referer. Take it out of the address bar and the history at once, then sign in with
+ * it through the form, a same-origin POST as if typed. Kept here rather than in a file of its own so that the
+ * Lambda bundle needs no other asset; it is a few lines, run as written.
+ */
+const LOGIN_SCRIPT = `(() => {
+  'use strict'
+  if (!location.hash) return
+  const token = new URLSearchParams(location.hash.slice(1)).get('token')
+  history.replaceState(null, '', location.pathname + location.search)
+  const form = document.querySelector('form[action="/login"]')
+  if (!token || !form) return
+  form.elements.namedItem('token').value = token
+  form.submit()
+})()`
+
 // A red "live" dot, inline so the browser does not ask for /favicon.ico.
 const ICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="6" fill="#d92d20"/></svg>')}`
 
@@ -45,7 +62,7 @@ function policy(style: string, script?: string): string {
  * ignored in a meta tag). The meta tag stays for a page saved to disk.
  */
 export const PAGE_CSP = {
-  login: `${policy(LOGIN_STYLE)}; frame-ancestors 'none'`,
+  login: `${policy(LOGIN_STYLE, LOGIN_SCRIPT)}; frame-ancestors 'none'`,
   streams: `${policy(STYLE, SCRIPT)}; frame-ancestors 'none'`,
 }
 
@@ -61,17 +78,27 @@ function head(title: string, style: string, script?: string): string {
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
-const LOGIN_HEAD = head('hookcast: sign in', LOGIN_STYLE)
+const LOGIN_HEAD = head('hookcast: sign in', LOGIN_STYLE, LOGIN_SCRIPT)
 
-export function loginPage(error?: string): string {
+/** How the gateway lets operators in: a configured `admin.token`, or one-time sign-in links printed at start. */
+export type SignInMode = 'token' | 'link'
+
+const HINT: Record<SignInMode, string> = {
+  token: 'Sign in with the admin token (<code>admin.token</code> in the config).',
+  link: 'Open the sign-in link hookcast printed when it started: each link signs in once, and a new one is printed after each use. Or paste the token from it here.',
+}
+
+export function loginPage(error?: string, mode: SignInMode = 'token'): string {
   return `${LOGIN_HEAD}<body>
 <form method="post" action="/login">
 <h1>hookcast</h1>
-<p>Live streams and deliveries. Sign in with the admin token (<code>admin.token</code> in the config).</p>
-<label>Admin token <input name="token" type="password" autocomplete="current-password" required autofocus></label>
+<p>Live streams and deliveries. ${HINT[mode]}</p>
+<label>${mode === 'token' ? 'Admin token' : 'Sign-in token'} <input name="token" type="password" autocomplete="${mode === 'token' ? 'current-password' : 'off'}" required autofocus></label>
 <button type="submit">Sign in</button>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
-</form></body></html>`
+</form>
+<script>${LOGIN_SCRIPT}</script>
+</body></html>`
 }
 
 // The same for every request (all data comes from the API), so built once.

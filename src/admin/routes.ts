@@ -1,6 +1,7 @@
 /**
- * The operator side: the live streams page, its JSON API, metrics and readiness. The page and the API are on only
- * when `admin.token` is set, and need it; webhook paths never do.
+ * The operator side: the live streams page, its JSON API, metrics and readiness. The page and the API need
+ * `admin.token`, or (a server started without it) a one-time sign-in link printed at start (sign-in-link.ts); with
+ * neither they are off. Webhook paths never need anything.
  *
  * Sign-in makes a server-side session (sessions.ts); wrong tokens are limited per client address (rate-limit.ts);
  * every page and API answer carries anti-framing headers, and POSTs must come from the page itself (guards.ts).
@@ -15,16 +16,21 @@ import type { StreamRecord } from '../streams/types.ts'
 import type { StreamStore } from '../state/stream-store.ts'
 import type { Metrics } from './metrics.ts'
 import type { RecentEvents } from './recent-events.ts'
-import { COOKIE, createAdminAuth, createBearerCheck, tokenMatcher, type AdminAuth, type BearerCheck, type Limits } from './auth.ts'
+import {
+  COOKIE, createAdminAuth, createBearerCheck, tokenCredentials, tokenMatcher, type AdminAuth, type BearerCheck, type Limits,
+} from './auth.ts'
 import { createSessions, SESSION_ABSOLUTE_MS } from './sessions.ts'
 import { createFailureLimit } from './rate-limit.ts'
 import { assertSameOrigin, securityHeaders } from './guards.ts'
 import { smallBody } from './small-body.ts'
-import { loginPage, PAGE_CSP, streamsPage } from './page-html.ts'
+import { loginPage, PAGE_CSP, streamsPage, type SignInMode } from './page-html.ts'
+import type { SignInLinks } from './sign-in-link.ts'
 import { activeFeedIds } from '../streams/active-feeds.ts'
 
 export interface AdminOptions {
   adminToken: string | undefined
+  /** Without `adminToken`: sign in with one-time links (a server printing them at start); else the page is off. */
+  signInLinks?: SignInLinks
   metrics: { enabled: boolean; token: string | undefined }
   queue: Queue
   worker: Worker
@@ -44,11 +50,17 @@ export async function adminRoutes(options: AdminOptions): Promise<(app: Hono) =>
   // One count of failures for both tokens: a client guessing one is guessing.
   const limits: Limits = { failures: createFailureLimit({ now }), trustProxy: options.trustProxy ?? false }
   const metricsCheck = options.metrics.token ? createBearerCheck(await tokenMatcher(options.metrics.token), limits) : undefined
-  const auth = options.adminToken ? createAdminAuth(await tokenMatcher(options.adminToken), createSessions({ now }), limits) : undefined
-  return (app) => mountAdmin(app, options, limits, metricsCheck, auth)
+  const credentials = options.adminToken
+    ? tokenCredentials(await tokenMatcher(options.adminToken))
+    : options.signInLinks && { signIn: (candidate: string) => options.signInLinks!.consume(candidate) } // no bearer
+  const auth = credentials && createAdminAuth(credentials, createSessions({ now }), limits)
+  const mode: SignInMode = options.adminToken ? 'token' : 'link'
+  return (app) => mountAdmin(app, options, limits, metricsCheck, auth, mode)
 }
 
-function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsCheck: BearerCheck | undefined, auth: AdminAuth | undefined): void {
+function mountAdmin(
+  app: Hono, options: AdminOptions, limits: Limits, metricsCheck: BearerCheck | undefined, auth: AdminAuth | undefined, mode: SignInMode,
+): void {
   const { queue, worker, streams, recent } = options
 
   app.get('/readyz', async (c) => {
@@ -67,20 +79,26 @@ function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsChe
   if (!auth) return
   for (const path of ['/', '/login', '/logout', '/api/*']) app.use(path, securityHeaders())
   const guard = async (c: Context) => {
-    if (!(await auth.allows(c))) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <admin token>')
+    if (!(await auth.allows(c))) throw new HttpError(401, 'unauthorized', UNAUTHORIZED[mode])
   }
   const page = (c: Context, html: string, csp: string, status: 200 | 401 | 429 = 200, headers: Record<string, string> = {}) =>
     c.html(html, status, { 'content-security-policy': csp, ...headers })
 
-  app.get('/', async (c) => (await auth.allows(c) ? page(c, streamsPage(), PAGE_CSP.streams) : page(c, loginPage(), PAGE_CSP.login)))
+  app.get('/', async (c) => (await auth.allows(c) ? page(c, streamsPage(), PAGE_CSP.streams) : page(c, loginPage(undefined, mode), PAGE_CSP.login)))
+  // Where sign-in links land (`/login#token=…`): always the form, whose script signs in with the fragment's token.
+  // Never a redirect, even when signed in: the browser would carry the fragment, token and all, to the new address.
+  app.get('/login', (c) => page(c, loginPage(undefined, mode), PAGE_CSP.login))
   app.post('/login', async (c) => {
     assertSameOrigin(c, limits.trustProxy)
     const form = new URLSearchParams(await smallBody(c)) // the form's default encoding
     const result = await auth.signIn(c, form.get('token') ?? '')
     if ('retryAfter' in result) {
-      return page(c, loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`), PAGE_CSP.login, 429, { 'retry-after': String(result.retryAfter) })
+      return page(c, loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`, mode), PAGE_CSP.login, 429, { 'retry-after': String(result.retryAfter) })
     }
-    if ('wrong' in result) return page(c, loginPage('That token is not right.'), PAGE_CSP.login, 401)
+    if ('wrong' in result) {
+      const why = result.used ? 'That sign-in link was used already: each one signs in once. hookcast printed a new one in its output.' : 'That token is not right.'
+      return page(c, loginPage(why, mode), PAGE_CSP.login, 401)
+    }
     setCookie(c, COOKIE, result.session, {
       httpOnly: true, sameSite: 'Strict', path: '/', maxAge: SESSION_ABSOLUTE_MS / 1000, secure: overHttps(c),
     })
@@ -142,6 +160,11 @@ function mountAdmin(app: Hono, options: AdminOptions, limits: Limits, metricsChe
     for (const letter of letters) recent.replayed(letter.eventId, letter.destination)
     return c.json({ replayed })
   })
+}
+
+const UNAUTHORIZED: Record<SignInMode, string> = {
+  token: 'send Authorization: Bearer <admin token>',
+  link: 'sign in on the page with the link hookcast printed at start; the API takes a bearer token only with admin.token set',
 }
 
 /** The request reached us over https, itself or (as a TLS-terminating proxy says) before the proxy. */

@@ -58,7 +58,11 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   warnings.push(...unusedDestinations(config))
 
   problems.push(...await checkSpool(config, io))
-  io.out(`admin page and API: ${config.admin.token ? 'on' : 'off (set admin.token)'}; metrics: ${config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'}`)
+  const admin = !config.admin.enabled ? 'off (admin.enabled: false)' : config.admin.token ? 'on (admin.token)' : 'on, with one-time sign-in links printed at start (no admin.token)'
+  io.out(`admin page and API: ${admin}; metrics: ${config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'}`)
+  if (config.admin.enabled && !config.admin.token && !isLoopback(listen.host)) {
+    warnings.push(`no admin.token: the page on ${listen.host} opens with sign-in links printed on stdout, so whoever reads the output (a log service too) can sign in; set admin.token, or admin.enabled: false`)
+  }
   if (config.metrics.enabled && !config.metrics.token && !isLoopback(listen.host)) {
     warnings.push(`/metrics is open to anyone who reaches ${listen.host}: set metrics.token, or block /metrics at the proxy`)
   }

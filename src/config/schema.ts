@@ -152,7 +152,12 @@ const optionalToken = z.string().optional()
   .transform((value) => (value ? value : undefined))
 
 export const adminConfig = z.object({
-  /** Turns on the live streams page (/) and the admin API (/api); both need it (bearer header, or the page's login). */
+  /**
+   * The live streams page (/) and the admin API (/api). false: off, whatever the token. true: with `token`, both
+   * need it; without, a server prints a one-time sign-in link at start (a serverless function keeps them off).
+   */
+  enabled: z.boolean().default(true),
+  /** The page's sign-in token, and the API's bearer token (`Authorization: Bearer`). */
   token: optionalToken,
 }).strict()
 

@@ -29,7 +29,8 @@ export interface ServerlessGateway {
   close(): Promise<void>
 }
 
-export interface ServerlessOptions extends Omit<GatewayOptions, 'worker' | 'onAccepted'> {
+/** No sign-in links: nobody reads a function's output, so without `admin.token` its page and API stay off. */
+export interface ServerlessOptions extends Omit<GatewayOptions, 'worker' | 'onAccepted' | 'signInLinks'> {
   /** After a deadline, how long deliveries under way get to be given back before the answer goes anyway (1 s). */
   settleMs?: number
 }

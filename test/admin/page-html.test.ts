@@ -21,11 +21,15 @@ describe('operator pages', () => {
     expect(PAGE_CSP.streams).toContain(`style-src ${hash(file('page.css'))}`)
     expect(PAGE_CSP.streams).toContain(`script-src ${hash(file('page.js'))}`)
 
-    const login = loginPage('wrong')
-    expect(inline(login, 'style')).toEqual([file('login.css')])
-    expect(inline(login, 'script')).toEqual([])
-    expect(PAGE_CSP.login).toContain(`style-src ${hash(file('login.css'))}`)
-    expect(PAGE_CSP.login).not.toContain('script-src')
+    // The login page's one script (sign-in links' fragment, page-html.ts) is allowed by its hash, and only it.
+    for (const login of [loginPage('wrong'), loginPage(undefined, 'link')]) {
+      expect(inline(login, 'style')).toEqual([file('login.css')])
+      const scripts = inline(login, 'script')
+      expect(scripts).toHaveLength(1)
+      expect(scripts[0]).toContain('history.replaceState')
+      expect(PAGE_CSP.login).toContain(`style-src ${hash(file('login.css'))}`)
+      expect(PAGE_CSP.login).toContain(`script-src ${hash(scripts[0]!)};`)
+    }
   })
 
   it('send the same policy in the meta tag, and forbid framing in the header', () => {
