@@ -26,6 +26,8 @@ export const TRACKER_NAME = '@streams'
 
 /** A background step that failed is retried after 5 s, doubling up to a minute. */
 const RETRY_MS = 5_000
+/** A stream that is not live keeps its newest thumbnail durably at most this often (see onThumbnail). */
+const DURABLE_CANDIDATE_MS = 1_000
 const MAX_RETRY_MS = 60_000
 const retryDelay = (attempt: number) => Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** attempt)
 
@@ -201,9 +203,12 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     }
     // The latest one changes every 30 s and a crash may lose it; a session's first must survive a crash (it is in
     // the live alert). Which one is the first is settled in the write, against the record as it is then.
-    // Before the session's `started` is known (no session live), this one may become its first: kept durably too.
+    // Before the session's `started` is known (no session live), this one may become its first: kept durably too,
+    // unless the one kept is less than a second older (the platform sends one per 30 s; a flood of them for a stream
+    // that is not live would otherwise cost two writes each, and a crash loses at most that second).
     const mayBecomeFirst = !current || current.status === 'ended'
-    if (!isFirst && !mayBecomeFirst) return latest.hold(streamId, ref, body)
+    const keptIsRecent = current?.latestThumbnail !== undefined && ref.timestamp - current.latestThumbnail.timestamp < DURABLE_CANDIDATE_MS
+    if (!isFirst && (!mayBecomeFirst || keptIsRecent)) return latest.hold(streamId, ref, body)
     if (!(await store.putThumbnail(ref, body))) return
     await tracked(streamId, (r) => takeThumbnail(r, ref, event))
   }

@@ -247,4 +247,21 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     await b!.deliver(await thumb(t0 + 31_000, 'later'))
     expect((await store.get(STREAM))!.record.firstThumbnail?.eventId).toBe(early.id)
   })
+
+  it('a stream that is not live keeps a thumbnail durably at most once a second; the newest waits in memory', async () => {
+    const store = memoryStreamStore()
+    const [a, b] = instances(2, store, [])
+    const t0 = Date.now() - 10_000
+    const kept = await thumb(t0, 'kept')
+    await a!.deliver(kept)
+    for (let i = 1; i <= 5; i++) await a!.deliver(await thumb(t0 + i * 100, `flood-${i}`))
+    // What another instance sees: the one kept durably, not the flood that came within the second after it.
+    expect((await store.get(STREAM))!.record.latestThumbnail?.eventId).toBe(kept.id)
+    const later = await thumb(t0 + 1_100, 'a second later')
+    await a!.deliver(later)
+    expect((await store.get(STREAM))!.record.latestThumbnail?.eventId).toBe(later.id)
+    // The session starts on the other instance: the thumbnail kept durably is its first.
+    await b!.deliver(await feed('started', 'x', t0 + 1_000))
+    expect((await store.get(STREAM))!.record.firstThumbnail?.eventId).toBe(later.id)
+  })
 })
