@@ -8,7 +8,8 @@ import { ConfigError, loadConfig, resolveConfigPath } from './config/load.ts'
 import type { Env } from './config/interpolate.ts'
 import { listenAddress } from './config/listen.ts'
 import { createGateway, type Gateway } from './gateway.ts'
-import { createLogger, type Logger, type LogLevel } from './log.ts'
+import { createLogger, flushLogs, type Logger, type LogLevel } from './log.ts'
+import { createSignInLinks, isWildcard, linkOrigin, signInBanner, signInLink, type SignInLinks } from './admin/sign-in-link.ts'
 
 export interface Prepared {
   gateway: Gateway
@@ -37,7 +38,9 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     if (listen.devSecretSources.length > 0) {
       log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic', { host: listen.host })
     }
-    const gateway = await createGateway(config, { log })
+    // No admin.token: the page opens with one-time links printed once the server listens (admin/sign-in-link.ts).
+    const links = config.admin.enabled && !config.admin.token ? firstRunLinks(listen.host, log) : undefined
+    const gateway = await createGateway(config, { log, ...(links ? { signInLinks: links.links } : {}) })
     // Last line of defence: a background promise nobody caught is a bug, but it must not take the accepted events'
     // deliveries down with the process. Logged and counted (hookcast_background_failures_total{component="unhandled"}).
     process.on('unhandledRejection', (reason) => {
@@ -49,11 +52,48 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     return {
       gateway, port, host: listen.host, maxBodyBytes: config.server.maxBodyBytes,
       headersTimeoutMs: config.server.headersTimeout, bodyTimeoutMs: config.server.bodyTimeout,
-      shutdownGraceMs: config.server.shutdownGrace, log,
+      shutdownGraceMs: config.server.shutdownGrace, log: links ? links.announcing(log) : log,
     }
   } catch (error) {
     console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
     return exit(1)
+  }
+}
+
+/**
+ * Sign-in links for a server without `admin.token`, and a logger for the adapter that prints the first link right
+ * after the adapter's `listening` line: the adapters say where they listen only by that line, and the link needs
+ * the port the server got (PORT=0 lets the system choose). Each use prints the next link.
+ *
+ * The links go to stdout for the person at the terminal, as plain lines marked as a secret: never through the
+ * structured log, which may be shipped elsewhere and says only that a link was printed.
+ */
+function firstRunLinks(host: string, log: Logger): { links: SignInLinks; announcing(log: Logger): Logger } {
+  let origin: string | undefined
+  const print = (token: string, renewed: boolean) => {
+    if (origin === undefined) return
+    flushLogs() // after the lines logged before it
+    console.log(signInBanner(signInLink(origin, token), { renewed, wildcard: isWildcard(host) }))
+  }
+  const links = createSignInLinks({
+    onRenew: (token) => {
+      print(token, true)
+      log.info('admin sign-in link used; the next one is printed on stdout', { page: `${origin}/` })
+    },
+  })
+  return {
+    links,
+    announcing: (inner) => ({
+      ...inner,
+      info(message, fields) {
+        inner.info(message, fields)
+        const port = message === 'listening' && origin === undefined ? /:(\d+)$/.exec(String(fields?.url ?? ''))?.[1] : undefined
+        if (port === undefined) return
+        origin = linkOrigin(host, Number(port))
+        print(links.token, false)
+        log.info('admin page on, with one-time sign-in links printed on stdout (no admin.token set)', { page: `${origin}/` })
+      },
+    }),
   }
 }
 
