@@ -36,19 +36,22 @@ export interface BackendDeps {
 export function openBackends(config: Config, deps: BackendDeps): Promise<Backends> {
   const spool = config.spool
   if (spool.type === 'nats') return openNats(config, spool, deps)
-  if (spool.type === 's3') return openS3(spool, deps)
+  if (spool.type === 's3') return openS3(config, spool, deps)
   return openLocal(config, spool, deps)
 }
 
 /** Serverless: everything in one bucket, changed by conditional writes (no process outlives an invocation). */
-async function openS3(spool: S3SpoolConfig, deps: BackendDeps): Promise<Backends> {
+async function openS3(config: Config, spool: S3SpoolConfig, deps: BackendDeps): Promise<Backends> {
   const [{ openS3Queue }, { openS3StreamStore }, { s3SigningKeyStore }] = await Promise.all([
     import('./queue/s3/s3-queue.ts'), import('./state/s3/s3-stream-store.ts'), import('./state/s3/s3-signing-key.ts'),
   ])
   const { type: _type, dedupWindow, prefix, ...connection } = spool
   // No background sweeps: a function is frozen after it answers (the scheduled run sweeps instead).
   const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, sweepEveryMs: 0, log: deps.log, now: deps.now })
-  const streams = openS3StreamStore({ ...connection, prefix, now: deps.now })
+  // maxThumbnailBytes does not apply: S3 has no cheap byte count; thumbnails are bounded per stream instead.
+  const streams = openS3StreamStore({
+    ...connection, prefix, ...deps, maxStreams: config.streams.maxStreams, keepEndedMs: config.streams.keepEnded,
+  })
   return {
     queue,
     streams,
