@@ -34,9 +34,26 @@ export function normaliseRecord(raw: unknown, now: number): StreamRecord | undef
   return record
 }
 
-/** A deep, private copy (null-prototype maps kept). */
+/**
+ * A deep, private copy (null-prototype maps kept). Field by field rather than through JSON: a store copies a record
+ * on every read and write, and a stream with many feeds made the JSON round trip the tracker's largest cost.
+ */
 export function cloneRecord(record: StreamRecord): StreamRecord {
-  return normaliseRecord(JSON.parse(JSON.stringify(record)), record.updatedAt)!
+  const copy: StreamRecord = { ...record, feeds: dict(), alerts: dict(), emitted: { ...record.emitted } }
+  for (const id of Object.keys(record.feeds)) copy.feeds[id] = { ...record.feeds[id] }
+  for (const notifier of Object.keys(record.alerts)) {
+    const sessions = dict<Record<string, string>>()
+    for (const session of Object.keys(record.alerts[notifier]!)) sessions[session] = Object.assign(dict<string>(), record.alerts[notifier]![session])
+    copy.alerts[notifier] = sessions
+  }
+  if (record.emitting) {
+    copy.emitting = {}
+    if (record.emitting.live) copy.emitting.live = { ...record.emitting.live }
+    if (record.emitting.ended) copy.emitting.ended = { ...record.emitting.ended }
+  }
+  if (record.firstThumbnail) copy.firstThumbnail = { ...record.firstThumbnail, event: { ...record.firstThumbnail.event } }
+  if (record.latestThumbnail) copy.latestThumbnail = { ...record.latestThumbnail, event: { ...record.latestThumbnail.event } }
+  return copy
 }
 
 function isClaim(value: unknown): value is EmitClaim {

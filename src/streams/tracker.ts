@@ -95,7 +95,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   })
 
   /** Runs a change that may create the record; a refusal (limits) means the stream is not tracked. */
-  async function tracked(streamId: string, apply: (r: StreamRecord) => void, extra?: UpdateOptions): Promise<VersionedRecord | undefined> {
+  async function tracked(streamId: string, apply: (r: StreamRecord) => void | false, extra?: UpdateOptions): Promise<VersionedRecord | undefined> {
     try {
       return await change(streamId, apply, extra)
     } catch (error) {
@@ -167,11 +167,13 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     let full = false
     let claimed: Transition[] = []
     const written = await tracked(streamId, (r) => {
+      const renamed = (names.accountId !== undefined && r.accountId !== names.accountId) || (names.streamName !== undefined && r.streamName !== names.streamName)
       if (names.accountId) r.accountId = names.accountId
       if (names.streamName) r.streamName = names.streamName
       full = !roomForFeed(r, feedId)
       if (!full) applyFeed(r, feedId, event.event, at, now())
       claimed = claimTransitions(r, event.id, now())
+      if (full && !renamed && claimed.length === 0) return false // nothing changed: no write
     })
     if (full) {
       limit('feeds_full')

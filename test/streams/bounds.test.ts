@@ -220,6 +220,10 @@ describe('tracker bounds', () => {
     const feeds = Object.keys((await store.get('acct/show'))!.record.feeds).length
     expect(feeds).toBeGreaterThan(0)
     expect(feeds).toBeLessThanOrEqual(256)
+    // Full of active feeds: a further one changes nothing, so nothing is written.
+    const revision = (await store.get('acct/show'))!.revision
+    await tracker.deliver(await feed('started', { feedId: 'one-more' }))
+    expect((await store.get('acct/show'))!.revision).toBe(revision)
   })
 
   it('a new stream when every record is live is not tracked, and the hook is still delivered (not retried)', async () => {
