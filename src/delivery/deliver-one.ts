@@ -69,7 +69,8 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
     } catch (listenerError) {
       log.error('outcome listener failed', { error: errorMessage(listenerError) }) // the outcome itself is recorded
     }
-    if (outcome === 'delivered') log.info('delivered', fields)
+    // hookcast's own destinations (`@streams`) get every thumbnail and feed hook too: their line is a debug one.
+    if (outcome === 'delivered') log[name.startsWith('@') ? 'debug' : 'info']('delivered', fields)
     else if (outcome === 'retry') log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(claim.nextAt).toISOString() })
     else log.error('delivery failed; moved to dead letters', { ...fields, error })
   }

@@ -5,7 +5,7 @@ import { openLocalQueue } from '../../src/queue/local/local-queue.ts'
 import type { Queue } from '../../src/queue/types.ts'
 import { DeliveryDeferred, DeliveryError, type Destination } from '../../src/destinations/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'
-import { silentLogger } from '../../src/log.ts'
+import { createLogger, silentLogger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually, sleep } from '../support/wait.ts'
@@ -80,6 +80,19 @@ describe('worker', () => {
     await sleep(100)
     expect(new Set(a.calls.map((c) => c.id)).size).toBe(30)
     expect(a.calls.length + b.calls.length).toBe(60)
+  })
+
+  it('logs a delivery at info, one to hookcast\'s own destinations (`@streams`) at debug', async () => {
+    const lines: Array<{ level: string; msg: string; destination?: string }> = []
+    const deliverer = startWorker({
+      queue: store, destinations: new Map([['disk', recorder('disk').destination], ['@streams', recorder('@streams').destination]]),
+      policyFor: () => POLICY, log: createLogger('debug', (line) => lines.push(JSON.parse(line))),
+    })
+    closeDeliverer = () => deliverer.close(100)
+    await store.put(makeEvent({ id: 'logged', body: new Uint8Array([1]), receivedAt: Date.now() }), ['disk', '@streams'])
+    await eventually(() => lines.filter((line) => line.msg === 'delivered').length === 2)
+    const levels = Object.fromEntries(lines.filter((line) => line.msg === 'delivered').map((line) => [line.destination, line.level]))
+    expect(levels).toEqual({ disk: 'info', '@streams': 'debug' })
   })
 
   it('never lets a stuck destination delay another', async () => {
