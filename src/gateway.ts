@@ -40,6 +40,11 @@ export interface Gateway {
   destinations: ReadonlyMap<string, Destination>
   metrics: Metrics
   recent: RecentEvents
+  /**
+   * Schedules a check of every stream left with a transition due or a flap window open (the tracker's `start`,
+   * which reads every record): done at start, unless `recoverStreamsAtStart` is false.
+   */
+  recoverStreams(): Promise<void>
   /** Stops delivering (letting deliveries under way finish for at most `graceMs`, default `server.shutdownGrace`) and releases everything. */
   close(graceMs?: number): Promise<void>
 }
@@ -61,6 +66,12 @@ export interface GatewayOptions {
    * passes them and prints the links; without them (a serverless function, tests, library use) the page is off.
    */
   signInLinks?: SignInLinks
+  /**
+   * Whether the gateway looks for streams left mid-transition when it starts (default true). A serverless function
+   * starts at every cold start, where reading every record would delay the first answer: it calls `recoverStreams`
+   * from its scheduled run instead.
+   */
+  recoverStreamsAtStart?: boolean
 }
 
 /** The configured sinks and notifiers, by name. */
@@ -159,7 +170,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       mountAdmin(routesOf)
     },
   })
-  await tracker.start()
+  if (options.recoverStreamsAtStart !== false) await tracker.start()
 
   return {
     app,
@@ -170,6 +181,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     destinations,
     metrics,
     recent,
+    recoverStreams: () => tracker.start(),
     async close(graceMs = config.server.shutdownGrace) {
       closing = true
       await tracker.close?.()

@@ -2,7 +2,9 @@
  * The gateway for a serverless function, which is frozen as soon as it answers: the same pipeline as the
  * long-running gateway (sources, verifier, routes, queue, destinations, stream tracker, admin routes), with no
  * background worker. `handle` answers a request only after the deliveries of what it accepted were made or given
- * back to the queue; `scheduled` (a timer, every minute) makes what waits there. Runtime-neutral: the AWS Lambda
+ * back to the queue; `scheduled` (a timer, every minute) makes what waits there, and does what a server does in the
+ * background or at start: sweeps the queue and the stream state, and looks for streams left mid-transition (once
+ * per instance; a cold start answering a hook does not read every stream's record). Runtime-neutral: the AWS Lambda
  * entry is adapters/lambda.ts.
  * @module
  */
@@ -24,7 +26,11 @@ export interface ServerlessGateway {
    * what does not finish is given back. Either way it waits in the queue for `scheduled`.
    */
   handle(request: Request, options: { deadline: number; bindings?: Bindings }): Promise<Response>
-  /** Makes the due deliveries (retries, flap-window checks, what a request left) until `deadline` or none is due. */
+  /**
+   * Makes the due deliveries (retries, flap-window checks, what a request left) until `deadline` or none is due, then
+   * sweeps the queue and the stream state within it. The first run of an instance first schedules the checks of
+   * streams left mid-transition (as a server does at start), which the run then makes.
+   */
   scheduled(options: { deadline: number }): Promise<RunReport>
   close(): Promise<void>
 }
@@ -40,10 +46,12 @@ export async function createServerlessGateway(config: Config, options: Serverles
   let worker: OnDemandWorker | undefined
   const gateway = await createGateway(config, {
     ...options,
+    recoverStreamsAtStart: false, // at the first scheduled run instead: every request's cold start would read every record
     worker: (workerOptions) => (worker = onDemandWorker(workerOptions, options.settleMs !== undefined ? { settleMs: options.settleMs } : {})),
     onAccepted: (event, destinations) => worker?.accepted(event.id, destinations),
   })
   const deliveries = worker!
+  let recovered = false
 
   return {
     gateway,
@@ -56,12 +64,22 @@ export async function createServerlessGateway(config: Config, options: Serverles
       return response
     },
     async scheduled({ deadline }) {
+      if (!recovered && Date.now() < deadline) {
+        await gateway.recoverStreams().then(() => { recovered = true }, (error) => {
+          log.warn('cannot look for streams left mid-transition; the next scheduled run tries again', { error: String(error) })
+        })
+      }
       const report = await deliveries.drain(deadline)
       log.info('scheduled deliveries made', { ...report })
       // A queue that keeps leftovers to sweep (the S3 queue's orphan copies, expired dedup markers) is swept here,
       // within the run: nothing runs in the background of a function, which is frozen after it answers.
       const sweepable = gateway.queue as { sweep?: () => Promise<unknown> }
       if (sweepable.sweep && Date.now() < deadline) await sweepable.sweep().catch((error) => log.warn('queue sweep failed', { error: String(error) }))
+      // So is the stream state (the S3 store's ended streams past keepEnded, thumbnails of no record), within the deadline.
+      const streams = gateway.streams as { sweep?: (options: { deadline: number }) => Promise<unknown> }
+      if (streams.sweep && Date.now() < deadline) {
+        await streams.sweep({ deadline }).catch((error) => log.warn('stream state sweep failed', { error: String(error) }))
+      }
       return report
     },
     close: () => gateway.close(),
