@@ -20,6 +20,8 @@ const plainSummary: Reporter = {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Node runs the built JavaScript (dist/node), in production and in the tests: build it first when it is stale.
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Spawned servers and emulators share 2 cores in CI: keep the number of test files at once small.

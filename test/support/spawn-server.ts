@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { COMMANDS, onOutputLines, ROOT, type Runtime, type RunningServer } from './runtimes.ts'
+import { onOutputLines, ROOT, serverCommand, type Runtime, type RunningServer } from './runtimes.ts'
 
 export interface SpawnedServer {
   process: ChildProcess
@@ -19,8 +19,8 @@ export interface SpawnedServer {
 }
 
 export function spawnServer(runtime: Runtime, configPath: string, env: Record<string, string> = {}): SpawnedServer {
-  const [command, ...args] = COMMANDS[runtime]
-  const child = spawn(command!, [...args, '--config', configPath], {
+  const [command, ...args] = serverCommand(runtime, configPath)
+  const child = spawn(command!, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
