@@ -30,18 +30,23 @@ const [STYLE, SCRIPT, LOGIN_STYLE] = await Promise.all([
 /**
  * The login page's one script: a sign-in link (sign-in-link.ts) carries its token after `#`, which browsers never
  * send to a server nor put in a Referer. Take it out of the address bar and the history at once, then sign in with
- * it through the form, a same-origin POST as if typed. Kept here rather than in a file of its own so that the
- * Lambda bundle needs no other asset; it is a few lines, run as written.
+ * it through the form, a same-origin POST as if typed; also when a link is opened over this very page (the
+ * address differs only after `#`, so the browser does not load the page again). Kept here rather than in a file of
+ * its own so that the builds (Lambda, dist) need no other asset; it is a few lines, run as written.
  */
 const LOGIN_SCRIPT = `(() => {
   'use strict'
-  if (!location.hash) return
-  const token = new URLSearchParams(location.hash.slice(1)).get('token')
-  history.replaceState(null, '', location.pathname + location.search)
-  const form = document.querySelector('form[action="/login"]')
-  if (!token || !form) return
-  form.elements.namedItem('token').value = token
-  form.submit()
+  const signIn = () => {
+    if (!location.hash) return
+    const token = new URLSearchParams(location.hash.slice(1)).get('token')
+    history.replaceState(null, '', location.pathname + location.search)
+    const form = document.querySelector('form[action="/login"]')
+    if (!token || !form) return
+    form.elements.namedItem('token').value = token
+    form.submit()
+  }
+  addEventListener('hashchange', signIn) // a link opened while this page shows: only the fragment changes
+  signIn()
 })()`
 
 // A red "live" dot, inline so the browser does not ask for /favicon.ico.
