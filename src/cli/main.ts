@@ -17,7 +17,7 @@ commands:
   serve  [--config FILE]        run the gateway (what npm start runs)
   check  [--config FILE]        validate the config, list sources, routes and destinations, and check what can be
                                 checked without sending anything (exit 1 on a problem)
-  send   <kind> --url URL [--secret B64] [--stream ACCOUNT/NAME] [--file frame.jpg]
+  send   <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--file frame.jpg]
                                 sign and send a realistic platform webhook (kinds: hookcast send --help)
   replay [--config FILE] (--all | --destination NAME | --event ID)
                                 re-drive dead letters: a running gateway picks them up within a second

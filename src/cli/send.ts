@@ -5,16 +5,21 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import type { Env } from '../config/interpolate.ts'
+import { DEV_SECRET } from '../config/embedded.ts'
 import { isStreamId } from '../events/identity.ts'
 import { sign } from '../verify/verifier.ts'
 import { decodeBase64, toHex } from '../util/encoding.ts'
 import { SAMPLE_KINDS, samplePayload } from './samples.ts'
 import type { Io } from './io.ts'
 
-export const SEND_USAGE = `hookcast send <kind> --url URL [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] [--file frame.jpg]
+/** The webhook URL of a gateway started with no config (`npm start`): what `send` posts to without --url. */
+export const DEFAULT_SEND_URL = 'http://127.0.0.1:8080/hooks/millicast'
+
+export const SEND_USAGE = `hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] [--file frame.jpg]
   kinds: ${SAMPLE_KINDS.join(', ')}
-  --secret defaults to $MILLICAST_WEBHOOK_SECRET; --stream to ZG6NWV/hookcast-test; the feed id is derived from the
-  stream unless given, so feeds-started and feeds-ended of one stream match.`
+  --url defaults to ${DEFAULT_SEND_URL} (a gateway started with no config); --secret to $MILLICAST_WEBHOOK_SECRET,
+  else the published development secret, as that gateway does; --stream to ZG6NWV/hookcast-test; the feed id is
+  derived from the stream unless given, so feeds-started and feeds-ended of one stream match.`
 
 export async function send(args: readonly string[], env: Env, io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -26,15 +31,19 @@ export async function send(args: readonly string[], env: Env, io: Io): Promise<n
     },
   })
   const kind = positionals[0]
-  const secret = values.secret ?? env.MILLICAST_WEBHOOK_SECRET
-  if (!kind || !SAMPLE_KINDS.includes(kind) || !values.url) {
+  const url = values.url ?? DEFAULT_SEND_URL
+  // As the gateway with no config: the published development secret when none is set (that gateway then listens
+  // on loopback only, so this fits trying it on one machine).
+  const secret = values.secret ?? (env.MILLICAST_WEBHOOK_SECRET || DEV_SECRET)
+  if (!kind || !SAMPLE_KINDS.includes(kind)) {
     io.err(`${kind && !SAMPLE_KINDS.includes(kind) ? `unknown kind "${kind}"\n` : ''}usage: ${SEND_USAGE}`)
     return 2
   }
-  if (!secret || !decodeBase64(secret)?.byteLength) {
-    io.err('a base64 signing secret is needed: --secret B64 or MILLICAST_WEBHOOK_SECRET')
+  if (!decodeBase64(secret)?.byteLength) {
+    io.err('the signing secret must be base64: --secret B64 or MILLICAST_WEBHOOK_SECRET')
     return 2
   }
+  if (secret === DEV_SECRET && values.secret === undefined) io.err('signing with the development secret (MILLICAST_WEBHOOK_SECRET is not set)')
   const stream = values.stream ?? 'ZG6NWV/hookcast-test'
   if (!isStreamId(stream)) {
     io.err(`--stream must be account/name, got "${stream}"`)
@@ -61,9 +70,9 @@ export async function send(args: readonly string[], env: Env, io: Io): Promise<n
 
   let response: Response
   try {
-    response = await fetch(values.url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> })
+    response = await fetch(url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> })
   } catch (error) {
-    io.err(`cannot reach ${values.url}: ${(error as Error).message}`)
+    io.err(`cannot reach ${url}: ${(error as Error).message}`)
     return 1
   }
   io.out(`${response.status} ${(await response.text()).trim()}`)
