@@ -247,7 +247,7 @@ routes: []
       const get = async (path: string) => {
         const event = { ...functionUrlEvent(path, await signedJson(PAYLOADS.feedsStarted)), body: undefined, isBase64Encoded: false }
         event.requestContext = { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET', path } }
-        return await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000)) as { statusCode: number }
+        return await lambda.handler(event as unknown as Parameters<typeof lambda.handler>[0], lambdaContext(30_000)) as { statusCode: number }
       }
       expect((await get('/')).statusCode).toBe(404)
       expect((await get('/login')).statusCode).toBe(404)
