@@ -1,5 +1,5 @@
 /**
- * Deno entry: `deno run -A adapters/deno.ts [--config FILE]`.
+ * Deno entry: `deno task start [--config FILE]` (deno.json: the permissions it needs, README "Running on each runtime").
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'

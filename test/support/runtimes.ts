@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${ROOT}node_modules/.bin`
@@ -21,7 +22,7 @@ export function missingRuntime(runtime: Runtime): string | undefined {
   return undefined
 }
 
-/** A start command of package.json (`npm run <name>`), as words. */
+/** A start command of package.json (`npm run <name>`) or deno.json (`deno task start`), as words. */
 function script(file: 'package.json' | 'deno.json', name: string): string[] {
   const json = JSON.parse(readFileSync(`${ROOT}${file}`, 'utf8')) as { scripts?: Record<string, string>; tasks?: Record<string, string> }
   const text = (file === 'package.json' ? json.scripts : json.tasks)?.[name]
@@ -32,7 +33,9 @@ function script(file: 'package.json' | 'deno.json', name: string): string[] {
 /**
  * How each runtime's gateway is started for a test (cwd: the repository): the commands `npm start`,
  * `npm run start:deno` and `npm run start:bun` run, so a test proves what production runs. Node runs the built
- * JavaScript in dist/node (the vitest global setup builds it).
+ * JavaScript in dist/node (the vitest global setup builds it). Deno gets exactly deno.json's permissions, except that
+ * it may write where the test's config puts its spool and sinks (the config file's directory) instead of ./data and
+ * ./spool: a permission the task lacks fails the test.
  */
 export function serverCommand(runtime: Runtime, configPath: string): string[] {
   const config = ['--config', configPath]
@@ -42,8 +45,13 @@ export function serverCommand(runtime: Runtime, configPath: string): string[] {
       const [, ...args] = script('package.json', 'start')
       return [runtime === 'node' ? process.execPath : NODE24, ...args, ...config]
     }
-    case 'deno':
-      return [`${BIN}/deno`, 'run', '-A', 'adapters/deno.ts', ...config]
+    case 'deno': {
+      const [, ...args] = script('deno.json', 'start')
+      const write = args.findIndex((arg) => arg.startsWith('--allow-write='))
+      if (write === -1) throw new Error('deno.json: the start task should scope --allow-write= to directories')
+      args[write] = `--allow-write=${dirname(configPath)}`
+      return [`${BIN}/deno`, ...args, ...config]
+    }
     case 'bun': {
       const [, ...args] = script('package.json', 'start:bun')
       return [`${BIN}/bun`, ...args, ...config]
