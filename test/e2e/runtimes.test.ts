@@ -1,18 +1,23 @@
 /**
- * The same expectations against the real server on Node, Deno and Bun, and the Lambda handler behind a local
- * Function URL stand-in: signed events of every kind are stored
+ * The same expectations against the real server on Node (the Node running the tests, and Node 24), Deno and Bun,
+ * and the Lambda handler behind a local Function URL stand-in: signed events of every kind are stored
  * byte for byte, refusals write nothing, and SIGTERM exits cleanly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
-import { RUNTIMES, startServer, type RunningServer } from '../support/runtimes.ts'
+import { missingRuntime, RUNTIMES, startServer, type RunningServer } from '../support/runtimes.ts'
 import { jpeg, PAYLOADS, post, signedJson, signedThumbnail, type SignedHook } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
 
-describe.each([...RUNTIMES, 'lambda' as const])('gateway on %s', (runtime) => {
+describe.each([...RUNTIMES, 'node24' as const, 'lambda' as const])('gateway on %s', (runtime) => {
+  const missing = missingRuntime(runtime)
+  if (missing) {
+    it.skip(missing, () => {})
+    return
+  }
   const dir = tempDir(`hookcast-e2e-${runtime}-`)
   const data = join(dir.path, 'data')
   let server: RunningServer
