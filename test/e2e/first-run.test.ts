@@ -9,15 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { chromium, type Browser } from 'playwright-core'
-import { onOutputLines, ROOT, startServer, type Runtime } from '../support/runtimes.ts'
+import { onOutputLines, ROOT, serverCommand, startServer, type Runtime } from '../support/runtimes.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
 
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 const LINK = /^\s+(http:\/\/\S+)\/login#token=([A-Za-z0-9_-]+)$/
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -46,11 +43,11 @@ function linksIn(lines: readonly string[]) {
   })
 }
 
-/** `npm start` (the Node entry, as package.json runs it) in `cwd`, on a port the system picks. */
+/** `npm start` (package.json's command, without `--config`) in `cwd`, on a port the system picks. */
 async function npmStart(cwd: string): Promise<FirstRun> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', TSX, join(ROOT, 'adapters/node.ts')], {
-    cwd, env: newcomerEnv({ PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const [command, ...args] = serverCommand('node', 'unused').slice(0, -2)
+  const inRepository = args.map((arg) => (!arg.startsWith('-') && existsSync(join(ROOT, arg)) ? join(ROOT, arg) : arg))
+  const child: ChildProcess = spawn(command!, inRepository, { cwd, env: newcomerEnv({ PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   onOutputLines(child, (line) => lines.push(line))
   const exited = new Promise<void>((resolve) => child.once('exit', () => {
@@ -74,10 +71,9 @@ async function npmStart(cwd: string): Promise<FirstRun> {
   }
 }
 
-/** `hookcast send` as a user runs it, with no secret given. */
+/** `hookcast send` as a user runs it (the package's bin), with no secret given. */
 function hookcastSend(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const script = `const { main } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'src/cli/main.ts')).href)}); process.exitCode = await main(process.argv.slice(1), process.env)`
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script, 'send', ...args], { cwd: ROOT, env: newcomerEnv() })
+  const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'send', ...args], { cwd: ROOT, env: newcomerEnv() })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
