@@ -10,7 +10,8 @@ import { HttpError, httpErrorOf } from './http/errors.ts'
 import type { HookRequest } from './http/hook-request.ts'
 import type { Bindings } from './http/bindings.ts'
 import { InFlightBytes, readBodyLimited } from './http/read-body.ts'
-import { bodyHash, hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
+import { hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
+import { bodyCrc } from './events/body-check.ts'
 import type { HookEvent } from './events/types.ts'
 import { route, type CompiledRoute } from './routing/router.ts'
 import { QueueFullError, type Queue } from './queue/types.ts'
@@ -89,17 +90,18 @@ export function createIngest(options: IngestOptions): Ingest {
       if (!contentType) throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg', unread)
       // Anyone can send a body; only a request that at least carries a signature gets one read.
       const signature = request.headers.get(SIGNATURE_HEADER)
-      if (!signature || !parseSignature(signature)) {
+      const mac = signature ? parseSignature(signature) : undefined
+      if (!signature || !mac) {
         throw new HttpError(401, 'bad_signature', signature
           ? 'malformed X-Millicast-Signature header (expected sha1=<40 hex>)'
           : 'missing X-Millicast-Signature header', unread)
       }
-      // One read: the signature's HMAC and the event's SHA-256 are computed chunk by chunk as the body arrives.
+      // One read: the signature's HMAC and the body's CRC-32 are computed chunk by chunk as the body arrives.
       const check = source.verifier.start()
-      const digest = bodyHash()
+      const crc = bodyCrc()
       const body = await readBodyLimited(request, options.maxBodyBytes, (chunk) => {
         check.update(chunk)
-        digest.update(chunk)
+        crc.update(chunk)
       }, { inFlight: lease, timeoutMs: options.bodyTimeoutMs, ...(bindings.body ? { raw: bindings.body } : {}) })
       fields.bytes = body.byteLength
       try {
@@ -109,7 +111,7 @@ export function createIngest(options: IngestOptions): Ingest {
         throw error
       }
       const context = {
-        source: source.name, receivedAt: now(), bodySha256: digest.digest(),
+        source: source.name, receivedAt: now(), signature: mac, bodyCrc32: crc.value(),
         warn: (msg: string, f: Record<string, unknown>) => log.warn(msg, f),
       }
       const event = contentType === 'image/jpeg'

@@ -9,19 +9,21 @@ import { HookRejected } from './errors.ts'
 import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
 import { canonicalEvent, canonicalType, isOwnType, type EventContentType, type HookEvent } from './types.ts'
 import { toHex } from '../util/encoding.ts'
+import { crcOf } from './body-check.ts'
 
 export interface ParseContext {
   source: string
   receivedAt: number
   /** Told when a verified payload of a known kind does not match its documented shape. */
   warn?: (message: string, fields: Record<string, unknown>) => void
-  /** The body's SHA-256 when the caller hashed it as it streamed in (see `bodyHash`); computed here otherwise. */
-  bodySha256?: Uint8Array
-}
-
-/** A SHA-256 to feed with the body's chunks as they arrive, for `ParseContext.bodySha256`. */
-export function bodyHash(): { update(chunk: Uint8Array): void; digest(): Uint8Array } {
-  return createHash('sha256')
+  /**
+   * The MAC of the platform's signature, once the caller verified it against the body: it identifies the body as
+   * well as a hash of it would (same body, same secret, same MAC), and costs nothing more. Without it the body's
+   * SHA-256 is computed here.
+   */
+  signature?: Uint8Array
+  /** The body's CRC-32 when the caller computed it as the body streamed in (see `bodyCrc`); computed here otherwise. */
+  bodyCrc32?: number
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -111,7 +113,7 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
     throw new HookRejected('bad_feed_id', `feed and token ids are at most ${MAX_FEED_ID} characters`)
   }
   return {
-    ...identify(body, '', ctx.bodySha256),
+    ...identify(body, '', ctx),
     source: ctx.source,
     type,
     event,
@@ -146,7 +148,7 @@ export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: Pa
   // Same JPEG with other metadata is another delivery: the headers are part of its identity.
   const identity = `\n${feedId}\n${streamId}\n${timestamp}\n${tokenId ?? ''}`
   return {
-    ...identify(body, identity, ctx.bodySha256),
+    ...identify(body, identity, ctx),
     source: ctx.source,
     type: 'thumbnail',
     event: 'thumbnail',
@@ -184,10 +186,18 @@ function normaliseEpochMs(value: number): number {
   return value > 0 && value < 1e11 ? Math.round(value * 1000) : value
 }
 
-/** The body's SHA-256 and the delivery id: the digest itself, or, for thumbnails, the digest with the headers. */
-function identify(body: Uint8Array, identity: string, known: Uint8Array | undefined): { id: string; bodySha256: string } {
-  const digest = known ?? createHash('sha256').update(body).digest()
+/**
+ * The delivery id and the body's CRC-32. The id is a digest of the verified signature's MAC (or, unverified, of the
+ * body's SHA-256) with, for thumbnails, the headers: the same delivery always gets the same id.
+ */
+function identify(body: Uint8Array, identity: string, ctx: ParseContext): { id: string; bodyCrc32: number } {
+  const bodyCrc32 = ctx.bodyCrc32 ?? crcOf(body)
+  if (ctx.signature) {
+    const digest = createHash('sha256').update('hmac-sha1\n').update(ctx.signature).update(identity, 'utf8').digest()
+    return { id: toHex(digest.subarray(0, 12)), bodyCrc32 }
+  }
+  const digest = createHash('sha256').update(body).digest()
   // Hash the body's digest with the headers rather than the large body next to them.
   const idDigest = identity ? createHash('sha256').update(digest).update(identity, 'utf8').digest() : digest
-  return { id: toHex(idDigest.subarray(0, 12)), bodySha256: toHex(digest) }
+  return { id: toHex(idDigest.subarray(0, 12)), bodyCrc32 }
 }

@@ -50,8 +50,10 @@ export interface HookEvent {
   contentType: EventContentType
   /** The exact signed bytes. */
   body: Uint8Array
-  /** Lowercase hex SHA-256 of `body`, to check it when it is read back from the spool. */
-  bodySha256: string
+  /** CRC-32 of `body`, to check it when it is read back from the queue (src/events/body-check.ts). */
+  bodyCrc32?: number
+  /** Lowercase hex SHA-256 of `body`: what events queued before hookcast 0.2 carry instead of `bodyCrc32`. */
+  bodySha256?: string
   /** The parsed `data` object of a JSON hook. */
   data?: Record<string, unknown>
 }

@@ -63,7 +63,7 @@ async function originalRequest(event: HookEvent, secret: string | undefined): Pr
 }
 
 function envelopeRequest(event: HookEvent, includeImage: boolean): { body: Uint8Array; headers: Record<string, string> } {
-  const { body, bodySha256: _hash, data, ...fields } = event
+  const { body, bodyCrc32: _crc, bodySha256: _hash, data, ...fields } = event
   const envelope: Record<string, unknown> = { ...fields }
   if (data) envelope.data = data
   if (event.contentType === 'image/jpeg' && includeImage) envelope.body = toBase64(body)

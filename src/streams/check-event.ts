@@ -10,6 +10,7 @@
 import type { HookEvent } from '../events/types.ts'
 import { toHex } from '../util/encoding.ts'
 import { LIFECYCLE_SOURCE } from './lifecycle-event.ts'
+import { crcOf } from '../events/body-check.ts'
 
 export const CHECK_TYPE = 'hookcast.check'
 
@@ -38,7 +39,7 @@ export async function checkEvent(check: Check, now: number): Promise<HookEvent> 
     streamId: check.streamId,
     contentType: 'application/json',
     body,
-    bodySha256: await digest(body),
+    bodyCrc32: crcOf(body),
     data,
   }
 }

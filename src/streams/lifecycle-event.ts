@@ -8,6 +8,7 @@ import type { HookEvent } from '../events/types.ts'
 import { toHex } from '../util/encoding.ts'
 import type { StreamRecord } from './types.ts'
 import { activeFeedIds } from './active-feeds.ts'
+import { crcOf } from '../events/body-check.ts'
 
 export const LIFECYCLE_SOURCE = 'hookcast'
 
@@ -40,7 +41,7 @@ export async function lifecycleEvent(record: StreamRecord, kind: 'live' | 'ended
     ...(record.accountId ? { accountId: record.accountId } : {}),
     contentType: 'application/json',
     body,
-    bodySha256: toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', body))),
+    bodyCrc32: crcOf(body),
     data,
   }
 }

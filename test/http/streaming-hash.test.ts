@@ -1,12 +1,13 @@
 /**
- * The accept path's one read: the signature's HMAC and the event's SHA-256 computed chunk by chunk as the body
- * streams in give the same answers as hashing the whole body.
+ * The accept path's one read: the signature's HMAC and the body's CRC-32 computed chunk by chunk as the body
+ * streams in give the same answers as over the whole body; event ids come from the verified signature.
  */
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { createVerifier, sign, WebhookVerificationError } from '../../src/verify/verifier.ts'
+import { createVerifier, parseSignature, sign, WebhookVerificationError } from '../../src/verify/verifier.ts'
 import { readBodyLimited } from '../../src/http/read-body.ts'
-import { bodyHash, parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
+import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
+import { bodyCrc, bodyMatches } from '../../src/events/body-check.ts'
 import { jpeg, OTHER_SECRET, PAYLOADS, SECRET, signedThumbnail } from '../support/hooks.ts'
 
 function chunked(bytes: Uint8Array, size: number): Request {
@@ -54,24 +55,45 @@ describe('streaming verification', () => {
   })
 })
 
-describe('event ids from a streamed SHA-256', () => {
+describe('event ids and body checks', () => {
   const ctx = { source: 'millicast', receivedAt: 1 }
+  const macOf = async (body: Uint8Array, secret = SECRET) => parseSignature(await sign(body, secret))!
 
-  it('gives the same id and body hash as hashing the whole body', async () => {
+  it('a CRC-32 fed in chunks is the CRC-32 of the whole body, and it checks the body read back', async () => {
     const hook = await signedThumbnail({ body: jpeg('id-check', 150_000) })
-    const digest = bodyHash()
-    for (let i = 0; i < hook.body.byteLength; i += 65_536) digest.update(hook.body.subarray(i, i + 65_536))
-    const streamed = await parseThumbnail(hook.body, new Headers(hook.headers), { ...ctx, bodySha256: digest.digest() })
+    const crc = bodyCrc()
+    for (let i = 0; i < hook.body.byteLength; i += 65_536) crc.update(hook.body.subarray(i, i + 65_536))
+    const streamed = await parseThumbnail(hook.body, new Headers(hook.headers), { ...ctx, bodyCrc32: crc.value() })
     const whole = await parseThumbnail(hook.body, new Headers(hook.headers), ctx)
-    expect(streamed.id).toBe(whole.id)
-    expect(streamed.bodySha256).toBe(createHash('sha256').update(hook.body).digest('hex'))
+    expect(streamed.bodyCrc32).toBe(whole.bodyCrc32)
+    expect(bodyMatches(streamed, hook.body)).toBe(true)
+    const rotten = hook.body.slice()
+    rotten[100_000] = rotten[100_000]! ^ 1
+    expect(bodyMatches(streamed, rotten)).toBe(false)
+    // What hookcast queued before 0.2 (the body's SHA-256) is still checked.
+    const old = { bodySha256: createHash('sha256').update(hook.body).digest('hex') }
+    expect(bodyMatches(old, hook.body)).toBe(true)
+    expect(bodyMatches(old, rotten)).toBe(false)
+    expect(bodyMatches({}, hook.body)).toBe(false)
+  })
 
+  it('the id of a verified hook comes from its signature: same body and secret, same id; any change, another', async () => {
     const json = new TextEncoder().encode(JSON.stringify(PAYLOADS.feedsStarted))
-    const jsonDigest = bodyHash()
-    jsonDigest.update(json)
-    const event = await parseJsonHook(json, { ...ctx, bodySha256: jsonDigest.digest() })
-    expect(event.id).toBe((await parseJsonHook(json, ctx)).id)
-    expect(event.id).toBe(createHash('sha256').update(json).digest('hex').slice(0, 24))
+    const id = async (body: Uint8Array, secret = SECRET) => (await parseJsonHook(body, { ...ctx, signature: await macOf(body, secret) })).id
+    expect(await id(json)).toBe(await id(json))
+    expect(await id(json)).toMatch(/^[0-9a-f]{24}$/)
+    expect(await id(json, OTHER_SECRET)).not.toBe(await id(json))
+    expect(await id(new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1 })))).not.toBe(await id(json))
+    // Unverified (the CLI's own parsing, tests): the body's SHA-256.
+    expect((await parseJsonHook(json, ctx)).id).toBe(createHash('sha256').update(json).digest('hex').slice(0, 24))
+
+    // A thumbnail's headers are part of its identity: the same JPEG for another stream is another delivery.
+    const body = jpeg('same picture')
+    const a = await signedThumbnail({ body, streamId: 'acct/a' })
+    const b = await signedThumbnail({ body, streamId: 'acct/b' })
+    const thumbId = async (hook: typeof a) => (await parseThumbnail(hook.body, new Headers(hook.headers), { ...ctx, signature: await macOf(hook.body) })).id
+    expect(await thumbId(a)).toBe(await thumbId(a))
+    expect(await thumbId(a)).not.toBe(await thumbId(b))
   })
 })
 

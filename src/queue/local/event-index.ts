@@ -4,9 +4,9 @@
  * the bodies kept in memory or read back once for all the deliveries under way.
  * @module
  */
-import { createHash } from 'node:crypto'
 import type { HookEvent } from '../../events/types.ts'
 import type { SegmentLog } from './segment-log.ts'
+import { bodyMatches } from '../../events/body-check.ts'
 
 /** An event as the log keeps it: everything but the body and the parsed data. */
 export type EventMeta = Omit<HookEvent, 'body' | 'data'>
@@ -109,8 +109,7 @@ export class EventIndex {
 
   async #readBack(stored: StoredEvent): Promise<Uint8Array> {
     const body = await this.#log().read(stored.segment, stored.bodyOffset, stored.bodyLength)
-    const digest = createHash('sha256').update(body).digest('hex')
-    if (digest !== stored.meta.bodySha256) throw new Error(`queue record of event ${stored.meta.id} is corrupt (body hash differs)`)
+    if (!bodyMatches(stored.meta, body)) throw new Error(`queue record of event ${stored.meta.id} is corrupt (body hash differs)`)
     return body
   }
 }

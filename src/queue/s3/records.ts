@@ -11,7 +11,7 @@
  */
 import type { EventContentType, HookEvent } from '../../events/types.ts'
 import type { Attempt } from '../types.ts'
-import { toHex } from '../../util/encoding.ts'
+import { bodyMatches, hasBodyCheck } from '../../events/body-check.ts'
 
 export type EventMeta = Omit<HookEvent, 'body' | 'data'>
 
@@ -126,7 +126,7 @@ export function isDeadHeader(header: unknown): header is DeadHeader {
 
 function isMeta(meta: unknown): meta is EventMeta {
   const m = meta as EventMeta
-  return !!m && typeof m.id === 'string' && typeof m.type === 'string' && typeof m.receivedAt === 'number' && typeof m.bodySha256 === 'string'
+  return !!m && typeof m.id === 'string' && typeof m.type === 'string' && typeof m.receivedAt === 'number' && hasBodyCheck(m)
 }
 
 export function metaOf(event: HookEvent): EventMeta {
@@ -136,8 +136,7 @@ export function metaOf(event: HookEvent): EventMeta {
 
 /** The event as `put` took it: metadata, body and, for JSON hooks, the parsed `data`; the body's hash checked. */
 export async function eventFrom(meta: EventMeta, body: Uint8Array): Promise<HookEvent> {
-  const digest = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', body as Uint8Array<ArrayBuffer>)))
-  if (digest !== meta.bodySha256) throw new Error(`the S3 queue's copy of event ${meta.id} is corrupt (its body hash differs)`)
+  if (!bodyMatches(meta, body)) throw new Error(`the S3 queue's copy of event ${meta.id} is corrupt (its body hash differs)`)
   const event: HookEvent = { ...meta, contentType: meta.contentType as EventContentType, body }
   if (meta.contentType === 'application/json') {
     const data = (JSON.parse(decoder.decode(body)) as { data?: Record<string, unknown> }).data
