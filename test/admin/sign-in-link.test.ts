@@ -4,6 +4,7 @@
  * link is test/e2e/first-run.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   createSignInLinks, isWildcard, linkOrigin, randomToken, signInBanner, signInLink, SIGN_IN_TOKEN_BYTES,
@@ -11,6 +12,7 @@ import {
 import { createGateway, type Gateway } from '../../src/gateway.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { createLambda } from '../../adapters/lambda.ts'
+import { check } from '../../src/cli/check.ts'
 import { silentLogger } from '../../src/log.ts'
 import { PAYLOADS, post, SECRET, signedJson } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
@@ -255,6 +257,39 @@ routes: []
       expect((await get('/healthz')).statusCode).toBe(200) // the function itself is up
     } finally {
       await lambda.close()
+      dir.remove()
+    }
+  })
+})
+
+describe('hookcast check', () => {
+  it('says how the page opens, and warns when sign-in links would serve beyond loopback', async () => {
+    const dir = tempDir('hookcast-check-admin-')
+    const run = async (server: string, admin = '') => {
+      const path = join(dir.path, 'config.yaml')
+      writeFileSync(path, `
+server: { host: "${server}" }
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${btoa('a real secret of 32 bytes, not the dev one')}"] }
+spool: { dir: "${join(dir.path, 'spool')}" }
+routes: []
+${admin}`)
+      const out: string[] = []
+      await check(['--config', path], {}, { out: (line) => out.push(line), err: (line) => out.push(line), progress() {} })
+      return out.join('\n')
+    }
+    try {
+      const local = await run('127.0.0.1')
+      expect(local).toContain('admin page and API: on, with one-time sign-in links printed at start')
+      expect(local).not.toContain('warning: no admin.token')
+      expect(await run('0.0.0.0')).toContain('warning: no admin.token: the page on 0.0.0.0 opens with sign-in links printed on stdout')
+      const token = await run('0.0.0.0', 'admin: { token: configured-admin-token }')
+      expect(token).toContain('admin page and API: on (admin.token)')
+      expect(token).not.toContain('warning: no admin.token')
+      const off = await run('0.0.0.0', 'admin: { enabled: false }')
+      expect(off).toContain('admin page and API: off (admin.enabled: false)')
+      expect(off).not.toContain('warning: no admin.token')
+    } finally {
       dir.remove()
     }
   })
