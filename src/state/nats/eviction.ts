@@ -12,7 +12,7 @@ import type { KV } from '@nats-io/kv'
 import type { Logger } from '../../log.ts'
 import { streamKey } from '../local-streams/record-files.ts'
 import type { NatsThumbnails } from './nats-thumbnails.ts'
-import type { StoreReport } from './store-report.ts'
+import type { StoreReport } from '../store-report.ts'
 import { FRUITLESS_MS, endedFirst, type StreamRecords } from './stream-records.ts'
 
 /** Thumbnails of a stream with no record are left alone this long (its record may be on its way). */

@@ -27,7 +27,7 @@ import { EVENT_ID } from '../local-streams/thumbnail-files.ts'
 import { isBucketFull, isWrongRevision, openBucket, parseRevision } from './buckets.ts'
 import { streamEviction } from './eviction.ts'
 import { openNatsThumbnails } from './nats-thumbnails.ts'
-import { storeReport } from './store-report.ts'
+import { storeReport } from '../store-report.ts'
 import { encodeRecord, refsOf, streamRecords } from './stream-records.ts'
 import { thumbnailBudget } from './thumbnail-budget.ts'
 

@@ -11,7 +11,7 @@ import type { Logger } from '../../log.ts'
 import { streamKey } from '../local-streams/record-files.ts'
 import { isNoMessage, type Bucket } from './buckets.ts'
 import type { NatsThumbnails } from './nats-thumbnails.ts'
-import type { StoreReport } from './store-report.ts'
+import type { StoreReport } from '../store-report.ts'
 
 /** A record as read, with its revision and when the server stored that revision (epoch ms). */
 export interface Stored { record: StreamRecord; revision: number; at: number }

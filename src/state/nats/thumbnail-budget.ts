@@ -12,7 +12,7 @@ import { streamKey } from '../local-streams/record-files.ts'
 import { EVENT_ID } from '../local-streams/thumbnail-files.ts'
 import { isWrongRevision } from './buckets.ts'
 import type { NatsThumbnails } from './nats-thumbnails.ts'
-import type { StoreReport } from './store-report.ts'
+import type { StoreReport } from '../store-report.ts'
 import { FRUITLESS_MS, encodeRecord, endedFirst, refsOf, type StreamRecords } from './stream-records.ts'
 
 export interface ThumbnailBudgetOptions {

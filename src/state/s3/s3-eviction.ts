@@ -17,7 +17,7 @@ import type { Logger } from '../../log.ts'
 import { STREAM_LIMITS, StreamLimitError } from '../../streams/types.ts'
 import { streamKey } from '../local-streams/record-files.ts'
 import type { ListedObject } from '../../queue/s3/objects.ts'
-import type { StoreReport } from '../nats/store-report.ts'
+import type { StoreReport } from '../store-report.ts'
 import type { S3Records, S3Stored } from './s3-records.ts'
 import { SLICES, type S3Thumbnails } from './s3-thumbnails.ts'
 

@@ -12,7 +12,7 @@ import type { StreamRecord } from '../../streams/types.ts'
 import { cloneRecord, normaliseRecord } from '../../streams/record.ts'
 import { streamKey } from '../local-streams/record-files.ts'
 import type { ListedObject, Objects } from '../../queue/s3/objects.ts'
-import type { StoreReport } from '../nats/store-report.ts'
+import type { StoreReport } from '../store-report.ts'
 
 /** A record as stored: its object key, the ETag (its revision), its `rev`, and S3's Last-Modified (epoch ms). */
 export interface S3Stored {

@@ -1,10 +1,10 @@
 /**
- * How the NATS stream store's parts report what they cannot fix by themselves: a background step that failed
+ * How the shared stream stores' parts (NATS, S3) report what they cannot fix by themselves: a background step that failed
  * (logged; the sweep or the next write tries again) and a bound that was hit, each counted through the caller's
  * metrics callbacks.
  * @module
  */
-import type { Logger } from '../../log.ts'
+import type { Logger } from '../log.ts'
 
 export interface StoreReport {
   failed(task: string, message: string, fields: Record<string, unknown>, error: unknown): void
