@@ -5,10 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildSync } from 'esbuild'
 import type { BodyFactory } from './bodies.ts'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -82,13 +84,74 @@ process.on('exit', cleanupNow)
 // ---------------------------------------------------------------------------------------------------------------
 // Servers.
 
+/**
+ * How hookcast runs on Node: what `npm start` runs (package.json's `start`: `node dist/node/adapters/node.js`, the
+ * JavaScript `npm run build` emits) when that file exists and was built from the sources as they are now (the digest
+ * bin/build.mjs keeps in dist/node/.inputs); otherwise adapters/node.ts through tsx, the way `npm run dev` runs it.
+ * tsx alone adds ~30 MB of resident memory and compiles every module at start, so the report says which one ran.
+ * The benchmark never builds: run `npm run build` first to measure the built JavaScript.
+ */
+export const NODE_ENTRY: { command: string[]; built: boolean; description: string } = (() => {
+  const tsx = [process.execPath, '--import', 'tsx', 'adapters/node.ts']
+  const dev = (why: string) => ({ command: tsx, built: false, description: `adapters/node.ts through tsx (${why}; \`npm run build\` makes it)` })
+  let start: string | undefined
+  try {
+    start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts?.start
+  } catch {
+    // no package.json scripts: tsx
+  }
+  const words = start?.trim().split(/\s+/) ?? []
+  const entry = words.length === 2 && words[0] === 'node' && words[1]!.endsWith('.js') ? words[1]! : undefined
+  if (!entry) return dev(`\`npm start\` is "${start ?? ''}", not \`node <file>.js\``)
+  if (!existsSync(join(ROOT, entry))) return dev(`no ${entry}`)
+  const digest = buildInputsDigest()
+  let built: string | undefined
+  try {
+    built = readFileSync(join(ROOT, 'dist/node/.inputs'), 'utf8').trim()
+  } catch {
+    // no record of the inputs: cannot tell it is current
+  }
+  if (digest === undefined || built !== digest) return dev(`${entry} was built from other sources than the current ones`)
+  return { command: [process.execPath, entry], built: true, description: `${entry} (\`npm start\`, built from the current sources)` }
+})()
+
+/**
+ * The digest bin/build.mjs writes to dist/node/.inputs, computed the same way: the TypeScript version, then every
+ * file under src/ and the build's own inputs, by path and content. Undefined when an input cannot be read.
+ */
+function buildInputsDigest(): string | undefined {
+  try {
+    const filesUnder = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true })
+      .flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]))
+      .sort()
+    const inputs = [...filesUnder('src'), 'adapters/node.ts', 'tsconfig.json', 'tsconfig.build.json', 'bin/build.mjs']
+    const tsc = createRequire(join(ROOT, 'bin/build.mjs')).resolve('typescript/bin/tsc')
+    const hash = createHash('sha256').update(readFileSync(join(dirname(tsc), '..', 'package.json')))
+    for (const file of inputs) hash.update(`${file}\0`).update(readFileSync(join(ROOT, file))).update('\0')
+    return hash.digest('hex')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The floor and Express run as plain JavaScript, as a receiver would in production: bench/servers/*.ts stripped of
+ * their types by esbuild when the benchmark starts, into node_modules/.cache (where `express` still resolves). Run
+ * through tsx they carried its ~30 MB and its compile at start, which hookcast's built JavaScript does not.
+ */
+const REFERENCE_DIR = join(ROOT, 'node_modules/.cache/hookcast-bench')
+buildSync({
+  entryPoints: [join(ROOT, 'bench/servers/floor.ts'), join(ROOT, 'bench/servers/express.ts')],
+  outdir: REFERENCE_DIR, outExtension: { '.js': '.mjs' }, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error',
+})
+
 export const COMMANDS = {
-  node: [process.execPath, '--import', 'tsx', 'adapters/node.ts'],
+  node: NODE_ENTRY.command,
   deno: [join(BIN, 'deno'), 'run', '-A', 'adapters/deno.ts'],
   bun: [join(BIN, 'bun'), 'run', 'adapters/bun.ts'],
-  floor: [process.execPath, '--import', 'tsx', 'bench/servers/floor.ts'],
-  express: [process.execPath, '--import', 'tsx', 'bench/servers/express.ts'],
-} as const
+  floor: [process.execPath, join(REFERENCE_DIR, 'floor.mjs')],
+  express: [process.execPath, join(REFERENCE_DIR, 'express.mjs')],
+} as const satisfies Record<string, readonly string[]>
 
 /** Registers a child for the cleanup (killed on exit or Ctrl-C); resolves when it has exited. */
 export function trackChild(child: ChildProcess): Promise<void> {
@@ -212,15 +275,21 @@ export function machineBusySeconds(): number {
   }
 }
 
-/** Peak resident set size (VmHWM) of a process, bytes. */
-export function peakRss(pid: number): number {
+/** A memory figure of /proc/<pid>/status (`VmHWM`, `VmRSS`), bytes; NaN when the process is gone. */
+function statusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return match ? Number(match[1]) * 1024 : NaN
   } catch {
     return NaN
   }
 }
+
+/** Peak resident set size (VmHWM) of a process, bytes. */
+export const peakRss = (pid: number): number => statusBytes(pid, 'VmHWM')
+
+/** Resident set size now (VmRSS) of a process, bytes. */
+export const currentRss = (pid: number): number => statusBytes(pid, 'VmRSS')
 
 // ---------------------------------------------------------------------------------------------------------------
 // The check: every accepted body is a file under the destination, byte for byte.
