@@ -5,12 +5,18 @@
  *
  *   node --import tsx bench/load.ts '<json LoadOptions>'
  *
- * Prints `measure-start` and `measure-end` lines (the orchestrator samples the server's CPU between them) and
- * writes a LoadResult as JSON to `options.out`, including every sequence number answered 200 (warm-up included),
- * so the check can recompute each accepted body.
+ * Prints `load-start` (before the warm-up), `measure-start` and `measure-end` lines (the orchestrator samples the
+ * server's CPU at each) and writes a LoadResult as JSON to `options.out`, including every sequence number answered
+ * 200 (warm-up included), so the check can recompute each accepted body.
+ *
+ * Connections: autocannon reopens a connection the server closed without counting it (only resets and timeouts
+ * are errors), and Deno 2.9.x closes one after every request with a body over ~1 KB (denoland/deno#36657). So the
+ * generator counts the TCP connections autocannon opens (net.connect, which its HTTP client calls for each): the
+ * reconnects are those beyond one per autocannon connection per phase.
  * @module
  */
 import { writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import { bodyFactory, checkFactory, HOOK_PATH, type BodyKind } from './bodies.ts'
@@ -40,6 +46,10 @@ export interface LoadResult {
   errors: number
   timeouts: number
   statuses: Record<string, number>
+  /** Answers by status over the whole load, warm-up included. */
+  allStatuses: Record<string, number>
+  /** Connections opened beyond the first of each autocannon connection (server closes, resets, timeouts), warm-up included. */
+  reconnects: number
   /** Latency of answered requests in the measured run, ms. */
   p50: number
   p99: number
@@ -57,6 +67,13 @@ interface Phase {
   latencies: number[]
   statuses: Record<string, number>
 }
+
+let connects = 0
+const connect = net.connect
+net.connect = function (this: unknown, ...args: Parameters<typeof net.connect>) {
+  connects++
+  return Reflect.apply(connect, this, args)
+} as typeof net.connect
 
 async function main(options: LoadOptions): Promise<void> {
   const factory = bodyFactory({ kind: options.kind, size: options.size })
@@ -93,8 +110,14 @@ async function main(options: LoadOptions): Promise<void> {
     }],
   })
 
+  console.log('load-start')
   const began = performance.now()
-  if (options.warmupSeconds > 0) await drive(options.warmupSeconds)
+  let phases = 0
+  if (options.warmupSeconds > 0) {
+    await drive(options.warmupSeconds)
+    phases++
+  }
+  const warmup = phase
   phase = { ok: 0, latencies: [], statuses: {} }
   console.log('measure-start')
   const cpuBefore = process.cpuUsage()
@@ -102,7 +125,10 @@ async function main(options: LoadOptions): Promise<void> {
   const result = await drive(options.seconds)
   const seconds = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpuBefore)
+  phases++
   console.log('measure-end')
+  const allStatuses: Record<string, number> = { ...warmup.statuses }
+  for (const [status, n] of Object.entries(phase.statuses)) allStatuses[status] = (allStatuses[status] ?? 0) + n
 
   const sorted = Float64Array.from(phase.latencies).sort()
   const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN)
@@ -113,6 +139,8 @@ async function main(options: LoadOptions): Promise<void> {
     errors: result.errors,
     timeouts: result.timeouts,
     statuses: phase.statuses,
+    allStatuses,
+    reconnects: Math.max(0, connects - phases * options.connections),
     p50: at(0.5),
     p99: at(0.99),
     mean: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
