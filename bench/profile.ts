@@ -10,13 +10,13 @@
  * @module
  */
 import { spawn } from 'node:child_process'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { HOOK_PATH, SECRET } from './bodies.ts'
+import { SECRET } from './bodies.ts'
 import { COMMANDS, ROOT, sleep, startServer, tempDir } from './lib.ts'
 import { fillSpool } from './backlog.ts'
 import type { LoadOptions } from './load.ts'
-import { SERVER_CONFIG } from './scenarios.ts'
+import { hookcastConfig } from './scenarios.ts'
 
 interface ProfileNode {
   id: number
@@ -45,17 +45,8 @@ const dir = tempDir(`hookcast-profile-${runtime}-`)
 const profiles = join(dir.path, 'profiles')
 mkdirSync(profiles)
 mkdirSync(join(dir.path, 'data'))
-const config = join(dir.path, 'config.yaml')
-writeFileSync(config, `
-${SERVER_CONFIG}
-sources:
-  millicast: { path: ${HOOK_PATH}, secrets: ["${SECRET}"] }
-sinks:
-  disk: { type: fs, dir: "${join(dir.path, 'data')}" }
-spool: { dir: "${join(dir.path, 'spool')}", maxBytes: 64GiB }
-routes:
-  - to: [disk]
-`)
+// The benchmark's config (hookcast's defaults), with room in the spool for a whole backlog or a long profile.
+const config = hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
 const [command, ...rest] = COMMANDS[runtime]
 const profileArgs: Record<typeof runtime, string[]> = {
   node: [command!, '--cpu-prof', '--cpu-prof-dir', profiles, ...rest],

@@ -1,12 +1,13 @@
 /**
- * `npm run bench [-- --quick] [-- --only a,b,c,d,cold] [-- --servers floor,express,node,deno,bun,node-fsync,nats3]
- *   [-- --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --out FILE]`
+ * `npm run bench [-- --quick] [-- --only a,b,c,d,cold,idle] [-- --servers floor,express,node,deno,bun,node-fsync,nats3]
+ *   [-- --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --idle-runs N --out FILE]`
  *
  * Runs, in one go on this machine, the floor receiver (node:http + HMAC + file), the usual Express receiver and
  * hookcast on Node, Deno and Bun (fs sink, durable spool; once more with fsync), and for (a) and (c) three hookcast
  * instances on Node sharing one nats-server (`nats3`, `spool: { type: nats }`), drives each with autocannon in a
  * separate process sending distinct signed hooks, checks that every accepted event reached its destination byte for
- * byte, and writes medians of the repeats, with hookcast's figures as ratios to the floor, to bench/results.md.
+ * byte, reads each one's idle memory, and writes medians of the repeats, with hookcast's figures as ratios to the
+ * floor, and issue 15's targets to bench/results.md.
  *
  * This file only orchestrates: the flags are in options.ts, the workloads in scenarios.ts, the report in report.ts.
  * @module
@@ -16,7 +17,7 @@ import { performance } from 'node:perf_hooks'
 import { removeTempDirs } from './lib.ts'
 import { parseArgs } from './options.ts'
 import { describeMachine, fmt, mb, renderReport, sampleLine } from './report.ts'
-import { runBacklog, runCold, runOne, RUNTIMES, WORKLOADS, type BacklogSample, type ColdSample, type Sample } from './scenarios.ts'
+import { IDLE_KINDS, runBacklog, runCold, runIdle, runOne, RUNTIMES, WORKLOADS, type BacklogSample, type ColdSample, type Sample } from './scenarios.ts'
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2))
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
   const workloads = WORKLOADS.filter((w) => options.only.has(w.key))
   const backlog: Record<string, BacklogSample[]> = {}
   const cold: Record<string, ColdSample[]> = {}
+  const idle: Record<string, number[]> = {}
   const runtimes = RUNTIMES.filter((r) => !options.servers || options.servers.has(r))
 
   for (let rep = 1; rep <= options.repeats; rep++) {
@@ -70,7 +72,21 @@ async function main(): Promise<void> {
     }
   }
 
-  const report = renderReport({ options, started, machine, workloads, results, backlog, cold })
+  if (options.only.has('idle')) {
+    for (let i = 0; i < options.idleRuns; i++) {
+      for (const kind of IDLE_KINDS.filter((k) => !options.servers || options.servers.has(k))) {
+        try {
+          const rss = await runIdle(kind)
+          ;(idle[kind] ??= []).push(rss)
+          console.log(`idle ${kind}: ${mb(rss)} MB resident`)
+        } catch (error) {
+          console.log(`idle ${kind}: FAILED ${(error as Error).message}`)
+        }
+      }
+    }
+  }
+
+  const report = renderReport({ options, started, machine, workloads, results, backlog, cold, idle })
   console.log(`\n${report}`)
   if (options.out) {
     writeFileSync(options.out, report)

@@ -1,9 +1,10 @@
 /**
  * The workloads: what each one sends, to which receivers, and how it checks that every accepted event reached its
  * destination byte for byte. (a)-(c) drive a receiver with autocannon in its own process; (d) drains a backlog
- * after a restart; the cold start times a spawn to its first `200`. `nats3` is three hookcast instances on Node
- * sharing one nats-server (`spool: { type: nats }`: the queue and the stream state) and one fs sink directory, with
- * autocannon's connections spread evenly over the three.
+ * after a restart; the cold start times a spawn to its first `200`; idle reads a receiver's memory 3 s after it
+ * listens, before any request. `nats3` is three hookcast instances on Node sharing one nats-server (`spool: { type:
+ * nats }`: the queue and the stream state) and one fs sink directory, with autocannon's connections spread evenly
+ * over the three.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -14,7 +15,7 @@ import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { bodyFactory, HOOK_PATH, SECRET, type BodyKind } from './bodies.ts'
 import type { LoadOptions, LoadResult } from './load.ts'
-import { checkDelivered, COMMANDS, cpuSeconds, fileCreateCost, machineBusySeconds, peakRss, ROOT, sleep, startServer, sumCounts, tempDir, type Server } from './lib.ts'
+import { checkDelivered, COMMANDS, cpuSeconds, currentRss, fileCreateCost, machineBusySeconds, peakRss, ROOT, sleep, startServer, sumCounts, tempDir, type Server } from './lib.ts'
 import { startNats } from './nats.ts'
 import { fillSpool } from './backlog.ts'
 import type { Options } from './options.ts'
@@ -24,6 +25,8 @@ import type { Options } from './options.ts'
 
 export type ServerKind = 'floor' | 'express' | 'node' | 'deno' | 'bun' | 'node-fsync' | 'nats3'
 export type Runtime = 'node' | 'deno' | 'bun'
+/** The receivers whose idle memory is read: the floor and hookcast on each runtime. */
+export type IdleKind = 'floor' | Runtime
 
 export interface Workload {
   key: 'a' | 'b' | 'c'
@@ -41,6 +44,7 @@ export const WORKLOADS: Workload[] = [
   { key: 'c', title: '(c) feeds JSON events, 64 connections', kind: 'json', size: 0, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
 ]
 export const RUNTIMES: Runtime[] = ['node', 'deno', 'bun']
+export const IDLE_KINDS: IdleKind[] = ['floor', ...RUNTIMES]
 
 // ---------------------------------------------------------------------------------------------------------------
 // One measured run of (a)-(c).
@@ -52,7 +56,12 @@ export interface Sample {
   p50: number
   p99: number
   rss: number
-  /** Server CPU per accepted event, µs (all its threads; for nats3 the three gateways and nats-server together). */
+  /**
+   * Server CPU per delivered event, µs: all its threads (for nats3 the three gateways and nats-server together) from
+   * the start of the load (warm-up included) until every accepted event was at its destination (the drain's end;
+   * the load's end for the floor and Express, which write before answering), over all events accepted in that
+   * span, each of them delivered (the check). Every event is counted whole, its accept and its delivery.
+   */
   cpuPerEvent: number
   /** Load generator CPU, share of one core. */
   loadCpu: number
@@ -60,12 +69,16 @@ export interface Sample {
   drain: number
   accepted: number
   missing: number
-  /** Answers other than 200 in the measured run, by status. */
+  /** Answers other than 200 over the whole load (warm-up included), by status. */
   refused: Record<string, number>
   /** Why hookcast refused hooks (its log, warm-up included), by reason; empty for the floor and Express. */
   reasons: Record<string, number>
-  /** Connections the server closed or reset (reopened by the load generator), and requests timed out. */
+  /** Connections the load generator had to open again (the server closed or reset them, or a request timed out), warm-up included. */
   reconnects: number
+  /** Requests answered over the whole load, any status. */
+  answered: number
+  /** Connection errors and timeouts in the measured run. */
+  errors: number
   /** µs to create a new file in the temp dir, measured just before the run (it varies a lot on some VMs). */
   createCost: number
   /** nats3: the part of cpuPerEvent that nats-server used, µs (NaN for the others). */
@@ -77,20 +90,23 @@ export interface Sample {
 }
 
 /**
- * hookcast's config in every run. `server.maxInFlightBytes` is raised from its default (4 x maxBodyBytes = 64 MiB):
- * (b)'s 64 connections x 1 MiB hold exactly 64 MiB at once, so any overlap (a connection Deno or Bun closes and
- * autocannon reopens while the old request still holds its share) answered `503 busy`. The benchmark measures
- * throughput, not that protection, which results.md's figures predate.
+ * hookcast runs at its default settings (issue 15: "no 503 at default settings"): no `server:` section, so
+ * server.maxBodyBytes is 16 MiB (far above (b)'s 1 MiB bodies) and server.maxInFlightBytes 4 x that, 64 MiB: (b)'s
+ * 64 connections x 1 MiB hold exactly that much at once, so a request that overlaps one whose connection was just
+ * reopened may get `503 busy` there. The config sets only what the benchmark must: the signing secret, the fs sink
+ * and the spool in the run's temp dir, and whether the spool syncs (`fsync`, default false).
  */
-export const SERVER_CONFIG = 'server: { maxBodyBytes: 16MiB, maxInFlightBytes: 256MiB }'
-const MAX_BODY_BYTES = 16 * 1024 * KiB
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * KiB
 /** nats-server's `max_payload` for nats3: hookcast needs server.maxBodyBytes + 64 KiB of headers; 1 MiB above it. */
-const NATS_MAX_PAYLOAD = MAX_BODY_BYTES + 1024 * KiB
+const NATS_MAX_PAYLOAD = DEFAULT_MAX_BODY_BYTES + 1024 * KiB
 
-function hookcastConfig(dir: string, fsync: boolean, extra = '', spool?: string): string {
+/**
+ * Writes `dir/config.yaml` for one hookcast run: the fs sink in `dir/data`, the spool in `dir/spool` (`extra` adds
+ * to its settings) or `spool` as given, every hook routed to the sink; returns its path.
+ */
+export function hookcastConfig(dir: string, fsync: boolean, extra = '', spool?: string): string {
   const path = join(dir, 'config.yaml')
   writeFileSync(path, `
-${SERVER_CONFIG}
 sources:
   millicast: { path: ${HOOK_PATH}, secrets: ["${SECRET}"] }
 sinks:
@@ -170,6 +186,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     target = await launchTarget(kind, dir.path)
     const { pids, servers } = target
     const serverCpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+    let loadCpuStart = NaN
     let cpuStart = NaN
     let cpuEnd = NaN
     const natsPid = target.natsPid
@@ -187,16 +204,18 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       url: target.urls.length === 1 ? target.urls[0]! : target.urls, kind: workload.kind, size: workload.size, connections: workload.connections,
       warmupSeconds: options.warmup, seconds: options.duration, seqBase: 1, out: join(dir.path, 'load.json'),
     }, (line) => {
+      if (line === 'load-start') {
+        loadCpuStart = serverCpu()
+        if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
+      }
       if (line === 'measure-start') {
         cpuStart = serverCpu()
-        if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
         busyStart = machineBusySeconds()
         ownStart = process.cpuUsage()
         wallStart = performance.now()
       }
       if (line === 'measure-end') {
         cpuEnd = serverCpu()
-        if (natsPid !== undefined) natsCpu += cpuSeconds(natsPid)
         busyEnd = machineBusySeconds()
         const own = process.cpuUsage(ownStart)
         ownSeconds = (own.user + own.system) / 1e6
@@ -217,6 +236,10 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       }
       drain = Math.max(0, (lastDelivery() - loadEnded) / 1000)
     }
+    // Every accepted event is at its destination now (for hookcast, 300 ms after the last delivery: what it still
+    // did for the events, such as their @streams delivery, counts too).
+    const cpuAll = serverCpu() - loadCpuStart
+    if (natsPid !== undefined) natsCpu += cpuSeconds(natsPid)
     const rss = pids.reduce((sum, pid) => sum + peakRss(pid), 0)
     const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload))
     return {
@@ -225,15 +248,17 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       p50: result.p50,
       p99: result.p99,
       rss,
-      cpuPerEvent: ((cpuEnd - cpuStart) / Math.max(1, result.ok)) * 1e6,
-      natsCpuPerEvent: (natsCpu / Math.max(1, result.ok)) * 1e6,
+      cpuPerEvent: (cpuAll / Math.max(1, result.accepted.length)) * 1e6,
+      natsCpuPerEvent: (natsCpu / Math.max(1, result.accepted.length)) * 1e6,
       loadCpu: result.cpu,
       drain,
       accepted: check.accepted,
       missing: check.missing,
-      refused: Object.fromEntries(Object.entries(result.statuses).filter(([status]) => status !== '200')),
+      refused: Object.fromEntries(Object.entries(result.allStatuses).filter(([status]) => status !== '200')),
       reasons: sumCounts(servers.map((server) => server.refusals)),
-      reconnects: result.errors + result.timeouts,
+      reconnects: result.reconnects,
+      answered: Object.values(result.allStatuses).reduce((sum, n) => sum + n, 0),
+      errors: result.errors + result.timeouts,
       createCost,
       othersCpu: Math.max(0, (busyEnd - busyStart - (cpuEnd - cpuStart) - ownSeconds) / wallSeconds - result.cpu),
       loadAverage,
@@ -311,6 +336,27 @@ export async function runCold(runtime: Runtime): Promise<ColdSample> {
     const done = performance.now()
     if (status !== 200) throw new Error(`cold start: first answer was ${status}`)
     return { listening: server.listeningAt - server.spawnedAt, firstOk: done - server.spawnedAt }
+  } finally {
+    await server?.stop()
+    dir.release()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Idle memory: a receiver started with the benchmark's config (for hookcast: its defaults, the fs sink, an empty
+// spool), left alone 3 s after it listens, then its resident memory (VmRSS) read. No request is sent.
+
+export const IDLE_SECONDS = 3
+
+export async function runIdle(kind: IdleKind): Promise<number> {
+  const dir = tempDir(`hookcast-bench-idle-${kind}-`)
+  let server: Server | undefined
+  try {
+    server = await launch(kind, dir.path)
+    await sleep(Math.max(0, server.listeningAt + IDLE_SECONDS * 1000 - performance.now()))
+    const rss = currentRss(server.pid)
+    if (!Number.isFinite(rss)) throw new Error(`${kind} exited while idle:\n${server.logTail().join('\n')}`)
+    return rss
   } finally {
     await server?.stop()
     dir.release()
