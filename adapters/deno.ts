@@ -1,5 +1,6 @@
 /**
- * Deno entry: `deno task start [--config FILE]` (deno.json: the permissions it needs, README "Running on each runtime").
+ * Deno entry: `npm run start:deno [-- --config FILE]`, with the permissions it needs instead of -A (README, "Running
+ * on each runtime").
  */
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'

@@ -10,7 +10,6 @@ import { ROOT } from './support/runtimes.ts'
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
   scripts: Record<string, string>; dependencies: Record<string, string>; files: string[]
 }
-const deno = JSON.parse(readFileSync(`${ROOT}deno.json`, 'utf8')) as { tasks: Record<string, string> }
 
 describe('start commands', () => {
   it('npm start and the hookcast command run the built JavaScript, with no TypeScript loader', () => {
@@ -22,8 +21,7 @@ describe('start commands', () => {
   })
 
   it('Deno gets net, env, read, write to ./data and ./spool and the OS release only', () => {
-    expect(pkg.scripts['start:deno']).toBe('deno task start')
-    const flags = deno.tasks.start!.split(/\s+/).filter((word) => word.startsWith('-'))
+    const flags = pkg.scripts['start:deno']!.split(/\s+/).filter((word) => word.startsWith('-'))
     expect(flags.sort()).toEqual([
       '--allow-env', '--allow-net', '--allow-read', '--allow-sys=osRelease', '--allow-write=./data,./spool', '--no-prompt',
     ])

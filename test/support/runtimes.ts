@@ -22,38 +22,38 @@ export function missingRuntime(runtime: Runtime): string | undefined {
   return undefined
 }
 
-/** A start command of package.json (`npm run <name>`) or deno.json (`deno task start`), as words. */
-function script(file: 'package.json' | 'deno.json', name: string): string[] {
-  const json = JSON.parse(readFileSync(`${ROOT}${file}`, 'utf8')) as { scripts?: Record<string, string>; tasks?: Record<string, string> }
-  const text = (file === 'package.json' ? json.scripts : json.tasks)?.[name]
-  if (text === undefined || /["'$&|;<>]/.test(text)) throw new Error(`${file}: "${name}" must be a plain command`)
+/** A start script of package.json (`npm run <name>`), as words. */
+function script(name: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }
+  const text = scripts[name]
+  if (text === undefined || /["'$&|;<>]/.test(text)) throw new Error(`package.json: "${name}" must be a plain command`)
   return text.split(/\s+/)
 }
 
 /**
  * How each runtime's gateway is started for a test (cwd: the repository): the commands `npm start`,
  * `npm run start:deno` and `npm run start:bun` run, so a test proves what production runs. Node runs the built
- * JavaScript in dist/node (the vitest global setup builds it). Deno gets exactly deno.json's permissions, except that
- * it may write where the test's config puts its spool and sinks (the config file's directory) instead of ./data and
- * ./spool: a permission the task lacks fails the test.
+ * JavaScript in dist/node (the vitest global setup builds it). Deno gets exactly the permissions of start:deno, except
+ * that it may write where the test's config puts its spool and sinks (the config file's directory) instead of ./data
+ * and ./spool: a permission the script lacks fails the test.
  */
 export function serverCommand(runtime: Runtime, configPath: string): string[] {
   const config = ['--config', configPath]
   switch (runtime) {
     case 'node':
     case 'node24': {
-      const [, ...args] = script('package.json', 'start')
+      const [, ...args] = script('start')
       return [runtime === 'node' ? process.execPath : NODE24, ...args, ...config]
     }
     case 'deno': {
-      const [, ...args] = script('deno.json', 'start')
+      const [, ...args] = script('start:deno')
       const write = args.findIndex((arg) => arg.startsWith('--allow-write='))
-      if (write === -1) throw new Error('deno.json: the start task should scope --allow-write= to directories')
+      if (write === -1) throw new Error('package.json: start:deno should scope --allow-write= to directories')
       args[write] = `--allow-write=${dirname(configPath)}`
       return [`${BIN}/deno`, ...args, ...config]
     }
     case 'bun': {
-      const [, ...args] = script('package.json', 'start:bun')
+      const [, ...args] = script('start:bun')
       return [`${BIN}/bun`, ...args, ...config]
     }
     case 'lambda':
