@@ -25,7 +25,7 @@ const exit = (code: number): never => {
   flushLogs()
   return process.exit(code)
 }
-const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log } = await prepare(Bun.argv.slice(2), Bun.env, exit)
+const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepare(Bun.argv.slice(2), Bun.env, exit)
 
 // Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
 // A POST whose length is declared (and within the limit, checked before reading) is read with arrayBuffer(): Bun
@@ -46,7 +46,7 @@ const fetch = (request: Request, server: { requestIP(request: Request): { addres
 // and closes connections that go quiet (in their headers too) within headersTimeout + bodyTimeout + 5 s.
 const idleTimeout = Math.min(255, Math.ceil((headersTimeoutMs + bodyTimeoutMs) / 1000) + 5)
 const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, idleTimeout, fetch })
-log.info('listening', { url: `http://${host}:${server.port}`, runtime: `bun ${Bun.version}` })
+listening(server.port, `bun ${Bun.version}`)
 
 const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit, graceMs: shutdownGraceMs })
 process.on('SIGINT', () => onSignal('SIGINT'))

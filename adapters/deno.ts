@@ -22,14 +22,14 @@ const exit = (code: number): never => {
   flushLogs()
   return Deno.exit(code)
 }
-const { gateway, port, host, shutdownGraceMs, log } = await prepare(Deno.args, Deno.env.toObject(), exit)
+const { gateway, port, host, shutdownGraceMs, log, listening } = await prepare(Deno.args, Deno.env.toObject(), exit)
 
 // Deno.serve has no header, body or idle timeout to set: the handler's own body deadline (server.bodyTimeout, 408)
 // bounds how long a request's body can hold memory; slow headers hold only a socket (put a proxy in front).
 const server = Deno.serve({
   port,
   hostname: host,
-  onListen: (addr) => log.info('listening', { url: `http://${host}:${addr.port}`, runtime: `deno ${Deno.version.deno}` }),
+  onListen: (addr) => listening(addr.port, `deno ${Deno.version.deno}`),
 }, (request, info) => {
   return gateway.fetch(request, { clientAddress: info.remoteAddr.hostname }) // per-client limits
 })

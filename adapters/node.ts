@@ -12,7 +12,7 @@ const exit = (code: number): never => {
   flushLogs()
   return process.exit(code)
 }
-const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log } = await prepare(process.argv.slice(2), process.env, exit)
+const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepare(process.argv.slice(2), process.env, exit)
 
 // The webhook handler reads a POST body straight from the IncomingMessage (no Web stream around it); returning
 // from the iterator early (413) leaves the socket open for the answer, and Node discards the rest of the body.
@@ -39,7 +39,7 @@ const server = serve({
     connectionsCheckingInterval: 1_000,
   },
 }, (info) => {
-  log.info('listening', { url: `http://${host}:${info.port}`, runtime: `node ${process.version}` })
+  listening(info.port, `node ${process.version}`)
 })
 
 const onSignal = shutdownHandler({

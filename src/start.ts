@@ -21,6 +21,8 @@ export interface Prepared {
   bodyTimeoutMs: number
   shutdownGraceMs: number
   log: Logger
+  /** The adapter calls this once its server listens, with the port it got and the runtime's name and version. */
+  listening(port: number, runtime: string): void
 }
 
 /** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
@@ -52,7 +54,11 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     return {
       gateway, port, host: listen.host, maxBodyBytes: config.server.maxBodyBytes,
       headersTimeoutMs: config.server.headersTimeout, bodyTimeoutMs: config.server.bodyTimeout,
-      shutdownGraceMs: config.server.shutdownGrace, log: links ? links.announcing(log) : log,
+      shutdownGraceMs: config.server.shutdownGrace, log,
+      listening(listeningPort, runtime) {
+        log.info('listening', { url: `http://${listen.host}:${listeningPort}`, runtime })
+        links?.listening(listeningPort)
+      },
     }
   } catch (error) {
     console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
@@ -61,14 +67,13 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
 }
 
 /**
- * Sign-in links for a server without `admin.token`, and a logger for the adapter that prints the first link right
- * after the adapter's `listening` line: the adapters say where they listen only by that line, and the link needs
- * the port the server got (PORT=0 lets the system choose). Each use prints the next link.
+ * Sign-in links for a server without `admin.token`: the first is printed once the server listens (the link needs
+ * the port the server got: PORT=0 lets the system choose), and each use prints the next.
  *
  * The links go to stdout for the person at the terminal, as plain lines marked as a secret: never through the
  * structured log, which may be shipped elsewhere and says only that a link was printed.
  */
-function firstRunLinks(host: string, log: Logger): { links: SignInLinks; announcing(log: Logger): Logger } {
+function firstRunLinks(host: string, log: Logger): { links: SignInLinks; listening(port: number): void } {
   let origin: string | undefined
   const print = (token: string, renewed: boolean) => {
     if (origin === undefined) return
@@ -83,17 +88,12 @@ function firstRunLinks(host: string, log: Logger): { links: SignInLinks; announc
   })
   return {
     links,
-    announcing: (inner) => ({
-      ...inner,
-      info(message, fields) {
-        inner.info(message, fields)
-        const port = message === 'listening' && origin === undefined ? /:(\d+)$/.exec(String(fields?.url ?? ''))?.[1] : undefined
-        if (port === undefined) return
-        origin = linkOrigin(host, Number(port))
-        print(links.token, false)
-        log.info('admin page on, with one-time sign-in links printed on stdout (no admin.token set)', { page: `${origin}/` })
-      },
-    }),
+    listening(port) {
+      if (origin !== undefined) return
+      origin = linkOrigin(host, port)
+      print(links.token, false)
+      log.info('admin page on, with one-time sign-in links printed on stdout (no admin.token set)', { page: `${origin}/` })
+    },
   }
 }
 
