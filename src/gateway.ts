@@ -131,7 +131,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const worker = (options.worker ?? startWorker)({
     queue,
     destinations,
-    policyFor: (name) => policyFromConfig(config.delivery, name),
+    policyFor: (name) => policyFromConfig(config.delivery, name, destinations.get(name)?.concurrency),
     log,
     now,
     onOutcome(report) {

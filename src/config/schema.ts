@@ -118,7 +118,8 @@ const lanePolicy = {
 }
 
 export const deliveryConfig = z.object({
-  concurrency: lanePolicy.concurrency.default(8),
+  /** Unset: each destination's own default (64 for the fs sink, 16 for S3 and GCS, 8 for notifiers). */
+  concurrency: lanePolicy.concurrency.optional(),
   timeout: lanePolicy.timeout.default(30_000),
   retry: retryConfig.default(retryConfig.parse({})),
   circuit: circuitConfig.default(circuitConfig.parse({})),

@@ -9,6 +9,12 @@ export interface Destination {
   /** `sink` or `notifier` (configured), or `internal` (hookcast's own stream tracking), for logs and metrics. */
   readonly kind: 'sink' | 'notifier' | 'internal'
   /**
+   * Deliveries under way at once when the config sets none (`delivery.concurrency`). A local write is cheap but
+   * takes several turns of the event loop, so a busy gateway keeps up only with many under way; a remote API has
+   * rate limits. Default 8.
+   */
+  readonly concurrency?: number
+  /**
    * Delivers one event. Must be idempotent: a redelivery after a crash or a replay writes the same result again.
    * Throws DeliveryError to say whether trying again can help; any other error counts as transient.
    */

@@ -69,6 +69,7 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
   return {
     name,
     kind: 'sink',
+    concurrency: 64,
     keyFor: (event) => renderKey(config.key, event),
     async check() {
       const problem = await mkdir(root, { recursive: true }).then(() => probeWritable(root), (error: Error) => error.message)

@@ -81,6 +81,7 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
   return {
     name,
     kind: 'sink',
+    concurrency: 16,
     keyFor: (event) => renderKey(config.key, event),
     async deliver(event: HookEvent, signal?: AbortSignal) {
       const key = renderKey(config.key, event)

@@ -94,6 +94,7 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
   return {
     name,
     kind: 'sink',
+    concurrency: 16,
     keyFor: (event) => renderKey(config.key, event),
     async deliver(event: HookEvent, signal?: AbortSignal) {
       const key = renderKey(config.key, event)

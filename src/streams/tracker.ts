@@ -240,6 +240,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   return {
     name: TRACKER_NAME,
     kind: 'internal',
+    concurrency: 64,
     wants: (event) => (event.type === 'feeds' && (event.event === 'started' || event.event === 'ended')) ||
       (event.type === 'thumbnail' && event.streamId !== undefined),
     async deliver(event) {

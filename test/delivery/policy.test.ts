@@ -5,6 +5,10 @@ import { createCircuit } from '../../src/delivery/circuit.ts'
 import { MinHeap } from '../../src/util/min-heap.ts'
 import { memoryDedupWindow } from '../../src/state/dedup.ts'
 import { DeliveryError } from '../../src/destinations/types.ts'
+import { policyFromConfig } from '../../src/delivery/policy.ts'
+import { deliveryConfig } from '../../src/config/schema.ts'
+import { createFsSink } from '../../src/sinks/fs.ts'
+import { fsSinkConfig } from '../../src/sinks/fs-config.ts'
 
 const policy: RetryPolicy = { scheduleMs: [1_000, 5_000, 30_000], jitter: 0.2, maxAgeMs: 3_600_000 }
 const mid = () => 0.5 // no jitter
@@ -95,3 +99,20 @@ describe('dedup', () => {
     expect(await dedup.remember('a')).toBe(true)
   })
 })
+
+describe('concurrency per destination', () => {
+  const concurrency = (delivery: unknown, name: string, ownDefault?: number) => policyFromConfig(deliveryConfig.parse(delivery), name, ownDefault).concurrency
+
+  it('is the destination\'s override, else the config\'s, else the destination\'s own default, else 8', () => {
+    expect(concurrency({}, 'disk', 64)).toBe(64)
+    expect(concurrency({}, 'slack')).toBe(8)
+    expect(concurrency({ concurrency: 4 }, 'disk', 64)).toBe(4)
+    expect(concurrency({ concurrency: 4, destinations: { disk: { concurrency: 2 } } }, 'disk', 64)).toBe(2)
+    expect(concurrency({ destinations: { disk: { concurrency: 2 } } }, 'other', 16)).toBe(16)
+  })
+
+  it('the fs sink keeps many writes under way by default (a busy gateway needs them to keep up)', () => {
+    expect(createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: '/tmp/unused-hookcast-dir' })).concurrency).toBe(64)
+  })
+})
+
