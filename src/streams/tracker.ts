@@ -84,8 +84,17 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     fullSince.set(streamId, now())
     log.warn('stream has too many active feeds; new ones are not tracked', { stream: streamId, feed: feedId.slice(0, 100) })
   }
-  const change = (streamId: string, apply: (r: StreamRecord) => void | false, extra: UpdateOptions = {}) =>
-    updateWithRetry(store, streamId, apply, { now, ...extra })
+  // One change of a stream at a time in this process: many deliveries of one stream under way at once would
+  // otherwise collide in the store's compare-and-set and retry each other out (other instances still may: CAS).
+  const streamTurns = new Map<string, Promise<unknown>>()
+  const change = (streamId: string, apply: (r: StreamRecord) => void | false, extra: UpdateOptions = {}) => {
+    const run = () => updateWithRetry(store, streamId, apply, { now, ...extra })
+    const result = (streamTurns.get(streamId) ?? Promise.resolve()).then(run, run)
+    const turn = result.catch(() => {})
+    streamTurns.set(streamId, turn)
+    void turn.then(() => { if (streamTurns.get(streamId) === turn) streamTurns.delete(streamId) })
+    return result
+  }
   const latest = latestThumbnails({
     failed: (message, fields, error) => failed('latest-thumbnail', message, fields, error),
     async write(ref, body) {

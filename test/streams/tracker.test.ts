@@ -264,4 +264,20 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     await b!.deliver(await feed('started', 'x', t0 + 1_000))
     expect((await store.get(STREAM))!.record.firstThumbnail?.eventId).toBe(later.id)
   })
+
+  it('deliveries of one stream under way at once change it one after another, without colliding in the store', async () => {
+    const store = memoryStreamStore()
+    let conflicts = 0
+    const counting: StreamStore = { ...store, put: async (...args) => {
+      const outcome = await store.put(...args)
+      if (outcome === 'conflict') conflicts++
+      return outcome
+    } }
+    const [a] = instances(1, counting, [])
+    const t0 = Date.now() - 10_000
+    await Promise.all(Array.from({ length: 32 }, async (_, i) => a!.deliver(await feed('started', `feed-${i}`, t0 + i))))
+    expect(Object.keys((await store.get(STREAM))!.record.feeds)).toHaveLength(32)
+    expect(conflicts).toBe(0)
+  })
 })
+
