@@ -50,6 +50,8 @@ export interface DeliverOneOptions {
   onOutcome?: (report: OutcomeReport) => void
   /** Told when the queue failed under a delivery (load, record): counted apart from the destination's failures. */
   onQueueError?: (step: 'load' | 'record') => void
+  /** Told the size of the event's body once it is loaded (the worker bounds the bytes its deliveries hold). */
+  onLoaded?: (bytes: number) => void
   now?: () => number
   random?: () => number
 }
@@ -97,6 +99,7 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
   if (destination) {
     try {
       event = await queue.load(claim)
+      options.onLoaded?.(event.body.byteLength)
     } catch (error) {
       log.error('cannot read an event from the queue; retrying later', { destination: name, id: claim.eventId, error: errorMessage(error) })
       options.onQueueError?.('load')

@@ -32,6 +32,8 @@ export interface WorkerOptions {
   onQueueError?: (step: 'load' | 'record' | 'claim') => void
   now?: () => number
   random?: () => number
+  /** Body bytes one lane's deliveries may hold at once (default 64 MiB). */
+  laneBodyBytes?: number
 }
 
 interface Lane {
@@ -40,9 +42,19 @@ interface Lane {
   policy: DeliveryPolicy
   circuit: Circuit
   inFlight: Set<Promise<void>>
-  /** Resolved (and replaced) whenever a delivery of the lane ends. */
+  /** Body bytes its deliveries under way hold, and the mean size of the bodies it delivered lately. */
+  bytes: number
+  meanBytes: number
+  /** Resolved (and replaced) whenever a delivery of the lane ends, or the lane's first tells its body size. */
   settled: { promise: Promise<void>; resolve: () => void }
 }
+
+/**
+ * Body bytes one lane's deliveries may hold at once, by default: as many 1 MB thumbnails as the fs sink's
+ * concurrency, but only four 16 MB bodies, so large bodies do not multiply the memory a busy gateway holds. (Half
+ * of it made a gateway taking 1 MB thumbnails fall behind until its spool was full.)
+ */
+const LANE_BODY_BYTES = 64 * 1024 * 1024
 
 /** How long an idle claim waits for work before asking again. */
 const IDLE_WAIT_MS = 5_000
@@ -51,6 +63,7 @@ const ORPHAN_CHECK_MS = 30_000
 
 export function startWorker(options: WorkerOptions): Worker {
   const { queue, log } = options
+  const laneBodyBytes = options.laneBodyBytes ?? LANE_BODY_BYTES
   const now = options.now ?? Date.now
   const lanes = new Map<string, Lane>()
   const stop = new AbortController() // ends claims waiting for work
@@ -62,7 +75,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const policy = options.policyFor(name)
     const lane: Lane = {
       name, destination: options.destinations.get(name), policy, circuit: createCircuit(policy.circuit),
-      inFlight: new Set(), settled: deferred(),
+      inFlight: new Set(), bytes: 0, meanBytes: 0, settled: deferred(),
     }
     lanes.set(name, lane)
     loops.push(loop(lane).catch((error) => log.error('delivery lane stopped; this is a bug', { destination: name, error: errorMessage(error) })))
@@ -72,7 +85,8 @@ export function startWorker(options: WorkerOptions): Worker {
     // A claim holds a delivery for longer than an attempt may take, so a lease only runs out when its holder died.
     const leaseMs = lane.policy.timeoutMs * 2 + 30_000
     while (!stop.signal.aborted) {
-      if (lane.inFlight.size >= lane.policy.concurrency) {
+      // Full by count or by bytes; or the lane's first delivery is under way and the size of its bodies unknown yet.
+      if (lane.inFlight.size >= lane.policy.concurrency || lane.bytes >= laneBodyBytes || (lane.meanBytes === 0 && lane.inFlight.size > 0)) {
         await settledOrSleep(lane.settled.promise, IDLE_WAIT_MS, stop.signal)
         continue
       }
@@ -86,7 +100,7 @@ export function startWorker(options: WorkerOptions): Worker {
       let claims: Claim[]
       try {
         claims = await queue.claim({
-          destination: lane.name, max: probe ? 1 : lane.policy.concurrency - lane.inFlight.size, leaseMs, waitMs: IDLE_WAIT_MS, signal: stop.signal,
+          destination: lane.name, max: probe ? 1 : room(lane), leaseMs, waitMs: IDLE_WAIT_MS, signal: stop.signal,
         })
       } catch (error) {
         log.error('cannot claim deliveries from the queue; trying again', { destination: lane.name, error: errorMessage(error) })
@@ -99,11 +113,28 @@ export function startWorker(options: WorkerOptions): Worker {
     }
   }
 
+  /** How many more to claim: what the concurrency leaves, and what the byte budget leaves at the lane's mean size. */
+  function room(lane: Lane): number {
+    const byCount = lane.policy.concurrency - lane.inFlight.size
+    if (lane.meanBytes === 0) return 1
+    return Math.max(1, Math.min(byCount, Math.floor((laneBodyBytes - lane.bytes) / lane.meanBytes)))
+  }
+
   function run(lane: Lane, claim: Claim, probe: boolean): void {
+    // Counted at the lane's mean size until its body is loaded, so claims in a row do not overshoot the budget.
+    let held = lane.meanBytes
+    lane.bytes += held
     const attempt = deliverOne(claim, {
       queue, destination: lane.destination, policy: lane.policy, log, signal: abandon.signal,
       ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
       ...(options.onQueueError ? { onQueueError: options.onQueueError } : {}),
+      onLoaded(bytes) {
+        lane.bytes += bytes - held
+        held = bytes
+        const first = lane.meanBytes === 0
+        lane.meanBytes = Math.max(1, first ? bytes : lane.meanBytes * 0.9 + bytes * 0.1)
+        if (first) wake(lane) // the size is known: the lane may claim more
+      },
       now, ...(options.random ? { random: options.random } : {}),
     }).then((verdict) => {
       if (verdict === 'up') lane.circuit.success()
@@ -113,10 +144,9 @@ export function startWorker(options: WorkerOptions): Worker {
       log.error('delivery failed unexpectedly; this is a bug', { destination: lane.name, id: claim.eventId, error: errorMessage(error) })
       if (probe) lane.circuit.release(now())
     }).finally(() => {
+      lane.bytes -= held
       lane.inFlight.delete(attempt)
-      const { resolve } = lane.settled
-      lane.settled = deferred()
-      resolve()
+      wake(lane)
     })
     lane.inFlight.add(attempt)
   }
@@ -151,6 +181,13 @@ export function startWorker(options: WorkerOptions): Worker {
       }
     },
   }
+}
+
+/** Wakes the lane's loop (a delivery ended, or told its size). */
+function wake(lane: Lane): void {
+  const { resolve } = lane.settled
+  lane.settled = deferred()
+  resolve()
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

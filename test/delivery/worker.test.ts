@@ -7,6 +7,7 @@ import { DeliveryDeferred, DeliveryError, type Destination } from '../../src/des
 import type { HookEvent } from '../../src/events/types.ts'
 import { createLogger, silentLogger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'
+import { crcOf } from '../../src/events/body-check.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually, sleep } from '../support/wait.ts'
 
@@ -54,7 +55,7 @@ afterEach(async () => {
   dir.remove()
 })
 
-function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY, queue: Queue = store) {
+function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY, queue: Queue = store, laneBodyBytes?: number) {
   const outcomes: OutcomeReport[] = []
   const spoolErrors: string[] = []
   const accept = async (count: number, names: string[]) => {
@@ -64,6 +65,7 @@ function start(destinations: Destination[], policy: (name: string) => DeliveryPo
     queue, destinations: new Map(destinations.map((d) => [d.name, d])), policyFor: policy, log: silentLogger,
     onOutcome: (report) => outcomes.push(report),
     onQueueError: (step) => spoolErrors.push(step),
+    ...(laneBodyBytes ? { laneBodyBytes } : {}),
   })
   closeDeliverer = () => deliverer.close(100)
   return { deliverer, outcomes, accept, spoolErrors }
@@ -106,6 +108,21 @@ describe('worker', () => {
     expect(stuck.calls.length).toBe(POLICY.concurrency) // its lane is full and waiting; the other lane is done
     release()
     await eventually(() => stuck.calls.length === 20)
+  })
+
+  it('keeps the body bytes a lane holds to its budget: large bodies, fewer under way than the concurrency', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const slow = recorder('big', () => gate)
+    start([slow.destination], () => ({ ...POLICY, concurrency: 64 }), store, 16 * 1024 * 1024)
+    const body = new Uint8Array(4 * 1024 * 1024) // 16 MiB for the lane: four of these
+    for (let i = 0; i < 12; i++) await store.put(makeEvent({ id: `big${i}`, body, bodyCrc32: crcOf(body), receivedAt: Date.now() }), ['big'])
+    await eventually(() => slow.calls.length >= 4)
+    await sleep(200)
+    expect(slow.calls.length).toBe(4)
+    release()
+    await eventually(() => slow.calls.length === 12)
+    expect(slow.maxActive()).toBe(4)
   })
 
   it('keeps to the concurrency limit', async () => {
