@@ -22,6 +22,8 @@ interface Slot {
   entry: Entry
   version: number
   at: number
+  /** Order of arrival among slots of the same `at`. */
+  seq?: number
 }
 
 interface Waiter {
@@ -35,6 +37,7 @@ export class ClaimBoard {
   readonly #leases = new MinHeap<Slot>((slot) => slot.at)
   readonly #waiters = new Set<Waiter>()
   readonly #now: () => number
+  #seq = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAt = Infinity
 
@@ -187,8 +190,12 @@ export class ClaimBoard {
     entry.version++
     const destination = entry.delivery.destination
     let heap = this.#due.get(destination)
-    if (!heap) this.#due.set(destination, heap = new MinHeap<Slot>((slot) => slot.at))
-    heap.push({ entry, version: entry.version, at: entry.delivery.nextAt })
+    if (!heap) this.#due.set(destination, heap = new MinHeap<Slot>((slot) => slot.at, (slot) => slot.seq ?? 0))
+    // First come, first served: a delivery comes up in order of when it became due (its event's acceptance, or its
+    // retry time), then of arrival. Ordered by retry time alone, every new delivery (nextAt 0) tied, the heap took
+    // them in no order, and under sustained load old ones waited behind new ones, holding the spool's old segments.
+    const { nextAt, since } = entry.delivery
+    heap.push({ entry, version: entry.version, at: Math.max(nextAt, Math.min(since, this.#now())), seq: ++this.#seq })
     if (entry.delivery.nextAt <= this.#now()) this.#wake(destination)
     else this.#arm()
   }

@@ -6,9 +6,18 @@
 export class MinHeap<T> {
   readonly #items: T[] = []
   readonly #key: (item: T) => number
+  readonly #tie: ((item: T) => number) | undefined
 
-  constructor(key: (item: T) => number) {
+  /** `tie` orders items of equal `key` (without it their order is arbitrary). */
+  constructor(key: (item: T) => number, tie?: (item: T) => number) {
     this.#key = key
+    this.#tie = tie
+  }
+
+  #less(a: T, b: T): boolean {
+    const ka = this.#key(a)
+    const kb = this.#key(b)
+    return ka < kb || (ka === kb && this.#tie !== undefined && this.#tie(a) < this.#tie(b))
   }
 
   get size(): number {
@@ -25,7 +34,7 @@ export class MinHeap<T> {
     let i = items.length - 1
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if (this.#key(items[parent]!) <= this.#key(items[i]!)) break
+      if (!this.#less(items[i]!, items[parent]!)) break
       ;[items[parent], items[i]] = [items[i]!, items[parent]!]
       i = parent
     }
@@ -42,8 +51,8 @@ export class MinHeap<T> {
         const left = 2 * i + 1
         const right = left + 1
         let smallest = i
-        if (left < items.length && this.#key(items[left]!) < this.#key(items[smallest]!)) smallest = left
-        if (right < items.length && this.#key(items[right]!) < this.#key(items[smallest]!)) smallest = right
+        if (left < items.length && this.#less(items[left]!, items[smallest]!)) smallest = left
+        if (right < items.length && this.#less(items[right]!, items[smallest]!)) smallest = right
         if (smallest === i) break
         ;[items[smallest], items[i]] = [items[i]!, items[smallest]!]
         i = smallest

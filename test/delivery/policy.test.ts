@@ -83,6 +83,15 @@ describe('MinHeap', () => {
     while (heap.size > 0) out.push(heap.pop()!)
     expect(out).toEqual([...values].sort((a, b) => a - b))
   })
+
+  it('pops items of equal key in the order its tie-breaker gives', () => {
+    const heap = new MinHeap<{ key: number; seq: number }>((item) => item.key, (item) => item.seq)
+    const items = Array.from({ length: 100 }, (_, seq) => ({ key: seq % 3 === 0 ? 5 : 0, seq }))
+    items.forEach((item) => heap.push(item))
+    const out: number[] = []
+    while (heap.size > 0) out.push(heap.pop()!.seq)
+    expect(out).toEqual([...items.filter((i) => i.key === 0), ...items.filter((i) => i.key === 5)].map((i) => i.seq))
+  })
 })
 
 describe('dedup', () => {

@@ -54,6 +54,24 @@ const thumbEvent = async (seed: string, size = 10_000) => {
 const segmentFiles = () => readdirSync(join(dir.path, 'segments')).sort()
 
 describe('local queue', () => {
+  it('hands out deliveries first come, first served (a heap of equal due times used to take them in no order)', async () => {
+    const queue = await queueAt()
+    const ids: string[] = []
+    for (let i = 0; i < 200; i++) {
+      const event = await jsonEvent({ ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + i })
+      await queue.put(event, ['disk'])
+      ids.push(event.id)
+    }
+    const order: string[] = []
+    for (;;) {
+      const [claim] = await queue.claim({ max: 1, leaseMs: 60_000 })
+      if (!claim) break
+      order.push(claim.eventId)
+      await queue.ack(claim)
+    }
+    expect(order).toEqual(ids)
+  })
+
   it('reads bodies back from disk when they are not cached', async () => {
     let queue = await queueAt()
     const thumb = await thumbEvent('a', 300_000)
