@@ -8,7 +8,7 @@
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import { toHex } from '../util/encoding.ts'
+import { createHash } from 'node:crypto'
 import { LIFECYCLE_SOURCE } from './lifecycle-event.ts'
 import { crcOf } from '../events/body-check.ts'
 
@@ -28,9 +28,9 @@ export interface Check {
 export async function checkEvent(check: Check, now: number): Promise<HookEvent> {
   const data: Record<string, unknown> = { streamId: check.streamId, at: check.at, ...(check.by ? { by: check.by } : {}), attempt: check.attempt }
   const body = new TextEncoder().encode(JSON.stringify({ type: CHECK_TYPE, event: 'check', timestamp: check.at, data }))
-  const digest = async (bytes: Uint8Array) => toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)))
   return {
-    id: (await digest(body)).slice(0, 24),
+    // node:crypto, synchronous: a check's id is ready in the same turn (WebCrypto's completes on another thread).
+    id: createHash('sha256').update(body).digest('hex').slice(0, 24),
     source: LIFECYCLE_SOURCE,
     type: CHECK_TYPE,
     event: 'check',

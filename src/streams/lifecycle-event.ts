@@ -5,7 +5,7 @@
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import { toHex } from '../util/encoding.ts'
+import { createHash } from 'node:crypto'
 import type { StreamRecord } from './types.ts'
 import { activeFeedIds } from './active-feeds.ts'
 import { crcOf } from '../events/body-check.ts'
@@ -28,7 +28,7 @@ export async function lifecycleEvent(record: StreamRecord, kind: 'live' | 'ended
   }
   const body = new TextEncoder().encode(JSON.stringify({ type: 'stream', event: kind, timestamp, data }))
   // One id per session and kind: emitting the same transition twice is one delivery.
-  const id = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`stream|${record.session}|${kind}`)))).slice(0, 24)
+  const id = createHash('sha256').update(`stream|${record.session}|${kind}`, 'utf8').digest('hex').slice(0, 24)
   return {
     id,
     source: LIFECYCLE_SOURCE,
