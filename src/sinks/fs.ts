@@ -47,7 +47,7 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
     try {
       await ensureFolder(temps)
       await ensureFolder(dirname(path))
-      await writeWhole(temp, body, signal)
+      await writeFileOnce(temp, body, signal)
       signal?.throwIfAborted()
       await rename(temp, path)
     } catch (error) {
@@ -113,7 +113,7 @@ async function sweepTemps(temps: string, log: Logger): Promise<void> {
  * FileHandle and a promise of its own (100 KB to tmpfs: 31-35 µs of event loop per write against 16-19 µs, and
  * 89-95 µs of CPU against 70-80 µs); Deno and Bun take either.
  */
-function writeWhole(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+function writeFileOnce(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => writeFile(path, body, signal ? { signal } : {}, (error) => (error ? reject(error) : resolve())))
 }
 

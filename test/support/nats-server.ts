@@ -10,6 +10,7 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from './files.ts'
 import { freePort } from './ports.ts'
+import { onOutputLines } from './runtimes.ts'
 
 const BINARY = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((path) => existsSync(path)) ?? 'nats-server'
 
@@ -60,26 +61,18 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     child = proc
     exited = new Promise((done) => proc.once('exit', () => done()))
     const timer = setTimeout(() => fail(new Error(`nats-server did not start in 15 s:\n${logs.join('\n')}`)), 15_000)
-    let pending = ''
-    const onData = (chunk: Buffer) => {
-      pending += chunk.toString()
-      const lines = pending.split('\n')
-      pending = lines.pop()!
-      for (const line of lines) {
-        logs.push(line)
-        if (line.includes('Server is ready')) {
-          clearTimeout(timer)
-          resolve()
-        }
+    onOutputLines(proc, (line) => {
+      logs.push(line)
+      if (line.includes('Server is ready')) {
+        clearTimeout(timer)
+        resolve()
       }
-    }
+    })
     const fail = (error: Error) => {
       clearTimeout(timer)
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
       reject(error)
     }
-    proc.stdout!.on('data', onData)
-    proc.stderr!.on('data', onData)
     proc.once('error', (error) => fail(new Error(`cannot run ${BINARY} (apt-get install nats-server): ${error.message}`)))
     proc.once('exit', (code, signal) => fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${logs.join('\n')}`)))
   })
