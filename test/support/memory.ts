@@ -49,6 +49,11 @@ export interface UploadOptions {
    * but the body never completes in time; the answer can only be a refusal or a timeout.
    */
   trickleMs?: number
+  /**
+   * Sends all but the last write, calls `reached`, and sends the rest only once `release` resolves: with many
+   * uploads at once, none can finish (and give back what it holds) before all have had their turn.
+   */
+  holdLast?: { reached(): void; release: Promise<void> }
 }
 
 export interface UploadResult {
@@ -92,9 +97,15 @@ export function upload(url: string, options: UploadOptions): Promise<UploadResul
     const slow = options.trickleMs !== undefined
     const total = slow ? options.bytes - 1024 : options.bytes
     let trickle: ReturnType<typeof setInterval> | undefined
+    let held = false
     const pump = () => {
       while (!answered && !settled && sent < total) {
         const piece = Math.min(chunk.byteLength, total - sent)
+        if (options.holdLast && !held && sent + piece >= total) {
+          held = true
+          options.holdLast.reached()
+          return void options.holdLast.release.then(pump)
+        }
         sent += piece
         if (!req.write(piece === chunk.byteLength ? chunk : chunk.subarray(0, piece))) return void req.once('drain', pump)
       }
