@@ -141,7 +141,7 @@ function buildInputsDigest(): string | undefined {
  */
 const REFERENCE_DIR = join(ROOT, 'node_modules/.cache/hookcast-bench')
 buildSync({
-  entryPoints: [join(ROOT, 'bench/servers/floor.ts'), join(ROOT, 'bench/servers/express.ts')],
+  entryPoints: ['floor', 'hono', 'express'].map((name) => join(ROOT, `bench/servers/${name}.ts`)),
   outdir: REFERENCE_DIR, outExtension: { '.js': '.mjs' }, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error',
 })
 
@@ -150,6 +150,7 @@ export const COMMANDS = {
   deno: [join(BIN, 'deno'), 'run', '-A', 'adapters/deno.ts'],
   bun: [join(BIN, 'bun'), 'run', 'adapters/bun.ts'],
   floor: [process.execPath, join(REFERENCE_DIR, 'floor.mjs')],
+  hono: [process.execPath, join(REFERENCE_DIR, 'hono.mjs')],
   express: [process.execPath, join(REFERENCE_DIR, 'express.mjs')],
 } as const satisfies Record<string, readonly string[]>
 

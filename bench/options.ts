@@ -3,7 +3,7 @@
  *
  *   --quick                  short runs, one repeat, printed only (no results.md)
  *   --only a,b,c,d,cold,idle the workloads to run (idle: resident memory 3 s after listening, no request)
- *   --servers floor,express,node,deno,bun,node-fsync,nats3    the receivers to run them against (nats3: three
+ *   --servers floor,hono,express,node,deno,bun,node-fsync,nats3    the receivers to run them against (nats3: three
  *                            instances on Node sharing one local nats-server, (a) and (c) only)
  *   --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --idle-runs N --out FILE
  *

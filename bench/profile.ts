@@ -30,7 +30,7 @@ const value = (name: string, fallback: string) => {
   const index = args.indexOf(`--${name}`)
   return index >= 0 ? args[index + 1]! : fallback
 }
-const runtime = value('runtime', 'node') as 'node' | 'deno' | 'bun' | 'floor' | 'express'
+const runtime = value('runtime', 'node') as 'node' | 'deno' | 'bun' | 'floor' | 'hono' | 'express'
 const workload = value('workload', 'a')
 const seconds = Number(value('seconds', '5'))
 const keep = args.includes('--keep') ? value('keep', '') : undefined
@@ -53,11 +53,12 @@ const profileArgs: Record<typeof runtime, string[]> = {
   deno: [command!, rest[0]!, `--v8-flags=--cpu-prof,--cpu-prof-dir=${profiles}`, ...rest.slice(1)],
   bun: [command!, '--cpu-prof', `--cpu-prof-dir=${profiles}`, ...rest],
   floor: [command!, '--cpu-prof', '--cpu-prof-dir', profiles, ...rest],
+  hono: [command!, '--cpu-prof', '--cpu-prof-dir', profiles, ...rest],
   express: [command!, '--cpu-prof', '--cpu-prof-dir', profiles, ...rest],
 }
 try {
   const backlog = workload === 'd' ? await fillSpool(dir.path, Number(value('backlog', '10000')), shape.size) : []
-  const server = runtime === 'floor' || runtime === 'express'
+  const server = runtime === 'floor' || runtime === 'hono' || runtime === 'express'
     ? await startServer(profileArgs[runtime], [], { DATA: join(dir.path, 'data'), SECRET })
     : await startServer(profileArgs[runtime], ['--config', config], {})
   const options: LoadOptions = {

@@ -10,10 +10,11 @@ import { join } from 'node:path'
 import { COMMANDS, fileCreateCost, median, NODE_ENTRY, ROOT, sumCounts } from './lib.ts'
 import type { Options } from './options.ts'
 import { natsVersion } from './nats.ts'
-import { IDLE_KINDS, IDLE_SECONDS, RUNTIMES, type BacklogSample, type ColdSample, type Sample, type ServerKind, type Workload } from './scenarios.ts'
+import { IDLE_KINDS, IDLE_SECONDS, isReference, RUNTIMES, type BacklogSample, type ColdSample, type Sample, type ServerKind, type Workload } from './scenarios.ts'
 
 const LABELS: Record<ServerKind, string> = {
   floor: 'floor (node:http, HMAC, write)',
+  hono: 'Hono on @hono/node-server, HMAC, write',
   express: 'Express + raw body parser',
   node: 'hookcast on Node',
   deno: 'hookcast on Deno',
@@ -161,7 +162,7 @@ export function renderReport({ options, started, machine, workloads, results, ba
       lines.push(`| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
         `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
         `${floor ? ratio(m.p99, floor.p99) : 'n/a'} | ${mb(m.rss)} | ${fmt(m.cpuPerEvent)} | ${floor ? ratio(m.cpuPerEvent, floor.cpuPerEvent) : 'n/a'} | ` +
-        `${kind === 'floor' || kind === 'express' ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused, m.reasons)}` +
+        `${isReference(kind) ? '-' : fmt(m.drain, 1)} | ${check}${describeRefused(m.refused, m.reasons)}` +
         `${m.reconnects ? `, ${fmt(m.reconnects)} reconnects` : ''}${m.errors ? `, ${fmt(m.errors)} errors` : ''} | ${fmt(m.loadCpu * 100)}% | ${fmt(m.createCost)} |`)
     }
     lines.push('')

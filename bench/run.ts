@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only a,b,c,d,cold,idle] [-- --servers floor,express,node,deno,bun,node-fsync,nats3]
+ * `npm run bench [-- --quick] [-- --only a,b,c,d,cold,idle] [-- --servers floor,hono,express,node,deno,bun,node-fsync,nats3]
  *   [-- --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --idle-runs N --out FILE]`
  *
  * Runs, in one go on this machine, the floor receiver (node:http + HMAC + file), the usual Express receiver and

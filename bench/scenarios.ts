@@ -23,7 +23,10 @@ import type { Options } from './options.ts'
 // ---------------------------------------------------------------------------------------------------------------
 // What runs.
 
-export type ServerKind = 'floor' | 'express' | 'node' | 'deno' | 'bun' | 'node-fsync' | 'nats3'
+export type ServerKind = ReferenceKind | 'node' | 'deno' | 'bun' | 'node-fsync' | 'nats3'
+/** The receivers hookcast is measured against, which write before answering (bench/servers/). */
+export type ReferenceKind = 'floor' | 'hono' | 'express'
+export const isReference = (kind: ServerKind): kind is ReferenceKind => kind === 'floor' || kind === 'hono' || kind === 'express'
 export type Runtime = 'node' | 'deno' | 'bun'
 /** The receivers whose idle memory is read: the floor and hookcast on each runtime. */
 export type IdleKind = 'floor' | Runtime
@@ -39,9 +42,9 @@ export interface Workload {
 
 const KiB = 1024
 export const WORKLOADS: Workload[] = [
-  { key: 'a', title: '(a) 100 KB JPEG thumbnails, 32 connections', kind: 'thumbnail', size: 100 * KiB, connections: 32, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
-  { key: 'b', title: '(b) 1 MB JPEG thumbnails, 64 connections', kind: 'thumbnail', size: 1024 * KiB, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun'] },
-  { key: 'c', title: '(c) feeds JSON events, 64 connections', kind: 'json', size: 0, connections: 64, servers: ['floor', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
+  { key: 'a', title: '(a) 100 KB JPEG thumbnails, 32 connections', kind: 'thumbnail', size: 100 * KiB, connections: 32, servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
+  { key: 'b', title: '(b) 1 MB JPEG thumbnails, 64 connections', kind: 'thumbnail', size: 1024 * KiB, connections: 64, servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun'] },
+  { key: 'c', title: '(c) feeds JSON events, 64 connections', kind: 'json', size: 0, connections: 64, servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
 ]
 export const RUNTIMES: Runtime[] = ['node', 'deno', 'bun']
 export const IDLE_KINDS: IdleKind[] = ['floor', ...RUNTIMES]
@@ -133,7 +136,7 @@ interface Target {
 async function launch(kind: ServerKind, dir: string, watch: string[] = []): Promise<Server> {
   const data = join(dir, 'data')
   mkdirSync(data, { recursive: true })
-  if (kind === 'floor' || kind === 'express') return startServer(COMMANDS[kind], [], { DATA: data, SECRET })
+  if (isReference(kind)) return startServer(COMMANDS[kind], [], { DATA: data, SECRET })
   if (kind === 'nats3') throw new Error('nats3 is several processes: use launchTarget')
   const runtime: Runtime = kind === 'node-fsync' ? 'node' : kind
   return startServer(COMMANDS[runtime], ['--config', hookcastConfig(dir, kind === 'node-fsync')], {}, watch)
@@ -227,7 +230,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     const delivered = () => servers.reduce((sum, server) => sum + server.delivered.count, 0)
     const lastDelivery = () => Math.max(...servers.map((server) => server.delivered.lastAt))
     let drain = 0
-    if (kind !== 'floor' && kind !== 'express') {
+    if (!isReference(kind)) {
       // Accepted is only half the job: wait for every accepted event to be delivered, then a little quiet.
       const deadline = loadEnded + 180_000
       while (performance.now() < deadline) {

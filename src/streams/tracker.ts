@@ -1,8 +1,9 @@
 /**
  * The stream tracker: a destination (`@streams`) fed from the queue with every feed hook and thumbnail, whose
- * effects are the lifecycle of lifecycle.ts applied to the stream store. Each delivery reads the stream's record,
- * applies the hook and writes it back with compare-and-set (again until no other writer came in between), then
- * hands on the transitions it claimed in that write as `stream` events (`live`, `ended`) and stores thumbnails.
+ * effects are the lifecycle of lifecycle.ts applied to the stream store. Each delivery applies its hook to the
+ * stream's record, written back with compare-and-set (again until no other writer came in between; deliveries of
+ * one stream that wait for a write under way share the next: stream-changes.ts), then hands on the transitions it
+ * claimed in that write as `stream` events (`live`, `ended`) and stores thumbnails.
  *
  * There are no timers for flap windows: when a session is ending, the tracker schedules a check (check-event.ts),
  * delayed work in the queue that survives a restart and that any instance may pick up. What the tracker learns is
@@ -12,7 +13,9 @@
 import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
-import { updateWithRetry, type StreamStore, type UpdateOptions, type VersionedRecord } from '../state/stream-store.ts'
+import type { StreamStore, UpdateOptions, VersionedRecord } from '../state/stream-store.ts'
+import { streamChanges, type StreamChange } from './stream-changes.ts'
+import { cloneRecord } from './record.ts'
 import { lifecycleEvent } from './lifecycle-event.ts'
 import { STREAM_LIMITS, StreamLimitError, type StreamRecord, type ThumbnailRef, type Transition } from './types.ts'
 import {
@@ -84,17 +87,8 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     fullSince.set(streamId, now())
     log.warn('stream has too many active feeds; new ones are not tracked', { stream: streamId, feed: feedId.slice(0, 100) })
   }
-  // One change of a stream at a time in this process: many deliveries of one stream under way at once would
-  // otherwise collide in the store's compare-and-set and retry each other out (other instances still may: CAS).
-  const streamTurns = new Map<string, Promise<unknown>>()
-  const change = (streamId: string, apply: (r: StreamRecord) => void | false, extra: UpdateOptions = {}) => {
-    const run = () => updateWithRetry(store, streamId, apply, { now, ...extra })
-    const result = (streamTurns.get(streamId) ?? Promise.resolve()).then(run, run)
-    const turn = result.catch(() => {})
-    streamTurns.set(streamId, turn)
-    void turn.then(() => { if (streamTurns.get(streamId) === turn) streamTurns.delete(streamId) })
-    return result
-  }
+  // One write of a stream at a time in this process, holding every change that waited for it (stream-changes.ts).
+  const change = streamChanges(store, now)
   const latest = latestThumbnails({
     failed: (message, fields, error) => failed('latest-thumbnail', message, fields, error),
     async write(ref, body) {
@@ -104,7 +98,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   })
 
   /** Runs a change that may create the record; a refusal (limits) means the stream is not tracked. */
-  async function tracked(streamId: string, apply: (r: StreamRecord) => void | false, extra?: UpdateOptions): Promise<VersionedRecord | undefined> {
+  async function tracked(streamId: string, apply: StreamChange, extra?: UpdateOptions): Promise<VersionedRecord | undefined> {
     try {
       return await change(streamId, apply, extra)
     } catch (error) {
@@ -129,26 +123,33 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   }
 
   /**
-   * After a write: schedules the check that ends an ending session, then hands on the transitions `by` claimed,
-   * in order, each marked as handed on once it is; each mark takes on what became due meanwhile (an `ended` after
-   * the `live` this delivery holds).
+   * The record as a change left it, when what follows the write needs it (see follow): a copy, since later changes
+   * written in the same turn go on changing the record.
    */
-  async function follow(written: VersionedRecord, by: string, claimed: Transition[]): Promise<void> {
-    const ends = endsAt(written.record, flapWindowMs)
-    if (ends !== undefined) await schedule({ streamId: written.record.streamId, at: ends, attempt: 0 })
-    let record = written.record
+  const toFollow = (r: StreamRecord, claimed: Transition[]) => (claimed.length > 0 || endsAt(r, flapWindowMs) !== undefined ? cloneRecord(r) : undefined)
+
+  /**
+   * After a write, with the record as this delivery's change left it: schedules the check that ends an ending
+   * session, then hands on the transitions `by` claimed, in order, each marked as handed on once it is; each mark
+   * takes on what became due meanwhile (an `ended` after the `live` this delivery holds).
+   */
+  async function follow(record: StreamRecord, by: string, claimed: Transition[]): Promise<void> {
+    const ends = endsAt(record, flapWindowMs)
+    if (ends !== undefined) await schedule({ streamId: record.streamId, at: ends, attempt: 0 })
     let mine = claimed
     while (mine.length > 0) {
       const kind = mine[0]!
       const session = record.session!
       await options.emit(await lifecycleEvent(record, kind, now()))
       let next: Transition[] = []
+      let after: StreamRecord | undefined
       const marked = await change(record.streamId, (r) => {
         markEmitted(r, kind, session)
         next = claimTransitions(r, by, now())
+        after = next.length > 0 ? cloneRecord(r) : undefined
       }, { existing: true })
-      if (!marked) return // forgotten meanwhile
-      record = marked.record
+      if (!marked || !after) return // forgotten meanwhile, or nothing more to hand on
+      record = after
       mine = next
     }
   }
@@ -175,6 +176,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     const names = namesOf(event)
     let full = false
     let claimed: Transition[] = []
+    let own: StreamRecord | undefined
     const written = await tracked(streamId, (r) => {
       const renamed = (names.accountId !== undefined && r.accountId !== names.accountId) || (names.streamName !== undefined && r.streamName !== names.streamName)
       if (names.accountId) r.accountId = names.accountId
@@ -182,13 +184,14 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
       full = !roomForFeed(r, feedId)
       if (!full) applyFeed(r, feedId, event.event, at, now())
       claimed = claimTransitions(r, event.id, now())
+      own = toFollow(r, claimed)
       if (full && !renamed && claimed.length === 0) return false // nothing changed: no write
     })
     if (full) {
       limit('feeds_full')
       warnFull(streamId, feedId)
     }
-    if (written) await follow(written, event.id, claimed)
+    if (written && own) await follow(own, event.id, claimed)
   }
 
   async function onThumbnail(event: HookEvent): Promise<void> {
@@ -232,12 +235,14 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     const by = check.by ?? event.id
     try {
       let claimed: Transition[] = []
+      let own: StreamRecord | undefined
       const written = await change(check.streamId, (r) => {
         const finished = finishIfDue(r, now(), flapWindowMs)
         claimed = claimTransitions(r, by, now())
+        own = toFollow(r, claimed)
         if (!finished && claimed.length === 0) return false
       }, { existing: true })
-      if (written) await follow(written, by, claimed)
+      if (written && own) await follow(own, by, claimed)
     } catch (error) {
       const delay = retryDelay(check.attempt)
       failed('settle', `cannot end a stream session or hand on its transition; retrying in ${delay / 1000} s`, { stream: check.streamId }, error)

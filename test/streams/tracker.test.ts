@@ -77,6 +77,20 @@ describe('stream tracker', () => {
     expect(await record()).toMatchObject({ status: 'ended', feeds: {} })
   })
 
+  it('hooks of one stream that arrive together are written together, and the live alert is as its own hook left the stream', async () => {
+    const t0 = Date.now()
+    let puts = 0
+    const put = store.put.bind(store)
+    store.put = (...args) => { puts++; return put(...args) }
+    const hooks = await Promise.all(['a', 'b', 'c'].map((id, i) => feed('started', id, t0 + i)))
+    await Promise.all(hooks.map((hook) => tracker.deliver(hook)))
+    // Delivered in one go: one write (then one more, marking the live alert handed on).
+    expect(puts).toBe(2)
+    expect(emitted.map((e) => `${e.type}.${e.event}`)).toEqual(['stream.live'])
+    expect(emitted[0]!.data).toMatchObject({ liveSince: t0, feeds: ['a'] })
+    expect(Object.keys((await record())!.feeds).sort()).toEqual(['a', 'b', 'c'])
+  })
+
   it('a flap within the window produces neither an ended nor a second live', async () => {
     const t0 = Date.now()
     await tracker.deliver(await feed('started', 'a', t0))
