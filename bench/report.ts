@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { COMMANDS, fileCreateCost, median, NODE_ENTRY, ROOT, sumCounts } from './lib.ts'
 import type { Options } from './options.ts'
 import { natsVersion } from './nats.ts'
-import { IDLE_KINDS, IDLE_SECONDS, isReference, RUNTIMES, type BacklogSample, type ColdSample, type Sample, type ServerKind, type Workload } from './scenarios.ts'
+import { IDLE_KINDS, IDLE_SECONDS, isReference, RUNTIMES, SETTLED_SECONDS, type IdleSample, type BacklogSample, type ColdSample, type Sample, type ServerKind, type Workload } from './scenarios.ts'
 
 const LABELS: Record<ServerKind, string> = {
   floor: 'floor (node:http, HMAC, write)',
@@ -98,7 +98,7 @@ export interface Results {
   backlog: Record<string, BacklogSample[]>
   cold: Record<string, ColdSample[]>
   /** Idle resident memory, bytes, by receiver (floor, node, deno, bun). */
-  idle: Record<string, number[]>
+  idle: Record<string, IdleSample[]>
 }
 
 const LEGEND = [
@@ -136,8 +136,10 @@ const LEGEND = [
   '  and one fs sink directory; autocannon spreads its connections evenly over the three (connection i to instance',
   '  i mod 3). Everything runs on the same machine, so this measures the cost of the shared queue, not added',
   '  machines. Peak RSS and CPU/delivered add up the three gateways and nats-server.',
-  `- **idle RSS**: resident memory (VmRSS) ${IDLE_SECONDS} s after the receiver listens, before any request; hookcast with the`,
-  '  same config as in (a)-(c) (an empty spool). MB in this report are MiB (2^20 bytes), the 70 MB bound included.',
+  `- **idle RSS**: resident memory (VmRSS) ${IDLE_SECONDS} s and ${SETTLED_SECONDS} s after the receiver listens, before any request; hookcast with the`,
+  '  same config as in (a)-(c) (an empty spool). On Node the start leaves ~15 MB of heap V8 no longer needs; its memory',
+  '  reducer returns it ~8 s later, so the later figure is what an idle server holds from then on, and the one the',
+  '  70 MB bound is checked on (both are in the table and the target\'s row). MB in this report are MiB (2^20 bytes).',
   '- **file create µs**: the cost of creating a new file in the temp dir just before the run. Every receiver creates',
   '  at least one file per event. On ext4 without a journal, inodes deleted in the last minutes are skipped (and',
   '  checked one by one) when new ones are allocated, so after a mass deletion a create can cost ~1 ms of kernel',
@@ -195,12 +197,12 @@ export function renderReport({ options, started, machine, workloads, results, ba
     lines.push('')
   }
   if (Object.keys(idle).length > 0) {
-    lines.push(`## Idle memory (${IDLE_SECONDS} s after listening, no request yet)`, '', '| receiver | RSS MB | vs floor |', '|---|---:|---:|')
-    const floor = idle.floor ? median(idle.floor) : NaN
+    lines.push('## Idle memory (no request yet)', '', `| receiver | RSS MB at ${IDLE_SECONDS} s | vs floor | RSS MB at ${SETTLED_SECONDS} s | vs floor |`, '|---|---:|---:|---:|---:|')
+    const at = (kind: string, when: keyof IdleSample) => (idle[kind] ? median(idle[kind].map((sample) => sample[when])) : NaN)
     for (const kind of IDLE_KINDS) {
       if (!idle[kind]) continue
-      const rss = median(idle[kind])
-      lines.push(`| ${LABELS[kind]} | ${mb(rss)} | ${ratio(rss, floor)} |`)
+      lines.push(`| ${LABELS[kind]} | ${mb(at(kind, 'early'))} | ${ratio(at(kind, 'early'), at('floor', 'early'))} | ` +
+        `${mb(at(kind, 'settled'))} | ${ratio(at(kind, 'settled'), at('floor', 'settled'))} |`)
     }
     lines.push('')
   }
@@ -215,7 +217,7 @@ const BOUNDED = ['node', 'bun'] as const
 
 /** Targets (issue 15): reported, not asserted. Ratios are of the medians, to the floor of the same run. */
 function targets(get: (w: string, s: ServerKind) => Medians | undefined, results: Map<string, Sample[]>,
-  backlog: Record<string, BacklogSample[]>, idle: Record<string, number[]>): string[] {
+  backlog: Record<string, BacklogSample[]>, idle: Record<string, IdleSample[]>): string[] {
   const rows: string[] = []
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : '**missed**')
   const known = (value: number) => Number.isFinite(value)
@@ -268,9 +270,10 @@ function targets(get: (w: string, s: ServerKind) => Medians | undefined, results
     perRuntime((r, b) => `(${w}) CPU per delivered event on ${r}${b}`, (k) => toFloor(w, k, (m) => m.cpuPerEvent), x, { node: 1.5, bun: 1.5 }, false, xFloors)
   }
   perRuntime((r, b) => `(b) peak RSS on ${r}${b}`, (k) => toFloor('b', k, (m) => m.rss), x, { node: 1.2, bun: 1.2 }, false, xFloors)
-  const idleNode = idle.node ? median(idle.node) : NaN
-  t(`idle RSS on Node ≤ 70 MB (${NODE_ENTRY.built ? 'built JavaScript' : '**tsx**, not the build'})`, known(idleNode) ? `${mb(idleNode)} MB` : 'n/a',
-    known(idleNode) ? idleNode <= 70 * 1024 * 1024 : undefined)
+  const idleNode = idle.node ? median(idle.node.map((sample) => sample.settled)) : NaN
+  const idleNodeEarly = idle.node ? median(idle.node.map((sample) => sample.early)) : NaN
+  t(`idle RSS on Node ≤ 70 MB (${NODE_ENTRY.built ? 'built JavaScript' : '**tsx**, not the build'}; ${SETTLED_SECONDS} s after listening)`,
+    known(idleNode) ? `${mb(idleNode)} MB (${mb(idleNodeEarly)} MB at ${IDLE_SECONDS} s)` : 'n/a', known(idleNode) ? idleNode <= 70 * 1024 * 1024 : undefined)
   // What the durability tests guarantee, with fsync on and off.
   const checks = [...results.values()].flat().reduce((n, s) => n + s.missing, 0) + Object.values(backlog).flat().reduce((n, s) => n + s.missing, 0)
   const checked = results.size + Object.keys(backlog).length

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks'
 import { removeTempDirs } from './lib.ts'
 import { parseArgs } from './options.ts'
 import { describeMachine, fmt, mb, renderReport, sampleLine } from './report.ts'
-import { IDLE_KINDS, runBacklog, runCold, runIdle, runOne, RUNTIMES, WORKLOADS, type BacklogSample, type ColdSample, type Sample } from './scenarios.ts'
+import { IDLE_KINDS, IDLE_SECONDS, SETTLED_SECONDS, runBacklog, runCold, runIdle, runOne, RUNTIMES, WORKLOADS, type BacklogSample, type ColdSample, type IdleSample, type Sample } from './scenarios.ts'
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2))
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const workloads = WORKLOADS.filter((w) => options.only.has(w.key))
   const backlog: Record<string, BacklogSample[]> = {}
   const cold: Record<string, ColdSample[]> = {}
-  const idle: Record<string, number[]> = {}
+  const idle: Record<string, IdleSample[]> = {}
   const runtimes = RUNTIMES.filter((r) => !options.servers || options.servers.has(r))
 
   for (let rep = 1; rep <= options.repeats; rep++) {
@@ -76,9 +76,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < options.idleRuns; i++) {
       for (const kind of IDLE_KINDS.filter((k) => !options.servers || options.servers.has(k))) {
         try {
-          const rss = await runIdle(kind)
-          ;(idle[kind] ??= []).push(rss)
-          console.log(`idle ${kind}: ${mb(rss)} MB resident`)
+          const sample = await runIdle(kind)
+          ;(idle[kind] ??= []).push(sample)
+          console.log(`idle ${kind}: ${mb(sample.early)} MB resident at ${IDLE_SECONDS} s, ${mb(sample.settled)} MB at ${SETTLED_SECONDS} s`)
         } catch (error) {
           console.log(`idle ${kind}: FAILED ${(error as Error).message}`)
         }
