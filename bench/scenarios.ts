@@ -66,6 +66,11 @@ export interface Sample {
    * span, each of them delivered (the check). Every event is counted whole, its accept and its delivery.
    */
   cpuPerEvent: number
+  /**
+   * The part of cpuPerEvent on the servers' main threads (where the JavaScript runs), µs; the rest is their other
+   * threads: the file system work of Node's libuv pool and Bun's and Deno's own, the garbage collector's helpers.
+   */
+  mainCpuPerEvent: number
   /** Load generator CPU, share of one core. */
   loadCpu: number
   /** Seconds after the load stopped until every accepted event was delivered (hookcast). */
@@ -189,7 +194,9 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     target = await launchTarget(kind, dir.path)
     const { pids, servers } = target
     const serverCpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+    const mainCpu = () => servers.reduce((sum, server) => sum + cpuSeconds(server.pid, server.pid), 0)
     let loadCpuStart = NaN
+    let mainCpuStart = NaN
     let cpuStart = NaN
     let cpuEnd = NaN
     const natsPid = target.natsPid
@@ -209,6 +216,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     }, (line) => {
       if (line === 'load-start') {
         loadCpuStart = serverCpu()
+        mainCpuStart = mainCpu()
         if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
       }
       if (line === 'measure-start') {
@@ -242,6 +250,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     // Every accepted event is at its destination now (for hookcast, 300 ms after the last delivery: what it still
     // did for the events, such as their @streams delivery, counts too).
     const cpuAll = serverCpu() - loadCpuStart
+    const cpuMain = mainCpu() - mainCpuStart
     if (natsPid !== undefined) natsCpu += cpuSeconds(natsPid)
     const rss = pids.reduce((sum, pid) => sum + peakRss(pid), 0)
     const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload))
@@ -252,6 +261,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       p99: result.p99,
       rss,
       cpuPerEvent: (cpuAll / Math.max(1, result.accepted.length)) * 1e6,
+      mainCpuPerEvent: (cpuMain / Math.max(1, result.accepted.length)) * 1e6,
       natsCpuPerEvent: (natsCpu / Math.max(1, result.accepted.length)) * 1e6,
       loadCpu: result.cpu,
       drain,
