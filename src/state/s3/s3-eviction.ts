@@ -1,7 +1,9 @@
 /**
  * The S3 stream store's bounds on records, kept with no lock and no counter object (both would be one object every
  * writer contends for): the record objects are listed (one LIST request per 1,000) and compare-and-deleted.
- * - `admit`: before a new stream's record is created, the records are counted. At `maxStreams`, a batch of ended
+ * - `admit`: before a new stream's record is created, the records are counted (a count under 90% of `maxStreams`
+ *   is trusted for COUNT_FRESH_MS, with the streams this instance made since added: well under the bound, a new
+ *   stream costs no LIST; near it, every one counts again). At `maxStreams`, a batch of ended
  *   streams is evicted (those that never went live first, then the oldest change first; the records are read
  *   oldest Last-Modified first, at most EXAMINE_READS GETs, and those known at their ETag cost none). A live or
  *   ending stream is never evicted: its delete is at the ETag of the ended version read. When no ended stream
@@ -38,6 +40,9 @@ const CLOCK_SLACK_MS = 5 * 60_000
  * of live streams, every new stream would otherwise read the records again.
  */
 const FRUITLESS_MS = 10_000
+/** How long a count of the records is trusted (see admit): other instances would have to create a tenth of maxStreams meanwhile to pass it. */
+const COUNT_FRESH_MS = 10_000
+const TRUSTED_SHARE = 0.9
 
 export interface S3SweepOptions {
   /** Epoch ms (the real clock): no new step starts after it. */
@@ -71,6 +76,9 @@ const oldestFirst = (listed: readonly ListedObject[]) => [...listed].sort((a, b)
 export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs }: S3EvictionOptions): S3Eviction {
   const batch = Math.min(MAX_BATCH, Math.max(1, Math.ceil(maxStreams / 100)))
   let fruitlessUntil = 0
+  /** The records counted at `at`, plus the streams admitted here since. */
+  let counted: { at: number; records: number } | undefined
+  const trusted = Math.floor(maxStreams * TRUSTED_SHARE)
   /** The next slice of the loose-thumbnail sweep; where a new instance starts follows the clock. */
   let slice = Math.floor(now() / 60_000)
 
@@ -96,8 +104,14 @@ export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keep
         report.limit('stream_id_too_long')
         throw new StreamLimitError('stream_id_too_long', `a stream id of ${streamId.length} characters is not kept`)
       }
+      if (counted && now() - counted.at < COUNT_FRESH_MS && counted.records + 1 <= trusted) {
+        counted.records++
+        return
+      }
       const listed = await records.list()
+      counted = { at: now(), records: listed.length + 1 }
       if (listed.length < maxStreams) return
+      counted = undefined // at the bound: count again next time
       const want = Math.min(MAX_BATCH, Math.max(batch, listed.length - maxStreams + 1))
       if ((await evict(listed, want, EXAMINE_READS, Infinity, streamId)) > 0) return
       report.limit('streams_full')

@@ -188,4 +188,35 @@ describe('S3 stream store: what scans cost', () => {
       await log.stop()
     }
   })
+
+  it('well under maxStreams, new streams share a recent count of the records; near it, each one counts again', async () => {
+    const log = await startRequestLog(s3.proxy().endpoint)
+    try {
+      const prefix = `count${count++}`
+      const store = open(prefix, { ...s3.connection(log.endpoint), maxStreams: 10 })
+      const lists = () => log.lists(BUCKET, `${prefix}/streams/`).length
+      const make = (n: number) => update(store, `ZG6NWV/s${n}`, goLive)
+      // 9 is 90% of 10: the first stream counts, the next 8 trust that count plus the streams made here since.
+      for (let n = 0; n < 9; n++) await make(n)
+      expect(lists()).toBe(1)
+      log.clear()
+      await make(9) // the 10th: counted again, and it fits
+      expect(lists()).toBe(1)
+      await expect(make(10)).rejects.toMatchObject({ limit: 'streams_full' }) // every one live: the count is exact
+      expect(lists()).toBe(2)
+
+      // A count is trusted for a few seconds only; after that, what other instances made meanwhile is counted.
+      const other = open(`${prefix}-b`, { ...s3.connection(log.endpoint), maxStreams: 10 })
+      const otherLists = () => log.lists(BUCKET, `${prefix}-b/streams/`).length
+      log.clear()
+      await update(other, 'ZG6NWV/b0', goLive)
+      await update(other, 'ZG6NWV/b1', goLive)
+      expect(otherLists()).toBe(1)
+      clock += 60_000
+      await update(other, 'ZG6NWV/b2', goLive)
+      expect(otherLists()).toBe(2)
+    } finally {
+      await log.stop()
+    }
+  })
 })
