@@ -18,7 +18,8 @@
  * Bounds (s3-eviction.ts), as the local and NATS stores have them, with no background timer (a function is frozen
  * after it answers): the scheduled run calls `sweep`.
  * - `maxStreams` records: a new stream counts them (a LIST; well under the bound, a count of the last 10 s is
- *   reused) and evicts a batch of ended streams at the bound, never a live or ending one; when none can go it is refused (StreamLimitError, counted `streams_full`).
+ *   reused) and evicts a batch of ended streams at the bound, never a live or ending one; when none can go it is
+ *   refused (StreamLimitError, counted `streams_full`).
  * - Ended streams go `keepEndedMs` after their last change, with their thumbnails, at a sweep.
  * - Thumbnails of streams with no record go at a sweep once older than a minute (a slice of them per sweep).
  * - Thumbnail bytes are bounded by count, not by `maxThumbnailBytes` (S3 has no cheap byte count: that would be a
