@@ -3,10 +3,11 @@
  * stops it, and prints the functions with the most self time and the files they are in.
  *
  *   node --import tsx bench/profile.ts [--runtime node|deno|bun|floor|express] [--workload a|b|c|d] [--seconds 5]
- *     [--backlog N] [--keep DIR]
+ *     [--backlog N] [--keep DIR] [--nats]
  *
  * Node and Deno write a .cpuprofile with --cpu-prof; Bun with --cpu-prof (Bun ≥ 1.3). The profile file is kept in
- * --keep DIR when given (open it in Chrome DevTools or speedscope).
+ * --keep DIR when given (open it in Chrome DevTools or speedscope). With --nats, hookcast's spool is a local
+ * nats-server's JetStream (`spool: { type: nats }`), as one instance of the benchmark's nats3 row.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -16,7 +17,8 @@ import { SECRET } from './bodies.ts'
 import { COMMANDS, ROOT, sleep, startServer, tempDir } from './lib.ts'
 import { fillSpool } from './backlog.ts'
 import type { LoadOptions } from './load.ts'
-import { hookcastConfig } from './scenarios.ts'
+import { hookcastConfig, NATS_MAX_PAYLOAD } from './scenarios.ts'
+import { startNats, type NatsServer } from './nats.ts'
 
 interface ProfileNode {
   id: number
@@ -45,8 +47,11 @@ const dir = tempDir(`hookcast-profile-${runtime}-`)
 const profiles = join(dir.path, 'profiles')
 mkdirSync(profiles)
 mkdirSync(join(dir.path, 'data'))
+const nats: NatsServer | undefined = args.includes('--nats') ? await startNats(join(dir.path, 'nats'), NATS_MAX_PAYLOAD) : undefined
 // The benchmark's config (hookcast's defaults), with room in the spool for a whole backlog or a long profile.
-const config = hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
+const config = nats
+  ? hookcastConfig(dir.path, false, '', `{ type: nats, servers: ["${nats.url}"] }`)
+  : hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
 const [command, ...rest] = COMMANDS[runtime]
 const profileArgs: Record<typeof runtime, string[]> = {
   node: [command!, '--cpu-prof', '--cpu-prof-dir', profiles, ...rest],
@@ -87,6 +92,7 @@ try {
   }
   summarise(JSON.parse(readFileSync(join(profiles, file), 'utf8')) as { nodes: ProfileNode[] })
 } finally {
+  await nats?.stop()
   dir.remove()
 }
 

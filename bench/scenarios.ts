@@ -106,7 +106,7 @@ export interface Sample {
  */
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * KiB
 /** nats-server's `max_payload` for nats3: hookcast needs server.maxBodyBytes + 64 KiB of headers; 1 MiB above it. */
-const NATS_MAX_PAYLOAD = DEFAULT_MAX_BODY_BYTES + 1024 * KiB
+export const NATS_MAX_PAYLOAD = DEFAULT_MAX_BODY_BYTES + 1024 * KiB
 
 /**
  * Writes `dir/config.yaml` for one hookcast run: the fs sink in `dir/data`, the spool in `dir/spool` (`extra` adds

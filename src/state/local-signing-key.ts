@@ -14,17 +14,36 @@ export const SIGNING_KEY_FILE = 'url-signing-key'
 
 export function localSigningKeyStore(dir: string): SigningKeyStore {
   const file = join(dir, SIGNING_KEY_FILE)
-  const read = async () => {
-    const key = decodeBase64((await readFile(file, 'utf8').catch(() => '')).trim())
+  /** The key in `path`; `missing` when there is no such file, undefined when it holds no usable key. */
+  const readKey = async (path: string): Promise<Uint8Array | 'missing' | undefined> => {
+    let text: string
+    try {
+      text = await readFile(path, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
+      return undefined
+    }
+    const key = decodeBase64(text.trim())
     return key && key.byteLength >= SIGNING_KEY_BYTES ? key : undefined
+  }
+  const read = async () => {
+    const key = await readKey(file)
+    return key instanceof Uint8Array ? key : undefined
   }
   return {
     async getOrCreate() {
-      const existing = await read()
-      if (existing) return existing
+      const existing = await readKey(file)
+      if (existing instanceof Uint8Array) return existing
       await mkdir(dir, { recursive: true })
-      // A file that holds no usable key (empty, cut short) is moved aside, once, whoever gets there first.
-      await rename(file, `${file}.unusable`).catch(() => {})
+      // A file that holds no usable key (empty, cut short) is moved aside. Never a missing one: between our read
+      // and the move, a concurrent creator may have put its key there. If what was moved turns out to be a key
+      // (made in that moment), it goes back; a creator that got there first meanwhile keeps its own.
+      if (existing === undefined) {
+        const aside = `${file}.unusable-${randomUUID()}`
+        if (await rename(file, aside).then(() => true, () => false)) {
+          if ((await readKey(aside)) instanceof Uint8Array) await link(aside, file).catch(() => {})
+        }
+      }
       const temp = `${file}.${randomUUID()}.tmp`
       try {
         await writeFile(temp, toBase64(newSigningKey()), { mode: 0o600 })
