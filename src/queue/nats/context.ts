@@ -18,6 +18,8 @@ export interface NatsContext {
   now: () => number
   /** Longest wait for the server to answer anything but a put, ms. */
   requestTimeoutMs: number
+  /** Whether the events stream allows Direct Get (event-copies.ts): servers before 2.9 do not. */
+  directGet: boolean
 }
 
 /** Kept by nats-queue.ts and read by the parts: `up` follows the connection, `closed` is set once by `close`. */

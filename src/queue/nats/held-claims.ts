@@ -14,17 +14,20 @@ import type { Held, Leases } from './leases.ts'
 import { ACK, WORKING, confirmAck, nakAfter } from './pull.ts'
 import { encodeDelivery, eventFrom, eventHeaders, readEventMeta } from './records.ts'
 import { isNotFound } from './streams.ts'
+import { eventCopies } from './event-copies.ts'
 
 export type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 
 export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
   const { nc, js, jsm, names, log, now, requestTimeoutMs } = ctx
   const streams = names.streams
+  const copies = eventCopies(ctx)
 
   async function eventOf(held: Held) {
-    const stored = await jsm.streams.getMessage(streams.events, { seq: held.record.eventSeq })
+    const stored = await copies.read(held.record.eventSeq)
     const meta = stored ? readEventMeta(stored.header) : undefined
-    return stored && meta ? { meta, body: stored.data } : undefined
+    // A copy of its own: a Direct Get's data is a view into the client's read buffer (a Buffer, larger than it).
+    return stored && meta ? { meta, body: new Uint8Array(stored.data) } : undefined
   }
 
   /**

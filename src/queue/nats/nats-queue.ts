@@ -197,8 +197,9 @@ async function prepareServer(
     throw new Error(`JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ${errorText(error)}`)
   })
   await ensureStreams(jsm, streamConfigs(names, { replicas, dedupWindowMs: options.dedupWindowMs, ackWaitMs, ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}) }))
+  const directGet = (await jsm.streams.info(names.streams.events)).config.allow_direct === true
   return {
-    nc, jsm, names, log: options.log, now: settings.now, requestTimeoutMs,
+    nc, jsm, names, log: options.log, now: settings.now, requestTimeoutMs, directGet,
     js: jetstream(nc, { timeout: requestTimeoutMs }),
     consumers: consumerCache(jsm, names, ackWaitMs),
   }

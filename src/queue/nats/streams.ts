@@ -25,12 +25,14 @@ const ns = (ms: number) => Math.round(ms * 1e6)
 
 export function streamConfigs(names: NatsNames, options: StreamOptions): StreamConfig[] {
   const { prefix, streams } = names
-  const common = { storage: StorageType.File, num_replicas: options.replicas, max_msgs: -1, max_age: 0, max_msg_size: -1 }
+  const common = { storage: StorageType.File, num_replicas: options.replicas, max_msgs: -1, max_age: 0, max_msg_size: -1, allow_direct: false }
   return [
     {
       ...common, name: streams.events, subjects: [`${prefix}.events.*`], retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.New, max_bytes: options.maxBytes ?? -1, max_msgs_per_subject: -1,
       duplicate_window: ns(options.dedupWindowMs > 0 ? options.dedupWindowMs : DEFAULT_WINDOW_MS),
+      // Bodies are read with Direct Get: the stored bytes as they are (the API's get wraps them in JSON, in base64).
+      allow_direct: true,
     },
     {
       // Wider than the events' window: a put repeated within that window finds its deliveries' ids still known.
@@ -69,8 +71,8 @@ export async function ensureStreams(jsm: JetStreamManager, configs: StreamConfig
 }
 
 function updatable(config: StreamConfig): Partial<StreamConfig> {
-  const { duplicate_window, max_bytes, num_replicas, discard, max_msgs_per_subject } = config
-  return { duplicate_window, max_bytes, num_replicas, discard, max_msgs_per_subject }
+  const { duplicate_window, max_bytes, num_replicas, discard, max_msgs_per_subject, allow_direct } = config
+  return { duplicate_window, max_bytes, num_replicas, discard, max_msgs_per_subject, allow_direct }
 }
 
 export function deliveryConsumer(names: NatsNames, destination: string, ackWaitMs: number): ConsumerConfig {
