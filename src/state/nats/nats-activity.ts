@@ -2,11 +2,11 @@
  * The page's recent events for several instances: each instance appends its activity records (an event accepted, a
  * delivery's outcome, a replay) to one JetStream stream, `<prefix>-activity`, kept short (the newest records, for an
  * hour); any instance lists by folding the newest records of all of them. Appending never delays a hook: it is
- * fire and forget, and a record lost while NATS is away only leaves the page less complete.
+ * a plain publish, fire and forget, and a record lost while NATS is away only leaves the page less complete.
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, StorageType, type ConsumerConfig } from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, StorageType, type ConsumerConfig } from '@nats-io/jetstream'
 import type { Logger } from '../../log.ts'
 import { acceptedActivity, activityFold, type Activity, type RecentEvents } from '../../admin/recent-events.ts'
 import { pull } from '../../queue/nats/pull.ts'
@@ -39,16 +39,19 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
     max_msgs: KEEP, max_age: HOUR_NS, discard: DiscardPolicy.Old,
   }
   await jsm.streams.add(config).catch(() => jsm.streams.update(stream, config))
-  const js = jetstream(options.nc)
   let warned = 0
 
+  // A plain NATS publish, which the stream takes in: no acknowledgement to wait for (a JetStream publish is a
+  // request, with its reply subscription and timer, three per event for records nobody waits on).
   const append = (record: Activity) => {
-    js.publish(subject, encoder.encode(JSON.stringify(record))).catch((error: unknown) => {
+    try {
+      options.nc.publish(subject, encoder.encode(JSON.stringify(record)))
+    } catch (error) {
       // Once a minute at most: NATS being away is already on /readyz and in the queue's own logs.
       if (now() - warned < 60_000) return
       warned = now()
       options.log.warn('cannot record activity for the page in NATS', { error: String(error) })
-    })
+    }
   }
 
   return {
