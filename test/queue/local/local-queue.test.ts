@@ -97,7 +97,8 @@ describe('local queue', () => {
     queue = await reopen(queue)
     const [back] = await due(queue)
     expect(back).toMatchObject({ eventId: keep.eventId, attempts: [{ at: 123, error: 'boom' }], nextAt: 456 })
-    const [claim] = await queue.claim({ max: 1, leaseMs: 60_000 })
+    // `due` held it for 1 ms: claimed again once that lease ran out (waiting for it, not assuming it already had).
+    const [claim] = await queue.claim({ max: 1, leaseMs: 60_000, waitMs: 2_000 })
     expect((await queue.load(claim!)).body).toEqual(events[0]!.body)
     await queue.ack(claim!)
     await eventually(() => segmentFiles().length === 1, 5_000)
