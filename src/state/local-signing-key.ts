@@ -41,7 +41,10 @@ export function localSigningKeyStore(dir: string): SigningKeyStore {
       if (existing === undefined) {
         const aside = `${file}.unusable-${randomUUID()}`
         if (await rename(file, aside).then(() => true, () => false)) {
-          if ((await readKey(aside)) instanceof Uint8Array) await link(aside, file).catch(() => {})
+          if ((await readKey(aside)) instanceof Uint8Array) {
+            await link(aside, file).catch(() => {})
+            await rm(aside, { force: true }) // no second copy of a key left lying about
+          }
         }
       }
       const temp = `${file}.${randomUUID()}.tmp`
