@@ -8,7 +8,13 @@ export function tempDir(prefix = 'hookcast-'): { path: string; remove(): void } 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
 
-/** Every file under `root`, as paths relative to it, sorted. */
+/** Where the fs sink writes a file before renaming it into place (src/sinks/fs.ts): writes under way, not deliveries. */
+const FS_SINK_TEMPS = '.hookcast-tmp'
+
+/**
+ * Every file under `root`, as paths relative to it, sorted. The fs sink's temp folder below `root` is left out: a
+ * count of files taken while the sink writes would otherwise include a write not finished yet.
+ */
 export function listFiles(root: string): string[] {
   const out: string[] = []
   const walk = (dir: string) => {
@@ -20,8 +26,9 @@ export function listFiles(root: string): string[] {
     }
     for (const entry of entries) {
       const path = join(dir, entry)
-      if (statSync(path).isDirectory()) walk(path)
-      else out.push(relative(root, path))
+      if (statSync(path).isDirectory()) {
+        if (entry !== FS_SINK_TEMPS) walk(path)
+      } else out.push(relative(root, path))
     }
   }
   walk(root)
