@@ -17,7 +17,7 @@ import { SECRET } from './bodies.ts'
 import { COMMANDS, ROOT, sleep, startServer, tempDir } from './lib.ts'
 import { fillSpool } from './backlog.ts'
 import type { LoadOptions } from './load.ts'
-import { hookcastConfig, NATS_MAX_PAYLOAD } from './scenarios.ts'
+import { hookcastConfig, isReference, NATS_MAX_PAYLOAD, type ReferenceKind, type Runtime } from './scenarios.ts'
 import { startNats, type NatsServer } from './nats.ts'
 
 interface ProfileNode {
@@ -32,7 +32,7 @@ const value = (name: string, fallback: string) => {
   const index = args.indexOf(`--${name}`)
   return index >= 0 ? args[index + 1]! : fallback
 }
-const runtime = value('runtime', 'node') as 'node' | 'deno' | 'bun' | 'floor' | 'hono' | 'express'
+const runtime = value('runtime', 'node') as Runtime | ReferenceKind
 const workload = value('workload', 'a')
 const seconds = Number(value('seconds', '5'))
 const keep = args.includes('--keep') ? value('keep', '') : undefined
@@ -63,7 +63,7 @@ const profileArgs: Record<typeof runtime, string[]> = {
 }
 try {
   const backlog = workload === 'd' ? await fillSpool(dir.path, Number(value('backlog', '10000')), shape.size) : []
-  const server = runtime === 'floor' || runtime === 'hono' || runtime === 'express'
+  const server = isReference(runtime)
     ? await startServer(profileArgs[runtime], [], { DATA: join(dir.path, 'data'), SECRET })
     : await startServer(profileArgs[runtime], ['--config', config], {})
   const options: LoadOptions = {
