@@ -117,8 +117,9 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
         await forget(streamId, 'thumbnail bytes') // known from thumbnails alone: nothing left worth keeping
         continue
       }
-      delete stored.record.firstThumbnail
-      delete stored.record.latestThumbnail
+      // A new object, not a change in place: a reader may hold the stored one (`peek`).
+      const { firstThumbnail: _first, latestThumbnail: _latest, ...kept } = stored.record
+      stored.record = kept
       stored.revision = ++counter
       try {
         await files.sync(streamId)
@@ -191,6 +192,10 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
     async get(streamId) {
       const stored = records.get(streamId)
       return stored && { record: cloneRecord(stored.record), revision: String(stored.revision) }
+    },
+    async peek(streamId) {
+      const stored = records.get(streamId)
+      return stored && { record: stored.record, revision: String(stored.revision) }
     },
     async put(streamId, record, expected, putOptions = {}) {
       if (record.streamId !== streamId) throw new Error('a record is put under its own stream id')

@@ -32,6 +32,10 @@ export function memoryStreamStore(options: MemoryStreamStoreOptions = {}): Strea
       const entry = records.get(streamId)
       return entry && { record: cloneRecord(entry.record), revision: String(entry.revision) }
     },
+    async peek(streamId) {
+      const entry = records.get(streamId)
+      return entry && { record: entry.record, revision: String(entry.revision) }
+    },
     async put(streamId, record, expected) {
       if (record.streamId !== streamId) throw new Error('a record is put under its own stream id')
       const current = records.get(streamId)

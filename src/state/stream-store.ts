@@ -32,6 +32,13 @@ export interface PutOptions {
 export interface StreamStore {
   get(streamId: string): Promise<VersionedRecord | undefined>
   /**
+   * The stored record itself, not a copy, to read and never change: for a check that can make a change unnecessary
+   * (a busy stream's hook that changes nothing then costs no copy). A store that has it replaces a stored record on
+   * every change, never changes one in place, so a record it handed out stays as it was read. Stores that keep
+   * their records in memory have it; for the others a `get` costs the same, so they leave it out.
+   */
+  peek?(streamId: string): Promise<VersionedRecord | undefined>
+  /**
    * Writes `record` when the stored revision is still `expected` (`null`: only when there is no record yet), and
    * resolves its new revision; `conflict` when another write came first (read again, change again, put again).
    * The store stamps `updatedAt` with its clock (on `record` too). Creating a record may be refused with a
@@ -55,6 +62,11 @@ export interface UpdateOptions extends PutOptions {
   /** Change only a record that exists: resolve undefined rather than create one. */
   existing?: boolean
   now?: () => number
+}
+
+/** Reads a record only to look at it: the store's own when it can hand that out (`peek`), else a copy. */
+export function readRecord(store: StreamStore, streamId: string): Promise<VersionedRecord | undefined> {
+  return store.peek ? store.peek(streamId) : store.get(streamId)
 }
 
 /** Past this many conflicts in a row, something is writing one stream in a loop: give up (the caller retries later). */

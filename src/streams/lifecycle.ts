@@ -69,6 +69,19 @@ export function roomForFeed(r: StreamRecord, feedId: string): boolean {
 }
 
 /**
+ * Whether every feed slot of the stream is taken by an active feed: then a hook of a feed the record does not know
+ * changes nothing (roomForFeed is false and drops nothing). Reads only: the record may be a store's own.
+ */
+export function feedSlotsAllActive(r: Readonly<StreamRecord>): boolean {
+  let count = 0
+  for (const id in r.feeds) {
+    if (!isActive(r.feeds[id]!)) return false
+    count++
+  }
+  return count >= STREAM_LIMITS.feedsPerStream
+}
+
+/**
  * Applies one feed hook to a stream's record: the heart of the lifecycle. Feed ids are input: `r.feeds` is a
  * null-prototype object (made one here if it is not), so `__proto__` or `constructor` is a feed id like any other.
  */

@@ -13,14 +13,14 @@
 import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
-import type { StreamStore, UpdateOptions, VersionedRecord } from '../state/stream-store.ts'
-import { streamChanges, type StreamChange } from './stream-changes.ts'
+import { readRecord, type StreamStore, type VersionedRecord } from '../state/stream-store.ts'
+import { streamChanges, type ChangeOptions, type StreamChange } from './stream-changes.ts'
 import { cloneRecord } from './record.ts'
 import { lifecycleEvent } from './lifecycle-event.ts'
 import { STREAM_LIMITS, StreamLimitError, type StreamRecord, type ThumbnailRef, type Transition } from './types.ts'
 import {
-  applyFeed, boundedTime, claimTransitions, dueTransitions, endsAt, feedTime, finishIfDue, isFirstOfSession, markEmitted, namesOf,
-  roomForFeed, takeThumbnail,
+  applyFeed, boundedTime, claimTransitions, dueTransitions, endsAt, feedSlotsAllActive, feedTime, finishIfDue, isFirstOfSession,
+  markEmitted, namesOf, roomForFeed, takeThumbnail,
 } from './lifecycle.ts'
 import { CHECK_TYPE, checkEvent, readCheck, type Check } from './check-event.ts'
 import { latestThumbnails } from './latest-thumbnails.ts'
@@ -87,6 +87,14 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     fullSince.set(streamId, now())
     log.warn('stream has too many active feeds; new ones are not tracked', { stream: streamId, feed: feedId.slice(0, 100) })
   }
+  // feedSlotsAllActive of stored records (a stream store with `peek` replaces a record, never changes it), so a
+  // flood of new feeds for a stream with hundreds of them is not a walk through its feeds per hook.
+  const allActive = new WeakMap<Readonly<StreamRecord>, boolean>()
+  const slotsAllActive = (r: Readonly<StreamRecord>) => {
+    let known = allActive.get(r)
+    if (known === undefined) allActive.set(r, (known = feedSlotsAllActive(r)))
+    return known
+  }
   // One write of a stream at a time in this process, holding every change that waited for it (stream-changes.ts).
   const change = streamChanges(store, now)
   const latest = latestThumbnails({
@@ -98,7 +106,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   })
 
   /** Runs a change that may create the record; a refusal (limits) means the stream is not tracked. */
-  async function tracked(streamId: string, apply: StreamChange, extra?: UpdateOptions): Promise<VersionedRecord | undefined> {
+  async function tracked(streamId: string, apply: StreamChange, extra?: ChangeOptions): Promise<VersionedRecord | undefined> {
     try {
       return await change(streamId, apply, extra)
     } catch (error) {
@@ -174,11 +182,13 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
       log.warn('feed hook time is ahead of its receipt; taken as received', { id: event.id, stream: streamId, stated, receivedAt: event.receivedAt })
     }
     const names = namesOf(event)
+    const renames = (r: Readonly<StreamRecord>) =>
+      (names.accountId !== undefined && r.accountId !== names.accountId) || (names.streamName !== undefined && r.streamName !== names.streamName)
     let full = false
     let claimed: Transition[] = []
     let own: StreamRecord | undefined
     const written = await tracked(streamId, (r) => {
-      const renamed = (names.accountId !== undefined && r.accountId !== names.accountId) || (names.streamName !== undefined && r.streamName !== names.streamName)
+      const renamed = renames(r)
       if (names.accountId) r.accountId = names.accountId
       if (names.streamName) r.streamName = names.streamName
       full = !roomForFeed(r, feedId)
@@ -186,6 +196,13 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
       claimed = claimTransitions(r, event.id, now())
       own = toFollow(r, claimed)
       if (full && !renamed && claimed.length === 0) return false // nothing changed: no write
+    }, {
+      // The same outcome read off the stored record, without a copy: a new feed with no slot left, nothing else due.
+      unchangedOn: (r) => {
+        if (Object.hasOwn(r.feeds, feedId) || renames(r) || dueTransitions(r).length > 0 || !slotsAllActive(r)) return false
+        full = true
+        return true
+      },
     })
     if (full) {
       limit('feeds_full')
@@ -207,7 +224,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
       log.warn('thumbnail time is ahead of its receipt; taken as received', { id: event.id, stream: streamId, stated: event.timestamp, receivedAt: event.receivedAt })
     }
     const ref: ThumbnailRef = { eventId: event.id, timestamp, ...(event.feedId ? { feedId: event.feedId } : {}), event: meta }
-    const current = (await store.get(streamId))?.record
+    const current = (await readRecord(store, streamId))?.record
     const newest = Math.max(current?.latestThumbnail?.timestamp ?? -Infinity, latest.pendingTimestamp(streamId) ?? -Infinity)
     const isFirst = isFirstOfSession(current, ref)
     if (ref.timestamp < newest && !isFirst) return

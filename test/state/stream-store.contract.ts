@@ -72,6 +72,25 @@ export function streamStoreContract(target: StreamStoreContract): void {
       expect((await store.list())[0]!.feeds).toEqual({})
     })
 
+    it('peek, where a store has it: the stored record and revision, as a get reads them, left as they were by later writes', async () => {
+      if (!store.peek) return expect(store.peek).toBeUndefined() // a store without it: readers get copies
+      expect(await store.peek(STREAM)).toBeUndefined()
+      const record = freshRecord(STREAM, 0)
+      record.feeds.a = { started: 1 }
+      const revision = await store.put(STREAM, record, null) as string
+      const peeked = (await store.peek(STREAM))!
+      expect(peeked).toEqual(await store.get(STREAM))
+      expect(peeked.revision).toBe(revision)
+      const read = (await store.get(STREAM))!
+      read.record.feeds.a = { started: 1, ended: 2 }
+      read.record.feeds.b = { started: 3 }
+      read.record.status = 'live'
+      await store.put(STREAM, read.record, revision)
+      expect(peeked.record.feeds).toEqual({ a: { started: 1 } })
+      expect(peeked.record.status).toBe('ended')
+      expect((await store.peek(STREAM))!.record.feeds).toEqual({ a: { started: 1, ended: 2 }, b: { started: 3 } })
+    })
+
     it('keeps input keys (feed ids, notifier names) as keys: no prototype, no pollution', async () => {
       await updateWithRetry(store, STREAM, (r) => {
         for (const id of ['__proto__', 'constructor', 'toString']) r.feeds[id] = { started: 1 }

@@ -163,10 +163,14 @@ describe('limits', () => {
       return kept !== false
     }
     expect(await put('acct/ended-1', 1)).toBe(true)
+    await update(store, 'acct/ended-1', (r) => { goLive(r); r.status = 'ended' }) // a session over: its record stays
     expect(await put('acct/live-1', 2, true)).toBe(true)
     expect(await put('acct/live-2', 3, true)).toBe(true)
+    const peeked = (await store.peek!('acct/ended-1'))!
     expect(await put('acct/live-3', 4, true)).toBe(true) // room made by dropping ended-1's thumbnail
     expect((await store.get('acct/ended-1'))?.record?.latestThumbnail).toBeUndefined()
+    expect((await store.peek!('acct/ended-1'))!.revision).not.toBe(peeked.revision)
+    expect(peeked.record.latestThumbnail?.eventId).toBe(hex24(1)) // replaced, not changed under a reader
     expect(await store.thumbnail('acct/ended-1', hex24(1))).toBeUndefined()
     expect(await put('acct/live-4', 5, true)).toBe(false) // every stored thumbnail belongs to a live stream
     expect(limits).toContain('thumbnail_bytes')
@@ -224,6 +228,30 @@ describe('tracker bounds', () => {
     const revision = (await store.get('acct/show'))!.revision
     await tracker.deliver(await feed('started', { feedId: 'one-more' }))
     expect((await store.get('acct/show'))!.revision).toBe(revision)
+  })
+
+  it('a new feed of a stream full of active feeds is looked up on the stored record: no copy, no write; a freed slot is taken', async () => {
+    const limits: string[] = []
+    const gets: string[] = []
+    const counted: StreamStore = { ...store, get: (streamId) => { gets.push(streamId); return store.get(streamId) } }
+    const own = createStreamTracker({ store: counted, flapWindowMs: 100, emit: async () => {}, scheduleCheck: checks.scheduleCheck, log: silentLogger, onLimit: (what) => limits.push(what) })
+    for (let i = 0; i < 256; i++) await own.deliver(await feed('started', { feedId: `feed-${i}` }))
+    const revision = (await store.get('acct/show'))!.revision
+    gets.length = 0
+    for (const id of ['more-1', 'more-2', 'more-3']) await own.deliver(await feed('started', { feedId: id }))
+    expect(gets).toEqual([])
+    expect(limits.filter((what) => what === 'feeds_full')).toHaveLength(3)
+    expect((await store.get('acct/show'))!.revision).toBe(revision)
+    // A hook that changes the stream still reads and writes: a new name, a known feed's end.
+    await own.deliver(await feed('started', { feedId: 'more-4', name: 'renamed', streamId: 'acct/show' }))
+    expect((await store.get('acct/show'))!.record.streamName).toBe('renamed')
+    await own.deliver(await feed('ended', { feedId: 'feed-0', name: 'renamed' }))
+    await own.deliver(await feed('started', { feedId: 'more-5', name: 'renamed' }))
+    const feeds = (await store.get('acct/show'))!.record.feeds
+    expect(Object.hasOwn(feeds, 'more-5')).toBe(true)
+    expect(Object.hasOwn(feeds, 'feed-0')).toBe(false)
+    expect(limits.filter((what) => what === 'feeds_full')).toHaveLength(4)
+    await own.close?.()
   })
 
   it('a new stream when every record is live is not tracked, and the hook is still delivered (not retried)', async () => {

@@ -11,10 +11,15 @@ import type { StreamRecord } from '../../src/streams/types.ts'
 function countingStore() {
   const inner = memoryStreamStore()
   const puts: Array<{ streamId: string; names: string | undefined; lazy: boolean }> = []
+  const gets: string[] = []
   let gate: Promise<void> | undefined
   let open = () => {}
   const store: StreamStore = {
     ...inner,
+    get(streamId) {
+      gets.push(streamId)
+      return inner.get(streamId)
+    },
     async put(streamId, record, expected, options) {
       puts.push({ streamId, names: record.streamName, lazy: options?.lazy === true })
       await gate
@@ -24,6 +29,7 @@ function countingStore() {
   return {
     store,
     puts,
+    gets,
     hold() {
       gate = new Promise((resolve) => { open = resolve })
     },
@@ -76,6 +82,40 @@ describe('streamChanges', () => {
     release()
     await Promise.all([under, lazy, plain])
     expect(puts.slice(1).map((put) => [put.names, put.lazy])).toEqual([['ab', false], ['abc', true], ['abcd', false]])
+  })
+
+  it('a turn whose every change says it changes nothing, of the stored record, reads no copy and writes nothing', async () => {
+    const { store, puts, gets } = countingStore()
+    const change = streamChanges(store, Date.now)
+    await change('acc/s', append('a'))
+    gets.length = 0
+    const applied: string[] = []
+    const appendSeen = (name: string) => (r: StreamRecord) => { applied.push(name); append(name)(r) }
+    const named = (name: string) => ({ unchangedOn: (r: Readonly<StreamRecord>) => r.streamName === name })
+    const result = await Promise.all([change('acc/s', appendSeen('x'), named('a')), change('acc/s', appendSeen('y'), named('a'))])
+    expect(result.map((r) => r!.record.streamName)).toEqual(['a', 'a'])
+    expect(applied).toEqual([])
+    expect(gets).toEqual([])
+    expect(puts).toHaveLength(1)
+    // One change in the turn that would change something (its check says so, or it has none): all are applied.
+    await Promise.all([change('acc/s', appendSeen('b'), named('a')), change('acc/s', appendSeen('c'), named('other'))])
+    await Promise.all([change('acc/s', appendSeen('d'), named('abc')), change('acc/s', appendSeen('e'))])
+    expect(applied).toEqual(['b', 'c', 'd', 'e'])
+    expect((await store.get('acc/s'))!.record.streamName).toBe('abcde')
+    // No record yet: nothing to check against, the change makes it.
+    expect((await change('acc/new', appendSeen('n'), { unchangedOn: () => true }))!.record.streamName).toBe('n')
+  })
+
+  it('a store that cannot hand out its own record: checks are not asked, each change runs on a copy', async () => {
+    const { store, puts } = countingStore()
+    const { peek: _peek, ...copiesOnly } = store
+    const change = streamChanges(copiesOnly, Date.now)
+    await change('acc/s', append('a'))
+    let asked = 0
+    const result = await change('acc/s', () => false, { unchangedOn: () => { asked++; return true } })
+    expect(result!.record.streamName).toBe('a')
+    expect(asked).toBe(0)
+    expect(puts).toHaveLength(1)
   })
 
   it('a change that only applies to an existing record resolves undefined when there is none', async () => {
