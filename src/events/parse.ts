@@ -112,18 +112,16 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
   if ((fields.feedId?.length ?? 0) > MAX_FEED_ID || (fields.tokenId?.length ?? 0) > MAX_FEED_ID) {
     throw new HookRejected('bad_feed_id', `feed and token ids are at most ${MAX_FEED_ID} characters`)
   }
-  return {
-    ...identify(body, '', ctx),
-    source: ctx.source,
-    type,
-    event,
-    timestamp,
-    receivedAt: ctx.receivedAt,
-    ...fields,
-    contentType: 'application/json',
-    body,
-    data,
-  }
+  // Built property by property: spreading `identify`'s result and the stream fields into the literal made this
+  // function three times slower on V8 (20 µs against 7 µs for a feeds hook).
+  const { id, bodyCrc32 } = identify(body, '', ctx)
+  const parsedEvent: HookEvent = { id, bodyCrc32, source: ctx.source, type, event, timestamp, receivedAt: ctx.receivedAt, contentType: 'application/json', body, data }
+  if (fields.streamId !== undefined) parsedEvent.streamId = fields.streamId
+  if (fields.streamName !== undefined) parsedEvent.streamName = fields.streamName
+  if (fields.accountId !== undefined) parsedEvent.accountId = fields.accountId
+  if (fields.feedId !== undefined) parsedEvent.feedId = fields.feedId
+  if (fields.tokenId !== undefined) parsedEvent.tokenId = fields.tokenId
+  return parsedEvent
 }
 
 /**
@@ -147,38 +145,28 @@ export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: Pa
   const { accountId, streamName } = splitStreamId(streamId)!
   // Same JPEG with other metadata is another delivery: the headers are part of its identity.
   const identity = `\n${feedId}\n${streamId}\n${timestamp}\n${tokenId ?? ''}`
-  return {
-    ...identify(body, identity, ctx),
-    source: ctx.source,
-    type: 'thumbnail',
-    event: 'thumbnail',
-    timestamp: Number(timestamp),
-    receivedAt: ctx.receivedAt,
-    streamId,
-    streamName,
-    accountId,
-    feedId,
-    ...(tokenId !== undefined ? { tokenId } : {}),
-    contentType: 'image/jpeg',
-    body,
+  const { id, bodyCrc32 } = identify(body, identity, ctx)
+  const parsedEvent: HookEvent = {
+    id, bodyCrc32, source: ctx.source, type: 'thumbnail', event: 'thumbnail', timestamp: Number(timestamp), receivedAt: ctx.receivedAt,
+    streamId, streamName, accountId, feedId, contentType: 'image/jpeg', body,
   }
+  if (tokenId !== undefined) parsedEvent.tokenId = tokenId
+  return parsedEvent
 }
 
-/** Pulls the stream identity out of any kind's `data`, deriving what one field implies about the others. */
-function streamFields(data: Record<string, unknown>): Pick<HookEvent, 'streamId' | 'streamName' | 'accountId' | 'feedId' | 'tokenId'> {
+/** Pulls the stream identity out of any kind's `data`, deriving what one field implies about the others (undefined: absent). */
+function streamFields(data: Record<string, unknown>): Record<'streamId' | 'streamName' | 'accountId' | 'feedId' | 'tokenId', string | undefined> {
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
   const id = (value: unknown) => (typeof value === 'number' ? String(value) : text(value))
   const streamId = text(data.streamId)
   const split = streamId ? splitStreamId(streamId) : undefined
-  const out: Record<string, string | undefined> = {
+  return {
     streamId,
     streamName: text(data.streamName) ?? text(data.name) ?? split?.streamName,
     accountId: text(data.accountId) ?? split?.accountId,
     feedId: text(data.feedId),
     tokenId: id(data.tokenId),
   }
-  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key]
-  return out
 }
 
 /** The envelope timestamp is ms in every real payload; an old doc says seconds, so a 10-digit value is scaled. */
