@@ -4,6 +4,7 @@
  * number of workers (processes, instances) may claim from one queue.
  * @module
  */
+import { setMaxListeners } from 'node:events'
 import type { Destination } from '../destinations/types.ts'
 import type { Logger } from '../log.ts'
 import type { Claim, Queue } from '../queue/types.ts'
@@ -68,6 +69,8 @@ export function startWorker(options: WorkerOptions): Worker {
   const lanes = new Map<string, Lane>()
   const stop = new AbortController() // ends claims waiting for work
   const abandon = new AbortController() // aborts deliveries under way after the grace time
+  // Every delivery under way listens for it (and stops when it ends): as many listeners as deliveries, not a leak.
+  setMaxListeners(0, abandon.signal)
   const loops: Promise<void>[] = []
 
   function open(name: string): void {

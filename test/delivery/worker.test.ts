@@ -133,6 +133,23 @@ describe('worker', () => {
     expect(slow.maxActive()).toBe(POLICY.concurrency)
   })
 
+  it('many deliveries under way at once raise no listener-leak warning (each listens for the shutdown, then stops)', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(warning.name)
+    process.on('warning', onWarning)
+    try {
+      const slow = recorder('slow', () => sleep(50))
+      const { accept } = start([slow.destination], () => ({ ...POLICY, concurrency: 64 }))
+      await accept(64, ['slow'])
+      await eventually(() => slow.calls.length === 64)
+      expect(slow.maxActive()).toBeGreaterThan(10)
+      await sleep(20) // a warning is emitted on a later tick
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning')
+  })
+
   it('retries transient failures and does not repeat a destination that succeeded', async () => {
     const flaky = recorder('flaky', (_, call) => { if (call <= 2) throw new Error('connection reset') })
     const steady = recorder('steady')
