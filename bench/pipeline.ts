@@ -5,8 +5,9 @@
  * an event's two deliveries (fs sink and `@streams`) with their records, outcomes, counters and logs: the part of
  * the per-event cost that is hookcast's alone, free of the HTTP stack and of autocannon sharing the cores.
  *
- *   node --import tsx bench/pipeline.ts [--kind json|thumbnail] [--events 40000] [--repeats 5] [--dir /dev/shm]
+ *   node --import tsx bench/pipeline.ts [--kind json|thumbnail] [--events 40000] [--repeats 5] [--dir /dev/shm] [--json]
  *
+ * With --json it prints one JSON line instead (what `npm run bench` reads: PipelineSample in scenarios.ts).
  * The gateway's modules come from dist/node when `npm run build` made it (what `npm start` runs), from the sources
  * otherwise. Put --dir on a tmpfs (the default, /dev/shm) to leave the file system's own cost out.
  * @module
@@ -99,6 +100,10 @@ routes:
 
 const runs: Array<{ mainUs: number; perSecond: number }> = []
 for (let i = 0; i < repeats; i++) runs.push(await once())
+if (args.includes('--json')) {
+  console.log(JSON.stringify({ kind, events, mainUs: runs.map((r) => r.mainUs), perSecond: runs.map((r) => r.perSecond) }))
+  process.exit(0)
+}
 const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 console.log(`${kind}, ${events} events, ${built ? 'dist/node' : 'sources'}, ${base}: put + 2 deliveries = ` +
   `${median(runs.map((r) => r.mainUs)).toFixed(0)} µs of main-thread CPU per event (median of ${repeats}; ` +

@@ -4,13 +4,17 @@
  * @module
  */
 import { execFileSync } from 'node:child_process'
+import { crc32 } from 'node:zlib'
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { COMMANDS, fileCreateCost, median, NODE_ENTRY, ROOT, sumCounts } from './lib.ts'
 import type { Options } from './options.ts'
 import { natsVersion } from './nats.ts'
-import { IDLE_KINDS, IDLE_SECONDS, isReference, RUNTIMES, SETTLED_SECONDS, type IdleSample, type BacklogSample, type ColdSample, type Sample, type ServerKind, type Workload } from './scenarios.ts'
+import {
+  IDLE_KINDS, IDLE_SECONDS, isReference, RUNTIMES, SETTLED_SECONDS, type IdleSample, type BacklogSample, type ColdSample, type PipelineSample, type Sample,
+  type ServerKind, type Workload,
+} from './scenarios.ts'
 
 const LABELS: Record<ServerKind, string> = {
   floor: 'floor (node:http, HMAC, write)',
@@ -99,6 +103,7 @@ export interface Results {
   cold: Record<string, ColdSample[]>
   /** Idle resident memory, bytes, by receiver (floor, node, deno, bun). */
   idle: Record<string, IdleSample[]>
+  pipeline: PipelineSample[]
 }
 
 const LEGEND = [
@@ -150,7 +155,7 @@ const LEGEND = [
 ]
 
 /** The whole report, as markdown. */
-export function renderReport({ options, started, machine, workloads, results, backlog, cold, idle }: Results): string {
+export function renderReport({ options, started, machine, workloads, results, backlog, cold, idle, pipeline }: Results): string {
   const lines = ['# hookcast benchmark results', '', ...machine, `- Wall time: ${((Date.now() - started.getTime()) / 60_000).toFixed(1)} min`, '']
   lines.push(...LEGEND)
   const get = (w: string, s: ServerKind) => (results.get(`${w}/${s}`) ? medians(results.get(`${w}/${s}`)!) : undefined)
@@ -208,9 +213,69 @@ export function renderReport({ options, started, machine, workloads, results, ba
     }
     lines.push('')
   }
+  if (pipeline.length > 0) {
+    lines.push('## hookcast\'s own work per event, without HTTP (bench/pipeline.ts, on Node)', '',
+      'A gateway in one process with the config above, events put straight into its queue (at most 256 ahead of the ' +
+      'deliveries, so bodies are still in memory when delivered), on a tmpfs: the queue\'s put and the event\'s two ' +
+      'deliveries (fs sink, `@streams`) with their records, outcomes, counters and log lines. No HTTP, no load generator.', '',
+      '| events | main-thread µs per event | repeats | delivered/s |', '|---|---:|---|---:|')
+    for (const sample of pipeline) {
+      lines.push(`| ${sample.kind === 'json' ? 'feeds JSON' : '100 KB thumbnails'} | ${fmt(median(sample.mainUs))} | ` +
+        `${sample.mainUs.map((us) => fmt(us)).join(', ')} | ${fmt(median(sample.perSecond))} |`)
+    }
+    lines.push('')
+  }
   lines.push('## Targets (issue 15)', '', '| target | measured | |', '|---|---:|---|', ...targets(get, results, backlog, idle), '')
   lines.push(...denoLine(get), '')
+  lines.push(...whereFrom(get, pipeline))
   return lines.join('\n')
+}
+
+/** µs of one CRC-32 of 100 KB with node:zlib in this process (the check each queued body keeps). */
+function crcMicros(): number {
+  const body = new Uint8Array(100 * 1024).fill(7)
+  for (let i = 0; i < 200; i++) crc32(body)
+  const started = performance.now()
+  for (let i = 0; i < 2_000; i++) crc32(body)
+  return ((performance.now() - started) * 1000) / 2_000
+}
+
+/** The other threads' share of the difference: the body's second write and the garbage, when they cost more. */
+function otherThreads(more: number): string {
+  if (!(more > 0)) return `On the other threads it spends no more than the floor (${fmt(more)} µs).`
+  return `On the other threads it spends ${fmt(more)} µs more than the floor: every body is written twice (the durable ` +
+    'spool before the `200`, then the sink\'s temp file and its rename, one file operation more than the floor\'s write), ' +
+    'and there is more garbage to collect.'
+}
+
+/**
+ * Where a missed CPU or rate target of (a) and (c) comes from, in this run's own figures: per event, the main thread
+ * against the Hono reference (the same HTTP stack and body read, with the floor's work), the other threads against
+ * the floor's, and what bench/pipeline.ts measured of hookcast's own work.
+ */
+function whereFrom(get: (w: string, s: ServerKind) => Medians | undefined, pipeline: PipelineSample[]): string[] {
+  const out: string[] = []
+  for (const [w, what, kind] of [['a', '100 KB thumbnails', 'thumbnail'], ['c', 'feeds JSON events', 'json']] as const) {
+    const floor = get(w, 'floor')
+    const hono = get(w, 'hono')
+    const node = get(w, 'node')
+    if (!floor || !hono || !node) continue
+    const own = pipeline.find((p) => p.kind === kind)
+    const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
+    out.push(`- **(${w}) ${what} on Node**: ${fmt(node.cpuPerEvent)} µs of CPU per delivered event, ${fmt(node.mainCpuPerEvent)} of it on the ` +
+      `main thread, against the floor's ${fmt(floor.cpuPerEvent)} (${fmt(floor.mainCpuPerEvent)}) and the Hono reference's ` +
+      `${fmt(hono.cpuPerEvent)} (${fmt(hono.mainCpuPerEvent)}). The HTTP stack is not the difference: the Hono reference runs it ` +
+      `with the floor's work at ${ratio(hono.cpuPerEvent, floor.cpuPerEvent)} of the floor's CPU. On the main thread hookcast ` +
+      `spends ${fmt(node.mainCpuPerEvent - hono.mainCpuPerEvent)} µs more than the reference: its own JavaScript on the one thread ` +
+      `that both accepts and delivers${own ? `, of which the queue's put and the event's two deliveries with their records, ` +
+        `outcomes, counters and logs take ${fmt(median(own.mainUs))} µs in process (table above)` : ''}; the rest is the accept ` +
+      `path beyond the reference's (parsing, the event id, routing, the spool record)${kind === 'thumbnail' ? ` and the body's ` +
+        `CRC-32, ${fmt(crcMicros())} µs per 100 KB with Node's zlib here (~2 µs on Bun)` : ''}, and the main thread's calls into ` +
+      `the file system's thread pool. ${otherThreads(other(node) - other(floor))}`)
+  }
+  if (out.length === 0) return []
+  return ['## Where the misses come from', '', ...out, '', 'bench/profile.ts gives the CPU profile of each; the README\'s ' +
+    'Performance section says what was changed for them and what was tried.', '']
 }
 
 /** Issue 15's bounds per runtime: Node's and Bun's; Deno is reported without one. */

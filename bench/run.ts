@@ -1,13 +1,14 @@
 /**
- * `npm run bench [-- --quick] [-- --only a,b,c,d,cold,idle] [-- --servers floor,hono,express,node,deno,bun,node-fsync,nats3]
+ * `npm run bench [-- --quick] [-- --only a,b,c,d,cold,idle,pipeline] [-- --servers floor,hono,express,node,deno,bun,node-fsync,nats3]
  *   [-- --repeats N --duration S --warmup S --backlog N --backlog-repeats N --cold-starts N --idle-runs N --out FILE]`
  *
  * Runs, in one go on this machine, the floor receiver (node:http + HMAC + file), the usual Express receiver and
  * hookcast on Node, Deno and Bun (fs sink, durable spool; once more with fsync), and for (a) and (c) three hookcast
  * instances on Node sharing one nats-server (`nats3`, `spool: { type: nats }`), drives each with autocannon in a
  * separate process sending distinct signed hooks, checks that every accepted event reached its destination byte for
- * byte, reads each one's idle memory, and writes medians of the repeats, with hookcast's figures as ratios to the
- * floor, and issue 15's targets to bench/results.md.
+ * byte, reads each one's idle memory, measures hookcast's own work per event without HTTP (bench/pipeline.ts), and
+ * writes medians of the repeats, with hookcast's figures as ratios to the floor, issue 15's targets and where the
+ * misses come from to bench/results.md.
  *
  * This file only orchestrates: the flags are in options.ts, the workloads in scenarios.ts, the report in report.ts.
  * @module
@@ -17,7 +18,10 @@ import { performance } from 'node:perf_hooks'
 import { removeTempDirs } from './lib.ts'
 import { parseArgs } from './options.ts'
 import { describeMachine, fmt, mb, renderReport, sampleLine } from './report.ts'
-import { IDLE_KINDS, IDLE_SECONDS, SETTLED_SECONDS, runBacklog, runCold, runIdle, runOne, RUNTIMES, WORKLOADS, type BacklogSample, type ColdSample, type IdleSample, type Sample } from './scenarios.ts'
+import {
+  IDLE_KINDS, IDLE_SECONDS, SETTLED_SECONDS, runBacklog, runCold, runIdle, runOne, runPipeline, RUNTIMES, WORKLOADS,
+  type BacklogSample, type ColdSample, type IdleSample, type PipelineSample, type Sample,
+} from './scenarios.ts'
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2))
@@ -86,7 +90,20 @@ async function main(): Promise<void> {
     }
   }
 
-  const report = renderReport({ options, started, machine, workloads, results, backlog, cold, idle })
+  const pipeline: PipelineSample[] = []
+  if (options.only.has('pipeline')) {
+    for (const [kind, events] of [['json', 20_000], ['thumbnail', 8_000]] as const) {
+      try {
+        const sample = await runPipeline(kind, events, options.quick ? 1 : 3)
+        pipeline.push(sample)
+        console.log(`pipeline ${kind}: ${sample.mainUs.map((us) => fmt(us)).join(', ')} µs of main-thread CPU per event`)
+      } catch (error) {
+        console.log(`pipeline ${kind}: FAILED ${(error as Error).message}`)
+      }
+    }
+  }
+
+  const report = renderReport({ options, started, machine, workloads, results, backlog, cold, idle, pipeline })
   console.log(`\n${report}`)
   if (options.out) {
     writeFileSync(options.out, report)

@@ -389,3 +389,31 @@ export async function runIdle(kind: IdleKind): Promise<IdleSample> {
     dir.release()
   }
 }
+
+/** bench/pipeline.ts's figures: hookcast's own main-thread work per event (queue put, two deliveries), no HTTP. */
+export interface PipelineSample {
+  kind: BodyKind
+  events: number
+  /** Main-thread CPU per event, µs, one per repeat. */
+  mainUs: number[]
+  perSecond: number[]
+}
+
+/** Runs bench/pipeline.ts in a process of its own (the gateway's modules and heap apart from the runner's). */
+export function runPipeline(kind: BodyKind, events: number, repeats: number): Promise<PipelineSample> {
+  return new Promise((resolve, reject) => {
+    const args = ['--import', 'tsx', 'bench/pipeline.ts', '--kind', kind, '--events', String(events), '--repeats', String(repeats), '--json']
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`bench/pipeline.ts exited with ${code}`)
+        resolve(JSON.parse(out.trim().split('\n').at(-1)!) as PipelineSample)
+      } catch (error) {
+        reject(error)
+      }
+    })
+  })
+}
