@@ -7,7 +7,7 @@
  * checked against their SHA-256 (kept in the header) when they are read back.
  * @module
  */
-import { crc32 } from './crc32.ts'
+import { crc32 } from 'node:zlib'
 
 export const PREFIX_BYTES = 13
 
