@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts'
 import { LeaseLostError, type Claim, type Queue } from '../queue/types.ts'
 import type { CircuitPolicy } from './circuit.ts'
 import { nextAttempt, type RetryPolicy } from './retry.ts'
+import { attemptDeadlines, type AttemptDeadlines } from './attempt-deadlines.ts'
 
 export interface DeliveryPolicy {
   concurrency: number
@@ -47,6 +48,8 @@ export interface DeliverOneOptions {
   log: Logger
   /** Aborts the attempt from outside (shutting down, a deadline): the delivery is released, not charged. */
   signal?: AbortSignal
+  /** Where the attempt's deadline signal comes from (shared with attempts started close by; see attempt-deadlines.ts). */
+  deadlines?: AttemptDeadlines
   onOutcome?: (report: OutcomeReport) => void
   /** Told when the queue failed under a delivery (load, record): counted apart from the destination's failures. */
   onQueueError?: (step: 'load' | 'record') => void
@@ -108,21 +111,18 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
     }
   }
 
-  const controller = new AbortController()
-  const timeout = setTimeout(() => controller.abort(new Error(`timed out after ${policy.timeoutMs} ms`)), policy.timeoutMs)
-  const stop = () => controller.abort(options.signal!.reason)
-  options.signal?.addEventListener('abort', stop, { once: true })
+  // Aborted at the attempt's deadline, or when options.signal is (shutting down).
+  const deadline = (options.deadlines ?? attemptDeadlines(options.signal))(policy.timeoutMs)
   let failure: unknown
   let ok = false
   try {
     if (!destination || !event) throw new DeliveryError(`destination "${name}" is not configured any more`, { permanent: true })
-    await abortable(destination.deliver(event, controller.signal), controller.signal)
+    await abortable(destination.deliver(event, deadline.signal), deadline.signal)
     ok = true
   } catch (error) {
     failure = error
   } finally {
-    clearTimeout(timeout)
-    options.signal?.removeEventListener('abort', stop)
+    deadline.done()
   }
 
   if (ok) {
@@ -130,7 +130,7 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
     report('delivered')
     return 'up'
   }
-  if (options.signal?.aborted && controller.signal.reason === options.signal.reason) {
+  if (options.signal?.aborted && deadline.signal.reason === options.signal.reason) {
     // Not an attempt: given back as it was (best effort; if this fails too, the claim's lease runs out).
     await queue.retry(claim, claim.nextAt).catch(() => {})
     return 'none'

@@ -4,12 +4,12 @@
  * number of workers (processes, instances) may claim from one queue.
  * @module
  */
-import { setMaxListeners } from 'node:events'
 import type { Destination } from '../destinations/types.ts'
 import type { Logger } from '../log.ts'
 import type { Claim, Queue } from '../queue/types.ts'
 import { createCircuit, type Circuit, type CircuitState } from './circuit.ts'
 import { deliverOne, errorMessage, type DeliveryPolicy, type OutcomeReport } from './deliver-one.ts'
+import { attemptDeadlines } from './attempt-deadlines.ts'
 
 export interface LaneStatus {
   destination: string
@@ -69,8 +69,8 @@ export function startWorker(options: WorkerOptions): Worker {
   const lanes = new Map<string, Lane>()
   const stop = new AbortController() // ends claims waiting for work
   const abandon = new AbortController() // aborts deliveries under way after the grace time
-  // Every delivery under way listens for it (and stops when it ends): as many listeners as deliveries, not a leak.
-  setMaxListeners(0, abandon.signal)
+  // Attempts started close together share a deadline signal, which listens for `abandon` (attempt-deadlines.ts).
+  const deadlines = attemptDeadlines(abandon.signal)
   const loops: Promise<void>[] = []
 
   function open(name: string): void {
@@ -128,7 +128,7 @@ export function startWorker(options: WorkerOptions): Worker {
     let held = lane.meanBytes
     lane.bytes += held
     const attempt = deliverOne(claim, {
-      queue, destination: lane.destination, policy: lane.policy, log, signal: abandon.signal,
+      queue, destination: lane.destination, policy: lane.policy, log, signal: abandon.signal, deadlines,
       ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
       ...(options.onQueueError ? { onQueueError: options.onQueueError } : {}),
       onLoaded(bytes) {
