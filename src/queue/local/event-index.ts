@@ -4,12 +4,12 @@
  * the bodies kept in memory or read back once for all the deliveries under way.
  * @module
  */
-import type { HookEvent } from '../../events/types.ts'
 import type { SegmentLog } from './segment-log.ts'
 import { bodyMatches } from '../../events/body-check.ts'
 
 /** An event as the log keeps it: everything but the body and the parsed data. */
-export type EventMeta = Omit<HookEvent, 'body' | 'data'>
+import type { EventMeta } from '../loaded-event.ts'
+export type { EventMeta }
 
 export interface StoredEvent {
   meta: EventMeta

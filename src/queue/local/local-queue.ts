@@ -10,11 +10,11 @@
  * @module
  */
 import { join } from 'node:path'
-import type { HookEvent } from '../../events/types.ts'
 import type { Logger } from '../../log.ts'
 import { memoryDedupWindow, type DedupWindow } from '../../state/dedup.ts'
 import { ClaimBoard } from '../board.ts'
 import { dedupedPut } from '../deduped-put.ts'
+import { loadedEvent } from '../loaded-event.ts'
 import { QueueFullError, type Attempt, type Claim, type Delivery, type Queue } from '../types.ts'
 import { createCompaction } from './compaction.ts'
 import { DeadLetterFiles } from './dead-letters.ts'
@@ -46,7 +46,6 @@ interface EventHeader extends EventMeta {
 }
 
 const MAINTENANCE_MS = 1000
-const decoder = new TextDecoder()
 
 export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue> {
   const now = options.now ?? Date.now
@@ -219,13 +218,7 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     async load(claim) {
       board.check(claim)
       const stored = index.busy(claim.eventId, claim.destination)
-      const body = await index.bodyOf(stored)
-      const event: HookEvent = { ...stored.meta, body }
-      if (stored.meta.contentType === 'application/json') {
-        const data = (JSON.parse(decoder.decode(body)) as { data?: Record<string, unknown> }).data
-        if (data) event.data = data
-      }
-      return event
+      return loadedEvent(stored.meta, await index.bodyOf(stored))
     },
     async extend(claim, leaseMs) {
       board.extend(claim, leaseMs)

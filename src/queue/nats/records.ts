@@ -7,11 +7,12 @@
  * @module
  */
 import { headers, type MsgHdrs } from '@nats-io/transport-node'
-import type { EventContentType, HookEvent } from '../../events/types.ts'
+import type { HookEvent } from '../../events/types.ts'
 import type { Attempt } from '../types.ts'
 
 /** The event without its body and parsed data. */
-export type EventMeta = Omit<HookEvent, 'body' | 'data'>
+import { loadedEvent, type EventMeta } from '../loaded-event.ts'
+export type { EventMeta }
 
 /** A delivery as stored in the deliveries stream. */
 export interface DeliveryRecord {
@@ -85,15 +86,8 @@ export function readDead(h: MsgHdrs | undefined): DeadRecord | undefined {
   return dead && typeof dead.destination === 'string' && Array.isArray(dead.attempts) ? dead : undefined
 }
 
-/** The event as `put` took it: metadata, body and, for JSON hooks, the parsed `data`. */
-export function eventFrom(meta: EventMeta, body: Uint8Array): HookEvent {
-  const event: HookEvent = { ...meta, contentType: meta.contentType as EventContentType, body }
-  if (meta.contentType === 'application/json') {
-    const data = (JSON.parse(decoder.decode(body)) as { data?: Record<string, unknown> }).data
-    if (data) event.data = data
-  }
-  return event
-}
+/** The event as `put` took it: metadata, body and, for JSON hooks, `data`. */
+export const eventFrom = loadedEvent
 
 export function encodeDelivery(record: DeliveryRecord): Uint8Array {
   return encoder.encode(JSON.stringify(record))

@@ -9,11 +9,12 @@
  *   as received. Listing dead letters reads only the first bytes of each.
  * @module
  */
-import type { EventContentType, HookEvent } from '../../events/types.ts'
+import type { HookEvent } from '../../events/types.ts'
 import type { Attempt } from '../types.ts'
 import { bodyMatches, hasBodyCheck } from '../../events/body-check.ts'
 
-export type EventMeta = Omit<HookEvent, 'body' | 'data'>
+import { loadedEvent, type EventMeta } from '../loaded-event.ts'
+export type { EventMeta }
 
 export interface DeliveryState {
   v: 1
@@ -137,12 +138,7 @@ export function metaOf(event: HookEvent): EventMeta {
 /** The event as `put` took it: metadata, body and, for JSON hooks, the parsed `data`; the body's hash checked. */
 export async function eventFrom(meta: EventMeta, body: Uint8Array): Promise<HookEvent> {
   if (!bodyMatches(meta, body)) throw new Error(`the S3 queue's copy of event ${meta.id} is corrupt (its body hash differs)`)
-  const event: HookEvent = { ...meta, contentType: meta.contentType as EventContentType, body }
-  if (meta.contentType === 'application/json') {
-    const data = (JSON.parse(decoder.decode(body)) as { data?: Record<string, unknown> }).data
-    if (data) event.data = data
-  }
-  return event
+  return loadedEvent(meta, body)
 }
 
 function parse(raw: string): unknown {
