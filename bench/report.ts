@@ -227,7 +227,7 @@ export function renderReport({ options, started, machine, workloads, results, ba
   }
   lines.push('## Targets (issue 15)', '', '| target | measured | |', '|---|---:|---|', ...targets(get, results, backlog, idle), '')
   lines.push(...denoLine(get), '')
-  lines.push(...whereFrom(get, pipeline))
+  lines.push(...whereFrom(get, results, pipeline))
   return lines.join('\n')
 }
 
@@ -253,7 +253,8 @@ function otherThreads(more: number): string {
  * against the Hono reference (the same HTTP stack and body read, with the floor's work), the other threads against
  * the floor's, and what bench/pipeline.ts measured of hookcast's own work.
  */
-function whereFrom(get: (w: string, s: ServerKind) => Medians | undefined, pipeline: PipelineSample[]): string[] {
+function whereFrom(get: (w: string, s: ServerKind) => Medians | undefined, results: Map<string, Sample[]>, pipeline: PipelineSample[]): string[] {
+  const label = (kind: ServerKind) => LABELS[kind].replace(/^hookcast on /, '')
   const out: string[] = []
   for (const [w, what, kind] of [['a', '100 KB thumbnails', 'thumbnail'], ['c', 'feeds JSON events', 'json']] as const) {
     const floor = get(w, 'floor')
@@ -271,11 +272,39 @@ function whereFrom(get: (w: string, s: ServerKind) => Medians | undefined, pipel
         `outcomes, counters and logs take ${fmt(median(own.mainUs))} µs in process (table above)` : ''}; the rest is the accept ` +
       `path beyond the reference's (parsing, the event id, routing, the spool record)${kind === 'thumbnail' ? ` and the body's ` +
         `CRC-32, ${fmt(crcMicros())} µs per 100 KB with Node's zlib here (~2 µs on Bun)` : ''}, and the main thread's calls into ` +
-      `the file system's thread pool. ${otherThreads(other(node) - other(floor))}`)
+      `the file system's thread pool. ${otherThreads(other(node) - other(floor))} End to end against the floor, repeat by ` +
+      `repeat: ${perRepeat(results, w, 'node')}.`)
+  }
+  for (const [w, what] of [['a', '100 KB thumbnails'], ['c', 'feeds JSON events']] as const) {
+    const floor = get(w, 'floor')
+    const bun = get(w, 'bun')
+    if (!floor || !bun) continue
+    const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
+    out.push(`- **(${w}) ${what} on Bun**: ${fmt(bun.cpuPerEvent)} µs of CPU per delivered event, ${fmt(bun.mainCpuPerEvent)} of it on ` +
+      `the main thread, against the floor's ${fmt(floor.cpuPerEvent)} (${fmt(floor.mainCpuPerEvent)}): ` +
+      `${fmt(bun.mainCpuPerEvent - floor.mainCpuPerEvent)} µs more on the main thread (hookcast's own work, less of it than on ` +
+      `Node: Bun's HTTP server, hashing and file calls are native) and ${fmt(other(bun) - other(floor))} µs on the other threads ` +
+      `(the body's second write). End to end against the floor, repeat by repeat: ${perRepeat(results, w, 'bun')}.`)
+  }
+  const floorB = get('b', 'floor')
+  if (floorB && (get('b', 'node') || get('b', 'bun'))) {
+    out.push(`- **(b) peak RSS**: ${(['node', 'bun'] as const).filter((k) => get('b', k)).map((k) => `${mb(get('b', k)!.rss)} MB on ${label(k)}`).join(', ')}, ` +
+      `against the floor's ${mb(floorB.rss)} MB. hookcast holds 1 MB bodies where the floor does not: each request's body until ` +
+      'the spool has it (up to `server.maxInFlightBytes`, 64 MiB), and each destination\'s deliveries (up to 64 MiB of bodies per ' +
+      'lane, the fs sink\'s and the tracker\'s, read back from the spool: the in-memory cache keeps bodies of at most 256 KiB). ' +
+      'The rest is memory the collector has not returned yet, which Bun returns later than Node. A lane budget of 16 MiB ' +
+      'brought Node to 1.12-1.27x, and made Bun fall behind until its spool was full and it refused hooks with `503` (README, Performance).')
   }
   if (out.length === 0) return []
   return ['## Where the misses come from', '', ...out, '', 'bench/profile.ts gives the CPU profile of each; the README\'s ' +
     'Performance section says what was changed for them and what was tried.', '']
+}
+
+/** A receiver's end-to-end rate over the floor's, repeat by repeat (both ran in each repeat, one after the other). */
+function perRepeat(results: Map<string, Sample[]>, w: string, kind: ServerKind): string {
+  const floor = results.get(`${w}/floor`) ?? []
+  const mine = results.get(`${w}/${kind}`) ?? []
+  return mine.map((sample, i) => (floor[i] ? ratio(sample.endToEnd, floor[i]!.endToEnd) : 'n/a')).join(', ')
 }
 
 /** Issue 15's bounds per runtime: Node's and Bun's; Deno is reported without one. */
