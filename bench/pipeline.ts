@@ -1,9 +1,10 @@
 /**
  * hookcast's own work per event with no HTTP and no load generator: a gateway built in this process from the
  * benchmark's config (fs sink, local spool, the stream tracker), N parsed events put straight into its queue, and
- * the main thread's CPU from the first put until the fs sink has every one (puts kept at most 256 events ahead). What is measured is the queue's put and
- * an event's two deliveries (fs sink and `@streams`) with their records, outcomes, counters and logs: the part of
- * the per-event cost that is hookcast's alone, free of the HTTP stack and of autocannon sharing the cores.
+ * the main thread's CPU from the first put until the fs sink has every one (puts kept at most 256 events ahead).
+ * What is measured is the queue's put and an event's two deliveries (fs sink and `@streams`) with their records,
+ * outcomes, counters and logs: the part of the per-event cost that is hookcast's alone, free of the HTTP stack and
+ * of autocannon sharing the cores.
  *
  *   node --import tsx bench/pipeline.ts [--kind json|thumbnail] [--events 40000] [--repeats 5] [--dir /dev/shm] [--json]
  *
@@ -37,7 +38,8 @@ const BATCH = 64
 const WINDOW = 256
 
 const built = existsSync(join(ROOT, 'dist/node/src/gateway.js'))
-const module = async <T>(path: string): Promise<T> => import(join(ROOT, built ? `dist/node/src/${path}.js` : `src/${path}.ts`)) as Promise<T>
+const module = async <T>(path: string): Promise<T> =>
+  import(join(ROOT, built ? `dist/node/src/${path}.js` : `src/${path}.ts`)) as Promise<T>
 const { createGateway } = await module<typeof GatewayModule>('gateway')
 const { parseConfig } = await module<typeof LoadModule>('config/load')
 const { parseJsonHook, parseThumbnail } = await module<typeof ParseModule>('events/parse')
@@ -52,7 +54,8 @@ async function parsed(from: number, count: number): Promise<HookEvent[]> {
     const body = new Uint8Array(request.body) // a copy: the factory reuses its buffer
     const signature = crypto.getRandomValues(new Uint8Array(20))
     const context = { source: 'millicast', receivedAt: Date.now(), signature, bodyCrc32: crc32(body) }
-    out.push(kind === 'json' ? await parseJsonHook(body, context) : await parseThumbnail(body, new Headers(request.headers), context))
+    out.push(kind === 'json' ? await parseJsonHook(body, context)
+      : await parseThumbnail(body, new Headers(request.headers), context))
   }
   return out
 }

@@ -6,7 +6,8 @@
  * still may: updateWithRetry reads again and applies every waiting change again).
  *
  * Each change resolves once the write holding it is done, with what was written then (which includes the changes
- * applied after it in the same turn; when the turn wrote nothing, what it read, to look at and never change). A change that needs the record as it left it takes its own copy in `apply`.
+ * applied after it in the same turn; when the turn wrote nothing, what it read, to look at and never change). A
+ * change that needs the record as it left it takes its own copy in `apply`.
  *
  * A change may say up front when it would change nothing (`unchangedOn`): when every change of a turn says so of
  * the stored record, read without a copy where the store can (`peek`), the turn ends there. A hook that changes
