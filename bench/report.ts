@@ -27,6 +27,9 @@ const LABELS: Record<ServerKind, string> = {
   nats3: '3 x hookcast on Node, one NATS JetStream',
 }
 
+/** A runtime's name as the hookcast rows give it: `Node`, `Bun`, `Deno`. */
+const label = (kind: ServerKind) => LABELS[kind].replace(/^hookcast on /, '')
+
 export const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a')
 const ratio = (value: number, floor: number) => (Number.isFinite(value / floor) ? `${(value / floor).toFixed(2)}x` : 'n/a')
 export const mb = (bytes: number) => fmt(bytes / 1024 / 1024)
@@ -254,7 +257,6 @@ function otherThreads(more: number): string {
  * the floor's, and what bench/pipeline.ts measured of hookcast's own work.
  */
 function whereFrom(get: (w: string, s: ServerKind) => Medians | undefined, results: Map<string, Sample[]>, pipeline: PipelineSample[]): string[] {
-  const label = (kind: ServerKind) => LABELS[kind].replace(/^hookcast on /, '')
   const out: string[] = []
   for (const [w, what, kind] of [['a', '100 KB thumbnails', 'thumbnail'], ['c', 'feeds JSON events', 'json']] as const) {
     const floor = get(w, 'floor')
@@ -325,7 +327,6 @@ function targets(get: (w: string, s: ServerKind) => Medians | undefined, results
     const floor = get(w, 'floor')
     return m && floor ? pick(m) / pick(floor) : NaN
   }
-  const label = (kind: ServerKind) => LABELS[kind].replace(/^hookcast on /, '')
   /**
    * One row per runtime: Node and Bun against their bounds, Deno reported. `text(runtime, bound)` is the row's
    * text; `bound` is e.g. " ≥ 0.8x floor" (`unit` puts the number in words), empty for Deno.

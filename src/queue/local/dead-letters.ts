@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Attempt, DeadLetter, DeadLetterFilter } from '../types.ts'
 import { matchesFilter } from '../dead-letter.ts'
 import { decodeHeader, decodePrefix, decodeWhole, encodeRecord, PREFIX_BYTES } from './record.ts'
-import type { EventMeta } from './event-index.ts'
+import type { EventMeta } from '../loaded-event.ts'
 
 export interface DeadHeader extends EventMeta {
   destination: string

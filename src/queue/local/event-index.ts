@@ -6,10 +6,7 @@
  */
 import type { SegmentLog } from './segment-log.ts'
 import { bodyMatches } from '../../events/body-check.ts'
-
-/** An event as the log keeps it: everything but the body and the parsed data. */
 import type { EventMeta } from '../loaded-event.ts'
-export type { EventMeta }
 
 export interface StoredEvent {
   meta: EventMeta

@@ -12,7 +12,8 @@ import { LeaseLostError, type Queue } from '../types.ts'
 import { errorText, sleep, type NatsContext } from './context.ts'
 import type { Held, Leases } from './leases.ts'
 import { ACK, WORKING, confirmAck, nakAfter } from './pull.ts'
-import { encodeDelivery, eventFrom, eventHeaders, readEventMeta } from './records.ts'
+import { encodeDelivery, eventHeaders, readEventMeta } from './records.ts'
+import { loadedEvent } from '../loaded-event.ts'
 import { isNotFound } from './streams.ts'
 import { eventCopies } from './event-copies.ts'
 
@@ -64,7 +65,7 @@ export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
         leases.end(held)
         throw new Error(`event ${claim.eventId} is not in ${streams.events} any more; its delivery to ${claim.destination} was dropped`)
       }
-      return eventFrom(found.meta, found.body)
+      return loadedEvent(found.meta, found.body)
     },
 
     async extend(claim, leaseMs) {

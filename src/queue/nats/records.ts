@@ -9,10 +9,7 @@
 import { headers, type MsgHdrs } from '@nats-io/transport-node'
 import type { HookEvent } from '../../events/types.ts'
 import type { Attempt } from '../types.ts'
-
-/** The event without its body and parsed data. */
-import { loadedEvent, type EventMeta } from '../loaded-event.ts'
-export type { EventMeta }
+import type { EventMeta } from '../loaded-event.ts'
 
 /** A delivery as stored in the deliveries stream. */
 export interface DeliveryRecord {
@@ -85,9 +82,6 @@ export function readDead(h: MsgHdrs | undefined): DeadRecord | undefined {
   const dead = raw ? parse(raw) as DeadRecord | undefined : undefined
   return dead && typeof dead.destination === 'string' && Array.isArray(dead.attempts) ? dead : undefined
 }
-
-/** The event as `put` took it: metadata, body and, for JSON hooks, `data`. */
-export const eventFrom = loadedEvent
 
 export function encodeDelivery(record: DeliveryRecord): Uint8Array {
   return encoder.encode(JSON.stringify(record))

@@ -12,9 +12,7 @@
 import type { HookEvent } from '../../events/types.ts'
 import type { Attempt } from '../types.ts'
 import { bodyMatches, hasBodyCheck } from '../../events/body-check.ts'
-
 import { loadedEvent, type EventMeta } from '../loaded-event.ts'
-export type { EventMeta }
 
 export interface DeliveryState {
   v: 1
