@@ -206,6 +206,27 @@ describe('admin sessions', () => {
     expect((await from('203.0.113.9', loginRequest())).status).toBe(303)
   })
 
+  it('holds the limit against 300 concurrent wrong tokens from one address: 10 answered 401, the rest 429', async () => {
+    await start(ADMIN)
+    const statuses = async (request: () => Request, address: string) => {
+      const answers = await Promise.all(Array.from({ length: 300 }, () => from(address, request())))
+      const count = (status: number) => answers.filter((answer) => answer.status === status).length
+      return { 401: count(401), 429: count(429) }
+    }
+    expect(await statuses(() => loginRequest('wrong-token-guess'), '203.0.113.20')).toEqual({ 401: 10, 429: 290 })
+    const bearer = () => new Request(`${BASE}/api/streams`, { headers: { authorization: 'Bearer wrong-token-guess' } })
+    expect(await statuses(bearer, '203.0.113.21')).toEqual({ 401: 10, 429: 290 })
+  })
+
+  it('gives a right token\'s count back: right ones never use up the limit', async () => {
+    await start(ADMIN)
+    for (let i = 0; i < 20; i++) expect((await from('203.0.113.22', new Request(`${BASE}/api/streams`, { headers: auth }))).status).toBe(200)
+    for (let i = 0; i < 9; i++) expect((await from('203.0.113.22', loginRequest('wrong'))).status).toBe(401)
+    await sessionOf(from('203.0.113.22', loginRequest()))
+    expect((await from('203.0.113.22', loginRequest('wrong'))).status).toBe(401)
+    expect((await from('203.0.113.22', loginRequest())).status).toBe(429)
+  })
+
   it('sends anti-framing, no-sniff and no-referrer headers with the page and every API answer', async () => {
     await start(ADMIN)
     const session = await sessionOf(login())
