@@ -83,6 +83,7 @@ function protoKeys(value: unknown, path: PropertyKey[] = []): string[] {
 function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const path = formatPath(issue.path)
   let message = issue.message
+  if (issue.code === 'invalid_key') message = issue.issues.map((inner) => inner.message).join('; ') || message
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     const value = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw)

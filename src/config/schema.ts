@@ -9,6 +9,7 @@ import { spoolConfig } from './spool.ts'
 import { sinkConfig } from '../sinks/configs.ts'
 import { notifierConfig } from '../notifiers/configs.ts'
 import { decodeBase64 } from '../util/encoding.ts'
+import { printable } from './printable.ts'
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .transform((value) => (Array.isArray(value) ? value : [value]))
@@ -148,7 +149,7 @@ export const streamsConfig = z.object({
 /** A bearer token is only as strong as it is long: shorter than this is refused. */
 const MIN_TOKEN_CHARS = 16
 /** An optional secret: unset, or set to an empty string (`${VAR:-}`), means off. */
-const optionalToken = z.string().optional()
+const optionalToken = printable.optional()
   .refine((value) => !value || value.length >= MIN_TOKEN_CHARS, `at least ${MIN_TOKEN_CHARS} characters (a long random string: openssl rand -hex 24)`)
   .transform((value) => (value ? value : undefined))
 
