@@ -259,6 +259,23 @@ describe('admin sessions', () => {
     expect((await replay(auth)).status).toBe(200) // scripts send no Origin
   })
 
+  it('never takes the admin token from a link (browsers keep links in their history): typed only', async () => {
+    await start(ADMIN)
+    const viaLink = (token: string) => from('203.0.113.30', new Request(`${BASE}/login`, {
+      method: 'POST', headers: { 'sec-fetch-site': 'same-origin' }, body: new URLSearchParams({ token, via: 'link' }),
+    }))
+    for (let i = 0; i < 12; i++) {
+      const refused = await viaLink(i % 2 ? TOKEN : 'wrong-token-guess')
+      expect(refused.status).toBe(400)
+      expect(refused.headers.get('set-cookie')).toBeNull()
+      expect(await refused.text()).toContain('does not sign in from a link')
+    }
+    // Refused without a look at the token, so nothing was counted: the typed token still signs in.
+    const typed = from('203.0.113.30', new Request(`${BASE}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN, via: 'form' }) }))
+    await sessionOf(typed)
+    expect(await (await get('/login')).text()).toContain('never taken from a link')
+  })
+
   it('refuses a sign-in body larger than a token needs', async () => {
     await start(ADMIN)
     expect((await login('x'.repeat(100_000))).status).toBe(413)

@@ -118,8 +118,10 @@ routes: []
 ${admin}`, {}), { signInLinks: links })
   }
   const get = (path: string, headers: Record<string, string> = {}) => gateway.fetch(new Request(`${BASE}${path}`, { headers }))
-  const signIn = (token: string, headers: Record<string, string> = {}) =>
-    gateway.fetch(new Request(`${BASE}/login`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin', ...headers }, body: new URLSearchParams({ token }) }))
+  /** The form's POST, as the login page's script sends it for a link (`via=link`), or as typed. */
+  const signIn = (token: string, headers: Record<string, string> = {}, via = 'link') => gateway.fetch(new Request(`${BASE}/login`, {
+    method: 'POST', headers: { 'sec-fetch-site': 'same-origin', ...headers }, body: new URLSearchParams({ token, via }),
+  }))
   const sessionOf = (response: Response) => ({ cookie: response.headers.get('set-cookie')!.split(';')[0]! })
 
   beforeEach(() => {
@@ -176,7 +178,7 @@ ${admin}`, {}), { signInLinks: links })
     expect(renewed).toHaveLength(1)
     expect(renewed[0]).toBe(links.token)
     expect(renewed[0]).not.toBe(first)
-    const next = await signIn(renewed[0]!)
+    const next = await signIn(renewed[0]!, {}, 'form') // pasted into the form
     expect(next.status).toBe(303)
     expect((await get('/api/streams', sessionOf(next))).status).toBe(200)
     expect((await signIn('a-wrong-token')).status).toBe(401)
@@ -217,10 +219,12 @@ ${admin}`, {}), { signInLinks: links })
     expect(blocked.headers.get('retry-after')).toMatch(/^\d+$/)
   })
 
-  it('prefers admin.token when it is set: links are not taken, the token is, as bearer too', async () => {
+  it('prefers admin.token when it is set: links are not taken, the token is (typed), as bearer too', async () => {
     await start('admin: { token: configured-admin-token }')
-    expect((await signIn(links.token)).status).toBe(401)
-    expect((await signIn('configured-admin-token')).status).toBe(303)
+    expect((await signIn(links.token, {}, 'form')).status).toBe(401)
+    expect((await signIn(links.token)).status).toBe(400)
+    expect((await signIn('configured-admin-token')).status).toBe(400) // not from a link
+    expect((await signIn('configured-admin-token', {}, 'form')).status).toBe(303)
     expect((await get('/api/streams', { authorization: 'Bearer configured-admin-token' })).status).toBe(200)
     expect(renewed).toEqual([])
   })
