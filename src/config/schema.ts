@@ -156,11 +156,17 @@ const optionalToken = printable.optional()
 export const adminConfig = z.object({
   /**
    * The live streams page (/) and the admin API (/api). false: off, whatever the token. true: with `token`, both
-   * need it; without, a server prints a one-time sign-in link at start (a serverless function keeps them off).
+   * need it; without, a server prints one-time sign-in links at start, on loopback only unless `signInLinks` says
+   * otherwise (a serverless function keeps them off). See src/config/admin-access.ts.
    */
   enabled: z.boolean().default(true),
   /** The page's sign-in token, and the API's bearer token (`Authorization: Bearer`). */
   token: optionalToken,
+  /**
+   * Without `token`: true prints one-time sign-in links on any listen address (anyone who reads the server's
+   * output can sign in); false never. Unset: on loopback only, else the page and the API stay off.
+   */
+  signInLinks: z.boolean().optional(),
 }).strict()
 
 export const metricsConfig = z.object({
