@@ -73,7 +73,7 @@ export function createAdminAuth(credentials: AdminCredentials, sessions: Session
       return id !== undefined && sessions.use(id)
     },
     async signIn(c, token) {
-      const attempt = limits.failures.attempt(clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress))
+      const attempt = limits.failures.attempt(clientOf(c, limits))
       if ('retryAfter' in attempt) return attempt
       const verdict = await credentials.signIn(token)
       if (verdict !== 'ok') return verdict === 'used' ? { wrong: true, used: true } : { wrong: true }
@@ -91,12 +91,15 @@ export function createAdminAuth(credentials: AdminCredentials, sessions: Session
 async function bearer(c: Context, match: (candidate: string) => Promise<boolean>, limits: Limits): Promise<boolean | undefined> {
   const header = c.req.header('authorization')
   if (!header?.startsWith('Bearer ')) return undefined
-  const attempt = limits.failures.attempt(clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress))
+  const attempt = limits.failures.attempt(clientOf(c, limits))
   if ('retryAfter' in attempt) throw tooManyAttempts(attempt.retryAfter)
   if (!(await match(header.slice(7).trim()))) return false
   attempt.succeeded()
   return true
 }
+
+const clientOf = (c: Context, limits: Limits) =>
+  clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
 
 export function tooManyAttempts(seconds: number): HttpError {
   return new HttpError(429, 'too_many_attempts', `too many wrong tokens from this address; try again in ${seconds} s`, { 'retry-after': String(seconds) })

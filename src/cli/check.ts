@@ -61,7 +61,8 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   problems.push(...await checkSpool(config, io))
   const access = adminAccess(config.admin, listen.host)
   const state = { off: 'off', token: 'on', links: 'on, with one-time sign-in links printed at start' }[access.mode]
-  io.out(`admin page and API: ${state} (${access.why}); metrics: ${config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'}`)
+  const metrics = config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'
+  io.out(`admin page and API: ${state} (${access.why}); metrics: ${metrics}`)
   if (access.mode === 'links' && !isLoopback(listen.host)) {
     warnings.push(`no admin.token: the page on ${listen.host} opens with sign-in links printed on stdout, so whoever reads the output (a log service too) can sign in; set admin.token, or admin.enabled: false`)
   }

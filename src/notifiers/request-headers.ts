@@ -14,7 +14,8 @@ export function requestHeaders(headers: Record<string, string>, what: string): H
     try {
       built.append(name, value)
     } catch {
-      throw new DeliveryError(`${what}: the ${JSON.stringify(name)} header's value cannot be sent (a line break or another control character?); fix it in the config`, { permanent: true })
+      const problem = 'value cannot be sent (a line break or another control character?); fix it in the config'
+      throw new DeliveryError(`${what}: the ${JSON.stringify(name)} header's ${problem}`, { permanent: true })
     }
   }
   return built

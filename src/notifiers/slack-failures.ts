@@ -46,7 +46,9 @@ function fixFor(error: string): string | undefined {
  * fetch, with network errors and non-2xx answers turned into classified DeliveryErrors. The headers are built
  * first (request-headers.ts), so no error quotes the bot token.
  */
-export async function sendToSlack(url: string, init: RequestInit & { headers?: Record<string, string> }, what: string): Promise<Response> {
+export async function sendToSlack(
+  url: string, init: RequestInit & { headers?: Record<string, string> }, what: string,
+): Promise<Response> {
   const headers = requestHeaders(init.headers ?? {}, what)
   let response: Response
   try {

@@ -30,6 +30,7 @@ export function mountThumbnailLinks(app: Hono, streams: StreamStore, links: Thum
     const bytes = await streams.thumbnail(streamId, eventId)
     if (!bytes) throw new HttpError(404, 'not_found', 'this thumbnail is no longer kept')
     const maxAge = Math.min(MAX_CACHE_SECONDS, links.secondsLeft(exp))
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/jpeg', 'cache-control': `public, max-age=${maxAge}` })
+    const headers = { 'content-type': 'image/jpeg', 'cache-control': `public, max-age=${maxAge}` }
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, headers)
   })
 }

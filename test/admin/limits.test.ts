@@ -25,7 +25,7 @@ describe('failure limit', () => {
     fail(limit, 'a')
   })
 
-  it('counts an attempt when it starts: concurrent attempts cannot pass the limit; a success gives its count back', () => {
+  it('counts an attempt when it starts, so concurrent ones cannot pass the limit; a success gives it back', () => {
     const limit = createFailureLimit({ maxFailures: 3 })
     const pending = Array.from({ length: 5 }, () => limit.attempt('a')) // none checked yet
     expect(pending.filter((attempt) => 'succeeded' in attempt)).toHaveLength(3)

@@ -119,9 +119,12 @@ ${admin}`, {}), { signInLinks: links })
   }
   const get = (path: string, headers: Record<string, string> = {}) => gateway.fetch(new Request(`${BASE}${path}`, { headers }))
   /** The form's POST, as the login page's script sends it for a link (`via=link`), or as typed. */
-  const signIn = (token: string, headers: Record<string, string> = {}, via = 'link') => gateway.fetch(new Request(`${BASE}/login`, {
-    method: 'POST', headers: { 'sec-fetch-site': 'same-origin', ...headers }, body: new URLSearchParams({ token, via }),
-  }))
+  const signIn = (token: string, headers: Record<string, string> = {}, via = 'link') =>
+    gateway.fetch(new Request(`${BASE}/login`, {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'same-origin', ...headers },
+      body: new URLSearchParams({ token, via }),
+    }))
   const sessionOf = (response: Response) => ({ cookie: response.headers.get('set-cookie')!.split(';')[0]! })
 
   beforeEach(() => {
@@ -267,7 +270,7 @@ routes: []
 })
 
 describe('hookcast check', () => {
-  it('says how the page opens and why: token, sign-in links (loopback, or admin.signInLinks: true), or off', async () => {
+  it('says how the page opens and why: token, sign-in links (loopback, or signInLinks: true), or off', async () => {
     const dir = tempDir('hookcast-check-admin-')
     const run = async (server: string, admin = '', env: Record<string, string> = {}) => {
       const path = join(dir.path, 'config.yaml')
@@ -279,28 +282,33 @@ spool: { dir: "${join(dir.path, 'spool')}" }
 routes: []
 ${admin}`)
       const out: string[] = []
-      const code = await check(['--config', path], env, { out: (line) => out.push(line), err: (line) => out.push(line), progress() {} })
+      const io = { out: (line: string) => out.push(line), err: (line: string) => out.push(line), progress() {} }
+      const code = await check(['--config', path], env, io)
       expect(code, out.join('\n')).toBe(0)
       return out.join('\n')
     }
     try {
+      const says = 'admin page and API:'
+      const withLinks = `${says} on, with one-time sign-in links printed at start`
       const local = await run('127.0.0.1')
-      expect(local).toContain('admin page and API: on, with one-time sign-in links printed at start (no admin.token; 127.0.0.1 is loopback)')
+      expect(local).toContain(`${withLinks} (no admin.token; 127.0.0.1 is loopback)`)
       expect(local).not.toContain('warning: no admin.token')
 
       // The example's "${HOOKCAST_ADMIN_TOKEN:-}" with the variable unset, on a public address: off, and why.
       const unset = await run('0.0.0.0', 'admin: { token: "${HOOKCAST_ADMIN_TOKEN:-}" }')
-      expect(unset).toContain('admin page and API: off (no admin.token, and 0.0.0.0 is not loopback: set admin.token, or admin.signInLinks: true')
+      expect(unset).toContain(`${says} off (no admin.token, and 0.0.0.0 is not loopback: set admin.token, or admin.signInLinks`)
       expect(unset).not.toContain('warning: no admin.token')
 
       const links = await run('0.0.0.0', 'admin: { signInLinks: true }')
-      expect(links).toContain('admin page and API: on, with one-time sign-in links printed at start (no admin.token; admin.signInLinks: true)')
+      expect(links).toContain(`${withLinks} (no admin.token; admin.signInLinks: true)`)
       expect(links).toContain('warning: no admin.token: the page on 0.0.0.0 opens with sign-in links printed on stdout')
 
-      const token = await run('0.0.0.0', 'admin: { token: "${HOOKCAST_ADMIN_TOKEN:-}", signInLinks: true }', { HOOKCAST_ADMIN_TOKEN: 'configured-admin-token' })
-      expect(token).toContain('admin page and API: on (admin.token)')
+      const fromEnv = 'admin: { token: "${HOOKCAST_ADMIN_TOKEN:-}", signInLinks: true }'
+      const token = await run('0.0.0.0', fromEnv, { HOOKCAST_ADMIN_TOKEN: 'configured-admin-token' })
+      expect(token).toContain(`${says} on (admin.token)`)
       expect(token).not.toContain('warning: no admin.token')
-      expect(await run('127.0.0.1', 'admin: { signInLinks: false }')).toContain('admin page and API: off (no admin.token, and admin.signInLinks: false)')
+      const never = await run('127.0.0.1', 'admin: { signInLinks: false }')
+      expect(never).toContain(`${says} off (no admin.token, and admin.signInLinks: false)`)
       const off = await run('0.0.0.0', 'admin: { enabled: false }')
       expect(off).toContain('admin page and API: off (admin.enabled: false)')
       expect(off).not.toContain('warning: no admin.token')

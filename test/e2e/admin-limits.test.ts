@@ -20,13 +20,15 @@ function getFrom(server: RunningServer, from: string, path: string, token: strin
 /** The sign-in form's POST of `token`, from the local address `from`. */
 function signInFrom(server: RunningServer, from: string, token: string): Promise<number> {
   const body = new URLSearchParams({ token }).toString()
-  return requestFrom(server, from, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, body)
+  const headers = { 'content-type': 'application/x-www-form-urlencoded' }
+  return requestFrom(server, from, '/login', { method: 'POST', headers }, body)
 }
 
-function requestFrom(server: RunningServer, from: string, path: string, options: RequestOptions, body?: string): Promise<number> {
+function requestFrom(server: RunningServer, from: string, path: string, options: RequestOptions, body?: string) {
   const url = new URL(path, server.url)
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ ...options, host: url.hostname, port: url.port, path: url.pathname, localAddress: from, agent: false }, (res) => {
+  const where = { host: url.hostname, port: url.port, path: url.pathname, localAddress: from, agent: false }
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ ...options, ...where }, (res) => {
       res.resume()
       res.on('end', () => resolve(res.statusCode!))
     })
@@ -61,7 +63,8 @@ admin: { token: ${TOKEN} }
   })
 
   it('holds against concurrent wrong tokens: 10 answered 401, the rest 429', async () => {
-    const statuses = await Promise.all(Array.from({ length: 60 }, () => signInFrom(server, '127.0.0.4', 'wrong-token-guess')))
+    const guess = () => signInFrom(server, '127.0.0.4', 'wrong-token-guess')
+    const statuses = await Promise.all(Array.from({ length: 60 }, guess))
     expect(statuses.filter((status) => status === 401)).toHaveLength(10)
     expect(statuses.filter((status) => status === 429)).toHaveLength(50)
   })

@@ -310,7 +310,8 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN:-}"${admin} }
     return path
   }
   // The example config's pattern with the variable unset, listening on every interface.
-  const env = { HOST: '0.0.0.0', MILLICAST_WEBHOOK_SECRET: btoa('the-webhook-s-own-32-byte-secret'), HOOKCAST_ADMIN_TOKEN: '' }
+  const secret = btoa('the-webhook-s-own-32-byte-secret')
+  const env = { HOST: '0.0.0.0', MILLICAST_WEBHOOK_SECRET: secret, HOOKCAST_ADMIN_TOKEN: '' }
 
   it('keeps the page off and says why, unless admin.signInLinks: true', async () => {
     const off = await startServer(runtime, config(''), env)

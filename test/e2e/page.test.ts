@@ -153,7 +153,7 @@ routes:
     expect((await page.request.get(`${server.url}/api/streams`)).status()).toBe(401)
   })
 
-  it('never signs in with the admin token from a link (browsers keep links in their history): it must be typed', async () => {
+  it('never signs in with the admin token from a link (browsers keep links in their history): typed only', async () => {
     const page = await open()
     await page.goto(`${server.url}/login#token=${TOKEN}`)
     await page.waitForSelector('[role=alert]', WAIT)

@@ -17,6 +17,8 @@ import type { ThumbnailRef } from '../../src/streams/types.ts'
 const TOKEN = 'thumbnail-links-e2e-token'
 const HOUR_S = 3_600
 
+interface StreamView { streamId: string; latestThumbnail: { eventId: string } | null }
+
 describe.each<Runtime>(RUNTIMES)('signed thumbnail links on %s', (runtime) => {
   const tmp = tempDir(`hookcast-thumbnail-links-${runtime}-`)
   let server: RunningServer
@@ -39,13 +41,14 @@ admin: { token: ${TOKEN} }
   it('answer with nosniff, and a max-age within the link\'s life', async () => {
     const hooks = `${server.url}/hooks/millicast`
     expect((await post(hooks, await signedJson(PAYLOADS.feedsStarted))).status).toBe(200)
-    expect((await post(hooks, await signedThumbnail({ body: jpeg(runtime, 4_000), timestamp: Date.now() }))).status).toBe(200)
+    const thumbnail = await signedThumbnail({ body: jpeg(runtime, 4_000), timestamp: Date.now() })
+    expect((await post(hooks, thumbnail)).status).toBe(200)
     const stream = await eventually(async () => {
       const answer = await fetch(`${server.url}/api/streams`, { headers: { authorization: `Bearer ${TOKEN}` } })
-      const { streams } = await answer.json() as { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }
+      const { streams } = await answer.json() as { streams: StreamView[] }
       return streams[0]?.latestThumbnail ? streams[0] : undefined
     })
-    const ref = { eventId: stream.latestThumbnail!.eventId, timestamp: 0, event: { streamId: stream.streamId } } as ThumbnailRef
+    const ref = { eventId: stream.latestThumbnail!.eventId, event: { streamId: stream.streamId } } as ThumbnailRef
     const links = await createThumbnailLinks(localSigningKeyStore(join(tmp.path, 'spool', 'streams')))
     const link = await links.url(server.url, ref, HOUR_S * 1000)
 

@@ -10,13 +10,15 @@ import { parseConfig } from '../../src/config/load.ts'
 import { createThumbnailLinks } from '../../src/streams/thumbnail-url.ts'
 import { localSigningKeyStore } from '../../src/state/local-signing-key.ts'
 import type { ThumbnailRef } from '../../src/streams/types.ts'
-import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
+import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail, type SignedHook } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
 
 const BASE = 'http://hookcast.test'
 const TOKEN = 'thumbnail-links-admin-token'
 const DAY_MS = 86_400_000
+
+interface StreamView { streamId: string; latestThumbnail: { eventId: string } | null }
 let dir: ReturnType<typeof tempDir>
 let gateway: Gateway
 let clock: number
@@ -37,15 +39,16 @@ afterEach(async () => {
 
 /** A signed link to the stream's latest thumbnail, made with the gateway's own key, living `expiryMs`. */
 async function linkToLatest(expiryMs: number): Promise<string> {
-  expect((await post(`${BASE}/hooks/millicast`, await signedJson(PAYLOADS.feedsStarted), gateway.fetch)).status).toBe(200)
-  const thumbnail = await signedThumbnail({ body: jpeg('cached', 4_000), timestamp: clock })
-  expect((await post(`${BASE}/hooks/millicast`, thumbnail, gateway.fetch)).status).toBe(200)
+  const hook = (signed: SignedHook) => post(`${BASE}/hooks/millicast`, signed, gateway.fetch)
+  expect((await hook(await signedJson(PAYLOADS.feedsStarted))).status).toBe(200)
+  expect((await hook(await signedThumbnail({ body: jpeg('cached', 4_000), timestamp: clock }))).status).toBe(200)
   const stream = await eventually(async () => {
-    const answer = await gateway.fetch(new Request(`${BASE}/api/streams`, { headers: { authorization: `Bearer ${TOKEN}` } }))
-    const { streams } = await answer.json() as { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }
+    const headers = { authorization: `Bearer ${TOKEN}` }
+    const answer = await gateway.fetch(new Request(`${BASE}/api/streams`, { headers }))
+    const { streams } = await answer.json() as { streams: StreamView[] }
     return streams[0]?.latestThumbnail ? streams[0] : undefined
   })
-  const ref = { eventId: stream.latestThumbnail!.eventId, timestamp: clock, event: { streamId: stream.streamId } } as ThumbnailRef
+  const ref = { eventId: stream.latestThumbnail!.eventId, event: { streamId: stream.streamId } } as ThumbnailRef
   const links = await createThumbnailLinks(localSigningKeyStore(join(dir.path, 'spool', 'streams')), () => clock)
   const url = new URL(await links.url(BASE, ref, expiryMs))
   return `${url.pathname}${url.search}`
@@ -74,7 +77,8 @@ describe('signed thumbnail links', () => {
 
   it('send X-Content-Type-Options: nosniff with the image and with every refusal', async () => {
     const link = await linkToLatest(60_000)
-    const answers = [await get(link), await get(link.replace(/sig=[0-9a-f]{2}/, 'sig=00')), await get('/thumbnails/x'), await get('/thumbnails/a/b.jpg')]
+    const forged = link.replace(/sig=[0-9a-f]{2}/, 'sig=00')
+    const answers = [await get(link), await get(forged), await get('/thumbnails/x'), await get('/thumbnails/a/b.jpg')]
     expect(answers.map((answer) => answer.status)).toEqual([200, 403, 404, 403])
     for (const answer of answers) expect(answer.headers.get('x-content-type-options')).toBe('nosniff')
   })
