@@ -7,6 +7,7 @@ import process from 'node:process'
 import { ConfigError, loadConfig, resolveConfigPath } from './config/load.ts'
 import type { Env } from './config/interpolate.ts'
 import { listenAddress } from './config/listen.ts'
+import { adminAccess } from './config/admin-access.ts'
 import { createGateway, type Gateway } from './gateway.ts'
 import { createLogger, flushLogs, type Logger, type LogLevel } from './log.ts'
 import { createSignInLinks, isWildcard, linkOrigin, signInBanner, signInLink, type SignInLinks } from './admin/sign-in-link.ts'
@@ -40,8 +41,11 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     if (listen.devSecretSources.length > 0) {
       log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic', { host: listen.host })
     }
-    // No admin.token: the page opens with one-time links printed once the server listens (admin/sign-in-link.ts).
-    const links = config.admin.enabled && !config.admin.token ? firstRunLinks(listen.host, log) : undefined
+    // No admin.token: the page opens with one-time links printed once the server listens (admin/sign-in-link.ts),
+    // on loopback or where admin.signInLinks says so; else it stays off, and the log says why.
+    const access = adminAccess(config.admin, listen.host)
+    if (access.mode === 'off' && config.admin.enabled) log.warn(`admin page and API off: ${access.why}`)
+    const links = access.mode === 'links' ? firstRunLinks(listen.host, log) : undefined
     const gateway = await createGateway(config, { log, ...(links ? { signInLinks: links.links } : {}) })
     // Last line of defence: a background promise nobody caught is a bug, but it must not take the accepted events'
     // deliveries down with the process. Logged and counted (hookcast_background_failures_total{component="unhandled"}).

@@ -1,7 +1,9 @@
 /**
  * Who may use the operator side: the token as a bearer header (scripts), or a session the login form started
- * (the page). Without `admin.token`, a one-time sign-in link's token (sign-in-link.ts) only starts a session. The cookie holds a random session id kept server-side (sessions.ts), never the token or anything
- * derived from it, so signing out revokes it. Wrong tokens count against the client's address (rate-limit.ts).
+ * (the page). Without `admin.token`, a one-time sign-in link's token (sign-in-link.ts) only starts a session. The
+ * cookie holds a random session id kept server-side (sessions.ts), never the token or anything derived from it, so
+ * signing out revokes it. Wrong tokens count against the client's address (rate-limit.ts): each
+ * attempt is counted before its token is checked, so concurrent guesses cannot outrun the limit.
  * @module
  */
 import { getCookie } from 'hono/cookie'
@@ -71,13 +73,12 @@ export function createAdminAuth(credentials: AdminCredentials, sessions: Session
       return id !== undefined && sessions.use(id)
     },
     async signIn(c, token) {
-      const client = clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
-      const wait = limits.failures.blocked(client)
-      if (wait !== undefined) return { retryAfter: wait }
+      const attempt = limits.failures.attempt(clientOf(c, limits))
+      if ('retryAfter' in attempt) return attempt
       const verdict = await credentials.signIn(token)
-      if (verdict === 'ok') return { session: sessions.create() }
-      limits.failures.failed(client)
-      return verdict === 'used' ? { wrong: true, used: true } : { wrong: true }
+      if (verdict !== 'ok') return verdict === 'used' ? { wrong: true, used: true } : { wrong: true }
+      attempt.succeeded()
+      return { session: sessions.create() }
     },
     signOut(c) {
       const id = getCookie(c, COOKIE)
@@ -90,13 +91,15 @@ export function createAdminAuth(credentials: AdminCredentials, sessions: Session
 async function bearer(c: Context, match: (candidate: string) => Promise<boolean>, limits: Limits): Promise<boolean | undefined> {
   const header = c.req.header('authorization')
   if (!header?.startsWith('Bearer ')) return undefined
-  const client = clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
-  const wait = limits.failures.blocked(client)
-  if (wait !== undefined) throw tooManyAttempts(wait)
-  if (await match(header.slice(7).trim())) return true
-  limits.failures.failed(client)
-  return false
+  const attempt = limits.failures.attempt(clientOf(c, limits))
+  if ('retryAfter' in attempt) throw tooManyAttempts(attempt.retryAfter)
+  if (!(await match(header.slice(7).trim()))) return false
+  attempt.succeeded()
+  return true
 }
+
+const clientOf = (c: Context, limits: Limits) =>
+  clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
 
 export function tooManyAttempts(seconds: number): HttpError {
   return new HttpError(429, 'too_many_attempts', `too many wrong tokens from this address; try again in ${seconds} s`, { 'retry-after': String(seconds) })

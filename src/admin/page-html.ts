@@ -29,10 +29,12 @@ const [STYLE, SCRIPT, LOGIN_STYLE] = await Promise.all([
 
 /**
  * The login page's one script: a sign-in link (sign-in-link.ts) carries its token after `#`, which browsers never
- * send to a server nor put in a Referer. Take it out of the address bar and the history at once, then sign in with
- * it through the form, a same-origin POST as if typed; also when a link is opened over this very page (the
- * address differs only after `#`, so the browser does not load the page again). Kept here rather than in a file of
- * its own so that the builds (Lambda, dist) need no other asset; it is a few lines, run as written.
+ * send to a server nor put in a Referer. Take it out of the address bar at once, then sign in with it through the
+ * form, a same-origin POST as if typed, marked `via=link`; also when a link is opened over this very page (the
+ * address differs only after `#`, so the browser does not load the page again). Browsers keep the whole address in
+ * their history whatever the script does, so only one-time tokens may come this way: the server refuses a link
+ * sign-in when the gateway has `admin.token` (routes.ts). Kept here rather than in a file of its own so that the
+ * builds (Lambda, dist) need no other asset; it is a few lines, run as written.
  */
 const LOGIN_SCRIPT = `(() => {
   'use strict'
@@ -43,6 +45,7 @@ const LOGIN_SCRIPT = `(() => {
     const form = document.querySelector('form[action="/login"]')
     if (!token || !form) return
     form.elements.namedItem('token').value = token
+    form.elements.namedItem('via').value = 'link'
     form.submit()
   }
   addEventListener('hashchange', signIn) // a link opened while this page shows: only the fragment changes
@@ -89,7 +92,7 @@ const LOGIN_HEAD = head('hookcast: sign in', LOGIN_STYLE, LOGIN_SCRIPT)
 export type SignInMode = 'token' | 'link'
 
 const HINT: Record<SignInMode, string> = {
-  token: 'Sign in with the admin token (<code>admin.token</code> in the config).',
+  token: 'Type the admin token (<code>admin.token</code> in the config) here; it is never taken from a link.',
   link: 'Open the sign-in link hookcast printed when it started: each link signs in once, and a new one is printed after each use. Or paste the token from it here.',
 }
 
@@ -99,6 +102,7 @@ export function loginPage(error?: string, mode: SignInMode = 'token'): string {
 <h1>hookcast</h1>
 <p>Live streams and deliveries. ${HINT[mode]}</p>
 <label>${mode === 'token' ? 'Admin token' : 'Sign-in token'} <input name="token" type="password" autocomplete="${mode === 'token' ? 'current-password' : 'off'}" required autofocus></label>
+<input name="via" type="hidden" value="form">
 <button type="submit">Sign in</button>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 </form>

@@ -4,6 +4,10 @@
  * not clear the count: behind a proxy many clients can share one address, and one client's success must not
  * reset another's guessing. The table is bounded: expired entries go first, then the oldest, so a flood of
  * addresses cannot grow it.
+ *
+ * An attempt counts as a failure from the moment it arrives, before its token is checked (checking awaits a
+ * hash): otherwise hundreds of concurrent guesses would all pass the limit while the first were still hashing.
+ * An attempt that turns out right gives its count back.
  * @module
  */
 
@@ -16,15 +20,22 @@ export interface FailureLimitOptions {
   now?: () => number
 }
 
+/** A client's attempt: refused (wait this many seconds), or counted, with a way to give the count back. */
+export type Attempt = { retryAfter: number } | { succeeded(): void }
+
 export interface FailureLimit {
-  /** Seconds `client` must still wait, or undefined when it may try. */
-  blocked(client: string): number | undefined
-  failed(client: string): void
+  /** Call synchronously, before any await: counts the attempt as a failure unless the client must wait. */
+  attempt(client: string): Attempt
   readonly size: number
 }
 
 export const MAX_FAILURES = 10
 export const FAILURE_WINDOW_MS = 60_000
+
+interface Window {
+  failures: number
+  until: number
+}
 
 export function createFailureLimit(options: FailureLimitOptions = {}): FailureLimit {
   const maxFailures = options.maxFailures ?? MAX_FAILURES
@@ -32,28 +43,34 @@ export function createFailureLimit(options: FailureLimitOptions = {}): FailureLi
   const maxClients = options.maxClients ?? 10_000
   const now = options.now ?? Date.now
   // A fixed window per client, from its first failure; insertion order is the order windows began.
-  const clients = new Map<string, { failures: number; until: number }>()
+  const clients = new Map<string, Window>()
+
+  const open = (client: string, at: number): Window => {
+    clients.delete(client)
+    if (clients.size >= maxClients) {
+      for (const [key, old] of clients) if (old.until <= at) clients.delete(key)
+      while (clients.size >= maxClients) clients.delete(clients.keys().next().value!)
+    }
+    const window = { failures: 0, until: at + windowMs }
+    clients.set(client, window)
+    return window
+  }
 
   return {
-    blocked(client) {
-      const entry = clients.get(client)
+    attempt(client) {
       const at = now()
-      if (!entry || entry.until <= at || entry.failures < maxFailures) return undefined
-      return Math.max(1, Math.ceil((entry.until - at) / 1000))
-    },
-    failed(client) {
-      const at = now()
-      const entry = clients.get(client)
-      if (entry && entry.until > at) {
-        entry.failures++
-        return
+      const current = clients.get(client)
+      const window = current && current.until > at ? current : open(client, at)
+      if (window.failures >= maxFailures) return { retryAfter: Math.max(1, Math.ceil((window.until - at) / 1000)) }
+      window.failures++
+      let given = false
+      return {
+        succeeded() {
+          if (given) return
+          given = true
+          window.failures = Math.max(0, window.failures - 1) // a window already replaced is a detached object
+        },
       }
-      clients.delete(client)
-      if (clients.size >= maxClients) {
-        for (const [key, old] of clients) if (old.until <= at) clients.delete(key)
-        while (clients.size >= maxClients) clients.delete(clients.keys().next().value!)
-      }
-      clients.set(client, { failures: 1, until: at + windowMs })
     },
     get size() {
       return clients.size

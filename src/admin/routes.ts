@@ -81,7 +81,8 @@ function mountAdmin(
   const guard = async (c: Context) => {
     if (!(await auth.allows(c))) throw new HttpError(401, 'unauthorized', UNAUTHORIZED[mode])
   }
-  const page = (c: Context, html: string, csp: string, status: 200 | 401 | 429 = 200, headers: Record<string, string> = {}) =>
+  type Status = 200 | 400 | 401 | 429
+  const page = (c: Context, html: string, csp: string, status: Status = 200, headers: Record<string, string> = {}) =>
     c.html(html, status, { 'content-security-policy': csp, ...headers })
 
   app.get('/', async (c) => (await auth.allows(c) ? page(c, streamsPage(), PAGE_CSP.streams) : page(c, loginPage(undefined, mode), PAGE_CSP.login)))
@@ -91,6 +92,10 @@ function mountAdmin(
   app.post('/login', async (c) => {
     assertSameOrigin(c, limits.trustProxy)
     const form = new URLSearchParams(await smallBody(c)) // the form's default encoding
+    // A link's token stays in the browser's history: only one-time tokens may come that way (page-html.ts).
+    if (mode === 'token' && form.get('via') === 'link') {
+      return page(c, loginPage(LINK_REFUSED, mode), PAGE_CSP.login, 400)
+    }
     const result = await auth.signIn(c, form.get('token') ?? '')
     if ('retryAfter' in result) {
       return page(c, loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`, mode), PAGE_CSP.login, 429, { 'retry-after': String(result.retryAfter) })
@@ -161,6 +166,10 @@ function mountAdmin(
     return c.json({ replayed })
   })
 }
+
+/** Said without checking the token: no guess is counted or answered. */
+const LINK_REFUSED = 'This gateway does not sign in from a link: browsers keep links in their history, and the ' +
+  'admin token must not be there. Type the token here. If that link held the admin token, change the token.'
 
 const UNAUTHORIZED: Record<SignInMode, string> = {
   token: 'send Authorization: Bearer <admin token>',

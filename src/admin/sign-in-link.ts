@@ -1,6 +1,7 @@
 /**
- * First run (issue 15): a gateway started without `admin.token` still opens its live streams page at once. It makes
- * a random sign-in token and prints a link with it when it listens, as notebook servers do:
+ * First run (issue 15): a gateway started without `admin.token` on loopback still opens its live streams page at
+ * once (elsewhere only with `admin.signInLinks: true`: config/admin-access.ts). It makes a random sign-in token and
+ * prints a link with it when it listens, as notebook servers do:
  *
  *     http://127.0.0.1:8080/login#token=…
  *

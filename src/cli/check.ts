@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import type { Env } from '../config/interpolate.ts'
 import type { Config, RouteConfig } from '../config/schema.ts'
 import { isDevSecret, isLoopback, listenAddress } from '../config/listen.ts'
+import { adminAccess } from '../config/admin-access.ts'
 import { createDestinations } from '../gateway.ts'
 import { openLocalStreamStore } from '../state/local-stream-store.ts'
 import { silentLogger } from '../log.ts'
@@ -58,9 +59,11 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   warnings.push(...unusedDestinations(config))
 
   problems.push(...await checkSpool(config, io))
-  const admin = !config.admin.enabled ? 'off (admin.enabled: false)' : config.admin.token ? 'on (admin.token)' : 'on, with one-time sign-in links printed at start (no admin.token)'
-  io.out(`admin page and API: ${admin}; metrics: ${config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'}`)
-  if (config.admin.enabled && !config.admin.token && !isLoopback(listen.host)) {
+  const access = adminAccess(config.admin, listen.host)
+  const state = { off: 'off', token: 'on', links: 'on, with one-time sign-in links printed at start' }[access.mode]
+  const metrics = config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'
+  io.out(`admin page and API: ${state} (${access.why}); metrics: ${metrics}`)
+  if (access.mode === 'links' && !isLoopback(listen.host)) {
     warnings.push(`no admin.token: the page on ${listen.host} opens with sign-in links printed on stdout, so whoever reads the output (a log service too) can sign in; set admin.token, or admin.enabled: false`)
   }
   if (config.metrics.enabled && !config.metrics.token && !isLoopback(listen.host)) {

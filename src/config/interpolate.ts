@@ -3,6 +3,10 @@
  *
  * Substituting after parsing (not into the raw text) means a secret containing `:` or `#` can never change the
  * structure of the document.
+ *
+ * A `__proto__` key is never copied: YAML makes it an ordinary key, but assigned to a plain object it would set the
+ * object's prototype, whose keys the schema's strict check does not see and whose values it reads. load.ts refuses
+ * it as an unknown key. (`constructor` and the like are assigned as ordinary keys; the schema refuses them.)
  * @module
  */
 
@@ -13,6 +17,9 @@ export interface MissingVariable {
   name: string
   path: string
 }
+
+/** The key that an assignment would turn into an object's prototype. */
+export const PROTO_KEY = '__proto__'
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$/g
 
@@ -34,6 +41,7 @@ export function interpolate(value: unknown, env: Env, missing: MissingVariable[]
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
     for (const [key, item] of Object.entries(value)) {
+      if (key === PROTO_KEY) continue
       out[key] = interpolate(item, env, missing, path ? `${path}.${key}` : key)
     }
     return out

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { configSchema, type Config } from './schema.ts'
-import { interpolate, type Env, type MissingVariable } from './interpolate.ts'
+import { interpolate, PROTO_KEY, type Env, type MissingVariable } from './interpolate.ts'
 import { EMBEDDED_CONFIG } from './embedded.ts'
 import { referenceProblems } from './references.ts'
 
@@ -29,8 +29,10 @@ export function parseConfig(text: string, env: Env, origin = '(config)'): Config
     throw new ConfigError(origin, document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`))
   }
   const missing: MissingVariable[] = []
-  const raw = interpolate(document.toJS() ?? {}, env, missing)
-  const problems = missing.map(({ name, path }) => `${path}: environment variable ${name} is not set`)
+  const parsed: unknown = document.toJS() ?? {}
+  const raw = interpolate(parsed, env, missing)
+  const problems = protoKeys(parsed)
+  problems.push(...missing.map(({ name, path }) => `${path}: environment variable ${name} is not set`))
   const result = configSchema.safeParse(raw)
   if (!result.success) {
     // A value whose variable is missing is reported once, as missing, not again as invalid.
@@ -65,10 +67,23 @@ export async function loadConfig(path: string | undefined, env: Env): Promise<{ 
   return { config: parseConfig(text, env, path), origin: path }
 }
 
+/** `__proto__` at any depth, as an unknown key (interpolate.ts leaves it out). */
+function protoKeys(value: unknown, path: PropertyKey[] = []): string[] {
+  if (value === null || typeof value !== 'object') return []
+  const problems: string[] = []
+  for (const [key, item] of Object.entries(value)) {
+    const at = Array.isArray(value) ? [...path, Number(key)] : [...path, key]
+    if (!Array.isArray(value) && key === PROTO_KEY) problems.push(`${formatPath(path)}: unknown key "${key}"`)
+    else problems.push(...protoKeys(item, at))
+  }
+  return problems
+}
+
 /** `routes[2].to[0]: unknown sink "s4"` */
 function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const path = formatPath(issue.path)
   let message = issue.message
+  if (issue.code === 'invalid_key') message = issue.issues.map((inner) => inner.message).join('; ') || message
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     const value = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw)

@@ -9,6 +9,7 @@ import { spoolConfig } from './spool.ts'
 import { sinkConfig } from '../sinks/configs.ts'
 import { notifierConfig } from '../notifiers/configs.ts'
 import { decodeBase64 } from '../util/encoding.ts'
+import { printable } from './printable.ts'
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .transform((value) => (Array.isArray(value) ? value : [value]))
@@ -148,18 +149,24 @@ export const streamsConfig = z.object({
 /** A bearer token is only as strong as it is long: shorter than this is refused. */
 const MIN_TOKEN_CHARS = 16
 /** An optional secret: unset, or set to an empty string (`${VAR:-}`), means off. */
-const optionalToken = z.string().optional()
+const optionalToken = printable.optional()
   .refine((value) => !value || value.length >= MIN_TOKEN_CHARS, `at least ${MIN_TOKEN_CHARS} characters (a long random string: openssl rand -hex 24)`)
   .transform((value) => (value ? value : undefined))
 
 export const adminConfig = z.object({
   /**
    * The live streams page (/) and the admin API (/api). false: off, whatever the token. true: with `token`, both
-   * need it; without, a server prints a one-time sign-in link at start (a serverless function keeps them off).
+   * need it; without, a server prints one-time sign-in links at start, on loopback only unless `signInLinks` says
+   * otherwise (a serverless function keeps them off). See src/config/admin-access.ts.
    */
   enabled: z.boolean().default(true),
   /** The page's sign-in token, and the API's bearer token (`Authorization: Bearer`). */
   token: optionalToken,
+  /**
+   * Without `token`: true prints one-time sign-in links on any listen address (anyone who reads the server's
+   * output can sign in); false never. Unset: on loopback only, else the page and the API stay off.
+   */
+  signInLinks: z.boolean().optional(),
 }).strict()
 
 export const metricsConfig = z.object({

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { byteSize, duration } from './size.ts'
+import { printable } from './printable.ts'
 import { checkS3Connection, s3ConnectionFields } from '../sinks/s3-config.ts'
 
 const MiB = 1024 * 1024
@@ -26,9 +27,9 @@ export const localSpoolConfig = z.object({
 }).strict()
 
 const natsAuth = z.object({
-  token: z.string().min(1).optional(),
-  user: z.string().min(1).optional(),
-  password: z.string().min(1).optional(),
+  token: printable.min(1).optional(),
+  user: printable.min(1).optional(),
+  password: printable.min(1).optional(),
   /** A `.creds` file (JWT and NKey seed). */
   credsFile: z.string().min(1).optional(),
   /** TLS: present (even `{}`) to require it; PEM files. */

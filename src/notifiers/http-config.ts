@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from 'zod'
+import { headerName, printable } from '../config/printable.ts'
 
 export const httpNotifierConfig = z.object({
   type: z.literal('http'),
@@ -11,8 +12,8 @@ export const httpNotifierConfig = z.object({
   mode: z.enum(['envelope', 'original']).default('envelope'),
   /** Standard Webhooks secret, `whsec_<base64>`; also re-signs X-Millicast-Signature in `original` mode, which needs it. */
   secret: z.string().min(1).refine((value) => /^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(value), 'expected whsec_<base64>').optional(),
-  /** Extra request headers (e.g. an Authorization token from ${ENV}). */
-  headers: z.record(z.string(), z.string()).default({}),
+  /** Extra request headers (e.g. an Authorization token from ${ENV}); no line breaks or control characters. */
+  headers: z.record(headerName, printable).default({}),
   /** In `envelope` mode, include a thumbnail's JPEG as base64 (`body`). */
   includeImage: z.boolean().default(true),
 }).strict().superRefine((config, ctx) => {

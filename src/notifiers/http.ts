@@ -14,6 +14,7 @@ import { importStandardSecret, standardWebhookHeaders } from './standard-webhook
 import { toBase64 } from '../util/encoding.ts'
 import { reachable } from '../util/reachable.ts'
 import type { HttpNotifierConfig } from './http-config.ts'
+import { requestHeaders } from './request-headers.ts'
 
 export function createHttpNotifier(name: string, config: HttpNotifierConfig): Destination {
   let key: Promise<CryptoKey> | undefined
@@ -30,11 +31,12 @@ export function createHttpNotifier(name: string, config: HttpNotifierConfig): De
         key ??= importStandardSecret(config.secret)
         Object.assign(headers, await standardWebhookHeaders(await key, `msg_${event.id}`, Math.floor(Date.now() / 1000), body))
       }
+      const sent = requestHeaders({ ...config.headers, ...headers }, where)
       let response: Response
       try {
         response = await fetch(config.url, {
           method: 'POST',
-          headers: { ...config.headers, ...headers },
+          headers: sent,
           body: body as Uint8Array<ArrayBuffer>,
           ...(signal ? { signal } : {}),
         })

@@ -5,13 +5,14 @@
  */
 import { z } from 'zod'
 import { duration } from '../config/size.ts'
+import { printable } from '../config/printable.ts'
 
 export const slackNotifierConfig = z.object({
   type: z.literal('slack'),
   /** Incoming webhook mode: the webhook URL (from ${ENV}: it is a secret). */
   webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Bot mode: a bot token (xoxb-..., from ${ENV}) and the channel id to post in. */
-  token: z.string().min(1).optional(),
+  token: printable.min(1).optional(),
   channel: z.string().min(1).optional(),
   /** Where the Web API is (a proxy, a test server). */
   apiUrl: z.url({ protocol: /^https?$/ }).default('https://slack.com/api'),

@@ -5,6 +5,7 @@
  */
 import { DeliveryError } from '../destinations/types.ts'
 import { httpFailure, parseRetryAfter } from '../destinations/failures.ts'
+import { requestHeaders } from './request-headers.ts'
 
 /** Slack errors that retrying cannot fix, with what to do about them. */
 const PERMANENT: Record<string, string> = {
@@ -41,11 +42,17 @@ function fixFor(error: string): string | undefined {
   return Object.hasOwn(PERMANENT, error) ? PERMANENT[error] : undefined
 }
 
-/** fetch, with network errors and non-2xx answers turned into classified DeliveryErrors. */
-export async function sendToSlack(url: string, init: RequestInit, what: string): Promise<Response> {
+/**
+ * fetch, with network errors and non-2xx answers turned into classified DeliveryErrors. The headers are built
+ * first (request-headers.ts), so no error quotes the bot token.
+ */
+export async function sendToSlack(
+  url: string, init: RequestInit & { headers?: Record<string, string> }, what: string,
+): Promise<Response> {
+  const headers = requestHeaders(init.headers ?? {}, what)
   let response: Response
   try {
-    response = await fetch(url, init)
+    response = await fetch(url, { ...init, headers })
   } catch (error) {
     throw new DeliveryError(`${what}: Slack unreachable: ${(error as Error).message}`, { cause: error })
   }

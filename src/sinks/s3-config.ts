@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from 'zod'
+import { printable } from '../config/printable.ts'
 import { DEFAULT_KEY } from '../template/key.ts'
 import { keyTemplate } from './key-schema.ts'
 import { bucketName } from './bucket-name.ts'
@@ -27,8 +28,8 @@ export const s3ConnectionFields = {
   /** A named profile of ~/.aws/config; the AWS chain otherwise (AWS_PROFILE, env keys, role). */
   profile: z.string().min(1).optional(),
   /** Static keys for stores outside AWS. Write them as "${VAR}", never literally. */
-  accessKeyId: z.string().min(1).optional(),
-  secretAccessKey: z.string().min(1).optional(),
+  accessKeyId: printable.min(1).optional(),
+  secretAccessKey: printable.min(1).optional(),
 }
 
 export const s3SinkConfig = z.object({

@@ -15,6 +15,8 @@ export interface ThumbnailLinks {
   url(publicUrl: string, ref: ThumbnailRef, expiryMs: number): Promise<string>
   /** True when `exp` and `sig` are a valid, unexpired signature of `path`. */
   check(path: string, exp: string | undefined, sig: string | undefined): Promise<boolean>
+  /** Whole seconds until a link with this `exp` expires (0 once it has). */
+  secondsLeft(exp: string): number
 }
 
 /** Links signed with the key from `keys` (beside the stream state, or shared by every instance), so they survive restarts. */
@@ -34,6 +36,9 @@ export async function createThumbnailLinks(keys: SigningKeyStore, now: () => num
       if (Number(exp) * 1000 < now()) return false
       const expected = toHex(await mac(`${path}?${exp}`))
       return timingSafeEqual(new TextEncoder().encode(expected), new TextEncoder().encode(sig))
+    },
+    secondsLeft(exp) {
+      return Math.max(0, Math.floor(Number(exp) - now() / 1000))
     },
   }
 }

@@ -3,31 +3,46 @@
  * host cannot pose as many.
  */
 import { describe, expect, it } from 'vitest'
-import { createFailureLimit } from '../../src/admin/rate-limit.ts'
+import { createFailureLimit, type FailureLimit } from '../../src/admin/rate-limit.ts'
 import { createSessions } from '../../src/admin/sessions.ts'
 import { addressKey, clientAddress } from '../../src/http/client-address.ts'
 
 describe('failure limit', () => {
+  const fail = (limit: FailureLimit, client: string) => expect('succeeded' in limit.attempt(client)).toBe(true)
+  const waitOf = (limit: FailureLimit, client: string) => {
+    const attempt = limit.attempt(client)
+    return 'retryAfter' in attempt ? attempt.retryAfter : undefined
+  }
+
   it('blocks a client after its failures in the window, until the window ends', () => {
     let clock = 0
     const limit = createFailureLimit({ maxFailures: 3, windowMs: 60_000, now: () => clock })
-    for (let i = 0; i < 3; i++) {
-      expect(limit.blocked('a')).toBeUndefined()
-      limit.failed('a')
-    }
+    for (let i = 0; i < 3; i++) fail(limit, 'a')
     clock = 20_000
-    expect(limit.blocked('a')).toBe(40)
-    expect(limit.blocked('b')).toBeUndefined()
+    expect(waitOf(limit, 'a')).toBe(40)
+    fail(limit, 'b')
     clock = 60_000
-    expect(limit.blocked('a')).toBeUndefined()
+    fail(limit, 'a')
+  })
+
+  it('counts an attempt when it starts, so concurrent ones cannot pass the limit; a success gives it back', () => {
+    const limit = createFailureLimit({ maxFailures: 3 })
+    const pending = Array.from({ length: 5 }, () => limit.attempt('a')) // none checked yet
+    expect(pending.filter((attempt) => 'succeeded' in attempt)).toHaveLength(3)
+    expect(pending.filter((attempt) => 'retryAfter' in attempt)).toHaveLength(2)
+    const first = pending[0] as { succeeded(): void }
+    first.succeeded()
+    first.succeeded() // given back once, however often it is called
+    fail(limit, 'a')
+    expect(waitOf(limit, 'a')).toBeGreaterThan(0)
   })
 
   it('tracks at most maxClients addresses, however many fail', () => {
     const limit = createFailureLimit({ maxClients: 100 })
-    for (let i = 0; i < 10_000; i++) limit.failed(`198.51.${i >> 8}.${i & 255}`)
+    for (let i = 0; i < 10_000; i++) limit.attempt(`198.51.${i >> 8}.${i & 255}`)
     expect(limit.size).toBe(100)
-    for (let i = 0; i < 20; i++) limit.failed('203.0.113.1')
-    expect(limit.blocked('203.0.113.1')).toBeGreaterThan(0) // the newest client is still counted
+    for (let i = 0; i < 20; i++) limit.attempt('203.0.113.1')
+    expect(waitOf(limit, '203.0.113.1')).toBeGreaterThan(0) // the newest client is still counted
   })
 })
 

@@ -206,6 +206,28 @@ describe('admin sessions', () => {
     expect((await from('203.0.113.9', loginRequest())).status).toBe(303)
   })
 
+  it('holds against 300 concurrent wrong tokens from one address: 10 answered 401, the rest 429', async () => {
+    await start(ADMIN)
+    const statuses = async (request: () => Request, address: string) => {
+      const answers = await Promise.all(Array.from({ length: 300 }, () => from(address, request())))
+      const count = (status: number) => answers.filter((answer) => answer.status === status).length
+      return { 401: count(401), 429: count(429) }
+    }
+    expect(await statuses(() => loginRequest('wrong-token-guess'), '203.0.113.20')).toEqual({ 401: 10, 429: 290 })
+    const bearer = () => new Request(`${BASE}/api/streams`, { headers: { authorization: 'Bearer wrong-token-guess' } })
+    expect(await statuses(bearer, '203.0.113.21')).toEqual({ 401: 10, 429: 290 })
+  })
+
+  it('gives a right token\'s count back: right ones never use up the limit', async () => {
+    await start(ADMIN)
+    const right = () => from('203.0.113.22', new Request(`${BASE}/api/streams`, { headers: auth }))
+    for (let i = 0; i < 20; i++) expect((await right()).status).toBe(200)
+    for (let i = 0; i < 9; i++) expect((await from('203.0.113.22', loginRequest('wrong'))).status).toBe(401)
+    await sessionOf(from('203.0.113.22', loginRequest()))
+    expect((await from('203.0.113.22', loginRequest('wrong'))).status).toBe(401)
+    expect((await from('203.0.113.22', loginRequest())).status).toBe(429)
+  })
+
   it('sends anti-framing, no-sniff and no-referrer headers with the page and every API answer', async () => {
     await start(ADMIN)
     const session = await sessionOf(login())
@@ -236,6 +258,24 @@ describe('admin sessions', () => {
     expect((await replay({ ...auth, 'sec-fetch-site': 'cross-site' })).status).toBe(403)
     expect((await replay({ ...session, origin: BASE })).status).toBe(200)
     expect((await replay(auth)).status).toBe(200) // scripts send no Origin
+  })
+
+  it('never takes the admin token from a link (browsers keep links in their history): typed only', async () => {
+    await start(ADMIN)
+    const viaLink = (token: string) => from('203.0.113.30', new Request(`${BASE}/login`, {
+      method: 'POST', headers: { 'sec-fetch-site': 'same-origin' }, body: new URLSearchParams({ token, via: 'link' }),
+    }))
+    for (let i = 0; i < 12; i++) {
+      const refused = await viaLink(i % 2 ? TOKEN : 'wrong-token-guess')
+      expect(refused.status).toBe(400)
+      expect(refused.headers.get('set-cookie')).toBeNull()
+      expect(await refused.text()).toContain('does not sign in from a link')
+    }
+    // Refused without a look at the token, so nothing was counted: the typed token still signs in.
+    const body = new URLSearchParams({ token: TOKEN, via: 'form' })
+    const typed = from('203.0.113.30', new Request(`${BASE}/login`, { method: 'POST', body }))
+    await sessionOf(typed)
+    expect(await (await get('/login')).text()).toContain('never taken from a link')
   })
 
   it('refuses a sign-in body larger than a token needs', async () => {

@@ -118,8 +118,13 @@ routes: []
 ${admin}`, {}), { signInLinks: links })
   }
   const get = (path: string, headers: Record<string, string> = {}) => gateway.fetch(new Request(`${BASE}${path}`, { headers }))
-  const signIn = (token: string, headers: Record<string, string> = {}) =>
-    gateway.fetch(new Request(`${BASE}/login`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin', ...headers }, body: new URLSearchParams({ token }) }))
+  /** The form's POST, as the login page's script sends it for a link (`via=link`), or as typed. */
+  const signIn = (token: string, headers: Record<string, string> = {}, via = 'link') =>
+    gateway.fetch(new Request(`${BASE}/login`, {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'same-origin', ...headers },
+      body: new URLSearchParams({ token, via }),
+    }))
   const sessionOf = (response: Response) => ({ cookie: response.headers.get('set-cookie')!.split(';')[0]! })
 
   beforeEach(() => {
@@ -176,7 +181,7 @@ ${admin}`, {}), { signInLinks: links })
     expect(renewed).toHaveLength(1)
     expect(renewed[0]).toBe(links.token)
     expect(renewed[0]).not.toBe(first)
-    const next = await signIn(renewed[0]!)
+    const next = await signIn(renewed[0]!, {}, 'form') // pasted into the form
     expect(next.status).toBe(303)
     expect((await get('/api/streams', sessionOf(next))).status).toBe(200)
     expect((await signIn('a-wrong-token')).status).toBe(401)
@@ -217,10 +222,12 @@ ${admin}`, {}), { signInLinks: links })
     expect(blocked.headers.get('retry-after')).toMatch(/^\d+$/)
   })
 
-  it('prefers admin.token when it is set: links are not taken, the token is, as bearer too', async () => {
+  it('prefers admin.token when it is set: links are not taken, the token is (typed), as bearer too', async () => {
     await start('admin: { token: configured-admin-token }')
-    expect((await signIn(links.token)).status).toBe(401)
-    expect((await signIn('configured-admin-token')).status).toBe(303)
+    expect((await signIn(links.token, {}, 'form')).status).toBe(401)
+    expect((await signIn(links.token)).status).toBe(400)
+    expect((await signIn('configured-admin-token')).status).toBe(400) // not from a link
+    expect((await signIn('configured-admin-token', {}, 'form')).status).toBe(303)
     expect((await get('/api/streams', { authorization: 'Bearer configured-admin-token' })).status).toBe(200)
     expect(renewed).toEqual([])
   })
@@ -263,9 +270,9 @@ routes: []
 })
 
 describe('hookcast check', () => {
-  it('says how the page opens, and warns when sign-in links would serve beyond loopback', async () => {
+  it('says how the page opens and why: token, sign-in links (loopback, or signInLinks: true), or off', async () => {
     const dir = tempDir('hookcast-check-admin-')
-    const run = async (server: string, admin = '') => {
+    const run = async (server: string, admin = '', env: Record<string, string> = {}) => {
       const path = join(dir.path, 'config.yaml')
       writeFileSync(path, `
 server: { host: "${server}" }
@@ -275,17 +282,33 @@ spool: { dir: "${join(dir.path, 'spool')}" }
 routes: []
 ${admin}`)
       const out: string[] = []
-      await check(['--config', path], {}, { out: (line) => out.push(line), err: (line) => out.push(line), progress() {} })
+      const io = { out: (line: string) => out.push(line), err: (line: string) => out.push(line), progress() {} }
+      const code = await check(['--config', path], env, io)
+      expect(code, out.join('\n')).toBe(0)
       return out.join('\n')
     }
     try {
+      const says = 'admin page and API:'
+      const withLinks = `${says} on, with one-time sign-in links printed at start`
       const local = await run('127.0.0.1')
-      expect(local).toContain('admin page and API: on, with one-time sign-in links printed at start')
+      expect(local).toContain(`${withLinks} (no admin.token; 127.0.0.1 is loopback)`)
       expect(local).not.toContain('warning: no admin.token')
-      expect(await run('0.0.0.0')).toContain('warning: no admin.token: the page on 0.0.0.0 opens with sign-in links printed on stdout')
-      const token = await run('0.0.0.0', 'admin: { token: configured-admin-token }')
-      expect(token).toContain('admin page and API: on (admin.token)')
+
+      // The example's "${HOOKCAST_ADMIN_TOKEN:-}" with the variable unset, on a public address: off, and why.
+      const unset = await run('0.0.0.0', 'admin: { token: "${HOOKCAST_ADMIN_TOKEN:-}" }')
+      expect(unset).toContain(`${says} off (no admin.token, and 0.0.0.0 is not loopback: set admin.token, or admin.signInLinks`)
+      expect(unset).not.toContain('warning: no admin.token')
+
+      const links = await run('0.0.0.0', 'admin: { signInLinks: true }')
+      expect(links).toContain(`${withLinks} (no admin.token; admin.signInLinks: true)`)
+      expect(links).toContain('warning: no admin.token: the page on 0.0.0.0 opens with sign-in links printed on stdout')
+
+      const fromEnv = 'admin: { token: "${HOOKCAST_ADMIN_TOKEN:-}", signInLinks: true }'
+      const token = await run('0.0.0.0', fromEnv, { HOOKCAST_ADMIN_TOKEN: 'configured-admin-token' })
+      expect(token).toContain(`${says} on (admin.token)`)
       expect(token).not.toContain('warning: no admin.token')
+      const never = await run('127.0.0.1', 'admin: { signInLinks: false }')
+      expect(never).toContain(`${says} off (no admin.token, and admin.signInLinks: false)`)
       const off = await run('0.0.0.0', 'admin: { enabled: false }')
       expect(off).toContain('admin page and API: off (admin.enabled: false)')
       expect(off).not.toContain('warning: no admin.token')

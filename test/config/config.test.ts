@@ -84,6 +84,21 @@ routes:
     expect(problems('sources: [unclosed', {})[0]).toMatch(/^YAML: /)
   })
 
+  it('refuses __proto__ as an unknown key at every level, and it takes no effect', () => {
+    const proto = (yaml: string) => problems(VALID + yaml, { SECRET })
+    expect(proto('__proto__: { admin: { enabled: false } }\n')).toEqual(['(root): unknown key "__proto__"'])
+    expect(proto('admin:\n  __proto__: { enabled: false }\n')).toEqual(['admin: unknown key "__proto__"'])
+    expect(proto('notifiers:\n  hook: { type: http, url: "https://example.com", __proto__: { mode: original } }\n'))
+      .toEqual(['notifiers.hook: unknown key "__proto__"'])
+    const inRoute = VALID.replace('    to: [disk]', '    to: [disk]\n    __proto__: { when: { type: feeds } }')
+    expect(problems(inRoute, { SECRET })).toEqual(['routes[0]: unknown key "__proto__"'])
+    const inSources = VALID.replace('sources:', 'sources:\n  __proto__: { path: /x, secrets: ["${SECRET}"] }')
+    expect(problems(inSources, { SECRET })).toEqual(['sources: unknown key "__proto__"'])
+    // `constructor` and `prototype` are ordinary keys: unknown where the schema does not know them.
+    expect(proto('admin: { constructor: { enabled: false }, prototype: 1 }\n'))
+      .toEqual(['admin: unknown keys "constructor", "prototype"'])
+  })
+
   it('refuses a secret that is not base64 and two sources on one path', () => {
     const text = `
 sources:

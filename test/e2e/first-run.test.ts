@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
-import { onOutputLines, ROOT, serverCommand, startServer, type Runtime } from '../support/runtimes.ts'
+import { onOutputLines, ROOT, RUNTIMES, serverCommand, startServer, type Runtime } from '../support/runtimes.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
 
@@ -291,6 +291,49 @@ routes: []
       printedOnce(server.logs, link.token)
     } finally {
       await server.stop()
+    }
+  }, 60_000)
+})
+
+describe.each(RUNTIMES)('no admin.token on a public address (%s)', (runtime: Runtime) => {
+  const tmp = tempDir(`hookcast-public-admin-${runtime}-`)
+  afterAll(() => tmp.remove())
+  const config = (admin: string) => {
+    const path = join(tmp.path, `config-${admin ? 'links' : 'off'}.yaml`)
+    writeFileSync(path, `
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
+spool: { dir: "${join(tmp.path, `spool-${admin ? 'links' : 'off'}`)}" }
+routes: []
+admin: { token: "\${HOOKCAST_ADMIN_TOKEN:-}"${admin} }
+`)
+    return path
+  }
+  // The example config's pattern with the variable unset, listening on every interface.
+  const secret = btoa('the-webhook-s-own-32-byte-secret')
+  const env = { HOST: '0.0.0.0', MILLICAST_WEBHOOK_SECRET: secret, HOOKCAST_ADMIN_TOKEN: '' }
+
+  it('keeps the page off and says why, unless admin.signInLinks: true', async () => {
+    const off = await startServer(runtime, config(''), env)
+    try {
+      expect(off.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/)
+      const local = off.url.replace('0.0.0.0', '127.0.0.1')
+      expect((await fetch(`${local}/login`)).status).toBe(404)
+      expect((await fetch(`${local}/api/streams`)).status).toBe(404)
+      expect(linksIn(off.logs)).toEqual([])
+      const said = off.logs.find((line) => line.includes('admin page and API off'))
+      expect(JSON.parse(said!)).toMatchObject({ level: 'warn' })
+      expect(said).toContain('admin.signInLinks: true')
+    } finally {
+      await off.stop()
+    }
+
+    const on = await startServer(runtime, config(', signInLinks: true'), env)
+    try {
+      const link = await eventually(() => linksIn(on.logs)[0], 15_000)
+      expect((await signIn(link.origin, link.token)).status).toBe(303)
+    } finally {
+      await on.stop()
     }
   }, 60_000)
 })
