@@ -52,8 +52,8 @@ spool: ${spool}
 `)
   return path
 }
-const s3Spool = (endpoint: string, prefix: string) =>
-  `{ type: s3, bucket: ${BUCKET}, endpoint: "${endpoint}", accessKeyId: "\${S3_KEY}", secretAccessKey: "\${S3_SECRET}", prefix: ${prefix} }`
+const s3Spool = (endpoint: string, prefix: string) => `{ type: s3, bucket: ${BUCKET}, endpoint: "${endpoint}", ` +
+  `accessKeyId: "\${S3_KEY}", secretAccessKey: "\${S3_SECRET}", prefix: ${prefix} }`
 
 async function hookcast(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = []
@@ -125,7 +125,9 @@ describe('hookcast check on an S3 spool', () => {
 describe('hookcast replay on a shared spool', () => {
   it('on NATS', async () => {
     const prefix = 'clireplay'
-    const queue = await openNatsQueue({ servers: [nats.url], prefix, dedupWindowMs: 600_000, sweepEveryMs: 0, log: silentLogger })
+    const queue = await openNatsQueue({
+      servers: [nats.url], prefix, dedupWindowMs: 600_000, sweepEveryMs: 0, log: silentLogger,
+    })
     try {
       await replayBoth(configFile(`{ type: nats, servers: ["${nats.url}"], prefix: ${prefix} }`), queue)
     } finally {

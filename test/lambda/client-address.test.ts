@@ -14,6 +14,7 @@ import { tempDir } from '../support/files.ts'
 import { lambdaContext } from './events.ts'
 
 const TOKEN = 'admin-token-for-client-address-tests'
+const TARGET_GROUP = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/hookcast/49e9d65c45c6791a'
 
 let cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -35,14 +36,16 @@ admin: { token: ${TOKEN} }
     await lambda.close()
     dir.remove()
   })
-  return async (event: unknown) =>
-    (await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000)) as { statusCode: number }).statusCode
+  return async (event: unknown) => {
+    const result = await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000))
+    return (result as { statusCode: number }).statusCode
+  }
 }
 
 /** A GET of the admin API as an Application Load Balancer hands it over (multi-value headers off). */
 function albGet(forwardedFor: string, token: string) {
   return {
-    requestContext: { elb: { targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/hookcast/49e9d65c45c6791a' } },
+    requestContext: { elb: { targetGroupArn: TARGET_GROUP } },
     httpMethod: 'GET',
     path: '/api/streams',
     queryStringParameters: {},
@@ -68,9 +71,11 @@ function functionUrlGet(sourceIp: string, forwardedFor: string, token: string) {
     rawQueryString: '',
     headers: { host, authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': 'https' },
     requestContext: {
-      accountId: 'anonymous', apiId: 'abcdefghijklmnopqrstuvwxyz012345', domainName: host, domainPrefix: 'abcdefghijklmnopqrstuvwxyz012345',
+      accountId: 'anonymous', apiId: 'abcdefghijklmnopqrstuvwxyz012345', domainName: host,
+      domainPrefix: 'abcdefghijklmnopqrstuvwxyz012345',
       http: { method: 'GET', path: '/api/streams', protocol: 'HTTP/1.1', sourceIp, userAgent: 'curl/8' },
-      requestId: crypto.randomUUID(), routeKey: '$default', stage: '$default', time: '12/Mar/2020:19:03:58 +0000', timeEpoch: 1583348638390,
+      requestId: crypto.randomUUID(), routeKey: '$default', stage: '$default',
+      time: '12/Mar/2020:19:03:58 +0000', timeEpoch: 1583348638390,
     },
     isBase64Encoded: false,
   }

@@ -21,15 +21,23 @@ afterEach(async () => {
   cleanup = []
 })
 
+/** A signed hook through a Function URL event. */
+async function invokeHook(lambda: ReturnType<typeof createLambda>): Promise<{ statusCode: number; body: string }> {
+  const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: Date.now() })
+  const event = functionUrlEvent('/hooks/millicast', hook)
+  return await lambda.handler(event as never, lambdaContext(30_000)) as { statusCode: number; body: string }
+}
+
 describe('scheduledDeadline', () => {
-  it('is HOOKCAST_SCHEDULED_WITHIN after the start, or 5 s before the function\'s time runs out if that is sooner', () => {
+  it('is HOOKCAST_SCHEDULED_WITHIN after the start, or 5 s before the function\'s time ends if sooner', () => {
     expect(scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: '20s' }, 1_000, 60_000)).toBe(21_000)
     expect(scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: '2m' }, 1_000, 60_000)).toBe(56_000)
     expect(scheduledDeadline({}, 1_000, 60_000)).toBe(56_000)
     expect(scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: '' }, 1_000, 60_000)).toBe(56_000)
     expect(scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: '20s' }, 1_000, 3_000)).toBe(1_000) // never in the past
-    expect(() => scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: 'soon' }, 0, 60_000)).toThrow(ConfigError)
-    expect(() => scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: 'soon' }, 0, 60_000)).toThrow(/\$HOOKCAST_SCHEDULED_WITHIN/)
+    const malformed = () => scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: 'soon' }, 0, 60_000)
+    expect(malformed).toThrow(ConfigError)
+    expect(malformed).toThrow(/\$HOOKCAST_SCHEDULED_WITHIN/)
   })
 })
 
@@ -58,8 +66,7 @@ delivery: { timeout: 10s }
       dir.remove()
     })
 
-    const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: Date.now() })
-    const answer = await lambda.handler(functionUrlEvent('/hooks/millicast', hook) as never, lambdaContext(30_000)) as { statusCode: number }
+    const answer = await invokeHook(lambda)
     expect(answer.statusCode).toBe(200)
 
     const started = Date.now()
@@ -88,9 +95,9 @@ spool: { dir: "${join(dir.path, 'spool')}" }
     const original = console.error
     console.error = (line: unknown) => { errors.push(String(line)) }
     try {
-      await expect(lambda.scheduled(scheduleEvent(), lambdaContext(60_000))).rejects.toThrow(/\$HOOKCAST_SCHEDULED_WITHIN/)
-      const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: Date.now() })
-      const answer = await lambda.handler(functionUrlEvent('/hooks/millicast', hook) as never, lambdaContext(30_000)) as { statusCode: number; body: string }
+      const run = lambda.scheduled(scheduleEvent(), lambdaContext(60_000))
+      await expect(run).rejects.toThrow(/\$HOOKCAST_SCHEDULED_WITHIN/)
+      const answer = await invokeHook(lambda)
       expect(answer.statusCode).toBe(500) // hooks too: the function does not start with it
       expect(answer.body).toContain('not_configured')
     } finally {

@@ -42,13 +42,16 @@ routes: []
   links = await createThumbnailLinks(localSigningKeyStore(join(dir.path, 'spool', 'streams')), now)
   for (const streamId of [STREAM_A, STREAM_B]) {
     const body = jpeg(`thumbnail of ${streamId}`, 3_000)
-    const response = await post(`${BASE}/hooks/millicast`, await signedThumbnail({ body, streamId, timestamp: Date.now() }), gateway.fetch)
+    const hook = await signedThumbnail({ body, streamId, timestamp: Date.now() })
+    const response = await post(`${BASE}/hooks/millicast`, hook, gateway.fetch)
     expect(response.status).toBe(200)
     const { id } = await response.json() as { id: string }
     stored[streamId] = { id, body }
   }
   // The stream tracker keeps each thumbnail (a stream not live yet keeps it durably at once).
-  for (const [streamId, { id }] of Object.entries(stored)) await eventually(() => gateway.streams.thumbnail(streamId, id))
+  for (const [streamId, { id }] of Object.entries(stored)) {
+    await eventually(() => gateway.streams.thumbnail(streamId, id))
+  }
 })
 afterAll(async () => {
   await gateway?.close()

@@ -1,9 +1,9 @@
 /**
  * NATS decentralised auth for tests, made without the `nsc` tool: an operator, one account with JetStream (and the
- * system account JetStream needs), and users of that account, as signed JWTs (NATS JWT v2: `{"typ":"JWT","alg":"ed25519-nkey"}`, claims with a
- * `nats` section, signed by the issuer's NKey) and `.creds` files. `serverConfig` gives the nats-server lines that
- * trust the operator and preload the account (resolver MEMORY); an account JWT may revoke users, so a restarted
- * server refuses their credentials.
+ * system account JetStream needs), and users of that account, as signed JWTs (NATS JWT v2: header
+ * `{"typ":"JWT","alg":"ed25519-nkey"}`, claims with a `nats` section, signed by the issuer's NKey) and `.creds` files.
+ * `serverConfig` gives the nats-server lines that trust the operator and preload the account (resolver MEMORY); an
+ * account JWT may revoke users, so a restarted server refuses their credentials.
  *
  * The NKeys come from @nats-io/nkeys, the library the NATS client itself signs with.
  */
@@ -33,7 +33,9 @@ function base32(bytes: Uint8Array): string {
 }
 
 function encodeJwt(issuer: KeyPair, subject: string, name: string, nats: Record<string, unknown>): string {
-  const claims: Record<string, unknown> = { jti: '', iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub: subject, nats }
+  const claims: Record<string, unknown> = {
+    jti: '', iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub: subject, nats,
+  }
   claims.jti = base32(createHash('sha512-256').update(JSON.stringify(claims)).digest())
   const signed = `${base64url(JSON.stringify(HEADER))}.${base64url(JSON.stringify(claims))}`
   return `${signed}.${base64url(issuer.sign(new TextEncoder().encode(signed)))}`
@@ -85,7 +87,9 @@ export function natsOperator(): NatsOperator {
     ].join('\n'),
     user(name) {
       const user = createUser()
-      const jwt = encodeJwt(account, user.getPublicKey(), name, { pub: {}, sub: {}, subs: UNLIMITED, data: UNLIMITED, payload: UNLIMITED, type: 'user', version: 2 })
+      const jwt = encodeJwt(account, user.getPublicKey(), name, {
+        pub: {}, sub: {}, subs: UNLIMITED, data: UNLIMITED, payload: UNLIMITED, type: 'user', version: 2,
+      })
       const seed = new TextDecoder().decode(user.getSeed())
       return {
         publicKey: user.getPublicKey(),

@@ -40,7 +40,8 @@ spool: { type: nats, servers: ["${server.url}"], prefix: auth${prefixes++}, auth
 
 /** A hook is answered 200 and its delivery, claimed from JetStream, reaches the sink. */
 async function takesAndDelivers(g: Gateway): Promise<void> {
-  const response = await post('http://hookcast.test/hooks/millicast', await signedJson({ ...PAYLOADS.transcoderActive, timestamp: Date.now() }), g.fetch)
+  const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: Date.now() })
+  const response = await post('http://hookcast.test/hooks/millicast', hook, g.fetch)
   expect(response.status).toBe(200)
   const { id } = await response.json() as { id: string }
   await eventually(() => existsSync(join(dir.path, 'data', 'transcoder', `${id}.json`)))
@@ -58,7 +59,9 @@ async function refused(auth: string, server: NatsTestServer): Promise<string> {
 describe('NATS user and password', () => {
   let server: NatsTestServer
   beforeAll(async () => {
-    server = await startNatsServer({ extraConfig: 'authorization { users = [ { user: "hookcast", password: "right-password" } ] }' })
+    server = await startNatsServer({
+      extraConfig: 'authorization { users = [ { user: "hookcast", password: "right-password" } ] }',
+    })
   })
   afterAll(() => server?.remove())
 
@@ -81,7 +84,8 @@ describe('NATS TLS', () => {
     certs = makeTestCertificates()
     // verify: every client must present a certificate the CA signed. A generous handshake timeout for a busy machine.
     server = await startNatsServer({
-      extraConfig: `tls { cert_file: "${certs.server.certFile}", key_file: "${certs.server.keyFile}", ca_file: "${certs.caFile}", verify: true, timeout: 10 }`,
+      extraConfig: `tls { cert_file: "${certs.server.certFile}", key_file: "${certs.server.keyFile}", ` +
+        `ca_file: "${certs.caFile}", verify: true, timeout: 10 }`,
     })
   })
   afterAll(async () => {
@@ -91,17 +95,19 @@ describe('NATS TLS', () => {
 
   it('connects trusting the private CA and presenting a client certificate; refused without either', async () => {
     const { caFile, client } = certs
-    const g = await gateway(server, `{ tls: { caFile: "${caFile}", certFile: "${client.certFile}", keyFile: "${client.keyFile}" } }`)
+    const clientCert = `certFile: "${client.certFile}", keyFile: "${client.keyFile}"`
+    const g = await gateway(server, `{ tls: { caFile: "${caFile}", ${clientCert} } }`)
     try {
       await takesAndDelivers(g)
     } finally {
       await g.close(0)
     }
     // Without the CA, the server's certificate is not trusted; without a client certificate, the server says no.
-    expect(await refused(`{ tls: { certFile: "${client.certFile}", keyFile: "${client.keyFile}" } }`, server)).toMatch(/certificate/i)
+    expect(await refused(`{ tls: { ${clientCert} } }`, server)).toMatch(/certificate/i)
     const logged = server.logs.length
     await refused(`{ tls: { caFile: "${caFile}" } }`, server) // the client only sees the connection go (a timeout)
-    await eventually(() => server.logs.slice(logged).some((line) => line.includes('client didn\'t provide a certificate')))
+    const noCertificate = (line: string) => line.includes("client didn't provide a certificate")
+    await eventually(() => server.logs.slice(logged).some(noCertificate))
   })
 })
 
@@ -113,6 +119,7 @@ describe('NATS creds file', () => {
     server = await startNatsServer({ extraConfig: operator.serverConfig() })
   })
   afterAll(() => server?.remove())
+  const connectWith = (credsFile: string) => connectNats({ servers: [server.url], auth: { credsFile } })
 
   it('connects with a user JWT and seed, and reads the file again when it reconnects', async () => {
     const credsFile = join(dir.path, 'hookcast.creds')
@@ -124,11 +131,12 @@ describe('NATS creds file', () => {
       // Rotation: the file now holds the second user; the server restarts with the first one revoked.
       writeFileSync(credsFile, second.creds)
       await server.stop()
-      writeFileSync(server.configPath, readFileSync(server.configPath, 'utf8').replace(/operator:[\s\S]*$/, `${operator.serverConfig([first])}\n`))
+      const config = readFileSync(server.configPath, 'utf8')
+      writeFileSync(server.configPath, config.replace(/operator:[\s\S]*$/, `${operator.serverConfig([first])}\n`))
       await server.start()
       const oldFile = join(dir.path, 'old.creds')
       writeFileSync(oldFile, first.creds, { mode: 0o600 })
-      await expect(connectNats({ servers: [server.url], auth: { credsFile: oldFile } })).rejects.toThrow(/authorization violation/i)
+      await expect(connectWith(oldFile)).rejects.toThrow(/authorization violation/i)
 
       // Both of the gateway's connections (the queue's and the stream state's) come back, as the second user.
       await eventually(async () => (await g.fetch(new Request('http://hookcast.test/readyz'))).status === 200, 30_000)
@@ -139,6 +147,6 @@ describe('NATS creds file', () => {
     // A user of another operator is refused: the server checks whose JWT it is.
     const strangerFile = join(dir.path, 'stranger.creds')
     writeFileSync(strangerFile, natsOperator().user('stranger').creds, { mode: 0o600 })
-    await expect(connectNats({ servers: [server.url], auth: { credsFile: strangerFile } })).rejects.toThrow(/authorization violation/i)
+    await expect(connectWith(strangerFile)).rejects.toThrow(/authorization violation/i)
   }, 60_000)
 })

@@ -37,7 +37,9 @@ const event = (): Promise<HookEvent> => parseJsonHook(
 it('makes a deleted consumer again and claims the deliveries that waited for it', async () => {
   const prefix = 'lost'
   const names = natsNames(prefix)
-  const queue = await openNatsQueue({ servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger })
+  const queue = await openNatsQueue({
+    servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger,
+  })
   try {
     const before = await event()
     await queue.put(before, ['disk']) // makes the consumer of `disk`
@@ -56,7 +58,8 @@ it('makes a deleted consumer again and claims the deliveries that waited for it'
       return claimed.length >= 2
     }, 30_000)
     expect(claimed.sort()).toEqual([before.id, after.id].sort())
-    expect((await jsm.consumers.info(names.streams.deliveries, names.consumer('disk'))).config.durable_name).toBe(names.consumer('disk'))
+    const made = await jsm.consumers.info(names.streams.deliveries, names.consumer('disk'))
+    expect(made.config.durable_name).toBe(names.consumer('disk'))
     expect((await queue.stats()).pendingDeliveries).toBe(0)
   } finally {
     await queue.close()

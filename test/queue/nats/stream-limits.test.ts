@@ -28,10 +28,13 @@ afterAll(async () => {
   await server?.remove()
 })
 
-const SECOND_NS = 1_000_000_000
+/** JetStream's durations are nanoseconds. */
+const SECOND = 1_000_000_000
 
 async function openAndClose(prefix: string, options: Partial<NatsQueueOptions>): Promise<void> {
-  const queue = await openNatsQueue({ servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger, ...options })
+  const queue = await openNatsQueue({
+    servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger, ...options,
+  })
   await queue.close()
 }
 
@@ -40,12 +43,12 @@ describe('ensureStreams', () => {
     const prefix = 'limits'
     const { events, deliveries } = natsNames(prefix).streams
     await openAndClose(prefix, { dedupWindowMs: 60_000, maxBytes: 50_000 })
-    expect((await jsm.streams.info(events)).config).toMatchObject({ max_bytes: 50_000, duplicate_window: 60 * SECOND_NS })
+    expect((await jsm.streams.info(events)).config).toMatchObject({ max_bytes: 50_000, duplicate_window: 60 * SECOND })
 
     await openAndClose(prefix, { dedupWindowMs: 300_000, maxBytes: 80_000 })
-    expect((await jsm.streams.info(events)).config).toMatchObject({ max_bytes: 80_000, duplicate_window: 300 * SECOND_NS })
+    expect((await jsm.streams.info(events)).config).toMatchObject({ max_bytes: 80_000, duplicate_window: 300 * SECOND })
     // The deliveries' window stays at least the events' (a repeat within it must find its deliveries' ids).
-    expect((await jsm.streams.info(deliveries)).config.duplicate_window).toBe(300 * SECOND_NS)
+    expect((await jsm.streams.info(deliveries)).config.duplicate_window).toBe(300 * SECOND)
 
     await openAndClose(prefix, { dedupWindowMs: 300_000 }) // no maxBytes: no limit
     expect((await jsm.streams.info(events)).config.max_bytes).toBe(-1)

@@ -32,7 +32,9 @@ const event = (): Promise<HookEvent> => parseJsonHook(
 
 it('reaches orphans behind a full page of pending events on its next call, then starts over', async () => {
   const prefix = 'pages'
-  const queue = await openNatsQueue({ servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger })
+  const queue = await openNatsQueue({
+    servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger,
+  })
   const nc = await connect({ servers: server.url })
   try {
     // A first page of events whose deliveries are pending (kept by every sweep)...
@@ -46,12 +48,14 @@ it('reaches orphans behind a full page of pending events on its next call, then 
     const js = jetstream(nc)
     const orphans = await Promise.all(Array.from({ length: 30 }, event))
     for (const orphan of orphans) {
-      await js.publish(natsNames(prefix).event(orphan.id), orphan.body, { headers: eventHeaders(eventMetaOf(orphan), { group: ['disk'] }) })
+      const headers = eventHeaders(eventMetaOf(orphan), { group: ['disk'] })
+      await js.publish(natsNames(prefix).event(orphan.id), orphan.body, { headers })
     }
     expect((await queue.stats()).pendingEvents).toBe(PAGE + orphans.length)
 
     expect(await queue.sweepOrphans(0)).toEqual({ checked: PAGE, removed: 0 }) // the first page: all pending
-    expect(await queue.sweepOrphans(0)).toEqual({ checked: orphans.length, removed: orphans.length }) // where it stopped
+    // The next page, from where the first stopped: the orphans.
+    expect(await queue.sweepOrphans(0)).toEqual({ checked: orphans.length, removed: orphans.length })
     expect(await queue.sweepOrphans(0)).toEqual({ checked: PAGE, removed: 0 }) // past the end: from the oldest again
     expect((await queue.stats()).pendingEvents).toBe(PAGE)
 

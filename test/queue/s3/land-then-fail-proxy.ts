@@ -32,7 +32,10 @@ const INTERNAL_ERROR = '<?xml version="1.0" encoding="UTF-8"?>\n' +
 export async function startLandThenFailProxy(upstream: string): Promise<LandThenFailProxy> {
   const target = new URL(upstream)
   const seen: ProxiedRequest[] = []
-  let armed: { matches: (request: ProxiedRequest) => boolean; fired: (upstreamStatus: number, request: ProxiedRequest) => void } | undefined
+  let armed: {
+    matches: (request: ProxiedRequest) => boolean
+    fired: (upstreamStatus: number, request: ProxiedRequest) => void
+  } | undefined
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []

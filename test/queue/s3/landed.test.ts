@@ -41,7 +41,8 @@ afterEach(async () => {
 let prefixes = 0
 async function open(): Promise<S3Queue> {
   const queue = await openS3Queue({
-    bucket: BUCKET, endpoint: flaky.endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
+    bucket: BUCKET, endpoint: flaky.endpoint, region: S3_REGION,
+    accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
     prefix: `landed${prefixes++}`, dedupWindowMs: 0, pollMs: 50, sweepEveryMs: 0, log: silentLogger,
   })
   opened.push(queue)
@@ -61,7 +62,8 @@ const deliveryWrite = (condition: 'if-none-match' | 'if-match') => (request: Pro
 /** The SDK sent the trapped write again, and S3 refused the retry on its precondition. */
 function expectRetriedAndRefused(trapped: ProxiedRequest): void {
   const path = trapped.url.split('?')[0]
-  expect(flaky.seen.filter((request) => request.method === 'PUT' && request.url.split('?')[0] === path).length).toBeGreaterThanOrEqual(2)
+  const tries = flaky.seen.filter((request) => request.method === 'PUT' && request.url.split('?')[0] === path)
+  expect(tries.length).toBeGreaterThanOrEqual(2)
 }
 
 describe('S3 queue: a write that lands but is answered with an error', () => {
