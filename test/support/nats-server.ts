@@ -21,6 +21,8 @@ export interface NatsServerOptions {
   token?: string
   /** false: a server without JetStream (default on). */
   jetstream?: boolean
+  /** More config lines (auth, TLS), as nats-server's config file takes them. */
+  extraConfig?: string
 }
 
 export interface NatsTestServer {
@@ -29,6 +31,8 @@ export interface NatsTestServer {
   port: number
   /** Output of the current process (and of the ones before it), for failure messages. */
   logs: string[]
+  /** The config file: a test may rewrite it before `start` (or a reload). */
+  configPath: string
   running(): boolean
   /** Starts it again after `stop` or `kill` (same port, same store). */
   start(): Promise<void>
@@ -50,6 +54,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     ...(options.maxPayload ? [`max_payload: ${options.maxPayload}`] : []),
     ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
     ...(options.jetstream === false ? [] : [`jetstream { store_dir: ${JSON.stringify(join(dir.path, 'store'))} }`]),
+    ...(options.extraConfig ? [options.extraConfig] : []),
     '',
   ].join('\n'))
   const logs: string[] = []
@@ -88,6 +93,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     url: `nats://127.0.0.1:${port}`,
     port,
     logs,
+    configPath: config,
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     start,
     stop: () => end('SIGTERM'),
