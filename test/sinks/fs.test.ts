@@ -51,7 +51,7 @@ describe('fs sink', () => {
       const hook = await signedThumbnail({ body: jpeg('replayed'), streamId: '.hookcast-tmp/x' })
       const event = await parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: 1 })
       await sink.deliver(event)
-      expect(sink.keyFor(event)).toBe('_hookcast-tmp/x/latest.jpg')
+      expect(sink.keyFor(event)).toBe('%2Ehookcast-tmp/x/latest.jpg')
       await new Promise((resolve) => setTimeout(resolve, 100))
       expect(failures).toEqual([])
       expect(existsSync(join(base, '.hookcast-tmp', '999999999-0badc0de-1.tmp'))).toBe(false) // a dead writer's temp is swept

@@ -18,13 +18,13 @@ describe('key templates', () => {
       expect(key.split('/')).not.toContain('..')
       expect(key.startsWith('/')).toBe(false)
     }
-    expect(renderKey('{streamName}/{feedId}', hostile)).toBe('_/a_.._.._b')
+    expect(renderKey('{streamName}/{feedId}', hostile)).toBe('%2E./a%2F..%2F..%2Fb')
   })
 
   it('never lets a value make a hidden name, such as the fs sink\'s own temp folder', () => {
     const replayed = event({ streamId: '.hookcast-tmp/x', accountId: '.hookcast-tmp', streamName: '.x' })
-    expect(renderKey('{streamId}/latest.{ext}', replayed)).toBe('_hookcast-tmp/x/latest.jpg')
-    expect(renderKey('{accountId}/{streamName}', replayed)).toBe('_hookcast-tmp/_x')
+    expect(renderKey('{streamId}/latest.{ext}', replayed)).toBe('%2Ehookcast-tmp/x/latest.jpg')
+    expect(renderKey('{accountId}/{streamName}', replayed)).toBe('%2Ehookcast-tmp/%2Ex')
     expect(keyTemplateProblems('.hookcast-tmp/{id}')).toEqual(['a key may not use .hookcast names (hookcast\'s own files)'])
   })
 
