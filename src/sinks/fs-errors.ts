@@ -12,7 +12,9 @@ export function fsDeliveryError(error: unknown, path: string, sink: string): Del
   const code = (error as { code?: string }).code
   const message = (error as Error).message ?? String(error)
   if (code !== undefined && REFUSED_NAME.has(code)) {
-    return new DeliveryError(`cannot write ${path}: the file system refuses the name (${code}), and always will: shorten sinks.${sink}.key or sinks.${sink}.dir (hookcast check tries the longest names the key can give)`, { permanent: true, cause: error })
+    const fix = `shorten sinks.${sink}.key or sinks.${sink}.dir (hookcast check tries the longest names the key gives)`
+    const reason = `the file system refuses the name (${code}), and always will`
+    return new DeliveryError(`cannot write ${path}: ${reason}: ${fix}`, { permanent: true, cause: error })
   }
   return new DeliveryError(`cannot write ${path}: ${message}`, { cause: error })
 }

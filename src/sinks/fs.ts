@@ -112,7 +112,8 @@ async function probeLongestKey(root: string, template: string): Promise<string |
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as Error).message
     const longest = Math.max(...key.split('/').map(byteLength))
-    return `keys of "${template}" can be ${byteLength(key)} bytes with names of ${longest}, and ${root} refuses them (${code}): use a dir (file system) that takes them, or a shorter key`
+    return `keys of "${template}" can be ${byteLength(key)} bytes with names of ${longest}, and ${root} refuses them ` +
+      `(${code}): use a dir (file system) that takes them, or a shorter key`
   } finally {
     await rm(join(root, probe), { recursive: true, force: true }).catch(() => {})
   }

@@ -65,10 +65,13 @@ function sharedFolderProblems(scope: string): string[] {
   for (const folder of scope.split('/')) {
     const names = placeholdersIn(folder).filter((name) => FROM_HEADERS.includes(name))
     if (names.length > 1) {
-      problems.push(`retention is per stream, but the folder "${folder}" joins ${names.map((n) => `{${n}}`).join(' and ')}, which can give two streams one folder: put each in a folder of its own, e.g. "{accountId}/{streamName}"`)
+      const joined = names.map((name) => `{${name}}`).join(' and ')
+      problems.push(`retention is per stream, but the folder "${folder}" joins ${joined}, which can give two streams ` +
+        'one folder: put each in a folder of its own, e.g. "{accountId}/{streamName}"')
     }
     if (/\{streamId\}./.test(folder)) {
-      problems.push(`retention is per stream, but the folder "${folder}" has text after {streamId}, which can give events without a stream a folder holding other streams': end the folder with {streamId}`)
+      problems.push(`retention is per stream, but the folder "${folder}" has text after {streamId}, which can give ` +
+        'events without a stream a folder holding other streams\': end the folder with {streamId}')
     }
   }
   return problems

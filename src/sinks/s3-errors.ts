@@ -5,6 +5,7 @@
  */
 import { DeliveryError } from '../destinations/types.ts'
 import { parseRetryAfter } from '../destinations/failures.ts'
+import { byteLength } from '../template/shorten.ts'
 
 export interface S3Place {
   sink: string
@@ -62,7 +63,8 @@ export function s3DeliveryError(error: unknown, operation: S3Operation, key: str
     case 'AccessControlListNotSupported':
       return fail(`bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): remove ${sinkPath}.acl and make objects public with a bucket policy instead`)
     case 'KeyTooLongError':
-      return fail(`${service} refuses the key ${object} as too long (${new TextEncoder().encode(key ?? '').length} bytes): shorten ${sinkPath}.key`)
+      return fail(`${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): ` +
+        `fix ${sinkPath}.key`)
     case 'InvalidStorageClass':
       return fail(`${service} does not offer this storage class: fix or remove ${sinkPath}.storageClass`)
   }

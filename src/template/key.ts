@@ -81,10 +81,12 @@ function renderNames(template: string, values: Values): { names: string[]; segme
   }
   const long = names.find((name) => byteLength(name) > MAX_NAME_BYTES)
   if (long !== undefined) {
-    throw new Error(`a name in the key can be ${byteLength(long)} bytes even with its values shortened, more than the ${MAX_NAME_BYTES} a file system takes: shorten its fixed text`)
+    throw new Error(`a name in the key can be ${byteLength(long)} bytes even with its values shortened, more than ` +
+      `the ${MAX_NAME_BYTES} a file system takes: shorten its fixed text`)
   }
   if (total > MAX_KEY_BYTES) {
-    throw new Error(`the key can be ${total} bytes even with its values shortened, more than the ${MAX_KEY_BYTES} S3 and GCS take: use fewer folders or less fixed text`)
+    throw new Error(`the key can be ${total} bytes even with its values shortened, more than the ${MAX_KEY_BYTES} ` +
+      'S3 and GCS take: use fewer folders or less fixed text')
   }
   return { names, segmentOf: parts.map((name) => name.segment) }
 }

@@ -50,7 +50,8 @@ function shortened(text: string, cap: number): string {
 export function fitName(pieces: readonly Piece[], budget: number): string {
   const lengths = pieces.map((piece) => (typeof piece === 'string' ? byteLength(piece) : piece.value.length))
   const isValue = pieces.map((piece) => typeof piece !== 'string')
-  const size = (cap: number) => lengths.reduce((sum, length, i) => sum + (isValue[i] ? Math.min(length, cap) : length), 0)
+  const size = (cap: number) =>
+    lengths.reduce((sum, length, i) => sum + (isValue[i] ? Math.min(length, cap) : length), 0)
   let cap = Math.max(SHORTEST, ...lengths.filter((_, i) => isValue[i]))
   if (size(cap) > budget) {
     // The largest cap in [SHORTEST, cap) that fits, or SHORTEST; size() grows with the cap.
