@@ -7,7 +7,8 @@
  * becomes). Every other character is percent-encoded, each UTF-8 byte as `%XX` in upper-case hex, `%` itself
  * included, so the text decodes back to the value (`decodeURIComponent`) and an escape never differs from another
  * by case alone (case-insensitive file systems). A lone UTF-16 surrogate, which JSON can carry, is encoded as its
- * own three bytes rather than as U+FFFD, which would make it collide with a real U+FFFD.
+ * own three bytes (as WTF-8 does; such a name does not decode) rather than as U+FFFD, which would collide with a
+ * real U+FFFD.
  * @module
  */
 
