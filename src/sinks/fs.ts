@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs'
 import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import type { HookEvent } from '../events/types.ts'
-import { renderKey } from '../template/key.ts'
+import { longestKey, renderKey } from '../template/key.ts'
+import { byteLength } from '../template/shorten.ts'
 import { DeliveryError } from '../destinations/types.ts'
 import { silentLogger, type Logger } from '../log.ts'
 import { createRetention, type RetentionStore, type StoredObject } from './retention.ts'
@@ -17,6 +18,7 @@ import type { Sink, SinkOptions } from './types.ts'
 import { isAlive, ownPid } from '../util/pid.ts'
 import { probeWritable } from '../util/probe.ts'
 import type { FsSinkConfig } from './fs-config.ts'
+import { fsDeliveryError } from './fs-errors.ts'
 
 /** Where writes are staged before their rename: same file system, out of the way of anyone reading `dir`. */
 const TEMP_DIR = '.hookcast-tmp'
@@ -74,7 +76,7 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
     keyFor: (event) => renderKey(config.key, event),
     async check() {
       const problem = await mkdir(root, { recursive: true }).then(() => probeWritable(root), (error: Error) => error.message)
-      return problem && `cannot write to ${root}: ${problem}`
+      return problem ? `cannot write to ${root}: ${problem}` : probeLongestKey(root, config.key)
     },
     async deliver(event: HookEvent, signal?: AbortSignal) {
       const key = renderKey(config.key, event)
@@ -86,11 +88,34 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
         await write(path, event.body, signal).catch((error) => (isMissing(error) ? write(path, event.body, signal) : Promise.reject(error)))
       } catch (error) {
         if (signal?.aborted) throw signal.reason
-        // Disk full, permissions, a read-only mount: all can be fixed by an operator, so they are retried.
-        throw new DeliveryError(`cannot write ${path}: ${(error as Error).message}`, { cause: error })
+        throw fsDeliveryError(error, path, name)
       }
       if (!signal?.aborted) await retention?.afterPut(event, key)
     },
+  }
+}
+
+/**
+ * Writes (and removes) a file at the longest path the key template can give under `root`, its first name replaced
+ * by a `.hookcast-probe-` name of the same length: a file system that takes shorter names (eCryptfs: 143 bytes) or
+ * paths (a deep `dir`) is found by `hookcast check` rather than by a dead letter.
+ */
+async function probeLongestKey(root: string, template: string): Promise<string | undefined> {
+  const key = longestKey(template)
+  const [first = '', ...rest] = key.split('/')
+  const probe = `.hookcast-probe-${crypto.randomUUID()}`.padEnd(first.length, 'x')
+  const path = join(root, probe, ...rest)
+  try {
+    await mkdir(dirname(path), { recursive: true })
+    await writeFileOnce(path, new Uint8Array(), undefined)
+    return undefined
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? (error as Error).message
+    const longest = Math.max(...key.split('/').map(byteLength))
+    return `keys of "${template}" can be ${byteLength(key)} bytes with names of ${longest}, and ${root} refuses them ` +
+      `(${code}): use a dir (file system) that takes them, or a shorter key`
+  } finally {
+    await rm(join(root, probe), { recursive: true, force: true }).catch(() => {})
   }
 }
 

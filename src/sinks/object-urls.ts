@@ -16,7 +16,10 @@ export const urlExpiry = duration.refine((ms) => ms >= 1000 && ms <= MAX_URL_EXP
 export const publicBaseUrl = z.url({ protocol: /^https?$/, message: 'an http(s) URL, e.g. https://cdn.example.com/thumbs' })
   .transform((url) => url.replace(/\/+$/, ''))
 
-/** Keys are already made of URL-safe characters (see renderKey), so they are appended as they are. */
+/**
+ * The key as a URL path under `base`. Keys hold `%` escapes of values (template/escape.ts), which the URL must
+ * carry as `%25`, or the store would look up the decoded name; the characters keys mostly hold stay as they are.
+ */
 export function publicUrl(base: string, key: string): string {
-  return `${base}/${key}`
+  return `${base}/${key.replace(/[^A-Za-z0-9._~@=/-]+/g, encodeURIComponent)}`
 }

@@ -22,6 +22,8 @@ export const retentionConfig = z.object({
 export type RetentionConfig = z.infer<typeof retentionConfig>
 
 const STREAM = ['streamId', 'streamName']
+/** Values a replayed thumbnail sets freely (its unsigned headers). */
+const FROM_HEADERS = ['accountId', 'streamId', 'streamName']
 /** Placeholders that do not change between the events of one stream, so a folder made of them is stable. */
 const STABLE = ['source', 'type', 'event', 'accountId', 'streamId', 'streamName']
 
@@ -47,8 +49,30 @@ export function retentionProblems(keyTemplate: string, retention: RetentionConfi
   if (unstable.length > 0) {
     problems.push(`retention is per stream, but the key's folders up to the stream use ${unstable.map((n) => `{${n}}`).join(' ')}, which change within a stream: move them after the stream folder`)
   }
+  problems.push(...sharedFolderProblems(scope))
   if (retention.types && !placeholdersIn(scope).includes('type')) {
     problems.push('retention.types needs {type} in the key before the stream folder, or other kinds stored in the same folder are pruned too; or drop retention.types when this sink stores only those kinds')
+  }
+  return problems
+}
+
+/**
+ * Folders up to the stream's that two streams could share. `{accountId}-{streamName}` is one folder for the streams
+ * `a-b`/`c` and `a`/`b-c`; `{streamId}-x` is `_-x` for events without a stream, the account folder of stream `_-x/..`.
+ */
+function sharedFolderProblems(scope: string): string[] {
+  const problems: string[] = []
+  for (const folder of scope.split('/')) {
+    const names = placeholdersIn(folder).filter((name) => FROM_HEADERS.includes(name))
+    if (names.length > 1) {
+      const joined = names.map((name) => `{${name}}`).join(' and ')
+      problems.push(`retention is per stream, but the folder "${folder}" joins ${joined}, which can give two streams ` +
+        'one folder: put each in a folder of its own, e.g. "{accountId}/{streamName}"')
+    }
+    if (/\{streamId\}./.test(folder)) {
+      problems.push(`retention is per stream, but the folder "${folder}" has text after {streamId}, which can give ` +
+        'events without a stream a folder holding other streams\': end the folder with {streamId}')
+    }
   }
   return problems
 }

@@ -3,13 +3,14 @@
  * 24/7 stream (2,880 thumbnails a day) stays bounded.
  *
  * A stream's objects are those under its scope: the key template's folders up to and including the one named by
- * `{streamId}` or `{streamName}` (`thumbnail/ZG6NWV/sample_stream/`). After a successful put the scope is listed
- * and the surplus removed. Listing is throttled per scope (`sweepEvery`), sweeps of one scope never overlap, the
- * objects just written are never removed, and a failed sweep is logged: it never fails the delivery.
+ * `{streamId}` or `{streamName}` (`thumbnail/ZG6NWV/sample_stream/`). Keys give every stream a folder of its own,
+ * all at one depth (template/key.ts), so a scope never holds another stream's objects. After a successful put the
+ * scope is listed and the surplus removed. Listing is throttled per scope (`sweepEvery`), sweeps of one scope never
+ * overlap, the objects just written are never removed, and a failed sweep is logged: it never fails the delivery.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import { renderKey } from '../template/key.ts'
+import { renderKeyFolders } from '../template/key.ts'
 import type { Logger } from '../log.ts'
 import { retentionProblems, scopeTemplate, type RetentionConfig } from './retention-config.ts'
 
@@ -77,6 +78,7 @@ export function createRetention(
 ): Retention {
   const scope = scopeTemplate(keyTemplate)
   if (scope === undefined) throw new Error(retentionProblems(keyTemplate, config)[0])
+  const scopeSegments = scope.split('/').length
   const { sink, log, now } = context
   const scopes = new Map<string, ScopeState>()
 
@@ -122,7 +124,8 @@ export function createRetention(
   return {
     async afterPut(event, key) {
       if (config.types && !config.types.includes(event.type)) return
-      const prefix = `${renderKey(scope, event)}/`
+      // The stream's folder as the event's key has it (a long key may have shortened it).
+      const prefix = `${renderKeyFolders(keyTemplate, scopeSegments, event)}/`
       const state = stateFor(prefix)
       if (now() - state.lastSweep < config.sweepEvery) return
       state.protect.add(key)

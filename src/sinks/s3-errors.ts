@@ -5,6 +5,7 @@
  */
 import { DeliveryError } from '../destinations/types.ts'
 import { parseRetryAfter } from '../destinations/failures.ts'
+import { byteLength } from '../template/shorten.ts'
 
 export interface S3Place {
   sink: string
@@ -61,6 +62,9 @@ export function s3DeliveryError(error: unknown, operation: S3Operation, key: str
       return fail(`"${place.bucket}" is not a valid bucket name: fix ${sinkPath}.bucket`)
     case 'AccessControlListNotSupported':
       return fail(`bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): remove ${sinkPath}.acl and make objects public with a bucket policy instead`)
+    case 'KeyTooLongError':
+      return fail(`${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): ` +
+        `fix ${sinkPath}.key`)
     case 'InvalidStorageClass':
       return fail(`${service} does not offer this storage class: fix or remove ${sinkPath}.storageClass`)
   }

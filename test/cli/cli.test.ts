@@ -174,6 +174,24 @@ routes:
     expect(stdout).toContain('3 problems found')
     expect(receiver.requests.map((r) => r.path)).toEqual(['/api/auth.test'])
   })
+
+  it('says which key template can give names a sink\'s file system refuses (issue 20, item 3)', async () => {
+    const config = join(tmp.path, 'deep.yaml')
+    // A dir the system takes, under which the longest keys the template can give make paths past its 4,095 bytes.
+    const deep = join(tmp.path, ...Array.from({ length: 15 }, () => 'd'.repeat(250)))
+    writeFileSync(config, `
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${deep}", key: "{type}/{accountId}-{streamName}/{id}.{ext}" }
+spool: { dir: "${join(tmp.path, 'spool3')}" }
+routes:
+  - to: [disk]
+`)
+    const { code, stderr } = await hookcast(['check', '--config', config])
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/problem: disk: keys of "\{type\}\/\{accountId\}-\{streamName\}\/\{id\}\.\{ext\}" can be \d+ bytes with names of 255, and \S+ refuses them \(ENAMETOOLONG\)/)
+  })
 })
 
 describe('hookcast send', () => {

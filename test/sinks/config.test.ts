@@ -103,6 +103,23 @@ describe('cloud sink config', () => {
     ])
   })
 
+  it('refuses retention whose stream folder two streams could share (issue 20, item 2)', () => {
+    expect(problems('  pics: { type: fs, dir: ./data, key: "{type}/{accountId}-{streamName}/{id}.{ext}", retention: { keepLatest: 2 } }')).toEqual([
+      'sinks.pics.retention: retention is per stream, but the folder "{accountId}-{streamName}" joins {accountId} and {streamName}, which can give two streams one folder: put each in a folder of its own, e.g. "{accountId}/{streamName}"',
+    ])
+    expect(problems('  pics: { type: s3, region: eu-west-1, bucket: b1b, key: "{type}/{streamId}-thumbs/{id}.{ext}", retention: { keepLatest: 2 } }')).toEqual([
+      'sinks.pics.retention: retention is per stream, but the folder "{streamId}-thumbs" has text after {streamId}, which can give events without a stream a folder holding other streams\': end the folder with {streamId}',
+    ])
+    // One stream value per folder, with other text or placeholders, is fine.
+    expect(() => parseConfig(config('  pics: { type: fs, dir: ./data, key: "{type}-x/acct-{accountId}/{event}-{streamName}/{id}.{ext}", retention: { keepLatest: 2 } }'), {})).not.toThrow()
+  })
+
+  it('refuses a key template whose own text leaves no room for its values (issue 20, item 3)', () => {
+    expect(problems(`  pics: { type: fs, dir: ./data, key: "${'x'.repeat(240)}-{streamName}/{id}.{ext}" }`)).toEqual([
+      'sinks.pics.key: a name in the key can be 266 bytes even with its values shortened, more than the 255 a file system takes: shorten its fixed text',
+    ])
+  })
+
   it('the commented s3, gcs and retention examples of config.example.yaml are valid once uncommented', () => {
     const lines = readFileSync('config.example.yaml', 'utf8').split('\n')
     const uncomment = (first: string, indent: string) => {

@@ -147,6 +147,37 @@ export function sinkContract(target: SinkContract): void {
       expect(await target.list(`${run}/keep/feeds/`)).toEqual([sink.keyFor(feeds)])
     })
 
+    it('retention keeps each stream to its own objects, whatever its id holds (issue 20, item 2)', async () => {
+      const sink = target.make({ key: `${run}/own/{streamId}/{timestamp}-{id}.{ext}`, retention: { keepLatest: 2, sweepEvery: 0 } })
+      const kept: string[] = []
+      // A signed JSON hook whose stream id climbs: it was keyed ACME/a/_/_/b, inside the folder of stream ACME/a.
+      for (let i = 0; i < 2; i++) {
+        const climbing = await json({ ...PAYLOADS.feedsStarted, timestamp: T0 - 10_000 + i, data: { ...PAYLOADS.feedsStarted.data, streamId: 'ACME/a/../../b' } })
+        await sink.deliver(climbing)
+        kept.push(sink.keyFor(climbing))
+      }
+      // Ids the old cleaning merged into one folder (ACME/a_b), then ACME/a, which swept the climbing hook's files.
+      for (const streamId of ['ACME/a b', 'ACME/a+b', 'ACME/a_b', 'ACME/a']) {
+        for (let i = 0; i < 3; i++) {
+          const event = await thumbnail(`own-${streamId}-${i}`, { streamId, timestamp: T0 + i * 1000 })
+          await sink.deliver(event)
+          if (i > 0) kept.push(sink.keyFor(event))
+        }
+      }
+      expect(await target.list(`${run}/own/`)).toEqual(kept.sort())
+    })
+
+    it('stores values too long for one name under shortened names, and any characters under names that decode back (issue 20, item 3)', async () => {
+      const sink = target.make({ key: `${run}/long/{type}/{accountId}-{streamName}/{id}.{ext}` })
+      const long = await thumbnail('long', { streamId: `${'A'.repeat(120)}/${'n'.repeat(200)}` })
+      const accented = await json({ ...PAYLOADS.viewerAttempt, data: { name: 'café 日本 100%', accountId: 'ACME', streamId: 'ACME/café 日本 100%' } })
+      for (const event of [long, accented]) await sink.deliver(event)
+      expect(await target.list(`${run}/long/`)).toEqual([sink.keyFor(long), sink.keyFor(accented)].sort())
+      for (const event of [long, accented]) expect(bytes((await target.readBack(sink.keyFor(event)))?.body)).toEqual(bytes(event.body))
+      expect(sink.keyFor(long).split('/').map((name) => name.length)).toEqual([run.length, 4, 9, 255, 28])
+      expect(sink.keyFor(accented)).toBe(`${run}/long/viewerConnection/ACME-caf%C3%A9%20%E6%97%A5%E6%9C%AC%20100%25/${accented.id}.json`)
+    })
+
     it('retention lists a stream at most once per sweepEvery', async () => {
       let clock = Date.now()
       const sink = target.make({ key: `${run}/throttle/{streamId}/{timestamp}.{ext}`, retention: { keepLatest: 2, sweepEvery: '1h' } }, { now: () => clock })

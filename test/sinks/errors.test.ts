@@ -43,6 +43,7 @@ describe('S3 errors', () => {
     expect(permanent('PermanentRedirect', 301)).toBe('bucket "thumbs" is not in region eu-west-1: set sinks.pics.region to the bucket\'s region')
     expect(permanent('AccessControlListNotSupported', 400)).toMatch(/remove sinks\.pics\.acl/)
     expect(permanent('EntityTooLarge', 400)).toBe('S3 (eu-west-1) refused to write s3://thumbs/a.jpg: EntityTooLarge (HTTP 400): EntityTooLarge')
+    expect(permanent('KeyTooLongError', 400)).toBe('S3 (eu-west-1) refuses the key s3://thumbs/a.jpg as too long (5 bytes): fix sinks.pics.key')
   })
 
   it('treats missing credentials as permanent and a dropped connection as transient', () => {

@@ -8,6 +8,7 @@ import { listFiles, tempDir } from '../support/files.ts'
 import { parseThumbnail } from '../../src/events/parse.ts'
 import { jpeg, signedThumbnail } from '../support/hooks.ts'
 import { sinkContract } from './contract.ts'
+import { DEFAULT_KEY, longestKey } from '../../src/template/key.ts'
 
 const dir = tempDir('hookcast-fs-sink-')
 afterAll(() => dir.remove())
@@ -33,6 +34,11 @@ sinkContract({
     make: () => createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(notADirectory, 'data') })),
     permanent: false,
     message: /cannot write .*a-file\/data/,
+  }, {
+    what: 'a path longer than the system takes (it never will: dead letters at once)',
+    make: () => createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(dir.path, ...Array.from({ length: 20 }, () => 'd'.repeat(250))) })),
+    permanent: true,
+    message: /^cannot write .*: the file system refuses the name \(ENAMETOOLONG\), and always will: shorten sinks\.disk\.key or sinks\.disk\.dir/,
   }],
 })
 
@@ -51,7 +57,7 @@ describe('fs sink', () => {
       const hook = await signedThumbnail({ body: jpeg('replayed'), streamId: '.hookcast-tmp/x' })
       const event = await parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: 1 })
       await sink.deliver(event)
-      expect(sink.keyFor(event)).toBe('_hookcast-tmp/x/latest.jpg')
+      expect(sink.keyFor(event)).toBe('%2Ehookcast-tmp/x/latest.jpg')
       await new Promise((resolve) => setTimeout(resolve, 100))
       expect(failures).toEqual([])
       expect(existsSync(join(base, '.hookcast-tmp', '999999999-0badc0de-1.tmp'))).toBe(false) // a dead writer's temp is swept
@@ -59,6 +65,17 @@ describe('fs sink', () => {
     } finally {
       process.off('unhandledRejection', onRejection)
     }
+  })
+
+  it('check writes the longest key its template can give, and says when the file system refuses it (issue 20, item 3)', async () => {
+    expect(await createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(dir.path, 'checked') })).check!()).toBeUndefined()
+    // A dir the system takes, under which the longest keys of the default template make paths past its 4,095 bytes.
+    const deep = join(dir.path, ...Array.from({ length: 13 }, () => 'd'.repeat(250)))
+    const problem = await createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: deep })).check!()
+    const key = longestKey(DEFAULT_KEY)
+    expect(problem).toBe(`keys of "${DEFAULT_KEY}" can be ${key.length} bytes with names of ${Math.max(...key.split('/').map((name) => name.length))}, and ${deep} refuses them (ENAMETOOLONG): use a dir (file system) that takes them, or a shorter key`)
+    expect(key.length).toBeGreaterThan(1000)
+    expect(listFiles(deep)).toEqual([]) // the probe is gone
   })
 
   it('writes into a folder removed since its last write there (it remembers folders, and forgets one found gone)', async () => {

@@ -4,6 +4,7 @@ import { createRetention, expiredKeys, MAX_REMOVALS_PER_SWEEP, type RetentionSto
 import { retentionConfig, scopeTemplate } from '../../src/sinks/retention-config.ts'
 import type { Logger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'
+import { renderKey } from '../../src/template/key.ts'
 
 function memoryStore(objects: Map<string, number>, options: { failList?: boolean } = {}) {
   const calls = { list: 0, removed: [] as string[] }
@@ -83,6 +84,19 @@ describe('createRetention', () => {
     await retention.afterPut(thumb(2), 'thumbnail/ZG6NWV/lobby/2023-03-28/2.jpg')
     expect(calls.removed).toEqual(['thumbnail/ZG6NWV/lobby/2023-03-28/1.jpg'])
     expect([...objects.keys()]).toHaveLength(3)
+  })
+
+  it('sweeps the stream\'s folder as the event\'s key has it, when a long key had to shorten that folder too', async () => {
+    const template = `{type}/{streamId}/${['x', 'y', 'z'].map((c) => c.repeat(200)).join('/')}/{timestamp}.{ext}`
+    const stream = makeEvent({ streamId: `${'é'.repeat(100)}/${'日'.repeat(100)}`, timestamp: 2 })
+    const key = renderKey(template, stream)
+    const folder = key.split('/').slice(0, 3).join('/')
+    expect(folder).not.toBe(renderKey('{type}/{streamId}/{id}', stream).split('/').slice(0, 3).join('/'))
+    const objects = new Map([[`${folder}/${'x'.repeat(200)}/old.jpg`, 1], [key, 2]])
+    const { store } = memoryStore(objects)
+    const retention = createRetention(rules({ keepLatest: 1, sweepEvery: 0 }), template, store, { sink: 'pics', log: recordingLog(), now: () => 10 })
+    await retention.afterPut(stream, key)
+    expect([...objects.keys()]).toEqual([key])
   })
 
   it('logs a failed sweep as a warning and resolves', async () => {

@@ -54,4 +54,16 @@ describe('s3 options', () => {
     expect([url.origin + url.pathname, url.searchParams.get('X-Amz-Expires')]).toEqual([`${server.endpoint}/${BUCKET}/options/opt1.jpg`, '3600'])
     expect(await s3({ key: 'options/{id}.{ext}', publicBaseUrl: 'https://cdn.example.com/thumbs/' }).urlFor!(event)).toBe('https://cdn.example.com/thumbs/options/opt1.jpg')
   })
+
+  it('gives public URLs that carry a key\'s escapes as they are stored (issue 20, item 2)', async () => {
+    const sink = s3({ key: 'public/{streamName}/{id}.{ext}', publicBaseUrl: `${server.endpoint}/${BUCKET}` })
+    const escaped = { ...event, streamName: 'a b%日' }
+    await sink.deliver(escaped)
+    expect(sink.keyFor(escaped)).toBe('public/a%20b%25%E6%97%A5/opt1.jpg')
+    const url = await sink.urlFor!(escaped)
+    expect(url).toBe(`${server.endpoint}/${BUCKET}/public/a%2520b%2525%25E6%2597%25A5/opt1.jpg`)
+    const response = await fetch(url)
+    expect(response.status).toBe(200)
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(event.body)
+  })
 })
