@@ -4,6 +4,7 @@
 import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import type { Bindings } from '../src/http/bindings.ts'
+import { SMALL_BODY_BYTES } from '../src/http/in-flight.ts'
 
 // Only the parts of the Bun namespace this file touches.
 declare const Bun: {
@@ -28,14 +29,15 @@ const exit = (code: number): never => {
 const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepare(Bun.argv.slice(2), Bun.env, exit)
 
 // Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
-// A POST whose length is declared (and within the limit, checked before reading) is read with arrayBuffer(): Bun
-// buffers it natively in one allocation, which the webhook handler keeps as the body (a stream would hand over
-// chunks to be copied into another buffer). Chunked bodies are still streamed, so a 413 comes at the limit.
+// A small POST body (declared, at most 64 KiB) is read with arrayBuffer(): Bun buffers it natively in one
+// allocation, which the webhook handler keeps as the body; the in-flight budget takes its length before that. A
+// larger or chunked one is streamed, so its memory is counted as it arrives and a 413 comes at the limit.
 const fetch = (request: Request, server: { requestIP(request: Request): { address: string } | null }) => {
   const bindings: Bindings = {}
   const peer = server.requestIP(request)?.address
   if (peer) bindings.clientAddress = peer // per-client limits
-  if (request.method === 'POST' && request.headers.has('content-length')) {
+  const declared = request.method === 'POST' ? request.headers.get('content-length') : null
+  if (declared !== null && Number(declared) <= SMALL_BODY_BYTES) {
     bindings.body = { async *[Symbol.asyncIterator]() { yield new Uint8Array(await request.arrayBuffer()) } }
   }
   return gateway.fetch(request, bindings)
