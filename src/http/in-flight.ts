@@ -2,8 +2,8 @@
  * The body bytes all requests hold at once (`server.maxInFlightBytes`), counted as they arrive and shared between
  * clients, so that nobody without the secret can keep the platform's hooks out:
  * - a client (an address, see client-address.ts) may hold more than its share (a quarter of the budget, and at
- *   least one body of maxBodyBytes) only while nobody else needs the room: when a client within its share needs
- *   it, bodies still arriving from a client over its share are cut (503 busy) to make it;
+ *   least room for one body of maxBodyBytes and a small one) only while nobody else needs the room: when a client
+ *   within its share needs it, bodies still arriving from a client over its share are cut (503 busy) to make it;
  * - small bodies (at most 64 KiB: every JSON hook, most thumbnails) also have a reserve of their own beyond the
  *   budget (a sixteenth of it, at least 256 KiB), of which one client holds at most a sixteenth (at least 64 KiB),
  *   for when clients that each stay within their share fill the budget.
@@ -64,7 +64,7 @@ export class InFlightBytes {
 
   constructor(limits: InFlightLimits) {
     this.total = limits.total
-    this.share = Math.max(limits.maxBodyBytes, Math.floor(limits.total / 4))
+    this.share = Math.max(limits.maxBodyBytes + SMALL_BODY_BYTES, Math.floor(limits.total / 4))
     this.reserve = Math.max(4 * SMALL_BODY_BYTES, Math.floor(limits.total / 16))
     this.reservePerClient = Math.max(SMALL_BODY_BYTES, Math.floor(this.reserve / 16))
   }

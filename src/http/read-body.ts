@@ -9,7 +9,7 @@
  * - bytes in flight (`InFlightBytes`, `server.maxInFlightBytes`): the memory a body holds is taken from a shared
  *   budget as its bytes arrive, never for bytes not yet sent (503 when it does not fit, or when the budget cuts
  *   the body to make room for another client's; the read is cancelled there): a client that declares 16 MiB and
- *   sends one byte holds one byte. Only a small body (at most 64 KiB) is taken whole as soon as it starts, and
+ *   sends one byte holds one (counted as 1 KiB, the least a chunk costs). Only a small body (at most 64 KiB) is taken whole as soon as it starts, and
  *   read into one buffer of its declared length. The request gives its share back when it is done;
  * - time (`timeoutMs`, `server.bodyTimeout`): a body not complete within it is refused with 408 and no longer
  *   read, so a client trickling bytes holds neither memory nor a request for long (Deno.serve has no timeout of
@@ -48,8 +48,8 @@ export interface ReadOptions {
   raw?: AsyncIterable<Uint8Array>
 }
 
-/** What a chunk kept in a list costs beyond its bytes, counted with them: a trickle of tiny chunks is not free. */
-export const CHUNK_BOOKKEEPING_BYTES = 256
+/** What a chunk kept in a list costs at least, for its bookkeeping: a trickle of tiny chunks is not free. */
+export const MIN_CHUNK_COST = 1024
 
 export async function readBodyLimited(
   request: Request,
@@ -104,8 +104,8 @@ export async function readBodyLimited(
 
 /**
  * A body's bytes as they arrive: a small declared body in one buffer of its length (taken before reading); any
- * other as the chunks that arrived, each taken (`take`, false when refused) as it comes, with a little more for its
- * bookkeeping, and joined once at the end. So what a body holds is what its client sent.
+ * other as the chunks that arrived, each taken (`take`, false when refused) as it comes (at least 1 KiB each, for
+ * its bookkeeping), and joined once at the end. So what a body holds is what its client sent.
  */
 class BodyBytes {
   readonly #exact: number | undefined
@@ -132,7 +132,7 @@ class BodyBytes {
       else (this.#buffer ??= new Uint8Array(this.#exact)).set(chunk, this.#length)
     } else {
       // Bytes past a small body's declared length (HTTP parsers never deliver them) are taken like any chunk's.
-      if (!this.#take(chunk.byteLength + CHUNK_BOOKKEEPING_BYTES, length)) return false
+      if (!this.#take(Math.max(chunk.byteLength, MIN_CHUNK_COST), length)) return false
       this.#chunks.push(chunk)
     }
     this.#length = length

@@ -17,9 +17,10 @@ function leaseOf(budget: InFlightBytes, client: string) {
 }
 
 describe('InFlightBytes', () => {
-  it('shares 64 MiB as a quarter per client, at least one largest body, and a 4 MiB reserve (256 KiB per client)', () => {
-    expect(new InFlightBytes({ total: 64 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 16 * MiB, reserve: 4 * MiB, reservePerClient: 256 * KiB })
-    expect(new InFlightBytes({ total: 16 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 16 * MiB, reserve: 1 * MiB, reservePerClient: 64 * KiB })
+  it('shares the budget as a quarter per client (at least a largest and a small body) and a reserve of a sixteenth', () => {
+    expect(new InFlightBytes({ total: 256 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 64 * MiB, reserve: 16 * MiB, reservePerClient: MiB })
+    expect(new InFlightBytes({ total: 64 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 16 * MiB + 64 * KiB, reserve: 4 * MiB, reservePerClient: 256 * KiB })
+    expect(new InFlightBytes({ total: 16 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 16 * MiB + 64 * KiB, reserve: 1 * MiB, reservePerClient: 64 * KiB })
   })
 
   it('lets a client alone use the whole budget', () => {
@@ -55,7 +56,7 @@ describe('InFlightBytes', () => {
   })
 
   it('cuts nothing when cutting could not make room', async () => {
-    const budget = new InFlightBytes({ total: 4 * MiB, maxBodyBytes: MiB }) // share: 1 MiB
+    const budget = new InFlightBytes({ total: 4 * MiB, maxBodyBytes: MiB }) // share: 1 MiB + 64 KiB
     const settled = leaseOf(budget, 'hog')
     const arriving = leaseOf(budget, 'hog')
     expect(settled.lease.take(MiB, false)).toBe(true)

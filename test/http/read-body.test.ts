@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { CHUNK_BOOKKEEPING_BYTES, readBodyLimited } from '../../src/http/read-body.ts'
+import { MIN_CHUNK_COST, readBodyLimited } from '../../src/http/read-body.ts'
 import { InFlightBytes, SMALL_BODY_BYTES } from '../../src/http/in-flight.ts'
 import { HttpError } from '../../src/http/errors.ts'
 import { eventually } from '../support/wait.ts'
@@ -62,7 +62,7 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
   const budgetOf = (total: number, maxBodyBytes = total) => new InFlightBytes({ total, maxBodyBytes })
   const cutError = () => new HttpError(503, 'busy', 'cut')
 
-  it('holds what arrived, not what was declared: 16 MiB declared and one byte sent hold one byte', async () => {
+  it('holds what arrived, not what was declared: 16 MiB declared and one byte sent hold 1 KiB', async () => {
     const budget = budgetOf(64 * MiB, 16 * MiB)
     const lease = budget.lease('203.0.113.9', cutError)
     const idle = body(1, 1, true)
@@ -70,7 +70,7 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
     const read = readBodyLimited(idle.request, 16 * MiB, undefined, { inFlight: lease, timeoutMs: 200 })
     await expect(read).rejects.toMatchObject({ status: 408 })
     expect(idle.pulled()).toBe(1)
-    expect(lease.held).toBe(1 + CHUNK_BOOKKEEPING_BYTES)
+    expect(lease.held).toBe(MIN_CHUNK_COST) // the least a chunk costs
     expect(budget.used).toBe(lease.held)
     lease.release()
     expect(budget.used).toBe(0)
@@ -83,7 +83,7 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
     const bytes = await readBodyLimited(big.request, MiB, undefined, { inFlight: lease })
     expect(bytes.byteLength).toBe(300_000)
     expect(bytes.buffer.byteLength).toBe(300_000)
-    expect(lease.held).toBe(300_000 + 10 * CHUNK_BOOKKEEPING_BYTES)
+    expect(lease.held).toBe(300_000)
   })
 
   it('takes a small declared body whole before reading, and refuses it (503, nothing read) when nothing has room', async () => {
@@ -118,9 +118,9 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
     const lease = budget.lease('198.51.100.1', cutError)
     const chunked = body(40, 10_000)
     await expect(readBodyLimited(chunked.request, 400_000, undefined, { inFlight: lease })).rejects.toMatchObject({ status: 503 })
-    expect(chunked.pulled()).toBe(20) // 19 chunks fit in the 200 KB left, with their bookkeeping; the 20th does not
+    expect(chunked.pulled()).toBe(21) // 20 chunks fit in the 200 KB left; the 21st does not
     expect(chunked.cancelled()).toBe(true)
-    expect(lease.held).toBe(19 * (10_000 + CHUNK_BOOKKEEPING_BYTES))
+    expect(lease.held).toBe(200_000)
     lease.release()
     other.release()
     expect(budget.used).toBe(0)
@@ -129,7 +129,7 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
   it('answers 503 to a body the budget cuts to make room for another client, while it waits for bytes', async () => {
     const budget = budgetOf(4 * MiB, MiB)
     const lease = budget.lease('203.0.113.9', cutError)
-    const hog = body(1, 4 * MiB - CHUNK_BOOKKEEPING_BYTES, true) // all of the budget in one chunk, then nothing
+    const hog = body(1, 4 * MiB, true) // all of the budget in one chunk, then nothing
     const read = readBodyLimited(hog.request, 4 * MiB, undefined, { inFlight: lease })
     await eventually(() => lease.held === 4 * MiB)
     expect(budget.lease('198.51.100.1', cutError).take(MiB, false)).toBe(true)
