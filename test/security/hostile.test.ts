@@ -9,14 +9,16 @@
  *
  * The seed is printed; rerun one with HOOKCAST_FUZZ_SEED=<seed> (HOOKCAST_FUZZ_CASES=<n> for more or fewer cases).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RUNTIMES, startServer, type RunningServer } from '../support/runtimes.ts'
-import { OTHER_SECRET, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
+import { FEED_ID, jpeg, OTHER_SECRET, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { MiB, rssBytes, rssSampler } from '../support/memory.ts'
-import { rawRequest, type RawOutcome } from '../support/raw-http.ts'
+import { heldUpload, rawRequest, type HeldUpload, type RawOutcome, type RawResponse } from '../support/raw-http.ts'
+import { eventually } from '../support/wait.ts'
+import { sign } from '../../src/verify/verifier.ts'
 import { describeCase, fuzzCase, fuzzSeed, knownCases, type FuzzCase } from './fuzz.ts'
 
 const SEED = fuzzSeed(process.env.HOOKCAST_FUZZ_SEED)
@@ -110,6 +112,158 @@ routes:
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
     expect(await server.stop()).toBe(0)
   }, 60_000)
+})
+
+/**
+ * Issue 20, items 1, 5 and 6, reproduced from outside against the real server on each runtime: no secret needed to
+ * keep hooks out with idle or large uploads; no other route reached through dot segments; UTF-8 stream ids in
+ * thumbnail headers. A budget of 16 MiB with 4 MiB bodies keeps the floods small: a client's share is 4 MiB and
+ * 64 KiB, the reserve for small bodies 1 MiB (64 KiB per client).
+ */
+const ADMIN_TOKEN = 'issue-20-admin-token-0123456789'
+/** Each runtime's id for the same thumbnail request (item 6): the same bytes must be the same event everywhere. */
+const utf8ThumbnailIds = new Map<string, string>()
+
+describe.each(RUNTIMES)('issue 20 on %s', (runtime) => {
+  const root = tempDir(`hookcast-issue20-${runtime}-`)
+  let server: RunningServer
+  let uploads: HeldUpload[] = []
+
+  beforeAll(async () => {
+    const config = join(root.path, 'config.yaml')
+    writeFileSync(config, `
+server: { maxBodyBytes: 4MiB, maxInFlightBytes: 16MiB, bodyTimeout: 60s }
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${join(root.path, 'data')}" }
+spool: { dir: "${join(root.path, 'spool')}" }
+routes:
+  - to: [disk]
+admin: { token: "${ADMIN_TOKEN}" }
+`)
+    server = await startServer(runtime, config)
+  }, 60_000)
+
+  afterEach(() => {
+    for (const upload of uploads) upload.close()
+    uploads = []
+  })
+
+  afterAll(async () => {
+    await server?.stop()
+    root.remove()
+  })
+
+  const hookUrl = () => `${server.url}/hooks/millicast`
+  /** An upload declaring `declared` bytes that sends `sent` of them from `localAddress`, then waits. */
+  const hold = (declared: number, sent: number, localAddress = '127.0.0.1') => {
+    const upload = heldUpload(server.url, {
+      target: '/hooks/millicast',
+      headers: [['Content-Type', 'image/jpeg'], ['X-Millicast-Signature', `sha1=${'0'.repeat(40)}`], ['Content-Length', String(declared)]],
+      body: new Uint8Array(sent).fill(0x41),
+      localAddress,
+    })
+    uploads.push(upload)
+    return upload
+  }
+  const answerOf = (outcome: RawOutcome): RawResponse => {
+    if (outcome.kind !== 'answer') throw new Error(`no answer: ${outcome.kind}`)
+    return outcome.response
+  }
+  /**
+   * The first answer any of `held` gets: the budget was full when it came. A runtime may close the connection of
+   * a body it stopped reading as it answers, and the client, still sending, then sees a reset instead of the 503.
+   */
+  const firstRefusal = async (held: HeldUpload[]) => {
+    const first = await Promise.race(held.map((upload) => upload.answer))
+    if (first.kind === 'closed' && (first.error === 'ECONNRESET' || first.error === 'EPIPE')) return
+    const refused = answerOf(first)
+    expect(refused.status).toBe(503)
+    expect(JSON.parse(refused.body.toString('utf8'))).toMatchObject({ ok: false, error: 'busy' })
+  }
+
+  it('item 1: four idle uploads declaring the largest body, one byte sent each, refuse no hook', async () => {
+    const idle = Array.from({ length: 4 }, () => hold(4 * MiB, 1))
+    await Promise.all(idle.map((upload) => upload.written))
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200) // a round trip after them: they have started
+    expect((await post(hookUrl(), await signedJson(PAYLOADS.feedsStarted))).status).toBe(200)
+    expect((await post(hookUrl(), await signedThumbnail({ body: jpeg('after idle uploads', MiB) }))).status).toBe(200)
+  })
+
+  it('item 1: a client over its share has its uploads cut for another client\'s hooks', async () => {
+    // One client, five uploads of 4 MiB less a byte: alone it may fill the 16 MiB, and one is refused there.
+    const hog = Array.from({ length: 5 }, () => hold(4 * MiB, 4 * MiB - 1, '127.0.0.2'))
+    await firstRefusal(hog)
+    expect((await post(hookUrl(), await signedThumbnail({ body: jpeg('within its share', MiB) }))).status).toBe(200)
+    expect((await post(hookUrl(), await signedJson(PAYLOADS.feedsEnded))).status).toBe(200)
+  }, 60_000)
+
+  it('item 1: small hooks still get through when clients within their share fill the budget', async () => {
+    const fair = ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'].map((address) => hold(4 * MiB, 4 * MiB - 1, address))
+    await firstRefusal(fair)
+    expect((await post(hookUrl(), await signedJson({ ...PAYLOADS.feedsStarted, timestamp: 1638463486490 }))).status).toBe(200)
+    expect((await post(hookUrl(), await signedThumbnail({ body: jpeg('small thumbnail', 20_000) }))).status).toBe(200)
+  }, 60_000)
+
+  it('item 5: refuses a path with dot segments, plain or encoded, or a backslash, with 400 before routing', async () => {
+    const bearer: Array<[string, string]> = [['Authorization', `Bearer ${ADMIN_TOKEN}`]]
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(200) // what the tricks below would reach
+    for (const target of [
+      '/hooks/millicast/%2e%2e/%2e%2e/metrics', '/hooks/millicast/../../metrics', '/hooks/millicast/%2E%2e/.%2E/metrics',
+      '/hooks/millicast/%2e%2E/%2e%2e/api/streams', '/hooks/millicast/..%2f..%2fhealthz', '/hooks/./millicast/../../healthz',
+      '/hooks/millicast/%5c..%5c..%5cmetrics', '/thumbnails/..%2F..%2Fmetrics/x.jpg', '/api/streams/%2e%2e/%2e%2e/metrics',
+    ]) {
+      const response = answerOf(await rawRequest(server.url, { method: 'GET', target, headers: bearer }))
+      expect(`${target}: ${response.status}`).toBe(`${target}: 400`)
+      expect(JSON.parse(response.body.toString('utf8'))).toMatchObject({ ok: false, error: 'bad_path' })
+    }
+    // A signed hook through a dot segment is refused too, not accepted.
+    const hook = await signedJson(PAYLOADS.viewerAttempt)
+    const sent = answerOf(await rawRequest(server.url, { method: 'POST', target: '/hooks/x/%2e%2e/millicast', headers: Object.entries(hook.headers), body: hook.body }))
+    expect(sent.status).toBe(400)
+    // Dots that are no segment of their own, and the stream id's encoded slash of hookcast's own links, are fine.
+    for (const [target, status] of [['/healthz?x=/../..', 200], ['/hooks/millicast/...', 404], ['/api/streams/ZG6NWV%2Fa.b/thumbnail', 404]] as const) {
+      expect(answerOf(await rawRequest(server.url, { method: 'GET', target, headers: bearer })).status).toBe(status)
+    }
+  })
+
+  it('item 6: reads a UTF-8 stream id in thumbnail headers as the JSON hooks write it, and refuses one that is not UTF-8', async () => {
+    const streamId = 'N/日本'
+    const feeds = { ...PAYLOADS.feedsStarted, data: { ...PAYLOADS.feedsStarted.data, streamId, accountId: 'N', name: '日本' } }
+    expect((await post(hookUrl(), await signedJson(feeds))).status).toBe(200)
+    const body = jpeg('utf-8 stream id', 3000)
+    const signature = await sign(body, SECRET)
+    const thumbnail = async (streamIdBytes: Uint8Array) => answerOf(await rawRequest(server.url, {
+      method: 'POST', target: '/hooks/millicast', body,
+      headers: [
+        ['Content-Type', 'image/jpeg'], ['X-Millicast-Signature', signature], ['X-Millicast-Feed-Id', FEED_ID],
+        ['X-Millicast-Stream-Id', streamIdBytes], ['X-Millicast-Timestamp', '1679973930415'],
+      ],
+    }))
+    const accepted = await thumbnail(Buffer.from(streamId, 'utf8'))
+    expect(accepted.status).toBe(200)
+    const { id } = JSON.parse(accepted.body.toString('utf8')) as { id: string }
+    utf8ThumbnailIds.set(runtime, id)
+    // One stream, the JSON hooks' own, and the thumbnail is its latest: no second stream of garbled characters.
+    const streams = await eventually(async () => {
+      const response = await fetch(`${server.url}/api/streams`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      const list = (await response.json() as { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }).streams
+      return list.find((stream) => stream.streamId === streamId)?.latestThumbnail?.eventId === id && list
+    })
+    expect(streams.filter((stream) => stream.streamId.startsWith('N/')).map((stream) => stream.streamId)).toEqual([streamId])
+
+    const refused = await thumbnail(Buffer.from([0x4e, 0x2f, 0xe6, 0x97])) // a character cut short
+    expect(refused.status).toBe(400)
+    expect(JSON.parse(refused.body.toString('utf8'))).toMatchObject({ ok: false, error: 'bad_header_encoding' })
+  })
+})
+
+describe('issue 20 item 6 across runtimes', () => {
+  it('gives the same event id to the same thumbnail request on Node, Deno and Bun', () => {
+    expect([...utf8ThumbnailIds.keys()].sort()).toEqual([...RUNTIMES].sort())
+    expect(new Set(utf8ThumbnailIds.values()).size).toBe(1)
+  })
 })
 
 /** A request that is not valid HTTP/1.1: an unknown method token, or both Content-Length and Transfer-Encoding. */
