@@ -59,7 +59,8 @@ const routes: Record<string, (request: RouteRequest, server: BunServer) => Respo
 const shapes: RegExp[] = []
 for (const { path } of gateway.app.routes) {
   if (path.includes('*') || routes[path]) continue // `/api/*` is middleware: its routes are listed on their own
-  const rawPath = (request: RouteRequest) => path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(request.params[name] ?? ''))
+  const rawPath = (request: RouteRequest) =>
+    path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(request.params[name] ?? ''))
   routes[path] = (request, server) => fetch(request, server, rawPath(request))
   shapes.push(new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/:\w+/g, '[^/]+')}$`))
 }
@@ -77,7 +78,9 @@ const unrouted = (request: Request) => {
 // without an answer. So it is set above the handler's own body deadline (server.bodyTimeout, which answers 408),
 // and closes connections that go quiet (in their headers too) within headersTimeout + bodyTimeout + 5 s.
 const idleTimeout = Math.min(255, Math.ceil((headersTimeoutMs + bodyTimeoutMs) / 1000) + 5)
-const server = Bun.serve({ port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, idleTimeout, routes, fetch: unrouted })
+const server = Bun.serve({
+  port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, idleTimeout, routes, fetch: unrouted,
+})
 listening(server.port, `bun ${Bun.version}`)
 
 const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit, graceMs: shutdownGraceMs })

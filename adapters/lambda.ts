@@ -108,7 +108,9 @@ async function rebuilt(request: Request, values: Array<[string, string]>, body?:
   for (const [name, value] of values) headers.set(name, value)
   const bytes = body ?? (request.body ? new Uint8Array(await request.arrayBuffer()) : undefined)
   if (bytes) headers.set('content-length', String(bytes.byteLength))
-  return new Request(request.url, { method: request.method, headers, ...(bytes ? { body: bytes as Uint8Array<ArrayBuffer> } : {}) })
+  const init: RequestInit = { method: request.method, headers }
+  if (bytes) init.body = bytes as Uint8Array<ArrayBuffer>
+  return new Request(request.url, init)
 }
 
 function levelOf(value: string | undefined): LogLevel | undefined {

@@ -218,11 +218,16 @@ routes:
     const server = '{ maxBodyBytes: 1MiB, maxInFlightBytes: 4MiB, bodyTimeout: 60s }'
     const PLATFORM = { clientAddress: '198.51.100.1' }
     const fromPlatform = (hook: { body: Uint8Array; headers: Record<string, string> }) =>
-      bounded.fetch(new Request(URL_BASE, { method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer> }), PLATFORM)
+      bounded.fetch(new Request(URL_BASE, {
+        method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer>,
+      }), PLATFORM)
     /** An upload of `declared` bytes that sends `sent` of them and waits; `finish` ends it (400, short). */
     const held = (declared: number, sent: number, clientAddress: string) => {
       const body = controlledBody(split(new Uint8Array(sent).fill(0x41), 64 * 1024), { hold: true })
-      const headers = { 'content-type': 'image/jpeg', 'x-millicast-signature': `sha1=${'0'.repeat(40)}`, 'content-length': String(declared) }
+      const headers = {
+        'content-type': 'image/jpeg', 'x-millicast-signature': `sha1=${'0'.repeat(40)}`,
+        'content-length': String(declared),
+      }
       const answer = bounded.fetch(request(body.stream, headers), { clientAddress })
       return { ...body, answer: Promise.resolve(answer), sentAll: () => body.pulled() > Math.ceil(sent / (64 * 1024)) }
     }
@@ -249,12 +254,14 @@ routes:
       expect(cut.headers.get('retry-after')).toMatch(/^\d+$/)
       expect(await cut.json()).toMatchObject({ ok: false, error: 'busy' })
       for (const upload of hog) upload.finish()
-      expect((await Promise.all(hog.map((upload) => upload.answer))).map((r) => r.status).sort()).toEqual([400, 400, 400, 503])
+      const statuses = (await Promise.all(hog.map((upload) => upload.answer))).map((response) => response.status)
+      expect(statuses.sort()).toEqual([400, 400, 400, 503])
     })
 
     it('keeps a reserve for small hooks when clients within their share fill the budget', async () => {
       await boundedGateway(server)
-      const fair = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4'].map((address) => held(MiB, MiB - 1, address))
+      const addresses = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']
+      const fair = addresses.map((address) => held(MiB, MiB - 1, address))
       await eventually(() => fair.every((upload) => upload.sentAll()))
       // Nobody is over their share, so nothing is cut: a large body has no room, a small hook has the reserve.
       const large = await fromPlatform(await signedThumbnail({ body: jpeg('no room', 200_000) }))

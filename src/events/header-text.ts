@@ -23,6 +23,8 @@ export function headerText(headers: Headers, name: string): string | undefined {
   } catch {
     throw new HookRejected('bad_header_encoding', `${name} is not valid UTF-8`)
   }
-  if (text.includes('\uFFFD')) throw new HookRejected('bad_header_encoding', `${name} holds U+FFFD (bytes that were not UTF-8)`)
+  if (text.includes('\uFFFD')) {
+    throw new HookRejected('bad_header_encoding', `${name} holds U+FFFD (bytes that were not UTF-8)`)
+  }
   return text
 }

@@ -9,8 +9,9 @@
  * - bytes in flight (`InFlightBytes`, `server.maxInFlightBytes`): the memory a body holds is taken from a shared
  *   budget as its bytes arrive, never for bytes not yet sent (503 when it does not fit, or when the budget cuts
  *   the body to make room for another client's; the read is cancelled there): a client that declares 16 MiB and
- *   sends one byte holds one (counted as 1 KiB, the least a chunk costs). Only a small body (at most 64 KiB) is taken whole as soon as it starts, and
- *   read into one buffer of its declared length. The request gives its share back when it is done;
+ *   sends one byte holds one (counted as 1 KiB, the least a chunk costs). Only a small body (at most 64 KiB) is
+ *   taken whole as soon as it starts, and read into one buffer of its declared length. The request gives its share
+ *   back when it is done;
  * - time (`timeoutMs`, `server.bodyTimeout`): a body not complete within it is refused with 408 and no longer
  *   read, so a client trickling bytes holds neither memory nor a request for long (Deno.serve has no timeout of
  *   its own).
@@ -144,7 +145,8 @@ class BodyBytes {
     const buffer = this.#buffer
     if (buffer && this.#chunks.length === 0 && this.#length === buffer.byteLength) return buffer
     if (!buffer && this.#chunks.length === 1 && ownsBuffer(this.#chunks[0]!)) return this.#chunks[0]!
-    const parts = buffer ? [buffer.subarray(0, Math.min(this.#length, buffer.byteLength)), ...this.#chunks] : this.#chunks
+    const parts = buffer ? [buffer.subarray(0, Math.min(this.#length, buffer.byteLength)), ...this.#chunks]
+      : this.#chunks
     const out = new Uint8Array(this.#length)
     let offset = 0
     for (const part of parts) {

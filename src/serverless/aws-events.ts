@@ -81,7 +81,9 @@ export function clientAddressOf(event: LambdaHttpEvent): string | undefined {
  */
 export function nonAsciiHeaders(event: LambdaHttpEvent): Array<[string, string]> {
   const values = new Map<string, string[]>()
-  for (const [key, value] of Object.entries(event.headers ?? {})) if (value !== undefined) values.set(key.toLowerCase(), [value])
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) values.set(key.toLowerCase(), [value])
+  }
   for (const [key, list] of Object.entries(event.multiValueHeaders ?? {})) if (list) values.set(key.toLowerCase(), list)
   const out: Array<[string, string]> = []
   for (const [name, list] of values) {

@@ -17,10 +17,11 @@ function leaseOf(budget: InFlightBytes, client: string) {
 }
 
 describe('InFlightBytes', () => {
-  it('shares the budget as a quarter per client (at least a largest and a small body) and a reserve of a sixteenth', () => {
-    expect(new InFlightBytes({ total: 256 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 64 * MiB, reserve: 16 * MiB, reservePerClient: MiB })
-    expect(new InFlightBytes({ total: 64 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 16 * MiB + 64 * KiB, reserve: 4 * MiB, reservePerClient: 256 * KiB })
-    expect(new InFlightBytes({ total: 16 * MiB, maxBodyBytes: 16 * MiB })).toMatchObject({ share: 16 * MiB + 64 * KiB, reserve: 1 * MiB, reservePerClient: 64 * KiB })
+  it('shares the budget as a quarter per client (room for a largest and a small body) and a reserve of a 16th', () => {
+    const limits = (total: number) => new InFlightBytes({ total, maxBodyBytes: 16 * MiB })
+    expect(limits(256 * MiB)).toMatchObject({ share: 64 * MiB, reserve: 16 * MiB, reservePerClient: MiB })
+    expect(limits(64 * MiB)).toMatchObject({ share: 16448 * KiB, reserve: 4 * MiB, reservePerClient: 256 * KiB })
+    expect(limits(16 * MiB)).toMatchObject({ share: 16448 * KiB, reserve: MiB, reservePerClient: 64 * KiB })
   })
 
   it('lets a client alone use the whole budget', () => {
@@ -31,7 +32,7 @@ describe('InFlightBytes', () => {
     expect(budget.used).toBe(8 * MiB)
   })
 
-  it('cuts the largest bodies of a client over its share, as few as needed, for a client within its share', async () => {
+  it('cuts the largest bodies of a client over its share, as few as needed, for one within its share', async () => {
     const budget = new InFlightBytes({ total: 8 * MiB, maxBodyBytes: MiB }) // share: 2 MiB
     const small = leaseOf(budget, 'hog')
     const large = leaseOf(budget, 'hog')
@@ -70,7 +71,7 @@ describe('InFlightBytes', () => {
     expect(budget.used).toBe(4 * MiB)
   })
 
-  it('keeps a reserve for small bodies when clients within their share fill the budget, at most 64 KiB per client here', () => {
+  it('keeps a reserve for small bodies when clients within their share fill the budget (64 KiB a client)', () => {
     const budget = new InFlightBytes({ total: 4 * MiB, maxBodyBytes: MiB })
     for (const client of ['a', 'b', 'c', 'd']) expect(leaseOf(budget, client).lease.take(MiB, false)).toBe(true)
     const platform = leaseOf(budget, 'platform').lease

@@ -86,7 +86,7 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
     expect(lease.held).toBe(300_000)
   })
 
-  it('takes a small declared body whole before reading, and refuses it (503, nothing read) when nothing has room', async () => {
+  it('takes a small declared body whole before reading; 503, nothing read, when nothing has room', async () => {
     const budget = budgetOf(10 * SMALL_BODY_BYTES)
     const other = budget.lease('198.51.100.1', cutError)
     expect(other.take(10 * SMALL_BODY_BYTES, false)).toBe(true) // the budget is full
@@ -117,7 +117,8 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
     expect(other.take(200_000, false)).toBe(true)
     const lease = budget.lease('198.51.100.1', cutError)
     const chunked = body(40, 10_000)
-    await expect(readBodyLimited(chunked.request, 400_000, undefined, { inFlight: lease })).rejects.toMatchObject({ status: 503 })
+    const read = readBodyLimited(chunked.request, 400_000, undefined, { inFlight: lease })
+    await expect(read).rejects.toMatchObject({ status: 503 })
     expect(chunked.pulled()).toBe(21) // 20 chunks fit in the 200 KB left; the 21st does not
     expect(chunked.cancelled()).toBe(true)
     expect(lease.held).toBe(200_000)

@@ -126,7 +126,7 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
     }
   })
 
-  it('issue 20 item 6: takes the UTF-8 bytes of a stream id, refuses bytes that are not UTF-8, as the servers do', async () => {
+  it('issue 20 item 6: takes a stream id\'s UTF-8 bytes, refuses bytes not UTF-8, as servers do', async () => {
     const body = jpeg('front utf-8', 2000)
     const signature = await sign(body, SECRET)
     const thumbnail = (streamId: Uint8Array) => rawRequest(url, {
@@ -139,7 +139,8 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
     const accepted = await thumbnail(Buffer.from('N/日本', 'utf8'))
     expect(accepted.kind === 'answer' && accepted.response.status).toBe(200)
     const streams = await fetch(`${url}/api/streams`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-    expect((await streams.json() as { streams: Array<{ streamId: string }> }).streams.map((stream) => stream.streamId)).toContain('N/日本')
+    const listed = (await streams.json() as { streams: Array<{ streamId: string }> }).streams
+    expect(listed.map((stream) => stream.streamId)).toContain('N/日本')
     const refused = await thumbnail(Buffer.from([0x4e, 0x2f, 0xff, 0x41]))
     expect(refused.kind === 'answer' && refused.response.status).toBe(400)
   })

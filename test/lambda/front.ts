@@ -66,7 +66,10 @@ function eventOf(request: IncomingMessage, body: Buffer, host: string) {
     headers: { ...headers, 'x-forwarded-for': sourceIp, 'x-forwarded-proto': 'https', 'x-forwarded-port': '443' },
     requestContext: {
       accountId: 'anonymous', apiId: 'local', domainName: host, domainPrefix: 'local',
-      http: { method: request.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp, userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: request.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: crypto.randomUUID(), routeKey: '$default', stage: '$default', time: new Date().toUTCString(), timeEpoch: Date.now(),
     },
     ...(body.byteLength > 0 ? { body: text ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !text } : { isBase64Encoded: false }),

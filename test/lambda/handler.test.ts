@@ -312,14 +312,17 @@ describe('issue 20: paths as sent, and header bytes as a server reads them', () 
 
   /** A GET through a Function URL, with the admin token. */
   const get = (path: string) => {
-    const event = { ...functionUrlEvent(path, { body: new Uint8Array(0), headers: { authorization: `Bearer ${TOKEN}` } }), body: undefined, isBase64Encoded: false }
+    const withToken = functionUrlEvent(path, { body: new Uint8Array(0), headers: { authorization: `Bearer ${TOKEN}` } })
+    const event = { ...withToken, body: undefined, isBase64Encoded: false }
     event.requestContext = { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET' } }
     return lambda.invoke(event)
   }
 
-  it.each(Object.keys(AT))('item 5, %s: refuses a path with dot segments, plain or encoded, with 400 before routing', async (shape) => {
-    const hook = await signedJson({ ...PAYLOADS.viewerAttempt, timestamp: PAYLOADS.viewerAttempt.timestamp + shape.length })
-    for (const path of ['/hooks/x/../millicast', '/hooks/x/%2e%2e/millicast', '/hooks/millicast/%2E%2e/%2e%2e/metrics']) {
+  it.each(Object.keys(AT))('item 5, %s: refuses a path with dot segments, plain or encoded (400)', async (shape) => {
+    const { viewerAttempt } = PAYLOADS
+    const hook = await signedJson({ ...viewerAttempt, timestamp: viewerAttempt.timestamp + shape.length })
+    const paths = ['/hooks/x/../millicast', '/hooks/x/%2e%2e/millicast', '/hooks/millicast/%2E%2e/%2e%2e/metrics']
+    for (const path of paths) {
       const result = await lambda.invoke(AT[shape]!(path, hook))
       expect(`${path}: ${result.statusCode}`).toBe(`${path}: 400`)
       expect(json(result).error).toBe('bad_path')
@@ -334,14 +337,17 @@ describe('issue 20: paths as sent, and header bytes as a server reads them', () 
     }
   })
 
-  it.each(Object.keys(AT))('item 6, %s: takes a UTF-8 stream id as the servers do (same event id), and U+FFFD as not UTF-8', async (shape) => {
+  it.each(Object.keys(AT))('item 6, %s: a UTF-8 stream id as servers take it; U+FFFD as not UTF-8', async (shape) => {
     const streamId = `N${shape.length}/日本`
     const hook = await signedThumbnail({ body: jpeg(`utf-8 ${shape}`, 2000), streamId })
     // A server's Headers hold the header's bytes one character per byte; AWS gives the Lambda their UTF-8 text.
     const dir = tempDir('hookcast-lambda-server-')
-    const server = await createGateway(parseConfig(configYaml(dir.path, lambda.receiver.url), { MILLICAST_WEBHOOK_SECRET: SECRET }), { log: silentLogger })
+    const config = parseConfig(configYaml(dir.path, lambda.receiver.url), { MILLICAST_WEBHOOK_SECRET: SECRET })
+    const server = await createGateway(config, { log: silentLogger })
     const asBytes = { ...hook.headers, 'x-millicast-stream-id': Buffer.from(streamId, 'utf8').toString('latin1') }
-    const onServer = await server.fetch(new Request(`http://hookcast.test${PATH}`, { method: 'POST', headers: asBytes, body: hook.body as Uint8Array<ArrayBuffer> }))
+    const onServer = await server.fetch(new Request(`http://hookcast.test${PATH}`, {
+      method: 'POST', headers: asBytes, body: hook.body as Uint8Array<ArrayBuffer>,
+    }))
     await server.close()
     dir.remove()
     expect(onServer.status).toBe(200)
@@ -349,7 +355,8 @@ describe('issue 20: paths as sent, and header bytes as a server reads them', () 
     const result = await lambda.invoke(AT[shape]!(PATH, hook))
     expect(result.statusCode, result.body).toBe(200)
     expect(json(result).id).toBe((await onServer.json() as { id: string }).id)
-    const { streams } = JSON.parse((await get('/api/streams')).body) as { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }
+    type Listed = { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }
+    const { streams } = JSON.parse((await get('/api/streams')).body) as Listed
     expect(streams.find((stream) => stream.streamId === streamId)?.latestThumbnail?.eventId).toBe(json(result).id)
 
     const replaced = await lambda.invoke(AT[shape]!(PATH, await signedThumbnail({ streamId: 'N/\uFFFD' })))

@@ -204,7 +204,10 @@ export function knownCases(): FuzzCase[] {
     dotPathCase(new Random(2), '/hooks/millicast/../../metrics'),
     utf8Case(new Random(3), enc('N/日本')),
   ]
-  return [...known, ...issue20.map((fuzz, i) => ({ ...fuzz, index: -(known.length + i + 1), label: `issue 20: ${fuzz.label}` }))]
+  const numbered = issue20.map((fuzz, i) => ({
+    ...fuzz, index: -(known.length + i + 1), label: `issue 20: ${fuzz.label}`,
+  }))
+  return [...known, ...numbered]
 }
 
 /**
@@ -220,8 +223,9 @@ export function issue20Case(seed: number, index: number): FuzzCase {
 
 /** Parts of a path: hookcast's route names, dots that are segments, plain or encoded, and dots that are not. */
 const PATH_PARTS: readonly string[] = [
-  'hooks', 'millicast', 'metrics', 'healthz', 'api', 'streams', 'thumbnails', 'x', 'a.b', '...', '.x', 'x.', '%2e%2e%2e',
-  '.', '..', '%2e', '%2E', '%2e%2e', '%2E%2e', '.%2e', '%2E.', '%2e%2fx', '..%2f..', '%2e%2e%2F', '..%5c..', '%5c', 'x%2fy',
+  'hooks', 'millicast', 'metrics', 'healthz', 'api', 'streams', 'thumbnails', 'x', 'a.b', '...', '.x', 'x.',
+  '%2e%2e%2e', '.', '..', '%2e', '%2E', '%2e%2e', '%2E%2e', '.%2e', '%2E.', '%2e%2fx', '..%2f..', '%2e%2e%2F',
+  '..%5c..', '%5c', 'x%2fy',
   '%252e%252e', '%25', 'ZG6NWV%2Fsample_stream',
 ]
 
@@ -234,7 +238,8 @@ function dotPathCase(random: Random, target?: string): FuzzCase {
   const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\')
   const dotted = decoded.includes('\\') || decoded.split('/').some((part) => part === '.' || part === '..')
   const post = random.chance(0.4)
-  const body = post ? enc(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1638463486489 + random.int(0, 1e6) })) : undefined
+  const payload = { ...PAYLOADS.feedsStarted, timestamp: 1638463486489 + random.int(0, 1e6) }
+  const body = post ? enc(JSON.stringify(payload)) : undefined
   const headers: Array<[string, string | Uint8Array]> = body
     ? [['Content-Type', 'application/json'], ['X-Millicast-Signature', signatureValue('valid', body, random)!]]
     : []
@@ -247,20 +252,23 @@ function dotPathCase(random: Random, target?: string): FuzzCase {
 
 /** Pieces of a stream name: UTF-8 characters, and byte sequences that are not UTF-8 (or are its replacement mark). */
 const NAME_PIECES: ReadonlyArray<{ bytes: number[]; utf8: boolean }> = [
-  ...['a', 'Z', '9', '_', 'é', 'ß', '日本', 'ストリーム', '流', '😀', '\u202e'].map((text) => ({ bytes: [...new TextEncoder().encode(text)], utf8: true })),
-  { bytes: [0x80], utf8: false }, { bytes: [0xe6, 0x97], utf8: false }, { bytes: [0xc0, 0xaf], utf8: false },
-  { bytes: [0xed, 0xa0, 0x80], utf8: false }, { bytes: [0xff], utf8: false }, { bytes: [0xf8, 0x88, 0x80, 0x80, 0x80], utf8: false },
-  { bytes: [0xef, 0xbf, 0xbd], utf8: false }, // U+FFFD, what a front that decoded the bytes put for ones that were not UTF-8
+  ...['a', 'Z', '9', '_', 'é', 'ß', '日本', 'ストリーム', '流', '😀', '\u202e']
+    .map((text) => ({ bytes: [...new TextEncoder().encode(text)], utf8: true })),
+  ...[[0x80], [0xe6, 0x97], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff], [0xf8, 0x88, 0x80, 0x80, 0x80]]
+    .map((bytes) => ({ bytes, utf8: false })),
+  { bytes: [0xef, 0xbf, 0xbd], utf8: false }, // U+FFFD: what a front that decoded the bytes puts for ones not UTF-8
 ]
 
 /** A signed thumbnail whose X-Millicast-Stream-Id holds these bytes (a name of random pieces when not given). */
 function utf8Case(random: Random, streamId?: Uint8Array): FuzzCase {
   const pieces = Array.from({ length: random.int(1, 6) }, () => random.pick(NAME_PIECES))
-  const bytes = streamId ?? Uint8Array.from([...enc(`N${random.int(0, 9)}/`), ...pieces.flatMap((piece) => piece.bytes)])
+  const name = pieces.flatMap((piece) => piece.bytes)
+  const bytes = streamId ?? Uint8Array.from([...enc(`N${random.int(0, 9)}/`), ...name])
   const utf8 = streamId !== undefined || pieces.every((piece) => piece.utf8)
   const body = jpeg(`utf8-${Buffer.from(bytes).toString('hex')}`, 1500)
   return {
-    index: 0, label: `thumbnail stream id bytes ${Buffer.from(bytes).toString('hex')}`, signature: 'valid', compare: true,
+    index: 0, label: `thumbnail stream id bytes ${Buffer.from(bytes).toString('hex')}`, signature: 'valid',
+    compare: true,
     request: {
       method: 'POST', target: '/hooks/millicast', body,
       headers: [
@@ -277,10 +285,18 @@ function utf8Case(random: Random, streamId?: Uint8Array): FuzzCase {
  * the largest body (four of them declare the whole default in-flight budget, 4 x maxBodyBytes), sending part of it
  * (none, one byte, up to 2 MiB) from one of a few addresses, then nothing.
  */
-export function idleUploads(seed: number, maxBodyBytes: number): Array<{ localAddress: string; declared: number; sent: number }> {
+export interface IdleUpload {
+  localAddress: string
+  declared: number
+  sent: number
+}
+
+export function idleUploads(seed: number, maxBodyBytes: number): IdleUpload[] {
   const random = new Random((seed ^ 0x1d1e) >>> 0)
   return Array.from({ length: random.int(4, 8) }, () => ({
-    localAddress: `127.0.0.${random.int(2, 5)}`, declared: maxBodyBytes, sent: random.pick([0, 1, random.int(2, 2 * 1024 * 1024)]),
+    localAddress: `127.0.0.${random.int(2, 5)}`,
+    declared: maxBodyBytes,
+    sent: random.pick([0, 1, random.int(2, 2 * 1024 * 1024)]),
   }))
 }
 

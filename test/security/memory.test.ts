@@ -102,12 +102,14 @@ routes:
     expect(growth).toBeLessThan(100 * MiB)
   })
 
-  it('slow senders with a well-formed signature hold only what they sent, within the 64 MiB in flight (408 or 503)', async () => {
+  it('slow senders with a well-formed signature hold what they sent, within the 64 MiB (408, 503)', async () => {
     // Each sends all but the last KiB of 15 MiB at once, then trickles. Bytes are counted as they arrive (issue 20
     // item 1): bodies are held until server.bodyTimeout (408), or refused (503 busy) once the 64 MiB are taken.
     const { results, growth } = await flood({ 'content-type': 'image/jpeg', 'x-millicast-signature': WRONG_SIGNATURE }, { trickleMs: 500 })
     for (const result of results) expect([408, 503, 'reset']).toContain(result.status)
-    for (const result of results.filter((r) => r.status === 503)) expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'busy' })
+    for (const result of results.filter((r) => r.status === 503)) {
+      expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'busy' })
+    }
     // At most 64 MiB of bodies at once; the rest is the runtimes' socket buffers and the garbage of bodies read in
     // part, then refused (up to +190 MiB seen, Bun the highest). Without the cap all 40 are held to the deadline.
     expect(growth).toBeLessThan(300 * MiB)

@@ -96,11 +96,14 @@ export function heldUpload(url: string, options: {
   target: string; headers: Array<[string, string]>; body: Uint8Array; localAddress?: string
 }): HeldUpload {
   const { hostname, port } = new URL(url)
-  const head = [`POST ${options.target} HTTP/1.1`, `Host: ${hostname}:${port}`, ...options.headers.map(([name, value]) => `${name}: ${value}`)]
+  const fields = options.headers.map(([name, value]) => `${name}: ${value}`)
+  const lines = [`POST ${options.target} HTTP/1.1`, `Host: ${hostname}:${port}`, ...fields]
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`)
   const received: Buffer[] = []
   let written!: () => void
-  const socket = connect({ port: Number(port), host: hostname, ...(options.localAddress ? { localAddress: options.localAddress } : {}) }, () => {
-    socket.write(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), Buffer.from(options.body)]), () => written())
+  const from = options.localAddress ? { localAddress: options.localAddress } : {}
+  const socket = connect({ port: Number(port), host: hostname, ...from }, () => {
+    socket.write(Buffer.concat([head, Buffer.from(options.body)]), () => written())
   })
   const answer = new Promise<RawOutcome>((resolve) => {
     const finish = (error?: string) => {
