@@ -111,8 +111,9 @@ routes:
       expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'busy' })
     }
     // At most 64 MiB of bodies at once; the rest is the runtimes' socket buffers and the garbage of bodies read in
-    // part, then refused (up to +190 MiB seen, Bun the highest). Without the cap all 40 are held to the deadline.
-    expect(growth).toBeLessThan(300 * MiB)
+    // part, then refused (+100 to +230 MiB seen, Bun the highest). Without the cap all 40 are held to the deadline:
+    // 600 MiB.
+    expect(growth).toBeLessThan(384 * MiB)
   })
 
   it('chunked uploads with a well-formed signature are cut at the cap; memory stays bounded', async () => {
