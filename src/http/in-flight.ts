@@ -17,7 +17,7 @@ export const SMALL_BODY_BYTES = 64 * 1024
 export interface InFlightLimits {
   /** Bytes all bodies may hold at once (`server.maxInFlightBytes`). */
   total: number
-  /** The largest body (`server.maxBodyBytes`): a client's share is never less. */
+  /** The largest body (`server.maxBodyBytes`): a client's share always has room for one, and a small one. */
   maxBodyBytes: number
 }
 
@@ -32,7 +32,7 @@ export interface InFlightLease {
   settle(): void
   /** Gives back everything taken; safe to call more than once. */
   release(): void
-  /** Rejects (with what `cut` was given) if the body is cut to make room; never settles otherwise. */
+  /** Rejects (with the lease's `cutError()`) if the body is cut to make room; never settles otherwise. */
   readonly cut: Promise<never>
   readonly held: number
 }
