@@ -13,7 +13,10 @@ import type { Env } from '../src/config/interpolate.ts'
 import { ConfigError } from '../src/config/load.ts'
 import { createLogger, flushLogs, type Logger, type LogLevel } from '../src/log.ts'
 import { HttpError } from '../src/http/errors.ts'
-import { binaryAsTextError, clientAddressOf, jpegAsText, latin1Bytes, type LambdaHttpEvent } from '../src/serverless/aws-events.ts'
+import {
+  binaryAsTextError, clientAddressOf, jpegAsText, latin1Bytes, nonAsciiHeaders, rawPathOf, type LambdaHttpEvent,
+} from '../src/serverless/aws-events.ts'
+import type { Bindings } from '../src/http/bindings.ts'
 import {
   createServerlessGateway, loadServerlessConfig, requestDeadline, scheduledDeadline, type ServerlessGateway,
 } from '../src/serverless/gateway.ts'
@@ -58,12 +61,16 @@ export function createLambda(env: Env, options: { log?: Logger } = {}) {
     let request = c.req.raw
     const asText = jpegAsText(event)
     if (asText === 'mangled') return binaryAsTextError().toResponse() // never verified: it could not match
-    if (asText === 'latin1') request = withBody(request, latin1Bytes(event.body!))
+    const headers = nonAsciiHeaders(event) // as their bytes, as a server gives them (src/events/header-text.ts)
+    if (asText === 'latin1' || headers.length > 0) {
+      request = await rebuilt(request, headers, asText === 'latin1' ? latin1Bytes(event.body!) : undefined)
+    }
+    const bindings: Bindings = {}
     const clientAddress = clientAddressOf(event)
-    return serverless.handle(request, {
-      deadline: requestDeadline(env, startedAt, remaining),
-      bindings: clientAddress ? { clientAddress } : {},
-    })
+    if (clientAddress) bindings.clientAddress = clientAddress
+    const rawPath = rawPathOf(event)
+    if (rawPath !== undefined) bindings.rawPath = rawPath
+    return serverless.handle(request, { deadline: requestDeadline(env, startedAt, remaining), bindings })
   })
   const http = handle(front)
 
@@ -95,11 +102,15 @@ export function createLambda(env: Env, options: { log?: Logger } = {}) {
   }
 }
 
-/** A copy of `request` with other body bytes (and their length). */
-function withBody(request: Request, body: Uint8Array): Request {
+/** A copy of `request` with some header values replaced and, if given, other body bytes (and their length). */
+async function rebuilt(request: Request, values: Array<[string, string]>, body?: Uint8Array): Promise<Request> {
   const headers = new Headers(request.headers)
-  headers.set('content-length', String(body.byteLength))
-  return new Request(request.url, { method: request.method, headers, body: body as Uint8Array<ArrayBuffer> })
+  for (const [name, value] of values) headers.set(name, value)
+  const bytes = body ?? (request.body ? new Uint8Array(await request.arrayBuffer()) : undefined)
+  if (bytes) headers.set('content-length', String(bytes.byteLength))
+  const init: RequestInit = { method: request.method, headers }
+  if (bytes) init.body = bytes as Uint8Array<ArrayBuffer>
+  return new Request(request.url, init)
 }
 
 function levelOf(value: string | undefined): LogLevel | undefined {

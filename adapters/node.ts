@@ -18,7 +18,8 @@ const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, l
 // from the iterator early (413) leaves the socket open for the answer, and Node discards the rest of the body.
 const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
   const incoming = env.incoming
-  const bindings: Bindings = {}
+  // The target as sent: the Request's URL has its dot segments resolved already (plain-path.ts checks them).
+  const bindings: Bindings = { rawPath: incoming.url }
   if (incoming.socket.remoteAddress) bindings.clientAddress = incoming.socket.remoteAddress // per-client limits
   if (request.method === 'POST' && incoming instanceof IncomingMessage) {
     bindings.body = { [Symbol.asyncIterator]: () => incoming.iterator({ destroyOnReturn: false }) }

@@ -1,11 +1,12 @@
 /**
- * The Hono app: one POST route per configured source (handed to ingest), health, the routes mounted by the
- * operator side, and the one place errors become responses.
+ * The Hono app: a check of the path as sent, then one POST route per configured source (handed to ingest), health,
+ * the routes mounted by the operator side, and the one place errors become responses.
  * @module
  */
 import { Hono } from 'hono'
 import { HttpError, httpErrorOf } from './http/errors.ts'
 import { bindingsOf } from './http/bindings.ts'
+import { assertPlainPath } from './http/plain-path.ts'
 import type { Ingest, Source } from './ingest.ts'
 
 export interface AppOptions {
@@ -18,6 +19,11 @@ export interface AppOptions {
 export function createApp(options: AppOptions): Hono {
   const app = new Hono()
 
+  // Before routing: a path with dot segments would be routed as resolved, not as sent (issue 20 item 5).
+  app.use(async (c, next) => {
+    assertPlainPath(bindingsOf(c.env).rawPath ?? c.req.raw.url)
+    await next()
+  })
   app.get('/healthz', (c) => c.json({ ok: true }))
 
   for (const source of options.sources) {

@@ -118,6 +118,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     internal: (event) => (tracker.wants(event) ? [TRACKER_NAME] : []),
     maxBodyBytes: config.server.maxBodyBytes,
     maxInFlightBytes: config.server.maxInFlightBytes,
+    trustProxy: config.server.trustProxy,
     bodyTimeoutMs: config.server.bodyTimeout,
     log,
     now,

@@ -9,7 +9,9 @@
 import { HttpError, httpErrorOf } from './http/errors.ts'
 import type { HookRequest } from './http/hook-request.ts'
 import type { Bindings } from './http/bindings.ts'
-import { InFlightBytes, readBodyLimited } from './http/read-body.ts'
+import { busy, readBodyLimited } from './http/read-body.ts'
+import { InFlightBytes } from './http/in-flight.ts'
+import { clientAddress } from './http/client-address.ts'
 import { hookContentType, parseJsonHook, parseThumbnail } from './events/parse.ts'
 import { bodyCrc } from './events/body-check.ts'
 import type { HookEvent } from './events/types.ts'
@@ -36,8 +38,10 @@ export interface IngestOptions {
   /** Destinations of hookcast's own that see an event whatever the routes (the stream tracker). */
   internal(event: HookEvent): string[]
   maxBodyBytes: number
-  /** Body bytes all requests may hold at once (`server.maxInFlightBytes`). */
+  /** Body bytes all requests may hold at once (`server.maxInFlightBytes`), shared between clients (in-flight.ts). */
   maxInFlightBytes: number
+  /** Behind a reverse proxy: a request's client is the last X-Forwarded-For hop (`server.trustProxy`). */
+  trustProxy?: boolean
   /** A body must arrive whole within this many ms (`server.bodyTimeout`), else 408; 0 = no deadline. */
   bodyTimeoutMs: number
   log: Logger
@@ -58,7 +62,8 @@ export interface Ingest {
 export function createIngest(options: IngestOptions): Ingest {
   const { log, queue } = options
   const now = options.now ?? Date.now
-  const inFlight = new InFlightBytes(options.maxInFlightBytes)
+  const inFlight = new InFlightBytes({ total: options.maxInFlightBytes, maxBodyBytes: options.maxBodyBytes })
+  const trustProxy = options.trustProxy ?? false
 
   async function put(event: HookEvent): Promise<{ duplicate: boolean; destinations: number }> {
     const names = [...route(event, options.routes), ...options.internal(event)]
@@ -81,7 +86,7 @@ export function createIngest(options: IngestOptions): Ingest {
   }
 
   async function accept(source: Source, request: Request, bindings: Bindings, fields: Record<string, unknown>): Promise<Accepted> {
-    const lease = inFlight.lease()
+    const lease = inFlight.lease(clientAddress(request, trustProxy, bindings.clientAddress), busy)
     try {
       // Refused before its body is read: the connection closes after the answer, so no client sends its next
       // request behind a body the server is still throwing away.

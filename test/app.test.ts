@@ -212,36 +212,65 @@ routes:
     expect(wrong.pulled()).toBeGreaterThan(0)
   })
 
-  it('answers 503 with Retry-After, before reading, when a declared length would pass maxInFlightBytes', async () => {
-    const gateway = await boundedGateway('{ maxBodyBytes: 64KiB, maxInFlightBytes: 100KiB }')
-    const big = await signedThumbnail({ body: jpeg('held', 60_000) })
-    const length = String(big.body.byteLength)
+  describe('the bytes in flight, shared between clients (issue 20 item 1)', () => {
+    const MiB = 1024 * 1024
+    // A share of 1 MiB + 64 KiB per client; a reserve of 256 KiB for small bodies, 64 KiB of it per client.
+    const server = '{ maxBodyBytes: 1MiB, maxInFlightBytes: 4MiB, bodyTimeout: 60s }'
+    const PLATFORM = { clientAddress: '198.51.100.1' }
+    const fromPlatform = (hook: { body: Uint8Array; headers: Record<string, string> }) =>
+      bounded.fetch(new Request(URL_BASE, {
+        method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer>,
+      }), PLATFORM)
+    /** An upload of `declared` bytes that sends `sent` of them and waits; `finish` ends it (400, short). */
+    const held = (declared: number, sent: number, clientAddress: string) => {
+      const body = controlledBody(split(new Uint8Array(sent).fill(0x41), 64 * 1024), { hold: true })
+      const headers = {
+        'content-type': 'image/jpeg', 'x-millicast-signature': `sha1=${'0'.repeat(40)}`,
+        'content-length': String(declared),
+      }
+      const answer = bounded.fetch(request(body.stream, headers), { clientAddress })
+      return { ...body, answer: Promise.resolve(answer), sentAll: () => body.pulled() > Math.ceil(sent / (64 * 1024)) }
+    }
 
-    // A: 60 KB declared, half of it sent, the rest held back: its 60 KB stay taken while it waits.
-    const a = controlledBody(split(big.body, 30_000).slice(0, 1), { hold: true })
-    const answerA = gateway.fetch(request(a.stream, { ...big.headers, 'content-length': length }))
-    await eventually(() => a.pulled() >= 2)
+    it('counts what arrived: four idle uploads declaring the largest body hold none of it, hooks get 200', async () => {
+      await boundedGateway(server)
+      const idle = Array.from({ length: 4 }, () => held(MiB, 1, '203.0.113.9'))
+      await eventually(() => idle.every((upload) => upload.sentAll()))
+      expect((await fromPlatform(await signedJson(PAYLOADS.feedsStarted))).status).toBe(200)
+      expect((await fromPlatform(await signedThumbnail({ body: jpeg('idle', 900_000) }))).status).toBe(200)
+      for (const upload of idle) upload.finish()
+      for (const upload of idle) expect((await upload.answer).status).toBe(400) // short of its declared length
+    })
 
-    // B: another 60 KB declared would make 120 KB in flight: refused without a byte read.
-    const b = controlledBody(split(big.body, 30_000))
-    const refused = await gateway.fetch(request(b.stream, { ...big.headers, 'content-length': length }))
-    expect(refused.status).toBe(503)
-    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/)
-    expect(await refused.json()).toMatchObject({ ok: false, error: 'busy' })
-    expect(b.pulled()).toBe(0)
+    it('cuts the uploads of a client over its share for a client within its own, answering them 503 busy', async () => {
+      await boundedGateway(server)
+      // Alone, one client may fill the budget: four uploads of 1 MiB less a byte hold 4 MiB less 4 bytes.
+      const hog = Array.from({ length: 4 }, () => held(MiB, MiB - 1, '203.0.113.9'))
+      await eventually(() => hog.every((upload) => upload.sentAll()))
+      const thumbnail = await fromPlatform(await signedThumbnail({ body: jpeg('fair', 200_000) }))
+      expect(thumbnail.status).toBe(200)
+      const cut = await Promise.race(hog.map((upload) => upload.answer))
+      expect(cut.status).toBe(503)
+      expect(cut.headers.get('retry-after')).toMatch(/^\d+$/)
+      expect(await cut.json()).toMatchObject({ ok: false, error: 'busy' })
+      for (const upload of hog) upload.finish()
+      const statuses = (await Promise.all(hog.map((upload) => upload.answer))).map((response) => response.status)
+      expect(statuses.sort()).toEqual([400, 400, 400, 503])
+    })
 
-    // C: chunked, so counted as it streams: cut once it passes the 40 KB left, well before its 60 KB.
-    const c = controlledBody(split(big.body, 10_000))
-    const cut = await gateway.fetch(request(c.stream, big.headers))
-    expect(cut.status).toBe(503)
-    expect(c.pulled()).toBeLessThanOrEqual(5)
-    expect(c.cancelled()).toBe(true)
-
-    // A's own bytes were never refused; once A is answered its share is back, and a 60 KB body fits again.
-    a.finish()
-    expect((await answerA).status).toBe(400) // its body ended short of its declared length
-    const d = await signedThumbnail({ body: jpeg('after', 60_000) })
-    expect((await gateway.fetch(request(controlledBody(split(d.body, 30_000)).stream, { ...d.headers, 'content-length': String(d.body.byteLength) }))).status).toBe(200)
+    it('keeps a reserve for small hooks when clients within their share fill the budget', async () => {
+      await boundedGateway(server)
+      const addresses = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']
+      const fair = addresses.map((address) => held(MiB, MiB - 1, address))
+      await eventually(() => fair.every((upload) => upload.sentAll()))
+      // Nobody is over their share, so nothing is cut: a large body has no room, a small hook has the reserve.
+      const large = await fromPlatform(await signedThumbnail({ body: jpeg('no room', 200_000) }))
+      expect(large.status).toBe(503)
+      expect((await fromPlatform(await signedJson(PAYLOADS.feedsEnded))).status).toBe(200)
+      expect((await fromPlatform(await signedThumbnail({ body: jpeg('small', 30_000) }))).status).toBe(200)
+      for (const upload of fair) upload.finish()
+      for (const upload of fair) expect((await upload.answer).status).toBe(400)
+    })
   })
 
   it('gives a request\'s share back however it ends: 401 after reading, 400, 413, 408, 200', async () => {

@@ -36,15 +36,16 @@ export const serverConfig = z.object({
   /** Serve with the development secret on a non-loopback address anyway (anyone can sign hooks with it). */
   allowDevSecret: z.boolean().default(false),
   /**
-   * Behind a reverse proxy that sets X-Forwarded-For: take the client's address (for the admin sign-in limit) from
-   * its last hop. Only with such a proxy: otherwise anyone can claim any address.
+   * Behind a reverse proxy that sets X-Forwarded-For: take the client's address (for the admin sign-in limit and
+   * the share of bodies in flight) from its last hop. Only with such a proxy: otherwise anyone can claim any address.
    */
   trustProxy: z.boolean().default(false),
   /** Largest body accepted; thumbnails are full-resolution JPEGs, so keep this well above 1 MiB. */
   maxBodyBytes: byteSize.default(16 * 1024 * 1024),
   /**
-   * Body bytes all requests may hold at once; a request that would pass it gets 503 with Retry-After.
-   * Default: 4 x maxBodyBytes (64 MiB). At least maxBodyBytes.
+   * Body bytes all requests may hold at once, counted as they arrive (src/http/in-flight.ts): a client holds more
+   * than a quarter only while nobody else needs the room, and small bodies have a reserve of a sixteenth more. A body
+   * with no room gets 503 with Retry-After. Default: 4 x maxBodyBytes (64 MiB). At least maxBodyBytes.
    */
   maxInFlightBytes: byteSize.optional(),
   /** A request's body must arrive whole within this long, else 408 (slow senders hold no memory for long). */

@@ -10,6 +10,7 @@ import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
 import { canonicalEvent, canonicalType, isOwnType, type EventContentType, type HookEvent } from './types.ts'
 import { toHex } from '../util/encoding.ts'
 import { crcOf } from './body-check.ts'
+import { headerText } from './header-text.ts'
 
 export interface ParseContext {
   source: string
@@ -132,10 +133,11 @@ export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: Pa
   if (body.byteLength < 4 || body[0] !== 0xff || body[1] !== 0xd8 || body[2] !== 0xff) {
     throw new HookRejected('not_a_jpeg', 'thumbnail body is not a JPEG (no SOI marker)')
   }
-  const feedId = headers.get('x-millicast-feed-id')?.trim() ?? ''
-  const streamId = headers.get('x-millicast-stream-id')?.trim() ?? ''
-  const timestamp = headers.get('x-millicast-timestamp')?.trim() ?? ''
-  const tokenId = headers.get('x-millicast-token-id')?.trim() || undefined
+  // Header values are UTF-8 (header-text.ts): a stream id is then the same text as in the JSON hooks.
+  const feedId = headerText(headers, 'x-millicast-feed-id')?.trim() ?? ''
+  const streamId = headerText(headers, 'x-millicast-stream-id')?.trim() ?? ''
+  const timestamp = headerText(headers, 'x-millicast-timestamp')?.trim() ?? ''
+  const tokenId = headerText(headers, 'x-millicast-token-id')?.trim() || undefined
   if (!isFeedId(feedId)) throw new HookRejected('bad_feed_id', 'X-Millicast-Feed-Id is missing or does not look like an id')
   if (!isStreamId(streamId)) throw new HookRejected('bad_stream_id', 'X-Millicast-Stream-Id is missing or not account/name')
   if (!isEpochMs(timestamp) || !isSaneEpochMs(Number(timestamp))) throw new HookRejected('bad_timestamp', 'X-Millicast-Timestamp is missing or not epoch milliseconds')

@@ -13,6 +13,12 @@ export interface Bindings {
   body?: AsyncIterable<Uint8Array>
   /** The peer address of the request's connection, for per-client limits. */
   clientAddress?: string
+  /**
+   * The request target's path as the client sent it, where the Request's URL is already normalised (Node, Bun,
+   * Lambda): dot segments are refused on it before routing (plain-path.ts). Without it, the Request's URL is
+   * checked (Deno keeps the target as sent).
+   */
+  rawPath?: string
 }
 
 /** The bindings of a request handled by the Hono app (none when the app is called directly, as in tests). */

@@ -6,9 +6,12 @@
  * at most 16 MiB of memory.
  *
  * Two more bounds hold across requests and over time, the same on every runtime:
- * - bytes in flight (`InFlightBytes`, `server.maxInFlightBytes`): a declared length is taken from a shared budget
- *   before reading (503 when it does not fit), a chunked body chunk by chunk as it arrives (503 when the budget
- *   runs out, the read cancelled there); the request gives its share back when it is done;
+ * - bytes in flight (`InFlightBytes`, `server.maxInFlightBytes`): the memory a body holds is taken from a shared
+ *   budget as its bytes arrive, never for bytes not yet sent (503 when it does not fit, or when the budget cuts
+ *   the body to make room for another client's; the read is cancelled there): a client that declares 16 MiB and
+ *   sends one byte holds one (counted as 1 KiB, the least a chunk costs). Only a small body (at most 64 KiB) is
+ *   taken whole as soon as it starts, and read into one buffer of its declared length. The request gives its share
+ *   back when it is done;
  * - time (`timeoutMs`, `server.bodyTimeout`): a body not complete within it is refused with 408 and no longer
  *   read, so a client trickling bytes holds neither memory nor a request for long (Deno.serve has no timeout of
  *   its own).
@@ -18,6 +21,7 @@
  * @module
  */
 import { HttpError } from './errors.ts'
+import { SMALL_BODY_BYTES, type InFlightLease } from './in-flight.ts'
 
 interface Chunks {
   next(): Promise<IteratorResult<Uint8Array, unknown>>
@@ -36,49 +40,6 @@ function chunksOf(request: Request, raw: AsyncIterable<Uint8Array> | undefined):
   return { next: () => reader.read(), cancel: () => reader.cancel(), release: () => reader.releaseLock() }
 }
 
-/** The body bytes all requests hold at once, against one limit (`server.maxInFlightBytes`). */
-export class InFlightBytes {
-  #used = 0
-  readonly limit: number
-  constructor(limit: number) {
-    this.limit = limit
-  }
-
-  /** Bytes held right now, by all requests. */
-  get used(): number {
-    return this.#used
-  }
-
-  /** One request's share: grows with `take`, given back whole by `release` (call it in a `finally`). */
-  lease(): InFlightLease {
-    let held = 0
-    return {
-      take: (bytes) => {
-        if (bytes <= 0) return true
-        if (this.#used + bytes > this.limit) return false
-        this.#used += bytes
-        held += bytes
-        return true
-      },
-      release: () => {
-        this.#used -= held
-        held = 0
-      },
-      get held() {
-        return held
-      },
-    }
-  }
-}
-
-export interface InFlightLease {
-  /** Takes `bytes` more from the shared budget; false (and nothing taken) when they do not fit. */
-  take(bytes: number): boolean
-  /** Gives back everything taken; safe to call more than once. */
-  release(): void
-  readonly held: number
-}
-
 export interface ReadOptions {
   /** This request's share of the bytes in flight; the caller releases it when done with the body. */
   inFlight?: InFlightLease
@@ -87,6 +48,9 @@ export interface ReadOptions {
   /** The runtime's own chunk iterator for the body (see Bindings.body); the Request's stream otherwise. */
   raw?: AsyncIterable<Uint8Array>
 }
+
+/** What a chunk kept in a list costs at least, for its bookkeeping: a trickle of tiny chunks is not free. */
+export const MIN_CHUNK_COST = 1024
 
 export async function readBodyLimited(
   request: Request,
@@ -98,46 +62,32 @@ export async function readBodyLimited(
   const declared = request.headers.get('content-length')
   const length = declared === null ? undefined : Number(declared)
   if (length !== undefined && Number.isFinite(length) && length > limit) throw tooLarge(limit)
-  // When the length is declared we read straight into one buffer; otherwise chunks are joined once at the end.
   const declaredLength = length !== undefined && Number.isInteger(length) && length >= 0 ? length : undefined
-  // A declared length is taken whole before anything is read; a chunked body is taken as it arrives.
-  if (declaredLength !== undefined && inFlight && !inFlight.take(declaredLength)) throw busy()
+  const small = declaredLength !== undefined && declaredLength <= SMALL_BODY_BYTES
+  // A small body is taken whole before reading (a runtime may buffer it in one piece); any other as it arrives.
+  if (small && inFlight && !inFlight.take(declaredLength, true)) throw busy()
   const reader = chunksOf(request, raw)
   if (!reader) return new Uint8Array(0)
 
-  let exact: Uint8Array | undefined
-  const chunks: Uint8Array[] = []
-  let received = 0
+  const body = new BodyBytes(small ? declaredLength : undefined, (bytes, length) =>
+    !inFlight || inFlight.take(bytes, small || (declaredLength === undefined && length <= SMALL_BODY_BYTES)))
   let timer: ReturnType<typeof setTimeout> | undefined
   const expired = timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)
     ? new Promise<never>((_, reject) => { timer = setTimeout(() => reject(timedOut(timeoutMs)), timeoutMs) })
     : undefined
+  // What ends a read early besides the body itself: the deadline, and the budget cutting this body for another's.
+  const interrupt = expired && inFlight ? Promise.race([expired, inFlight.cut]) : expired ?? inFlight?.cut
   let finished = false
   try {
     for (;;) {
-      const { done, value } = await nextChunk(expired ? Promise.race([reader.next(), expired]) : reader.next())
+      const { done, value } = await nextChunk(interrupt ? Promise.race([reader.next(), interrupt]) : reader.next())
       if (done) break
-      if (received + value.byteLength > limit) throw tooLarge(limit)
-      // A chunked body is taken as it arrives; with a declared length (taken already), only bytes past it, which
-      // HTTP parsers never deliver but a Web stream could.
-      const untaken = declaredLength === undefined
-        ? value.byteLength
-        : Math.max(0, received + value.byteLength - Math.max(declaredLength, received))
-      if (inFlight && !inFlight.take(untaken)) throw busy()
+      if (body.length + value.byteLength > limit) throw tooLarge(limit)
+      if (!body.append(value)) throw busy()
       onChunk?.(value)
-      if (declaredLength !== undefined && !exact) {
-        // The whole body in one chunk that owns its memory (a runtime that buffers bodies natively) is kept as is.
-        exact = received === 0 && value.byteLength === declaredLength && ownsBuffer(value) ? value : new Uint8Array(declaredLength)
-        if (exact === value) {
-          received = value.byteLength
-          continue
-        }
-      }
-      if (exact && received + value.byteLength <= exact.byteLength) exact.set(value, received)
-      else chunks.push(value)
-      received += value.byteLength
     }
     finished = true
+    inFlight?.settle()
   } finally {
     clearTimeout(timer)
     // Refused before the end (413, 503, 408): stop reading. Not awaited: a read still pending (a client that went
@@ -145,27 +95,71 @@ export async function readBodyLimited(
     if (!finished) void reader.cancel().catch(() => {})
     reader.release()
   }
-  if (declaredLength !== undefined && chunks.length === 0) {
-    if (received === declaredLength) return exact ?? new Uint8Array(0)
-    throw new HttpError(400, 'truncated_body', `body ended after ${received} of ${declaredLength} declared bytes`)
+  if (declaredLength !== undefined && body.length !== declaredLength) {
+    throw new HttpError(400, 'truncated_body', body.length < declaredLength
+      ? `body ended after ${body.length} of ${declaredLength} declared bytes`
+      : `body is longer than the ${declaredLength} declared bytes`)
   }
-  return join(exact ? [exact.subarray(0, Math.min(received, exact.byteLength)), ...chunks] : chunks, received)
+  return body.bytes()
+}
+
+/**
+ * A body's bytes as they arrive: a small declared body in one buffer of its length (taken before reading); any
+ * other as the chunks that arrived, each taken (`take`, false when refused) as it comes (at least 1 KiB each, for
+ * its bookkeeping), and joined once at the end. So what a body holds is what its client sent.
+ */
+class BodyBytes {
+  readonly #exact: number | undefined
+  readonly #take: (bytes: number, length: number) => boolean
+  #buffer: Uint8Array | undefined
+  readonly #chunks: Uint8Array[] = []
+  #length = 0
+
+  /** `exact`: a small body's declared length; `take(bytes, length)`: takes `bytes` more for a body `length` long. */
+  constructor(exact: number | undefined, take: (bytes: number, length: number) => boolean) {
+    this.#exact = exact
+    this.#take = take
+  }
+
+  get length(): number {
+    return this.#length
+  }
+
+  append(chunk: Uint8Array): boolean {
+    const length = this.#length + chunk.byteLength
+    if (this.#exact !== undefined && length <= this.#exact) {
+      // The whole body in one chunk that owns its memory (a runtime that buffers small bodies natively) is kept.
+      if (this.#length === 0 && length === this.#exact && ownsBuffer(chunk)) this.#buffer = chunk
+      else (this.#buffer ??= new Uint8Array(this.#exact)).set(chunk, this.#length)
+    } else {
+      // Bytes past a small body's declared length (HTTP parsers never deliver them) are taken like any chunk's.
+      if (!this.#take(Math.max(chunk.byteLength, MIN_CHUNK_COST), length)) return false
+      this.#chunks.push(chunk)
+    }
+    this.#length = length
+    return true
+  }
+
+  /** The bytes, in one buffer of exactly their size. */
+  bytes(): Uint8Array {
+    const buffer = this.#buffer
+    if (buffer && this.#chunks.length === 0 && this.#length === buffer.byteLength) return buffer
+    if (!buffer && this.#chunks.length === 1 && ownsBuffer(this.#chunks[0]!)) return this.#chunks[0]!
+    const parts = buffer ? [buffer.subarray(0, Math.min(this.#length, buffer.byteLength)), ...this.#chunks]
+      : this.#chunks
+    const out = new Uint8Array(this.#length)
+    let offset = 0
+    for (const part of parts) {
+      out.set(part, offset)
+      offset += part.byteLength
+    }
+    return out
+  }
 }
 
 /** True when `view` is all of its ArrayBuffer, so keeping it keeps nothing else alive. */
 function ownsBuffer(view: Uint8Array): boolean {
   return view.byteOffset === 0 && view.buffer.byteLength === view.byteLength
-}
-
-function join(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
 }
 
 /** A read that fails because the client went away is the client's doing (400), not a server error. */
@@ -178,7 +172,8 @@ async function nextChunk(read: Promise<IteratorResult<Uint8Array, unknown>>): Pr
   }
 }
 
-function busy(): HttpError {
+/** The answer to a body the in-flight budget has no room for (also `InFlightBytes.lease`'s cut). */
+export function busy(): HttpError {
   return new HttpError(503, 'busy', 'too many request bytes in flight (server.maxInFlightBytes); retry shortly', { 'retry-after': '2', connection: 'close' })
 }
 

@@ -9,6 +9,10 @@ import { HttpError } from '../http/errors.ts'
 
 /** The fields of a Lambda HTTP event read here (every shape has them, or some of them). */
 export interface LambdaHttpEvent {
+  /** Function URL, HTTP API (payload 2.0): the path, as sent (an HTTP API decodes it first). */
+  rawPath?: string
+  /** REST API, ALB: the path, as sent. */
+  path?: string
   headers?: Record<string, string | undefined> | null
   multiValueHeaders?: Record<string, string[] | undefined> | null
   body?: string | null
@@ -67,6 +71,41 @@ export function clientAddressOf(event: LambdaHttpEvent): string | undefined {
   if (context?.elb === undefined) return undefined
   const forwarded = header(event, 'x-forwarded-for')?.split(',').pop()?.trim()
   return forwarded || undefined
+}
+
+/**
+ * The event's header values that are not ASCII, as a server's Headers would hold them: their UTF-8 bytes, one
+ * character per byte. AWS puts header bytes into the event decoded as UTF-8 (and Hono's adapter would then
+ * percent-encode such a value); given back as bytes, the app reads them as it does on every server
+ * (src/events/header-text.ts). Repeated headers are joined with ", ", as Headers join them.
+ */
+export function nonAsciiHeaders(event: LambdaHttpEvent): Array<[string, string]> {
+  const values = new Map<string, string[]>()
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) values.set(key.toLowerCase(), [value])
+  }
+  for (const [key, list] of Object.entries(event.multiValueHeaders ?? {})) if (list) values.set(key.toLowerCase(), list)
+  const out: Array<[string, string]> = []
+  for (const [name, list] of values) {
+    const value = list.join(', ')
+    if (/[^\u0000-\u007f]/.test(value)) out.push([name, latin1Text(new TextEncoder().encode(value))])
+  }
+  return out
+}
+
+/** Bytes as text of one character per byte. */
+function latin1Text(bytes: Uint8Array): string {
+  let text = ''
+  for (const byte of bytes) text += String.fromCharCode(byte)
+  return text
+}
+
+/**
+ * The path as the event gives it, before Hono's adapter makes a URL of it (which resolves dot segments), for the
+ * app's dot-segment check (src/http/plain-path.ts).
+ */
+export function rawPathOf(event: LambdaHttpEvent): string | undefined {
+  return event.rawPath ?? event.path
 }
 
 /** A header of the event, whatever the case of its name (a REST API keeps the client's; the others lower-case). */

@@ -8,7 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
+import { FEED_ID, jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
+import { rawRequest } from '../support/raw-http.ts'
+import { sign } from '../../src/verify/verifier.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { eventually } from '../support/wait.ts'
@@ -114,5 +116,32 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
     const status = await fetch(`${url}/api/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
     expect(status.status).toBe(200)
     expect((await status.json() as { destinations: { destination: string }[] }).destinations.map((d) => d.destination).sort()).toEqual(['disk', 'hook'])
+  })
+
+  it('issue 20 item 5: refuses a path with encoded dot segments with 400, as the servers do', async () => {
+    const bearer: Array<[string, string]> = [['Authorization', `Bearer ${ADMIN_TOKEN}`]]
+    for (const target of ['/hooks/millicast/%2e%2e/%2e%2e/api/status', '/hooks/millicast/../../api/status']) {
+      const outcome = await rawRequest(url, { method: 'GET', target, headers: bearer })
+      expect(outcome.kind === 'answer' && outcome.response.status).toBe(400)
+    }
+  })
+
+  it('issue 20 item 6: takes a stream id\'s UTF-8 bytes, refuses bytes not UTF-8, as servers do', async () => {
+    const body = jpeg('front utf-8', 2000)
+    const signature = await sign(body, SECRET)
+    const thumbnail = (streamId: Uint8Array) => rawRequest(url, {
+      method: 'POST', target: '/hooks/millicast', body,
+      headers: [
+        ['Content-Type', 'image/jpeg'], ['X-Millicast-Signature', signature], ['X-Millicast-Feed-Id', FEED_ID],
+        ['X-Millicast-Stream-Id', streamId], ['X-Millicast-Timestamp', '1679973930415'],
+      ],
+    })
+    const accepted = await thumbnail(Buffer.from('N/日本', 'utf8'))
+    expect(accepted.kind === 'answer' && accepted.response.status).toBe(200)
+    const streams = await fetch(`${url}/api/streams`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const listed = (await streams.json() as { streams: Array<{ streamId: string }> }).streams
+    expect(listed.map((stream) => stream.streamId)).toContain('N/日本')
+    const refused = await thumbnail(Buffer.from([0x4e, 0x2f, 0xff, 0x41]))
+    expect(refused.kind === 'answer' && refused.response.status).toBe(400)
   })
 })

@@ -41,26 +41,35 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-/** The event a Function URL makes of a request (AWS Lambda Developer Guide, "Invoking Lambda function URLs"). */
+/**
+ * The event a Function URL makes of a request (AWS Lambda Developer Guide, "Invoking Lambda function URLs"): the
+ * path as sent (still percent-encoded, dot segments and all), header values decoded as UTF-8 (bytes that are not
+ * UTF-8 become U+FFFD; Node hands them over one character per byte).
+ */
 function eventOf(request: IncomingMessage, body: Buffer, host: string) {
-  const url = new URL(request.url ?? '/', 'http://local')
+  const target = request.url ?? '/'
+  const query = target.indexOf('?')
+  const rawPath = query < 0 ? target : target.slice(0, query)
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined || name === 'cookie') continue
-    headers[name] = Array.isArray(value) ? value.join(',') : value
+    headers[name] = Buffer.from(Array.isArray(value) ? value.join(',') : value, 'latin1').toString('utf8')
   }
   const text = /^(text\/|application\/json)/i.test(headers['content-type'] ?? '')
   const sourceIp = request.socket.remoteAddress ?? '127.0.0.1'
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath,
+    rawQueryString: query < 0 ? '' : target.slice(query + 1),
     ...(request.headers.cookie ? { cookies: request.headers.cookie.split(/;\s*/) } : {}),
     headers: { ...headers, 'x-forwarded-for': sourceIp, 'x-forwarded-proto': 'https', 'x-forwarded-port': '443' },
     requestContext: {
       accountId: 'anonymous', apiId: 'local', domainName: host, domainPrefix: 'local',
-      http: { method: request.method ?? 'GET', path: url.pathname, protocol: 'HTTP/1.1', sourceIp, userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: request.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: crypto.randomUUID(), routeKey: '$default', stage: '$default', time: new Date().toUTCString(), timeEpoch: Date.now(),
     },
     ...(body.byteLength > 0 ? { body: text ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !text } : { isBase64Encoded: false }),

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLambda } from '../../adapters/lambda.ts'
 import { silentLogger } from '../../src/log.ts'
+import { createGateway } from '../../src/gateway.ts'
+import { parseConfig } from '../../src/config/load.ts'
 import { jpeg, PAYLOADS, SECRET, signedJson, signedThumbnail, OTHER_SECRET, type SignedHook } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
@@ -288,6 +290,78 @@ describe('two scheduled runs at once', () => {
     const reports = await Promise.all([lambda.scheduled(), lambda.scheduled()])
     expect(reports[0]!.delivered + reports[1]!.delivered).toBe(3)
     expect(lambda.receiver.requests).toHaveLength(6) // 3 failed before the answers, 3 delivered
+  })
+})
+
+/**
+ * Issue 20 items 5 and 6 on the Lambda front: the path the event gives is checked for dot segments before routing
+ * (Hono's adapter makes a URL of it, which resolves them), and header values that AWS decoded as UTF-8 reach the
+ * app as the bytes a server hands it, so the same request is the same event on every front.
+ */
+describe('issue 20: paths as sent, and header bytes as a server reads them', () => {
+  const TOKEN = 'lambda-admin-token-0123456789abcdef'
+  const AT: Record<string, (path: string, hook: SignedHook) => unknown> = {
+    'Function URL': functionUrlEvent,
+    'HTTP API (payload 2.0)': httpApiEvent,
+    'REST API': (path, hook) => restApiEvent(path, hook, ['*/*']),
+    'ALB': albEvent,
+  }
+  let lambda: Instance
+  beforeAll(async () => { lambda = await instance({}, `admin: { token: "${TOKEN}" }`) })
+  afterAll(async () => { await lambda?.close() })
+
+  /** A GET through a Function URL, with the admin token. */
+  const get = (path: string) => {
+    const withToken = functionUrlEvent(path, { body: new Uint8Array(0), headers: { authorization: `Bearer ${TOKEN}` } })
+    const event = { ...withToken, body: undefined, isBase64Encoded: false }
+    event.requestContext = { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET' } }
+    return lambda.invoke(event)
+  }
+
+  it.each(Object.keys(AT))('item 5, %s: refuses a path with dot segments, plain or encoded (400)', async (shape) => {
+    const { viewerAttempt } = PAYLOADS
+    const hook = await signedJson({ ...viewerAttempt, timestamp: viewerAttempt.timestamp + shape.length })
+    const paths = ['/hooks/x/../millicast', '/hooks/x/%2e%2e/millicast', '/hooks/millicast/%2E%2e/%2e%2e/metrics']
+    for (const path of paths) {
+      const result = await lambda.invoke(AT[shape]!(path, hook))
+      expect(`${path}: ${result.statusCode}`).toBe(`${path}: 400`)
+      expect(json(result).error).toBe('bad_path')
+    }
+    expect((await lambda.invoke(AT[shape]!(PATH, hook))).statusCode).toBe(200) // the same hook, on its own path
+  })
+
+  it('item 5: a bearer token does not reach the admin API through a hook path', async () => {
+    expect((await get('/api/streams')).statusCode).toBe(200)
+    for (const path of ['/hooks/millicast/%2e%2e/%2e%2e/api/streams', '/hooks/millicast/../../api/streams']) {
+      expect((await get(path)).statusCode).toBe(400)
+    }
+  })
+
+  it.each(Object.keys(AT))('item 6, %s: a UTF-8 stream id as servers take it; U+FFFD as not UTF-8', async (shape) => {
+    const streamId = `N${shape.length}/日本`
+    const hook = await signedThumbnail({ body: jpeg(`utf-8 ${shape}`, 2000), streamId })
+    // A server's Headers hold the header's bytes one character per byte; AWS gives the Lambda their UTF-8 text.
+    const dir = tempDir('hookcast-lambda-server-')
+    const config = parseConfig(configYaml(dir.path, lambda.receiver.url), { MILLICAST_WEBHOOK_SECRET: SECRET })
+    const server = await createGateway(config, { log: silentLogger })
+    const asBytes = { ...hook.headers, 'x-millicast-stream-id': Buffer.from(streamId, 'utf8').toString('latin1') }
+    const onServer = await server.fetch(new Request(`http://hookcast.test${PATH}`, {
+      method: 'POST', headers: asBytes, body: hook.body as Uint8Array<ArrayBuffer>,
+    }))
+    await server.close()
+    dir.remove()
+    expect(onServer.status).toBe(200)
+
+    const result = await lambda.invoke(AT[shape]!(PATH, hook))
+    expect(result.statusCode, result.body).toBe(200)
+    expect(json(result).id).toBe((await onServer.json() as { id: string }).id)
+    type Listed = { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }
+    const { streams } = JSON.parse((await get('/api/streams')).body) as Listed
+    expect(streams.find((stream) => stream.streamId === streamId)?.latestThumbnail?.eventId).toBe(json(result).id)
+
+    const replaced = await lambda.invoke(AT[shape]!(PATH, await signedThumbnail({ streamId: 'N/\uFFFD' })))
+    expect(replaced.statusCode).toBe(400)
+    expect(json(replaced).error).toBe('bad_header_encoding')
   })
 })
 

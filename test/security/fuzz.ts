@@ -115,6 +115,10 @@ export interface FuzzCase {
   label: string
   signature: SignatureMode
   request: RawRequest
+  /** What the answer must be, when the case knows (issue 20): a status, the reason of a refusal, or not this reason. */
+  want?: { status?: number; error?: string; notError?: string }
+  /** Its answers are compared across runtimes: the same request must be the same event everywhere. */
+  compare?: boolean
 }
 
 /** Builds the `index`-th case of the run from its own generator (so any one case can be rebuilt from the seed). */
@@ -186,7 +190,7 @@ export function knownCases(): FuzzCase[] {
   json('item 10: a 256+256-character stream id', feeds({ streamId: `${'a'.repeat(256)}/${'b'.repeat(256)}`, accountId: 'a'.repeat(256), name: 'b'.repeat(256) }))
   thumb('item 10: a 256+256-character thumbnail stream id', `${'a'.repeat(256)}/${'b'.repeat(256)}`)
 
-  return cases.map((made, i) => ({
+  const known: FuzzCase[] = cases.map((made, i) => ({
     index: -(i + 1),
     label: made.label,
     signature: 'valid',
@@ -194,6 +198,105 @@ export function knownCases(): FuzzCase[] {
       method: 'POST', target: '/hooks/millicast', body: made.body,
       headers: [...made.headers, ['X-Millicast-Signature', signatureValue('valid', made.body, new Random(i))!]],
     },
+  }))
+  const issue20 = [
+    dotPathCase(new Random(1), '/hooks/millicast/%2e%2e/%2e%2e/metrics'),
+    dotPathCase(new Random(2), '/hooks/millicast/../../metrics'),
+    utf8Case(new Random(3), enc('N/日本')),
+  ]
+  const numbered = issue20.map((fuzz, i) => ({
+    ...fuzz, index: -(known.length + i + 1), label: `issue 20: ${fuzz.label}`,
+  }))
+  return [...known, ...numbered]
+}
+
+/**
+ * Issue 20's seeded cases (items 5 and 6), apart from `fuzzCase` so that its seeds still make the same cases:
+ * request paths of route names and dot segments, plain and percent-encoded; thumbnails whose stream id is made of
+ * UTF-8 characters and of byte sequences that are not UTF-8.
+ */
+export function issue20Case(seed: number, index: number): FuzzCase {
+  const random = new Random((seed ^ Math.imul(index + 1, 0x85ebca6b) ^ 0x20) >>> 0)
+  const made = random.chance(0.5) ? dotPathCase(random) : utf8Case(random)
+  return { ...made, index }
+}
+
+/** Parts of a path: hookcast's route names, dots that are segments, plain or encoded, and dots that are not. */
+const PATH_PARTS: readonly string[] = [
+  'hooks', 'millicast', 'metrics', 'healthz', 'api', 'streams', 'thumbnails', 'x', 'a.b', '...', '.x', 'x.',
+  '%2e%2e%2e', '.', '..', '%2e', '%2E', '%2e%2e', '%2E%2e', '.%2e', '%2E.', '%2e%2fx', '..%2f..', '%2e%2e%2F',
+  '..%5c..', '%5c', 'x%2fy',
+  '%252e%252e', '%25', 'ZG6NWV%2Fsample_stream',
+]
+
+/**
+ * A GET, or a signed hook POSTed, to a path of 1 to 5 parts. The rule (README, "Security"): with `%2e`, `%2f` and
+ * `%5c` decoded, a path with a backslash or a part between slashes that is `.` or `..` is refused with 400.
+ */
+function dotPathCase(random: Random, target?: string): FuzzCase {
+  const path = target ?? `/${Array.from({ length: random.int(1, 5) }, () => random.pick(PATH_PARTS)).join('/')}`
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\')
+  const dotted = decoded.includes('\\') || decoded.split('/').some((part) => part === '.' || part === '..')
+  const post = random.chance(0.4)
+  const payload = { ...PAYLOADS.feedsStarted, timestamp: 1638463486489 + random.int(0, 1e6) }
+  const body = post ? enc(JSON.stringify(payload)) : undefined
+  const headers: Array<[string, string | Uint8Array]> = body
+    ? [['Content-Type', 'application/json'], ['X-Millicast-Signature', signatureValue('valid', body, random)!]]
+    : []
+  return {
+    index: 0, label: `path ${path}${dotted ? ' (dot segment)' : ''}`, signature: body ? 'valid' : 'none',
+    request: { method: body ? 'POST' : 'GET', target: path, headers, ...(body ? { body } : {}) },
+    want: dotted ? { status: 400, error: 'bad_path' } : { notError: 'bad_path' },
+  }
+}
+
+/** Pieces of a stream name: UTF-8 characters, and byte sequences that are not UTF-8 (or are its replacement mark). */
+const NAME_PIECES: ReadonlyArray<{ bytes: number[]; utf8: boolean }> = [
+  ...['a', 'Z', '9', '_', 'é', 'ß', '日本', 'ストリーム', '流', '😀', '\u202e']
+    .map((text) => ({ bytes: [...new TextEncoder().encode(text)], utf8: true })),
+  ...[[0x80], [0xe6, 0x97], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff], [0xf8, 0x88, 0x80, 0x80, 0x80]]
+    .map((bytes) => ({ bytes, utf8: false })),
+  { bytes: [0xef, 0xbf, 0xbd], utf8: false }, // U+FFFD: what a front that decoded the bytes puts for ones not UTF-8
+]
+
+/** A signed thumbnail whose X-Millicast-Stream-Id holds these bytes (a name of random pieces when not given). */
+function utf8Case(random: Random, streamId?: Uint8Array): FuzzCase {
+  const pieces = Array.from({ length: random.int(1, 6) }, () => random.pick(NAME_PIECES))
+  const name = pieces.flatMap((piece) => piece.bytes)
+  const bytes = streamId ?? Uint8Array.from([...enc(`N${random.int(0, 9)}/`), ...name])
+  const utf8 = streamId !== undefined || pieces.every((piece) => piece.utf8)
+  const body = jpeg(`utf8-${Buffer.from(bytes).toString('hex')}`, 1500)
+  return {
+    index: 0, label: `thumbnail stream id bytes ${Buffer.from(bytes).toString('hex')}`, signature: 'valid',
+    compare: true,
+    request: {
+      method: 'POST', target: '/hooks/millicast', body,
+      headers: [
+        ['Content-Type', 'image/jpeg'], ['X-Millicast-Signature', signatureValue('valid', body, random)!],
+        ['X-Millicast-Feed-Id', FEED_ID], ['X-Millicast-Stream-Id', bytes], ['X-Millicast-Timestamp', '1679973930415'],
+      ],
+    },
+    want: utf8 ? { status: 200 } : { status: 400, error: 'bad_header_encoding' },
+  }
+}
+
+/**
+ * Issue 20 item 1: uploads held open, without the secret, while the seeded pass runs: four to eight, each declaring
+ * the largest body (four of them declare the whole default in-flight budget, 4 x maxBodyBytes), sending part of it
+ * (none, one byte, up to 2 MiB) from one of a few addresses, then nothing.
+ */
+export interface IdleUpload {
+  localAddress: string
+  declared: number
+  sent: number
+}
+
+export function idleUploads(seed: number, maxBodyBytes: number): IdleUpload[] {
+  const random = new Random((seed ^ 0x1d1e) >>> 0)
+  return Array.from({ length: random.int(4, 8) }, () => ({
+    localAddress: `127.0.0.${random.int(2, 5)}`,
+    declared: maxBodyBytes,
+    sent: random.pick([0, 1, random.int(2, 2 * 1024 * 1024)]),
   }))
 }
 

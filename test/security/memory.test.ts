@@ -102,17 +102,18 @@ routes:
     expect(growth).toBeLessThan(100 * MiB)
   })
 
-  it(`slow senders with a well-formed signature: ${64 / 15 | 0} fit in the 64 MiB in flight, the rest get 503 unread, the held ones 408`, async () => {
+  it('slow senders with a well-formed signature hold what they sent, within the 64 MiB (408, 503)', async () => {
+    // Each sends all but the last KiB of 15 MiB at once, then trickles. Bytes are counted as they arrive (issue 20
+    // item 1): bodies are held until server.bodyTimeout (408), or refused (503 busy) once the 64 MiB are taken.
     const { results, growth } = await flood({ 'content-type': 'image/jpeg', 'x-millicast-signature': WRONG_SIGNATURE }, { trickleMs: 500 })
-    const statuses = results.map((result) => result.status)
-    expect(statuses.filter((status) => status === 408)).toHaveLength(Math.floor(64 / 15))
-    // The others are refused unread: 503, or a reset when the runtime closes a connection whose body it left.
-    const refused = results.filter((r) => r.status !== 408)
-    for (const result of refused) expect([503, 'reset']).toContain(result.status)
-    expect(refused.filter((r) => r.status === 503).length).toBeGreaterThan(0)
-    for (const result of refused.filter((r) => r.status === 503)) expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'busy' })
-    // 4 x 15 MiB of bodies; the rest is the runtimes' own socket buffers.
-    expect(growth).toBeLessThan(64 * MiB + 100 * MiB)
+    for (const result of results) expect([408, 503, 'reset']).toContain(result.status)
+    for (const result of results.filter((r) => r.status === 503)) {
+      expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'busy' })
+    }
+    // At most 64 MiB of bodies at once; the rest is the runtimes' socket buffers and the garbage of bodies read in
+    // part, then refused (+100 to +230 MiB seen, Bun the highest). Without the cap all 40 are held to the deadline:
+    // 600 MiB.
+    expect(growth).toBeLessThan(384 * MiB)
   })
 
   it('chunked uploads with a well-formed signature are cut at the cap; memory stays bounded', async () => {

@@ -78,6 +78,49 @@ export function rawRequest(url: string, request: RawRequest, guardMs = 15_000): 
   })
 }
 
+/** An upload that sends its head and part of its body, then waits, as an attacker holding a request open does. */
+export interface HeldUpload {
+  /** The server's answer, or the connection closed or reset without one. */
+  answer: Promise<RawOutcome>
+  /** Resolves once every byte given was handed to the socket (not that the server has read them). */
+  written: Promise<void>
+  /** Closes the connection. */
+  close(): void
+}
+
+/**
+ * POSTs to `target` with these `headers` (a Content-Length among them, or not), then `body`, from `localAddress`
+ * (a loopback address such as 127.0.0.2: another client to the server), and sends nothing more until closed.
+ */
+export function heldUpload(url: string, options: {
+  target: string; headers: Array<[string, string]>; body: Uint8Array; localAddress?: string
+}): HeldUpload {
+  const { hostname, port } = new URL(url)
+  const fields = options.headers.map(([name, value]) => `${name}: ${value}`)
+  const lines = [`POST ${options.target} HTTP/1.1`, `Host: ${hostname}:${port}`, ...fields]
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`)
+  const received: Buffer[] = []
+  let written!: () => void
+  const from = options.localAddress ? { localAddress: options.localAddress } : {}
+  const socket = connect({ port: Number(port), host: hostname, ...from }, () => {
+    socket.write(Buffer.concat([head, Buffer.from(options.body)]), () => written())
+  })
+  const answer = new Promise<RawOutcome>((resolve) => {
+    const finish = (error?: string) => {
+      const response = parseResponse(Buffer.concat(received))
+      resolve(response ? { kind: 'answer', response } : { kind: 'closed', ...(error ? { error } : {}) })
+    }
+    socket.on('data', (chunk: Buffer) => {
+      received.push(chunk)
+      const response = parseResponse(Buffer.concat(received), true)
+      if (response) resolve({ kind: 'answer', response })
+    })
+    socket.on('close', () => finish())
+    socket.on('error', (error) => finish((error as NodeJS.ErrnoException).code ?? error.message))
+  })
+  return { answer, written: new Promise<void>((resolve) => { written = resolve }), close: () => socket.destroy() }
+}
+
 /** Parses one response; with `complete`, only when its body is all there (by Content-Length or chunked framing). */
 function parseResponse(bytes: Buffer, complete = false): RawResponse | undefined {
   const end = bytes.indexOf('\r\n\r\n')
