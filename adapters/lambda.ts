@@ -19,7 +19,7 @@ import {
 import type { Bindings } from '../src/http/bindings.ts'
 import {
   createServerlessGateway, loadServerlessConfig, requestDeadline, scheduledDeadline, type ServerlessGateway,
-} from '../src/serverless/gateway.ts'
+} from '../src/serverless/serverless-gateway.ts'
 
 /** Without a Lambda context (a local call), a request may take this long. */
 const NO_CONTEXT_REMAINING_MS = 30_000

@@ -4,7 +4,7 @@
  * @module
  */
 import { join } from 'node:path'
-import { openLocalQueue } from '../src/queue/local/local-queue.ts'
+import { openLocalQueue } from '../src/backends/local/queue.ts'
 import { parseThumbnail } from '../src/events/parse.ts'
 import { silentLogger } from '../src/log.ts'
 import { bodyFactory } from './bodies.ts'

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Hono } from 'hono'
-import type { Config } from './config/schema.ts'
+import type { Config } from './config/config-schema.ts'
 import { createApp } from './app.ts'
 import type { Bindings } from './http/bindings.ts'
 import { createIngest } from './ingest.ts'
@@ -14,19 +14,19 @@ import { compileRoutes } from './routing/router.ts'
 import { createSink } from './sinks/registry.ts'
 import { createNotifier, type NotifierDeps } from './notifiers/registry.ts'
 import type { Destination } from './destinations/types.ts'
-import { openBackends } from './backends.ts'
+import { openBackend } from './backends/registry.ts'
 import type { Queue } from './queue/types.ts'
 import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
 import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
 import { LIFECYCLE_SOURCE } from './streams/lifecycle-event.ts'
-import { createThumbnailLinks } from './streams/thumbnail-url.ts'
-import { mountThumbnailLinks } from './streams/routes.ts'
-import type { StreamStore } from './state/stream-store.ts'
+import { createThumbnailLinks } from './streams/thumbnail-links.ts'
+import { mountThumbnailLinks } from './streams/thumbnail-routes.ts'
+import type { StreamStore } from './streams/stream-store.ts'
 import { silentLogger, type Logger } from './log.ts'
 import { createMetrics, type Metrics } from './admin/metrics.ts'
-import type { RecentEvents } from './admin/recent-events.ts'
+import type { RecentEvents } from './activity/recent-events.ts'
 import type { HookEvent } from './events/types.ts'
 import { adminRoutes } from './admin/routes.ts'
 import type { SignInLinks } from './admin/sign-in-link.ts'
@@ -40,6 +40,8 @@ export interface Gateway {
   destinations: ReadonlyMap<string, Destination>
   metrics: Metrics
   recent: RecentEvents
+  /** Where the backend keeps things (the log says it at start). */
+  where: string
   /**
    * Schedules a check of every stream left with a transition due or a flap window open (the tracker's `start`,
    * which reads every record): done at start, unless `recoverStreamsAtStart` is false.
@@ -58,7 +60,7 @@ export interface GatewayOptions {
   onAccepted?: (event: HookEvent, destinations: readonly string[]) => void
   /**
    * Makes the deliveries instead of the background worker (`startWorker`): a serverless handler, frozen between
-   * requests, makes them on demand (src/serverless/gateway.ts).
+   * requests, makes them on demand (src/serverless/serverless-gateway.ts).
    */
   worker?: (options: WorkerOptions) => Worker
   /**
@@ -91,7 +93,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
     onLimit: (limit: string) => metrics.streamLimit(limit),
   }
-  const { queue, streams, signingKey, recent, ...backends } = await openBackends(config, { log, now, ...counts })
+  const { queue, streams, signingKey, recent, ...backend } = await openBackend(config, { log, now, ...counts })
   const links = await createThumbnailLinks(signingKey, now)
   const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
   const sources = await Promise.all(Object.entries(config.sources).map(async ([name, source]) => ({
@@ -158,7 +160,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     async readiness() {
       const problems: string[] = []
       if (closing) problems.push('shutting down')
-      problems.push(...await backends.problems())
+      problems.push(...await backend.problems())
       return problems
     },
   })
@@ -182,13 +184,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     destinations,
     metrics,
     recent,
+    where: backend.where,
     recoverStreams: () => tracker.start(),
     async close(graceMs = config.server.shutdownGrace) {
       closing = true
       await tracker.close?.()
       await worker.close(graceMs)
       await Promise.all([...destinations.values()].map((d) => d.close?.()))
-      await backends.close()
+      await backend.close()
     },
   }
 }

@@ -54,7 +54,7 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
       gateway.metrics.backgroundFailure('unhandled')
     })
     const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : config.server.port
-    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...gateway.destinations.keys()], spool: config.spool.type === 'local' ? config.spool.dir : config.spool.type === 'nats' ? config.spool.servers : `s3://${config.spool.bucket}/${config.spool.prefix}` })
+    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...gateway.destinations.keys()], spool: gateway.where })
     return {
       gateway, port, host: listen.host, maxBodyBytes: config.server.maxBodyBytes,
       headersTimeoutMs: config.server.headersTimeout, bodyTimeoutMs: config.server.bodyTimeout,

@@ -12,10 +12,10 @@ import { setCookie, deleteCookie } from 'hono/cookie'
 import { HttpError } from '../http/errors.ts'
 import type { Queue } from '../queue/types.ts'
 import type { Worker } from '../delivery/worker.ts'
-import type { StreamRecord } from '../streams/types.ts'
-import type { StreamStore } from '../state/stream-store.ts'
+import type { StreamRecord } from '../streams/stream-types.ts'
+import type { StreamStore } from '../streams/stream-store.ts'
 import type { Metrics } from './metrics.ts'
-import type { RecentEvents } from './recent-events.ts'
+import type { RecentEvents } from '../activity/recent-events.ts'
 import {
   COOKIE, createAdminAuth, createBearerCheck, tokenCredentials, tokenMatcher, type AdminAuth, type BearerCheck, type Limits,
 } from './auth.ts'

@@ -4,18 +4,16 @@
  * that cannot be written, alerts no route feeds.
  * @module
  */
-import { mkdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Env } from '../config/interpolate.ts'
-import type { Config, RouteConfig } from '../config/schema.ts'
+import type { Config, RouteConfig } from '../config/config-schema.ts'
 import { isDevSecret, isLoopback, listenAddress } from '../config/listen.ts'
 import { adminAccess } from '../config/admin-access.ts'
 import { createDestinations } from '../gateway.ts'
-import { openLocalStreamStore } from '../state/local-stream-store.ts'
+import { chooseBackend } from '../backends/registry.ts'
+import { memoryStreamStore } from '../streams/memory-stream-store.ts'
 import { silentLogger } from '../log.ts'
-import { probeWritable } from '../util/probe.ts'
 import { table } from './table.ts'
 import { loadConfigOption, type Io } from './io.ts'
 
@@ -43,8 +41,7 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
 
   io.out('\ndestinations')
   // Destinations are built as the gateway builds them; Slack's needs a stream store, a throwaway one here.
-  const scratch = join(tmpdir(), `hookcast-check-${crypto.randomUUID()}`)
-  const streams = await openLocalStreamStore({ dir: scratch, log: silentLogger })
+  const streams = memoryStreamStore()
   const destinations = createDestinations(config, { streams, thumbnailUrl: async () => '', log: silentLogger, now: Date.now })
   const rows: string[][] = []
   for (const [name, destination] of destinations) {
@@ -53,12 +50,12 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
     rows.push([name, typeOf(config, name), whereOf(config, name), problem ? 'PROBLEM' : destination.check ? 'ok' : 'not checked'])
     await destination.close?.()
   }
-  await streams.close()
-  await rm(scratch, { recursive: true, force: true })
   for (const line of table(['NAME', 'TYPE', 'WHERE', 'CHECK'], rows)) io.out(line)
   warnings.push(...unusedDestinations(config))
 
-  problems.push(...await checkSpool(config, io))
+  const spool = await (await chooseBackend(config.spool)).check(config)
+  io.out(`\n${spool.summary}`)
+  problems.push(...spool.problems)
   const access = adminAccess(config.admin, listen.host)
   const state = { off: 'off', token: 'on', links: 'on, with one-time sign-in links printed at start' }[access.mode]
   const metrics = config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'
@@ -108,42 +105,4 @@ function unusedDestinations(config: Config): string[] {
     if (targets(name).length > 0 && !getsStream) warnings.push(`${name}: no route sends it stream events (live, ended): add type: stream to one of its routes`)
   }
   return warnings
-}
-
-/** The spool: a local directory must be writable; NATS must answer, run JetStream and take the largest body. */
-async function checkSpool(config: Config, io: Io): Promise<string[]> {
-  const spool = config.spool
-  if (spool.type === 'local') {
-    const problem = await mkdir(spool.dir, { recursive: true }).then(() => probeWritable(spool.dir), (error: Error) => error.message)
-    io.out(`\nspool ${resolve(spool.dir)}: ${problem ? 'NOT WRITABLE' : 'writable'}${spool.fsync ? ', fsync on' : ''}`)
-    return problem ? [`spool ${spool.dir}: ${problem}`] : []
-  }
-  if (spool.type === 's3') {
-    const { openS3Queue } = await import('../queue/s3/s3-queue.ts')
-    const { type: _type, dedupWindow, prefix, ...connection } = spool
-    const queue = await openS3Queue({ ...connection, prefix, dedupWindowMs: dedupWindow, sweepEveryMs: 0, log: silentLogger })
-    try {
-      const support = await queue.probe()
-      io.out(`\nspool: s3://${spool.bucket}/${prefix}/: conditional create ${support.createIfAbsent ? 'yes' : 'NO'}, replace ${support.replaceIfMatch ? 'yes' : 'NO'}, delete ${support.deleteIfMatch ? 'yes' : 'NO'}`)
-      return Object.values(support).every(Boolean) ? [] : [`spool: bucket ${spool.bucket} does not honour conditional writes (If-None-Match / If-Match): two invocations could deliver one event twice`]
-    } catch (error) {
-      return [`spool: cannot use s3://${spool.bucket}: ${(error as Error).message}`]
-    } finally {
-      await queue.close()
-    }
-  }
-  const { inspectNats } = await import('../queue/nats/connect.ts')
-  try {
-    const report = await inspectNats({ servers: spool.servers, ...(spool.auth ? { auth: spool.auth } : {}), connectTimeoutMs: 3_000 })
-    io.out(`\nspool: NATS ${report.serverName} ${report.version}, JetStream ${report.jetstream ? 'on' : 'OFF'}, max_payload ${report.maxPayload}`)
-    const problems: string[] = []
-    if (!report.jetstream) problems.push(`spool: JetStream is not usable on ${spool.servers.join(', ')}: ${report.problem ?? 'start nats-server with -js'}`)
-    if (report.largestBody < config.server.maxBodyBytes) {
-      problems.push(`spool: NATS max_payload (${report.maxPayload}) leaves room for bodies of ${report.largestBody} bytes, less than server.maxBodyBytes (${config.server.maxBodyBytes}): raise max_payload in nats-server's config (e.g. max_payload: ${Math.ceil((config.server.maxBodyBytes + 65_536) / 1_048_576)}MB) or lower server.maxBodyBytes`)
-    }
-    return problems
-  } catch (error) {
-    io.out(`\nspool: NATS ${spool.servers.join(', ')}: NOT REACHABLE`)
-    return [`spool: cannot connect to NATS at ${spool.servers.join(', ')}: ${(error as Error).message}`]
-  }
 }

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 import type { Env } from '../config/interpolate.ts'
-import { replayFromOutside } from '../queue/open.ts'
+import { chooseBackend } from '../backends/registry.ts'
 import { loadConfigOption, type Io } from './io.ts'
 
 export async function replay(args: readonly string[], env: Env, io: Io): Promise<number> {
@@ -18,11 +18,12 @@ export async function replay(args: readonly string[], env: Env, io: Io): Promise
   }
   const { config } = await loadConfigOption(values.config, env)
   const filter = { ...(values.destination ? { destination: values.destination } : {}), ...(values.event ? { eventId: values.event } : {}) }
-  const count = await replayFromOutside(config, filter, (done, total) => io.progress(done, total, 'queueing dead letters'))
+  const backend = await chooseBackend(config.spool)
+  const count = await backend.replay(filter, (done, total) => io.progress(done, total, 'queueing dead letters'))
   const letters = `${count} dead letter${count === 1 ? '' : 's'}`
   io.out(count === 0
     ? 'no dead letters matched'
-    : config.spool.type === 'local'
+    : backend.replayWaitsForGateway
       ? `queued ${letters} for replay; a running gateway picks them up within a second, otherwise the next start does`
       : `replayed ${letters}: pending again in the shared queue`)
   return 0

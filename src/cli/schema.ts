@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from 'zod'
-import { configSchema } from '../config/schema.ts'
+import { configSchema } from '../config/config-schema.ts'
 
 export function configJsonSchema(): string {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' })

@@ -4,7 +4,7 @@
  * refuses a non-loopback address unless `server.allowDevSecret` says the risk is taken knowingly.
  * @module
  */
-import type { Config } from './schema.ts'
+import type { Config } from './config-schema.ts'
 import type { Env } from './interpolate.ts'
 import { DEV_SECRET } from './embedded.ts'
 import { decodeBase64 } from '../util/encoding.ts'

@@ -2,7 +2,7 @@
  * The delivery policy of each destination: the config's defaults with that destination's overrides.
  * @module
  */
-import type { DeliveryConfig } from '../config/schema.ts'
+import type { DeliveryConfig } from '../config/config-schema.ts'
 import type { DeliveryPolicy } from './deliver-one.ts'
 
 /** Deliveries under way at once for a destination neither the config nor the destination itself sets. */

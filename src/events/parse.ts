@@ -4,7 +4,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { DATA_SCHEMAS, envelope } from './schemas.ts'
+import { DATA_SCHEMAS, envelope } from './payload-schemas.ts'
 import { HookRejected } from './errors.ts'
 import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
 import { canonicalEvent, canonicalType, isOwnType, type EventContentType, type HookEvent } from './types.ts'

@@ -13,7 +13,7 @@ import { sign } from '../verify/verifier.ts'
 import { importStandardSecret, standardWebhookHeaders } from './standard-webhooks.ts'
 import { toBase64 } from '../util/encoding.ts'
 import { reachable } from '../util/reachable.ts'
-import type { HttpNotifierConfig } from './http-config.ts'
+import type { HttpNotifierConfig } from '../config/http-notifier.ts'
 import { requestHeaders } from './request-headers.ts'
 
 export function createHttpNotifier(name: string, config: HttpNotifierConfig): Destination {

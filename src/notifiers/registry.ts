@@ -1,9 +1,9 @@
 /**
- * Notifier types by name; like the sink registry, the config union (configs.ts) and this table check each other.
+ * Notifier types by name; like the sink registry, the config union (config/notifiers.ts) and this table check each other.
  * @module
  */
 import type { Destination } from '../destinations/types.ts'
-import type { NotifierConfig } from './configs.ts'
+import type { NotifierConfig } from '../config/notifiers.ts'
 import { createHttpNotifier } from './http.ts'
 import { createSlackNotifier, type NotifierDeps } from './slack.ts'
 

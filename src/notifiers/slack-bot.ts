@@ -7,7 +7,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
-import type { ThumbnailRef } from '../streams/types.ts'
+import type { ThumbnailRef } from '../streams/stream-types.ts'
 import { createSlackWebApi } from './slack-api.ts'
 import { endedMessage, liveMessage, mediaMessage } from './slack-messages.ts'
 import type { SlackMode, SlackModeOptions } from './slack-mode.ts'

@@ -5,7 +5,7 @@
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import type { ThumbnailRef } from '../streams/types.ts'
+import type { ThumbnailRef } from '../streams/stream-types.ts'
 import type { LiveFacts, Templates } from './slack-messages.ts'
 
 /** Keeps what was posted for the stream session (message ts, file id), so a redelivery does not post it again. */

@@ -7,9 +7,9 @@
  */
 import type { Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
-import type { ThumbnailRef } from '../streams/types.ts'
+import type { ThumbnailRef } from '../streams/stream-types.ts'
 import { reachable } from '../util/reachable.ts'
-import type { SlackNotifierConfig } from './slack-config.ts'
+import type { SlackNotifierConfig } from '../config/slack-notifier.ts'
 import { sendToSlack } from './slack-failures.ts'
 import { endedMessage, liveMessage, mediaMessage, type Image } from './slack-messages.ts'
 import type { SlackMode, SlackModeOptions } from './slack-mode.ts'

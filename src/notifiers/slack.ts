@@ -8,10 +8,10 @@
  */
 import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
-import type { StreamRecord, ThumbnailRef } from '../streams/types.ts'
-import { updateWithRetry, type StreamStore } from '../state/stream-store.ts'
+import type { StreamRecord, ThumbnailRef } from '../streams/stream-types.ts'
+import { updateWithRetry, type StreamStore } from '../streams/stream-store.ts'
 import type { Logger } from '../log.ts'
-import type { SlackNotifierConfig } from './slack-config.ts'
+import type { SlackNotifierConfig } from '../config/slack-notifier.ts'
 import { DEFAULT_TEMPLATES } from './slack-messages.ts'
 import type { SlackMode, SlackModeOptions } from './slack-mode.ts'
 import { createWebhookMode } from './slack-webhook.ts'

@@ -4,7 +4,7 @@
  * first fails, the second is put instead of being lost as a "duplicate" of nothing).
  * @module
  */
-import type { DedupWindow } from '../state/dedup.ts'
+import type { DedupWindow } from './dedup.ts'
 
 export function dedupedPut(dedup: DedupWindow): (id: string, put: () => Promise<void>) => Promise<{ duplicate: boolean }> {
   const underWay = new Map<string, Promise<void>>()

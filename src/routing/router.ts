@@ -3,7 +3,7 @@
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import type { RouteConfig } from '../config/schema.ts'
+import type { RouteConfig } from '../config/config-schema.ts'
 import { globToRegExp } from './glob.ts'
 
 /** Kinds of hookcast's own internal work, for its own destinations only (streams/check-event.ts). */

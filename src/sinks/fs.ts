@@ -17,7 +17,7 @@ import { createRetention, type RetentionStore, type StoredObject } from './reten
 import type { Sink, SinkOptions } from './types.ts'
 import { isAlive, ownPid } from '../util/pid.ts'
 import { probeWritable } from '../util/probe.ts'
-import type { FsSinkConfig } from './fs-config.ts'
+import type { FsSinkConfig } from '../config/fs-sink.ts'
 import { fsDeliveryError } from './fs-errors.ts'
 
 /** Where writes are staged before their rename: same file system, out of the way of anyone reading `dir`. */

@@ -18,7 +18,7 @@ import { publicUrl } from './object-urls.ts'
 import { createRetention, type RetentionStore } from './retention.ts'
 import { gcsDeliveryError, type GcsPlace } from './gcs-errors.ts'
 import type { Sink, SinkOptions } from './types.ts'
-import type { GcsSinkConfig } from './gcs-config.ts'
+import type { GcsSinkConfig } from '../config/gcs-sink.ts'
 
 /** Deletes in flight at once during a retention sweep (the JSON API deletes one object per request). */
 const DELETE_CONCURRENCY = 8

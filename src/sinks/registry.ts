@@ -1,10 +1,10 @@
 /**
- * Sink types by name. The config union (configs.ts) and this table check each other: a sink type without a
+ * Sink types by name. The config union (config/sinks.ts) and this table check each other: a sink type without a
  * factory, or a factory without a config schema, fails to compile.
  * @module
  */
 import type { Sink, SinkOptions } from './types.ts'
-import type { SinkConfig } from './configs.ts'
+import type { SinkConfig } from '../config/sinks.ts'
 import { createFsSink } from './fs.ts'
 import { createS3Sink } from './s3.ts'
 import { createGcsSink } from './gcs.ts'

@@ -12,7 +12,7 @@
 import type { HookEvent } from '../events/types.ts'
 import { renderKeyFolders } from '../template/key.ts'
 import type { Logger } from '../log.ts'
-import { retentionProblems, scopeTemplate, type RetentionConfig } from './retention-config.ts'
+import { retentionProblems, scopeTemplate, type RetentionConfig } from '../config/retention.ts'
 
 export interface StoredObject {
   key: string

@@ -15,7 +15,7 @@ import { publicUrl } from './object-urls.ts'
 import { createRetention, type RetentionStore, type StoredObject } from './retention.ts'
 import { s3DeliveryError, type S3Place } from './s3-errors.ts'
 import type { Sink, SinkOptions } from './types.ts'
-import type { S3SinkConfig } from './s3-config.ts'
+import type { S3SinkConfig } from '../config/s3-sink.ts'
 
 type Sdk = typeof import('@aws-sdk/client-s3')
 

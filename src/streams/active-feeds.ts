@@ -2,7 +2,7 @@
  * A feed is active between its `started` and its `ended` hook; a stream is live while one of its feeds is.
  * @module
  */
-import type { FeedState, StreamRecord } from './types.ts'
+import type { FeedState, StreamRecord } from './stream-types.ts'
 
 export function isActive(feed: FeedState): boolean {
   return feed.started !== undefined && feed.ended === undefined

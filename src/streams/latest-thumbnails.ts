@@ -4,7 +4,7 @@
  * retried with a backoff, unless a newer thumbnail of the stream came meanwhile.
  * @module
  */
-import type { ThumbnailRef } from './types.ts'
+import type { ThumbnailRef } from './stream-types.ts'
 
 /** How long the newest thumbnail of a stream waits in memory before it is written. */
 const FLUSH_MS = 1_000

@@ -6,7 +6,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import { createHash } from 'node:crypto'
-import type { StreamRecord } from './types.ts'
+import type { StreamRecord } from './stream-types.ts'
 import { activeFeedIds } from './active-feeds.ts'
 import { crcOf } from '../events/body-check.ts'
 

@@ -11,7 +11,7 @@
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
-import { dict, STREAM_LIMITS, type StreamRecord, type ThumbnailRef, type Transition } from './types.ts'
+import { dict, STREAM_LIMITS, type StreamRecord, type ThumbnailRef, type Transition } from './stream-types.ts'
 import { isActive } from './active-feeds.ts'
 
 /**

@@ -15,8 +15,8 @@
  * that may hold hundreds of feeds.
  * @module
  */
-import { updateWithRetry, type StreamStore, type UpdateOptions, type VersionedRecord } from '../state/stream-store.ts'
-import type { StreamRecord } from './types.ts'
+import { updateWithRetry, type StreamStore, type UpdateOptions, type VersionedRecord } from './stream-store.ts'
+import type { StreamRecord } from './stream-types.ts'
 
 /** Changes the record, or returns `false` when it changed nothing (must depend only on the record: it may run again). */
 export type StreamChange = (record: StreamRecord) => void | false

@@ -13,11 +13,11 @@
 import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
-import { readRecord, type StreamStore, type VersionedRecord } from '../state/stream-store.ts'
+import { readRecord, type StreamStore, type VersionedRecord } from './stream-store.ts'
 import { streamChanges, type ChangeOptions, type StreamChange } from './stream-changes.ts'
-import { cloneRecord } from './record.ts'
+import { cloneRecord } from './stream-record.ts'
 import { lifecycleEvent } from './lifecycle-event.ts'
-import { STREAM_LIMITS, StreamLimitError, type StreamRecord, type ThumbnailRef, type Transition } from './types.ts'
+import { STREAM_LIMITS, StreamLimitError, type StreamRecord, type ThumbnailRef, type Transition } from './stream-types.ts'
 import {
   applyFeed, boundedTime, claimTransitions, dueTransitions, endsAt, feedSlotsAllActive, feedTime, finishIfDue, isFirstOfSession,
   markEmitted, namesOf, roomForFeed, takeThumbnail,

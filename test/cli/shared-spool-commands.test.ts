@@ -1,6 +1,6 @@
 /**
  * `hookcast check` and `hookcast replay` on the shared spools (src/cli/check.ts, src/cli/replay.ts through
- * src/queue/open.ts), run in-process through the command line's `main`:
+ * src/backends/replay.ts), run in-process through the command line's `main`:
  * - check on an S3 spool whose bucket ignores conditional writes (s3rver alone) names the problem and exits 1; the
  *   same bucket behind a store that honours them (the conditional proxy) passes;
  * - replay on a NATS and on an S3 spool makes the matching dead letters pending again in the shared queue, where
@@ -14,8 +14,8 @@ import type { Io } from '../../src/cli/io.ts'
 import { parseThumbnail } from '../../src/events/parse.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { silentLogger } from '../../src/log.ts'
-import { openNatsQueue } from '../../src/queue/nats/nats-queue.ts'
-import { openS3Queue } from '../../src/queue/s3/s3-queue.ts'
+import { openNatsQueue } from '../../src/backends/nats/queue.ts'
+import { openS3Queue } from '../../src/backends/s3/queue.ts'
 import type { Queue } from '../../src/queue/types.ts'
 import { jpeg, SECRET, signedThumbnail } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'

@@ -3,12 +3,12 @@ import { nextAttempt, type RetryPolicy } from '../../src/delivery/retry.ts'
 import { httpFailure, parseRetryAfter } from '../../src/destinations/failures.ts'
 import { createCircuit } from '../../src/delivery/circuit.ts'
 import { MinHeap } from '../../src/util/min-heap.ts'
-import { memoryDedupWindow } from '../../src/state/dedup.ts'
+import { memoryDedupWindow } from '../../src/queue/dedup.ts'
 import { DeliveryError } from '../../src/destinations/types.ts'
 import { policyFromConfig } from '../../src/delivery/policy.ts'
-import { deliveryConfig } from '../../src/config/schema.ts'
+import { deliveryConfig } from '../../src/config/config-schema.ts'
 import { createFsSink } from '../../src/sinks/fs.ts'
-import { fsSinkConfig } from '../../src/sinks/fs-config.ts'
+import { fsSinkConfig } from '../../src/config/fs-sink.ts'
 
 const policy: RetryPolicy = { scheduleMs: [1_000, 5_000, 30_000], jitter: 0.2, maxAgeMs: 3_600_000 }
 const mid = () => 0.5 // no jitter

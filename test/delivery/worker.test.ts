@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startWorker } from '../../src/delivery/worker.ts'
 import type { DeliveryPolicy, OutcomeReport } from '../../src/delivery/deliver-one.ts'
-import { openLocalQueue } from '../../src/queue/local/local-queue.ts'
+import { openLocalQueue } from '../../src/backends/local/queue.ts'
 import type { Queue } from '../../src/queue/types.ts'
 import { DeliveryDeferred, DeliveryError, type Destination } from '../../src/destinations/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'

@@ -10,9 +10,9 @@ import { RUNTIMES, startServer, type RunningServer, type Runtime } from '../supp
 import { jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
-import { createThumbnailLinks } from '../../src/streams/thumbnail-url.ts'
-import { localSigningKeyStore } from '../../src/state/local-signing-key.ts'
-import type { ThumbnailRef } from '../../src/streams/types.ts'
+import { createThumbnailLinks } from '../../src/streams/thumbnail-links.ts'
+import { localSigningKeyStore } from '../../src/backends/local/signing-key.ts'
+import type { ThumbnailRef } from '../../src/streams/stream-types.ts'
 
 const TOKEN = 'thumbnail-links-e2e-token'
 const HOUR_S = 3_600

@@ -3,8 +3,8 @@
  * due ones. Checked on the memory and local queues (the claim board); a candidate for the queue contract.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { memoryQueue } from '../../src/queue/memory.ts'
-import { openLocalQueue } from '../../src/queue/local/local-queue.ts'
+import { memoryQueue } from '../../src/queue/memory-queue.ts'
+import { openLocalQueue } from '../../src/backends/local/queue.ts'
 import type { Queue } from '../../src/queue/types.ts'
 import { silentLogger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'

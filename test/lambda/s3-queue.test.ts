@@ -5,11 +5,11 @@
  * bucket, and two scheduled runs at once, on two instances, deliver each event once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openS3Queue } from '../../src/queue/s3/s3-queue.ts'
+import { openS3Queue } from '../../src/backends/s3/queue.ts'
 import type { Queue } from '../../src/queue/types.ts'
 import { onDemandWorker, type OnDemandWorker } from '../../src/delivery/on-demand.ts'
 import { policyFromConfig } from '../../src/delivery/policy.ts'
-import { deliveryConfig } from '../../src/config/schema.ts'
+import { deliveryConfig } from '../../src/config/config-schema.ts'
 import { DeliveryError, type Destination } from '../../src/destinations/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { silentLogger } from '../../src/log.ts'

@@ -1,6 +1,6 @@
 /**
  * `HOOKCAST_SCHEDULED_WITHIN`: how long a scheduled run of the Lambda entry may make deliveries
- * (serverless/gateway.ts `scheduledDeadline`). The run stops at that time even when the function has far longer
+ * (serverless/serverless-gateway.ts `scheduledDeadline`). The run stops at that time even when the function has far longer
  * left, giving back a delivery still under way; the function's own time less 5 s still bounds it; a malformed
  * value stops the function from starting, naming the variable.
  */
@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { createLambda } from '../../adapters/lambda.ts'
 import { ConfigError } from '../../src/config/load.ts'
 import { silentLogger } from '../../src/log.ts'
-import { scheduledDeadline } from '../../src/serverless/gateway.ts'
+import { scheduledDeadline } from '../../src/serverless/serverless-gateway.ts'
 import { PAYLOADS, SECRET, signedJson } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { startReceiver } from '../support/receiver.ts'

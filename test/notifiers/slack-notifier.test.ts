@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSlackNotifier } from '../../src/notifiers/slack.ts'
-import { slackNotifierConfig } from '../../src/notifiers/slack-config.ts'
-import type { StreamRecord } from '../../src/streams/types.ts'
-import type { StreamStore } from '../../src/state/stream-store.ts'
+import { slackNotifierConfig } from '../../src/config/slack-notifier.ts'
+import type { StreamRecord } from '../../src/streams/stream-types.ts'
+import type { StreamStore } from '../../src/streams/stream-store.ts'
 import { silentLogger } from '../../src/log.ts'
 import { BOT_TOKEN, CHANNEL, startSlack, type SlackStandIn } from '../support/slack.ts'
 import { makeEvent } from '../support/events.ts'

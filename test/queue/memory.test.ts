@@ -1,6 +1,6 @@
 /** The queue contract against the in-memory reference queue. */
-import { memoryQueue } from '../../src/queue/memory.ts'
-import { memoryDedupWindow } from '../../src/state/dedup.ts'
+import { memoryQueue } from '../../src/queue/memory-queue.ts'
+import { memoryDedupWindow } from '../../src/queue/dedup.ts'
 import { queueContract } from './contract.ts'
 
 queueContract({

@@ -3,7 +3,7 @@ import { compileRoutes, route } from '../../src/routing/router.ts'
 import { globToRegExp } from '../../src/routing/glob.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { makeEvent } from '../support/events.ts'
-import type { RouteConfig } from '../../src/config/schema.ts'
+import type { RouteConfig } from '../../src/config/config-schema.ts'
 
 const event = (fields: Partial<HookEvent>) => makeEvent({ type: 'feeds', event: 'started', ...fields })
 const routes = (...list: Array<[RouteConfig['when'], string[]]>) => compileRoutes(list.map(([when, to]) => ({ when, to })))

@@ -1,7 +1,7 @@
 /** Retention's rules and bookkeeping, on an in-memory store (the contract suite runs it against real backends). */
 import { describe, expect, it } from 'vitest'
 import { createRetention, expiredKeys, MAX_REMOVALS_PER_SWEEP, type RetentionStore, type StoredObject } from '../../src/sinks/retention.ts'
-import { retentionConfig, scopeTemplate } from '../../src/sinks/retention-config.ts'
+import { retentionConfig, scopeTemplate } from '../../src/config/retention.ts'
 import type { Logger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'
 import { renderKey } from '../../src/template/key.ts'

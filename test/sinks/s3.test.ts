@@ -1,7 +1,7 @@
 /** The sink contract against a real S3 API (s3rver), with the failures it really produces. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createS3Sink } from '../../src/sinks/s3.ts'
-import { s3SinkConfig } from '../../src/sinks/s3-config.ts'
+import { s3SinkConfig } from '../../src/config/s3-sink.ts'
 import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
 import { freePort } from '../support/ports.ts'
 import { sinkContract } from './contract.ts'

@@ -3,12 +3,12 @@
  * test/streams/bounds.test.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { openLocalStreamStore } from '../../src/state/local-stream-store.ts'
+import { openLocalStreamStore } from '../../src/backends/local/stream-store.ts'
 import { silentLogger } from '../../src/log.ts'
 import { tempDir } from '../support/files.ts'
 import { streamStoreContract } from './stream-store.contract.ts'
-import { freshRecord } from '../../src/streams/record.ts'
-import type { ThumbnailRef } from '../../src/streams/types.ts'
+import { freshRecord } from '../../src/streams/stream-record.ts'
+import type { ThumbnailRef } from '../../src/streams/stream-types.ts'
 import { makeEvent } from '../support/events.ts'
 
 const dirs: Array<ReturnType<typeof tempDir>> = []

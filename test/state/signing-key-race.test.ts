@@ -21,7 +21,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     },
   }
 })
-const { localSigningKeyStore } = await import('../../src/state/local-signing-key.ts')
+const { localSigningKeyStore } = await import('../../src/backends/local/signing-key.ts')
 
 const dir = tempDir('hookcast-signing-key-race-')
 afterAll(() => dir.remove())

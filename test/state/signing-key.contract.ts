@@ -4,7 +4,7 @@
  * reopen and for another instance racing on the same storage.
  */
 import { describe, expect, it } from 'vitest'
-import { SIGNING_KEY_BYTES, type SigningKeyStore } from '../../src/state/signing-key.ts'
+import { SIGNING_KEY_BYTES, type SigningKeyStore } from '../../src/streams/signing-key.ts'
 
 export interface SigningKeyContract {
   name: string

@@ -5,9 +5,9 @@
  * that outlives its process) everything across a reopen.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { updateWithRetry, type StreamStore } from '../../src/state/stream-store.ts'
-import { freshRecord } from '../../src/streams/record.ts'
-import { STREAM_LIMITS, StreamLimitError, type ThumbnailRef } from '../../src/streams/types.ts'
+import { updateWithRetry, type StreamStore } from '../../src/streams/stream-store.ts'
+import { freshRecord } from '../../src/streams/stream-record.ts'
+import { STREAM_LIMITS, StreamLimitError, type ThumbnailRef } from '../../src/streams/stream-types.ts'
 import { jpeg } from '../support/hooks.ts'
 
 export interface StreamStoreContract {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { CHECK_TYPE, checkEvent, readCheck } from '../../src/streams/check-event.ts'
 import { compileRoutes, route } from '../../src/routing/router.ts'
-import type { RouteConfig } from '../../src/config/schema.ts'
+import type { RouteConfig } from '../../src/config/config-schema.ts'
 import { makeEvent } from '../support/events.ts'
 
 const routes = (...list: Array<RouteConfig['when']>) => compileRoutes(list.map((when, i) => ({ when, to: [`d${i}`] })))

@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createStreamTracker } from '../../src/streams/tracker.ts'
-import { openLocalStreamStore } from '../../src/state/local-stream-store.ts'
-import type { StreamStore } from '../../src/state/stream-store.ts'
+import { openLocalStreamStore } from '../../src/backends/local/stream-store.ts'
+import type { StreamStore } from '../../src/streams/stream-store.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
 import { silentLogger } from '../../src/log.ts'

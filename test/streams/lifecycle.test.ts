@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   applyFeed, CLAIM_MS, claimTransitions, dueTransitions, endsAt, finishIfDue, markEmitted, takeThumbnail,
 } from '../../src/streams/lifecycle.ts'
-import type { StreamRecord, ThumbnailRef } from '../../src/streams/types.ts'
+import type { StreamRecord, ThumbnailRef } from '../../src/streams/stream-types.ts'
 
 const STREAM = 'ZG6NWV/show'
 const fresh = (): StreamRecord => ({ streamId: STREAM, status: 'ended', feeds: {}, alerts: {}, emitted: {}, updatedAt: 0 })

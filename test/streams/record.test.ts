@@ -1,7 +1,7 @@
 /** Stream records as data: the private copy a store hands out. */
 import { describe, expect, it } from 'vitest'
-import { cloneRecord, normaliseRecord } from '../../src/streams/record.ts'
-import { dict, type StreamRecord } from '../../src/streams/types.ts'
+import { cloneRecord, normaliseRecord } from '../../src/streams/stream-record.ts'
+import { dict, type StreamRecord } from '../../src/streams/stream-types.ts'
 
 function fullRecord(): StreamRecord {
   const ref = (eventId: string) => ({

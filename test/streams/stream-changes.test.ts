@@ -2,10 +2,10 @@
  * Changes to one stream in one process: the ones that wait for a write under way are written together in the next.
  */
 import { describe, expect, it } from 'vitest'
-import { memoryStreamStore } from '../../src/state/memory-stream-store.ts'
-import type { StreamStore } from '../../src/state/stream-store.ts'
+import { memoryStreamStore } from '../../src/streams/memory-stream-store.ts'
+import type { StreamStore } from '../../src/streams/stream-store.ts'
 import { streamChanges } from '../../src/streams/stream-changes.ts'
-import type { StreamRecord } from '../../src/streams/types.ts'
+import type { StreamRecord } from '../../src/streams/stream-types.ts'
 
 /** A store that counts puts and can hold them until released. */
 function countingStore() {

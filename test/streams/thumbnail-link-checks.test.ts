@@ -1,5 +1,5 @@
 /**
- * hookcast's signed thumbnail links (streams/thumbnail-url.ts, served by streams/routes.ts), through the real
+ * hookcast's signed thumbnail links (streams/thumbnail-links.ts, served by streams/thumbnail-routes.ts), through the real
  * gateway: a link works until its expiry and not after, its signature is worth nothing on another stream's path
  * (or with another expiry), and a valid link to a thumbnail that is not kept is a 404, not a 403.
  *
@@ -11,9 +11,9 @@ import { join } from 'node:path'
 import { createGateway, type Gateway } from '../../src/gateway.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { silentLogger } from '../../src/log.ts'
-import { localSigningKeyStore } from '../../src/state/local-signing-key.ts'
-import { createThumbnailLinks, type ThumbnailLinks } from '../../src/streams/thumbnail-url.ts'
-import type { ThumbnailRef } from '../../src/streams/types.ts'
+import { localSigningKeyStore } from '../../src/backends/local/signing-key.ts'
+import { createThumbnailLinks, type ThumbnailLinks } from '../../src/streams/thumbnail-links.ts'
+import type { ThumbnailRef } from '../../src/streams/stream-types.ts'
 import { jpeg, post, SECRET, signedThumbnail } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'

@@ -4,9 +4,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createStreamTracker, type StreamTracker } from '../../src/streams/tracker.ts'
-import { openLocalStreamStore } from '../../src/state/local-stream-store.ts'
-import { memoryStreamStore } from '../../src/state/memory-stream-store.ts'
-import type { StreamStore } from '../../src/state/stream-store.ts'
+import { openLocalStreamStore } from '../../src/backends/local/stream-store.ts'
+import { memoryStreamStore } from '../../src/streams/memory-stream-store.ts'
+import type { StreamStore } from '../../src/streams/stream-store.ts'
 import { DeliveryDeferred } from '../../src/destinations/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'

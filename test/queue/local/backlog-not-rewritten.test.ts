@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { openLocalQueue } from '../../../src/queue/local/local-queue.ts'
+import { openLocalQueue } from '../../../src/backends/local/queue.ts'
 import { parseThumbnail } from '../../../src/events/parse.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { jpeg, signedThumbnail } from '../../support/hooks.ts'

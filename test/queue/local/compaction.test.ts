@@ -4,7 +4,7 @@
  */
 import { afterEach, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { openLocalQueue } from '../../../src/queue/local/local-queue.ts'
+import { openLocalQueue } from '../../../src/backends/local/queue.ts'
 import type { Queue } from '../../../src/queue/types.ts'
 import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'

@@ -1,8 +1,8 @@
 /** The queue contract against the local segment-log queue, reopened from its directory. */
 import { afterAll } from 'vitest'
-import { openLocalQueue } from '../../../src/queue/local/local-queue.ts'
+import { openLocalQueue } from '../../../src/backends/local/queue.ts'
 import type { Queue } from '../../../src/queue/types.ts'
-import { memoryDedupWindow } from '../../../src/state/dedup.ts'
+import { memoryDedupWindow } from '../../../src/queue/dedup.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { tempDir } from '../../support/files.ts'
 import { queueContract } from '../contract.ts'

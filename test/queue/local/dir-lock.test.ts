@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lockDir } from '../../../src/queue/local/dir-lock.ts'
+import { lockDir } from '../../../src/backends/local/dir-lock.ts'
 import { isAlive, processStart } from '../../../src/util/pid.ts'
 import { ROOT } from '../../support/runtimes.ts'
 import { tempDir } from '../../support/files.ts'
@@ -68,7 +68,7 @@ describe('spool directory lock', () => {
   it('lets exactly one of several processes starting at once take it', async () => {
     writeFileSync(join(dir.path, 'LOCK'), '999999999') // stale: every starter sees a lock to take over
     const script = `
-      const { lockDir } = await import(${JSON.stringify(join(ROOT, 'src/queue/local/dir-lock.ts'))})
+      const { lockDir } = await import(${JSON.stringify(join(ROOT, 'src/backends/local/dir-lock.ts'))})
       try { await lockDir(${JSON.stringify(dir.path)}, { waitMs: 0 }); console.log('held'); await new Promise((r) => setTimeout(r, 1500)) }
       catch { console.log('refused') }`
     const results = await Promise.all(Array.from({ length: 4 }, () => new Promise<string>((resolve) => {

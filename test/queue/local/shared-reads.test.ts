@@ -1,6 +1,6 @@
 /** Deliveries of one event to several destinations read its body back from disk once, together. */
 import { afterEach, describe, expect, it } from 'vitest'
-import { openLocalQueue } from '../../../src/queue/local/local-queue.ts'
+import { openLocalQueue } from '../../../src/backends/local/queue.ts'
 import { parseThumbnail } from '../../../src/events/parse.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { jpeg, signedThumbnail } from '../../support/hooks.ts'

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { openSegmentLog } from '../../../src/queue/local/segment-log.ts'
+import { openSegmentLog } from '../../../src/backends/local/segment-log.ts'
 import { tempDir } from '../../support/files.ts'
 
 const dir = tempDir('hookcast-sync-batches-')

@@ -1,5 +1,5 @@
 /**
- * A gateway on a NATS spool that needs credentials (`spool.auth`, queue/nats/connect.ts): user and password, a
+ * A gateway on a NATS spool that needs credentials (`spool.auth`, backends/nats/connect.ts): user and password, a
  * `.creds` file (operator mode: a user JWT and its NKey seed), and TLS with a private CA and client certificates.
  * Each works end to end (a hook is taken and delivered through JetStream), and the server really checks it (wrong or
  * missing credentials are refused at start). A creds file is read again at every reconnect: after the file is
@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { parseConfig } from '../../../src/config/load.ts'
 import { createGateway, type Gateway } from '../../../src/gateway.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { connectNats } from '../../../src/queue/nats/connect.ts'
+import { connectNats } from '../../../src/backends/nats/connect.ts'
 import { PAYLOADS, post, SECRET, signedJson } from '../../support/hooks.ts'
 import { tempDir } from '../../support/files.ts'
 import { natsOperator } from '../../support/nats-jwt.ts'

@@ -1,6 +1,6 @@
 /** The queue contract against NATS JetStream: a real nats-server; reopening is a new connection to the same server. */
 import { afterAll, beforeAll } from 'vitest'
-import { openNatsQueue, type NatsQueue } from '../../../src/queue/nats/nats-queue.ts'
+import { openNatsQueue, type NatsQueue } from '../../../src/backends/nats/queue.ts'
 import type { Queue } from '../../../src/queue/types.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'

@@ -5,7 +5,7 @@
  *
  * Usage: node --import tsx test/queue/nats/holder.ts <server url> <prefix> <ackWaitMs> <destination> <max>
  */
-import { openNatsQueue } from '../../../src/queue/nats/nats-queue.ts'
+import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
 import { silentLogger } from '../../../src/log.ts'
 
 const [server, prefix, ackWaitMs, destination, max] = process.argv.slice(2)

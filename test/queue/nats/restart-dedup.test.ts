@@ -4,9 +4,9 @@
  * completed puts are kept in a KV bucket for the window, which survives the restart.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { connectNats } from '../../../src/queue/nats/connect.ts'
-import { openNatsQueue } from '../../../src/queue/nats/nats-queue.ts'
-import { natsDedupWindow } from '../../../src/state/nats/nats-dedup.ts'
+import { connectNats } from '../../../src/backends/nats/connect.ts'
+import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
+import { natsDedupWindow } from '../../../src/backends/nats/dedup.ts'
 import { parseJsonHook } from '../../../src/events/parse.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'

@@ -1,5 +1,5 @@
 /**
- * The NATS queue's stream limits: `ensureStreams` (queue/nats/streams.ts) brings a stream that exists with other
+ * The NATS queue's stream limits: `ensureStreams` (backends/nats/jetstream-setup.ts) brings a stream that exists with other
  * settings in line with the options at every start, and `spool.maxBytes` caps the events stream, past which the
  * gateway answers hooks 503 (the hook is refused, not lost: the platform sees it fail) until the limit is raised.
  */
@@ -9,8 +9,8 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { parseConfig } from '../../../src/config/load.ts'
 import { createGateway, type Gateway } from '../../../src/gateway.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { natsNames } from '../../../src/queue/nats/names.ts'
-import { openNatsQueue, type NatsQueueOptions } from '../../../src/queue/nats/nats-queue.ts'
+import { natsNames } from '../../../src/backends/nats/names.ts'
+import { openNatsQueue, type NatsQueueOptions } from '../../../src/backends/nats/queue.ts'
 import { jpeg, post, SECRET, signedThumbnail, type SignedHook } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
 import { freePort } from '../../support/ports.ts'

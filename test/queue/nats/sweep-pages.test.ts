@@ -1,5 +1,5 @@
 /**
- * The NATS queue's orphan sweep (queue/nats/sweep.ts) reads one page of the events stream per call (500 events)
+ * The NATS queue's orphan sweep (backends/nats/sweep.ts) reads one page of the events stream per call (500 events)
  * and goes on from where the last call stopped: orphans behind a full page of pending events are reached by the
  * next call, not never; past the young end it starts again from the oldest.
  */
@@ -9,13 +9,13 @@ import { jetstream } from '@nats-io/jetstream'
 import { parseJsonHook } from '../../../src/events/parse.ts'
 import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { openNatsQueue } from '../../../src/queue/nats/nats-queue.ts'
-import { natsNames } from '../../../src/queue/nats/names.ts'
-import { eventHeaders, eventMetaOf } from '../../../src/queue/nats/records.ts'
+import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
+import { natsNames } from '../../../src/backends/nats/names.ts'
+import { eventHeaders, eventMetaOf } from '../../../src/backends/nats/messages.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
 
-/** The sweep's page, as nats-queue.ts sets it. */
+/** The sweep's page, as backends/nats/queue.ts sets it. */
 const PAGE = 500
 
 let server: NatsTestServer

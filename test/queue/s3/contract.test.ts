@@ -3,7 +3,7 @@
  * to If-Match / If-None-Match, which s3rver ignores). Each queue has a prefix of its own in one bucket; reopening is
  * a new queue object on the same bucket and prefix (another Lambda invocation).
  */
-import { openS3Queue } from '../../../src/queue/s3/s3-queue.ts'
+import { openS3Queue } from '../../../src/backends/s3/queue.ts'
 import type { Queue } from '../../../src/queue/types.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { queueContract } from '../contract.ts'

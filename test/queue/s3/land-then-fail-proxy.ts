@@ -2,7 +2,7 @@
  * A pass-through proxy in front of an S3 API that can make one write land and still fail: the request is forwarded
  * and carried out upstream, and its answer is replaced by `500 InternalError`, as S3 (or a connection dropped after
  * the write) can answer. The SDK then retries the same request; a conditional one fails its own precondition on the
- * object its first try changed. That is the case the S3 queue's `landed` check (src/queue/s3/context.ts) is for.
+ * object its first try changed. That is the case the S3 queue's `landed` check (src/backends/s3/queue-context.ts) is for.
  */
 import { createServer, request, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'

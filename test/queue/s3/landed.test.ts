@@ -1,7 +1,7 @@
 /**
  * A conditional write that lands in S3 and is still answered with an error: the SDK retries it, and the retry is
  * refused by the precondition the first try used up (412, or 404 for `If-None-Match`). The queue must read what is
- * stored and count the write as its own when the stored `rev` is the one it wrote (`landed`, queue/s3/context.ts),
+ * stored and count the write as its own when the stored `rev` is the one it wrote (`landed`, backends/s3/queue-context.ts),
  * not as another writer's: else a put takes its new event for a repeat and deletes its copy, a claim leaves a
  * lease nobody holds, a retry reports a lease lost, and a replay drops the event it brought back.
  *
@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parseJsonHook } from '../../../src/events/parse.ts'
 import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { openS3Queue, type S3Queue } from '../../../src/queue/s3/s3-queue.ts'
+import { openS3Queue, type S3Queue } from '../../../src/backends/s3/queue.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
 import { S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../../support/s3-server.ts'
 import { startConditionalProxy, type ConditionalProxy } from './conditional-proxy.ts'

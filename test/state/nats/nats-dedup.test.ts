@@ -1,6 +1,6 @@
 /** The dedup window in NATS KV on a real nats-server: shared by instances on two connections, and bounded in time. */
 import { describe, expect, it } from 'vitest'
-import { natsDedupWindow } from '../../../src/state/nats/nats-dedup.ts'
+import { natsDedupWindow } from '../../../src/backends/nats/dedup.ts'
 import { natsForTests } from './nats-for-tests.ts'
 import { eventually } from '../../support/wait.ts'
 

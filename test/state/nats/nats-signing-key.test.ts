@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Kvm } from '@nats-io/kv'
-import { natsSigningKeyStore } from '../../../src/state/nats/nats-signing-key.ts'
+import { natsSigningKeyStore } from '../../../src/backends/nats/signing-key.ts'
 import { natsForTests } from './nats-for-tests.ts'
 import { signingKeyContract } from '../signing-key.contract.ts'
 

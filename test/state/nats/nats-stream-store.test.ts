@@ -6,10 +6,10 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { openNatsStreamStore, type NatsStreamStoreOptions } from '../../../src/state/nats/nats-stream-store.ts'
-import { updateWithRetry } from '../../../src/state/stream-store.ts'
+import { openNatsStreamStore, type NatsStreamStoreOptions } from '../../../src/backends/nats/stream-store.ts'
+import { updateWithRetry } from '../../../src/streams/stream-store.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { StreamLimitError, type ThumbnailRef } from '../../../src/streams/types.ts'
+import { StreamLimitError, type ThumbnailRef } from '../../../src/streams/stream-types.ts'
 import { jpeg } from '../../support/hooks.ts'
 import { natsForTests } from './nats-for-tests.ts'
 import { sleep } from '../../support/wait.ts'

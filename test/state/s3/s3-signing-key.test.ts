@@ -1,5 +1,5 @@
 /** The signing key store contract against S3: s3rver behind the conditional proxy, a prefix per round. */
-import { s3SigningKeyStore } from '../../../src/state/s3/s3-signing-key.ts'
+import { s3SigningKeyStore } from '../../../src/backends/s3/signing-key.ts'
 import { conditionalBucket } from '../../queue/s3/conditional-proxy.ts'
 import { signingKeyContract } from '../signing-key.contract.ts'
 

@@ -7,10 +7,10 @@
  * unchanged for keepEnded.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openS3StreamStore, type S3StreamStoreOptions } from '../../../src/state/s3/s3-stream-store.ts'
-import { SLICES } from '../../../src/state/s3/s3-thumbnails.ts'
-import { updateWithRetry, type StreamStore } from '../../../src/state/stream-store.ts'
-import { StreamLimitError, type StreamRecord, type ThumbnailRef } from '../../../src/streams/types.ts'
+import { openS3StreamStore, type S3StreamStoreOptions } from '../../../src/backends/s3/stream-store.ts'
+import { SLICES } from '../../../src/backends/s3/thumbnails.ts'
+import { updateWithRetry, type StreamStore } from '../../../src/streams/stream-store.ts'
+import { StreamLimitError, type StreamRecord, type ThumbnailRef } from '../../../src/streams/stream-types.ts'
 import { conditionalBucket } from '../../queue/s3/conditional-proxy.ts'
 import { jpeg } from '../../support/hooks.ts'
 import { startRequestLog } from './request-log.ts'

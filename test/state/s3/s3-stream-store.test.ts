@@ -5,8 +5,8 @@
  * invocations are, which only S3's conditions keep apart.
  */
 import { describe, expect, it } from 'vitest'
-import { openS3StreamStore } from '../../../src/state/s3/s3-stream-store.ts'
-import { updateWithRetry, type StreamStore } from '../../../src/state/stream-store.ts'
+import { openS3StreamStore } from '../../../src/backends/s3/stream-store.ts'
+import { updateWithRetry, type StreamStore } from '../../../src/streams/stream-store.ts'
 import { conditionalBucket } from '../../queue/s3/conditional-proxy.ts'
 import { streamStoreContract } from '../stream-store.contract.ts'
 import { jpeg } from '../../support/hooks.ts'

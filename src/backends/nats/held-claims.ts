@@ -1,0 +1,118 @@
+/**
+ * What this instance does with a claim it holds: load its event, extend its lease, and end it (ack, retry, dead).
+ *
+ * - `retry` with an attempt or a later time publishes the delivery again with its new state, then acks the old
+ *   message; a plain release (no attempt, due now) naks it where it is.
+ * - `dead` keeps a copy of the body in the dead-letter stream (a replay puts a fresh copy back: dead-letters.ts).
+ * - An event copy is removed when its last delivery ends (acked or dead): the one ending it looks whether the other
+ *   destinations of that copy still have a delivery message.
+ * @module
+ */
+import { LeaseLostError, type Queue } from '../../queue/types.ts'
+import { errorText, sleep, type NatsContext } from './queue-context.ts'
+import type { Held, Leases } from './leases.ts'
+import { ACK, WORKING, confirmAck, nakAfter } from './pull.ts'
+import { encodeDelivery, eventHeaders, readEventMeta } from './messages.ts'
+import { loadedEvent } from '../../queue/loaded-event.ts'
+import { isNotFound } from './jetstream-setup.ts'
+import { eventCopies } from './event-copies.ts'
+
+export type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
+
+export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
+  const { nc, js, jsm, names, log, now, requestTimeoutMs } = ctx
+  const streams = names.streams
+  const copies = eventCopies(ctx)
+
+  async function eventOf(held: Held) {
+    const stored = await copies.read(held.record.eventSeq)
+    const meta = stored ? readEventMeta(stored.header) : undefined
+    // A copy of its own: a Direct Get's data is a view into the client's read buffer (a Buffer, larger than it).
+    return stored && meta ? { meta, body: new Uint8Array(stored.data) } : undefined
+  }
+
+  /**
+   * After a delivery ended: removes its event's copy when no other destination of that copy has a delivery left.
+   * Of two deliveries ending at once, the later to look sees both gone (each looks only once its own is gone).
+   */
+  async function dropEventIfDone(held: Held): Promise<void> {
+    const { record } = held
+    try {
+      const others = record.group.filter((destination) => destination !== record.destination)
+      if (others.length > 0) {
+        // In a cluster the stream drops an acked message a moment after the ack is confirmed.
+        for (let i = 1; i <= 10 && await jsm.streams.getMessage(streams.deliveries, { seq: held.message.streamSeq }); i++) await sleep(5 * i)
+        const left = await Promise.all(others.map((destination) =>
+          jsm.streams.getMessage(streams.deliveries, { last_by_subj: names.delivery(destination, record.eventSeq) })))
+        if (left.some((message) => message !== null)) return
+      }
+      await jsm.streams.deleteMessage(streams.events, record.eventSeq, false).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error
+      })
+    } catch (error) {
+      log.warn('cannot remove a finished event from NATS; it stays in the events stream', { id: record.eventId, seq: record.eventSeq, error: errorText(error) })
+    }
+  }
+
+  return {
+    async load(claim) {
+      const held = leases.get(claim)
+      const found = await eventOf(held)
+      if (!found) {
+        // Only after a put that died half-way and whose repeat came after the copy's other deliveries ended.
+        log.error('a delivery whose event is gone from NATS; dropped', { id: claim.eventId, destination: claim.destination, seq: held.record.eventSeq })
+        await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
+        leases.end(held)
+        throw new Error(`event ${claim.eventId} is not in ${streams.events} any more; its delivery to ${claim.destination} was dropped`)
+      }
+      return loadedEvent(found.meta, found.body)
+    },
+
+    async extend(claim, leaseMs) {
+      const held = leases.get(claim)
+      const sentAt = now()
+      await confirmAck(nc, held.message.reply, WORKING, requestTimeoutMs)
+      if (!leases.holds(held)) throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
+      claim.leaseUntil = leases.extend(held, leaseMs, sentAt)
+    },
+
+    async ack(claim) {
+      const held = leases.get(claim)
+      await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
+      leases.end(held)
+      await dropEventIfDone(held)
+    },
+
+    async retry(claim, at, attempt) {
+      const held = leases.get(claim)
+      if (!attempt && at <= now()) {
+        await confirmAck(nc, held.message.reply, nakAfter(0), requestTimeoutMs)
+        leases.end(held)
+        return
+      }
+      const record = { ...held.record, attempts: attempt ? [...held.record.attempts, attempt] : held.record.attempts, nextAt: at }
+      // The same id if this retry is recorded again (its ack failed): the second copy is dropped.
+      await js.publish(names.delivery(record.destination, record.eventSeq), encodeDelivery(record), {
+        msgID: `retry:${held.message.streamSeq}`, timeout: requestTimeoutMs,
+      })
+      await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
+      leases.end(held)
+    },
+
+    async dead(claim, attempts) {
+      const held = leases.get(claim)
+      const found = await eventOf(held)
+      if (found) {
+        await js.publish(names.dead(claim.destination, claim.eventId), found.body, {
+          headers: eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: now(), attempts } }),
+          msgID: `dead:${held.message.streamSeq}`, timeout: requestTimeoutMs,
+        })
+      } else {
+        log.error('a dead delivery whose event is gone from NATS; no dead letter kept', { id: claim.eventId, destination: claim.destination })
+      }
+      await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
+      leases.end(held)
+      await dropEventIfDone(held)
+    },
+  }
+}

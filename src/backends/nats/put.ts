@@ -1,0 +1,58 @@
+/**
+ * `put` on NATS: the event once in `<prefix>-events` (metadata in the `Hookcast-Event` header, its exact bytes as
+ * payload), then one small delivery message per destination in the work-queue stream `<prefix>-deliveries`. It
+ * resolves once JetStream acknowledged the event and every delivery.
+ *
+ * `Nats-Msg-Id` is the event's id, so the events stream's duplicate window drops a repeated hook whichever instance
+ * it reached. A repeat still publishes its deliveries, under ids of their own that the deliveries stream drops when
+ * they exist, so a put that died between the two is completed by the repeat.
+ * @module
+ */
+import { QueueFullError, type Queue } from '../../queue/types.ts'
+import type { DedupWindow } from '../../queue/dedup.ts'
+import { errorText, type NatsContext, type QueueState } from './queue-context.ts'
+import { encodeDelivery, eventHeaders, eventMetaOf } from './messages.ts'
+
+export interface PutSettings {
+  /** 0: no dedup (no `Nats-Msg-Id` on the event). */
+  dedupWindowMs: number
+  /**
+   * Ids of puts that completed, kept for the window where a restart of nats-server does not forget them (a KV bucket
+   * on disk): JetStream rebuilds its duplicate window from the messages still stored, and a delivered event's copy is
+   * gone. Remembered only once a put completed, so a put cut off half-way is still completed by its repeat.
+   */
+  completed?: DedupWindow
+  /** A put not acknowledged within this long rejects with QueueFullError (NATS lost and not noticed yet), ms. */
+  publishTimeoutMs: number
+}
+
+export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettings): Queue['put'] {
+  const { js, names, consumers } = ctx
+  const { dedupWindowMs, publishTimeoutMs } = settings
+  return async function put(event, destinations, putOptions = {}) {
+    if (state.closed) throw new QueueFullError('queue is closed')
+    // 503 at once while NATS is away; the client reconnects by itself.
+    if (!state.up) throw new QueueFullError('NATS is unreachable')
+    if (destinations.length === 0) return { duplicate: false }
+    // Unreadable (NATS just came back): taken as new, so the hook is delivered at least once rather than lost.
+    if (settings.completed && await settings.completed.has(event.id).catch(() => false)) return { duplicate: true }
+    try {
+      const stored = await js.publish(names.event(event.id), event.body, {
+        headers: eventHeaders(eventMetaOf(event), { group: destinations }), timeout: publishTimeoutMs,
+        ...(dedupWindowMs > 0 ? { msgID: event.id } : {}),
+      })
+      const group = [...destinations]
+      await Promise.all(group.map(async (destination) => {
+        await consumers.ensure(destination)
+        await js.publish(names.delivery(destination, stored.seq), encodeDelivery({
+          eventId: event.id, destination, eventSeq: stored.seq, group, receivedAt: event.receivedAt,
+          since: event.receivedAt, attempts: [], nextAt: putOptions.notBefore ?? 0,
+        }), { msgID: `put:${stored.seq}:${destination}`, timeout: publishTimeoutMs })
+      }))
+      await settings.completed?.remember(event.id).catch(() => {}) // a miss only weakens dedup after a restart
+      return { duplicate: stored.duplicate }
+    } catch (error) {
+      throw new QueueFullError(`NATS did not take the event: ${errorText(error)}`, { cause: error })
+    }
+  }
+}

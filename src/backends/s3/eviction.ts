@@ -1,0 +1,150 @@
+/**
+ * The S3 stream store's bounds on records, kept with no lock and no counter object (both would be one object every
+ * writer contends for): the record objects are listed (one LIST request per 1,000) and compare-and-deleted.
+ * - `admit`: before a new stream's record is created, the records are counted (a count under 90% of `maxStreams`
+ *   is trusted for COUNT_FRESH_MS, with the streams this instance made since added: well under the bound, a new
+ *   stream costs no LIST; near it, every one counts again). At `maxStreams`, a batch of ended
+ *   streams is evicted (those that never went live first, then the oldest change first; the records are read
+ *   oldest Last-Modified first, at most EXAMINE_READS GETs, and those known at their ETag cost none). A live or
+ *   ending stream is never evicted: its delete is at the ETag of the ended version read. When no ended stream
+ *   gives its place, the new stream is refused (StreamLimitError) and its thumbnails removed. Invocations creating
+ *   at once may each count `maxStreams - 1` and create: the bound may be passed by as many (the sweep brings the
+ *   count back down).
+ * - `sweep`: bounded work per run, for the scheduled function (nothing runs in the background of a function):
+ *   ended streams past `keepEndedMs` go (the records not changed for that long by S3's clock are read, at most
+ *   SWEEP_READS GETs a run), then ended streams past `maxStreams`, then one slice of thumbnails of no record.
+ * @module
+ */
+import type { Logger } from '../../log.ts'
+import { STREAM_LIMITS, StreamLimitError } from '../../streams/stream-types.ts'
+import { streamKey } from '../../streams/stream-key.ts'
+import type { ListedObject } from './objects.ts'
+import type { StoreReport } from '../../streams/store-report.ts'
+import type { S3Records, S3Stored } from './stream-records.ts'
+import { SLICES, type S3Thumbnails } from './thumbnails.ts'
+
+/** Thumbnails of a stream with no record are left alone this long (its record may be on its way). */
+export const LOOSE_GRACE_MS = 60_000
+/** Records read at most to find ended streams to evict, when a new stream finds the store full. */
+const EXAMINE_READS = 256
+/** Records read at most by one sweep. */
+const SWEEP_READS = 1_000
+/** Records forgotten at most by one sweep. */
+const SWEEP_DELETES = 256
+/** Evicted at most at once. */
+const MAX_BATCH = 64
+/** Between a put stamping `updatedAt` and S3 stamping Last-Modified: a record older by S3's clock may be due. */
+const CLOCK_SLACK_MS = 5 * 60_000
+/**
+ * How long an eviction that freed nothing (every stream read live) is not tried again here: when the store is full
+ * of live streams, every new stream would otherwise read the records again.
+ */
+const FRUITLESS_MS = 10_000
+/** How long a count of the records is trusted (see admit): other instances would have to create a tenth of maxStreams meanwhile to pass it. */
+const COUNT_FRESH_MS = 10_000
+const TRUSTED_SHARE = 0.9
+
+export interface S3SweepOptions {
+  /** Epoch ms (the real clock): no new step starts after it. */
+  deadline?: number
+}
+
+export interface S3Eviction {
+  /** Makes room for a new stream's record, or refuses it (StreamLimitError). */
+  admit(streamId: string): Promise<void>
+  /** Forgets ended streams past `keepEndedMs` (and past `maxStreams`) and old thumbnails of no record; resolves how many records expired. */
+  sweep(options?: S3SweepOptions): Promise<number>
+}
+
+export interface S3EvictionOptions {
+  records: S3Records
+  thumbs: S3Thumbnails
+  report: StoreReport
+  log: Logger
+  now: () => number
+  maxStreams: number
+  keepEndedMs: number
+}
+
+/** Ended streams, in the order they give up their place: those that never went live first, then oldest change first. */
+const endedFirst = (stored: S3Stored[]) => stored
+  .filter(({ record }) => record.status === 'ended')
+  .sort((a, b) => Number(!!a.record.session) - Number(!!b.record.session) || a.record.updatedAt - b.record.updatedAt)
+
+const oldestFirst = (listed: readonly ListedObject[]) => [...listed].sort((a, b) => a.lastModified - b.lastModified)
+
+export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs }: S3EvictionOptions): S3Eviction {
+  const batch = Math.min(MAX_BATCH, Math.max(1, Math.ceil(maxStreams / 100)))
+  let fruitlessUntil = 0
+  /** The records counted at `at`, plus the streams admitted here since. */
+  let counted: { at: number; records: number } | undefined
+  const trusted = Math.floor(maxStreams * TRUSTED_SHARE)
+  /** The next slice of the loose-thumbnail sweep; where a new instance starts follows the clock. */
+  let slice = Math.floor(now() / 60_000)
+
+  /** Evicts up to `want` ended streams (never `except`); resolves how many went. */
+  async function evict(listed: readonly ListedObject[], want: number, reads: number, deadline: number, except?: string): Promise<number> {
+    if (Date.now() < fruitlessUntil) return 0
+    const known = await records.load(oldestFirst(listed), { budget: reads, deadline })
+    let evicted = 0
+    for (const stored of endedFirst(known)) {
+      if (evicted >= want || Date.now() >= deadline) break
+      if (stored.record.streamId === except || !(await records.deleteAt(stored))) continue
+      log.info('stream state full: forgetting an ended stream', { stream: stored.record.streamId, maxStreams })
+      report.limit('stream_evicted')
+      evicted++
+    }
+    if (evicted === 0) fruitlessUntil = Date.now() + FRUITLESS_MS
+    return evicted
+  }
+
+  return {
+    async admit(streamId) {
+      if (streamId.length > STREAM_LIMITS.streamIdLength) {
+        report.limit('stream_id_too_long')
+        throw new StreamLimitError('stream_id_too_long', `a stream id of ${streamId.length} characters is not kept`)
+      }
+      if (counted && now() - counted.at < COUNT_FRESH_MS && counted.records + 1 <= trusted) {
+        counted.records++
+        return
+      }
+      const listed = await records.list()
+      counted = { at: now(), records: listed.length + 1 }
+      if (listed.length < maxStreams) return
+      counted = undefined // at the bound: count again next time
+      const want = Math.min(MAX_BATCH, Math.max(batch, listed.length - maxStreams + 1))
+      if ((await evict(listed, want, EXAMINE_READS, Infinity, streamId)) > 0) return
+      report.limit('streams_full')
+      log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', { stream: streamId.slice(0, 100), maxStreams })
+      await thumbs.removeStoredBefore(streamKey(streamId), Infinity).catch(() => {}) // the sweep takes what is left
+      throw new StreamLimitError('streams_full', `stream state full: every one of the ${maxStreams} stream records is a live stream`)
+    },
+
+    async sweep({ deadline = Infinity } = {}) {
+      const listed = await records.list()
+      records.retain(listed)
+      const cutoff = now() - keepEndedMs
+      const old = oldestFirst(listed.filter((object) => object.lastModified < cutoff + CLOCK_SLACK_MS))
+      const due = endedFirst(await records.load(old, { budget: SWEEP_READS, deadline }))
+        .filter(({ record }) => record.updatedAt < cutoff)
+      const gone = new Set<string>()
+      for (const stored of due.slice(0, SWEEP_DELETES)) {
+        if (Date.now() >= deadline) break
+        if (!(await records.deleteAt(stored))) continue // changed meanwhile: not due any more
+        report.limit('stream_expired')
+        gone.add(stored.key)
+      }
+      if (gone.size > 0) log.info('forgot ended streams past streams.keepEnded', { streams: gone.size })
+      const left = listed.filter((object) => !gone.has(object.key))
+      if (left.length > maxStreams && Date.now() < deadline) {
+        await evict(left, Math.min(MAX_BATCH, left.length - maxStreams), SWEEP_READS, deadline)
+      }
+      if (Date.now() < deadline) {
+        const withRecord = new Set(left.map((object) => records.hashOf(object.key)))
+        const removed = await thumbs.sweepLoose(SLICES[slice++ % SLICES.length]!, withRecord, now() - LOOSE_GRACE_MS, deadline)
+        if (removed > 0) log.info('removed thumbnails of streams with no record', { thumbnails: removed })
+      }
+      return gone.size
+    },
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The serverless queue: everything in one S3 bucket under a prefix, nothing kept between calls but a cache, so it
+ * works from AWS Lambda, where nothing runs after the answer and two scheduled runs may overlap. Keys (keys.ts):
+ *
+ * - `deliveries/<destination>/<eventId>`: one JSON object per pending delivery (delivery-objects.ts): since, attempts,
+ *   nextAt, the event copy it sends, and the lease of the claim holding it (token, until).
+ * - `events/<eventId>/<copy>`: the event, metadata and exact body, written by the put that added the deliveries.
+ * - `dead/<destination>/<eventId>`: a dead letter with its own copy of the body.
+ * - `seen/<eventId>`: the dedup window's marker.
+ *
+ * Every change is one conditional request on one key, so S3 decides every race. This file assembles the parts,
+ * each in its own file:
+ * - put.ts: storing an event copy and its deliveries (`If-None-Match: *`), and the dedup window;
+ * - claims.ts: listing deliveries and leasing the due ones by a write under `If-Match`;
+ * - held-claims.ts: load, extend, ack, retry and dead of a held claim, and removing an event copy once it is done;
+ * - dead-letters.ts: listing and replaying dead letters; stats.ts: the backlog as the bucket holds it;
+ * - sweep.ts: orphan event copies and expired dedup markers; queue-context.ts: what the parts share.
+ *
+ * A write can land and still be answered with an error (a 5xx, then the SDK's retry fails its own precondition):
+ * every write carries a random `rev`, so a refused write is checked against what is stored before it counts as
+ * lost, and a conditional delete that finds nothing (404) counts as done.
+ *
+ * Leases are times written by the claimer's clock and read by the others' (Lambda clocks are NTP-synced; keep
+ * leases far longer than any skew). `close` gives back the claims it holds; a holder that died leaves them
+ * claimable once `leaseUntil` passed. A waiting claim looks again every `pollMs` (deliveries put by other
+ * processes) or as soon as this process puts or retries one.
+ *
+ * Costs: a claim is one LIST per 1,000 pending deliveries plus a GET per delivery changed since this process last
+ * read it (the cache maps ETags to states), plus one PUT per delivery taken; a claim of one event's
+ * delivery to one destination (`eventId` and `destination`) is one GET. Bodies are not read to claim.
+ *
+ * What S3 itself must provide: conditional PutObject (`If-None-Match: *`, `If-Match`) and conditional DeleteObject
+ * (`If-Match`). AWS S3 has all three (general purpose buckets: August 2024, November 2024, September 2025); a store
+ * that ignores them makes every condition hold and loses the guarantees above: `probe()` tells (`hookcast check`).
+ * @module
+ */
+import type { Logger } from '../../log.ts'
+import { probeConditionalRequests, s3Objects, type ConditionalSupport, type S3Connection } from './objects.ts'
+import type { Queue } from '../../queue/types.ts'
+import { s3Claims, waitingRoom } from './claims.ts'
+import { release, type S3Context } from './queue-context.ts'
+import { listDeadLetters, replayDeadLetters } from './dead-letters.ts'
+import { s3HeldClaims } from './held-claims.ts'
+import { s3QueueKeys } from './keys.ts'
+import { s3Put } from './put.ts'
+import { s3QueueStats } from './stats.ts'
+import { s3Sweeper, type S3SweepResult } from './sweep.ts'
+
+export type { S3SweepResult } from './sweep.ts'
+
+export interface S3QueueOptions extends S3Connection {
+  /** Every key starts with `<prefix>/`. Default `hookcast`. */
+  prefix?: string
+  /** A put of an event id put within this window is dropped (`{ duplicate: true }`); 0: no window. */
+  dedupWindowMs: number
+  /** How often a waiting claim looks for deliveries put by other processes, ms. Default 1 s. */
+  pollMs?: number
+  /** Event copies no delivery refers to (a put that died half-way) are removed once this old, ms. Default 10 min. */
+  orphanAgeMs?: number
+  /** How often a claim starts a sweep (orphan copies, expired dedup markers), ms; 0: only `sweep()`. Default 10 min. */
+  sweepEveryMs?: number
+  /** Requests at once while reading many objects. Default 16. */
+  concurrency?: number
+  log: Logger
+  now?: () => number
+}
+
+export interface S3Queue extends Queue {
+  /** Removes orphan event copies and expired dedup markers now (a scheduled run may call it). */
+  sweep(): Promise<S3SweepResult>
+  /** Whether the bucket honours the conditional requests the queue relies on. */
+  probe(): Promise<ConditionalSupport>
+}
+
+export async function openS3Queue(options: S3QueueOptions): Promise<S3Queue> {
+  const state = { closed: false }
+  const room = waitingRoom(state)
+  const ctx: S3Context = {
+    keys: s3QueueKeys(options.prefix),
+    objects: s3Objects(options),
+    log: options.log,
+    now: options.now ?? Date.now,
+    concurrency: Math.max(1, options.concurrency ?? 16),
+    windowMs: Math.max(0, options.dedupWindowMs),
+    cache: new Map(),
+    held: new Map(),
+    heldKeys: new Map(),
+    state,
+    wake: room.wake,
+  }
+  const sweeper = s3Sweeper(ctx, {
+    orphanAgeMs: options.orphanAgeMs ?? 10 * 60_000,
+    sweepEveryMs: options.sweepEveryMs ?? 10 * 60_000,
+  })
+
+  return {
+    put: s3Put(ctx),
+    claim: s3Claims(ctx, { pollMs: Math.max(10, options.pollMs ?? 1_000), nap: room.nap, beforeClaim: sweeper.maybeSweep }),
+    ...s3HeldClaims(ctx),
+    deadLetters: (filter = {}) => listDeadLetters(ctx, filter),
+    replay: (filter = {}) => replayDeadLetters(ctx, filter),
+    stats: () => s3QueueStats(ctx),
+    sweep: sweeper.sweep,
+    probe: () => probeConditionalRequests(ctx.objects, ctx.keys.root),
+
+    async close() {
+      if (state.closed) return
+      state.closed = true
+      room.wake()
+      // Claims do not outlive the queue: given back now rather than when their lease runs out.
+      await Promise.all([...ctx.held.keys()].map((token) => release(ctx, token)))
+      await sweeper.running()?.catch(() => {})
+      ctx.objects.close()
+    },
+  }
+}

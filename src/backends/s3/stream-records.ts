@@ -1,0 +1,148 @@
+/**
+ * The stream records in the bucket, as the S3 stream store's parts read and remove them: one object per stream under
+ * `<prefix>/streams/<key>` (`key`: streamKey, 128 bits of SHA-256 of the stream id in hex) holding `{ rev, record }`
+ * as JSON, whose ETag is the record's revision.
+ *
+ * Records read through `load` are kept in memory by ETag: a listed ETag that matches needs no GET (an ETag is the MD5
+ * of the bytes, and every write carries a random `rev`, so one ETag is one content). A listing of records that did not
+ * change costs the LIST requests alone; the bounds' scans of a warm instance read only what changed.
+ * @module
+ */
+import type { StreamRecord } from '../../streams/stream-types.ts'
+import { cloneRecord, normaliseRecord } from '../../streams/stream-record.ts'
+import { streamKey } from '../../streams/stream-key.ts'
+import type { ListedObject, Objects } from './objects.ts'
+import type { StoreReport } from '../../streams/store-report.ts'
+
+/** A record as stored: its object key, the ETag (its revision), its `rev`, and S3's Last-Modified (epoch ms). */
+export interface S3Stored {
+  key: string
+  record: StreamRecord
+  etag: string
+  rev: string
+  /** Epoch ms, whole seconds (S3's Last-Modified). */
+  lastModified: number
+}
+
+/** Requests at once while reading many records. */
+const CONCURRENCY = 16
+
+export interface S3Records {
+  /** The object key of a stream's record. */
+  key(streamId: string): string
+  /** The stream key (the hash) of a record's object key. */
+  hashOf(key: string): string
+  /** The object key of the record of a stream key. */
+  keyOfHash(hash: string): string
+  /** The record under `key` (fresh, the caller's copy); throws when it is not a record (of `streamId`, when given). */
+  read(key: string, streamId?: string): Promise<S3Stored | undefined>
+  /** Every record object (one LIST request per 1,000). */
+  list(): Promise<ListedObject[]>
+  /**
+   * The records of `listed`, in that order: those known at the listed ETag from memory, the others read, at most
+   * `budget` GETs and none once `deadline` (epoch ms) passed. Objects that are gone or not records are left out.
+   * What it returns is shared: read it, do not change it.
+   */
+  load(listed: readonly ListedObject[], options?: { budget?: number; deadline?: number }): Promise<S3Stored[]>
+  /** Forgets what is kept in memory of keys not in `listed` (a full listing). */
+  retain(listed: readonly ListedObject[]): void
+  /**
+   * Deletes the record at exactly its ETag, then the stream's thumbnails stored no later than a second after it
+   * (S3's times are whole seconds); false when that version is no longer the current one (changed meanwhile).
+   */
+  deleteAt(stored: S3Stored): Promise<boolean>
+}
+
+export interface S3RecordsOptions {
+  objects: Objects
+  /** `<prefix>/` or empty. */
+  root: string
+  now: () => number
+  report: StoreReport
+  /** Removes a stream's thumbnails stored at or before `until` (epoch ms). */
+  removeThumbnails(hash: string, until: number): Promise<void>
+  /** Records kept in memory at most. */
+  maxKnown: number
+}
+
+const decoder = new TextDecoder()
+
+export function s3Records({ objects, root, now, report, removeThumbnails, maxKnown }: S3RecordsOptions): S3Records {
+  const prefix = `${root}streams/`
+  const known = new Map<string, Omit<S3Stored, 'lastModified'>>()
+
+  function decode(bytes: Uint8Array): { record: StreamRecord; rev: string } | undefined {
+    try {
+      const raw = JSON.parse(decoder.decode(bytes)) as { rev?: unknown; record?: unknown }
+      const record = normaliseRecord(raw.record, now())
+      return record && typeof raw.rev === 'string' ? { record, rev: raw.rev } : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  async function read(key: string, streamId?: string): Promise<S3Stored | undefined> {
+    const got = await objects.get(key)
+    if (!got) return undefined
+    const decoded = decode(got.body)
+    if (!decoded || (streamId !== undefined && decoded.record.streamId !== streamId)) {
+      throw new Error(`stream state s3://${objects.bucket}/${key} is not a record${streamId ? ` of ${streamId.slice(0, 100)}` : ''}`)
+    }
+    return { key, ...decoded, etag: got.etag, lastModified: got.lastModified }
+  }
+
+  function keep(stored: S3Stored): void {
+    known.delete(stored.key) // the newest last: the first is the one dropped past maxKnown
+    known.set(stored.key, { key: stored.key, record: cloneRecord(stored.record), etag: stored.etag, rev: stored.rev })
+    if (known.size > maxKnown) known.delete(known.keys().next().value!)
+  }
+
+  return {
+    key: (streamId) => `${prefix}${streamKey(streamId)}`,
+    hashOf: (key) => key.slice(prefix.length),
+    keyOfHash: (hash) => `${prefix}${hash}`,
+    read,
+
+    async list() {
+      const out: ListedObject[] = []
+      for await (const object of objects.list(prefix)) out.push(object)
+      return out
+    },
+
+    async load(listed, { budget = Infinity, deadline = Infinity } = {}) {
+      const out: Array<S3Stored | undefined> = new Array(listed.length)
+      const toRead: number[] = []
+      listed.forEach((object, index) => {
+        const hit = known.get(object.key)
+        if (hit && hit.etag === object.etag) out[index] = { ...hit, lastModified: object.lastModified }
+        else if (toRead.length < budget) toRead.push(index)
+      })
+      for (let i = 0; i < toRead.length && Date.now() < deadline; i += CONCURRENCY) {
+        await Promise.all(toRead.slice(i, i + CONCURRENCY).map(async (index) => {
+          // Not a record (another tool's object under the prefix): left alone, as the listing leaves it.
+          const stored = await read(listed[index]!.key).catch(() => undefined)
+          if (!stored) return
+          keep(stored)
+          out[index] = stored
+        }))
+      }
+      return out.filter((stored): stored is S3Stored => stored !== undefined)
+    },
+
+    retain(listed) {
+      const keys = new Set(listed.map((object) => object.key))
+      for (const key of known.keys()) if (!keys.has(key)) known.delete(key)
+    },
+
+    async deleteAt(stored) {
+      const outcome = await objects.delete(stored.key, stored.etag)
+      if (outcome === 'conflict') return false
+      known.delete(stored.key)
+      // S3's times are whole seconds, rounded differently by HEAD and LIST on some stores: a second of slack.
+      await removeThumbnails(stored.key.slice(prefix.length), stored.lastModified + 1_000).catch((error) =>
+        report.failed('thumbnail-remove', 'cannot remove a forgotten stream\'s thumbnails; the sweep retries', { stream: stored.record.streamId }, error))
+      // 'missing' counts as done: this delete landed before a retry of it was refused (or another's did).
+      return true
+    },
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The stream store in S3, for hookcast on AWS Lambda: concurrent invocations share the state through the bucket,
+ * and S3's conditional requests do the compare-and-set.
+ *
+ * - `<prefix>/streams/<key>`: one object per stream (`key`: 128 bits of SHA-256 of the stream id in hex, as the
+ *   local and NATS stores name theirs, so any id fits an S3 key), holding `{ rev, record }` as JSON. The record's
+ *   revision is the object's ETag; `rev` is random per write, so no two writes share an ETag (S3's ETag is the
+ *   MD5 of the bytes) and a stream deleted and made again never takes an old revision (stream-records.ts).
+ * - `put(…, null)` is a PutObject with `If-None-Match: *`, `put(…, revision)` one with `If-Match: revision`; a
+ *   failed precondition is a `conflict`. A write refused on its retry (after a 5xx that came after it landed) is
+ *   recognised by its `rev`.
+ * - `delete` is a DeleteObject with `If-Match` on the revision read (or given), then removes the stream's
+ *   thumbnails stored no later than a second after that revision (S3 gives times in whole seconds: one stored
+ *   within that second by a new session on another invocation may go too; its record then refers to a thumbnail
+ *   that is gone, as after a crash, and the alert goes without its picture).
+ * - `<prefix>/thumbnails/<key>/<eventId>`: thumbnail bytes (thumbnails.ts).
+ *
+ * Bounds (eviction.ts), as the local and NATS stores have them, with no background timer (a function is frozen
+ * after it answers): the scheduled run calls `sweep`.
+ * - `maxStreams` records: a new stream counts them (a LIST; well under the bound, a count of the last 10 s is
+ *   reused) and evicts a batch of ended streams at the bound, never a live or ending one; when none can go it is
+ *   refused (StreamLimitError, counted `streams_full`).
+ * - Ended streams go `keepEndedMs` after their last change, with their thumbnails, at a sweep.
+ * - Thumbnails of streams with no record go at a sweep once older than a minute (a slice of them per sweep).
+ * - Thumbnail bytes are bounded by count, not by `maxThumbnailBytes` (S3 has no cheap byte count: that would be a
+ *   LIST of every thumbnail): at most `spareThumbnails + 2` per stream, so `maxStreams × (spareThumbnails + 2)`
+ *   thumbnails, each at most a hook body (on Lambda, below 6 MB), plus those of no record until swept.
+ *
+ * Bounds hit are counted through `onLimit` (`streams_full`, `stream_evicted`, `stream_expired`,
+ * `stream_id_too_long`). `lazy` puts are written at once, like every other.
+ * @module
+ */
+import type { StreamStore, VersionedRecord } from '../../streams/stream-store.ts'
+import { STREAM_LIMITS } from '../../streams/stream-types.ts'
+import { cloneRecord } from '../../streams/stream-record.ts'
+import { silentLogger, type Logger } from '../../log.ts'
+import { STREAM_STORE_DEFAULTS } from '../local/stream-store-options.ts'
+import { s3Objects, type S3Connection } from './objects.ts'
+import { storeReport } from '../../streams/store-report.ts'
+import { s3Records } from './stream-records.ts'
+import { s3Thumbnails } from './thumbnails.ts'
+import { s3Eviction, type S3SweepOptions } from './eviction.ts'
+
+export interface S3StreamStoreOptions extends S3Connection {
+  /** Every key starts with `<prefix>/`. Default `hookcast`. */
+  prefix?: string
+  /** Thumbnails kept per stream beyond those its record refers to (oldest go first). Default 8. */
+  spareThumbnails?: number
+  /** Stream records kept at most (default 10,000). */
+  maxStreams?: number
+  /** Ended streams are forgotten this long after their last change (default 7 days). */
+  keepEndedMs?: number
+  log?: Logger
+  now?: () => number
+  /** A step after the change itself failed (it is retried by the sweep); for metrics. */
+  onBackgroundFailure?(task: string): void
+  /** A bound was hit (`streams_full`, `stream_evicted`, `stream_expired`, `stream_id_too_long`); for metrics. */
+  onLimit?(limit: string): void
+}
+
+export interface S3StreamStore extends StreamStore {
+  /**
+   * Forgets ended streams past `keepEndedMs` (and past `maxStreams`) and thumbnails of no record; bounded work, no
+   * new step after `deadline`. Resolves how many records expired.
+   */
+  sweep(options?: S3SweepOptions): Promise<number>
+}
+
+/** Tries of a delete without a revision while writers keep replacing the record. */
+const DELETE_TRIES = 8
+const encoder = new TextEncoder()
+
+export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore {
+  const now = options.now ?? Date.now
+  const log = options.log ?? silentLogger
+  const maxStreams = Math.max(1, options.maxStreams ?? STREAM_STORE_DEFAULTS.maxStreams)
+  const keepEndedMs = options.keepEndedMs ?? STREAM_STORE_DEFAULTS.keepEndedMs
+  const objects = s3Objects(options)
+  const trimmed = (options.prefix ?? 'hookcast').replace(/^\/+|\/+$/g, '')
+  const root = trimmed ? `${trimmed}/` : ''
+  const report = storeReport(log, options)
+  const records = s3Records({
+    objects, root, now, report, maxKnown: maxStreams + 1_024,
+    removeThumbnails: (hash, until) => thumbs.removeStoredBefore(hash, until),
+  })
+  const thumbs = s3Thumbnails({
+    objects, root, spare: Math.max(0, options.spareThumbnails ?? 8),
+    async referenced(streamId) {
+      const record = (await records.read(records.key(streamId), streamId).catch(() => undefined))?.record
+      return [record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId]
+    },
+    hasRecord: async (hash) => (await objects.get(records.keyOfHash(hash))) !== undefined,
+  })
+  const eviction = s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs })
+
+  return {
+    async get(streamId) {
+      const stored = await records.read(records.key(streamId), streamId)
+      return stored && { record: stored.record, revision: stored.etag } satisfies VersionedRecord
+    },
+
+    async put(streamId, record, expected) {
+      if (record.streamId !== streamId) throw new Error('a record is put under its own stream id')
+      if (expected === null) await eviction.admit(streamId)
+      record.updatedAt = now()
+      const key = records.key(streamId)
+      const rev = crypto.randomUUID()
+      const etag = await objects.put(key, encoder.encode(JSON.stringify({ rev, record })), expected === null ? { ifNoneMatch: '*' } : { ifMatch: expected })
+      if (etag !== 'conflict') return etag
+      // Refused: another writer came first, unless this very write landed before a retry of it was refused.
+      const stored = await records.read(key).catch(() => undefined)
+      return stored?.rev === rev ? stored.etag : 'conflict'
+    },
+
+    async list() {
+      const listed = await records.list()
+      records.retain(listed)
+      return (await records.load(listed)).map((stored) => cloneRecord(stored.record)) // copies: what `load` knows is shared
+    },
+
+    async delete(streamId, expected) {
+      const key = records.key(streamId)
+      for (let attempt = 0; attempt < DELETE_TRIES; attempt++) {
+        const stored = await records.read(key, streamId)
+        if (!stored) return false
+        if (expected !== undefined && stored.etag !== expected) return 'conflict'
+        if (await records.deleteAt(stored)) return true
+        if (expected !== undefined) return 'conflict'
+        // changed meanwhile: delete whatever it is now
+      }
+      throw new Error(`stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`)
+    },
+
+    async putThumbnail(ref, bytes) {
+      if ((ref.event.streamId ?? '').length > STREAM_LIMITS.streamIdLength) {
+        report.limit('stream_id_too_long')
+        return false
+      }
+      await thumbs.put(ref, bytes)
+      return true
+    },
+
+    thumbnail: (streamId, eventId) => thumbs.get(streamId, eventId),
+    sweep: (sweepOptions) => eviction.sweep(sweepOptions),
+
+    async close() {
+      objects.close()
+    },
+  }
+}
