@@ -3,7 +3,7 @@
  * records refer to. The shape a NATS KV bucket (get -> value and revision, create, update with the last revision,
  * delete, keys) or S3 objects (ETag, If-Match / If-None-Match) implement as it is, so several instances can share
  * the state; `memory` (reference, tests) and `local` (one file per stream, the embedded default) implement it here.
- * `test/state/stream-store.contract.ts` is the suite every implementation passes.
+ * `test/streams/stream-store.contract.ts` is the suite every implementation passes.
  *
  * Change a record through {@link updateWithRetry}: it reads, applies a change and writes with the revision it read,
  * again until no other writer came in between, so no change is lost and none is applied twice.

@@ -21,7 +21,7 @@ import { jpeg, SECRET, signedThumbnail } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { startNatsServer, type NatsTestServer } from '../support/nats-server.ts'
 import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
-import { startConditionalProxy, type ConditionalProxy } from '../queue/s3/conditional-proxy.ts'
+import { startConditionalProxy, type ConditionalProxy } from '../backends/s3/conditional-proxy.ts'
 
 const BUCKET = 'cli-spool'
 const ENV = { S3_KEY: S3_ACCESS_KEY, S3_SECRET: S3_SECRET_KEY }

@@ -16,7 +16,7 @@ import { silentLogger } from '../../src/log.ts'
 import { createHash } from 'node:crypto'
 import { makeEvent } from '../support/events.ts'
 import { S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
-import { startConditionalProxy, type ConditionalProxy } from '../queue/s3/conditional-proxy.ts'
+import { startConditionalProxy, type ConditionalProxy } from '../backends/s3/conditional-proxy.ts'
 
 const BUCKET = 'lambda-spool'
 let server: S3TestServer

@@ -14,7 +14,7 @@ import { jpeg, PAYLOADS, SECRET, signedJson, signedThumbnail } from '../support/
 import { listFiles, tempDir } from '../support/files.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
-import { startConditionalProxy, type ConditionalProxy } from '../queue/s3/conditional-proxy.ts'
+import { startConditionalProxy, type ConditionalProxy } from '../backends/s3/conditional-proxy.ts'
 import { functionUrlEvent, lambdaContext, scheduleEvent } from './events.ts'
 
 const PATH = '/hooks/millicast'

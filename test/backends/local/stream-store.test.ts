@@ -3,13 +3,13 @@
  * test/streams/bounds.test.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { openLocalStreamStore } from '../../src/backends/local/stream-store.ts'
-import { silentLogger } from '../../src/log.ts'
-import { tempDir } from '../support/files.ts'
-import { streamStoreContract } from './stream-store.contract.ts'
-import { freshRecord } from '../../src/streams/stream-record.ts'
-import type { ThumbnailRef } from '../../src/streams/stream-types.ts'
-import { makeEvent } from '../support/events.ts'
+import { openLocalStreamStore } from '../../../src/backends/local/stream-store.ts'
+import { silentLogger } from '../../../src/log.ts'
+import { tempDir } from '../../support/files.ts'
+import { streamStoreContract } from '../../streams/stream-store.contract.ts'
+import { freshRecord } from '../../../src/streams/stream-record.ts'
+import type { ThumbnailRef } from '../../../src/streams/stream-types.ts'
+import { makeEvent } from '../../support/events.ts'
 
 const dirs: Array<ReturnType<typeof tempDir>> = []
 afterAll(() => { for (const dir of dirs) dir.remove() })

@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import { Kvm } from '@nats-io/kv'
 import { natsSigningKeyStore } from '../../../src/backends/nats/signing-key.ts'
 import { natsForTests } from './nats-for-tests.ts'
-import { signingKeyContract } from '../signing-key.contract.ts'
+import { signingKeyContract } from '../../streams/signing-key.contract.ts'
 
 const server = natsForTests()
 /** Instances: one connection each. */

@@ -6,7 +6,7 @@
 import { openS3Queue } from '../../../src/backends/s3/queue.ts'
 import type { Queue } from '../../../src/queue/types.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { queueContract } from '../contract.ts'
+import { queueContract } from '../../queue/contract.ts'
 import { conditionalBucket } from './conditional-proxy.ts'
 
 const BUCKET = 'spool'

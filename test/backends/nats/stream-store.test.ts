@@ -13,7 +13,7 @@ import { StreamLimitError, type ThumbnailRef } from '../../../src/streams/stream
 import { jpeg } from '../../support/hooks.ts'
 import { natsForTests } from './nats-for-tests.ts'
 import { sleep } from '../../support/wait.ts'
-import { streamStoreContract } from '../stream-store.contract.ts'
+import { streamStoreContract } from '../../streams/stream-store.contract.ts'
 
 /** Small enough that a contract thumbnail (20 kB) and the big one below take several chunks. */
 const MAX_PAYLOAD = 64 * 1024

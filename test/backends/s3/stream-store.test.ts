@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import { openS3StreamStore } from '../../../src/backends/s3/stream-store.ts'
 import { updateWithRetry, type StreamStore } from '../../../src/streams/stream-store.ts'
-import { conditionalBucket } from '../../queue/s3/conditional-proxy.ts'
-import { streamStoreContract } from '../stream-store.contract.ts'
+import { conditionalBucket } from './conditional-proxy.ts'
+import { streamStoreContract } from '../../streams/stream-store.contract.ts'
 import { jpeg } from '../../support/hooks.ts'
 
 const BUCKET = 'state'

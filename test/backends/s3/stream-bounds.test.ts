@@ -11,7 +11,7 @@ import { openS3StreamStore, type S3StreamStoreOptions } from '../../../src/backe
 import { SLICES } from '../../../src/backends/s3/thumbnails.ts'
 import { updateWithRetry, type StreamStore } from '../../../src/streams/stream-store.ts'
 import { StreamLimitError, type StreamRecord, type ThumbnailRef } from '../../../src/streams/stream-types.ts'
-import { conditionalBucket } from '../../queue/s3/conditional-proxy.ts'
+import { conditionalBucket } from './conditional-proxy.ts'
 import { jpeg } from '../../support/hooks.ts'
 import { startRequestLog } from './request-log.ts'
 

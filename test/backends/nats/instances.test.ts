@@ -82,7 +82,7 @@ describe('NATS queue shared by instances', () => {
       ids.push(e.id)
       await survivor.put(e, ['disk'])
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/queue/nats/holder.ts', server.url, prefix, String(ackWaitMs), 'disk', '10'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/backends/nats/holder.ts', server.url, prefix, String(ackWaitMs), 'disk', '10'], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     })
     const exited = new Promise((resolve) => child.once('exit', resolve))

@@ -5,7 +5,7 @@ import type { Queue } from '../../../src/queue/types.ts'
 import { memoryDedupWindow } from '../../../src/queue/dedup.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { tempDir } from '../../support/files.ts'
-import { queueContract } from '../contract.ts'
+import { queueContract } from '../../queue/contract.ts'
 
 const root = tempDir('hookcast-local-queue-')
 afterAll(() => root.remove())

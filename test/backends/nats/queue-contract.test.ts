@@ -4,7 +4,7 @@ import { openNatsQueue, type NatsQueue } from '../../../src/backends/nats/queue.
 import type { Queue } from '../../../src/queue/types.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
-import { queueContract } from '../contract.ts'
+import { queueContract } from '../../queue/contract.ts'
 
 let server: NatsTestServer
 beforeAll(async () => {

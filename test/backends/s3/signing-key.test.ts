@@ -1,7 +1,7 @@
 /** The signing key store contract against S3: s3rver behind the conditional proxy, a prefix per round. */
 import { s3SigningKeyStore } from '../../../src/backends/s3/signing-key.ts'
-import { conditionalBucket } from '../../queue/s3/conditional-proxy.ts'
-import { signingKeyContract } from '../signing-key.contract.ts'
+import { conditionalBucket } from './conditional-proxy.ts'
+import { signingKeyContract } from '../../streams/signing-key.contract.ts'
 
 const BUCKET = 'keys'
 const s3 = conditionalBucket(BUCKET)

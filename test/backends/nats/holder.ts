@@ -1,9 +1,9 @@
 /**
- * Another hookcast instance, for test/queue/nats/instances.test.ts to kill: opens the NATS queue, claims up to `max`
+ * Another hookcast instance, for test/backends/nats/instances.test.ts to kill: opens the NATS queue, claims up to `max`
  * deliveries of `destination` with a long lease, prints their event ids as one JSON line, and holds them (its
  * lease kept alive on the server) until it is killed.
  *
- * Usage: node --import tsx test/queue/nats/holder.ts <server url> <prefix> <ackWaitMs> <destination> <max>
+ * Usage: node --import tsx test/backends/nats/holder.ts <server url> <prefix> <ackWaitMs> <destination> <max>
  */
 import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
 import { silentLogger } from '../../../src/log.ts'

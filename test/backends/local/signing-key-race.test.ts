@@ -5,7 +5,7 @@
  */
 import { afterAll, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
-import { tempDir } from '../support/files.ts'
+import { tempDir } from '../../support/files.ts'
 
 /** While set, the next rename of the key file waits for it (then the hook is gone). */
 let holdRename: Promise<void> | undefined
@@ -21,7 +21,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     },
   }
 })
-const { localSigningKeyStore } = await import('../../src/backends/local/signing-key.ts')
+const { localSigningKeyStore } = await import('../../../src/backends/local/signing-key.ts')
 
 const dir = tempDir('hookcast-signing-key-race-')
 afterAll(() => dir.remove())
