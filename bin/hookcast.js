@@ -3,7 +3,7 @@
 // published package ships dist/node, and a git checkout builds it at `npm install`).
 import { existsSync } from 'node:fs'
 
-const dist = new URL('../dist/node', import.meta.url)
+const dist = new URL('../dist/node/', import.meta.url)
 if (!existsSync(new URL('src/cli/main.js', dist))) {
   console.error('hookcast: dist/node is missing: run `npm run build` in the hookcast directory first (`npm install` does)')
   process.exit(1)
