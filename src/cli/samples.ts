@@ -1,5 +1,5 @@
 /**
- * Realistic platform webhooks for `hookcast send`, shaped as protocol.md documents them.
+ * Realistic platform webhooks for `hookcast send`, shaped as docs/protocol.md describes them.
  * @module
  */
 

@@ -1,5 +1,5 @@
 /**
- * Where the gateway listens, and whether it may: the development secret is published (protocol.md and this
+ * Where the gateway listens, and whether it may: the development secret is published (docs/protocol.md §2.4, and this
  * repository), so anyone can sign hooks with it. With it, hookcast binds loopback unless told otherwise, and
  * refuses a non-loopback address unless `server.allowDevSecret` says the risk is taken knowingly.
  * @module

@@ -60,7 +60,7 @@ function nestingDepth(value: unknown, stopAfter: number): number {
 
 /** Classifies a Content-Type header; undefined means we don't take it (415). */
 export function hookContentType(header: string | null): EventContentType | undefined {
-  // The JSON hooks' exact Content-Type is undocumented (protocol.md §1), so a missing one is taken as JSON.
+  // The JSON hooks' exact Content-Type is undocumented (docs/protocol.md §1), so a missing one is taken as JSON.
   const mime = (header ?? '').split(';')[0]!.trim().toLowerCase()
   if (mime === 'image/jpeg' || mime === 'image/jpg') return 'image/jpeg'
   if (mime === '' || mime === 'application/json' || mime === 'text/json' || mime.endsWith('+json')) return 'application/json'
@@ -126,7 +126,7 @@ export async function parseJsonHook(body: Uint8Array, ctx: ParseContext): Promis
 }
 
 /**
- * Thumbnail metadata travels in headers the signature does not cover (protocol.md §2, §9.3), so each one is
+ * Thumbnail metadata travels in headers the signature does not cover (docs/protocol.md §2.2, §6.1), so each one is
  * checked before it can reach a file name or object key.
  */
 export async function parseThumbnail(body: Uint8Array, headers: Headers, ctx: ParseContext): Promise<HookEvent> {

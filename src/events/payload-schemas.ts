@@ -1,5 +1,5 @@
 /**
- * The documented `data` of each JSON hook kind (protocol.md §3-§7), as zod schemas.
+ * The documented `data` of each JSON hook kind (docs/protocol.md §3-§7), as zod schemas.
  *
  * Payloads are signed by the platform and never resent, so a shape we don't expect is logged, not refused: these
  * schemas say what we know, and `.loose()` keeps fields the platform adds later.

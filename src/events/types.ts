@@ -3,7 +3,7 @@
  * @module
  */
 
-/** Hook kinds documented in protocol.md; the platform adds kinds, so an event's `type` may be any other string too. */
+/** Hook kinds the platform documents (docs/protocol.md §1); the platform adds kinds, so an event's `type` may be any other string too. */
 export const KNOWN_EVENTS = {
   feeds: ['started', 'ended'],
   recordings: ['started', 'completed', 'error', 'deleted'],

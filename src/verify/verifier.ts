@@ -1,7 +1,7 @@
 /**
  * The one verifier every hook kind goes through.
  *
- * Scheme (protocol.md §2): `X-Millicast-Signature: sha1=<lowercase hex HMAC-SHA1(base64decode(secret), raw body)>`.
+ * Scheme (docs/protocol.md §2.1): `X-Millicast-Signature: sha1=<lowercase hex HMAC-SHA1(base64decode(secret), raw body)>`.
  * Several secrets may be configured so a rotation ("Renew" in the dashboard takes effect at once) loses nothing.
  * The MAC is computed with `node:crypto` (Node, Deno and Bun all have it), chunk by chunk as the body arrives, so a
  * body is hashed while it is still in the CPU cache and never needs a second pass or a copy for Web Crypto.

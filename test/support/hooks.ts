@@ -1,17 +1,17 @@
 /**
- * Realistic platform webhooks for tests: the payloads of protocol.md, signed the platform's way.
+ * Realistic platform webhooks for tests: the payloads of docs/protocol.md, signed the platform's way.
  */
 import { readFileSync } from 'node:fs'
 import { sign } from '../../src/verify/verifier.ts'
 
-/** The protocol.md test secret ("millicast-test-secret-0123456789", base64). */
+/** The published test secret (docs/protocol.md §2.4) ("millicast-test-secret-0123456789", base64). */
 export const SECRET = 'bWlsbGljYXN0LXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk='
 export const OTHER_SECRET = btoa('another-secret-used-while-rotating')
 
 export const FEED_ID = '369e4a86-f937-4254-bd9f-99dc484d2bd6'
 export const STREAM_ID = 'ZG6NWV/sample_stream'
 
-/** One documented payload per JSON hook kind (protocol.md §3-§7). */
+/** One documented payload per JSON hook kind (docs/protocol.md §3-§7). */
 export const PAYLOADS = {
   feedsStarted: {
     type: 'feeds', event: 'started', timestamp: 1638463486489,

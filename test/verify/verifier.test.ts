@@ -3,7 +3,7 @@ import { createVerifier, sign, WebhookVerificationError } from '../../src/verify
 import { timingSafeEqual } from '../../src/verify/constant-time.ts'
 import { OTHER_SECRET, SECRET } from '../support/hooks.ts'
 
-// protocol.md §2 test vector
+// docs/protocol.md §2.4 test vector
 const VECTOR_BODY = '{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"feedId":"369e4a86-f937-4254-bd9f-99dc484d2bd6","accountId":"ZG6NWV","name":"sample_stream","streamId":"ZG6NWV/sample_stream","started":1638463486359,"active":true}}'
 const VECTOR_HEADER = 'sha1=9c72b312b02ca83ef4ba1779493f81b6ebdb12bb'
 const WRONG_KEY_HEADER = 'sha1=f4afba7663e7a3dcc12a66043fcf456dae73fc97'
