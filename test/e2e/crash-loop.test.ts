@@ -600,15 +600,16 @@ routes:
       }
     }
     if (report.duplicates > 0) problems.push(`${report.duplicates} accepted events have more than one object`)
-    // Most hooks accepted: the checks above count only what was, so a gateway refusing or dropping hooks would pass them.
+    // Most hooks accepted: the checks above count only what was, so a gateway refusing or dropping hooks passes them.
     const answered = Object.values(report.statuses).reduce((sum, count) => sum + count, 0)
     if (report.accepted < answered * (1 - MAX_REFUSED_SHARE)) {
       const share = `at least ${(1 - MAX_REFUSED_SHARE) * 100}% must be`
-      problems.push(`only ${report.accepted} of ${answered} answered hooks were accepted (${share}): ${JSON.stringify(report.statuses)}`)
+      const statuses = JSON.stringify(report.statuses)
+      problems.push(`only ${report.accepted} of ${answered} answered hooks were accepted (${share}): ${statuses}`)
     }
     // A kill cuts at most the one request each sender has under way (senders wait while no server is live).
     if (report.sendErrors > SENDERS * KILLS) {
-      problems.push(`${report.sendErrors} requests got no answer: more than the ${KILLS} kills can cut (${SENDERS} each)`)
+      problems.push(`${report.sendErrors} requests got no answer: more than ${KILLS} kills can cut (${SENDERS} each)`)
     }
 
     // What the servers said along the way (retries and errors explain most failures).

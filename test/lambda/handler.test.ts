@@ -68,7 +68,8 @@ async function instance(env: Record<string, string> = {}, extraConfig = '', rout
     beforeAnswer: () => logs.filter((line) => line.msg === 'deliveries made before answering'),
     /** Starts it (the config, the queue) with a request that delivers nothing: later requests have no cold start. */
     async warm() {
-      expect((await invoke(functionUrlEvent('/elsewhere', await signedJson(PAYLOADS.feedsStarted)))).statusCode).toBe(404)
+      const elsewhere = functionUrlEvent('/elsewhere', await signedJson(PAYLOADS.feedsStarted))
+      expect((await invoke(elsewhere)).statusCode).toBe(404)
     },
     scheduled: (remainingMs = 60_000) => lambda.scheduled(scheduleEvent(), lambdaContext(remainingMs)),
     async close() {
@@ -201,7 +202,7 @@ describe('a destination that is down', () => {
     }, 15_000, 50)
   }
 
-  it('leaves the event queued after the 200, and scheduled delivers it once it is back, by the retry schedule', async () => {
+  it('leaves the event queued after the 200, and scheduled delivers it by the schedule once it is back', async () => {
     let up = false
     lambda.receiver.answer = () => (up ? {} : { status: 503 })
     const hook = await signedJson(PAYLOADS.transcoderActive)
@@ -250,7 +251,8 @@ describe('a destination slower than the deadline', () => {
     const hook = await signedJson({ ...PAYLOADS.transcoderActive, event: 'STOPPED' })
     const started = Date.now()
     // The destination has not answered when the function does: it answered by its deadline, not the destination's.
-    const result = await guard(lambda.invoke(functionUrlEvent(PATH, hook)), 20_000, 'the answer while the destination hangs')
+    const answer = lambda.invoke(functionUrlEvent(PATH, hook))
+    const result = await guard(answer, 20_000, 'the answer while the destination hangs')
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900)
     expect(result.statusCode, result.body).toBe(200)
     expect(lambda.stored(json(result).id)).toEqual(hook.body)
@@ -274,7 +276,8 @@ describe('a destination slower than the deadline', () => {
       await long.warm()
       const hook = await signedJson({ ...PAYLOADS.transcoderActive, event: 'DELETED' })
       // 2 s left: the deliveries stop 1.5 s before the end, whatever HOOKCAST_DELIVER_WITHIN says.
-      const result = await guard(long.invoke(functionUrlEvent(PATH, hook), 2_000), 20_000, 'the answer within the remaining time')
+      const answer = long.invoke(functionUrlEvent(PATH, hook), 2_000)
+      const result = await guard(answer, 20_000, 'the answer within the remaining time')
       expect(result.statusCode, result.body).toBe(200)
       // Stopped at that deadline (given back, or not begun), not by the attempt's own 5 s timeout: no failed attempt.
       expect(long.logs.filter((line) => line.msg === 'delivery failed; will retry')).toEqual([])

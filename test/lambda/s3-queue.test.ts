@@ -129,7 +129,8 @@ describe('on-demand deliveries on the S3 queue', () => {
     const [a, b] = [await instance(prefix, destination), await instance(prefix, destination)]
     try {
       const hook = event('s3-repeat')
-      const [first, second] = await Promise.all([receive(a, hook, Date.now() + 20_000), receive(b, hook, Date.now() + 20_000)])
+      const deadline = Date.now() + 20_000
+      const [first, second] = await Promise.all([receive(a, hook, deadline), receive(b, hook, deadline)])
       expect([first.result, second.result].sort()).toEqual([false, true])
       expect(state.delivered).toEqual(['s3-repeat'])
     } finally {

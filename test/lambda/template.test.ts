@@ -32,7 +32,7 @@ const resources = template.Resources
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type)
 const run = promisify(execFile)
 const noCfnLint = await run('cfn-lint', ['--version']).then(() => undefined, () =>
-  'cfn-lint is not installed (a Python tool Debian does not package: .ci/run installs it with pip where PyPI is reachable)')
+  'cfn-lint is not installed (Python; Debian has no package: .ci/run installs it with pip where PyPI answers)')
 
 /** References to the bucket, in the forms a statement may use. */
 const BUCKET_ARN = { 'Fn::GetAtt': 'Bucket.Arn' }

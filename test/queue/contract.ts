@@ -90,7 +90,7 @@ export function queueContract(target: QueueContract): void {
       })
     }
 
-    it('lets a lease expire, not before its end: the delivery is claimed again and the old claim is refused', async () => {
+    it('lets a lease expire, not before its end: the delivery is claimed again, the old claim refused', async () => {
       const queue = await make()
       await queue.put(await thumbnail(), ['disk'])
       const leaseMs = 1_000
@@ -195,7 +195,8 @@ export function queueContract(target: QueueContract): void {
       // Rounds of 8 claimers at once until all is claimed: a claimer that lost every race may come back empty.
       const claimed: Claim[] = []
       for (const deadline = Date.now() + 20_000; claimed.length < 40 && Date.now() < deadline;) {
-        const batches = await Promise.all(Array.from({ length: 8 }, () => queue.claim({ max: 7, leaseMs: 600_000, waitMs: 100 })))
+        const claimer = () => queue.claim({ max: 7, leaseMs: 600_000, waitMs: 100 })
+        const batches = await Promise.all(Array.from({ length: 8 }, claimer))
         claimed.push(...batches.flat())
       }
       expect(claimed).toHaveLength(40)

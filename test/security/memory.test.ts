@@ -147,7 +147,8 @@ routes:
     expect(quiet.closed).toBe(true)
   })
 
-  const notNode = runtime !== 'node' && 'server.headersTimeout is Node\'s only (Deno has none; a trickle resets Bun\'s idle timeout)'
+  const notNode = runtime !== 'node'
+    && 'server.headersTimeout is Node\'s only (Deno has none; a trickle resets Bun\'s idle timeout)'
   it('a connection trickling header lines is closed (server.headersTimeout)', skipWhen(notNode), async () => {
     const trickling = await slowHeaders(hookUrl, { trickleMs: 300, guardMs: 20_000 })
     expect(trickling.closed).toBe(true)

@@ -17,7 +17,8 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       const hold = String(args[0]).endsWith('url-signing-key') ? holdRead : undefined
       if (!hold) return real.readFile(...args)
       holdRead = undefined
-      const result = await real.readFile(...args).then((data) => ({ data }), (error: NodeJS.ErrnoException) => ({ error }))
+      const result = await real.readFile(...args)
+        .then((data) => ({ data }), (error: NodeJS.ErrnoException) => ({ error }))
       hold.read('error' in result ? String(result.error.code) : 'a key')
       await hold.until
       if ('error' in result) throw result.error

@@ -62,7 +62,11 @@ describe('spool directory lock', () => {
       await expect(lockDir(dir.path, { waitMs: 0 })).rejects.toThrow(`in use by process ${owner.pid}`)
       const waited: string[] = []
       // The owner goes only once the second start is waiting for it.
-      const lock = await lockDir(dir.path, { waitMs: 60_000, onWait: (pid) => { waited.push(pid); owner.kill('SIGKILL') } })
+      const onWait = (pid: string) => {
+        waited.push(pid)
+        owner.kill('SIGKILL')
+      }
+      const lock = await lockDir(dir.path, { waitMs: 60_000, onWait })
       expect(waited).toEqual([String(owner.pid)])
       expect(await lock.held()).toBe(true)
       await lock.release()
@@ -85,7 +89,8 @@ describe('spool directory lock', () => {
       console.log(result)
       while (!(await input.next()).done) {}`
     const children = Array.from({ length: 4 }, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+      const args = ['--import', 'tsx', '--input-type=module', '-e', script]
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
       const lines: string[] = []
       let partial = ''
       child.stdout.on('data', (chunk) => {

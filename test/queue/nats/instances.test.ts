@@ -94,7 +94,8 @@ describe('NATS queue shared by instances', () => {
       })
       expect((JSON.parse(line) as string[]).sort()).toEqual([...ids].sort())
       // Held past two ack waits while the holder lives (it keeps its hold alive).
-      expect(await survivor.claim({ destination: 'disk', max: 10, leaseMs: 60_000, waitMs: 2 * ackWaitMs + 500 })).toEqual([])
+      const waitMs = 2 * ackWaitMs + 500
+      expect(await survivor.claim({ destination: 'disk', max: 10, leaseMs: 60_000, waitMs })).toEqual([])
       child.kill('SIGKILL')
       await exited
       const claims: Claim[] = []
