@@ -3,9 +3,8 @@
  * always end with the shutdown, and leave no timer or listener behind once their attempts are done.
  */
 import { getEventListeners } from 'node:events'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { attemptDeadlines, SLOT_MS } from '../../src/delivery/attempt-deadlines.ts'
-import { sleep } from '../support/wait.ts'
 
 describe('attemptDeadlines', () => {
   it('attempts of one timeout started within a slot share a signal; another timeout or a later start gets its own', () => {
@@ -23,19 +22,26 @@ describe('attemptDeadlines', () => {
     for (const attempt of [first, second, otherTimeout, later]) attempt.done()
   })
 
-  it('aborts with a timeout no earlier than the timeout of the slot\'s last attempt', async () => {
-    const deadlines = attemptDeadlines()
-    const timeoutMs = 40
-    const first = deadlines(timeoutMs)
-    await sleep(SLOT_MS - 20)
-    const joined = deadlines(timeoutMs) // started late in the slot: its full timeout still counts
-    const joinedAt = performance.now()
-    expect(joined.signal).toBe(first.signal)
-    await new Promise((resolve) => joined.signal.addEventListener('abort', resolve, { once: true }))
-    expect(performance.now() - joinedAt).toBeGreaterThanOrEqual(timeoutMs - 1)
-    expect((joined.signal.reason as Error).message).toBe(`timed out after ${timeoutMs} ms`)
-    first.done()
-    joined.done()
+  it('aborts with a timeout no earlier than the timeout of the slot\'s last attempt, and within a slot of it', () => {
+    // The slot's clock and its timer on one simulated time: no real sleep decides what joins the slot.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const deadlines = attemptDeadlines(undefined, () => Date.now())
+      const timeoutMs = 40
+      const first = deadlines(timeoutMs)
+      vi.advanceTimersByTime(SLOT_MS - 1)
+      const joined = deadlines(timeoutMs) // started at the end of the slot: its full timeout still counts
+      expect(joined.signal).toBe(first.signal)
+      vi.advanceTimersByTime(timeoutMs - 1)
+      expect(joined.signal.aborted).toBe(false)
+      vi.advanceTimersByTime(1 + SLOT_MS)
+      expect(joined.signal.aborted).toBe(true)
+      expect((joined.signal.reason as Error).message).toBe(`timed out after ${timeoutMs} ms`)
+      first.done()
+      joined.done()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('ends every attempt under way when the parent aborts, with its reason, and a new one at once after that', () => {

@@ -18,8 +18,10 @@ const POLICY: DeliveryPolicy = {
   circuit: { failures: 100, probeAfterMs: 100, maxProbeAfterMs: 100 },
 }
 
-/** A destination that records calls and answers as `behaviour` says. */
-function recorder(name: string, behaviour: (event: HookEvent, call: number) => Promise<void> | void = () => {}) {
+/** A destination that records calls (at `now`) and answers as `behaviour` says. */
+function recorder(
+  name: string, behaviour: (event: HookEvent, call: number) => Promise<void> | void = () => {}, now = Date.now,
+) {
   const calls: Array<{ id: string; at: number }> = []
   let active = 0
   let maxActive = 0
@@ -27,7 +29,7 @@ function recorder(name: string, behaviour: (event: HookEvent, call: number) => P
     name,
     kind: 'sink',
     async deliver(event) {
-      calls.push({ id: event.id, at: Date.now() })
+      calls.push({ id: event.id, at: now() })
       active++
       maxActive = Math.max(maxActive, active)
       try {
@@ -138,11 +140,16 @@ describe('worker', () => {
     const onWarning = (warning: Error) => warnings.push(warning.name)
     process.on('warning', onWarning)
     try {
-      const slow = recorder('slow', () => sleep(50))
+      // All 64 held under way at once (each listening), then let go.
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => { release = resolve })
+      const slow = recorder('slow', () => gate)
       const { accept } = start([slow.destination], () => ({ ...POLICY, concurrency: 64 }))
       await accept(64, ['slow'])
       await eventually(() => slow.calls.length === 64)
-      expect(slow.maxActive()).toBeGreaterThan(10)
+      expect(slow.maxActive()).toBe(64)
+      release()
+      await eventually(async () => (await store.stats()).pendingDeliveries === 0)
       await sleep(20) // a warning is emitted on a later tick
     } finally {
       process.off('warning', onWarning)
@@ -186,18 +193,42 @@ describe('worker', () => {
   })
 
   it('stops calling a destination whose circuit opened, then probes it once', async () => {
-    let healthy = false
-    const down = recorder('down', () => { if (!healthy) throw new Error('503') })
-    const { accept } = start([down.destination], () => ({
-      ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 }, circuit: { failures: 3, probeAfterMs: 300, maxProbeAfterMs: 300 },
-    }))
-    await accept(5, ['down'])
-    await eventually(() => down.calls.length === 3)
-    await sleep(200)
-    expect(down.calls).toHaveLength(3) // open: 5 deliveries waiting, none tried
-    healthy = true
-    await eventually(() => down.calls.length === 8, 5_000) // the probe succeeded: everything flows again
-    expect(down.calls[3]!.at - down.calls[2]!.at).toBeGreaterThanOrEqual(299)
+    // The worker's circuit and the queue's due times read one clock, moved by the test: the circuit stays open until
+    // the test moves it past the probe time, however slow the machine.
+    let clock = Date.now()
+    const now = () => clock
+    const queue = await openLocalQueue({
+      dir: `${dir.path}/clocked`, fsync: false, maxBytes: 1e9, segmentBytes: 1e7, cacheBytes: 1e7,
+      log: silentLogger, now,
+    })
+    try {
+      let healthy = false
+      const down = recorder('down', () => { if (!healthy) throw new Error('503') }, now)
+      const deliverer = startWorker({
+        queue, destinations: new Map([['down', down.destination]]), log: silentLogger, now, policyFor: () => ({
+          ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 },
+          circuit: { failures: 3, probeAfterMs: 300, maxProbeAfterMs: 300 },
+        }),
+      })
+      closeDeliverer = () => deliverer.close(100)
+      for (let i = 0; i < 5; i++) {
+        await queue.put(makeEvent({ id: `ev${i}`, body: new Uint8Array([i]), receivedAt: clock }), ['down'])
+      }
+      await eventually(() => down.calls.length === 3)
+      expect(deliverer.lanes()[0]!.circuit).toBe('open')
+      clock += 299 // every delivery is due again, but the probe time is 1 ms away
+      await sleep(500)
+      expect(down.calls).toHaveLength(3) // open: 5 deliveries waiting, none tried
+      healthy = true
+      clock += 1
+      await eventually(() => down.calls.length === 8) // the probe succeeded: everything flows again
+      expect(down.calls[3]!.at - down.calls[2]!.at).toBeGreaterThanOrEqual(300)
+      expect(deliverer.lanes()[0]!.circuit).toBe('closed')
+    } finally {
+      await closeDeliverer?.()
+      closeDeliverer = undefined
+      await queue.close()
+    }
   })
 
   it('times out an attempt that hangs and retries it', async () => {
@@ -258,16 +289,26 @@ describe('worker', () => {
 
   it('moves the circuit on when the probe is deferred', async () => {
     let call = 0
+    let circuitAtCall4: string | undefined
     const deferring = recorder('deferring', () => {
       call++
       if (call <= 3) throw new DeliveryError('deferring answered 503')
-      if (call === 4) throw new DeliveryDeferred('waiting for a thumbnail', Date.now() + 200) // the probe
+      if (call === 4) {
+        circuitAtCall4 = deliverer.lanes()[0]!.circuit
+        throw new DeliveryDeferred('waiting for a thumbnail', Date.now() + 200)
+      }
     })
-    const { accept, outcomes } = start([deferring.destination], () => ({
+    const { accept, outcomes, deliverer } = start([deferring.destination], () => ({
       ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 }, circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
     }))
     await accept(5, ['deferring'])
-    await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 5, 5_000)
+    await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 5)
+    expect(circuitAtCall4).toBe('half-open') // the deferred call was the probe
+    // Three failures, the deferred probe (no outcome, no attempt), then every event delivered once, that one too.
+    expect(outcomes.map((o) => o.outcome)).toEqual([...Array(3).fill('retry'), ...Array(5).fill('delivered')])
+    expect(deferring.calls).toHaveLength(9)
+    expect(outcomes.filter((o) => o.outcome === 'delivered').map((o) => o.eventId)).toContain(deferring.calls[3]!.id)
+    expect(deliverer.lanes()[0]!.circuit).toBe('closed')
   })
 
   it('dead-letters an event that hookcast itself cannot process, at once, and keeps the lane going', async () => {

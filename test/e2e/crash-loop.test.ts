@@ -60,6 +60,13 @@ const START_ATTEMPTS = 10
 const FLAP_WINDOW_MS = 1_000
 /** Attempts the receiver refuses for its "sticky" events (with the retry schedule below: about 3 s in the spool). */
 const STICKY_FAILURES = 3
+/**
+ * The share of answered hooks that may be 503s. A 503 loses nothing (the platform is told the event was not kept),
+ * and every other check counts only what was accepted, so without this bound a gateway refusing everything would
+ * pass. Here it refuses only when it cannot take an event: the spool (1 GiB) and the body bytes in flight (64 MiB,
+ * at most 16 x 2.5 MB here) are far from their limits, so nearly every answer must be a 200.
+ */
+const MAX_REFUSED_SHARE = 0.05
 const ADMIN_TOKEN = 'crash-loop-admin-token-0123456789'
 const STREAMS = ['CRASH/loop-0', 'CRASH/loop-1', 'CRASH/loop-2', 'CRASH/loop-3']
 /** Payload timestamps: fixed, so the payloads follow from the seed alone; one distinct value per event. */
@@ -593,6 +600,17 @@ routes:
       }
     }
     if (report.duplicates > 0) problems.push(`${report.duplicates} accepted events have more than one object`)
+    // Most hooks accepted: the checks above count only what was, so a gateway refusing or dropping hooks passes them.
+    const answered = Object.values(report.statuses).reduce((sum, count) => sum + count, 0)
+    if (report.accepted < answered * (1 - MAX_REFUSED_SHARE)) {
+      const share = `at least ${(1 - MAX_REFUSED_SHARE) * 100}% must be`
+      const statuses = JSON.stringify(report.statuses)
+      problems.push(`only ${report.accepted} of ${answered} answered hooks were accepted (${share}): ${statuses}`)
+    }
+    // A kill cuts at most the one request each sender has under way (senders wait while no server is live).
+    if (report.sendErrors > SENDERS * KILLS) {
+      problems.push(`${report.sendErrors} requests got no answer: more than ${KILLS} kills can cut (${SENDERS} each)`)
+    }
 
     // What the servers said along the way (retries and errors explain most failures).
     const allLogs = spawned.flatMap((s) => s.logs)

@@ -14,12 +14,13 @@ import { chromium, type Browser } from 'playwright-core'
 import { onOutputLines, ROOT, RUNTIMES, serverCommand, startServer, type Runtime } from '../support/runtimes.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
+import { skipWhen } from '../support/skip.ts'
 
 const LINK = /^\s+(http:\/\/\S+)\/login#token=([A-Za-z0-9_-]+)$/
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const skipBrowser = !existsSync(CHROMIUM) && !process.env.CI
-if (skipBrowser) console.warn(`test/e2e/first-run.test.ts: browser part skipped, ${CHROMIUM} is missing; it never skips in CI`)
+  && `${CHROMIUM} is missing (apt-get install chromium); it never skips in CI`
 
 /** The environment of a newcomer: nothing of hookcast's set. */
 function newcomerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -192,7 +193,7 @@ describe.each([
   })
 })
 
-describe.skipIf(skipBrowser)('the sign-in link in headless Chromium (node)', () => {
+describe('the sign-in link in headless Chromium (node)', skipWhen(skipBrowser), () => {
   const tmp = tempDir('hookcast-first-run-browser-')
   let run: FirstRun
   let browser: Browser

@@ -12,6 +12,7 @@ import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { jpeg, post, SECRET, signedJson, signedThumbnail, type SignedHook } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
+import { skipWhen } from '../support/skip.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = [
@@ -26,7 +27,7 @@ const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isM
 
 // CI installs chromium (.ci/run), so there a missing browser is a failure, not a skip.
 const skip = !existsSync(CHROMIUM) && !process.env.CI
-if (skip) console.warn(`test/e2e/page.test.ts: skipped, ${CHROMIUM} is missing (apt-get install chromium); it never skips in CI`)
+  && `${CHROMIUM} is missing (apt-get install chromium); it never skips in CI`
 
 function feed(event: 'started' | 'ended', stream: string, feedId: string, at: number): Promise<SignedHook> {
   return signedJson({
@@ -47,7 +48,7 @@ async function imageShown(page: Page, container: string, streamId: string, event
   }, [container, streamId, eventId] as const, WAIT)
 }
 
-describe.skipIf(skip)('live streams page in headless Chromium (node)', () => {
+describe('live streams page in headless Chromium (node)', skipWhen(skip), () => {
   const tmp = tempDir('hookcast-page-')
   let receiver: Receiver
   let server: RunningServer

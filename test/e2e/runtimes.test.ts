@@ -5,17 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { missingRuntime, RUNTIMES, startServer, type RunningServer } from '../support/runtimes.ts'
 import { jpeg, PAYLOADS, post, signedJson, signedThumbnail, type SignedHook } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
+import { skipWhen } from '../support/skip.ts'
+import { fetchOnce } from '../support/fetch-once.ts'
 
 describe.each([...RUNTIMES, 'node24' as const, 'lambda' as const])('gateway on %s', (runtime) => {
   const missing = missingRuntime(runtime)
   if (missing) {
-    it.skip(missing, () => {})
+    it('runs there', skipWhen(missing), () => {})
     return
   }
   const dir = tempDir(`hookcast-e2e-${runtime}-`)
@@ -75,13 +77,23 @@ routes:
     expect((await post(hookUrl, html)).status).toBe(415)
     expect((await post(hookUrl, broken)).status).toBe(401) // re-bodied without re-signing: the signature fails first
     expect((await post(`${server.url}/elsewhere`, badSignature)).status).toBe(404)
-    expect((await fetch(hookUrl)).status).toBe(405)
+    expect((await fetchOnce(hookUrl)).status).toBe(405)
     expect(listFiles(data)).toEqual(before)
   })
 
   it('answers 413 to a 64 MiB chunked body without taking it all', async () => {
-    expect(await streamLargeBody(hookUrl, 64 * 1024 * 1024)).toBe(413)
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+    const total = 64 * 1024 * 1024
+    const upload = await streamLargeBody(hookUrl, total)
+    // The gateway stops reading at its limit (Lambda's stand-in for a Function URL takes it all, as AWS's front does).
+    if (runtime !== 'lambda') expect(upload.sent).toBeLessThan(total)
+    if (upload.status === undefined) {
+      // It closed while the upload went on, and the reset came before its answer could be read: its log has it.
+      const refused = (line: string) => line.includes('"status":413') && line.includes('body_too_large')
+      await eventually(() => server.logs.some(refused))
+    } else {
+      expect(upload.status).toBe(413)
+    }
+    expect((await fetchOnce(`${server.url}/healthz`)).status).toBe(200)
   })
 
   it('exits cleanly on SIGTERM', async () => {
@@ -90,28 +102,44 @@ routes:
   })
 })
 
-/** Sends `total` bytes chunked, stopping as soon as the server answers; resolves with the status. */
-function streamLargeBody(url: string, total: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const chunk = Buffer.alloc(256 * 1024, 0x41)
+/**
+ * Sends `total` bytes chunked on a socket of its own, a piece at a time, stopping as soon as the server answers or
+ * closes. Before each piece it lets the event loop read what came in, so an answer sent before the server closed is
+ * read before a write into the closed connection fails.
+ */
+function streamLargeBody(url: string, total: number): Promise<{ sent: number; status?: number; closed?: string }> {
+  const { hostname, port, pathname } = new URL(url)
+  const piece = Buffer.alloc(256 * 1024, 0x41)
+  const framed = Buffer.concat([Buffer.from(`${piece.byteLength.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+  // A well-formed signature, or the body is refused (401) before a byte of it is read.
+  const head = `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: image/jpeg\r\n` +
+    `Transfer-Encoding: chunked\r\nX-Millicast-Signature: sha1=${'0'.repeat(40)}\r\nConnection: close\r\n\r\n`
+  return new Promise((resolve) => {
     let sent = 0
-    let answered = false
-    // A well-formed signature, or the body is refused (401) before a byte of it is read.
-    const headers = { 'content-type': 'image/jpeg', 'transfer-encoding': 'chunked', 'x-millicast-signature': `sha1=${'0'.repeat(40)}` }
-    const req = httpRequest(url, { method: 'POST', headers }, (res) => {
-      answered = true
-      res.resume()
-      resolve(res.statusCode!)
-      req.destroy()
-    })
-    req.on('error', (error) => { if (!answered) reject(error) })
-    const pump = () => {
-      while (!answered && sent < total) {
-        sent += chunk.byteLength
-        if (!req.write(chunk)) return void req.once('drain', pump)
-      }
-      if (!answered) req.end()
+    let received = ''
+    let done = false
+    const socket = connect(Number(port), hostname)
+    const finish = (closed?: string) => {
+      if (done) return
+      done = true
+      socket.destroy()
+      const status = /^HTTP\/1\.[01] (\d{3}) /.exec(received)?.[1]
+      resolve(status ? { sent, status: Number(status) } : { sent, closed: closed ?? 'closed' })
     }
-    pump()
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1')
+      if (received.includes('\r\n')) finish() // the status line is all it needs
+    })
+    socket.on('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message))
+    socket.on('close', () => finish())
+    socket.once('connect', async () => {
+      socket.write(head)
+      while (!done && sent < total) {
+        sent += piece.byteLength
+        await new Promise<void>((written) => socket.write(framed, () => written()))
+        await new Promise((turn) => setImmediate(turn))
+      }
+      if (!done) socket.write('0\r\n\r\n')
+    })
   })
 }

@@ -10,12 +10,14 @@ import { silentLogger } from '../../src/log.ts'
 import { makeEvent } from '../support/events.ts'
 import { tempDir } from '../support/files.ts'
 
-const QUEUES: Record<string, () => Promise<{ queue: Queue; done(): void }>> = {
-  memory: async () => ({ queue: memoryQueue(), done() {} }),
-  local: async () => {
+/** Each queue on the clock given (leases and due times are read from it). */
+const QUEUES: Record<string, (now?: () => number) => Promise<{ queue: Queue; done(): void }>> = {
+  memory: async (now) => ({ queue: memoryQueue(now ? { now } : {}), done() {} }),
+  local: async (now) => {
     const dir = tempDir('hookcast-claim-event-')
     const queue = await openLocalQueue({
       dir: dir.path, fsync: false, maxBytes: 1 << 26, segmentBytes: 1 << 20, cacheBytes: 1 << 20, log: silentLogger,
+      ...(now ? { now } : {}),
     })
     return { queue, done: () => dir.remove() }
   },
@@ -61,13 +63,15 @@ describe.each(Object.keys(QUEUES))('claim by event on the %s queue', (name) => {
     expect((await queue.stats()).pendingDeliveries).toBe(4)
   })
 
-  it('an expired lease makes the delivery claimable by event again', async () => {
-    opened = await QUEUES[name]!()
+  it('an expired lease makes the delivery claimable by event again, not before', async () => {
+    let clock = Date.now()
+    opened = await QUEUES[name]!(() => clock)
     const { queue } = opened
     await queue.put(makeEvent({ id: 'leased' }), ['disk'])
     expect(await queue.claim({ eventId: 'leased', max: 1, leaseMs: 50 })).toHaveLength(1)
+    clock += 49
     expect(await queue.claim({ eventId: 'leased', max: 1, leaseMs: 50 })).toHaveLength(0)
-    await new Promise((resolve) => setTimeout(resolve, 80))
+    clock += 1
     expect(await queue.claim({ eventId: 'leased', max: 1, leaseMs: 50 })).toHaveLength(1)
   })
 })

@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLambda } from '../../adapters/lambda.ts'
-import { silentLogger } from '../../src/log.ts'
+import { createLogger, silentLogger } from '../../src/log.ts'
 import { createGateway } from '../../src/gateway.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { jpeg, PAYLOADS, SECRET, signedJson, signedThumbnail, OTHER_SECRET, type SignedHook } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
+import { eventually, guard } from '../support/wait.ts'
 import { albEvent, functionUrlEvent, httpApiEvent, lambdaContext, restApiEvent, scheduleEvent } from './events.ts'
 
 const PATH = '/hooks/millicast'
@@ -46,13 +47,17 @@ delivery:
 ${extra}`
 }
 
-/** A Lambda instance (one cold start) on its own directory, with an HTTP receiver for the `hook` notifier. */
+/**
+ * A Lambda instance (one cold start) on its own directory, with an HTTP receiver for the `hook` notifier. `logs`
+ * holds what it logged at info and above.
+ */
 async function instance(env: Record<string, string> = {}, extraConfig = '', routes = ROUTES) {
   const dir = tempDir('hookcast-lambda-')
   const receiver = await startReceiver()
+  const logs: Array<Record<string, unknown>> = []
   const lambda = createLambda({
     HOOKCAST_CONFIG_YAML: configYaml(dir.path, receiver.url, extraConfig, routes), MILLICAST_WEBHOOK_SECRET: SECRET, ...env,
-  }, { log: silentLogger })
+  }, { log: createLogger('info', (line) => logs.push(JSON.parse(line) as Record<string, unknown>)) })
   const invoke = async (event: unknown, remainingMs = 30_000) =>
     await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(remainingMs)) as Result
   const stored = (id: string) => {
@@ -60,7 +65,14 @@ async function instance(env: Record<string, string> = {}, extraConfig = '', rout
     return name === undefined ? undefined : new Uint8Array(readFileSync(join(dir.path, 'data', name)))
   }
   return {
-    dir, receiver, lambda, invoke, stored,
+    dir, receiver, lambda, invoke, stored, logs,
+    /** What the request's deliveries came to before the answer, as the function logged it. */
+    beforeAnswer: () => logs.filter((line) => line.msg === 'deliveries made before answering'),
+    /** Starts it (the config, the queue) with a request that delivers nothing: later requests have no cold start. */
+    async warm() {
+      const elsewhere = functionUrlEvent('/elsewhere', await signedJson(PAYLOADS.feedsStarted))
+      expect((await invoke(elsewhere)).statusCode).toBe(404)
+    },
     scheduled: (remainingMs = 60_000) => lambda.scheduled(scheduleEvent(), lambdaContext(remainingMs)),
     async close() {
       await lambda.close()
@@ -182,7 +194,17 @@ describe('a destination that is down', () => {
   beforeAll(async () => { lambda = await instance() })
   afterAll(async () => { await lambda?.close() })
 
-  it('leaves the event queued after the 200, and scheduled delivers it once it is back', async () => {
+  /** Scheduled runs one after another until one makes something; every run before it must have made nothing. */
+  async function scheduledUntilMade() {
+    return eventually(async () => {
+      const report = await lambda.scheduled()
+      if (report.delivered + report.retried + report.dead > 0) return report
+      expect(report).toMatchObject({ delivered: 0, retried: 0, dead: 0, released: 0 })
+      return undefined
+    }, 15_000, 50)
+  }
+
+  it('leaves the event queued after the 200, and scheduled delivers it by the schedule once it is back', async () => {
     let up = false
     lambda.receiver.answer = () => (up ? {} : { status: 503 })
     const hook = await signedJson(PAYLOADS.transcoderActive)
@@ -192,17 +214,16 @@ describe('a destination that is down', () => {
     expect(lambda.stored(id)).toEqual(hook.body) // the sink that is up got it before the answer
     expect(lambda.receiver.requests).toHaveLength(1) // tried once, before the answer
 
-    // Not due yet (the retry schedule waits 300 ms): a run now makes nothing.
-    expect((await lambda.scheduled()).delivered).toBe(0)
-    await new Promise((resolve) => setTimeout(resolve, 350))
-    // Still down: a failed attempt, again by the schedule.
-    expect(await lambda.scheduled()).toMatchObject({ delivered: 0, retried: 1 })
+    // Runs from now on make nothing until the retry is due (the schedule waits 300 ms), then a failed attempt.
+    expect(await scheduledUntilMade()).toMatchObject({ delivered: 0, retried: 1 })
     expect(lambda.receiver.requests).toHaveLength(2)
+    const [first, second] = lambda.receiver.requests
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(300)
 
     up = true
-    await new Promise((resolve) => setTimeout(resolve, 350))
-    expect(await lambda.scheduled()).toMatchObject({ delivered: 1, retried: 0, dead: 0 })
+    expect(await scheduledUntilMade()).toMatchObject({ delivered: 1, retried: 0, dead: 0 })
     expect(lambda.receiver.requests).toHaveLength(3)
+    expect(lambda.receiver.requests[2]!.at - second!.at).toBeGreaterThanOrEqual(300)
     const sent = JSON.parse(lambda.receiver.requests[2]!.body.toString()) as { id: string }
     expect(sent.id).toBe(id)
     // Nothing is left.
@@ -211,24 +232,37 @@ describe('a destination that is down', () => {
   })
 })
 
+/** A receiver answer that holds each request until `release` (a destination that hangs as long as the test says). */
+function hanging() {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  return { answer: async () => { await released; return {} }, release }
+}
+
 describe('a destination slower than the deadline', () => {
   let lambda: Instance
-  beforeAll(async () => { lambda = await instance({ HOOKCAST_DELIVER_WITHIN: '800ms' }) })
+  beforeAll(async () => {
+    lambda = await instance({ HOOKCAST_DELIVER_WITHIN: '2s' })
+    await lambda.warm()
+  })
   afterAll(async () => { await lambda?.close() })
 
   it('answers by the deadline, gives the delivery back (no attempt counted), and scheduled makes it', async () => {
-    let slow = true
-    lambda.receiver.answer = () => (slow ? { delayMs: 4_000 } : {})
+    const destination = hanging()
+    lambda.receiver.answer = destination.answer
     const hook = await signedJson({ ...PAYLOADS.transcoderActive, event: 'STOPPED' })
     const started = Date.now()
-    const result = await lambda.invoke(functionUrlEvent(PATH, hook))
-    const took = Date.now() - started
+    // The destination has not answered when the function does: it answered by its deadline, not the destination's.
+    const answer = lambda.invoke(functionUrlEvent(PATH, hook))
+    const result = await guard(answer, 20_000, 'the answer while the destination hangs')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900)
     expect(result.statusCode, result.body).toBe(200)
-    expect(took).toBeGreaterThanOrEqual(700)
-    expect(took).toBeLessThan(2_500) // the deadline, and at most a second to give back what was under way
     expect(lambda.stored(json(result).id)).toEqual(hook.body)
+    expect(lambda.receiver.requests).toHaveLength(1)
+    // The disk sink's delivery made, the hook's given back.
+    expect(lambda.beforeAnswer()).toEqual([expect.objectContaining({ delivered: 1, retried: 0, released: 1 })])
 
-    slow = false
+    destination.release()
     // Given back as it was: due at once, and its first attempt is still its first.
     const report = await lambda.scheduled()
     expect(report).toMatchObject({ delivered: 1, retried: 0 })
@@ -236,12 +270,27 @@ describe('a destination slower than the deadline', () => {
   })
 
   it('keeps the deadline within the function\'s own remaining time', async () => {
-    lambda.receiver.answer = () => ({ delayMs: 4_000 })
-    const hook = await signedJson({ ...PAYLOADS.transcoderActive, event: 'DELETED' })
-    const started = Date.now()
-    // 2 s left: the deliveries stop 1.5 s before the end, whatever HOOKCAST_DELIVER_WITHIN says.
-    expect((await lambda.invoke(functionUrlEvent(PATH, hook), 2_000)).statusCode).toBe(200)
-    expect(Date.now() - started).toBeLessThan(2_000)
+    // HOOKCAST_DELIVER_WITHIN far beyond the guard: only the remaining time can make the function answer in time.
+    const long = await instance({ HOOKCAST_DELIVER_WITHIN: '120s' })
+    const destination = hanging()
+    long.receiver.answer = destination.answer
+    try {
+      await long.warm()
+      const hook = await signedJson({ ...PAYLOADS.transcoderActive, event: 'DELETED' })
+      // 2 s left: the deliveries stop 1.5 s before the end, whatever HOOKCAST_DELIVER_WITHIN says.
+      const answer = long.invoke(functionUrlEvent(PATH, hook), 2_000)
+      const result = await guard(answer, 20_000, 'the answer within the remaining time')
+      expect(result.statusCode, result.body).toBe(200)
+      // Stopped at that deadline (given back, or not begun), not by the attempt's own 5 s timeout: no failed attempt.
+      expect(long.logs.filter((line) => line.msg === 'delivery failed; will retry')).toEqual([])
+      destination.release()
+      expect(await long.scheduled()).toMatchObject({ retried: 0, dead: 0 })
+      expect(await long.scheduled()).toMatchObject({ delivered: 0, retried: 0 }) // the first run made all there was
+      expect(long.receiver.requests.at(-1)!.body.toString()).toContain('DELETED')
+    } finally {
+      destination.release()
+      await long.close()
+    }
   })
 })
 

@@ -7,6 +7,7 @@ import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
 import { LeaseLostError, type Claim, type Queue } from '../../src/queue/types.ts'
 import { jpeg, PAYLOADS, signedThumbnail } from '../support/hooks.ts'
+import { eventually, sleep } from '../support/wait.ts'
 
 export interface QueueContract {
   name: string
@@ -15,8 +16,6 @@ export interface QueueContract {
   /** The same queue as it is after a restart; absent when nothing survives one. */
   reopen?(queue: Queue): Promise<Queue>
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let counter = 0
 async function thumbnail(size = 5_000): Promise<HookEvent> {
@@ -45,13 +44,13 @@ export function queueContract(target: QueueContract): void {
       const feeds = await json()
       expect(await queue.put(event, ['disk', 'hook'])).toEqual({ duplicate: false })
       await queue.put(feeds, ['disk'])
-      const claims = await queue.claim({ max: 10, leaseMs: 10_000 })
+      const claims = await queue.claim({ max: 10, leaseMs: 60_000 })
       expect(claims.map((c) => `${c.eventId}>${c.destination}`).sort()).toEqual([`${event.id}>disk`, `${event.id}>hook`, `${feeds.id}>disk`].sort())
       const back = await queue.load(claims.find((c) => c.eventId === event.id)!)
       expect(Buffer.from(back.body).equals(Buffer.from(event.body))).toBe(true)
       expect(back).toMatchObject({ id: event.id, type: 'thumbnail', streamId: event.streamId, feedId: event.feedId, timestamp: event.timestamp })
       expect((await queue.load(claims.find((c) => c.eventId === feeds.id)!)).data).toEqual(PAYLOADS.feedsStarted.data)
-      expect(await queue.claim({ destination: 'disk', max: 10, leaseMs: 10_000 })).toEqual([]) // all claimed
+      expect(await queue.claim({ destination: 'disk', max: 10, leaseMs: 60_000 })).toEqual([]) // all claimed
       for (const claim of claims) await queue.ack(claim)
       expect(await queue.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0, deadLetters: 0 })
     })
@@ -60,10 +59,10 @@ export function queueContract(target: QueueContract): void {
       const queue = await make()
       for (let i = 0; i < 5; i++) await queue.put(await thumbnail(), ['a', 'b'])
       expect(await queue.stats()).toMatchObject({ pendingEvents: 5, pendingDeliveries: 10, destinations: { a: 5, b: 5 } })
-      const some = await queue.claim({ destination: 'a', max: 3, leaseMs: 10_000 })
+      const some = await queue.claim({ destination: 'a', max: 3, leaseMs: 60_000 })
       expect(some).toHaveLength(3)
       expect(some.every((c) => c.destination === 'a')).toBe(true)
-      expect(await queue.claim({ destination: 'a', max: 10, leaseMs: 10_000 })).toHaveLength(2)
+      expect(await queue.claim({ destination: 'a', max: 10, leaseMs: 60_000 })).toHaveLength(2)
     })
 
     const reopen = target.reopen
@@ -81,7 +80,7 @@ export function queueContract(target: QueueContract): void {
         // c stays claimed: a crash now leaves it pending
         queue = await reopen(queue)
         open.push(queue)
-        const due = await queue.claim({ max: 10, leaseMs: 10_000 })
+        const due = await queue.claim({ max: 10, leaseMs: 60_000 })
         expect(due.map((d) => `${d.eventId}>${d.destination}`).sort()).toEqual([`${a.id}>disk`, `${c.id}>hook`].sort())
         expect(await queue.stats()).toMatchObject({ pendingDeliveries: 3, deadLetters: 1 })
         expect(await queue.deadLetters()).toEqual([expect.objectContaining({ eventId: b.id, destination: 'hook', attempts: [{ at: 2, error: 'receiver answered 400' }] })])
@@ -91,14 +90,15 @@ export function queueContract(target: QueueContract): void {
       })
     }
 
-    it('lets a lease expire: the delivery is claimed again and the old claim is refused', async () => {
+    it('lets a lease expire, not before its end: the delivery is claimed again, the old claim refused', async () => {
       const queue = await make()
       await queue.put(await thumbnail(), ['disk'])
-      // A lease long enough to outlast a claim round trip on a busy machine (a shared queue is a network away).
-      const [first] = await queue.claim({ max: 1, leaseMs: 1_000 })
-      expect(await queue.claim({ max: 1, leaseMs: 1_000 })).toEqual([])
-      await sleep(1_200)
-      const [second] = await queue.claim({ max: 1, leaseMs: 10_000 })
+      const leaseMs = 1_000
+      const claimedFrom = Date.now()
+      const [first] = await queue.claim({ max: 1, leaseMs })
+      // Claimed again by polling from now on: however late a poll runs on a busy machine, none before the lease ends.
+      const second = await eventually(async () => (await queue.claim({ max: 1, leaseMs: 60_000 }))[0], 15_000, 50)
+      expect(Date.now()).toBeGreaterThanOrEqual(claimedFrom + leaseMs)
       expect(second).toMatchObject({ eventId: first!.eventId, destination: 'disk' })
       expect(second!.token).not.toBe(first!.token)
       await expect(queue.ack(first!)).rejects.toBeInstanceOf(LeaseLostError)
@@ -109,9 +109,12 @@ export function queueContract(target: QueueContract): void {
     it('extends a lease for a slow delivery', async () => {
       const queue = await make()
       await queue.put(await thumbnail(), ['disk'])
-      const [claim] = await queue.claim({ max: 1, leaseMs: 1_000 })
-      await queue.extend(claim!, 10_000)
-      await sleep(1_200)
+      // The first lease leaves a busy machine seconds for the extend's round trip; the check runs past its end.
+      const leaseMs = 3_000
+      const [claim] = await queue.claim({ max: 1, leaseMs })
+      const claimedBy = Date.now()
+      await queue.extend(claim!, 60_000)
+      await sleep(claimedBy + leaseMs + 200 - Date.now())
       expect(await queue.claim({ max: 1, leaseMs: 1_000 })).toEqual([])
       await queue.ack(claim!)
     })
@@ -119,30 +122,32 @@ export function queueContract(target: QueueContract): void {
     it('holds a retried delivery until its time, with the attempt recorded; a deferral records none', async () => {
       const queue = await make()
       await queue.put(await thumbnail(), ['hook'])
-      const [claim] = await queue.claim({ max: 1, leaseMs: 10_000 })
-      await queue.retry(claim!, Date.now() + 1_000, { at: 5, error: 'timed out' })
-      expect(await queue.claim({ max: 1, leaseMs: 10_000 })).toEqual([])
-      const [again] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 5_000 })
+      const [claim] = await queue.claim({ max: 1, leaseMs: 60_000 })
+      const due = Date.now() + 1_000
+      await queue.retry(claim!, due, { at: 5, error: 'timed out' })
+      // A claim waiting from now gets it, and not before its time (load only makes it later).
+      const [again] = await queue.claim({ max: 1, leaseMs: 60_000, waitMs: 15_000 })
+      expect(Date.now()).toBeGreaterThanOrEqual(due)
       expect(again!.attempts).toEqual([{ at: 5, error: 'timed out' }])
       await queue.retry(again!, Date.now() + 50)
-      const [third] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 5_000 })
+      const [third] = await queue.claim({ max: 1, leaseMs: 60_000, waitMs: 15_000 })
       expect(third!.attempts).toEqual([{ at: 5, error: 'timed out' }])
     })
 
     it('holds delayed work until notBefore', async () => {
       const queue = await make()
       const event = await json()
-      await queue.put(event, ['@streams'], { notBefore: Date.now() + 200 })
-      expect(await queue.claim({ max: 1, leaseMs: 10_000 })).toEqual([])
-      const started = Date.now()
-      const [claim] = await queue.claim({ max: 1, leaseMs: 10_000, waitMs: 2_000 })
+      const notBefore = Date.now() + 1_000
+      await queue.put(event, ['@streams'], { notBefore })
+      // A claim waiting from now gets it, and not before notBefore (load only makes it later).
+      const [claim] = await queue.claim({ max: 1, leaseMs: 60_000, waitMs: 15_000 })
+      expect(Date.now()).toBeGreaterThanOrEqual(notBefore)
       expect(claim).toMatchObject({ eventId: event.id, destination: '@streams' })
-      expect(Date.now() - started).toBeGreaterThanOrEqual(100)
     })
 
     it('wakes a waiting claim as soon as something is put', async () => {
       const queue = await make()
-      const waiting = queue.claim({ destination: 'disk', max: 5, leaseMs: 10_000, waitMs: 5_000 })
+      const waiting = queue.claim({ destination: 'disk', max: 5, leaseMs: 60_000, waitMs: 15_000 })
       await sleep(20)
       const event = await thumbnail()
       await queue.put(event, ['disk'])
@@ -152,7 +157,7 @@ export function queueContract(target: QueueContract): void {
     it('ends a waiting claim when its signal aborts', async () => {
       const queue = await make()
       const controller = new AbortController()
-      const waiting = queue.claim({ max: 5, leaseMs: 10_000, waitMs: 10_000, signal: controller.signal })
+      const waiting = queue.claim({ max: 5, leaseMs: 60_000, waitMs: 10_000, signal: controller.signal })
       controller.abort()
       expect(await waiting).toEqual([])
     })
@@ -163,7 +168,7 @@ export function queueContract(target: QueueContract): void {
       const results = await Promise.all([queue.put(event, ['disk']), queue.put(event, ['disk']), queue.put(event, ['disk'])])
       expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
       expect(await queue.put(event, ['disk'])).toEqual({ duplicate: true })
-      expect(await queue.claim({ max: 10, leaseMs: 10_000 })).toHaveLength(1)
+      expect(await queue.claim({ max: 10, leaseMs: 60_000 })).toHaveLength(1)
     })
 
     it('replays a dead letter any number of times', async () => {
@@ -171,14 +176,14 @@ export function queueContract(target: QueueContract): void {
       const event = await json()
       await queue.put(event, ['hook', 'disk'])
       for (let round = 0; round < 3; round++) {
-        const [claim] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 10_000 })
+        const [claim] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 60_000 })
         expect(claim).toMatchObject({ eventId: event.id, attempts: [] })
         await queue.dead(claim!, [{ at: round, error: 'answered 400' }])
         expect(await queue.deadLetters({ destination: 'hook' })).toEqual([expect.objectContaining({ eventId: event.id, attempts: [{ at: round, error: 'answered 400' }] })])
         expect(await queue.replay({ eventId: event.id })).toBe(1)
         expect(await queue.deadLetters()).toEqual([])
       }
-      const [last] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 10_000 })
+      const [last] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 60_000 })
       expect(Buffer.from((await queue.load(last!)).body).equals(Buffer.from(event.body))).toBe(true)
       await queue.ack(last!)
       expect((await queue.stats()).destinations).toEqual({ disk: 1 })
@@ -187,8 +192,13 @@ export function queueContract(target: QueueContract): void {
     it('never gives one delivery to two concurrent claimers', async () => {
       const queue = await make()
       for (let i = 0; i < 40; i++) await queue.put(await thumbnail(1_000), ['disk'])
-      const batches = await Promise.all(Array.from({ length: 8 }, () => queue.claim({ max: 7, leaseMs: 10_000, waitMs: 100 })))
-      const claimed: Claim[] = batches.flat()
+      // Rounds of 8 claimers at once until all is claimed: a claimer that lost every race may come back empty.
+      const claimed: Claim[] = []
+      for (const deadline = Date.now() + 20_000; claimed.length < 40 && Date.now() < deadline;) {
+        const claimer = () => queue.claim({ max: 7, leaseMs: 600_000, waitMs: 100 })
+        const batches = await Promise.all(Array.from({ length: 8 }, claimer))
+        claimed.push(...batches.flat())
+      }
       expect(claimed).toHaveLength(40)
       expect(new Set(claimed.map((c) => c.eventId)).size).toBe(40)
     })

@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { sign } from '../../src/verify/verifier.ts'
+import { fetchOnce } from './fetch-once.ts'
 
 /** The published test secret (docs/protocol.md §2.4) ("millicast-test-secret-0123456789", base64). */
 export const SECRET = 'bWlsbGljYXN0LXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk='
@@ -110,11 +111,12 @@ export async function signedThumbnail(options: {
   return { body, headers }
 }
 
-/** POSTs a signed hook to a URL (or an in-process fetch). */
+/** POSTs a signed hook to an in-process fetch, or to a URL on a connection of its own (fetch-once.ts says why). */
 export async function post(
   url: string,
   hook: SignedHook,
-  fetcher: (request: Request) => Response | Promise<Response> = fetch,
+  fetcher?: (request: Request) => Response | Promise<Response>,
 ): Promise<Response> {
+  if (!fetcher) return fetchOnce(url, { method: 'POST', headers: hook.headers, body: hook.body })
   return fetcher(new Request(url, { method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer> }))
 }

@@ -5,7 +5,7 @@
  * `stop` ends it as an operator would (SIGTERM), `kill` as a crash does (SIGKILL); `start` brings it back on the same
  * port with the same store, so clients reconnect to it and find their streams.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from './files.ts'
@@ -13,6 +13,14 @@ import { freePort } from './ports.ts'
 import { onOutputLines } from './runtimes.ts'
 
 const BINARY = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((path) => existsSync(path)) ?? 'nats-server'
+
+/** The version of the nats-server binary the tests run (`2.9.10`), as `nats-server --version` prints it. */
+export function natsServerVersion(): string {
+  const printed = execFileSync(BINARY, ['--version'], { encoding: 'utf8' })
+  const version = /v?(\d+\.\d+\.\d+\S*)/.exec(printed)?.[1]
+  if (!version) throw new Error(`cannot read the version of ${BINARY} from "${printed.trim()}"`)
+  return version
+}
 
 export interface NatsServerOptions {
   /** The largest message the server takes, bytes (its default is 1 MiB). */

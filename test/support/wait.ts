@@ -14,3 +14,15 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * `promise`, or a rejection naming `what` if it has not settled within `ms`: a guard against a hang (fails clearly
+ * instead of at the test's timeout), never a check of speed, so `ms` is generous.
+ */
+export function guard<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}

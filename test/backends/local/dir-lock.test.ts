@@ -10,6 +10,7 @@ import { lockDir } from '../../../src/backends/local/dir-lock.ts'
 import { isAlive, processStart } from '../../../src/util/pid.ts'
 import { ROOT } from '../../support/runtimes.ts'
 import { tempDir } from '../../support/files.ts'
+import { eventually } from '../../support/wait.ts'
 
 let dir: ReturnType<typeof tempDir>
 beforeEach(() => { dir = tempDir('hookcast-lock-') })
@@ -26,7 +27,7 @@ async function zombie(): Promise<{ pid: number; stop(): void }> {
   ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] })
   const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))))
   // Wait until the child really is a zombie.
-  for (let i = 0; i < 100 && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20))
+  await eventually(() => /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')))
   return { pid, stop: () => parent.kill('SIGKILL') }
 }
 
@@ -53,31 +54,65 @@ describe('spool directory lock', () => {
     await lock.release()
   })
 
-  it('waits a short while for a live owner, then says who holds it', async () => {
-    const owner = spawn('sleep', ['1'])
-    await new Promise((resolve) => owner.once('spawn', resolve))
-    writeFileSync(join(dir.path, 'LOCK'), `${owner.pid}:${processStart(owner.pid!)}`)
-    await expect(lockDir(dir.path, { waitMs: 0 })).rejects.toThrow(`in use by process ${owner.pid}`)
-    const waited: string[] = []
-    const lock = await lockDir(dir.path, { waitMs: 10_000, onWait: (pid) => waited.push(pid) })
-    expect(waited).toEqual([String(owner.pid)])
-    expect(await lock.held()).toBe(true)
-    await lock.release()
+  it('waits for a live owner, then says who holds it; takes it once the owner is gone', async () => {
+    const owner = spawn('sleep', ['600'])
+    try {
+      await new Promise((resolve) => owner.once('spawn', resolve))
+      writeFileSync(join(dir.path, 'LOCK'), `${owner.pid}:${processStart(owner.pid!)}`)
+      await expect(lockDir(dir.path, { waitMs: 0 })).rejects.toThrow(`in use by process ${owner.pid}`)
+      const waited: string[] = []
+      // The owner goes only once the second start is waiting for it.
+      const onWait = (pid: string) => {
+        waited.push(pid)
+        owner.kill('SIGKILL')
+      }
+      const lock = await lockDir(dir.path, { waitMs: 60_000, onWait })
+      expect(waited).toEqual([String(owner.pid)])
+      expect(await lock.held()).toBe(true)
+      await lock.release()
+    } finally {
+      owner.kill('SIGKILL')
+    }
   })
 
   it('lets exactly one of several processes starting at once take it', async () => {
     writeFileSync(join(dir.path, 'LOCK'), '999999999') // stale: every starter sees a lock to take over
+    // Each child loads the module, says "ready", tries the lock when told "go", says what it got, and holds it
+    // until its stdin ends: all try at once, and the winner still holds the lock while the others try.
     const script = `
       const { lockDir } = await import(${JSON.stringify(join(ROOT, 'src/backends/local/dir-lock.ts'))})
-      try { await lockDir(${JSON.stringify(dir.path)}, { waitMs: 0 }); console.log('held'); await new Promise((r) => setTimeout(r, 1500)) }
-      catch { console.log('refused') }`
-    const results = await Promise.all(Array.from({ length: 4 }, () => new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      child.stdout.on('data', (chunk) => { out += chunk })
-      child.on('exit', () => resolve(out.trim()))
-    })))
-    expect(results.filter((r) => r === 'held')).toHaveLength(1)
-    expect(results.filter((r) => r === 'refused')).toHaveLength(3)
-  }, 30_000)
+      const input = process.stdin[Symbol.asyncIterator]()
+      console.log('ready')
+      await input.next()
+      let result = 'held'
+      try { await lockDir(${JSON.stringify(dir.path)}, { waitMs: 0 }) } catch { result = 'refused' }
+      console.log(result)
+      while (!(await input.next()).done) {}`
+    const children = Array.from({ length: 4 }, () => {
+      const args = ['--import', 'tsx', '--input-type=module', '-e', script]
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+      const lines: string[] = []
+      let partial = ''
+      child.stdout.on('data', (chunk) => {
+        const parts = (partial + String(chunk)).split('\n')
+        partial = parts.pop()!
+        lines.push(...parts.map((line) => line.trim()))
+      })
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      return { child, lines, exited }
+    })
+    try {
+      await eventually(() => children.every(({ lines }) => lines.includes('ready')), 25_000)
+      for (const { child } of children) child.stdin.write('go\n')
+      const results = await eventually(() => {
+        const answers = children.map(({ lines }) => lines.find((line) => line === 'held' || line === 'refused'))
+        return answers.every((answer) => answer !== undefined) && answers
+      }, 25_000)
+      expect(results.filter((r) => r === 'held')).toHaveLength(1)
+      expect(results.filter((r) => r === 'refused')).toHaveLength(3)
+    } finally {
+      for (const { child } of children) child.stdin.end()
+      await Promise.all(children.map(({ exited }) => exited))
+    }
+  }, 60_000)
 })

@@ -1,6 +1,6 @@
 /**
  * s3rver ignores `If-Match` and `If-None-Match` on PutObject and `If-Match` on DeleteObject (it honours only
- * `If-None-Match` on GET; test/queue/s3/conditional.test.ts shows it): every conditional write succeeds there. This
+ * `If-None-Match` on GET; the first tests of s3-queue.test.ts show it): every conditional write succeeds there. This
  * pass-through proxy in front of it gives writes AWS S3's conditional semantics, so tests can race real HTTP
  * requests against them:
  *
