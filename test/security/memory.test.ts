@@ -119,13 +119,14 @@ routes:
 
   it('chunked uploads with a well-formed signature are cut at the cap; memory stays bounded', async () => {
     // All 40 are sent together, each holding back its last write until every other one has sent the rest or been
-    // answered. Without the cap all 40 are read in full. With it, 4 fit in the 64 MiB in flight; one whose bytes
-    // still sat in socket buffers may be read in full once those 4 are answered (5 was seen): a quarter is the bound.
+    // answered. Without the cap all 40 are read in full (401). With it, the budget counts bytes as they arrive, so
+    // 4 of these 15 MiB bodies fit in the 64 MiB in flight and the rest are cut (503); a body whose bytes still sat
+    // in socket buffers may be read in full once others are answered (5 was seen): a quarter is the bound.
     const { results, growth } = await flood({ 'content-type': 'image/jpeg', 'x-millicast-signature': WRONG_SIGNATURE }, { chunked: true, together: true })
-    // 408: a held body whose read outlived server.bodyTimeout on a busy machine, still read past the cap's check.
+    // 408: a body held within the budget, part of it received, whose barrier outlived server.bodyTimeout on a busy
+    // machine (26 were seen on Deno): held, but never read in full.
     for (const result of results) expect([401, 408, 503, 'reset']).toContain(result.status)
-    const readInFull = results.filter((result) => result.status === 401 || result.status === 408)
-    expect(readInFull.length).toBeGreaterThan(0)
+    const readInFull = results.filter((result) => result.status === 401)
     expect(readInFull.length).toBeLessThanOrEqual(UPLOADS / 4)
     expect(results.filter((result) => result.status === 503).length).toBeGreaterThan(0)
     // At most 64 MiB of bodies are held at once, but bodies read in full and refused (401) are garbage the
