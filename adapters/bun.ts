@@ -9,7 +9,9 @@ import { HttpError } from '../src/http/errors.ts'
 import { assertPlainPath, badPath } from '../src/http/plain-path.ts'
 
 // Only the parts of the Bun namespace this file touches.
-interface BunServer { requestIP(request: Request): { address: string } | null }
+interface BunServer {
+  requestIP(request: Request): { address: string } | null
+}
 /** A request to one of `routes`: its parameters, percent-decoded, as the target was sent. */
 type RouteRequest = Request & { params: Record<string, string> }
 declare const Bun: {
@@ -34,7 +36,8 @@ const exit = (code: number): never => {
   flushLogs()
   return process.exit(code)
 }
-const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepare(Bun.argv.slice(2), Bun.env, exit)
+const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } =
+  await prepare(Bun.argv.slice(2), Bun.env, exit)
 
 // Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
 // A small POST body (declared, at most 64 KiB) is read with arrayBuffer(): Bun buffers it natively in one
@@ -46,7 +49,11 @@ const fetch = (request: Request, server: BunServer, rawPath: string) => {
   if (peer) bindings.clientAddress = peer // per-client limits
   const declared = request.method === 'POST' ? request.headers.get('content-length') : null
   if (declared !== null && Number(declared) <= SMALL_BODY_BYTES) {
-    bindings.body = { async *[Symbol.asyncIterator]() { yield new Uint8Array(await request.arrayBuffer()) } }
+    bindings.body = {
+      async *[Symbol.asyncIterator]() {
+        yield new Uint8Array(await request.arrayBuffer())
+      },
+    }
   }
   return gateway.fetch(request, bindings)
 }
@@ -79,7 +86,12 @@ const unrouted = (request: Request) => {
 // and closes connections that go quiet (in their headers too) within headersTimeout + bodyTimeout + 5 s.
 const idleTimeout = Math.min(255, Math.ceil((headersTimeoutMs + bodyTimeoutMs) / 1000) + 5)
 const server = Bun.serve({
-  port, hostname: host, maxRequestBodySize: maxBodyBytes + 1024 * 1024, idleTimeout, routes, fetch: unrouted,
+  port,
+  hostname: host,
+  maxRequestBodySize: maxBodyBytes + 1024 * 1024,
+  idleTimeout,
+  routes,
+  fetch: unrouted,
 })
 listening(server.port, `bun ${Bun.version}`)
 

@@ -26,13 +26,16 @@ const { gateway, port, host, shutdownGraceMs, log, listening } = await prepare(D
 
 // Deno.serve has no header, body or idle timeout to set: the handler's own body deadline (server.bodyTimeout, 408)
 // bounds how long a request's body can hold memory; slow headers hold only a socket (put a proxy in front).
-const server = Deno.serve({
-  port,
-  hostname: host,
-  onListen: (addr) => listening(addr.port, `deno ${Deno.version.deno}`),
-}, (request, info) => {
-  return gateway.fetch(request, { clientAddress: info.remoteAddr.hostname }) // per-client limits
-})
+const server = Deno.serve(
+  {
+    port,
+    hostname: host,
+    onListen: (addr) => listening(addr.port, `deno ${Deno.version.deno}`),
+  },
+  (request, info) => {
+    return gateway.fetch(request, { clientAddress: info.remoteAddr.hostname }) // per-client limits
+  },
+)
 
 const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit, graceMs: shutdownGraceMs })
 Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))

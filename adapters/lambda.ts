@@ -14,11 +14,21 @@ import { ConfigError } from '../src/config/load.ts'
 import { createLogger, flushLogs, type Logger, type LogLevel } from '../src/log.ts'
 import { HttpError } from '../src/http/errors.ts'
 import {
-  binaryAsTextError, clientAddressOf, jpegAsText, latin1Bytes, nonAsciiHeaders, rawPathOf, type LambdaHttpEvent,
+  binaryAsTextError,
+  clientAddressOf,
+  jpegAsText,
+  latin1Bytes,
+  nonAsciiHeaders,
+  rawPathOf,
+  type LambdaHttpEvent,
 } from '../src/serverless/aws-events.ts'
 import type { Bindings } from '../src/http/bindings.ts'
 import {
-  createServerlessGateway, loadServerlessConfig, requestDeadline, scheduledDeadline, type ServerlessGateway,
+  createServerlessGateway,
+  loadServerlessConfig,
+  requestDeadline,
+  scheduledDeadline,
+  type ServerlessGateway,
 } from '../src/serverless/serverless-gateway.ts'
 
 /** Without a Lambda context (a local call), a request may take this long. */
@@ -27,21 +37,29 @@ const NO_CONTEXT_REMAINING_MS = 30_000
 export function createLambda(env: Env, options: { log?: Logger } = {}) {
   let log = options.log ?? createLogger(levelOf(env.HOOKCAST_LOG_LEVEL) ?? 'info')
   let ready: Promise<ServerlessGateway> | undefined
-  const start = () => ready ??= (async () => {
-    const { config, origin } = await loadServerlessConfig(env)
-    requestDeadline(env, 0, Infinity) // a malformed HOOKCAST_DELIVER_WITHIN or HOOKCAST_SCHEDULED_WITHIN fails here, once
-    scheduledDeadline(env, 0, Infinity)
-    if (!options.log) log = createLogger(levelOf(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
-    if (config.spool.type === 'local') {
-      log.warn('spool type local keeps undelivered events in this instance\'s /tmp, lost when it goes; use a shared spool', { dir: config.spool.dir })
-    }
-    const serverless = await createServerlessGateway(config, { log })
-    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...serverless.gateway.destinations.keys()] })
-    return serverless
-  })().catch((error: unknown) => {
-    ready = undefined // a bucket that was briefly unreachable at the cold start must not break the instance for good
-    throw error
-  })
+  const start = () =>
+    (ready ??= (async () => {
+      const { config, origin } = await loadServerlessConfig(env)
+      requestDeadline(env, 0, Infinity) // a malformed HOOKCAST_DELIVER_WITHIN or HOOKCAST_SCHEDULED_WITHIN fails here, once
+      scheduledDeadline(env, 0, Infinity)
+      if (!options.log) log = createLogger(levelOf(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
+      if (config.spool.type === 'local') {
+        log.warn(
+          "spool type local keeps undelivered events in this instance's /tmp, lost when it goes; use a shared spool",
+          { dir: config.spool.dir },
+        )
+      }
+      const serverless = await createServerlessGateway(config, { log })
+      log.info('config loaded', {
+        config: origin,
+        sources: Object.keys(config.sources),
+        destinations: [...serverless.gateway.destinations.keys()],
+      })
+      return serverless
+    })().catch((error: unknown) => {
+      ready = undefined // a bucket that was briefly unreachable at the cold start must not break the instance for good
+      throw error
+    }))
   const failed = (error: unknown) => {
     console.error(error instanceof ConfigError ? error.message : `cannot start: ${(error as Error).stack ?? error}`)
   }
@@ -55,7 +73,7 @@ export function createLambda(env: Env, options: { log?: Logger } = {}) {
       serverless = await start()
     } catch (error) {
       failed(error)
-      return new HttpError(500, 'not_configured', 'hookcast cannot start; the function\'s log says why').toResponse()
+      return new HttpError(500, 'not_configured', "hookcast cannot start; the function's log says why").toResponse()
     }
     const event = c.env.event
     let request = c.req.raw
@@ -120,7 +138,13 @@ function levelOf(value: string | undefined): LogLevel | undefined {
 const lambda = createLambda(process.env)
 process.on('unhandledRejection', (reason) => {
   // A background promise nobody caught is a bug; it must not fail the invocation that happens to be running.
-  console.error(JSON.stringify({ level: 'error', msg: 'unhandled rejection (a bug; please report it)', error: String((reason as Error)?.stack ?? reason).slice(0, 2000) }))
+  console.error(
+    JSON.stringify({
+      level: 'error',
+      msg: 'unhandled rejection (a bug; please report it)',
+      error: String((reason as Error)?.stack ?? reason).slice(0, 2000),
+    }),
+  )
 })
 
 export const handler = lambda.handler

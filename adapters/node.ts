@@ -12,7 +12,11 @@ const exit = (code: number): never => {
   flushLogs()
   return process.exit(code)
 }
-const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepare(process.argv.slice(2), process.env, exit)
+const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepare(
+  process.argv.slice(2),
+  process.env,
+  exit,
+)
 
 // The webhook handler reads a POST body straight from the IncomingMessage (no Web stream around it); returning
 // from the iterator early (413) leaves the socket open for the answer, and Node discards the rest of the body.
@@ -29,19 +33,22 @@ const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
 // Node's own defaults let a request take 300 s (and its headers 60 s), checked every 30 s. Headers get
 // server.headersTimeout; the whole request a few seconds more than headers plus server.bodyTimeout, as a backstop
 // to the handler's own body deadline (which answers 408 first). Idle keep-alive connections close after 5 s.
-const server = serve({
-  fetch,
-  port,
-  hostname: host,
-  serverOptions: {
-    headersTimeout: headersTimeoutMs,
-    requestTimeout: headersTimeoutMs + bodyTimeoutMs + 5_000,
-    keepAliveTimeout: 5_000,
-    connectionsCheckingInterval: 1_000,
+const server = serve(
+  {
+    fetch,
+    port,
+    hostname: host,
+    serverOptions: {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: headersTimeoutMs + bodyTimeoutMs + 5_000,
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: 1_000,
+    },
   },
-}, (info) => {
-  listening(info.port, `node ${process.version}`)
-})
+  (info) => {
+    listening(info.port, `node ${process.version}`)
+  },
+)
 
 const onSignal = shutdownHandler({
   stopServer: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -12,7 +12,12 @@ import { bodyFactory } from './bodies.ts'
 /** Appends `count` distinct thumbnails of `size` bytes (sequence numbers 1..count) to `dir/spool`; returns them. */
 export async function fillSpool(dir: string, count: number, size: number): Promise<number[]> {
   const spool = await openLocalQueue({
-    dir: join(dir, 'spool'), fsync: false, maxBytes: 64 * 1024 ** 3, segmentBytes: 64 * 1024 ** 2, cacheBytes: 0, log: silentLogger,
+    dir: join(dir, 'spool'),
+    fsync: false,
+    maxBytes: 64 * 1024 ** 3,
+    segmentBytes: 64 * 1024 ** 2,
+    cacheBytes: 0,
+    log: silentLogger,
   })
   const factory = bodyFactory({ kind: 'thumbnail', size })
   const seqs: number[] = []
@@ -21,7 +26,10 @@ export async function fillSpool(dir: string, count: number, size: number): Promi
     const batch: Promise<unknown>[] = []
     for (let seq = start; seq < start + BATCH && seq <= count; seq++) {
       const built = factory.request(seq)
-      const event = await parseThumbnail(new Uint8Array(Buffer.from(built.body)), new Headers(built.headers), { source: 'millicast', receivedAt: Date.now() })
+      const event = await parseThumbnail(new Uint8Array(Buffer.from(built.body)), new Headers(built.headers), {
+        source: 'millicast',
+        receivedAt: Date.now(),
+      })
       batch.push(spool.put(event, ['disk']))
       seqs.push(seq)
     }

@@ -107,13 +107,20 @@ function thumbnails(size: number): BodyFactory {
 }
 
 function feedEvents(): BodyFactory {
-  const text = (seq: number) => JSON.stringify({
-    type: 'feeds', event: 'started', timestamp: EPOCH + seq,
-    data: {
-      feedId: `369e4a86-f937-4254-bd9f-${pad(seq)}`, accountId: 'BENCH', name: `stream-${seq % STREAMS}`,
-      streamId: `BENCH/stream-${seq % STREAMS}`, started: EPOCH + seq - 130, active: true,
-    },
-  })
+  const text = (seq: number) =>
+    JSON.stringify({
+      type: 'feeds',
+      event: 'started',
+      timestamp: EPOCH + seq,
+      data: {
+        feedId: `369e4a86-f937-4254-bd9f-${pad(seq)}`,
+        accountId: 'BENCH',
+        name: `stream-${seq % STREAMS}`,
+        streamId: `BENCH/stream-${seq % STREAMS}`,
+        started: EPOCH + seq - 130,
+        active: true,
+      },
+    })
   return {
     request(seq) {
       const body = Buffer.from(text(seq))
@@ -140,5 +147,6 @@ export function checkFactory(factory: BodyFactory, seq: number): void {
   const { headers } = factory.request(seq)
   const plain = `sha1=${createHmac('sha1', KEY).update(body).digest('hex')}`
   if (headers['x-millicast-signature'] !== plain) throw new Error('bench body factory: signature shortcut is wrong')
-  if (factory.sha256(seq) !== createHash('sha256').update(body).digest('hex')) throw new Error('bench body factory: hash shortcut is wrong')
+  if (factory.sha256(seq) !== createHash('sha256').update(body).digest('hex'))
+    throw new Error('bench body factory: hash shortcut is wrong')
 }

@@ -93,10 +93,15 @@ process.on('exit', cleanupNow)
  */
 export const NODE_ENTRY: { command: string[]; built: boolean; description: string } = (() => {
   const tsx = [process.execPath, '--import', 'tsx', 'adapters/node.ts']
-  const dev = (why: string) => ({ command: tsx, built: false, description: `adapters/node.ts through tsx (${why}; \`npm run build\` makes it)` })
+  const dev = (why: string) => ({
+    command: tsx,
+    built: false,
+    description: `adapters/node.ts through tsx (${why}; \`npm run build\` makes it)`,
+  })
   let start: string | undefined
   try {
-    start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts?.start
+    start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> })
+      .scripts?.start
   } catch {
     // no package.json scripts: tsx
   }
@@ -111,8 +116,13 @@ export const NODE_ENTRY: { command: string[]; built: boolean; description: strin
   } catch {
     // no record of the inputs: cannot tell it is current
   }
-  if (digest === undefined || built !== digest) return dev(`${entry} was built from other sources than the current ones`)
-  return { command: [process.execPath, entry], built: true, description: `${entry} (\`npm start\`, built from the current sources)` }
+  if (digest === undefined || built !== digest)
+    return dev(`${entry} was built from other sources than the current ones`)
+  return {
+    command: [process.execPath, entry],
+    built: true,
+    description: `${entry} (\`npm start\`, built from the current sources)`,
+  }
 })()
 
 /**
@@ -121,13 +131,18 @@ export const NODE_ENTRY: { command: string[]; built: boolean; description: strin
  */
 function buildInputsDigest(): string | undefined {
   try {
-    const filesUnder = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true })
-      .flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]))
-      .sort()
+    const filesUnder = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), { withFileTypes: true })
+        .flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]))
+        .sort()
     const inputs = [...filesUnder('src'), 'adapters/node.ts', 'tsconfig.json', 'tsconfig.build.json', 'bin/build.mjs']
     const tsc = createRequire(join(ROOT, 'bin/build.mjs')).resolve('typescript/bin/tsc')
     const hash = createHash('sha256').update(readFileSync(join(dirname(tsc), '..', 'package.json')))
-    for (const file of inputs) hash.update(`${file}\0`).update(readFileSync(join(ROOT, file))).update('\0')
+    for (const file of inputs)
+      hash
+        .update(`${file}\0`)
+        .update(readFileSync(join(ROOT, file)))
+        .update('\0')
     return hash.digest('hex')
   } catch {
     return undefined
@@ -142,7 +157,12 @@ function buildInputsDigest(): string | undefined {
 const REFERENCE_DIR = join(ROOT, 'node_modules/.cache/hookcast-bench')
 buildSync({
   entryPoints: ['floor', 'hono', 'express'].map((name) => join(ROOT, `bench/servers/${name}.ts`)),
-  outdir: REFERENCE_DIR, outExtension: { '.js': '.mjs' }, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error',
+  outdir: REFERENCE_DIR,
+  outExtension: { '.js': '.mjs' },
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'error',
 })
 
 export const COMMANDS = {
@@ -157,10 +177,12 @@ export const COMMANDS = {
 /** Registers a child for the cleanup (killed on exit or Ctrl-C); resolves when it has exited. */
 export function trackChild(child: ChildProcess): Promise<void> {
   children.add(child)
-  return new Promise<void>((resolve) => child.once('exit', () => {
-    children.delete(child)
-    resolve()
-  }))
+  return new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      children.delete(child)
+      resolve()
+    }),
+  )
 }
 
 export interface Server {
@@ -181,7 +203,12 @@ export interface Server {
 }
 
 /** Spawns a server with PORT=0 and resolves once it logs its address. */
-export async function startServer(command: readonly string[], args: string[], env: Record<string, string>, watch: string[] = []): Promise<Server> {
+export async function startServer(
+  command: readonly string[],
+  args: string[],
+  env: Record<string, string>,
+  watch: string[] = [],
+): Promise<Server> {
   const spawnedAt = performance.now()
   const child = spawn(command[0]!, [...command.slice(1), ...args], {
     cwd: ROOT,
@@ -195,7 +222,10 @@ export async function startServer(command: readonly string[], args: string[], en
   const seen = new Map<string, number>()
   let listeningAt = 0
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not start in 60 s:\n${tail.join('\n')}`)), 60_000)
+    const timer = setTimeout(
+      () => reject(new Error(`${command.join(' ')} did not start in 60 s:\n${tail.join('\n')}`)),
+      60_000,
+    )
     const onLine = (line: string) => {
       if (line.includes('"msg":"delivered"')) {
         if (!line.includes('"destination":"disk"')) return

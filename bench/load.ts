@@ -82,33 +82,36 @@ async function main(options: LoadOptions): Promise<void> {
   const accepted: number[] = []
   let phase: Phase = { ok: 0, latencies: [], statuses: {} }
 
-  const drive = (seconds: number) => autocannon({
-    url: options.url,
-    connections: options.connections,
-    duration: seconds,
-    pipelining: 1,
-    timeout: 30,
-    requests: [{
-      method: 'POST',
-      path: HOOK_PATH,
-      setupRequest(request: Record<string, unknown>, context: Record<string, number>) {
-        const n = seq++
-        const built = factory.request(n)
-        context.seq = n
-        context.sent = performance.now()
-        return { ...request, method: 'POST', path: HOOK_PATH, headers: built.headers, body: built.body }
-      },
-      onResponse(status: number, _body: string, context: Record<string, number>) {
-        const current = phase
-        current.latencies.push(performance.now() - context.sent!)
-        current.statuses[status] = (current.statuses[status] ?? 0) + 1
-        if (status === 200) {
-          current.ok++
-          accepted.push(context.seq!)
-        }
-      },
-    }],
-  })
+  const drive = (seconds: number) =>
+    autocannon({
+      url: options.url,
+      connections: options.connections,
+      duration: seconds,
+      pipelining: 1,
+      timeout: 30,
+      requests: [
+        {
+          method: 'POST',
+          path: HOOK_PATH,
+          setupRequest(request: Record<string, unknown>, context: Record<string, number>) {
+            const n = seq++
+            const built = factory.request(n)
+            context.seq = n
+            context.sent = performance.now()
+            return { ...request, method: 'POST', path: HOOK_PATH, headers: built.headers, body: built.body }
+          },
+          onResponse(status: number, _body: string, context: Record<string, number>) {
+            const current = phase
+            current.latencies.push(performance.now() - context.sent!)
+            current.statuses[status] = (current.statuses[status] ?? 0) + 1
+            if (status === 200) {
+              current.ok++
+              accepted.push(context.seq!)
+            }
+          },
+        },
+      ],
+    })
 
   console.log('load-start')
   const began = performance.now()

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { trackChild } from './lib.ts'
 
-export const NATS_BINARY = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((path) => existsSync(path)) ?? 'nats-server'
+export const NATS_BINARY =
+  ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((path) => existsSync(path)) ?? 'nats-server'
 
 export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
@@ -30,13 +31,16 @@ export function natsVersion(): string {
 export function startNats(dir: string, maxPayload: number): Promise<NatsServer> {
   mkdirSync(dir, { recursive: true })
   const config = join(dir, 'nats.conf')
-  writeFileSync(config, [
-    'host: "127.0.0.1"',
-    'port: -1',
-    `max_payload: ${maxPayload}`,
-    `jetstream { store_dir: ${JSON.stringify(join(dir, 'store'))} }`,
-    '',
-  ].join('\n'))
+  writeFileSync(
+    config,
+    [
+      'host: "127.0.0.1"',
+      'port: -1',
+      `max_payload: ${maxPayload}`,
+      `jetstream { store_dir: ${JSON.stringify(join(dir, 'store'))} }`,
+      '',
+    ].join('\n'),
+  )
   const child = spawn(NATS_BINARY, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = trackChild(child)
   const logs: string[] = []
@@ -76,7 +80,15 @@ export function startNats(dir: string, maxPayload: number): Promise<NatsServer> 
     }
     child.stdout!.on('data', onData)
     child.stderr!.on('data', onData)
-    child.once('error', (error) => fail(new Error(`cannot run ${NATS_BINARY} (apt-get install nats-server): ${error.message}`)))
-    void exited.then(() => fail(new Error(`nats-server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${logs.join('\n')}`)))
+    child.once('error', (error) =>
+      fail(new Error(`cannot run ${NATS_BINARY} (apt-get install nats-server): ${error.message}`)),
+    )
+    void exited.then(() =>
+      fail(
+        new Error(
+          `nats-server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${logs.join('\n')}`,
+        ),
+      ),
+    )
   })
 }

@@ -54,8 +54,11 @@ async function parsed(from: number, count: number): Promise<HookEvent[]> {
     const body = new Uint8Array(request.body) // a copy: the factory reuses its buffer
     const signature = crypto.getRandomValues(new Uint8Array(20))
     const context = { source: 'millicast', receivedAt: Date.now(), signature, bodyCrc32: crc32(body) }
-    out.push(kind === 'json' ? await parseJsonHook(body, context)
-      : await parseThumbnail(body, new Headers(request.headers), context))
+    out.push(
+      kind === 'json'
+        ? await parseJsonHook(body, context)
+        : await parseThumbnail(body, new Headers(request.headers), context),
+    )
   }
   return out
 }
@@ -64,7 +67,9 @@ async function once(): Promise<{ mainUs: number; perSecond: number }> {
   const dir = mkdtempSync(join(base, 'hookcast-pipeline-'))
   let delivered = 0
   // Info lines are made as in production, then dropped (a pipe's cost is not hookcast's).
-  const gateway = await createGateway(parseConfig(`
+  const gateway = await createGateway(
+    parseConfig(
+      `
 sources:
   millicast: { path: ${HOOK_PATH}, secrets: ["${SECRET}"] }
 sinks:
@@ -72,12 +77,20 @@ sinks:
 spool: { dir: "${join(dir, 'spool')}", maxBytes: 64GiB }
 routes:
   - to: [disk]
-`, {}), {
-    log: createLogger('info', () => {}),
-    onOutcome: (report) => { if (report.destination === 'disk' && report.outcome === 'delivered') delivered++ },
-  })
+`,
+      {},
+    ),
+    {
+      log: createLogger('info', () => {}),
+      onOutcome: (report) => {
+        if (report.destination === 'disk' && report.outcome === 'delivered') delivered++
+      },
+    },
+  )
   try {
-    const until = async (done: () => boolean) => { while (!done()) await new Promise((resolve) => setTimeout(resolve, 1)) }
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((resolve) => setTimeout(resolve, 1))
+    }
     // Puts in batches, at most WINDOW events ahead of the deliveries: a steady state, bodies still in memory when
     // delivered, as under a load the gateway keeps up with (not a backlog read back from disk).
     const run = async (list: HookEvent[]) => {
@@ -104,10 +117,14 @@ routes:
 const runs: Array<{ mainUs: number; perSecond: number }> = []
 for (let i = 0; i < repeats; i++) runs.push(await once())
 if (args.includes('--json')) {
-  console.log(JSON.stringify({ kind, events, mainUs: runs.map((r) => r.mainUs), perSecond: runs.map((r) => r.perSecond) }))
+  console.log(
+    JSON.stringify({ kind, events, mainUs: runs.map((r) => r.mainUs), perSecond: runs.map((r) => r.perSecond) }),
+  )
   process.exit(0)
 }
 const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-console.log(`${kind}, ${events} events, ${built ? 'dist/node' : 'sources'}, ${base}: put + 2 deliveries = ` +
-  `${median(runs.map((r) => r.mainUs)).toFixed(0)} µs of main-thread CPU per event (median of ${repeats}; ` +
-  `${runs.map((r) => r.mainUs.toFixed(0)).join(', ')}), ${median(runs.map((r) => r.perSecond)).toFixed(0)} events/s delivered`)
+console.log(
+  `${kind}, ${events} events, ${built ? 'dist/node' : 'sources'}, ${base}: put + 2 deliveries = ` +
+    `${median(runs.map((r) => r.mainUs)).toFixed(0)} µs of main-thread CPU per event (median of ${repeats}; ` +
+    `${runs.map((r) => r.mainUs.toFixed(0)).join(', ')}), ${median(runs.map((r) => r.perSecond)).toFixed(0)} events/s delivered`,
+)

@@ -47,7 +47,9 @@ const dir = tempDir(`hookcast-profile-${runtime}-`)
 const profiles = join(dir.path, 'profiles')
 mkdirSync(profiles)
 mkdirSync(join(dir.path, 'data'))
-const nats: NatsServer | undefined = args.includes('--nats') ? await startNats(join(dir.path, 'nats'), NATS_MAX_PAYLOAD) : undefined
+const nats: NatsServer | undefined = args.includes('--nats')
+  ? await startNats(join(dir.path, 'nats'), NATS_MAX_PAYLOAD)
+  : undefined
 // The benchmark's config (hookcast's defaults), with room in the spool for a whole backlog or a long profile.
 const config = nats
   ? hookcastConfig(dir.path, false, '', `{ type: nats, servers: ["${nats.url}"] }`)
@@ -67,20 +69,33 @@ try {
     ? await startServer(profileArgs[runtime], [], { DATA: join(dir.path, 'data'), SECRET })
     : await startServer(profileArgs[runtime], ['--config', config], {})
   const options: LoadOptions = {
-    url: server.url, kind: shape.kind as 'json', size: shape.size, connections: shape.connections,
-    warmupSeconds: 1, seconds, seqBase: 1, out: join(dir.path, 'load.json'),
+    url: server.url,
+    kind: shape.kind as 'json',
+    size: shape.size,
+    connections: shape.connections,
+    warmupSeconds: 1,
+    seconds,
+    seqBase: 1,
+    out: join(dir.path, 'load.json'),
   }
   if (workload === 'd') {
     const started = performance.now()
     while (server.delivered.count < backlog.length && performance.now() - started < 300_000) await sleep(20)
-    console.log(`${runtime} d: ${backlog.length} deliveries at ${(backlog.length / ((server.delivered.lastAt - started) / 1000)).toFixed(0)}/s (profiler on)`)
-  } else await new Promise<void>((resolve) => {
-    spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(options)], { cwd: ROOT, stdio: 'ignore' })
-      .once('exit', () => resolve())
-  })
+    console.log(
+      `${runtime} d: ${backlog.length} deliveries at ${(backlog.length / ((server.delivered.lastAt - started) / 1000)).toFixed(0)}/s (profiler on)`,
+    )
+  } else
+    await new Promise<void>((resolve) => {
+      spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(options)], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      }).once('exit', () => resolve())
+    })
   if (workload !== 'd') {
     const result = JSON.parse(readFileSync(options.out, 'utf8')) as { perSecond: number; p99: number }
-    console.log(`${runtime} ${workload}: ${result.perSecond.toFixed(0)}/s, p99 ${result.p99.toFixed(1)} ms (profiler on)`)
+    console.log(
+      `${runtime} ${workload}: ${result.perSecond.toFixed(0)}/s, p99 ${result.p99.toFixed(1)} ms (profiler on)`,
+    )
   }
   await new Promise((resolve) => setTimeout(resolve, 2000))
   await server.stop()
@@ -100,7 +115,11 @@ function summarise(profile: { nodes: ProfileNode[] }): void {
   const total = profile.nodes.reduce((n, node) => n + (node.hitCount ?? 0), 0)
   const byFunction = new Map<string, number>()
   const byFile = new Map<string, number>()
-  const short = (url: string) => url.replace(/^file:\/\//, '').replace(ROOT, '').replace(/.*node_modules\//, 'npm:') || '(native)'
+  const short = (url: string) =>
+    url
+      .replace(/^file:\/\//, '')
+      .replace(ROOT, '')
+      .replace(/.*node_modules\//, 'npm:') || '(native)'
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0
     if (!hits) continue

@@ -19,8 +19,21 @@ import { removeTempDirs } from './lib.ts'
 import { parseArgs } from './options.ts'
 import { describeMachine, fmt, mb, renderReport, sampleLine } from './report.ts'
 import {
-  IDLE_KINDS, IDLE_SECONDS, SETTLED_SECONDS, runBacklog, runCold, runIdle, runOne, runPipeline, RUNTIMES, WORKLOADS,
-  type BacklogSample, type ColdSample, type IdleSample, type PipelineSample, type Sample,
+  IDLE_KINDS,
+  IDLE_SECONDS,
+  SETTLED_SECONDS,
+  runBacklog,
+  runCold,
+  runIdle,
+  runOne,
+  runPipeline,
+  RUNTIMES,
+  WORKLOADS,
+  type BacklogSample,
+  type ColdSample,
+  type IdleSample,
+  type PipelineSample,
+  type Sample,
 } from './scenarios.ts'
 
 async function main(): Promise<void> {
@@ -55,7 +68,9 @@ async function main(): Promise<void> {
         try {
           const sample = await runBacklog(runtime, options)
           ;(backlog[runtime] ??= []).push(sample)
-          console.log(`[${rep}/${options.repeats}] d ${runtime}: ${options.backlog} deliveries in ${fmt(sample.seconds, 2)} s = ${fmt(sample.perSecond)}/s, rss ${mb(sample.rss)} MB, missing ${sample.missing}`)
+          console.log(
+            `[${rep}/${options.repeats}] d ${runtime}: ${options.backlog} deliveries in ${fmt(sample.seconds, 2)} s = ${fmt(sample.perSecond)}/s, rss ${mb(sample.rss)} MB, missing ${sample.missing}`,
+          )
         } catch (error) {
           console.log(`[${rep}/${options.repeats}] d ${runtime}: FAILED ${(error as Error).message}`)
         }
@@ -68,7 +83,9 @@ async function main(): Promise<void> {
         try {
           const sample = await runCold(runtime)
           ;(cold[runtime] ??= []).push(sample)
-          console.log(`cold ${runtime}: listening after ${fmt(sample.listening)} ms, first 200 after ${fmt(sample.firstOk)} ms`)
+          console.log(
+            `cold ${runtime}: listening after ${fmt(sample.listening)} ms, first 200 after ${fmt(sample.firstOk)} ms`,
+          )
         } catch (error) {
           console.log(`cold ${runtime}: FAILED ${(error as Error).message}`)
         }
@@ -82,7 +99,9 @@ async function main(): Promise<void> {
         try {
           const sample = await runIdle(kind)
           ;(idle[kind] ??= []).push(sample)
-          console.log(`idle ${kind}: ${mb(sample.early)} MB resident at ${IDLE_SECONDS} s, ${mb(sample.settled)} MB at ${SETTLED_SECONDS} s`)
+          console.log(
+            `idle ${kind}: ${mb(sample.early)} MB resident at ${IDLE_SECONDS} s, ${mb(sample.settled)} MB at ${SETTLED_SECONDS} s`,
+          )
         } catch (error) {
           console.log(`idle ${kind}: FAILED ${(error as Error).message}`)
         }
@@ -92,11 +111,16 @@ async function main(): Promise<void> {
 
   const pipeline: PipelineSample[] = []
   if (options.only.has('pipeline')) {
-    for (const [kind, events] of [['json', 20_000], ['thumbnail', 8_000]] as const) {
+    for (const [kind, events] of [
+      ['json', 20_000],
+      ['thumbnail', 8_000],
+    ] as const) {
       try {
         const sample = await runPipeline(kind, events, options.quick ? 1 : 3)
         pipeline.push(sample)
-        console.log(`pipeline ${kind}: ${sample.mainUs.map((us) => fmt(us)).join(', ')} µs of main-thread CPU per event`)
+        console.log(
+          `pipeline ${kind}: ${sample.mainUs.map((us) => fmt(us)).join(', ')} µs of main-thread CPU per event`,
+        )
       } catch (error) {
         console.log(`pipeline ${kind}: FAILED ${(error as Error).message}`)
       }

@@ -15,7 +15,21 @@ import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { bodyFactory, HOOK_PATH, SECRET, type BodyKind } from './bodies.ts'
 import type { LoadOptions, LoadResult } from './load.ts'
-import { checkDelivered, COMMANDS, cpuSeconds, currentRss, fileCreateCost, machineBusySeconds, peakRss, ROOT, sleep, startServer, sumCounts, tempDir, type Server } from './lib.ts'
+import {
+  checkDelivered,
+  COMMANDS,
+  cpuSeconds,
+  currentRss,
+  fileCreateCost,
+  machineBusySeconds,
+  peakRss,
+  ROOT,
+  sleep,
+  startServer,
+  sumCounts,
+  tempDir,
+  type Server,
+} from './lib.ts'
 import { startNats } from './nats.ts'
 import { fillSpool } from './backlog.ts'
 import type { Options } from './options.ts'
@@ -26,7 +40,8 @@ import type { Options } from './options.ts'
 export type ServerKind = ReferenceKind | 'node' | 'deno' | 'bun' | 'node-fsync' | 'nats3'
 /** The receivers hookcast is measured against, which write before answering (bench/servers/). */
 export type ReferenceKind = 'floor' | 'hono' | 'express'
-export const isReference = (kind: ServerKind): kind is ReferenceKind => kind === 'floor' || kind === 'hono' || kind === 'express'
+export const isReference = (kind: ServerKind): kind is ReferenceKind =>
+  kind === 'floor' || kind === 'hono' || kind === 'express'
 export type Runtime = 'node' | 'deno' | 'bun'
 /** The receivers whose idle memory is read: the floor and hookcast on each runtime. */
 export type IdleKind = 'floor' | Runtime
@@ -42,9 +57,30 @@ export interface Workload {
 
 const KiB = 1024
 export const WORKLOADS: Workload[] = [
-  { key: 'a', title: '(a) 100 KB JPEG thumbnails, 32 connections', kind: 'thumbnail', size: 100 * KiB, connections: 32, servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
-  { key: 'b', title: '(b) 1 MB JPEG thumbnails, 64 connections', kind: 'thumbnail', size: 1024 * KiB, connections: 64, servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun'] },
-  { key: 'c', title: '(c) feeds JSON events, 64 connections', kind: 'json', size: 0, connections: 64, servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'] },
+  {
+    key: 'a',
+    title: '(a) 100 KB JPEG thumbnails, 32 connections',
+    kind: 'thumbnail',
+    size: 100 * KiB,
+    connections: 32,
+    servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'],
+  },
+  {
+    key: 'b',
+    title: '(b) 1 MB JPEG thumbnails, 64 connections',
+    kind: 'thumbnail',
+    size: 1024 * KiB,
+    connections: 64,
+    servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun'],
+  },
+  {
+    key: 'c',
+    title: '(c) feeds JSON events, 64 connections',
+    kind: 'json',
+    size: 0,
+    connections: 64,
+    servers: ['floor', 'hono', 'express', 'node', 'deno', 'bun', 'node-fsync', 'nats3'],
+  },
 ]
 export const RUNTIMES: Runtime[] = ['node', 'deno', 'bun']
 export const IDLE_KINDS: IdleKind[] = ['floor', ...RUNTIMES]
@@ -114,7 +150,9 @@ export const NATS_MAX_PAYLOAD = DEFAULT_MAX_BODY_BYTES + 1024 * KiB
  */
 export function hookcastConfig(dir: string, fsync: boolean, extra = '', spool?: string): string {
   const path = join(dir, 'config.yaml')
-  writeFileSync(path, `
+  writeFileSync(
+    path,
+    `
 sources:
   millicast: { path: ${HOOK_PATH}, secrets: ["${SECRET}"] }
 sinks:
@@ -122,7 +160,8 @@ sinks:
 spool: ${spool ?? `{ dir: "${join(dir, 'spool')}", fsync: ${fsync}${extra} }`}
 routes:
   - to: [disk]
-`)
+`,
+  )
   return path
 }
 
@@ -167,13 +206,20 @@ async function launchTarget(kind: ServerKind, dir: string): Promise<Target> {
     await stop()
     throw error
   }
-  return { urls: servers.map((server) => server.url), pids: [...servers.map((server) => server.pid), nats.pid], natsPid: nats.pid, servers, stop }
+  return {
+    urls: servers.map((server) => server.url),
+    pids: [...servers.map((server) => server.pid), nats.pid],
+    natsPid: nats.pid,
+    servers,
+    stop,
+  }
 }
 
 function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(options)], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
     })
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk: string) => chunk.split('\n').filter(Boolean).forEach(onLine))
@@ -210,30 +256,39 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     let wallStart = NaN
     let wallSeconds = NaN
     let loadAverage = NaN
-    const result = await runLoad({
-      url: target.urls.length === 1 ? target.urls[0]! : target.urls, kind: workload.kind, size: workload.size, connections: workload.connections,
-      warmupSeconds: options.warmup, seconds: options.duration, seqBase: 1, out: join(dir.path, 'load.json'),
-    }, (line) => {
-      if (line === 'load-start') {
-        loadCpuStart = serverCpu()
-        mainCpuStart = mainCpu()
-        if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
-      }
-      if (line === 'measure-start') {
-        cpuStart = serverCpu()
-        busyStart = machineBusySeconds()
-        ownStart = process.cpuUsage()
-        wallStart = performance.now()
-      }
-      if (line === 'measure-end') {
-        cpuEnd = serverCpu()
-        busyEnd = machineBusySeconds()
-        const own = process.cpuUsage(ownStart)
-        ownSeconds = (own.user + own.system) / 1e6
-        wallSeconds = (performance.now() - wallStart) / 1000
-        loadAverage = loadavg()[0]!
-      }
-    })
+    const result = await runLoad(
+      {
+        url: target.urls.length === 1 ? target.urls[0]! : target.urls,
+        kind: workload.kind,
+        size: workload.size,
+        connections: workload.connections,
+        warmupSeconds: options.warmup,
+        seconds: options.duration,
+        seqBase: 1,
+        out: join(dir.path, 'load.json'),
+      },
+      (line) => {
+        if (line === 'load-start') {
+          loadCpuStart = serverCpu()
+          mainCpuStart = mainCpu()
+          if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
+        }
+        if (line === 'measure-start') {
+          cpuStart = serverCpu()
+          busyStart = machineBusySeconds()
+          ownStart = process.cpuUsage()
+          wallStart = performance.now()
+        }
+        if (line === 'measure-end') {
+          cpuEnd = serverCpu()
+          busyEnd = machineBusySeconds()
+          const own = process.cpuUsage(ownStart)
+          ownSeconds = (own.user + own.system) / 1e6
+          wallSeconds = (performance.now() - wallStart) / 1000
+          loadAverage = loadavg()[0]!
+        }
+      },
+    )
     const loadEnded = performance.now()
     const delivered = () => servers.reduce((sum, server) => sum + server.delivered.count, 0)
     const lastDelivery = () => Math.max(...servers.map((server) => server.delivered.lastAt))
@@ -330,10 +385,14 @@ export interface ColdSample {
 
 function postOnce(url: string, body: Buffer, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${HOOK_PATH}`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    })
+    const req = request(
+      `${url}${HOOK_PATH}`,
+      { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent: false },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -402,10 +461,23 @@ export interface PipelineSample {
 /** Runs bench/pipeline.ts in a process of its own (the gateway's modules and heap apart from the runner's). */
 export function runPipeline(kind: BodyKind, events: number, repeats: number): Promise<PipelineSample> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', 'bench/pipeline.ts', '--kind', kind, '--events', String(events), '--repeats', String(repeats), '--json']
+    const args = [
+      '--import',
+      'tsx',
+      'bench/pipeline.ts',
+      '--kind',
+      kind,
+      '--events',
+      String(events),
+      '--repeats',
+      String(repeats),
+      '--json',
+    ]
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
-    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
     child.once('error', reject)
     child.once('exit', (code) => {
       try {

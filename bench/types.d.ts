@@ -13,7 +13,9 @@ declare module 'autocannon' {
 
 declare module 'express' {
   import type { IncomingMessage, ServerResponse, Server } from 'node:http'
-  interface Request extends IncomingMessage { body: unknown }
+  interface Request extends IncomingMessage {
+    body: unknown
+  }
   interface Response extends ServerResponse {
     status(code: number): Response
     json(value: unknown): Response

@@ -48,5 +48,7 @@ if (values.config) copyFileSync(values.config, join(outdir, 'hookcast.yaml'))
 
 const size = statSync(join(outdir, 'index.mjs')).size
 const inputs = Object.keys(result.metafile.inputs).length
-console.log(`${relative(process.cwd(), join(outdir, 'index.mjs')) || 'index.mjs'}: ${(size / 1024 / 1024).toFixed(1)} MiB from ${inputs} files` +
-  `; beside it: ${[...LAMBDA_ASSETS, ...(values.config ? ['hookcast.yaml'] : [])].join(', ')}`)
+console.log(
+  `${relative(process.cwd(), join(outdir, 'index.mjs')) || 'index.mjs'}: ${(size / 1024 / 1024).toFixed(1)} MiB from ${inputs} files` +
+    `; beside it: ${[...LAMBDA_ASSETS, ...(values.config ? ['hookcast.yaml'] : [])].join(', ')}`,
+)

@@ -25,7 +25,7 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 /** Every file under `dir`, relative to the repository, sorted. */
 function filesUnder(dir) {
   return readdirSync(join(root, dir), { withFileTypes: true })
-    .flatMap((entry) => entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)])
+    .flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]))
     .sort()
 }
 
@@ -33,7 +33,11 @@ const sources = filesUnder('src')
 const assets = sources.filter((file) => !file.endsWith('.ts'))
 const inputs = [...sources, 'adapters/node.ts', 'tsconfig.json', 'tsconfig.build.json', 'bin/build.mjs']
 const hash = createHash('sha256').update(readFileSync(join(dirname(tsc), '..', 'package.json'))) // the TypeScript version
-for (const file of inputs) hash.update(`${file}\0`).update(readFileSync(join(root, file))).update('\0')
+for (const file of inputs)
+  hash
+    .update(`${file}\0`)
+    .update(readFileSync(join(root, file)))
+    .update('\0')
 const digest = hash.digest('hex')
 
 const built = (() => {
@@ -51,7 +55,14 @@ if (values['if-changed'] && built === digest) {
 const started = performance.now()
 const aside = join(root, 'dist', `.node-${process.pid}`)
 rmSync(aside, { recursive: true, force: true })
-const args = [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', aside, ...(values['no-check'] ? ['--noCheck'] : [])]
+const args = [
+  tsc,
+  '-p',
+  join(root, 'tsconfig.build.json'),
+  '--outDir',
+  aside,
+  ...(values['no-check'] ? ['--noCheck'] : []),
+]
 const { status } = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' })
 if (status !== 0) {
   rmSync(aside, { recursive: true, force: true })
@@ -81,5 +92,7 @@ rmSync(old, { recursive: true, force: true })
 rmSync(aside, { recursive: true, force: true })
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1)
-console.log(`${relative(process.cwd(), out) || '.'}: built in ${seconds} s (${values['no-check'] ? 'not type-checked' : 'type-checked'})` +
-  `, with ${assets.map((asset) => relative('src', asset)).join(', ')}`)
+console.log(
+  `${relative(process.cwd(), out) || '.'}: built in ${seconds} s (${values['no-check'] ? 'not type-checked' : 'type-checked'})` +
+    `, with ${assets.map((asset) => relative('src', asset)).join(', ')}`,
+)

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs'
 
 const dist = new URL('../dist/node/', import.meta.url)
 if (!existsSync(new URL('src/cli/main.js', dist))) {
-  console.error('hookcast: dist/node is missing: run `npm run build` in the hookcast directory first (`npm install` does)')
+  console.error(
+    'hookcast: dist/node is missing: run `npm run build` in the hookcast directory first (`npm install` does)',
+  )
   process.exit(1)
 }
 const [command] = process.argv.slice(2)

@@ -40,7 +40,9 @@ export function createApp(options: AppOptions): Hono {
 
   app.notFound(() => new HttpError(404, 'not_found', 'no such path').toResponse())
   app.onError((error) => {
-    return (httpErrorOf(error) ?? new HttpError(500, 'internal_error', 'unexpected error; see the server log')).toResponse()
+    return (
+      httpErrorOf(error) ?? new HttpError(500, 'internal_error', 'unexpected error; see the server log')
+    ).toResponse()
   })
   return app
 }

@@ -80,8 +80,10 @@ export interface GatewayOptions {
 export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'destination'>): Map<string, Destination> {
   const destinations = new Map<string, Destination>()
   const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name) }
-  for (const [name, sink] of Object.entries(config.sinks)) destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now }))
-  for (const [name, notifier] of Object.entries(config.notifiers)) destinations.set(name, createNotifier(name, notifier, notifierDeps))
+  for (const [name, sink] of Object.entries(config.sinks))
+    destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now }))
+  for (const [name, notifier] of Object.entries(config.notifiers))
+    destinations.set(name, createNotifier(name, notifier, notifierDeps))
   return destinations
 }
 
@@ -96,18 +98,24 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const { queue, streams, signingKey, recent, ...backend } = await openBackend(config, { log, now, ...counts })
   const links = await createThumbnailLinks(signingKey, now)
   const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
-  const sources = await Promise.all(Object.entries(config.sources).map(async ([name, source]) => ({
-    name,
-    path: source.path,
-    verifier: await createVerifier(source.secrets),
-  })))
+  const sources = await Promise.all(
+    Object.entries(config.sources).map(async ([name, source]) => ({
+      name,
+      path: source.path,
+      verifier: await createVerifier(source.secrets),
+    })),
+  )
 
   const tracker = createStreamTracker({
     store: streams,
     flapWindowMs: config.streams.flapWindow,
-    emit: async (event) => { await ingest.put(event) },
+    emit: async (event) => {
+      await ingest.put(event)
+    },
     // Flap windows are delayed work in the queue: they survive a restart, and any worker may end them.
-    scheduleCheck: async (check, at) => { await queue.put(check, [TRACKER_NAME], { notBefore: at }) },
+    scheduleCheck: async (check, at) => {
+      await queue.put(check, [TRACKER_NAME], { notBefore: at })
+    },
     log,
     now,
     ...counts,
@@ -160,7 +168,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     async readiness() {
       const problems: string[] = []
       if (closing) problems.push('shutting down')
-      problems.push(...await backend.problems())
+      problems.push(...(await backend.problems()))
       return problems
     },
   })

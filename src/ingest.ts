@@ -85,29 +85,45 @@ export function createIngest(options: IngestOptions): Ingest {
     return { duplicate: result.duplicate, destinations: names.length }
   }
 
-  async function accept(source: Source, request: Request, bindings: Bindings, fields: Record<string, unknown>): Promise<Accepted> {
+  async function accept(
+    source: Source,
+    request: Request,
+    bindings: Bindings,
+    fields: Record<string, unknown>,
+  ): Promise<Accepted> {
     const lease = inFlight.lease(clientAddress(request, trustProxy, bindings.clientAddress), busy)
     try {
       // Refused before its body is read: the connection closes after the answer, so no client sends its next
       // request behind a body the server is still throwing away.
       const unread = { connection: 'close' }
       const contentType = hookContentType(request.headers.get('content-type'))
-      if (!contentType) throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg', unread)
+      if (!contentType)
+        throw new HttpError(415, 'unsupported_content_type', 'expected application/json or image/jpeg', unread)
       // Anyone can send a body; only a request that at least carries a signature gets one read.
       const signature = request.headers.get(SIGNATURE_HEADER)
       const mac = signature ? parseSignature(signature) : undefined
       if (!signature || !mac) {
-        throw new HttpError(401, 'bad_signature', signature
-          ? 'malformed X-Millicast-Signature header (expected sha1=<40 hex>)'
-          : 'missing X-Millicast-Signature header', unread)
+        throw new HttpError(
+          401,
+          'bad_signature',
+          signature
+            ? 'malformed X-Millicast-Signature header (expected sha1=<40 hex>)'
+            : 'missing X-Millicast-Signature header',
+          unread,
+        )
       }
       // One read: the signature's HMAC and the body's CRC-32 are computed chunk by chunk as the body arrives.
       const check = source.verifier.start()
       const crc = bodyCrc()
-      const body = await readBodyLimited(request, options.maxBodyBytes, (chunk) => {
-        check.update(chunk)
-        crc.update(chunk)
-      }, { inFlight: lease, timeoutMs: options.bodyTimeoutMs, ...(bindings.body ? { raw: bindings.body } : {}) })
+      const body = await readBodyLimited(
+        request,
+        options.maxBodyBytes,
+        (chunk) => {
+          check.update(chunk)
+          crc.update(chunk)
+        },
+        { inFlight: lease, timeoutMs: options.bodyTimeoutMs, ...(bindings.body ? { raw: bindings.body } : {}) },
+      )
       fields.bytes = body.byteLength
       try {
         check.verify(signature)
@@ -116,14 +132,18 @@ export function createIngest(options: IngestOptions): Ingest {
         throw error
       }
       const context = {
-        source: source.name, receivedAt: now(), signature: mac, bodyCrc32: crc.value(),
+        source: source.name,
+        receivedAt: now(),
+        signature: mac,
+        bodyCrc32: crc.value(),
         warn: (msg: string, f: Record<string, unknown>) => log.warn(msg, f),
       }
-      const event = contentType === 'image/jpeg'
-        ? await parseThumbnail(body, request.headers, context)
-        : await parseJsonHook(body, context)
+      const event =
+        contentType === 'image/jpeg'
+          ? await parseThumbnail(body, request.headers, context)
+          : await parseJsonHook(body, context)
       Object.assign(fields, { id: event.id, type: event.type, event: event.event, stream: event.streamId })
-      return { event, ...await put(event) }
+      return { event, ...(await put(event)) }
     } finally {
       // The body's bytes count against the in-flight cap until the request is answered (parse and put hold it).
       lease.release()
@@ -139,17 +159,30 @@ export function createIngest(options: IngestOptions): Ingest {
         const accepted = await accept(source, request, bindings, fields)
         Object.assign(fields, { destinations: accepted.destinations, duplicate: accepted.duplicate })
         log.info('hook accepted', { ...fields, status: 200, ms: elapsed(started) })
-        options.observe?.({ source: source.name, kind: accepted.event.type, status: 200, reason: 'accepted', seconds: elapsed(started) / 1000 })
+        options.observe?.({
+          source: source.name,
+          kind: accepted.event.type,
+          status: 200,
+          reason: 'accepted',
+          seconds: elapsed(started) / 1000,
+        })
         return accepted
       } catch (error) {
         const failure = httpErrorOf(error)
         const status = failure?.status ?? 500
         log[status >= 500 ? 'error' : 'warn']('hook refused', {
-          ...fields, status, reason: failure?.reason ?? 'internal_error', ms: elapsed(started),
+          ...fields,
+          status,
+          reason: failure?.reason ?? 'internal_error',
+          ms: elapsed(started),
           ...(failure ? { detail: failure.message } : { error: String(error) }),
         })
         options.observe?.({
-          source: source.name, kind: String(fields.type ?? 'unknown'), status, reason: failure?.reason ?? 'internal_error', seconds: elapsed(started) / 1000,
+          source: source.name,
+          kind: String(fields.type ?? 'unknown'),
+          status,
+          reason: failure?.reason ?? 'internal_error',
+          seconds: elapsed(started) / 1000,
         })
         throw error
       }

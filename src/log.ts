@@ -15,15 +15,17 @@ export type Logger = Record<LogLevel, (message: string, fields?: Record<string, 
  * warn and error lines at once, after anything gathered before them.
  */
 export function createLogger(level: LogLevel = 'info', write?: (line: string) => void): Logger {
-  const make = (at: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[at] < ORDER[level]) return
-    const line = JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...fields })
-    if (write) write(line)
-    else if (ORDER[at] >= ORDER.warn) {
-      flushLogs()
-      console.log(line)
-    } else gather(line)
-  }
+  const make =
+    (at: LogLevel) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[at] < ORDER[level]) return
+      const line = JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...fields })
+      if (write) write(line)
+      else if (ORDER[at] >= ORDER.warn) {
+        flushLogs()
+        console.log(line)
+      } else gather(line)
+    }
   return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') }
 }
 

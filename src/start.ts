@@ -10,7 +10,14 @@ import { listenAddress } from './config/listen.ts'
 import { adminAccess } from './config/admin-access.ts'
 import { createGateway, type Gateway } from './gateway.ts'
 import { createLogger, flushLogs, type Logger, type LogLevel } from './log.ts'
-import { createSignInLinks, isWildcard, linkOrigin, signInBanner, signInLink, type SignInLinks } from './admin/sign-in-link.ts'
+import {
+  createSignInLinks,
+  isWildcard,
+  linkOrigin,
+  signInBanner,
+  signInLink,
+  type SignInLinks,
+} from './admin/sign-in-link.ts'
 
 export interface Prepared {
   gateway: Gateway
@@ -39,7 +46,9 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
       return exit(1)
     }
     if (listen.devSecretSources.length > 0) {
-      log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic', { host: listen.host })
+      log.warn('using the development signing secret; set MILLICAST_WEBHOOK_SECRET for real traffic', {
+        host: listen.host,
+      })
     }
     // No admin.token: the page opens with one-time links printed once the server listens (admin/sign-in-link.ts),
     // on loopback or where admin.signInLinks says so; else it stays off, and the log says why.
@@ -50,15 +59,27 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
     // Last line of defence: a background promise nobody caught is a bug, but it must not take the accepted events'
     // deliveries down with the process. Logged and counted (hookcast_background_failures_total{component="unhandled"}).
     process.on('unhandledRejection', (reason) => {
-      log.error('unhandled rejection (a bug; please report it)', { error: String((reason as Error)?.stack ?? reason).slice(0, 2000) })
+      log.error('unhandled rejection (a bug; please report it)', {
+        error: String((reason as Error)?.stack ?? reason).slice(0, 2000),
+      })
       gateway.metrics.backgroundFailure('unhandled')
     })
     const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : config.server.port
-    log.info('config loaded', { config: origin, sources: Object.keys(config.sources), destinations: [...gateway.destinations.keys()], spool: gateway.where })
+    log.info('config loaded', {
+      config: origin,
+      sources: Object.keys(config.sources),
+      destinations: [...gateway.destinations.keys()],
+      spool: gateway.where,
+    })
     return {
-      gateway, port, host: listen.host, maxBodyBytes: config.server.maxBodyBytes,
-      headersTimeoutMs: config.server.headersTimeout, bodyTimeoutMs: config.server.bodyTimeout,
-      shutdownGraceMs: config.server.shutdownGrace, log,
+      gateway,
+      port,
+      host: listen.host,
+      maxBodyBytes: config.server.maxBodyBytes,
+      headersTimeoutMs: config.server.headersTimeout,
+      bodyTimeoutMs: config.server.bodyTimeout,
+      shutdownGraceMs: config.server.shutdownGrace,
+      log,
       listening(listeningPort, runtime) {
         log.info('listening', { url: `http://${listen.host}:${listeningPort}`, runtime })
         links?.listening(listeningPort)
@@ -96,7 +117,9 @@ function firstRunLinks(host: string, log: Logger): { links: SignInLinks; listeni
       if (origin !== undefined) return
       origin = linkOrigin(host, port)
       print(links.token, false)
-      log.info('admin page on, with one-time sign-in links printed on stdout (no admin.token set)', { page: `${origin}/` })
+      log.info('admin page on, with one-time sign-in links printed on stdout (no admin.token set)', {
+        page: `${origin}/`,
+      })
     },
   }
 }

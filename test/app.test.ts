@@ -14,12 +14,13 @@ let gateway: Gateway
 let logs: string[]
 const data = () => join(dir.path, 'data')
 /** Waits until the sink holds `count` files (delivery happens after the answer). */
-const stored = (count: number) => eventually(() => listFiles(data()).length === count ? listFiles(data()) : false)
+const stored = (count: number) => eventually(() => (listFiles(data()).length === count ? listFiles(data()) : false))
 
 beforeEach(async () => {
   dir = tempDir()
   logs = []
-  const config = parseConfig(`
+  const config = parseConfig(
+    `
 server: { maxBodyBytes: 64KiB }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${OTHER_SECRET}", "${SECRET}"] }
@@ -29,7 +30,9 @@ spool: { dir: "${dir.path}/spool" }
 routes:
   - when: { type: [thumbnail, feeds, recordings, media, transcoder, viewerConnection, clips] }
     to: [disk]
-`, {})
+`,
+    {},
+  )
   gateway = await createGateway(config, { log: createLogger('debug', (line) => logs.push(line)) })
 })
 afterEach(async () => {
@@ -45,13 +48,15 @@ describe('app', () => {
       const hook = await signedJson(payload)
       const response = await send(hook)
       expect(response.status).toBe(200)
-      const answer = await response.json() as { id: string; type: string }
+      const answer = (await response.json()) as { id: string; type: string }
       expect(answer).toMatchObject({ ok: true, type: payload.type })
-      const file = (await eventually(() => listFiles(data()).find((path) => path.includes(answer.id))))
+      const file = await eventually(() => listFiles(data()).find((path) => path.includes(answer.id)))
       expect(readFileSync(join(data(), file))).toEqual(Buffer.from(hook.body))
     }
     expect(listFiles(data())).toHaveLength(Object.keys(PAYLOADS).length)
-    expect(listFiles(data())).toEqual(expect.arrayContaining([expect.stringMatching(/^feeds\/ZG6NWV\/sample_stream\/started-[0-9a-f]{24}\.json$/)]))
+    expect(listFiles(data())).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^feeds\/ZG6NWV\/sample_stream\/started-[0-9a-f]{24}\.json$/)]),
+    )
   })
 
   it('stores a thumbnail as its exact JPEG bytes', async () => {
@@ -64,7 +69,9 @@ describe('app', () => {
   })
 
   it('accepts a kind the platform adds later and routes it', async () => {
-    const response = await send(await signedJson({ type: 'clips', event: 'ready', timestamp: 1700000000000, data: { streamId: 'A/b' } }))
+    const response = await send(
+      await signedJson({ type: 'clips', event: 'ready', timestamp: 1700000000000, data: { streamId: 'A/b' } }),
+    )
     expect(response.status).toBe(200)
     expect(await stored(1)).toEqual([expect.stringMatching(/^clips\/A\/b\/ready-/)])
   })
@@ -75,23 +82,58 @@ describe('app', () => {
   })
 
   it.each([
-    ['401 for a bad signature', async () => ({ ...(await signedJson(PAYLOADS.feedsStarted, btoa('wrong'))) }), 401, 'bad_signature'],
-    ['401 for a missing signature', async () => {
-      const hook = await signedJson(PAYLOADS.feedsStarted)
-      delete hook.headers['x-millicast-signature']
-      return hook
-    }, 401, 'bad_signature'],
+    [
+      '401 for a bad signature',
+      async () => ({ ...(await signedJson(PAYLOADS.feedsStarted, btoa('wrong'))) }),
+      401,
+      'bad_signature',
+    ],
+    [
+      '401 for a missing signature',
+      async () => {
+        const hook = await signedJson(PAYLOADS.feedsStarted)
+        delete hook.headers['x-millicast-signature']
+        return hook
+      },
+      401,
+      'bad_signature',
+    ],
     ['400 for malformed JSON', async () => signedRaw('{"type":"feeds",'), 400, 'malformed_json'],
     ['400 for JSON that is not an envelope', async () => signedJson({ hello: 'world' }), 400, 'malformed_envelope'],
-    ['400 for a thumbnail with a path in its feed id', async () => signedThumbnail({ feedId: '../../x' }), 400, 'bad_feed_id'],
-    ['400 for a thumbnail with an ISO timestamp', async () => signedThumbnail({ timestamp: '2023-03-28T03:34:00.650Z' }), 400, 'bad_timestamp'],
-    ['400 for a "thumbnail" that is not a JPEG', async () => signedThumbnail({ body: new TextEncoder().encode('<svg/>') }), 400, 'not_a_jpeg'],
-    ['413 for a body over maxBodyBytes', async () => signedThumbnail({ body: jpeg('big', 70_000) }), 413, 'body_too_large'],
-    ['415 for another content type', async () => {
-      const hook = await signedJson(PAYLOADS.feedsStarted)
-      hook.headers['content-type'] = 'text/html'
-      return hook
-    }, 415, 'unsupported_content_type'],
+    [
+      '400 for a thumbnail with a path in its feed id',
+      async () => signedThumbnail({ feedId: '../../x' }),
+      400,
+      'bad_feed_id',
+    ],
+    [
+      '400 for a thumbnail with an ISO timestamp',
+      async () => signedThumbnail({ timestamp: '2023-03-28T03:34:00.650Z' }),
+      400,
+      'bad_timestamp',
+    ],
+    [
+      '400 for a "thumbnail" that is not a JPEG',
+      async () => signedThumbnail({ body: new TextEncoder().encode('<svg/>') }),
+      400,
+      'not_a_jpeg',
+    ],
+    [
+      '413 for a body over maxBodyBytes',
+      async () => signedThumbnail({ body: jpeg('big', 70_000) }),
+      413,
+      'body_too_large',
+    ],
+    [
+      '415 for another content type',
+      async () => {
+        const hook = await signedJson(PAYLOADS.feedsStarted)
+        hook.headers['content-type'] = 'text/html'
+        return hook
+      },
+      415,
+      'unsupported_content_type',
+    ],
   ])('answers %s and writes nothing', async (_, make, status, reason) => {
     const response = await send(await make())
     expect(response.status).toBe(status)
@@ -111,11 +153,19 @@ describe('app', () => {
   it('never logs a secret or a body', async () => {
     const thumb = await signedThumbnail({ body: jpeg('SECRET-MARKER-IN-BODY') })
     await send(thumb)
-    await send(await signedJson({ ...PAYLOADS.feedsStarted, data: { ...PAYLOADS.feedsStarted.data, name: 'BODY-MARKER' } }))
+    await send(
+      await signedJson({ ...PAYLOADS.feedsStarted, data: { ...PAYLOADS.feedsStarted.data, name: 'BODY-MARKER' } }),
+    )
     await send(await signedJson(PAYLOADS.feedsStarted, btoa('wrong')))
     const all = logs.join('\n')
     expect(logs.length).toBeGreaterThanOrEqual(3)
-    for (const needle of [SECRET, OTHER_SECRET, 'SECRET-MARKER-IN-BODY', 'BODY-MARKER', thumb.headers['x-millicast-signature']!]) {
+    for (const needle of [
+      SECRET,
+      OTHER_SECRET,
+      'SECRET-MARKER-IN-BODY',
+      'BODY-MARKER',
+      thumb.headers['x-millicast-signature']!,
+    ]) {
       expect(all).not.toContain(needle)
     }
   })
@@ -128,7 +178,9 @@ describe('app', () => {
 describe('app: bounds before authentication', () => {
   let bounded: Gateway
   const boundedGateway = async (server: string) => {
-    bounded = await createGateway(parseConfig(`
+    bounded = await createGateway(
+      parseConfig(
+        `
 server: ${server}
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -137,7 +189,11 @@ sinks:
 spool: { dir: "${dir.path}/bounded-spool" }
 routes:
   - to: [disk]
-`, {}), { log: createLogger('debug', (line) => logs.push(line)) })
+`,
+        {},
+      ),
+      { log: createLogger('debug', (line) => logs.push(line)) },
+    )
     return bounded
   }
   afterEach(async () => {
@@ -151,18 +207,25 @@ routes:
   function controlledBody(chunks: Uint8Array[], options: { hold?: boolean } = {}) {
     let pulled = 0
     let finish!: () => void
-    const finished = new Promise<void>((resolve) => { finish = resolve })
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve
+    })
     let cancelled = false
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        pulled++
-        const next = chunks[pulled - 1]
-        if (next) return controller.enqueue(next)
-        if (options.hold) await finished
-        controller.close()
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          pulled++
+          const next = chunks[pulled - 1]
+          if (next) return controller.enqueue(next)
+          if (options.hold) await finished
+          controller.close()
+        },
+        cancel() {
+          cancelled = true
+        },
       },
-      cancel() { cancelled = true },
-    }, { highWaterMark: 0 })
+      { highWaterMark: 0 },
+    )
     return { stream, pulled: () => pulled, finish, cancelled: () => cancelled }
   }
 
@@ -172,7 +235,10 @@ routes:
 
   /** A guard, not a timing check: a server without a body deadline fails here instead of hanging the suite. */
   const answered = async (response: Response | Promise<Response>): Promise<Response> => {
-    const outcome = await Promise.race([response, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000))])
+    const outcome = await Promise.race([
+      response,
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000)),
+    ])
     if (outcome === 'hung') throw new Error('no answer: the body read has no deadline')
     return outcome
   }
@@ -200,13 +266,15 @@ routes:
     expect(body.pulled()).toBe(0)
   })
 
-  it('still answers 415 for a wrong content type first, and reads a well-formed signature\'s body (401 after)', async () => {
+  it("still answers 415 for a wrong content type first, and reads a well-formed signature's body (401 after)", async () => {
     const gateway = await boundedGateway('{ maxBodyBytes: 64KiB }')
     const html = controlledBody([new Uint8Array(10)])
     expect((await gateway.fetch(request(html.stream, { 'content-type': 'text/html' }))).status).toBe(415)
     expect(html.pulled()).toBe(0)
     const wrong = controlledBody([new TextEncoder().encode('{}')])
-    const response = await gateway.fetch(request(wrong.stream, { 'content-type': 'application/json', 'x-millicast-signature': `SHA1=${'A'.repeat(40)}` }))
+    const response = await gateway.fetch(
+      request(wrong.stream, { 'content-type': 'application/json', 'x-millicast-signature': `SHA1=${'A'.repeat(40)}` }),
+    )
     expect(response.status).toBe(401)
     expect(await response.json()).toMatchObject({ message: 'signature does not match any configured secret' })
     expect(wrong.pulled()).toBeGreaterThan(0)
@@ -218,14 +286,20 @@ routes:
     const server = '{ maxBodyBytes: 1MiB, maxInFlightBytes: 4MiB, bodyTimeout: 60s }'
     const PLATFORM = { clientAddress: '198.51.100.1' }
     const fromPlatform = (hook: { body: Uint8Array; headers: Record<string, string> }) =>
-      bounded.fetch(new Request(URL_BASE, {
-        method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer>,
-      }), PLATFORM)
+      bounded.fetch(
+        new Request(URL_BASE, {
+          method: 'POST',
+          headers: hook.headers,
+          body: hook.body as Uint8Array<ArrayBuffer>,
+        }),
+        PLATFORM,
+      )
     /** An upload of `declared` bytes that sends `sent` of them and waits; `finish` ends it (400, short). */
     const held = (declared: number, sent: number, clientAddress: string) => {
       const body = controlledBody(split(new Uint8Array(sent).fill(0x41), 64 * 1024), { hold: true })
       const headers = {
-        'content-type': 'image/jpeg', 'x-millicast-signature': `sha1=${'0'.repeat(40)}`,
+        'content-type': 'image/jpeg',
+        'x-millicast-signature': `sha1=${'0'.repeat(40)}`,
         'content-length': String(declared),
       }
       const answer = bounded.fetch(request(body.stream, headers), { clientAddress })
@@ -273,7 +347,7 @@ routes:
     })
   })
 
-  it('gives a request\'s share back however it ends: 401 after reading, 400, 413, 408, 200', async () => {
+  it("gives a request's share back however it ends: 401 after reading, 400, 413, 408, 200", async () => {
     // Room for exactly one maximal body: a share that leaked would turn the next request into a 503.
     const gateway = await boundedGateway('{ maxBodyBytes: 64KiB, maxInFlightBytes: 64KiB, bodyTimeout: 200ms }')
     const send = async (hook: { body: Uint8Array; headers: Record<string, string> }, chunked = false) => {
@@ -282,11 +356,19 @@ routes:
     }
     const thumb = await signedThumbnail({ body: jpeg('share', 60_000) })
     const padded = (text: string) => signedRaw(text + ' '.repeat(60_000 - text.length))
-    expect(await send({ ...thumb, headers: { ...thumb.headers, 'x-millicast-signature': `sha1=${'0'.repeat(40)}` } })).toBe(401)
+    expect(
+      await send({ ...thumb, headers: { ...thumb.headers, 'x-millicast-signature': `sha1=${'0'.repeat(40)}` } }),
+    ).toBe(401)
     expect(await send(await padded('{"type":'))).toBe(400)
     expect(await send(await signedThumbnail({ body: jpeg('too big', 70_000) }), true)).toBe(413)
     const stuck = controlledBody(split(thumb.body, 30_000).slice(0, 1), { hold: true })
-    expect((await answered(gateway.fetch(request(stuck.stream, { ...thumb.headers, 'content-length': String(thumb.body.byteLength) })))).status).toBe(408)
+    expect(
+      (
+        await answered(
+          gateway.fetch(request(stuck.stream, { ...thumb.headers, 'content-length': String(thumb.body.byteLength) })),
+        )
+      ).status,
+    ).toBe(408)
     expect(await send(thumb)).toBe(200)
     expect(await send(await padded(JSON.stringify(PAYLOADS.feedsStarted)), true)).toBe(200)
   })
@@ -295,7 +377,9 @@ routes:
     const gateway = await boundedGateway('{ maxBodyBytes: 64KiB, bodyTimeout: 300ms }')
     const hook = await signedJson(PAYLOADS.feedsStarted)
     const stalled = controlledBody([hook.body.subarray(0, 20)], { hold: true })
-    const response = await answered(gateway.fetch(request(stalled.stream, { ...hook.headers, 'content-length': String(hook.body.byteLength) })))
+    const response = await answered(
+      gateway.fetch(request(stalled.stream, { ...hook.headers, 'content-length': String(hook.body.byteLength) })),
+    )
     expect(response.status).toBe(408)
     expect(await response.json()).toMatchObject({ ok: false, error: 'body_timeout' })
     expect(stalled.cancelled()).toBe(true)

@@ -6,7 +6,9 @@ describe('logger', () => {
 
   it('gathers info lines into one write per turn, in order, and writes warnings at once after them', async () => {
     const writes: string[] = []
-    vi.spyOn(console, 'log').mockImplementation((text: string) => { writes.push(text) })
+    vi.spyOn(console, 'log').mockImplementation((text: string) => {
+      writes.push(text)
+    })
     const log = createLogger('info')
     log.debug('hidden')
     log.info('one', { n: 1 })

@@ -14,8 +14,12 @@ import { shutdownHandler } from '../src/start.ts'
 const GRACE_MS = 2_000
 const FORCE_AFTER_MS = GRACE_MS + 5_000
 
-beforeEach(() => { vi.useFakeTimers() })
-afterEach(() => { vi.useRealTimers() })
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 /** A handler whose gateway's close resolves only when the test says so; records exits and close calls. */
 function setUp() {
@@ -25,15 +29,21 @@ function setUp() {
   const gateway = {
     close: (graceMs: number) => {
       closes.push(graceMs)
-      return new Promise<void>((resolve) => { finishClose = resolve })
+      return new Promise<void>((resolve) => {
+        finishClose = resolve
+      })
     },
   } as unknown as Gateway
   let stopped = 0
   const onSignal = shutdownHandler({
-    stopServer: async () => { stopped++ },
+    stopServer: async () => {
+      stopped++
+    },
     gateway,
     log: silentLogger,
-    exit: ((code: number) => { exits.push(code) }) as (code: number) => never,
+    exit: ((code: number) => {
+      exits.push(code)
+    }) as (code: number) => never,
     graceMs: GRACE_MS,
   })
   return { onSignal, exits, closes, stopped: () => stopped, finishClose: () => finishClose() }

@@ -8,7 +8,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { ROOT } from './support/runtimes.ts'
 
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
-  scripts: Record<string, string>; dependencies: Record<string, string>; files: string[]
+  scripts: Record<string, string>
+  dependencies: Record<string, string>
+  files: string[]
 }
 
 describe('start commands', () => {
@@ -23,7 +25,12 @@ describe('start commands', () => {
   it('Deno gets net, env, read, write to ./data and ./spool and the OS release only', () => {
     const flags = pkg.scripts['start:deno']!.split(/\s+/).filter((word) => word.startsWith('-'))
     expect(flags.sort()).toEqual([
-      '--allow-env', '--allow-net', '--allow-read', '--allow-sys=osRelease', '--allow-write=./data,./spool', '--no-prompt',
+      '--allow-env',
+      '--allow-net',
+      '--allow-read',
+      '--allow-sys=osRelease',
+      '--allow-write=./data,./spool',
+      '--no-prompt',
     ])
   })
 })

@@ -16,7 +16,8 @@ const dir = process.env.DATA!
 const LIMIT = 16 * 1024 * 1024
 
 const server = createServer((req, res) => {
-  const answer = (status: number, body: string) => res.writeHead(status, { 'content-type': 'application/json' }).end(body)
+  const answer = (status: number, body: string) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body)
   const hmac = createHmac('sha1', key)
   const chunks: Buffer[] = []
   let length = 0
@@ -31,12 +32,17 @@ const server = createServer((req, res) => {
     chunks.push(chunk)
   })
   req.on('end', () => {
-    const given = /^sha1=([0-9a-f]{40})$/.exec(req.headers['x-millicast-signature'] as string ?? '')?.[1]
+    const given = /^sha1=([0-9a-f]{40})$/.exec((req.headers['x-millicast-signature'] as string) ?? '')?.[1]
     const mac = hmac.digest()
     if (!given || !timingSafeEqual(mac, Buffer.from(given, 'hex'))) return answer(401, '{"ok":false}')
     const id = mac.toString('hex')
-    writeFile(join(dir, `${id}.${req.headers['content-type'] === 'image/jpeg' ? 'jpg' : 'json'}`), Buffer.concat(chunks, length))
-      .then(() => answer(200, `{"ok":true,"id":"${id}"}`), () => answer(500, '{"ok":false}'))
+    writeFile(
+      join(dir, `${id}.${req.headers['content-type'] === 'image/jpeg' ? 'jpg' : 'json'}`),
+      Buffer.concat(chunks, length),
+    ).then(
+      () => answer(200, `{"ok":true,"id":"${id}"}`),
+      () => answer(500, '{"ok":false}'),
+    )
   })
 })
 server.keepAliveTimeout = 60_000

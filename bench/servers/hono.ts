@@ -31,11 +31,19 @@ app.post('/hooks/millicast', async (c) => {
   const mac = hmac.digest()
   if (!given || !timingSafeEqual(mac, Buffer.from(given, 'hex'))) return c.json({ ok: false }, 401)
   const id = mac.toString('hex')
-  await writeFile(join(dir, `${id}.${c.req.header('content-type') === 'image/jpeg' ? 'jpg' : 'json'}`), Buffer.concat(chunks, length))
+  await writeFile(
+    join(dir, `${id}.${c.req.header('content-type') === 'image/jpeg' ? 'jpg' : 'json'}`),
+    Buffer.concat(chunks, length),
+  )
   return c.json({ ok: true, id })
 })
 
-const server = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 0), hostname: process.env.HOST ?? '127.0.0.1' }, (info) => {
-  console.log(JSON.stringify({ msg: 'listening', url: `http://127.0.0.1:${info.port}`, runtime: `node ${process.version}` }))
-})
+const server = serve(
+  { fetch: app.fetch, port: Number(process.env.PORT ?? 0), hostname: process.env.HOST ?? '127.0.0.1' },
+  (info) => {
+    console.log(
+      JSON.stringify({ msg: 'listening', url: `http://127.0.0.1:${info.port}`, runtime: `node ${process.version}` }),
+    )
+  },
+)
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

@@ -48,10 +48,17 @@ export type Activity =
 /** The activity record of an accepted event (hookcast's own destinations, such as stream tracking, left out). */
 export function acceptedActivity(event: HookEvent, destinations: readonly string[], at: number): Activity {
   return {
-    kind: 'accepted', at,
+    kind: 'accepted',
+    at,
     event: {
-      id: event.id, source: event.source, type: event.type, event: event.event, ...(event.streamId ? { streamId: event.streamId } : {}),
-      timestamp: event.timestamp, receivedAt: event.receivedAt, bytes: event.body.byteLength,
+      id: event.id,
+      source: event.source,
+      type: event.type,
+      event: event.event,
+      ...(event.streamId ? { streamId: event.streamId } : {}),
+      timestamp: event.timestamp,
+      receivedAt: event.receivedAt,
+      bytes: event.body.byteLength,
     },
     destinations: destinations.filter((name) => !name.startsWith('@')),
   }
@@ -60,14 +67,20 @@ export function acceptedActivity(event: HookEvent, destinations: readonly string
 /** Folds activity records, in order, into the newest `capacity` events. */
 export function activityFold(capacity: number): { apply(record: Activity): void; list(limit?: number): RecentEvent[] } {
   const events = new Map<string, RecentEvent>() // insertion order = age
-  const delivery = (eventId: string, destination: string) => events.get(eventId)?.deliveries.find((d) => d.destination === destination)
+  const delivery = (eventId: string, destination: string) =>
+    events.get(eventId)?.deliveries.find((d) => d.destination === destination)
   return {
     apply(record) {
       if (record.kind === 'accepted') {
         events.delete(record.event.id) // accepted again (a replay): move to the front
         events.set(record.event.id, {
           ...record.event,
-          deliveries: record.destinations.map((destination) => ({ destination, state: 'pending', attempts: 0, updatedAt: record.at })),
+          deliveries: record.destinations.map((destination) => ({
+            destination,
+            state: 'pending',
+            attempts: 0,
+            updatedAt: record.at,
+          })),
         })
         while (events.size > capacity) events.delete(events.keys().next().value!)
       } else if (record.kind === 'outcome') {

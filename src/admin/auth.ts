@@ -19,7 +19,8 @@ export const COOKIE = 'hookcast_admin'
 
 /** Compares candidates with `token` in constant time; both are hashed first, so not even the length shows. */
 export async function tokenMatcher(token: string): Promise<(candidate: string) => Promise<boolean>> {
-  const digest = async (text: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
+  const digest = async (text: string) =>
+    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
   const expected = await digest(token)
   return async (candidate) => timingSafeEqual(await digest(candidate), expected)
 }
@@ -47,7 +48,7 @@ export interface AdminCredentials {
 
 /** Credentials of a configured `admin.token`: the same token as bearer and in the form, as often as wanted. */
 export function tokenCredentials(match: (candidate: string) => Promise<boolean>): AdminCredentials {
-  return { bearer: match, signIn: async (candidate) => (await match(candidate) ? 'ok' : 'wrong') }
+  return { bearer: match, signIn: async (candidate) => ((await match(candidate)) ? 'ok' : 'wrong') }
 }
 
 export interface AdminAuth extends BearerCheck {
@@ -88,7 +89,11 @@ export function createAdminAuth(credentials: AdminCredentials, sessions: Session
 }
 
 /** The bearer token's verdict, or undefined when the request has none. */
-async function bearer(c: Context, match: (candidate: string) => Promise<boolean>, limits: Limits): Promise<boolean | undefined> {
+async function bearer(
+  c: Context,
+  match: (candidate: string) => Promise<boolean>,
+  limits: Limits,
+): Promise<boolean | undefined> {
   const header = c.req.header('authorization')
   if (!header?.startsWith('Bearer ')) return undefined
   const attempt = limits.failures.attempt(clientOf(c, limits))
@@ -102,5 +107,7 @@ const clientOf = (c: Context, limits: Limits) =>
   clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
 
 export function tooManyAttempts(seconds: number): HttpError {
-  return new HttpError(429, 'too_many_attempts', `too many wrong tokens from this address; try again in ${seconds} s`, { 'retry-after': String(seconds) })
+  return new HttpError(429, 'too_many_attempts', `too many wrong tokens from this address; try again in ${seconds} s`, {
+    'retry-after': String(seconds),
+  })
 }

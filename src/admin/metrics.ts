@@ -59,7 +59,9 @@ export function createMetrics(): Metrics {
       if (request.reason === 'bad_signature') signatureFailures.add({ source: request.source })
       if (request.status !== 200) return
       const buckets = latencyBuckets.get(request.source) ?? LATENCY_BUCKETS.map(() => 0)
-      LATENCY_BUCKETS.forEach((bound, i) => { if (request.seconds <= bound) buckets[i]!++ })
+      LATENCY_BUCKETS.forEach((bound, i) => {
+        if (request.seconds <= bound) buckets[i]!++
+      })
       latencyBuckets.set(request.source, buckets)
       latencySum.set(request.source, (latencySum.get(request.source) ?? 0) + request.seconds)
       latencyCount.set(request.source, (latencyCount.get(request.source) ?? 0) + 1)
@@ -77,7 +79,8 @@ export function createMetrics(): Metrics {
     },
     render({ spool, lanes }) {
       const out: string[] = []
-      const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+      const family = (name: string, type: string, help: string) =>
+        out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
       const counter = (name: string, help: string, c: Counter) => {
         family(name, 'counter', help)
         for (const { labels, value } of c.values.values()) out.push(`${name}${labelText(labels)} ${value}`)
@@ -87,23 +90,58 @@ export function createMetrics(): Metrics {
         out.push(`${name}${labelText(labels)} ${value}`)
       }
       counter('hookcast_requests_total', 'Webhook requests by source, hook kind and HTTP status.', requests)
-      counter('hookcast_signature_failures_total', 'Webhook requests refused for a missing or wrong signature.', signatureFailures)
-      counter('hookcast_deliveries_total', 'Delivery attempts by destination and outcome (delivered, retry, dead).', deliveries)
+      counter(
+        'hookcast_signature_failures_total',
+        'Webhook requests refused for a missing or wrong signature.',
+        signatureFailures,
+      )
+      counter(
+        'hookcast_deliveries_total',
+        'Delivery attempts by destination and outcome (delivered, retry, dead).',
+        deliveries,
+      )
       counter('hookcast_retries_total', 'Failed delivery attempts that will be retried, by destination.', retries)
       counter('hookcast_dead_lettered_total', 'Deliveries moved to the dead letters, by destination.', deadLettered)
-      counter('hookcast_stream_limits_total', 'Stream-state bounds hit: streams evicted, expired or not tracked, thumbnails not kept, ids too long, future times clamped; by limit.', streamLimits)
-      counter('hookcast_background_failures_total', 'Background steps that failed and will be retried (spool reads and writes, stream state), by component.', backgroundFailures)
+      counter(
+        'hookcast_stream_limits_total',
+        'Stream-state bounds hit: streams evicted, expired or not tracked, thumbnails not kept, ids too long, future times clamped; by limit.',
+        streamLimits,
+      )
+      counter(
+        'hookcast_background_failures_total',
+        'Background steps that failed and will be retried (spool reads and writes, stream state), by component.',
+        backgroundFailures,
+      )
       gauge('hookcast_dead_letters', 'Dead letters waiting for a replay.', spool.deadLetters)
       gauge('hookcast_spool_pending_events', 'Accepted events with at least one delivery pending.', spool.pendingEvents)
-      gauge('hookcast_spool_pending_deliveries', 'Deliveries pending (waiting, retrying or under way).', spool.pendingDeliveries)
+      gauge(
+        'hookcast_spool_pending_deliveries',
+        'Deliveries pending (waiting, retrying or under way).',
+        spool.pendingDeliveries,
+      )
       gauge('hookcast_spool_bytes', 'Bytes the spool holds on disk.', spool.bytes)
-      gauge('hookcast_spool_oldest_pending_age_seconds', 'Age of the oldest event with a pending delivery.', spool.oldestPendingAgeMs / 1000)
-      family('hookcast_destination_circuit_open', 'gauge', 'Whether a destination is paused after failures in a row (1) or not (0).')
-      for (const lane of lanes) out.push(`hookcast_destination_circuit_open${labelText({ destination: lane.destination })} ${lane.circuit === 'closed' ? 0 : 1}`)
+      gauge(
+        'hookcast_spool_oldest_pending_age_seconds',
+        'Age of the oldest event with a pending delivery.',
+        spool.oldestPendingAgeMs / 1000,
+      )
+      family(
+        'hookcast_destination_circuit_open',
+        'gauge',
+        'Whether a destination is paused after failures in a row (1) or not (0).',
+      )
+      for (const lane of lanes)
+        out.push(
+          `hookcast_destination_circuit_open${labelText({ destination: lane.destination })} ${lane.circuit === 'closed' ? 0 : 1}`,
+        )
       family('hookcast_accept_duration_seconds', 'histogram', 'Time from request to 200 for accepted webhooks.')
       for (const [source, buckets] of latencyBuckets) {
-        LATENCY_BUCKETS.forEach((bound, i) => out.push(`hookcast_accept_duration_seconds_bucket${labelText({ source, le: String(bound) })} ${buckets[i]}`))
-        out.push(`hookcast_accept_duration_seconds_bucket${labelText({ source, le: '+Inf' })} ${latencyCount.get(source)}`)
+        LATENCY_BUCKETS.forEach((bound, i) =>
+          out.push(`hookcast_accept_duration_seconds_bucket${labelText({ source, le: String(bound) })} ${buckets[i]}`),
+        )
+        out.push(
+          `hookcast_accept_duration_seconds_bucket${labelText({ source, le: '+Inf' })} ${latencyCount.get(source)}`,
+        )
         out.push(`hookcast_accept_duration_seconds_sum${labelText({ source })} ${latencySum.get(source)}`)
         out.push(`hookcast_accept_duration_seconds_count${labelText({ source })} ${latencyCount.get(source)}`)
       }

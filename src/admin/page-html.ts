@@ -60,8 +60,13 @@ const hashOf = (text: string) => `'sha256-${createHash('sha256').update(text).di
 
 function policy(style: string, script?: string): string {
   return [
-    "default-src 'none'", "img-src 'self' data:", "connect-src 'self'", "form-action 'self'", "base-uri 'none'",
-    `style-src ${hashOf(style)}`, ...(script ? [`script-src ${hashOf(script)}`] : []),
+    "default-src 'none'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    `style-src ${hashOf(style)}`,
+    ...(script ? [`script-src ${hashOf(script)}`] : []),
   ].join('; ')
 }
 

@@ -2,7 +2,7 @@
 // The live streams page's script, run by the browser as written (page-html.ts inlines it, allowed by its hash).
 // It polls the admin API every 2 s and builds the DOM with textContent and attributes, never parsing data as HTML
 // (stream names come from the platform, errors from destinations). The JSDoc types are for tsc (allowJs).
-(() => {
+;(() => {
   'use strict'
   /** The API's answers as this page reads them (routes.ts); typedefs in here stay out of the project's global types.
    * @typedef {{ eventId: string, timestamp: number, url: string }} Thumb
@@ -39,17 +39,22 @@
       const key = keyOf(item)
       seen.add(key)
       let entry = cache.get(key)
-      if (!entry) cache.set(key, entry = build(item))
+      if (!entry) cache.set(key, (entry = build(item)))
       fill(entry, item)
       if (parent.children[index] !== entry.node) parent.insertBefore(entry.node, parent.children[index] || null)
     })
-    for (const [key, entry] of cache) if (!seen.has(key)) { entry.node.remove(); cache.delete(key) }
+    for (const [key, entry] of cache)
+      if (!seen.has(key)) {
+        entry.node.remove()
+        cache.delete(key)
+      }
   }
 
   function clock(/** @type {number} */ ms) {
     const date = new Date(ms)
     const today = date.toDateString() === new Date().toDateString()
-    return today ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    return today
+      ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
       : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
   }
   function span(/** @type {number} */ ms) {
@@ -61,13 +66,14 @@
     if (hours < 24) return hours + ' h ' + (m % 60) + ' min'
     return Math.floor(hours / 24) + ' d ' + (hours % 24) + ' h'
   }
-  const ago = (/** @type {number} */ ms) => Date.now() - ms < 5000 ? 'just now' : span(Date.now() - ms) + ' ago'
+  const ago = (/** @type {number} */ ms) => (Date.now() - ms < 5000 ? 'just now' : span(Date.now() - ms) + ' ago')
   function setTime(/** @type {HTMLTimeElement} */ node, /** @type {number} */ ms, /** @type {string} */ text) {
     node.dateTime = new Date(ms).toISOString()
     node.title = new Date(ms).toLocaleString()
     node.textContent = text
   }
-  const plural = (/** @type {number} */ n, /** @type {string} */ one, /** @type {string} */ many) => n + ' ' + (n === 1 ? one : many)
+  const plural = (/** @type {number} */ n, /** @type {string} */ one, /** @type {string} */ many) =>
+    n + ' ' + (n === 1 ? one : many)
 
   let flashTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined)
   /** @param {string} text @param {boolean} [bad] */ function flash(text, bad) {
@@ -76,10 +82,15 @@
     node.className = bad ? 'bad' : ''
     node.hidden = false
     clearTimeout(flashTimer)
-    flashTimer = setTimeout(() => { node.hidden = true }, 5000)
+    flashTimer = setTimeout(() => {
+      node.hidden = true
+    }, 5000)
   }
 
-  /** @param {string} path @param {RequestInit} [init] @returns {Promise<any>} JSON the caller knows */ async function api(path, init) {
+  /** @param {string} path @param {RequestInit} [init] @returns {Promise<any>} JSON the caller knows */ async function api(
+    path,
+    init,
+  ) {
     const response = await fetch(path, Object.assign({ credentials: 'same-origin', cache: 'no-store' }, init))
     if (response.status === 401) {
       location.reload() // signed out or token changed: the server shows the login form
@@ -114,7 +125,9 @@
       f.img.dataset.eventId = thumb.eventId
       f.node.classList.add('loaded')
     }
-    next.onerror = () => { if (f.want === want) f.want = '' } // try again on the next poll
+    next.onerror = () => {
+      if (f.want === want) f.want = ''
+    } // try again on the next poll
     next.src = want
   }
 
@@ -123,13 +136,29 @@
   function buildTile(/** @type {Stream} */ s) {
     const f = frame()
     const refs = {
-      f, badge: h('span', { class: 'badge' }), age: h('span', { class: 'age' }),
-      name: h('h3', { class: 'name' }), account: h('p', { class: 'account' }),
-      since: h('time'), sinceFor: h('span'), feeds: h('p', { class: 'feeds' }),
+      f,
+      badge: h('span', { class: 'badge' }),
+      age: h('span', { class: 'age' }),
+      name: h('h3', { class: 'name' }),
+      account: h('p', { class: 'account' }),
+      since: h('time'),
+      sinceFor: h('span'),
+      feeds: h('p', { class: 'feeds' }),
     }
     f.node.append(refs.badge, refs.age)
-    const node = h('article', { class: 'tile', 'data-stream-id': s.streamId }, f.node,
-      h('div', { class: 'meta' }, refs.name, refs.account, h('p', { class: 'since' }, 'Live since ', refs.since, refs.sinceFor), refs.feeds))
+    const node = h(
+      'article',
+      { class: 'tile', 'data-stream-id': s.streamId },
+      f.node,
+      h(
+        'div',
+        { class: 'meta' },
+        refs.name,
+        refs.account,
+        h('p', { class: 'since' }, 'Live since ', refs.since, refs.sinceFor),
+        refs.feeds,
+      ),
+    )
     return { node, refs }
   }
   function fillTile(/** @type {ReturnType<typeof buildTile>} */ entry, /** @type {Stream} */ s) {
@@ -147,7 +176,9 @@
     } else {
       r.since.textContent = 'unknown'
     }
-    r.feeds.textContent = ending ? 'No active feed: waiting for it to come back' : plural(s.feeds, 'active feed', 'active feeds')
+    r.feeds.textContent = ending
+      ? 'No active feed: waiting for it to come back'
+      : plural(s.feeds, 'active feed', 'active feeds')
     r.age.hidden = !s.latestThumbnail
     if (s.latestThumbnail) r.age.textContent = ago(s.latestThumbnail.timestamp)
     r.f.img.alt = 'Latest thumbnail of ' + (s.streamName || s.streamId)
@@ -161,8 +192,12 @@
     const wait = /** @type {HTMLElement} */ (f.node.querySelector('.wait'))
     wait.textContent = 'no thumbnail'
     const refs = { f, name: h('strong'), account: h('span', { class: 'muted' }), when: h('time'), lasted: h('span') }
-    const node = h('li', { 'data-stream-id': s.streamId }, f.node,
-      h('div', null, refs.name, ' ', refs.account, h('p', null, 'Ended ', refs.when, refs.lasted)))
+    const node = h(
+      'li',
+      { 'data-stream-id': s.streamId },
+      f.node,
+      h('div', null, refs.name, ' ', refs.account, h('p', null, 'Ended ', refs.when, refs.lasted)),
+    )
     return { node, refs }
   }
   function fillEnded(/** @type {ReturnType<typeof buildEnded>} */ entry, /** @type {Stream} */ s) {
@@ -177,8 +212,10 @@
 
   function renderStreams(/** @type {Stream[]} */ streams) {
     const live = streams.filter((s) => s.status !== 'ended')
-    const ended = streams.filter((s) => s.status === 'ended')
-      .sort((a, b) => (b.endedAt || b.updatedAt) - (a.endedAt || a.updatedAt)).slice(0, ENDED_SHOWN)
+    const ended = streams
+      .filter((s) => s.status === 'ended')
+      .sort((a, b) => (b.endedAt || b.updatedAt) - (a.endedAt || a.updatedAt))
+      .slice(0, ENDED_SHOWN)
     sync(byId('live-grid'), tiles, live, (s) => s.streamId, buildTile, fillTile)
     sync(byId('ended-list'), endedItems, ended, (s) => s.streamId, buildEnded, fillEnded)
     byId('live-count').textContent = String(live.length)
@@ -193,16 +230,33 @@
   function deliveryItem(/** @type {RecentEvent} */ event, /** @type {Delivery} */ d) {
     const attempts = plural(d.attempts, 'attempt', 'attempts')
     let detail = ''
-    if (d.state === 'retrying') detail = attempts + (d.nextAt ? ', next at ' + clock(d.nextAt) : '') + (d.lastError ? ': ' + d.lastError : '')
+    if (d.state === 'retrying')
+      detail = attempts + (d.nextAt ? ', next at ' + clock(d.nextAt) : '') + (d.lastError ? ': ' + d.lastError : '')
     else if (d.state === 'dead') detail = 'after ' + attempts + (d.lastError ? ': ' + d.lastError : '')
     else if (d.state === 'delivered' && d.attempts > 1) detail = 'after ' + attempts
-    const button = d.state === 'dead' && h('button', {
-      class: 'small replay', type: 'button',
-      onclick: (/** @type {MouseEvent} */ e) => replay({ eventId: event.id, destination: d.destination }, /** @type {HTMLButtonElement} */ (e.currentTarget)),
-    }, 'Replay')
-    return h('li', { class: 'delivery', 'data-destination': d.destination, 'data-state': d.state },
-      h('span', { class: 'dest' }, d.destination), h('span', { class: 'chip ' + d.state }, d.state), button,
-      detail && h('span', { class: 'detail' }, detail))
+    const button =
+      d.state === 'dead' &&
+      h(
+        'button',
+        {
+          class: 'small replay',
+          type: 'button',
+          onclick: (/** @type {MouseEvent} */ e) =>
+            replay(
+              { eventId: event.id, destination: d.destination },
+              /** @type {HTMLButtonElement} */ (e.currentTarget),
+            ),
+        },
+        'Replay',
+      )
+    return h(
+      'li',
+      { class: 'delivery', 'data-destination': d.destination, 'data-state': d.state },
+      h('span', { class: 'dest' }, d.destination),
+      h('span', { class: 'chip ' + d.state }, d.state),
+      button,
+      detail && h('span', { class: 'detail' }, detail),
+    )
   }
   function fillRow(/** @type {{ node: HTMLTableRowElement, sig: string }} */ entry, /** @type {RecentEvent} */ e) {
     const sig = JSON.stringify(e.deliveries)
@@ -214,18 +268,32 @@
       h('td', { class: 'when' }, when),
       h('td', { class: 'event' }, h('span', { class: 'type' }, e.type), e.event !== e.type && ' ' + e.event),
       h('td', { class: 'stream' }, e.streamId || '-'),
-      h('td', { class: 'deliveries-cell' }, e.deliveries.length > 0
-        ? h('ul', { class: 'deliveries' }, ...e.deliveries.map((d) => deliveryItem(e, d)))
-        : h('span', { class: 'muted' }, 'no route')))
+      h(
+        'td',
+        { class: 'deliveries-cell' },
+        e.deliveries.length > 0
+          ? h('ul', { class: 'deliveries' }, ...e.deliveries.map((d) => deliveryItem(e, d)))
+          : h('span', { class: 'muted' }, 'no route'),
+      ),
+    )
   }
   let lastEvents = /** @type {RecentEvent[]} */ ([])
   function renderEvents(/** @type {RecentEvent[]} */ events) {
     lastEvents = events
     const shown = onlyProblems ? events.filter((e) => e.deliveries.some(problem)) : events
-    sync(byId('events-body'), rows, shown, (e) => e.id, (e) => ({ node: h('tr', { 'data-event-id': e.id }), sig: '' }), fillRow)
+    sync(
+      byId('events-body'),
+      rows,
+      shown,
+      (e) => e.id,
+      (e) => ({ node: h('tr', { 'data-event-id': e.id }), sig: '' }),
+      fillRow,
+    )
     byId('events-table').hidden = shown.length === 0
     byId('events-empty').hidden = shown.length > 0
-    byId('events-empty').textContent = onlyProblems ? 'No delivery is retrying or dead.' : 'No event since the gateway started.'
+    byId('events-empty').textContent = onlyProblems
+      ? 'No delivery is retrying or dead.'
+      : 'No event since the gateway started.'
   }
 
   function renderStatus(/** @type {Status} */ status) {
@@ -237,26 +305,46 @@
       pending.append(', oldest ' + span(spool.oldestPendingAgeMs))
     }
     items.push(pending)
-    items.push(h('li', { class: spool.deadLetters > 0 ? 'bad' : '', id: 'dead-count' }, plural(spool.deadLetters, 'dead letter', 'dead letters')))
+    items.push(
+      h(
+        'li',
+        { class: spool.deadLetters > 0 ? 'bad' : '', id: 'dead-count' },
+        plural(spool.deadLetters, 'dead letter', 'dead letters'),
+      ),
+    )
     const open = status.destinations.filter((d) => d.circuit !== 'closed')
-    items.push(open.length > 0
-      ? h('li', { class: 'bad' }, 'Circuit ' + open.map((d) => d.destination + ' ' + d.circuit).join(', '))
-      : h('li', null, plural(status.destinations.length, 'destination', 'destinations') + ', circuits closed'))
+    items.push(
+      open.length > 0
+        ? h('li', { class: 'bad' }, 'Circuit ' + open.map((d) => d.destination + ' ' + d.circuit).join(', '))
+        : h('li', null, plural(status.destinations.length, 'destination', 'destinations') + ', circuits closed'),
+    )
     items.push(h('li', { id: 'updated' }, 'Updated ' + clock(Date.now())))
     byId('status').replaceChildren(...items)
     const all = /** @type {HTMLButtonElement} */ (byId('replay-all'))
     all.disabled = spool.deadLetters === 0 || all.dataset.busy === '1'
-    all.textContent = spool.deadLetters > 0 ? 'Replay all dead letters (' + spool.deadLetters + ')' : 'Replay all dead letters'
+    all.textContent =
+      spool.deadLetters > 0 ? 'Replay all dead letters (' + spool.deadLetters + ')' : 'Replay all dead letters'
   }
 
-  async function replay(/** @type {{ eventId: string, destination: string } | { all: true }} */ filter, /** @type {HTMLButtonElement} */ button) {
+  async function replay(
+    /** @type {{ eventId: string, destination: string } | { all: true }} */ filter,
+    /** @type {HTMLButtonElement} */ button,
+  ) {
     button.disabled = true
     button.dataset.busy = '1'
     try {
-      const result = /** @type {{ replayed: number }} */ (await api('/api/dead-letters/replay', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(filter),
-      }))
-      flash(result.replayed === 0 ? 'Nothing to replay' : plural(result.replayed, 'dead letter', 'dead letters') + ' replayed')
+      const result = /** @type {{ replayed: number }} */ (
+        await api('/api/dead-letters/replay', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(filter),
+        })
+      )
+      flash(
+        result.replayed === 0
+          ? 'Nothing to replay'
+          : plural(result.replayed, 'dead letter', 'dead letters') + ' replayed',
+      )
     } catch (error) {
       flash('Replay failed: ' + /** @type {Error} */ (error).message, true)
       button.disabled = false
@@ -271,12 +359,16 @@
   let running = false
   let again = false
   /** @returns {Promise<void>} */ async function poll() {
-    if (running) { again = true; return }
+    if (running) {
+      again = true
+      return
+    }
     running = true
     clearTimeout(timer)
     try {
       const [streams, events, status] = /** @type {[{ streams: Stream[] }, { events: RecentEvent[] }, Status]} */ (
-        await Promise.all([api('/api/streams'), api('/api/events?limit=100'), api('/api/status')]))
+        await Promise.all([api('/api/streams'), api('/api/events?limit=100'), api('/api/status')])
+      )
       renderStreams(streams.streams)
       renderEvents(events.events)
       renderStatus(status)
@@ -287,12 +379,22 @@
     } finally {
       running = false
     }
-    if (again) { again = false; return poll() }
+    if (again) {
+      again = false
+      return poll()
+    }
     timer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : POLL_MS)
   }
 
-  byId('replay-all').addEventListener('click', (e) => replay({ all: true }, /** @type {HTMLButtonElement} */ (e.currentTarget)))
-  byId('only-problems').addEventListener('change', (e) => { onlyProblems = /** @type {HTMLInputElement} */ (e.currentTarget).checked; renderEvents(lastEvents) })
-  document.addEventListener('visibilitychange', () => { if (!document.hidden) void poll() })
+  byId('replay-all').addEventListener('click', (e) =>
+    replay({ all: true }, /** @type {HTMLButtonElement} */ (e.currentTarget)),
+  )
+  byId('only-problems').addEventListener('change', (e) => {
+    onlyProblems = /** @type {HTMLInputElement} */ (e.currentTarget).checked
+    renderEvents(lastEvents)
+  })
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) void poll()
+  })
   void poll()
 })()

@@ -17,7 +17,14 @@ import type { StreamStore } from '../streams/stream-store.ts'
 import type { Metrics } from './metrics.ts'
 import type { RecentEvents } from '../activity/recent-events.ts'
 import {
-  COOKIE, createAdminAuth, createBearerCheck, tokenCredentials, tokenMatcher, type AdminAuth, type BearerCheck, type Limits,
+  COOKIE,
+  createAdminAuth,
+  createBearerCheck,
+  tokenCredentials,
+  tokenMatcher,
+  type AdminAuth,
+  type BearerCheck,
+  type Limits,
 } from './auth.ts'
 import { createSessions, SESSION_ABSOLUTE_MS } from './sessions.ts'
 import { createFailureLimit } from './rate-limit.ts'
@@ -49,7 +56,9 @@ export async function adminRoutes(options: AdminOptions): Promise<(app: Hono) =>
   const now = options.now ?? Date.now
   // One count of failures for both tokens: a client guessing one is guessing.
   const limits: Limits = { failures: createFailureLimit({ now }), trustProxy: options.trustProxy ?? false }
-  const metricsCheck = options.metrics.token ? createBearerCheck(await tokenMatcher(options.metrics.token), limits) : undefined
+  const metricsCheck = options.metrics.token
+    ? createBearerCheck(await tokenMatcher(options.metrics.token), limits)
+    : undefined
   const credentials = options.adminToken
     ? tokenCredentials(await tokenMatcher(options.adminToken))
     : options.signInLinks && { signIn: (candidate: string) => options.signInLinks!.consume(candidate) } // no bearer
@@ -59,7 +68,12 @@ export async function adminRoutes(options: AdminOptions): Promise<(app: Hono) =>
 }
 
 function mountAdmin(
-  app: Hono, options: AdminOptions, limits: Limits, metricsCheck: BearerCheck | undefined, auth: AdminAuth | undefined, mode: SignInMode,
+  app: Hono,
+  options: AdminOptions,
+  limits: Limits,
+  metricsCheck: BearerCheck | undefined,
+  auth: AdminAuth | undefined,
+  mode: SignInMode,
 ): void {
   const { queue, worker, streams, recent } = options
 
@@ -70,7 +84,8 @@ function mountAdmin(
 
   if (options.metrics.enabled) {
     app.get('/metrics', async (c) => {
-      if (metricsCheck && !(await metricsCheck.allows(c))) throw new HttpError(401, 'unauthorized', 'metrics need the metrics token')
+      if (metricsCheck && !(await metricsCheck.allows(c)))
+        throw new HttpError(401, 'unauthorized', 'metrics need the metrics token')
       const body = options.meter.render({ spool: await queue.stats(), lanes: worker.lanes() })
       return c.body(body, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
     })
@@ -85,7 +100,11 @@ function mountAdmin(
   const page = (c: Context, html: string, csp: string, status: Status = 200, headers: Record<string, string> = {}) =>
     c.html(html, status, { 'content-security-policy': csp, ...headers })
 
-  app.get('/', async (c) => (await auth.allows(c) ? page(c, streamsPage(), PAGE_CSP.streams) : page(c, loginPage(undefined, mode), PAGE_CSP.login)))
+  app.get('/', async (c) =>
+    (await auth.allows(c))
+      ? page(c, streamsPage(), PAGE_CSP.streams)
+      : page(c, loginPage(undefined, mode), PAGE_CSP.login),
+  )
   // Where sign-in links land (`/login#token=…`): always the form, whose script signs in with the fragment's token.
   // Never a redirect, even when signed in: the browser would carry the fragment, token and all, to the new address.
   app.get('/login', (c) => page(c, loginPage(undefined, mode), PAGE_CSP.login))
@@ -98,14 +117,26 @@ function mountAdmin(
     }
     const result = await auth.signIn(c, form.get('token') ?? '')
     if ('retryAfter' in result) {
-      return page(c, loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`, mode), PAGE_CSP.login, 429, { 'retry-after': String(result.retryAfter) })
+      return page(
+        c,
+        loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`, mode),
+        PAGE_CSP.login,
+        429,
+        { 'retry-after': String(result.retryAfter) },
+      )
     }
     if ('wrong' in result) {
-      const why = result.used ? 'That sign-in link was used already: each one signs in once. hookcast printed a new one in its output.' : 'That token is not right.'
+      const why = result.used
+        ? 'That sign-in link was used already: each one signs in once. hookcast printed a new one in its output.'
+        : 'That token is not right.'
       return page(c, loginPage(why, mode), PAGE_CSP.login, 401)
     }
     setCookie(c, COOKIE, result.session, {
-      httpOnly: true, sameSite: 'Strict', path: '/', maxAge: SESSION_ABSOLUTE_MS / 1000, secure: overHttps(c),
+      httpOnly: true,
+      sameSite: 'Strict',
+      path: '/',
+      maxAge: SESSION_ABSOLUTE_MS / 1000,
+      secure: overHttps(c),
     })
     return c.redirect('/', 303)
   })
@@ -128,11 +159,17 @@ function mountAdmin(
     if (!ref || !bytes) throw new HttpError(404, 'not_found', 'no thumbnail for this stream')
     const etag = `"${ref.eventId}"`
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag })
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/jpeg', etag, 'cache-control': 'private, no-cache' })
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': 'image/jpeg',
+      etag,
+      'cache-control': 'private, no-cache',
+    })
   }
   // The stream id is `account/name`: accept it with its slash encoded or as two path segments.
   app.get('/api/streams/:stream/thumbnail', (c) => thumbnail(c, c.req.param('stream')))
-  app.get('/api/streams/:account/:name/thumbnail', (c) => thumbnail(c, `${c.req.param('account')}/${c.req.param('name')}`))
+  app.get('/api/streams/:account/:name/thumbnail', (c) =>
+    thumbnail(c, `${c.req.param('account')}/${c.req.param('name')}`),
+  )
 
   app.get('/api/events', async (c) => {
     await guard(c)
@@ -142,7 +179,9 @@ function mountAdmin(
   app.get('/api/status', async (c) => {
     await guard(c)
     const spool = await queue.stats()
-    const destinations = worker.lanes().filter((lane) => !lane.destination.startsWith('@'))
+    const destinations = worker
+      .lanes()
+      .filter((lane) => !lane.destination.startsWith('@'))
       .map((lane) => ({ ...lane, pending: spool.destinations[lane.destination] ?? 0 }))
     const { destinations: _pending, ...totals } = spool
     return c.json({ spool: totals, destinations })
@@ -156,10 +195,12 @@ function mountAdmin(
     assertSameOrigin(c, limits.trustProxy)
     await guard(c)
     // JSON only: a cross-site form cannot send it without a preflight, so the cookie alone cannot be abused.
-    if (!c.req.header('content-type')?.startsWith('application/json')) throw new HttpError(415, 'unsupported_content_type', 'send JSON')
+    if (!c.req.header('content-type')?.startsWith('application/json'))
+      throw new HttpError(415, 'unsupported_content_type', 'send JSON')
     const body = parseJson(await smallBody(c)) as { eventId?: string; destination?: string; all?: boolean }
     const filter = filterOf(body)
-    if (!body.all && Object.keys(filter).length === 0) throw new HttpError(400, 'no_filter', 'say what to replay: eventId, destination, or all: true')
+    if (!body.all && Object.keys(filter).length === 0)
+      throw new HttpError(400, 'no_filter', 'say what to replay: eventId, destination, or all: true')
     const letters = await queue.deadLetters(filter)
     const replayed = await queue.replay(filter)
     for (const letter of letters) recent.replayed(letter.eventId, letter.destination)
@@ -168,7 +209,8 @@ function mountAdmin(
 }
 
 /** Said without checking the token: no guess is counted or answered. */
-const LINK_REFUSED = 'This gateway does not sign in from a link: browsers keep links in their history, and the ' +
+const LINK_REFUSED =
+  'This gateway does not sign in from a link: browsers keep links in their history, and the ' +
   'admin token must not be there. Type the token here. If that link held the admin token, change the token.'
 
 const UNAUTHORIZED: Record<SignInMode, string> = {
@@ -178,7 +220,9 @@ const UNAUTHORIZED: Record<SignInMode, string> = {
 
 /** The request reached us over https, itself or (as a TLS-terminating proxy says) before the proxy. */
 function overHttps(c: Context): boolean {
-  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https'
+  return (
+    new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https'
+  )
 }
 
 function parseJson(text: string): unknown {
@@ -208,7 +252,11 @@ function streamView(record: StreamRecord) {
     endedAt: record.endedAt,
     feeds,
     latestThumbnail: record.latestThumbnail
-      ? { eventId: record.latestThumbnail.eventId, timestamp: record.latestThumbnail.timestamp, url: `/api/streams/${encodeURIComponent(record.streamId)}/thumbnail` }
+      ? {
+          eventId: record.latestThumbnail.eventId,
+          timestamp: record.latestThumbnail.timestamp,
+          url: `/api/streams/${encodeURIComponent(record.streamId)}/thumbnail`,
+        }
       : null,
     updatedAt: record.updatedAt,
   }

@@ -33,7 +33,8 @@ export function createSessions(options: SessionOptions = {}): Sessions {
   const now = options.now ?? Date.now
   // Insertion order is use order: each use moves a session to the end, so the first one is the least recently used.
   const live = new Map<string, { created: number; used: number }>()
-  const expired = (session: { created: number; used: number }, at: number) => at - session.used >= idleMs || at - session.created >= absoluteMs
+  const expired = (session: { created: number; used: number }, at: number) =>
+    at - session.used >= idleMs || at - session.created >= absoluteMs
 
   return {
     create() {
@@ -63,5 +64,8 @@ export function createSessions(options: SessionOptions = {}): Sessions {
 }
 
 function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')
 }

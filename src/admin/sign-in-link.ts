@@ -47,14 +47,18 @@ export interface SignInLinkOptions {
 /** `bytes` random bytes (crypto.getRandomValues), base64url without padding: safe in a URL fragment as it is. */
 export function randomToken(bytes = SIGN_IN_TOKEN_BYTES): string {
   const random = crypto.getRandomValues(new Uint8Array(bytes))
-  return btoa(String.fromCharCode(...random)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return btoa(String.fromCharCode(...random))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')
 }
 
 export function createSignInLinks(options: SignInLinkOptions = {}): SignInLinks {
   const random = options.random ?? (() => randomToken())
   let current = random()
   const used: string[] = []
-  const digest = async (text: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
+  const digest = async (text: string) =>
+    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
   // Hashed first, so neither the content nor the length of a token shows in the time taken.
   const same = async (candidate: Uint8Array, token: string) => timingSafeEqual(candidate, await digest(token))
 
@@ -86,7 +90,8 @@ export function createSignInLinks(options: SignInLinkOptions = {}): SignInLinks 
  */
 export function linkOrigin(host: string, port: number): string {
   const bare = host.replace(/^\[(.*)\]$/, '$1')
-  const name = bare === '' || bare === '0.0.0.0' ? '127.0.0.1' : bare === '::' ? '[::1]' : bare.includes(':') ? `[${bare}]` : bare
+  const name =
+    bare === '' || bare === '0.0.0.0' ? '127.0.0.1' : bare === '::' ? '[::1]' : bare.includes(':') ? `[${bare}]` : bare
   return `http://${name}:${port}`
 }
 
@@ -115,8 +120,8 @@ export function signInBanner(link: string, options: { renewed?: boolean; wildcar
     `    ${link}`,
     '',
     'Keep it secret: anyone with it can sign in until it is used. Each use prints a new one here.',
-    ...(options.wildcard ? ['From another machine, put this machine\'s address in place of the host.'] : []),
-    'Set admin.token (HOOKCAST_ADMIN_TOKEN) for a token that stays, and for the API\'s bearer header.',
+    ...(options.wildcard ? ["From another machine, put this machine's address in place of the host."] : []),
+    "Set admin.token (HOOKCAST_ADMIN_TOKEN) for a token that stays, and for the API's bearer header.",
     rule,
   ].join('\n')
 }

@@ -52,7 +52,11 @@ export interface BackendKind<S> {
 }
 
 /** Replays through a shared queue opened for the purpose (NATS, S3: any process may). */
-export async function replayThrough(queue: Queue, filter: DeadLetterFilter, onProgress?: ReplayProgress): Promise<number> {
+export async function replayThrough(
+  queue: Queue,
+  filter: DeadLetterFilter,
+  onProgress?: ReplayProgress,
+): Promise<number> {
   try {
     const count = await queue.replay(filter)
     onProgress?.(count, count)

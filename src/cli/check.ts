@@ -29,25 +29,44 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   if (listen.refusal) problems.push(listen.refusal)
 
   io.out('\nsources')
-  for (const line of table(['NAME', 'PATH', 'SECRETS'], Object.entries(config.sources).map(([name, source]) => {
-    const dev = source.secrets.some(isDevSecret)
-    if (dev) warnings.push(`source ${name} uses the development secret: set MILLICAST_WEBHOOK_SECRET for real traffic`)
-    return [name, source.path, `${source.secrets.length}${dev ? ' (development secret)' : ''}`]
-  }))) io.out(line)
+  for (const line of table(
+    ['NAME', 'PATH', 'SECRETS'],
+    Object.entries(config.sources).map(([name, source]) => {
+      const dev = source.secrets.some(isDevSecret)
+      if (dev)
+        warnings.push(`source ${name} uses the development secret: set MILLICAST_WEBHOOK_SECRET for real traffic`)
+      return [name, source.path, `${source.secrets.length}${dev ? ' (development secret)' : ''}`]
+    }),
+  ))
+    io.out(line)
 
   io.out('\nroutes')
-  for (const line of table(['#', 'WHEN', 'TO'], config.routes.map((route, i) => [String(i + 1), describeWhen(route), route.to.join(', ')]))) io.out(line)
+  for (const line of table(
+    ['#', 'WHEN', 'TO'],
+    config.routes.map((route, i) => [String(i + 1), describeWhen(route), route.to.join(', ')]),
+  ))
+    io.out(line)
   if (config.routes.length === 0) warnings.push('no routes: events are verified and dropped')
 
   io.out('\ndestinations')
   // Destinations are built as the gateway builds them; Slack's needs a stream store, a throwaway one here.
   const streams = memoryStreamStore()
-  const destinations = createDestinations(config, { streams, thumbnailUrl: async () => '', log: silentLogger, now: Date.now })
+  const destinations = createDestinations(config, {
+    streams,
+    thumbnailUrl: async () => '',
+    log: silentLogger,
+    now: Date.now,
+  })
   const rows: string[][] = []
   for (const [name, destination] of destinations) {
     const problem = await destination.check?.().catch((error: Error) => error.message)
     if (problem) problems.push(`${name}: ${problem}`)
-    rows.push([name, typeOf(config, name), whereOf(config, name), problem ? 'PROBLEM' : destination.check ? 'ok' : 'not checked'])
+    rows.push([
+      name,
+      typeOf(config, name),
+      whereOf(config, name),
+      problem ? 'PROBLEM' : destination.check ? 'ok' : 'not checked',
+    ])
     await destination.close?.()
   }
   for (const line of table(['NAME', 'TYPE', 'WHERE', 'CHECK'], rows)) io.out(line)
@@ -61,15 +80,23 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   const metrics = config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'
   io.out(`admin page and API: ${state} (${access.why}); metrics: ${metrics}`)
   if (access.mode === 'links' && !isLoopback(listen.host)) {
-    warnings.push(`no admin.token: the page on ${listen.host} opens with sign-in links printed on stdout, so whoever reads the output (a log service too) can sign in; set admin.token, or admin.enabled: false`)
+    warnings.push(
+      `no admin.token: the page on ${listen.host} opens with sign-in links printed on stdout, so whoever reads the output (a log service too) can sign in; set admin.token, or admin.enabled: false`,
+    )
   }
   if (config.metrics.enabled && !config.metrics.token && !isLoopback(listen.host)) {
-    warnings.push(`/metrics is open to anyone who reaches ${listen.host}: set metrics.token, or block /metrics at the proxy`)
+    warnings.push(
+      `/metrics is open to anyone who reaches ${listen.host}: set metrics.token, or block /metrics at the proxy`,
+    )
   }
 
   for (const warning of warnings) io.out(`warning: ${warning}`)
   for (const problem of problems) io.err(`problem: ${problem}`)
-  io.out(problems.length === 0 ? '\nall checks passed' : `\n${problems.length} problem${problems.length === 1 ? '' : 's'} found`)
+  io.out(
+    problems.length === 0
+      ? '\nall checks passed'
+      : `\n${problems.length} problem${problems.length === 1 ? '' : 's'} found`,
+  )
   return problems.length === 0 ? 0 : 1
 }
 
@@ -102,7 +129,8 @@ function unusedDestinations(config: Config): string[] {
   for (const [name, notifier] of Object.entries(config.notifiers)) {
     if (notifier.type !== 'slack') continue
     const getsStream = targets(name).some((route) => route.when.type?.some((type) => type.toLowerCase() === 'stream'))
-    if (targets(name).length > 0 && !getsStream) warnings.push(`${name}: no route sends it stream events (live, ended): add type: stream to one of its routes`)
+    if (targets(name).length > 0 && !getsStream)
+      warnings.push(`${name}: no route sends it stream events (live, ended): add type: stream to one of its routes`)
   }
   return warnings
 }

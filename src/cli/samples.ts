@@ -15,12 +15,30 @@ type Payload = { type: string; event: string; timestamp: number; data: Record<st
 
 const SAMPLES: Record<string, (o: SampleOptions & { accountId: string; name: string }) => Payload> = {
   'feeds-started': (o) => ({
-    type: 'feeds', event: 'started', timestamp: o.now,
-    data: { feedId: o.feedId, accountId: o.accountId, name: o.name, streamId: o.stream, started: o.now - 20, active: true },
+    type: 'feeds',
+    event: 'started',
+    timestamp: o.now,
+    data: {
+      feedId: o.feedId,
+      accountId: o.accountId,
+      name: o.name,
+      streamId: o.stream,
+      started: o.now - 20,
+      active: true,
+    },
   }),
   'feeds-ended': (o) => ({
-    type: 'feeds', event: 'ended', timestamp: o.now,
-    data: { feedId: o.feedId, accountId: o.accountId, name: o.name, streamId: o.stream, active: false, ended: o.now - 20 },
+    type: 'feeds',
+    event: 'ended',
+    timestamp: o.now,
+    data: {
+      feedId: o.feedId,
+      accountId: o.accountId,
+      name: o.name,
+      streamId: o.stream,
+      active: false,
+      ended: o.now - 20,
+    },
   }),
   'recording-started': (o) => recording('started', o),
   'recording-completed': (o) => ({
@@ -28,7 +46,9 @@ const SAMPLES: Record<string, (o: SampleOptions & { accountId: string; name: str
     data: {
       ...recording('completed', o).data,
       metadata: {
-        format: 'MPEG-4', sizes: { concat: 92791, dash: 97934, thumbnails: 0 }, duration: 60,
+        format: 'MPEG-4',
+        sizes: { concat: 92791, dash: 97934, thumbnails: 0 },
+        duration: 60,
         tracks: [{ type: 'video', codec: 'H264', bitrate: 2898391, width: 640, height: 360, framerate: 29.97 }],
       },
     },
@@ -54,28 +74,50 @@ export function samplePayload(kind: string, options: SampleOptions): Payload | u
 
 function recording(event: string, o: SampleOptions & { name: string }): Payload {
   return {
-    type: 'recordings', event, timestamp: o.now,
+    type: 'recordings',
+    event,
+    timestamp: o.now,
     data: { recordFileId: 7975, tokenId: Number(o.tokenId), streamName: o.name, recordedOn: o.now - 60_000 },
   }
 }
 
 function media(event: string, o: SampleOptions & { name: string }): Payload {
   return {
-    type: 'media', event, timestamp: o.now,
+    type: 'media',
+    event,
+    timestamp: o.now,
     data: {
-      mediaAssetId: 'e0ca421e3ee748629d073b6991d4d93d', tokenId: Number(o.tokenId), streamName: o.name, streamId: o.stream,
-      startTime: o.now - 60_000, metadata: {}, type: 'recording',
+      mediaAssetId: 'e0ca421e3ee748629d073b6991d4d93d',
+      tokenId: Number(o.tokenId),
+      streamName: o.name,
+      streamId: o.stream,
+      startTime: o.now - 60_000,
+      metadata: {},
+      type: 'recording',
     },
   }
 }
 
 function transcoder(event: string, status: string, o: SampleOptions): Payload {
   return {
-    type: 'transcoder', event, timestamp: o.now,
-    data: { transcoderId: '0d09f40c-2988-47aa-8ac7-dca04b971cf0', transcoderName: 'hookcast-test', cluster: 'lon-1', createdOn: new Date(o.now - 3_600_000).toISOString(), status },
+    type: 'transcoder',
+    event,
+    timestamp: o.now,
+    data: {
+      transcoderId: '0d09f40c-2988-47aa-8ac7-dca04b971cf0',
+      transcoderName: 'hookcast-test',
+      cluster: 'lon-1',
+      createdOn: new Date(o.now - 3_600_000).toISOString(),
+      status,
+    },
   }
 }
 
 function viewer(event: string, o: SampleOptions & { accountId: string; name: string }): Payload {
-  return { type: 'viewerConnection', event, timestamp: o.now, data: { name: o.name, accountId: o.accountId, streamId: o.stream } }
+  return {
+    type: 'viewerConnection',
+    event,
+    timestamp: o.now,
+    data: { name: o.name, accountId: o.accountId, streamId: o.stream },
+  }
 }

@@ -26,8 +26,12 @@ export async function send(args: readonly string[], env: Env, io: Io): Promise<n
     args: [...args],
     allowPositionals: true,
     options: {
-      url: { type: 'string' }, secret: { type: 'string' }, stream: { type: 'string' }, feed: { type: 'string' },
-      'token-id': { type: 'string' }, file: { type: 'string' },
+      url: { type: 'string' },
+      secret: { type: 'string' },
+      stream: { type: 'string' },
+      feed: { type: 'string' },
+      'token-id': { type: 'string' },
+      file: { type: 'string' },
     },
   })
   const kind = positionals[0]
@@ -43,13 +47,19 @@ export async function send(args: readonly string[], env: Env, io: Io): Promise<n
     io.err('the signing secret must be base64: --secret B64 or MILLICAST_WEBHOOK_SECRET')
     return 2
   }
-  if (secret === DEV_SECRET && values.secret === undefined) io.err('signing with the development secret (MILLICAST_WEBHOOK_SECRET is not set)')
+  if (secret === DEV_SECRET && values.secret === undefined)
+    io.err('signing with the development secret (MILLICAST_WEBHOOK_SECRET is not set)')
   const stream = values.stream ?? 'ZG6NWV/hookcast-test'
   if (!isStreamId(stream)) {
     io.err(`--stream must be account/name, got "${stream}"`)
     return 2
   }
-  const options = { stream, feedId: values.feed ?? (await feedIdOf(stream)), tokenId: values['token-id'] ?? '1187282', now: Date.now() }
+  const options = {
+    stream,
+    feedId: values.feed ?? (await feedIdOf(stream)),
+    tokenId: values['token-id'] ?? '1187282',
+    now: Date.now(),
+  }
 
   let body: Uint8Array
   const headers: Record<string, string> = {}
@@ -81,6 +91,8 @@ export async function send(args: readonly string[], env: Env, io: Io): Promise<n
 
 /** A UUID-shaped feed id that is the same for every send to one stream. */
 async function feedIdOf(stream: string): Promise<string> {
-  const hex = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`hookcast-send:${stream}`))))
+  const hex = toHex(
+    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`hookcast-send:${stream}`))),
+  )
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`
 }

@@ -22,7 +22,8 @@ export function adminAccess(admin: Config['admin'], host: string): AdminAccess {
   if (isLoopback(host)) return { mode: 'links', why: `no admin.token; ${host} is loopback` }
   return {
     mode: 'off',
-    why: `no admin.token, and ${host} is not loopback: set admin.token, or admin.signInLinks: true for one-time ` +
+    why:
+      `no admin.token, and ${host} is not loopback: set admin.token, or admin.signInLinks: true for one-time ` +
       'sign-in links printed on stdout (whoever reads that output can sign in)',
   }
 }

@@ -5,6 +5,9 @@
 import { z } from 'zod'
 import { keyTemplateProblems } from '../template/key.ts'
 
-export const keyTemplate = z.string().min(1).superRefine((template, ctx) => {
-  for (const problem of keyTemplateProblems(template)) ctx.addIssue({ code: 'custom', message: problem })
-})
+export const keyTemplate = z
+  .string()
+  .min(1)
+  .superRefine((template, ctx) => {
+    for (const problem of keyTemplateProblems(template)) ctx.addIssue({ code: 'custom', message: problem })
+  })

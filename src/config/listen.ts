@@ -18,15 +18,18 @@ export interface Listen {
 }
 
 export function listenAddress(config: Config, env: Env): Listen {
-  const devSecretSources = Object.entries(config.sources).filter(([, source]) => source.secrets.some(isDevSecret)).map(([name]) => name)
+  const devSecretSources = Object.entries(config.sources)
+    .filter(([, source]) => source.secrets.some(isDevSecret))
+    .map(([name]) => name)
   const dev = devSecretSources.length > 0
   const host = env.HOST || config.server.host || (dev ? '127.0.0.1' : '0.0.0.0')
   if (!dev || isLoopback(host) || config.server.allowDevSecret) return { host, devSecretSources }
   return {
     host,
     devSecretSources,
-    refusal: `refusing to listen on ${host} with the published development secret (source ${devSecretSources.join(', ')}): anyone could sign hooks. ` +
-      'Set MILLICAST_WEBHOOK_SECRET (the webhook\'s own secret), or listen on 127.0.0.1 (HOST or server.host), ' +
+    refusal:
+      `refusing to listen on ${host} with the published development secret (source ${devSecretSources.join(', ')}): anyone could sign hooks. ` +
+      "Set MILLICAST_WEBHOOK_SECRET (the webhook's own secret), or listen on 127.0.0.1 (HOST or server.host), " +
       'or set server.allowDevSecret: true to accept the risk',
   }
 }
@@ -41,5 +44,10 @@ export function isDevSecret(secret: string): boolean {
 /** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
 export function isLoopback(host: string): boolean {
   const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
-  return name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name) || /^::ffff:127(\.\d{1,3}){3}$/.test(name)
+  return (
+    name === 'localhost' ||
+    name === '::1' ||
+    /^127(\.\d{1,3}){3}$/.test(name) ||
+    /^::ffff:127(\.\d{1,3}){3}$/.test(name)
+  )
 }

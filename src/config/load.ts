@@ -26,7 +26,10 @@ export class ConfigError extends Error {
 export function parseConfig(text: string, env: Env, origin = '(config)'): Config {
   const document = parseDocument(text, { prettyErrors: true })
   if (document.errors.length > 0) {
-    throw new ConfigError(origin, document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`))
+    throw new ConfigError(
+      origin,
+      document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`),
+    )
   }
   const missing: MissingVariable[] = []
   const parsed: unknown = document.toJS() ?? {}
@@ -37,7 +40,9 @@ export function parseConfig(text: string, env: Env, origin = '(config)'): Config
   if (!result.success) {
     // A value whose variable is missing is reported once, as missing, not again as invalid.
     const unset = new Set(missing.map((m) => m.path))
-    problems.push(...result.error.issues.map((issue) => formatIssue(issue, raw)).filter((p) => !unset.has(p.split(': ')[0]!)))
+    problems.push(
+      ...result.error.issues.map((issue) => formatIssue(issue, raw)).filter((p) => !unset.has(p.split(': ')[0]!)),
+    )
   }
   problems.push(...referenceProblems(raw).map((problem) => `${formatPath(problem.path)}: ${problem.message}`))
   if (problems.length > 0) throw new ConfigError(origin, problems)
@@ -57,7 +62,8 @@ export function resolveConfigPath(args: readonly string[], env: Env): string | u
 
 /** Reads the config at `path`, or the embedded default (local disk) when there is none. */
 export async function loadConfig(path: string | undefined, env: Env): Promise<{ config: Config; origin: string }> {
-  if (path === undefined) return { config: parseConfig(EMBEDDED_CONFIG, env, '(embedded default)'), origin: '(embedded default)' }
+  if (path === undefined)
+    return { config: parseConfig(EMBEDDED_CONFIG, env, '(embedded default)'), origin: '(embedded default)' }
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -84,9 +90,13 @@ function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const path = formatPath(issue.path)
   let message = issue.message
   if (issue.code === 'invalid_key') message = issue.issues.map((inner) => inner.message).join('; ') || message
-  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+  if (issue.code === 'unrecognized_keys')
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    const value = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw)
+    const value = issue.path.reduce<unknown>(
+      (node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key],
+      raw,
+    )
     message = value === undefined ? 'missing "type"' : `unknown type ${JSON.stringify(value)}`
   }
   return `${path}: ${message}`
@@ -94,6 +104,7 @@ function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
 
 function formatPath(parts: readonly PropertyKey[]): string {
   let path = ''
-  for (const part of parts) path += typeof part === 'number' ? `[${part}]` : path === '' ? String(part) : `.${String(part)}`
+  for (const part of parts)
+    path += typeof part === 'number' ? `[${part}]` : path === '' ? String(part) : `.${String(part)}`
   return path || '(root)'
 }

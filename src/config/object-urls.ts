@@ -13,5 +13,6 @@ export const urlExpiry = duration.refine((ms) => ms >= 1000 && ms <= MAX_URL_EXP
 })
 
 /** `https://cdn.example.com/thumbs`, without a trailing slash once parsed. */
-export const publicBaseUrl = z.url({ protocol: /^https?$/, message: 'an http(s) URL, e.g. https://cdn.example.com/thumbs' })
+export const publicBaseUrl = z
+  .url({ protocol: /^https?$/, message: 'an http(s) URL, e.g. https://cdn.example.com/thumbs' })
   .transform((url) => url.replace(/\/+$/, ''))

@@ -16,5 +16,6 @@ const CONTROL_MESSAGE = 'contains a line break or another control character (not
 export const printable = z.string().refine((value) => !CONTROL.test(value), CONTROL_MESSAGE)
 
 /** An HTTP header name: RFC 9110's token characters. */
-export const headerName = z.string()
+export const headerName = z
+  .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "not a header name (letters, digits and !#$%&'*+.^_`|~-)")

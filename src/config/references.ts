@@ -14,8 +14,13 @@ export interface Problem {
  * them, or under one, or on `/`, would shadow it.
  */
 const OWN_PATHS: Record<string, string> = {
-  '/api': 'the admin API', '/thumbnails': 'signed thumbnail links', '/healthz': 'health', '/readyz': 'readiness',
-  '/metrics': 'metrics', '/login': 'the page\'s sign-in', '/logout': 'the page\'s sign-out',
+  '/api': 'the admin API',
+  '/thumbnails': 'signed thumbnail links',
+  '/healthz': 'health',
+  '/readyz': 'readiness',
+  '/metrics': 'metrics',
+  '/login': "the page's sign-in",
+  '/logout': "the page's sign-out",
 }
 
 /** Sink types that can make a URL a third party (Slack) can fetch. */
@@ -33,24 +38,35 @@ export function referenceProblems(raw: unknown): Problem[] {
   const notifiers = keysOf(field(raw, 'notifiers'))
   const destinations = new Set([...sinks, ...notifiers])
   for (const name of notifiers) {
-    if (sinks.includes(name)) problems.push({ path: ['notifiers', name], message: `"${name}" is also a sink; destination names must be unique` })
+    if (sinks.includes(name))
+      problems.push({
+        path: ['notifiers', name],
+        message: `"${name}" is also a sink; destination names must be unique`,
+      })
   }
-  itemsOf(field(raw, 'routes')).forEach((route, r) => itemsOf(field(route, 'to')).forEach((name, t) => {
-    if (typeof name === 'string' && !destinations.has(name)) {
-      problems.push({ path: ['routes', r, 'to', t], message: `unknown sink or notifier "${name}"` })
-    }
-  }))
+  itemsOf(field(raw, 'routes')).forEach((route, r) =>
+    itemsOf(field(route, 'to')).forEach((name, t) => {
+      if (typeof name === 'string' && !destinations.has(name)) {
+        problems.push({ path: ['routes', r, 'to', t], message: `unknown sink or notifier "${name}"` })
+      }
+    }),
+  )
   for (const name of keysOf(field(field(raw, 'delivery'), 'destinations'))) {
-    if (!destinations.has(name)) problems.push({ path: ['delivery', 'destinations', name], message: `unknown sink or notifier "${name}"` })
+    if (!destinations.has(name))
+      problems.push({ path: ['delivery', 'destinations', name], message: `unknown sink or notifier "${name}"` })
   }
   for (const name of notifiers) {
     const image = field(field(field(raw, 'notifiers'), name), 'image')
     const sink = field(image, 'sink')
     if (typeof sink !== 'string') continue
     const type = field(field(field(raw, 'sinks'), sink), 'type')
-    if (!sinks.includes(sink)) problems.push({ path: ['notifiers', name, 'image', 'sink'], message: `unknown sink "${sink}"` })
+    if (!sinks.includes(sink))
+      problems.push({ path: ['notifiers', name, 'image', 'sink'], message: `unknown sink "${sink}"` })
     else if (!URL_SINKS.includes(String(type))) {
-      problems.push({ path: ['notifiers', name, 'image', 'sink'], message: `sink "${sink}" (${String(type)}) cannot make public image URLs; use an s3 or gcs sink, or image: { publicUrl }` })
+      problems.push({
+        path: ['notifiers', name, 'image', 'sink'],
+        message: `sink "${sink}" (${String(type)}) cannot make public image URLs; use an s3 or gcs sink, or image: { publicUrl }`,
+      })
     }
   }
   const paths = new Map<unknown, string>()
@@ -58,9 +74,14 @@ export function referenceProblems(raw: unknown): Problem[] {
   for (const name of keysOf(sources)) {
     const path = field(field(sources, name), 'path')
     const other = paths.get(path)
-    if (typeof path === 'string' && other) problems.push({ path: ['sources', name, 'path'], message: `same path as source "${other}"` })
+    if (typeof path === 'string' && other)
+      problems.push({ path: ['sources', name, 'path'], message: `same path as source "${other}"` })
     const own = typeof path === 'string' ? ownPathOf(path) : undefined
-    if (own) problems.push({ path: ['sources', name, 'path'], message: `${path} is hookcast's own path (${own}); pick another, e.g. /hooks/${name}` })
+    if (own)
+      problems.push({
+        path: ['sources', name, 'path'],
+        message: `${path} is hookcast's own path (${own}); pick another, e.g. /hooks/${name}`,
+      })
     paths.set(path, name)
   }
   return problems

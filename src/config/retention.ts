@@ -6,18 +6,21 @@
 import { z } from 'zod'
 import { duration } from './size.ts'
 
-export const retentionConfig = z.object({
-  /** Keep at most this many objects per stream (the newest by last-modified time). */
-  keepLatest: z.number().int().positive().optional(),
-  /** Remove objects last modified longer ago than this. */
-  maxAge: duration.refine((ms) => ms > 0, { message: 'a duration above 0, e.g. 7d' }).optional(),
-  /** Apply only after puts of these event types (`thumbnail`); every type when absent. */
-  types: z.array(z.string().min(1)).min(1).optional(),
-  /** List a stream's folder at most this often; 0 lists after every put. */
-  sweepEvery: duration.default(5 * 60_000),
-}).strict().refine((rules) => rules.keepLatest !== undefined || rules.maxAge !== undefined, {
-  message: 'set keepLatest, maxAge or both',
-})
+export const retentionConfig = z
+  .object({
+    /** Keep at most this many objects per stream (the newest by last-modified time). */
+    keepLatest: z.number().int().positive().optional(),
+    /** Remove objects last modified longer ago than this. */
+    maxAge: duration.refine((ms) => ms > 0, { message: 'a duration above 0, e.g. 7d' }).optional(),
+    /** Apply only after puts of these event types (`thumbnail`); every type when absent. */
+    types: z.array(z.string().min(1)).min(1).optional(),
+    /** List a stream's folder at most this often; 0 lists after every put. */
+    sweepEvery: duration.default(5 * 60_000),
+  })
+  .strict()
+  .refine((rules) => rules.keepLatest !== undefined || rules.maxAge !== undefined, {
+    message: 'set keepLatest, maxAge or both',
+  })
 
 export type RetentionConfig = z.infer<typeof retentionConfig>
 
@@ -42,16 +45,22 @@ export function scopeTemplate(keyTemplate: string): string | undefined {
 export function retentionProblems(keyTemplate: string, retention: RetentionConfig): string[] {
   const scope = scopeTemplate(keyTemplate)
   if (scope === undefined) {
-    return ['retention is per stream, so the key needs a folder named by the stream: put {streamId} or {streamName} in a folder, e.g. "{type}/{streamId}/{timestamp}-{id}.{ext}"']
+    return [
+      'retention is per stream, so the key needs a folder named by the stream: put {streamId} or {streamName} in a folder, e.g. "{type}/{streamId}/{timestamp}-{id}.{ext}"',
+    ]
   }
   const problems: string[] = []
   const unstable = [...new Set(placeholdersIn(scope).filter((name) => !STABLE.includes(name)))]
   if (unstable.length > 0) {
-    problems.push(`retention is per stream, but the key's folders up to the stream use ${unstable.map((n) => `{${n}}`).join(' ')}, which change within a stream: move them after the stream folder`)
+    problems.push(
+      `retention is per stream, but the key's folders up to the stream use ${unstable.map((n) => `{${n}}`).join(' ')}, which change within a stream: move them after the stream folder`,
+    )
   }
   problems.push(...sharedFolderProblems(scope))
   if (retention.types && !placeholdersIn(scope).includes('type')) {
-    problems.push('retention.types needs {type} in the key before the stream folder, or other kinds stored in the same folder are pruned too; or drop retention.types when this sink stores only those kinds')
+    problems.push(
+      'retention.types needs {type} in the key before the stream folder, or other kinds stored in the same folder are pruned too; or drop retention.types when this sink stores only those kinds',
+    )
   }
   return problems
 }
@@ -66,19 +75,27 @@ function sharedFolderProblems(scope: string): string[] {
     const names = placeholdersIn(folder).filter((name) => FROM_HEADERS.includes(name))
     if (names.length > 1) {
       const joined = names.map((name) => `{${name}}`).join(' and ')
-      problems.push(`retention is per stream, but the folder "${folder}" joins ${joined}, which can give two streams ` +
-        'one folder: put each in a folder of its own, e.g. "{accountId}/{streamName}"')
+      problems.push(
+        `retention is per stream, but the folder "${folder}" joins ${joined}, which can give two streams ` +
+          'one folder: put each in a folder of its own, e.g. "{accountId}/{streamName}"',
+      )
     }
     if (/\{streamId\}./.test(folder)) {
-      problems.push(`retention is per stream, but the folder "${folder}" has text after {streamId}, which can give ` +
-        'events without a stream a folder holding other streams\': end the folder with {streamId}')
+      problems.push(
+        `retention is per stream, but the folder "${folder}" has text after {streamId}, which can give ` +
+          "events without a stream a folder holding other streams': end the folder with {streamId}",
+      )
     }
   }
   return problems
 }
 
 /** Adds retention problems to a sink config's validation, at the path `retention`. */
-export function checkRetention(config: { key: string; retention?: RetentionConfig | undefined }, ctx: z.RefinementCtx): void {
+export function checkRetention(
+  config: { key: string; retention?: RetentionConfig | undefined },
+  ctx: z.RefinementCtx,
+): void {
   if (!config.retention) return
-  for (const message of retentionProblems(config.key, config.retention)) ctx.addIssue({ code: 'custom', path: ['retention'], message })
+  for (const message of retentionProblems(config.key, config.retention))
+    ctx.addIssue({ code: 'custom', path: ['retention'], message })
 }

@@ -11,10 +11,25 @@ import { MAX_URL_EXPIRY_MS, publicBaseUrl, urlExpiry } from './object-urls.ts'
 import { checkRetention, retentionConfig } from './retention.ts'
 
 const STORAGE_CLASSES = [
-  'STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'GLACIER_IR',
-  'DEEP_ARCHIVE', 'OUTPOSTS', 'SNOW', 'EXPRESS_ONEZONE',
+  'STANDARD',
+  'REDUCED_REDUNDANCY',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER',
+  'GLACIER_IR',
+  'DEEP_ARCHIVE',
+  'OUTPOSTS',
+  'SNOW',
+  'EXPRESS_ONEZONE',
 ] as const
-const CANNED_ACLS = ['private', 'public-read', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control'] as const
+const CANNED_ACLS = [
+  'private',
+  'public-read',
+  'authenticated-read',
+  'bucket-owner-read',
+  'bucket-owner-full-control',
+] as const
 
 /** How hookcast reaches a bucket: the same options for the s3 sink and the s3 spool. */
 export const s3ConnectionFields = {
@@ -32,28 +47,41 @@ export const s3ConnectionFields = {
   secretAccessKey: printable.min(1).optional(),
 }
 
-export const s3SinkConfig = z.object({
-  type: z.literal('s3'),
-  ...s3ConnectionFields,
-  key: keyTemplate.default(DEFAULT_KEY),
-  storageClass: z.enum(STORAGE_CLASSES).optional(),
-  /** A canned ACL; `public-read` needs a bucket with ACLs enabled (most new buckets have them disabled). */
-  acl: z.enum(CANNED_ACLS).optional(),
-  /** Public bucket or CDN in front of it: urlFor answers `${publicBaseUrl}/${key}` instead of presigning. */
-  publicBaseUrl: publicBaseUrl.optional(),
-  /** How long presigned GET URLs live (at most 7d, SigV4's limit). */
-  urlExpiry: urlExpiry.default(MAX_URL_EXPIRY_MS),
-  retention: retentionConfig.optional(),
-}).strict().superRefine((config, ctx) => {
-  checkS3Connection(config, ctx)
-  checkRetention(config, ctx)
-})
+export const s3SinkConfig = z
+  .object({
+    type: z.literal('s3'),
+    ...s3ConnectionFields,
+    key: keyTemplate.default(DEFAULT_KEY),
+    storageClass: z.enum(STORAGE_CLASSES).optional(),
+    /** A canned ACL; `public-read` needs a bucket with ACLs enabled (most new buckets have them disabled). */
+    acl: z.enum(CANNED_ACLS).optional(),
+    /** Public bucket or CDN in front of it: urlFor answers `${publicBaseUrl}/${key}` instead of presigning. */
+    publicBaseUrl: publicBaseUrl.optional(),
+    /** How long presigned GET URLs live (at most 7d, SigV4's limit). */
+    urlExpiry: urlExpiry.default(MAX_URL_EXPIRY_MS),
+    retention: retentionConfig.optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    checkS3Connection(config, ctx)
+    checkRetention(config, ctx)
+  })
 
-type S3Connection = { region?: string | undefined; endpoint?: string | undefined; profile?: string | undefined; accessKeyId?: string | undefined; secretAccessKey?: string | undefined }
+type S3Connection = {
+  region?: string | undefined
+  endpoint?: string | undefined
+  profile?: string | undefined
+  accessKeyId?: string | undefined
+  secretAccessKey?: string | undefined
+}
 
 export function checkS3Connection(config: S3Connection, ctx: z.RefinementCtx): void {
   if (config.region === undefined && config.endpoint === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['region'], message: 'required: the bucket\'s region, e.g. eu-west-1 (or "${AWS_REGION}")' })
+    ctx.addIssue({
+      code: 'custom',
+      path: ['region'],
+      message: 'required: the bucket\'s region, e.g. eu-west-1 (or "${AWS_REGION}")',
+    })
   }
   if ((config.accessKeyId === undefined) !== (config.secretAccessKey === undefined)) {
     ctx.addIssue({
@@ -68,4 +96,3 @@ export function checkS3Connection(config: S3Connection, ctx: z.RefinementCtx): v
 }
 
 export type S3SinkConfig = z.infer<typeof s3SinkConfig>
-

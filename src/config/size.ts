@@ -6,9 +6,15 @@ import { z } from 'zod'
 
 const UNITS: Record<string, number> = {
   b: 1,
-  kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3,
-  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
-  k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
 }
 
 /** Parses `16MiB` into 16777216; returns undefined when the text is not a size. */

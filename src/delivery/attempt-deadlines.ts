@@ -51,7 +51,9 @@ export function attemptDeadlines(parent?: AbortSignal, now: () => number = () =>
     // Each attempt of the slot (and the destination it calls) may listen: as many listeners as attempts, not a leak.
     setMaxListeners(0, controller.signal)
     const slot: Slot = {
-      controller, closesAt: at + SLOT_MS, open: 0,
+      controller,
+      closesAt: at + SLOT_MS,
+      open: 0,
       timer: setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs + SLOT_MS),
       onParent: () => controller.abort(parent!.reason),
     }

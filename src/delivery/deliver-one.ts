@@ -68,15 +68,27 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
   const name = claim.destination
   const started = now()
   const report = (outcome: Outcome, error?: string) => {
-    const fields = { destination: name, id: claim.eventId, attempt: claim.attempts.length + (outcome === 'delivered' ? 1 : 0), ms: now() - started }
+    const fields = {
+      destination: name,
+      id: claim.eventId,
+      attempt: claim.attempts.length + (outcome === 'delivered' ? 1 : 0),
+      ms: now() - started,
+    }
     try {
-      options.onOutcome?.({ ...fields, eventId: claim.eventId, outcome, ...(error ? { error } : {}), ...(outcome === 'retry' ? { nextAt: claim.nextAt } : {}) })
+      options.onOutcome?.({
+        ...fields,
+        eventId: claim.eventId,
+        outcome,
+        ...(error ? { error } : {}),
+        ...(outcome === 'retry' ? { nextAt: claim.nextAt } : {}),
+      })
     } catch (listenerError) {
       log.error('outcome listener failed', { error: errorMessage(listenerError) }) // the outcome itself is recorded
     }
     // hookcast's own destinations (`@streams`) get every thumbnail and feed hook too: their line is a debug one.
     if (outcome === 'delivered') log[name.startsWith('@') ? 'debug' : 'info']('delivered', fields)
-    else if (outcome === 'retry') log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(claim.nextAt).toISOString() })
+    else if (outcome === 'retry')
+      log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(claim.nextAt).toISOString() })
     else log.error('delivery failed; moved to dead letters', { ...fields, error })
   }
   /** Records the outcome; a queue failure is retried until it sticks (if the process dies first, the delivery is made again). */
@@ -90,7 +102,11 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
           log.warn('a delivery outlived its claim; another worker has it', { destination: name, id: claim.eventId })
           return
         }
-        log.error(`cannot record a ${what} in the queue; trying again`, { destination: name, id: claim.eventId, error: errorMessage(error) })
+        log.error(`cannot record a ${what} in the queue; trying again`, {
+          destination: name,
+          id: claim.eventId,
+          error: errorMessage(error),
+        })
         options.onQueueError?.('record')
         if (options.signal?.aborted) return // it stays pending as the queue last knew it
         await new Promise((resolve) => setTimeout(resolve, wait))
@@ -104,7 +120,11 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
       event = await queue.load(claim)
       options.onLoaded?.(event.body.byteLength)
     } catch (error) {
-      log.error('cannot read an event from the queue; retrying later', { destination: name, id: claim.eventId, error: errorMessage(error) })
+      log.error('cannot read an event from the queue; retrying later', {
+        destination: name,
+        id: claim.eventId,
+        error: errorMessage(error),
+      })
       options.onQueueError?.('load')
       await record('release', () => queue.retry(claim, now() + QUEUE_RETRY_MS))
       return 'none'
@@ -116,7 +136,8 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
   let failure: unknown
   let ok = false
   try {
-    if (!destination || !event) throw new DeliveryError(`destination "${name}" is not configured any more`, { permanent: true })
+    if (!destination || !event)
+      throw new DeliveryError(`destination "${name}" is not configured any more`, { permanent: true })
     await abortable(destination.deliver(event, deadline.signal), deadline.signal)
     ok = true
   } catch (error) {
@@ -138,7 +159,12 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
   if (failure instanceof DeliveryDeferred) {
     const at = Math.max(failure.until, now() + 10)
     await record('deferral', () => queue.retry(claim, at))
-    log.debug('delivery deferred', { destination: name, id: claim.eventId, reason: failure.message, until: new Date(at).toISOString() })
+    log.debug('delivery deferred', {
+      destination: name,
+      id: claim.eventId,
+      reason: failure.message,
+      until: new Date(at).toISOString(),
+    })
     return 'none'
   }
 
@@ -171,7 +197,12 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
  * TypeErrors on some runtimes (`fetch failed`), so TypeErrors are left transient.
  */
 function isOwnFailure(error: unknown): boolean {
-  return error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError || error instanceof URIError
+  return (
+    error instanceof RangeError ||
+    error instanceof SyntaxError ||
+    error instanceof ReferenceError ||
+    error instanceof URIError
+  )
 }
 
 /** Rejects when `signal` aborts, even if the destination ignores the signal. */

@@ -79,7 +79,7 @@ export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions
     let lane = lanes.get(name)
     if (!lane) {
       const policy = options.policyFor(name)
-      lanes.set(name, lane = { name, policy, circuit: createCircuit(policy.circuit), inFlight: 0 })
+      lanes.set(name, (lane = { name, policy, circuit: createCircuit(policy.circuit), inFlight: 0 }))
     }
     return lane
   }
@@ -97,8 +97,13 @@ export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions
     lane.inFlight++
     try {
       const verdict = await deliverOne(claim, {
-        queue, destination: options.destinations.get(lane.name), policy: lane.policy,
-        log, signal: run.signal, now, ...(options.random ? { random: options.random } : {}),
+        queue,
+        destination: options.destinations.get(lane.name),
+        policy: lane.policy,
+        log,
+        signal: run.signal,
+        now,
+        ...(options.random ? { random: options.random } : {}),
         ...(options.onQueueError ? { onQueueError: options.onQueueError } : {}),
         onOutcome(report: OutcomeReport) {
           reported = true
@@ -113,7 +118,11 @@ export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions
       else if (verdict === 'down') lane.circuit.failure(now())
       else if (probe) lane.circuit.release(now())
     } catch (error) {
-      log.error('delivery failed unexpectedly; this is a bug', { destination: lane.name, id: claim.eventId, error: errorMessage(error) })
+      log.error('delivery failed unexpectedly; this is a bug', {
+        destination: lane.name,
+        id: claim.eventId,
+        error: errorMessage(error),
+      })
       if (probe) lane.circuit.release(now())
     } finally {
       lane.inFlight--
@@ -132,7 +141,9 @@ export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions
     let claims: Claim[]
     try {
       claims = await queue.claim({
-        destination: lane.name, max: probe || eventId !== undefined ? 1 : lane.policy.concurrency, leaseMs,
+        destination: lane.name,
+        max: probe || eventId !== undefined ? 1 : lane.policy.concurrency,
+        leaseMs,
         ...(eventId !== undefined ? { eventId } : {}),
       })
     } catch (error) {
@@ -162,7 +173,10 @@ export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions
     const timer = setTimeout(stop, Math.max(0, deadline - now()))
     closing.signal.addEventListener('abort', stop, { once: true })
     const run = {
-      signal: controller.signal, pending: [], accepted: 0, wake: () => {},
+      signal: controller.signal,
+      pending: [],
+      accepted: 0,
+      wake: () => {},
       report: { delivered: 0, retried: 0, dead: 0, released: 0, paused: [] },
       end() {
         clearTimeout(timer)
@@ -215,13 +229,17 @@ export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions
       log.warn('cannot read queue stats', { error: errorMessage(error) })
     }
     // A round ends when every lane found nothing due; events put meanwhile (a stream went live) get another.
-    for (let accepted = -1; accepted !== run.accepted && !run.signal.aborted;) {
+    for (let accepted = -1; accepted !== run.accepted && !run.signal.aborted; ) {
       accepted = run.accepted
       run.pending.length = 0
-      await Promise.all([...names].map(async (name) => {
-        const lane = laneOf(name)
-        while (await claimAndDeliver(run, lane, deadline)) { /* next batch */ }
-      }))
+      await Promise.all(
+        [...names].map(async (name) => {
+          const lane = laneOf(name)
+          while (await claimAndDeliver(run, lane, deadline)) {
+            /* next batch */
+          }
+        }),
+      )
     }
   }
 
@@ -251,12 +269,13 @@ export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions
         run.end()
       }
     },
-    lanes: (): LaneStatus[] => [...lanes.values()].map((lane) => ({
-      destination: lane.name,
-      kind: options.destinations.get(lane.name)?.kind ?? 'missing',
-      inFlight: lane.inFlight,
-      circuit: lane.circuit.state(),
-    })),
+    lanes: (): LaneStatus[] =>
+      [...lanes.values()].map((lane) => ({
+        destination: lane.name,
+        kind: options.destinations.get(lane.name)?.kind ?? 'missing',
+        inFlight: lane.inFlight,
+        circuit: lane.circuit.state(),
+      })),
     async close(graceMs) {
       const all = () => Promise.all([...underWay])
       if (underWay.size > 0) await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, graceMs))])

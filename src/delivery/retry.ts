@@ -20,11 +20,18 @@ export type Verdict = { retry: false; reason: string } | { retry: true; at: numb
  * What to do after attempt number `attempt` (1-based) failed with `error`: give up (permanent error, or too old)
  * or try again at a time that follows the schedule and honours the destination's Retry-After.
  */
-export function nextAttempt(policy: RetryPolicy, error: unknown, attempt: number, since: number, now: number, random = Math.random): Verdict {
+export function nextAttempt(
+  policy: RetryPolicy,
+  error: unknown,
+  attempt: number,
+  since: number,
+  now: number,
+  random = Math.random,
+): Verdict {
   if (error instanceof DeliveryError && error.permanent) return { retry: false, reason: 'permanent error' }
   const base = policy.scheduleMs[Math.min(attempt, policy.scheduleMs.length) - 1] ?? 1_000
   const spread = base * policy.jitter * (random() * 2 - 1)
-  const wait = Math.max(base + spread, error instanceof DeliveryError ? error.retryAfterMs ?? 0 : 0)
+  const wait = Math.max(base + spread, error instanceof DeliveryError ? (error.retryAfterMs ?? 0) : 0)
   const at = now + Math.round(wait)
   if (at - since > policy.maxAgeMs) return { retry: false, reason: `gave up after ${attempt} attempts (max age)` }
   return { retry: true, at }

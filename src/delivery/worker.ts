@@ -77,11 +77,21 @@ export function startWorker(options: WorkerOptions): Worker {
     if (lanes.has(name)) return
     const policy = options.policyFor(name)
     const lane: Lane = {
-      name, destination: options.destinations.get(name), policy, circuit: createCircuit(policy.circuit),
-      inFlight: new Set(), bytes: 0, meanBytes: 0, settled: deferred(),
+      name,
+      destination: options.destinations.get(name),
+      policy,
+      circuit: createCircuit(policy.circuit),
+      inFlight: new Set(),
+      bytes: 0,
+      meanBytes: 0,
+      settled: deferred(),
     }
     lanes.set(name, lane)
-    loops.push(loop(lane).catch((error) => log.error('delivery lane stopped; this is a bug', { destination: name, error: errorMessage(error) })))
+    loops.push(
+      loop(lane).catch((error) =>
+        log.error('delivery lane stopped; this is a bug', { destination: name, error: errorMessage(error) }),
+      ),
+    )
   }
 
   async function loop(lane: Lane): Promise<void> {
@@ -89,7 +99,11 @@ export function startWorker(options: WorkerOptions): Worker {
     const leaseMs = lane.policy.timeoutMs * 2 + 30_000
     while (!stop.signal.aborted) {
       // Full by count or by bytes; or the lane's first delivery is under way and the size of its bodies unknown yet.
-      if (lane.inFlight.size >= lane.policy.concurrency || lane.bytes >= laneBodyBytes || (lane.meanBytes === 0 && lane.inFlight.size > 0)) {
+      if (
+        lane.inFlight.size >= lane.policy.concurrency ||
+        lane.bytes >= laneBodyBytes ||
+        (lane.meanBytes === 0 && lane.inFlight.size > 0)
+      ) {
         await settledOrSleep(lane.settled.promise, IDLE_WAIT_MS, stop.signal)
         continue
       }
@@ -103,10 +117,17 @@ export function startWorker(options: WorkerOptions): Worker {
       let claims: Claim[]
       try {
         claims = await queue.claim({
-          destination: lane.name, max: probe ? 1 : room(lane), leaseMs, waitMs: IDLE_WAIT_MS, signal: stop.signal,
+          destination: lane.name,
+          max: probe ? 1 : room(lane),
+          leaseMs,
+          waitMs: IDLE_WAIT_MS,
+          signal: stop.signal,
         })
       } catch (error) {
-        log.error('cannot claim deliveries from the queue; trying again', { destination: lane.name, error: errorMessage(error) })
+        log.error('cannot claim deliveries from the queue; trying again', {
+          destination: lane.name,
+          error: errorMessage(error),
+        })
         options.onQueueError?.('claim')
         claims = []
         await sleep(1_000, stop.signal)
@@ -128,7 +149,12 @@ export function startWorker(options: WorkerOptions): Worker {
     let held = lane.meanBytes
     lane.bytes += held
     const attempt = deliverOne(claim, {
-      queue, destination: lane.destination, policy: lane.policy, log, signal: abandon.signal, deadlines,
+      queue,
+      destination: lane.destination,
+      policy: lane.policy,
+      log,
+      signal: abandon.signal,
+      deadlines,
       ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
       ...(options.onQueueError ? { onQueueError: options.onQueueError } : {}),
       onLoaded(bytes) {
@@ -138,39 +164,53 @@ export function startWorker(options: WorkerOptions): Worker {
         lane.meanBytes = Math.max(1, first ? bytes : lane.meanBytes * 0.9 + bytes * 0.1)
         if (first) wake(lane) // the size is known: the lane may claim more
       },
-      now, ...(options.random ? { random: options.random } : {}),
-    }).then((verdict) => {
-      if (verdict === 'up') lane.circuit.success()
-      else if (verdict === 'down') lane.circuit.failure(now())
-      else if (probe) lane.circuit.release(now()) // every outcome of a probe moves the circuit on
-    }, (error: unknown) => {
-      log.error('delivery failed unexpectedly; this is a bug', { destination: lane.name, id: claim.eventId, error: errorMessage(error) })
-      if (probe) lane.circuit.release(now())
-    }).finally(() => {
-      lane.bytes -= held
-      lane.inFlight.delete(attempt)
-      wake(lane)
+      now,
+      ...(options.random ? { random: options.random } : {}),
     })
+      .then(
+        (verdict) => {
+          if (verdict === 'up') lane.circuit.success()
+          else if (verdict === 'down') lane.circuit.failure(now())
+          else if (probe) lane.circuit.release(now()) // every outcome of a probe moves the circuit on
+        },
+        (error: unknown) => {
+          log.error('delivery failed unexpectedly; this is a bug', {
+            destination: lane.name,
+            id: claim.eventId,
+            error: errorMessage(error),
+          })
+          if (probe) lane.circuit.release(now())
+        },
+      )
+      .finally(() => {
+        lane.bytes -= held
+        lane.inFlight.delete(attempt)
+        wake(lane)
+      })
     lane.inFlight.add(attempt)
   }
 
   for (const name of options.destinations.keys()) open(name)
   // Deliveries for a destination no longer in the config still get a lane, which dead-letters them.
-  const findOrphans = () => queue.stats().then(
-    (stats) => { for (const name of Object.keys(stats.destinations)) open(name) },
-    (error) => log.warn('cannot read queue stats', { error: errorMessage(error) }),
-  )
+  const findOrphans = () =>
+    queue.stats().then(
+      (stats) => {
+        for (const name of Object.keys(stats.destinations)) open(name)
+      },
+      (error) => log.warn('cannot read queue stats', { error: errorMessage(error) }),
+    )
   void findOrphans()
   const orphanTimer = setInterval(() => void findOrphans(), ORPHAN_CHECK_MS)
   ;(orphanTimer as { unref?: () => void }).unref?.()
 
   return {
-    lanes: () => [...lanes.values()].map((lane) => ({
-      destination: lane.name,
-      kind: lane.destination?.kind ?? 'missing',
-      inFlight: lane.inFlight.size,
-      circuit: lane.circuit.state(),
-    })),
+    lanes: () =>
+      [...lanes.values()].map((lane) => ({
+        destination: lane.name,
+        kind: lane.destination?.kind ?? 'missing',
+        inFlight: lane.inFlight.size,
+        circuit: lane.circuit.state(),
+      })),
     async close(graceMs) {
       clearInterval(orphanTimer)
       stop.abort()
@@ -195,7 +235,9 @@ function wake(lane: Lane): void {
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void
-  const promise = new Promise<void>((r) => { resolve = r })
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
   return { promise, resolve }
 }
 

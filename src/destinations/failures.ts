@@ -19,5 +19,8 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 export function httpFailure(status: number, what: string, retryAfter?: string | null): DeliveryError {
   const permanent = status >= 400 && status < 500 && status !== 408 && status !== 429
   const retryAfterMs = parseRetryAfter(retryAfter)
-  return new DeliveryError(`${what} answered ${status}`, { permanent, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) })
+  return new DeliveryError(`${what} answered ${status}`, {
+    permanent,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  })
 }

@@ -10,8 +10,13 @@ export function isStreamId(value: string): boolean {
 }
 
 export function isSafeSegment(value: string): boolean {
-  return value.length > 0 && value.length <= 256 && value !== '.' && value !== '..' &&
+  return (
+    value.length > 0 &&
+    value.length <= 256 &&
+    value !== '.' &&
+    value !== '..' &&
     !/[\u0000-\u001f\u007f\\/:*?"<>|]/.test(value)
+  )
 }
 
 /** A feed id looks like the platform's UUIDs, or at worst a short token of letters, digits and dashes. */

@@ -9,53 +9,63 @@ import { z } from 'zod'
 
 const epochMs = z.number()
 
-export const feedsData = z.object({
-  feedId: z.string(),
-  accountId: z.string(),
-  name: z.string(),
-  streamId: z.string(),
-  started: epochMs.optional(),
-  ended: epochMs.optional(),
-  active: z.boolean(),
-  priority: z.number().optional(),
-  sourceId: z.string().optional(),
-  simulcastId: z.string().optional(),
-}).loose()
+export const feedsData = z
+  .object({
+    feedId: z.string(),
+    accountId: z.string(),
+    name: z.string(),
+    streamId: z.string(),
+    started: epochMs.optional(),
+    ended: epochMs.optional(),
+    active: z.boolean(),
+    priority: z.number().optional(),
+    sourceId: z.string().optional(),
+    simulcastId: z.string().optional(),
+  })
+  .loose()
 
-export const recordingsData = z.object({
-  recordFileId: z.number(),
-  tokenId: z.number(),
-  streamName: z.string(),
-  recordedOn: epochMs,
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  removedOn: epochMs.optional(),
-}).loose()
+export const recordingsData = z
+  .object({
+    recordFileId: z.number(),
+    tokenId: z.number(),
+    streamName: z.string(),
+    recordedOn: epochMs,
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    removedOn: epochMs.optional(),
+  })
+  .loose()
 
-export const mediaData = z.object({
-  mediaAssetId: z.string(),
-  type: z.string(),
-  tokenId: z.number().optional(),
-  streamName: z.string().optional(),
-  streamId: z.string().optional(),
-  channelId: z.string().optional(),
-  startTime: epochMs.optional(),
-  expiration: epochMs.optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-}).loose()
+export const mediaData = z
+  .object({
+    mediaAssetId: z.string(),
+    type: z.string(),
+    tokenId: z.number().optional(),
+    streamName: z.string().optional(),
+    streamId: z.string().optional(),
+    channelId: z.string().optional(),
+    startTime: epochMs.optional(),
+    expiration: epochMs.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose()
 
-export const transcoderData = z.object({
-  transcoderId: z.string(),
-  transcoderName: z.string(),
-  cluster: z.string(),
-  createdOn: z.string(),
-  status: z.string(),
-}).loose()
+export const transcoderData = z
+  .object({
+    transcoderId: z.string(),
+    transcoderName: z.string(),
+    cluster: z.string(),
+    createdOn: z.string(),
+    status: z.string(),
+  })
+  .loose()
 
-export const viewerConnectionData = z.object({
-  name: z.string(),
-  accountId: z.string(),
-  streamId: z.string(),
-}).loose()
+export const viewerConnectionData = z
+  .object({
+    name: z.string(),
+    accountId: z.string(),
+    streamId: z.string(),
+  })
+  .loose()
 
 export const DATA_SCHEMAS: Record<string, z.ZodType> = {
   feeds: feedsData,
@@ -66,9 +76,11 @@ export const DATA_SCHEMAS: Record<string, z.ZodType> = {
 }
 
 /** The JSON envelope shared by every non-thumbnail hook. */
-export const envelope = z.object({
-  type: z.string().min(1),
-  event: z.string().min(1),
-  timestamp: z.number(),
-  data: z.record(z.string(), z.unknown()).default({}),
-}).loose()
+export const envelope = z
+  .object({
+    type: z.string().min(1),
+    event: z.string().min(1),
+    timestamp: z.number(),
+    data: z.record(z.string(), z.unknown()).default({}),
+  })
+  .loose()

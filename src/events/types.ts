@@ -70,6 +70,8 @@ export function canonicalType(type: string): string {
 
 export function canonicalEvent(type: string, event: string): string {
   // `type` is input: only the table's own keys count (`constructor` or `__proto__` is an unknown kind, not a lookup hit).
-  const known = Object.hasOwn(KNOWN_EVENTS, type) ? (KNOWN_EVENTS as Record<string, readonly string[]>)[type] : undefined
+  const known = Object.hasOwn(KNOWN_EVENTS, type)
+    ? (KNOWN_EVENTS as Record<string, readonly string[]>)[type]
+    : undefined
   return known ? canonicalName(event, known) : event
 }

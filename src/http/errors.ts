@@ -19,7 +19,10 @@ export class HttpError extends Error {
   }
 
   toResponse(): Response {
-    return Response.json({ ok: false, error: this.reason, message: this.message }, { status: this.status, headers: this.headers })
+    return Response.json(
+      { ok: false, error: this.reason, message: this.message },
+      { status: this.status, headers: this.headers },
+    )
   }
 }
 

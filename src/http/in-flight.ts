@@ -77,14 +77,20 @@ export class InFlightBytes {
   /** One request's hold on the budget, for the client `clientKey`; `cutError` is what `cut` rejects with. */
   lease(clientKey: string, cutError: () => Error): InFlightLease {
     let cutOff!: (error: Error) => void
-    const cut = new Promise<never>((_, reject) => { cutOff = reject })
+    const cut = new Promise<never>((_, reject) => {
+      cutOff = reject
+    })
     cut.catch(() => {}) // observed by the body read if it is still waiting; never an unhandled rejection
     let lease: Lease | undefined
-    const open = (): Lease => lease ??= this.#open(clientKey, () => cutOff(cutError()))
+    const open = (): Lease => (lease ??= this.#open(clientKey, () => cutOff(cutError())))
     return {
       take: (bytes, small) => bytes <= 0 || this.#take(open(), bytes, small),
-      settle: () => { if (lease?.state === 'reading') lease.state = 'settled' },
-      release: () => { if (lease) this.#release(lease) },
+      settle: () => {
+        if (lease?.state === 'reading') lease.state = 'settled'
+      },
+      release: () => {
+        if (lease) this.#release(lease)
+      },
       cut,
       get held() {
         return lease ? lease.budget + lease.reserve : 0
@@ -94,7 +100,7 @@ export class InFlightBytes {
 
   #open(key: string, cutOff: () => void): Lease {
     let client = this.#clients.get(key)
-    if (!client) this.#clients.set(key, client = { key, budget: 0, reserve: 0, leases: new Set() })
+    if (!client) this.#clients.set(key, (client = { key, budget: 0, reserve: 0, leases: new Set() }))
     const lease: Lease = { client, budget: 0, reserve: 0, state: 'reading', cutOff }
     client.leases.add(lease)
     return lease

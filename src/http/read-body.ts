@@ -33,7 +33,13 @@ interface Chunks {
 function chunksOf(request: Request, raw: AsyncIterable<Uint8Array> | undefined): Chunks | undefined {
   if (raw) {
     const iterator = raw[Symbol.asyncIterator]()
-    return { next: () => iterator.next(), cancel: async () => { await iterator.return?.() }, release() {} }
+    return {
+      next: () => iterator.next(),
+      cancel: async () => {
+        await iterator.return?.()
+      },
+      release() {},
+    }
   }
   if (!request.body) return undefined
   const reader = request.body.getReader()
@@ -69,14 +75,20 @@ export async function readBodyLimited(
   const reader = chunksOf(request, raw)
   if (!reader) return new Uint8Array(0)
 
-  const body = new BodyBytes(small ? declaredLength : undefined, (bytes, length) =>
-    !inFlight || inFlight.take(bytes, small || (declaredLength === undefined && length <= SMALL_BODY_BYTES)))
+  const body = new BodyBytes(
+    small ? declaredLength : undefined,
+    (bytes, length) =>
+      !inFlight || inFlight.take(bytes, small || (declaredLength === undefined && length <= SMALL_BODY_BYTES)),
+  )
   let timer: ReturnType<typeof setTimeout> | undefined
-  const expired = timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)
-    ? new Promise<never>((_, reject) => { timer = setTimeout(() => reject(timedOut(timeoutMs)), timeoutMs) })
-    : undefined
+  const expired =
+    timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)
+      ? new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(timedOut(timeoutMs)), timeoutMs)
+        })
+      : undefined
   // What ends a read early besides the body itself: the deadline, and the budget cutting this body for another's.
-  const interrupt = expired && inFlight ? Promise.race([expired, inFlight.cut]) : expired ?? inFlight?.cut
+  const interrupt = expired && inFlight ? Promise.race([expired, inFlight.cut]) : (expired ?? inFlight?.cut)
   let finished = false
   try {
     for (;;) {
@@ -96,9 +108,13 @@ export async function readBodyLimited(
     reader.release()
   }
   if (declaredLength !== undefined && body.length !== declaredLength) {
-    throw new HttpError(400, 'truncated_body', body.length < declaredLength
-      ? `body ended after ${body.length} of ${declaredLength} declared bytes`
-      : `body is longer than the ${declaredLength} declared bytes`)
+    throw new HttpError(
+      400,
+      'truncated_body',
+      body.length < declaredLength
+        ? `body ended after ${body.length} of ${declaredLength} declared bytes`
+        : `body is longer than the ${declaredLength} declared bytes`,
+    )
   }
   return body.bytes()
 }
@@ -145,7 +161,8 @@ class BodyBytes {
     const buffer = this.#buffer
     if (buffer && this.#chunks.length === 0 && this.#length === buffer.byteLength) return buffer
     if (!buffer && this.#chunks.length === 1 && ownsBuffer(this.#chunks[0]!)) return this.#chunks[0]!
-    const parts = buffer ? [buffer.subarray(0, Math.min(this.#length, buffer.byteLength)), ...this.#chunks]
+    const parts = buffer
+      ? [buffer.subarray(0, Math.min(this.#length, buffer.byteLength)), ...this.#chunks]
       : this.#chunks
     const out = new Uint8Array(this.#length)
     let offset = 0
@@ -163,25 +180,38 @@ function ownsBuffer(view: Uint8Array): boolean {
 }
 
 /** A read that fails because the client went away is the client's doing (400), not a server error. */
-async function nextChunk(read: Promise<IteratorResult<Uint8Array, unknown>>): Promise<IteratorResult<Uint8Array, unknown>> {
+async function nextChunk(
+  read: Promise<IteratorResult<Uint8Array, unknown>>,
+): Promise<IteratorResult<Uint8Array, unknown>> {
   try {
     return await read
   } catch (error) {
     if (error instanceof HttpError) throw error
-    throw new HttpError(400, 'body_aborted', `the body stopped before it was complete (${(error as Error)?.message ?? error})`)
+    throw new HttpError(
+      400,
+      'body_aborted',
+      `the body stopped before it was complete (${(error as Error)?.message ?? error})`,
+    )
   }
 }
 
 /** The answer to a body the in-flight budget has no room for (also `InFlightBytes.lease`'s cut). */
 export function busy(): HttpError {
-  return new HttpError(503, 'busy', 'too many request bytes in flight (server.maxInFlightBytes); retry shortly', { 'retry-after': '2', connection: 'close' })
+  return new HttpError(503, 'busy', 'too many request bytes in flight (server.maxInFlightBytes); retry shortly', {
+    'retry-after': '2',
+    connection: 'close',
+  })
 }
 
 function timedOut(ms: number): HttpError {
-  return new HttpError(408, 'body_timeout', `body not received within ${ms} ms (server.bodyTimeout)`, { connection: 'close' })
+  return new HttpError(408, 'body_timeout', `body not received within ${ms} ms (server.bodyTimeout)`, {
+    connection: 'close',
+  })
 }
 
 function tooLarge(limit: number): HttpError {
   // The rest of the body is not read: the connection closes after the answer.
-  return new HttpError(413, 'body_too_large', `body is larger than the ${limit}-byte limit (server.maxBodyBytes)`, { connection: 'close' })
+  return new HttpError(413, 'body_too_large', `body is larger than the ${limit}-byte limit (server.maxBodyBytes)`, {
+    connection: 'close',
+  })
 }

@@ -26,10 +26,16 @@ export function createHttpNotifier(name: string, config: HttpNotifierConfig): De
     kind: 'notifier',
     check: () => reachable(config.url),
     async deliver(event, signal) {
-      const { body, headers } = config.mode === 'original' ? await originalRequest(event, config.secret) : envelopeRequest(event, config.includeImage)
+      const { body, headers } =
+        config.mode === 'original'
+          ? await originalRequest(event, config.secret)
+          : envelopeRequest(event, config.includeImage)
       if (config.secret) {
         key ??= importStandardSecret(config.secret)
-        Object.assign(headers, await standardWebhookHeaders(await key, `msg_${event.id}`, Math.floor(Date.now() / 1000), body))
+        Object.assign(
+          headers,
+          await standardWebhookHeaders(await key, `msg_${event.id}`, Math.floor(Date.now() / 1000), body),
+        )
       }
       const sent = requestHeaders({ ...config.headers, ...headers }, where)
       let response: Response
@@ -49,7 +55,10 @@ export function createHttpNotifier(name: string, config: HttpNotifierConfig): De
   }
 }
 
-async function originalRequest(event: HookEvent, secret: string | undefined): Promise<{ body: Uint8Array; headers: Record<string, string> }> {
+async function originalRequest(
+  event: HookEvent,
+  secret: string | undefined,
+): Promise<{ body: Uint8Array; headers: Record<string, string> }> {
   if (!secret) throw new DeliveryError('original mode needs a secret to re-sign the request', { permanent: true })
   const headers: Record<string, string> = { 'content-type': event.contentType }
   if (event.contentType === 'image/jpeg') {
@@ -64,7 +73,10 @@ async function originalRequest(event: HookEvent, secret: string | undefined): Pr
   return { body: event.body, headers }
 }
 
-function envelopeRequest(event: HookEvent, includeImage: boolean): { body: Uint8Array; headers: Record<string, string> } {
+function envelopeRequest(
+  event: HookEvent,
+  includeImage: boolean,
+): { body: Uint8Array; headers: Record<string, string> } {
   const { body, bodyCrc32: _crc, bodySha256: _hash, data, ...fields } = event
   const envelope: Record<string, unknown> = { ...fields }
   if (data) envelope.data = data

@@ -10,7 +10,11 @@ import { createSlackNotifier, type NotifierDeps } from './slack.ts'
 export type { NotifierDeps }
 
 type Factories = {
-  [T in NotifierConfig['type']]: (name: string, config: Extract<NotifierConfig, { type: T }>, deps: NotifierDeps) => Destination
+  [T in NotifierConfig['type']]: (
+    name: string,
+    config: Extract<NotifierConfig, { type: T }>,
+    deps: NotifierDeps,
+  ) => Destination
 }
 
 const factories = {

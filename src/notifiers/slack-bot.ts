@@ -32,12 +32,22 @@ export function createBotMode(options: BotModeOptions): SlackMode {
   /** Posts a message (in `thread`, when given); resolves its ts. */
   async function post(message: Message, thread?: string, signal?: AbortSignal): Promise<string | undefined> {
     await pace(channel)
-    const result = await api.call<{ ts: string }>('chat.postMessage', { channel, ...message, ...(thread ? { thread_ts: thread } : {}) }, opts(signal))
+    const result = await api.call<{ ts: string }>(
+      'chat.postMessage',
+      { channel, ...message, ...(thread ? { thread_ts: thread } : {}) },
+      opts(signal),
+    )
     return result.ts
   }
 
   /** A message carrying an uploaded JPEG (files upload v2, shared into the channel with the message): its file id. */
-  async function postWithUpload(message: Message, bytes: Uint8Array, filename: string, thread?: string, signal?: AbortSignal): Promise<string> {
+  async function postWithUpload(
+    message: Message,
+    bytes: Uint8Array,
+    filename: string,
+    thread?: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const share = { channel_id: channel, blocks: message.blocks, ...(thread ? { thread_ts: thread } : {}) }
     return api.uploadFile(bytes, filename, share, () => pace(channel), signal)
   }
@@ -45,7 +55,11 @@ export function createBotMode(options: BotModeOptions): SlackMode {
   /** The ts of the message a shared file created: Slack shares asynchronously, so files.info may need a moment. */
   async function shareTs(fileId: string, signal?: AbortSignal): Promise<string | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const info = await api.call<{ file?: { shares?: Record<string, Record<string, Array<{ ts: string }>>> } }>('files.info', { file: fileId }, { form: true, ...opts(signal) })
+      const info = await api.call<{ file?: { shares?: Record<string, Record<string, Array<{ ts: string }>>> } }>(
+        'files.info',
+        { file: fileId },
+        { form: true, ...opts(signal) },
+      )
       for (const visibility of Object.values(info.file?.shares ?? {})) {
         const ts = visibility[channel]?.[0]?.ts
         if (ts) return ts
@@ -81,7 +95,11 @@ export function createBotMode(options: BotModeOptions): SlackMode {
       await remember({ liveFile: fileId }) // uploaded: a redelivery must not upload it again
       const ts = await shareTs(fileId, signal)
       if (ts) await remember({ live: ts })
-      else options.log.warn('Slack did not say where the live message is; the end will be a new message', { notifier: name, stream: facts.streamId })
+      else
+        options.log.warn('Slack did not say where the live message is; the end will be a new message', {
+          notifier: name,
+          stream: facts.streamId,
+        })
     },
 
     async ended(event, times, thumbnail, liveTs, signal) {
@@ -104,6 +122,9 @@ export function createBotMode(options: BotModeOptions): SlackMode {
 
 /** An uploaded image's name (Slack shows it as the file's title): the stream name reduced to safe characters. */
 function fileName(event: HookEvent, which: 'live' | 'last'): string {
-  const name = (event.streamName ?? '').replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 100)
+  const name = (event.streamName ?? '')
+    .replace(/[^A-Za-z0-9_-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 100)
   return `${name || 'stream'}-${which}.jpg`
 }

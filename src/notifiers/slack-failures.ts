@@ -14,8 +14,10 @@ const PERMANENT: Record<string, string> = {
   token_revoked: 'the bot token was revoked: install the app again and update the token',
   token_expired: 'the bot token expired: refresh it and update notifiers.<name>.token',
   account_inactive: 'the bot token belongs to a deactivated user or workspace',
-  missing_scope: 'the app lacks a scope: it needs chat:write and files:write (and files:read for threading image messages)',
-  channel_not_found: 'the channel does not exist or the bot cannot see it: check notifiers.<name>.channel (use the channel id)',
+  missing_scope:
+    'the app lacks a scope: it needs chat:write and files:write (and files:read for threading image messages)',
+  channel_not_found:
+    'the channel does not exist or the bot cannot see it: check notifiers.<name>.channel (use the channel id)',
   not_in_channel: 'the bot is not a member of the channel: invite it (/invite @your-app)',
   is_archived: 'the channel is archived',
   invalid_blocks: 'Slack refused the message blocks: check the notifier templates',
@@ -26,13 +28,20 @@ const PERMANENT: Record<string, string> = {
   // incoming webhooks
   no_service: 'the incoming webhook was removed or disabled: create a new one and update notifiers.<name>.webhookUrl',
   invalid_token: 'the incoming webhook URL is not valid: check notifiers.<name>.webhookUrl',
-  channel_is_archived: 'the webhook\'s channel is archived',
+  channel_is_archived: "the webhook's channel is archived",
   action_prohibited: 'a workspace admin restricted posting to this channel',
   invalid_payload: 'Slack refused the message: check the notifier templates',
 }
 
 /** Slack errors worth trying again. */
-const TRANSIENT = new Set(['ratelimited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'team_added_to_org'])
+const TRANSIENT = new Set([
+  'ratelimited',
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'team_added_to_org',
+])
 
 /**
  * What to do about a Slack error, when only a person can fix it. The error string comes from Slack (or whatever
@@ -47,7 +56,9 @@ function fixFor(error: string): string | undefined {
  * first (request-headers.ts), so no error quotes the bot token.
  */
 export async function sendToSlack(
-  url: string, init: RequestInit & { headers?: Record<string, string> }, what: string,
+  url: string,
+  init: RequestInit & { headers?: Record<string, string> },
+  what: string,
 ): Promise<Response> {
   const headers = requestHeaders(init.headers ?? {}, what)
   let response: Response

@@ -27,25 +27,47 @@ export interface LiveFacts {
   feeds: number
 }
 
-export function liveMessage(template: string, event: HookEvent, facts: LiveFacts, image: Image, missingImage: boolean): { text: string; blocks: Block[] } {
+export function liveMessage(
+  template: string,
+  event: HookEvent,
+  facts: LiveFacts,
+  image: Image,
+  missingImage: boolean,
+): { text: string; blocks: Block[] } {
   const extra = { feeds: String(facts.feeds), liveSince: iso(facts.liveSince) }
   const blocks: Block[] = [
     section(headline(template, event, extra)),
-    fields([['Stream', escapeMrkdwn(facts.streamId)], ['Account', escapeMrkdwn(facts.accountId ?? '-')], ['Live since', slackDate(facts.liveSince)], ['Feeds', String(facts.feeds)]]),
+    fields([
+      ['Stream', escapeMrkdwn(facts.streamId)],
+      ['Account', escapeMrkdwn(facts.accountId ?? '-')],
+      ['Live since', slackDate(facts.liveSince)],
+      ['Feeds', String(facts.feeds)],
+    ]),
   ]
   if (image && 'url' in image) blocks.push(imageBlock(image.url, event.streamName ?? facts.streamId))
   if (missingImage) blocks.push(context('No thumbnail arrived in time; it will be in the thread when the stream ends.'))
   return { text: fallback(template, event, extra), blocks }
 }
 
-export function endedMessage(template: string, event: HookEvent, liveSince: number | undefined, endedAt: number, image: Image): { text: string; blocks: Block[] } {
+export function endedMessage(
+  template: string,
+  event: HookEvent,
+  liveSince: number | undefined,
+  endedAt: number,
+  image: Image,
+): { text: string; blocks: Block[] } {
   const duration = liveSince === undefined ? 'an unknown time' : formatDuration(endedAt - liveSince)
   const extra = { duration, liveSince: liveSince ? iso(liveSince) : '-', endedAt: iso(endedAt) }
   const blocks: Block[] = [
     section(headline(template, event, extra)),
-    fields([['Stream', escapeMrkdwn(event.streamId ?? '-')], ['Live', liveSince ? `${slackDate(liveSince)} – ${slackDate(endedAt)}` : slackDate(endedAt)], ['Duration', duration]]),
+    fields([
+      ['Stream', escapeMrkdwn(event.streamId ?? '-')],
+      ['Live', liveSince ? `${slackDate(liveSince)} – ${slackDate(endedAt)}` : slackDate(endedAt)],
+      ['Duration', duration],
+    ]),
   ]
-  if (image && 'url' in image) blocks.push(imageBlock(image.url, `last thumbnail of ${event.streamName ?? event.streamId}`))
+  if (image && 'url' in image)
+    blocks.push(imageBlock(image.url, `last thumbnail of ${event.streamName ?? event.streamId}`))
   return { text: fallback(template, event, extra), blocks }
 }
 
@@ -75,7 +97,8 @@ function headline(template: string, event: HookEvent, extra: Record<string, stri
 }
 
 /** The notification text: the headline without the template's formatting marks (emoji names and values kept whole). */
-const fallback = (template: string, event: HookEvent, extra: Record<string, string>) => headline(stripFormatting(template), event, extra)
+const fallback = (template: string, event: HookEvent, extra: Record<string, string>) =>
+  headline(stripFormatting(template), event, extra)
 
 // `verbatim`: Slack does not link bare URLs, channels or mentions in these texts (our own <!date> tokens still work).
 const mrkdwn = (text: string) => ({ type: 'mrkdwn', text, verbatim: true })
@@ -87,7 +110,11 @@ const fields = (rows: Array<[string, string]>): Block => ({
   fields: rows.map(([name, value]) => mrkdwn(`*${name}*\n${value}`)),
 })
 // alt_text is plain text (Slack shows it verbatim), so it needs no escaping, only Slack's length limit.
-const imageBlock = (url: string, alt: string): Block => ({ type: 'image', image_url: url, alt_text: alt.slice(0, 2000) })
+const imageBlock = (url: string, alt: string): Block => ({
+  type: 'image',
+  image_url: url,
+  alt_text: alt.slice(0, 2000),
+})
 
 /** Slack's date formatting, shown in each reader's time zone, with an ISO fallback. */
 function slackDate(ms: number): string {

@@ -17,12 +17,24 @@ export interface SlackMode {
   /** Undefined when Slack answers as it should with this config; else what is wrong. */
   check(): Promise<string | undefined>
   /** Posts the live alert, with the stream's first thumbnail when there is one, remembering each part once posted. */
-  live(event: HookEvent, facts: LiveFacts, thumbnail: ThumbnailRef | undefined, remember: Remember, signal?: AbortSignal): Promise<void>
+  live(
+    event: HookEvent,
+    facts: LiveFacts,
+    thumbnail: ThumbnailRef | undefined,
+    remember: Remember,
+    signal?: AbortSignal,
+  ): Promise<void>
   /**
    * Posts that the stream ended, with its last thumbnail; where the live message is known (`liveTs`), bot mode
    * updates it and posts in its thread. Resolves the ts or file id of what it posted, when there is one.
    */
-  ended(event: HookEvent, times: StreamTimes, thumbnail: ThumbnailRef | undefined, liveTs: string | undefined, signal?: AbortSignal): Promise<string | undefined>
+  ended(
+    event: HookEvent,
+    times: StreamTimes,
+    thumbnail: ThumbnailRef | undefined,
+    liveTs: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string | undefined>
   /** Posts a recording or media result, in the live message's thread when given one. */
   media(event: HookEvent, thread: string | undefined, signal?: AbortSignal): Promise<void>
 }

@@ -53,7 +53,10 @@ export function createWebhookMode(options: WebhookModeOptions): SlackMode {
       await remember({ live: 'posted' })
     },
     async ended(event, times, thumbnail, _liveTs, signal) {
-      await post(endedMessage(templates.ended, event, times.liveSince, times.endedAt, await imageUrl(thumbnail)), signal)
+      await post(
+        endedMessage(templates.ended, event, times.liveSince, times.endedAt, await imageUrl(thumbnail)),
+        signal,
+      )
       return undefined
     },
     async media(event, _thread, signal) {
@@ -63,11 +66,20 @@ export function createWebhookMode(options: WebhookModeOptions): SlackMode {
 }
 
 /** Posts to an incoming webhook. Its errors come as HTTP statuses with a short text body. */
-export async function postIncomingWebhook(url: string, message: Record<string, unknown>, label: string, signal?: AbortSignal): Promise<void> {
-  await sendToSlack(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify(message),
-    ...(signal ? { signal } : {}),
-  }, label)
+export async function postIncomingWebhook(
+  url: string,
+  message: Record<string, unknown>,
+  label: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await sendToSlack(
+    url,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(message),
+      ...(signal ? { signal } : {}),
+    },
+    label,
+  )
 }

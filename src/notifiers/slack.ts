@@ -43,12 +43,19 @@ function modeFor(name: string, config: SlackNotifierConfig, deps: NotifierDeps):
   }
   if (config.webhookUrl) {
     return createWebhookMode({
-      ...common, url: config.webhookUrl, image: config.image, destination: (sink) => deps.destination(sink),
+      ...common,
+      url: config.webhookUrl,
+      image: config.image,
+      destination: (sink) => deps.destination(sink),
       thumbnailUrl: (publicUrl, ref, expiryMs) => deps.thumbnailUrl(publicUrl, ref, expiryMs),
     })
   }
   return createBotMode({
-    ...common, apiUrl: config.apiUrl, token: config.token!, channel: config.channel!, log: deps.log,
+    ...common,
+    apiUrl: config.apiUrl,
+    token: config.token!,
+    channel: config.channel!,
+    log: deps.log,
     thumbnailBytes: (streamId, ref) => deps.streams.thumbnail(streamId, ref.eventId),
   })
 }
@@ -58,12 +65,17 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
 
   /** Remembers what was posted for a session (persisted with the stream, so a restart still threads and updates). */
   async function remember(streamId: string, session: string, fields: Record<string, string>): Promise<void> {
-    await updateWithRetry(deps.streams, streamId, (r) => {
-      const mine = (r.alerts[name] ??= {})
-      mine[session] = { ...mine[session], ...fields }
-      const sessions = Object.keys(mine)
-      for (const old of sessions.slice(0, Math.max(0, sessions.length - KEEP_SESSIONS))) delete mine[old]
-    }, { now: deps.now })
+    await updateWithRetry(
+      deps.streams,
+      streamId,
+      (r) => {
+        const mine = (r.alerts[name] ??= {})
+        mine[session] = { ...mine[session], ...fields }
+        const sessions = Object.keys(mine)
+        for (const old of sessions.slice(0, Math.max(0, sessions.length - KEEP_SESSIONS))) delete mine[old]
+      },
+      { now: deps.now },
+    )
   }
 
   const posted = (record: StreamRecord | undefined, session: string) => record?.alerts[name]?.[session] ?? {}
@@ -77,7 +89,7 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
     const current = record?.session === session ? record : undefined
     const deadline = event.receivedAt + config.thumbnailWait
     if (current && !current.firstThumbnail && deps.now() < deadline) {
-      throw new DeliveryDeferred('waiting for the stream\'s first thumbnail', Math.min(deadline, deps.now() + 1_000))
+      throw new DeliveryDeferred("waiting for the stream's first thumbnail", Math.min(deadline, deps.now() + 1_000))
     }
     const activeFeeds = current ? activeFeedIds(current).length : 0
     const facts = {
@@ -110,7 +122,12 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
   async function onMedia(event: HookEvent, signal?: AbortSignal): Promise<void> {
     const record = await findStream(deps.streams, event)
     const done = record?.session ? posted(record, record.session) : {}
-    if (mode.threads && record?.session && !done.live && deps.now() < event.receivedAt + config.thumbnailWait + ENDED_WAITS_MS) {
+    if (
+      mode.threads &&
+      record?.session &&
+      !done.live &&
+      deps.now() < event.receivedAt + config.thumbnailWait + ENDED_WAITS_MS
+    ) {
       // The stream's live message is still to be posted (or its ts looked up): wait, to answer in its thread.
       throw new DeliveryDeferred('waiting for the live message, to reply in its thread', deps.now() + 1_000)
     }
@@ -135,7 +152,9 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
 /** The stream a recording/media event belongs to: by id, else (recordings carry only a name) by name. */
 async function findStream(streams: StreamStore, event: HookEvent): Promise<StreamRecord | undefined> {
   if (event.streamId) return (await streams.get(event.streamId))?.record
-  return (await streams.list()).filter((r) => r.streamName === event.streamName).sort((a, b) => b.updatedAt - a.updatedAt)[0]
+  return (await streams.list())
+    .filter((r) => r.streamName === event.streamName)
+    .sort((a, b) => b.updatedAt - a.updatedAt)[0]
 }
 
 /** Spaces calls per channel by at least `intervalMs`, whatever the number of deliveries under way. */

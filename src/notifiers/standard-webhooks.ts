@@ -9,10 +9,17 @@ import { decodeBase64, toBase64 } from '../util/encoding.ts'
 export async function importStandardSecret(secret: string): Promise<CryptoKey> {
   const bytes = decodeBase64(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret)
   if (!bytes || bytes.byteLength === 0) throw new Error('not a Standard Webhooks secret (whsec_<base64>)')
-  return crypto.subtle.importKey('raw', bytes as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  return crypto.subtle.importKey('raw', bytes as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ])
 }
 
-export async function standardWebhookHeaders(key: CryptoKey, id: string, timestampSeconds: number, body: Uint8Array): Promise<Record<string, string>> {
+export async function standardWebhookHeaders(
+  key: CryptoKey,
+  id: string,
+  timestampSeconds: number,
+  body: Uint8Array,
+): Promise<Record<string, string>> {
   const prefix = new TextEncoder().encode(`${id}.${timestampSeconds}.`)
   const signed = new Uint8Array(prefix.byteLength + body.byteLength)
   signed.set(prefix, 0)

@@ -78,7 +78,12 @@ export class ClaimBoard {
       entry.leaseUntil = now + leaseMs
       entry.version++ // its slot in the due heap is stale from now on
       this.#leases.push({ entry, version: entry.version, at: entry.leaseUntil })
-      claims.push({ ...entry.delivery, attempts: [...entry.delivery.attempts], token: entry.token, leaseUntil: entry.leaseUntil })
+      claims.push({
+        ...entry.delivery,
+        attempts: [...entry.delivery.attempts],
+        token: entry.token,
+        leaseUntil: entry.leaseUntil,
+      })
     }
     const names = destination === undefined ? [...this.#due.keys()] : [destination]
     if (eventId !== undefined) {
@@ -113,7 +118,8 @@ export class ClaimBoard {
   /** The delivery a claim holds; throws LeaseLostError when the claim is not current any more. */
   holder(claim: Claim): Delivery {
     const entry = this.#entries.get(key(claim.eventId, claim.destination))
-    if (!entry || entry.token !== claim.token) throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
+    if (!entry || entry.token !== claim.token)
+      throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
     return entry.delivery
   }
 
@@ -182,7 +188,8 @@ export class ClaimBoard {
 
   #entry(claim: Claim): Entry {
     const entry = this.#entries.get(key(claim.eventId, claim.destination))
-    if (!entry || entry.token !== claim.token) throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
+    if (!entry || entry.token !== claim.token)
+      throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
     return entry
   }
 
@@ -190,7 +197,14 @@ export class ClaimBoard {
     entry.version++
     const destination = entry.delivery.destination
     let heap = this.#due.get(destination)
-    if (!heap) this.#due.set(destination, heap = new MinHeap<Slot>((slot) => slot.at, (slot) => slot.seq ?? 0))
+    if (!heap)
+      this.#due.set(
+        destination,
+        (heap = new MinHeap<Slot>(
+          (slot) => slot.at,
+          (slot) => slot.seq ?? 0,
+        )),
+      )
     // First come, first served: a delivery comes up in order of when it became due (its event's acceptance, or its
     // retry time), then of arrival. Ordered by retry time alone, every new delivery (nextAt 0) tied, the heap took
     // them in no order, and under sustained load old ones waited behind new ones, holding the spool's old segments.
@@ -211,7 +225,8 @@ export class ClaimBoard {
   }
 
   #wake(destination: string): void {
-    for (const waiter of [...this.#waiters]) if (waiter.destination === undefined || waiter.destination === destination) waiter.wake()
+    for (const waiter of [...this.#waiters])
+      if (waiter.destination === undefined || waiter.destination === destination) waiter.wake()
   }
 
   /** One timer for the earliest moment something becomes due (a retry time, a lease running out) while anyone waits. */
@@ -220,20 +235,25 @@ export class ClaimBoard {
     let next = Infinity
     for (const [destination, heap] of this.#due) {
       if (heap.size === 0) continue
-      if ([...this.#waiters].some((w) => w.destination === undefined || w.destination === destination)) next = Math.min(next, heap.peek()!.at)
+      if ([...this.#waiters].some((w) => w.destination === undefined || w.destination === destination))
+        next = Math.min(next, heap.peek()!.at)
     }
     if (this.#leases.size > 0) next = Math.min(next, this.#leases.peek()!.at)
     if (next === Infinity || next >= this.#timerAt) return
     clearTimeout(this.#timer)
     this.#timerAt = next
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#timerAt = Infinity
-      const now = this.#now()
-      this.#expireLeases(now)
-      for (const [destination, heap] of this.#due) if (heap.size > 0 && heap.peek()!.at <= now) this.#wake(destination)
-      this.#arm()
-    }, Math.max(0, next - this.#now()))
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined
+        this.#timerAt = Infinity
+        const now = this.#now()
+        this.#expireLeases(now)
+        for (const [destination, heap] of this.#due)
+          if (heap.size > 0 && heap.peek()!.at <= now) this.#wake(destination)
+        this.#arm()
+      },
+      Math.max(0, next - this.#now()),
+    )
     ;(this.#timer as { unref?: () => void }).unref?.()
   }
 }

@@ -6,12 +6,17 @@
  */
 import type { DedupWindow } from './dedup.ts'
 
-export function dedupedPut(dedup: DedupWindow): (id: string, put: () => Promise<void>) => Promise<{ duplicate: boolean }> {
+export function dedupedPut(
+  dedup: DedupWindow,
+): (id: string, put: () => Promise<void>) => Promise<{ duplicate: boolean }> {
   const underWay = new Map<string, Promise<void>>()
   return async function deduped(id, put) {
     const earlier = underWay.get(id)
     if (earlier) {
-      const kept = await earlier.then(() => true, () => false)
+      const kept = await earlier.then(
+        () => true,
+        () => false,
+      )
       if (kept) return { duplicate: true }
       return deduped(id, put)
     }

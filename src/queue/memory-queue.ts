@@ -35,21 +35,32 @@ export function memoryQueue(options: MemoryQueueOptions = {}): Queue {
   }
 
   return {
-    put: (event, destinations, putOptions = {}) => put(event.id, async () => {
-      if (closed) throw new QueueFullError('queue is closed')
-      if (options.maxBytes !== undefined && bytes + event.body.byteLength > options.maxBytes) {
-        throw new QueueFullError(`queue is full (${options.maxBytes} bytes)`)
-      }
-      let held = events.get(event.id)
-      if (!held) {
-        events.set(event.id, held = { event, pending: 0 })
-        bytes += event.body.byteLength
-      }
-      for (const destination of destinations) {
-        const nextAt = putOptions.notBefore ?? 0
-        if (board.add({ eventId: event.id, destination, receivedAt: event.receivedAt, since: event.receivedAt, attempts: [], nextAt })) held.pending++
-      }
-    }),
+    put: (event, destinations, putOptions = {}) =>
+      put(event.id, async () => {
+        if (closed) throw new QueueFullError('queue is closed')
+        if (options.maxBytes !== undefined && bytes + event.body.byteLength > options.maxBytes) {
+          throw new QueueFullError(`queue is full (${options.maxBytes} bytes)`)
+        }
+        let held = events.get(event.id)
+        if (!held) {
+          events.set(event.id, (held = { event, pending: 0 }))
+          bytes += event.body.byteLength
+        }
+        for (const destination of destinations) {
+          const nextAt = putOptions.notBefore ?? 0
+          if (
+            board.add({
+              eventId: event.id,
+              destination,
+              receivedAt: event.receivedAt,
+              since: event.receivedAt,
+              attempts: [],
+              nextAt,
+            })
+          )
+            held.pending++
+        }
+      }),
     claim: (options) => board.claimOrWait(options, () => closed),
     async load(claim) {
       board.check(claim)
@@ -68,11 +79,17 @@ export function memoryQueue(options: MemoryQueueOptions = {}): Queue {
     async dead(claim, attempts) {
       const delivery = board.remove(claim)
       const event = events.get(claim.eventId)!.event
-      dead.set(`${claim.eventId}.${claim.destination}`, { letter: deadLetterOf(event, { ...delivery, attempts }, now()), event })
+      dead.set(`${claim.eventId}.${claim.destination}`, {
+        letter: deadLetterOf(event, { ...delivery, attempts }, now()),
+        event,
+      })
       release(claim.eventId)
     },
     async deadLetters(filter = {}) {
-      return [...dead.values()].map((d) => d.letter).filter((letter) => matchesFilter(letter, filter)).sort((a, b) => a.deadAt - b.deadAt)
+      return [...dead.values()]
+        .map((d) => d.letter)
+        .filter((letter) => matchesFilter(letter, filter))
+        .sort((a, b) => a.deadAt - b.deadAt)
     },
     async replay(filter = {}) {
       let count = 0
@@ -81,10 +98,20 @@ export function memoryQueue(options: MemoryQueueOptions = {}): Queue {
         dead.delete(name)
         let held = events.get(event.id)
         if (!held) {
-          events.set(event.id, held = { event, pending: 0 })
+          events.set(event.id, (held = { event, pending: 0 }))
           bytes += event.body.byteLength
         }
-        if (board.add({ eventId: event.id, destination: letter.destination, receivedAt: event.receivedAt, since: now(), attempts: [], nextAt: 0 })) held.pending++
+        if (
+          board.add({
+            eventId: event.id,
+            destination: letter.destination,
+            receivedAt: event.receivedAt,
+            since: now(),
+            attempts: [],
+            nextAt: 0,
+          })
+        )
+          held.pending++
         count++
       }
       return count

@@ -53,10 +53,13 @@ export function latin1Bytes(text: string): Uint8Array {
 
 /** The answer to a JPEG that API Gateway turned into text (`jpegAsText` says `mangled`). */
 export function binaryAsTextError(): HttpError {
-  return new HttpError(415, 'binary_body_as_text',
+  return new HttpError(
+    415,
+    'binary_body_as_text',
     'the JPEG arrived as text, not as base64: API Gateway converts binary bodies to text unless their content type is ' +
-    'one of the REST API\'s binary media types. Add image/jpeg (or */*) to the API\'s binary media types ' +
-    '(BinaryMediaTypes in the template; console: API settings, Binary media types), then deploy the API again.')
+      "one of the REST API's binary media types. Add image/jpeg (or */*) to the API's binary media types " +
+      '(BinaryMediaTypes in the template; console: API settings, Binary media types), then deploy the API again.',
+  )
 }
 
 /**
@@ -110,7 +113,8 @@ export function rawPathOf(event: LambdaHttpEvent): string | undefined {
 
 /** A header of the event, whatever the case of its name (a REST API keeps the client's; the others lower-case). */
 function header(event: LambdaHttpEvent, name: string): string | undefined {
-  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name && value !== undefined) return value
+  for (const [key, value] of Object.entries(event.headers ?? {}))
+    if (key.toLowerCase() === name && value !== undefined) return value
   for (const [key, values] of Object.entries(event.multiValueHeaders ?? {})) {
     if (key.toLowerCase() === name && values && values.length > 0) return values.join(', ')
   }

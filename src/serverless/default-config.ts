@@ -5,7 +5,8 @@
  * @module
  */
 
-export const SERVERLESS_DEFAULT_ORIGIN = '(the default config of a function; set HOOKCAST_CONFIG_YAML or HOOKCAST_CONFIG for your own)'
+export const SERVERLESS_DEFAULT_ORIGIN =
+  '(the default config of a function; set HOOKCAST_CONFIG_YAML or HOOKCAST_CONFIG for your own)'
 
 export const SERVERLESS_DEFAULT_CONFIG = `
 sources:

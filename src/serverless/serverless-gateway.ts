@@ -41,13 +41,17 @@ export interface ServerlessOptions extends Omit<GatewayOptions, 'worker' | 'onAc
   settleMs?: number
 }
 
-export async function createServerlessGateway(config: Config, options: ServerlessOptions = {}): Promise<ServerlessGateway> {
+export async function createServerlessGateway(
+  config: Config,
+  options: ServerlessOptions = {},
+): Promise<ServerlessGateway> {
   const log = options.log ?? silentLogger
   let worker: OnDemandWorker | undefined
   const gateway = await createGateway(config, {
     ...options,
     recoverStreamsAtStart: false, // at the first scheduled run instead: every request's cold start would read every record
-    worker: (workerOptions) => (worker = onDemandWorker(workerOptions, options.settleMs !== undefined ? { settleMs: options.settleMs } : {})),
+    worker: (workerOptions) =>
+      (worker = onDemandWorker(workerOptions, options.settleMs !== undefined ? { settleMs: options.settleMs } : {})),
     onAccepted: (event, destinations) => worker?.accepted(event.id, destinations),
   })
   const deliveries = worker!
@@ -56,7 +60,10 @@ export async function createServerlessGateway(config: Config, options: Serverles
   return {
     gateway,
     async handle(request, { deadline, bindings = {} }) {
-      const { result: response, report } = await deliveries.around(() => Promise.resolve(gateway.fetch(request, bindings)), deadline)
+      const { result: response, report } = await deliveries.around(
+        () => Promise.resolve(gateway.fetch(request, bindings)),
+        deadline,
+      )
       const made = report.delivered + report.retried + report.dead + report.released
       if (made > 0 || report.paused.length > 0) {
         log[report.retried + report.released > 0 ? 'info' : 'debug']('deliveries made before answering', { ...report })
@@ -65,20 +72,30 @@ export async function createServerlessGateway(config: Config, options: Serverles
     },
     async scheduled({ deadline }) {
       if (!recovered && Date.now() < deadline) {
-        await gateway.recoverStreams().then(() => { recovered = true }, (error) => {
-          log.warn('cannot look for streams left mid-transition; the next scheduled run tries again', { error: String(error) })
-        })
+        await gateway.recoverStreams().then(
+          () => {
+            recovered = true
+          },
+          (error) => {
+            log.warn('cannot look for streams left mid-transition; the next scheduled run tries again', {
+              error: String(error),
+            })
+          },
+        )
       }
       const report = await deliveries.drain(deadline)
       log.info('scheduled deliveries made', { ...report })
       // A queue that keeps leftovers to sweep (the S3 queue's orphan copies, expired dedup markers) is swept here,
       // within the run: nothing runs in the background of a function, which is frozen after it answers.
       const sweepable = gateway.queue as { sweep?: () => Promise<unknown> }
-      if (sweepable.sweep && Date.now() < deadline) await sweepable.sweep().catch((error) => log.warn('queue sweep failed', { error: String(error) }))
+      if (sweepable.sweep && Date.now() < deadline)
+        await sweepable.sweep().catch((error) => log.warn('queue sweep failed', { error: String(error) }))
       // So is the stream state (the S3 store's ended streams past keepEnded, thumbnails of no record), within the deadline.
       const streams = gateway.streams as { sweep?: (options: { deadline: number }) => Promise<unknown> }
       if (streams.sweep && Date.now() < deadline) {
-        await streams.sweep({ deadline }).catch((error) => log.warn('stream state sweep failed', { error: String(error) }))
+        await streams
+          .sweep({ deadline })
+          .catch((error) => log.warn('stream state sweep failed', { error: String(error) }))
       }
       return report
     },
@@ -94,10 +111,16 @@ export async function createServerlessGateway(config: Config, options: Serverles
  */
 export async function loadServerlessConfig(env: Env): Promise<{ config: Config; origin: string }> {
   if (env.HOOKCAST_CONFIG_YAML) {
-    return { config: parseConfig(env.HOOKCAST_CONFIG_YAML, env, '$HOOKCAST_CONFIG_YAML'), origin: '$HOOKCAST_CONFIG_YAML' }
+    return {
+      config: parseConfig(env.HOOKCAST_CONFIG_YAML, env, '$HOOKCAST_CONFIG_YAML'),
+      origin: '$HOOKCAST_CONFIG_YAML',
+    }
   }
   if (env.HOOKCAST_CONFIG) return loadConfig(env.HOOKCAST_CONFIG, env)
-  return { config: parseConfig(SERVERLESS_DEFAULT_CONFIG, env, SERVERLESS_DEFAULT_ORIGIN), origin: SERVERLESS_DEFAULT_ORIGIN }
+  return {
+    config: parseConfig(SERVERLESS_DEFAULT_CONFIG, env, SERVERLESS_DEFAULT_ORIGIN),
+    origin: SERVERLESS_DEFAULT_ORIGIN,
+  }
 }
 
 /** A request's deliveries stop this long before the function's own time runs out, to give back what is under way. */
@@ -113,7 +136,13 @@ export const DEFAULT_DELIVER_WITHIN_MS = 6_000
  * never later than the function's remaining time less a margin.
  */
 export function requestDeadline(env: Env, startedAt: number, remainingMs: number): number {
-  return startedAt + Math.max(0, Math.min(durationOf(env, 'HOOKCAST_DELIVER_WITHIN', DEFAULT_DELIVER_WITHIN_MS), remainingMs - ANSWER_MARGIN_MS))
+  return (
+    startedAt +
+    Math.max(
+      0,
+      Math.min(durationOf(env, 'HOOKCAST_DELIVER_WITHIN', DEFAULT_DELIVER_WITHIN_MS), remainingMs - ANSWER_MARGIN_MS),
+    )
+  )
 }
 
 /** When a scheduled run must stop: `HOOKCAST_SCHEDULED_WITHIN` if set, and 5 s before the function's time runs out. */

@@ -36,11 +36,13 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
   const folders = new Set<string>()
   const log = options.log ?? silentLogger
   const swept = sweepTemps(temps, log)
-  const retention = config.retention && createRetention(config.retention, config.key, fsRetentionStore(root), {
-    sink: name,
-    log,
-    now: options.now ?? Date.now,
-  })
+  const retention =
+    config.retention &&
+    createRetention(config.retention, config.key, fsRetentionStore(root), {
+      sink: name,
+      log,
+      now: options.now ?? Date.now,
+    })
 
   /** Writes to a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
   async function write(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
@@ -75,17 +77,23 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
     concurrency: 64,
     keyFor: (event) => renderKey(config.key, event),
     async check() {
-      const problem = await mkdir(root, { recursive: true }).then(() => probeWritable(root), (error: Error) => error.message)
+      const problem = await mkdir(root, { recursive: true }).then(
+        () => probeWritable(root),
+        (error: Error) => error.message,
+      )
       return problem ? `cannot write to ${root}: ${problem}` : probeLongestKey(root, config.key)
     },
     async deliver(event: HookEvent, signal?: AbortSignal) {
       const key = renderKey(config.key, event)
       const path = resolve(root, key)
       if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })
-      if (path === temps || path.startsWith(temps + sep)) throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
+      if (path === temps || path.startsWith(temps + sep))
+        throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
       try {
         // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
-        await write(path, event.body, signal).catch((error) => (isMissing(error) ? write(path, event.body, signal) : Promise.reject(error)))
+        await write(path, event.body, signal).catch((error) =>
+          isMissing(error) ? write(path, event.body, signal) : Promise.reject(error),
+        )
       } catch (error) {
         if (signal?.aborted) throw signal.reason
         throw fsDeliveryError(error, path, name)
@@ -112,8 +120,10 @@ async function probeLongestKey(root: string, template: string): Promise<string |
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as Error).message
     const longest = Math.max(...key.split('/').map(byteLength))
-    return `keys of "${template}" can be ${byteLength(key)} bytes with names of ${longest}, and ${root} refuses them ` +
+    return (
+      `keys of "${template}" can be ${byteLength(key)} bytes with names of ${longest}, and ${root} refuses them ` +
       `(${code}): use a dir (file system) that takes them, or a shorter key`
+    )
   } finally {
     await rm(join(root, probe), { recursive: true, force: true }).catch(() => {})
   }
@@ -126,7 +136,9 @@ async function probeLongestKey(root: string, template: string): Promise<string |
 async function sweepTemps(temps: string, log: Logger): Promise<void> {
   try {
     const entries = await readdir(temps, { withFileTypes: true }).catch(() => [])
-    const leftovers = entries.filter((entry) => entry.isFile() && TEMP_NAME.test(entry.name) && !isAlive(Number(entry.name.split('-')[0])))
+    const leftovers = entries.filter(
+      (entry) => entry.isFile() && TEMP_NAME.test(entry.name) && !isAlive(Number(entry.name.split('-')[0])),
+    )
     await Promise.all(leftovers.map((entry) => rm(join(temps, entry.name), { force: true })))
   } catch (error) {
     log.warn('cannot sweep leftover temp files', { dir: temps, error: String(error) })
@@ -139,7 +151,9 @@ async function sweepTemps(temps: string, log: Logger): Promise<void> {
  * 89-95 µs of CPU against 70-80 µs); Deno and Bun take either.
  */
 function writeFileOnce(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => writeFile(path, body, signal ? { signal } : {}, (error) => (error ? reject(error) : resolve())))
+  return new Promise((resolve, reject) =>
+    writeFile(path, body, signal ? { signal } : {}, (error) => (error ? reject(error) : resolve())),
+  )
 }
 
 /** `<pid>-<8 hex>-<counter>.tmp`, as `write` names its temp files. */
@@ -154,7 +168,9 @@ function fsRetentionStore(root: string): RetentionStore {
     async list(prefix) {
       const out: StoredObject[] = []
       const walk = async (dir: string): Promise<void> => {
-        const entries = await readdir(dir, { withFileTypes: true }).catch((error) => (isMissing(error) ? [] : Promise.reject(error)))
+        const entries = await readdir(dir, { withFileTypes: true }).catch((error) =>
+          isMissing(error) ? [] : Promise.reject(error),
+        )
         for (const entry of entries) {
           const path = join(dir, entry.name)
           if (entry.isDirectory()) {

@@ -29,15 +29,20 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
 
   /** Loads the library and builds the client on first use; a failed load is tried again next time. */
   function storage(): Promise<Storage> {
-    loading ??= import('@google-cloud/storage').then(({ Storage }) => new Storage({
-      ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
-      ...(config.keyFilename ? { keyFilename: config.keyFilename } : {}),
-      ...(config.projectId ? { projectId: config.projectId } : {}),
-      timeout: 60_000,
-    })).catch((error) => {
-      loading = undefined
-      throw error
-    })
+    loading ??= import('@google-cloud/storage')
+      .then(
+        ({ Storage }) =>
+          new Storage({
+            ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
+            ...(config.keyFilename ? { keyFilename: config.keyFilename } : {}),
+            ...(config.projectId ? { projectId: config.projectId } : {}),
+            timeout: 60_000,
+          }),
+      )
+      .catch((error) => {
+        loading = undefined
+        throw error
+      })
     return loading
   }
 
@@ -72,11 +77,13 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
     },
   }
 
-  const retention = config.retention && createRetention(config.retention, config.key, store, {
-    sink: name,
-    log: options.log ?? silentLogger,
-    now: options.now ?? Date.now,
-  })
+  const retention =
+    config.retention &&
+    createRetention(config.retention, config.key, store, {
+      sink: name,
+      log: options.log ?? silentLogger,
+      now: options.now ?? Date.now,
+    })
 
   return {
     name,
@@ -88,11 +95,15 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
       try {
         const file = (await bucket()).file(key)
         signal?.throwIfAborted()
-        await upload(file.createWriteStream({
-          resumable: event.body.byteLength > config.resumableAbove,
-          contentType: event.contentType,
-          metadata: { contentType: event.contentType, metadata: objectMetadata(event) },
-        }), event.body, signal)
+        await upload(
+          file.createWriteStream({
+            resumable: event.body.byteLength > config.resumableAbove,
+            contentType: event.contentType,
+            metadata: { contentType: event.contentType, metadata: objectMetadata(event) },
+          }),
+          event.body,
+          signal,
+        )
       } catch (error) {
         if (signal?.aborted) throw signal.reason
         throw gcsDeliveryError(error, 'write', key, place)
@@ -113,17 +124,25 @@ export function createGcsSink(name: string, config: GcsSinkConfig, options: Sink
       const client = await storage()
       // An emulator has no identity to sign with; asking ADC would go looking for one on the network.
       if (client.customEndpoint && !config.keyFilename) {
-        throw new Error(`sinks.${name}: cannot sign URLs for ${client.apiEndpoint} without a service account key: set sinks.${name}.keyFilename or sinks.${name}.publicBaseUrl`)
+        throw new Error(
+          `sinks.${name}: cannot sign URLs for ${client.apiEndpoint} without a service account key: set sinks.${name}.keyFilename or sinks.${name}.publicBaseUrl`,
+        )
       }
       try {
-        const [url] = await client.bucket(config.bucket).file(key).getSignedUrl({
-          version: 'v4',
-          action: 'read',
-          expires: Date.now() + config.urlExpiry,
-        })
+        const [url] = await client
+          .bucket(config.bucket)
+          .file(key)
+          .getSignedUrl({
+            version: 'v4',
+            action: 'read',
+            expires: Date.now() + config.urlExpiry,
+          })
         return url
       } catch (error) {
-        throw new Error(`sinks.${name}: cannot sign a URL for gs://${config.bucket}/${key}: ${(error as Error).message}; use a service account key (keyFilename), a service account allowed iam.serviceAccounts.signBlob, or set sinks.${name}.publicBaseUrl`, { cause: error })
+        throw new Error(
+          `sinks.${name}: cannot sign a URL for gs://${config.bucket}/${key}: ${(error as Error).message}; use a service account key (keyFilename), a service account allowed iam.serviceAccounts.signBlob, or set sinks.${name}.publicBaseUrl`,
+          { cause: error },
+        )
       }
     },
   }

@@ -31,6 +31,7 @@ export function objectMetadata(event: HookEvent): Record<string, string> {
 function asciiValue(value: string): string {
   const encoder = new TextEncoder()
   const ascii = value.replace(/[^\x20-\x7e]/gu, (char) =>
-    [...encoder.encode(char)].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''))
+    [...encoder.encode(char)].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  )
   return ascii.trim().slice(0, MAX_VALUE)
 }

@@ -31,10 +31,16 @@ export function expiredKeys(
   now: number,
   keep: { has(key: string): boolean },
 ): string[] {
-  const newestFirst = [...objects].sort((a, b) => b.modified - a.modified || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0))
+  const newestFirst = [...objects].sort(
+    (a, b) => b.modified - a.modified || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0),
+  )
   const cutoff = rules.maxAge === undefined ? -Infinity : now - rules.maxAge
   return newestFirst
-    .filter((object, rank) => !keep.has(object.key) && ((rules.keepLatest !== undefined && rank >= rules.keepLatest) || object.modified < cutoff))
+    .filter(
+      (object, rank) =>
+        !keep.has(object.key) &&
+        ((rules.keepLatest !== undefined && rank >= rules.keepLatest) || object.modified < cutoff),
+    )
     .map((object) => object.key)
 }
 
@@ -93,9 +99,18 @@ export function createRetention(
       // More left: the next put of this stream sweeps again, whatever sweepEvery says.
       if (doomed.length < expired.length) state.lastSweep = -Infinity
       await store.remove(doomed, prefix)
-      log.info('retention removed objects', { sink, prefix, removed: doomed.length, left: expired.length - doomed.length })
+      log.info('retention removed objects', {
+        sink,
+        prefix,
+        removed: doomed.length,
+        left: expired.length - doomed.length,
+      })
     } catch (error) {
-      log.warn('retention sweep failed; the event itself was stored', { sink, prefix, error: (error as Error).message ?? String(error) })
+      log.warn('retention sweep failed; the event itself was stored', {
+        sink,
+        prefix,
+        error: (error as Error).message ?? String(error),
+      })
     }
   }
 
@@ -103,7 +118,9 @@ export function createRetention(
     state.lastSweep = now()
     const own = state.protect
     state.protect = new Set()
-    state.running = sweep(prefix, state, own).finally(() => { state.running = undefined })
+    state.running = sweep(prefix, state, own).finally(() => {
+      state.running = undefined
+    })
     return state.running
   }
 

@@ -19,9 +19,28 @@ export type S3Operation = 'write' | 'list' | 'delete'
 
 const ACTION: Record<S3Operation, string> = { write: 's3:PutObject', list: 's3:ListBucket', delete: 's3:DeleteObject' }
 
-const THROTTLED = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'RequestThrottledException'])
+const THROTTLED = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestThrottledException',
+])
 /** Errors that clear up by themselves: the SDK refreshes expiring role credentials and corrects clock skew. */
-const PASSING = new Set(['RequestTimeout', 'RequestTimeoutException', 'ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'OperationAborted'])
+const PASSING = new Set([
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'TokenRefreshRequired',
+  'RequestTimeTooSkewed',
+  'InternalError',
+  'ServiceUnavailable',
+  'OperationAborted',
+])
 
 interface SdkError {
   name?: string
@@ -31,7 +50,12 @@ interface SdkError {
   $response?: { headers?: Record<string, string | undefined> }
 }
 
-export function s3DeliveryError(error: unknown, operation: S3Operation, key: string | undefined, place: S3Place): DeliveryError {
+export function s3DeliveryError(
+  error: unknown,
+  operation: S3Operation,
+  key: string | undefined,
+  place: S3Place,
+): DeliveryError {
   const e = (error ?? {}) as SdkError
   const code = e.Code ?? e.name ?? 'Error'
   const status = e.$metadata?.httpStatusCode
@@ -42,38 +66,59 @@ export function s3DeliveryError(error: unknown, operation: S3Operation, key: str
 
   switch (code) {
     case 'NoSuchBucket':
-      return fail(`bucket "${place.bucket}" does not exist ${place.endpoint ? `at ${place.endpoint}` : `in region ${place.region}`}: create it or fix ${sinkPath}.bucket`)
+      return fail(
+        `bucket "${place.bucket}" does not exist ${place.endpoint ? `at ${place.endpoint}` : `in region ${place.region}`}: create it or fix ${sinkPath}.bucket`,
+      )
     case 'AccessDenied':
     case 'AllAccessDisabled':
     case 'AccountProblem':
     case 'InvalidSecurity':
-      return fail(`access denied to ${operation} ${object}: allow ${ACTION[operation]}${operation === 'write' && place.acl ? ' and s3:PutObjectAcl' : ''} on bucket "${place.bucket}" for these credentials (IAM or bucket policy), or fix the credentials of ${sinkPath}`)
+      return fail(
+        `access denied to ${operation} ${object}: allow ${ACTION[operation]}${operation === 'write' && place.acl ? ' and s3:PutObjectAcl' : ''} on bucket "${place.bucket}" for these credentials (IAM or bucket policy), or fix the credentials of ${sinkPath}`,
+      )
     case 'InvalidAccessKeyId':
-      return fail(`${service} does not know the access key id: fix AWS_ACCESS_KEY_ID or the AWS profile (or ${sinkPath}.accessKeyId)`)
+      return fail(
+        `${service} does not know the access key id: fix AWS_ACCESS_KEY_ID or the AWS profile (or ${sinkPath}.accessKeyId)`,
+      )
     case 'SignatureDoesNotMatch':
-      return fail(`${service} rejected the request signature: the secret access key does not belong to the access key id; fix AWS_SECRET_ACCESS_KEY or the AWS profile (or ${sinkPath}.secretAccessKey)`)
+      return fail(
+        `${service} rejected the request signature: the secret access key does not belong to the access key id; fix AWS_SECRET_ACCESS_KEY or the AWS profile (or ${sinkPath}.secretAccessKey)`,
+      )
     case 'CredentialsProviderError':
-      return fail(`no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM role; or set ${sinkPath}.accessKeyId and secretAccessKey from the environment`)
+      return fail(
+        `no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM role; or set ${sinkPath}.accessKeyId and secretAccessKey from the environment`,
+      )
     case 'PermanentRedirect':
     case 'AuthorizationHeaderMalformed':
     case 'IllegalLocationConstraintException':
-      return fail(`bucket "${place.bucket}" is not in region ${place.region}: set ${sinkPath}.region to the bucket's region`)
+      return fail(
+        `bucket "${place.bucket}" is not in region ${place.region}: set ${sinkPath}.region to the bucket's region`,
+      )
     case 'InvalidBucketName':
       return fail(`"${place.bucket}" is not a valid bucket name: fix ${sinkPath}.bucket`)
     case 'AccessControlListNotSupported':
-      return fail(`bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): remove ${sinkPath}.acl and make objects public with a bucket policy instead`)
+      return fail(
+        `bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): remove ${sinkPath}.acl and make objects public with a bucket policy instead`,
+      )
     case 'KeyTooLongError':
-      return fail(`${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): ` +
-        `fix ${sinkPath}.key`)
+      return fail(
+        `${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): ` + `fix ${sinkPath}.key`,
+      )
     case 'InvalidStorageClass':
       return fail(`${service} does not offer this storage class: fix or remove ${sinkPath}.storageClass`)
   }
 
   const retryAfter = parseRetryAfter(e.$response?.headers?.['retry-after'])
-  const transient = (message: string) => new DeliveryError(message, { cause: error, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) })
-  if (THROTTLED.has(code) || status === 429 || status === 503) return transient(`${service} is throttling (${code}${status ? `, HTTP ${status}` : ''}) on ${operation} ${object}; will retry`)
+  const transient = (message: string) =>
+    new DeliveryError(message, { cause: error, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) })
+  if (THROTTLED.has(code) || status === 429 || status === 503)
+    return transient(
+      `${service} is throttling (${code}${status ? `, HTTP ${status}` : ''}) on ${operation} ${object}; will retry`,
+    )
   if (PASSING.has(code) || status === 408 || status === 409 || (status !== undefined && status >= 500)) {
-    return transient(`${service} failed to ${operation} ${object}: ${code}${status ? ` (HTTP ${status})` : ''}; will retry`)
+    return transient(
+      `${service} failed to ${operation} ${object}: ${code}${status ? ` (HTTP ${status})` : ''}; will retry`,
+    )
   }
   if (status !== undefined && status >= 300) {
     return fail(`${service} refused to ${operation} ${object}: ${code} (HTTP ${status}): ${e.message ?? ''}`.trimEnd())

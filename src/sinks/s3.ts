@@ -29,25 +29,27 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
 
   /** Loads the SDK and builds the client on first use; a failed load is tried again next time. */
   function client(): Promise<{ sdk: Sdk; s3: S3Client }> {
-    loading ??= import('@aws-sdk/client-s3').then((sdk) => ({
-      sdk,
-      s3: new sdk.S3Client({
-        region,
-        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-        forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
-        ...(config.profile ? { profile: config.profile } : {}),
-        ...(config.accessKeyId && config.secretAccessKey
-          ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
-          : {}),
-        // Bodies are sent as they are: no trailing CRC checksums, which S3-compatible stores often reject.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
-      }),
-    })).catch((error) => {
-      loading = undefined
-      throw error
-    })
+    loading ??= import('@aws-sdk/client-s3')
+      .then((sdk) => ({
+        sdk,
+        s3: new sdk.S3Client({
+          region,
+          ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+          forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
+          ...(config.profile ? { profile: config.profile } : {}),
+          ...(config.accessKeyId && config.secretAccessKey
+            ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
+            : {}),
+          // Bodies are sent as they are: no trailing CRC checksums, which S3-compatible stores often reject.
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+          requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
+        }),
+      }))
+      .catch((error) => {
+        loading = undefined
+        throw error
+      })
     return loading
   }
 
@@ -58,7 +60,9 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
       let token: string | undefined
       try {
         do {
-          const page = await s3.send(new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix, ContinuationToken: token }))
+          const page = await s3.send(
+            new sdk.ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix, ContinuationToken: token }),
+          )
           for (const item of page.Contents ?? []) {
             if (item.Key !== undefined) out.push({ key: item.Key, modified: item.LastModified?.getTime() ?? 0 })
           }
@@ -75,7 +79,9 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
         const batch = keys.slice(i, i + DELETE_BATCH).map((Key) => ({ Key }))
         let failed: { Key?: string | undefined; Code?: string | undefined }[]
         try {
-          const result = await s3.send(new sdk.DeleteObjectsCommand({ Bucket: config.bucket, Delete: { Objects: batch, Quiet: true } }))
+          const result = await s3.send(
+            new sdk.DeleteObjectsCommand({ Bucket: config.bucket, Delete: { Objects: batch, Quiet: true } }),
+          )
           failed = result.Errors ?? []
         } catch (error) {
           throw s3DeliveryError(error, 'delete', batch[0]?.Key, place)
@@ -85,11 +91,13 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
     },
   }
 
-  const retention = config.retention && createRetention(config.retention, config.key, store, {
-    sink: name,
-    log: options.log ?? silentLogger,
-    now: options.now ?? Date.now,
-  })
+  const retention =
+    config.retention &&
+    createRetention(config.retention, config.key, store, {
+      sink: name,
+      log: options.log ?? silentLogger,
+      now: options.now ?? Date.now,
+    })
 
   return {
     name,
@@ -100,15 +108,18 @@ export function createS3Sink(name: string, config: S3SinkConfig, options: SinkOp
       const key = renderKey(config.key, event)
       try {
         const { sdk, s3 } = await client()
-        await s3.send(new sdk.PutObjectCommand({
-          Bucket: config.bucket,
-          Key: key,
-          Body: event.body,
-          ContentType: event.contentType, // and no ContentEncoding: the body is the bytes themselves
-          Metadata: objectMetadata(event),
-          ...(config.storageClass ? { StorageClass: config.storageClass } : {}),
-          ...(config.acl ? { ACL: config.acl } : {}),
-        }), signal ? { abortSignal: signal } : {})
+        await s3.send(
+          new sdk.PutObjectCommand({
+            Bucket: config.bucket,
+            Key: key,
+            Body: event.body,
+            ContentType: event.contentType, // and no ContentEncoding: the body is the bytes themselves
+            Metadata: objectMetadata(event),
+            ...(config.storageClass ? { StorageClass: config.storageClass } : {}),
+            ...(config.acl ? { ACL: config.acl } : {}),
+          }),
+          signal ? { abortSignal: signal } : {},
+        )
       } catch (error) {
         if (signal?.aborted) throw signal.reason
         throw s3DeliveryError(error, 'write', key, place)

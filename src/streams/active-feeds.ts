@@ -10,5 +10,7 @@ export function isActive(feed: FeedState): boolean {
 
 /** Ids of the stream's active feeds. */
 export function activeFeedIds(record: Pick<StreamRecord, 'feeds'>): string[] {
-  return Object.entries(record.feeds).filter(([, feed]) => isActive(feed)).map(([id]) => id)
+  return Object.entries(record.feeds)
+    .filter(([, feed]) => isActive(feed))
+    .map(([id]) => id)
 }

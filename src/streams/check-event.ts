@@ -26,7 +26,12 @@ export interface Check {
 
 /** The check of `streamId` at `at`. Its id is the same for the same check, so putting it twice queues it once. */
 export async function checkEvent(check: Check, now: number): Promise<HookEvent> {
-  const data: Record<string, unknown> = { streamId: check.streamId, at: check.at, ...(check.by ? { by: check.by } : {}), attempt: check.attempt }
+  const data: Record<string, unknown> = {
+    streamId: check.streamId,
+    at: check.at,
+    ...(check.by ? { by: check.by } : {}),
+    attempt: check.attempt,
+  }
   const body = new TextEncoder().encode(JSON.stringify({ type: CHECK_TYPE, event: 'check', timestamp: check.at, data }))
   return {
     // node:crypto, synchronous: a check's id is ready in the same turn (WebCrypto's completes on another thread).

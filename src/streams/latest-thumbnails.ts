@@ -49,7 +49,7 @@ export function latestThumbnails(options: {
         await options.write(item.ref, item.body)
       } catch (error) {
         failures++
-        options.failed('cannot save a stream\'s latest thumbnail; retrying', { stream: streamId }, error)
+        options.failed("cannot save a stream's latest thumbnail; retrying", { stream: streamId }, error)
         if (!pending.has(streamId) && !closed) {
           pending.set(streamId, item)
           pendingBytes += item.body.byteLength

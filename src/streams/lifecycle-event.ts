@@ -12,9 +12,13 @@ import { crcOf } from '../events/body-check.ts'
 
 export const LIFECYCLE_SOURCE = 'hookcast'
 
-export async function lifecycleEvent(record: StreamRecord, kind: 'live' | 'ended', receivedAt: number): Promise<HookEvent> {
+export async function lifecycleEvent(
+  record: StreamRecord,
+  kind: 'live' | 'ended',
+  receivedAt: number,
+): Promise<HookEvent> {
   const activeFeeds = activeFeedIds(record)
-  const timestamp = kind === 'live' ? record.liveSince! : record.endedAt ?? receivedAt
+  const timestamp = kind === 'live' ? record.liveSince! : (record.endedAt ?? receivedAt)
   const data: Record<string, unknown> = {
     streamId: record.streamId,
     accountId: record.accountId,
@@ -22,9 +26,15 @@ export async function lifecycleEvent(record: StreamRecord, kind: 'live' | 'ended
     session: record.session,
     liveSince: record.liveSince,
     feeds: activeFeeds,
-    ...(kind === 'ended' ? { endedAt: record.endedAt, durationMs: (record.endedAt ?? timestamp) - (record.liveSince ?? timestamp) } : {}),
-    ...(record.firstThumbnail ? { firstThumbnail: { eventId: record.firstThumbnail.eventId, timestamp: record.firstThumbnail.timestamp } } : {}),
-    ...(record.latestThumbnail ? { latestThumbnail: { eventId: record.latestThumbnail.eventId, timestamp: record.latestThumbnail.timestamp } } : {}),
+    ...(kind === 'ended'
+      ? { endedAt: record.endedAt, durationMs: (record.endedAt ?? timestamp) - (record.liveSince ?? timestamp) }
+      : {}),
+    ...(record.firstThumbnail
+      ? { firstThumbnail: { eventId: record.firstThumbnail.eventId, timestamp: record.firstThumbnail.timestamp } }
+      : {}),
+    ...(record.latestThumbnail
+      ? { latestThumbnail: { eventId: record.latestThumbnail.eventId, timestamp: record.latestThumbnail.timestamp } }
+      : {}),
   }
   const body = new TextEncoder().encode(JSON.stringify({ type: 'stream', event: kind, timestamp, data }))
   // One id per session and kind: emitting the same transition twice is one delivery.

@@ -41,7 +41,7 @@ export function boundedTime(at: number, receivedAt: number): number {
 /** A feed hook's time (payload `started`/`ended`, else the envelope's), as stated and as bounded. */
 export function feedTime(event: HookEvent): { stated: number; at: number } {
   const kind = event.event === 'started' ? 'started' : 'ended'
-  const stated = typeof event.data?.[kind] === 'number' ? event.data[kind] as number : event.timestamp
+  const stated = typeof event.data?.[kind] === 'number' ? (event.data[kind] as number) : event.timestamp
   return { stated, at: boundedTime(stated, event.receivedAt) }
 }
 
@@ -63,7 +63,9 @@ export function roomForFeed(r: StreamRecord, feedId: string): boolean {
   if (Object.hasOwn(r.feeds, feedId)) return true
   const ids = Object.keys(r.feeds)
   if (ids.length < STREAM_LIMITS.feedsPerStream) return true
-  const ended = ids.filter((id) => r.feeds[id]!.ended !== undefined).sort((a, b) => r.feeds[a]!.ended! - r.feeds[b]!.ended!)
+  const ended = ids
+    .filter((id) => r.feeds[id]!.ended !== undefined)
+    .sort((a, b) => r.feeds[a]!.ended! - r.feeds[b]!.ended!)
   for (const id of ended.slice(0, ids.length - STREAM_LIMITS.feedsPerStream + 1)) delete r.feeds[id]
   return Object.keys(r.feeds).length < STREAM_LIMITS.feedsPerStream
 }
@@ -110,7 +112,7 @@ export function applyFeed(r: StreamRecord, feedId: string, event: string, at: nu
     if (r.endedAt !== undefined && feed.ended <= r.endedAt) return // belongs to a session already over
     startSession(r, feed.started) // a publish so short its hooks crossed: it was live all the same
   }
-  r.endedAt = Math.max(r.status === 'ending' ? r.endedAt ?? 0 : 0, feed.ended)
+  r.endedAt = Math.max(r.status === 'ending' ? (r.endedAt ?? 0) : 0, feed.ended)
   r.status = 'ending'
   r.endingSince = now
 }
@@ -141,11 +143,17 @@ export function finishIfDue(r: StreamRecord, now: number, flapWindowMs: number):
 }
 
 /** Records a thumbnail as the stream's latest and, when it is, its session's first. */
-export function takeThumbnail(r: StreamRecord, ref: ThumbnailRef, event: { streamName?: string; accountId?: string }): void {
+export function takeThumbnail(
+  r: StreamRecord,
+  ref: ThumbnailRef,
+  event: { streamName?: string; accountId?: string },
+): void {
   if (!r.latestThumbnail || ref.timestamp >= r.latestThumbnail.timestamp) r.latestThumbnail = ref
   if (isFirstOfSession(r, ref)) r.firstThumbnail = ref
-  if (!r.streamName && event.streamName && event.streamName.length <= STREAM_LIMITS.nameLength) r.streamName = event.streamName
-  if (!r.accountId && event.accountId && event.accountId.length <= STREAM_LIMITS.nameLength) r.accountId = event.accountId
+  if (!r.streamName && event.streamName && event.streamName.length <= STREAM_LIMITS.nameLength)
+    r.streamName = event.streamName
+  if (!r.accountId && event.accountId && event.accountId.length <= STREAM_LIMITS.nameLength)
+    r.accountId = event.accountId
 }
 
 export function isFirstOfSession(r: StreamRecord | undefined, ref: ThumbnailRef): boolean {

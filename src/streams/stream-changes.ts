@@ -28,7 +28,11 @@ export interface ChangeOptions extends UpdateOptions {
   unchangedOn?: UnchangedCheck
 }
 
-export type ChangeStream = (streamId: string, apply: StreamChange, options?: ChangeOptions) => Promise<VersionedRecord | undefined>
+export type ChangeStream = (
+  streamId: string,
+  apply: StreamChange,
+  options?: ChangeOptions,
+) => Promise<VersionedRecord | undefined>
 
 interface Turn {
   /** Changes with the same options share a turn. */
@@ -62,7 +66,9 @@ export function streamChanges(store: StreamStore, now: () => number): ChangeStre
       next.result = (tails.get(streamId) ?? Promise.resolve()).then(run, run)
       const tail = next.result.catch(() => {})
       tails.set(streamId, tail)
-      void tail.then(() => { if (tails.get(streamId) === tail) tails.delete(streamId) })
+      void tail.then(() => {
+        if (tails.get(streamId) === tail) tails.delete(streamId)
+      })
       waiting.set(streamId, next)
       turn = next
     }

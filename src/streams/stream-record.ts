@@ -18,8 +18,12 @@ export function normaliseRecord(raw: unknown, now: number): StreamRecord | undef
   if (!raw || typeof raw !== 'object' || typeof (raw as StreamRecord).streamId !== 'string') return undefined
   const record = raw as StreamRecord
   if (record.status !== 'live' && record.status !== 'ending' && record.status !== 'ended') record.status = 'ended'
-  record.feeds = copyDict(record.feeds, (feed) => (feed && typeof feed === 'object' ? feed as StreamRecord['feeds'][string] : undefined))
-  record.alerts = copyDict(record.alerts, (sessions) => copyDict(sessions, (alert) => copyDict(alert, (v) => (typeof v === 'string' ? v : undefined))))
+  record.feeds = copyDict(record.feeds, (feed) =>
+    feed && typeof feed === 'object' ? (feed as StreamRecord['feeds'][string]) : undefined,
+  )
+  record.alerts = copyDict(record.alerts, (sessions) =>
+    copyDict(sessions, (alert) => copyDict(alert, (v) => (typeof v === 'string' ? v : undefined))),
+  )
   if (!record.emitted || typeof record.emitted !== 'object') record.emitted = {}
   if (record.emitting !== undefined) {
     const emitting: NonNullable<StreamRecord['emitting']> = {}
@@ -43,7 +47,8 @@ export function cloneRecord(record: StreamRecord): StreamRecord {
   for (const id of Object.keys(record.feeds)) copy.feeds[id] = { ...record.feeds[id] }
   for (const notifier of Object.keys(record.alerts)) {
     const sessions = dict<Record<string, string>>()
-    for (const session of Object.keys(record.alerts[notifier]!)) sessions[session] = Object.assign(dict<string>(), record.alerts[notifier]![session])
+    for (const session of Object.keys(record.alerts[notifier]!))
+      sessions[session] = Object.assign(dict<string>(), record.alerts[notifier]![session])
     copy.alerts[notifier] = sessions
   }
   if (record.emitting) {
@@ -51,14 +56,22 @@ export function cloneRecord(record: StreamRecord): StreamRecord {
     if (record.emitting.live) copy.emitting.live = { ...record.emitting.live }
     if (record.emitting.ended) copy.emitting.ended = { ...record.emitting.ended }
   }
-  if (record.firstThumbnail) copy.firstThumbnail = { ...record.firstThumbnail, event: { ...record.firstThumbnail.event } }
-  if (record.latestThumbnail) copy.latestThumbnail = { ...record.latestThumbnail, event: { ...record.latestThumbnail.event } }
+  if (record.firstThumbnail)
+    copy.firstThumbnail = { ...record.firstThumbnail, event: { ...record.firstThumbnail.event } }
+  if (record.latestThumbnail)
+    copy.latestThumbnail = { ...record.latestThumbnail, event: { ...record.latestThumbnail.event } }
   return copy
 }
 
 function isClaim(value: unknown): value is EmitClaim {
   const claim = value as EmitClaim | undefined
-  return !!claim && typeof claim === 'object' && typeof claim.session === 'string' && typeof claim.by === 'string' && typeof claim.at === 'number'
+  return (
+    !!claim &&
+    typeof claim === 'object' &&
+    typeof claim.session === 'string' &&
+    typeof claim.by === 'string' &&
+    typeof claim.at === 'number'
+  )
 }
 
 /** A null-prototype copy of a JSON object, each value passed through `each` (undefined drops it). */

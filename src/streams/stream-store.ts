@@ -44,7 +44,12 @@ export interface StreamStore {
    * The store stamps `updatedAt` with its clock (on `record` too). Creating a record may be refused with a
    * StreamLimitError (an id too long to be a stream's, or no room left); a known stream's record always changes.
    */
-  put(streamId: string, record: StreamRecord, expected: Revision | null, options?: PutOptions): Promise<Revision | 'conflict'>
+  put(
+    streamId: string,
+    record: StreamRecord,
+    expected: Revision | null,
+    options?: PutOptions,
+  ): Promise<Revision | 'conflict'>
   /** Every record, as copies (the operator's view, the restart scan). */
   list(): Promise<StreamRecord[]>
   /** Forgets a stream and its thumbnails (only at revision `expected`, when given): true when there was one. */

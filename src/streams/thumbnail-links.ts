@@ -20,10 +20,20 @@ export interface ThumbnailLinks {
 }
 
 /** Links signed with the key from `keys` (beside the stream state, or shared by every instance), so they survive restarts. */
-export async function createThumbnailLinks(keys: SigningKeyStore, now: () => number = Date.now): Promise<ThumbnailLinks> {
+export async function createThumbnailLinks(
+  keys: SigningKeyStore,
+  now: () => number = Date.now,
+): Promise<ThumbnailLinks> {
   const secret = await keys.getOrCreate()
-  const key = await crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-  const mac = async (text: string) => new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text)))
+  const key = await crypto.subtle.importKey(
+    'raw',
+    secret as Uint8Array<ArrayBuffer>,
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  )
+  const mac = async (text: string) =>
+    new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text)))
 
   return {
     async url(publicUrl, ref, expiryMs) {

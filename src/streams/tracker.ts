@@ -17,10 +17,27 @@ import { readRecord, type StreamStore, type VersionedRecord } from './stream-sto
 import { streamChanges, type ChangeOptions, type StreamChange } from './stream-changes.ts'
 import { cloneRecord } from './stream-record.ts'
 import { lifecycleEvent } from './lifecycle-event.ts'
-import { STREAM_LIMITS, StreamLimitError, type StreamRecord, type ThumbnailRef, type Transition } from './stream-types.ts'
 import {
-  applyFeed, boundedTime, claimTransitions, dueTransitions, endsAt, feedSlotsAllActive, feedTime, finishIfDue, isFirstOfSession,
-  markEmitted, namesOf, roomForFeed, takeThumbnail,
+  STREAM_LIMITS,
+  StreamLimitError,
+  type StreamRecord,
+  type ThumbnailRef,
+  type Transition,
+} from './stream-types.ts'
+import {
+  applyFeed,
+  boundedTime,
+  claimTransitions,
+  dueTransitions,
+  endsAt,
+  feedSlotsAllActive,
+  feedTime,
+  finishIfDue,
+  isFirstOfSession,
+  markEmitted,
+  namesOf,
+  roomForFeed,
+  takeThumbnail,
 } from './lifecycle.ts'
 import { CHECK_TYPE, checkEvent, readCheck, type Check } from './check-event.ts'
 import { latestThumbnails } from './latest-thumbnails.ts'
@@ -85,7 +102,10 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     if (now() - (fullSince.get(streamId) ?? -Infinity) < 60_000) return
     if (fullSince.size > 1_000) fullSince.clear()
     fullSince.set(streamId, now())
-    log.warn('stream has too many active feeds; new ones are not tracked', { stream: streamId, feed: feedId.slice(0, 100) })
+    log.warn('stream has too many active feeds; new ones are not tracked', {
+      stream: streamId,
+      feed: feedId.slice(0, 100),
+    })
   }
   // feedSlotsAllActive of stored records (a stream store with `peek` replaces a record, never changes it), so a
   // flood of new feeds for a stream with hundreds of them is not a walk through its feeds per hook.
@@ -106,7 +126,11 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   })
 
   /** Runs a change that may create the record; a refusal (limits) means the stream is not tracked. */
-  async function tracked(streamId: string, apply: StreamChange, extra?: ChangeOptions): Promise<VersionedRecord | undefined> {
+  async function tracked(
+    streamId: string,
+    apply: StreamChange,
+    extra?: ChangeOptions,
+  ): Promise<VersionedRecord | undefined> {
     try {
       return await change(streamId, apply, extra)
     } catch (error) {
@@ -134,7 +158,8 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
    * The record as a change left it, when what follows the write needs it (see follow): a copy, since later changes
    * written in the same turn go on changing the record.
    */
-  const toFollow = (r: StreamRecord, claimed: Transition[]) => (claimed.length > 0 || endsAt(r, flapWindowMs) !== undefined ? cloneRecord(r) : undefined)
+  const toFollow = (r: StreamRecord, claimed: Transition[]) =>
+    claimed.length > 0 || endsAt(r, flapWindowMs) !== undefined ? cloneRecord(r) : undefined
 
   /**
    * After a write, with the record as this delivery's change left it: schedules the check that ends an ending
@@ -151,11 +176,15 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
       await options.emit(await lifecycleEvent(record, kind, now()))
       let next: Transition[] = []
       let after: StreamRecord | undefined
-      const marked = await change(record.streamId, (r) => {
-        markEmitted(r, kind, session)
-        next = claimTransitions(r, by, now())
-        after = next.length > 0 ? cloneRecord(r) : undefined
-      }, { existing: true })
+      const marked = await change(
+        record.streamId,
+        (r) => {
+          markEmitted(r, kind, session)
+          next = claimTransitions(r, by, now())
+          after = next.length > 0 ? cloneRecord(r) : undefined
+        },
+        { existing: true },
+      )
       if (!marked || !after) return // forgotten meanwhile, or nothing more to hand on
       record = after
       mine = next
@@ -173,37 +202,52 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     }
     if (feedId.length > STREAM_LIMITS.feedIdLength) {
       limit('feed_id_too_long')
-      log.warn('feed hook with a feed id too long to be one; not tracked', { id: event.id, stream: streamId, length: feedId.length })
+      log.warn('feed hook with a feed id too long to be one; not tracked', {
+        id: event.id,
+        stream: streamId,
+        length: feedId.length,
+      })
       return
     }
     const { stated, at } = feedTime(event)
     if (at !== stated) {
       limit('future_timestamp')
-      log.warn('feed hook time is ahead of its receipt; taken as received', { id: event.id, stream: streamId, stated, receivedAt: event.receivedAt })
+      log.warn('feed hook time is ahead of its receipt; taken as received', {
+        id: event.id,
+        stream: streamId,
+        stated,
+        receivedAt: event.receivedAt,
+      })
     }
     const names = namesOf(event)
     const renames = (r: Readonly<StreamRecord>) =>
-      (names.accountId !== undefined && r.accountId !== names.accountId) || (names.streamName !== undefined && r.streamName !== names.streamName)
+      (names.accountId !== undefined && r.accountId !== names.accountId) ||
+      (names.streamName !== undefined && r.streamName !== names.streamName)
     let full = false
     let claimed: Transition[] = []
     let own: StreamRecord | undefined
-    const written = await tracked(streamId, (r) => {
-      const renamed = renames(r)
-      if (names.accountId) r.accountId = names.accountId
-      if (names.streamName) r.streamName = names.streamName
-      full = !roomForFeed(r, feedId)
-      if (!full) applyFeed(r, feedId, event.event, at, now())
-      claimed = claimTransitions(r, event.id, now())
-      own = toFollow(r, claimed)
-      if (full && !renamed && claimed.length === 0) return false // nothing changed: no write
-    }, {
-      // The same outcome read off the stored record, without a copy: a new feed with no slot left, nothing else due.
-      unchangedOn: (r) => {
-        if (Object.hasOwn(r.feeds, feedId) || renames(r) || dueTransitions(r).length > 0 || !slotsAllActive(r)) return false
-        full = true
-        return true
+    const written = await tracked(
+      streamId,
+      (r) => {
+        const renamed = renames(r)
+        if (names.accountId) r.accountId = names.accountId
+        if (names.streamName) r.streamName = names.streamName
+        full = !roomForFeed(r, feedId)
+        if (!full) applyFeed(r, feedId, event.event, at, now())
+        claimed = claimTransitions(r, event.id, now())
+        own = toFollow(r, claimed)
+        if (full && !renamed && claimed.length === 0) return false // nothing changed: no write
       },
-    })
+      {
+        // The same outcome read off the stored record, without a copy: a new feed with no slot left, nothing else due.
+        unchangedOn: (r) => {
+          if (Object.hasOwn(r.feeds, feedId) || renames(r) || dueTransitions(r).length > 0 || !slotsAllActive(r))
+            return false
+          full = true
+          return true
+        },
+      },
+    )
     if (full) {
       limit('feeds_full')
       warnFull(streamId, feedId)
@@ -221,11 +265,24 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     const timestamp = boundedTime(event.timestamp, event.receivedAt)
     if (timestamp !== event.timestamp) {
       limit('future_timestamp')
-      log.warn('thumbnail time is ahead of its receipt; taken as received', { id: event.id, stream: streamId, stated: event.timestamp, receivedAt: event.receivedAt })
+      log.warn('thumbnail time is ahead of its receipt; taken as received', {
+        id: event.id,
+        stream: streamId,
+        stated: event.timestamp,
+        receivedAt: event.receivedAt,
+      })
     }
-    const ref: ThumbnailRef = { eventId: event.id, timestamp, ...(event.feedId ? { feedId: event.feedId } : {}), event: meta }
+    const ref: ThumbnailRef = {
+      eventId: event.id,
+      timestamp,
+      ...(event.feedId ? { feedId: event.feedId } : {}),
+      event: meta,
+    }
     const current = (await readRecord(store, streamId))?.record
-    const newest = Math.max(current?.latestThumbnail?.timestamp ?? -Infinity, latest.pendingTimestamp(streamId) ?? -Infinity)
+    const newest = Math.max(
+      current?.latestThumbnail?.timestamp ?? -Infinity,
+      latest.pendingTimestamp(streamId) ?? -Infinity,
+    )
     const isFirst = isFirstOfSession(current, ref)
     if (ref.timestamp < newest && !isFirst) return
     if (current && !Object.hasOwn(current.feeds, event.feedId ?? '')) {
@@ -238,7 +295,8 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     // unless the one kept is less than a second older (the platform sends one per 30 s; a flood of them for a stream
     // that is not live would otherwise cost two writes each, and a crash loses at most that second).
     const mayBecomeFirst = !current || current.status === 'ended'
-    const keptIsRecent = current?.latestThumbnail !== undefined && ref.timestamp - current.latestThumbnail.timestamp < DURABLE_CANDIDATE_MS
+    const keptIsRecent =
+      current?.latestThumbnail !== undefined && ref.timestamp - current.latestThumbnail.timestamp < DURABLE_CANDIDATE_MS
     if (!isFirst && (!mayBecomeFirst || keptIsRecent)) return latest.hold(streamId, ref, body)
     if (!(await store.putThumbnail(ref, body))) return
     await tracked(streamId, (r) => takeThumbnail(r, ref, event))
@@ -248,21 +306,30 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
   async function onCheck(event: HookEvent): Promise<void> {
     const check = readCheck(event)
     if (!check) return
-    if (now() < check.at) throw new DeliveryDeferred('the stream\'s flap window is still open', check.at)
+    if (now() < check.at) throw new DeliveryDeferred("the stream's flap window is still open", check.at)
     const by = check.by ?? event.id
     try {
       let claimed: Transition[] = []
       let own: StreamRecord | undefined
-      const written = await change(check.streamId, (r) => {
-        const finished = finishIfDue(r, now(), flapWindowMs)
-        claimed = claimTransitions(r, by, now())
-        own = toFollow(r, claimed)
-        if (!finished && claimed.length === 0) return false
-      }, { existing: true })
+      const written = await change(
+        check.streamId,
+        (r) => {
+          const finished = finishIfDue(r, now(), flapWindowMs)
+          claimed = claimTransitions(r, by, now())
+          own = toFollow(r, claimed)
+          if (!finished && claimed.length === 0) return false
+        },
+        { existing: true },
+      )
       if (written && own) await follow(own, by, claimed)
     } catch (error) {
       const delay = retryDelay(check.attempt)
-      failed('settle', `cannot end a stream session or hand on its transition; retrying in ${delay / 1000} s`, { stream: check.streamId }, error)
+      failed(
+        'settle',
+        `cannot end a stream session or hand on its transition; retrying in ${delay / 1000} s`,
+        { stream: check.streamId },
+        error,
+      )
       // When even this fails, the check itself fails, and the queue retries it.
       await schedule({ streamId: check.streamId, at: now() + delay, by, attempt: check.attempt + 1 })
     }
@@ -272,7 +339,8 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     name: TRACKER_NAME,
     kind: 'internal',
     concurrency: 64,
-    wants: (event) => (event.type === 'feeds' && (event.event === 'started' || event.event === 'ended')) ||
+    wants: (event) =>
+      (event.type === 'feeds' && (event.event === 'started' || event.event === 'ended')) ||
       (event.type === 'thumbnail' && event.streamId !== undefined),
     async deliver(event) {
       if (event.type === 'feeds') await onFeed(event)

@@ -24,12 +24,12 @@ interface Name {
 
 /** Problems with a key template, for config validation; empty when it is usable. */
 export function keyTemplateProblems(template: string): string[] {
-  const problems = unknownPlaceholders(template).map(
-    (name) => `unknown placeholder {${name}}`,
-  )
+  const problems = unknownPlaceholders(template).map((name) => `unknown placeholder {${name}}`)
   if (template.startsWith('/')) problems.push('a key must be relative (no leading /)')
-  if (template.split('/').some((part) => part === '..' || part === '.')) problems.push('a key may not contain . or .. segments')
-  if (template.split('/').some((part) => part.startsWith('.hookcast'))) problems.push('a key may not use .hookcast names (hookcast\'s own files)')
+  if (template.split('/').some((part) => part === '..' || part === '.'))
+    problems.push('a key may not contain . or .. segments')
+  if (template.split('/').some((part) => part.startsWith('.hookcast')))
+    problems.push("a key may not use .hookcast names (hookcast's own files)")
   if (problems.length === 0) {
     try {
       renderNames(template, LONGEST)
@@ -62,8 +62,19 @@ export function longestKey(template: string): string {
 /** Values longer than any store's name, in every character class, for the longest key a template can give. */
 const LONG = 'Ab9_ é日😀'.repeat(120)
 const LONGEST: Values = {
-  source: LONG, type: LONG, event: LONG, streamId: `${LONG}/${LONG}`, streamName: LONG, accountId: LONG, feedId: LONG,
-  tokenId: LONG, timestamp: '4102444799999', date: '2099-12-31', time: '235959', id: 'f'.repeat(24), ext: 'json',
+  source: LONG,
+  type: LONG,
+  event: LONG,
+  streamId: `${LONG}/${LONG}`,
+  streamName: LONG,
+  accountId: LONG,
+  feedId: LONG,
+  tokenId: LONG,
+  timestamp: '4102444799999',
+  date: '2099-12-31',
+  time: '235959',
+  id: 'f'.repeat(24),
+  ext: 'json',
 }
 
 function renderNames(template: string, values: Values): { names: string[]; segmentOf: number[] } {
@@ -81,12 +92,16 @@ function renderNames(template: string, values: Values): { names: string[]; segme
   }
   const long = names.find((name) => byteLength(name) > MAX_NAME_BYTES)
   if (long !== undefined) {
-    throw new Error(`a name in the key can be ${byteLength(long)} bytes even with its values shortened, more than ` +
-      `the ${MAX_NAME_BYTES} a file system takes: shorten its fixed text`)
+    throw new Error(
+      `a name in the key can be ${byteLength(long)} bytes even with its values shortened, more than ` +
+        `the ${MAX_NAME_BYTES} a file system takes: shorten its fixed text`,
+    )
   }
   if (total > MAX_KEY_BYTES) {
-    throw new Error(`the key can be ${total} bytes even with its values shortened, more than the ${MAX_KEY_BYTES} ` +
-      'S3 and GCS take: use fewer folders or less fixed text')
+    throw new Error(
+      `the key can be ${total} bytes even with its values shortened, more than the ${MAX_KEY_BYTES} ` +
+        'S3 and GCS take: use fewer folders or less fixed text',
+    )
   }
   return { names, segmentOf: parts.map((name) => name.segment) }
 }

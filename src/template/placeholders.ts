@@ -5,7 +5,19 @@
 import type { HookEvent } from '../events/types.ts'
 
 export const PLACEHOLDERS = [
-  'source', 'type', 'event', 'streamId', 'streamName', 'accountId', 'feedId', 'tokenId', 'timestamp', 'date', 'time', 'id', 'ext',
+  'source',
+  'type',
+  'event',
+  'streamId',
+  'streamName',
+  'accountId',
+  'feedId',
+  'tokenId',
+  'timestamp',
+  'date',
+  'time',
+  'id',
+  'ext',
 ] as const
 
 export type Placeholder = (typeof PLACEHOLDERS)[number]
@@ -42,5 +54,6 @@ export function placeholderValues(event: HookEvent): Record<Placeholder, string 
 export function renderText(template: string, event: HookEvent, missing = '-'): string {
   const values = placeholderValues(event)
   return template.replace(PATTERN, (whole, name: string) =>
-    name in values ? (values[name as Placeholder] ?? missing) : whole)
+    name in values ? (values[name as Placeholder] ?? missing) : whole,
+  )
 }

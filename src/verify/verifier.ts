@@ -47,7 +47,8 @@ export async function createVerifier(secrets: readonly string[]): Promise<Verifi
       verify(signature) {
         if (!signature) throw new WebhookVerificationError('missing X-Millicast-Signature header')
         const expected = parseSignature(signature)
-        if (!expected) throw new WebhookVerificationError('malformed X-Millicast-Signature header (expected sha1=<40 hex>)')
+        if (!expected)
+          throw new WebhookVerificationError('malformed X-Millicast-Signature header (expected sha1=<40 hex>)')
         // Every key is tried, even after a match, so timing does not reveal which secret matched.
         let matched = false
         for (const mac of macs) if (timingSafeEqual(mac.digest(), expected)) matched = true

@@ -33,7 +33,10 @@ describe('operator pages', () => {
   })
 
   it('send the same policy in the meta tag, and forbid framing in the header', () => {
-    for (const [html, header] of [[streamsPage(), PAGE_CSP.streams], [loginPage(), PAGE_CSP.login]] as const) {
+    for (const [html, header] of [
+      [streamsPage(), PAGE_CSP.streams],
+      [loginPage(), PAGE_CSP.login],
+    ] as const) {
       expect(header).toMatch(/^default-src 'none'; /)
       expect(header.endsWith("; frame-ancestors 'none'")).toBe(true)
       expect(metaPolicy(html)).toBe(header.replace("; frame-ancestors 'none'", ''))

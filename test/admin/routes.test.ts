@@ -17,7 +17,9 @@ let gateway: Gateway
 let receiver: Receiver
 
 async function start(extra = '', options: GatewayOptions = {}) {
-  gateway = await createGateway(parseConfig(`
+  gateway = await createGateway(
+    parseConfig(
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 sinks:
@@ -31,10 +33,15 @@ routes:
     to: [disk]
   - when: { type: feeds }
     to: [disk, hook]
-${extra}`, {}), options)
+${extra}`,
+      {},
+    ),
+    options,
+  )
 }
 
-const get = (path: string, headers: Record<string, string> = {}) => gateway.fetch(new Request(`${BASE}${path}`, { headers }))
+const get = (path: string, headers: Record<string, string> = {}) =>
+  gateway.fetch(new Request(`${BASE}${path}`, { headers }))
 const auth = { authorization: `Bearer ${TOKEN}` }
 const hook = (h: Awaited<ReturnType<typeof signedJson>>) => post(`${BASE}/hooks/millicast`, h, gateway.fetch)
 
@@ -62,9 +69,13 @@ describe('admin API', () => {
     expect((await get('/api/streams', auth)).status).toBe(200)
     expect(await (await get('/')).text()).toContain('name="token"')
 
-    const wrong = await gateway.fetch(new Request(`${BASE}/login`, { method: 'POST', body: new URLSearchParams({ token: 'nope' }) }))
+    const wrong = await gateway.fetch(
+      new Request(`${BASE}/login`, { method: 'POST', body: new URLSearchParams({ token: 'nope' }) }),
+    )
     expect(wrong.status).toBe(401)
-    const login = await gateway.fetch(new Request(`${BASE}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) }))
+    const login = await gateway.fetch(
+      new Request(`${BASE}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) }),
+    )
     expect(login.status).toBe(303)
     const cookie = login.headers.get('set-cookie')!
     expect(cookie).toMatch(/HttpOnly/)
@@ -82,23 +93,31 @@ describe('admin API', () => {
     const started = await signedJson(PAYLOADS.feedsStarted)
     expect((await hook(started)).status).toBe(200)
     const thumb = await signedThumbnail({ body: jpeg('admin', 8_000), timestamp: Date.now() })
-    const answer = await (await hook(thumb)).json() as { id: string }
+    const answer = (await (await hook(thumb)).json()) as { id: string }
 
     const stream = await eventually(async () => {
-      const { streams } = await (await get('/api/streams', auth)).json() as { streams: Array<Record<string, any>> }
+      const { streams } = (await (await get('/api/streams', auth)).json()) as { streams: Array<Record<string, any>> }
       return streams[0]?.latestThumbnail ? streams[0] : undefined
     })
-    expect(stream).toMatchObject({ streamId: 'ZG6NWV/sample_stream', streamName: 'sample_stream', status: 'live', feeds: 1, latestThumbnail: { eventId: answer.id } })
+    expect(stream).toMatchObject({
+      streamId: 'ZG6NWV/sample_stream',
+      streamName: 'sample_stream',
+      status: 'live',
+      feeds: 1,
+      latestThumbnail: { eventId: answer.id },
+    })
     const image = await get(stream.latestThumbnail.url, auth)
     expect(image.headers.get('etag')).toBe(`"${answer.id}"`)
     expect(Buffer.from(await image.arrayBuffer()).equals(Buffer.from(thumb.body))).toBe(true)
     expect((await get(stream.latestThumbnail.url, { ...auth, 'if-none-match': `"${answer.id}"` })).status).toBe(304)
     expect((await get('/api/streams/ZG6NWV/sample_stream/thumbnail', auth)).status).toBe(200)
 
-    const { events } = await (await get('/api/events', auth)).json() as { events: Array<Record<string, any>> }
+    const { events } = (await (await get('/api/events', auth)).json()) as { events: Array<Record<string, any>> }
     expect(events.map((e) => e.type)).toEqual(['thumbnail', 'feeds'])
     await eventually(async () => {
-      const latest = await (await get('/api/events', auth)).json() as { events: Array<{ deliveries: Array<{ state: string }> }> }
+      const latest = (await (await get('/api/events', auth)).json()) as {
+        events: Array<{ deliveries: Array<{ state: string }> }>
+      }
       return latest.events[1]!.deliveries.every((d) => d.state === 'delivered')
     })
   })
@@ -106,19 +125,36 @@ describe('admin API', () => {
   it('lists dead letters and replays them', async () => {
     await start(`admin: { token: ${TOKEN} }`)
     receiver.answer = () => ({ status: 400 })
-    const { id } = await (await hook(await signedJson(PAYLOADS.feedsEnded))).json() as { id: string }
+    const { id } = (await (await hook(await signedJson(PAYLOADS.feedsEnded))).json()) as { id: string }
     const letters = await eventually(async () => {
-      const body = await (await get('/api/dead-letters', auth)).json() as { deadLetters: Array<Record<string, any>> }
+      const body = (await (await get('/api/dead-letters', auth)).json()) as { deadLetters: Array<Record<string, any>> }
       return body.deadLetters.length > 0 ? body.deadLetters : undefined
     })
-    expect(letters).toEqual([expect.objectContaining({ eventId: id, destination: 'hook', attempts: [expect.objectContaining({ error: expect.stringContaining('answered 400') })] })])
-    const events = await (await get('/api/events', auth)).json() as { events: Array<{ deliveries: Array<Record<string, unknown>> }> }
-    expect(events.events[0]!.deliveries).toEqual(expect.arrayContaining([expect.objectContaining({ destination: 'hook', state: 'dead', lastError: expect.stringContaining('400') })]))
+    expect(letters).toEqual([
+      expect.objectContaining({
+        eventId: id,
+        destination: 'hook',
+        attempts: [expect.objectContaining({ error: expect.stringContaining('answered 400') })],
+      }),
+    ])
+    const events = (await (await get('/api/events', auth)).json()) as {
+      events: Array<{ deliveries: Array<Record<string, unknown>> }>
+    }
+    expect(events.events[0]!.deliveries).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ destination: 'hook', state: 'dead', lastError: expect.stringContaining('400') }),
+      ]),
+    )
 
     receiver.answer = () => ({})
-    const replay = (body: unknown, type = 'application/json') => gateway.fetch(new Request(`${BASE}/api/dead-letters/replay`, {
-      method: 'POST', headers: { ...auth, 'content-type': type }, body: JSON.stringify(body),
-    }))
+    const replay = (body: unknown, type = 'application/json') =>
+      gateway.fetch(
+        new Request(`${BASE}/api/dead-letters/replay`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': type },
+          body: JSON.stringify(body),
+        }),
+      )
     expect((await replay({})).status).toBe(400)
     expect((await replay({ all: true }, 'text/plain')).status).toBe(415)
     expect(await (await replay({ eventId: id, destination: 'hook' })).json()).toEqual({ replayed: 1 })
@@ -132,7 +168,8 @@ const ADMIN = `admin: { token: ${TOKEN} }`
 const loginRequest = (token = TOKEN, headers: Record<string, string> = {}) =>
   new Request(`${BASE}/login`, { method: 'POST', headers, body: new URLSearchParams({ token }) })
 const login = (token = TOKEN, headers: Record<string, string> = {}) => gateway.fetch(loginRequest(token, headers))
-const logout = (headers: Record<string, string>) => gateway.fetch(new Request(`${BASE}/logout`, { method: 'POST', headers }))
+const logout = (headers: Record<string, string>) =>
+  gateway.fetch(new Request(`${BASE}/logout`, { method: 'POST', headers }))
 /** The request as if it came from `address` (what the runtime adapters record). */
 const from = (address: string, request: Request) => gateway.fetch(request, { clientAddress: address })
 const sessionOf = async (response: Response | Promise<Response>) => {
@@ -194,10 +231,25 @@ describe('admin sessions', () => {
     expect((await from('203.0.113.9', new Request(`${BASE}/api/streams`, { headers: auth }))).status).toBe(429)
     expect((await from('198.51.100.7', loginRequest())).status).toBe(303) // another client is not affected
 
-    for (let i = 0; i < 10; i++) expect((await from('198.51.100.8', new Request(`${BASE}/api/streams`, { headers: { authorization: 'Bearer nope' } }))).status).toBe(401)
+    for (let i = 0; i < 10; i++)
+      expect(
+        (await from('198.51.100.8', new Request(`${BASE}/api/streams`, { headers: { authorization: 'Bearer nope' } })))
+          .status,
+      ).toBe(401)
     expect((await from('198.51.100.8', new Request(`${BASE}/api/streams`, { headers: auth }))).status).toBe(429)
-    for (let i = 0; i < 10; i++) expect((await from('198.51.100.9', new Request(`${BASE}/metrics`, { headers: { authorization: 'Bearer nope' } }))).status).toBe(401)
-    expect((await from('198.51.100.9', new Request(`${BASE}/metrics`, { headers: { authorization: 'Bearer scrape-token-for-tests' } }))).status).toBe(429)
+    for (let i = 0; i < 10; i++)
+      expect(
+        (await from('198.51.100.9', new Request(`${BASE}/metrics`, { headers: { authorization: 'Bearer nope' } })))
+          .status,
+      ).toBe(401)
+    expect(
+      (
+        await from(
+          '198.51.100.9',
+          new Request(`${BASE}/metrics`, { headers: { authorization: 'Bearer scrape-token-for-tests' } }),
+        )
+      ).status,
+    ).toBe(429)
     // One IPv6 host usually has a whole /64: its addresses share one count.
     for (let i = 1; i <= 10; i++) expect((await from(`2001:db8:1:2::${i}`, loginRequest('wrong'))).status).toBe(401)
     expect((await from('2001:db8:1:2:ffff::1', loginRequest())).status).toBe(429)
@@ -218,7 +270,7 @@ describe('admin sessions', () => {
     expect(await statuses(bearer, '203.0.113.21')).toEqual({ 401: 10, 429: 290 })
   })
 
-  it('gives a right token\'s count back: right ones never use up the limit', async () => {
+  it("gives a right token's count back: right ones never use up the limit", async () => {
     await start(ADMIN)
     const right = () => from('203.0.113.22', new Request(`${BASE}/api/streams`, { headers: auth }))
     for (let i = 0; i < 20; i++) expect((await right()).status).toBe(200)
@@ -231,7 +283,14 @@ describe('admin sessions', () => {
   it('sends anti-framing, no-sniff and no-referrer headers with the page and every API answer', async () => {
     await start(ADMIN)
     const session = await sessionOf(login())
-    const answers = [await get('/'), await get('/', session), await get('/api/streams'), await get('/api/streams', auth), await get('/api/nope', auth), await login('wrong')]
+    const answers = [
+      await get('/'),
+      await get('/', session),
+      await get('/api/streams'),
+      await get('/api/streams', auth),
+      await get('/api/nope', auth),
+      await login('wrong'),
+    ]
     for (const answer of answers) {
       expect(answer.headers.get('x-frame-options')).toBe('DENY')
       expect(answer.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
@@ -244,16 +303,26 @@ describe('admin sessions', () => {
 
   it('refuses cross-site POSTs to sign in, sign out and replay (403), and takes same-origin ones', async () => {
     await start(ADMIN)
-    const crossSite: Array<Record<string, string>> = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }]
+    const crossSite: Array<Record<string, string>> = [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+    ]
     for (const headers of crossSite) {
       expect((await login(TOKEN, headers)).status).toBe(403)
     }
     const session = await sessionOf(login(TOKEN, { origin: BASE, 'sec-fetch-site': 'same-origin' }))
     expect((await logout({ ...session, 'sec-fetch-site': 'cross-site' })).status).toBe(403)
     expect((await get('/api/streams', session)).status).toBe(200) // still signed in
-    const replay = (headers: Record<string, string>) => gateway.fetch(new Request(`${BASE}/api/dead-letters/replay`, {
-      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ all: true }),
-    }))
+    const replay = (headers: Record<string, string>) =>
+      gateway.fetch(
+        new Request(`${BASE}/api/dead-letters/replay`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ all: true }),
+        }),
+      )
     expect((await replay({ ...session, origin: 'https://evil.example' })).status).toBe(403)
     expect((await replay({ ...auth, 'sec-fetch-site': 'cross-site' })).status).toBe(403)
     expect((await replay({ ...session, origin: BASE })).status).toBe(200)
@@ -262,9 +331,15 @@ describe('admin sessions', () => {
 
   it('never takes the admin token from a link (browsers keep links in their history): typed only', async () => {
     await start(ADMIN)
-    const viaLink = (token: string) => from('203.0.113.30', new Request(`${BASE}/login`, {
-      method: 'POST', headers: { 'sec-fetch-site': 'same-origin' }, body: new URLSearchParams({ token, via: 'link' }),
-    }))
+    const viaLink = (token: string) =>
+      from(
+        '203.0.113.30',
+        new Request(`${BASE}/login`, {
+          method: 'POST',
+          headers: { 'sec-fetch-site': 'same-origin' },
+          body: new URLSearchParams({ token, via: 'link' }),
+        }),
+      )
     for (let i = 0; i < 12; i++) {
       const refused = await viaLink(i % 2 ? TOKEN : 'wrong-token-guess')
       expect(refused.status).toBe(400)

@@ -7,7 +7,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  createSignInLinks, isWildcard, linkOrigin, randomToken, signInBanner, signInLink, SIGN_IN_TOKEN_BYTES,
+  createSignInLinks,
+  isWildcard,
+  linkOrigin,
+  randomToken,
+  signInBanner,
+  signInLink,
+  SIGN_IN_TOKEN_BYTES,
 } from '../../src/admin/sign-in-link.ts'
 import { createGateway, type Gateway } from '../../src/gateway.ts'
 import { parseConfig } from '../../src/config/load.ts'
@@ -77,7 +83,12 @@ describe('sign-in links', () => {
     expect(linkOrigin('fd00::5', 80)).toBe('http://[fd00::5]:80')
     expect(linkOrigin('192.168.1.20', 8080)).toBe('http://192.168.1.20:8080')
     expect(linkOrigin('gateway.local', 8080)).toBe('http://gateway.local:8080')
-    expect([isWildcard('0.0.0.0'), isWildcard('::'), isWildcard('127.0.0.1'), isWildcard('::1')]).toEqual([true, true, false, false])
+    expect([isWildcard('0.0.0.0'), isWildcard('::'), isWildcard('127.0.0.1'), isWildcard('::1')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ])
   })
 
   it('carry the token in the fragment, which no browser sends to a server', () => {
@@ -110,21 +121,30 @@ describe('the page and API with sign-in links (no admin.token)', () => {
   async function start(admin = '') {
     renewed = []
     links = createSignInLinks({ onRenew: (token) => renewed.push(token) })
-    gateway = await createGateway(parseConfig(`
+    gateway = await createGateway(
+      parseConfig(
+        `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { dir: "${join(dir.path, 'spool')}" }
 routes: []
-${admin}`, {}), { signInLinks: links })
+${admin}`,
+        {},
+      ),
+      { signInLinks: links },
+    )
   }
-  const get = (path: string, headers: Record<string, string> = {}) => gateway.fetch(new Request(`${BASE}${path}`, { headers }))
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    gateway.fetch(new Request(`${BASE}${path}`, { headers }))
   /** The form's POST, as the login page's script sends it for a link (`via=link`), or as typed. */
   const signIn = (token: string, headers: Record<string, string> = {}, via = 'link') =>
-    gateway.fetch(new Request(`${BASE}/login`, {
-      method: 'POST',
-      headers: { 'sec-fetch-site': 'same-origin', ...headers },
-      body: new URLSearchParams({ token, via }),
-    }))
+    gateway.fetch(
+      new Request(`${BASE}/login`, {
+        method: 'POST',
+        headers: { 'sec-fetch-site': 'same-origin', ...headers },
+        body: new URLSearchParams({ token, via }),
+      }),
+    )
   const sessionOf = (response: Response) => ({ cookie: response.headers.get('set-cookie')!.split(';')[0]! })
 
   beforeEach(() => {
@@ -187,7 +207,9 @@ ${admin}`, {}), { signInLinks: links })
     expect((await signIn('a-wrong-token')).status).toBe(401)
 
     // Webhooks never need any of it.
-    expect((await post(`${BASE}/hooks/millicast`, await signedJson(PAYLOADS.feedsStarted), gateway.fetch)).status).toBe(200)
+    expect((await post(`${BASE}/hooks/millicast`, await signedJson(PAYLOADS.feedsStarted), gateway.fetch)).status).toBe(
+      200,
+    )
   })
 
   it('never takes a link token as a bearer token', async () => {
@@ -204,9 +226,13 @@ ${admin}`, {}), { signInLinks: links })
     const forged = await signIn(token, { 'sec-fetch-site': 'cross-site' })
     expect(forged.status).toBe(403)
     expect(forged.headers.get('set-cookie')).toBeNull()
-    const byOrigin = await gateway.fetch(new Request(`${BASE}/login`, {
-      method: 'POST', headers: { origin: 'https://evil.example' }, body: new URLSearchParams({ token }),
-    }))
+    const byOrigin = await gateway.fetch(
+      new Request(`${BASE}/login`, {
+        method: 'POST',
+        headers: { origin: 'https://evil.example' },
+        body: new URLSearchParams({ token }),
+      }),
+    )
     expect(byOrigin.status).toBe(403)
     expect(links.token).toBe(token)
     expect((await signIn(token)).status).toBe(303)
@@ -244,19 +270,29 @@ ${admin}`, {}), { signInLinks: links })
 describe('a Lambda function without admin.token', () => {
   it('keeps the page and the API off (nobody would read a sign-in link in its output)', async () => {
     const dir = tempDir('hookcast-lambda-admin-')
-    const lambda = createLambda({
-      HOOKCAST_CONFIG_YAML: `
+    const lambda = createLambda(
+      {
+        HOOKCAST_CONFIG_YAML: `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { dir: "${join(dir.path, 'spool')}" }
 routes: []
 `,
-    }, { log: silentLogger })
+      },
+      { log: silentLogger },
+    )
     try {
       const get = async (path: string) => {
-        const event = { ...functionUrlEvent(path, await signedJson(PAYLOADS.feedsStarted)), body: undefined, isBase64Encoded: false }
+        const event = {
+          ...functionUrlEvent(path, await signedJson(PAYLOADS.feedsStarted)),
+          body: undefined,
+          isBase64Encoded: false,
+        }
         event.requestContext = { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET', path } }
-        return await lambda.handler(event as unknown as Parameters<typeof lambda.handler>[0], lambdaContext(30_000)) as { statusCode: number }
+        return (await lambda.handler(
+          event as unknown as Parameters<typeof lambda.handler>[0],
+          lambdaContext(30_000),
+        )) as { statusCode: number }
       }
       expect((await get('/')).statusCode).toBe(404)
       expect((await get('/login')).statusCode).toBe(404)
@@ -274,13 +310,16 @@ describe('hookcast check', () => {
     const dir = tempDir('hookcast-check-admin-')
     const run = async (server: string, admin = '', env: Record<string, string> = {}) => {
       const path = join(dir.path, 'config.yaml')
-      writeFileSync(path, `
+      writeFileSync(
+        path,
+        `
 server: { host: "${server}" }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${btoa('a real secret of 32 bytes, not the dev one')}"] }
 spool: { dir: "${join(dir.path, 'spool')}" }
 routes: []
-${admin}`)
+${admin}`,
+      )
       const out: string[] = []
       const io = { out: (line: string) => out.push(line), err: (line: string) => out.push(line), progress() {} }
       const code = await check(['--config', path], env, io)
@@ -296,7 +335,9 @@ ${admin}`)
 
       // The example's "${HOOKCAST_ADMIN_TOKEN:-}" with the variable unset, on a public address: off, and why.
       const unset = await run('0.0.0.0', 'admin: { token: "${HOOKCAST_ADMIN_TOKEN:-}" }')
-      expect(unset).toContain(`${says} off (no admin.token, and 0.0.0.0 is not loopback: set admin.token, or admin.signInLinks`)
+      expect(unset).toContain(
+        `${says} off (no admin.token, and 0.0.0.0 is not loopback: set admin.token, or admin.signInLinks`,
+      )
       expect(unset).not.toContain('warning: no admin.token')
 
       const links = await run('0.0.0.0', 'admin: { signInLinks: true }')

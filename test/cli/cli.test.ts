@@ -12,13 +12,20 @@ import { listFiles, tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
 import { freePort } from '../support/ports.ts'
 
-function hookcast(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function hookcast(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['bin/hookcast.js', ...args], { cwd: ROOT, env: { ...process.env, ...env } })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
     child.on('exit', (code) => resolve({ code, stdout, stderr }))
   })
 }
@@ -27,9 +34,16 @@ function hookcast(args: string[], env: Record<string, string> = {}): Promise<{ c
  * `hookcast serve` in `cwd`: resolves with the address it listened on (then stops it), or with its exit code and
  * output when it refused to start. Killed after 30 s so a hang fails the test instead of stalling it.
  */
-function serveIn(cwd: string, args: string[], env: Record<string, string>): Promise<{ url?: string; code: number | null; output: string }> {
+function serveIn(
+  cwd: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ url?: string; code: number | null; output: string }> {
   const { HOST: _host, MILLICAST_WEBHOOK_SECRET: _secret, ...inherited } = process.env
-  const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'serve', ...args], { cwd, env: { ...inherited, PORT: '0', NO_COLOR: '1', ...env } })
+  const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'serve', ...args], {
+    cwd,
+    env: { ...inherited, PORT: '0', NO_COLOR: '1', ...env },
+  })
   return new Promise((resolve) => {
     let output = ''
     const safety = setTimeout(() => child.kill('SIGKILL'), 30_000)
@@ -55,12 +69,15 @@ describe('the development secret', () => {
   afterAll(() => tmp.remove())
   const publicConfig = (host: string, extra = '') => {
     const path = join(tmp.path, `public-${host.replace(/\W/g, '')}${extra ? '-allowed' : ''}.yaml`)
-    writeFileSync(path, `
+    writeFileSync(
+      path,
+      `
 server: { host: "${host}"${extra} }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET:-${SECRET}}"] }
 spool: { dir: "${join(tmp.path, 'spool')}" }
-`)
+`,
+    )
     return path
   }
 
@@ -84,7 +101,9 @@ spool: { dir: "${join(tmp.path, 'spool')}" }
     const allowed = await hookcast(['check', '--config', publicConfig('0.0.0.0', ', allowDevSecret: true')])
     expect(allowed.code).toBe(0)
     expect(allowed.stdout).toContain('warning: source millicast uses the development secret')
-    const real = await hookcast(['check', '--config', publicConfig('0.0.0.0')], { MILLICAST_WEBHOOK_SECRET: btoa('the-webhook-s-own-32-byte-secret') })
+    const real = await hookcast(['check', '--config', publicConfig('0.0.0.0')], {
+      MILLICAST_WEBHOOK_SECRET: btoa('the-webhook-s-own-32-byte-secret'),
+    })
     expect(real.code).toBe(0)
   }, 60_000)
 })
@@ -94,7 +113,9 @@ describe('hookcast schema', () => {
     const { code, stdout } = await hookcast(['schema'])
     expect(code).toBe(0)
     const schema = JSON.parse(stdout) as { properties: Record<string, unknown> }
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['server', 'sources', 'sinks', 'notifiers', 'routes', 'spool', 'delivery']))
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['server', 'sources', 'sinks', 'notifiers', 'routes', 'spool', 'delivery']),
+    )
     // Regenerate with: node bin/hookcast.js schema > config.schema.json
     expect(JSON.parse(readFileSync(join(ROOT, 'config.schema.json'), 'utf8'))).toEqual(schema)
   })
@@ -103,7 +124,9 @@ describe('hookcast schema', () => {
 describe('hookcast check', () => {
   const tmp = tempDir('hookcast-check-')
   let receiver: Receiver
-  beforeAll(async () => { receiver = await startReceiver() })
+  beforeAll(async () => {
+    receiver = await startReceiver()
+  })
   afterAll(async () => {
     await receiver.close()
     tmp.remove()
@@ -111,7 +134,9 @@ describe('hookcast check', () => {
 
   it('lists sources, routes and destinations and passes a good config', async () => {
     const config = join(tmp.path, 'good.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${SECRET}"] }
 sinks:
@@ -122,7 +147,8 @@ spool: { dir: "${join(tmp.path, 'spool')}" }
 routes:
   - when: { type: thumbnail, stream: "ZG6NWV/*" }
     to: [disk, forward]
-`)
+`,
+    )
     const { code, stdout } = await hookcast(['check', '--config', config], { SECRET: btoa('production-secret') })
     expect(code).toBe(0)
     expect(stdout).toMatch(/millicast\s+\/hooks\/millicast\s+1/)
@@ -135,22 +161,28 @@ routes:
 
   it('names every missing variable at once', async () => {
     const config = join(tmp.path, 'env.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${SECRET_A}", "\${SECRET_B}"] }
 notifiers:
   slack: { type: slack, token: "\${SLACK_TOKEN}", channel: C1 }
-`)
+`,
+    )
     const { code, stderr } = await hookcast(['check', '--config', config])
     expect(code).toBe(1)
-    for (const name of ['SECRET_A', 'SECRET_B', 'SLACK_TOKEN']) expect(stderr).toContain(`environment variable ${name} is not set`)
+    for (const name of ['SECRET_A', 'SECRET_B', 'SLACK_TOKEN'])
+      expect(stderr).toContain(`environment variable ${name} is not set`)
   })
 
   it('finds unreachable and misconfigured destinations without sending', async () => {
     const config = join(tmp.path, 'bad.yaml')
     const closed = await freePort()
     writeFileSync(join(tmp.path, 'blocker'), 'a file where a directory should be')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 sinks:
@@ -161,7 +193,8 @@ notifiers:
 spool: { dir: "${join(tmp.path, 'spool2')}" }
 routes:
   - to: [disk, gone, slack]
-`)
+`,
+    )
     receiver.answer = () => ({ body: JSON.stringify({ ok: false, error: 'invalid_auth' }) })
     const { code, stdout, stderr } = await hookcast(['check', '--config', config])
     receiver.answer = () => ({})
@@ -175,11 +208,13 @@ routes:
     expect(receiver.requests.map((r) => r.path)).toEqual(['/api/auth.test'])
   })
 
-  it('says which key template can give names a sink\'s file system refuses (issue 20, item 3)', async () => {
+  it("says which key template can give names a sink's file system refuses (issue 20, item 3)", async () => {
     const config = join(tmp.path, 'deep.yaml')
     // A dir the system takes, under which the longest keys the template can give make paths past its 4,095 bytes.
     const deep = join(tmp.path, ...Array.from({ length: 15 }, () => 'd'.repeat(250)))
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 sinks:
@@ -187,10 +222,13 @@ sinks:
 spool: { dir: "${join(tmp.path, 'spool3')}" }
 routes:
   - to: [disk]
-`)
+`,
+    )
     const { code, stderr } = await hookcast(['check', '--config', config])
     expect(code).toBe(1)
-    expect(stderr).toMatch(/problem: disk: keys of "\{type\}\/\{accountId\}-\{streamName\}\/\{id\}\.\{ext\}" can be \d+ bytes with names of 255, and \S+ refuses them \(ENAMETOOLONG\)/)
+    expect(stderr).toMatch(
+      /problem: disk: keys of "\{type\}\/\{accountId\}-\{streamName\}\/\{id\}\.\{ext\}" can be \d+ bytes with names of 255, and \S+ refuses them \(ENAMETOOLONG\)/,
+    )
   })
 })
 
@@ -200,7 +238,9 @@ describe('hookcast send', () => {
   const data = join(tmp.path, 'data')
   beforeAll(async () => {
     const config = join(tmp.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 sinks:
@@ -208,7 +248,8 @@ sinks:
 spool: { dir: "${join(tmp.path, 'spool')}" }
 routes:
   - to: [disk]
-`)
+`,
+    )
     server = await startServer('node', config)
   }, 40_000)
   afterAll(async () => {
@@ -218,19 +259,45 @@ routes:
 
   it('signs and sends every kind the gateway accepts', async () => {
     const url = `${server.url}/hooks/millicast`
-    const kinds = ['feeds-started', 'thumbnail', 'recording-completed', 'media-completed', 'transcoder-active', 'viewer-attempt', 'feeds-ended']
+    const kinds = [
+      'feeds-started',
+      'thumbnail',
+      'recording-completed',
+      'media-completed',
+      'transcoder-active',
+      'viewer-attempt',
+      'feeds-ended',
+    ]
     for (const kind of kinds) {
-      const { code, stdout } = await hookcast(['send', kind, '--url', url, '--secret', SECRET, '--stream', 'ACME/lobby'])
+      const { code, stdout } = await hookcast([
+        'send',
+        kind,
+        '--url',
+        url,
+        '--secret',
+        SECRET,
+        '--stream',
+        'ACME/lobby',
+      ])
       expect(code, `${kind}: ${stdout}`).toBe(0)
       expect(stdout).toMatch(/^200 \{"ok":true/)
     }
     await eventually(() => listFiles(data).length === kinds.length)
-    expect(listFiles(data)).toEqual(expect.arrayContaining([
-      'feeds/ACME/lobby/started.json', 'feeds/ACME/lobby/ended.json', 'thumbnail/ACME/lobby/thumbnail.jpg', 'media/ACME/lobby/completed.json',
-    ]))
+    expect(listFiles(data)).toEqual(
+      expect.arrayContaining([
+        'feeds/ACME/lobby/started.json',
+        'feeds/ACME/lobby/ended.json',
+        'thumbnail/ACME/lobby/thumbnail.jpg',
+        'media/ACME/lobby/completed.json',
+      ]),
+    )
     expect(readFileSync(join(data, 'thumbnail/ACME/lobby/thumbnail.jpg')).equals(Buffer.from(FRAME))).toBe(true)
-    const started = JSON.parse(readFileSync(join(data, 'feeds/ACME/lobby/started.json'), 'utf8')) as { data: { feedId: string } }
-    const ended = JSON.parse(readFileSync(join(data, 'feeds/ACME/lobby/ended.json'), 'utf8')) as { data: { feedId: string } }
+    const started = JSON.parse(readFileSync(join(data, 'feeds/ACME/lobby/started.json'), 'utf8')) as {
+      data: { feedId: string }
+    }
+    const ended = JSON.parse(readFileSync(join(data, 'feeds/ACME/lobby/ended.json'), 'utf8')) as {
+      data: { feedId: string }
+    }
     expect(started.data.feedId).toBe(ended.data.feedId) // one stream, one feed
   })
 
@@ -238,7 +305,22 @@ routes:
     const file = join(tmp.path, 'frame.jpg')
     writeFileSync(file, FRAME)
     const url = `${server.url}/hooks/millicast`
-    expect((await hookcast(['send', 'thumbnail', '--url', url, '--secret', SECRET, '--file', file, '--stream', 'ACME/other'])).code).toBe(0)
+    expect(
+      (
+        await hookcast([
+          'send',
+          'thumbnail',
+          '--url',
+          url,
+          '--secret',
+          SECRET,
+          '--file',
+          file,
+          '--stream',
+          'ACME/other',
+        ])
+      ).code,
+    ).toBe(0)
     const wrong = await hookcast(['send', 'feeds-started', '--url', url, '--secret', btoa('wrong')])
     expect(wrong.code).toBe(1)
     expect(wrong.stdout).toMatch(/^401 .*bad_signature/)

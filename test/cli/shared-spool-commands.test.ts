@@ -45,14 +45,18 @@ afterAll(async () => {
 let configs = 0
 function configFile(spool: string): string {
   const path = join(dir.path, `config-${configs++}.yaml`)
-  writeFileSync(path, `
+  writeFileSync(
+    path,
+    `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: ${spool}
-`)
+`,
+  )
   return path
 }
-const s3Spool = (endpoint: string, prefix: string) => `{ type: s3, bucket: ${BUCKET}, endpoint: "${endpoint}", ` +
+const s3Spool = (endpoint: string, prefix: string) =>
+  `{ type: s3, bucket: ${BUCKET}, endpoint: "${endpoint}", ` +
   `accessKeyId: "\${S3_KEY}", secretAccessKey: "\${S3_SECRET}", prefix: ${prefix} }`
 
 async function hookcast(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -126,7 +130,11 @@ describe('hookcast replay on a shared spool', () => {
   it('on NATS', async () => {
     const prefix = 'clireplay'
     const queue = await openNatsQueue({
-      servers: [nats.url], prefix, dedupWindowMs: 600_000, sweepEveryMs: 0, log: silentLogger,
+      servers: [nats.url],
+      prefix,
+      dedupWindowMs: 600_000,
+      sweepEveryMs: 0,
+      log: silentLogger,
     })
     try {
       await replayBoth(configFile(`{ type: nats, servers: ["${nats.url}"], prefix: ${prefix} }`), queue)
@@ -138,8 +146,15 @@ describe('hookcast replay on a shared spool', () => {
   it('on S3', async () => {
     const prefix = 'cli-replay'
     const queue = await openS3Queue({
-      bucket: BUCKET, endpoint: proxy.endpoint, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
-      prefix, dedupWindowMs: 600_000, sweepEveryMs: 0, pollMs: 50, log: silentLogger,
+      bucket: BUCKET,
+      endpoint: proxy.endpoint,
+      accessKeyId: S3_ACCESS_KEY,
+      secretAccessKey: S3_SECRET_KEY,
+      prefix,
+      dedupWindowMs: 600_000,
+      sweepEveryMs: 0,
+      pollMs: 50,
+      log: silentLogger,
     })
     try {
       await replayBoth(configFile(s3Spool(proxy.endpoint, prefix)), queue)

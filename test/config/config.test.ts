@@ -32,12 +32,21 @@ routes:
 describe('config', () => {
   it('parses a valid config with env interpolation and size units', () => {
     const config = parseConfig(VALID, { SECRET })
-    expect(config.server).toMatchObject({ port: 9000, allowDevSecret: false, maxBodyBytes: 8 * 1024 * 1024, shutdownGrace: 10_000 })
+    expect(config.server).toMatchObject({
+      port: 9000,
+      allowDevSecret: false,
+      maxBodyBytes: 8 * 1024 * 1024,
+      shutdownGrace: 10_000,
+    })
     expect(config.server.host).toBeUndefined() // chosen at start: see src/config/listen.ts
     expect(config.spool).toMatchObject({ dir: './spool', fsync: false, maxBytes: 1024 ** 3, dedupWindow: 600_000 })
     expect(config.delivery.retry.schedule).toEqual([1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000])
     expect(config.sources.millicast!.secrets).toEqual([SECRET])
-    expect(config.sinks.disk).toMatchObject({ type: 'fs', dir: './data', key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}' })
+    expect(config.sinks.disk).toMatchObject({
+      type: 'fs',
+      dir: './data',
+      key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}',
+    })
     expect(config.routes[0]!.when.type).toEqual(['thumbnail'])
   })
 
@@ -55,17 +64,19 @@ routes:
   - to: []
 `
     const list = problems(text)
-    expect(list).toEqual(expect.arrayContaining([
-      'sources.millicast.secrets[0]: environment variable MISSING_ONE is not set',
-      expect.stringMatching(/^server\.maxBodyBytes: not a byte size: "lots"/),
-      expect.stringMatching(/^sources\.millicast\.path: /),
-      'sources.millicast: unknown key "extra"',
-      'sinks.disk.key: unknown placeholder {nope}',
-      'sinks.disk.key: a key may not contain . or .. segments',
-      'sinks.cloud.type: unknown type "s4"',
-      expect.stringMatching(/^routes\[1\]\.to: /),
-      'routes[0].to[1]: unknown sink or notifier "s4"',
-    ]))
+    expect(list).toEqual(
+      expect.arrayContaining([
+        'sources.millicast.secrets[0]: environment variable MISSING_ONE is not set',
+        expect.stringMatching(/^server\.maxBodyBytes: not a byte size: "lots"/),
+        expect.stringMatching(/^sources\.millicast\.path: /),
+        'sources.millicast: unknown key "extra"',
+        'sinks.disk.key: unknown placeholder {nope}',
+        'sinks.disk.key: a key may not contain . or .. segments',
+        'sinks.cloud.type: unknown type "s4"',
+        expect.stringMatching(/^routes\[1\]\.to: /),
+        'routes[0].to[1]: unknown sink or notifier "s4"',
+      ]),
+    )
     expect(list).toHaveLength(9)
   })
 
@@ -88,15 +99,17 @@ routes:
     const proto = (yaml: string) => problems(VALID + yaml, { SECRET })
     expect(proto('__proto__: { admin: { enabled: false } }\n')).toEqual(['(root): unknown key "__proto__"'])
     expect(proto('admin:\n  __proto__: { enabled: false }\n')).toEqual(['admin: unknown key "__proto__"'])
-    expect(proto('notifiers:\n  hook: { type: http, url: "https://example.com", __proto__: { mode: original } }\n'))
-      .toEqual(['notifiers.hook: unknown key "__proto__"'])
+    expect(
+      proto('notifiers:\n  hook: { type: http, url: "https://example.com", __proto__: { mode: original } }\n'),
+    ).toEqual(['notifiers.hook: unknown key "__proto__"'])
     const inRoute = VALID.replace('    to: [disk]', '    to: [disk]\n    __proto__: { when: { type: feeds } }')
     expect(problems(inRoute, { SECRET })).toEqual(['routes[0]: unknown key "__proto__"'])
     const inSources = VALID.replace('sources:', 'sources:\n  __proto__: { path: /x, secrets: ["${SECRET}"] }')
     expect(problems(inSources, { SECRET })).toEqual(['sources: unknown key "__proto__"'])
     // `constructor` and `prototype` are ordinary keys: unknown where the schema does not know them.
-    expect(proto('admin: { constructor: { enabled: false }, prototype: 1 }\n'))
-      .toEqual(['admin: unknown keys "constructor", "prototype"'])
+    expect(proto('admin: { constructor: { enabled: false }, prototype: 1 }\n')).toEqual([
+      'admin: unknown keys "constructor", "prototype"',
+    ])
   })
 
   it('refuses a secret that is not base64 and two sources on one path', () => {
@@ -121,9 +134,9 @@ sources:
 describe('safe by default', () => {
   const source = (path: string, secret = SECRET) => `sources:\n  a: { path: ${path}, secrets: ["${secret}"] }\n`
 
-  it('refuses a signing secret shorter than 16 bytes; the protocol\'s test secret (32 bytes) passes', () => {
+  it("refuses a signing secret shorter than 16 bytes; the protocol's test secret (32 bytes) passes", () => {
     expect(problems(source('/h', btoa('fifteen-bytes!!')))).toEqual([
-      'sources.a.secrets[0]: the secret decodes to 15 bytes; at least 16 are needed (the platform\'s secrets are 32)',
+      "sources.a.secrets[0]: the secret decodes to 15 bytes; at least 16 are needed (the platform's secrets are 32)",
     ])
     expect(parseConfig(source('/h', btoa('sixteen-bytes!!!')), {}).sources.a!.secrets).toHaveLength(1)
     expect(parseConfig(source('/h'), {}).sources.a!.secrets).toEqual([SECRET])
@@ -140,12 +153,24 @@ describe('safe by default', () => {
   })
 
   it('refuses a source path that would shadow the page, its API, metrics or health, naming the YAML path', () => {
-    for (const path of ['/', '/api', '/api/streams', '/thumbnails/x', '/healthz', '/readyz', '/metrics', '/login', '/logout', '/metrics/']) {
+    for (const path of [
+      '/',
+      '/api',
+      '/api/streams',
+      '/thumbnails/x',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/login',
+      '/logout',
+      '/metrics/',
+    ]) {
       expect(problems(source(path))).toEqual([
         expect.stringMatching(new RegExp(`^sources\\.a\\.path: ${path.replace(/[/]/g, '\\/')} is hookcast's own path`)),
       ])
     }
-    for (const path of ['/hooks/millicast', '/apiary', '/hooks/api', '/metricsx', '/healthz-hooks']) expect(parseConfig(source(path), {}).sources.a!.path).toBe(path)
+    for (const path of ['/hooks/millicast', '/apiary', '/hooks/api', '/metricsx', '/healthz-hooks'])
+      expect(parseConfig(source(path), {}).sources.a!.path).toBe(path)
   })
 })
 
@@ -158,8 +183,12 @@ describe('interpolate', () => {
 
   it('uses defaults, treats empty as unset, and escapes $$', () => {
     const missing: { name: string; path: string }[] = []
-    expect(interpolate({ a: '${A:-dflt}', b: 'x${B}y', c: '$${C}', d: ['${D}'] }, { B: '1', D: '' }, missing))
-      .toEqual({ a: 'dflt', b: 'x1y', c: '${C}', d: ['${D}'] })
+    expect(interpolate({ a: '${A:-dflt}', b: 'x${B}y', c: '$${C}', d: ['${D}'] }, { B: '1', D: '' }, missing)).toEqual({
+      a: 'dflt',
+      b: 'x1y',
+      c: '${C}',
+      d: ['${D}'],
+    })
     expect(missing).toEqual([{ name: 'D', path: 'd[0]' }])
   })
 })
@@ -200,11 +229,13 @@ delivery:
   retry: { schedule: [1s, soon] }
   destinations: { nope: { concurrency: 1 } }
 `
-    expect(problems(text)).toEqual(expect.arrayContaining([
-      'notifiers.disk: "disk" is also a sink; destination names must be unique',
-      expect.stringMatching(/^notifiers\.hook\.url: /),
-      'delivery.retry.schedule[1]: not a duration: "soon" (try 500ms, 45s, 2m or 1h)',
-      'delivery.destinations.nope: unknown sink or notifier "nope"',
-    ]))
+    expect(problems(text)).toEqual(
+      expect.arrayContaining([
+        'notifiers.disk: "disk" is also a sink; destination names must be unique',
+        expect.stringMatching(/^notifiers\.hook\.url: /),
+        'delivery.retry.schedule[1]: not a duration: "soon" (try 500ms, 45s, 2m or 1h)',
+        'delivery.destinations.nope: unknown sink or notifier "nope"',
+      ]),
+    )
   })
 })

@@ -22,7 +22,7 @@ describe('attemptDeadlines', () => {
     for (const attempt of [first, second, otherTimeout, later]) attempt.done()
   })
 
-  it('aborts with a timeout no earlier than the timeout of the slot\'s last attempt, and within a slot of it', () => {
+  it("aborts with a timeout no earlier than the timeout of the slot's last attempt, and within a slot of it", () => {
     // The slot's clock and its timer on one simulated time: no real sleep decides what joins the slot.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
     try {
@@ -59,7 +59,7 @@ describe('attemptDeadlines', () => {
     for (const attempt of [a, b, after]) attempt.done()
   })
 
-  it('leaves no listener on the parent once a slot\'s attempts are done and it is closed', () => {
+  it("leaves no listener on the parent once a slot's attempts are done and it is closed", () => {
     let clock = 0
     const parent = new AbortController()
     const deadlines = attemptDeadlines(parent.signal, () => clock)

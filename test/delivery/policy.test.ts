@@ -26,12 +26,20 @@ describe('retry schedule', () => {
   })
 
   it('waits at least what Retry-After asks', () => {
-    expect(nextAttempt(policy, new DeliveryError('429', { retryAfterMs: 2_000 }), 1, 0, 0, mid)).toEqual({ retry: true, at: 2_000 })
+    expect(nextAttempt(policy, new DeliveryError('429', { retryAfterMs: 2_000 }), 1, 0, 0, mid)).toEqual({
+      retry: true,
+      at: 2_000,
+    })
   })
 
   it('gives up on a permanent error at once, and on any error past the max age', () => {
-    expect(nextAttempt(policy, new DeliveryError('400', { permanent: true }), 1, 0, 0, mid)).toMatchObject({ retry: false })
-    expect(nextAttempt(policy, new Error('x'), 5, 0, 3_590_000, mid)).toMatchObject({ retry: false, reason: expect.stringContaining('max age') })
+    expect(nextAttempt(policy, new DeliveryError('400', { permanent: true }), 1, 0, 0, mid)).toMatchObject({
+      retry: false,
+    })
+    expect(nextAttempt(policy, new Error('x'), 5, 0, 3_590_000, mid)).toMatchObject({
+      retry: false,
+      reason: expect.stringContaining('max age'),
+    })
   })
 
   it('classifies HTTP statuses and reads Retry-After', () => {
@@ -85,7 +93,10 @@ describe('MinHeap', () => {
   })
 
   it('pops items of equal key in the order its tie-breaker gives', () => {
-    const heap = new MinHeap<{ key: number; seq: number }>((item) => item.key, (item) => item.seq)
+    const heap = new MinHeap<{ key: number; seq: number }>(
+      (item) => item.key,
+      (item) => item.seq,
+    )
     const items = Array.from({ length: 100 }, (_, seq) => ({ key: seq % 3 === 0 ? 5 : 0, seq }))
     items.forEach((item) => heap.push(item))
     const out: number[] = []
@@ -110,9 +121,10 @@ describe('dedup', () => {
 })
 
 describe('concurrency per destination', () => {
-  const concurrency = (delivery: unknown, name: string, ownDefault?: number) => policyFromConfig(deliveryConfig.parse(delivery), name, ownDefault).concurrency
+  const concurrency = (delivery: unknown, name: string, ownDefault?: number) =>
+    policyFromConfig(deliveryConfig.parse(delivery), name, ownDefault).concurrency
 
-  it('is the destination\'s override, else the config\'s, else the destination\'s own default, else 8', () => {
+  it("is the destination's override, else the config's, else the destination's own default, else 8", () => {
     expect(concurrency({}, 'disk', 64)).toBe(64)
     expect(concurrency({}, 'slack')).toBe(8)
     expect(concurrency({ concurrency: 4 }, 'disk', 64)).toBe(4)
@@ -121,7 +133,8 @@ describe('concurrency per destination', () => {
   })
 
   it('the fs sink keeps many writes under way by default (a busy gateway needs them to keep up)', () => {
-    expect(createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: '/tmp/unused-hookcast-dir' })).concurrency).toBe(64)
+    expect(createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: '/tmp/unused-hookcast-dir' })).concurrency).toBe(
+      64,
+    )
   })
 })
-

@@ -20,7 +20,9 @@ const POLICY: DeliveryPolicy = {
 
 /** A destination that records calls (at `now`) and answers as `behaviour` says. */
 function recorder(
-  name: string, behaviour: (event: HookEvent, call: number) => Promise<void> | void = () => {}, now = Date.now,
+  name: string,
+  behaviour: (event: HookEvent, call: number) => Promise<void> | void = () => {},
+  now = Date.now,
 ) {
   const calls: Array<{ id: string; at: number }> = []
   let active = 0
@@ -48,7 +50,14 @@ let closeDeliverer: (() => Promise<void>) | undefined
 
 beforeEach(async () => {
   dir = tempDir('hookcast-deliver-')
-  store = await openLocalQueue({ dir: dir.path, fsync: false, maxBytes: 1e9, segmentBytes: 1e7, cacheBytes: 1e7, log: silentLogger })
+  store = await openLocalQueue({
+    dir: dir.path,
+    fsync: false,
+    maxBytes: 1e9,
+    segmentBytes: 1e7,
+    cacheBytes: 1e7,
+    log: silentLogger,
+  })
 })
 afterEach(async () => {
   await closeDeliverer?.()
@@ -57,14 +66,23 @@ afterEach(async () => {
   dir.remove()
 })
 
-function start(destinations: Destination[], policy: (name: string) => DeliveryPolicy = () => POLICY, queue: Queue = store, laneBodyBytes?: number) {
+function start(
+  destinations: Destination[],
+  policy: (name: string) => DeliveryPolicy = () => POLICY,
+  queue: Queue = store,
+  laneBodyBytes?: number,
+) {
   const outcomes: OutcomeReport[] = []
   const spoolErrors: string[] = []
   const accept = async (count: number, names: string[]) => {
-    for (let i = 0; i < count; i++) await store.put(makeEvent({ id: `ev${i}`, body: new Uint8Array([i]), receivedAt: Date.now() }), names)
+    for (let i = 0; i < count; i++)
+      await store.put(makeEvent({ id: `ev${i}`, body: new Uint8Array([i]), receivedAt: Date.now() }), names)
   }
   const deliverer = startWorker({
-    queue, destinations: new Map(destinations.map((d) => [d.name, d])), policyFor: policy, log: silentLogger,
+    queue,
+    destinations: new Map(destinations.map((d) => [d.name, d])),
+    policyFor: policy,
+    log: silentLogger,
     onOutcome: (report) => outcomes.push(report),
     onQueueError: (step) => spoolErrors.push(step),
     ...(laneBodyBytes ? { laneBodyBytes } : {}),
@@ -86,22 +104,34 @@ describe('worker', () => {
     expect(a.calls.length + b.calls.length).toBe(60)
   })
 
-  it('logs a delivery at info, one to hookcast\'s own destinations (`@streams`) at debug', async () => {
+  it("logs a delivery at info, one to hookcast's own destinations (`@streams`) at debug", async () => {
     const lines: Array<{ level: string; msg: string; destination?: string }> = []
     const deliverer = startWorker({
-      queue: store, destinations: new Map([['disk', recorder('disk').destination], ['@streams', recorder('@streams').destination]]),
-      policyFor: () => POLICY, log: createLogger('debug', (line) => lines.push(JSON.parse(line))),
+      queue: store,
+      destinations: new Map([
+        ['disk', recorder('disk').destination],
+        ['@streams', recorder('@streams').destination],
+      ]),
+      policyFor: () => POLICY,
+      log: createLogger('debug', (line) => lines.push(JSON.parse(line))),
     })
     closeDeliverer = () => deliverer.close(100)
-    await store.put(makeEvent({ id: 'logged', body: new Uint8Array([1]), receivedAt: Date.now() }), ['disk', '@streams'])
+    await store.put(makeEvent({ id: 'logged', body: new Uint8Array([1]), receivedAt: Date.now() }), [
+      'disk',
+      '@streams',
+    ])
     await eventually(() => lines.filter((line) => line.msg === 'delivered').length === 2)
-    const levels = Object.fromEntries(lines.filter((line) => line.msg === 'delivered').map((line) => [line.destination, line.level]))
+    const levels = Object.fromEntries(
+      lines.filter((line) => line.msg === 'delivered').map((line) => [line.destination, line.level]),
+    )
     expect(levels).toEqual({ disk: 'info', '@streams': 'debug' })
   })
 
   it('never lets a stuck destination delay another', async () => {
     let release!: () => void
-    const gate = new Promise<void>((resolve) => { release = resolve })
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
     const stuck = recorder('stuck', () => gate)
     const fast = recorder('fast')
     const { accept } = start([stuck.destination, fast.destination])
@@ -114,11 +144,14 @@ describe('worker', () => {
 
   it('keeps the body bytes a lane holds to its budget: large bodies, fewer under way than the concurrency', async () => {
     let release!: () => void
-    const gate = new Promise<void>((resolve) => { release = resolve })
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
     const slow = recorder('big', () => gate)
     start([slow.destination], () => ({ ...POLICY, concurrency: 64 }), store, 16 * 1024 * 1024)
     const body = new Uint8Array(4 * 1024 * 1024) // 16 MiB for the lane: four of these
-    for (let i = 0; i < 12; i++) await store.put(makeEvent({ id: `big${i}`, body, bodyCrc32: crcOf(body), receivedAt: Date.now() }), ['big'])
+    for (let i = 0; i < 12; i++)
+      await store.put(makeEvent({ id: `big${i}`, body, bodyCrc32: crcOf(body), receivedAt: Date.now() }), ['big'])
     await eventually(() => slow.calls.length >= 4)
     await sleep(200)
     expect(slow.calls.length).toBe(4)
@@ -142,7 +175,9 @@ describe('worker', () => {
     try {
       // All 64 held under way at once (each listening), then let go.
       let release!: () => void
-      const gate = new Promise<void>((resolve) => { release = resolve })
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
       const slow = recorder('slow', () => gate)
       const { accept } = start([slow.destination], () => ({ ...POLICY, concurrency: 64 }))
       await accept(64, ['slow'])
@@ -158,34 +193,50 @@ describe('worker', () => {
   })
 
   it('retries transient failures and does not repeat a destination that succeeded', async () => {
-    const flaky = recorder('flaky', (_, call) => { if (call <= 2) throw new Error('connection reset') })
+    const flaky = recorder('flaky', (_, call) => {
+      if (call <= 2) throw new Error('connection reset')
+    })
     const steady = recorder('steady')
     const { accept, outcomes } = start([flaky.destination, steady.destination])
     await accept(1, ['flaky', 'steady'])
     await eventually(() => outcomes.some((o) => o.destination === 'flaky' && o.outcome === 'delivered'))
     expect(flaky.calls).toHaveLength(3)
     expect(steady.calls).toHaveLength(1)
-    expect(outcomes.filter((o) => o.destination === 'flaky').map((o) => o.outcome)).toEqual(['retry', 'retry', 'delivered'])
+    expect(outcomes.filter((o) => o.destination === 'flaky').map((o) => o.outcome)).toEqual([
+      'retry',
+      'retry',
+      'delivered',
+    ])
     // Waits followed the schedule (30 ms, then 60 ms).
     expect(flaky.calls[1]!.at - flaky.calls[0]!.at).toBeGreaterThanOrEqual(29)
     expect(flaky.calls[2]!.at - flaky.calls[1]!.at).toBeGreaterThanOrEqual(59)
   })
 
   it('sends a permanent failure straight to dead letters, with its attempt', async () => {
-    const refusing = recorder('refusing', () => { throw new DeliveryError('refusing answered 400', { permanent: true }) })
+    const refusing = recorder('refusing', () => {
+      throw new DeliveryError('refusing answered 400', { permanent: true })
+    })
     const { accept, outcomes } = start([refusing.destination])
     await accept(1, ['refusing'])
     await eventually(() => outcomes.length === 1)
     expect(outcomes[0]).toMatchObject({ outcome: 'dead', attempt: 1 })
     expect(refusing.calls).toHaveLength(1)
-    expect(await store.deadLetters()).toEqual([expect.objectContaining({
-      destination: 'refusing', attempts: [expect.objectContaining({ error: 'refusing answered 400' })],
-    })])
+    expect(await store.deadLetters()).toEqual([
+      expect.objectContaining({
+        destination: 'refusing',
+        attempts: [expect.objectContaining({ error: 'refusing answered 400' })],
+      }),
+    ])
   })
 
   it('gives up when the max age passes', async () => {
-    const down = recorder('down', () => { throw new Error('ECONNREFUSED') })
-    const { accept, outcomes } = start([down.destination], () => ({ ...POLICY, retry: { scheduleMs: [20], jitter: 0, maxAgeMs: 100 } }))
+    const down = recorder('down', () => {
+      throw new Error('ECONNREFUSED')
+    })
+    const { accept, outcomes } = start([down.destination], () => ({
+      ...POLICY,
+      retry: { scheduleMs: [20], jitter: 0, maxAgeMs: 100 },
+    }))
     await accept(1, ['down'])
     await eventually(() => outcomes.at(-1)?.outcome === 'dead')
     expect(down.calls.length).toBeGreaterThanOrEqual(3)
@@ -198,15 +249,32 @@ describe('worker', () => {
     let clock = Date.now()
     const now = () => clock
     const queue = await openLocalQueue({
-      dir: `${dir.path}/clocked`, fsync: false, maxBytes: 1e9, segmentBytes: 1e7, cacheBytes: 1e7,
-      log: silentLogger, now,
+      dir: `${dir.path}/clocked`,
+      fsync: false,
+      maxBytes: 1e9,
+      segmentBytes: 1e7,
+      cacheBytes: 1e7,
+      log: silentLogger,
+      now,
     })
     try {
       let healthy = false
-      const down = recorder('down', () => { if (!healthy) throw new Error('503') }, now)
+      const down = recorder(
+        'down',
+        () => {
+          if (!healthy) throw new Error('503')
+        },
+        now,
+      )
       const deliverer = startWorker({
-        queue, destinations: new Map([['down', down.destination]]), log: silentLogger, now, policyFor: () => ({
-          ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 },
+        queue,
+        destinations: new Map([['down', down.destination]]),
+        log: silentLogger,
+        now,
+        policyFor: () => ({
+          ...POLICY,
+          concurrency: 1,
+          retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 },
           circuit: { failures: 3, probeAfterMs: 300, maxProbeAfterMs: 300 },
         }),
       })
@@ -260,7 +328,11 @@ describe('worker', () => {
       },
     }
     const sink = recorder('sink')
-    const { accept, outcomes, spoolErrors, deliverer } = start([sink.destination], () => ({ ...POLICY, circuit: { failures: 1, probeAfterMs: 60_000, maxProbeAfterMs: 60_000 } }), flakySpool)
+    const { accept, outcomes, spoolErrors, deliverer } = start(
+      [sink.destination],
+      () => ({ ...POLICY, circuit: { failures: 1, probeAfterMs: 60_000, maxProbeAfterMs: 60_000 } }),
+      flakySpool,
+    )
     await accept(1, ['sink'])
     await eventually(async () => (await store.stats()).pendingDeliveries === 0, 10_000)
     expect(sink.calls).toHaveLength(1) // delivered once; only the record was retried
@@ -279,7 +351,10 @@ describe('worker', () => {
       if (call === 4) throw new DeliveryError('flaky answered 400', { permanent: true })
     })
     const { accept, outcomes } = start([flaky.destination], () => ({
-      ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 }, circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
+      ...POLICY,
+      concurrency: 1,
+      retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 },
+      circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
     }))
     await accept(10, ['flaky'])
     await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 9, 5_000)
@@ -299,7 +374,10 @@ describe('worker', () => {
       }
     })
     const { accept, outcomes, deliverer } = start([deferring.destination], () => ({
-      ...POLICY, concurrency: 1, retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 }, circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
+      ...POLICY,
+      concurrency: 1,
+      retry: { scheduleMs: [10], jitter: 0, maxAgeMs: 60_000 },
+      circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
     }))
     await accept(5, ['deferring'])
     await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 5)
@@ -315,10 +393,17 @@ describe('worker', () => {
     const poisoned = recorder('poisoned', (event) => {
       if (event.id === 'ev1') new Date(-1e20).toISOString() // RangeError: Invalid time value, every time
     })
-    const { accept, outcomes } = start([poisoned.destination], () => ({ ...POLICY, circuit: { failures: 1, probeAfterMs: 60_000, maxProbeAfterMs: 60_000 } }))
+    const { accept, outcomes } = start([poisoned.destination], () => ({
+      ...POLICY,
+      circuit: { failures: 1, probeAfterMs: 60_000, maxProbeAfterMs: 60_000 },
+    }))
     await accept(5, ['poisoned'])
     await eventually(() => outcomes.length === 5)
-    expect(outcomes.find((o) => o.eventId === 'ev1')).toMatchObject({ outcome: 'dead', attempt: 1, error: expect.stringContaining('Invalid time value') })
+    expect(outcomes.find((o) => o.eventId === 'ev1')).toMatchObject({
+      outcome: 'dead',
+      attempt: 1,
+      error: expect.stringContaining('Invalid time value'),
+    })
     expect(outcomes.filter((o) => o.outcome === 'delivered')).toHaveLength(4)
     expect(poisoned.calls.filter((c) => c.id === 'ev1')).toHaveLength(1)
   })

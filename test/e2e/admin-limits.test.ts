@@ -43,12 +43,15 @@ describe.each<Runtime>(RUNTIMES)('admin failure limit on %s', (runtime) => {
 
   beforeAll(async () => {
     const config = join(tmp.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { dir: "${join(tmp.path, 'spool')}" }
 admin: { token: ${TOKEN} }
-`)
+`,
+    )
     server = await startServer(runtime, config)
   }, 40_000)
   afterAll(async () => {
@@ -57,7 +60,8 @@ admin: { token: ${TOKEN} }
   })
 
   it('blocks the address that guessed, not the others', async () => {
-    for (let i = 0; i < 10; i++) expect(await getFrom(server, '127.0.0.2', '/api/status', 'wrong-token-guess')).toBe(401)
+    for (let i = 0; i < 10; i++)
+      expect(await getFrom(server, '127.0.0.2', '/api/status', 'wrong-token-guess')).toBe(401)
     expect(await getFrom(server, '127.0.0.2', '/api/status', TOKEN)).toBe(429)
     expect(await getFrom(server, '127.0.0.3', '/api/status', TOKEN)).toBe(200)
   })

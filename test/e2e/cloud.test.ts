@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RUNTIMES, startServer, type RunningServer } from '../support/runtimes.ts'
-import { FEED_ID, jpeg, PAYLOADS, post, SECRET, signedJson, signedThumbnail, type SignedHook } from '../support/hooks.ts'
+import {
+  FEED_ID,
+  jpeg,
+  PAYLOADS,
+  post,
+  SECRET,
+  signedJson,
+  signedThumbnail,
+  type SignedHook,
+} from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { eventually } from '../support/wait.ts'
 import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../support/s3-server.ts'
@@ -41,7 +50,9 @@ describe.each(RUNTIMES)('cloud sinks on %s', (runtime) => {
   beforeAll(async () => {
     const config = join(dir.path, 'config.yaml')
     // Endpoints and keys come from the environment, as they would in production.
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
@@ -68,7 +79,8 @@ routes:
     to: [s3keep, gcskeep]
   - when: { type: transcoder }
     to: [s3missing, s3down]
-`)
+`,
+    )
     server = await startServer(runtime, config, {
       MILLICAST_WEBHOOK_SECRET: SECRET,
       S3_ENDPOINT: s3.endpoint,
@@ -98,7 +110,9 @@ routes:
 
   it('stores signed thumbnails and JSON events in both buckets byte for byte, with content type and metadata', async () => {
     const sizes = [0, 400_000, 3_000_000]
-    const thumbs = await Promise.all(sizes.map((size, i) => signedThumbnail({ body: jpeg(`${runtime}-${i}`, size), timestamp: T0 + i })))
+    const thumbs = await Promise.all(
+      sizes.map((size, i) => signedThumbnail({ body: jpeg(`${runtime}-${i}`, size), timestamp: T0 + i })),
+    )
     const feeds = await signedJson(PAYLOADS.feedsStarted)
     const ids = await Promise.all([...thumbs, feeds].map(send))
 
@@ -107,20 +121,40 @@ routes:
         hook,
         key: `${runtime}/thumbnail/ZG6NWV/sample_stream/${T0 + i}-${ids[i]}.jpg`,
         contentType: 'image/jpeg',
-        metadata: { 'stream-id': 'ZG6NWV/sample_stream', 'feed-id': FEED_ID, type: 'thumbnail', event: 'thumbnail', timestamp: String(T0 + i), 'hook-id': ids[i] },
+        metadata: {
+          'stream-id': 'ZG6NWV/sample_stream',
+          'feed-id': FEED_ID,
+          type: 'thumbnail',
+          event: 'thumbnail',
+          timestamp: String(T0 + i),
+          'hook-id': ids[i],
+        },
       })),
       {
         hook: feeds,
         key: `${runtime}/feeds/ZG6NWV/sample_stream/1638463486489-${ids[3]}.json`,
         contentType: 'application/json',
-        metadata: { 'stream-id': 'ZG6NWV/sample_stream', 'feed-id': FEED_ID, type: 'feeds', event: 'started', timestamp: '1638463486489', 'hook-id': ids[3] },
+        metadata: {
+          'stream-id': 'ZG6NWV/sample_stream',
+          'feed-id': FEED_ID,
+          type: 'feeds',
+          event: 'started',
+          timestamp: '1638463486489',
+          'hook-id': ids[3],
+        },
       },
     ]
     for (const { hook, key, contentType, metadata } of expected) {
-      for (const stored of [await eventually(() => s3.get(BUCKET, key)), await eventually(() => gcs.get(BUCKET, key))]) {
+      for (const stored of [
+        await eventually(() => s3.get(BUCKET, key)),
+        await eventually(() => gcs.get(BUCKET, key)),
+      ]) {
         expect(fingerprint(stored.body)).toEqual(fingerprint(hook.body))
-        expect({ contentType: stored.contentType, contentEncoding: stored.contentEncoding, metadata: stored.metadata })
-          .toEqual({ contentType, contentEncoding: undefined, metadata })
+        expect({
+          contentType: stored.contentType,
+          contentEncoding: stored.contentEncoding,
+          metadata: stored.metadata,
+        }).toEqual({ contentType, contentEncoding: undefined, metadata })
       }
     }
     expect(await s3.list(BUCKET, `${runtime}/`)).toEqual(expected.map((e) => e.key).sort())
@@ -144,7 +178,8 @@ routes:
 
   it('dead-letters a missing bucket and retries an unreachable store, saying why', async () => {
     await send(await signedJson(PAYLOADS.transcoderActive))
-    const line = (level: string, text: string) => server.logs.find((l) => l.includes(`"level":"${level}"`) && l.includes(text))
+    const line = (level: string, text: string) =>
+      server.logs.find((l) => l.includes(`"level":"${level}"`) && l.includes(text))
     await eventually(() => line('error', 'bucket \\"hookcast-missing\\" does not exist at http://127.0.0.1:'))
     await eventually(() => line('warn', `cannot reach ${stoppedEndpoint} to write s3://${BUCKET}/`))
     expect(line('error', `cannot reach ${stoppedEndpoint}`)).toBeUndefined()

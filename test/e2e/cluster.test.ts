@@ -102,7 +102,13 @@ async function plan(seed: number, base: number): Promise<Hook[]> {
   const rng = createPrng(deriveSeed(seed, 'payloads'))
   const hooks: Array<Omit<Hook, 'n' | 'headers' | 'sha'> & { thumbnail?: { feedId: string } }> = []
   const json = (at: number, kind: Kind, payload: { event: string; [field: string]: unknown }, stream?: number) =>
-    hooks.push({ at, kind, event: payload.event, ...(stream !== undefined ? { stream } : {}), body: new TextEncoder().encode(JSON.stringify(payload)) })
+    hooks.push({
+      at,
+      kind,
+      event: payload.event,
+      ...(stream !== undefined ? { stream } : {}),
+      body: new TextEncoder().encode(JSON.stringify(payload)),
+    })
   const big = rng.int(0, STREAMS - 1) // one thumbnail of this stream is nearly 1 MiB: over nats-server's default max_payload with headers
   for (let i = 0; i < STREAMS; i++) {
     const start = i * STAGGER_MS
@@ -110,40 +116,104 @@ async function plan(seed: number, base: number): Promise<Hook[]> {
     const data = { accountId: ACCOUNT, name: streamName(i), streamId: streamId(i) }
     feeds.forEach((feedId, f) => {
       const startedAt = start + f * 300
-      json(startedAt, 'feeds', { ...PAYLOADS.feedsStarted, timestamp: base + startedAt + 5, data: { feedId, ...data, started: base + startedAt, active: true } }, i)
+      json(
+        startedAt,
+        'feeds',
+        {
+          ...PAYLOADS.feedsStarted,
+          timestamp: base + startedAt + 5,
+          data: { feedId, ...data, started: base + startedAt, active: true },
+        },
+        i,
+      )
       const endedAt = start + SESSION_MS - f * 400
-      json(endedAt, 'feeds', { ...PAYLOADS.feedsEnded, timestamp: base + endedAt + 5, data: { feedId, ...data, active: false, ended: base + endedAt } }, i)
+      json(
+        endedAt,
+        'feeds',
+        {
+          ...PAYLOADS.feedsEnded,
+          timestamp: base + endedAt + 5,
+          data: { feedId, ...data, active: false, ended: base + endedAt },
+        },
+        i,
+      )
     })
     THUMBNAILS_AT.forEach((offset, t) => {
       const size = i === big && t === 1 ? MAX_BODY - rng.int(500, 5_000) : rng.int(5_000, 160_000)
-      hooks.push({ at: start + offset, kind: 'thumbnail', event: 'thumbnail', stream: i, body: jpeg(`cluster-${seed}-${i}-${t}`, size), thumbnail: { feedId: feeds[0]! } })
+      hooks.push({
+        at: start + offset,
+        kind: 'thumbnail',
+        event: 'thumbnail',
+        stream: i,
+        body: jpeg(`cluster-${seed}-${i}-${t}`, size),
+        thumbnail: { feedId: feeds[0]! },
+      })
     })
   }
   for (let at = 0, k = 0; at < LOAD_MS; at += FILLER_EVERY_MS, k++) {
     const i = rng.int(0, STREAMS - 1)
     const ts = base + at + 1
-    const kind = rng.weighted<Exclude<Kind, 'feeds' | 'thumbnail'>>({ viewerConnection: 5, recordings: 2, media: 2, transcoder: 2 })
+    const kind = rng.weighted<Exclude<Kind, 'feeds' | 'thumbnail'>>({
+      viewerConnection: 5,
+      recordings: 2,
+      media: 2,
+      transcoder: 2,
+    })
     if (kind === 'viewerConnection') {
-      json(at, kind, { ...PAYLOADS.viewerAttempt, event: rng.pick(['ViewerAttempt', 'ViewerConnected', 'ViewerDisconnected']), timestamp: ts, data: { name: streamName(i), accountId: ACCOUNT, streamId: streamId(i) } })
+      json(at, kind, {
+        ...PAYLOADS.viewerAttempt,
+        event: rng.pick(['ViewerAttempt', 'ViewerConnected', 'ViewerDisconnected']),
+        timestamp: ts,
+        data: { name: streamName(i), accountId: ACCOUNT, streamId: streamId(i) },
+      })
     } else if (kind === 'recordings') {
-      json(at, kind, { ...PAYLOADS.recordingsCompleted, timestamp: ts, data: { ...PAYLOADS.recordingsCompleted.data, recordFileId: k, streamName: streamName(i), recordedOn: ts - 5_000 } })
+      json(at, kind, {
+        ...PAYLOADS.recordingsCompleted,
+        timestamp: ts,
+        data: {
+          ...PAYLOADS.recordingsCompleted.data,
+          recordFileId: k,
+          streamName: streamName(i),
+          recordedOn: ts - 5_000,
+        },
+      })
     } else if (kind === 'media') {
-      json(at, kind, { ...PAYLOADS.mediaCompleted, timestamp: ts, data: { ...PAYLOADS.mediaCompleted.data, mediaAssetId: rng.hex(32), streamName: streamName(i), streamId: streamId(i), startTime: ts - 60_000 } })
+      json(at, kind, {
+        ...PAYLOADS.mediaCompleted,
+        timestamp: ts,
+        data: {
+          ...PAYLOADS.mediaCompleted.data,
+          mediaAssetId: rng.hex(32),
+          streamName: streamName(i),
+          streamId: streamId(i),
+          startTime: ts - 60_000,
+        },
+      })
     } else {
-      json(at, kind, { ...PAYLOADS.transcoderActive, event: rng.pick(['ACTIVE', 'STOPPED']), timestamp: ts, data: { ...PAYLOADS.transcoderActive.data, transcoderId: uuid(rng) } })
+      json(at, kind, {
+        ...PAYLOADS.transcoderActive,
+        event: rng.pick(['ACTIVE', 'STOPPED']),
+        timestamp: ts,
+        data: { ...PAYLOADS.transcoderActive.data, transcoderId: uuid(rng) },
+      })
     }
   }
   hooks.sort((a, b) => a.at - b.at)
-  return Promise.all(hooks.map(async ({ thumbnail, ...hook }, n) => {
-    const signature = await sign(hook.body, SECRET)
-    const headers: Record<string, string> = thumbnail
-      ? {
-          'content-type': 'image/jpeg', 'x-millicast-signature': signature, 'x-millicast-feed-id': thumbnail.feedId,
-          'x-millicast-stream-id': streamId(hook.stream!), 'x-millicast-timestamp': String(base + hook.at),
-        }
-      : { 'content-type': 'application/json', 'x-millicast-signature': signature }
-    return { ...hook, n, headers, sha: sha256(hook.body) }
-  }))
+  return Promise.all(
+    hooks.map(async ({ thumbnail, ...hook }, n) => {
+      const signature = await sign(hook.body, SECRET)
+      const headers: Record<string, string> = thumbnail
+        ? {
+            'content-type': 'image/jpeg',
+            'x-millicast-signature': signature,
+            'x-millicast-feed-id': thumbnail.feedId,
+            'x-millicast-stream-id': streamId(hook.stream!),
+            'x-millicast-timestamp': String(base + hook.at),
+          }
+        : { 'content-type': 'application/json', 'x-millicast-signature': signature }
+      return { ...hook, n, headers, sha: sha256(hook.body) }
+    }),
+  )
 }
 
 /**
@@ -178,10 +248,11 @@ async function startSlowReceiver() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     inFlight: () => inFlight,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -191,11 +262,13 @@ function watchWrites(root: string, folders: string[]) {
   const watchers: FSWatcher[] = []
   for (const folder of folders) {
     mkdirSync(join(root, folder), { recursive: true })
-    watchers.push(watch(join(root, folder), (type, name) => {
-      if (type !== 'rename' || !name || name.endsWith('.tmp')) return
-      const key = `${folder}/${name}`
-      writes.set(key, [...(writes.get(key) ?? []), Date.now()])
-    }))
+    watchers.push(
+      watch(join(root, folder), (type, name) => {
+        if (type !== 'rename' || !name || name.endsWith('.tmp')) return
+        const key = `${folder}/${name}`
+        writes.set(key, [...(writes.get(key) ?? []), Date.now()])
+      }),
+    )
   }
   return { writes, close: () => watchers.forEach((w) => w.close()) }
 }
@@ -249,7 +322,9 @@ describe('three instances (node, bun, deno) on one NATS', () => {
     slack.receiver.answer = async (request) => ({ delayMs: 40, ...(await answerSlack(request)) }) // a little latency, as Slack has
     receiver = await startSlowReceiver()
     const config = join(tmp.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 server: { maxBodyBytes: 1MiB }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
@@ -270,7 +345,8 @@ routes:
   - to: [disk, hook]
   - when: { type: [stream] }
     to: [alerts, slack]
-`)
+`,
+    )
     const kinds: Kind[] = ['feeds', 'thumbnail', 'recordings', 'media', 'transcoder', 'viewerConnection']
     watcher = watchWrites(data, kinds)
     const alertWrites = watchWrites(alerts, ['live', 'ended'])
@@ -279,24 +355,51 @@ routes:
     const runtimes: Runtime[] = ['node', 'bun', 'deno']
     const servers = await Promise.allSettled(runtimes.map((runtime) => startServer(runtime, config, ENV)))
     for (const [index, result] of servers.entries()) {
-      if (result.status === 'fulfilled') instances.push({ runtime: runtimes[index]!, server: result.value, alive: true })
+      if (result.status === 'fulfilled')
+        instances.push({ runtime: runtimes[index]!, server: result.value, alive: true })
     }
     const failedStart = servers.find((r) => r.status === 'rejected')
     if (failedStart) throw (failedStart as PromiseRejectedResult).reason
     const startMs = Date.now() - started
 
     const admin = async <T>(instance: Instance, path: string): Promise<T> => {
-      const response = await fetch(`${instance.server.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(10_000) })
+      const response = await fetch(`${instance.server.url}${path}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        signal: AbortSignal.timeout(10_000),
+      })
       if (!response.ok) throw new Error(`${instance.runtime} ${path}: ${response.status} ${await response.text()}`)
       return (await response.json()) as T
     }
 
     const report = {
-      seed: SEED, sent: 0, accepted: 0, statuses: {} as Record<string, number>, sendErrors: 0, resentAfterError: 0,
-      duplicateOnResend: 0, unavailable: { total: 0, duringRestart: 0, publishTimeout: 0 }, lost503: 0, kills: 0,
-      cutAtKill: 0, natsAwayMs: 0, reconnectMs: {} as Record<string, number>, replays: { sent: 0, duplicate: 0 },
-      delivered: 0, deliveredWithout2xx: 0, sinkRewrites: 0, receiverRepeats: 0, live: 0, ended: 0,
-      liveCarryingFirst: 0, slackLive: 0, slackEnded: 0, errorLines: 0, drainMs: 0, startMs, totalMs: 0, orphans: 0,
+      seed: SEED,
+      sent: 0,
+      accepted: 0,
+      statuses: {} as Record<string, number>,
+      sendErrors: 0,
+      resentAfterError: 0,
+      duplicateOnResend: 0,
+      unavailable: { total: 0, duringRestart: 0, publishTimeout: 0 },
+      lost503: 0,
+      kills: 0,
+      cutAtKill: 0,
+      natsAwayMs: 0,
+      reconnectMs: {} as Record<string, number>,
+      replays: { sent: 0, duplicate: 0 },
+      delivered: 0,
+      deliveredWithout2xx: 0,
+      sinkRewrites: 0,
+      receiverRepeats: 0,
+      live: 0,
+      ended: 0,
+      liveCarryingFirst: 0,
+      slackLive: 0,
+      slackEnded: 0,
+      errorLines: 0,
+      drainMs: 0,
+      startMs,
+      totalMs: 0,
+      orphans: 0,
       repeats: { kill: 0, natsRestart: 0, replay: 0, other: 0 },
     }
     const sentBySha = new Map<string, Sent>()
@@ -316,10 +419,16 @@ routes:
     const hooks = await plan(SEED, base)
 
     /** One attempt: the status and answer, or undefined when the connection failed. */
-    async function attempt(instance: Instance, hook: Pick<Hook, 'headers' | 'body'>): Promise<{ status: number; body: { id?: string; duplicate?: boolean } } | undefined> {
+    async function attempt(
+      instance: Instance,
+      hook: Pick<Hook, 'headers' | 'body'>,
+    ): Promise<{ status: number; body: { id?: string; duplicate?: boolean } } | undefined> {
       try {
         const response = await fetch(`${instance.server.url}/hooks/millicast`, {
-          method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(15_000),
+          method: 'POST',
+          headers: hook.headers,
+          body: hook.body as Uint8Array<ArrayBuffer>,
+          signal: AbortSignal.timeout(15_000),
         })
         const text = await response.text()
         let body = {}
@@ -335,7 +444,15 @@ routes:
     }
 
     async function send(hook: Hook): Promise<void> {
-      const sent: Sent = { n: hook.n, at: hook.at, kind: hook.kind, event: hook.event, ...(hook.stream !== undefined ? { stream: hook.stream } : {}), sha: hook.sha, size: hook.body.byteLength }
+      const sent: Sent = {
+        n: hook.n,
+        at: hook.at,
+        kind: hook.kind,
+        event: hook.event,
+        ...(hook.stream !== undefined ? { stream: hook.stream } : {}),
+        sha: hook.sha,
+        size: hook.body.byteLength,
+      }
       sentBySha.set(hook.sha, sent)
       report.sent++
       for (let tries = 1; tries <= 40; tries++) {
@@ -352,7 +469,8 @@ routes:
         if (answer.status === 200) {
           const id = answer.body.id!
           const other = accepted.get(id)
-          if (other && other.sha !== hook.sha) problems.push(`two different hooks (#${other.n}, #${hook.n}) answered with the same id ${id}`)
+          if (other && other.sha !== hook.sha)
+            problems.push(`two different hooks (#${other.n}, #${hook.n}) answered with the same id ${id}`)
           if (tries > 1 && answer.body.duplicate) report.duplicateOnResend++
           Object.assign(sent, { id, by: instance.runtime, acceptedAt: Date.now() })
           accepted.set(id, sent)
@@ -361,9 +479,13 @@ routes:
         if (answer.status === 503) {
           report.unavailable.total++
           const now = Date.now()
-          if (now >= natsStoppedAt - 100 && now <= Math.min(reconnectedAt, Date.now()) + 1_000) report.unavailable.duringRestart++
+          if (now >= natsStoppedAt - 100 && now <= Math.min(reconnectedAt, Date.now()) + 1_000)
+            report.unavailable.duringRestart++
           else report.unavailable.publishTimeout++ // NATS did not ack within publishTimeout (a starved machine): 503 is right
-          if ((answer.body as { error?: string }).error !== 'spool_unavailable') problems.push(`503 for hook #${hook.n} (${hook.kind}) from ${instance.runtime}: ${JSON.stringify(answer.body)}`)
+          if ((answer.body as { error?: string }).error !== 'spool_unavailable')
+            problems.push(
+              `503 for hook #${hook.n} (${hook.kind}) from ${instance.runtime}: ${JSON.stringify(answer.body)}`,
+            )
           if (hook.kind !== 'feeds') {
             report.lost503++ // counted, not sent again
             return
@@ -371,7 +493,9 @@ routes:
           await sleep(400) // a feed hook: the platform tries again until it is taken
           continue
         }
-        problems.push(`unexpected ${answer.status} for hook #${hook.n} (${hook.kind}) from ${instance.runtime}: ${JSON.stringify(answer.body).slice(0, 200)}`)
+        problems.push(
+          `unexpected ${answer.status} for hook #${hook.n} (${hook.kind}) from ${instance.runtime}: ${JSON.stringify(answer.body).slice(0, 200)}`,
+        )
         return
       }
       problems.push(`hook #${hook.n} (${hook.kind}) was never accepted after 40 tries`)
@@ -387,11 +511,19 @@ routes:
           continue
         }
         report.replays.sent++
-        if (answer.status === 200 && answer.body.duplicate === true && answer.body.id === sent.id) report.replays.duplicate++
+        if (answer.status === 200 && answer.body.duplicate === true && answer.body.id === sent.id)
+          report.replays.duplicate++
         else {
           if (answer.status === 200) replayedAnew.add(hook.sha)
-          const when = Date.now() < natsStoppedAt ? 'before the NATS restart' : sent.acceptedAt! < natsStoppedAt ? 'accepted before the NATS restart, replayed after it' : 'after the NATS restart'
-          problems.push(`hook #${hook.n} (${hook.kind}, accepted by ${sent.by} as ${sent.id}; ${when}) replayed to ${instance.runtime}: ${answer.status} ${JSON.stringify(answer.body)}`)
+          const when =
+            Date.now() < natsStoppedAt
+              ? 'before the NATS restart'
+              : sent.acceptedAt! < natsStoppedAt
+                ? 'accepted before the NATS restart, replayed after it'
+                : 'after the NATS restart'
+          problems.push(
+            `hook #${hook.n} (${hook.kind}, accepted by ${sent.by} as ${sent.id}; ${when}) replayed to ${instance.runtime}: ${answer.status} ${JSON.stringify(answer.body)}`,
+          )
         }
         return
       }
@@ -400,7 +532,10 @@ routes:
     const hookBySha = new Map(hooks.map((h) => [h.sha, h]))
     const pickForReplay = (count: number, rng: Prng) => {
       const candidates = [...accepted.values()].filter((s) => Date.now() - s.acceptedAt! > 1_000)
-      return Array.from({ length: Math.min(count, candidates.length) }, () => candidates.splice(rng.int(0, candidates.length - 1), 1)[0]!)
+      return Array.from(
+        { length: Math.min(count, candidates.length) },
+        () => candidates.splice(rng.int(0, candidates.length - 1), 1)[0]!,
+      )
     }
     const replayRng = createPrng(deriveSeed(SEED, 'replays'))
     /** Hooks a replay put again (answered `duplicate: false`): their repeats at the receiver come from the replay. */
@@ -413,7 +548,10 @@ routes:
       timers.push(setTimeout(() => pending.push(task()), Math.max(0, base + ms - Date.now())))
     }
     for (const hook of hooks) at(hook.at, () => send(hook))
-    for (const ms of REPLAYS_AT_MS) at(ms, async () => { await Promise.all(pickForReplay(3, replayRng).map((s) => replay(s, hookBySha.get(s.sha)!))) })
+    for (const ms of REPLAYS_AT_MS)
+      at(ms, async () => {
+        await Promise.all(pickForReplay(3, replayRng).map((s) => replay(s, hookBySha.get(s.sha)!)))
+      })
     const killed = instances.find((i) => i.runtime === KILLED)!
     let killedAt = 0
     let inFlightAtKill = 0
@@ -435,18 +573,25 @@ routes:
       natsBackAt = Date.now()
       report.natsAwayMs = natsBackAt - natsStoppedAt
       // The instances reconnect by themselves: /readyz says when.
-      await Promise.all(instances.filter((i) => i.alive).map(async (instance) => {
-        for (;;) {
-          const ready = await fetch(`${instance.server.url}/readyz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status, () => 0)
-          if (ready === 200) break
-          if (Date.now() - natsBackAt > 30_000) {
-            problems.push(`${instance.runtime} not ready 30 s after nats-server came back`)
-            break
-          }
-          await sleep(50)
-        }
-        report.reconnectMs[instance.runtime] = Date.now() - natsBackAt
-      }))
+      await Promise.all(
+        instances
+          .filter((i) => i.alive)
+          .map(async (instance) => {
+            for (;;) {
+              const ready = await fetch(`${instance.server.url}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
+                (r) => r.status,
+                () => 0,
+              )
+              if (ready === 200) break
+              if (Date.now() - natsBackAt > 30_000) {
+                problems.push(`${instance.runtime} not ready 30 s after nats-server came back`)
+                break
+              }
+              await sleep(50)
+            }
+            report.reconnectMs[instance.runtime] = Date.now() - natsBackAt
+          }),
+      )
       reconnectedAt = Date.now()
     })
     await sleep(base + LOAD_MS + 200 - Date.now())
@@ -456,7 +601,8 @@ routes:
 
     // Drain: every accepted event at the sink and the receiver, one live and ended alert per stream, nothing pending.
     const survivors = instances.filter((i) => i.alive)
-    const idle = (status: Status) => status.spool.pendingDeliveries === 0 && status.destinations.every((d) => d.pending === 0 && d.inFlight === 0)
+    const idle = (status: Status) =>
+      status.spool.pendingDeliveries === 0 && status.destinations.every((d) => d.pending === 0 && d.inFlight === 0)
     const sinkIds = () => new Set(listFiles(data).map((path) => path.split('/').at(-1)!.split('.')[0]!))
     const alertFiles = (event: 'live' | 'ended') => listFiles(join(alerts, event))
     const drainStart = Date.now()
@@ -464,8 +610,11 @@ routes:
     for (;;) {
       statuses = await Promise.all(survivors.map((i) => admin<Status>(i, '/api/status')))
       const ids = sinkIds()
-      const done = statuses.every(idle) && [...accepted.keys()].every((id) => ids.has(id)) &&
-        alertFiles('ended').length >= STREAMS && new Set(receiver.requests.filter((r) => r.answered).map((r) => r.sha)).size >= accepted.size
+      const done =
+        statuses.every(idle) &&
+        [...accepted.keys()].every((id) => ids.has(id)) &&
+        alertFiles('ended').length >= STREAMS &&
+        new Set(receiver.requests.filter((r) => r.answered).map((r) => r.sha)).size >= accepted.size
       if (done || Date.now() - drainStart > DRAIN_MS) break
       await sleep(250)
     }
@@ -475,16 +624,31 @@ routes:
     report.drainMs = Date.now() - drainStart
     for (const [index, status] of statuses.entries()) {
       // pendingEvents counts event copies, orphans included (see below): deliveries are what must be done.
-      if (!idle(status)) problems.push(`${survivors[index]!.runtime}'s /api/status after the drain shows work pending: ${JSON.stringify(status)}`)
-      if (status.spool.deadLetters > 0) problems.push(`${survivors[index]!.runtime}'s /api/status shows ${status.spool.deadLetters} dead letters`)
+      if (!idle(status))
+        problems.push(
+          `${survivors[index]!.runtime}'s /api/status after the drain shows work pending: ${JSON.stringify(status)}`,
+        )
+      if (status.spool.deadLetters > 0)
+        problems.push(`${survivors[index]!.runtime}'s /api/status shows ${status.spool.deadLetters} dead letters`)
     }
     for (const instance of survivors) {
-      const { deadLetters } = await admin<{ deadLetters: Array<{ eventId: string; destination: string; attempts: Array<{ error: string }> }> }>(instance, '/api/dead-letters')
-      if (deadLetters.length > 0) problems.push(`${instance.runtime} lists ${deadLetters.length} dead letters, e.g. ${JSON.stringify(deadLetters.slice(0, 3).map((d) => ({ id: d.eventId, destination: d.destination, errors: d.attempts.map((a) => a.error) })))}`)
-      const { streams } = await admin<{ streams: Array<{ streamId: string; status: string }> }>(instance, '/api/streams')
+      const { deadLetters } = await admin<{
+        deadLetters: Array<{ eventId: string; destination: string; attempts: Array<{ error: string }> }>
+      }>(instance, '/api/dead-letters')
+      if (deadLetters.length > 0)
+        problems.push(
+          `${instance.runtime} lists ${deadLetters.length} dead letters, e.g. ${JSON.stringify(deadLetters.slice(0, 3).map((d) => ({ id: d.eventId, destination: d.destination, errors: d.attempts.map((a) => a.error) })))}`,
+        )
+      const { streams } = await admin<{ streams: Array<{ streamId: string; status: string }> }>(
+        instance,
+        '/api/streams',
+      )
       const listed = new Map(streams.map((s) => [s.streamId, s.status]))
       const wrong = Array.from({ length: STREAMS }, (_, i) => streamId(i)).filter((id) => listed.get(id) !== 'ended')
-      if (wrong.length > 0) problems.push(`${instance.runtime}'s /api/streams: ${wrong.map((id) => `${id} ${listed.get(id) ?? 'missing'}`).join(', ')}`)
+      if (wrong.length > 0)
+        problems.push(
+          `${instance.runtime}'s /api/streams: ${wrong.map((id) => `${id} ${listed.get(id) ?? 'missing'}`).join(', ')}`,
+        )
     }
 
     // Replays after the drain, each to an instance other than the one that took the hook: nothing is written anew.
@@ -498,11 +662,19 @@ routes:
     const writesAfter = [...watcher.writes.values()].reduce((n, w) => n + w.length, 0)
     if (writesAfter !== writesBefore) {
       const again = late.filter((sent) => (watcher!.writes.get(sinkPath(sent))?.length ?? 0) > lateWrites.get(sent)!)
-      problems.push(`replays after the drain wrote ${writesAfter - writesBefore} objects to the sink again: ${again.map((s) => `#${s.n} ${s.kind}${replayedAnew.has(s.sha) ? '' : ' (answered duplicate: true)'}`).join(', ')}`)
+      problems.push(
+        `replays after the drain wrote ${writesAfter - writesBefore} objects to the sink again: ${again.map((s) => `#${s.n} ${s.kind}${replayedAnew.has(s.sha) ? '' : ' (answered duplicate: true)'}`).join(', ')}`,
+      )
     }
-    if (receiver.requests.length !== receivedBefore) problems.push(`replays after the drain reached the HTTP receiver ${receiver.requests.length - receivedBefore} times`)
-    for (const [index, status] of (await Promise.all(survivors.map((i) => admin<Status>(i, '/api/status')))).entries()) {
-      if (!idle(status)) problems.push(`${survivors[index]!.runtime}'s /api/status after the replays: ${JSON.stringify(status)}`)
+    if (receiver.requests.length !== receivedBefore)
+      problems.push(
+        `replays after the drain reached the HTTP receiver ${receiver.requests.length - receivedBefore} times`,
+      )
+    for (const [index, status] of (
+      await Promise.all(survivors.map((i) => admin<Status>(i, '/api/status')))
+    ).entries()) {
+      if (!idle(status))
+        problems.push(`${survivors[index]!.runtime}'s /api/status after the replays: ${JSON.stringify(status)}`)
     }
 
     // Event copies left in NATS with no delivery (pendingDeliveries is 0): orphans of puts that stored the event but
@@ -518,17 +690,29 @@ routes:
         if (!stored) continue
         const meta = JSON.parse(stored.header.get('Hookcast-Event')) as { id: string; type: string; receivedAt: number }
         const sent = sentBySha.get(sha256(stored.data))
-        const why = accepted.has(meta.id) ? 'accepted and delivered; its removal did not reach NATS'
-          : sent ? `hook #${sent.n}, never answered 2xx` : 'no hook of the test'
-        orphans.push({ id: meta.id, type: meta.type, why: `${why}; received ${meta.receivedAt - natsStoppedAt} ms from the NATS stop` })
+        const why = accepted.has(meta.id)
+          ? 'accepted and delivered; its removal did not reach NATS'
+          : sent
+            ? `hook #${sent.n}, never answered 2xx`
+            : 'no hook of the test'
+        orphans.push({
+          id: meta.id,
+          type: meta.type,
+          why: `${why}; received ${meta.receivedAt - natsStoppedAt} ms from the NATS stop`,
+        })
       }
     } finally {
       await nc.close()
     }
     report.orphans = orphans.length
 
-    for (const [index, status] of (await Promise.all(survivors.map((i) => admin<Status>(i, '/api/status')))).entries()) {
-      if (status.spool.pendingEvents !== orphans.length) problems.push(`${survivors[index]!.runtime}'s /api/status counts ${status.spool.pendingEvents} pending events; the events stream holds ${orphans.length}`)
+    for (const [index, status] of (
+      await Promise.all(survivors.map((i) => admin<Status>(i, '/api/status')))
+    ).entries()) {
+      if (status.spool.pendingEvents !== orphans.length)
+        problems.push(
+          `${survivors[index]!.runtime}'s /api/status counts ${status.spool.pendingEvents} pending events; the events stream holds ${orphans.length}`,
+        )
     }
 
     // The sink: every accepted event once, byte for byte; anything else there was sent (put, but unanswered).
@@ -550,7 +734,10 @@ routes:
       const sha = sha256(bytes)
       const sent = accepted.get(id)
       if (sent) {
-        if (sent.sha !== sha || sent.size !== bytes.byteLength) problems.push(`${paths[0]} (hook #${sent.n}, ${sent.kind}) differs from what was sent: ${bytes.byteLength} bytes, ${sent.size} sent`)
+        if (sent.sha !== sha || sent.size !== bytes.byteLength)
+          problems.push(
+            `${paths[0]} (hook #${sent.n}, ${sent.kind}) differs from what was sent: ${bytes.byteLength} bytes, ${sent.size} sent`,
+          )
         else report.delivered++
       } else if (sentBySha.has(sha)) {
         report.deliveredWithout2xx++ // its put reached NATS, its answer was a 503 or never came: delivered all the same
@@ -558,17 +745,24 @@ routes:
         problems.push(`object ${paths[0]} matches no hook that was sent`)
       }
       const hook = sentBySha.get(sha)
-      if (hook?.kind === 'thumbnail') thumbnailsAtSink.set(hook.stream!, [...(thumbnailsAtSink.get(hook.stream!) ?? []), { id, at: hook.at, sha }])
+      if (hook?.kind === 'thumbnail')
+        thumbnailsAtSink.set(hook.stream!, [...(thumbnailsAtSink.get(hook.stream!) ?? []), { id, at: hook.at, sha }])
     }
     const missing = [...accepted.keys()].filter((id) => !byId.has(id))
     if (missing.length > 0) {
-      problems.push(`${missing.length} accepted events are not at the sink, e.g. ${missing.slice(0, 5).map((id) => `${id} (#${accepted.get(id)!.n} ${accepted.get(id)!.kind} via ${accepted.get(id)!.by})`).join(', ')}`)
+      problems.push(
+        `${missing.length} accepted events are not at the sink, e.g. ${missing
+          .slice(0, 5)
+          .map((id) => `${id} (#${accepted.get(id)!.n} ${accepted.get(id)!.kind} via ${accepted.get(id)!.by})`)
+          .join(', ')}`,
+      )
     }
     report.sinkRewrites = [...watcher.writes.values()].reduce((n, w) => n + w.length - 1, 0)
 
     // The HTTP receiver: every accepted event (at least once); the deliveries the kill cut off came again.
     const received = new Map<string, number>()
-    for (const request of receiver.requests) if (request.answered) received.set(request.sha, (received.get(request.sha) ?? 0) + 1)
+    for (const request of receiver.requests)
+      if (request.answered) received.set(request.sha, (received.get(request.sha) ?? 0) + 1)
     report.receiverRepeats = [...received.values()].reduce((n, count) => n + count - 1, 0)
     const repeatsOther: string[] = []
     // A repeat is a delivery made again because its ack did not reach NATS: the killed instance's, or while NATS was away.
@@ -577,30 +771,51 @@ routes:
       const first = receiver.requests.find((r) => r.sha === sha && r.answered)!.at
       if (replayedAnew.has(sha)) report.repeats.replay += count - 1
       else if (first >= killedAt - RECEIVER_DELAY_MS - 500 && first <= killedAt + 500) report.repeats.kill += count - 1
-      else if (first >= natsStoppedAt - RECEIVER_DELAY_MS - 1_000 && first <= reconnectedAt + 1_000) report.repeats.natsRestart += count - 1
+      else if (first >= natsStoppedAt - RECEIVER_DELAY_MS - 1_000 && first <= reconnectedAt + 1_000)
+        report.repeats.natsRestart += count - 1
       else {
         report.repeats.other += count - 1
-        const times = receiver.requests.filter((r) => r.sha === sha).map((r) => `${r.at - base}${r.answered ? '' : ' (cut)'}`)
-        repeatsOther.push(`hook #${sentBySha.get(sha)?.n} (${sentBySha.get(sha)?.kind}, sent at +${sentBySha.get(sha)?.at}) received at +${times.join(', +')} ms`)
+        const times = receiver.requests
+          .filter((r) => r.sha === sha)
+          .map((r) => `${r.at - base}${r.answered ? '' : ' (cut)'}`)
+        repeatsOther.push(
+          `hook #${sentBySha.get(sha)?.n} (${sentBySha.get(sha)?.kind}, sent at +${sentBySha.get(sha)?.at}) received at +${times.join(', +')} ms`,
+        )
       }
     }
     const notReceived = [...accepted.values()].filter((s) => !received.has(s.sha))
-    if (notReceived.length > 0) problems.push(`${notReceived.length} accepted events never reached the HTTP receiver, e.g. ${notReceived.slice(0, 3).map((s) => `#${s.n} ${s.kind} ${s.id}`).join(', ')}`)
-    for (const sha of received.keys()) if (!sentBySha.has(sha)) problems.push(`the HTTP receiver got a body that was never sent (sha256 ${sha})`)
+    if (notReceived.length > 0)
+      problems.push(
+        `${notReceived.length} accepted events never reached the HTTP receiver, e.g. ${notReceived
+          .slice(0, 3)
+          .map((s) => `#${s.n} ${s.kind} ${s.id}`)
+          .join(', ')}`,
+      )
+    for (const sha of received.keys())
+      if (!sentBySha.has(sha)) problems.push(`the HTTP receiver got a body that was never sent (sha256 ${sha})`)
     const cut = receiver.requests.filter((r) => r.cut)
     report.cutAtKill = cut.length
     const redelivery: number[] = []
     for (const request of cut) {
       const again = receiver.requests.find((r) => r.sha === request.sha && r.answered && r.at > request.at)
-      if (!again) problems.push(`a delivery cut off by the kill (hook #${sentBySha.get(request.sha)?.n}) never came again`)
+      if (!again)
+        problems.push(`a delivery cut off by the kill (hook #${sentBySha.get(request.sha)?.n}) never came again`)
       else redelivery.push(again.at - killedAt)
     }
-    if (cut.length === 0) problems.push(`the kill cut off no delivery (${inFlightAtKill} in flight at the receiver then): nothing tested the redelivery of a dead instance's claims`)
+    if (cut.length === 0)
+      problems.push(
+        `the kill cut off no delivery (${inFlightAtKill} in flight at the receiver then): nothing tested the redelivery of a dead instance's claims`,
+      )
 
     // Lifecycle events: one live and one ended per stream; the ended one names the session's first thumbnail.
-    const lifecycles = (event: 'live' | 'ended') => alertFiles(event).map((path) => JSON.parse(readFileSync(join(alerts, event, path), 'utf8')) as {
-      event: string; data: { streamId: string; session: string; firstThumbnail?: { eventId: string } }
-    })
+    const lifecycles = (event: 'live' | 'ended') =>
+      alertFiles(event).map(
+        (path) =>
+          JSON.parse(readFileSync(join(alerts, event, path), 'utf8')) as {
+            event: string
+            data: { streamId: string; session: string; firstThumbnail?: { eventId: string } }
+          },
+      )
     const live = lifecycles('live')
     const ended = lifecycles('ended')
     report.live = live.length
@@ -611,7 +826,9 @@ routes:
       const lives = live.filter((e) => e.data.streamId === id)
       const ends = ended.filter((e) => e.data.streamId === id)
       if (lives.length !== 1 || ends.length !== 1) {
-        problems.push(`${id}: ${lives.length} live and ${ends.length} ended events (sessions ${[...new Set([...lives, ...ends].map((e) => e.data.session))].join(', ')})`)
+        problems.push(
+          `${id}: ${lives.length} live and ${ends.length} ended events (sessions ${[...new Set([...lives, ...ends].map((e) => e.data.session))].join(', ')})`,
+        )
       }
       const thumbs = (thumbnailsAtSink.get(i) ?? []).sort((a, b) => a.at - b.at)
       if (thumbs.length === 0) {
@@ -621,13 +838,18 @@ routes:
       expectedFirst.set(id, thumbs[0]!)
       for (const end of ends) {
         if (end.data.firstThumbnail?.eventId !== thumbs[0]!.id) {
-          problems.push(`${id}: the ended event names ${end.data.firstThumbnail?.eventId ?? 'no'} first thumbnail; the earliest at the sink is ${thumbs[0]!.id} (of ${thumbs.map((t) => `${t.id}@+${t.at}`).join(', ')})`)
+          problems.push(
+            `${id}: the ended event names ${end.data.firstThumbnail?.eventId ?? 'no'} first thumbnail; the earliest at the sink is ${thumbs[0]!.id} (of ${thumbs.map((t) => `${t.id}@+${t.at}`).join(', ')})`,
+          )
         }
       }
       for (const start of lives) {
         if (start.data.firstThumbnail) {
           report.liveCarryingFirst++
-          if (start.data.firstThumbnail.eventId !== thumbs[0]!.id) problems.push(`${id}: the live event names ${start.data.firstThumbnail.eventId} as first thumbnail, not ${thumbs[0]!.id}`)
+          if (start.data.firstThumbnail.eventId !== thumbs[0]!.id)
+            problems.push(
+              `${id}: the live event names ${start.data.firstThumbnail.eventId} as first thumbnail, not ${thumbs[0]!.id}`,
+            )
         }
       }
     }
@@ -638,11 +860,15 @@ routes:
     const slackMessages = slack.messages
     for (let i = 0; i < STREAMS; i++) {
       const name = streamName(i)
-      const lives = slackMessages.filter((m) => !m.threadTs && m.via !== 'chat.update' && blockText(m).includes(`*${name}* is live`))
+      const lives = slackMessages.filter(
+        (m) => !m.threadTs && m.via !== 'chat.update' && blockText(m).includes(`*${name}* is live`),
+      )
       report.slackLive += lives.length
       const liveMessage: SlackMessage | undefined = lives[0]
       if (lives.length !== 1) {
-        problems.push(`${streamId(i)}: ${lives.length} Slack live messages${lives.length > 1 ? ` (at ${lives.map((m) => m.at - killedAt).join(', ')} ms from the kill)` : ''}`)
+        problems.push(
+          `${streamId(i)}: ${lives.length} Slack live messages${lives.length > 1 ? ` (at ${lives.map((m) => m.at - killedAt).join(', ')} ms from the kill)` : ''}`,
+        )
       }
       if (!liveMessage) continue
       const first = expectedFirst.get(streamId(i))
@@ -650,12 +876,19 @@ routes:
         problems.push(`${streamId(i)}: the Slack live message has no thumbnail (${liveMessage.via})`)
       } else if (first && sha256(liveMessage.file) !== first.sha) {
         const carried = sentBySha.get(sha256(liveMessage.file))
-        problems.push(`${streamId(i)}: the Slack live message carries ${carried ? `the thumbnail sent at +${carried.at} ms` : 'an unknown image'}, not the first (${first.id})`)
+        problems.push(
+          `${streamId(i)}: the Slack live message carries ${carried ? `the thumbnail sent at +${carried.at} ms` : 'an unknown image'}, not the first (${first.id})`,
+        )
       }
-      const replies = slackMessages.filter((m) => m.threadTs === liveMessage.ts && blockText(m).includes(`*${name}* ended`))
+      const replies = slackMessages.filter(
+        (m) => m.threadTs === liveMessage.ts && blockText(m).includes(`*${name}* ended`),
+      )
       const updates = slackMessages.filter((m) => m.via === 'chat.update' && m.ts === liveMessage.ts)
       report.slackEnded += replies.length
-      if (replies.length !== 1 || updates.length !== 1) problems.push(`${streamId(i)}: ${updates.length} Slack updates and ${replies.length} ended replies in the live message's thread`)
+      if (replies.length !== 1 || updates.length !== 1)
+        problems.push(
+          `${streamId(i)}: ${updates.length} Slack updates and ${replies.length} ended replies in the live message's thread`,
+        )
     }
 
     const logs = instances.flatMap((i) => i.server.logs.map((line) => `[${i.runtime}] ${line}`))
@@ -665,23 +898,44 @@ routes:
 
     console.log(
       `cluster: seed=${SEED} sent=${report.sent} accepted=${report.accepted} statuses=${JSON.stringify(report.statuses)} ` +
-      `503=${report.unavailable.total} (${report.unavailable.duringRestart} during the NATS restart of ${report.natsAwayMs} ms, ${report.unavailable.publishTimeout} publish timeouts; ${report.lost503} not sent again) ` +
-      `reconnect=${JSON.stringify(report.reconnectMs)} kills=${report.kills} (${KILLED}, ${inFlightAtKill} deliveries in flight, ${report.cutAtKill} cut off, ` +
-      `again after ${redelivery.length ? `${Math.min(...redelivery)}-${Math.max(...redelivery)} ms` : '-'}) send-errors=${report.sendErrors} ` +
-      `(resent: ${report.duplicateOnResend} duplicate) replays=${report.replays.duplicate}/${report.replays.sent} duplicate ` +
-      `delivered=${report.delivered}/${report.accepted} delivered-without-2xx=${report.deliveredWithout2xx} missing=${missing.length} ` +
-      `sink-rewrites=${report.sinkRewrites} receiver-repeats=${report.receiverRepeats} ${JSON.stringify(report.repeats)} orphans=${report.orphans} live=${report.live} ended=${report.ended} ` +
-      `(live carrying a first thumbnail: ${report.liveCarryingFirst}; rewritten: ${rewrittenAlerts.length}) slack live=${report.slackLive} ended=${report.slackEnded} ` +
-      `error-lines=${report.errorLines} start=${(startMs / 1000).toFixed(1)}s drain=${(report.drainMs / 1000).toFixed(1)}s ` +
-      `total=${(report.totalMs / 1000).toFixed(1)}s problems=${problems.length}`,
+        `503=${report.unavailable.total} (${report.unavailable.duringRestart} during the NATS restart of ${report.natsAwayMs} ms, ${report.unavailable.publishTimeout} publish timeouts; ${report.lost503} not sent again) ` +
+        `reconnect=${JSON.stringify(report.reconnectMs)} kills=${report.kills} (${KILLED}, ${inFlightAtKill} deliveries in flight, ${report.cutAtKill} cut off, ` +
+        `again after ${redelivery.length ? `${Math.min(...redelivery)}-${Math.max(...redelivery)} ms` : '-'}) send-errors=${report.sendErrors} ` +
+        `(resent: ${report.duplicateOnResend} duplicate) replays=${report.replays.duplicate}/${report.replays.sent} duplicate ` +
+        `delivered=${report.delivered}/${report.accepted} delivered-without-2xx=${report.deliveredWithout2xx} missing=${missing.length} ` +
+        `sink-rewrites=${report.sinkRewrites} receiver-repeats=${report.receiverRepeats} ${JSON.stringify(report.repeats)} orphans=${report.orphans} live=${report.live} ended=${report.ended} ` +
+        `(live carrying a first thumbnail: ${report.liveCarryingFirst}; rewritten: ${rewrittenAlerts.length}) slack live=${report.slackLive} ended=${report.slackEnded} ` +
+        `error-lines=${report.errorLines} start=${(startMs / 1000).toFixed(1)}s drain=${(report.drainMs / 1000).toFixed(1)}s ` +
+        `total=${(report.totalMs / 1000).toFixed(1)}s problems=${problems.length}`,
     )
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true })
-    writeFileSync(join(ROOT, 'test-artifacts', 'cluster.json'), JSON.stringify({
-      ...report, killedAt, base, natsStoppedAt, natsBackAt, reconnectedAt, problems, orphanCopies: orphans, repeatsOther, killedAtMs: killedAt - base, natsStopAtMs: natsStoppedAt - base, reconnectedAtMs: reconnectedAt - base,
-      errors: [...new Set(errors.map((l) => l.replace(/"time":"[^"]+",?/, '').slice(0, 400)))].slice(0, 40),
-      natsWarnings: nats.logs.filter((line) => /\[(WRN|ERR)\]/.test(line)).slice(0, 40),
-    }, null, 2))
-    expect(problems, `cluster run (seed ${SEED}); details in test-artifacts/cluster.json, server logs in test-artifacts/server-logs/`).toEqual([])
+    writeFileSync(
+      join(ROOT, 'test-artifacts', 'cluster.json'),
+      JSON.stringify(
+        {
+          ...report,
+          killedAt,
+          base,
+          natsStoppedAt,
+          natsBackAt,
+          reconnectedAt,
+          problems,
+          orphanCopies: orphans,
+          repeatsOther,
+          killedAtMs: killedAt - base,
+          natsStopAtMs: natsStoppedAt - base,
+          reconnectedAtMs: reconnectedAt - base,
+          errors: [...new Set(errors.map((l) => l.replace(/"time":"[^"]+",?/, '').slice(0, 400)))].slice(0, 40),
+          natsWarnings: nats.logs.filter((line) => /\[(WRN|ERR)\]/.test(line)).slice(0, 40),
+        },
+        null,
+        2,
+      ),
+    )
+    expect(
+      problems,
+      `cluster run (seed ${SEED}); details in test-artifacts/cluster.json, server logs in test-artifacts/server-logs/`,
+    ).toEqual([])
     expect(report.kills).toBe(1)
     expect(report.unavailable.duringRestart).toBeGreaterThan(0)
     expect(report.delivered).toBe(report.accepted)

@@ -101,7 +101,15 @@ function createLoad(seed: number) {
   function take(): Omit<Hook, 'headers'> & { thumbnail?: { feedId: string; streamId: string; timestamp: number } } {
     const i = n++
     const ts = BASE_TS + i * 37
-    const kind = rng.weighted<Kind>({ thumbnail: 40, feeds: 18, recordings: 9, media: 9, transcoder: 8, viewerConnection: 10, future: 6 })
+    const kind = rng.weighted<Kind>({
+      thumbnail: 40,
+      feeds: 18,
+      recordings: 9,
+      media: 9,
+      transcoder: 8,
+      viewerConnection: 10,
+      future: 6,
+    })
     const stream = rng.pick(streams)
     const [account, name] = stream.streamId.split('/') as [string, string]
     let hook: Omit<Hook, 'headers'> & { thumbnail?: { feedId: string; streamId: string; timestamp: number } }
@@ -110,9 +118,17 @@ function createLoad(seed: number) {
         // Mostly small; some over the spool's 256 KiB body cache (read back at delivery); a few of full resolution,
         // so a kill can land in the middle of writing one (a torn record for recovery to cut off).
         const roll = rng.next()
-        const size = roll < 0.02 ? rng.int(1_000_000, 2_500_000) : roll < 0.12 ? rng.int(260_000, 420_000) : rng.int(2_000, 40_000)
+        const size =
+          roll < 0.02 ? rng.int(1_000_000, 2_500_000) : roll < 0.12 ? rng.int(260_000, 420_000) : rng.int(2_000, 40_000)
         const feedId = stream.active.length > 0 ? rng.pick(stream.active) : stream.last
-        hook = { n: i, kind, event: 'thumbnail', streamId: stream.streamId, body: jpeg(`crash-loop-${seed}-${i}`, size), thumbnail: { feedId, streamId: stream.streamId, timestamp: ts } }
+        hook = {
+          n: i,
+          kind,
+          event: 'thumbnail',
+          streamId: stream.streamId,
+          body: jpeg(`crash-loop-${seed}-${i}`, size),
+          thumbnail: { feedId, streamId: stream.streamId, timestamp: ts },
+        }
         break
       }
       case 'feeds': {
@@ -120,29 +136,66 @@ function createLoad(seed: number) {
           const feedId = uuid(rng)
           stream.active.push(feedId)
           stream.last = feedId
-          hook = json(kind, { ...PAYLOADS.feedsStarted, timestamp: ts, data: { feedId, accountId: account, name, streamId: stream.streamId, started: ts - 100, active: true } })
+          hook = json(kind, {
+            ...PAYLOADS.feedsStarted,
+            timestamp: ts,
+            data: { feedId, accountId: account, name, streamId: stream.streamId, started: ts - 100, active: true },
+          })
         } else {
           const feedId = stream.active.splice(rng.int(0, stream.active.length - 1), 1)[0]!
-          hook = json(kind, { ...PAYLOADS.feedsEnded, timestamp: ts, data: { feedId, accountId: account, name, streamId: stream.streamId, active: false, ended: ts - 100 } })
+          hook = json(kind, {
+            ...PAYLOADS.feedsEnded,
+            timestamp: ts,
+            data: { feedId, accountId: account, name, streamId: stream.streamId, active: false, ended: ts - 100 },
+          })
         }
         hook.streamId = stream.streamId
         break
       }
       case 'recordings':
-        hook = json(kind, { ...PAYLOADS.recordingsCompleted, timestamp: ts, data: { ...PAYLOADS.recordingsCompleted.data, recordFileId: i, streamName: name, recordedOn: ts - 5_000 } })
+        hook = json(kind, {
+          ...PAYLOADS.recordingsCompleted,
+          timestamp: ts,
+          data: { ...PAYLOADS.recordingsCompleted.data, recordFileId: i, streamName: name, recordedOn: ts - 5_000 },
+        })
         break
       case 'media':
-        hook = json(kind, { ...PAYLOADS.mediaCompleted, timestamp: ts, data: { ...PAYLOADS.mediaCompleted.data, mediaAssetId: rng.hex(32), streamName: name, streamId: stream.streamId, startTime: ts - 60_000 } })
+        hook = json(kind, {
+          ...PAYLOADS.mediaCompleted,
+          timestamp: ts,
+          data: {
+            ...PAYLOADS.mediaCompleted.data,
+            mediaAssetId: rng.hex(32),
+            streamName: name,
+            streamId: stream.streamId,
+            startTime: ts - 60_000,
+          },
+        })
         break
       case 'transcoder':
-        hook = json(kind, { ...PAYLOADS.transcoderActive, event: rng.pick(['ACTIVE', 'STOPPED', 'PENDING']), timestamp: ts, data: { ...PAYLOADS.transcoderActive.data, transcoderId: uuid(rng) } })
+        hook = json(kind, {
+          ...PAYLOADS.transcoderActive,
+          event: rng.pick(['ACTIVE', 'STOPPED', 'PENDING']),
+          timestamp: ts,
+          data: { ...PAYLOADS.transcoderActive.data, transcoderId: uuid(rng) },
+        })
         break
       case 'viewerConnection':
-        hook = json(kind, { ...PAYLOADS.viewerAttempt, event: rng.pick(['ViewerAttempt', 'ViewerConnected', 'ViewerDisconnected']), timestamp: ts, data: { name, accountId: account, streamId: stream.streamId } })
+        hook = json(kind, {
+          ...PAYLOADS.viewerAttempt,
+          event: rng.pick(['ViewerAttempt', 'ViewerConnected', 'ViewerDisconnected']),
+          timestamp: ts,
+          data: { name, accountId: account, streamId: stream.streamId },
+        })
         break
       case 'future':
         // A kind the platform may add later: accepted and routed like any other.
-        hook = json(kind, { type: 'clips', event: 'ready', timestamp: ts, data: { clipId: rng.hex(16), streamId: stream.streamId } })
+        hook = json(kind, {
+          type: 'clips',
+          event: 'ready',
+          timestamp: ts,
+          data: { clipId: rng.hex(16), streamId: stream.streamId },
+        })
         break
     }
     hook.n = i
@@ -155,8 +208,11 @@ function createLoad(seed: number) {
       const signature = await sign(hook.body, SECRET)
       const headers: Record<string, string> = thumbnail
         ? {
-            'content-type': 'image/jpeg', 'x-millicast-signature': signature, 'x-millicast-feed-id': thumbnail.feedId,
-            'x-millicast-stream-id': thumbnail.streamId, 'x-millicast-timestamp': String(thumbnail.timestamp),
+            'content-type': 'image/jpeg',
+            'x-millicast-signature': signature,
+            'x-millicast-feed-id': thumbnail.feedId,
+            'x-millicast-stream-id': thumbnail.streamId,
+            'x-millicast-timestamp': String(thumbnail.timestamp),
           }
         : { 'content-type': 'application/json', 'x-millicast-signature': signature }
       return { ...hook, headers }
@@ -170,7 +226,15 @@ function uuid(rng: Prng): string {
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
-interface SentEvent { n: number; kind: Kind; event: string; streamId?: string; sha: string; size: number; generation?: number }
+interface SentEvent {
+  n: number
+  kind: Kind
+  event: string
+  streamId?: string
+  sha: string
+  size: number
+  generation?: number
+}
 
 type KillMode = 'after-exit' | 'at-once' | 'during-start'
 
@@ -220,16 +284,19 @@ async function startHashingReceiver(rng: Prng) {
       const sha = hash.digest('hex')
       const sticky = sha.startsWith('00') && (refused.get(sha) ?? 0) < STICKY_FAILURES
       const fail = sticky || Date.now() < downUntil || rng.next() < 0.05
-      setTimeout(() => {
-        if (fail) {
-          answered503++
-          if (sticky) refused.set(sha, (refused.get(sha) ?? 0) + 1)
-          res.writeHead(503).end()
-          return
-        }
-        received.set(sha, (received.get(sha) ?? 0) + 1)
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
-      }, rng.int(0, 30))
+      setTimeout(
+        () => {
+          if (fail) {
+            answered503++
+            if (sticky) refused.set(sha, (refused.get(sha) ?? 0) + 1)
+            res.writeHead(503).end()
+            return
+          }
+          received.set(sha, (received.get(sha) ?? 0) + 1)
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+        },
+        rng.int(0, 30),
+      )
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -241,10 +308,11 @@ async function startHashingReceiver(rng: Prng) {
     down(ms: number) {
       downUntil = Date.now() + ms
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -271,7 +339,9 @@ describe.each<Runtime>(RUNTIMES.filter((runtime) => ONLY.includes(runtime)))('cr
     const spoolDir = join(tmp.path, 'spool')
     const config = join(tmp.path, 'config.yaml')
     // Small segments, so the spool rotates, deletes and copies forward segments all along the run.
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
@@ -289,7 +359,8 @@ routes:
   - to: [disk, hook]
   - when: { type: stream }
     to: [disk]
-`)
+`,
+    )
     const kills = createPrng(deriveSeed(runtimeSeed, 'kills'))
     const plan = Array.from({ length: KILLS }, () => ({
       uptimeMs: Math.round(kills.between(...UPTIME_MS)),
@@ -300,11 +371,29 @@ routes:
     }))
     const load = createLoad(runtimeSeed)
     const report: Report = {
-      runtime, seed: SEED, kills: 0, killModes: { 'after-exit': 0, 'at-once': 0, 'during-start': 0 },
-      killedStarting: { total: 0, beforeListening: 0 }, restarts: 0, failedStarts: [], sent: 0, accepted: 0, statuses: {},
-      sendErrors: 0, delivered: 0, missing: 0, corrupt: 0, duplicates: 0, unacknowledgedDelivered: 0,
-      notifier: { received: 0, missing: 0, repeats: 0, answered503: 0 }, streamEvents: { live: 0, ended: 0 }, retries: 0,
-      outages: 0, drainMs: 0, totalMs: 0, problems: [],
+      runtime,
+      seed: SEED,
+      kills: 0,
+      killModes: { 'after-exit': 0, 'at-once': 0, 'during-start': 0 },
+      killedStarting: { total: 0, beforeListening: 0 },
+      restarts: 0,
+      failedStarts: [],
+      sent: 0,
+      accepted: 0,
+      statuses: {},
+      sendErrors: 0,
+      delivered: 0,
+      missing: 0,
+      corrupt: 0,
+      duplicates: 0,
+      unacknowledgedDelivered: 0,
+      notifier: { received: 0, missing: 0, repeats: 0, answered503: 0 },
+      streamEvents: { live: 0, ended: 0 },
+      retries: 0,
+      outages: 0,
+      drainMs: 0,
+      totalMs: 0,
+      problems: [],
     }
     const { problems } = report
     const sentBySha = new Map<string, SentEvent>()
@@ -325,7 +414,9 @@ routes:
         } catch (error) {
           await server.kill()
           const message = String((error as Error).message)
-          const reason = message.split('\n').find((line) => /in use|cannot start|rror/.test(line) && !line.startsWith(runtime)) ?? message.split('\n')[0]!
+          const reason =
+            message.split('\n').find((line) => /in use|cannot start|rror/.test(line) && !line.startsWith(runtime)) ??
+            message.split('\n')[0]!
           report.failedStarts.push(`pid ${server.process.pid}: ${reason.slice(0, 300)}`)
           if (attempt >= START_ATTEMPTS) throw new Error(`gave up after ${attempt} failed starts in a row: ${reason}`)
           await sleep(RESTART_SEC_MS)
@@ -339,7 +430,12 @@ routes:
       return (await response.json()) as T
     }
 
-    interface StreamView { streamId: string; status: string; feeds: number; latestThumbnail: { eventId: string; url: string } | null }
+    interface StreamView {
+      streamId: string
+      status: string
+      feeds: number
+      latestThumbnail: { eventId: string; url: string } | null
+    }
     /** Streams whose state held a latest thumbnail at the previous check (README: the state survives restarts). */
     const hadThumbnail = new Map<string, string>()
     /**
@@ -354,7 +450,9 @@ routes:
           for (const stream of streams) {
             const before = hadThumbnail.get(stream.streamId)
             if (before && !stream.latestThumbnail) {
-              problems.push(`after restart ${restart} stream ${stream.streamId} has no thumbnail any more (it had ${before} at an earlier restart)`)
+              problems.push(
+                `after restart ${restart} stream ${stream.streamId} has no thumbnail any more (it had ${before} at an earlier restart)`,
+              )
               hadThumbnail.delete(stream.streamId)
             }
             if (stream.latestThumbnail) hadThumbnail.set(stream.streamId, stream.latestThumbnail.eventId)
@@ -362,12 +460,18 @@ routes:
         }
         for (const stream of streams) {
           if (!stream.latestThumbnail) continue
-          const response = await fetch(`${server.url}${stream.latestThumbnail.url}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+          const response = await fetch(`${server.url}${stream.latestThumbnail.url}`, {
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+          })
           await response.arrayBuffer()
-          if (response.status !== 200) broken.push(`${stream.streamId} lists ${stream.latestThumbnail.eventId}, served ${response.status}`)
+          if (response.status !== 200)
+            broken.push(`${stream.streamId} lists ${stream.latestThumbnail.eventId}, served ${response.status}`)
         }
         if (broken.length === 0) return
-        if (round === 2) problems.push(`after restart ${restart} the stream state lists thumbnails it cannot serve: ${broken.join('; ')}`)
+        if (round === 2)
+          problems.push(
+            `after restart ${restart} the stream state lists thumbnails it cannot serve: ${broken.join('; ')}`,
+          )
         await sleep(50) // a newer thumbnail may have replaced it between the two requests: look again
       }
     }
@@ -398,12 +502,22 @@ routes:
         if (!server) return
         const gen = generation
         const hook = await load.next()
-        const event: SentEvent = { n: hook.n, kind: hook.kind, event: hook.event, ...(hook.streamId ? { streamId: hook.streamId } : {}), sha: sha256(hook.body), size: hook.body.byteLength }
+        const event: SentEvent = {
+          n: hook.n,
+          kind: hook.kind,
+          event: hook.event,
+          ...(hook.streamId ? { streamId: hook.streamId } : {}),
+          sha: sha256(hook.body),
+          size: hook.body.byteLength,
+        }
         sentBySha.set(event.sha, event)
         report.sent++
         try {
           const response = await fetch(`${server.url}/hooks/millicast`, {
-            method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(15_000),
+            method: 'POST',
+            headers: hook.headers,
+            body: hook.body as Uint8Array<ArrayBuffer>,
+            signal: AbortSignal.timeout(15_000),
           })
           const text = await response.text()
           report.statuses[response.status] = (report.statuses[response.status] ?? 0) + 1
@@ -441,10 +555,17 @@ routes:
           // Restarted at once, and that start crashes too, at a random moment of its start or recovery.
           const starting = spawn()
           let listening = false
-          void starting.ready.then(() => { listening = true }, () => {})
+          void starting.ready.then(
+            () => {
+              listening = true
+            },
+            () => {},
+          )
           await Promise.race([sleep(step.startKillMs), starting.exited])
           if (starting.process.exitCode !== null) {
-            report.failedStarts.push(`pid ${starting.process.pid}: exited with ${starting.process.exitCode} before the planned kill: ${starting.logs.find((l) => /in use|cannot start|rror/.test(l)) ?? starting.logs.at(-1)}`)
+            report.failedStarts.push(
+              `pid ${starting.process.pid}: exited with ${starting.process.exitCode} before the planned kill: ${starting.logs.find((l) => /in use|cannot start|rror/.test(l)) ?? starting.logs.at(-1)}`,
+            )
           } else {
             await starting.kill()
             report.kills++
@@ -469,15 +590,23 @@ routes:
 
     // Drain: nothing pending, every lane idle; again after the tracker's flap window (its `ended` events come then).
     interface Status {
-      spool: { pendingEvents: number; pendingDeliveries: number; deadLetters: number; bytes: number; oldestPendingAgeMs: number }
+      spool: {
+        pendingEvents: number
+        pendingDeliveries: number
+        deadLetters: number
+        bytes: number
+        oldestPendingAgeMs: number
+      }
       destinations: Array<{ destination: string; pending: number; inFlight: number; circuit: string }>
     }
-    const idle = (status: Status) => status.spool.pendingDeliveries === 0 && status.spool.pendingEvents === 0 &&
+    const idle = (status: Status) =>
+      status.spool.pendingDeliveries === 0 &&
+      status.spool.pendingEvents === 0 &&
       status.destinations.every((d) => d.pending === 0 && d.inFlight === 0)
     const drainStart = Date.now()
     // Events pending with no delivery pending never drain: waiting longer for them would only slow the report.
-    const deliveriesDone = (status: Status) => status.spool.pendingDeliveries === 0 &&
-      status.destinations.every((d) => d.pending === 0 && d.inFlight === 0)
+    const deliveriesDone = (status: Status) =>
+      status.spool.pendingDeliveries === 0 && status.destinations.every((d) => d.pending === 0 && d.inFlight === 0)
     const waitIdle = async (until: number): Promise<Status> => {
       let status = await admin<Status>(server, '/api/status')
       let doneSince = Infinity
@@ -494,10 +623,15 @@ routes:
       status = await waitIdle(drainStart + DRAIN_MS + FLAP_WINDOW_MS + 1_500)
     }
     report.drainMs = Date.now() - drainStart
-    if (!idle(status)) problems.push(`not drained after ${Math.round(report.drainMs / 1000)} s: ${JSON.stringify(status)}`)
+    if (!idle(status))
+      problems.push(`not drained after ${Math.round(report.drainMs / 1000)} s: ${JSON.stringify(status)}`)
     if (status.spool.deadLetters > 0) {
-      const { deadLetters } = await admin<{ deadLetters: Array<{ eventId: string; destination: string; attempts: Array<{ error: string }> }> }>(server, '/api/dead-letters')
-      problems.push(`${deadLetters.length} dead letters, e.g. ${JSON.stringify(deadLetters.slice(0, 3).map((d) => ({ id: d.eventId, destination: d.destination, errors: d.attempts.map((a) => a.error) })))}`)
+      const { deadLetters } = await admin<{
+        deadLetters: Array<{ eventId: string; destination: string; attempts: Array<{ error: string }> }>
+      }>(server, '/api/dead-letters')
+      problems.push(
+        `${deadLetters.length} dead letters, e.g. ${JSON.stringify(deadLetters.slice(0, 3).map((d) => ({ id: d.eventId, destination: d.destination, errors: d.attempts.map((a) => a.error) })))}`,
+      )
     }
     const streams = await admin<{ streams: StreamView[] }>(server, '/api/streams')
     await checkThumbnails(server, report.restarts)
@@ -507,28 +641,35 @@ routes:
     const exitCode = await server.stop()
     if (exitCode !== 0) problems.push(`SIGTERM after the drain exited with ${exitCode}`)
     const segmentsAfterDrain = readdirSync(join(spoolDir, 'segments'))
-    if (segmentsAfterDrain.length > 1) problems.push(`spool segments left after the drain: ${segmentsAfterDrain.join(', ')}`)
+    if (segmentsAfterDrain.length > 1)
+      problems.push(`spool segments left after the drain: ${segmentsAfterDrain.join(', ')}`)
     const deadFiles = readdirSync(join(spoolDir, 'dead'))
     if (deadFiles.length > 0) problems.push(`files in spool/dead: ${deadFiles.slice(0, 5).join(', ')}`)
     const inboxFiles = readdirSync(join(spoolDir, 'inbox'))
     if (inboxFiles.length > 0) problems.push(`files in spool/inbox: ${inboxFiles.slice(0, 5).join(', ')}`)
     const failedBefore = report.failedStarts.length
     server = await supervisedStart()
-    if (report.failedStarts.length > failedBefore) problems.push(`a start after a clean stop failed: ${report.failedStarts.at(-1)}`)
+    if (report.failedStarts.length > failedBefore)
+      problems.push(`a start after a clean stop failed: ${report.failedStarts.at(-1)}`)
     try {
       const reopened = await admin<Status>(server, '/api/status')
       if (reopened.spool.pendingDeliveries > 0 || reopened.spool.pendingEvents > 0 || reopened.spool.deadLetters > 0) {
-        problems.push(`after a clean restart the spool still holds ${reopened.spool.pendingEvents} pending events, ${reopened.spool.pendingDeliveries} pending deliveries and ${reopened.spool.deadLetters} dead letters`)
+        problems.push(
+          `after a clean restart the spool still holds ${reopened.spool.pendingEvents} pending events, ${reopened.spool.pendingDeliveries} pending deliveries and ${reopened.spool.deadLetters} dead letters`,
+        )
       }
     } finally {
       await server.stop()
     }
     if (leftoverTemps.length > 0) {
       // Not an acceptance condition by itself (the next start sweeps them), but worth seeing in the report.
-      console.log(`crash-loop ${runtime}: ${leftoverTemps.length} temp files of killed processes were in the fs sink's .hookcast-tmp after the drain`)
+      console.log(
+        `crash-loop ${runtime}: ${leftoverTemps.length} temp files of killed processes were in the fs sink's .hookcast-tmp after the drain`,
+      )
     }
     const tempsAfterRestart = listFiles(join(data, '.hookcast-tmp'))
-    if (tempsAfterRestart.length > 0) problems.push(`temp files never swept from the fs sink: ${tempsAfterRestart.slice(0, 5).join(', ')}`)
+    if (tempsAfterRestart.length > 0)
+      problems.push(`temp files never swept from the fs sink: ${tempsAfterRestart.slice(0, 5).join(', ')}`)
 
     // The sink: every accepted event once, byte for byte; nothing that was not sent; the tracker's own events.
     const files = listFiles(data).filter((path) => !path.startsWith('.hookcast-tmp/'))
@@ -552,7 +693,10 @@ routes:
       const bytes = readFileSync(join(data, paths[0]!))
       if (bytes.byteLength !== event.size || sha256(bytes) !== event.sha) {
         report.corrupt++
-        if (report.corrupt <= 5) problems.push(`${paths[0]} (event #${event.n}, ${event.kind}) differs from what was sent: ${bytes.byteLength} bytes, ${event.size} sent`)
+        if (report.corrupt <= 5)
+          problems.push(
+            `${paths[0]} (event #${event.n}, ${event.kind}) differs from what was sent: ${bytes.byteLength} bytes, ${event.size} sent`,
+          )
       } else {
         report.delivered++
       }
@@ -578,8 +722,11 @@ routes:
       }
     }
     // The tracker is fed from the spool: a stream with an accepted `started` has had a session, so a `live` event.
-    for (const streamId of new Set([...accepted.values()].filter((e) => e.kind === 'feeds' && e.event === 'started').map((e) => e.streamId!))) {
-      if (!streamsLive.has(streamId)) problems.push(`stream ${streamId} had an accepted feeds/started but no stream/live event reached the sink`)
+    for (const streamId of new Set(
+      [...accepted.values()].filter((e) => e.kind === 'feeds' && e.event === 'started').map((e) => e.streamId!),
+    )) {
+      if (!streamsLive.has(streamId))
+        problems.push(`stream ${streamId} had an accepted feeds/started but no stream/live event reached the sink`)
     }
     // The HTTP notifier (original mode: the exact bytes): every accepted event answered 2xx at least once.
     report.notifier.answered503 = receiver.answered503()
@@ -590,13 +737,25 @@ routes:
     }
     const notNotified = [...accepted.entries()].filter(([, event]) => !receiver!.received.has(event.sha))
     report.notifier.missing = notNotified.length
-    if (notNotified.length > 0) problems.push(`${notNotified.length} accepted events never reached the HTTP notifier, e.g. ${notNotified.slice(0, 3).map(([id, e]) => `${id} (#${e.n} ${e.kind})`).join(', ')}`)
+    if (notNotified.length > 0)
+      problems.push(
+        `${notNotified.length} accepted events never reached the HTTP notifier, e.g. ${notNotified
+          .slice(0, 3)
+          .map(([id, e]) => `${id} (#${e.n} ${e.kind})`)
+          .join(', ')}`,
+      )
     if (missing.length > 0) {
       problems.push(`${missing.length} accepted events are not at the sink`)
       for (const id of missing.slice(0, 5)) {
         const event = accepted.get(id)!
-        const trail = spawned.flatMap((s, index) => s.logs.filter((line) => line.includes(id)).map((line) => `  [start ${index + 1}, pid ${s.process.pid}] ${line}`))
-        problems.push(`missing ${id}: event #${event.n} ${event.kind}/${event.event}, ${event.size} bytes, accepted by start ${event.generation}; its log lines:\n${trail.join('\n') || '  (none)'}`)
+        const trail = spawned.flatMap((s, index) =>
+          s.logs
+            .filter((line) => line.includes(id))
+            .map((line) => `  [start ${index + 1}, pid ${s.process.pid}] ${line}`),
+        )
+        problems.push(
+          `missing ${id}: event #${event.n} ${event.kind}/${event.event}, ${event.size} bytes, accepted by start ${event.generation}; its log lines:\n${trail.join('\n') || '  (none)'}`,
+        )
       }
     }
     if (report.duplicates > 0) problems.push(`${report.duplicates} accepted events have more than one object`)
@@ -614,28 +773,46 @@ routes:
 
     // What the servers said along the way (retries and errors explain most failures).
     const allLogs = spawned.flatMap((s) => s.logs)
-    report.retries = allLogs.filter((line) => line.includes('"msg":"delivery failed; will retry"') && !line.includes('"destination":"hook"')).length
+    report.retries = allLogs.filter(
+      (line) => line.includes('"msg":"delivery failed; will retry"') && !line.includes('"destination":"hook"'),
+    ).length
     const errors = allLogs.filter((line) => /"level":"error"/.test(line) || /Unhandled|uncaught/i.test(line))
-    if (errors.length > 0) problems.push(`${errors.length} error lines in the server logs, e.g.\n  ${[...new Set(errors.map((l) => l.replace(/"time":"[^"]+",?/, '').slice(0, 400)))].slice(0, 5).join('\n  ')}`)
-    if (report.retries > 0) problems.push(`${report.retries} retried deliveries to the disk sink or the tracker, which never fail on their own, e.g.\n  ${allLogs.filter((line) => line.includes('"msg":"delivery failed; will retry"') && !line.includes('"destination":"hook"')).slice(0, 3).join('\n  ')}`)
+    if (errors.length > 0)
+      problems.push(
+        `${errors.length} error lines in the server logs, e.g.\n  ${[...new Set(errors.map((l) => l.replace(/"time":"[^"]+",?/, '').slice(0, 400)))].slice(0, 5).join('\n  ')}`,
+      )
+    if (report.retries > 0)
+      problems.push(
+        `${report.retries} retried deliveries to the disk sink or the tracker, which never fail on their own, e.g.\n  ${allLogs
+          .filter(
+            (line) => line.includes('"msg":"delivery failed; will retry"') && !line.includes('"destination":"hook"'),
+          )
+          .slice(0, 3)
+          .join('\n  ')}`,
+      )
     if (report.failedStarts.length > 0) {
-      problems.push(`${report.failedStarts.length} failed starts (a supervisor must always be able to bring it back): ${[...new Set(report.failedStarts)].slice(0, 3).join(' | ')}`)
+      problems.push(
+        `${report.failedStarts.length} failed starts (a supervisor must always be able to bring it back): ${[...new Set(report.failedStarts)].slice(0, 3).join(' | ')}`,
+      )
     }
     report.totalMs = Date.now() - started
 
     const streamsSeen = streams.streams.map((s) => `${s.streamId}:${s.status}`).join(' ')
     console.log(
       `crash-loop ${runtime}: seed=${SEED} kills=${report.kills} (after-exit ${report.killModes['after-exit']}, at-once ${report.killModes['at-once']}, ` +
-      `during-start ${report.killModes['during-start']}: ${report.killedStarting.total} starts killed, ${report.killedStarting.beforeListening} before listening) ` +
-      `restarts=${report.restarts} failed-starts=${report.failedStarts.length} sent=${report.sent} accepted=${report.accepted} ` +
-      `statuses=${JSON.stringify(report.statuses)} send-errors=${report.sendErrors} delivered=${report.delivered}/${report.accepted} ` +
-      `missing=${report.missing} corrupt=${report.corrupt} duplicates=${report.duplicates} unacknowledged-delivered=${report.unacknowledgedDelivered} ` +
-      `notifier=${report.notifier.received} received, ${report.notifier.missing} missing, ${report.notifier.repeats} repeats, ${report.notifier.answered503} answered 503, ${report.outages} outages ` +
-      `stream-events=live:${report.streamEvents.live},ended:${report.streamEvents.ended} retries=${report.retries} ` +
-      `drain=${(report.drainMs / 1000).toFixed(1)}s total=${(report.totalMs / 1000).toFixed(1)}s streams=[${streamsSeen}] problems=${problems.length}`,
+        `during-start ${report.killModes['during-start']}: ${report.killedStarting.total} starts killed, ${report.killedStarting.beforeListening} before listening) ` +
+        `restarts=${report.restarts} failed-starts=${report.failedStarts.length} sent=${report.sent} accepted=${report.accepted} ` +
+        `statuses=${JSON.stringify(report.statuses)} send-errors=${report.sendErrors} delivered=${report.delivered}/${report.accepted} ` +
+        `missing=${report.missing} corrupt=${report.corrupt} duplicates=${report.duplicates} unacknowledged-delivered=${report.unacknowledgedDelivered} ` +
+        `notifier=${report.notifier.received} received, ${report.notifier.missing} missing, ${report.notifier.repeats} repeats, ${report.notifier.answered503} answered 503, ${report.outages} outages ` +
+        `stream-events=live:${report.streamEvents.live},ended:${report.streamEvents.ended} retries=${report.retries} ` +
+        `drain=${(report.drainMs / 1000).toFixed(1)}s total=${(report.totalMs / 1000).toFixed(1)}s streams=[${streamsSeen}] problems=${problems.length}`,
     )
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true })
-    writeFileSync(join(ROOT, 'test-artifacts', `crash-loop-${runtime}.json`), JSON.stringify({ ...report, pids: spawned.map((s) => s.process.pid), dir: tmp.path }, null, 2))
+    writeFileSync(
+      join(ROOT, 'test-artifacts', `crash-loop-${runtime}.json`),
+      JSON.stringify({ ...report, pids: spawned.map((s) => s.process.pid), dir: tmp.path }, null, 2),
+    )
     expect(problems, `crash loop on ${runtime} (seed ${SEED}); server logs in test-artifacts/server-logs/`).toEqual([])
     expect(report.kills).toBeGreaterThanOrEqual(KILLS)
     expect(report.delivered).toBe(report.accepted)
@@ -644,4 +821,5 @@ routes:
 })
 
 // Fails loudly rather than silently testing nothing when the filter names no runtime.
-if (!RUNTIMES.some((runtime) => ONLY.includes(runtime))) throw new Error(`CRASH_LOOP_RUNTIMES names no runtime of ${RUNTIMES.join(', ')}`)
+if (!RUNTIMES.some((runtime) => ONLY.includes(runtime)))
+  throw new Error(`CRASH_LOOP_RUNTIMES names no runtime of ${RUNTIMES.join(', ')}`)

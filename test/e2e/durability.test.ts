@@ -24,7 +24,9 @@ interface Setup {
 function setup(dir: string, receiverUrl: string, extra = '', routeTo = '[disk, hook]'): Setup {
   const data = join(dir, 'data')
   const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
@@ -34,37 +36,53 @@ notifiers:
 spool: { dir: "${join(dir, 'spool')}" }
 routes:
   - to: ${routeTo}
-${extra}`)
+${extra}`,
+  )
   return { dir, data, config }
 }
 
 /** Distinct signed events: thumbnails of a few sizes and feed events. */
 async function makeHooks(count: number, tag: string): Promise<SignedHook[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => i % 3 === 0
-    ? signedJson({ ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + i, data: { ...PAYLOADS.feedsStarted.data, name: `${tag}-${i}` } })
-    : signedThumbnail({ body: jpeg(`${tag}-${i}`, 5_000 + (i % 7) * 15_000), timestamp: 1_700_000_000_000 + i })))
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      i % 3 === 0
+        ? signedJson({
+            ...PAYLOADS.feedsStarted,
+            timestamp: 1_700_000_000_000 + i,
+            data: { ...PAYLOADS.feedsStarted.data, name: `${tag}-${i}` },
+          })
+        : signedThumbnail({ body: jpeg(`${tag}-${i}`, 5_000 + (i % 7) * 15_000), timestamp: 1_700_000_000_000 + i }),
+    ),
+  )
 }
 
 /** The bytes each accepted id must end up as, by id. */
 type Accepted = Map<string, Buffer>
 
-async function sendAll(url: string, hooks: SignedHook[], concurrency: number, onAccepted?: (count: number) => void): Promise<Accepted> {
+async function sendAll(
+  url: string,
+  hooks: SignedHook[],
+  concurrency: number,
+  onAccepted?: (count: number) => void,
+): Promise<Accepted> {
   const accepted: Accepted = new Map()
   let next = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < hooks.length) {
-      const hook = hooks[next++]!
-      try {
-        const response = await post(url, hook)
-        if (response.status === 200) {
-          accepted.set(((await response.json()) as { id: string }).id, Buffer.from(hook.body))
-          onAccepted?.(accepted.size)
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < hooks.length) {
+        const hook = hooks[next++]!
+        try {
+          const response = await post(url, hook)
+          if (response.status === 200) {
+            accepted.set(((await response.json()) as { id: string }).id, Buffer.from(hook.body))
+            onAccepted?.(accepted.size)
+          }
+        } catch {
+          // the server died under us: this one was not acknowledged
         }
-      } catch {
-        // the server died under us: this one was not acknowledged
       }
-    }
-  }))
+    }),
+  )
   return accepted
 }
 
@@ -73,7 +91,9 @@ const idOfFile = (path: string) => path.split('/').at(-1)!.split('.')[0]!
 describe.each<Runtime>(['node', 'bun', 'deno'])('kill -9 mid-burst on %s', (runtime) => {
   let receiver: Receiver
   const tmp = tempDir(`hookcast-kill-${runtime}-`)
-  beforeAll(async () => { receiver = await startReceiver() })
+  beforeAll(async () => {
+    receiver = await startReceiver()
+  })
   afterAll(async () => {
     await receiver.close()
     tmp.remove()
@@ -94,9 +114,17 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('kill -9 mid-burst on %s', (runt
 
     server = await startServer(runtime, config, SECRET_ENV)
     try {
-      const received = () => new Set(receiver.requests.map((r) => r.headers['x-millicast-feed-id'] ? sha(r) : sha(r)))
-      await eventually(() => [...accepted.keys()].every((id) => listFiles(data).some((f) => idOfFile(f) === id)), 30_000)
-      await eventually(() => accepted.size <= received().size && [...accepted.values()].every((body) => received().has(body.toString('base64'))), 30_000)
+      const received = () => new Set(receiver.requests.map((r) => (r.headers['x-millicast-feed-id'] ? sha(r) : sha(r))))
+      await eventually(
+        () => [...accepted.keys()].every((id) => listFiles(data).some((f) => idOfFile(f) === id)),
+        30_000,
+      )
+      await eventually(
+        () =>
+          accepted.size <= received().size &&
+          [...accepted.values()].every((body) => received().has(body.toString('base64'))),
+        30_000,
+      )
     } finally {
       await server.stop()
     }
@@ -126,8 +154,12 @@ describe('destination outages, rate limits, dead letters and a full spool (node)
   let receiver: Receiver
   let tmp: ReturnType<typeof tempDir>
   let server: RunningServer | undefined
-  beforeAll(async () => { receiver = await startReceiver() })
-  afterAll(async () => { await receiver.close() })
+  beforeAll(async () => {
+    receiver = await startReceiver()
+  })
+  afterAll(async () => {
+    await receiver.close()
+  })
   afterEach(async () => {
     await server?.stop()
     server = undefined
@@ -157,12 +189,23 @@ delivery:
     rmSync(data) // disk fixed: everything lands there while the HTTP destination is still down
     await eventually(() => listFiles(data).length === 20)
     for (const [id, body] of accepted) {
-      expect(readFileSync(join(data, listFiles(data).find((f) => idOfFile(f) === id)!)).equals(body), `disk copy of ${id}`).toBe(true)
+      expect(
+        readFileSync(join(data, listFiles(data).find((f) => idOfFile(f) === id)!)).equals(body),
+        `disk copy of ${id}`,
+      ).toBe(true)
     }
 
     httpHealthy = true
     const before = receiver.requests.length
-    await eventually(() => new Set(receiver.requests.slice(before).filter(() => true).map(sha)).size === 20)
+    await eventually(
+      () =>
+        new Set(
+          receiver.requests
+            .slice(before)
+            .filter(() => true)
+            .map(sha),
+        ).size === 20,
+    )
     const delivered = new Set(receiver.requests.slice(before).map(sha))
     for (const body of accepted.values()) expect(delivered.has(body.toString('base64'))).toBe(true)
   }, 60_000)
@@ -188,7 +231,11 @@ delivery:
     expect(receiver.requests).toHaveLength(1)
 
     // ...and `hookcast replay` delivers it once the receiver is fixed.
-    const cli = spawnSync(process.execPath, ['bin/hookcast.js', 'replay', '--all', '--config', config], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...SECRET_ENV } })
+    const cli = spawnSync(process.execPath, ['bin/hookcast.js', 'replay', '--all', '--config', config], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...SECRET_ENV },
+    })
     expect(cli.status).toBe(0)
     expect(cli.stdout).toContain('queued 1 dead letter for replay')
     await eventually(() => receiver.requests.length === 2)
@@ -205,9 +252,12 @@ delivery:
     server = await startServer('node', config, SECRET_ENV)
     const hookUrl = `${server.url}/hooks/millicast`
     const segments = join(tmp.path, 'spool', 'segments')
-    const spoolHolds = (marker: string) => readdirSync(segments).some((f) => readFileSync(join(segments, f)).includes(marker))
+    const spoolHolds = (marker: string) =>
+      readdirSync(segments).some((f) => readFileSync(join(segments, f)).includes(marker))
 
-    const hooks = await Promise.all([0, 1, 2].map((i) => signedThumbnail({ body: jpeg(`full-${i}`, 100_000), timestamp: 1_700_000_000_000 + i })))
+    const hooks = await Promise.all(
+      [0, 1, 2].map((i) => signedThumbnail({ body: jpeg(`full-${i}`, 100_000), timestamp: 1_700_000_000_000 + i })),
+    )
     expect((await post(hookUrl, hooks[0]!)).status).toBe(200)
     expect((await post(hookUrl, hooks[1]!)).status).toBe(200)
     expect(spoolHolds('full-1')).toBe(true)
@@ -222,7 +272,9 @@ delivery:
     server = await startServer('node', config, SECRET_ENV)
     await eventually(() => receiver.requests.length >= 2)
     await sleep(500)
-    expect(receiver.requests.map(sha).sort()).toEqual([hooks[0]!, hooks[1]!].map((h) => Buffer.from(h.body).toString('base64')).sort())
+    expect(receiver.requests.map(sha).sort()).toEqual(
+      [hooks[0]!, hooks[1]!].map((h) => Buffer.from(h.body).toString('base64')).sort(),
+    )
   }, 60_000)
 
   it('answers 503 when the disk is full, and keeps nothing of that event', async (context) => {
@@ -235,17 +287,27 @@ delivery:
     try {
       let healthy = false
       receiver.answer = () => ({ status: healthy ? 200 : 503 })
-      const { config } = setup(tmp.path, receiver.url, `${fastRetries}\nstreams: { dir: "${join(tmp.path, 'streams')}" }\n`, '[hook]')
+      const { config } = setup(
+        tmp.path,
+        receiver.url,
+        `${fastRetries}\nstreams: { dir: "${join(tmp.path, 'streams')}" }\n`,
+        '[hook]',
+      )
       server = await startServer('node', config, SECRET_ENV)
       const hookUrl = `${server.url}/hooks/millicast`
-      const hooks = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => signedThumbnail({ body: jpeg(`disk-${i}`, 100_000), timestamp: 1_700_000_000_000 + i })))
+      const hooks = await Promise.all(
+        [0, 1, 2, 3, 4, 5].map((i) =>
+          signedThumbnail({ body: jpeg(`disk-${i}`, 100_000), timestamp: 1_700_000_000_000 + i }),
+        ),
+      )
       const statuses: number[] = []
       for (const hook of hooks) statuses.push((await post(hookUrl, hook)).status)
       const accepted = statuses.filter((status) => status === 200).length
       expect(accepted).toBeGreaterThanOrEqual(2)
       expect(statuses.slice(accepted).every((status) => status === 503)).toBe(true) // full means full, not half-written
       const segments = join(spoolDir, 'segments')
-      const spoolHolds = (marker: string) => readdirSync(segments).some((f) => readFileSync(join(segments, f)).includes(marker))
+      const spoolHolds = (marker: string) =>
+        readdirSync(segments).some((f) => readFileSync(join(segments, f)).includes(marker))
       expect(spoolHolds(`disk-${accepted - 1}`)).toBe(true)
       expect(spoolHolds(`disk-${accepted}`)).toBe(false)
 
@@ -255,7 +317,12 @@ delivery:
       server = await startServer('node', config, SECRET_ENV)
       await eventually(() => receiver.requests.length >= accepted)
       await sleep(500)
-      expect(receiver.requests.map(sha).sort()).toEqual(hooks.slice(0, accepted).map((h) => Buffer.from(h.body).toString('base64')).sort())
+      expect(receiver.requests.map(sha).sort()).toEqual(
+        hooks
+          .slice(0, accepted)
+          .map((h) => Buffer.from(h.body).toString('base64'))
+          .sort(),
+      )
     } finally {
       await server?.stop()
       server = undefined

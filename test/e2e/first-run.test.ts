@@ -18,14 +18,30 @@ import { skipWhen } from '../support/skip.ts'
 
 const LINK = /^\s+(http:\/\/\S+)\/login#token=([A-Za-z0-9_-]+)$/
 const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const skipBrowser = !existsSync(CHROMIUM) && !process.env.CI
-  && `${CHROMIUM} is missing (apt-get install chromium); it never skips in CI`
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+const skipBrowser =
+  !existsSync(CHROMIUM) && !process.env.CI && `${CHROMIUM} is missing (apt-get install chromium); it never skips in CI`
 
 /** The environment of a newcomer: nothing of hookcast's set. */
 function newcomerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra }
-  for (const name of ['MILLICAST_WEBHOOK_SECRET', 'HOOKCAST_ADMIN_TOKEN', 'HOOKCAST_CONFIG', 'HOOKCAST_CONFIG_YAML', 'HOST', 'HOOKCAST_LOG_LEVEL']) delete env[name]
+  for (const name of [
+    'MILLICAST_WEBHOOK_SECRET',
+    'HOOKCAST_ADMIN_TOKEN',
+    'HOOKCAST_CONFIG',
+    'HOOKCAST_CONFIG_YAML',
+    'HOST',
+    'HOOKCAST_LOG_LEVEL',
+  ])
+    delete env[name]
   return env
 }
 
@@ -48,14 +64,20 @@ function linksIn(lines: readonly string[]) {
 async function npmStart(cwd: string): Promise<FirstRun> {
   const [command, ...args] = serverCommand('node', 'unused').slice(0, -2)
   const inRepository = args.map((arg) => (!arg.startsWith('-') && existsSync(join(ROOT, arg)) ? join(ROOT, arg) : arg))
-  const child: ChildProcess = spawn(command!, inRepository, { cwd, env: newcomerEnv({ PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn(command!, inRepository, {
+    cwd,
+    env: newcomerEnv({ PORT: '0' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const lines: string[] = []
   onOutputLines(child, (line) => lines.push(line))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    mkdirSync(join(ROOT, 'test-artifacts/server-logs'), { recursive: true })
-    writeFileSync(join(ROOT, `test-artifacts/server-logs/first-run-${child.pid}.log`), lines.join('\n') + '\n')
-    resolve()
-  }))
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      mkdirSync(join(ROOT, 'test-artifacts/server-logs'), { recursive: true })
+      writeFileSync(join(ROOT, `test-artifacts/server-logs/first-run-${child.pid}.log`), lines.join('\n') + '\n')
+      resolve()
+    }),
+  )
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     await exited
@@ -74,11 +96,18 @@ async function npmStart(cwd: string): Promise<FirstRun> {
 
 /** `hookcast send` as a user runs it (the package's bin), with no secret given. */
 function hookcastSend(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'send', ...args], { cwd: ROOT, env: newcomerEnv() })
+  const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'send', ...args], {
+    cwd: ROOT,
+    env: newcomerEnv(),
+  })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
 }
 
@@ -94,7 +123,11 @@ function signIn(url: string, token: string): Promise<Response> {
 
 const cookieOf = (response: Response) => response.headers.get('set-cookie')?.split(';')[0]
 
-interface StreamView { streamId: string; status: string; latestThumbnail: { url: string } | null }
+interface StreamView {
+  streamId: string
+  status: string
+  latestThumbnail: { url: string } | null
+}
 
 /** The token shows up on exactly one line of the output (its link), and never in a JSON log line. */
 function printedOnce(lines: readonly string[], token: string): void {
@@ -161,7 +194,7 @@ describe.each([
     const lobby = await eventually(async () => {
       const response = await fetch(`${run.url}/api/streams`, { headers: session })
       expect(response.status).toBe(200)
-      const { streams } = await response.json() as { streams: StreamView[] }
+      const { streams } = (await response.json()) as { streams: StreamView[] }
       return streams.find((stream) => stream.streamId === 'ACME/lobby' && stream.latestThumbnail !== null)
     })
     expect(lobby.status).toBe('live')
@@ -187,7 +220,9 @@ describe.each([
 
     // Still closed to everyone else, and no token ever in the JSON log.
     expect((await fetch(`${run.url}/api/streams`)).status).toBe(401)
-    expect((await fetch(`${run.url}/api/streams`, { headers: { authorization: `Bearer ${next.token}` } })).status).toBe(401)
+    expect((await fetch(`${run.url}/api/streams`, { headers: { authorization: `Bearer ${next.token}` } })).status).toBe(
+      401,
+    )
     printedOnce(run.lines, first.token)
     printedOnce(run.lines, next.token)
   })
@@ -211,7 +246,9 @@ describe('the sign-in link in headless Chromium (node)', skipWhen(skipBrowser), 
 
   it('opens the streams page at once, takes the token out of the address bar, and works once', async () => {
     for (const kind of ['feeds-started', 'thumbnail']) {
-      expect((await hookcastSend([kind, '--url', `${run.url}/hooks/millicast`, '--stream', 'ACME/browser'])).code).toBe(0)
+      expect((await hookcastSend([kind, '--url', `${run.url}/hooks/millicast`, '--stream', 'ACME/browser'])).code).toBe(
+        0,
+      )
     }
     const { origin, token } = run.links()[0]!
     const link = `${origin}/login#token=${token}`
@@ -220,7 +257,9 @@ describe('the sign-in link in headless Chromium (node)', skipWhen(skipBrowser), 
     const page = await context.newPage()
     const problems: string[] = []
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`) })
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`)
+    })
     await page.goto(link)
     await page.waitForSelector('[data-stream-id="ACME/browser"] img', { timeout: 15_000 })
     expect(page.url()).toBe(`${run.url}/`)
@@ -254,7 +293,7 @@ describe('the sign-in link in headless Chromium (node)', skipWhen(skipBrowser), 
     // Stop at the form's submit, to see the page as the post leaves it.
     await page.addInitScript(() => {
       HTMLFormElement.prototype.submit = function submit() {
-        (window as unknown as { submitted: string }).submitted = new FormData(this).get('token') as string
+        ;(window as unknown as { submitted: string }).submitted = new FormData(this).get('token') as string
       }
     })
     await page.goto(`${run.url}/login#token=not-a-real-token`)
@@ -272,12 +311,15 @@ describe.each(['deno', 'bun'] as const)('first run on %s', (runtime: Runtime) =>
 
   it('prints a sign-in link once it listens, which signs in once', async () => {
     const config = join(tmp.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET:-bWlsbGljYXN0LXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk=}"] }
 spool: { dir: "${join(tmp.path, 'spool')}" }
 routes: []
-`)
+`,
+    )
     const server = await startServer(runtime, config, { HOOKCAST_ADMIN_TOKEN: '' })
     try {
       const link = await eventually(() => linksIn(server.logs)[0], 15_000)
@@ -301,13 +343,16 @@ describe.each(RUNTIMES)('no admin.token on a public address (%s)', (runtime: Run
   afterAll(() => tmp.remove())
   const config = (admin: string) => {
     const path = join(tmp.path, `config-${admin ? 'links' : 'off'}.yaml`)
-    writeFileSync(path, `
+    writeFileSync(
+      path,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 spool: { dir: "${join(tmp.path, `spool-${admin ? 'links' : 'off'}`)}" }
 routes: []
 admin: { token: "\${HOOKCAST_ADMIN_TOKEN:-}"${admin} }
-`)
+`,
+    )
     return path
   }
   // The example config's pattern with the variable unset, listening on every interface.

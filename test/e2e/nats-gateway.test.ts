@@ -23,7 +23,9 @@ let nats: NatsTestServer
 const dir = tempDir('hookcast-nats-gateway-')
 const gateways: Gateway[] = []
 
-const configFor = (instance: string) => parseConfig(`
+const configFor = (instance: string) =>
+  parseConfig(
+    `
 server: { maxBodyBytes: 512KiB }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -39,7 +41,9 @@ routes:
   - when: { type: [stream] }
     to: [alerts]
 # ${instance}
-`, {})
+`,
+    {},
+  )
 
 async function open(instance: string): Promise<Gateway> {
   const gateway = await createGateway(configFor(instance), { log: silentLogger })
@@ -60,29 +64,52 @@ describe('gateway on NATS JetStream', () => {
   it('delivers through JetStream, tracks streams in KV across instances, and does not deliver a replay twice', async () => {
     const [a, b] = [await open('a'), await open('b')]
     const started = await signedJson(PAYLOADS.feedsStarted)
-    const thumb = await signedThumbnail({ body: jpeg('nats-first', 20_000), timestamp: PAYLOADS.feedsStarted.data.started + 1_000 })
+    const thumb = await signedThumbnail({
+      body: jpeg('nats-first', 20_000),
+      timestamp: PAYLOADS.feedsStarted.data.started + 1_000,
+    })
     const first = await post(URL_BASE, started, a.fetch)
     expect(first.status).toBe(200)
-    const startedId = (await first.json() as { id: string }).id
+    const startedId = ((await first.json()) as { id: string }).id
     expect((await post(URL_BASE, thumb, b.fetch)).status).toBe(200) // the thumbnail lands on the other instance
     const again = await post(URL_BASE, thumb, a.fetch) // the same hook, replayed to another instance
     expect(again.status).toBe(200)
     expect(((await again.json()) as { duplicate: boolean }).duplicate).toBe(true)
 
-    const thumbId = (await (await post(URL_BASE, thumb, b.fetch)).json() as { id: string }).id
-    await eventually(() => listFiles(join(dir.path, 'data')).includes(`thumbnail/${thumbId}.jpg`) && listFiles(join(dir.path, 'data')).length === 2, 15_000)
-    expect(readFileSync(join(dir.path, 'data', 'thumbnail', `${thumbId}.jpg`)).equals(Buffer.from(thumb.body))).toBe(true)
+    const thumbId = ((await (await post(URL_BASE, thumb, b.fetch)).json()) as { id: string }).id
+    await eventually(
+      () =>
+        listFiles(join(dir.path, 'data')).includes(`thumbnail/${thumbId}.jpg`) &&
+        listFiles(join(dir.path, 'data')).length === 2,
+      15_000,
+    )
+    expect(readFileSync(join(dir.path, 'data', 'thumbnail', `${thumbId}.jpg`)).equals(Buffer.from(thumb.body))).toBe(
+      true,
+    )
     // One live alert for the session, whichever instance tracked which hook.
-    await eventually(() => listFiles(join(dir.path, 'alerts')).filter((f) => f.startsWith('live/')).length === 1, 15_000)
+    await eventually(
+      () => listFiles(join(dir.path, 'alerts')).filter((f) => f.startsWith('live/')).length === 1,
+      15_000,
+    )
     // Either instance's admin API lists the stream, and the events every instance accepted, with their deliveries.
     const admin = { headers: { authorization: `Bearer ${TOKEN}` } }
     await eventually(async () => {
-      const { events } = await (await b.fetch(new Request('http://hookcast.test/api/events', admin))).json() as { events: Array<{ id: string; deliveries: Array<{ state: string }> }> }
+      const { events } = (await (await b.fetch(new Request('http://hookcast.test/api/events', admin))).json()) as {
+        events: Array<{ id: string; deliveries: Array<{ state: string }> }>
+      }
       const seen = events.find((e) => e.id === startedId) // accepted by a, delivered by either
-      return seen !== undefined && seen.deliveries.every((d) => d.state === 'delivered') && events.some((e) => e.id === thumbId)
+      return (
+        seen !== undefined &&
+        seen.deliveries.every((d) => d.state === 'delivered') &&
+        events.some((e) => e.id === thumbId)
+      )
     }, 15_000)
     for (const gateway of [a, b]) {
-      const streams = await (await gateway.fetch(new Request('http://hookcast.test/api/streams', { headers: { authorization: `Bearer ${TOKEN}` } }))).json() as { streams: Array<{ streamId: string; status: string }> }
+      const streams = (await (
+        await gateway.fetch(
+          new Request('http://hookcast.test/api/streams', { headers: { authorization: `Bearer ${TOKEN}` } }),
+        )
+      ).json()) as { streams: Array<{ streamId: string; status: string }> }
       expect(streams.streams.map((s) => s.streamId)).toContain(PAYLOADS.feedsStarted.data.streamId)
     }
   }, 60_000)
@@ -103,18 +130,22 @@ describe('gateway on NATS JetStream', () => {
     const later = await signedJson({ ...PAYLOADS.feedsEnded, timestamp: PAYLOADS.feedsEnded.timestamp + 9 })
     const answer = await post(URL_BASE, later, gateway.fetch)
     expect(answer.status).toBe(200)
-    const { id } = await answer.json() as { id: string }
+    const { id } = (await answer.json()) as { id: string }
     await eventually(() => listFiles(join(dir.path, 'data')).includes(`feeds/${id}.json`), 15_000)
   }, 60_000)
 
   it('hookcast check connects, and names max_payload when it is smaller than server.maxBodyBytes', async () => {
     const config = join(dir.path, 'check.yaml')
-    const write = (maxBody: string) => writeFileSync(config, `
+    const write = (maxBody: string) =>
+      writeFileSync(
+        config,
+        `
 server: { host: 127.0.0.1, maxBodyBytes: ${maxBody} }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { type: nats, servers: ["${nats.url}"] }
-`)
+`,
+      )
     write('512KiB')
     const fits = await hookcast(['check', '--config', config])
     expect(fits.stdout).toMatch(/JetStream on, max_payload 1048576/)
@@ -131,8 +162,12 @@ function hookcast(args: string[]): Promise<{ code: number | null; stdout: string
     const child = spawn(process.execPath, ['bin/hookcast.js', ...args], { cwd: ROOT })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk) => { stdout += chunk })
-    child.stderr.on('data', (chunk) => { stderr += chunk })
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
     child.on('exit', (code) => resolve({ code, stdout, stderr }))
   })
 }

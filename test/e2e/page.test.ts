@@ -16,8 +16,14 @@ import { skipWhen } from '../support/skip.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ]
 const TOKEN = 'page-test-admin-token'
 const ENV = { MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_ADMIN_TOKEN: TOKEN }
@@ -26,13 +32,22 @@ const WAIT = { timeout: 15_000 }
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
 
 // CI installs chromium (.ci/run), so there a missing browser is a failure, not a skip.
-const skip = !existsSync(CHROMIUM) && !process.env.CI
-  && `${CHROMIUM} is missing (apt-get install chromium); it never skips in CI`
+const skip =
+  !existsSync(CHROMIUM) && !process.env.CI && `${CHROMIUM} is missing (apt-get install chromium); it never skips in CI`
 
 function feed(event: 'started' | 'ended', stream: string, feedId: string, at: number): Promise<SignedHook> {
   return signedJson({
-    type: 'feeds', event, timestamp: at + 3,
-    data: { feedId, accountId: 'ZG6NWV', name: stream, streamId: `ZG6NWV/${stream}`, active: event === 'started', [event]: at },
+    type: 'feeds',
+    event,
+    timestamp: at + 3,
+    data: {
+      feedId,
+      accountId: 'ZG6NWV',
+      name: stream,
+      streamId: `ZG6NWV/${stream}`,
+      active: event === 'started',
+      [event]: at,
+    },
   })
 }
 
@@ -42,10 +57,20 @@ function thumbnail(stream: string, feedId: string, at: number): Promise<SignedHo
 
 /** Waits until the stream's image under `container` shows the thumbnail `eventId`, decoded. */
 async function imageShown(page: Page, container: string, streamId: string, eventId: string): Promise<void> {
-  await page.waitForFunction(([container, streamId, eventId]) => {
-    const img = document.querySelector<HTMLImageElement>(`${container} [data-stream-id="${streamId}"] img`)
-    return img !== null && img.dataset.eventId === eventId && img.src.includes(`v=${eventId}`) && img.complete && img.naturalWidth > 0
-  }, [container, streamId, eventId] as const, WAIT)
+  await page.waitForFunction(
+    ([container, streamId, eventId]) => {
+      const img = document.querySelector<HTMLImageElement>(`${container} [data-stream-id="${streamId}"] img`)
+      return (
+        img !== null &&
+        img.dataset.eventId === eventId &&
+        img.src.includes(`v=${eventId}`) &&
+        img.complete &&
+        img.naturalWidth > 0
+      )
+    },
+    [container, streamId, eventId] as const,
+    WAIT,
+  )
 }
 
 describe('live streams page in headless Chromium (node)', skipWhen(skip), () => {
@@ -60,7 +85,9 @@ describe('live streams page in headless Chromium (node)', skipWhen(skip), () => 
     receiver = await startReceiver()
     receiver.answer = () => ({ status: 400, body: '{"error":"not accepting yet"}' })
     const config = join(tmp.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 notifiers:
@@ -72,7 +99,8 @@ delivery: { retry: { schedule: [200ms], jitter: 0 } }
 routes:
   - when: { type: feeds }
     to: [hook]
-`)
+`,
+    )
     server = await startServer('node', config, ENV)
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
     mkdirSync(ARTIFACTS, { recursive: true })
@@ -129,7 +157,9 @@ routes:
 
   it('is closed without the token: the API answers 401, / is the login form, a wrong token is refused', async () => {
     expect((await fetch(`${server.url}/api/streams`)).status).toBe(401)
-    expect((await fetch(`${server.url}/api/streams`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200)
+    expect((await fetch(`${server.url}/api/streams`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(
+      200,
+    )
 
     const page = await open()
     await page.waitForSelector('form[action="/login"] input[name=token]', WAIT)
@@ -194,7 +224,10 @@ routes:
 
     // Beta's only feed ends: "reconnecting" during the flap window, then it leaves the grid for the ended list.
     await send(await feed('ended', 'beta', 'feed-b1', Date.now()))
-    await page.waitForSelector('#live-grid [data-stream-id="ZG6NWV/beta"][data-status="ending"] .badge.reconnecting', WAIT)
+    await page.waitForSelector(
+      '#live-grid [data-stream-id="ZG6NWV/beta"][data-status="ending"] .badge.reconnecting',
+      WAIT,
+    )
     await page.waitForSelector('#live-grid [data-stream-id="ZG6NWV/beta"]', { state: 'detached', ...WAIT })
     await imageShown(page, '#ended-list', 'ZG6NWV/beta', beta1)
     expect(await page.textContent('#ended-list [data-stream-id="ZG6NWV/beta"]')).toContain('beta')
@@ -208,10 +241,14 @@ routes:
     const started = await send(await feed('started', 'gamma', 'feed-g1', t0))
     await send(await feed('started', 'gamma', 'feed-g2', t0 + 500)) // left dead for "Replay all"
     const gamma1 = await send(await thumbnail('gamma', 'feed-g1', t0 + 1_000))
-    const dead = page.locator(`#events-body tr[data-event-id="${started}"] [data-destination="hook"][data-state="dead"]`)
+    const dead = page.locator(
+      `#events-body tr[data-event-id="${started}"] [data-destination="hook"][data-state="dead"]`,
+    )
     await dead.waitFor(WAIT)
     expect(await dead.locator('.chip').textContent()).toBe('dead')
-    expect(await dead.locator('.detail').textContent()).toMatch(/after 1 attempt: hook \(http:\/\/127\.0\.0\.1:\d+\) answered 400/)
+    expect(await dead.locator('.detail').textContent()).toMatch(
+      /after 1 attempt: hook \(http:\/\/127\.0\.0\.1:\d+\) answered 400/,
+    )
     await page.waitForSelector('#dead-count.bad', WAIT)
     await imageShown(page, '#live-grid', 'ZG6NWV/gamma', gamma1)
 
@@ -226,15 +263,25 @@ routes:
     await phone.screenshot({ path: join(ARTIFACTS, 'page-phone.png') })
     await phone.screenshot({ path: join(ARTIFACTS, 'page-phone-full.png'), fullPage: true })
     await phone.locator('#events').screenshot({ path: join(ARTIFACTS, 'page-phone-events.png') })
-    const columns = await phone.$eval('#live-grid', (grid) => getComputedStyle(grid).gridTemplateColumns.split(' ').length)
+    const columns = await phone.$eval(
+      '#live-grid',
+      (grid) => getComputedStyle(grid).gridTemplateColumns.split(' ').length,
+    )
     expect(columns).toBe(1)
 
     // The receiver is fixed: replaying this one delivery delivers it, and only it.
     receiver.answer = () => ({ status: 200 })
     const before = receiver.requests.length
     await dead.locator('button.replay').click(WAIT)
-    await page.waitForSelector(`#events-body tr[data-event-id="${started}"] [data-destination="hook"][data-state="delivered"]`, WAIT)
-    await eventually(() => receiver.requests.slice(before).some((r) => (JSON.parse(r.body.toString()) as { id?: string }).id === started), 5_000)
+    await page.waitForSelector(
+      `#events-body tr[data-event-id="${started}"] [data-destination="hook"][data-state="delivered"]`,
+      WAIT,
+    )
+    await eventually(
+      () =>
+        receiver.requests.slice(before).some((r) => (JSON.parse(r.body.toString()) as { id?: string }).id === started),
+      5_000,
+    )
     expect(receiver.requests.length - before).toBe(1)
 
     // The other dead letters (gamma's second feed, the earlier tests' feed hooks) go with "Replay all".
@@ -253,8 +300,17 @@ routes:
     const page = await openSignedIn()
     const name = '<img src=x onerror=alert(1)>"quoted"&amp;'
     const hook = await signedJson({
-      type: 'feeds', event: 'started', timestamp: Date.now(),
-      data: { feedId: 'feed-x', accountId: 'ZG6NWV', name, streamId: `ZG6NWV/${name}`, active: true, started: Date.now() },
+      type: 'feeds',
+      event: 'started',
+      timestamp: Date.now(),
+      data: {
+        feedId: 'feed-x',
+        accountId: 'ZG6NWV',
+        name,
+        streamId: `ZG6NWV/${name}`,
+        active: true,
+        started: Date.now(),
+      },
     })
     await send(hook)
     const tile = page.locator('#live-grid .tile', { hasText: '"quoted"' })

@@ -27,7 +27,9 @@ describe.each([...RUNTIMES, 'node24' as const, 'lambda' as const])('gateway on %
 
   beforeAll(async () => {
     const config = join(dir.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 server: { maxBodyBytes: 16MiB }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
@@ -36,8 +38,11 @@ sinks:
 spool: { dir: "${join(dir.path, 'spool')}" }
 routes:
   - to: [disk]
-`)
-    server = await startServer(runtime, config, { MILLICAST_WEBHOOK_SECRET: 'bWlsbGljYXN0LXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk=' })
+`,
+    )
+    server = await startServer(runtime, config, {
+      MILLICAST_WEBHOOK_SECRET: 'bWlsbGljYXN0LXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk=',
+    })
     hookUrl = `${server.url}/hooks/millicast`
   }, 40_000)
 
@@ -54,13 +59,17 @@ routes:
   it('stores every JSON kind and thumbnails byte for byte', async () => {
     const hooks: SignedHook[] = []
     for (const payload of Object.values(PAYLOADS)) hooks.push(await signedJson(payload))
-    for (let i = 0; i < 3; i++) hooks.push(await signedThumbnail({ body: jpeg(`${runtime}-${i}`, i * 400_000), timestamp: 1679973930415 + i }))
-    const answers = await Promise.all(hooks.map(async (hook) => {
-      const response = await post(hookUrl, hook)
-      expect(response.status).toBe(200)
-      return (await response.json()) as { id: string }
-    }))
-    for (const [i, answer] of answers.entries()) expect(await storedBytes(answer.id)).toEqual(Buffer.from(hooks[i]!.body))
+    for (let i = 0; i < 3; i++)
+      hooks.push(await signedThumbnail({ body: jpeg(`${runtime}-${i}`, i * 400_000), timestamp: 1679973930415 + i }))
+    const answers = await Promise.all(
+      hooks.map(async (hook) => {
+        const response = await post(hookUrl, hook)
+        expect(response.status).toBe(200)
+        return (await response.json()) as { id: string }
+      }),
+    )
+    for (const [i, answer] of answers.entries())
+      expect(await storedBytes(answer.id)).toEqual(Buffer.from(hooks[i]!.body))
     expect(listFiles(data)).toHaveLength(hooks.length)
     expect(listFiles(data).filter((path) => path.startsWith('thumbnail/ZG6NWV/sample_stream/'))).toHaveLength(3)
   })
@@ -112,7 +121,8 @@ function streamLargeBody(url: string, total: number): Promise<{ sent: number; st
   const piece = Buffer.alloc(256 * 1024, 0x41)
   const framed = Buffer.concat([Buffer.from(`${piece.byteLength.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
   // A well-formed signature, or the body is refused (401) before a byte of it is read.
-  const head = `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: image/jpeg\r\n` +
+  const head =
+    `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: image/jpeg\r\n` +
     `Transfer-Encoding: chunked\r\nX-Millicast-Signature: sha1=${'0'.repeat(40)}\r\nConnection: close\r\n\r\n`
   return new Promise((resolve) => {
     let sent = 0

@@ -16,21 +16,40 @@ const ENV = { MILLICAST_WEBHOOK_SECRET: SECRET, SLACK_TOKEN: BOT_TOKEN }
 
 function feed(event: 'started' | 'ended', stream: string, feedId: string, at: number) {
   return signedJson({
-    type: 'feeds', event, timestamp: at + 3,
-    data: { feedId, accountId: 'ZG6NWV', name: stream, streamId: `ZG6NWV/${stream}`, active: event === 'started', [event]: at },
+    type: 'feeds',
+    event,
+    timestamp: at + 3,
+    data: {
+      feedId,
+      accountId: 'ZG6NWV',
+      name: stream,
+      streamId: `ZG6NWV/${stream}`,
+      active: event === 'started',
+      [event]: at,
+    },
   })
 }
 
 function recording(stream: string, at: number) {
   return signedJson({
-    type: 'recordings', event: 'completed', timestamp: at,
-    data: { recordFileId: 7975, tokenId: 142366, streamName: stream, recordedOn: at - 60_000, metadata: { format: 'MPEG-4', duration: 60 } },
+    type: 'recordings',
+    event: 'completed',
+    timestamp: at,
+    data: {
+      recordFileId: 7975,
+      tokenId: 142366,
+      streamName: stream,
+      recordedOn: at - 60_000,
+      metadata: { format: 'MPEG-4', duration: 60 },
+    },
   })
 }
 
 function writeConfig(dir: string, notifier: string): string {
   const path = join(dir, 'config.yaml')
-  writeFileSync(path, `
+  writeFileSync(
+    path,
+    `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 notifiers:
@@ -42,7 +61,8 @@ delivery:
 routes:
   - when: { type: [stream, recordings, media] }
     to: [slack]
-`)
+`,
+  )
   return path
 }
 
@@ -56,7 +76,10 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
 
   beforeAll(async () => {
     slack = await startSlack()
-    const config = writeConfig(tmp.path, `{ type: slack, token: "\${SLACK_TOKEN}", channel: ${CHANNEL}, apiUrl: "${slack.apiUrl}", thumbnailWait: 1500ms, minInterval: 200ms }`)
+    const config = writeConfig(
+      tmp.path,
+      `{ type: slack, token: "\${SLACK_TOKEN}", channel: ${CHANNEL}, apiUrl: "${slack.apiUrl}", thumbnailWait: 1500ms, minInterval: 200ms }`,
+    )
     server = await startServer(runtime, config, ENV)
     hookUrl = `${server.url}/hooks/millicast`
   }, 40_000)
@@ -68,9 +91,20 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
 
   it('posts one live message with the first thumbnail, threads the recording, and ends with an update and the last thumbnail', async () => {
     const t0 = Date.now()
-    const first = await signedThumbnail({ body: jpeg(`${runtime}-alpha-1`, 40_000), streamId: 'ZG6NWV/alpha', timestamp: t0 + 1_000 })
-    const last = await signedThumbnail({ body: jpeg(`${runtime}-alpha-2`, 40_000), streamId: 'ZG6NWV/alpha', timestamp: t0 + 31_000 })
-    for (const hook of [await feed('started', 'alpha', 'feed-a', t0), await feed('started', 'alpha', 'feed-b', t0 + 50)]) {
+    const first = await signedThumbnail({
+      body: jpeg(`${runtime}-alpha-1`, 40_000),
+      streamId: 'ZG6NWV/alpha',
+      timestamp: t0 + 1_000,
+    })
+    const last = await signedThumbnail({
+      body: jpeg(`${runtime}-alpha-2`, 40_000),
+      streamId: 'ZG6NWV/alpha',
+      timestamp: t0 + 31_000,
+    })
+    for (const hook of [
+      await feed('started', 'alpha', 'feed-a', t0),
+      await feed('started', 'alpha', 'feed-b', t0 + 50),
+    ]) {
       expect((await post(hookUrl, hook)).status).toBe(200)
     }
     await sleep(300)
@@ -118,7 +152,10 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
   it('a flap gives neither an ended nor a second live', async () => {
     const t0 = Date.now()
     await post(hookUrl, await feed('started', 'charlie', 'c1', t0))
-    await post(hookUrl, await signedThumbnail({ body: jpeg(`${runtime}-charlie`), streamId: 'ZG6NWV/charlie', timestamp: t0 + 500 }))
+    await post(
+      hookUrl,
+      await signedThumbnail({ body: jpeg(`${runtime}-charlie`), streamId: 'ZG6NWV/charlie', timestamp: t0 + 500 }),
+    )
     await post(hookUrl, await feed('ended', 'charlie', 'c1', t0 + 5_000))
     await post(hookUrl, await feed('started', 'charlie', 'c2', t0 + 5_400))
     await eventually(() => about(slack.messages, 'ZG6NWV/charlie').length === 1)
@@ -135,11 +172,15 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
     // and arrives after it is sent. Load only makes it later (each step may come 1 ms early: timers round).
     const from = Date.now()
     const t0 = Date.now()
-    await Promise.all(Array.from({ length: count }, async (_, i) => {
-      expect((await post(hookUrl, await recording(stream, t0 + i))).status).toBe(200)
-    }))
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        expect((await post(hookUrl, await recording(stream, t0 + i))).status).toBe(200)
+      }),
+    )
     await eventually(() => mine().length === count)
-    const times = mine().map((m) => m.at).sort((a, b) => a - b)
+    const times = mine()
+      .map((m) => m.at)
+      .sort((a, b) => a - b)
     for (const [k, at] of times.entries()) expect(at, `message ${k}`).toBeGreaterThanOrEqual(from + k * 200 - 2)
   })
 })
@@ -152,7 +193,10 @@ describe('Slack incoming webhook mode (node)', () => {
   beforeAll(async () => {
     slack = await startSlack()
     const port = await freePort()
-    const config = writeConfig(tmp.path, `{ type: slack, webhookUrl: "${slack.webhookUrl}", thumbnailWait: 1500ms, minInterval: 100ms, image: { publicUrl: "http://127.0.0.1:${port}" } }`)
+    const config = writeConfig(
+      tmp.path,
+      `{ type: slack, webhookUrl: "${slack.webhookUrl}", thumbnailWait: 1500ms, minInterval: 100ms, image: { publicUrl: "http://127.0.0.1:${port}" } }`,
+    )
     server = await startServer('node', config, { ...ENV, PORT: String(port) })
   }, 40_000)
   afterAll(async () => {
@@ -164,8 +208,16 @@ describe('Slack incoming webhook mode (node)', () => {
   it('posts live, recording and ended messages whose image links serve the exact thumbnails', async () => {
     const hookUrl = `${server.url}/hooks/millicast`
     const t0 = Date.now()
-    const first = await signedThumbnail({ body: jpeg('delta-1', 30_000), streamId: 'ZG6NWV/delta', timestamp: t0 + 800 })
-    const last = await signedThumbnail({ body: jpeg('delta-2', 30_000), streamId: 'ZG6NWV/delta', timestamp: t0 + 30_800 })
+    const first = await signedThumbnail({
+      body: jpeg('delta-1', 30_000),
+      streamId: 'ZG6NWV/delta',
+      timestamp: t0 + 800,
+    })
+    const last = await signedThumbnail({
+      body: jpeg('delta-2', 30_000),
+      streamId: 'ZG6NWV/delta',
+      timestamp: t0 + 30_800,
+    })
     await post(hookUrl, await feed('started', 'delta', 'd1', t0))
     await post(hookUrl, first)
     const live = await eventually(() => slack.messages[0])

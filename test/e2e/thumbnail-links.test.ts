@@ -17,7 +17,10 @@ import type { ThumbnailRef } from '../../src/streams/stream-types.ts'
 const TOKEN = 'thumbnail-links-e2e-token'
 const HOUR_S = 3_600
 
-interface StreamView { streamId: string; latestThumbnail: { eventId: string } | null }
+interface StreamView {
+  streamId: string
+  latestThumbnail: { eventId: string } | null
+}
 
 describe.each<Runtime>(RUNTIMES)('signed thumbnail links on %s', (runtime) => {
   const tmp = tempDir(`hookcast-thumbnail-links-${runtime}-`)
@@ -25,12 +28,15 @@ describe.each<Runtime>(RUNTIMES)('signed thumbnail links on %s', (runtime) => {
 
   beforeAll(async () => {
     const config = join(tmp.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { dir: "${join(tmp.path, 'spool')}" }
 admin: { token: ${TOKEN} }
-`)
+`,
+    )
     server = await startServer(runtime, config)
   }, 40_000)
   afterAll(async () => {
@@ -38,14 +44,14 @@ admin: { token: ${TOKEN} }
     tmp.remove()
   })
 
-  it('answer with nosniff, and a max-age within the link\'s life', async () => {
+  it("answer with nosniff, and a max-age within the link's life", async () => {
     const hooks = `${server.url}/hooks/millicast`
     expect((await post(hooks, await signedJson(PAYLOADS.feedsStarted))).status).toBe(200)
     const thumbnail = await signedThumbnail({ body: jpeg(runtime, 4_000), timestamp: Date.now() })
     expect((await post(hooks, thumbnail)).status).toBe(200)
     const stream = await eventually(async () => {
       const answer = await fetch(`${server.url}/api/streams`, { headers: { authorization: `Bearer ${TOKEN}` } })
-      const { streams } = await answer.json() as { streams: StreamView[] }
+      const { streams } = (await answer.json()) as { streams: StreamView[] }
       return streams[0]?.latestThumbnail ? streams[0] : undefined
     })
     const ref = { eventId: stream.latestThumbnail!.eventId, event: { streamId: stream.streamId } } as ThumbnailRef

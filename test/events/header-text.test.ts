@@ -25,7 +25,8 @@ describe('headerText', () => {
     ['0xFF', [0x4e, 0x2f, 0xff]],
     ['U+FFFD, what a front that decoded the bytes put for ones that were not UTF-8', [0x4e, 0x2f, 0xef, 0xbf, 0xbd]],
   ])('refuses %s (400 bad_header_encoding)', (_, bytes) => {
-    expect(() => headerText(headersOf(bytes), 'x-millicast-stream-id'))
-      .toThrow(expect.objectContaining({ reason: 'bad_header_encoding' }))
+    expect(() => headerText(headersOf(bytes), 'x-millicast-stream-id')).toThrow(
+      expect.objectContaining({ reason: 'bad_header_encoding' }),
+    )
   })
 })

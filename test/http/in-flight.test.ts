@@ -12,8 +12,16 @@ const KiB = 1024
 function leaseOf(budget: InFlightBytes, client: string) {
   let cut: unknown
   const lease = budget.lease(client, () => new Error(`cut ${client}`))
-  lease.cut.catch((error: unknown) => { cut = error })
-  return { lease, wasCut: async () => { await Promise.resolve(); return cut !== undefined } }
+  lease.cut.catch((error: unknown) => {
+    cut = error
+  })
+  return {
+    lease,
+    wasCut: async () => {
+      await Promise.resolve()
+      return cut !== undefined
+    },
+  }
 }
 
 describe('InFlightBytes', () => {

@@ -13,7 +13,10 @@ function streamed(chunks: number, chunkSize: number): { request: Request; pulled
       controller.enqueue(new Uint8Array(chunkSize).fill(pulled % 256))
     },
   })
-  return { request: new Request('http://x/', { method: 'POST', body, duplex: 'half' } as RequestInit), pulled: () => pulled }
+  return {
+    request: new Request('http://x/', { method: 'POST', body, duplex: 'half' } as RequestInit),
+    pulled: () => pulled,
+  }
 }
 
 describe('readBodyLimited', () => {
@@ -44,18 +47,31 @@ describe('readBodyLimited', () => {
 
 describe('readBodyLimited: bytes in flight and the body deadline', () => {
   /** A body of `chunks` x `size` bytes that then, with `stall`, never ends. */
-  function body(chunks: number, size: number, stall = false): { request: Request; pulled: () => number; cancelled: () => boolean } {
+  function body(
+    chunks: number,
+    size: number,
+    stall = false,
+  ): { request: Request; pulled: () => number; cancelled: () => boolean } {
     let pulled = 0
     let cancelled = false
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled >= chunks) return stall ? new Promise<void>(() => {}) : controller.close()
-        pulled++
-        controller.enqueue(new Uint8Array(size))
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (pulled >= chunks) return stall ? new Promise<void>(() => {}) : controller.close()
+          pulled++
+          controller.enqueue(new Uint8Array(size))
+        },
+        cancel() {
+          cancelled = true
+        },
       },
-      cancel() { cancelled = true },
-    }, { highWaterMark: 0 })
-    return { request: new Request('http://x/', { method: 'POST', body: stream, duplex: 'half' } as RequestInit), pulled: () => pulled, cancelled: () => cancelled }
+      { highWaterMark: 0 },
+    )
+    return {
+      request: new Request('http://x/', { method: 'POST', body: stream, duplex: 'half' } as RequestInit),
+      pulled: () => pulled,
+      cancelled: () => cancelled,
+    }
   }
 
   const MiB = 1024 * 1024
@@ -102,7 +118,9 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
     const b = body(60, 1000)
     b.request.headers.set('content-length', '60000')
     await expect(readBodyLimited(b.request, SMALL_BODY_BYTES, undefined, { inFlight: second })).rejects.toMatchObject({
-      status: 503, reason: 'busy', headers: { 'retry-after': expect.stringMatching(/^\d+$/) },
+      status: 503,
+      reason: 'busy',
+      headers: { 'retry-after': expect.stringMatching(/^\d+$/) },
     })
     expect(b.pulled()).toBe(0)
     first.release()
@@ -142,7 +160,9 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
     const stalled = body(2, 100, true)
     stalled.request.headers.set('content-length', '1000')
     const lease = budgetOf(10_000).lease('203.0.113.9', cutError)
-    await expect(readBodyLimited(stalled.request, 8000, undefined, { inFlight: lease, timeoutMs: 50 })).rejects.toMatchObject({ status: 408, reason: 'body_timeout' })
+    await expect(
+      readBodyLimited(stalled.request, 8000, undefined, { inFlight: lease, timeoutMs: 50 }),
+    ).rejects.toMatchObject({ status: 408, reason: 'body_timeout' })
     expect(stalled.pulled()).toBe(2)
     expect(stalled.cancelled()).toBe(true)
     expect(lease.held).toBe(1000) // the caller gives it back
@@ -150,23 +170,30 @@ describe('readBodyLimited: bytes in flight and the body deadline', () => {
 
   it('answers 408 even when the pending read of a raw chunk iterator (Node, Bun) never settles', async () => {
     const request = new Request('http://x/', { method: 'POST', body: 'x', headers: { 'content-length': '10' } })
-    const raw = { async *[Symbol.asyncIterator]() {
-      yield new Uint8Array(5)
-      await new Promise(() => {})
-    } }
-    await expect(readBodyLimited(request, 100, undefined, { timeoutMs: 50, raw })).rejects.toMatchObject({ status: 408 })
+    const raw = {
+      async *[Symbol.asyncIterator]() {
+        yield new Uint8Array(5)
+        await new Promise(() => {})
+      },
+    }
+    await expect(readBodyLimited(request, 100, undefined, { timeoutMs: 50, raw })).rejects.toMatchObject({
+      status: 408,
+    })
   })
 })
 
 describe('readBodyLimited: a client that goes away', () => {
   it('is a 400 (body_aborted), not an internal error', async () => {
     let sent = 0
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent++ === 0) return controller.enqueue(new Uint8Array(10))
-        controller.error(new Error('The connection was closed.'))
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (sent++ === 0) return controller.enqueue(new Uint8Array(10))
+          controller.error(new Error('The connection was closed.'))
+        },
       },
-    }, { highWaterMark: 0 })
+      { highWaterMark: 0 },
+    )
     const request = new Request('http://x/', { method: 'POST', body: stream, duplex: 'half' } as RequestInit)
     await expect(readBodyLimited(request, 100)).rejects.toMatchObject({ status: 400, reason: 'body_aborted' })
   })

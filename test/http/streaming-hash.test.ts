@@ -79,11 +79,14 @@ describe('event ids and body checks', () => {
 
   it('the id of a verified hook comes from its signature: same body and secret, same id; any change, another', async () => {
     const json = new TextEncoder().encode(JSON.stringify(PAYLOADS.feedsStarted))
-    const id = async (body: Uint8Array, secret = SECRET) => (await parseJsonHook(body, { ...ctx, signature: await macOf(body, secret) })).id
+    const id = async (body: Uint8Array, secret = SECRET) =>
+      (await parseJsonHook(body, { ...ctx, signature: await macOf(body, secret) })).id
     expect(await id(json)).toBe(await id(json))
     expect(await id(json)).toMatch(/^[0-9a-f]{24}$/)
     expect(await id(json, OTHER_SECRET)).not.toBe(await id(json))
-    expect(await id(new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1 })))).not.toBe(await id(json))
+    expect(await id(new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1 })))).not.toBe(
+      await id(json),
+    )
     // Unverified (the CLI's own parsing, tests): the body's SHA-256.
     expect((await parseJsonHook(json, ctx)).id).toBe(createHash('sha256').update(json).digest('hex').slice(0, 24))
 
@@ -91,7 +94,8 @@ describe('event ids and body checks', () => {
     const body = jpeg('same picture')
     const a = await signedThumbnail({ body, streamId: 'acct/a' })
     const b = await signedThumbnail({ body, streamId: 'acct/b' })
-    const thumbId = async (hook: typeof a) => (await parseThumbnail(hook.body, new Headers(hook.headers), { ...ctx, signature: await macOf(hook.body) })).id
+    const thumbId = async (hook: typeof a) =>
+      (await parseThumbnail(hook.body, new Headers(hook.headers), { ...ctx, signature: await macOf(hook.body) })).id
     expect(await thumbId(a)).toBe(await thumbId(a))
     expect(await thumbId(a)).not.toBe(await thumbId(b))
   })
@@ -121,14 +125,20 @@ describe('bodies read from the chunk iterator an adapter passes in the bindings'
 
     pulled = 0
     const large = new Request('http://x/', { method: 'POST' })
-    await expect(readBodyLimited(large, 16 * 1024, undefined, { raw: source(64) })).rejects.toMatchObject({ status: 413 })
+    await expect(readBodyLimited(large, 16 * 1024, undefined, { raw: source(64) })).rejects.toMatchObject({
+      status: 413,
+    })
     expect(pulled).toBe(17)
     expect(returned).toBe(true)
   })
 })
 
 describe('a body that arrives whole', () => {
-  const once = (chunk: Uint8Array): AsyncIterable<Uint8Array> => ({ async *[Symbol.asyncIterator]() { yield chunk } })
+  const once = (chunk: Uint8Array): AsyncIterable<Uint8Array> => ({
+    async *[Symbol.asyncIterator]() {
+      yield chunk
+    },
+  })
 
   it('is kept as it is when it owns its memory, and copied out of a larger buffer otherwise', async () => {
     const whole = new Uint8Array(5000).fill(7)
@@ -145,8 +155,13 @@ describe('a body that arrives whole', () => {
 
   it('is refused when it ends before its declared length', async () => {
     const short = new Request('http://x/', { method: 'POST', headers: { 'content-length': '5000' } })
-    await expect(readBodyLimited(short, 1 << 20, undefined, { raw: once(new Uint8Array(100)) })).rejects.toMatchObject({ status: 400, reason: 'truncated_body' })
+    await expect(readBodyLimited(short, 1 << 20, undefined, { raw: once(new Uint8Array(100)) })).rejects.toMatchObject({
+      status: 400,
+      reason: 'truncated_body',
+    })
     const none = new Request('http://x/', { method: 'POST', headers: { 'content-length': '10' } })
-    await expect(readBodyLimited(none, 1 << 20, undefined, { raw: { async *[Symbol.asyncIterator]() {} } })).rejects.toMatchObject({ status: 400 })
+    await expect(
+      readBodyLimited(none, 1 << 20, undefined, { raw: { async *[Symbol.asyncIterator]() {} } }),
+    ).rejects.toMatchObject({ status: 400 })
   })
 })

@@ -36,14 +36,19 @@ describe('the Lambda bundle', () => {
   const fn = join(dir.path, 'function')
 
   beforeAll(async () => {
-    await run(process.execPath, ['--import', 'tsx', join(root, 'bin', 'build-lambda.ts'), '--outdir', fn], { cwd: root, timeout: 120_000 })
+    await run(process.execPath, ['--import', 'tsx', join(root, 'bin', 'build-lambda.ts'), '--outdir', fn], {
+      cwd: root,
+      timeout: 120_000,
+    })
   }, 180_000)
   afterAll(() => dir.remove())
 
   it('is one ESM file with the admin page assets beside it', () => {
     expect(listFiles(fn)).toEqual(['index.mjs', 'login.css', 'page.css', 'page.js'])
     // Everything is inside but Node's own modules.
-    const imported = [...readFileSync(join(fn, 'index.mjs'), 'utf8').matchAll(/^import .* from ["']([^"']+)["'];?$/gm)].map((m) => m[1]!)
+    const imported = [
+      ...readFileSync(join(fn, 'index.mjs'), 'utf8').matchAll(/^import .* from ["']([^"']+)["'];?$/gm),
+    ].map((m) => m[1]!)
     expect(imported.length).toBeGreaterThan(0)
     expect(imported.filter((name) => !isBuiltin(name))).toEqual([])
   })
@@ -74,21 +79,28 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
       cwd: dir.path,
       timeout: 60_000,
       env: {
-        PATH: process.env.PATH, HOOKCAST_CONFIG_YAML: config, MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_ADMIN_TOKEN: ADMIN_TOKEN,
+        PATH: process.env.PATH,
+        HOOKCAST_CONFIG_YAML: config,
+        MILLICAST_WEBHOOK_SECRET: SECRET,
+        HOOKCAST_ADMIN_TOKEN: ADMIN_TOKEN,
         HOOKCAST_LOG_LEVEL: 'warn',
       },
     })
     const line = stdout.split('\n').find((l) => l.startsWith('RESULTS '))
     expect(line, stdout).toBeDefined()
     const [stored, json, html, scheduled] = JSON.parse(line!.slice('RESULTS '.length)) as [
-      { statusCode: number; body: string }, { statusCode: number; body: string }, { statusCode: number; body: string; headers: Record<string, string> },
+      { statusCode: number; body: string },
+      { statusCode: number; body: string },
+      { statusCode: number; body: string; headers: Record<string, string> },
       { delivered: number },
     ]
     expect(stored.statusCode, stored.body).toBe(200)
     const id = (JSON.parse(stored.body) as { id: string }).id
     expect(new Uint8Array(readFileSync(join(data, 'thumbnail', `${id}.jpg`)))).toEqual(thumbnail.body)
     expect(json.statusCode).toBe(200)
-    expect(readFileSync(join(data, 'media', `${(JSON.parse(json.body) as { id: string }).id}.json`))).toEqual(Buffer.from(feed.body))
+    expect(readFileSync(join(data, 'media', `${(JSON.parse(json.body) as { id: string }).id}.json`))).toEqual(
+      Buffer.from(feed.body),
+    )
     expect(html.statusCode).toBe(200)
     expect(html.headers['content-type']).toMatch(/text\/html/)
     expect(html.body).toContain('<style>')

@@ -16,7 +16,12 @@ const QUEUES: Record<string, (now?: () => number) => Promise<{ queue: Queue; don
   local: async (now) => {
     const dir = tempDir('hookcast-claim-event-')
     const queue = await openLocalQueue({
-      dir: dir.path, fsync: false, maxBytes: 1 << 26, segmentBytes: 1 << 20, cacheBytes: 1 << 20, log: silentLogger,
+      dir: dir.path,
+      fsync: false,
+      maxBytes: 1 << 26,
+      segmentBytes: 1 << 20,
+      cacheBytes: 1 << 20,
+      log: silentLogger,
       ...(now ? { now } : {}),
     })
     return { queue, done: () => dir.remove() }
@@ -30,7 +35,7 @@ describe.each(Object.keys(QUEUES))('claim by event on the %s queue', (name) => {
     opened?.done()
   })
 
-  it('claims that event\'s due deliveries only, of one destination or all, and leaves the rest to ordinary claims', async () => {
+  it("claims that event's due deliveries only, of one destination or all, and leaves the rest to ordinary claims", async () => {
     opened = await QUEUES[name]!()
     const { queue } = opened
     const older = makeEvent({ id: 'older', body: new Uint8Array([1]) })

@@ -24,14 +24,17 @@ afterEach(async () => {
 
 function start() {
   const dir = tempDir('hookcast-lambda-client-')
-  const lambda = createLambda({
-    HOOKCAST_CONFIG_YAML: `
+  const lambda = createLambda(
+    {
+      HOOKCAST_CONFIG_YAML: `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { dir: "${join(dir.path, 'spool')}" }
 admin: { token: ${TOKEN} }
 `,
-  }, { log: silentLogger })
+    },
+    { log: silentLogger },
+  )
   cleanup.push(async () => {
     await lambda.close()
     dir.remove()
@@ -71,11 +74,16 @@ function functionUrlGet(sourceIp: string, forwardedFor: string, token: string) {
     rawQueryString: '',
     headers: { host, authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': 'https' },
     requestContext: {
-      accountId: 'anonymous', apiId: 'abcdefghijklmnopqrstuvwxyz012345', domainName: host,
+      accountId: 'anonymous',
+      apiId: 'abcdefghijklmnopqrstuvwxyz012345',
+      domainName: host,
       domainPrefix: 'abcdefghijklmnopqrstuvwxyz012345',
       http: { method: 'GET', path: '/api/streams', protocol: 'HTTP/1.1', sourceIp, userAgent: 'curl/8' },
-      requestId: crypto.randomUUID(), routeKey: '$default', stage: '$default',
-      time: '12/Mar/2020:19:03:58 +0000', timeEpoch: 1583348638390,
+      requestId: crypto.randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: '12/Mar/2020:19:03:58 +0000',
+      timeEpoch: 1583348638390,
     },
     isBase64Encoded: false,
   }
@@ -97,7 +105,7 @@ describe('the client address behind an ALB, for per-client limits', () => {
     expect(await invoke(albGet(`${guesser}, ${bystander}`, TOKEN))).toBe(200)
   })
 
-  it('through a Function URL is the connection\'s peer, whatever X-Forwarded-For says', async () => {
+  it("through a Function URL is the connection's peer, whatever X-Forwarded-For says", async () => {
     const invoke = start()
     const guesser = '203.0.113.60'
     for (let i = 0; i < MAX_FAILURES; i++) {

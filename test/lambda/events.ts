@@ -103,7 +103,9 @@ export function httpApiEvent(path: string, hook: SignedHook) {
 export function restApiEvent(path: string, hook: SignedHook, binaryMediaTypes: string[]) {
   const host = '1234567890.execute-api.us-east-1.amazonaws.com'
   const contentType = hook.headers['content-type'] ?? ''
-  const binary = binaryMediaTypes.some((type) => type === '*/*' || type.toLowerCase() === contentType.split(';')[0]!.trim().toLowerCase())
+  const binary = binaryMediaTypes.some(
+    (type) => type === '*/*' || type.toLowerCase() === contentType.split(';')[0]!.trim().toLowerCase(),
+  )
   const headers: Record<string, string> = {
     'Content-Length': String(hook.body.byteLength),
     Host: host,
@@ -132,9 +134,19 @@ export function restApiEvent(path: string, hook: SignedHook, binaryMediaTypes: s
       extendedRequestId: 'LgQUtE7xIAMFjxA=',
       httpMethod: 'POST',
       identity: {
-        accessKey: null, accountId: null, caller: null, cognitoAuthenticationProvider: null, cognitoAuthenticationType: null,
-        cognitoIdentityId: null, cognitoIdentityPoolId: null, principalOrgId: null, sourceIp: SOURCE_IP, user: null,
-        userAgent: 'Millicast-Webhooks', userArn: null, clientCert: null,
+        accessKey: null,
+        accountId: null,
+        caller: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: SOURCE_IP,
+        user: null,
+        userAgent: 'Millicast-Webhooks',
+        userArn: null,
+        clientCert: null,
       },
       path: `/prod${path}`,
       protocol: 'HTTP/1.1',
@@ -155,7 +167,9 @@ export function albEvent(path: string, hook: SignedHook) {
   const text = isText(hook.headers['content-type'])
   return {
     requestContext: {
-      elb: { targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:${ACCOUNT}:targetgroup/hookcast/49e9d65c45c6791a` },
+      elb: {
+        targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:${ACCOUNT}:targetgroup/hookcast/49e9d65c45c6791a`,
+      },
     },
     httpMethod: 'POST',
     path,
@@ -212,5 +226,10 @@ function lowerCased(headers: Record<string, string>): Record<string, string> {
 
 /** `x-millicast-feed-id` -> `X-Millicast-Feed-Id`. */
 function capitalised(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()), value]))
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()),
+      value,
+    ]),
+  )
 }

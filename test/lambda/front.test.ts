@@ -28,7 +28,9 @@ describe('the Lambda entry behind a local Function URL', () => {
   beforeAll(async () => {
     receiver = await startReceiver()
     const config = join(dir.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
@@ -42,10 +44,18 @@ routes:
 spool: { dir: "${join(dir.path, 'spool')}" }
 delivery: { retry: { schedule: [200ms], jitter: 0 } }
 admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
-`)
+`,
+    )
     child = spawn(process.execPath, ['--import', 'tsx', 'test/lambda/front.ts', '--config', config], {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_ADMIN_TOKEN: ADMIN_TOKEN, HOOKCAST_FRONT_SCHEDULE: '300' },
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MILLICAST_WEBHOOK_SECRET: SECRET,
+        HOOKCAST_ADMIN_TOKEN: ADMIN_TOKEN,
+        HOOKCAST_FRONT_SCHEDULE: '300',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     url = await new Promise<string>((resolve, reject) => {
@@ -84,7 +94,7 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
     const hook = await signedThumbnail({ body: jpeg('front', 1_000_000) })
     const response = await post(`${url}/hooks/millicast`, hook)
     expect(response.status).toBe(200)
-    const { id } = await response.json() as { id: string }
+    const { id } = (await response.json()) as { id: string }
     expect(stored(id)).toEqual(hook.body)
   })
 
@@ -102,7 +112,10 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
     expect(receiver.requests.length).toBeGreaterThanOrEqual(1)
     up = true
     const upAt = Date.now()
-    const delivered = () => receiver.requests.filter((r) => r.at >= upAt && r.body.toString().includes(PAYLOADS.mediaCompleted.data.mediaAssetId))
+    const delivered = () =>
+      receiver.requests.filter(
+        (r) => r.at >= upAt && r.body.toString().includes(PAYLOADS.mediaCompleted.data.mediaAssetId),
+      )
     await eventually(() => delivered().length === 1)
     // Delivered once: nothing more is sent for it.
     await new Promise((resolve) => setTimeout(resolve, 800))
@@ -115,7 +128,11 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
     expect(await page.text()).toContain('<form')
     const status = await fetch(`${url}/api/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
     expect(status.status).toBe(200)
-    expect((await status.json() as { destinations: { destination: string }[] }).destinations.map((d) => d.destination).sort()).toEqual(['disk', 'hook'])
+    expect(
+      ((await status.json()) as { destinations: { destination: string }[] }).destinations
+        .map((d) => d.destination)
+        .sort(),
+    ).toEqual(['disk', 'hook'])
   })
 
   it('issue 20 item 5: refuses a path with encoded dot segments with 400, as the servers do', async () => {
@@ -126,20 +143,26 @@ admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
     }
   })
 
-  it('issue 20 item 6: takes a stream id\'s UTF-8 bytes, refuses bytes not UTF-8, as servers do', async () => {
+  it("issue 20 item 6: takes a stream id's UTF-8 bytes, refuses bytes not UTF-8, as servers do", async () => {
     const body = jpeg('front utf-8', 2000)
     const signature = await sign(body, SECRET)
-    const thumbnail = (streamId: Uint8Array) => rawRequest(url, {
-      method: 'POST', target: '/hooks/millicast', body,
-      headers: [
-        ['Content-Type', 'image/jpeg'], ['X-Millicast-Signature', signature], ['X-Millicast-Feed-Id', FEED_ID],
-        ['X-Millicast-Stream-Id', streamId], ['X-Millicast-Timestamp', '1679973930415'],
-      ],
-    })
+    const thumbnail = (streamId: Uint8Array) =>
+      rawRequest(url, {
+        method: 'POST',
+        target: '/hooks/millicast',
+        body,
+        headers: [
+          ['Content-Type', 'image/jpeg'],
+          ['X-Millicast-Signature', signature],
+          ['X-Millicast-Feed-Id', FEED_ID],
+          ['X-Millicast-Stream-Id', streamId],
+          ['X-Millicast-Timestamp', '1679973930415'],
+        ],
+      })
     const accepted = await thumbnail(Buffer.from('N/日本', 'utf8'))
     expect(accepted.kind === 'answer' && accepted.response.status).toBe(200)
     const streams = await fetch(`${url}/api/streams`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-    const listed = (await streams.json() as { streams: Array<{ streamId: string }> }).streams
+    const listed = ((await streams.json()) as { streams: Array<{ streamId: string }> }).streams
     expect(listed.map((stream) => stream.streamId)).toContain('N/日本')
     const refused = await thumbnail(Buffer.from([0x4e, 0x2f, 0xff, 0x41]))
     expect(refused.kind === 'answer' && refused.response.status).toBe(400)

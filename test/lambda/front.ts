@@ -28,9 +28,14 @@ const scheduleMs = Number(env.HOOKCAST_FRONT_SCHEDULE ?? 1_000)
 const context = (ms: number) => {
   const end = Date.now() + ms
   return {
-    callbackWaitsForEmptyEventLoop: true, functionName: 'hookcast-local', functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:hookcast-local', memoryLimitInMB: '1024',
-    awsRequestId: crypto.randomUUID(), logGroupName: '/aws/lambda/hookcast-local', logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'hookcast-local',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:hookcast-local',
+    memoryLimitInMB: '1024',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: '/aws/lambda/hookcast-local',
+    logStreamName: 'local',
     getRemainingTimeInMillis: () => Math.max(0, end - Date.now()),
   }
 }
@@ -65,14 +70,26 @@ function eventOf(request: IncomingMessage, body: Buffer, host: string) {
     ...(request.headers.cookie ? { cookies: request.headers.cookie.split(/;\s*/) } : {}),
     headers: { ...headers, 'x-forwarded-for': sourceIp, 'x-forwarded-proto': 'https', 'x-forwarded-port': '443' },
     requestContext: {
-      accountId: 'anonymous', apiId: 'local', domainName: host, domainPrefix: 'local',
+      accountId: 'anonymous',
+      apiId: 'local',
+      domainName: host,
+      domainPrefix: 'local',
       http: {
-        method: request.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp,
+        method: request.method ?? 'GET',
+        path: rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp,
         userAgent: headers['user-agent'] ?? '',
       },
-      requestId: crypto.randomUUID(), routeKey: '$default', stage: '$default', time: new Date().toUTCString(), timeEpoch: Date.now(),
+      requestId: crypto.randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
     },
-    ...(body.byteLength > 0 ? { body: text ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !text } : { isBase64Encoded: false }),
+    ...(body.byteLength > 0
+      ? { body: text ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !text }
+      : { isBase64Encoded: false }),
   }
 }
 
@@ -80,17 +97,27 @@ async function serve(request: IncomingMessage, response: ServerResponse): Promis
   const body = await readBody(request)
   const event = eventOf(request, body, request.headers.host ?? 'localhost')
   if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) {
-    response.writeHead(413, { 'content-type': 'application/json' }).end('{"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}')
+    response
+      .writeHead(413, { 'content-type': 'application/json' })
+      .end('{"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}')
     return
   }
-  const result = await lambda.handler(event as never, context(timeoutMs)) as {
-    statusCode: number; body?: string; isBase64Encoded?: boolean; headers?: Record<string, string>; cookies?: string[]
+  const result = (await lambda.handler(event as never, context(timeoutMs))) as {
+    statusCode: number
+    body?: string
+    isBase64Encoded?: boolean
+    headers?: Record<string, string>
+    cookies?: string[]
   }
   // A Function URL answers over its own connection: hop-by-hop headers of the result (connection: close on a
   // refusal) are not passed on.
-  const headers = Object.fromEntries(Object.entries(result.headers ?? {}).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())))
+  const headers = Object.fromEntries(
+    Object.entries(result.headers ?? {}).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())),
+  )
   response.writeHead(result.statusCode, { ...headers, ...(result.cookies ? { 'set-cookie': result.cookies } : {}) })
-  response.end(result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'))
+  response.end(
+    result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'),
+  )
 }
 
 const server = createServer((request, response) => {
@@ -108,7 +135,11 @@ server.keepAliveTimeout = 65_000
 let stopping = false
 async function redrive(): Promise<void> {
   while (!stopping) {
-    await lambda.scheduled({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, context(Math.max(scheduleMs, 10_000)) as never)
+    await lambda
+      .scheduled(
+        { source: 'aws.events', 'detail-type': 'Scheduled Event' },
+        context(Math.max(scheduleMs, 10_000)) as never,
+      )
       .catch((error: unknown) => console.error(`scheduled failed: ${String(error)}`))
     await new Promise((resolve) => setTimeout(resolve, scheduleMs))
   }
@@ -116,7 +147,15 @@ async function redrive(): Promise<void> {
 
 server.listen(Number(env.PORT ?? 8080), env.HOST ?? '127.0.0.1', () => {
   const { address, port } = server.address() as AddressInfo
-  console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: `http://${address}:${port}`, runtime: `lambda front on node ${process.version}` }))
+  console.log(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      level: 'info',
+      msg: 'listening',
+      url: `http://${address}:${port}`,
+      runtime: `lambda front on node ${process.version}`,
+    }),
+  )
   void redrive()
 })
 

@@ -55,17 +55,27 @@ async function instance(env: Record<string, string> = {}, extraConfig = '', rout
   const dir = tempDir('hookcast-lambda-')
   const receiver = await startReceiver()
   const logs: Array<Record<string, unknown>> = []
-  const lambda = createLambda({
-    HOOKCAST_CONFIG_YAML: configYaml(dir.path, receiver.url, extraConfig, routes), MILLICAST_WEBHOOK_SECRET: SECRET, ...env,
-  }, { log: createLogger('info', (line) => logs.push(JSON.parse(line) as Record<string, unknown>)) })
+  const lambda = createLambda(
+    {
+      HOOKCAST_CONFIG_YAML: configYaml(dir.path, receiver.url, extraConfig, routes),
+      MILLICAST_WEBHOOK_SECRET: SECRET,
+      ...env,
+    },
+    { log: createLogger('info', (line) => logs.push(JSON.parse(line) as Record<string, unknown>)) },
+  )
   const invoke = async (event: unknown, remainingMs = 30_000) =>
-    await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(remainingMs)) as Result
+    (await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(remainingMs))) as Result
   const stored = (id: string) => {
     const name = listFiles(join(dir.path, 'data')).find((file) => file.includes(id))
     return name === undefined ? undefined : new Uint8Array(readFileSync(join(dir.path, 'data', name)))
   }
   return {
-    dir, receiver, lambda, invoke, stored, logs,
+    dir,
+    receiver,
+    lambda,
+    invoke,
+    stored,
+    logs,
     /** What the request's deliveries came to before the answer, as the function logged it. */
     beforeAnswer: () => logs.filter((line) => line.msg === 'deliveries made before answering'),
     /** Starts it (the config, the queue) with a request that delivers nothing: later requests have no cold start. */
@@ -83,20 +93,25 @@ async function instance(env: Record<string, string> = {}, extraConfig = '', rout
 }
 type Instance = Awaited<ReturnType<typeof instance>>
 
-const json = (result: Result) => JSON.parse(result.body) as { ok: boolean; id: string; error?: string; message?: string }
+const json = (result: Result) =>
+  JSON.parse(result.body) as { ok: boolean; id: string; error?: string; message?: string }
 
 const SHAPES = {
   'Function URL': (hook: SignedHook) => functionUrlEvent(PATH, hook),
   'HTTP API (payload 2.0)': (hook: SignedHook) => httpApiEvent(PATH, hook),
   'REST API, binary media types */*': (hook: SignedHook) => restApiEvent(PATH, hook, ['*/*']),
   'REST API, binary media types image/jpeg': (hook: SignedHook) => restApiEvent(PATH, hook, ['image/jpeg']),
-  'ALB': (hook: SignedHook) => albEvent(PATH, hook),
+  ALB: (hook: SignedHook) => albEvent(PATH, hook),
 }
 
 describe('hooks through every event shape', () => {
   let lambda: Instance
-  beforeAll(async () => { lambda = await instance() })
-  afterAll(async () => { await lambda?.close() })
+  beforeAll(async () => {
+    lambda = await instance()
+  })
+  afterAll(async () => {
+    await lambda?.close()
+  })
 
   describe.each(Object.entries(SHAPES))('%s', (_shape, eventOf) => {
     it('stores a thumbnail byte for byte before answering', async () => {
@@ -119,7 +134,10 @@ describe('hooks through every event shape', () => {
 
     it('answers 401 to a bad signature and stores nothing', async () => {
       const before = listFiles(join(lambda.dir.path, 'data')).length
-      for (const hook of [await signedThumbnail({ secret: OTHER_SECRET }), await signedJson(PAYLOADS.mediaCompleted, OTHER_SECRET)]) {
+      for (const hook of [
+        await signedThumbnail({ secret: OTHER_SECRET }),
+        await signedJson(PAYLOADS.mediaCompleted, OTHER_SECRET),
+      ]) {
         const result = await lambda.invoke(eventOf(hook))
         expect(result.statusCode).toBe(401)
         expect(json(result).error).toBe('bad_signature')
@@ -149,8 +167,12 @@ describe('hooks through every event shape', () => {
 
 describe('a REST API without binary media types', () => {
   let lambda: Instance
-  beforeAll(async () => { lambda = await instance() })
-  afterAll(async () => { await lambda?.close() })
+  beforeAll(async () => {
+    lambda = await instance()
+  })
+  afterAll(async () => {
+    await lambda?.close()
+  })
 
   it('answers a JPEG turned into text with a 415 that names the fix, not a 401', async () => {
     const hook = await signedThumbnail({ body: jpeg('mangled', 50_000) })
@@ -191,17 +213,25 @@ describe('a REST API without binary media types', () => {
 
 describe('a destination that is down', () => {
   let lambda: Instance
-  beforeAll(async () => { lambda = await instance() })
-  afterAll(async () => { await lambda?.close() })
+  beforeAll(async () => {
+    lambda = await instance()
+  })
+  afterAll(async () => {
+    await lambda?.close()
+  })
 
   /** Scheduled runs one after another until one makes something; every run before it must have made nothing. */
   async function scheduledUntilMade() {
-    return eventually(async () => {
-      const report = await lambda.scheduled()
-      if (report.delivered + report.retried + report.dead > 0) return report
-      expect(report).toMatchObject({ delivered: 0, retried: 0, dead: 0, released: 0 })
-      return undefined
-    }, 15_000, 50)
+    return eventually(
+      async () => {
+        const report = await lambda.scheduled()
+        if (report.delivered + report.retried + report.dead > 0) return report
+        expect(report).toMatchObject({ delivered: 0, retried: 0, dead: 0, released: 0 })
+        return undefined
+      },
+      15_000,
+      50,
+    )
   }
 
   it('leaves the event queued after the 200, and scheduled delivers it by the schedule once it is back', async () => {
@@ -235,8 +265,16 @@ describe('a destination that is down', () => {
 /** A receiver answer that holds each request until `release` (a destination that hangs as long as the test says). */
 function hanging() {
   let release!: () => void
-  const released = new Promise<void>((resolve) => { release = resolve })
-  return { answer: async () => { await released; return {} }, release }
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  return {
+    answer: async () => {
+      await released
+      return {}
+    },
+    release,
+  }
 }
 
 describe('a destination slower than the deadline', () => {
@@ -245,7 +283,9 @@ describe('a destination slower than the deadline', () => {
     lambda = await instance({ HOOKCAST_DELIVER_WITHIN: '2s' })
     await lambda.warm()
   })
-  afterAll(async () => { await lambda?.close() })
+  afterAll(async () => {
+    await lambda?.close()
+  })
 
   it('answers by the deadline, gives the delivery back (no attempt counted), and scheduled makes it', async () => {
     const destination = hanging()
@@ -269,7 +309,7 @@ describe('a destination slower than the deadline', () => {
     expect(lambda.receiver.requests).toHaveLength(2)
   })
 
-  it('keeps the deadline within the function\'s own remaining time', async () => {
+  it("keeps the deadline within the function's own remaining time", async () => {
     // HOOKCAST_DELIVER_WITHIN far beyond the guard: only the remaining time can make the function answer in time.
     const long = await instance({ HOOKCAST_DELIVER_WITHIN: '120s' })
     const destination = hanging()
@@ -297,20 +337,38 @@ describe('a destination slower than the deadline', () => {
 describe('stream lifecycle', () => {
   let lambda: Instance
   // A catch-all route does not take hookcast's own stream events: this one names them.
-  beforeAll(async () => { lambda = await instance({}, 'streams: { flapWindow: 300ms }', `${ROUTES}
+  beforeAll(async () => {
+    lambda = await instance(
+      {},
+      'streams: { flapWindow: 300ms }',
+      `${ROUTES}
   - when: { type: stream }
-    to: [disk]`) })
-  afterAll(async () => { await lambda?.close() })
-  const lifecycle = (kind: string) => listFiles(join(lambda.dir.path, 'data')).filter((file) => file.startsWith('stream/'))
-    .map((file) => JSON.parse(readFileSync(join(lambda.dir.path, 'data', file), 'utf8')) as { event: string })
-    .filter((event) => event.event === kind)
+    to: [disk]`,
+    )
+  })
+  afterAll(async () => {
+    await lambda?.close()
+  })
+  const lifecycle = (kind: string) =>
+    listFiles(join(lambda.dir.path, 'data'))
+      .filter((file) => file.startsWith('stream/'))
+      .map((file) => JSON.parse(readFileSync(join(lambda.dir.path, 'data', file), 'utf8')) as { event: string })
+      .filter((event) => event.event === kind)
 
   it('delivers the live event a feed hook leads to before answering that hook, and the ended one from scheduled', async () => {
-    const started = await signedJson({ ...PAYLOADS.feedsStarted, timestamp: Date.now(), data: { ...PAYLOADS.feedsStarted.data, started: Date.now() } })
+    const started = await signedJson({
+      ...PAYLOADS.feedsStarted,
+      timestamp: Date.now(),
+      data: { ...PAYLOADS.feedsStarted.data, started: Date.now() },
+    })
     expect((await lambda.invoke(functionUrlEvent(PATH, started))).statusCode).toBe(200)
     expect(lifecycle('live')).toHaveLength(1)
 
-    const ended = await signedJson({ ...PAYLOADS.feedsEnded, timestamp: Date.now(), data: { ...PAYLOADS.feedsEnded.data, ended: Date.now() } })
+    const ended = await signedJson({
+      ...PAYLOADS.feedsEnded,
+      timestamp: Date.now(),
+      data: { ...PAYLOADS.feedsEnded.data, ended: Date.now() },
+    })
     expect((await lambda.invoke(functionUrlEvent(PATH, ended))).statusCode).toBe(200)
     expect(lifecycle('ended')).toHaveLength(0) // the flap window is open
     await new Promise((resolve) => setTimeout(resolve, 400))
@@ -324,8 +382,12 @@ describe('stream lifecycle', () => {
 
 describe('two scheduled runs at once', () => {
   let lambda: Instance
-  beforeAll(async () => { lambda = await instance() })
-  afterAll(async () => { await lambda?.close() })
+  beforeAll(async () => {
+    lambda = await instance()
+  })
+  afterAll(async () => {
+    await lambda?.close()
+  })
 
   it('make each delivery once', async () => {
     let up = false
@@ -353,11 +415,15 @@ describe('issue 20: paths as sent, and header bytes as a server reads them', () 
     'Function URL': functionUrlEvent,
     'HTTP API (payload 2.0)': httpApiEvent,
     'REST API': (path, hook) => restApiEvent(path, hook, ['*/*']),
-    'ALB': albEvent,
+    ALB: albEvent,
   }
   let lambda: Instance
-  beforeAll(async () => { lambda = await instance({}, `admin: { token: "${TOKEN}" }`) })
-  afterAll(async () => { await lambda?.close() })
+  beforeAll(async () => {
+    lambda = await instance({}, `admin: { token: "${TOKEN}" }`)
+  })
+  afterAll(async () => {
+    await lambda?.close()
+  })
 
   /** A GET through a Function URL, with the admin token. */
   const get = (path: string) => {
@@ -394,16 +460,20 @@ describe('issue 20: paths as sent, and header bytes as a server reads them', () 
     const config = parseConfig(configYaml(dir.path, lambda.receiver.url), { MILLICAST_WEBHOOK_SECRET: SECRET })
     const server = await createGateway(config, { log: silentLogger })
     const asBytes = { ...hook.headers, 'x-millicast-stream-id': Buffer.from(streamId, 'utf8').toString('latin1') }
-    const onServer = await server.fetch(new Request(`http://hookcast.test${PATH}`, {
-      method: 'POST', headers: asBytes, body: hook.body as Uint8Array<ArrayBuffer>,
-    }))
+    const onServer = await server.fetch(
+      new Request(`http://hookcast.test${PATH}`, {
+        method: 'POST',
+        headers: asBytes,
+        body: hook.body as Uint8Array<ArrayBuffer>,
+      }),
+    )
     await server.close()
     dir.remove()
     expect(onServer.status).toBe(200)
 
     const result = await lambda.invoke(AT[shape]!(PATH, hook))
     expect(result.statusCode, result.body).toBe(200)
-    expect(json(result).id).toBe((await onServer.json() as { id: string }).id)
+    expect(json(result).id).toBe(((await onServer.json()) as { id: string }).id)
     type Listed = { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }
     const { streams } = JSON.parse((await get('/api/streams')).body) as Listed
     expect(streams.find((stream) => stream.streamId === streamId)?.latestThumbnail?.eventId).toBe(json(result).id)
@@ -419,10 +489,12 @@ describe('configuration', () => {
     const lambda = createLambda({}, { log: silentLogger })
     const errors: string[] = []
     const original = console.error
-    console.error = (line: string) => { errors.push(line) }
+    console.error = (line: string) => {
+      errors.push(line)
+    }
     try {
       const hook = await signedJson(PAYLOADS.feedsStarted)
-      const result = await lambda.handler(functionUrlEvent(PATH, hook) as never, lambdaContext(10_000)) as Result
+      const result = (await lambda.handler(functionUrlEvent(PATH, hook) as never, lambdaContext(10_000))) as Result
       expect(result.statusCode).toBe(500)
       expect(JSON.parse(result.body)).toMatchObject({ error: 'not_configured' })
       await expect(lambda.scheduled(scheduleEvent(), lambdaContext(10_000))).rejects.toThrow(/HOOKCAST_CONFIG_YAML/)
@@ -437,12 +509,24 @@ describe('configuration', () => {
   })
 
   it('refuses a malformed deadline at the cold start, as a config problem', async () => {
-    const lambda = createLambda({ HOOKCAST_CONFIG_YAML: configYaml('/tmp/unused', 'http://127.0.0.1:9'), MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_DELIVER_WITHIN: 'soon' }, { log: silentLogger })
+    const lambda = createLambda(
+      {
+        HOOKCAST_CONFIG_YAML: configYaml('/tmp/unused', 'http://127.0.0.1:9'),
+        MILLICAST_WEBHOOK_SECRET: SECRET,
+        HOOKCAST_DELIVER_WITHIN: 'soon',
+      },
+      { log: silentLogger },
+    )
     const errors: string[] = []
     const original = console.error
-    console.error = (line: string) => { errors.push(line) }
+    console.error = (line: string) => {
+      errors.push(line)
+    }
     try {
-      const result = await lambda.handler(functionUrlEvent(PATH, await signedJson(PAYLOADS.feedsStarted)) as never, lambdaContext(10_000)) as Result
+      const result = (await lambda.handler(
+        functionUrlEvent(PATH, await signedJson(PAYLOADS.feedsStarted)) as never,
+        lambdaContext(10_000),
+      )) as Result
       expect(result.statusCode).toBe(500)
     } finally {
       console.error = original
@@ -459,7 +543,7 @@ describe('configuration', () => {
     const lambda = createLambda({ HOOKCAST_CONFIG: file, MILLICAST_WEBHOOK_SECRET: SECRET }, { log: silentLogger })
     try {
       const hook = await signedThumbnail()
-      const result = await lambda.handler(functionUrlEvent(PATH, hook) as never, lambdaContext(10_000)) as Result
+      const result = (await lambda.handler(functionUrlEvent(PATH, hook) as never, lambdaContext(10_000))) as Result
       expect(result.statusCode, result.body).toBe(200)
     } finally {
       await lambda.close()

@@ -39,7 +39,8 @@ function fakeDestination(name: string) {
     async deliver(event: HookEvent, signal?: AbortSignal) {
       state.attempts++
       if (state.mode === 'down') throw new DeliveryError('503 from the destination')
-      if (state.mode === 'hang') await new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)))
+      if (state.mode === 'hang')
+        await new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)))
       await new Promise((resolve) => setTimeout(resolve, 20))
       state.delivered.push(event.id)
     },
@@ -56,22 +57,37 @@ let prefixCount = 0
 /** One "Lambda instance": its own queue object and worker on the shared bucket and prefix. */
 async function instance(prefix: string, destination: Destination): Promise<{ queue: Queue; worker: OnDemandWorker }> {
   const queue = await openS3Queue({
-    bucket: BUCKET, endpoint: proxy.endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
-    prefix, dedupWindowMs: 600_000, pollMs: 50, sweepEveryMs: 0, log: silentLogger,
+    bucket: BUCKET,
+    endpoint: proxy.endpoint,
+    region: S3_REGION,
+    accessKeyId: S3_ACCESS_KEY,
+    secretAccessKey: S3_SECRET_KEY,
+    prefix,
+    dedupWindowMs: 600_000,
+    pollMs: 50,
+    sweepEveryMs: 0,
+    log: silentLogger,
   })
   const delivery = deliveryConfig.parse({ timeout: '5s', retry: { schedule: ['200ms'], jitter: 0 } })
-  const worker = onDemandWorker({
-    queue, destinations: new Map([[destination.name, destination]]), policyFor: (name) => policyFromConfig(delivery, name), log: silentLogger,
-  }, { settleMs: 2_000 })
+  const worker = onDemandWorker(
+    {
+      queue,
+      destinations: new Map([[destination.name, destination]]),
+      policyFor: (name) => policyFromConfig(delivery, name),
+      log: silentLogger,
+    },
+    { settleMs: 2_000 },
+  )
   return { queue, worker }
 }
 
 /** What a function's `handle` does with a hook: put it (the 200's promise), then deliver it until `deadline`. */
-const receive = (at: { queue: Queue; worker: OnDemandWorker }, event: HookEvent, deadline: number) => at.worker.around(async () => {
-  const { duplicate } = await at.queue.put(event, ['hook'])
-  if (!duplicate) at.worker.accepted(event.id, ['hook'])
-  return duplicate
-}, deadline)
+const receive = (at: { queue: Queue; worker: OnDemandWorker }, event: HookEvent, deadline: number) =>
+  at.worker.around(async () => {
+    const { duplicate } = await at.queue.put(event, ['hook'])
+    if (!duplicate) at.worker.accepted(event.id, ['hook'])
+    return duplicate
+  }, deadline)
 
 describe('on-demand deliveries on the S3 queue', () => {
   it('keep what a down destination refused in the bucket; two scheduled runs on two instances deliver each event once', async () => {

@@ -21,8 +21,9 @@ describe('the Lambda handler with an S3 sink', () => {
 
   beforeAll(async () => {
     s3 = await startS3Server([BUCKET])
-    lambda = createLambda({
-      HOOKCAST_CONFIG_YAML: `
+    lambda = createLambda(
+      {
+        HOOKCAST_CONFIG_YAML: `
 sources:
   millicast: { path: ${PATH}, secrets: ["\${MILLICAST_WEBHOOK_SECRET}"] }
 sinks:
@@ -36,8 +37,13 @@ sinks:
 routes: [{ to: [bucket] }]
 spool: { dir: "${join(dir.path, 'spool')}" }
 `,
-      MILLICAST_WEBHOOK_SECRET: SECRET, S3_ENDPOINT: s3.endpoint, S3_KEY: S3_ACCESS_KEY, S3_SECRET: S3_SECRET_KEY,
-    }, { log: silentLogger })
+        MILLICAST_WEBHOOK_SECRET: SECRET,
+        S3_ENDPOINT: s3.endpoint,
+        S3_KEY: S3_ACCESS_KEY,
+        S3_SECRET: S3_SECRET_KEY,
+      },
+      { log: silentLogger },
+    )
   }, 60_000)
   afterAll(async () => {
     await lambda?.close()
@@ -46,7 +52,10 @@ spool: { dir: "${join(dir.path, 'spool')}" }
   })
 
   const invoke = async (event: unknown) => {
-    const result = await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000) as never) as { statusCode: number; body: string }
+    const result = (await lambda.handler(
+      event as Parameters<typeof lambda.handler>[0],
+      lambdaContext(30_000) as never,
+    )) as { statusCode: number; body: string }
     expect(result.statusCode, result.body).toBe(200)
     return (JSON.parse(result.body) as { id: string }).id
   }
@@ -54,7 +63,10 @@ spool: { dir: "${join(dir.path, 'spool')}" }
   it('has a thumbnail from a REST API and a JSON hook from a Function URL in the bucket when it answers', async () => {
     const thumbnail = await signedThumbnail({ body: jpeg('lambda-s3', 2_000_000) })
     const feed = await signedJson(PAYLOADS.feedsStarted)
-    const [thumbnailId, feedId] = [await invoke(restApiEvent(PATH, thumbnail, ['image/jpeg'])), await invoke(functionUrlEvent(PATH, feed))]
+    const [thumbnailId, feedId] = [
+      await invoke(restApiEvent(PATH, thumbnail, ['image/jpeg'])),
+      await invoke(functionUrlEvent(PATH, feed)),
+    ]
 
     const jpg = await s3.get(BUCKET, `hooks/thumbnail/${thumbnailId}.jpg`)
     expect(jpg?.contentType).toBe('image/jpeg')

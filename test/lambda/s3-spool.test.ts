@@ -57,16 +57,23 @@ streams: { flapWindow: 300ms }
 
 /** One cold start of the function. */
 function coldStart(endpoint = proxy.endpoint) {
-  const lambda = createLambda({ HOOKCAST_CONFIG_YAML: config(endpoint), MILLICAST_WEBHOOK_SECRET: SECRET }, { log: silentLogger })
+  const lambda = createLambda(
+    { HOOKCAST_CONFIG_YAML: config(endpoint), MILLICAST_WEBHOOK_SECRET: SECRET },
+    { log: silentLogger },
+  )
   return {
     lambda,
-    invoke: async (event: unknown) => await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000)) as { statusCode: number; body: string },
+    invoke: async (event: unknown) =>
+      (await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000))) as {
+        statusCode: number
+        body: string
+      },
     scheduled: () => lambda.scheduled(scheduleEvent(), lambdaContext(60_000)),
   }
 }
 
 describe('the Lambda handler on an S3 spool', () => {
-  it('keeps what a down destination could not take in the bucket; another instance\'s scheduled run delivers it', async () => {
+  it("keeps what a down destination could not take in the bucket; another instance's scheduled run delivers it", async () => {
     let up = false
     receiver.answer = () => (up ? {} : { status: 503 })
     const first = coldStart()
@@ -97,9 +104,17 @@ describe('the Lambda handler on an S3 spool', () => {
     const data = { ...PAYLOADS.feedsStarted.data, streamId, name: 'race', accountId: 'LAMBDA', started: t0 }
     const started = await signedJson({ ...PAYLOADS.feedsStarted, timestamp: t0 + 5, data })
     const thumb = await signedThumbnail({ body: jpeg('lambda-race'), streamId, timestamp: t0 + 1_000 })
-    const answers = await Promise.all([a.invoke(functionUrlEvent(PATH, started)), b.invoke(functionUrlEvent(PATH, thumb)), b.invoke(functionUrlEvent(PATH, started))])
+    const answers = await Promise.all([
+      a.invoke(functionUrlEvent(PATH, started)),
+      b.invoke(functionUrlEvent(PATH, thumb)),
+      b.invoke(functionUrlEvent(PATH, started)),
+    ])
     expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200])
-    const ended = await signedJson({ ...PAYLOADS.feedsEnded, timestamp: t0 + 9_000, data: { ...PAYLOADS.feedsEnded.data, streamId, name: 'race', accountId: 'LAMBDA', ended: t0 + 9_000 } })
+    const ended = await signedJson({
+      ...PAYLOADS.feedsEnded,
+      timestamp: t0 + 9_000,
+      data: { ...PAYLOADS.feedsEnded.data, streamId, name: 'race', accountId: 'LAMBDA', ended: t0 + 9_000 },
+    })
     expect((await a.invoke(functionUrlEvent(PATH, ended))).statusCode).toBe(200)
     await new Promise((resolve) => setTimeout(resolve, 400)) // the flap window passes
     await Promise.all([a.scheduled(), b.scheduled()]) // the end of the session runs from scheduled
@@ -129,17 +144,23 @@ describe('the Lambda handler on an S3 spool', () => {
     const gate = createServer((req, res) => {
       if (!open) return void res.writeHead(503).end()
       const target = new URL(proxy.endpoint)
-      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(res)
-      })
+      const upstream = httpRequest(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        },
+      )
       req.pipe(upstream)
     })
     await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve))
     const { port } = gate.address() as AddressInfo
     const instance = coldStart(`http://127.0.0.1:${port}`)
     try {
-      const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: PAYLOADS.transcoderActive.timestamp + 3 })
+      const hook = await signedJson({
+        ...PAYLOADS.transcoderActive,
+        timestamp: PAYLOADS.transcoderActive.timestamp + 3,
+      })
       expect((await instance.invoke(functionUrlEvent(PATH, hook))).statusCode).toBe(500)
       open = true
       const again = await instance.invoke(functionUrlEvent(PATH, hook))

@@ -38,7 +38,13 @@ afterAll(async () => {
   dir.remove()
 })
 
-const connection = () => ({ bucket: BUCKET, endpoint: log.endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY })
+const connection = () => ({
+  bucket: BUCKET,
+  endpoint: log.endpoint,
+  region: S3_REGION,
+  accessKeyId: S3_ACCESS_KEY,
+  secretAccessKey: S3_SECRET_KEY,
+})
 
 /** keepEnded is shorter than the store's clock slack, so records S3 stamped just now are read by the sweep. */
 const config = (prefix: string) => `
@@ -57,24 +63,43 @@ streams: { flapWindow: 300ms, keepEnded: 2m }
 `
 
 function coldStart(prefix: string) {
-  const lambda = createLambda({ HOOKCAST_CONFIG_YAML: config(prefix), MILLICAST_WEBHOOK_SECRET: SECRET }, { log: silentLogger })
+  const lambda = createLambda(
+    { HOOKCAST_CONFIG_YAML: config(prefix), MILLICAST_WEBHOOK_SECRET: SECRET },
+    { log: silentLogger },
+  )
   return {
     lambda,
-    invoke: async (event: unknown) => await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000)) as { statusCode: number; body: string },
+    invoke: async (event: unknown) =>
+      (await lambda.handler(event as Parameters<typeof lambda.handler>[0], lambdaContext(30_000))) as {
+        statusCode: number
+        body: string
+      },
     scheduled: () => lambda.scheduled(scheduleEvent(), lambdaContext(60_000)),
   }
 }
 
 /** The stream state as another invocation sees it, its clock `ago` ms behind. */
-const stateAt = (prefix: string, ago: number) => openS3StreamStore({ ...connection(), prefix, now: () => Date.now() - ago })
+const stateAt = (prefix: string, ago: number) =>
+  openS3StreamStore({ ...connection(), prefix, now: () => Date.now() - ago })
 
-describe('the Lambda handler\'s stream state on an S3 spool', () => {
+describe("the Lambda handler's stream state on an S3 spool", () => {
   it('the scheduled run forgets ended streams past streams.keepEnded, with their thumbnails; live and recent ones stay', async () => {
     const prefix = 'keep'
     const old = stateAt(prefix, DAY)
     const thumb: ThumbnailRef = {
-      eventId: 'e1', timestamp: Date.now() - DAY,
-      event: { id: 'e1', source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp: 1, receivedAt: 1, streamId: 'LAMBDA/old', contentType: 'image/jpeg', bodySha256: '0'.repeat(64) },
+      eventId: 'e1',
+      timestamp: Date.now() - DAY,
+      event: {
+        id: 'e1',
+        source: 'millicast',
+        type: 'thumbnail',
+        event: 'thumbnail',
+        timestamp: 1,
+        receivedAt: 1,
+        streamId: 'LAMBDA/old',
+        contentType: 'image/jpeg',
+        bodySha256: '0'.repeat(64),
+      },
     }
     await old.putThumbnail(thumb, jpeg('old', 1_000))
     await updateWithRetry(old, 'LAMBDA/old', (r) => {
@@ -82,9 +107,15 @@ describe('the Lambda handler\'s stream state on an S3 spool', () => {
       r.emitted = { live: r.session, ended: r.session } // both alerts handed on: nothing left to do but forget it
       r.latestThumbnail = thumb
     })
-    await updateWithRetry(old, 'LAMBDA/live', (r) => { r.status = 'live'; r.session = 'LAMBDA/live@1'; r.emitted.live = r.session })
+    await updateWithRetry(old, 'LAMBDA/live', (r) => {
+      r.status = 'live'
+      r.session = 'LAMBDA/live@1'
+      r.emitted.live = r.session
+    })
     const recent = stateAt(prefix, 0)
-    await updateWithRetry(recent, 'LAMBDA/recent', (r) => { r.streamName = 'recent' })
+    await updateWithRetry(recent, 'LAMBDA/recent', (r) => {
+      r.streamName = 'recent'
+    })
 
     const fn = coldStart(prefix)
     await fn.scheduled()
@@ -117,7 +148,10 @@ describe('the Lambda handler\'s stream state on an S3 spool', () => {
     await fn.scheduled()
     const alerts = listFiles(join(dir.path, prefix))
     expect(alerts.filter((file) => file.startsWith('ended/LAMBDA/lost/'))).toHaveLength(1)
-    expect((await state.get('LAMBDA/lost'))!.record).toMatchObject({ status: 'ended', emitted: { ended: 'LAMBDA/lost@1' } })
+    expect((await state.get('LAMBDA/lost'))!.record).toMatchObject({
+      status: 'ended',
+      emitted: { ended: 'LAMBDA/lost@1' },
+    })
     await fn.lambda.close()
     await state.close()
   }, 60_000)

@@ -25,11 +25,11 @@ afterEach(async () => {
 async function invokeHook(lambda: ReturnType<typeof createLambda>): Promise<{ statusCode: number; body: string }> {
   const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: Date.now() })
   const event = functionUrlEvent('/hooks/millicast', hook)
-  return await lambda.handler(event as never, lambdaContext(30_000)) as { statusCode: number; body: string }
+  return (await lambda.handler(event as never, lambdaContext(30_000))) as { statusCode: number; body: string }
 }
 
 describe('scheduledDeadline', () => {
-  it('is HOOKCAST_SCHEDULED_WITHIN after the start, or 5 s before the function\'s time ends if sooner', () => {
+  it("is HOOKCAST_SCHEDULED_WITHIN after the start, or 5 s before the function's time ends if sooner", () => {
     expect(scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: '20s' }, 1_000, 60_000)).toBe(21_000)
     expect(scheduledDeadline({ HOOKCAST_SCHEDULED_WITHIN: '2m' }, 1_000, 60_000)).toBe(56_000)
     expect(scheduledDeadline({}, 1_000, 60_000)).toBe(56_000)
@@ -46,8 +46,9 @@ describe('a scheduled run with HOOKCAST_SCHEDULED_WITHIN', () => {
     const dir = tempDir('hookcast-scheduled-within-')
     const receiver = await startReceiver()
     receiver.answer = () => new Promise(() => {}) // a receiver that never answers
-    const lambda = createLambda({
-      HOOKCAST_CONFIG_YAML: `
+    const lambda = createLambda(
+      {
+        HOOKCAST_CONFIG_YAML: `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 notifiers:
@@ -57,9 +58,11 @@ routes:
 spool: { dir: "${join(dir.path, 'spool')}" }
 delivery: { timeout: 20s }
 `,
-      HOOKCAST_DELIVER_WITHIN: '0s', // the request leaves its delivery to the schedule
-      HOOKCAST_SCHEDULED_WITHIN: '3s', // time enough to claim the delivery on a busy machine
-    }, { log: silentLogger })
+        HOOKCAST_DELIVER_WITHIN: '0s', // the request leaves its delivery to the schedule
+        HOOKCAST_SCHEDULED_WITHIN: '3s', // time enough to claim the delivery on a busy machine
+      },
+      { log: silentLogger },
+    )
     cleanup.push(async () => {
       await lambda.close()
       await receiver.close()
@@ -79,21 +82,26 @@ delivery: { timeout: 20s }
 
   it('a malformed value keeps the function from starting, and says which variable', async () => {
     const dir = tempDir('hookcast-scheduled-within-')
-    const lambda = createLambda({
-      HOOKCAST_CONFIG_YAML: `
+    const lambda = createLambda(
+      {
+        HOOKCAST_CONFIG_YAML: `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { dir: "${join(dir.path, 'spool')}" }
 `,
-      HOOKCAST_SCHEDULED_WITHIN: 'a minute',
-    }, { log: silentLogger })
+        HOOKCAST_SCHEDULED_WITHIN: 'a minute',
+      },
+      { log: silentLogger },
+    )
     cleanup.push(async () => {
       await lambda.close()
       dir.remove()
     })
     const errors: string[] = []
     const original = console.error
-    console.error = (line: unknown) => { errors.push(String(line)) }
+    console.error = (line: unknown) => {
+      errors.push(String(line))
+    }
     try {
       const run = lambda.scheduled(scheduleEvent(), lambdaContext(60_000))
       await expect(run).rejects.toThrow(/\$HOOKCAST_SCHEDULED_WITHIN/)

@@ -20,8 +20,13 @@ const path = fileURLToPath(new URL('../../template.yaml', import.meta.url))
 const text = readFileSync(path, 'utf8')
 
 // CloudFormation's short forms, as plain objects.
-const tag = (name: string, key: string): ScalarTag => ({ tag: `!${name}`, resolve: (value: string) => ({ [key]: value }) as never })
-const template = parse(text, { customTags: [tag('Ref', 'Ref'), tag('Sub', 'Fn::Sub'), tag('GetAtt', 'Fn::GetAtt')] }) as {
+const tag = (name: string, key: string): ScalarTag => ({
+  tag: `!${name}`,
+  resolve: (value: string) => ({ [key]: value }) as never,
+})
+const template = parse(text, {
+  customTags: [tag('Ref', 'Ref'), tag('Sub', 'Fn::Sub'), tag('GetAtt', 'Fn::GetAtt')],
+}) as {
   Transform: string
   Parameters: Record<string, { Type: string; NoEcho?: boolean; Default?: unknown }>
   Globals: { Function: { Runtime: string; CodeUri: string; Environment: { Variables: Record<string, unknown> } } }
@@ -31,8 +36,10 @@ const template = parse(text, { customTags: [tag('Ref', 'Ref'), tag('Sub', 'Fn::S
 const resources = template.Resources
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type)
 const run = promisify(execFile)
-const noCfnLint = await run('cfn-lint', ['--version']).then(() => undefined, () =>
-  'cfn-lint is not installed (Python; Debian has no package: .ci/run installs it with pip where PyPI answers)')
+const noCfnLint = await run('cfn-lint', ['--version']).then(
+  () => undefined,
+  () => 'cfn-lint is not installed (Python; Debian has no package: .ci/run installs it with pip where PyPI answers)',
+)
 
 /** References to the bucket, in the forms a statement may use. */
 const BUCKET_ARN = { 'Fn::GetAtt': 'Bucket.Arn' }
@@ -46,13 +53,19 @@ describe('template.yaml', () => {
     expect(resources.HookFunction?.Type).toBe('AWS::Serverless::Function')
     expect(resources.HookFunctionUrl?.Type).toBe('AWS::Lambda::Url')
     expect(resources.ScheduledFunction?.Type).toBe('AWS::Serverless::Function')
-    expect(Object.keys(template.Outputs).sort()).toEqual(['BucketName', 'FunctionUrl', 'HookFunctionName', 'ScheduledFunctionName', 'WebhookUrl'])
+    expect(Object.keys(template.Outputs).sort()).toEqual([
+      'BucketName',
+      'FunctionUrl',
+      'HookFunctionName',
+      'ScheduledFunctionName',
+      'WebhookUrl',
+    ])
     expect(template.Parameters.WebhookSecret).toMatchObject({ Type: 'String', NoEcho: true })
     expect(template.Parameters.AdminToken).toMatchObject({ NoEcho: true, Default: '' })
     expect(template.Parameters.Config).toMatchObject({ Default: '' })
   })
 
-  it('points the handlers at the bundle\'s exports', () => {
+  it("points the handlers at the bundle's exports", () => {
     // npm run build:lambda writes dist/lambda/index.mjs from adapters/lambda.ts.
     expect(template.Globals.Function.CodeUri).toBe('dist/lambda/')
     expect(template.Globals.Function.Runtime).toMatch(/^nodejs(2[02468])\.x$/)
@@ -60,8 +73,11 @@ describe('template.yaml', () => {
     expect(resources.ScheduledFunction!.Properties.Handler).toBe('index.scheduled')
     expect(typeof adapter.handler).toBe('function')
     expect(typeof adapter.scheduled).toBe('function')
-    expect(JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')).scripts['build:lambda'])
-      .toBe('node --import tsx bin/build-lambda.ts')
+    expect(
+      JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')).scripts[
+        'build:lambda'
+      ],
+    ).toBe('node --import tsx bin/build-lambda.ts')
   })
 
   it('sets the environment the function reads, from the parameters and the bucket', () => {
@@ -77,17 +93,38 @@ describe('template.yaml', () => {
   })
 
   it('gives the hook function a public URL with both permissions it needs, and the webhook URL its source path', () => {
-    expect(resources.HookFunctionUrl!.Properties).toMatchObject({ TargetFunctionArn: { 'Fn::GetAtt': 'HookFunction.Arn' }, AuthType: 'NONE' })
+    expect(resources.HookFunctionUrl!.Properties).toMatchObject({
+      TargetFunctionArn: { 'Fn::GetAtt': 'HookFunction.Arn' },
+      AuthType: 'NONE',
+    })
     const permissions = ofType('AWS::Lambda::Permission').map(([, r]) => r.Properties)
-    expect(permissions).toContainEqual({ FunctionName: { Ref: 'HookFunction' }, Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE' })
-    expect(permissions).toContainEqual({ FunctionName: { Ref: 'HookFunction' }, Action: 'lambda:InvokeFunction', Principal: '*', InvokedViaFunctionUrl: true })
+    expect(permissions).toContainEqual({
+      FunctionName: { Ref: 'HookFunction' },
+      Action: 'lambda:InvokeFunctionUrl',
+      Principal: '*',
+      FunctionUrlAuthType: 'NONE',
+    })
+    expect(permissions).toContainEqual({
+      FunctionName: { Ref: 'HookFunction' },
+      Action: 'lambda:InvokeFunction',
+      Principal: '*',
+      InvokedViaFunctionUrl: true,
+    })
     expect(permissions.every((p) => p.FunctionName.Ref === 'HookFunction')).toBe(true) // the scheduled one is not public
     expect(template.Outputs.WebhookUrl!.Value).toEqual({ 'Fn::Sub': '${HookFunctionUrl.FunctionUrl}hooks/millicast' })
   })
 
   it('runs the scheduled function on a schedule', () => {
-    const events = resources.ScheduledFunction!.Properties.Events as Record<string, { Type: string; Properties: { Schedule: unknown } }>
-    expect(Object.values(events)).toEqual([expect.objectContaining({ Type: 'Schedule', Properties: expect.objectContaining({ Schedule: { Ref: 'Schedule' } }) })])
+    const events = resources.ScheduledFunction!.Properties.Events as Record<
+      string,
+      { Type: string; Properties: { Schedule: unknown } }
+    >
+    expect(Object.values(events)).toEqual([
+      expect.objectContaining({
+        Type: 'Schedule',
+        Properties: expect.objectContaining({ Schedule: { Ref: 'Schedule' } }),
+      }),
+    ])
     expect(template.Parameters.Schedule?.Default).toBe('rate(1 minute)')
     expect(resources.HookFunction!.Properties.Events).toBeUndefined()
   })
@@ -96,7 +133,11 @@ describe('template.yaml', () => {
     const allowed = new Set(['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket'])
     const policies = ofType('AWS::IAM::ManagedPolicy')
     expect(policies.map(([name]) => name)).toEqual(['BucketAccess'])
-    for (const statement of policies[0]![1].Properties.PolicyDocument.Statement as { Effect: string; Action: string | string[]; Resource: unknown }[]) {
+    for (const statement of policies[0]![1].Properties.PolicyDocument.Statement as {
+      Effect: string
+      Action: string | string[]
+      Resource: unknown
+    }[]) {
       expect(statement.Effect).toBe('Allow')
       const actions = [statement.Action].flat()
       for (const action of actions) expect(allowed.has(action), action).toBe(true)
@@ -115,7 +156,12 @@ describe('template.yaml', () => {
 
   it('keeps the bucket private and TLS-only', () => {
     const bucket = resources.Bucket!.Properties
-    expect(bucket.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true })
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    })
     const statement = resources.BucketPolicy!.Properties.PolicyDocument.Statement[0]
     expect(statement).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })
   })
@@ -124,7 +170,12 @@ describe('template.yaml', () => {
     const env = { MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_BUCKET: 'hookcast-bucket-123', AWS_REGION: 'eu-west-1' }
     let spoolOnS3 = true
     try {
-      parseConfig('sources: { m: { path: /h, secrets: ["' + SECRET + '"] } }\nspool: { type: s3, bucket: hookcast-b, region: eu-west-1 }', env)
+      parseConfig(
+        'sources: { m: { path: /h, secrets: ["' +
+          SECRET +
+          '"] } }\nspool: { type: s3, bucket: hookcast-b, region: eu-west-1 }',
+        env,
+      )
     } catch {
       spoolOnS3 = false
     }
@@ -139,7 +190,10 @@ describe('template.yaml', () => {
   })
 
   it('passes cfn-lint with the SAM transform', { ...skipWhen(noCfnLint), timeout: 60_000 }, async () => {
-    const result = await run('cfn-lint', [path]).then(() => ({ ok: true, out: '' }), (error: { stdout?: string }) => ({ ok: false, out: error.stdout ?? String(error) }))
+    const result = await run('cfn-lint', [path]).then(
+      () => ({ ok: true, out: '' }),
+      (error: { stdout?: string }) => ({ ok: false, out: error.stdout ?? String(error) }),
+    )
     expect(result.out).toBe('')
     expect(result.ok).toBe(true)
   })

@@ -24,8 +24,12 @@ const BAD = `${LEAK}\r\nx-a: b`
 const ADMIN_TOKEN = 'header-values-admin-token'
 let receiver: Receiver
 
-beforeAll(async () => { receiver = await startReceiver() })
-afterAll(async () => { await receiver.close() })
+beforeAll(async () => {
+  receiver = await startReceiver()
+})
+afterAll(async () => {
+  await receiver.close()
+})
 
 function problems(text: string, env: Record<string, string>): string[] {
   try {
@@ -61,10 +65,18 @@ routes: [{ to: [bucket, forward, slack] }]
 `
     const list = problems(text, { FWD_TOKEN: BAD, NUL: '\0', KEY_ID: 'AKIA\u007f0123456789' })
     const refused = 'contains a line break or another control character (not shown: it may be a secret)'
-    expect(list.sort()).toEqual([
-      'admin.token', 'metrics.token', 'notifiers.forward.headers.authorization', 'notifiers.forward.headers.x-team',
-      'notifiers.slack.token', 'sinks.bucket.accessKeyId', 'sinks.bucket.secretAccessKey', 'spool.auth.password',
-    ].map((path) => `${path}: ${refused}`))
+    expect(list.sort()).toEqual(
+      [
+        'admin.token',
+        'metrics.token',
+        'notifiers.forward.headers.authorization',
+        'notifiers.forward.headers.x-team',
+        'notifiers.slack.token',
+        'sinks.bucket.accessKeyId',
+        'sinks.bucket.secretAccessKey',
+        'spool.auth.password',
+      ].map((path) => `${path}: ${refused}`),
+    )
     expect(list.join('\n')).not.toContain('sk-live')
   })
 
@@ -74,8 +86,9 @@ sources: { m: { path: /h, secrets: ["${SECRET}"] } }
 notifiers: { forward: { type: http, url: "https://example.com/in", headers: ${headers} } }
 routes: [{ to: [forward] }]
 `
-    expect(problems(config('{ "x team": v }'), {}))
-      .toEqual([expect.stringMatching(/^notifiers\.forward\.headers\.x team: not a header name/)])
+    expect(problems(config('{ "x team": v }'), {})).toEqual([
+      expect.stringMatching(/^notifiers\.forward\.headers\.x team: not a header name/),
+    ])
     const ordinary = config('{ authorization: "Bearer ${T}", x-note: "café; a=b, \\"c\\"" }')
     const parsed = parseConfig(ordinary, { T: 'sk-live-ok' })
     const headers = { authorization: 'Bearer sk-live-ok', 'x-note': 'café; a=b, "c"' }
@@ -84,7 +97,11 @@ routes: [{ to: [forward] }]
 })
 
 describe('delivery errors never quote a header value', () => {
-  const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error)
+  const failureOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    )
 
   it('http notifier: a permanent error naming the header', async () => {
     const config = httpNotifierConfig.parse({ type: 'http', url: `${receiver.url}/in` })
@@ -118,13 +135,16 @@ describe('a bad header value past the config (in process)', () => {
   })
 
   it('is kept out of the log, the dead letter and /api/events', async () => {
-    const config = parseConfig(`
+    const config = parseConfig(
+      `
 sources: { millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] } }
 notifiers: { forward: { type: http, url: "${receiver.url}/in", headers: { authorization: "Bearer placeholder" } } }
 spool: { dir: "${join(dir.path, 'spool')}" }
 admin: { token: ${ADMIN_TOKEN} }
 routes: [{ to: [forward] }]
-`, {})
+`,
+      {},
+    )
     const forward = config.notifiers.forward!
     if (forward.type === 'http') forward.headers.authorization = `Bearer ${BAD}`
     gateway = await createGateway(config, { log: createLogger('debug', (line) => lines.push(line)) })

@@ -7,12 +7,20 @@ import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { SECRET } from '../support/hooks.ts'
 
 let receiver: Receiver
-beforeAll(async () => { receiver = await startReceiver() })
-afterAll(async () => { await receiver.close() })
+beforeAll(async () => {
+  receiver = await startReceiver()
+})
+afterAll(async () => {
+  await receiver.close()
+})
 
 describe('Slack failures, classified for the spool', () => {
   const api = () => createSlackWebApi(`${receiver.url}/api`, 'xoxb-token', 'slack')
-  const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error)
+  const failureOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    )
 
   it.each([
     ['invalid_auth', true, 'the bot token is not valid'],
@@ -44,7 +52,9 @@ describe('Slack failures, classified for the spool', () => {
     expect(failure).toMatchObject({ permanent: true })
     expect((failure as Error).message).toContain('create a new one')
     receiver.answer = () => ({ status: 500, body: 'oops' })
-    expect(await failureOf(postIncomingWebhook(`${receiver.url}/services/x`, { text: 'hi' }, 'slack'))).toMatchObject({ permanent: false })
+    expect(await failureOf(postIncomingWebhook(`${receiver.url}/services/x`, { text: 'hi' }, 'slack'))).toMatchObject({
+      permanent: false,
+    })
     receiver.answer = () => ({})
   })
 })
@@ -52,11 +62,14 @@ describe('Slack failures, classified for the spool', () => {
 describe('Slack notifier config', () => {
   const problems = (notifier: string, sinks = '') => {
     try {
-      parseConfig(`
+      parseConfig(
+        `
 sources: { m: { path: /h, secrets: ["${SECRET}"] } }
 sinks: { disk: { type: fs, dir: ./d } ${sinks} }
 notifiers: { slack: ${notifier} }
-`, {})
+`,
+        {},
+      )
       return []
     } catch (error) {
       return (error as ConfigError).problems
@@ -67,16 +80,28 @@ notifiers: { slack: ${notifier} }
     expect(problems('{ type: slack, webhookUrl: "https://hooks.slack.com/services/x" }')).toEqual([
       expect.stringMatching(/^notifiers\.slack\.image: webhook mode has no way to show thumbnails/),
     ])
-    expect(problems('{ type: slack, webhookUrl: "https://hooks.slack.com/services/x", image: { sink: disk } }')).toEqual([
+    expect(
+      problems('{ type: slack, webhookUrl: "https://hooks.slack.com/services/x", image: { sink: disk } }'),
+    ).toEqual([
       'notifiers.slack.image.sink: sink "disk" (fs) cannot make public image URLs; use an s3 or gcs sink, or image: { publicUrl }',
     ])
     expect(problems('{ type: slack, webhookUrl: "https://hooks.slack.com/services/x", image: false }')).toEqual([])
-    expect(problems('{ type: slack, webhookUrl: "https://hooks.slack.com/services/x", image: { publicUrl: "https://hooks.example.com" } }')).toEqual([])
+    expect(
+      problems(
+        '{ type: slack, webhookUrl: "https://hooks.slack.com/services/x", image: { publicUrl: "https://hooks.example.com" } }',
+      ),
+    ).toEqual([])
   })
 
   it('wants exactly one mode', () => {
-    expect(problems('{ type: slack }')).toEqual(['notifiers.slack: set webhookUrl (incoming webhook mode), or token and channel (bot mode)'])
-    expect(problems('{ type: slack, token: t }')).toEqual(['notifiers.slack: set webhookUrl (incoming webhook mode), or token and channel (bot mode)'])
-    expect(problems('{ type: slack, token: t, channel: C1, webhookUrl: "https://x/y", image: false }')[0]).toContain('not both')
+    expect(problems('{ type: slack }')).toEqual([
+      'notifiers.slack: set webhookUrl (incoming webhook mode), or token and channel (bot mode)',
+    ])
+    expect(problems('{ type: slack, token: t }')).toEqual([
+      'notifiers.slack: set webhookUrl (incoming webhook mode), or token and channel (bot mode)',
+    ])
+    expect(problems('{ type: slack, token: t, channel: C1, webhookUrl: "https://x/y", image: false }')[0]).toContain(
+      'not both',
+    )
   })
 })

@@ -7,8 +7,12 @@ import { sendToSlack, slackError } from '../../src/notifiers/slack-failures.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
 
 let receiver: Receiver
-beforeAll(async () => { receiver = await startReceiver() })
-afterAll(async () => { await receiver.close() })
+beforeAll(async () => {
+  receiver = await startReceiver()
+})
+afterAll(async () => {
+  await receiver.close()
+})
 
 const INHERITED = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']
 
@@ -21,7 +25,10 @@ describe('Slack error strings that name inherited object members', () => {
 
   it.each(INHERITED)('an incoming webhook answering %s shows it as it is', async (body) => {
     receiver.answer = () => ({ status: 400, body, headers: { 'content-type': 'text/plain' } })
-    const failure = await sendToSlack(`${receiver.url}/services/x`, { method: 'POST', body: '{}' }, 'slack').then(() => undefined, (error: unknown) => error)
+    const failure = await sendToSlack(`${receiver.url}/services/x`, { method: 'POST', body: '{}' }, 'slack').then(
+      () => undefined,
+      (error: unknown) => error,
+    )
     expect((failure as Error).message).toBe(`slack answered 400 (${body})`)
     expect(failure).toMatchObject({ permanent: true })
     receiver.answer = () => ({})

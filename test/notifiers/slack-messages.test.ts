@@ -24,7 +24,8 @@ function texts(message: Message): Array<{ type: string; text: string; verbatim?:
 }
 
 /** The message with hookcast's own date tokens taken out: what is left may hold no Slack control sequence. */
-const withoutDates = (text: string) => text.replace(/<!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|[0-9TZ:.-]+>/g, '')
+const withoutDates = (text: string) =>
+  text.replace(/<!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|[0-9TZ:.-]+>/g, '')
 
 function expectNoInjection(message: Message): void {
   for (const text of [message.text, ...texts(message).map((t) => t.text)]) {
@@ -36,29 +37,50 @@ function expectNoInjection(message: Message): void {
 }
 
 const live = (streamName: string, streamId = `ZG6NWV/${streamName}`, template = DEFAULT_TEMPLATES.live) =>
-  liveMessage(template, makeEvent({ type: 'stream', event: 'live', streamName, streamId }), { streamId, accountId: 'ZG6NWV', liveSince: T0, feeds: 1 }, undefined, false) as Message
+  liveMessage(
+    template,
+    makeEvent({ type: 'stream', event: 'live', streamName, streamId }),
+    { streamId, accountId: 'ZG6NWV', liveSince: T0, feeds: 1 },
+    undefined,
+    false,
+  ) as Message
 
 describe('Slack messages', () => {
   it('escape &, < and > in every value, so a signed name makes no mention, ping or link', () => {
     const messages = [
       live(HOSTILE),
-      endedMessage(DEFAULT_TEMPLATES.ended, makeEvent({ type: 'stream', event: 'ended', streamName: HOSTILE, streamId: `ZG6NWV/${HOSTILE}` }), T0, T0 + 65_000, undefined) as Message,
-      mediaMessage(DEFAULT_TEMPLATES.media, makeEvent({
-        type: 'recordings', event: 'completed', streamName: HOSTILE, streamId: undefined,
-        data: { recordFileId: HOSTILE, mediaAssetId: '<!here>', type: '<@U0OTHER>' },
-      })) as Message,
+      endedMessage(
+        DEFAULT_TEMPLATES.ended,
+        makeEvent({ type: 'stream', event: 'ended', streamName: HOSTILE, streamId: `ZG6NWV/${HOSTILE}` }),
+        T0,
+        T0 + 65_000,
+        undefined,
+      ) as Message,
+      mediaMessage(
+        DEFAULT_TEMPLATES.media,
+        makeEvent({
+          type: 'recordings',
+          event: 'completed',
+          streamName: HOSTILE,
+          streamId: undefined,
+          data: { recordFileId: HOSTILE, mediaAssetId: '<!here>', type: '<@U0OTHER>' },
+        }),
+      ) as Message,
     ]
     for (const message of messages) expectNoInjection(message)
     expect(messages[0]!.blocks[0]!.text.text).toBe(
-      ':red_circle: *&lt;!channel&gt; &lt;@U0ADMIN&gt; &lt;https://evil.example|https://dolby.io&gt; &amp; co* is live')
+      ':red_circle: *&lt;!channel&gt; &lt;@U0ADMIN&gt; &lt;https://evil.example|https://dolby.io&gt; &amp; co* is live',
+    )
     const media = JSON.stringify(messages[2])
     expect(media).not.toContain('<!here>')
     expect(media).not.toContain('<@U0OTHER>')
   })
 
-  it('neutralise formatting characters in values, and keep the operator template\'s own formatting', () => {
+  it("neutralise formatting characters in values, and keep the operator template's own formatting", () => {
     const message = live(FORMATTED, 'ZG6NWV/x')
-    expect(message.blocks[0]!.text.text).toBe(':red_circle: *\u2217bold\u2217 \u02CDit\u02CD \u223Cgone\u223C \u02CBcode\u02CB* is live')
+    expect(message.blocks[0]!.text.text).toBe(
+      ':red_circle: *\u2217bold\u2217 \u02CDit\u02CD \u223Cgone\u223C \u02CBcode\u02CB* is live',
+    )
     // An underscore between letters or digits cannot start or end italics: names like sample_stream stay as typed.
     expect(live('sample_stream').blocks[0]!.text.text).toBe(':red_circle: *sample_stream* is live')
     const custom = live('_x_', 'ZG6NWV/_x_', '_{streamName}_ went *live* on `{accountId}`')
@@ -74,7 +96,10 @@ describe('Slack messages', () => {
   })
 
   it('mark every mrkdwn text verbatim, so Slack links no bare URL, channel or mention in it', () => {
-    const all = [live('x'), mediaMessage(DEFAULT_TEMPLATES.media, makeEvent({ type: 'media', event: 'completed' })) as Message]
+    const all = [
+      live('x'),
+      mediaMessage(DEFAULT_TEMPLATES.media, makeEvent({ type: 'media', event: 'completed' })) as Message,
+    ]
     for (const message of all) {
       for (const text of texts(message)) if (text.type === 'mrkdwn') expect(text.verbatim).toBe(true)
     }
@@ -82,8 +107,16 @@ describe('Slack messages', () => {
 
   it('give a fallback text without formatting marks that keeps emoji names and values whole', () => {
     expect(live('sample_stream').text).toBe(':red_circle: sample_stream is live')
-    expect(live(HOSTILE).text).toBe(':red_circle: &lt;!channel&gt; &lt;@U0ADMIN&gt; &lt;https://evil.example|https://dolby.io&gt; &amp; co is live')
-    const ended = endedMessage(DEFAULT_TEMPLATES.ended, makeEvent({ type: 'stream', event: 'ended', streamName: 'my_show' }), T0, T0 + 65_000, undefined)
+    expect(live(HOSTILE).text).toBe(
+      ':red_circle: &lt;!channel&gt; &lt;@U0ADMIN&gt; &lt;https://evil.example|https://dolby.io&gt; &amp; co is live',
+    )
+    const ended = endedMessage(
+      DEFAULT_TEMPLATES.ended,
+      makeEvent({ type: 'stream', event: 'ended', streamName: 'my_show' }),
+      T0,
+      T0 + 65_000,
+      undefined,
+    )
     expect(ended.text).toBe(':black_circle: my_show ended after 1m 5s')
   })
 

@@ -16,21 +16,36 @@ const HOSTILE = '<!channel> <@U0ADMIN> <https://evil.example|https://dolby.io> .
 const STREAM = `ZG6NWV/${HOSTILE}`
 let slack: SlackStandIn
 
-beforeAll(async () => { slack = await startSlack() })
-afterAll(async () => { await slack.close() })
+beforeAll(async () => {
+  slack = await startSlack()
+})
+afterAll(async () => {
+  await slack.close()
+})
 
 /** One stream, live, with its first thumbnail: all the notifier reads. */
 function oneStream(): StreamStore {
   const thumb = makeEvent({ id: 't1', streamId: STREAM, streamName: HOSTILE })
   const { body: _body, data: _data, ...event } = thumb
   const record: StreamRecord = {
-    streamId: STREAM, streamName: HOSTILE, status: 'live', session: 's1', liveSince: 1, feeds: { f: { started: 1 } },
-    firstThumbnail: { eventId: 't1', timestamp: 1, event }, alerts: {}, emitted: {}, updatedAt: 1,
+    streamId: STREAM,
+    streamName: HOSTILE,
+    status: 'live',
+    session: 's1',
+    liveSince: 1,
+    feeds: { f: { started: 1 } },
+    firstThumbnail: { eventId: 't1', timestamp: 1, event },
+    alerts: {},
+    emitted: {},
+    updatedAt: 1,
   }
   let revision = 1
   return {
     get: async (id) => (id === STREAM ? { record: structuredClone(record), revision: String(revision) } : undefined),
-    async put(_id, next) { Object.assign(record, next); return String(++revision) },
+    async put(_id, next) {
+      Object.assign(record, next)
+      return String(++revision)
+    },
     list: async () => [record],
     delete: async () => false,
     putThumbnail: async () => true,
@@ -41,12 +56,33 @@ function oneStream(): StreamStore {
 
 describe('Slack notifier with a hostile stream name', () => {
   it('posts no mention, ping or link, and names the uploaded file safely', async () => {
-    const notifier = createSlackNotifier('slack', slackNotifierConfig.parse({
-      type: 'slack', token: BOT_TOKEN, channel: CHANNEL, apiUrl: slack.apiUrl, minInterval: '0ms',
-    }), { streams: oneStream(), destination: () => undefined, thumbnailUrl: async () => '', log: silentLogger, now: Date.now })
-    await notifier.deliver(makeEvent({
-      type: 'stream', event: 'live', streamId: STREAM, streamName: HOSTILE, receivedAt: Date.now(), data: { session: 's1', liveSince: 1 },
-    }))
+    const notifier = createSlackNotifier(
+      'slack',
+      slackNotifierConfig.parse({
+        type: 'slack',
+        token: BOT_TOKEN,
+        channel: CHANNEL,
+        apiUrl: slack.apiUrl,
+        minInterval: '0ms',
+      }),
+      {
+        streams: oneStream(),
+        destination: () => undefined,
+        thumbnailUrl: async () => '',
+        log: silentLogger,
+        now: Date.now,
+      },
+    )
+    await notifier.deliver(
+      makeEvent({
+        type: 'stream',
+        event: 'live',
+        streamId: STREAM,
+        streamName: HOSTILE,
+        receivedAt: Date.now(),
+        data: { session: 's1', liveSince: 1 },
+      }),
+    )
     const posted = JSON.stringify(slack.messages)
     expect(slack.messages).toHaveLength(1)
     for (const bad of ['<!channel>', '<@U0ADMIN>', '<https://evil']) expect(posted).not.toContain(bad)

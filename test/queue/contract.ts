@@ -45,10 +45,18 @@ export function queueContract(target: QueueContract): void {
       expect(await queue.put(event, ['disk', 'hook'])).toEqual({ duplicate: false })
       await queue.put(feeds, ['disk'])
       const claims = await queue.claim({ max: 10, leaseMs: 60_000 })
-      expect(claims.map((c) => `${c.eventId}>${c.destination}`).sort()).toEqual([`${event.id}>disk`, `${event.id}>hook`, `${feeds.id}>disk`].sort())
+      expect(claims.map((c) => `${c.eventId}>${c.destination}`).sort()).toEqual(
+        [`${event.id}>disk`, `${event.id}>hook`, `${feeds.id}>disk`].sort(),
+      )
       const back = await queue.load(claims.find((c) => c.eventId === event.id)!)
       expect(Buffer.from(back.body).equals(Buffer.from(event.body))).toBe(true)
-      expect(back).toMatchObject({ id: event.id, type: 'thumbnail', streamId: event.streamId, feedId: event.feedId, timestamp: event.timestamp })
+      expect(back).toMatchObject({
+        id: event.id,
+        type: 'thumbnail',
+        streamId: event.streamId,
+        feedId: event.feedId,
+        timestamp: event.timestamp,
+      })
       expect((await queue.load(claims.find((c) => c.eventId === feeds.id)!)).data).toEqual(PAYLOADS.feedsStarted.data)
       expect(await queue.claim({ destination: 'disk', max: 10, leaseMs: 60_000 })).toEqual([]) // all claimed
       for (const claim of claims) await queue.ack(claim)
@@ -58,7 +66,11 @@ export function queueContract(target: QueueContract): void {
     it('claims by destination, at most max, and reports pending deliveries per destination', async () => {
       const queue = await make()
       for (let i = 0; i < 5; i++) await queue.put(await thumbnail(), ['a', 'b'])
-      expect(await queue.stats()).toMatchObject({ pendingEvents: 5, pendingDeliveries: 10, destinations: { a: 5, b: 5 } })
+      expect(await queue.stats()).toMatchObject({
+        pendingEvents: 5,
+        pendingDeliveries: 10,
+        destinations: { a: 5, b: 5 },
+      })
       const some = await queue.claim({ destination: 'a', max: 3, leaseMs: 60_000 })
       expect(some).toHaveLength(3)
       expect(some.every((c) => c.destination === 'a')).toBe(true)
@@ -83,10 +95,18 @@ export function queueContract(target: QueueContract): void {
         const due = await queue.claim({ max: 10, leaseMs: 60_000 })
         expect(due.map((d) => `${d.eventId}>${d.destination}`).sort()).toEqual([`${a.id}>disk`, `${c.id}>hook`].sort())
         expect(await queue.stats()).toMatchObject({ pendingDeliveries: 3, deadLetters: 1 })
-        expect(await queue.deadLetters()).toEqual([expect.objectContaining({ eventId: b.id, destination: 'hook', attempts: [{ at: 2, error: 'receiver answered 400' }] })])
+        expect(await queue.deadLetters()).toEqual([
+          expect.objectContaining({
+            eventId: b.id,
+            destination: 'hook',
+            attempts: [{ at: 2, error: 'receiver answered 400' }],
+          }),
+        ])
         const stats = await queue.stats()
         expect(stats.destinations).toEqual({ disk: 1, hook: 2 })
-        expect(Buffer.from((await queue.load(due.find((d) => d.eventId === a.id)!)).body).equals(Buffer.from(a.body))).toBe(true)
+        expect(
+          Buffer.from((await queue.load(due.find((d) => d.eventId === a.id)!)).body).equals(Buffer.from(a.body)),
+        ).toBe(true)
       })
     }
 
@@ -165,7 +185,11 @@ export function queueContract(target: QueueContract): void {
     it('drops an identical event within the dedup window, and waits for an identical put under way', async () => {
       const queue = await make(60_000)
       const event = await thumbnail()
-      const results = await Promise.all([queue.put(event, ['disk']), queue.put(event, ['disk']), queue.put(event, ['disk'])])
+      const results = await Promise.all([
+        queue.put(event, ['disk']),
+        queue.put(event, ['disk']),
+        queue.put(event, ['disk']),
+      ])
       expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
       expect(await queue.put(event, ['disk'])).toEqual({ duplicate: true })
       expect(await queue.claim({ max: 10, leaseMs: 60_000 })).toHaveLength(1)
@@ -179,7 +203,9 @@ export function queueContract(target: QueueContract): void {
         const [claim] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 60_000 })
         expect(claim).toMatchObject({ eventId: event.id, attempts: [] })
         await queue.dead(claim!, [{ at: round, error: 'answered 400' }])
-        expect(await queue.deadLetters({ destination: 'hook' })).toEqual([expect.objectContaining({ eventId: event.id, attempts: [{ at: round, error: 'answered 400' }] })])
+        expect(await queue.deadLetters({ destination: 'hook' })).toEqual([
+          expect.objectContaining({ eventId: event.id, attempts: [{ at: round, error: 'answered 400' }] }),
+        ])
         expect(await queue.replay({ eventId: event.id })).toBe(1)
         expect(await queue.deadLetters()).toEqual([])
       }
@@ -194,7 +220,7 @@ export function queueContract(target: QueueContract): void {
       for (let i = 0; i < 40; i++) await queue.put(await thumbnail(1_000), ['disk'])
       // Rounds of 8 claimers at once until all is claimed: a claimer that lost every race may come back empty.
       const claimed: Claim[] = []
-      for (const deadline = Date.now() + 20_000; claimed.length < 40 && Date.now() < deadline;) {
+      for (const deadline = Date.now() + 20_000; claimed.length < 40 && Date.now() < deadline; ) {
         const claimer = () => queue.claim({ max: 7, leaseMs: 600_000, waitMs: 100 })
         const batches = await Promise.all(Array.from({ length: 8 }, claimer))
         claimed.push(...batches.flat())

@@ -6,7 +6,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { loadedEvent, type EventMeta } from '../../src/queue/loaded-event.ts'
 
 const meta = (contentType: EventMeta['contentType']): EventMeta => ({
-  id: 'a'.repeat(24), source: 'millicast', type: 'feeds', event: 'started', timestamp: 1, receivedAt: 2, contentType, bodyCrc32: 0,
+  id: 'a'.repeat(24),
+  source: 'millicast',
+  type: 'feeds',
+  event: 'started',
+  timestamp: 1,
+  receivedAt: 2,
+  contentType,
+  bodyCrc32: 0,
 })
 const json = (payload: unknown) => new TextEncoder().encode(JSON.stringify(payload))
 

@@ -6,7 +6,8 @@ import { makeEvent } from '../support/events.ts'
 import type { RouteConfig } from '../../src/config/config-schema.ts'
 
 const event = (fields: Partial<HookEvent>) => makeEvent({ type: 'feeds', event: 'started', ...fields })
-const routes = (...list: Array<[RouteConfig['when'], string[]]>) => compileRoutes(list.map(([when, to]) => ({ when, to })))
+const routes = (...list: Array<[RouteConfig['when'], string[]]>) =>
+  compileRoutes(list.map(([when, to]) => ({ when, to })))
 
 describe('router', () => {
   it('matches on type, event, stream and source, and fans out to each destination once', () => {

@@ -26,11 +26,14 @@ const CASES = Number(process.env.HOOKCAST_FUZZ_CASES || 500)
 /** Issue 20's seeded cases (dot segments, stream id bytes), after the others: a fifth as many by default. */
 const ISSUE20_CASES = Math.ceil(CASES / 5)
 const CONCURRENCY = 4
-console.log(`hostile fuzz: seed ${SEED}, ${CASES} + ${ISSUE20_CASES} cases per runtime ` +
-  `(rerun: HOOKCAST_FUZZ_SEED=${SEED} npx vitest run test/security/hostile.test.ts)`)
+console.log(
+  `hostile fuzz: seed ${SEED}, ${CASES} + ${ISSUE20_CASES} cases per runtime ` +
+    `(rerun: HOOKCAST_FUZZ_SEED=${SEED} npx vitest run test/security/hostile.test.ts)`,
+)
 /** An image upload whose signature is well-formed, so its body is read, and wrong: no secret signs to zeros. */
 const WRONGLY_SIGNED: Array<[string, string]> = [
-  ['Content-Type', 'image/jpeg'], ['X-Millicast-Signature', `sha1=${'0'.repeat(40)}`],
+  ['Content-Type', 'image/jpeg'],
+  ['X-Millicast-Signature', `sha1=${'0'.repeat(40)}`],
 ]
 /** The answers of the cases compared across runtimes (status and event id), by runtime and case. */
 const compared = new Map<string, Map<number, string>>()
@@ -50,7 +53,9 @@ describe.each(RUNTIMES)('hostile input on %s', (runtime) => {
   beforeAll(async () => {
     // Three fs sinks between them put every header- and payload-derived value into a path: the README's
     // `{streamId}/latest.{ext}`, the default key, and every placeholder at once.
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 server: { maxBodyBytes: 16MiB, shutdownGrace: 3s }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}", "${OTHER_SECRET}"] }
@@ -61,7 +66,8 @@ sinks:
 spool: { dir: "${join(jail, 'spool')}" }
 routes:
   - to: [latest, all, fields]
-`)
+`,
+    )
     server = await startServer(runtime, config)
     // Warm up: one of each, so first-use allocations are not counted as growth.
     const url = `${server.url}/hooks/millicast`
@@ -85,17 +91,23 @@ routes:
     const send = async (fuzz: FuzzCase) => {
       const outcome = await rawRequest(server.url, fuzz.request, 15_000)
       const problem = judge(fuzz, outcome, runtime)
-      count(`${outcome.kind === 'answer' ? outcome.response.status : outcome.kind}${problem === 'runtime' ? ' (runtime)' : ''}`)
+      count(
+        `${outcome.kind === 'answer' ? outcome.response.status : outcome.kind}${problem === 'runtime' ? ' (runtime)' : ''}`,
+      )
       if (problem && problem !== 'runtime') failures.push(`${problem}\n${describeCase(SEED, fuzz)}`)
       if (!fuzz.compare) return
       const { kind } = outcome
       answers.set(fuzz.index, kind === 'answer' ? `${outcome.response.status} ${idOrError(outcome.response)}` : kind)
     }
     // Issue 20 item 1: uploads held open without the secret all along; no hook of the pass may be refused for them.
-    const idle = idleUploads(SEED, 16 * MiB).map(({ localAddress, declared, sent }) => heldUpload(server.url, {
-      target: '/hooks/millicast', localAddress, body: new Uint8Array(sent).fill(0x41),
-      headers: [...WRONGLY_SIGNED, ['Content-Length', String(declared)]],
-    }))
+    const idle = idleUploads(SEED, 16 * MiB).map(({ localAddress, declared, sent }) =>
+      heldUpload(server.url, {
+        target: '/hooks/millicast',
+        localAddress,
+        body: new Uint8Array(sent).fill(0x41),
+        headers: [...WRONGLY_SIGNED, ['Content-Length', String(declared)]],
+      }),
+    )
     await Promise.all(idle.map((upload) => upload.written))
     // The issue's reproductions first, one at a time, then the seeded pass, a few at a time.
     for (const known of knownCases()) await send(known)
@@ -108,9 +120,15 @@ routes:
     await Promise.all(Array.from({ length: CONCURRENCY }, worker))
     for (const upload of idle) upload.close()
     peak = sampler.stop()
-    console.log(`${runtime}: seed ${SEED}: ${[...statuses].sort().map(([status, n]) => `${n}x${status}`).join(' ')}; ` +
-      `RSS ${(baseline / MiB).toFixed(0)} MiB warmed up, peak +${((peak - baseline) / MiB).toFixed(0)} MiB`)
-    if (failures.length) console.log(`${runtime}: ${failures.length} failures (seed ${SEED}):\n${failures.slice(0, 20).join('\n\n')}`)
+    console.log(
+      `${runtime}: seed ${SEED}: ${[...statuses]
+        .sort()
+        .map(([status, n]) => `${n}x${status}`)
+        .join(' ')}; ` +
+        `RSS ${(baseline / MiB).toFixed(0)} MiB warmed up, peak +${((peak - baseline) / MiB).toFixed(0)} MiB`,
+    )
+    if (failures.length)
+      console.log(`${runtime}: ${failures.length} failures (seed ${SEED}):\n${failures.slice(0, 20).join('\n\n')}`)
     expect(failures).toEqual([])
   }, 120_000)
 
@@ -126,7 +144,9 @@ routes:
   it('shuts down cleanly, having written nothing outside its sinks and spool', async () => {
     expect(await server.stop()).toBe(0)
     const allowed = ['latest', 'all', 'fields', 'spool'].map((dir) => join('jail', 'a', 'b', 'c', dir) + '/')
-    const outside = listFiles(root.path).filter((path) => path !== 'config.yaml' && !allowed.some((dir) => path.startsWith(dir)))
+    const outside = listFiles(root.path).filter(
+      (path) => path !== 'config.yaml' && !allowed.some((dir) => path.startsWith(dir)),
+    )
     expect(outside).toEqual([])
   })
 
@@ -154,7 +174,9 @@ describe.each(RUNTIMES)('issue 20 on %s', (runtime) => {
 
   beforeAll(async () => {
     const config = join(root.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 server: { maxBodyBytes: 4MiB, maxInFlightBytes: 16MiB, bodyTimeout: 60s }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -164,7 +186,8 @@ spool: { dir: "${join(root.path, 'spool')}" }
 routes:
   - to: [disk]
 admin: { token: "${ADMIN_TOKEN}" }
-`)
+`,
+    )
     server = await startServer(runtime, config)
   }, 60_000)
 
@@ -214,7 +237,7 @@ admin: { token: "${ADMIN_TOKEN}" }
     expect((await post(hookUrl(), await signedThumbnail({ body: jpeg('after idle uploads', MiB) }))).status).toBe(200)
   })
 
-  it('item 1: a client over its share has its uploads cut for another client\'s hooks', async () => {
+  it("item 1: a client over its share has its uploads cut for another client's hooks", async () => {
     // One client, five uploads of 4 MiB less a byte: alone it may fill the 16 MiB, and one is refused there.
     const hog = Array.from({ length: 5 }, () => hold(4 * MiB, 4 * MiB - 1, '127.0.0.2'))
     await firstRefusal(hog)
@@ -234,10 +257,15 @@ admin: { token: "${ADMIN_TOKEN}" }
     const bearer: Array<[string, string]> = [['Authorization', `Bearer ${ADMIN_TOKEN}`]]
     expect((await fetch(`${server.url}/metrics`)).status).toBe(200) // what the tricks below would reach
     for (const target of [
-      '/hooks/millicast/%2e%2e/%2e%2e/metrics', '/hooks/millicast/../../metrics',
-      '/hooks/millicast/%2E%2e/.%2E/metrics', '/hooks/millicast/%2e%2E/%2e%2e/api/streams',
-      '/hooks/millicast/..%2f..%2fhealthz', '/hooks/./millicast/../../healthz', '/hooks/millicast/%5c..%5c..%5cmetrics',
-      '/thumbnails/..%2F..%2Fmetrics/x.jpg', '/api/streams/%2e%2e/%2e%2e/metrics',
+      '/hooks/millicast/%2e%2e/%2e%2e/metrics',
+      '/hooks/millicast/../../metrics',
+      '/hooks/millicast/%2E%2e/.%2E/metrics',
+      '/hooks/millicast/%2e%2E/%2e%2e/api/streams',
+      '/hooks/millicast/..%2f..%2fhealthz',
+      '/hooks/./millicast/../../healthz',
+      '/hooks/millicast/%5c..%5c..%5cmetrics',
+      '/thumbnails/..%2F..%2Fmetrics/x.jpg',
+      '/api/streams/%2e%2e/%2e%2e/metrics',
     ]) {
       const response = answerOf(await rawRequest(server.url, { method: 'GET', target, headers: bearer }))
       expect(`${target}: ${response.status}`).toBe(`${target}: 400`)
@@ -251,7 +279,9 @@ admin: { token: "${ADMIN_TOKEN}" }
     expect(sent.status).toBe(400)
     // Dots that are no segment of their own, and the stream id's encoded slash of hookcast's own links, are fine.
     const fine = [
-      ['/healthz?x=/../..', 200], ['/hooks/millicast/...', 404], ['/api/streams/ZG6NWV%2Fa.b/thumbnail', 404],
+      ['/healthz?x=/../..', 200],
+      ['/hooks/millicast/...', 404],
+      ['/api/streams/ZG6NWV%2Fa.b/thumbnail', 404],
     ] as const
     for (const [target, status] of fine) {
       expect(answerOf(await rawRequest(server.url, { method: 'GET', target, headers: bearer })).status).toBe(status)
@@ -265,13 +295,21 @@ admin: { token: "${ADMIN_TOKEN}" }
     expect((await post(hookUrl(), await signedJson(feeds))).status).toBe(200)
     const body = jpeg('utf-8 stream id', 3000)
     const signature = await sign(body, SECRET)
-    const thumbnail = async (streamIdBytes: Uint8Array) => answerOf(await rawRequest(server.url, {
-      method: 'POST', target: '/hooks/millicast', body,
-      headers: [
-        ['Content-Type', 'image/jpeg'], ['X-Millicast-Signature', signature], ['X-Millicast-Feed-Id', FEED_ID],
-        ['X-Millicast-Stream-Id', streamIdBytes], ['X-Millicast-Timestamp', '1679973930415'],
-      ],
-    }))
+    const thumbnail = async (streamIdBytes: Uint8Array) =>
+      answerOf(
+        await rawRequest(server.url, {
+          method: 'POST',
+          target: '/hooks/millicast',
+          body,
+          headers: [
+            ['Content-Type', 'image/jpeg'],
+            ['X-Millicast-Signature', signature],
+            ['X-Millicast-Feed-Id', FEED_ID],
+            ['X-Millicast-Stream-Id', streamIdBytes],
+            ['X-Millicast-Timestamp', '1679973930415'],
+          ],
+        }),
+      )
     const accepted = await thumbnail(Buffer.from(streamId, 'utf8'))
     expect(accepted.status).toBe(200)
     const { id } = JSON.parse(accepted.body.toString('utf8')) as { id: string }
@@ -280,7 +318,7 @@ admin: { token: "${ADMIN_TOKEN}" }
     const streams = await eventually(async () => {
       const response = await fetch(`${server.url}/api/streams`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
       type Listed = { streams: Array<{ streamId: string; latestThumbnail: { eventId: string } | null }> }
-      const list = (await response.json() as Listed).streams
+      const list = ((await response.json()) as Listed).streams
       return list.find((stream) => stream.streamId === streamId)?.latestThumbnail?.eventId === id && list
     })
     const ours = streams.filter((stream) => stream.streamId.startsWith('N/')).map((stream) => stream.streamId)
@@ -298,7 +336,7 @@ describe('issue 20 item 6 across runtimes', () => {
     expect(new Set(utf8ThumbnailIds.values()).size).toBe(1)
   })
 
-  it('answers each seeded stream id\'s bytes the same on Node, Deno and Bun: the same status, the same event', () => {
+  it("answers each seeded stream id's bytes the same on Node, Deno and Bun: the same status, the same event", () => {
     expect([...compared.keys()].sort()).toEqual([...RUNTIMES].sort())
     const [first, ...others] = RUNTIMES.map((runtime) => compared.get(runtime)!)
     expect(first!.size).toBeGreaterThan(0)
@@ -341,8 +379,10 @@ function idOrError(response: RawResponse): string {
 /** A request that is not valid HTTP/1.1: an unknown method token, or both Content-Length and Transfer-Encoding. */
 function malformedHttp(fuzz: FuzzCase): boolean {
   const names = fuzz.request.headers.map(([name]) => name.toLowerCase())
-  return !['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].includes(fuzz.request.method) ||
+  return (
+    !['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].includes(fuzz.request.method) ||
     (names.includes('content-length') && names.includes('transfer-encoding'))
+  )
 }
 
 /**
@@ -376,7 +416,9 @@ function judge(fuzz: FuzzCase, outcome: RawOutcome, runtime: string): string | u
   if (status < 300) {
     // Other paths (/healthz, /metrics) answer what they answer; an accepted hook says so.
     const hook = fuzz.request.method === 'POST' && fuzz.request.target.startsWith('/hooks/millicast')
-    return !hook || json?.ok === true ? undefined : `answered ${status} without {"ok":true}: ${body.toString('utf8').slice(0, 200)}`
+    return !hook || json?.ok === true
+      ? undefined
+      : `answered ${status} without {"ok":true}: ${body.toString('utf8').slice(0, 200)}`
   }
   if (json && json.ok === false && typeof json.error === 'string' && json.error !== '') return undefined
   if (!headers['content-type']?.includes('json') && RUNTIME_REFUSALS.has(status)) return 'runtime'

@@ -22,7 +22,9 @@ import { functionUrlEvent, lambdaContext, restApiEvent } from '../lambda/events.
 
 const SEED = Number(process.env.HOOKCAST_KEYS_FUZZ_SEED || Math.floor(Math.random() * 2 ** 31))
 const STREAMS_PER_RUNTIME = 40
-console.log(`key collisions fuzz: seed ${SEED} (rerun: HOOKCAST_KEYS_FUZZ_SEED=${SEED} npx vitest run test/security/key-collisions.test.ts)`)
+console.log(
+  `key collisions fuzz: seed ${SEED} (rerun: HOOKCAST_KEYS_FUZZ_SEED=${SEED} npx vitest run test/security/key-collisions.test.ts)`,
+)
 
 const T0 = 1_700_000_000_000
 /** The issue's stream ids: three the old cleaning keyed ACME/a_b, and ACME/a, whose folder held ACME/a/_/_/b. */
@@ -31,14 +33,26 @@ const CLIMBING = 'ACME/a/../../b'
 /** The issue's item 3: a 120-character account and a 200-character name, six times, then an ordinary event. */
 const LONG_STREAM = `${'A'.repeat(120)}/${'n'.repeat(200)}`
 
-const climbingHook = (i: number) => signedJson({ ...PAYLOADS.feedsStarted, timestamp: T0 - 10_000 + i, data: { ...PAYLOADS.feedsStarted.data, streamId: CLIMBING } })
+const climbingHook = (i: number) =>
+  signedJson({
+    ...PAYLOADS.feedsStarted,
+    timestamp: T0 - 10_000 + i,
+    data: { ...PAYLOADS.feedsStarted.data, streamId: CLIMBING },
+  })
 
 /** The keys the issue's streams leave under `{type}/{streamId}/{timestamp}-{id}.{ext}` with keepLatest 2. */
 function expectedKeys(climbing: string[], thumbnails: Map<string, string[]>): string[] {
-  const folders: Record<string, string> = { 'ACME/a b': 'ACME/a%20b', 'ACME/a+b': 'ACME/a%2Bb', 'ACME/a_b': 'ACME/a_b', 'ACME/a': 'ACME/a' }
+  const folders: Record<string, string> = {
+    'ACME/a b': 'ACME/a%20b',
+    'ACME/a+b': 'ACME/a%2Bb',
+    'ACME/a_b': 'ACME/a_b',
+    'ACME/a': 'ACME/a',
+  }
   return [
     ...climbing.map((id, i) => `feeds/ACME/a%2F..%2F..%2Fb/${T0 - 10_000 + i}-${id}.json`),
-    ...[...thumbnails].flatMap(([streamId, ids]) => ids.slice(1).map((id, i) => `thumbnail/${folders[streamId]}/${T0 + (i + 1) * 1000}-${id}.jpg`)),
+    ...[...thumbnails].flatMap(([streamId, ids]) =>
+      ids.slice(1).map((id, i) => `thumbnail/${folders[streamId]}/${T0 + (i + 1) * 1000}-${id}.jpg`),
+    ),
   ].sort()
 }
 
@@ -51,7 +65,9 @@ describe.each(RUNTIMES)('stream keys on %s', (runtime) => {
 
   beforeAll(async () => {
     const config = join(root.path, 'config.yaml')
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 server: { shutdownGrace: 3s }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -61,7 +77,8 @@ sinks:
 spool: { dir: "${join(root.path, 'spool')}" }
 routes:
   - to: [disk, long]
-`)
+`,
+    )
     server = await startServer(runtime, config)
     url = `${server.url}/hooks/millicast`
   }, 60_000)
@@ -93,7 +110,11 @@ routes:
     for (const streamId of MERGED) {
       const ids: string[] = []
       for (let i = 0; i < 3; i++) {
-        ids.push(await accept(signedThumbnail({ body: jpeg(`${runtime}-${streamId}-${i}`), streamId, timestamp: T0 + i * 1000 })))
+        ids.push(
+          await accept(
+            signedThumbnail({ body: jpeg(`${runtime}-${streamId}-${i}`), streamId, timestamp: T0 + i * 1000 }),
+          ),
+        )
         await settled() // one at a time, so "the newest" is the last written
       }
       thumbnails.set(streamId, ids)
@@ -103,7 +124,8 @@ routes:
 
   it('stores names too long for the file system under shortened names, and an ordinary event after them at once', async () => {
     const ids: string[] = []
-    for (let i = 0; i < 6; i++) ids.push(await accept(signedThumbnail({ body: jpeg(`${runtime}-long-${i}`), streamId: LONG_STREAM })))
+    for (let i = 0; i < 6; i++)
+      ids.push(await accept(signedThumbnail({ body: jpeg(`${runtime}-long-${i}`), streamId: LONG_STREAM })))
     const ordinary = await accept(signedThumbnail({ body: jpeg(`${runtime}-ordinary`) }))
     const stored = await eventually(() => {
       const files = listFiles(long)
@@ -131,17 +153,22 @@ routes:
     }
     const refused: string[] = []
     let next = 0
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (next < hooks.length) {
-        const { streamId, hook } = hooks[next++]!
-        const response = await post(url, hook)
-        if (response.status === 200) streamOf.set(((await response.json()) as { id: string }).id, streamId)
-        else if (response.status !== 400) refused.push(`${JSON.stringify(streamId)}: ${response.status} ${await response.text()}`)
-      }
-    }))
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < hooks.length) {
+          const { streamId, hook } = hooks[next++]!
+          const response = await post(url, hook)
+          if (response.status === 200) streamOf.set(((await response.json()) as { id: string }).id, streamId)
+          else if (response.status !== 400)
+            refused.push(`${JSON.stringify(streamId)}: ${response.status} ${await response.text()}`)
+        }
+      }),
+    )
     expect(refused).toEqual([])
     expect(await settled()).toBe(0)
-    console.log(`${runtime}: seed ${SEED}: ${new Set(streamOf.values()).size} stream ids accepted, ${hooks.length - streamOf.size} hooks refused (400)`)
+    console.log(
+      `${runtime}: seed ${SEED}: ${new Set(streamOf.values()).size} stream ids accepted, ${hooks.length - streamOf.size} hooks refused (400)`,
+    )
 
     const streamsIn = new Map<string, Set<string>>()
     for (const file of listFiles(data)) {
@@ -151,10 +178,15 @@ routes:
       const folder = names.slice(0, -1).join('/')
       streamsIn.set(folder, (streamsIn.get(folder) ?? new Set()).add(streamId))
     }
-    const shared = [...streamsIn].filter(([, streams]) => streams.size > 1).map(([folder, streams]) => `${folder}: ${[...streams].map((s) => JSON.stringify(s)).join(', ')}`)
+    const shared = [...streamsIn]
+      .filter(([, streams]) => streams.size > 1)
+      .map(([folder, streams]) => `${folder}: ${[...streams].map((s) => JSON.stringify(s)).join(', ')}`)
     expect(shared, `seed ${SEED}`).toEqual([])
     const kept = new Set([...streamsIn.values()].flatMap((streams) => [...streams]))
-    expect([...new Set(streamOf.values())].filter((streamId) => !kept.has(streamId)), `seed ${SEED}: streams retention emptied`).toEqual([])
+    expect(
+      [...new Set(streamOf.values())].filter((streamId) => !kept.has(streamId)),
+      `seed ${SEED}: streams retention emptied`,
+    ).toEqual([])
   }, 120_000)
 })
 
@@ -169,7 +201,9 @@ function headerStreamId(prng: Prng): string {
 
 /** Any stream id a signed JSON hook can carry: slashes anywhere, other scripts, a lone surrogate. */
 function jsonStreamId(prng: Prng): string {
-  return Array.from({ length: prng.int(1, 6) }, () => prng.pick([...MERGING, '/', '/', '日', '\ud800', '\ufffd'])).join('')
+  return Array.from({ length: prng.int(1, 6) }, () => prng.pick([...MERGING, '/', '/', '日', '\ud800', '\ufffd'])).join(
+    '',
+  )
 }
 
 describe('stream keys on the S3 sink through the Lambda handler', () => {
@@ -181,9 +215,11 @@ describe('stream keys on the S3 sink through the Lambda handler', () => {
 
   beforeAll(async () => {
     s3 = await startS3Server([BUCKET])
-    const s3Sink = (key: string, extra = '') => `{ type: s3, bucket: ${BUCKET}, endpoint: "${s3.endpoint}", accessKeyId: ${S3_ACCESS_KEY}, secretAccessKey: ${S3_SECRET_KEY}, key: "${key}"${extra} }`
-    lambda = createLambda({
-      HOOKCAST_CONFIG_YAML: `
+    const s3Sink = (key: string, extra = '') =>
+      `{ type: s3, bucket: ${BUCKET}, endpoint: "${s3.endpoint}", accessKeyId: ${S3_ACCESS_KEY}, secretAccessKey: ${S3_SECRET_KEY}, key: "${key}"${extra} }`
+    lambda = createLambda(
+      {
+        HOOKCAST_CONFIG_YAML: `
 sources:
   millicast: { path: ${PATH}, secrets: ["${SECRET}"] }
 sinks:
@@ -192,7 +228,9 @@ sinks:
 routes: [{ to: [hooks, long] }]
 spool: { dir: "${join(dir.path, 'spool')}" }
 `,
-    }, { log: silentLogger })
+      },
+      { log: silentLogger },
+    )
   }, 60_000)
   afterAll(async () => {
     await lambda?.close()
@@ -203,8 +241,14 @@ spool: { dir: "${join(dir.path, 'spool')}" }
   /** Invokes the handler, which answers once every sink has the event; answers the id. */
   const invoke = async (hook: SignedHook | Promise<SignedHook>) => {
     const signed = await hook
-    const event = signed.headers['content-type'] === 'image/jpeg' ? restApiEvent(PATH, signed, ['image/jpeg']) : functionUrlEvent(PATH, signed)
-    const result = await lambda.handler(event as unknown as Parameters<typeof lambda.handler>[0], lambdaContext(30_000) as never) as { statusCode: number; body: string }
+    const event =
+      signed.headers['content-type'] === 'image/jpeg'
+        ? restApiEvent(PATH, signed, ['image/jpeg'])
+        : functionUrlEvent(PATH, signed)
+    const result = (await lambda.handler(
+      event as unknown as Parameters<typeof lambda.handler>[0],
+      lambdaContext(30_000) as never,
+    )) as { statusCode: number; body: string }
     expect(result.statusCode, result.body).toBe(200)
     return (JSON.parse(result.body) as { id: string }).id
   }
@@ -214,7 +258,10 @@ spool: { dir: "${join(dir.path, 'spool')}" }
     const thumbnails = new Map<string, string[]>()
     for (const streamId of MERGED) {
       const ids: string[] = []
-      for (let i = 0; i < 3; i++) ids.push(await invoke(signedThumbnail({ body: jpeg(`lambda-${streamId}-${i}`), streamId, timestamp: T0 + i * 1000 })))
+      for (let i = 0; i < 3; i++)
+        ids.push(
+          await invoke(signedThumbnail({ body: jpeg(`lambda-${streamId}-${i}`), streamId, timestamp: T0 + i * 1000 })),
+        )
       thumbnails.set(streamId, ids)
     }
     expect(await s3.list(BUCKET, 'hooks/')).toEqual(expectedKeys(climbing, thumbnails).map((key) => `hooks/${key}`))
@@ -222,7 +269,8 @@ spool: { dir: "${join(dir.path, 'spool')}" }
 
   it('stores names too long for one name under shortened names, and an ordinary event after them', async () => {
     const ids: string[] = []
-    for (let i = 0; i < 6; i++) ids.push(await invoke(signedThumbnail({ body: jpeg(`lambda-long-${i}`), streamId: LONG_STREAM })))
+    for (let i = 0; i < 6; i++)
+      ids.push(await invoke(signedThumbnail({ body: jpeg(`lambda-long-${i}`), streamId: LONG_STREAM })))
     const ordinary = await invoke(signedThumbnail({ body: jpeg('lambda-ordinary') }))
     const stored = await s3.list(BUCKET, 'long/')
     for (const id of ids) expect(stored.filter((key) => key.endsWith(`/${id}.jpg`))).toHaveLength(1)

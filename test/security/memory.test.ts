@@ -12,7 +12,15 @@ import { RUNTIMES, startServer, type RunningServer } from '../support/runtimes.t
 import { PAYLOADS, post, SECRET, signedJson } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { skipWhen } from '../support/skip.ts'
-import { MiB, rssBytes, rssSampler, slowHeaders, upload, type UploadOptions, type UploadResult } from '../support/memory.ts'
+import {
+  MiB,
+  rssBytes,
+  rssSampler,
+  slowHeaders,
+  upload,
+  type UploadOptions,
+  type UploadResult,
+} from '../support/memory.ts'
 
 const UPLOADS = 40
 const SIZE = 15 * MiB
@@ -29,7 +37,9 @@ describe.each(RUNTIMES)('memory and slow senders on %s', (runtime) => {
   beforeAll(async () => {
     const config = join(dir.path, 'config.yaml')
     // maxInFlightBytes is left at its default, 4 x maxBodyBytes = 64 MiB.
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 server: { maxBodyBytes: 16MiB, bodyTimeout: 4s, headersTimeout: 2s }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -38,11 +48,15 @@ sinks:
 spool: { dir: "${join(dir.path, 'spool')}" }
 routes:
   - to: [disk]
-`)
+`,
+    )
     server = await startServer(runtime, config)
     hookUrl = `${server.url}/hooks/millicast`
     // Warm up the paths the uploads take, so first-use allocations are not counted as growth.
-    for (let i = 0; i < 5; i++) expect((await post(hookUrl, await signedJson({ ...PAYLOADS.feedsStarted, timestamp: 1638463486489 + i }))).status).toBe(200)
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await post(hookUrl, await signedJson({ ...PAYLOADS.feedsStarted, timestamp: 1638463486489 + i }))).status,
+      ).toBe(200)
     await upload(hookUrl, { bytes: 2 * MiB, headers: { 'content-type': 'image/jpeg' } })
     baseline = rssBytes(server.process.pid!)
   }, 60_000)
@@ -53,13 +67,18 @@ routes:
   })
 
   /** Sends UPLOADS requests at once; returns their answers and the server's peak RSS over the baseline. */
-  async function flood(headers: Record<string, string>, options: Partial<UploadOptions> & { together?: boolean } = {}): Promise<{ results: UploadResult[]; growth: number }> {
+  async function flood(
+    headers: Record<string, string>,
+    options: Partial<UploadOptions> & { together?: boolean } = {},
+  ): Promise<{ results: UploadResult[]; growth: number }> {
     const sampler = rssSampler(server.process.pid!)
     const { together, ...uploadOptions } = options
     // together: no upload sends its last write until every upload has sent all but that or has been answered.
     let waiting = UPLOADS
     let releaseAll!: () => void
-    const release = new Promise<void>((resolve) => { releaseAll = resolve })
+    const release = new Promise<void>((resolve) => {
+      releaseAll = resolve
+    })
     const one = () => {
       let arrived = false
       const arrive = () => {
@@ -73,8 +92,10 @@ routes:
     const results = await Promise.all(Array.from({ length: UPLOADS }, one))
     const growth = sampler.stop() - baseline
     const how = options.chunked ? 'chunked' : options.trickleMs ? 'trickling' : 'declared'
-    console.log(`${runtime}: ${UPLOADS} x ${SIZE / MiB} MiB ${how}, signature ${headers['x-millicast-signature'] ? 'well-formed' : 'none'}: ` +
-      `RSS ${(baseline / MiB).toFixed(0)} MiB warmed up, peak +${(growth / MiB).toFixed(0)} MiB; answers ${summary(results)}`)
+    console.log(
+      `${runtime}: ${UPLOADS} x ${SIZE / MiB} MiB ${how}, signature ${headers['x-millicast-signature'] ? 'well-formed' : 'none'}: ` +
+        `RSS ${(baseline / MiB).toFixed(0)} MiB warmed up, peak +${(growth / MiB).toFixed(0)} MiB; answers ${summary(results)}`,
+    )
     return { results, growth }
   }
 
@@ -84,11 +105,16 @@ routes:
    */
   const expectRefusedUnread = async (results: UploadResult[]) => {
     for (const result of results) expect([401, 'reset']).toContain(result.status)
-    for (const result of results.filter((r) => r.status === 401)) expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'bad_signature' })
+    for (const result of results.filter((r) => r.status === 401))
+      expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'bad_signature' })
     // The same refusal, for a client that is not still sending when it comes (Bun resets nearly all of the above).
     const small = await upload(hookUrl, { bytes: 100, headers: { 'content-type': 'image/jpeg' } })
     expect(small.status).toBe(401)
-    expect(JSON.parse(small.body)).toMatchObject({ ok: false, error: 'bad_signature', message: 'missing X-Millicast-Signature header' })
+    expect(JSON.parse(small.body)).toMatchObject({
+      ok: false,
+      error: 'bad_signature',
+      message: 'missing X-Millicast-Signature header',
+    })
   }
 
   it(`${UPLOADS} unsigned ${SIZE / MiB} MiB uploads are refused (401) without raising RSS by 100 MiB`, async () => {
@@ -106,7 +132,10 @@ routes:
   it('slow senders with a well-formed signature hold what they sent, within the 64 MiB (408, 503)', async () => {
     // Each sends all but the last KiB of 15 MiB at once, then trickles. Bytes are counted as they arrive (issue 20
     // item 1): bodies are held until server.bodyTimeout (408), or refused (503 busy) once the 64 MiB are taken.
-    const { results, growth } = await flood({ 'content-type': 'image/jpeg', 'x-millicast-signature': WRONG_SIGNATURE }, { trickleMs: 500 })
+    const { results, growth } = await flood(
+      { 'content-type': 'image/jpeg', 'x-millicast-signature': WRONG_SIGNATURE },
+      { trickleMs: 500 },
+    )
     for (const result of results) expect([408, 503, 'reset']).toContain(result.status)
     for (const result of results.filter((r) => r.status === 503)) {
       expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'busy' })
@@ -122,7 +151,10 @@ routes:
     // answered. Without the cap all 40 are read in full (401). With it, the budget counts bytes as they arrive, so
     // 4 of these 15 MiB bodies fit in the 64 MiB in flight and the rest are cut (503); a body whose bytes still sat
     // in socket buffers may be read in full once others are answered (5 was seen): a quarter is the bound.
-    const { results, growth } = await flood({ 'content-type': 'image/jpeg', 'x-millicast-signature': WRONG_SIGNATURE }, { chunked: true, together: true })
+    const { results, growth } = await flood(
+      { 'content-type': 'image/jpeg', 'x-millicast-signature': WRONG_SIGNATURE },
+      { chunked: true, together: true },
+    )
     // 408: a body held within the budget, part of it received, whose barrier outlived server.bodyTimeout on a busy
     // machine (26 were seen on Deno): held, but never read in full.
     for (const result of results) expect([401, 408, 503, 'reset']).toContain(result.status)
@@ -136,7 +168,11 @@ routes:
   })
 
   it('a body that trickles in is answered 408 (server.bodyTimeout)', async () => {
-    const result = await upload(hookUrl, { bytes: 1 * MiB, headers: { 'content-type': 'application/json', 'x-millicast-signature': WRONG_SIGNATURE }, trickleMs: 500 })
+    const result = await upload(hookUrl, {
+      bytes: 1 * MiB,
+      headers: { 'content-type': 'application/json', 'x-millicast-signature': WRONG_SIGNATURE },
+      trickleMs: 500,
+    })
     expect(result.status).toBe(408)
     expect(JSON.parse(result.body)).toMatchObject({ ok: false, error: 'body_timeout' })
   })
@@ -149,8 +185,8 @@ routes:
     expect(quiet.closed).toBe(true)
   })
 
-  const notNode = runtime !== 'node'
-    && 'server.headersTimeout is Node\'s only (Deno has none; a trickle resets Bun\'s idle timeout)'
+  const notNode =
+    runtime !== 'node' && "server.headersTimeout is Node's only (Deno has none; a trickle resets Bun's idle timeout)"
   it('a connection trickling header lines is closed (server.headersTimeout)', skipWhen(notNode), async () => {
     const trickling = await slowHeaders(hookUrl, { trickleMs: 300, guardMs: 20_000 })
     expect(trickling.closed).toBe(true)

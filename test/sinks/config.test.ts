@@ -25,7 +25,8 @@ function problems(sinks: string, env: Record<string, string> = {}): string[] {
 
 describe('cloud sink config', () => {
   it('parses s3 with credentials from the environment and fills the defaults', () => {
-    const parsed = parseConfig(config(`
+    const parsed = parseConfig(
+      config(`
   pics:
     type: s3
     bucket: my-thumbs
@@ -34,43 +35,62 @@ describe('cloud sink config', () => {
     secretAccessKey: \${R2_SECRET}
     storageClass: STANDARD_IA
     retention: { keepLatest: 100, maxAge: 7d, types: [thumbnail] }
-`), { R2_KEY: 'key-id', R2_SECRET: 'secret' })
+`),
+      { R2_KEY: 'key-id', R2_SECRET: 'secret' },
+    )
     expect(parsed.sinks.pics).toEqual({
-      type: 's3', bucket: 'my-thumbs', endpoint: 'http://127.0.0.1:9000', accessKeyId: 'key-id', secretAccessKey: 'secret',
-      storageClass: 'STANDARD_IA', key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}', urlExpiry: 7 * 86_400_000,
+      type: 's3',
+      bucket: 'my-thumbs',
+      endpoint: 'http://127.0.0.1:9000',
+      accessKeyId: 'key-id',
+      secretAccessKey: 'secret',
+      storageClass: 'STANDARD_IA',
+      key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}',
+      urlExpiry: 7 * 86_400_000,
       retention: { keepLatest: 100, maxAge: 7 * 86_400_000, types: ['thumbnail'], sweepEvery: 300_000 },
     })
   })
 
   it('parses gcs with its defaults', () => {
-    const parsed = parseConfig(config(`
+    const parsed = parseConfig(
+      config(`
   pics: { type: gcs, bucket: my-thumbs, publicBaseUrl: "https://cdn.example.com/thumbs/", retention: { maxAge: 2d, sweepEvery: 1m } }
-`), {})
+`),
+      {},
+    )
     expect(parsed.sinks.pics).toEqual({
-      type: 'gcs', bucket: 'my-thumbs', publicBaseUrl: 'https://cdn.example.com/thumbs', resumableAbove: 8 * 1024 * 1024,
-      key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}', urlExpiry: 7 * 86_400_000,
+      type: 'gcs',
+      bucket: 'my-thumbs',
+      publicBaseUrl: 'https://cdn.example.com/thumbs',
+      resumableAbove: 8 * 1024 * 1024,
+      key: '{type}/{streamId}/{date}/{timestamp}-{event}-{id}.{ext}',
+      urlExpiry: 7 * 86_400_000,
       retention: { maxAge: 2 * 86_400_000, sweepEvery: 60_000 },
     })
   })
 
   it('names every bad s3 option by its YAML path', () => {
-    expect(problems(`
+    expect(
+      problems(`
   pics:
     type: s3
     bucket: s3://my-thumbs
     urlExpiry: 8d
     acl: world-writable
     publicBaseUrl: not a url
-`)).toEqual([
+`),
+    ).toEqual([
       expect.stringMatching(/^sinks\.pics\.bucket: a bucket name/),
       expect.stringMatching(/^sinks\.pics\.acl: /),
       'sinks.pics.publicBaseUrl: an http(s) URL, e.g. https://cdn.example.com/thumbs',
       'sinks.pics.urlExpiry: between 1s and 7d (the longest a signed URL may live)',
     ])
     // Options that depend on each other are checked once each option is valid on its own.
-    expect(problems(`
+    expect(
+      problems(`
   pics: { type: s3, bucket: my-thumbs, accessKeyId: abc, profile: dev }
-`)).toEqual([
+`),
+    ).toEqual([
       'sinks.pics.region: required: the bucket\'s region, e.g. eu-west-1 (or "${AWS_REGION}")',
       'sinks.pics.secretAccessKey: set both accessKeyId and secretAccessKey (as "${VAR}"), or neither to use the AWS credential chain',
       'sinks.pics.profile: profile and accessKeyId exclude each other: pick one',
@@ -78,21 +98,37 @@ describe('cloud sink config', () => {
   })
 
   it('refuses unknown keys and a gcs endpoint that is not a URL', () => {
-    expect(problems('  pics: { type: gcs, bucket: b1b, apiEndpoint: localhost:9199, contentEncoding: base64 }')).toEqual([
+    expect(
+      problems('  pics: { type: gcs, bucket: b1b, apiEndpoint: localhost:9199, contentEncoding: base64 }'),
+    ).toEqual([
       'sinks.pics.apiEndpoint: an http(s) URL, e.g. http://127.0.0.1:9199',
       'sinks.pics: unknown key "contentEncoding"',
     ])
   })
 
   it('refuses retention that cannot be per stream', () => {
-    expect(problems('  pics: { type: s3, region: eu-west-1, bucket: b1b, key: "{timestamp}-{streamId}.{ext}", retention: { keepLatest: 5 } }')).toEqual([
-      expect.stringMatching(/^sinks\.pics\.retention: retention is per stream, so the key needs a folder named by the stream/),
+    expect(
+      problems(
+        '  pics: { type: s3, region: eu-west-1, bucket: b1b, key: "{timestamp}-{streamId}.{ext}", retention: { keepLatest: 5 } }',
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^sinks\.pics\.retention: retention is per stream, so the key needs a folder named by the stream/,
+      ),
     ])
-    expect(problems('  pics: { type: gcs, bucket: b1b, key: "{date}/{streamId}/{id}.{ext}", retention: { maxAge: 1d } }')).toEqual([
+    expect(
+      problems('  pics: { type: gcs, bucket: b1b, key: "{date}/{streamId}/{id}.{ext}", retention: { maxAge: 1d } }'),
+    ).toEqual([
       "sinks.pics.retention: retention is per stream, but the key's folders up to the stream use {date}, which change within a stream: move them after the stream folder",
     ])
-    expect(problems('  pics: { type: fs, dir: ./data, key: "{streamId}/{type}-{id}.{ext}", retention: { keepLatest: 5, types: [thumbnail] } }')).toEqual([
-      expect.stringMatching(/^sinks\.pics\.retention: retention\.types needs \{type\} in the key before the stream folder/),
+    expect(
+      problems(
+        '  pics: { type: fs, dir: ./data, key: "{streamId}/{type}-{id}.{ext}", retention: { keepLatest: 5, types: [thumbnail] } }',
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^sinks\.pics\.retention: retention\.types needs \{type\} in the key before the stream folder/,
+      ),
     ])
     expect(problems('  pics: { type: fs, dir: ./data, retention: { types: [thumbnail] } }')).toEqual([
       'sinks.pics.retention: set keepLatest, maxAge or both',
@@ -104,14 +140,29 @@ describe('cloud sink config', () => {
   })
 
   it('refuses retention whose stream folder two streams could share (issue 20, item 2)', () => {
-    expect(problems('  pics: { type: fs, dir: ./data, key: "{type}/{accountId}-{streamName}/{id}.{ext}", retention: { keepLatest: 2 } }')).toEqual([
+    expect(
+      problems(
+        '  pics: { type: fs, dir: ./data, key: "{type}/{accountId}-{streamName}/{id}.{ext}", retention: { keepLatest: 2 } }',
+      ),
+    ).toEqual([
       'sinks.pics.retention: retention is per stream, but the folder "{accountId}-{streamName}" joins {accountId} and {streamName}, which can give two streams one folder: put each in a folder of its own, e.g. "{accountId}/{streamName}"',
     ])
-    expect(problems('  pics: { type: s3, region: eu-west-1, bucket: b1b, key: "{type}/{streamId}-thumbs/{id}.{ext}", retention: { keepLatest: 2 } }')).toEqual([
+    expect(
+      problems(
+        '  pics: { type: s3, region: eu-west-1, bucket: b1b, key: "{type}/{streamId}-thumbs/{id}.{ext}", retention: { keepLatest: 2 } }',
+      ),
+    ).toEqual([
       'sinks.pics.retention: retention is per stream, but the folder "{streamId}-thumbs" has text after {streamId}, which can give events without a stream a folder holding other streams\': end the folder with {streamId}',
     ])
     // One stream value per folder, with other text or placeholders, is fine.
-    expect(() => parseConfig(config('  pics: { type: fs, dir: ./data, key: "{type}-x/acct-{accountId}/{event}-{streamName}/{id}.{ext}", retention: { keepLatest: 2 } }'), {})).not.toThrow()
+    expect(() =>
+      parseConfig(
+        config(
+          '  pics: { type: fs, dir: ./data, key: "{type}-x/acct-{accountId}/{event}-{streamName}/{id}.{ext}", retention: { keepLatest: 2 } }',
+        ),
+        {},
+      ),
+    ).not.toThrow()
   })
 
   it('refuses a key template whose own text leaves no room for its values (issue 20, item 3)', () => {
@@ -133,8 +184,13 @@ describe('cloud sink config', () => {
       return block.map((line) => indent + line.slice(indent.length + 2)).join('\n')
     }
     const env = { AWS_REGION: 'eu-west-1' }
-    expect(parseConfig(config(uncomment('  # s3:', '  ').replace(/^  s3:/, '  pics:')), env).sinks.pics).toMatchObject({ type: 's3', bucket: 'my-thumbnails' })
-    expect(parseConfig(config(uncomment('  # gcs:', '  ').replace(/^  gcs:/, '  pics:')), env).sinks.pics).toMatchObject({ type: 'gcs', bucket: 'my-thumbnails' })
+    expect(parseConfig(config(uncomment('  # s3:', '  ').replace(/^  s3:/, '  pics:')), env).sinks.pics).toMatchObject({
+      type: 's3',
+      bucket: 'my-thumbnails',
+    })
+    expect(
+      parseConfig(config(uncomment('  # gcs:', '  ').replace(/^  gcs:/, '  pics:')), env).sinks.pics,
+    ).toMatchObject({ type: 'gcs', bucket: 'my-thumbnails' })
     const disk = `  pics:\n    type: fs\n    dir: ./data\n${uncomment('    # retention:', '    ')}`
     expect(parseConfig(config(disk), env).sinks.pics).toMatchObject({
       retention: { keepLatest: 100, maxAge: 7 * 86_400_000, types: ['thumbnail'], sweepEvery: 300_000 },

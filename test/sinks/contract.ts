@@ -46,8 +46,15 @@ export interface SinkContract {
 const T0 = 1679973930415
 const ctx = { source: 'millicast', receivedAt: 1 }
 
-async function thumbnail(seed: string, options: { timestamp?: number; streamId?: string; size?: number } = {}): Promise<HookEvent> {
-  const hook = await signedThumbnail({ body: jpeg(seed, options.size ?? 0), timestamp: options.timestamp ?? T0, ...(options.streamId ? { streamId: options.streamId } : {}) })
+async function thumbnail(
+  seed: string,
+  options: { timestamp?: number; streamId?: string; size?: number } = {},
+): Promise<HookEvent> {
+  const hook = await signedThumbnail({
+    body: jpeg(seed, options.size ?? 0),
+    timestamp: options.timestamp ?? T0,
+    ...(options.streamId ? { streamId: options.streamId } : {}),
+  })
   return parseThumbnail(hook.body, new Headers(hook.headers), ctx)
 }
 
@@ -89,17 +96,32 @@ export function sinkContract(target: SinkContract): void {
       const sink = target.make({ key: `${run}/meta/{type}/{id}.{ext}` })
       const thumb = await thumbnail('meta')
       const transcoder = await json(PAYLOADS.transcoderActive)
-      const accented = await json({ ...PAYLOADS.viewerAttempt, data: { name: 'café', accountId: 'ZG6NWV', streamId: 'ZG6NWV/café' } })
+      const accented = await json({
+        ...PAYLOADS.viewerAttempt,
+        data: { name: 'café', accountId: 'ZG6NWV', streamId: 'ZG6NWV/café' },
+      })
       for (const event of [thumb, transcoder, accented]) await sink.deliver(event)
 
       expect((await target.readBack(sink.keyFor(thumb)))?.metadata).toEqual({
-        'stream-id': 'ZG6NWV/sample_stream', 'feed-id': FEED_ID, type: 'thumbnail', event: 'thumbnail', timestamp: String(T0), 'hook-id': thumb.id,
+        'stream-id': 'ZG6NWV/sample_stream',
+        'feed-id': FEED_ID,
+        type: 'thumbnail',
+        event: 'thumbnail',
+        timestamp: String(T0),
+        'hook-id': thumb.id,
       })
       expect((await target.readBack(sink.keyFor(transcoder)))?.metadata).toEqual({
-        type: 'transcoder', event: 'ACTIVE', timestamp: '1724889842678', 'hook-id': transcoder.id,
+        type: 'transcoder',
+        event: 'ACTIVE',
+        timestamp: '1724889842678',
+        'hook-id': transcoder.id,
       })
       expect((await target.readBack(sink.keyFor(accented)))?.metadata).toEqual({
-        'stream-id': 'ZG6NWV/caf%C3%A9', type: 'viewerConnection', event: 'ViewerAttempt', timestamp: '1727740800123', 'hook-id': accented.id,
+        'stream-id': 'ZG6NWV/caf%C3%A9',
+        type: 'viewerConnection',
+        event: 'ViewerAttempt',
+        timestamp: '1727740800123',
+        'hook-id': accented.id,
       })
     })
 
@@ -134,7 +156,10 @@ export function sinkContract(target: SinkContract): void {
     it('retention keeps the newest N thumbnails of each stream and touches nothing else', async () => {
       const key = `${run}/keep/{type}/{streamId}/{date}/{timestamp}-{id}.{ext}`
       const sink = target.make({ key, retention: { keepLatest: 3, types: ['thumbnail'], sweepEvery: 0 } })
-      const others = [await thumbnail('other-1', { streamId: 'ZG6NWV/other' }), await thumbnail('other-2', { streamId: 'ZG6NWV/other', timestamp: T0 + 1 })]
+      const others = [
+        await thumbnail('other-1', { streamId: 'ZG6NWV/other' }),
+        await thumbnail('other-2', { streamId: 'ZG6NWV/other', timestamp: T0 + 1 }),
+      ]
       const feeds = await json(PAYLOADS.feedsStarted)
       for (const event of [...others, feeds]) await sink.deliver(event)
 
@@ -144,17 +169,26 @@ export function sinkContract(target: SinkContract): void {
         stream.push(event)
         await sink.deliver(event)
       }
-      expect(await target.list(`${run}/keep/thumbnail/ZG6NWV/sample_stream/`)).toEqual(stream.slice(3).map((e) => sink.keyFor(e)))
+      expect(await target.list(`${run}/keep/thumbnail/ZG6NWV/sample_stream/`)).toEqual(
+        stream.slice(3).map((e) => sink.keyFor(e)),
+      )
       expect(await target.list(`${run}/keep/thumbnail/ZG6NWV/other/`)).toEqual(others.map((e) => sink.keyFor(e)))
       expect(await target.list(`${run}/keep/feeds/`)).toEqual([sink.keyFor(feeds)])
     })
 
     it('retention keeps each stream to its own objects, whatever its id holds (issue 20, item 2)', async () => {
-      const sink = target.make({ key: `${run}/own/{streamId}/{timestamp}-{id}.{ext}`, retention: { keepLatest: 2, sweepEvery: 0 } })
+      const sink = target.make({
+        key: `${run}/own/{streamId}/{timestamp}-{id}.{ext}`,
+        retention: { keepLatest: 2, sweepEvery: 0 },
+      })
       const kept: string[] = []
       // A signed JSON hook whose stream id climbs: it was keyed ACME/a/_/_/b, inside the folder of stream ACME/a.
       for (let i = 0; i < 2; i++) {
-        const climbing = await json({ ...PAYLOADS.feedsStarted, timestamp: T0 - 10_000 + i, data: { ...PAYLOADS.feedsStarted.data, streamId: 'ACME/a/../../b' } })
+        const climbing = await json({
+          ...PAYLOADS.feedsStarted,
+          timestamp: T0 - 10_000 + i,
+          data: { ...PAYLOADS.feedsStarted.data, streamId: 'ACME/a/../../b' },
+        })
         await sink.deliver(climbing)
         kept.push(sink.keyFor(climbing))
       }
@@ -172,17 +206,31 @@ export function sinkContract(target: SinkContract): void {
     it('stores values too long for one name under shortened names, and any characters under names that decode back (issue 20, item 3)', async () => {
       const sink = target.make({ key: `${run}/long/{type}/{accountId}-{streamName}/{id}.{ext}` })
       const long = await thumbnail('long', { streamId: `${'A'.repeat(120)}/${'n'.repeat(200)}` })
-      const accented = await json({ ...PAYLOADS.viewerAttempt, data: { name: 'café 日本 100%', accountId: 'ACME', streamId: 'ACME/café 日本 100%' } })
+      const accented = await json({
+        ...PAYLOADS.viewerAttempt,
+        data: { name: 'café 日本 100%', accountId: 'ACME', streamId: 'ACME/café 日本 100%' },
+      })
       for (const event of [long, accented]) await sink.deliver(event)
       expect(await target.list(`${run}/long/`)).toEqual([sink.keyFor(long), sink.keyFor(accented)].sort())
-      for (const event of [long, accented]) expect(bytes((await target.readBack(sink.keyFor(event)))?.body)).toEqual(bytes(event.body))
-      expect(sink.keyFor(long).split('/').map((name) => name.length)).toEqual([run.length, 4, 9, 255, 28])
-      expect(sink.keyFor(accented)).toBe(`${run}/long/viewerConnection/ACME-caf%C3%A9%20%E6%97%A5%E6%9C%AC%20100%25/${accented.id}.json`)
+      for (const event of [long, accented])
+        expect(bytes((await target.readBack(sink.keyFor(event)))?.body)).toEqual(bytes(event.body))
+      expect(
+        sink
+          .keyFor(long)
+          .split('/')
+          .map((name) => name.length),
+      ).toEqual([run.length, 4, 9, 255, 28])
+      expect(sink.keyFor(accented)).toBe(
+        `${run}/long/viewerConnection/ACME-caf%C3%A9%20%E6%97%A5%E6%9C%AC%20100%25/${accented.id}.json`,
+      )
     })
 
     it('retention lists a stream at most once per sweepEvery', async () => {
       let clock = Date.now()
-      const sink = target.make({ key: `${run}/throttle/{streamId}/{timestamp}.{ext}`, retention: { keepLatest: 2, sweepEvery: '1h' } }, { now: () => clock })
+      const sink = target.make(
+        { key: `${run}/throttle/{streamId}/{timestamp}.{ext}`, retention: { keepLatest: 2, sweepEvery: '1h' } },
+        { now: () => clock },
+      )
       const events: HookEvent[] = []
       for (let i = 0; i < 5; i++) events.push(await thumbnail(`throttle-${i}`, { timestamp: T0 + i }))
       for (const event of events) await sink.deliver(event)
@@ -197,7 +245,10 @@ export function sinkContract(target: SinkContract): void {
 
     it('retention drops objects older than maxAge, never the one just written', async () => {
       let clock = Date.now()
-      const sink = target.make({ key: `${run}/age/{streamId}/{timestamp}.{ext}`, retention: { maxAge: '1h', sweepEvery: 0 } }, { now: () => clock })
+      const sink = target.make(
+        { key: `${run}/age/{streamId}/{timestamp}.{ext}`, retention: { maxAge: '1h', sweepEvery: 0 } },
+        { now: () => clock },
+      )
       const old: HookEvent[] = []
       for (let i = 0; i < 3; i++) old.push(await thumbnail(`age-${i}`, { timestamp: T0 + i }))
       for (const event of old) await sink.deliver(event)
@@ -211,7 +262,10 @@ export function sinkContract(target: SinkContract): void {
     })
 
     it('retention tolerates concurrent puts of one stream', async () => {
-      const sink = target.make({ key: `${run}/burst/{streamId}/{date}/{timestamp}-{id}.{ext}`, retention: { keepLatest: 3, sweepEvery: 0 } })
+      const sink = target.make({
+        key: `${run}/burst/{streamId}/{date}/{timestamp}-{id}.{ext}`,
+        retention: { keepLatest: 3, sweepEvery: 0 },
+      })
       const burst: HookEvent[] = []
       for (let i = 0; i < 12; i++) burst.push(await thumbnail(`burst-${i}`, { timestamp: T0 + i }))
       await Promise.all(burst.map((event) => sink.deliver(event)))
@@ -221,7 +275,8 @@ export function sinkContract(target: SinkContract): void {
       const kept = await target.list(`${run}/burst/`)
       expect(kept).toHaveLength(3)
       expect(kept).toContain(sink.keyFor(last))
-      for (const key of kept) expect(key).toMatch(/^[^]+\/ZG6NWV\/sample_stream\/\d{4}-\d\d-\d\d\/\d{13}-[0-9a-f]+\.jpg$/)
+      for (const key of kept)
+        expect(key).toMatch(/^[^]+\/ZG6NWV\/sample_stream\/\d{4}-\d\d-\d\d\/\d{13}-[0-9a-f]+\.jpg$/)
     })
 
     if (target.makesUrls) {
@@ -240,7 +295,13 @@ export function sinkContract(target: SinkContract): void {
     }
 
     it.each(target.failures)('classifies a real failure: $what', async (failure) => {
-      const error = await failure.make().deliver(await thumbnail(`fail-${failure.what}`)).then(() => undefined, (e: unknown) => e)
+      const error = await failure
+        .make()
+        .deliver(await thumbnail(`fail-${failure.what}`))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
       expect(error).toBeInstanceOf(DeliveryError)
       expect({ permanent: (error as DeliveryError).permanent }).toEqual({ permanent: failure.permanent })
       expect((error as DeliveryError).message).toMatch(failure.message)

@@ -26,20 +26,31 @@ sinkContract({
       return undefined
     }
   },
-  list: async (prefix) => listFiles(root).map((path) => path.split('\\').join('/')).filter((key) => key.startsWith(prefix)),
+  list: async (prefix) =>
+    listFiles(root)
+      .map((path) => path.split('\\').join('/'))
+      .filter((key) => key.startsWith(prefix)),
   keepsMetadata: false,
   makesUrls: false,
-  failures: [{
-    what: 'dir is a file (an operator can fix it: retried)',
-    make: () => createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(notADirectory, 'data') })),
-    permanent: false,
-    message: /cannot write .*a-file\/data/,
-  }, {
-    what: 'a path longer than the system takes (it never will: dead letters at once)',
-    make: () => createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(dir.path, ...Array.from({ length: 20 }, () => 'd'.repeat(250))) })),
-    permanent: true,
-    message: /^cannot write .*: the file system refuses the name \(ENAMETOOLONG\), and always will: shorten sinks\.disk\.key or sinks\.disk\.dir/,
-  }],
+  failures: [
+    {
+      what: 'dir is a file (an operator can fix it: retried)',
+      make: () => createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(notADirectory, 'data') })),
+      permanent: false,
+      message: /cannot write .*a-file\/data/,
+    },
+    {
+      what: 'a path longer than the system takes (it never will: dead letters at once)',
+      make: () =>
+        createFsSink(
+          'disk',
+          fsSinkConfig.parse({ type: 'fs', dir: join(dir.path, ...Array.from({ length: 20 }, () => 'd'.repeat(250))) }),
+        ),
+      permanent: true,
+      message:
+        /^cannot write .*: the file system refuses the name \(ENAMETOOLONG\), and always will: shorten sinks\.disk\.key or sinks\.disk\.dir/,
+    },
+  ],
 })
 
 describe('fs sink', () => {
@@ -68,12 +79,16 @@ describe('fs sink', () => {
   })
 
   it('check writes the longest key its template can give, and says when the file system refuses it (issue 20, item 3)', async () => {
-    expect(await createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(dir.path, 'checked') })).check!()).toBeUndefined()
+    expect(
+      await createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: join(dir.path, 'checked') })).check!(),
+    ).toBeUndefined()
     // A dir the system takes, under which the longest keys of the default template make paths past its 4,095 bytes.
     const deep = join(dir.path, ...Array.from({ length: 13 }, () => 'd'.repeat(250)))
     const problem = await createFsSink('disk', fsSinkConfig.parse({ type: 'fs', dir: deep })).check!()
     const key = longestKey(DEFAULT_KEY)
-    expect(problem).toBe(`keys of "${DEFAULT_KEY}" can be ${key.length} bytes with names of ${Math.max(...key.split('/').map((name) => name.length))}, and ${deep} refuses them (ENAMETOOLONG): use a dir (file system) that takes them, or a shorter key`)
+    expect(problem).toBe(
+      `keys of "${DEFAULT_KEY}" can be ${key.length} bytes with names of ${Math.max(...key.split('/').map((name) => name.length))}, and ${deep} refuses them (ENAMETOOLONG): use a dir (file system) that takes them, or a shorter key`,
+    )
     expect(key.length).toBeGreaterThan(1000)
     expect(listFiles(deep)).toEqual([]) // the probe is gone
   })

@@ -16,9 +16,19 @@ beforeAll(async () => {
 })
 afterAll(() => server?.stop())
 
-const s3 = (fields: Record<string, unknown>, options = {}) => createS3Sink('pics', s3SinkConfig.parse({
-  type: 's3', bucket: BUCKET, endpoint: server.endpoint, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY, ...fields,
-}), options)
+const s3 = (fields: Record<string, unknown>, options = {}) =>
+  createS3Sink(
+    'pics',
+    s3SinkConfig.parse({
+      type: 's3',
+      bucket: BUCKET,
+      endpoint: server.endpoint,
+      accessKeyId: S3_ACCESS_KEY,
+      secretAccessKey: S3_SECRET_KEY,
+      ...fields,
+    }),
+    options,
+  )
 
 sinkContract({
   name: 's3',
@@ -28,7 +38,13 @@ sinkContract({
   keepsMetadata: true,
   makesUrls: true,
   failures: [
-    { what: 'missing bucket', make: () => s3({ bucket: 'no-such-bucket' }), permanent: true, message: /bucket "no-such-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+: create it or fix sinks\.pics\.bucket/ },
+    {
+      what: 'missing bucket',
+      make: () => s3({ bucket: 'no-such-bucket' }),
+      permanent: true,
+      message:
+        /bucket "no-such-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+: create it or fix sinks\.pics\.bucket/,
+    },
     {
       what: 'unknown access key',
       make: () => s3({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: 'wrong-secret-value' }),
@@ -36,7 +52,12 @@ sinkContract({
       message: /does not know the access key id: fix AWS_ACCESS_KEY_ID/,
       secrets: ['AKIAWRONGKEY', 'wrong-secret-value'],
     },
-    { what: 'stopped server', make: () => s3({ endpoint: stoppedEndpoint }), permanent: false, message: /cannot reach http:\/\/127\.0\.0\.1:\d+ to write s3:\/\/hookcast-thumbs\/.*will retry/ },
+    {
+      what: 'stopped server',
+      make: () => s3({ endpoint: stoppedEndpoint }),
+      permanent: false,
+      message: /cannot reach http:\/\/127\.0\.0\.1:\d+ to write s3:\/\/hookcast-thumbs\/.*will retry/,
+    },
   ],
 })
 
@@ -51,11 +72,16 @@ describe('s3 options', () => {
 
   it('presigns for urlExpiry, or answers the public base URL', async () => {
     const url = new URL(await s3({ key: 'options/{id}.{ext}', urlExpiry: '1h' }).urlFor!(event))
-    expect([url.origin + url.pathname, url.searchParams.get('X-Amz-Expires')]).toEqual([`${server.endpoint}/${BUCKET}/options/opt1.jpg`, '3600'])
-    expect(await s3({ key: 'options/{id}.{ext}', publicBaseUrl: 'https://cdn.example.com/thumbs/' }).urlFor!(event)).toBe('https://cdn.example.com/thumbs/options/opt1.jpg')
+    expect([url.origin + url.pathname, url.searchParams.get('X-Amz-Expires')]).toEqual([
+      `${server.endpoint}/${BUCKET}/options/opt1.jpg`,
+      '3600',
+    ])
+    expect(
+      await s3({ key: 'options/{id}.{ext}', publicBaseUrl: 'https://cdn.example.com/thumbs/' }).urlFor!(event),
+    ).toBe('https://cdn.example.com/thumbs/options/opt1.jpg')
   })
 
-  it('gives public URLs that carry a key\'s escapes as they are stored (issue 20, item 2)', async () => {
+  it("gives public URLs that carry a key's escapes as they are stored (issue 20, item 2)", async () => {
     const sink = s3({ key: 'public/{streamName}/{id}.{ext}', publicBaseUrl: `${server.endpoint}/${BUCKET}` })
     const escaped = { ...event, streamName: 'a b%日' }
     await sink.deliver(escaped)

@@ -24,7 +24,9 @@ function flakyStore(): StreamStore & { failNext(count: number): void; failures: 
   const store = {
     ...inner,
     failures: 0,
-    failNext(count: number) { failing = count },
+    failNext(count: number) {
+      failing = count
+    },
     async put(...args: Parameters<StreamStore['put']>) {
       if (failing > 0) {
         failing--
@@ -38,17 +40,29 @@ function flakyStore(): StreamStore & { failNext(count: number): void; failures: 
 }
 const recordOf = async (store: StreamStore) => (await store.get(STREAM))?.record
 
-const feed = (event: 'started' | 'ended', feedId: string, at: number) => parseJsonHook(new TextEncoder().encode(JSON.stringify({
-  type: 'feeds', event, timestamp: at + 5,
-  data: { feedId, accountId: 'ZG6NWV', name: 'show', streamId: STREAM, active: event === 'started', [event]: at },
-})), { source: 'millicast', receivedAt: at + 10 })
+const feed = (event: 'started' | 'ended', feedId: string, at: number) =>
+  parseJsonHook(
+    new TextEncoder().encode(
+      JSON.stringify({
+        type: 'feeds',
+        event,
+        timestamp: at + 5,
+        data: { feedId, accountId: 'ZG6NWV', name: 'show', streamId: STREAM, active: event === 'started', [event]: at },
+      }),
+    ),
+    { source: 'millicast', receivedAt: at + 10 },
+  )
 
 /** Lets pending promise callbacks and process-level rejection reports run (real macrotask turns). */
-const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)) }
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+}
 
 describe('stream tracker background failures', () => {
   const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => { unhandled.push(reason) }
+  const onUnhandled = (reason: unknown) => {
+    unhandled.push(reason)
+  }
   beforeEach(() => {
     unhandled.length = 0
     process.on('unhandledRejection', onUnhandled)
@@ -65,9 +79,16 @@ describe('stream tracker background failures', () => {
     const failures: string[] = []
     const checks = timedChecks(() => tracker)
     const tracker = createStreamTracker({
-      store, flapWindowMs: 1_000, log: silentLogger, scheduleCheck: checks.scheduleCheck,
-      emit: async (e) => { emitted.push(e) },
-      onBackgroundFailure: (what: string) => { failures.push(what) },
+      store,
+      flapWindowMs: 1_000,
+      log: silentLogger,
+      scheduleCheck: checks.scheduleCheck,
+      emit: async (e) => {
+        emitted.push(e)
+      },
+      onBackgroundFailure: (what: string) => {
+        failures.push(what)
+      },
     } as Parameters<typeof createStreamTracker>[0])
     await tracker.start()
     const t0 = Date.now()
@@ -94,13 +115,24 @@ describe('stream tracker background failures', () => {
   it('a failed emit of a transition at start is retried in the background', async () => {
     const store = flakyStore()
     // A record whose `live` was never handed on (a crash between the state write and the emit).
-    await updateWithRetry(store, STREAM, (r) => { r.status = 'live'; r.session = `${STREAM}@1`; r.liveSince = 1; r.feeds.a = { started: 1 } })
+    await updateWithRetry(store, STREAM, (r) => {
+      r.status = 'live'
+      r.session = `${STREAM}@1`
+      r.liveSince = 1
+      r.feeds.a = { started: 1 }
+    })
     const emitted: HookEvent[] = []
     let failing = 2
     const checks = timedChecks(() => tracker)
     const tracker = createStreamTracker({
-      store, flapWindowMs: 1_000, log: silentLogger, scheduleCheck: checks.scheduleCheck,
-      emit: async (e) => { if (failing-- > 0) throw new Error('spool full'); emitted.push(e) },
+      store,
+      flapWindowMs: 1_000,
+      log: silentLogger,
+      scheduleCheck: checks.scheduleCheck,
+      emit: async (e) => {
+        if (failing-- > 0) throw new Error('spool full')
+        emitted.push(e)
+      },
     })
     await tracker.start()
     for (let i = 0; i < 120; i++) {
@@ -119,26 +151,41 @@ describe('stream tracker background failures', () => {
 
 describe('local stream store background writes', () => {
   let dir: ReturnType<typeof tempDir>
-  beforeEach(() => { dir = tempDir('hookcast-streams-bg-') })
+  beforeEach(() => {
+    dir = tempDir('hookcast-streams-bg-')
+  })
   afterEach(() => dir.remove())
 
   it('a lazy write that fails is retried until the directory is back, and counted', async () => {
     const state = `${dir.path}/state`
     const failures: string[] = []
     const store = await openLocalStreamStore({
-      dir: state, log: silentLogger, onBackgroundFailure: (what: string) => { failures.push(what) },
+      dir: state,
+      log: silentLogger,
+      onBackgroundFailure: (what: string) => {
+        failures.push(what)
+      },
     } as Parameters<typeof openLocalStreamStore>[0])
-    await updateWithRetry(store, STREAM, (r) => { r.streamName = 'show' })
+    await updateWithRetry(store, STREAM, (r) => {
+      r.streamName = 'show'
+    })
     // The directory goes away (a file where it was): every write fails.
     renameSync(state, `${state}.away`)
     writeFileSync(state, 'not a directory')
-    await updateWithRetry(store, STREAM, (r) => { r.accountId = 'ZG6NWV' }, { lazy: true })
+    await updateWithRetry(
+      store,
+      STREAM,
+      (r) => {
+        r.accountId = 'ZG6NWV'
+      },
+      { lazy: true },
+    )
     await eventually(() => failures.length > 0) // the lazy write came due, failed and was counted
     rmSync(state)
     renameSync(`${state}.away`, state)
     // Once it is back, the lazy change lands without any further update.
     let reopened: StreamStore | undefined
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
       await new Promise((resolve) => setTimeout(resolve, 250))
       reopened = await openLocalStreamStore({ dir: state, log: silentLogger })
       const found = (await recordOf(reopened))?.accountId

@@ -30,17 +30,40 @@ describe('timestamps from the future', () => {
     const hook = await signedThumbnail({ body: jpeg(seed), streamId: STREAM, timestamp })
     return parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt })
   }
-  const feed = (event: 'started' | 'ended', at: number, receivedAt: number, envelope = at) => parseJsonHook(new TextEncoder().encode(JSON.stringify({
-    type: 'feeds', event, timestamp: envelope,
-    data: { feedId: 'f1', accountId: 'ZG6NWV', name: 'show', streamId: STREAM, active: event === 'started', [event]: at },
-  })), { source: 'millicast', receivedAt })
+  const feed = (event: 'started' | 'ended', at: number, receivedAt: number, envelope = at) =>
+    parseJsonHook(
+      new TextEncoder().encode(
+        JSON.stringify({
+          type: 'feeds',
+          event,
+          timestamp: envelope,
+          data: {
+            feedId: 'f1',
+            accountId: 'ZG6NWV',
+            name: 'show',
+            streamId: STREAM,
+            active: event === 'started',
+            [event]: at,
+          },
+        }),
+      ),
+      { source: 'millicast', receivedAt },
+    )
 
   beforeEach(async () => {
     dir = tempDir('hookcast-future-')
     emitted = []
     store = await openLocalStreamStore({ dir: dir.path, log: silentLogger })
     checks = timedChecks(() => tracker)
-    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, scheduleCheck: checks.scheduleCheck, log: silentLogger })
+    tracker = createStreamTracker({
+      store,
+      flapWindowMs: 100,
+      emit: async (e) => {
+        emitted.push(e)
+      },
+      scheduleCheck: checks.scheduleCheck,
+      log: silentLogger,
+    })
     await tracker.start()
   })
   afterEach(async () => {

@@ -22,7 +22,8 @@ describe('flap windows through the gateway', () => {
   // The gateway's clock (the queue's due times, the tracker's window): the window ends when the test moves it.
   let clock = Date.now()
   const open = async () => {
-    const config = parseConfig(`
+    const config = parseConfig(
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 sinks:
@@ -34,14 +35,26 @@ routes:
     to: [disk]
   - when: { type: [stream] }
     to: [disk]
-`, {})
+`,
+      {},
+    )
     gateway = await createGateway(config, { log: silentLogger, now: () => clock })
     return gateway
   }
-  const feed = (event: 'started' | 'ended', at: number) => signedJson({
-    type: 'feeds', event, timestamp: at + 3,
-    data: { feedId: 'f1', accountId: 'ZG6NWV', name: 'show', streamId: STREAM, active: event === 'started', [event]: at },
-  })
+  const feed = (event: 'started' | 'ended', at: number) =>
+    signedJson({
+      type: 'feeds',
+      event,
+      timestamp: at + 3,
+      data: {
+        feedId: 'f1',
+        accountId: 'ZG6NWV',
+        name: 'show',
+        streamId: STREAM,
+        active: event === 'started',
+        [event]: at,
+      },
+    })
   const stored = () => listFiles(join(dir.path, 'data'))
 
   beforeEach(() => {
@@ -53,11 +66,13 @@ routes:
     dir.remove()
   })
 
-  it('the window\'s end waits in the queue, survives a restart, and ends the session once; no sink sees the check', async () => {
+  it("the window's end waits in the queue, survives a restart, and ends the session once; no sink sees the check", async () => {
     const g = await open()
     const t0 = Date.now() - 5_000
     expect((await post('http://hookcast.test/hooks/millicast', await feed('started', t0), g.fetch)).status).toBe(200)
-    expect((await post('http://hookcast.test/hooks/millicast', await feed('ended', t0 + 1_000), g.fetch)).status).toBe(200)
+    expect((await post('http://hookcast.test/hooks/millicast', await feed('ended', t0 + 1_000), g.fetch)).status).toBe(
+      200,
+    )
     await eventually(async () => (await g.streams.get(STREAM))?.record.status === 'ending')
     await eventually(() => stored().some((path) => path.startsWith('stream/live-')))
     // The check is a delivery to the tracker, not due before the window's end.
@@ -78,9 +93,18 @@ routes:
     expect(files.filter((path) => path.startsWith('stream/ended-'))).toHaveLength(1)
     expect(files.filter((path) => path.startsWith('feeds/'))).toHaveLength(2)
     expect(files).toHaveLength(4) // the checks went to the tracker alone
-    const ended = JSON.parse(readFileSync(join(dir.path, 'data', files.find((path) => path.startsWith('stream/ended-'))!), 'utf8'))
-    expect(ended).toMatchObject({ type: 'stream', event: 'ended', data: { streamId: STREAM, liveSince: t0, endedAt: t0 + 1_000 } })
-    expect((await again.streams.get(STREAM))!.record).toMatchObject({ status: 'ended', emitted: { ended: `${STREAM}@${t0}` } })
+    const ended = JSON.parse(
+      readFileSync(join(dir.path, 'data', files.find((path) => path.startsWith('stream/ended-'))!), 'utf8'),
+    )
+    expect(ended).toMatchObject({
+      type: 'stream',
+      event: 'ended',
+      data: { streamId: STREAM, liveSince: t0, endedAt: t0 + 1_000 },
+    })
+    expect((await again.streams.get(STREAM))!.record).toMatchObject({
+      status: 'ended',
+      emitted: { ended: `${STREAM}@${t0}` },
+    })
     expect((await again.queue.stats()).destinations[TRACKER_NAME] ?? 0).toBe(0)
     expect(readdirSync(join(dir.path, 'data'))).toEqual(expect.arrayContaining(['feeds', 'stream']))
   })

@@ -1,14 +1,40 @@
 /** The stream lifecycle as pure functions over a record: no store, no clock but the `now` given. */
 import { describe, expect, it } from 'vitest'
 import {
-  applyFeed, CLAIM_MS, claimTransitions, dueTransitions, endsAt, finishIfDue, markEmitted, takeThumbnail,
+  applyFeed,
+  CLAIM_MS,
+  claimTransitions,
+  dueTransitions,
+  endsAt,
+  finishIfDue,
+  markEmitted,
+  takeThumbnail,
 } from '../../src/streams/lifecycle.ts'
 import type { StreamRecord, ThumbnailRef } from '../../src/streams/stream-types.ts'
 
 const STREAM = 'ZG6NWV/show'
-const fresh = (): StreamRecord => ({ streamId: STREAM, status: 'ended', feeds: {}, alerts: {}, emitted: {}, updatedAt: 0 })
+const fresh = (): StreamRecord => ({
+  streamId: STREAM,
+  status: 'ended',
+  feeds: {},
+  alerts: {},
+  emitted: {},
+  updatedAt: 0,
+})
 const ref = (eventId: string, timestamp: number): ThumbnailRef => ({
-  eventId, timestamp, event: { id: eventId, source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp, receivedAt: timestamp, streamId: STREAM, contentType: 'image/jpeg', bodySha256: '0'.repeat(64) },
+  eventId,
+  timestamp,
+  event: {
+    id: eventId,
+    source: 'millicast',
+    type: 'thumbnail',
+    event: 'thumbnail',
+    timestamp,
+    receivedAt: timestamp,
+    streamId: STREAM,
+    contentType: 'image/jpeg',
+    bodySha256: '0'.repeat(64),
+  },
 })
 
 describe('applyFeed', () => {
@@ -48,7 +74,13 @@ describe('applyFeed', () => {
     expect(r.status).toBe('ended')
     expect(r.session).toBeUndefined()
     applyFeed(r, 'a', 'started', 1_000, 5)
-    expect(r).toMatchObject({ status: 'ending', liveSince: 1_000, endedAt: 2_000, session: `${STREAM}@1000`, endingSince: 5 })
+    expect(r).toMatchObject({
+      status: 'ending',
+      liveSince: 1_000,
+      endedAt: 2_000,
+      session: `${STREAM}@1000`,
+      endingSince: 5,
+    })
   })
 
   it('ignores hooks of a session that is already over', () => {

@@ -28,11 +28,15 @@ function cleanPrototype(): string[] {
 }
 
 const feedPayload = (event: 'started' | 'ended', feedId: string, at: number, streamId = STREAM) => ({
-  type: 'feeds', event, timestamp: at + 5,
+  type: 'feeds',
+  event,
+  timestamp: at + 5,
   data: { feedId, accountId: 'ZG6NWV', name: 'show', streamId, active: event === 'started', [event]: at },
 })
 
-afterEach(() => { cleanPrototype() })
+afterEach(() => {
+  cleanPrototype()
+})
 
 describe('feed ids named like Object.prototype members', () => {
   let dir: ReturnType<typeof tempDir>
@@ -43,11 +47,22 @@ describe('feed ids named like Object.prototype members', () => {
   const make = async () => {
     store = await openLocalStreamStore({ dir: dir.path, log: silentLogger })
     checks = timedChecks(() => tracker)
-    tracker = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, scheduleCheck: checks.scheduleCheck, log: silentLogger })
+    tracker = createStreamTracker({
+      store,
+      flapWindowMs: 100,
+      emit: async (e) => {
+        emitted.push(e)
+      },
+      scheduleCheck: checks.scheduleCheck,
+      log: silentLogger,
+    })
     await tracker.start()
   }
   const feed = (event: 'started' | 'ended', feedId: string, at: number) =>
-    parseJsonHook(new TextEncoder().encode(JSON.stringify(feedPayload(event, feedId, at))), { source: 'millicast', receivedAt: Date.now() })
+    parseJsonHook(new TextEncoder().encode(JSON.stringify(feedPayload(event, feedId, at))), {
+      source: 'millicast',
+      receivedAt: Date.now(),
+    })
 
   beforeEach(async () => {
     dir = tempDir('hookcast-proto-')
@@ -87,7 +102,10 @@ describe('feed ids named like Object.prototype members', () => {
 
   it('a stream id named like a prototype member is a stream like any other', async () => {
     for (const key of KEYS) {
-      const hook = await parseJsonHook(new TextEncoder().encode(JSON.stringify(feedPayload('started', 'a', Date.now(), key))), { source: 'millicast', receivedAt: Date.now() })
+      const hook = await parseJsonHook(
+        new TextEncoder().encode(JSON.stringify(feedPayload('started', 'a', Date.now(), key))),
+        { source: 'millicast', receivedAt: Date.now() },
+      )
       await tracker.deliver(hook)
     }
     expect(cleanPrototype()).toEqual([])
@@ -100,7 +118,8 @@ describe('a signed feeds hook with feedId __proto__ through the gateway', () => 
   let gateway: Gateway
   beforeEach(async () => {
     dir = tempDir('hookcast-proto-app-')
-    const config = parseConfig(`
+    const config = parseConfig(
+      `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 sinks:
@@ -111,7 +130,9 @@ admin: { token: "an-admin-token-long-enough-for-any-rule" }
 routes:
   - when: { type: [feeds, stream] }
     to: [disk]
-`, {})
+`,
+      {},
+    )
     gateway = await createGateway(config, { log: silentLogger })
   })
   afterEach(async () => {
@@ -121,7 +142,11 @@ routes:
 
   it('a hook kind named like a prototype member is an unknown kind like any other (200, not a 500)', async () => {
     for (const type of KEYS) {
-      const response = await post('http://hookcast.test/hooks/millicast', await signedJson({ type, event: type, timestamp: Date.now(), data: { streamId: STREAM } }), gateway.fetch)
+      const response = await post(
+        'http://hookcast.test/hooks/millicast',
+        await signedJson({ type, event: type, timestamp: Date.now(), data: { streamId: STREAM } }),
+        gateway.fetch,
+      )
       expect(response.status).toBe(200)
       expect(await response.json()).toMatchObject({ ok: true, type, event: type })
     }
@@ -131,19 +156,35 @@ routes:
   it('is tracked as a feed, pollutes nothing, and every answer after it is still right', async () => {
     const t0 = Date.now() - 10_000
     for (const [i, key] of KEYS.entries()) {
-      const response = await post('http://hookcast.test/hooks/millicast', await signedJson(feedPayload('started', key, t0 + i)), gateway.fetch)
+      const response = await post(
+        'http://hookcast.test/hooks/millicast',
+        await signedJson(feedPayload('started', key, t0 + i)),
+        gateway.fetch,
+      )
       expect(response.status).toBe(200)
     }
-    await eventually(async () => (await gateway.streams.get(STREAM))?.record.status === 'live' && Object.keys((await gateway.streams.get(STREAM))!.record.feeds).length === KEYS.length)
+    await eventually(
+      async () =>
+        (await gateway.streams.get(STREAM))?.record.status === 'live' &&
+        Object.keys((await gateway.streams.get(STREAM))!.record.feeds).length === KEYS.length,
+    )
     expect(cleanPrototype()).toEqual([])
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     expect(({} as Record<string, unknown>).started).toBeUndefined()
     const health = await gateway.fetch(new Request('http://hookcast.test/healthz'))
     expect(health.status).toBe(200)
-    const api = await gateway.fetch(new Request('http://hookcast.test/api/streams', { headers: { authorization: 'Bearer an-admin-token-long-enough-for-any-rule' } }))
+    const api = await gateway.fetch(
+      new Request('http://hookcast.test/api/streams', {
+        headers: { authorization: 'Bearer an-admin-token-long-enough-for-any-rule' },
+      }),
+    )
     expect(api.status).toBe(200)
     expect(await api.json()).toMatchObject({ streams: [{ streamId: STREAM, status: 'live', feeds: KEYS.length }] })
-    const another = await post('http://hookcast.test/hooks/millicast', await signedJson({ ...feedPayload('ended', '__proto__', t0 + 100) }), gateway.fetch)
+    const another = await post(
+      'http://hookcast.test/hooks/millicast',
+      await signedJson({ ...feedPayload('ended', '__proto__', t0 + 100) }),
+      gateway.fetch,
+    )
     expect(another.status).toBe(200)
     await eventually(async () => (await gateway.streams.get(STREAM))!.record.feeds['__proto__']?.ended !== undefined)
     expect(cleanPrototype()).toEqual([])

@@ -5,8 +5,20 @@ import { dict, type StreamRecord } from '../../src/streams/stream-types.ts'
 
 function fullRecord(): StreamRecord {
   const ref = (eventId: string) => ({
-    eventId, timestamp: 1_700_000_000_000, feedId: 'f1',
-    event: { id: eventId, source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp: 1, receivedAt: 2, streamId: 'a/b', contentType: 'image/jpeg' as const, bodySha256: 'ab' },
+    eventId,
+    timestamp: 1_700_000_000_000,
+    feedId: 'f1',
+    event: {
+      id: eventId,
+      source: 'millicast',
+      type: 'thumbnail',
+      event: 'thumbnail',
+      timestamp: 1,
+      receivedAt: 2,
+      streamId: 'a/b',
+      contentType: 'image/jpeg' as const,
+      bodySha256: 'ab',
+    },
   })
   const feeds = dict<StreamRecord['feeds'][string]>()
   feeds['f1'] = { started: 1, ended: 2 }
@@ -15,9 +27,21 @@ function fullRecord(): StreamRecord {
   alerts['slack'] = dict()
   alerts['slack']['a/b@1'] = Object.assign(dict<string>(), { ts: '123.456', channel: 'C1' })
   return {
-    streamId: 'a/b', accountId: 'a', streamName: 'b', status: 'ending', session: 'a/b@1', liveSince: 1, endedAt: 2, endingSince: 3,
-    feeds, firstThumbnail: ref('first'), latestThumbnail: ref('latest'), alerts,
-    emitted: { live: 'a/b@1' }, emitting: { ended: { session: 'a/b@1', by: 'e1', at: 4 } }, updatedAt: 5,
+    streamId: 'a/b',
+    accountId: 'a',
+    streamName: 'b',
+    status: 'ending',
+    session: 'a/b@1',
+    liveSince: 1,
+    endedAt: 2,
+    endingSince: 3,
+    feeds,
+    firstThumbnail: ref('first'),
+    latestThumbnail: ref('latest'),
+    alerts,
+    emitted: { live: 'a/b@1' },
+    emitting: { ended: { session: 'a/b@1', by: 'e1', at: 4 } },
+    updatedAt: 5,
   }
 }
 

@@ -10,7 +10,9 @@ import { tempDir } from '../support/files.ts'
 import { signingKeyContract } from './signing-key.contract.ts'
 
 const dirs: Array<ReturnType<typeof tempDir>> = []
-afterAll(() => { for (const dir of dirs) dir.remove() })
+afterAll(() => {
+  for (const dir of dirs) dir.remove()
+})
 const fresh = () => {
   dirs.push(tempDir('hookcast-signing-key-'))
   return join(dirs.at(-1)!.path, 'streams') // not there yet: made on first use
@@ -39,10 +41,20 @@ describe('local signing key', () => {
   it('signs thumbnail links that another instance, or the same after a restart, accepts', async () => {
     const dir = fresh()
     const ref = { eventId: 'a'.repeat(24), timestamp: 1, event: { streamId: 'ZG6NWV/show' } } as ThumbnailRef
-    const url = new URL(await (await createThumbnailLinks(localSigningKeyStore(dir))).url('https://hooks.example', ref, 60_000))
+    const url = new URL(
+      await (await createThumbnailLinks(localSigningKeyStore(dir))).url('https://hooks.example', ref, 60_000),
+    )
     const check = (await createThumbnailLinks(localSigningKeyStore(dir))).check
-    expect(await check(url.pathname, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined)).toBe(true)
+    expect(
+      await check(url.pathname, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined),
+    ).toBe(true)
     const other = await createThumbnailLinks(localSigningKeyStore(fresh()))
-    expect(await other.check(url.pathname, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined)).toBe(false)
+    expect(
+      await other.check(
+        url.pathname,
+        url.searchParams.get('exp') ?? undefined,
+        url.searchParams.get('sig') ?? undefined,
+      ),
+    ).toBe(false)
   })
 })

@@ -31,7 +31,9 @@ function countingStore() {
     puts,
     gets,
     hold() {
-      gate = new Promise((resolve) => { open = resolve })
+      gate = new Promise((resolve) => {
+        open = resolve
+      })
     },
     release() {
       gate = undefined
@@ -40,7 +42,9 @@ function countingStore() {
   }
 }
 
-const append = (name: string) => (r: StreamRecord) => { r.streamName = (r.streamName ?? '') + name }
+const append = (name: string) => (r: StreamRecord) => {
+  r.streamName = (r.streamName ?? '') + name
+}
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10))
 
 describe('streamChanges', () => {
@@ -81,7 +85,11 @@ describe('streamChanges', () => {
     const plain = change('acc/s', append('d'))
     release()
     await Promise.all([under, lazy, plain])
-    expect(puts.slice(1).map((put) => [put.names, put.lazy])).toEqual([['ab', false], ['abc', true], ['abcd', false]])
+    expect(puts.slice(1).map((put) => [put.names, put.lazy])).toEqual([
+      ['ab', false],
+      ['abc', true],
+      ['abcd', false],
+    ])
   })
 
   it('a turn whose every change says it changes nothing, of the stored record, reads no copy and writes nothing', async () => {
@@ -90,9 +98,15 @@ describe('streamChanges', () => {
     await change('acc/s', append('a'))
     gets.length = 0
     const applied: string[] = []
-    const appendSeen = (name: string) => (r: StreamRecord) => { applied.push(name); append(name)(r) }
+    const appendSeen = (name: string) => (r: StreamRecord) => {
+      applied.push(name)
+      append(name)(r)
+    }
     const named = (name: string) => ({ unchangedOn: (r: Readonly<StreamRecord>) => r.streamName === name })
-    const result = await Promise.all([change('acc/s', appendSeen('x'), named('a')), change('acc/s', appendSeen('y'), named('a'))])
+    const result = await Promise.all([
+      change('acc/s', appendSeen('x'), named('a')),
+      change('acc/s', appendSeen('y'), named('a')),
+    ])
     expect(result.map((r) => r!.record.streamName)).toEqual(['a', 'a'])
     expect(applied).toEqual([])
     expect(gets).toEqual([])
@@ -112,7 +126,12 @@ describe('streamChanges', () => {
     const change = streamChanges(copiesOnly, Date.now)
     await change('acc/s', append('a'))
     let asked = 0
-    const result = await change('acc/s', () => false, { unchangedOn: () => { asked++; return true } })
+    const result = await change('acc/s', () => false, {
+      unchangedOn: () => {
+        asked++
+        return true
+      },
+    })
     expect(result!.record.streamName).toBe('a')
     expect(asked).toBe(0)
     expect(puts).toHaveLength(1)
@@ -128,10 +147,14 @@ describe('streamChanges', () => {
   it('a failed write fails every change it held; the next turn still runs', async () => {
     const { store } = countingStore()
     let fail = true
-    const failing: StreamStore = { ...store, put: (...args) => (fail ? Promise.reject(new Error('disk full')) : store.put(...args)) }
+    const failing: StreamStore = {
+      ...store,
+      put: (...args) => (fail ? Promise.reject(new Error('disk full')) : store.put(...args)),
+    }
     const change = streamChanges(failing, Date.now)
     const held = [change('acc/s', append('a')), change('acc/s', append('b'))]
-    for (const result of await Promise.allSettled(held)) expect(result).toMatchObject({ status: 'rejected', reason: { message: 'disk full' } })
+    for (const result of await Promise.allSettled(held))
+      expect(result).toMatchObject({ status: 'rejected', reason: { message: 'disk full' } })
     fail = false
     expect((await change('acc/s', append('c')))!.record.streamName).toBe('c')
   })

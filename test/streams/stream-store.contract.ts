@@ -22,15 +22,30 @@ export interface StreamStoreContract {
 const STREAM = 'ZG6NWV/show'
 const hex24 = (n: number) => n.toString(16).padStart(24, '0')
 const ref = (streamId: string, eventId: string, timestamp = 1): ThumbnailRef => ({
-  eventId, timestamp,
-  event: { id: eventId, source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp, receivedAt: timestamp, streamId, contentType: 'image/jpeg', bodySha256: '0'.repeat(64) },
+  eventId,
+  timestamp,
+  event: {
+    id: eventId,
+    source: 'millicast',
+    type: 'thumbnail',
+    event: 'thumbnail',
+    timestamp,
+    receivedAt: timestamp,
+    streamId,
+    contentType: 'image/jpeg',
+    bodySha256: '0'.repeat(64),
+  },
 })
 
 export function streamStoreContract(target: StreamStoreContract): void {
   describe(`${target.name} stream store contract`, () => {
     let store: StreamStore
-    beforeEach(async () => { store = await target.open() })
-    afterEach(async () => { await store.close() })
+    beforeEach(async () => {
+      store = await target.open()
+    })
+    afterEach(async () => {
+      await store.close()
+    })
 
     it('creates a record only when there is none, and hands out its revision', async () => {
       expect(await store.get(STREAM)).toBeUndefined()
@@ -38,7 +53,10 @@ export function streamStoreContract(target: StreamStoreContract): void {
       record.streamName = 'show'
       const revision = await store.put(STREAM, record, null)
       expect(revision).not.toBe('conflict')
-      expect(await store.get(STREAM)).toEqual({ record: expect.objectContaining({ streamId: STREAM, streamName: 'show' }), revision })
+      expect(await store.get(STREAM)).toEqual({
+        record: expect.objectContaining({ streamId: STREAM, streamName: 'show' }),
+        revision,
+      })
       const again = freshRecord(STREAM, 0)
       again.streamName = 'other'
       expect(await store.put(STREAM, again, null)).toBe('conflict')
@@ -46,7 +64,7 @@ export function streamStoreContract(target: StreamStoreContract): void {
     })
 
     it('updates at the revision read; a write at an older revision is a conflict and changes nothing', async () => {
-      const first = await store.put(STREAM, freshRecord(STREAM, 0), null) as string
+      const first = (await store.put(STREAM, freshRecord(STREAM, 0), null)) as string
       const read = (await store.get(STREAM))!
       read.record.accountId = 'ZG6NWV'
       const second = await store.put(STREAM, read.record, first)
@@ -78,7 +96,7 @@ export function streamStoreContract(target: StreamStoreContract): void {
       expect(await store.peek(STREAM)).toBeUndefined()
       const record = freshRecord(STREAM, 0)
       record.feeds.a = { started: 1 }
-      const revision = await store.put(STREAM, record, null) as string
+      const revision = (await store.put(STREAM, record, null)) as string
       const peeked = (await store.peek(STREAM))!
       expect(peeked).toEqual(await store.get(STREAM))
       expect(peeked.revision).toBe(revision)
@@ -108,21 +126,24 @@ export function streamStoreContract(target: StreamStoreContract): void {
     it('two updaters of one stream at once, through updateWithRetry: both applied, each exactly once', async () => {
       await store.put(STREAM, freshRecord(STREAM, 0), null)
       let runs = 0
-      const bump = (who: string) => updateWithRetry(store, STREAM, (r) => {
-        runs++
-        r.feeds[who] = { started: (r.feeds[who]?.started ?? 0) + 1 }
-        r.streamName = String(Number(r.streamName ?? 0) + 1)
-      })
+      const bump = (who: string) =>
+        updateWithRetry(store, STREAM, (r) => {
+          runs++
+          r.feeds[who] = { started: (r.feeds[who]?.started ?? 0) + 1 }
+          r.streamName = String(Number(r.streamName ?? 0) + 1)
+        })
       await Promise.all([bump('a'), bump('b')])
       const { record } = (await store.get(STREAM))!
       expect(record.feeds).toEqual({ a: { started: 1 }, b: { started: 1 } })
       expect(record.streamName).toBe('2')
       expect(runs).toBeGreaterThanOrEqual(2)
       // Many at once, one new stream among them: still each once.
-      const many = Array.from({ length: 20 }, (_, i) => updateWithRetry(store, 'ZG6NWV/busy', (r) => {
-        r.feeds[`f${i}`] = { started: i }
-        r.streamName = String(Number(r.streamName ?? 0) + 1)
-      }))
+      const many = Array.from({ length: 20 }, (_, i) =>
+        updateWithRetry(store, 'ZG6NWV/busy', (r) => {
+          r.feeds[`f${i}`] = { started: i }
+          r.streamName = String(Number(r.streamName ?? 0) + 1)
+        }),
+      )
       await Promise.all(many)
       const busy = (await store.get('ZG6NWV/busy'))!.record
       expect(Object.keys(busy.feeds)).toHaveLength(20)
@@ -130,21 +151,37 @@ export function streamStoreContract(target: StreamStoreContract): void {
     })
 
     it('updateWithRetry: no write when the change says so, and no record made when only an existing one may change', async () => {
-      const created = (await updateWithRetry(store, STREAM, (r) => { r.streamName = 'show' }))!
+      const created = (await updateWithRetry(store, STREAM, (r) => {
+        r.streamName = 'show'
+      }))!
       const unchanged = await updateWithRetry(store, STREAM, () => false)
       expect(unchanged!.revision).toBe(created.revision)
-      expect(await updateWithRetry(store, 'ZG6NWV/none', (r) => { r.streamName = 'x' }, { existing: true })).toBeUndefined()
+      expect(
+        await updateWithRetry(
+          store,
+          'ZG6NWV/none',
+          (r) => {
+            r.streamName = 'x'
+          },
+          { existing: true },
+        ),
+      ).toBeUndefined()
       expect(await store.get('ZG6NWV/none')).toBeUndefined()
     })
 
     it('lists every record', async () => {
-      for (const name of ['a', 'b', 'c']) await updateWithRetry(store, `ZG6NWV/${name}`, (r) => { r.streamName = name })
+      for (const name of ['a', 'b', 'c'])
+        await updateWithRetry(store, `ZG6NWV/${name}`, (r) => {
+          r.streamName = name
+        })
       expect((await store.list()).map((r) => r.streamName).sort()).toEqual(['a', 'b', 'c'])
     })
 
     it('deletes at a revision, or whatever it is; a record made again never takes an old revision', async () => {
-      const old = await store.put(STREAM, freshRecord(STREAM, 0), null) as string
-      const current = (await updateWithRetry(store, STREAM, (r) => { r.streamName = 'show' }))!.revision
+      const old = (await store.put(STREAM, freshRecord(STREAM, 0), null)) as string
+      const current = (await updateWithRetry(store, STREAM, (r) => {
+        r.streamName = 'show'
+      }))!.revision
       expect(await store.delete(STREAM, old)).toBe('conflict')
       expect(await store.get(STREAM)).toBeDefined()
       expect(await store.delete(STREAM, current)).toBe(true)
@@ -153,7 +190,9 @@ export function streamStoreContract(target: StreamStoreContract): void {
       const again = await store.put(STREAM, freshRecord(STREAM, 0), null)
       expect([old, current]).not.toContain(again)
       expect(await store.put(STREAM, freshRecord(STREAM, 0), current)).toBe('conflict')
-      await updateWithRetry(store, 'ZG6NWV/other', (r) => { r.streamName = 'other' })
+      await updateWithRetry(store, 'ZG6NWV/other', (r) => {
+        r.streamName = 'other'
+      })
       expect(await store.delete('ZG6NWV/other')).toBe(true)
     })
 
@@ -161,8 +200,14 @@ export function streamStoreContract(target: StreamStoreContract): void {
       const thumb = ref(STREAM, hex24(1))
       const bytes = jpeg('contract', 20_000)
       expect(await store.putThumbnail(thumb, bytes)).toBe(true)
-      await updateWithRetry(store, STREAM, (r) => { r.latestThumbnail = thumb; r.firstThumbnail = thumb })
-      for (let i = 0; i < 3; i++) await updateWithRetry(store, STREAM, (r) => { r.streamName = `change ${i}` })
+      await updateWithRetry(store, STREAM, (r) => {
+        r.latestThumbnail = thumb
+        r.firstThumbnail = thumb
+      })
+      for (let i = 0; i < 3; i++)
+        await updateWithRetry(store, STREAM, (r) => {
+          r.streamName = `change ${i}`
+        })
       expect(await store.thumbnail(STREAM, hex24(1))).toEqual(bytes)
       expect(await store.thumbnail(STREAM, hex24(2))).toBeUndefined()
       expect(await store.thumbnail('ZG6NWV/other', hex24(1))).toBeUndefined()
@@ -181,7 +226,11 @@ export function streamStoreContract(target: StreamStoreContract): void {
     it('keeps records, revisions and thumbnails across a reopen', skipWhen(noReopen), async () => {
       const thumb = ref(STREAM, hex24(5))
       await store.putThumbnail(thumb, jpeg('durable', 5_000))
-      const before = (await updateWithRetry(store, STREAM, (r) => { r.streamName = 'show'; r.feeds['__proto__'] = { started: 1 }; r.latestThumbnail = thumb }))!
+      const before = (await updateWithRetry(store, STREAM, (r) => {
+        r.streamName = 'show'
+        r.feeds['__proto__'] = { started: 1 }
+        r.latestThumbnail = thumb
+      }))!
       const stale = (await store.get(STREAM))!.revision
       await store.close()
       store = await target.reopen!()

@@ -21,15 +21,18 @@ export function timedChecks(deliverTo: () => { deliver(event: HookEvent): Promis
   let stopped = false
   const run = (check: HookEvent, at: number) => {
     if (stopped) return
-    const timer = setTimeout(async () => {
-      timers.delete(timer)
-      waiting.delete(check.id)
-      try {
-        await deliverTo().deliver(check)
-      } catch (error) {
-        run(check, error instanceof DeliveryDeferred ? error.until : Date.now() + 1_000)
-      }
-    }, Math.max(0, at - Date.now()))
+    const timer = setTimeout(
+      async () => {
+        timers.delete(timer)
+        waiting.delete(check.id)
+        try {
+          await deliverTo().deliver(check)
+        } catch (error) {
+          run(check, error instanceof DeliveryDeferred ? error.until : Date.now() + 1_000)
+        }
+      },
+      Math.max(0, at - Date.now()),
+    )
     timers.add(timer)
   }
   const checks: TimedChecks = {

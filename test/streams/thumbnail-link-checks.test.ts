@@ -32,12 +32,15 @@ const stored: Record<string, { id: string; body: Uint8Array }> = {}
 
 beforeAll(async () => {
   dir = tempDir('hookcast-thumbnail-links-')
-  const config = parseConfig(`
+  const config = parseConfig(
+    `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
 spool: { dir: "${dir.path}/spool" }
 routes: []
-`, {})
+`,
+    {},
+  )
   gateway = await createGateway(config, { log: silentLogger, now })
   links = await createThumbnailLinks(localSigningKeyStore(join(dir.path, 'spool', 'streams')), now)
   for (const streamId of [STREAM_A, STREAM_B]) {
@@ -45,7 +48,7 @@ routes: []
     const hook = await signedThumbnail({ body, streamId, timestamp: Date.now() })
     const response = await post(`${BASE}/hooks/millicast`, hook, gateway.fetch)
     expect(response.status).toBe(200)
-    const { id } = await response.json() as { id: string }
+    const { id } = (await response.json()) as { id: string }
     stored[streamId] = { id, body }
   }
   // The stream tracker keeps each thumbnail (a stream not live yet keeps it durably at once).
@@ -86,7 +89,7 @@ describe('signed thumbnail links', () => {
     }
   })
 
-  it('are refused when their signature is used on another stream\'s path, or with another expiry', async () => {
+  it("are refused when their signature is used on another stream's path, or with another expiry", async () => {
     const a = new URL(await links.url(BASE, refOf(STREAM_A, stored[STREAM_A]!.id), EXPIRY_MS))
     const b = new URL(await links.url(BASE, refOf(STREAM_B, stored[STREAM_B]!.id), EXPIRY_MS))
     expect((await get(b.href)).status).toBe(200) // B's own link works: what follows is the signature's doing

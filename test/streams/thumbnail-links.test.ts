@@ -18,7 +18,10 @@ const BASE = 'http://hookcast.test'
 const TOKEN = 'thumbnail-links-admin-token'
 const DAY_MS = 86_400_000
 
-interface StreamView { streamId: string; latestThumbnail: { eventId: string } | null }
+interface StreamView {
+  streamId: string
+  latestThumbnail: { eventId: string } | null
+}
 let dir: ReturnType<typeof tempDir>
 let gateway: Gateway
 let clock: number
@@ -26,11 +29,17 @@ let clock: number
 beforeEach(async () => {
   dir = tempDir('hookcast-thumbnail-links-')
   clock = Date.now()
-  gateway = await createGateway(parseConfig(`
+  gateway = await createGateway(
+    parseConfig(
+      `
 sources: { millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] } }
 spool: { dir: "${join(dir.path, 'spool')}" }
 admin: { token: ${TOKEN} }
-`, {}), { now: () => clock })
+`,
+      {},
+    ),
+    { now: () => clock },
+  )
 })
 afterEach(async () => {
   await gateway.close(100)
@@ -45,7 +54,7 @@ async function linkToLatest(expiryMs: number): Promise<string> {
   const stream = await eventually(async () => {
     const headers = { authorization: `Bearer ${TOKEN}` }
     const answer = await gateway.fetch(new Request(`${BASE}/api/streams`, { headers }))
-    const { streams } = await answer.json() as { streams: StreamView[] }
+    const { streams } = (await answer.json()) as { streams: StreamView[] }
     return streams[0]?.latestThumbnail ? streams[0] : undefined
   })
   const ref = { eventId: stream.latestThumbnail!.eventId, event: { streamId: stream.streamId } } as ThumbnailRef

@@ -18,10 +18,25 @@ import { timedChecks, type TimedChecks } from './support.ts'
 
 const STREAM = 'ZG6NWV/show'
 const ctx = { source: 'millicast', receivedAt: Date.now() }
-const feed = (event: 'started' | 'ended', feedId: string, at: number, streamId = STREAM) => parseJsonHook(new TextEncoder().encode(JSON.stringify({
-  type: 'feeds', event, timestamp: at + 5,
-  data: { feedId, accountId: 'ZG6NWV', name: streamId.split('/')[1], streamId, active: event === 'started', [event]: at },
-})), { ...ctx, receivedAt: Date.now() })
+const feed = (event: 'started' | 'ended', feedId: string, at: number, streamId = STREAM) =>
+  parseJsonHook(
+    new TextEncoder().encode(
+      JSON.stringify({
+        type: 'feeds',
+        event,
+        timestamp: at + 5,
+        data: {
+          feedId,
+          accountId: 'ZG6NWV',
+          name: streamId.split('/')[1],
+          streamId,
+          active: event === 'started',
+          [event]: at,
+        },
+      }),
+    ),
+    { ...ctx, receivedAt: Date.now() },
+  )
 const thumb = async (at: number, seed = String(at)) => {
   const hook = await signedThumbnail({ body: jpeg(seed), streamId: STREAM, timestamp: at })
   return parseThumbnail(hook.body, new Headers(hook.headers), ctx)
@@ -38,7 +53,15 @@ describe('stream tracker', () => {
   const make = async (flapWindowMs = 200) => {
     store = await openLocalStreamStore({ dir: dir.path, log: silentLogger })
     checks = timedChecks(() => tracker)
-    tracker = createStreamTracker({ store, flapWindowMs, emit: async (e) => { emitted.push(e) }, scheduleCheck: checks.scheduleCheck, log: silentLogger })
+    tracker = createStreamTracker({
+      store,
+      flapWindowMs,
+      emit: async (e) => {
+        emitted.push(e)
+      },
+      scheduleCheck: checks.scheduleCheck,
+      log: silentLogger,
+    })
     await tracker.start()
   }
 
@@ -81,7 +104,10 @@ describe('stream tracker', () => {
     const t0 = Date.now()
     let puts = 0
     const put = store.put.bind(store)
-    store.put = (...args) => { puts++; return put(...args) }
+    store.put = (...args) => {
+      puts++
+      return put(...args)
+    }
     const hooks = await Promise.all(['a', 'b', 'c'].map((id, i) => feed('started', id, t0 + i)))
     await Promise.all(hooks.map((hook) => tracker.deliver(hook)))
     // Delivered in one go: one write (then one more, marking the live alert handed on).
@@ -120,8 +146,14 @@ describe('stream tracker', () => {
     let failing = true
     await tracker.close?.()
     tracker = createStreamTracker({
-      store, flapWindowMs: 200, log: silentLogger, scheduleCheck: checks.scheduleCheck,
-      emit: async (e) => { if (failing) throw new Error('spool full'); emitted.push(e) },
+      store,
+      flapWindowMs: 200,
+      log: silentLogger,
+      scheduleCheck: checks.scheduleCheck,
+      emit: async (e) => {
+        if (failing) throw new Error('spool full')
+        emitted.push(e)
+      },
     })
     await expect(tracker.deliver(await feed('started', 'a', t0))).rejects.toThrow('spool full')
     failing = false
@@ -141,7 +173,10 @@ describe('stream tracker', () => {
     const { check, at } = checks.scheduled[0]!
     expect(at).toBe(endingSince + 200)
     expect(check).toMatchObject({ type: 'hookcast.check', source: 'hookcast', streamId: STREAM, timestamp: at })
-    const early = await tracker.deliver(check).then(() => undefined, (error: unknown) => error)
+    const early = await tracker.deliver(check).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
     expect(early).toBeInstanceOf(DeliveryDeferred)
     expect((early as DeliveryDeferred).until).toBe(at)
     expect((await record())!.status).toBe('ending')
@@ -166,8 +201,14 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     const pause = () => new Promise((resolve) => setTimeout(resolve, Math.random() * 3))
     return {
       ...inner,
-      get: async (id) => { await pause(); return inner.get(id) },
-      put: async (id, record, expected, options) => { await pause(); return inner.put(id, record, expected, options) },
+      get: async (id) => {
+        await pause()
+        return inner.get(id)
+      },
+      put: async (id, record, expected, options) => {
+        await pause()
+        return inner.put(id, record, expected, options)
+      },
     }
   }
 
@@ -177,7 +218,17 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     const checks = timedChecks(() => made[Math.floor(Math.random() * made.length)]!)
     allChecks.push(checks)
     for (let i = 0; i < count; i++) {
-      made.push(createStreamTracker({ store, flapWindowMs, emit: async (e) => { emitted.push(e) }, scheduleCheck: checks.scheduleCheck, log: silentLogger }))
+      made.push(
+        createStreamTracker({
+          store,
+          flapWindowMs,
+          emit: async (e) => {
+            emitted.push(e)
+          },
+          scheduleCheck: checks.scheduleCheck,
+          log: silentLogger,
+        }),
+      )
     }
     trackers.push(...made)
     return made
@@ -195,14 +246,29 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     for (let session = 0; session < 5; session++) {
       const t = base + session * 5_000
       // The feeds of one stream reach either instance, in no order, at once.
-      await Promise.all([a!.deliver(await feed('started', 'x', t)), b!.deliver(await feed('started', 'y', t + 10)), a!.deliver(await feed('started', 'z', t + 20))])
-      await Promise.all([a!.deliver(await thumb(t + 500, `a${session}`)), b!.deliver(await thumb(t + 600, `b${session}`))])
-      await Promise.all([b!.deliver(await feed('ended', 'x', t + 1_000)), a!.deliver(await feed('ended', 'y', t + 1_010)), b!.deliver(await feed('ended', 'z', t + 1_020))])
+      await Promise.all([
+        a!.deliver(await feed('started', 'x', t)),
+        b!.deliver(await feed('started', 'y', t + 10)),
+        a!.deliver(await feed('started', 'z', t + 20)),
+      ])
+      await Promise.all([
+        a!.deliver(await thumb(t + 500, `a${session}`)),
+        b!.deliver(await thumb(t + 600, `b${session}`)),
+      ])
+      await Promise.all([
+        b!.deliver(await feed('ended', 'x', t + 1_000)),
+        a!.deliver(await feed('ended', 'y', t + 1_010)),
+        b!.deliver(await feed('ended', 'z', t + 1_020)),
+      ])
       await eventually(over, 5_000)
     }
     await sleep(300) // checks still under way, or scheduled twice, would emit now
     const counts = new Map<string, number>()
-    for (const event of emitted) counts.set(`${event.data!.session}:${event.event}`, (counts.get(`${event.data!.session}:${event.event}`) ?? 0) + 1)
+    for (const event of emitted)
+      counts.set(
+        `${event.data!.session}:${event.event}`,
+        (counts.get(`${event.data!.session}:${event.event}`) ?? 0) + 1,
+      )
     expect([...counts.values()]).toEqual(Array(10).fill(1))
     expect(emitted.filter((e) => e.event === 'live')).toHaveLength(5)
     expect(emitted.filter((e) => e.event === 'ended')).toHaveLength(5)
@@ -215,8 +281,14 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     const checks = timedChecks(() => b!)
     allChecks.push(checks)
     const a = createStreamTracker({
-      store, flapWindowMs: 100, log: silentLogger, scheduleCheck: checks.scheduleCheck,
-      emit: async (e) => { if (failing) throw new Error('queue unreachable'); emitted.push(e) },
+      store,
+      flapWindowMs: 100,
+      log: silentLogger,
+      scheduleCheck: checks.scheduleCheck,
+      emit: async (e) => {
+        if (failing) throw new Error('queue unreachable')
+        emitted.push(e)
+      },
     })
     const [b] = instances(1, store, emitted)
     trackers.push(a)
@@ -240,7 +312,15 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     allChecks[0]!.stop()
     const handOff = timedChecks(() => b!)
     allChecks.push(handOff)
-    const dying = createStreamTracker({ store, flapWindowMs: 100, emit: async (e) => { emitted.push(e) }, scheduleCheck: handOff.scheduleCheck, log: silentLogger })
+    const dying = createStreamTracker({
+      store,
+      flapWindowMs: 100,
+      emit: async (e) => {
+        emitted.push(e)
+      },
+      scheduleCheck: handOff.scheduleCheck,
+      log: silentLogger,
+    })
     await dying.deliver(await feed('ended', 'x', t0 + 1_000))
     await dying.close?.()
     await a!.close?.()
@@ -249,7 +329,7 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     expect((await store.get(STREAM))!.record.status).toBe('ended')
   })
 
-  it('a thumbnail that arrives before its started, on an instance that dies at once, is still the session\'s first', async () => {
+  it("a thumbnail that arrives before its started, on an instance that dies at once, is still the session's first", async () => {
     const emitted: HookEvent[] = []
     const store = memoryStreamStore()
     const [a, b] = instances(2, store, emitted)
@@ -282,16 +362,20 @@ describe('several trackers sharing one store (instances behind a load balancer)'
   it('deliveries of one stream under way at once change it one after another, without colliding in the store', async () => {
     const store = memoryStreamStore()
     let conflicts = 0
-    const counting: StreamStore = { ...store, put: async (...args) => {
-      const outcome = await store.put(...args)
-      if (outcome === 'conflict') conflicts++
-      return outcome
-    } }
+    const counting: StreamStore = {
+      ...store,
+      put: async (...args) => {
+        const outcome = await store.put(...args)
+        if (outcome === 'conflict') conflicts++
+        return outcome
+      },
+    }
     const [a] = instances(1, counting, [])
     const t0 = Date.now() - 10_000
-    await Promise.all(Array.from({ length: 32 }, async (_, i) => a!.deliver(await feed('started', `feed-${i}`, t0 + i))))
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, i) => a!.deliver(await feed('started', `feed-${i}`, t0 + i))),
+    )
     expect(Object.keys((await store.get(STREAM))!.record.feeds)).toHaveLength(32)
     expect(conflicts).toBe(0)
   })
 })
-

@@ -32,7 +32,9 @@ export function fetchOnce(url: string, init: OnceInit = {}): Promise<Response> {
       })
     })
     // A server may answer and close before it has read the whole body: the answer counts, the write error not.
-    req.on('error', (error) => { if (!answered) reject(error) })
+    req.on('error', (error) => {
+      if (!answered) reject(error)
+    })
     req.end(init.body)
   })
 }

@@ -25,15 +25,21 @@ const REFUSALS = {
   denied: {
     status: 403,
     reason: 'forbidden',
-    message: "hookcast@demo-hookcast.iam.gserviceaccount.com does not have storage.objects.create access to the Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist).",
+    message:
+      "hookcast@demo-hookcast.iam.gserviceaccount.com does not have storage.objects.create access to the Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist).",
   },
   unauthenticated: { status: 401, reason: 'authError', message: 'Invalid Credentials' },
   anonymous: {
     status: 401,
     reason: 'required',
-    message: "Anonymous caller does not have storage.objects.create access to the Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist).",
+    message:
+      "Anonymous caller does not have storage.objects.create access to the Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist).",
   },
-  throttled: { status: 429, reason: 'rateLimitExceeded', message: 'The object exceeded the rate limit for object mutation operations (create, update, and delete).' },
+  throttled: {
+    status: 429,
+    reason: 'rateLimitExceeded',
+    message: 'The object exceeded the rate limit for object mutation operations (create, update, and delete).',
+  },
   unavailable: { status: 503, reason: 'backendError', message: 'Backend Error' },
 } as const
 
@@ -80,10 +86,13 @@ export async function startGcsServer(): Promise<GcsTestServer> {
       res.end(JSON.stringify({ error: { code: status, message, errors: [{ message, domain: 'global', reason }] } }))
       return
     }
-    const upstream = httpRequest({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)
   })
@@ -136,13 +145,19 @@ async function startEmulator(port: number, tmp: string): Promise<{ stop(): Promi
   const savedTmp = process.env.TMPDIR
   process.env.TMPDIR = tmp
   try {
-    const { StorageEmulator } = await import('firebase-tools/lib/emulator/storage/index.js' as string) as {
+    const { StorageEmulator } = (await import('firebase-tools/lib/emulator/storage/index.js' as string)) as {
       StorageEmulator: new (args: Record<string, unknown>) => Emulator
     }
-    const { EmulatorRegistry } = await import('firebase-tools/lib/emulator/registry.js' as string) as {
+    const { EmulatorRegistry } = (await import('firebase-tools/lib/emulator/registry.js' as string)) as {
       EmulatorRegistry: { start(emulator: Emulator): Promise<void>; stop(name: string): Promise<void> }
     }
-    const emulator = new StorageEmulator({ projectId: GCS_PROJECT, host: '127.0.0.1', port, rules: [], auto_download: false })
+    const emulator = new StorageEmulator({
+      projectId: GCS_PROJECT,
+      host: '127.0.0.1',
+      port,
+      rules: [],
+      auto_download: false,
+    })
     // The rules runtime is a downloaded Java jar; the Cloud Storage API used here never consults rules.
     emulator._rulesRuntime.start = async () => {}
     emulator._rulesRuntime.stop = async () => {}

@@ -15,33 +15,74 @@ export const STREAM_ID = 'ZG6NWV/sample_stream'
 /** One documented payload per JSON hook kind (docs/protocol.md §3-§7). */
 export const PAYLOADS = {
   feedsStarted: {
-    type: 'feeds', event: 'started', timestamp: 1638463486489,
-    data: { feedId: FEED_ID, accountId: 'ZG6NWV', name: 'sample_stream', streamId: STREAM_ID, started: 1638463486359, active: true },
+    type: 'feeds',
+    event: 'started',
+    timestamp: 1638463486489,
+    data: {
+      feedId: FEED_ID,
+      accountId: 'ZG6NWV',
+      name: 'sample_stream',
+      streamId: STREAM_ID,
+      started: 1638463486359,
+      active: true,
+    },
   },
   feedsEnded: {
-    type: 'feeds', event: 'ended', timestamp: 1638463501075,
-    data: { feedId: FEED_ID, accountId: 'ZG6NWV', name: 'sample_stream', streamId: STREAM_ID, active: false, ended: 1638463500963 },
+    type: 'feeds',
+    event: 'ended',
+    timestamp: 1638463501075,
+    data: {
+      feedId: FEED_ID,
+      accountId: 'ZG6NWV',
+      name: 'sample_stream',
+      streamId: STREAM_ID,
+      active: false,
+      ended: 1638463500963,
+    },
   },
   recordingsCompleted: {
-    type: 'recordings', event: 'completed', timestamp: 1639296471486,
+    type: 'recordings',
+    event: 'completed',
+    timestamp: 1639296471486,
     data: {
-      recordFileId: 7975, tokenId: 142366, streamName: 'testy', recordedOn: 1639296463000,
+      recordFileId: 7975,
+      tokenId: 142366,
+      streamName: 'testy',
+      recordedOn: 1639296463000,
       metadata: { format: 'MPEG-4', sizes: { concat: 92791, dash: 97934, thumbnails: 0 }, duration: 1, tracks: [] },
     },
   },
   mediaCompleted: {
-    type: 'media', event: 'completed', timestamp: 1725260343575,
+    type: 'media',
+    event: 'completed',
+    timestamp: 1725260343575,
     data: {
-      mediaAssetId: 'e0ca421e3ee748629d073b6991d4d93d', tokenId: 1187282, streamName: 'test-record-clip',
-      streamId: 'dkxfvY/test-record-clip', startTime: 1725259874671, metadata: {}, type: 'clip', expiration: 1733900336143,
+      mediaAssetId: 'e0ca421e3ee748629d073b6991d4d93d',
+      tokenId: 1187282,
+      streamName: 'test-record-clip',
+      streamId: 'dkxfvY/test-record-clip',
+      startTime: 1725259874671,
+      metadata: {},
+      type: 'clip',
+      expiration: 1733900336143,
     },
   },
   transcoderActive: {
-    type: 'transcoder', event: 'ACTIVE', timestamp: 1724889842678,
-    data: { transcoderId: '0d09f40-2988-47aa-8ac7-dca04b971cf', transcoderName: 'test_webhooks', cluster: 'lon-1', createdOn: '2024-08-29T00:04:02Z', status: 'Active' },
+    type: 'transcoder',
+    event: 'ACTIVE',
+    timestamp: 1724889842678,
+    data: {
+      transcoderId: '0d09f40-2988-47aa-8ac7-dca04b971cf',
+      transcoderName: 'test_webhooks',
+      cluster: 'lon-1',
+      createdOn: '2024-08-29T00:04:02Z',
+      status: 'Active',
+    },
   },
   viewerAttempt: {
-    type: 'viewerConnection', event: 'ViewerAttempt', timestamp: 1727740800123,
+    type: 'viewerConnection',
+    event: 'ViewerAttempt',
+    timestamp: 1727740800123,
     data: { name: 'sample_stream', accountId: 'ZG6NWV', streamId: STREAM_ID },
   },
 } as const
@@ -91,14 +132,16 @@ export async function signedRaw(text: string, secret = SECRET): Promise<SignedHo
   return { body, headers: { 'content-type': 'application/json', 'x-millicast-signature': await sign(body, secret) } }
 }
 
-export async function signedThumbnail(options: {
-  body?: Uint8Array
-  feedId?: string
-  streamId?: string
-  timestamp?: number | string
-  tokenId?: string
-  secret?: string
-} = {}): Promise<SignedHook> {
+export async function signedThumbnail(
+  options: {
+    body?: Uint8Array
+    feedId?: string
+    streamId?: string
+    timestamp?: number | string
+    tokenId?: string
+    secret?: string
+  } = {},
+): Promise<SignedHook> {
   const body = options.body ?? jpeg(`thumb-${Math.random()}`)
   const headers: Record<string, string> = {
     'content-type': 'image/jpeg',
@@ -118,5 +161,7 @@ export async function post(
   fetcher?: (request: Request) => Response | Promise<Response>,
 ): Promise<Response> {
   if (!fetcher) return fetchOnce(url, { method: 'POST', headers: hook.headers, body: hook.body })
-  return fetcher(new Request(url, { method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer> }))
+  return fetcher(
+    new Request(url, { method: 'POST', headers: hook.headers, body: hook.body as Uint8Array<ArrayBuffer> }),
+  )
 }

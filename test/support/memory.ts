@@ -88,12 +88,18 @@ export function upload(url: string, options: UploadOptions): Promise<UploadResul
       answered = true
       let body = ''
       res.setEncoding('utf8')
-      res.on('data', (text: string) => { body += text })
+      res.on('data', (text: string) => {
+        body += text
+      })
       res.on('end', () => settle({ status: res.statusCode!, body, sent }))
       res.on('error', () => settle({ status: res.statusCode!, body, sent }))
     })
-    req.on('error', () => { if (!answered) settle({ status: 'reset', body: '', sent }) })
-    req.on('close', () => { if (!answered) settle({ status: 'reset', body: '', sent }) })
+    req.on('error', () => {
+      if (!answered) settle({ status: 'reset', body: '', sent })
+    })
+    req.on('close', () => {
+      if (!answered) settle({ status: 'reset', body: '', sent })
+    })
     const slow = options.trickleMs !== undefined
     const total = slow ? options.bytes - 1024 : options.bytes
     let trickle: ReturnType<typeof setInterval> | undefined
@@ -107,7 +113,8 @@ export function upload(url: string, options: UploadOptions): Promise<UploadResul
           return void options.holdLast.release.then(pump)
         }
         sent += piece
-        if (!req.write(piece === chunk.byteLength ? chunk : chunk.subarray(0, piece))) return void req.once('drain', pump)
+        if (!req.write(piece === chunk.byteLength ? chunk : chunk.subarray(0, piece)))
+          return void req.once('drain', pump)
       }
       if (answered || settled) return
       if (!slow) return void req.end()
@@ -126,14 +133,21 @@ export function upload(url: string, options: UploadOptions): Promise<UploadResul
  * header line every `trickleMs` (0: nothing more). Resolves with what the server sent once it closes the
  * connection, or with `open` when it is still open after `guardMs` (a guard against hanging, not a timing check).
  */
-export function slowHeaders(url: string, options: { trickleMs?: number; guardMs?: number } = {}): Promise<{ closed: boolean; answer: string }> {
+export function slowHeaders(
+  url: string,
+  options: { trickleMs?: number; guardMs?: number } = {},
+): Promise<{ closed: boolean; answer: string }> {
   const { hostname, port } = new URL(url)
   return new Promise((resolve) => {
     let answer = ''
     const socket = connect(Number(port), hostname, () => {
       socket.write(`POST /hooks/millicast HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n`)
     })
-    const trickle = options.trickleMs ? setInterval(() => { if (!socket.destroyed) socket.write('X-Slow: y\r\n') }, options.trickleMs) : undefined
+    const trickle = options.trickleMs
+      ? setInterval(() => {
+          if (!socket.destroyed) socket.write('X-Slow: y\r\n')
+        }, options.trickleMs)
+      : undefined
     const done = (closed: boolean) => {
       clearInterval(trickle)
       clearTimeout(guard)
@@ -142,7 +156,9 @@ export function slowHeaders(url: string, options: { trickleMs?: number; guardMs?
     }
     const guard = setTimeout(() => done(false), options.guardMs ?? 30_000)
     socket.setEncoding('utf8')
-    socket.on('data', (text: string) => { answer += text })
+    socket.on('data', (text: string) => {
+      answer += text
+    })
     socket.on('error', () => {})
     socket.on('close', () => done(true))
   })

@@ -34,7 +34,12 @@ function base32(bytes: Uint8Array): string {
 
 function encodeJwt(issuer: KeyPair, subject: string, name: string, nats: Record<string, unknown>): string {
   const claims: Record<string, unknown> = {
-    jti: '', iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub: subject, nats,
+    jti: '',
+    iat: Math.floor(Date.now() / 1000),
+    iss: issuer.getPublicKey(),
+    name,
+    sub: subject,
+    nats,
   }
   claims.jti = base32(createHash('sha512-256').update(JSON.stringify(claims)).digest())
   const signed = `${base64url(JSON.stringify(HEADER))}.${base64url(JSON.stringify(claims))}`
@@ -60,46 +65,73 @@ export function natsOperator(): NatsOperator {
   const system = createAccount()
   const systemJwt = encodeJwt(operator, system.getPublicKey(), 'SYS', { limits: {}, type: 'account', version: 2 })
   const operatorJwt = encodeJwt(operator, operator.getPublicKey(), 'hookcast-tests', { type: 'operator', version: 2 })
-  const accountJwt = (revoked: NatsUser[]) => encodeJwt(operator, account.getPublicKey(), 'hookcast', {
-    limits: {
-      subs: UNLIMITED, data: UNLIMITED, payload: UNLIMITED, imports: UNLIMITED, exports: UNLIMITED, wildcards: true,
-      conn: UNLIMITED, leaf: UNLIMITED,
-      // JetStream is on for an account whose storage limits are not 0.
-      mem_storage: UNLIMITED, disk_storage: UNLIMITED, streams: UNLIMITED, consumer: UNLIMITED,
-    },
-    default_permissions: { pub: {}, sub: {} },
-    // A user JWT issued at or before the time given here is refused.
-    ...(revoked.length > 0
-      ? { revocations: Object.fromEntries(revoked.map((user) => [user.publicKey, Math.floor(Date.now() / 1000) + 1])) }
-      : {}),
-    type: 'account',
-    version: 2,
-  })
+  const accountJwt = (revoked: NatsUser[]) =>
+    encodeJwt(operator, account.getPublicKey(), 'hookcast', {
+      limits: {
+        subs: UNLIMITED,
+        data: UNLIMITED,
+        payload: UNLIMITED,
+        imports: UNLIMITED,
+        exports: UNLIMITED,
+        wildcards: true,
+        conn: UNLIMITED,
+        leaf: UNLIMITED,
+        // JetStream is on for an account whose storage limits are not 0.
+        mem_storage: UNLIMITED,
+        disk_storage: UNLIMITED,
+        streams: UNLIMITED,
+        consumer: UNLIMITED,
+      },
+      default_permissions: { pub: {}, sub: {} },
+      // A user JWT issued at or before the time given here is refused.
+      ...(revoked.length > 0
+        ? {
+            revocations: Object.fromEntries(revoked.map((user) => [user.publicKey, Math.floor(Date.now() / 1000) + 1])),
+          }
+        : {}),
+      type: 'account',
+      version: 2,
+    })
   return {
-    serverConfig: (revoked = []) => [
-      `operator: ${JSON.stringify(operatorJwt)}`,
-      `system_account: ${system.getPublicKey()}`,
-      'resolver: MEMORY',
-      'resolver_preload: {',
-      `  ${system.getPublicKey()}: ${JSON.stringify(systemJwt)}`,
-      `  ${account.getPublicKey()}: ${JSON.stringify(accountJwt(revoked))}`,
-      '}',
-    ].join('\n'),
+    serverConfig: (revoked = []) =>
+      [
+        `operator: ${JSON.stringify(operatorJwt)}`,
+        `system_account: ${system.getPublicKey()}`,
+        'resolver: MEMORY',
+        'resolver_preload: {',
+        `  ${system.getPublicKey()}: ${JSON.stringify(systemJwt)}`,
+        `  ${account.getPublicKey()}: ${JSON.stringify(accountJwt(revoked))}`,
+        '}',
+      ].join('\n'),
     user(name) {
       const user = createUser()
       const jwt = encodeJwt(account, user.getPublicKey(), name, {
-        pub: {}, sub: {}, subs: UNLIMITED, data: UNLIMITED, payload: UNLIMITED, type: 'user', version: 2,
+        pub: {},
+        sub: {},
+        subs: UNLIMITED,
+        data: UNLIMITED,
+        payload: UNLIMITED,
+        type: 'user',
+        version: 2,
       })
       const seed = new TextDecoder().decode(user.getSeed())
       return {
         publicKey: user.getPublicKey(),
         creds: [
-          '-----BEGIN NATS USER JWT-----', jwt, '------END NATS USER JWT------', '',
+          '-----BEGIN NATS USER JWT-----',
+          jwt,
+          '------END NATS USER JWT------',
+          '',
           '************************* IMPORTANT *************************',
           'NKEY Seed printed below can be used to sign and prove identity.',
-          'NKEYs are sensitive and should be treated as secrets.', '',
-          '-----BEGIN USER NKEY SEED-----', seed, '------END USER NKEY SEED------', '',
-          '*************************************************************', '',
+          'NKEYs are sensitive and should be treated as secrets.',
+          '',
+          '-----BEGIN USER NKEY SEED-----',
+          seed,
+          '------END USER NKEY SEED------',
+          '',
+          '*************************************************************',
+          '',
         ].join('\n'),
       }
     },

@@ -56,39 +56,47 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const dir = tempDir('hookcast-nats-')
   const port = await freePort()
   const config = join(dir.path, 'nats.conf')
-  writeFileSync(config, [
-    'host: "127.0.0.1"',
-    `port: ${port}`,
-    ...(options.maxPayload ? [`max_payload: ${options.maxPayload}`] : []),
-    ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
-    ...(options.jetstream === false ? [] : [`jetstream { store_dir: ${JSON.stringify(join(dir.path, 'store'))} }`]),
-    ...(options.extraConfig ? [options.extraConfig] : []),
-    '',
-  ].join('\n'))
+  writeFileSync(
+    config,
+    [
+      'host: "127.0.0.1"',
+      `port: ${port}`,
+      ...(options.maxPayload ? [`max_payload: ${options.maxPayload}`] : []),
+      ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
+      ...(options.jetstream === false ? [] : [`jetstream { store_dir: ${JSON.stringify(join(dir.path, 'store'))} }`]),
+      ...(options.extraConfig ? [options.extraConfig] : []),
+      '',
+    ].join('\n'),
+  )
   const logs: string[] = []
   let child: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()
 
-  const start = () => new Promise<void>((resolve, reject) => {
-    const proc = spawn(BINARY, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-    child = proc
-    exited = new Promise((done) => proc.once('exit', () => done()))
-    const timer = setTimeout(() => fail(new Error(`nats-server did not start in 15 s:\n${logs.join('\n')}`)), 15_000)
-    onOutputLines(proc, (line) => {
-      logs.push(line)
-      if (line.includes('Server is ready')) {
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const proc = spawn(BINARY, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+      child = proc
+      exited = new Promise((done) => proc.once('exit', () => done()))
+      const timer = setTimeout(() => fail(new Error(`nats-server did not start in 15 s:\n${logs.join('\n')}`)), 15_000)
+      onOutputLines(proc, (line) => {
+        logs.push(line)
+        if (line.includes('Server is ready')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      const fail = (error: Error) => {
         clearTimeout(timer)
-        resolve()
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+        reject(error)
       }
+      proc.once('error', (error) =>
+        fail(new Error(`cannot run ${BINARY} (apt-get install nats-server): ${error.message}`)),
+      )
+      proc.once('exit', (code, signal) =>
+        fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${logs.join('\n')}`)),
+      )
     })
-    const fail = (error: Error) => {
-      clearTimeout(timer)
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
-      reject(error)
-    }
-    proc.once('error', (error) => fail(new Error(`cannot run ${BINARY} (apt-get install nats-server): ${error.message}`)))
-    proc.once('exit', (code, signal) => fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${logs.join('\n')}`)))
-  })
 
   const end = async (signal: NodeJS.Signals) => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill(signal)

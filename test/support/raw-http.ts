@@ -24,14 +24,20 @@ export interface RawResponse {
 }
 
 /** What came back: an answer, a connection closed without one, or nothing within `guardMs` (a guard, not a check). */
-export type RawOutcome = { kind: 'answer'; response: RawResponse } | { kind: 'closed'; error?: string } | { kind: 'hung' }
+export type RawOutcome =
+  | { kind: 'answer'; response: RawResponse }
+  | { kind: 'closed'; error?: string }
+  | { kind: 'hung' }
 
 export function rawRequest(url: string, request: RawRequest, guardMs = 15_000): Promise<RawOutcome> {
   const { hostname, port } = new URL(url)
   const body = request.body ?? new Uint8Array(0)
   const names = new Set(request.headers.map(([name]) => name.toLowerCase()))
-  const lines: Buffer[] = [Buffer.from(`${request.method} ${request.target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n`)]
-  for (const [name, value] of request.headers) lines.push(Buffer.concat([Buffer.from(`${name}: `), Buffer.from(value), Buffer.from('\r\n')]))
+  const lines: Buffer[] = [
+    Buffer.from(`${request.method} ${request.target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n`),
+  ]
+  for (const [name, value] of request.headers)
+    lines.push(Buffer.concat([Buffer.from(`${name}: `), Buffer.from(value), Buffer.from('\r\n')]))
   const framed = names.has('content-length') || names.has('transfer-encoding')
   let payload: Buffer = Buffer.from(body)
   if (!framed && request.chunked) {
@@ -92,9 +98,15 @@ export interface HeldUpload {
  * POSTs to `target` with these `headers` (a Content-Length among them, or not), then `body`, from `localAddress`
  * (a loopback address such as 127.0.0.2: another client to the server), and sends nothing more until closed.
  */
-export function heldUpload(url: string, options: {
-  target: string; headers: Array<[string, string]>; body: Uint8Array; localAddress?: string
-}): HeldUpload {
+export function heldUpload(
+  url: string,
+  options: {
+    target: string
+    headers: Array<[string, string]>
+    body: Uint8Array
+    localAddress?: string
+  },
+): HeldUpload {
   const { hostname, port } = new URL(url)
   const fields = options.headers.map(([name, value]) => `${name}: ${value}`)
   const lines = [`POST ${options.target} HTTP/1.1`, `Host: ${hostname}:${port}`, ...fields]
@@ -118,7 +130,13 @@ export function heldUpload(url: string, options: {
     socket.on('close', () => finish())
     socket.on('error', (error) => finish((error as NodeJS.ErrnoException).code ?? error.message))
   })
-  return { answer, written: new Promise<void>((resolve) => { written = resolve }), close: () => socket.destroy() }
+  return {
+    answer,
+    written: new Promise<void>((resolve) => {
+      written = resolve
+    }),
+    close: () => socket.destroy(),
+  }
 }
 
 /** Parses one response; with `complete`, only when its body is all there (by Content-Length or chunked framing). */

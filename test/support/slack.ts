@@ -33,7 +33,10 @@ export interface SlackStandIn {
 
 export async function startSlack(): Promise<SlackStandIn> {
   const receiver = await startReceiver()
-  const uploads = new Map<string, { bytes?: Buffer; filename: string; shares?: Record<string, Array<{ ts: string }>> }>()
+  const uploads = new Map<
+    string,
+    { bytes?: Buffer; filename: string; shares?: Record<string, Array<{ ts: string }>> }
+  >()
   let counter = 0
   const nextTs = () => `1700000000.${String(++counter).padStart(6, '0')}`
   const slack: SlackStandIn = {
@@ -51,15 +54,27 @@ export async function startSlack(): Promise<SlackStandIn> {
     return Object.fromEntries(new URLSearchParams(request.body.toString()))
   }
   const ok = (body: Record<string, unknown>): Answer => ({ body: JSON.stringify({ ok: true, ...body }) })
-  const blocksOf = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value ?? []) as Array<Record<string, unknown>>
+  const blocksOf = (value: unknown) =>
+    (typeof value === 'string' ? JSON.parse(value) : (value ?? [])) as Array<Record<string, unknown>>
 
   receiver.answer = (request) => {
-    const method = request.path.startsWith('/api/') ? request.path.slice(5) : request.path.startsWith('/upload/') ? 'upload' : 'webhook'
+    const method = request.path.startsWith('/api/')
+      ? request.path.slice(5)
+      : request.path.startsWith('/upload/')
+        ? 'upload'
+        : 'webhook'
     const failure = slack.failures[method]?.shift()
     if (failure) return failure
     if (method === 'webhook') {
       const message = JSON.parse(request.body.toString()) as { text?: string; blocks?: unknown }
-      slack.messages.push({ via: 'webhook', channel: 'webhook', ts: nextTs(), text: message.text, blocks: blocksOf(message.blocks), at: request.at })
+      slack.messages.push({
+        via: 'webhook',
+        channel: 'webhook',
+        ts: nextTs(),
+        text: message.text,
+        blocks: blocksOf(message.blocks),
+        at: request.at,
+      })
       return { body: 'ok', headers: { 'content-type': 'text/plain' } }
     }
     if (method === 'upload') {
@@ -68,7 +83,8 @@ export async function startSlack(): Promise<SlackStandIn> {
       upload.bytes = request.body
       return { body: `OK - ${request.body.length}`, headers: { 'content-type': 'text/plain' } }
     }
-    if (request.headers.authorization !== `Bearer ${BOT_TOKEN}`) return { body: JSON.stringify({ ok: false, error: 'invalid_auth' }) }
+    if (request.headers.authorization !== `Bearer ${BOT_TOKEN}`)
+      return { body: JSON.stringify({ ok: false, error: 'invalid_auth' }) }
     const a = args(request)
     switch (method) {
       case 'files.getUploadURLExternal': {
@@ -84,7 +100,13 @@ export async function startSlack(): Promise<SlackStandIn> {
         const ts = nextTs()
         upload.shares = { [channel]: [{ ts }] }
         slack.messages.push({
-          via: 'upload', channel, ts, ...(a.thread_ts ? { threadTs: String(a.thread_ts) } : {}), blocks: blocksOf(a.blocks), file: upload.bytes, at: request.at,
+          via: 'upload',
+          channel,
+          ts,
+          ...(a.thread_ts ? { threadTs: String(a.thread_ts) } : {}),
+          blocks: blocksOf(a.blocks),
+          file: upload.bytes,
+          at: request.at,
         })
         return ok({ files: [{ id: files[0]!.id, title: upload.filename }] })
       }
@@ -98,8 +120,13 @@ export async function startSlack(): Promise<SlackStandIn> {
         if (a.channel !== CHANNEL) return { body: JSON.stringify({ ok: false, error: 'channel_not_found' }) }
         const ts = method === 'chat.update' ? String(a.ts) : nextTs()
         slack.messages.push({
-          via: method, channel: String(a.channel), ts, ...(a.thread_ts ? { threadTs: String(a.thread_ts) } : {}),
-          text: a.text as string, blocks: blocksOf(a.blocks), at: request.at,
+          via: method,
+          channel: String(a.channel),
+          ts,
+          ...(a.thread_ts ? { threadTs: String(a.thread_ts) } : {}),
+          text: a.text as string,
+          blocks: blocksOf(a.blocks),
+          at: request.at,
         })
         return ok({ channel: a.channel, ts })
       }

@@ -26,11 +26,13 @@ export function spawnServer(runtime: Runtime, configPath: string, env: Record<st
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: string[] = []
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    mkdirSync(`${ROOT}test-artifacts/server-logs`, { recursive: true })
-    writeFileSync(`${ROOT}test-artifacts/server-logs/${runtime}-${child.pid}.log`, logs.join('\n') + '\n')
-    resolve(code)
-  }))
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      mkdirSync(`${ROOT}test-artifacts/server-logs`, { recursive: true })
+      writeFileSync(`${ROOT}test-artifacts/server-logs/${runtime}-${child.pid}.log`, logs.join('\n') + '\n')
+      resolve(code)
+    }),
+  )
   const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     await exited

@@ -24,14 +24,49 @@ export function makeTestCertificates(): TestCertificates {
   const openssl = (...args: string[]) => {
     execFileSync('openssl', args, { cwd: dir.path, stdio: ['ignore', 'ignore', 'pipe'] })
   }
-  openssl('req', '-x509', ...EC, '-keyout', path('ca.key'), '-out', path('ca.pem'), '-days', '1',
-    '-subj', '/CN=hookcast test CA')
+  openssl(
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    path('ca.key'),
+    '-out',
+    path('ca.pem'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=hookcast test CA',
+  )
   const signed = (name: string, usage: string, altNames: string) => {
     writeFileSync(path(`${name}.ext`), `${altNames ? `subjectAltName=${altNames}\n` : ''}extendedKeyUsage=${usage}\n`)
-    openssl('req', ...EC, '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`),
-      '-subj', `/CN=hookcast test ${name}`)
-    openssl('x509', '-req', '-in', path(`${name}.csr`), '-CA', path('ca.pem'), '-CAkey', path('ca.key'),
-      '-set_serial', String(Date.now()), '-days', '1', '-extfile', path(`${name}.ext`), '-out', path(`${name}.pem`))
+    openssl(
+      'req',
+      ...EC,
+      '-keyout',
+      path(`${name}.key`),
+      '-out',
+      path(`${name}.csr`),
+      '-subj',
+      `/CN=hookcast test ${name}`,
+    )
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      path(`${name}.csr`),
+      '-CA',
+      path('ca.pem'),
+      '-CAkey',
+      path('ca.key'),
+      '-set_serial',
+      String(Date.now()),
+      '-days',
+      '1',
+      '-extfile',
+      path(`${name}.ext`),
+      '-out',
+      path(`${name}.pem`),
+    )
     return { certFile: path(`${name}.pem`), keyFile: path(`${name}.key`) }
   }
   return {

@@ -1,5 +1,9 @@
 /** Polls until `check` returns without throwing (or a truthy value), or fails with its last error. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 25): Promise<Exclude<T, false | undefined | null>> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  intervalMs = 25,
+): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {

@@ -4,7 +4,8 @@ import { timingSafeEqual } from '../../src/verify/constant-time.ts'
 import { OTHER_SECRET, SECRET } from '../support/hooks.ts'
 
 // docs/protocol.md §2.4 test vector
-const VECTOR_BODY = '{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"feedId":"369e4a86-f937-4254-bd9f-99dc484d2bd6","accountId":"ZG6NWV","name":"sample_stream","streamId":"ZG6NWV/sample_stream","started":1638463486359,"active":true}}'
+const VECTOR_BODY =
+  '{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"feedId":"369e4a86-f937-4254-bd9f-99dc484d2bd6","accountId":"ZG6NWV","name":"sample_stream","streamId":"ZG6NWV/sample_stream","started":1638463486359,"active":true}}'
 const VECTOR_HEADER = 'sha1=9c72b312b02ca83ef4ba1779493f81b6ebdb12bb'
 const WRONG_KEY_HEADER = 'sha1=f4afba7663e7a3dcc12a66043fcf456dae73fc97'
 const body = new TextEncoder().encode(VECTOR_BODY)
@@ -16,7 +17,9 @@ describe('verifier', () => {
   })
 
   it('rejects the signature made with the base64 text as key (the classic mistake)', async () => {
-    await expect((await createVerifier([SECRET])).verify(body, WRONG_KEY_HEADER)).rejects.toThrow(WebhookVerificationError)
+    await expect((await createVerifier([SECRET])).verify(body, WRONG_KEY_HEADER)).rejects.toThrow(
+      WebhookVerificationError,
+    )
   })
 
   it('accepts uppercase hex and surrounding spaces', async () => {
@@ -26,7 +29,15 @@ describe('verifier', () => {
 
   it('rejects a missing, malformed, or prefix-less signature', async () => {
     const verifier = await createVerifier([SECRET])
-    for (const header of [undefined, null, '', 'sha1=', 'sha256=' + 'a'.repeat(64), VECTOR_HEADER.slice(5), 'sha1=zz' + 'a'.repeat(38)]) {
+    for (const header of [
+      undefined,
+      null,
+      '',
+      'sha1=',
+      'sha256=' + 'a'.repeat(64),
+      VECTOR_HEADER.slice(5),
+      'sha1=zz' + 'a'.repeat(38),
+    ]) {
       await expect(verifier.verify(body, header)).rejects.toThrow(WebhookVerificationError)
     }
   })

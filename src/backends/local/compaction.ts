@@ -20,7 +20,11 @@ export interface Compaction {
   forwardStragglers(closed: () => boolean): Promise<void>
 }
 
-export function createCompaction(log: SegmentLog, index: EventIndex, rewrite: (stored: StoredEvent, body: Uint8Array) => Promise<void>): Compaction {
+export function createCompaction(
+  log: SegmentLog,
+  index: EventIndex,
+  rewrite: (stored: StoredEvent, body: Uint8Array) => Promise<void>,
+): Compaction {
   let lastOldest: { segment: number; count: number } | undefined
   return {
     async dropResolved() {
@@ -41,7 +45,13 @@ export function createCompaction(log: SegmentLog, index: EventIndex, rewrite: (s
         if (closed()) return
         const body = await index.bodyOf(stored).catch(() => undefined)
         // Delivered meanwhile (wholly, or moved on by another copy): nothing to carry forward.
-        if (!body || stored.segment !== oldest || index.events.get(stored.meta.id) !== stored || stored.pending.size === 0) continue
+        if (
+          !body ||
+          stored.segment !== oldest ||
+          index.events.get(stored.meta.id) !== stored ||
+          stored.pending.size === 0
+        )
+          continue
         const copy = rewrite(stored, body)
         stored.copying = copy.catch(() => {})
         try {

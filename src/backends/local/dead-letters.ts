@@ -61,8 +61,10 @@ export class DeadLetterFiles {
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
     await this.refresh()
-    return [...this.#index.values()].filter((letter) => matchesFilter(letter, filter))
-      .map(({ bytes: _bytes, ...letter }) => letter).sort((a, b) => a.deadAt - b.deadAt)
+    return [...this.#index.values()]
+      .filter((letter) => matchesFilter(letter, filter))
+      .map(({ bytes: _bytes, ...letter }) => letter)
+      .sort((a, b) => a.deadAt - b.deadAt)
   }
 
   /** Moves matching dead letters into the inbox; returns the inbox names. */
@@ -73,7 +75,13 @@ export class DeadLetterFiles {
       if (!matchesFilter(letter, filter)) continue
       const inboxName = uniqueInboxName(name)
       this.#remove(name)
-      if (await rename(join(this.#dead, name), join(this.#inbox, inboxName)).then(() => true, () => false)) queued.push(inboxName)
+      if (
+        await rename(join(this.#dead, name), join(this.#inbox, inboxName)).then(
+          () => true,
+          () => false,
+        )
+      )
+        queued.push(inboxName)
     }
     return queued
   }
@@ -133,9 +141,15 @@ export class DeadLetterFiles {
       const header = prefix && decodeHeader<DeadHeader>(bytes, 0, prefix)
       if (!header) return undefined
       return {
-        eventId: header.id, destination: header.destination, type: header.type, event: header.event,
+        eventId: header.id,
+        destination: header.destination,
+        type: header.type,
+        event: header.event,
         ...(header.streamId ? { streamId: header.streamId } : {}),
-        receivedAt: header.receivedAt, deadAt: header.deadAt, attempts: header.attempts, bytes: size,
+        receivedAt: header.receivedAt,
+        deadAt: header.deadAt,
+        attempts: header.attempts,
+        bytes: size,
       }
     } finally {
       await handle.close()
@@ -147,14 +161,21 @@ export class DeadLetterFiles {
  * Queues dead letters for replay from another process (the CLI): moves their files into the inbox, where the
  * running gateway picks them up within a second, or the next one to start does. Returns how many were queued.
  */
-export async function queueLocalReplay(dir: string, filter: DeadLetterFilter = {}, onProgress?: (done: number, total: number) => void): Promise<number> {
+export async function queueLocalReplay(
+  dir: string,
+  filter: DeadLetterFilter = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<number> {
   const deadDir = join(dir, 'dead')
   const inboxDir = join(dir, 'inbox')
   await mkdir(inboxDir, { recursive: true })
   const names = (await readdir(deadDir).catch(() => [] as string[])).filter((name) => {
     if (!name.endsWith('.dl')) return false
     const [eventId, destination] = name.slice(0, -3).split('.')
-    return (filter.eventId === undefined || filter.eventId === eventId) && (filter.destination === undefined || filter.destination === destination)
+    return (
+      (filter.eventId === undefined || filter.eventId === eventId) &&
+      (filter.destination === undefined || filter.destination === destination)
+    )
   })
   for (const [index, name] of names.entries()) {
     await rename(join(deadDir, name), join(inboxDir, uniqueInboxName(name)))

@@ -50,11 +50,25 @@ export class EventIndex {
       this.live.set(stored.segment, this.live.get(stored.segment)! - 1)
       Object.assign(stored, { segment, bodyOffset, bodyLength })
     } else {
-      stored = { meta, segment, bodyOffset, bodyLength, pending: new Set(), busy: new Set(), finishing: new Set(), body: undefined }
+      stored = {
+        meta,
+        segment,
+        bodyOffset,
+        bodyLength,
+        pending: new Set(),
+        busy: new Set(),
+        finishing: new Set(),
+        body: undefined,
+      }
       this.events.set(meta.id, stored)
     }
     this.live.set(segment, (this.live.get(segment) ?? 0) + 1)
-    if (body && !stored.body && body.byteLength <= CACHE_LARGEST && this.#cachedBytes + body.byteLength <= this.#cacheBytes) {
+    if (
+      body &&
+      !stored.body &&
+      body.byteLength <= CACHE_LARGEST &&
+      this.#cachedBytes + body.byteLength <= this.#cacheBytes
+    ) {
       stored.body = body
       this.#cachedBytes += body.byteLength
     }
@@ -92,7 +106,9 @@ export class EventIndex {
     if (stored.body) return stored.body
     if (stored.loaded) return stored.loaded
     // The deliveries of an event to its destinations start together: they share one read.
-    stored.reading ??= this.#readBack(stored).finally(() => { stored.reading = undefined })
+    stored.reading ??= this.#readBack(stored).finally(() => {
+      stored.reading = undefined
+    })
     const body = await stored.reading
     if (stored.busy.size > 0) stored.loaded = body
     return body
@@ -106,7 +122,8 @@ export class EventIndex {
 
   async #readBack(stored: StoredEvent): Promise<Uint8Array> {
     const body = await this.#log().read(stored.segment, stored.bodyOffset, stored.bodyLength)
-    if (!bodyMatches(stored.meta, body)) throw new Error(`queue record of event ${stored.meta.id} is corrupt (body hash differs)`)
+    if (!bodyMatches(stored.meta, body))
+      throw new Error(`queue record of event ${stored.meta.id} is corrupt (body hash differs)`)
     return body
   }
 }

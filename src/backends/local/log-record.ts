@@ -11,7 +11,6 @@ import { crc32 } from 'node:zlib'
 
 export const PREFIX_BYTES = 13
 
-
 /** E: an event and its pending destinations. D: delivered. A: failed attempt. X: moved to dead letters. L: a dead letter file. */
 export type RecordKind = 'E' | 'D' | 'A' | 'X' | 'L'
 

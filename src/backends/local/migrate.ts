@@ -14,7 +14,13 @@ import { EVENT_ID, thumbName } from './thumbnail-files.ts'
 
 const LEGACY_FILE = 'streams.json'
 
-export async function migrateLegacy(dir: string, recordsDir: string, thumbsDir: string, log: Logger, now: number): Promise<void> {
+export async function migrateLegacy(
+  dir: string,
+  recordsDir: string,
+  thumbsDir: string,
+  log: Logger,
+  now: number,
+): Promise<void> {
   const file = join(dir, LEGACY_FILE)
   const text = await readFile(file, 'utf8').catch(() => undefined)
   if (text === undefined) return

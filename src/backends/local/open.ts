@@ -41,8 +41,10 @@ export const localBackend: BackendKind<LocalSpoolConfig> = {
   },
 
   async check(_config, spool) {
-    const problem = await mkdir(spool.dir, { recursive: true })
-      .then(() => probeWritable(spool.dir), (error: Error) => error.message)
+    const problem = await mkdir(spool.dir, { recursive: true }).then(
+      () => probeWritable(spool.dir),
+      (error: Error) => error.message,
+    )
     const summary = `spool ${resolve(spool.dir)}: ${problem ? 'NOT WRITABLE' : 'writable'}${spool.fsync ? ', fsync on' : ''}`
     return { summary, problems: problem ? [`spool ${spool.dir}: ${problem}`] : [] }
   },

@@ -36,7 +36,11 @@ export interface LocalQueueOptions {
   now?: () => number
 }
 
-interface DeliveryState { since: number; attempts: Attempt[]; nextAt: number }
+interface DeliveryState {
+  since: number
+  attempts: Attempt[]
+  nextAt: number
+}
 
 /** Header of an E record: the event, and the state of each delivery still pending for it. */
 interface EventHeader extends EventMeta {
@@ -53,7 +57,8 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
   const dead = new DeadLetterFiles(options.dir)
   await dead.open()
   const lock = await lockDir(options.dir, {
-    onWait: (pid) => log.warn('queue directory is locked by another process; waiting for it to exit', { dir: options.dir, pid }),
+    onWait: (pid) =>
+      log.warn('queue directory is locked by another process; waiting for it to exit', { dir: options.dir, pid }),
   })
 
   const board = new ClaimBoard(now)
@@ -66,7 +71,13 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
   const keyOf = (eventId: string, destination: string) => `${eventId}\u0000${destination}`
 
   /** Adds an E record's event (or the same event written again); returns its new deliveries. */
-  function place(header: EventHeader, segment: number, bodyOffset: number, bodyLength: number, body?: Uint8Array): Delivery[] {
+  function place(
+    header: EventHeader,
+    segment: number,
+    bodyOffset: number,
+    bodyLength: number,
+    body?: Uint8Array,
+  ): Delivery[] {
     const { deliveries, replay, ...meta } = header
     if (replay) replayed.add(replay)
     const stored = index.place(meta, segment, bodyOffset, bodyLength, body)
@@ -74,7 +85,14 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     for (const [destination, state] of Object.entries(deliveries)) {
       if (stored.pending.has(destination)) continue
       stored.pending.add(destination)
-      added.push({ eventId: meta.id, destination, receivedAt: meta.receivedAt, since: state.since, attempts: state.attempts, nextAt: state.nextAt })
+      added.push({
+        eventId: meta.id,
+        destination,
+        receivedAt: meta.receivedAt,
+        since: state.since,
+        attempts: state.attempts,
+        nextAt: state.nextAt,
+      })
     }
     return added
   }
@@ -83,7 +101,12 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     const header = record.header as Record<string, unknown>
     const id = header.id as string
     if (record.kind === 'E') {
-      for (const delivery of place(header as unknown as EventHeader, record.ref.segment, record.bodyOffset, record.bodyLength)) {
+      for (const delivery of place(
+        header as unknown as EventHeader,
+        record.ref.segment,
+        record.bodyOffset,
+        record.bodyLength,
+      )) {
         scanned.set(keyOf(delivery.eventId, delivery.destination), delivery)
       }
     } else if (record.kind === 'D' || record.kind === 'X') {
@@ -103,7 +126,8 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     onRecord,
   )
   for (const delivery of scanned.values()) board.add(delivery)
-  if (scanned.size > 0) log.info('queue recovered pending deliveries', { deliveries: scanned.size, events: index.events.size })
+  if (scanned.size > 0)
+    log.info('queue recovered pending deliveries', { deliveries: scanned.size, events: index.events.size })
   scanned.clear()
 
   async function appendEvent(header: EventHeader, body: Uint8Array): Promise<Delivery[]> {
@@ -136,7 +160,8 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     for (const destination of stored.pending) {
       const d = board.get(stored.meta.id, destination)
       // One whose end is being written must not come back with the copy (the copy may land after that end).
-      if (d && !stored.finishing.has(destination)) deliveries[destination] = { since: d.since, attempts: d.attempts, nextAt: d.nextAt }
+      if (d && !stored.finishing.has(destination))
+        deliveries[destination] = { since: d.since, attempts: d.attempts, nextAt: d.nextAt }
     }
     if (Object.keys(deliveries).length > 0) await appendEvent({ ...stored.meta, deliveries }, body)
   })
@@ -157,7 +182,10 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
       return 0
     }
     const { destination, attempts: _attempts, deadAt: _deadAt, ...meta } = whole.header
-    await appendEvent({ ...meta, deliveries: { [destination]: { since: now(), attempts: [], nextAt: 0 } }, replay: name }, whole.body)
+    await appendEvent(
+      { ...meta, deliveries: { [destination]: { since: now(), attempts: [], nextAt: 0 } }, replay: name },
+      whole.body,
+    )
     await dead.removeInbox(name)
     replayed.delete(name)
     return 1
@@ -186,7 +214,11 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
       await drainInbox()
       await compaction.forwardStragglers(() => closed)
       await compaction.dropResolved()
-    })().catch((error) => log.error('queue maintenance failed', { error: String(error) })).finally(() => { maintaining = undefined })
+    })()
+      .catch((error) => log.error('queue maintenance failed', { error: String(error) }))
+      .finally(() => {
+        maintaining = undefined
+      })
   }, MAINTENANCE_MS)
   ;(timer as { unref?: () => void }).unref?.()
 
@@ -207,13 +239,15 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
   }
 
   return {
-    put: (event, destinations, putOptions = {}) => put(event.id, async () => {
-      if (closed) throw new QueueFullError('queue is closed')
-      const deliveries: Record<string, DeliveryState> = {}
-      for (const name of destinations) deliveries[name] = { since: event.receivedAt, attempts: [], nextAt: putOptions.notBefore ?? 0 }
-      const { body, data: _data, ...meta } = event
-      await appendEvent({ ...meta, deliveries }, body)
-    }),
+    put: (event, destinations, putOptions = {}) =>
+      put(event.id, async () => {
+        if (closed) throw new QueueFullError('queue is closed')
+        const deliveries: Record<string, DeliveryState> = {}
+        for (const name of destinations)
+          deliveries[name] = { since: event.receivedAt, attempts: [], nextAt: putOptions.notBefore ?? 0 }
+        const { body, data: _data, ...meta } = event
+        await appendEvent({ ...meta, deliveries }, body)
+      }),
     claim: (options) => board.claimOrWait(options, () => closed),
     async load(claim) {
       board.check(claim)
@@ -229,14 +263,23 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     async retry(claim, at, attempt) {
       board.check(claim)
       await index.events.get(claim.eventId)?.copying
-      await appendState('A', { id: claim.eventId, destination: claim.destination, ...(attempt ? { attempt } : {}), nextAt: at })
+      await appendState('A', {
+        id: claim.eventId,
+        destination: claim.destination,
+        ...(attempt ? { attempt } : {}),
+        nextAt: at,
+      })
       index.settle(claim.eventId, claim.destination)
       board.reschedule(claim, at, attempt)
     },
     async dead(claim, attempts) {
       board.check(claim)
       const stored = index.busy(claim.eventId, claim.destination)
-      await dead.write({ ...stored.meta, destination: claim.destination, attempts, deadAt: now() }, await index.bodyOf(stored), options.fsync)
+      await dead.write(
+        { ...stored.meta, destination: claim.destination, attempts, deadAt: now() },
+        await index.bodyOf(stored),
+        options.fsync,
+      )
       await finish(claim, 'X')
     },
     deadLetters: (filter) => dead.list(filter),
@@ -247,7 +290,8 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     },
     async stats() {
       const destinations: Record<string, number> = Object.create(null)
-      for (const delivery of board.deliveries()) destinations[delivery.destination] = (destinations[delivery.destination] ?? 0) + 1
+      for (const delivery of board.deliveries())
+        destinations[delivery.destination] = (destinations[delivery.destination] ?? 0) + 1
       const oldest = index.oldestReceivedAt()
       return {
         pendingEvents: index.events.size,

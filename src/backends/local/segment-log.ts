@@ -53,7 +53,10 @@ const SCAN_CHUNK = 1024 * 1024
 const fileName = (segment: number) => `${String(segment).padStart(10, '0')}.log`
 
 /** Opens the log in `dir`, calling `onRecord` for every intact record already there, in order. */
-export async function openSegmentLog(options: LogOptions, onRecord: (record: ScannedRecord) => void): Promise<SegmentLog> {
+export async function openSegmentLog(
+  options: LogOptions,
+  onRecord: (record: ScannedRecord) => void,
+): Promise<SegmentLog> {
   await mkdir(options.dir, { recursive: true })
   const sizes = new Map<number, number>()
   const existing = (await readdir(options.dir))
@@ -73,7 +76,13 @@ export async function openSegmentLog(options: LogOptions, onRecord: (record: Sca
   const readers = new Map<number, Promise<FileHandle>>()
   let total = [...sizes.values()].reduce((a, b) => a + b, 0)
 
-  interface Waiting { parts: Uint8Array[]; size: number; sync: boolean; resolve(ref: RecordRef): void; reject(error: unknown): void }
+  interface Waiting {
+    parts: Uint8Array[]
+    size: number
+    sync: boolean
+    resolve(ref: RecordRef): void
+    reject(error: unknown): void
+  }
   let queue: Waiting[] = []
   let flushing: Promise<void> | undefined
 
@@ -103,7 +112,9 @@ export async function openSegmentLog(options: LogOptions, onRecord: (record: Sca
       // Cut the partial batch off so the next record starts on a clean boundary; if that fails too, leave
       // this segment and continue in a fresh one (recovery stops reading a segment at its torn tail).
       await writer.truncate(start).catch(async () => {
-        options.warn('could not cut a failed write off the spool segment; starting a new one', { segment: currentSegment })
+        options.warn('could not cut a failed write off the spool segment; starting a new one', {
+          segment: currentSegment,
+        })
         sizes.set(currentSegment, start)
         await rotate().catch(() => {})
       })
@@ -212,11 +223,21 @@ async function scanSegment(
       const header = decodeHeader(chunk, position - chunkStart, prefix)
       if (header === undefined) break
       const bodyOffset = position + PREFIX_BYTES + prefix.headerLength
-      onRecord({ kind: prefix.kind, header, ref: { segment, offset: position }, bodyOffset, bodyLength: position + prefix.size - bodyOffset })
+      onRecord({
+        kind: prefix.kind,
+        header,
+        ref: { segment, offset: position },
+        bodyOffset,
+        bodyLength: position + prefix.size - bodyOffset,
+      })
       position += prefix.size
     }
     if (position < size) {
-      options.warn('spool segment has a torn or corrupt record; ignoring the rest of it', { segment, at: position, size })
+      options.warn('spool segment has a torn or corrupt record; ignoring the rest of it', {
+        segment,
+        at: position,
+        size,
+      })
       if (isLast) await handle.truncate(position)
     }
     return isLast ? position : size

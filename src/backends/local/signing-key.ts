@@ -40,7 +40,12 @@ export function localSigningKeyStore(dir: string): SigningKeyStore {
       // (made in that moment), it goes back; a creator that got there first meanwhile keeps its own.
       if (existing === undefined) {
         const aside = `${file}.unusable-${randomUUID()}`
-        if (await rename(file, aside).then(() => true, () => false)) {
+        if (
+          await rename(file, aside).then(
+            () => true,
+            () => false,
+          )
+        ) {
           if ((await readKey(aside)) instanceof Uint8Array) {
             await link(aside, file).catch(() => {})
             await rm(aside, { force: true }) // no second copy of a key left lying about
@@ -53,9 +58,11 @@ export function localSigningKeyStore(dir: string): SigningKeyStore {
         await link(temp, file).catch(async (error: NodeJS.ErrnoException) => {
           if (error.code === 'EEXIST') return // another creator won: read theirs
           // A file system without hard links: create-if-absent by an exclusive open (a reader may see it half-written).
-          await writeFile(file, await readFile(temp), { mode: 0o600, flag: 'wx' }).catch((again: NodeJS.ErrnoException) => {
-            if (again.code !== 'EEXIST') throw again
-          })
+          await writeFile(file, await readFile(temp), { mode: 0o600, flag: 'wx' }).catch(
+            (again: NodeJS.ErrnoException) => {
+              if (again.code !== 'EEXIST') throw again
+            },
+          )
         })
       } finally {
         await rm(temp, { force: true })

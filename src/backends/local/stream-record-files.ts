@@ -74,14 +74,22 @@ export function recordFiles(
       slots.set(streamId, slot)
     }
     const mine = slot
-    const run = mine.tail.catch(() => {}).then(() => {
-      mine.next = undefined // changes from now on need another write
-      const stored = current(streamId)
-      return (stored ? writeWhole(path(streamId), recordJson(stored)) : rm(path(streamId), { force: true })).then(() => written(streamId, stored?.revision))
-    })
+    const run = mine.tail
+      .catch(() => {})
+      .then(() => {
+        mine.next = undefined // changes from now on need another write
+        const stored = current(streamId)
+        return (stored ? writeWhole(path(streamId), recordJson(stored)) : rm(path(streamId), { force: true })).then(
+          () => written(streamId, stored?.revision),
+        )
+      })
     mine.next = run
     mine.tail = run
-    void run.catch(() => {}).then(() => { if (mine.tail === run && !mine.next) slots.delete(streamId) })
+    void run
+      .catch(() => {})
+      .then(() => {
+        if (mine.tail === run && !mine.next) slots.delete(streamId)
+      })
     return run
   }
 
@@ -97,7 +105,9 @@ export function recordFiles(
       timer = undefined
       flushing = flush()
         .catch((error) => failed('state-write', 'cannot save stream state; retrying', {}, error))
-        .finally(() => { flushing = undefined })
+        .finally(() => {
+          flushing = undefined
+        })
     }, ms)
   }
   async function flush(): Promise<void> {
@@ -110,7 +120,8 @@ export function recordFiles(
       } catch (error) {
         failures++
         lazy.add(streamId)
-        if (failures === 1) failed('state-write', 'cannot save stream state; retrying', { stream: streamId, pending: ids.length }, error)
+        if (failures === 1)
+          failed('state-write', 'cannot save stream state; retrying', { stream: streamId, pending: ids.length }, error)
       }
     }
     if (lazy.size === 0) {
@@ -126,7 +137,9 @@ export function recordFiles(
       lazy.add(streamId)
       schedule(delayMs)
     },
-    cancel: (streamId) => { lazy.delete(streamId) },
+    cancel: (streamId) => {
+      lazy.delete(streamId)
+    },
     async close() {
       closed = true
       clearTimeout(timer)
@@ -134,7 +147,9 @@ export function recordFiles(
       await flushing
       for (const streamId of [...lazy]) {
         lazy.delete(streamId)
-        await sync(streamId).catch((error) => failed('state-write', 'cannot save stream state at close; the change is lost', { stream: streamId }, error))
+        await sync(streamId).catch((error) =>
+          failed('state-write', 'cannot save stream state at close; the change is lost', { stream: streamId }, error),
+        )
       }
       while (slots.size > 0) await Promise.all([...slots.values()].map((slot) => slot.tail.catch(() => {})))
     },
@@ -149,20 +164,23 @@ export async function loadRecordFiles(dir: string, log: Logger, now: number): Pr
   const loaded: StoredRecord[] = []
   const names = await readdir(dir)
   for (let i = 0; i < names.length; i += LOAD_BATCH) {
-    await Promise.all(names.slice(i, i + LOAD_BATCH).map(async (name) => {
-      const path = join(dir, name)
-      if (name.endsWith('.tmp')) return rm(path, { force: true })
-      if (!name.endsWith('.json')) return
-      try {
-        const { revision, ...raw } = JSON.parse(await readFile(path, 'utf8')) as { revision?: unknown }
-        const record = normaliseRecord(raw, now)
-        if (!record || `${streamKey(record.streamId)}.json` !== name) throw new Error('not the record of a stream with this file name')
-        loaded.push({ record, revision: Number.isSafeInteger(revision) ? revision as number : 0 })
-      } catch (error) {
-        log.error('a stream state file is unreadable; moved aside', { file: path, error: String(error) })
-        await rename(path, `${path}.unreadable`).catch(() => {})
-      }
-    }))
+    await Promise.all(
+      names.slice(i, i + LOAD_BATCH).map(async (name) => {
+        const path = join(dir, name)
+        if (name.endsWith('.tmp')) return rm(path, { force: true })
+        if (!name.endsWith('.json')) return
+        try {
+          const { revision, ...raw } = JSON.parse(await readFile(path, 'utf8')) as { revision?: unknown }
+          const record = normaliseRecord(raw, now)
+          if (!record || `${streamKey(record.streamId)}.json` !== name)
+            throw new Error('not the record of a stream with this file name')
+          loaded.push({ record, revision: Number.isSafeInteger(revision) ? (revision as number) : 0 })
+        } catch (error) {
+          log.error('a stream state file is unreadable; moved aside', { file: path, error: String(error) })
+          await rename(path, `${path}.unreadable`).catch(() => {})
+        }
+      }),
+    )
   }
   return loaded.sort((a, b) => a.record.updatedAt - b.record.updatedAt)
 }

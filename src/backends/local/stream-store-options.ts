@@ -34,4 +34,3 @@ export const STREAM_STORE_DEFAULTS = {
   keepEndedMs: 7 * 86_400_000,
   maxThumbnailBytes: 512 * 1024 * 1024,
 }
-

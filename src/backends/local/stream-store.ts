@@ -45,7 +45,13 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
   await mkdir(thumbsDir, { recursive: true })
 
   // A metrics callback must not turn a logged failure into a crash.
-  const count = (callback: ((what: string) => void) | undefined, what: string) => { try { callback?.(what) } catch { /* ignored */ } }
+  const count = (callback: ((what: string) => void) | undefined, what: string) => {
+    try {
+      callback?.(what)
+    } catch {
+      /* ignored */
+    }
+  }
   const failed = (task: string, message: string, fields: Record<string, unknown>, error: unknown) => {
     log.error(message, { ...fields, error: String(error) })
     count(options.onBackgroundFailure, task)
@@ -59,22 +65,31 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
   // Thumbnail files a lazy change dropped, with the revision that dropped them: they go once a record at least that
   // new is on disk (a crash before that brings back a record that still refers to them).
   const dropAfterWrite = new Map<string, Array<{ file: string; revision: number }>>()
-  const files = recordFiles(recordsDir, (streamId) => records.get(streamId), failed, (streamId, revision) => {
-    const waiting = dropAfterWrite.get(streamId)
-    if (!waiting) return
-    const due = revision === undefined ? waiting : waiting.filter((drop) => drop.revision <= revision)
-    const left = waiting.filter((drop) => !due.includes(drop))
-    if (left.length > 0) dropAfterWrite.set(streamId, left)
-    else dropAfterWrite.delete(streamId)
-    const still = refsOf(records.get(streamId)?.record)
-    for (const { file } of due) {
-      if (!still.has(file)) void thumbs.remove(file, streamId).catch((error) => failed('thumbnail-remove', 'cannot remove a thumbnail file', { stream: streamId }, error))
-    }
-  })
+  const files = recordFiles(
+    recordsDir,
+    (streamId) => records.get(streamId),
+    failed,
+    (streamId, revision) => {
+      const waiting = dropAfterWrite.get(streamId)
+      if (!waiting) return
+      const due = revision === undefined ? waiting : waiting.filter((drop) => drop.revision <= revision)
+      const left = waiting.filter((drop) => !due.includes(drop))
+      if (left.length > 0) dropAfterWrite.set(streamId, left)
+      else dropAfterWrite.delete(streamId)
+      const still = refsOf(records.get(streamId)?.record)
+      for (const { file } of due) {
+        if (!still.has(file))
+          void thumbs
+            .remove(file, streamId)
+            .catch((error) => failed('thumbnail-remove', 'cannot remove a thumbnail file', { stream: streamId }, error))
+      }
+    },
+  )
   const thumbs = thumbnailFiles(thumbsDir, failed)
   const refsOf = (record: StreamRecord | undefined): Set<string> => {
     const out = new Set<string>()
-    for (const ref of [record?.firstThumbnail, record?.latestThumbnail]) if (ref && record) out.add(thumbName(record.streamId, ref.eventId))
+    for (const ref of [record?.firstThumbnail, record?.latestThumbnail])
+      if (ref && record) out.add(thumbName(record.streamId, ref.eventId))
     return out
   }
 
@@ -90,7 +105,14 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
     return (async () => {
       await files.sync(streamId)
       for (const file of names) await thumbs.remove(file, streamId)
-    })().catch((error) => failed('state-remove', 'cannot remove a forgotten stream\'s file; it is removed at the next start', { stream: streamId, why }, error))
+    })().catch((error) =>
+      failed(
+        'state-remove',
+        "cannot remove a forgotten stream's file; it is removed at the next start",
+        { stream: streamId, why },
+        error,
+      ),
+    )
   }
 
   /** Makes room for one more record, if an ended stream can give its place. */
@@ -150,7 +172,9 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
       if (ref && thumbs.size(thumbName(record.streamId, ref.eventId)) === undefined) delete record[key]
     }
   }
-  while (records.size > maxStreams && evictOne()) { /* fewer streams allowed than a previous config kept */ }
+  while (records.size > maxStreams && evictOne()) {
+    /* fewer streams allowed than a previous config kept */
+  }
 
   // --- sweeping --------------------------------------------------------------------------------------------
   async function sweep(): Promise<number> {
@@ -183,9 +207,15 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
     }
     if (records.size < maxStreams || evictOne()) return
     limit('streams_full')
-    log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', { stream: streamId.slice(0, 100), maxStreams })
+    log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', {
+      stream: streamId.slice(0, 100),
+      maxStreams,
+    })
     for (const file of thumbs.looseOf(streamId)) await thumbs.remove(file, streamId)
-    throw new StreamLimitError('streams_full', `stream state full: every one of the ${maxStreams} stream records is a live stream`)
+    throw new StreamLimitError(
+      'streams_full',
+      `stream state full: every one of the ${maxStreams} stream records is a live stream`,
+    )
   }
 
   return {
@@ -217,7 +247,11 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
       const dropped = [...before].filter((file) => !after.has(file))
       if (putOptions.lazy) {
         files.later(streamId)
-        if (dropped.length > 0) dropAfterWrite.set(streamId, [...dropAfterWrite.get(streamId) ?? [], ...dropped.map((file) => ({ file, revision: stored.revision }))])
+        if (dropped.length > 0)
+          dropAfterWrite.set(streamId, [
+            ...(dropAfterWrite.get(streamId) ?? []),
+            ...dropped.map((file) => ({ file, revision: stored.revision })),
+          ])
         return String(stored.revision)
       } else {
         files.cancel(streamId)
@@ -255,15 +289,21 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
       if (thumbs.size(file) !== undefined) return true // the same event: the same bytes
       // The stream's latest thumbnail, when it is not also its first, is about to be replaced by this one.
       const current = records.get(streamId)?.record
-      const replaced = current?.latestThumbnail && current.latestThumbnail.eventId !== current.firstThumbnail?.eventId
-        ? thumbs.size(thumbName(streamId, current.latestThumbnail.eventId)) ?? 0
-        : 0
+      const replaced =
+        current?.latestThumbnail && current.latestThumbnail.eventId !== current.firstThumbnail?.eventId
+          ? (thumbs.size(thumbName(streamId, current.latestThumbnail.eventId)) ?? 0)
+          : 0
       const excess = thumbs.bytes() - replaced + bytes.byteLength - maxThumbnailBytes
       if (excess > 0 && (await freeThumbnailBytes(excess, streamId)) < excess) {
         limit('thumbnail_bytes')
-        log.warn('thumbnail storage full of live streams\' thumbnails: one is not kept (raise streams.maxThumbnailBytes)', {
-          stream: streamId.slice(0, 100), bytes: bytes.byteLength, maxThumbnailBytes,
-        })
+        log.warn(
+          "thumbnail storage full of live streams' thumbnails: one is not kept (raise streams.maxThumbnailBytes)",
+          {
+            stream: streamId.slice(0, 100),
+            bytes: bytes.byteLength,
+            maxThumbnailBytes,
+          },
+        )
         return false
       }
       await thumbs.write(file, streamId, bytes, now())

@@ -74,8 +74,12 @@ export function thumbnailFiles(dir: string, failed: Failed): ThumbnailFiles {
       }
     },
     remove,
-    markLoose: (file, streamId, at) => { loose.set(file, { streamId, at }) },
-    taken: (file) => { loose.delete(file) },
+    markLoose: (file, streamId, at) => {
+      loose.set(file, { streamId, at })
+    },
+    taken: (file) => {
+      loose.delete(file)
+    },
     looseOf: (streamId) => [...loose].filter(([, entry]) => entry.streamId === streamId).map(([file]) => file),
     async sweep(before, referenced) {
       for (const [file, { streamId, at }] of [...loose]) {
@@ -84,18 +88,27 @@ export function thumbnailFiles(dir: string, failed: Failed): ThumbnailFiles {
         else await remove(file, streamId)
       }
     },
-    read: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b), () => undefined),
+    read: (file) =>
+      readFile(join(dir, file)).then(
+        (b) => new Uint8Array(b),
+        () => undefined,
+      ),
     async load(referenced) {
       const names = await readdir(dir)
       for (let i = 0; i < names.length; i += LOAD_BATCH) {
-        await Promise.all(names.slice(i, i + LOAD_BATCH).map(async (name) => {
-          const path = join(dir, name)
-          if (!referenced.has(name)) return rm(path, { force: true, recursive: true }) // temp files, and files of a crash
-          const size = await stat(path).then((s) => s.size, () => undefined)
-          if (size === undefined) return
-          sizes.set(name, size)
-          total += size
-        }))
+        await Promise.all(
+          names.slice(i, i + LOAD_BATCH).map(async (name) => {
+            const path = join(dir, name)
+            if (!referenced.has(name)) return rm(path, { force: true, recursive: true }) // temp files, and files of a crash
+            const size = await stat(path).then(
+              (s) => s.size,
+              () => undefined,
+            )
+            if (size === undefined) return
+            sizes.set(name, size)
+            total += size
+          }),
+        )
       }
     },
   }

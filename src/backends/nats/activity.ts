@@ -6,7 +6,14 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, StorageType, type ConsumerConfig } from '@nats-io/jetstream'
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstreamManager,
+  StorageType,
+  type ConsumerConfig,
+} from '@nats-io/jetstream'
 import type { Logger } from '../../log.ts'
 import { acceptedActivity, activityFold, type Activity, type RecentEvents } from '../../activity/recent-events.ts'
 import { pull } from './pull.ts'
@@ -35,8 +42,13 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
   const subject = `${options.prefix}.activity`
   const jsm = await jetstreamManager(options.nc)
   const config = {
-    name: stream, subjects: [subject], storage: StorageType.File, num_replicas: options.replicas,
-    max_msgs: KEEP, max_age: HOUR_NS, discard: DiscardPolicy.Old,
+    name: stream,
+    subjects: [subject],
+    storage: StorageType.File,
+    num_replicas: options.replicas,
+    max_msgs: KEEP,
+    max_age: HOUR_NS,
+    discard: DiscardPolicy.Old,
   }
   await jsm.streams.add(config).catch(() => jsm.streams.update(stream, config))
   let warned = 0
@@ -63,8 +75,12 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
       const { state } = await jsm.streams.info(stream)
       if (state.messages === 0) return []
       const consumer = await jsm.consumers.add(stream, {
-        ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: Math.max(state.first_seq, state.last_seq - READ + 1), mem_storage: true, num_replicas: 1, inactive_threshold: 60_000 * 1e6,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: Math.max(state.first_seq, state.last_seq - READ + 1),
+        mem_storage: true,
+        num_replicas: 1,
+        inactive_threshold: 60_000 * 1e6,
       } as ConsumerConfig)
       try {
         for (;;) {
@@ -76,7 +92,8 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
               // a record this version cannot read: skipped
             }
           }
-          if (messages.length === 0 || messages.at(-1)!.pending === 0 || messages.at(-1)!.streamSeq >= state.last_seq) break
+          if (messages.length === 0 || messages.at(-1)!.pending === 0 || messages.at(-1)!.streamSeq >= state.last_seq)
+            break
         }
       } finally {
         await jsm.consumers.delete(stream, consumer.name).catch(() => {})

@@ -57,7 +57,9 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
     max_age: (limits.ttlMs ?? 0) * NANOS_PER_MS,
     num_replicas: limits.replicas,
   }
-  const differs = (Object.keys(wanted) as Array<keyof typeof wanted>).some((key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key])
+  const differs = (Object.keys(wanted) as Array<keyof typeof wanted>).some(
+    (key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key],
+  )
   // A bucket made by an older config, or by hand: the server is told the limits this config sets.
   if (differs) await jsm.streams.update(stream, { ...config, ...wanted })
   return { kv, jsm, stream, subject: (key) => `$KV.${name}.${key}` }

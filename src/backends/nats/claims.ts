@@ -32,7 +32,11 @@ export function natsClaims(ctx: NatsContext, leases: Leases, state: QueueState, 
   function take(message: PulledMessage, leaseMs: number, pulledAt: number): Claim | undefined {
     const record = decodeDelivery(message.data)
     if (!record) {
-      log.error('unreadable delivery message in NATS; removed', { stream, seq: message.streamSeq, subject: message.subject })
+      log.error('unreadable delivery message in NATS; removed', {
+        stream,
+        seq: message.streamSeq,
+        subject: message.subject,
+      })
       sendAck(nc, message.reply, ACK)
       return undefined
     }
@@ -44,13 +48,23 @@ export function natsClaims(ctx: NatsContext, leases: Leases, state: QueueState, 
     return leases.hold(message, record, leaseMs, pulledAt)
   }
 
-  async function claimFrom(destination: string, max: number, leaseMs: number, deadline: number, signal: AbortSignal): Promise<Claim[]> {
+  async function claimFrom(
+    destination: string,
+    max: number,
+    leaseMs: number,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<Claim[]> {
     const claims: Claim[] = []
-    for (let pause = 10; ;) {
+    for (let pause = 10; ; ) {
       const waitMs = Math.max(0, deadline - now())
       const pulledAt = now()
       const result = await pull(nc, stream, names.consumer(destination), {
-        batch: max - claims.length, waitMs, signal, now, onLate: (late) => sendAck(nc, late.reply, nakAfter(0)),
+        batch: max - claims.length,
+        waitMs,
+        signal,
+        now,
+        onLate: (late) => sendAck(nc, late.reply, nakAfter(0)),
       })
       if (result.unanswered) consumers.forget(destination) // deleted behind our back? made again next time
       if (state.closed) {
@@ -74,8 +88,12 @@ export function natsClaims(ctx: NatsContext, leases: Leases, state: QueueState, 
   /** Resolves after `ms`, or as soon as a delivery is published (by any instance), or on `signal`. */
   function nap(ms: number, signal: AbortSignal): Promise<void> {
     if (!wakeups) {
-      const set = wakeups = new Set()
-      nc.subscribe(`${names.prefix}.deliver.>`, { callback: () => { for (const wake of [...set]) wake() } })
+      const set = (wakeups = new Set())
+      nc.subscribe(`${names.prefix}.deliver.>`, {
+        callback: () => {
+          for (const wake of [...set]) wake()
+        },
+      })
     }
     const set = wakeups
     return new Promise((resolve) => {
@@ -96,7 +114,7 @@ export function natsClaims(ctx: NatsContext, leases: Leases, state: QueueState, 
       const claims: Claim[] = []
       for (const [destination] of await destinationBacklogs(ctx)) {
         if (claims.length >= max || signal.aborted) break
-        claims.push(...await claimFrom(destination, max - claims.length, leaseMs, 0, signal))
+        claims.push(...(await claimFrom(destination, max - claims.length, leaseMs, 0, signal)))
       }
       if (claims.length > 0 || signal.aborted || state.closed || now() >= deadline) return claims
       await nap(Math.min(POLL_MS, deadline - now()), signal)

@@ -33,7 +33,8 @@ export interface NatsConnectOptions {
 export function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
   const auth = options.auth ?? {}
   if (options.servers.length === 0) throw new Error('NATS: no servers given')
-  if ((auth.user === undefined) !== (auth.password === undefined)) throw new Error('NATS: user and password go together')
+  if ((auth.user === undefined) !== (auth.password === undefined))
+    throw new Error('NATS: user and password go together')
   const { credsFile } = auth
   return connect({
     servers: options.servers,
@@ -75,8 +76,11 @@ export async function inspectNats(options: NatsConnectOptions): Promise<NatsServ
   try {
     const info = nc.info!
     const report: NatsServerReport = {
-      serverName: info.server_name, version: info.version, maxPayload: info.max_payload,
-      largestBody: Math.max(0, info.max_payload - HEADER_ROOM_BYTES), jetstream: false,
+      serverName: info.server_name,
+      version: info.version,
+      maxPayload: info.max_payload,
+      largestBody: Math.max(0, info.max_payload - HEADER_ROOM_BYTES),
+      jetstream: false,
     }
     try {
       await jetstreamManager(nc, { timeout: options.connectTimeoutMs ?? 5_000 })

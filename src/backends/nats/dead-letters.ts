@@ -25,8 +25,13 @@ export async function listDeadLetters(ctx: NatsContext, filter: DeadLetterFilter
   const { jsm, names, nc } = ctx
   const stream = names.streams.dead
   const consumer = await jsm.consumers.add(stream, {
-    ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: names.deadFilter(filter),
-    headers_only: true, mem_storage: true, num_replicas: 1, inactive_threshold: 60_000 * 1e6,
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: names.deadFilter(filter),
+    headers_only: true,
+    mem_storage: true,
+    num_replicas: 1,
+    inactive_threshold: 60_000 * 1e6,
   } as ConsumerConfig)
   const listed: ListedDeadLetter[] = []
   try {
@@ -40,9 +45,14 @@ export async function listDeadLetters(ctx: NatsContext, filter: DeadLetterFilter
           continue
         }
         const letter: DeadLetter = {
-          eventId: meta.id, destination: dead.destination, type: meta.type, event: meta.event,
+          eventId: meta.id,
+          destination: dead.destination,
+          type: meta.type,
+          event: meta.event,
           ...(meta.streamId ? { streamId: meta.streamId } : {}),
-          receivedAt: meta.receivedAt, deadAt: dead.deadAt, attempts: dead.attempts,
+          receivedAt: meta.receivedAt,
+          deadAt: dead.deadAt,
+          attempts: dead.attempts,
         }
         if (matchesFilter(letter, filter)) listed.push({ seq: message.streamSeq, letter })
       }
@@ -64,13 +74,25 @@ export async function replayDeadLetters(ctx: NatsContext, filter: DeadLetterFilt
     const meta = readEventMeta(stored.header)
     if (!meta) continue
     const copy = await js.publish(names.event(meta.id), stored.data, {
-      headers: eventHeaders(meta, { group: [letter.destination] }), msgID: `replay:${seq}`, timeout: ctx.requestTimeoutMs,
+      headers: eventHeaders(meta, { group: [letter.destination] }),
+      msgID: `replay:${seq}`,
+      timeout: ctx.requestTimeoutMs,
     })
     await ctx.consumers.ensure(letter.destination)
-    const delivery = await js.publish(names.delivery(letter.destination, copy.seq), encodeDelivery({
-      eventId: meta.id, destination: letter.destination, eventSeq: copy.seq, group: [letter.destination],
-      receivedAt: meta.receivedAt, since: ctx.now(), attempts: [], nextAt: 0,
-    }), { msgID: `replay:${seq}`, timeout: ctx.requestTimeoutMs })
+    const delivery = await js.publish(
+      names.delivery(letter.destination, copy.seq),
+      encodeDelivery({
+        eventId: meta.id,
+        destination: letter.destination,
+        eventSeq: copy.seq,
+        group: [letter.destination],
+        receivedAt: meta.receivedAt,
+        since: ctx.now(),
+        attempts: [],
+        nextAt: 0,
+      }),
+      { msgID: `replay:${seq}`, timeout: ctx.requestTimeoutMs },
+    )
     await jsm.streams.deleteMessage(names.streams.dead, seq, false).catch((error: unknown) => {
       if (!isNotFound(error)) throw error
     })

@@ -31,15 +31,19 @@ const keyOf = streamKey
 export function natsDedupWindow(options: NatsDedupOptions): DedupWindow {
   let opening: Promise<KV> | undefined
   // Opened once, on first use; a failed open is tried again at the next call.
-  const bucket = () => (opening ??= openBucket(options.nc, options.bucket ?? NATS_DEDUP_DEFAULTS.bucket, {
-    replicas: options.replicas ?? NATS_DEDUP_DEFAULTS.replicas,
-    maxValueSize: 64,
-    ttlMs: options.windowMs,
-    description: 'hookcast: delivery ids seen within the dedup window',
-  }).then((opened) => opened.kv, (error) => {
-    opening = undefined
-    throw error
-  }))
+  const bucket = () =>
+    (opening ??= openBucket(options.nc, options.bucket ?? NATS_DEDUP_DEFAULTS.bucket, {
+      replicas: options.replicas ?? NATS_DEDUP_DEFAULTS.replicas,
+      maxValueSize: 64,
+      ttlMs: options.windowMs,
+      description: 'hookcast: delivery ids seen within the dedup window',
+    }).then(
+      (opened) => opened.kv,
+      (error) => {
+        opening = undefined
+        throw error
+      },
+    ))
 
   return {
     async remember(id) {

@@ -29,7 +29,10 @@ export function eventCopies(ctx: NatsContext): EventCopies {
           if (found) return found
         } catch (error) {
           direct = false
-          log.warn('NATS Direct Get failed; event bodies are read through the JetStream API from now on', { stream, error: errorText(error) })
+          log.warn('NATS Direct Get failed; event bodies are read through the JetStream API from now on', {
+            stream,
+            error: errorText(error),
+          })
         }
       }
       return jsm.streams.getMessage(stream, { seq })

@@ -37,7 +37,16 @@ export interface EvictionOptions {
   keepEndedMs: number
 }
 
-export function streamEviction({ records, kv, thumbs, report, log, now, maxStreams, keepEndedMs }: EvictionOptions): Eviction {
+export function streamEviction({
+  records,
+  kv,
+  thumbs,
+  report,
+  log,
+  now,
+  maxStreams,
+  keepEndedMs,
+}: EvictionOptions): Eviction {
   let fruitlessUntil = 0
 
   return {

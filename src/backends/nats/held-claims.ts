@@ -41,16 +41,28 @@ export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
       const others = record.group.filter((destination) => destination !== record.destination)
       if (others.length > 0) {
         // In a cluster the stream drops an acked message a moment after the ack is confirmed.
-        for (let i = 1; i <= 10 && await jsm.streams.getMessage(streams.deliveries, { seq: held.message.streamSeq }); i++) await sleep(5 * i)
-        const left = await Promise.all(others.map((destination) =>
-          jsm.streams.getMessage(streams.deliveries, { last_by_subj: names.delivery(destination, record.eventSeq) })))
+        for (
+          let i = 1;
+          i <= 10 && (await jsm.streams.getMessage(streams.deliveries, { seq: held.message.streamSeq }));
+          i++
+        )
+          await sleep(5 * i)
+        const left = await Promise.all(
+          others.map((destination) =>
+            jsm.streams.getMessage(streams.deliveries, { last_by_subj: names.delivery(destination, record.eventSeq) }),
+          ),
+        )
         if (left.some((message) => message !== null)) return
       }
       await jsm.streams.deleteMessage(streams.events, record.eventSeq, false).catch((error: unknown) => {
         if (!isNotFound(error)) throw error
       })
     } catch (error) {
-      log.warn('cannot remove a finished event from NATS; it stays in the events stream', { id: record.eventId, seq: record.eventSeq, error: errorText(error) })
+      log.warn('cannot remove a finished event from NATS; it stays in the events stream', {
+        id: record.eventId,
+        seq: record.eventSeq,
+        error: errorText(error),
+      })
     }
   }
 
@@ -60,10 +72,16 @@ export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
       const found = await eventOf(held)
       if (!found) {
         // Only after a put that died half-way and whose repeat came after the copy's other deliveries ended.
-        log.error('a delivery whose event is gone from NATS; dropped', { id: claim.eventId, destination: claim.destination, seq: held.record.eventSeq })
+        log.error('a delivery whose event is gone from NATS; dropped', {
+          id: claim.eventId,
+          destination: claim.destination,
+          seq: held.record.eventSeq,
+        })
         await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
         leases.end(held)
-        throw new Error(`event ${claim.eventId} is not in ${streams.events} any more; its delivery to ${claim.destination} was dropped`)
+        throw new Error(
+          `event ${claim.eventId} is not in ${streams.events} any more; its delivery to ${claim.destination} was dropped`,
+        )
       }
       return loadedEvent(found.meta, found.body)
     },
@@ -72,7 +90,8 @@ export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
       const held = leases.get(claim)
       const sentAt = now()
       await confirmAck(nc, held.message.reply, WORKING, requestTimeoutMs)
-      if (!leases.holds(held)) throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
+      if (!leases.holds(held))
+        throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
       claim.leaseUntil = leases.extend(held, leaseMs, sentAt)
     },
 
@@ -90,10 +109,15 @@ export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
         leases.end(held)
         return
       }
-      const record = { ...held.record, attempts: attempt ? [...held.record.attempts, attempt] : held.record.attempts, nextAt: at }
+      const record = {
+        ...held.record,
+        attempts: attempt ? [...held.record.attempts, attempt] : held.record.attempts,
+        nextAt: at,
+      }
       // The same id if this retry is recorded again (its ack failed): the second copy is dropped.
       await js.publish(names.delivery(record.destination, record.eventSeq), encodeDelivery(record), {
-        msgID: `retry:${held.message.streamSeq}`, timeout: requestTimeoutMs,
+        msgID: `retry:${held.message.streamSeq}`,
+        timeout: requestTimeoutMs,
       })
       await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
       leases.end(held)
@@ -105,10 +129,14 @@ export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
       if (found) {
         await js.publish(names.dead(claim.destination, claim.eventId), found.body, {
           headers: eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: now(), attempts } }),
-          msgID: `dead:${held.message.streamSeq}`, timeout: requestTimeoutMs,
+          msgID: `dead:${held.message.streamSeq}`,
+          timeout: requestTimeoutMs,
         })
       } else {
-        log.error('a dead delivery whose event is gone from NATS; no dead letter kept', { id: claim.eventId, destination: claim.destination })
+        log.error('a dead delivery whose event is gone from NATS; no dead letter kept', {
+          id: claim.eventId,
+          destination: claim.destination,
+        })
       }
       await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
       leases.end(held)

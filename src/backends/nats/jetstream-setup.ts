@@ -4,8 +4,16 @@
  * @module
  */
 import {
-  AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType,
-  type ConsumerConfig, type JetStreamManager, type StreamConfig,
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
 } from '@nats-io/jetstream'
 import type { NatsNames } from './names.ts'
 
@@ -25,25 +33,48 @@ const ns = (ms: number) => Math.round(ms * 1e6)
 
 export function streamConfigs(names: NatsNames, options: StreamOptions): StreamConfig[] {
   const { prefix, streams } = names
-  const common = { storage: StorageType.File, num_replicas: options.replicas, max_msgs: -1, max_age: 0, max_msg_size: -1, allow_direct: false }
+  const common = {
+    storage: StorageType.File,
+    num_replicas: options.replicas,
+    max_msgs: -1,
+    max_age: 0,
+    max_msg_size: -1,
+    allow_direct: false,
+  }
   return [
     {
-      ...common, name: streams.events, subjects: [`${prefix}.events.*`], retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.New, max_bytes: options.maxBytes ?? -1, max_msgs_per_subject: -1,
+      ...common,
+      name: streams.events,
+      subjects: [`${prefix}.events.*`],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.New,
+      max_bytes: options.maxBytes ?? -1,
+      max_msgs_per_subject: -1,
       duplicate_window: ns(options.dedupWindowMs > 0 ? options.dedupWindowMs : DEFAULT_WINDOW_MS),
       // Bodies are read with Direct Get: the stored bytes as they are (the API's get wraps them in JSON, in base64).
       allow_direct: true,
     },
     {
       // Wider than the events' window: a put repeated within that window finds its deliveries' ids still known.
-      ...common, name: streams.deliveries, subjects: [`${prefix}.deliver.*.*`], retention: RetentionPolicy.Workqueue,
-      discard: DiscardPolicy.Old, max_bytes: -1, max_msgs_per_subject: -1,
+      ...common,
+      name: streams.deliveries,
+      subjects: [`${prefix}.deliver.*.*`],
+      retention: RetentionPolicy.Workqueue,
+      discard: DiscardPolicy.Old,
+      max_bytes: -1,
+      max_msgs_per_subject: -1,
       duplicate_window: ns(Math.max(options.dedupWindowMs, DEFAULT_WINDOW_MS)),
     },
     {
       // One dead letter per delivery: a later one (after a replay) replaces it.
-      ...common, name: streams.dead, subjects: [`${prefix}.dead.*.*`], retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old, max_bytes: -1, max_msgs_per_subject: 1, duplicate_window: ns(DEFAULT_WINDOW_MS),
+      ...common,
+      name: streams.dead,
+      subjects: [`${prefix}.dead.*.*`],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_bytes: -1,
+      max_msgs_per_subject: 1,
+      duplicate_window: ns(DEFAULT_WINDOW_MS),
     },
   ] as StreamConfig[]
 }
@@ -99,7 +130,9 @@ export function consumerCache(jsm: JetStreamManager, names: NatsNames, ackWaitMs
       let pending = made.get(destination)
       if (!pending) {
         // Adding a durable that exists with other updatable settings updates it (nats-server 2.9 and later).
-        pending = jsm.consumers.add(names.streams.deliveries, deliveryConsumer(names, destination, ackWaitMs)).then(() => {})
+        pending = jsm.consumers
+          .add(names.streams.deliveries, deliveryConsumer(names, destination, ackWaitMs))
+          .then(() => {})
         pending.catch(() => made.delete(destination))
         made.set(destination, pending)
       }
@@ -113,6 +146,10 @@ export function consumerCache(jsm: JetStreamManager, names: NatsNames, ackWaitMs
 }
 
 export function isNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError &&
-    (error.status === 404 || error.code === JetStreamApiCodes.NoMessageFound || /not found|no message found/i.test(error.message))
+  return (
+    error instanceof JetStreamApiError &&
+    (error.status === 404 ||
+      error.code === JetStreamApiCodes.NoMessageFound ||
+      /not found|no message found/i.test(error.message))
+  )
 }

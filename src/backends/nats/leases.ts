@@ -51,12 +51,25 @@ export class Leases {
 
   hold(message: PulledMessage, record: DeliveryRecord, leaseMs: number, pulledAt: number): Claim {
     const token = crypto.randomUUID()
-    const held: Held = { token, message, record, leaseUntil: this.#options.now() + leaseMs, confirmedAt: pulledAt, timer: undefined }
+    const held: Held = {
+      token,
+      message,
+      record,
+      leaseUntil: this.#options.now() + leaseMs,
+      confirmedAt: pulledAt,
+      timer: undefined,
+    }
     this.#held.set(token, held)
     this.#schedule(held)
     return {
-      eventId: record.eventId, destination: record.destination, receivedAt: record.receivedAt, since: record.since,
-      attempts: [...record.attempts], nextAt: record.nextAt, token, leaseUntil: held.leaseUntil,
+      eventId: record.eventId,
+      destination: record.destination,
+      receivedAt: record.receivedAt,
+      since: record.since,
+      attempts: [...record.attempts],
+      nextAt: record.nextAt,
+      token,
+      leaseUntil: held.leaseUntil,
     }
   }
 

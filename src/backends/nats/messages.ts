@@ -67,7 +67,7 @@ export function eventHeaders(meta: EventMeta, extra: { group?: readonly string[]
 export function readGroup(h: MsgHdrs | undefined): string[] | undefined {
   const raw = h?.get(GROUP_HEADER)
   const group = raw ? parse(raw) : undefined
-  return Array.isArray(group) && group.every((d) => typeof d === 'string') ? group as string[] : undefined
+  return Array.isArray(group) && group.every((d) => typeof d === 'string') ? (group as string[]) : undefined
 }
 
 export function readEventMeta(h: MsgHdrs | undefined): EventMeta | undefined {
@@ -79,7 +79,7 @@ export function readEventMeta(h: MsgHdrs | undefined): EventMeta | undefined {
 
 export function readDead(h: MsgHdrs | undefined): DeadRecord | undefined {
   const raw = h?.get(DEAD_HEADER)
-  const dead = raw ? parse(raw) as DeadRecord | undefined : undefined
+  const dead = raw ? (parse(raw) as DeadRecord | undefined) : undefined
   return dead && typeof dead.destination === 'string' && Array.isArray(dead.attempts) ? dead : undefined
 }
 
@@ -89,18 +89,30 @@ export function encodeDelivery(record: DeliveryRecord): Uint8Array {
 
 export function decodeDelivery(data: Uint8Array): DeliveryRecord | undefined {
   const record = parse(decoder.decode(data)) as DeliveryRecord | undefined
-  const ok = record && typeof record.eventId === 'string' && typeof record.destination === 'string' &&
-    Number.isSafeInteger(record.eventSeq) && Array.isArray(record.group) && Array.isArray(record.attempts) &&
-    typeof record.nextAt === 'number' && typeof record.since === 'number' && typeof record.receivedAt === 'number'
+  const ok =
+    record &&
+    typeof record.eventId === 'string' &&
+    typeof record.destination === 'string' &&
+    Number.isSafeInteger(record.eventSeq) &&
+    Array.isArray(record.group) &&
+    Array.isArray(record.attempts) &&
+    typeof record.nextAt === 'number' &&
+    typeof record.since === 'number' &&
+    typeof record.receivedAt === 'number'
   return ok ? record : undefined
 }
 
 /** Keeps a dead letter's header within its budget: long errors are cut, and past that the middle attempts left out. */
 function trimDead(dead: DeadRecord): DeadRecord {
-  const attempts = dead.attempts.map((attempt): Attempt =>
-    attempt.error.length > ERROR_CHARS ? { at: attempt.at, error: `${attempt.error.slice(0, ERROR_CHARS)}…` } : attempt)
+  const attempts = dead.attempts.map(
+    (attempt): Attempt =>
+      attempt.error.length > ERROR_CHARS
+        ? { at: attempt.at, error: `${attempt.error.slice(0, ERROR_CHARS)}…` }
+        : attempt,
+  )
   const sizes = attempts.map((attempt) => asciiJson(attempt).length + 1)
-  if (asciiJson({ ...dead, attempts: [] }).length + sizes.reduce((a, b) => a + b, 0) <= DEAD_BUDGET) return { ...dead, attempts }
+  if (asciiJson({ ...dead, attempts: [] }).length + sizes.reduce((a, b) => a + b, 0) <= DEAD_BUDGET)
+    return { ...dead, attempts }
   // The first attempt, a note, and as many of the last ones as fit.
   let room = DEAD_BUDGET - asciiJson({ ...dead, attempts: [] }).length - sizes[0]! - 100
   let from = attempts.length

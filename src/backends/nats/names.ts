@@ -56,7 +56,8 @@ export function subjectToken(name: string): string {
   let out = ''
   for (const char of name) {
     if (SAFE.test(char)) out += char
-    else for (const byte of new TextEncoder().encode(char)) out += `=${byte.toString(16).toUpperCase().padStart(2, '0')}`
+    else
+      for (const byte of new TextEncoder().encode(char)) out += `=${byte.toString(16).toUpperCase().padStart(2, '0')}`
   }
   return out
 }

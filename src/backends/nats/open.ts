@@ -22,11 +22,23 @@ export const natsBackend: BackendKind<NatsSpoolConfig> = {
     // KV, since after a restart of nats-server JetStream only remembers the ids of messages still stored.
     const completed = natsDedupWindow({ nc, windowMs: spool.dedupWindow, bucket: `${prefix}-dedup`, replicas })
     const queue = await openNatsQueue({
-      ...queueOptions(spool), completed, maxBodyBytes: config.server.maxBodyBytes, log: deps.log, now: deps.now,
+      ...queueOptions(spool),
+      completed,
+      maxBodyBytes: config.server.maxBodyBytes,
+      log: deps.log,
+      now: deps.now,
     })
     const { maxStreams, keepEnded: keepEndedMs, maxThumbnailBytes } = config.streams
     const buckets = { bucket: `${prefix}-streams`, thumbnailBucket: `${prefix}-thumbnails` }
-    const streams = await openNatsStreamStore({ nc, ...deps, replicas, ...buckets, maxStreams, keepEndedMs, maxThumbnailBytes })
+    const streams = await openNatsStreamStore({
+      nc,
+      ...deps,
+      replicas,
+      ...buckets,
+      maxStreams,
+      keepEndedMs,
+      maxThumbnailBytes,
+    })
     return {
       queue,
       streams,
@@ -36,7 +48,10 @@ export const natsBackend: BackendKind<NatsSpoolConfig> = {
       async problems() {
         // Both connections up: the queue's, and the state's (a flush answers once the server has it).
         const stateUp = await Promise.race([
-          nc.flush().then(() => true, () => false),
+          nc.flush().then(
+            () => true,
+            () => false,
+          ),
           new Promise<boolean>((resolve) => setTimeout(resolve, 1_000, false)),
         ])
         return queue.connected() && stateUp ? [] : ['NATS is not reachable']
@@ -64,8 +79,12 @@ function connectionOf(spool: NatsSpoolConfig) {
 
 function queueOptions(spool: NatsSpoolConfig): Omit<NatsQueueOptions, 'log'> {
   return {
-    ...connectionOf(spool), prefix: spool.prefix, replicas: spool.replicas, dedupWindowMs: spool.dedupWindow,
-    ackWaitMs: spool.ackWait, publishTimeoutMs: spool.publishTimeout,
+    ...connectionOf(spool),
+    prefix: spool.prefix,
+    replicas: spool.replicas,
+    dedupWindowMs: spool.dedupWindow,
+    ackWaitMs: spool.ackWait,
+    publishTimeoutMs: spool.publishTimeout,
     ...(spool.maxBytes !== undefined ? { maxBytes: spool.maxBytes } : {}),
   }
 }
@@ -81,9 +100,11 @@ async function checkNats(config: Config, spool: NatsSpoolConfig): Promise<Backen
     }
     if (report.largestBody < config.server.maxBodyBytes) {
       const suggested = Math.ceil((config.server.maxBodyBytes + 65_536) / 1_048_576)
-      problems.push(`spool: NATS max_payload (${report.maxPayload}) leaves room for bodies of ${report.largestBody} ` +
-        `bytes, less than server.maxBodyBytes (${config.server.maxBodyBytes}): raise max_payload in nats-server's ` +
-        `config (e.g. max_payload: ${suggested}MB) or lower server.maxBodyBytes`)
+      problems.push(
+        `spool: NATS max_payload (${report.maxPayload}) leaves room for bodies of ${report.largestBody} ` +
+          `bytes, less than server.maxBodyBytes (${config.server.maxBodyBytes}): raise max_payload in nats-server's ` +
+          `config (e.g. max_payload: ${suggested}MB) or lower server.maxBodyBytes`,
+      )
     }
     const jetstream = report.jetstream ? 'on' : 'OFF'
     const summary = `spool: NATS ${report.serverName} ${report.version}, JetStream ${jetstream}, max_payload ${report.maxPayload}`

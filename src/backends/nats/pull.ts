@@ -86,7 +86,9 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, optio
           // 404 nothing pending, 408 expired or served (or "Requests Pending"), 409 consumer limits or deleted.
           if (code === 404 || code === 408) return finish({ crowded: /pending/i.test(msg.headers!.description) })
           if (code === 409 && /maxwaiting/i.test(msg.headers!.description)) return finish({ crowded: true })
-          return finish({ error: new Error(`pull from ${stream} > ${consumer} refused: ${code} ${msg.headers!.description}`) })
+          return finish({
+            error: new Error(`pull from ${stream} > ${consumer} refused: ${code} ${msg.headers!.description}`),
+          })
         }
         const pulled = toPulled(msg)
         if (!pulled) return
@@ -121,14 +123,21 @@ export function toPulled(msg: Msg): PulledMessage | undefined {
   if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(delivered)) return undefined
   const storedAt = /^\d+$/.test(tokens[at + 3] ?? '') ? Number(BigInt(tokens[at + 3]!) / 1_000_000n) : 0
   return {
-    subject: msg.subject, data: msg.data, headers: msg.headers, reply, streamSeq, delivered, storedAt,
+    subject: msg.subject,
+    data: msg.data,
+    headers: msg.headers,
+    reply,
+    streamSeq,
+    delivered,
+    storedAt,
     pending: Number.isSafeInteger(pending) ? pending : 0,
   }
 }
 
 export const ACK = '+ACK'
 export const WORKING = '+WPI'
-export const nakAfter = (delayMs: number) => delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs * 1e6) })}` : '-NAK'
+export const nakAfter = (delayMs: number) =>
+  delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs * 1e6) })}` : '-NAK'
 
 /** Sends an ack (of any kind) and waits for the server to confirm it. */
 export async function confirmAck(nc: NatsConnection, reply: string, payload: string, timeoutMs: number): Promise<void> {

@@ -35,20 +35,33 @@ export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettin
     if (!state.up) throw new QueueFullError('NATS is unreachable')
     if (destinations.length === 0) return { duplicate: false }
     // Unreadable (NATS just came back): taken as new, so the hook is delivered at least once rather than lost.
-    if (settings.completed && await settings.completed.has(event.id).catch(() => false)) return { duplicate: true }
+    if (settings.completed && (await settings.completed.has(event.id).catch(() => false))) return { duplicate: true }
     try {
       const stored = await js.publish(names.event(event.id), event.body, {
-        headers: eventHeaders(eventMetaOf(event), { group: destinations }), timeout: publishTimeoutMs,
+        headers: eventHeaders(eventMetaOf(event), { group: destinations }),
+        timeout: publishTimeoutMs,
         ...(dedupWindowMs > 0 ? { msgID: event.id } : {}),
       })
       const group = [...destinations]
-      await Promise.all(group.map(async (destination) => {
-        await consumers.ensure(destination)
-        await js.publish(names.delivery(destination, stored.seq), encodeDelivery({
-          eventId: event.id, destination, eventSeq: stored.seq, group, receivedAt: event.receivedAt,
-          since: event.receivedAt, attempts: [], nextAt: putOptions.notBefore ?? 0,
-        }), { msgID: `put:${stored.seq}:${destination}`, timeout: publishTimeoutMs })
-      }))
+      await Promise.all(
+        group.map(async (destination) => {
+          await consumers.ensure(destination)
+          await js.publish(
+            names.delivery(destination, stored.seq),
+            encodeDelivery({
+              eventId: event.id,
+              destination,
+              eventSeq: stored.seq,
+              group,
+              receivedAt: event.receivedAt,
+              since: event.receivedAt,
+              attempts: [],
+              nextAt: putOptions.notBefore ?? 0,
+            }),
+            { msgID: `put:${stored.seq}:${destination}`, timeout: publishTimeoutMs },
+          )
+        }),
+      )
       await settings.completed?.remember(event.id).catch(() => {}) // a miss only weakens dedup after a restart
       return { duplicate: stored.duplicate }
     } catch (error) {

@@ -86,7 +86,8 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
   const { log } = options
   const names = natsNames(options.prefix ?? 'hookcast')
   const replicas = options.replicas ?? 1
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new Error(`NATS replicas must be 1 to 5, not ${replicas}`)
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
+    throw new Error(`NATS replicas must be 1 to 5, not ${replicas}`)
   const ackWaitMs = options.ackWaitMs ?? 30_000
   const requestTimeoutMs = options.requestTimeoutMs ?? 5_000
 
@@ -115,15 +116,22 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
         state.up = true
         log.info('NATS connection back', { server: status.server })
       } else if (status.type === 'error' || status.type === 'ldm') {
-        log.warn('NATS reports a problem', { status: status.type, ...('error' in status ? { error: errorText(status.error) } : {}) })
+        log.warn('NATS reports a problem', {
+          status: status.type,
+          ...('error' in status ? { error: errorText(status.error) } : {}),
+        })
       }
     }
   })().catch(() => {})
 
   const leases = new Leases({
-    ackWaitMs, now,
+    ackWaitMs,
+    now,
     release: (held) => {
-      log.debug('a claim outlived its lease; given back', { id: held.record.eventId, destination: held.record.destination })
+      log.debug('a claim outlived its lease; given back', {
+        id: held.record.eventId,
+        destination: held.record.destination,
+      })
       sendAck(nc, held.message.reply, nakAfter(0))
     },
     renew: (held) => confirmAck(nc, held.message.reply, WORKING, Math.max(500, ackWaitMs / 3)),
@@ -134,13 +142,17 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
   const orphanAgeMs = options.dedupWindowMs + 10 * 60_000
   let sweeping: Promise<SweepResult> | undefined
   const sweepOrphans = (olderThanMs = orphanAgeMs) =>
-    sweeping ??= sweep(olderThanMs).finally(() => { sweeping = undefined })
+    (sweeping ??= sweep(olderThanMs).finally(() => {
+      sweeping = undefined
+    }))
   const sweepEveryMs = options.sweepEveryMs ?? 10 * 60_000
-  const sweepTimer = sweepEveryMs > 0
-    ? setInterval(() => {
-      if (state.up && !state.closed && !sweeping) sweepOrphans().catch((error) => log.warn('cannot sweep NATS events', { error: errorText(error) }))
-    }, sweepEveryMs)
-    : undefined
+  const sweepTimer =
+    sweepEveryMs > 0
+      ? setInterval(() => {
+          if (state.up && !state.closed && !sweeping)
+            sweepOrphans().catch((error) => log.warn('cannot sweep NATS events', { error: errorText(error) }))
+        }, sweepEveryMs)
+      : undefined
   ;(sweepTimer as { unref?: () => void } | undefined)?.unref?.()
 
   return {
@@ -150,7 +162,9 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
     },
     connected: () => state.up && !state.closed,
     put: natsPut(ctx, state, {
-      dedupWindowMs: options.dedupWindowMs, publishTimeoutMs: options.publishTimeoutMs ?? 2_000, ...(options.completed ? { completed: options.completed } : {}),
+      dedupWindowMs: options.dedupWindowMs,
+      publishTimeoutMs: options.publishTimeoutMs ?? 2_000,
+      ...(options.completed ? { completed: options.completed } : {}),
     }),
     claim: natsClaims(ctx, leases, state, closing.signal),
     ...natsHeldClaims(ctx, leases),
@@ -167,7 +181,9 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       clearInterval(sweepTimer)
       await sweeping?.catch(() => {})
       // Claims do not outlive the queue: given back now rather than when their ack wait runs out.
-      await Promise.all(leases.takeAll().map((held) => confirmAck(nc, held.message.reply, nakAfter(0), 1_000).catch(() => {})))
+      await Promise.all(
+        leases.takeAll().map((held) => confirmAck(nc, held.message.reply, nakAfter(0), 1_000).catch(() => {})),
+      )
       await nc.close().catch(() => {})
       await statusLoop
     },
@@ -188,18 +204,34 @@ async function prepareServer(
   if (options.maxBodyBytes !== undefined && options.maxBodyBytes + HEADER_ROOM_BYTES > maxPayload) {
     throw new Error(
       `nats-server's max_payload is ${maxPayload} bytes, too small for server.maxBodyBytes (${options.maxBodyBytes}) ` +
-      `plus ${HEADER_ROOM_BYTES} bytes of headers: raise max_payload in nats-server's config (at most 64MB; e.g. ` +
-      `max_payload: ${Math.ceil((options.maxBodyBytes + HEADER_ROOM_BYTES) / 1024 / 1024)}MB), or lower server.maxBodyBytes to at most ` +
-      `${Math.max(0, maxPayload - HEADER_ROOM_BYTES)}`,
+        `plus ${HEADER_ROOM_BYTES} bytes of headers: raise max_payload in nats-server's config (at most 64MB; e.g. ` +
+        `max_payload: ${Math.ceil((options.maxBodyBytes + HEADER_ROOM_BYTES) / 1024 / 1024)}MB), or lower server.maxBodyBytes to at most ` +
+        `${Math.max(0, maxPayload - HEADER_ROOM_BYTES)}`,
     )
   }
   const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs }).catch((error: unknown) => {
-    throw new Error(`JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ${errorText(error)}`)
+    throw new Error(
+      `JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ${errorText(error)}`,
+    )
   })
-  await ensureStreams(jsm, streamConfigs(names, { replicas, dedupWindowMs: options.dedupWindowMs, ackWaitMs, ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}) }))
+  await ensureStreams(
+    jsm,
+    streamConfigs(names, {
+      replicas,
+      dedupWindowMs: options.dedupWindowMs,
+      ackWaitMs,
+      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+    }),
+  )
   const directGet = (await jsm.streams.info(names.streams.events)).config.allow_direct === true
   return {
-    nc, jsm, names, log: options.log, now: settings.now, requestTimeoutMs, directGet,
+    nc,
+    jsm,
+    names,
+    log: options.log,
+    now: settings.now,
+    requestTimeoutMs,
+    directGet,
     js: jetstream(nc, { timeout: requestTimeoutMs }),
     consumers: consumerCache(jsm, names, ackWaitMs),
   }

@@ -30,14 +30,18 @@ export function natsSigningKeyStore(options: NatsSigningKeyOptions): SigningKeyS
   const key = options.key ?? NATS_SIGNING_KEY_DEFAULTS.key
   let opening: Promise<KV> | undefined
   // Opened once, on first use; a failed open is tried again at the next call.
-  const bucket = () => (opening ??= openBucket(options.nc, options.bucket ?? NATS_SIGNING_KEY_DEFAULTS.bucket, {
-    replicas: options.replicas ?? NATS_SIGNING_KEY_DEFAULTS.replicas,
-    maxValueSize: 1024,
-    description: 'hookcast: keys shared by every instance (thumbnail-link signing)',
-  }).then((opened) => opened.kv, (error) => {
-    opening = undefined
-    throw error
-  }))
+  const bucket = () =>
+    (opening ??= openBucket(options.nc, options.bucket ?? NATS_SIGNING_KEY_DEFAULTS.bucket, {
+      replicas: options.replicas ?? NATS_SIGNING_KEY_DEFAULTS.replicas,
+      maxValueSize: 1024,
+      description: 'hookcast: keys shared by every instance (thumbnail-link signing)',
+    }).then(
+      (opened) => opened.kv,
+      (error) => {
+        opening = undefined
+        throw error
+      },
+    ))
 
   return {
     async getOrCreate() {

@@ -21,14 +21,18 @@ export async function destinationBacklogs(ctx: NatsContext): Promise<Array<[dest
 export async function natsQueueStats(ctx: NatsContext): Promise<QueueStats> {
   const { jsm, names, now } = ctx
   const streams = names.streams
-  const [events, deliveries, dead] = await Promise.all([streams.events, streams.deliveries, streams.dead].map((name) => jsm.streams.info(name)))
+  const [events, deliveries, dead] = await Promise.all(
+    [streams.events, streams.deliveries, streams.dead].map((name) => jsm.streams.info(name)),
+  )
   const destinations: Record<string, number> = Object.create(null)
   for (const [destination, count] of await destinationBacklogs(ctx)) destinations[destination] = count
   // Approximate: the age of the first delivery message stored, which is the oldest event's unless an older
   // one's delivery was stored again since (a retry).
   let oldestPendingAgeMs = 0
   if (deliveries!.state.messages > 0) {
-    const first = await jsm.streams.getMessage(streams.deliveries, { seq: deliveries!.state.first_seq }).catch(() => null)
+    const first = await jsm.streams
+      .getMessage(streams.deliveries, { seq: deliveries!.state.first_seq })
+      .catch(() => null)
     const record = first ? decodeDelivery(first.data) : undefined
     const since = record?.receivedAt ?? Date.parse(deliveries!.state.first_ts)
     oldestPendingAgeMs = Number.isFinite(since) ? Math.max(0, now() - since) : 0

@@ -14,10 +14,17 @@ import type { NatsThumbnails } from './thumbnails.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 
 /** A record as read, with its revision and when the server stored that revision (epoch ms). */
-export interface Stored { record: StreamRecord; revision: number; at: number }
+export interface Stored {
+  record: StreamRecord
+  revision: number
+  at: number
+}
 
 /** What the record at a revision refers to: the event ids of its thumbnails. */
-export interface Refs { revision: number; refs: string[] }
+export interface Refs {
+  revision: number
+  refs: string[]
+}
 
 /** Records whose revision `get` handed out, remembered to know what a `put` at that revision replaces. */
 const SEEN_MAX = 4_096
@@ -30,13 +37,16 @@ export const FRUITLESS_MS = 10_000
 
 export const encodeRecord = (record: StreamRecord) => JSON.stringify(record)
 
-export const refsOf = (record: StreamRecord | undefined) => [...new Set([record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId])]
-  .filter((id): id is string => id !== undefined)
+export const refsOf = (record: StreamRecord | undefined) =>
+  [...new Set([record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId])].filter(
+    (id): id is string => id !== undefined,
+  )
 
 /** Ended streams, in the order they give up their place: those that never went live first, then oldest change first. */
-export const endedFirst = (records: Stored[]) => records
-  .filter(({ record }) => record.status === 'ended')
-  .sort((a, b) => Number(!!a.record.session) - Number(!!b.record.session) || a.record.updatedAt - b.record.updatedAt)
+export const endedFirst = (records: Stored[]) =>
+  records
+    .filter(({ record }) => record.status === 'ended')
+    .sort((a, b) => Number(!!a.record.session) - Number(!!b.record.session) || a.record.updatedAt - b.record.updatedAt)
 
 export interface StreamRecords {
   /** The stream's record, or undefined; throws when the value under its key is not a record of it. */
@@ -69,7 +79,9 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
   function decode(entry: KvEntry): Stored | undefined {
     try {
       const record = normaliseRecord(entry.json(), now())
-      return record && streamKey(record.streamId) === entry.key ? { record, revision: entry.revision, at: entry.created.getTime() } : undefined
+      return record && streamKey(record.streamId) === entry.key
+        ? { record, revision: entry.revision, at: entry.created.getTime() }
+        : undefined
     } catch {
       return undefined
     }
@@ -80,7 +92,8 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
       const entry = await kv.get(streamKey(streamId))
       if (!entry || entry.operation !== 'PUT') return undefined
       const stored = decode(entry)
-      if (!stored || stored.record.streamId !== streamId) throw new Error(`stream state of ${streamId.slice(0, 100)} is not a record of it (revision ${entry.revision})`)
+      if (!stored || stored.record.streamId !== streamId)
+        throw new Error(`stream state of ${streamId.slice(0, 100)} is not a record of it (revision ${entry.revision})`)
       return stored
     },
 
@@ -89,7 +102,11 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
       for await (const entry of await kv.history()) {
         if (entry.operation !== 'PUT') continue
         const stored = decode(entry)
-        if (!stored) log.error('a stream state value is not a stream record; left alone', { key: entry.key, revision: entry.revision })
+        if (!stored)
+          log.error('a stream state value is not a stream record; left alone', {
+            key: entry.key,
+            revision: entry.revision,
+          })
         else if (stored.revision > (out.get(entry.key)?.revision ?? 0)) out.set(entry.key, stored)
       }
       return [...out.values()]
@@ -103,8 +120,16 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
         throw error
       }
       seen.delete(streamId)
-      await thumbs.removeStoredBefore(streamKey(streamId), at)
-        .catch((error) => report.failed('thumbnail-remove', 'cannot remove a forgotten stream\'s thumbnails; the sweep retries', { stream: streamId }, error))
+      await thumbs
+        .removeStoredBefore(streamKey(streamId), at)
+        .catch((error) =>
+          report.failed(
+            'thumbnail-remove',
+            "cannot remove a forgotten stream's thumbnails; the sweep retries",
+            { stream: streamId },
+            error,
+          ),
+        )
       return true
     },
 

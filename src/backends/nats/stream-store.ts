@@ -116,9 +116,15 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
       if (attempt === 0 && (await evict(streamId)) > 0) continue
       // Room made by another instance's eviction is taken by the next stream that comes.
       report.limit('streams_full')
-      log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', { stream: streamId.slice(0, 100), maxStreams })
+      log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', {
+        stream: streamId.slice(0, 100),
+        maxStreams,
+      })
       await thumbs.removeStream(streamKey(streamId)).catch(() => {})
-      throw new StreamLimitError('streams_full', `stream state full: every one of the ${maxStreams} stream records is a live stream`)
+      throw new StreamLimitError(
+        'streams_full',
+        `stream state full: every one of the ${maxStreams} stream records is a live stream`,
+      )
     }
   }
 
@@ -167,8 +173,16 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
       const after = new Set(refsOf(record))
       for (const eventId of before.refs) {
         if (after.has(eventId)) continue
-        await thumbs.remove(streamKey(streamId), eventId)
-          .catch((error) => report.failed('thumbnail-remove', 'cannot remove a replaced thumbnail; it goes with its stream', { stream: streamId }, error))
+        await thumbs
+          .remove(streamKey(streamId), eventId)
+          .catch((error) =>
+            report.failed(
+              'thumbnail-remove',
+              'cannot remove a replaced thumbnail; it goes with its stream',
+              { stream: streamId },
+              error,
+            ),
+          )
       }
       return String(revision)
     },
@@ -184,7 +198,9 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
         if (await records.deleteAt(current)) return true
         if (expected !== undefined) return 'conflict' // replaced between the read and the delete
       }
-      throw new Error(`stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`)
+      throw new Error(
+        `stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`,
+      )
     },
     putThumbnail: thumbnailBudget({ records, kv, thumbs, report, log }),
     async thumbnail(streamId, eventId) {

@@ -27,8 +27,14 @@ export function orphanSweeper(ctx: NatsContext, pageSize: number): (olderThanMs:
   return async function sweep(olderThanMs) {
     const cutoff = ctx.now() - olderThanMs
     const consumer = await jsm.consumers.add(events, {
-      ack_policy: AckPolicy.None, headers_only: true, mem_storage: true, num_replicas: 1, inactive_threshold: 60_000 * 1e6,
-      ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor } : { deliver_policy: DeliverPolicy.All }),
+      ack_policy: AckPolicy.None,
+      headers_only: true,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: 60_000 * 1e6,
+      ...(cursor > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor }
+        : { deliver_policy: DeliverPolicy.All }),
     } as ConsumerConfig)
     const result: SweepResult = { checked: 0, removed: 0 }
     try {
@@ -43,12 +49,18 @@ export function orphanSweeper(ctx: NatsContext, pageSize: number): (olderThanMs:
         const group = readGroup(message.headers)
         if (!group) continue
         result.checked++
-        const left = await Promise.all(group.map((destination) =>
-          jsm.streams.getMessage(deliveries, { last_by_subj: names.delivery(destination, message.streamSeq) })))
+        const left = await Promise.all(
+          group.map((destination) =>
+            jsm.streams.getMessage(deliveries, { last_by_subj: names.delivery(destination, message.streamSeq) }),
+          ),
+        )
         if (left.some((found) => found !== null)) continue
-        await jsm.streams.deleteMessage(events, message.streamSeq, false).then(() => result.removed++, (error: unknown) => {
-          if (!isNotFound(error)) throw error
-        })
+        await jsm.streams.deleteMessage(events, message.streamSeq, false).then(
+          () => result.removed++,
+          (error: unknown) => {
+            if (!isNotFound(error)) throw error
+          },
+        )
       }
       if (end) cursor = 0
     } finally {

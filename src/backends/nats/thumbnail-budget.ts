@@ -24,7 +24,13 @@ export interface ThumbnailBudgetOptions {
   log: Logger
 }
 
-export function thumbnailBudget({ records, kv, thumbs, report, log }: ThumbnailBudgetOptions): StreamStore['putThumbnail'] {
+export function thumbnailBudget({
+  records,
+  kv,
+  thumbs,
+  report,
+  log,
+}: ThumbnailBudgetOptions): StreamStore['putThumbnail'] {
   let fruitlessUntil = 0
 
   /** Frees at least `needed` bytes of ended streams' thumbnails (oldest first); resolves what it freed. */
@@ -72,8 +78,9 @@ export function thumbnailBudget({ records, kv, thumbs, report, log }: ThumbnailB
       if (attempt < 2 && (await freeThumbnailBytes(bytes.byteLength + 64 * 1024, streamId)) === 0) break
     }
     report.limit('thumbnail_bytes')
-    log.warn('thumbnail storage full of live streams\' thumbnails: one is not kept (raise streams.maxThumbnailBytes)', {
-      stream: streamId.slice(0, 100), bytes: bytes.byteLength,
+    log.warn("thumbnail storage full of live streams' thumbnails: one is not kept (raise streams.maxThumbnailBytes)", {
+      stream: streamId.slice(0, 100),
+      bytes: bytes.byteLength,
     })
     return false
   }

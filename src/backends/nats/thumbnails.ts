@@ -59,7 +59,9 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
   const maxPayload = options.nc.info?.max_payload ?? 1024 * 1024
   const chunkBytes = Math.max(1024, Math.min(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, maxPayload - HEADROOM))
   const prefix = (streamKey: string, eventId: string) => `${streamKey}.${eventId}`
-  const purge = async (filter: string) => { await jsm.streams.purge(stream, { filter: bucket.subject(filter) }) }
+  const purge = async (filter: string) => {
+    await jsm.streams.purge(stream, { filter: bucket.subject(filter) })
+  }
 
   async function head(streamKey: string, eventId: string): Promise<ThumbnailHead | undefined> {
     const entry = await kv.get(`${prefix(streamKey, eventId)}.h`)
@@ -78,7 +80,11 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
       const key = prefix(streamKey, eventId)
       const chunks = Math.max(1, Math.ceil(bytes.byteLength / chunkBytes))
       try {
-        await Promise.all(Array.from({ length: chunks }, (_, i) => kv.put(`${key}.${i}`, bytes.subarray(i * chunkBytes, (i + 1) * chunkBytes))))
+        await Promise.all(
+          Array.from({ length: chunks }, (_, i) =>
+            kv.put(`${key}.${i}`, bytes.subarray(i * chunkBytes, (i + 1) * chunkBytes)),
+          ),
+        )
         await kv.put(`${key}.h`, JSON.stringify({ size: bytes.byteLength, chunks } satisfies ThumbnailHead))
         return 'stored'
       } catch (error) {

@@ -17,7 +17,10 @@ interface Candidate {
 }
 
 /** Waiting claims: `nap` until `wake` (or the time, or the signal, or closing). */
-export function waitingRoom(state: { closed: boolean }): { wake(): void; nap(ms: number, signal?: AbortSignal): Promise<void> } {
+export function waitingRoom(state: { closed: boolean }): {
+  wake(): void
+  nap(ms: number, signal?: AbortSignal): Promise<void>
+} {
   const waiters = new Set<() => void>()
   return {
     wake() {
@@ -66,7 +69,10 @@ export function s3Claims(
     if (!state) {
       if (!unreadable.has(`${key} ${got.etag}`)) {
         unreadable.add(`${key} ${got.etag}`)
-        log.error('an object in the S3 queue\'s deliveries is not a delivery; left alone', { bucket: objects.bucket, key })
+        log.error("an object in the S3 queue's deliveries is not a delivery; left alone", {
+          bucket: objects.bucket,
+          key,
+        })
       }
       return undefined
     }
@@ -78,13 +84,18 @@ export function s3Claims(
    * Due deliveries, oldest due first, and when the next one not due yet will be. One event's delivery to one
    * destination is read by its key (one GET, no LIST); one event's deliveries to any destination are listed.
    */
-  async function scan(destination: string | undefined, eventId: string | undefined): Promise<{ due: Candidate[]; wakeAt: number }> {
-    if (destination !== undefined && eventId !== undefined) return sorted([await read(keys.delivery(destination, eventId))])
+  async function scan(
+    destination: string | undefined,
+    eventId: string | undefined,
+  ): Promise<{ due: Candidate[]; wakeAt: number }> {
+    if (destination !== undefined && eventId !== undefined)
+      return sorted([await read(keys.delivery(destination, eventId))])
     const prefix = keys.deliveries(destination)
     const all = (await listAll(ctx, prefix)).filter((object) => keys.parseDelivery(object.key))
     const present = new Set(all.map((object) => object.key))
     for (const key of cache.keys()) if (key.startsWith(prefix) && !present.has(key)) cache.delete(key)
-    const listed = eventId === undefined ? all : all.filter((object) => keys.parseDelivery(object.key)!.eventId === eventId)
+    const listed =
+      eventId === undefined ? all : all.filter((object) => keys.parseDelivery(object.key)!.eventId === eventId)
     return sorted(await mapLimit(listed, ctx.concurrency, (object) => stateAt(object.key, object.etag)))
   }
 
@@ -122,12 +133,15 @@ export function s3Claims(
   }
 
   async function claimDue(
-    destination: string | undefined, eventId: string | undefined, max: number, leaseMs: number,
+    destination: string | undefined,
+    eventId: string | undefined,
+    max: number,
+    leaseMs: number,
   ): Promise<{ claims: Claim[]; wakeAt: number }> {
     const { due, wakeAt } = await scan(destination, eventId)
     const claims: Claim[] = []
     let failure: unknown
-    for (let next = 0; claims.length < max && next < due.length && !queue.closed;) {
+    for (let next = 0; claims.length < max && next < due.length && !queue.closed; ) {
       const batch: Candidate[] = []
       while (batch.length < max - claims.length && next < due.length) {
         const candidate = due[next++]!
@@ -135,7 +149,9 @@ export function s3Claims(
         taking.add(candidate.key)
         batch.push(candidate)
       }
-      const results = await Promise.allSettled(batch.map((candidate) => take(candidate, leaseMs).finally(() => taking.delete(candidate.key))))
+      const results = await Promise.allSettled(
+        batch.map((candidate) => take(candidate, leaseMs).finally(() => taking.delete(candidate.key))),
+      )
       for (const result of results) {
         if (result.status === 'fulfilled') {
           if (result.value) claims.push(result.value)
@@ -164,7 +180,13 @@ export function s3Claims(
 
 function claimOf(state: DeliveryState): Claim {
   return {
-    eventId: state.eventId, destination: state.destination, receivedAt: state.receivedAt, since: state.since,
-    attempts: [...state.attempts], nextAt: state.nextAt, token: state.lease!.token, leaseUntil: state.lease!.until,
+    eventId: state.eventId,
+    destination: state.destination,
+    receivedAt: state.receivedAt,
+    since: state.since,
+    attempts: [...state.attempts],
+    nextAt: state.nextAt,
+    token: state.lease!.token,
+    leaseUntil: state.lease!.until,
   }
 }

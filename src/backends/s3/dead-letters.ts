@@ -8,14 +8,21 @@ import { deadLetterOf, matchesFilter } from '../../queue/dead-letter.ts'
 import type { DeadLetter, DeadLetterFilter } from '../../queue/types.ts'
 import { errorText, landed, listAll, mapLimit, readFramed, readHeader, type S3Context } from './queue-context.ts'
 import type { ListedObject } from './objects.ts'
-import { encodeDelivery, frame, isDeadHeader, newCopyId, newRev, type CopyHeader, type DeliveryState } from './delivery-objects.ts'
+import {
+  encodeDelivery,
+  frame,
+  isDeadHeader,
+  newCopyId,
+  newRev,
+  type CopyHeader,
+  type DeliveryState,
+} from './delivery-objects.ts'
 
 async function listDead(ctx: S3Context, filter: DeadLetterFilter): Promise<ListedObject[]> {
-  return (await listAll(ctx, ctx.keys.deadLetters(filter.destination)))
-    .filter((object) => {
-      const parsed = ctx.keys.parseDead(object.key)
-      return parsed && (filter.eventId === undefined || parsed.eventId === filter.eventId)
-    })
+  return (await listAll(ctx, ctx.keys.deadLetters(filter.destination))).filter((object) => {
+    const parsed = ctx.keys.parseDead(object.key)
+    return parsed && (filter.eventId === undefined || parsed.eventId === filter.eventId)
+  })
 }
 
 export async function listDeadLetters(ctx: S3Context, filter: DeadLetterFilter): Promise<DeadLetter[]> {
@@ -23,12 +30,21 @@ export async function listDeadLetters(ctx: S3Context, filter: DeadLetterFilter):
   const letters = await mapLimit(listed, ctx.concurrency, async (object): Promise<DeadLetter | undefined> => {
     const header = await readHeader(ctx, object.key, isDeadHeader)
     if (!header) return undefined
-    return deadLetterOf(header.meta, {
-      eventId: header.meta.id, destination: header.destination, receivedAt: header.meta.receivedAt,
-      since: header.meta.receivedAt, attempts: header.attempts, nextAt: 0,
-    }, header.deadAt)
+    return deadLetterOf(
+      header.meta,
+      {
+        eventId: header.meta.id,
+        destination: header.destination,
+        receivedAt: header.meta.receivedAt,
+        since: header.meta.receivedAt,
+        attempts: header.attempts,
+        nextAt: 0,
+      },
+      header.deadAt,
+    )
   })
-  return letters.filter((letter): letter is DeadLetter => letter !== undefined && matchesFilter(letter, filter))
+  return letters
+    .filter((letter): letter is DeadLetter => letter !== undefined && matchesFilter(letter, filter))
     .sort((a, b) => a.deadAt - b.deadAt)
 }
 
@@ -48,8 +64,16 @@ export async function replayDeadLetters(ctx: S3Context, filter: DeadLetterFilter
     await objects.put(copyKey, frame({ meta, group: [destination] } satisfies CopyHeader, letter.body))
     const key = keys.delivery(destination, meta.id)
     const state: DeliveryState = {
-      v: 1, eventId: meta.id, destination, copy, group: [destination], receivedAt: meta.receivedAt, since: now(),
-      attempts: [], nextAt: 0, rev: newRev(),
+      v: 1,
+      eventId: meta.id,
+      destination,
+      copy,
+      group: [destination],
+      receivedAt: meta.receivedAt,
+      since: now(),
+      attempts: [],
+      nextAt: 0,
+      rev: newRev(),
     }
     const etag = await objects.put(key, encodeDelivery(state), { ifNoneMatch: '*' })
     const created = etag !== 'conflict' ? { etag, state } : await landed(ctx, key, state.rev)

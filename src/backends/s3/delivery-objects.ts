@@ -70,9 +70,17 @@ export function encodeDelivery(state: DeliveryState): Uint8Array {
 
 export function decodeDelivery(bytes: Uint8Array): DeliveryState | undefined {
   const state = parse(decoder.decode(bytes)) as DeliveryState | undefined
-  const ok = state && state.v === 1 && typeof state.eventId === 'string' && typeof state.destination === 'string' &&
-    typeof state.copy === 'string' && Array.isArray(state.group) && Array.isArray(state.attempts) &&
-    typeof state.receivedAt === 'number' && typeof state.since === 'number' && typeof state.nextAt === 'number' &&
+  const ok =
+    state &&
+    state.v === 1 &&
+    typeof state.eventId === 'string' &&
+    typeof state.destination === 'string' &&
+    typeof state.copy === 'string' &&
+    Array.isArray(state.group) &&
+    Array.isArray(state.attempts) &&
+    typeof state.receivedAt === 'number' &&
+    typeof state.since === 'number' &&
+    typeof state.nextAt === 'number' &&
     (state.lease === undefined || (typeof state.lease.token === 'string' && typeof state.lease.until === 'number'))
   return ok ? state : undefined
 }
@@ -120,12 +128,20 @@ export function isCopyHeader(header: unknown): header is CopyHeader {
 
 export function isDeadHeader(header: unknown): header is DeadHeader {
   const h = header as DeadHeader
-  return !!h && isMeta(h.meta) && typeof h.destination === 'string' && typeof h.deadAt === 'number' && Array.isArray(h.attempts)
+  return (
+    !!h &&
+    isMeta(h.meta) &&
+    typeof h.destination === 'string' &&
+    typeof h.deadAt === 'number' &&
+    Array.isArray(h.attempts)
+  )
 }
 
 function isMeta(meta: unknown): meta is EventMeta {
   const m = meta as EventMeta
-  return !!m && typeof m.id === 'string' && typeof m.type === 'string' && typeof m.receivedAt === 'number' && hasBodyCheck(m)
+  return (
+    !!m && typeof m.id === 'string' && typeof m.type === 'string' && typeof m.receivedAt === 'number' && hasBodyCheck(m)
+  )
 }
 
 export function metaOf(event: HookEvent): EventMeta {
@@ -135,7 +151,8 @@ export function metaOf(event: HookEvent): EventMeta {
 
 /** The event as `put` took it: metadata, body and, for JSON hooks, the parsed `data`; the body's hash checked. */
 export async function eventFrom(meta: EventMeta, body: Uint8Array): Promise<HookEvent> {
-  if (!bodyMatches(meta, body)) throw new Error(`the S3 queue's copy of event ${meta.id} is corrupt (its body hash differs)`)
+  if (!bodyMatches(meta, body))
+    throw new Error(`the S3 queue's copy of event ${meta.id} is corrupt (its body hash differs)`)
   return loadedEvent(meta, body)
 }
 

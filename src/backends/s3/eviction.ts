@@ -67,13 +67,22 @@ export interface S3EvictionOptions {
 }
 
 /** Ended streams, in the order they give up their place: those that never went live first, then oldest change first. */
-const endedFirst = (stored: S3Stored[]) => stored
-  .filter(({ record }) => record.status === 'ended')
-  .sort((a, b) => Number(!!a.record.session) - Number(!!b.record.session) || a.record.updatedAt - b.record.updatedAt)
+const endedFirst = (stored: S3Stored[]) =>
+  stored
+    .filter(({ record }) => record.status === 'ended')
+    .sort((a, b) => Number(!!a.record.session) - Number(!!b.record.session) || a.record.updatedAt - b.record.updatedAt)
 
 const oldestFirst = (listed: readonly ListedObject[]) => [...listed].sort((a, b) => a.lastModified - b.lastModified)
 
-export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs }: S3EvictionOptions): S3Eviction {
+export function s3Eviction({
+  records,
+  thumbs,
+  report,
+  log,
+  now,
+  maxStreams,
+  keepEndedMs,
+}: S3EvictionOptions): S3Eviction {
   const batch = Math.min(MAX_BATCH, Math.max(1, Math.ceil(maxStreams / 100)))
   let fruitlessUntil = 0
   /** The records counted at `at`, plus the streams admitted here since. */
@@ -83,7 +92,13 @@ export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keep
   let slice = Math.floor(now() / 60_000)
 
   /** Evicts up to `want` ended streams (never `except`); resolves how many went. */
-  async function evict(listed: readonly ListedObject[], want: number, reads: number, deadline: number, except?: string): Promise<number> {
+  async function evict(
+    listed: readonly ListedObject[],
+    want: number,
+    reads: number,
+    deadline: number,
+    except?: string,
+  ): Promise<number> {
     if (Date.now() < fruitlessUntil) return 0
     const known = await records.load(oldestFirst(listed), { budget: reads, deadline })
     let evicted = 0
@@ -115,9 +130,15 @@ export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keep
       const want = Math.min(MAX_BATCH, Math.max(batch, listed.length - maxStreams + 1))
       if ((await evict(listed, want, EXAMINE_READS, Infinity, streamId)) > 0) return
       report.limit('streams_full')
-      log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', { stream: streamId.slice(0, 100), maxStreams })
+      log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', {
+        stream: streamId.slice(0, 100),
+        maxStreams,
+      })
       await thumbs.removeStoredBefore(streamKey(streamId), Infinity).catch(() => {}) // the sweep takes what is left
-      throw new StreamLimitError('streams_full', `stream state full: every one of the ${maxStreams} stream records is a live stream`)
+      throw new StreamLimitError(
+        'streams_full',
+        `stream state full: every one of the ${maxStreams} stream records is a live stream`,
+      )
     },
 
     async sweep({ deadline = Infinity } = {}) {
@@ -125,8 +146,9 @@ export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keep
       records.retain(listed)
       const cutoff = now() - keepEndedMs
       const old = oldestFirst(listed.filter((object) => object.lastModified < cutoff + CLOCK_SLACK_MS))
-      const due = endedFirst(await records.load(old, { budget: SWEEP_READS, deadline }))
-        .filter(({ record }) => record.updatedAt < cutoff)
+      const due = endedFirst(await records.load(old, { budget: SWEEP_READS, deadline })).filter(
+        ({ record }) => record.updatedAt < cutoff,
+      )
       const gone = new Set<string>()
       for (const stored of due.slice(0, SWEEP_DELETES)) {
         if (Date.now() >= deadline) break
@@ -141,7 +163,12 @@ export function s3Eviction({ records, thumbs, report, log, now, maxStreams, keep
       }
       if (Date.now() < deadline) {
         const withRecord = new Set(left.map((object) => records.hashOf(object.key)))
-        const removed = await thumbs.sweepLoose(SLICES[slice++ % SLICES.length]!, withRecord, now() - LOOSE_GRACE_MS, deadline)
+        const removed = await thumbs.sweepLoose(
+          SLICES[slice++ % SLICES.length]!,
+          withRecord,
+          now() - LOOSE_GRACE_MS,
+          deadline,
+        )
         if (removed > 0) log.info('removed thumbnails of streams with no record', { thumbnails: removed })
       }
       return gone.size

@@ -10,7 +10,16 @@
  */
 import type { Claim, Queue } from '../../queue/types.ts'
 import { endHeld, errorText, landed, lost, readFramed, type Held, type S3Context } from './queue-context.ts'
-import { decodeDelivery, encodeDelivery, eventFrom, frame, isCopyHeader, newRev, type DeadHeader, type DeliveryState } from './delivery-objects.ts'
+import {
+  decodeDelivery,
+  encodeDelivery,
+  eventFrom,
+  frame,
+  isCopyHeader,
+  newRev,
+  type DeadHeader,
+  type DeliveryState,
+} from './delivery-objects.ts'
 
 export type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 
@@ -44,11 +53,16 @@ export function s3HeldClaims(ctx: S3Context): HeldClaims {
   async function dropCopyIfDone(state: DeliveryState): Promise<void> {
     try {
       const others = state.group.filter((destination) => destination !== state.destination)
-      const refs = await Promise.all(others.map((destination) => objects.get(keys.delivery(destination, state.eventId))))
+      const refs = await Promise.all(
+        others.map((destination) => objects.get(keys.delivery(destination, state.eventId))),
+      )
       if (refs.some((got) => got && (decodeDelivery(got.body)?.copy ?? state.copy) === state.copy)) return
       await objects.delete(keys.copy(state.eventId, state.copy))
     } catch (error) {
-      log.warn('cannot remove a finished event from the S3 queue; a sweep removes it later', { id: state.eventId, error: errorText(error) })
+      log.warn('cannot remove a finished event from the S3 queue; a sweep removes it later', {
+        id: state.eventId,
+        error: errorText(error),
+      })
     }
   }
 
@@ -58,10 +72,16 @@ export function s3HeldClaims(ctx: S3Context): HeldClaims {
       const copy = await readFramed(ctx, keys.copy(found.state.eventId, found.state.copy), isCopyHeader)
       if (!copy) {
         // Only if someone removed it by hand (or a lifecycle rule): nothing can be delivered.
-        log.error('a delivery whose event is gone from the S3 queue; dropped', { id: claim.eventId, destination: claim.destination, copy: found.state.copy })
+        log.error('a delivery whose event is gone from the S3 queue; dropped', {
+          id: claim.eventId,
+          destination: claim.destination,
+          copy: found.state.copy,
+        })
         if ((await objects.delete(found.key, found.etag)) === 'deleted') cache.delete(found.key)
         endHeld(ctx, claim.token, found)
-        throw new Error(`event ${claim.eventId} is not in the S3 queue any more; its delivery to ${claim.destination} was dropped`)
+        throw new Error(
+          `event ${claim.eventId} is not in the S3 queue any more; its delivery to ${claim.destination} was dropped`,
+        )
       }
       return eventFrom(copy.header.meta, copy.body)
     },
@@ -86,7 +106,12 @@ export function s3HeldClaims(ctx: S3Context): HeldClaims {
     async retry(claim, at, attempt) {
       const found = holder(claim)
       const { lease: _lease, ...rest } = found.state
-      await rewrite(claim, found, { ...rest, attempts: attempt ? [...rest.attempts, attempt] : rest.attempts, nextAt: at, rev: newRev() })
+      await rewrite(claim, found, {
+        ...rest,
+        attempts: attempt ? [...rest.attempts, attempt] : rest.attempts,
+        nextAt: at,
+        rev: newRev(),
+      })
       endHeld(ctx, claim.token, found)
       if (at <= now()) ctx.wake()
     },
@@ -98,9 +123,12 @@ export function s3HeldClaims(ctx: S3Context): HeldClaims {
       let written: string | undefined
       if (copy) {
         const header: DeadHeader = { meta: copy.header.meta, destination: claim.destination, deadAt: now(), attempts }
-        written = await objects.put(deadKey, frame(header, copy.body)) as string
+        written = (await objects.put(deadKey, frame(header, copy.body))) as string
       } else {
-        log.error('a dead delivery whose event is gone from the S3 queue; no dead letter kept', { id: claim.eventId, destination: claim.destination })
+        log.error('a dead delivery whose event is gone from the S3 queue; no dead letter kept', {
+          id: claim.eventId,
+          destination: claim.destination,
+        })
       }
       const outcome = await objects.delete(found.key, found.etag) // 'missing': as for ack, done
       endHeld(ctx, claim.token, found)

@@ -50,7 +50,7 @@ export function s3QueueKeys(prefix = 'hookcast'): S3QueueKeys {
     const parts = key.slice(dir.length).split('/')
     if (parts.length !== 2) return undefined
     const [a, b] = parts.map(decodeSegment)
-    return a && b ? [a, b] as const : undefined
+    return a && b ? ([a, b] as const) : undefined
   }
   const deliveryParts = two(`${root}deliveries/`)
   const copyParts = two(`${root}events/`)
@@ -58,7 +58,8 @@ export function s3QueueKeys(prefix = 'hookcast'): S3QueueKeys {
   return {
     root,
     delivery: (destination, eventId) => `${root}deliveries/${encodeSegment(destination)}/${encodeSegment(eventId)}`,
-    deliveries: (destination) => `${root}deliveries/${destination === undefined ? '' : `${encodeSegment(destination)}/`}`,
+    deliveries: (destination) =>
+      `${root}deliveries/${destination === undefined ? '' : `${encodeSegment(destination)}/`}`,
     parseDelivery(key) {
       const parts = deliveryParts(key)
       return parts && { destination: parts[0], eventId: parts[1] }

@@ -106,7 +106,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export function s3Objects(connection: S3Connection): Objects {
   if (!connection.bucket) throw new Error('[s3] a bucket is required')
-  if (connection.accessKeyId === undefined !== (connection.secretAccessKey === undefined)) {
+  if ((connection.accessKeyId === undefined) !== (connection.secretAccessKey === undefined)) {
     throw new Error('[s3] accessKeyId and secretAccessKey go together')
   }
   const timeout = connection.requestTimeoutMs ?? 10_000
@@ -115,25 +115,31 @@ export function s3Objects(connection: S3Connection): Objects {
 
   /** Loads the SDK and builds the client on first use; a failed load is tried again next time. */
   function client(): Promise<{ sdk: Sdk; s3: S3Client }> {
-    loading ??= import('@aws-sdk/client-s3').then((sdk) => ({
-      sdk,
-      s3: new sdk.S3Client({
-        region: connection.region ?? 'us-east-1',
-        ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
-        forcePathStyle: connection.forcePathStyle ?? connection.endpoint !== undefined,
-        ...(connection.profile ? { profile: connection.profile } : {}),
-        ...(connection.accessKeyId && connection.secretAccessKey
-          ? { credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey } }
-          : {}),
-        // As the s3 sink: no trailing CRC checksums, which S3-compatible stores often reject.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: Math.min(5_000, timeout), requestTimeout: timeout, throwOnRequestTimeout: true },
-      }),
-    })).catch((error) => {
-      loading = undefined
-      throw error
-    })
+    loading ??= import('@aws-sdk/client-s3')
+      .then((sdk) => ({
+        sdk,
+        s3: new sdk.S3Client({
+          region: connection.region ?? 'us-east-1',
+          ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
+          forcePathStyle: connection.forcePathStyle ?? connection.endpoint !== undefined,
+          ...(connection.profile ? { profile: connection.profile } : {}),
+          ...(connection.accessKeyId && connection.secretAccessKey
+            ? { credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey } }
+            : {}),
+          // As the s3 sink: no trailing CRC checksums, which S3-compatible stores often reject.
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+          requestHandler: {
+            connectionTimeout: Math.min(5_000, timeout),
+            requestTimeout: timeout,
+            throwOnRequestTimeout: true,
+          },
+        }),
+      }))
+      .catch((error) => {
+        loading = undefined
+        throw error
+      })
     return loading
   }
 
@@ -161,7 +167,9 @@ export function s3Objects(connection: S3Connection): Objects {
     async get(key, range) {
       const { sdk, s3 } = await client()
       try {
-        const out = await s3.send(new sdk.GetObjectCommand({ Bucket, Key: key, ...(range ? { Range: `bytes=0-${range.bytes - 1}` } : {}) }))
+        const out = await s3.send(
+          new sdk.GetObjectCommand({ Bucket, Key: key, ...(range ? { Range: `bytes=0-${range.bytes - 1}` } : {}) }),
+        )
         return {
           body: await out.Body!.transformToByteArray(),
           etag: quoteEtag(out.ETag ?? ''),
@@ -175,12 +183,18 @@ export function s3Objects(connection: S3Connection): Objects {
     async put(key, body, condition) {
       const { sdk, s3 } = await client()
       const send = async () => {
-        const out = await s3.send(new sdk.PutObjectCommand({
-          Bucket, Key: key, Body: body, ContentType: 'application/octet-stream',
-          ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
-          ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : {}),
-        }))
-        if (!out.ETag) throw new Error(`[s3] the store answered a write of ${key} without an ETag; the S3 queue needs one`)
+        const out = await s3.send(
+          new sdk.PutObjectCommand({
+            Bucket,
+            Key: key,
+            Body: body,
+            ContentType: 'application/octet-stream',
+            ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
+            ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : {}),
+          }),
+        )
+        if (!out.ETag)
+          throw new Error(`[s3] the store answered a write of ${key} without an ETag; the S3 queue needs one`)
         return quoteEtag(out.ETag)
       }
       if (!condition) return send()
@@ -202,13 +216,22 @@ export function s3Objects(connection: S3Connection): Objects {
         const page = await s3.send(new sdk.ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token }))
         for (const item of page.Contents ?? []) {
           if (item.Key === undefined) continue
-          yield { key: item.Key, etag: quoteEtag(item.ETag ?? ''), size: item.Size ?? 0, lastModified: item.LastModified?.getTime() ?? 0 }
+          yield {
+            key: item.Key,
+            etag: quoteEtag(item.ETag ?? ''),
+            size: item.Size ?? 0,
+            lastModified: item.LastModified?.getTime() ?? 0,
+          }
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)
     },
     close() {
-      if (loading) loading.then(({ s3 }) => s3.destroy(), () => {})
+      if (loading)
+        loading.then(
+          ({ s3 }) => s3.destroy(),
+          () => {},
+        )
     },
   }
 }

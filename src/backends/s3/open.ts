@@ -28,7 +28,9 @@ export const s3Backend: BackendKind<S3SpoolConfig> = {
       async problems() {
         const support = await queue.probe().catch((error: Error) => error)
         if (support instanceof Error) return [`bucket ${spool.bucket} not reachable: ${support.message}`]
-        return Object.values(support).every(Boolean) ? [] : [`bucket ${spool.bucket} does not honour conditional writes`]
+        return Object.values(support).every(Boolean)
+          ? []
+          : [`bucket ${spool.bucket} does not honour conditional writes`]
       },
       async close() {
         await queue.close()
@@ -57,15 +59,21 @@ async function checkS3(_config: Config, spool: S3SpoolConfig): Promise<BackendCh
   try {
     const support = await queue.probe()
     const yesNo = (ok: boolean) => (ok ? 'yes' : 'NO')
-    const summary = `spool: s3://${spool.bucket}/${spool.prefix}/: conditional create ${yesNo(support.createIfAbsent)}, ` +
+    const summary =
+      `spool: s3://${spool.bucket}/${spool.prefix}/: conditional create ${yesNo(support.createIfAbsent)}, ` +
       `replace ${yesNo(support.replaceIfMatch)}, delete ${yesNo(support.deleteIfMatch)}`
-    const problems = Object.values(support).every(Boolean) ? [] : [
-      `spool: bucket ${spool.bucket} does not honour conditional writes (If-None-Match / If-Match): two invocations ` +
-        'could deliver one event twice',
-    ]
+    const problems = Object.values(support).every(Boolean)
+      ? []
+      : [
+          `spool: bucket ${spool.bucket} does not honour conditional writes (If-None-Match / If-Match): two invocations ` +
+            'could deliver one event twice',
+        ]
     return { summary, problems }
   } catch (error) {
-    return { summary: `spool: s3://${spool.bucket}: NOT REACHABLE`, problems: [`spool: cannot use s3://${spool.bucket}: ${(error as Error).message}`] }
+    return {
+      summary: `spool: s3://${spool.bucket}: NOT REACHABLE`,
+      problems: [`spool: cannot use s3://${spool.bucket}: ${(error as Error).message}`],
+    }
   } finally {
     await queue.close()
   }

@@ -13,7 +13,15 @@
 import type { HookEvent } from '../../events/types.ts'
 import { QueueFullError, type PutOptions, type Queue } from '../../queue/types.ts'
 import { errorText, landed, type S3Context } from './queue-context.ts'
-import { encodeDelivery, frame, metaOf, newCopyId, newRev, type CopyHeader, type DeliveryState } from './delivery-objects.ts'
+import {
+  encodeDelivery,
+  frame,
+  metaOf,
+  newCopyId,
+  newRev,
+  type CopyHeader,
+  type DeliveryState,
+} from './delivery-objects.ts'
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
@@ -22,7 +30,11 @@ export function s3Put(ctx: S3Context): Queue['put'] {
   const { keys, objects, log, now, windowMs } = ctx
   const putting = new Map<string, Promise<{ duplicate: boolean }>>()
 
-  async function putOnce(event: HookEvent, destinations: readonly string[], notBefore: number): Promise<{ duplicate: boolean }> {
+  async function putOnce(
+    event: HookEvent,
+    destinations: readonly string[],
+    notBefore: number,
+  ): Promise<{ duplicate: boolean }> {
     const copy = newCopyId(event.receivedAt)
     const copyKey = keys.copy(event.id, copy)
     const group = [...new Set(destinations)]
@@ -34,18 +46,28 @@ export function s3Put(ctx: S3Context): Queue['put'] {
       await objects.delete(copyKey).catch(() => {}) // else swept as an orphan
       return { duplicate: true }
     }
-    const results = await Promise.all(group.map(async (destination) => {
-      const key = keys.delivery(destination, event.id)
-      const state: DeliveryState = {
-        v: 1, eventId: event.id, destination, copy, group, receivedAt: event.receivedAt, since: event.receivedAt,
-        attempts: [], nextAt: notBefore, rev: newRev(),
-      }
-      const etag = await objects.put(key, encodeDelivery(state), { ifNoneMatch: '*' })
-      // Pending already (a repeat), unless the refused write is a retry of this very one (see `landed`).
-      const created = etag !== 'conflict' ? { etag, state } : await landed(ctx, key, state.rev)
-      if (created) ctx.cache.set(key, created)
-      return created !== undefined
-    }))
+    const results = await Promise.all(
+      group.map(async (destination) => {
+        const key = keys.delivery(destination, event.id)
+        const state: DeliveryState = {
+          v: 1,
+          eventId: event.id,
+          destination,
+          copy,
+          group,
+          receivedAt: event.receivedAt,
+          since: event.receivedAt,
+          attempts: [],
+          nextAt: notBefore,
+          rev: newRev(),
+        }
+        const etag = await objects.put(key, encodeDelivery(state), { ifNoneMatch: '*' })
+        // Pending already (a repeat), unless the refused write is a retry of this very one (see `landed`).
+        const created = etag !== 'conflict' ? { etag, state } : await landed(ctx, key, state.rev)
+        if (created) ctx.cache.set(key, created)
+        return created !== undefined
+      }),
+    )
     const added = results.filter(Boolean).length
     if (added === 0) await objects.delete(copyKey).catch(() => {})
     // Only now: a put that dies before this point is completed by the hook's repeat, not taken for done.
@@ -54,13 +76,23 @@ export function s3Put(ctx: S3Context): Queue['put'] {
     return { duplicate: added === 0 }
   }
 
-  async function put(event: HookEvent, destinations: readonly string[], putOptions: PutOptions = {}): Promise<{ duplicate: boolean }> {
+  async function put(
+    event: HookEvent,
+    destinations: readonly string[],
+    putOptions: PutOptions = {},
+  ): Promise<{ duplicate: boolean }> {
     if (ctx.state.closed) throw new QueueFullError('queue is closed')
     if (destinations.length === 0) return { duplicate: false }
     const earlier = putting.get(event.id)
     if (earlier) {
       // An identical put under way: answered once it is durable; put instead if it fails.
-      if (await earlier.then(() => true, () => false)) return { duplicate: true }
+      if (
+        await earlier.then(
+          () => true,
+          () => false,
+        )
+      )
+        return { duplicate: true }
       return put(event, destinations, putOptions)
     }
     const work = putOnce(event, destinations, putOptions.notBefore ?? 0).catch((error: unknown) => {

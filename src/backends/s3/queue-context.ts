@@ -7,7 +7,14 @@ import type { Logger } from '../../log.ts'
 import { LeaseLostError, type Claim } from '../../queue/types.ts'
 import type { S3QueueKeys } from './keys.ts'
 import type { ListedObject, Objects } from './objects.ts'
-import { HEADER_PROBE_BYTES, decodeDelivery, encodeDelivery, newRev, unframe, type DeliveryState } from './delivery-objects.ts'
+import {
+  HEADER_PROBE_BYTES,
+  decodeDelivery,
+  encodeDelivery,
+  newRev,
+  unframe,
+  type DeliveryState,
+} from './delivery-objects.ts'
 
 /** A claim this process holds: the delivery's key, the ETag of its lease write, and the state written. */
 export interface Held {
@@ -48,24 +55,35 @@ export async function listAll(ctx: S3Context, prefix: string): Promise<ListedObj
  * write) refuses the retry because the first attempt changed the object. Every write carries a unique `rev`, so
  * reading the object tells whether the current version is this write.
  */
-export async function landed(ctx: S3Context, key: string, rev: string): Promise<{ etag: string; state: DeliveryState } | undefined> {
+export async function landed(
+  ctx: S3Context,
+  key: string,
+  rev: string,
+): Promise<{ etag: string; state: DeliveryState } | undefined> {
   const got = await ctx.objects.get(key)
   const state = got && decodeDelivery(got.body)
   return got && state && state.rev === rev ? { etag: got.etag, state } : undefined
 }
 
 export async function readFramed<H>(
-  ctx: S3Context, key: string, valid: (header: unknown) => header is H,
+  ctx: S3Context,
+  key: string,
+  valid: (header: unknown) => header is H,
 ): Promise<{ header: H; body: Uint8Array; etag: string } | undefined> {
   const got = await ctx.objects.get(key)
   if (!got) return undefined
   const framed = unframe<H>(got.body)
-  if (!framed || 'needed' in framed || !valid(framed.header)) throw new Error(`s3://${ctx.objects.bucket}/${key} is not an object of the S3 queue`)
+  if (!framed || 'needed' in framed || !valid(framed.header))
+    throw new Error(`s3://${ctx.objects.bucket}/${key} is not an object of the S3 queue`)
   return { header: framed.header, body: framed.body, etag: got.etag }
 }
 
 /** A framed object's header, reading only its first bytes. */
-export async function readHeader<H>(ctx: S3Context, key: string, valid: (header: unknown) => header is H): Promise<H | undefined> {
+export async function readHeader<H>(
+  ctx: S3Context,
+  key: string,
+  valid: (header: unknown) => header is H,
+): Promise<H | undefined> {
   let got = await ctx.objects.get(key, { bytes: HEADER_PROBE_BYTES })
   let framed = got && unframe<H>(got.body)
   if (framed && 'needed' in framed) {

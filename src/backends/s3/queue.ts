@@ -95,7 +95,11 @@ export async function openS3Queue(options: S3QueueOptions): Promise<S3Queue> {
 
   return {
     put: s3Put(ctx),
-    claim: s3Claims(ctx, { pollMs: Math.max(10, options.pollMs ?? 1_000), nap: room.nap, beforeClaim: sweeper.maybeSweep }),
+    claim: s3Claims(ctx, {
+      pollMs: Math.max(10, options.pollMs ?? 1_000),
+      nap: room.nap,
+      beforeClaim: sweeper.maybeSweep,
+    }),
     ...s3HeldClaims(ctx),
     deadLetters: (filter = {}) => listDeadLetters(ctx, filter),
     replay: (filter = {}) => replayDeadLetters(ctx, filter),

@@ -33,7 +33,11 @@ export function s3SigningKeyStore(options: S3SigningKeyOptions): SigningKeyStore
           return stored.slice()
         }
         // Absent: create it; there but unusable: replace exactly what was read. Then read back whichever won.
-        await objects.put(key, new TextEncoder().encode(toBase64(newSigningKey())), got ? { ifMatch: got.etag } : { ifNoneMatch: '*' })
+        await objects.put(
+          key,
+          new TextEncoder().encode(toBase64(newSigningKey())),
+          got ? { ifMatch: got.etag } : { ifNoneMatch: '*' },
+        )
       }
       throw new Error(`cannot read back the thumbnail-link signing key in s3://${objects.bucket}/${key}`)
     },

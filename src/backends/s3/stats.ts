@@ -9,7 +9,9 @@ import type { ListedObject } from './objects.ts'
 
 export async function s3QueueStats(ctx: S3Context): Promise<QueueStats> {
   const { keys, now } = ctx
-  const [copies, deliveries, dead] = await Promise.all([keys.copies(), keys.deliveries(), keys.deadLetters()].map((prefix) => listAll(ctx, prefix)))
+  const [copies, deliveries, dead] = await Promise.all(
+    [keys.copies(), keys.deliveries(), keys.deadLetters()].map((prefix) => listAll(ctx, prefix)),
+  )
   const destinations: Record<string, number> = Object.create(null)
   for (const object of deliveries!) {
     const parsed = keys.parseDelivery(object.key)

@@ -86,7 +86,9 @@ export function s3Records({ objects, root, now, report, removeThumbnails, maxKno
     if (!got) return undefined
     const decoded = decode(got.body)
     if (!decoded || (streamId !== undefined && decoded.record.streamId !== streamId)) {
-      throw new Error(`stream state s3://${objects.bucket}/${key} is not a record${streamId ? ` of ${streamId.slice(0, 100)}` : ''}`)
+      throw new Error(
+        `stream state s3://${objects.bucket}/${key} is not a record${streamId ? ` of ${streamId.slice(0, 100)}` : ''}`,
+      )
     }
     return { key, ...decoded, etag: got.etag, lastModified: got.lastModified }
   }
@@ -118,13 +120,15 @@ export function s3Records({ objects, root, now, report, removeThumbnails, maxKno
         else if (toRead.length < budget) toRead.push(index)
       })
       for (let i = 0; i < toRead.length && Date.now() < deadline; i += CONCURRENCY) {
-        await Promise.all(toRead.slice(i, i + CONCURRENCY).map(async (index) => {
-          // Not a record (another tool's object under the prefix): left alone, as the listing leaves it.
-          const stored = await read(listed[index]!.key).catch(() => undefined)
-          if (!stored) return
-          keep(stored)
-          out[index] = stored
-        }))
+        await Promise.all(
+          toRead.slice(i, i + CONCURRENCY).map(async (index) => {
+            // Not a record (another tool's object under the prefix): left alone, as the listing leaves it.
+            const stored = await read(listed[index]!.key).catch(() => undefined)
+            if (!stored) return
+            keep(stored)
+            out[index] = stored
+          }),
+        )
       }
       return out.filter((stored): stored is S3Stored => stored !== undefined)
     },
@@ -140,7 +144,13 @@ export function s3Records({ objects, root, now, report, removeThumbnails, maxKno
       known.delete(stored.key)
       // S3's times are whole seconds, rounded differently by HEAD and LIST on some stores: a second of slack.
       await removeThumbnails(stored.key.slice(prefix.length), stored.lastModified + 1_000).catch((error) =>
-        report.failed('thumbnail-remove', 'cannot remove a forgotten stream\'s thumbnails; the sweep retries', { stream: stored.record.streamId }, error))
+        report.failed(
+          'thumbnail-remove',
+          "cannot remove a forgotten stream's thumbnails; the sweep retries",
+          { stream: stored.record.streamId },
+          error,
+        ),
+      )
       // 'missing' counts as done: this delete landed before a retry of it was refused (or another's did).
       return true
     },

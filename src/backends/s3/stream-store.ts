@@ -80,11 +80,17 @@ export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore 
   const root = trimmed ? `${trimmed}/` : ''
   const report = storeReport(log, options)
   const records = s3Records({
-    objects, root, now, report, maxKnown: maxStreams + 1_024,
+    objects,
+    root,
+    now,
+    report,
+    maxKnown: maxStreams + 1_024,
     removeThumbnails: (hash, until) => thumbs.removeStoredBefore(hash, until),
   })
   const thumbs = s3Thumbnails({
-    objects, root, spare: Math.max(0, options.spareThumbnails ?? 8),
+    objects,
+    root,
+    spare: Math.max(0, options.spareThumbnails ?? 8),
     async referenced(streamId) {
       const record = (await records.read(records.key(streamId), streamId).catch(() => undefined))?.record
       return [record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId]
@@ -96,7 +102,7 @@ export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore 
   return {
     async get(streamId) {
       const stored = await records.read(records.key(streamId), streamId)
-      return stored && { record: stored.record, revision: stored.etag } satisfies VersionedRecord
+      return stored && ({ record: stored.record, revision: stored.etag } satisfies VersionedRecord)
     },
 
     async put(streamId, record, expected) {
@@ -105,7 +111,11 @@ export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore 
       record.updatedAt = now()
       const key = records.key(streamId)
       const rev = crypto.randomUUID()
-      const etag = await objects.put(key, encoder.encode(JSON.stringify({ rev, record })), expected === null ? { ifNoneMatch: '*' } : { ifMatch: expected })
+      const etag = await objects.put(
+        key,
+        encoder.encode(JSON.stringify({ rev, record })),
+        expected === null ? { ifNoneMatch: '*' } : { ifMatch: expected },
+      )
       if (etag !== 'conflict') return etag
       // Refused: another writer came first, unless this very write landed before a retry of it was refused.
       const stored = await records.read(key).catch(() => undefined)
@@ -128,7 +138,9 @@ export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore 
         if (expected !== undefined) return 'conflict'
         // changed meanwhile: delete whatever it is now
       }
-      throw new Error(`stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`)
+      throw new Error(
+        `stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`,
+      )
     },
 
     async putThumbnail(ref, bytes) {

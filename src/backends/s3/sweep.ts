@@ -20,9 +20,11 @@ async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3SweepRe
   const old = (await listAll(ctx, keys.copies())).filter((object) => object.lastModified < cutoff)
   await mapLimit(old, ctx.concurrency, async (object) => {
     const parsed = keys.parseCopy(object.key)
-    const header = parsed && await readHeader(ctx, object.key, isCopyHeader)
+    const header = parsed && (await readHeader(ctx, object.key, isCopyHeader))
     if (!parsed || !header) return
-    const refs = await Promise.all(header.group.map((destination) => objects.get(keys.delivery(destination, parsed.eventId))))
+    const refs = await Promise.all(
+      header.group.map((destination) => objects.get(keys.delivery(destination, parsed.eventId))),
+    )
     if (refs.some((got) => got && (decodeDelivery(got.body)?.copy ?? parsed.copy) === parsed.copy)) return
     await objects.delete(object.key)
     result.copies++
@@ -32,7 +34,8 @@ async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3SweepRe
     // Only that version: a marker written again meanwhile stays. 'missing': gone already (a retried delete).
     if ((await objects.delete(object.key, object.etag)) !== 'conflict') result.markers++
   })
-  if (result.copies > 0) ctx.log.warn('removed event copies that no delivery referred to from the S3 queue', { ...result })
+  if (result.copies > 0)
+    ctx.log.warn('removed event copies that no delivery referred to from the S3 queue', { ...result })
   return result
 }
 
@@ -51,7 +54,10 @@ export function s3Sweeper(ctx: S3Context, settings: { orphanAgeMs: number; sweep
   let sweeping: Promise<S3SweepResult> | undefined
   let nextSweepAt = now() + sweepEveryMs
   return {
-    sweep: () => sweeping ??= sweepOnce(ctx, orphanAgeMs).finally(() => { sweeping = undefined }),
+    sweep: () =>
+      (sweeping ??= sweepOnce(ctx, orphanAgeMs).finally(() => {
+        sweeping = undefined
+      })),
     maybeSweep() {
       if (sweepEveryMs <= 0 || sweeping || now() < nextSweepAt) return
       nextSweepAt = now() + sweepEveryMs
@@ -60,7 +66,9 @@ export function s3Sweeper(ctx: S3Context, settings: { orphanAgeMs: number; sweep
           log.warn('cannot sweep the S3 queue; trying again later', { error: errorText(error) })
           return { copies: 0, markers: 0 }
         })
-        .finally(() => { sweeping = undefined })
+        .finally(() => {
+          sweeping = undefined
+        })
     },
     running: () => sweeping,
   }

@@ -62,7 +62,8 @@ export function s3Thumbnails({ objects, root, spare, referenced, hasRecord }: S3
       // The record's two and `spare` others, the one just put among them (the record is about to refer to it).
       const refs = new Set((await referenced(streamId)).filter((id) => id !== undefined).map((id) => key(streamId, id)))
       const added = key(streamId, ref.eventId)
-      const others = kept.filter((object) => !refs.has(object.key) && object.key !== added)
+      const others = kept
+        .filter((object) => !refs.has(object.key) && object.key !== added)
         .sort((a, b) => a.lastModified - b.lastModified || (a.key < b.key ? -1 : 1))
       const room = Math.max(0, spare - (refs.has(added) ? 0 : 1))
       for (const object of others.slice(0, Math.max(0, others.length - room))) await objects.delete(object.key)
@@ -73,7 +74,8 @@ export function s3Thumbnails({ objects, root, spare, referenced, hasRecord }: S3
     },
 
     async removeStoredBefore(hash, until) {
-      for (const object of await listed(folder(hash))) if (object.lastModified <= until) await objects.delete(object.key)
+      for (const object of await listed(folder(hash)))
+        if (object.lastModified <= until) await objects.delete(object.key)
     },
 
     async sweepLoose(slice, withRecord, before, deadline) {
@@ -81,7 +83,7 @@ export function s3Thumbnails({ objects, root, spare, referenced, hasRecord }: S3
       for (const object of await listed(`${base}${slice}`)) {
         const hash = object.key.slice(base.length).split('/')[0]!
         if (withRecord.has(hash) || object.lastModified > before) continue
-        loose.set(hash, [...loose.get(hash) ?? [], object])
+        loose.set(hash, [...(loose.get(hash) ?? []), object])
       }
       let removed = 0
       for (const [hash, objectsOf] of loose) {

@@ -15,11 +15,19 @@ afterEach(() => dir.remove())
 describe('local queue maintenance during a backlog', () => {
   it('does not copy forward the events of a segment whose deliveries are progressing', async () => {
     const store = await openLocalQueue({
-      dir: dir.path, fsync: false, maxBytes: 1 << 26, segmentBytes: 64 * 1024, cacheBytes: 1 << 20, log: silentLogger,
+      dir: dir.path,
+      fsync: false,
+      maxBytes: 1 << 26,
+      segmentBytes: 64 * 1024,
+      cacheBytes: 1 << 20,
+      log: silentLogger,
     })
     for (let i = 0; i < 24; i++) {
       const hook = await signedThumbnail({ body: jpeg(`backlog-${i}`, 20_000), timestamp: 1_700_000_000_000 + i })
-      const event = await parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: Date.now() })
+      const event = await parseThumbnail(hook.body, new Headers(hook.headers), {
+        source: 'millicast',
+        receivedAt: Date.now(),
+      })
       await store.put(event, ['disk'])
     }
     const newest = () => Math.max(...readdirSync(join(dir.path, 'segments')).map((name) => Number(name.slice(0, 10))))

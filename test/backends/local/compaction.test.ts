@@ -17,13 +17,28 @@ afterEach(async () => {
   await queue?.close()
   dir.remove()
 })
-const open = () => openLocalQueue({ dir: dir.path, fsync: false, maxBytes: 1 << 30, segmentBytes: 1024 * 1024, cacheBytes: 1 << 26, log: silentLogger })
+const open = () =>
+  openLocalQueue({
+    dir: dir.path,
+    fsync: false,
+    maxBytes: 1 << 30,
+    segmentBytes: 1024 * 1024,
+    cacheBytes: 1 << 26,
+    log: silentLogger,
+  })
 
 function event(i: number, size: number): HookEvent {
   const body = new TextEncoder().encode(JSON.stringify({ i, pad: 'x'.repeat(size) }))
   return {
-    id: createHash('sha256').update(`e${i}`).digest('hex').slice(0, 24), source: 'm', type: 'feeds', event: 'started', timestamp: 1,
-    receivedAt: Date.now(), contentType: 'application/json', body, bodySha256: createHash('sha256').update(body).digest('hex'),
+    id: createHash('sha256').update(`e${i}`).digest('hex').slice(0, 24),
+    source: 'm',
+    type: 'feeds',
+    event: 'started',
+    timestamp: 1,
+    receivedAt: Date.now(),
+    contentType: 'application/json',
+    body,
+    bodySha256: createHash('sha256').update(body).digest('hex'),
   }
 }
 
@@ -40,9 +55,11 @@ it('keeps deliveries that finish while their events are copied forward finished,
   const before = (await queue.stats()).bytes
   await eventually(async () => (await queue!.stats()).bytes !== before, 10_000, 1) // the copy has started
   const again = await queue.claim({ destination: 'a', max: 400, leaseMs: 60_000 })
-  await Promise.all([0, 1, 2, 3].map(async (lane) => {
-    for (let k = again.length - 1 - lane; k >= 0; k -= 4) await queue!.ack(again[k]!)
-  }))
+  await Promise.all(
+    [0, 1, 2, 3].map(async (lane) => {
+      for (let k = again.length - 1 - lane; k >= 0; k -= 4) await queue!.ack(again[k]!)
+    }),
+  )
   await sleep(2_500)
   expect(await queue.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0 })
   await queue.close()

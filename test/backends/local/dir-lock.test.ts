@@ -13,19 +13,30 @@ import { tempDir } from '../../support/files.ts'
 import { eventually } from '../../support/wait.ts'
 
 let dir: ReturnType<typeof tempDir>
-beforeEach(() => { dir = tempDir('hookcast-lock-') })
+beforeEach(() => {
+  dir = tempDir('hookcast-lock-')
+})
 afterEach(() => dir.remove())
 
 /** A process that exited but was not reaped by its parent: `kill(pid, 0)` still succeeds on it. */
 async function zombie(): Promise<{ pid: number; stop(): void }> {
-  const parent = spawn('python3', ['-c', [
-    'import os, sys, time',
-    'pid = os.fork()',
-    'if pid == 0: os._exit(0)',
-    'print(pid, flush=True)',
-    'time.sleep(60)',
-  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))))
+  const parent = spawn(
+    'python3',
+    [
+      '-c',
+      [
+        'import os, sys, time',
+        'pid = os.fork()',
+        'if pid == 0: os._exit(0)',
+        'print(pid, flush=True)',
+        'time.sleep(60)',
+      ].join('\n'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const pid = await new Promise<number>((resolve) =>
+    parent.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))),
+  )
   // Wait until the child really is a zombie.
   await eventually(() => /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')))
   return { pid, stop: () => parent.kill('SIGKILL') }

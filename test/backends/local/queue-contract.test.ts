@@ -14,8 +14,13 @@ let count = 0
 
 async function openAt(dir: string, dedupWindowMs: number): Promise<Queue> {
   const queue = await openLocalQueue({
-    dir, fsync: false, maxBytes: 1e9, segmentBytes: 1024 * 1024, cacheBytes: 1024 * 1024,
-    dedup: memoryDedupWindow(dedupWindowMs), log: silentLogger,
+    dir,
+    fsync: false,
+    maxBytes: 1e9,
+    segmentBytes: 1024 * 1024,
+    cacheBytes: 1024 * 1024,
+    dedup: memoryDedupWindow(dedupWindowMs),
+    log: silentLogger,
   })
   dirs.set(queue, { dir, dedupWindowMs })
   return queue

@@ -29,8 +29,13 @@ afterEach(async () => {
 
 async function queueAt(overrides: Partial<LocalQueueOptions> = {}): Promise<Queue> {
   const queue = await openLocalQueue({
-    dir: dir.path, fsync: false, maxBytes: 64 * 1024 * 1024, segmentBytes: 1024 * 1024, cacheBytes: 1024 * 1024,
-    log: silentLogger, ...overrides,
+    dir: dir.path,
+    fsync: false,
+    maxBytes: 64 * 1024 * 1024,
+    segmentBytes: 1024 * 1024,
+    cacheBytes: 1024 * 1024,
+    log: silentLogger,
+    ...overrides,
   })
   open.push(queue)
   return queue
@@ -46,7 +51,8 @@ async function reopen(queue: Queue, overrides: Partial<LocalQueueOptions> = {}):
 const due = (queue: Queue) => queue.claim({ max: 10_000, leaseMs: 1 })
 
 const ctx = { source: 'millicast', receivedAt: Date.now() }
-const jsonEvent = (payload: object = PAYLOADS.feedsStarted) => parseJsonHook(new TextEncoder().encode(JSON.stringify(payload)), ctx)
+const jsonEvent = (payload: object = PAYLOADS.feedsStarted) =>
+  parseJsonHook(new TextEncoder().encode(JSON.stringify(payload)), ctx)
 const thumbEvent = async (seed: string, size = 10_000) => {
   const hook = await signedThumbnail({ body: jpeg(seed, size) })
   return parseThumbnail(hook.body, new Headers(hook.headers), ctx)

@@ -11,9 +11,19 @@ afterEach(() => dir.remove())
 
 describe('local queue read-back', () => {
   it('shares one read between the deliveries under way', async () => {
-    const options = { dir: dir.path, fsync: false, maxBytes: 1 << 26, segmentBytes: 1 << 20, cacheBytes: 1, log: silentLogger }
+    const options = {
+      dir: dir.path,
+      fsync: false,
+      maxBytes: 1 << 26,
+      segmentBytes: 1 << 20,
+      cacheBytes: 1,
+      log: silentLogger,
+    }
     const hook = await signedThumbnail({ body: jpeg('shared', 200_000) })
-    const event = await parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: Date.now() })
+    const event = await parseThumbnail(hook.body, new Headers(hook.headers), {
+      source: 'millicast',
+      receivedAt: Date.now(),
+    })
     let store = await openLocalQueue(options)
     await store.put(event, ['disk', 'chat'])
     await store.close()

@@ -17,8 +17,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       const hold = String(args[0]).endsWith('url-signing-key') ? holdRead : undefined
       if (!hold) return real.readFile(...args)
       holdRead = undefined
-      const result = await real.readFile(...args)
-        .then((data) => ({ data }), (error: NodeJS.ErrnoException) => ({ error }))
+      const result = await real.readFile(...args).then(
+        (data) => ({ data }),
+        (error: NodeJS.ErrnoException) => ({ error }),
+      )
       hold.read('error' in result ? String(result.error.code) : 'a key')
       await hold.until
       if ('error' in result) throw result.error
@@ -35,7 +37,12 @@ it('a caller that found no key never moves aside the key another caller made mea
   const store = localSigningKeyStore(join(dir.path, 'streams'))
   let release!: () => void
   const found = new Promise<string>((read) => {
-    holdRead = { read, until: new Promise<void>((resolve) => { release = resolve }) }
+    holdRead = {
+      read,
+      until: new Promise<void>((resolve) => {
+        release = resolve
+      }),
+    }
   })
   const first = store.getOrCreate()
   expect(await found).toBe('ENOENT') // the first caller looked and found no key...

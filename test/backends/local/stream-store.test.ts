@@ -12,7 +12,9 @@ import type { ThumbnailRef } from '../../../src/streams/stream-types.ts'
 import { makeEvent } from '../../support/events.ts'
 
 const dirs: Array<ReturnType<typeof tempDir>> = []
-afterAll(() => { for (const dir of dirs) dir.remove() })
+afterAll(() => {
+  for (const dir of dirs) dir.remove()
+})
 const open = (dir: string) => openLocalStreamStore({ dir, log: silentLogger })
 
 streamStoreContract({
@@ -30,7 +32,11 @@ describe('local stream store: lazy changes and a crash', () => {
     dirs.push(dir)
     const store = await open(dir.path)
     const stream = 'ZG6NWV/lobby'
-    const thumb = (eventId: string): ThumbnailRef => ({ eventId, timestamp: 1, event: { ...makeEvent({ id: eventId, streamId: stream }), body: undefined, data: undefined } as never })
+    const thumb = (eventId: string): ThumbnailRef => ({
+      eventId,
+      timestamp: 1,
+      event: { ...makeEvent({ id: eventId, streamId: stream }), body: undefined, data: undefined } as never,
+    })
     await store.putThumbnail(thumb('old'), new Uint8Array([1, 2, 3]))
     await store.put(stream, { ...freshRecord(stream, 0), latestThumbnail: thumb('old') }, null)
     // The latest thumbnail changes lazily (written in about a second), and the process is killed right away.

@@ -16,7 +16,10 @@ describe('segment log with fsync', () => {
     const probe = await open(join(dir.path, 'probe'), 'w')
     const datasync = vi.spyOn(Object.getPrototypeOf(probe) as { datasync(): Promise<void> }, 'datasync')
     await probe.close()
-    const log = await openSegmentLog({ dir: join(dir.path, 'segments'), fsync: true, segmentBytes: 1 << 20, warn() {} }, () => {})
+    const log = await openSegmentLog(
+      { dir: join(dir.path, 'segments'), fsync: true, segmentBytes: 1 << 20, warn() {} },
+      () => {},
+    )
     const record = (byte: number) => [new Uint8Array(100).fill(byte)]
     await Promise.all([log.append(record(1), false), log.append(record(2), false)])
     expect(datasync).not.toHaveBeenCalled()

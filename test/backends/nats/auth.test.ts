@@ -20,13 +20,17 @@ import { makeTestCertificates, type TestCertificates } from '../../support/tls-c
 import { eventually } from '../../support/wait.ts'
 
 let dir: ReturnType<typeof tempDir>
-beforeAll(() => { dir = tempDir('hookcast-nats-auth-') })
+beforeAll(() => {
+  dir = tempDir('hookcast-nats-auth-')
+})
 afterAll(() => dir?.remove())
 
 let prefixes = 0
 /** A gateway on `server` with `auth` (YAML), delivering every hook to an fs sink. */
 function gateway(server: NatsTestServer, auth: string): Promise<Gateway> {
-  return createGateway(parseConfig(`
+  return createGateway(
+    parseConfig(
+      `
 server: { maxBodyBytes: 512KiB }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -35,7 +39,11 @@ sinks:
 routes:
   - to: [disk]
 spool: { type: nats, servers: ["${server.url}"], prefix: auth${prefixes++}, auth: ${auth} }
-`, {}), { log: silentLogger })
+`,
+      {},
+    ),
+    { log: silentLogger },
+  )
 }
 
 /** A hook is answered 200 and its delivery, claimed from JetStream, reaches the sink. */
@@ -43,15 +51,18 @@ async function takesAndDelivers(g: Gateway): Promise<void> {
   const hook = await signedJson({ ...PAYLOADS.transcoderActive, timestamp: Date.now() })
   const response = await post('http://hookcast.test/hooks/millicast', hook, g.fetch)
   expect(response.status).toBe(200)
-  const { id } = await response.json() as { id: string }
+  const { id } = (await response.json()) as { id: string }
   await eventually(() => existsSync(join(dir.path, 'data', 'transcoder', `${id}.json`)))
 }
 
 async function refused(auth: string, server: NatsTestServer): Promise<string> {
-  const error = await gateway(server, auth).then(async (g) => {
-    await g.close(0)
-    return undefined
-  }, (e: Error) => e)
+  const error = await gateway(server, auth).then(
+    async (g) => {
+      await g.close(0)
+      return undefined
+    },
+    (e: Error) => e,
+  )
   expect(error, `a gateway started with auth ${auth}`).toBeInstanceOf(Error)
   return error!.message
 }
@@ -84,7 +95,8 @@ describe('NATS TLS', () => {
     certs = makeTestCertificates()
     // verify: every client must present a certificate the CA signed. A generous handshake timeout for a busy machine.
     server = await startNatsServer({
-      extraConfig: `tls { cert_file: "${certs.server.certFile}", key_file: "${certs.server.keyFile}", ` +
+      extraConfig:
+        `tls { cert_file: "${certs.server.certFile}", key_file: "${certs.server.keyFile}", ` +
         `ca_file: "${certs.caFile}", verify: true, timeout: 10 }`,
     })
   })

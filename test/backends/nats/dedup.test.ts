@@ -9,7 +9,9 @@ const server = natsForTests()
 describe('nats dedup window', () => {
   it('of two instances remembering the same ids at once, exactly one is told each id is new; after the window it is new again', async () => {
     const windowMs = 1_000
-    const [a, b] = await Promise.all([server.connect(), server.connect()]).then((ncs) => ncs.map((nc) => natsDedupWindow({ nc, windowMs, bucket: 'dedup-race' })))
+    const [a, b] = await Promise.all([server.connect(), server.connect()]).then((ncs) =>
+      ncs.map((nc) => natsDedupWindow({ nc, windowMs, bucket: 'dedup-race' })),
+    )
     const ids = Array.from({ length: 50 }, (_, i) => `delivery ${i} / with any characters: ${'x'.repeat(i * 10)}`)
     const answers = await Promise.all(ids.map((id) => Promise.all([a!.remember(id), b!.remember(id)])))
     for (const [fromA, fromB] of answers) expect(fromA !== fromB).toBe(true)
@@ -21,7 +23,9 @@ describe('nats dedup window', () => {
   })
 
   it('forgets an id at once when the put it guarded failed, for every instance', async () => {
-    const [a, b] = await Promise.all([server.connect(), server.connect()]).then((ncs) => ncs.map((nc) => natsDedupWindow({ nc, windowMs: 60_000, bucket: 'dedup-forget' })))
+    const [a, b] = await Promise.all([server.connect(), server.connect()]).then((ncs) =>
+      ncs.map((nc) => natsDedupWindow({ nc, windowMs: 60_000, bucket: 'dedup-forget' })),
+    )
     expect(await a!.remember('evt-1')).toBe(true)
     expect(await b!.remember('evt-1')).toBe(false)
     await a!.forget('evt-1')

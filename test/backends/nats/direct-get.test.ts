@@ -32,7 +32,13 @@ afterEach(async () => {
 
 let prefixes = 0
 async function open(prefix: string, options: Partial<NatsQueueOptions> = {}): Promise<NatsQueue> {
-  const queue = await openNatsQueue({ servers: [server.url], prefix, dedupWindowMs: 60_000, log: silentLogger, ...options })
+  const queue = await openNatsQueue({
+    servers: [server.url],
+    prefix,
+    dedupWindowMs: 60_000,
+    log: silentLogger,
+    ...options,
+  })
   queues.push(queue)
   return queue
 }
@@ -40,7 +46,11 @@ async function open(prefix: string, options: Partial<NatsQueueOptions> = {}): Pr
 /** Counts the requests made on a subject (this connection only listens: the server answers them). */
 function countRequests(subject: string): { count(): number } {
   let seen = 0
-  watcher.subscribe(subject, { callback: () => { seen++ } })
+  watcher.subscribe(subject, {
+    callback: () => {
+      seen++
+    },
+  })
   return { count: () => seen }
 }
 
@@ -72,11 +82,19 @@ it('switches on Direct Get for an events stream made without it; when Direct Get
   const jsm = await jetstreamManager(watcher)
   // As an older hookcast made it.
   await jsm.streams.add({
-    name: `${prefix}-events`, subjects: [`${prefix}.events.*`], retention: RetentionPolicy.Limits, storage: StorageType.File,
+    name: `${prefix}-events`,
+    subjects: [`${prefix}.events.*`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
   } as Partial<StreamConfig> as StreamConfig)
   expect((await jsm.streams.info(`${prefix}-events`)).config.allow_direct).toBeFalsy()
   const warnings: string[] = []
-  const log = { ...silentLogger, warn: (message: string) => { warnings.push(message) } }
+  const log = {
+    ...silentLogger,
+    warn: (message: string) => {
+      warnings.push(message)
+    },
+  }
   // A short request timeout: a Direct Get the server does not answer fails after it.
   const queue = await open(prefix, { log, requestTimeoutMs: 500 })
   expect((await jsm.streams.info(`${prefix}-events`)).config.allow_direct).toBe(true)

@@ -9,7 +9,13 @@ import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
 import { silentLogger } from '../../../src/log.ts'
 
 const [server, prefix, ackWaitMs, destination, max] = process.argv.slice(2)
-const queue = await openNatsQueue({ servers: [server!], prefix: prefix!, dedupWindowMs: 0, ackWaitMs: Number(ackWaitMs), log: silentLogger })
+const queue = await openNatsQueue({
+  servers: [server!],
+  prefix: prefix!,
+  dedupWindowMs: 0,
+  ackWaitMs: Number(ackWaitMs),
+  log: silentLogger,
+})
 const claims = await queue.claim({ destination: destination!, max: Number(max), leaseMs: 600_000, waitMs: 5_000 })
 console.log(JSON.stringify(claims.map((claim) => claim.eventId)))
 setInterval(() => {}, 60_000)

@@ -32,15 +32,28 @@ afterEach(async () => {
 let prefixes = 0
 const nextPrefix = () => `instances${prefixes++}`
 async function instance(prefix: string, options: Partial<NatsQueueOptions> = {}): Promise<NatsQueue> {
-  const queue = await openNatsQueue({ servers: [server.url], prefix, dedupWindowMs: 60_000, log: silentLogger, ...options })
+  const queue = await openNatsQueue({
+    servers: [server.url],
+    prefix,
+    dedupWindowMs: 60_000,
+    log: silentLogger,
+    ...options,
+  })
   queues.push(queue)
   return queue
 }
 
 let counter = 0
 function event(): Promise<HookEvent> {
-  const payload = { ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + counter++, data: { ...PAYLOADS.feedsStarted.data, n: Math.random() } }
-  return parseJsonHook(new TextEncoder().encode(JSON.stringify(payload)), { source: 'millicast', receivedAt: Date.now() })
+  const payload = {
+    ...PAYLOADS.feedsStarted,
+    timestamp: 1_700_000_000_000 + counter++,
+    data: { ...PAYLOADS.feedsStarted.data, n: Math.random() },
+  }
+  return parseJsonHook(new TextEncoder().encode(JSON.stringify(payload)), {
+    source: 'millicast',
+    receivedAt: Date.now(),
+  })
 }
 
 describe('NATS queue shared by instances', () => {
@@ -56,7 +69,12 @@ describe('NATS queue shared by instances', () => {
     const taken: Record<'a' | 'b', string[]> = { a: [], b: [] }
     const work = async (name: 'a' | 'b', queue: NatsQueue, destination: string | undefined) => {
       while (taken.a.length + taken.b.length < ids.length) {
-        const claims = await queue.claim({ ...(destination ? { destination } : {}), max: 4, leaseMs: 30_000, waitMs: 200 })
+        const claims = await queue.claim({
+          ...(destination ? { destination } : {}),
+          max: 4,
+          leaseMs: 30_000,
+          waitMs: 200,
+        })
         for (const claim of claims) {
           taken[name].push(claim.eventId)
           await queue.ack(claim)
@@ -72,7 +90,7 @@ describe('NATS queue shared by instances', () => {
     expect(await a.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0, destinations: {} })
   })
 
-  it('gives a killed instance\'s claims to another once the ack wait runs out', async () => {
+  it("gives a killed instance's claims to another once the ack wait runs out", async () => {
     const prefix = nextPrefix()
     // The holder renews its claims every third of the ack wait: 3 s leaves it 2 s of slack on a busy machine.
     const ackWaitMs = 3_000
@@ -83,9 +101,14 @@ describe('NATS queue shared by instances', () => {
       ids.push(e.id)
       await survivor.put(e, ['disk'])
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/backends/nats/holder.ts', server.url, prefix, String(ackWaitMs), 'disk', '10'], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/backends/nats/holder.ts', server.url, prefix, String(ackWaitMs), 'disk', '10'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     const exited = new Promise((resolve) => child.once('exit', resolve))
     try {
       const line = await new Promise<string>((resolve, reject) => {
@@ -99,8 +122,8 @@ describe('NATS queue shared by instances', () => {
       child.kill('SIGKILL')
       await exited
       const claims: Claim[] = []
-      for (const deadline = Date.now() + 30_000; claims.length < ids.length && Date.now() < deadline;) {
-        claims.push(...await survivor.claim({ destination: 'disk', max: 10, leaseMs: 60_000, waitMs: 1_000 }))
+      for (const deadline = Date.now() + 30_000; claims.length < ids.length && Date.now() < deadline; ) {
+        claims.push(...(await survivor.claim({ destination: 'disk', max: 10, leaseMs: 60_000, waitMs: 1_000 })))
       }
       expect(claims.map((c) => c.eventId).sort()).toEqual([...ids].sort())
       for (const claim of claims) {
@@ -139,14 +162,16 @@ describe('NATS queue shared by instances', () => {
     expect(await a.stats()).toMatchObject({ pendingEvents: 1, pendingDeliveries: 2 })
   })
 
-  it('sees another instance\'s dead letters, and replays them once when two replay at once', async () => {
+  it("sees another instance's dead letters, and replays them once when two replay at once", async () => {
     const prefix = nextPrefix()
     const [a, b] = [await instance(prefix), await instance(prefix)]
     const e = await event()
     await a.put(e, ['hook'])
     const [claim] = await a.claim({ destination: 'hook', max: 1, leaseMs: 10_000 })
     await a.dead(claim!, [{ at: 1, error: 'answered 400' }])
-    expect(await b.deadLetters()).toEqual([expect.objectContaining({ eventId: e.id, destination: 'hook', attempts: [{ at: 1, error: 'answered 400' }] })])
+    expect(await b.deadLetters()).toEqual([
+      expect.objectContaining({ eventId: e.id, destination: 'hook', attempts: [{ at: 1, error: 'answered 400' }] }),
+    ])
     const counts = await Promise.all([a.replay(), b.replay()])
     expect(counts[0]! + counts[1]!).toBe(1)
     const again = await b.claim({ destination: 'hook', max: 10, leaseMs: 10_000 })
@@ -163,7 +188,8 @@ describe('NATS queue while NATS is down', () => {
     await queue.put(before, ['disk'])
     await server.stop()
     try {
-      for (const wait of [0, 300]) { // noticed at once, and not noticed yet
+      for (const wait of [0, 300]) {
+        // noticed at once, and not noticed yet
         await new Promise((resolve) => setTimeout(resolve, wait))
         await expect(queue.put(await event(), ['disk'])).rejects.toBeInstanceOf(QueueFullError)
       }
@@ -186,10 +212,18 @@ describe('NATS queue with authentication', () => {
   it('connects with the token the server wants, and says why when it is wrong', async () => {
     const guarded = await startNatsServer({ token: 's3cret-token' })
     try {
-      const open = (token: string) => openNatsQueue({
-        servers: [guarded.url], auth: { token }, prefix: nextPrefix(), dedupWindowMs: 0, log: silentLogger, connectTimeoutMs: 2_000,
-      })
-      await expect(open('wrong')).rejects.toThrow(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*authorization/i)
+      const open = (token: string) =>
+        openNatsQueue({
+          servers: [guarded.url],
+          auth: { token },
+          prefix: nextPrefix(),
+          dedupWindowMs: 0,
+          log: silentLogger,
+          connectTimeoutMs: 2_000,
+        })
+      await expect(open('wrong')).rejects.toThrow(
+        /cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*authorization/i,
+      )
       const queue = await open('s3cret-token')
       await queue.put(await event(), ['disk'])
       expect((await queue.stats()).pendingDeliveries).toBe(1)
@@ -208,21 +242,41 @@ describe('NATS queue and max_payload', () => {
   afterAll(() => small?.remove())
 
   it('refuses to start when server.maxBodyBytes does not fit, naming both settings', async () => {
-    const open = openNatsQueue({ servers: [small.url], prefix: nextPrefix(), dedupWindowMs: 0, maxBodyBytes: 1024 * 1024, log: silentLogger })
+    const open = openNatsQueue({
+      servers: [small.url],
+      prefix: nextPrefix(),
+      dedupWindowMs: 0,
+      maxBodyBytes: 1024 * 1024,
+      log: silentLogger,
+    })
     await expect(open).rejects.toThrow(/max_payload is 524288 bytes.*server\.maxBodyBytes \(1048576\)/)
   })
 
   it('keeps, delivers, dead-letters and replays a body as large as it allows', async () => {
     const maxBodyBytes = 512 * 1024 - 64 * 1024
-    const queue = await openNatsQueue({ servers: [small.url], prefix: nextPrefix(), dedupWindowMs: 0, maxBodyBytes, log: silentLogger })
+    const queue = await openNatsQueue({
+      servers: [small.url],
+      prefix: nextPrefix(),
+      dedupWindowMs: 0,
+      maxBodyBytes,
+      log: silentLogger,
+    })
     queues.push(queue)
     expect(queue.maxPayload).toBe(512 * 1024)
-    const e = { ...await event(), contentType: 'image/jpeg' as const, data: undefined, body: new Uint8Array(maxBodyBytes).map((_, i) => i % 251) }
+    const e = {
+      ...(await event()),
+      contentType: 'image/jpeg' as const,
+      data: undefined,
+      body: new Uint8Array(maxBodyBytes).map((_, i) => i % 251),
+    }
     delete e.data
     await queue.put(e, ['hook'])
     const [claim] = await queue.claim({ max: 1, leaseMs: 10_000 })
     expect(Buffer.from((await queue.load(claim!)).body).equals(Buffer.from(e.body))).toBe(true)
-    await queue.dead(claim!, Array.from({ length: 200 }, (_, i) => ({ at: i, error: 'x'.repeat(5_000) })))
+    await queue.dead(
+      claim!,
+      Array.from({ length: 200 }, (_, i) => ({ at: i, error: 'x'.repeat(5_000) })),
+    )
     const [letter] = await queue.deadLetters()
     expect(letter!.attempts.length).toBeGreaterThan(10)
     expect(letter!.attempts[1]!.error).toMatch(/^\(\d+ more attempts left out\)$/)
@@ -238,7 +292,10 @@ describe('inspectNats (for hookcast check)', () => {
     const report = await inspectNats({ servers: [server.url] })
     // The version of the server it reached, whichever the machine has (not one pinned here).
     expect(report).toMatchObject({
-      version: natsServerVersion(), jetstream: true, maxPayload: 1024 * 1024, largestBody: 1024 * 1024 - 64 * 1024,
+      version: natsServerVersion(),
+      jetstream: true,
+      maxPayload: 1024 * 1024,
+      largestBody: 1024 * 1024 - 64 * 1024,
     })
   })
 
@@ -248,7 +305,9 @@ describe('inspectNats (for hookcast check)', () => {
       const report = await inspectNats({ servers: [plain.url], connectTimeoutMs: 1_000 })
       expect(report.jetstream).toBe(false)
       expect(report.problem).toMatch(/JetStream is not enabled/)
-      await expect(openNatsQueue({ servers: [plain.url], dedupWindowMs: 0, log: silentLogger, requestTimeoutMs: 1_000 })).rejects.toThrow(/JetStream is not available/)
+      await expect(
+        openNatsQueue({ servers: [plain.url], dedupWindowMs: 0, log: silentLogger, requestTimeoutMs: 1_000 }),
+      ).rejects.toThrow(/JetStream is not available/)
     } finally {
       await plain.remove()
     }

@@ -29,16 +29,21 @@ afterAll(async () => {
 })
 
 let counter = 0
-const event = (): Promise<HookEvent> => parseJsonHook(
-  new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + counter++ })),
-  { source: 'millicast', receivedAt: Date.now() },
-)
+const event = (): Promise<HookEvent> =>
+  parseJsonHook(
+    new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + counter++ })),
+    { source: 'millicast', receivedAt: Date.now() },
+  )
 
 it('makes a deleted consumer again and claims the deliveries that waited for it', async () => {
   const prefix = 'lost'
   const names = natsNames(prefix)
   const queue = await openNatsQueue({
-    servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger,
+    servers: [server.url],
+    prefix,
+    dedupWindowMs: 60_000,
+    sweepEveryMs: 0,
+    log: silentLogger,
   })
   try {
     const before = await event()

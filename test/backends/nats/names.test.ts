@@ -23,7 +23,11 @@ describe('NATS names', () => {
 
   it('names streams and subjects from the prefix', () => {
     const names = natsNames('hookcast')
-    expect(names.streams).toEqual({ events: 'hookcast-events', deliveries: 'hookcast-deliveries', dead: 'hookcast-dead' })
+    expect(names.streams).toEqual({
+      events: 'hookcast-events',
+      deliveries: 'hookcast-deliveries',
+      dead: 'hookcast-dead',
+    })
     expect(names.event('abc')).toBe('hookcast.events.abc')
     expect(names.delivery('@streams', 42)).toBe('hookcast.deliver.=40streams.42')
     expect(names.deliveries('disk')).toBe('hookcast.deliver.disk.*')

@@ -14,7 +14,9 @@ export interface NatsForTests {
 export function natsForTests(options: NatsServerOptions = {}): NatsForTests {
   let server: NatsTestServer | undefined
   const connections: NatsConnection[] = []
-  beforeAll(async () => { server = await startNatsServer(options) })
+  beforeAll(async () => {
+    server = await startNatsServer(options)
+  })
   afterAll(async () => {
     await Promise.all(connections.map((nc) => nc.close().catch(() => {})))
     await server?.remove()

@@ -22,9 +22,18 @@ afterAll(() => server?.remove())
 it('drops a hook replayed after nats-server restarted, when it was delivered before', async () => {
   const nc = await connectNats({ servers: [server.url], name: 'state' })
   const completed = natsDedupWindow({ nc, windowMs: 600_000, bucket: 'restart-dedup' })
-  const queue = await openNatsQueue({ servers: [server.url], prefix: 'restart', dedupWindowMs: 600_000, completed, log: silentLogger })
+  const queue = await openNatsQueue({
+    servers: [server.url],
+    prefix: 'restart',
+    dedupWindowMs: 600_000,
+    completed,
+    log: silentLogger,
+  })
   try {
-    const event = await parseJsonHook(new TextEncoder().encode(JSON.stringify(PAYLOADS.feedsStarted)), { source: 'millicast', receivedAt: Date.now() })
+    const event = await parseJsonHook(new TextEncoder().encode(JSON.stringify(PAYLOADS.feedsStarted)), {
+      source: 'millicast',
+      receivedAt: Date.now(),
+    })
     expect(await queue.put(event, ['disk'])).toEqual({ duplicate: false })
     const [claim] = await queue.claim({ destination: 'disk', max: 1, leaseMs: 10_000 })
     await queue.ack(claim!)

@@ -33,7 +33,12 @@ const SECOND = 1_000_000_000
 
 async function openAndClose(prefix: string, options: Partial<NatsQueueOptions>): Promise<void> {
   const queue = await openNatsQueue({
-    servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger, ...options,
+    servers: [server.url],
+    prefix,
+    dedupWindowMs: 60_000,
+    sweepEveryMs: 0,
+    log: silentLogger,
+    ...options,
   })
   await queue.close()
 }
@@ -68,7 +73,9 @@ describe('ensureStreams', () => {
 describe('spool.maxBytes on NATS', () => {
   /** A gateway whose one destination cannot be reached and retries in an hour: what it accepts stays in the stream. */
   async function gateway(maxBytes: string, unreachable: number): Promise<Gateway> {
-    return createGateway(parseConfig(`
+    return createGateway(
+      parseConfig(
+        `
 server: { maxBodyBytes: 512KiB }
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
@@ -78,7 +85,11 @@ routes:
   - to: [hook]
 spool: { type: nats, servers: ["${server.url}"], prefix: full, maxBytes: ${maxBytes} }
 delivery: { retry: { schedule: [1h], jitter: 0 } }
-`, {}), { log: silentLogger })
+`,
+        {},
+      ),
+      { log: silentLogger },
+    )
   }
   const BODY_BYTES = 8_000
   const hook = (n: number) => signedThumbnail({ body: jpeg(`max-bytes-${n}`, BODY_BYTES), timestamp: Date.now() + n })

@@ -27,7 +27,7 @@ const fresh = () => {
   return (last = { bucket: `streams-${buckets}`, thumbnailBucket: `thumbnails-${buckets}` })
 }
 const open = async (names: typeof last, extra: Partial<NatsStreamStoreOptions> = {}, nc?: NatsConnection) =>
-  openNatsStreamStore({ nc: nc ?? await server.connect(), log: silentLogger, ...names, ...extra })
+  openNatsStreamStore({ nc: nc ?? (await server.connect()), log: silentLogger, ...names, ...extra })
 
 streamStoreContract({
   name: 'nats',
@@ -36,11 +36,23 @@ streamStoreContract({
 })
 
 /** Byte equality (vitest's deep equality walks a typed array element by element: seconds for a big one). */
-const sameBytes = (actual: Uint8Array | undefined, expected: Uint8Array) => expect(actual && Buffer.from(actual).equals(Buffer.from(expected))).toBe(true)
+const sameBytes = (actual: Uint8Array | undefined, expected: Uint8Array) =>
+  expect(actual && Buffer.from(actual).equals(Buffer.from(expected))).toBe(true)
 const hex24 = (n: number) => n.toString(16).padStart(24, '0')
 const ref = (streamId: string, eventId: string, timestamp = 1): ThumbnailRef => ({
-  eventId, timestamp,
-  event: { id: eventId, source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp, receivedAt: timestamp, streamId, contentType: 'image/jpeg', bodySha256: '0'.repeat(64) },
+  eventId,
+  timestamp,
+  event: {
+    id: eventId,
+    source: 'millicast',
+    type: 'thumbnail',
+    event: 'thumbnail',
+    timestamp,
+    receivedAt: timestamp,
+    streamId,
+    contentType: 'image/jpeg',
+    bodySha256: '0'.repeat(64),
+  },
 })
 
 describe('nats stream store, shared', () => {
@@ -48,11 +60,12 @@ describe('nats stream store, shared', () => {
     const names = fresh()
     const [a, b] = await Promise.all([open(names), open(names)])
     const runs = { a: 0, b: 0 }
-    const bump = (store: typeof a, who: 'a' | 'b', i: number) => updateWithRetry(store, 'ZG6NWV/race', (r) => {
-      runs[who]++
-      r.feeds[`${who}${i}`] = { started: i }
-      r.streamName = String(Number(r.streamName ?? 0) + 1)
-    })
+    const bump = (store: typeof a, who: 'a' | 'b', i: number) =>
+      updateWithRetry(store, 'ZG6NWV/race', (r) => {
+        runs[who]++
+        r.feeds[`${who}${i}`] = { started: i }
+        r.streamName = String(Number(r.streamName ?? 0) + 1)
+      })
     await Promise.all(Array.from({ length: 25 }, (_, i) => [bump(a, 'a', i), bump(b, 'b', i)]).flat())
     for (const store of [a, b]) {
       const { record } = (await store.get('ZG6NWV/race'))!
@@ -63,20 +76,27 @@ describe('nats stream store, shared', () => {
     await Promise.all([a.close(), b.close()])
   })
 
-  it('keeps a thumbnail larger than the server\'s max_payload, and removes one the record stops referring to', async () => {
+  it("keeps a thumbnail larger than the server's max_payload, and removes one the record stops referring to", async () => {
     const store = await open(fresh())
     const big = jpeg('big', 5 * MAX_PAYLOAD + 123)
     expect(await store.putThumbnail(ref('ZG6NWV/big', hex24(1)), big)).toBe(true)
-    await updateWithRetry(store, 'ZG6NWV/big', (r) => { r.firstThumbnail = ref('ZG6NWV/big', hex24(1)); r.latestThumbnail = r.firstThumbnail })
+    await updateWithRetry(store, 'ZG6NWV/big', (r) => {
+      r.firstThumbnail = ref('ZG6NWV/big', hex24(1))
+      r.latestThumbnail = r.firstThumbnail
+    })
     sameBytes(await store.thumbnail('ZG6NWV/big', hex24(1)), big)
 
     expect(await store.putThumbnail(ref('ZG6NWV/big', hex24(2), 2), jpeg('second', 1_000))).toBe(true)
-    await updateWithRetry(store, 'ZG6NWV/big', (r) => { r.latestThumbnail = ref('ZG6NWV/big', hex24(2), 2) })
+    await updateWithRetry(store, 'ZG6NWV/big', (r) => {
+      r.latestThumbnail = ref('ZG6NWV/big', hex24(2), 2)
+    })
     sameBytes(await store.thumbnail('ZG6NWV/big', hex24(1)), big) // still the first
     expect(await store.putThumbnail(ref('ZG6NWV/big', hex24(3), 3), jpeg('third', 1_000))).toBe(true)
     // Another instance replaces the latest: the one it replaced goes, whoever wrote it.
     const other = await open(last)
-    await updateWithRetry(other, 'ZG6NWV/big', (r) => { r.latestThumbnail = ref('ZG6NWV/big', hex24(3), 3) })
+    await updateWithRetry(other, 'ZG6NWV/big', (r) => {
+      r.latestThumbnail = ref('ZG6NWV/big', hex24(3), 3)
+    })
     expect(await store.thumbnail('ZG6NWV/big', hex24(2))).toBeUndefined()
     expect(await store.thumbnail('ZG6NWV/big', hex24(3))).toEqual(jpeg('third', 1_000))
     sameBytes(await store.thumbnail('ZG6NWV/big', hex24(1)), big)
@@ -87,30 +107,50 @@ describe('nats stream store, shared', () => {
     const limits: string[] = []
     const names = fresh()
     const store = await open(names, { maxStreams: 3, onLimit: (what) => limits.push(what) })
-    await updateWithRetry(store, 'ZG6NWV/live-1', (r) => { r.status = 'live' })
-    await updateWithRetry(store, 'ZG6NWV/ended', (r) => { r.status = 'ended' })
-    await updateWithRetry(store, 'ZG6NWV/live-2', (r) => { r.status = 'live' })
+    await updateWithRetry(store, 'ZG6NWV/live-1', (r) => {
+      r.status = 'live'
+    })
+    await updateWithRetry(store, 'ZG6NWV/ended', (r) => {
+      r.status = 'ended'
+    })
+    await updateWithRetry(store, 'ZG6NWV/live-2', (r) => {
+      r.status = 'live'
+    })
     // A known stream still changes at the bound.
-    await updateWithRetry(store, 'ZG6NWV/live-1', (r) => { r.streamName = 'still changes' })
-    await updateWithRetry(store, 'ZG6NWV/new', (r) => { r.status = 'live' })
+    await updateWithRetry(store, 'ZG6NWV/live-1', (r) => {
+      r.streamName = 'still changes'
+    })
+    await updateWithRetry(store, 'ZG6NWV/new', (r) => {
+      r.status = 'live'
+    })
     expect(limits).toEqual(['stream_evicted'])
     expect((await store.list()).map((r) => r.streamId).sort()).toEqual(['ZG6NWV/live-1', 'ZG6NWV/live-2', 'ZG6NWV/new'])
     // Another instance, at the same bound, cannot make room either.
     const other = await open(names, { maxStreams: 3 })
-    await expect(updateWithRetry(other, 'ZG6NWV/refused', (r) => { r.status = 'live' })).rejects.toMatchObject({ limit: 'streams_full' })
+    await expect(
+      updateWithRetry(other, 'ZG6NWV/refused', (r) => {
+        r.status = 'live'
+      }),
+    ).rejects.toMatchObject({ limit: 'streams_full' })
     await expect(updateWithRetry(store, 'ZG6NWV/refused', () => {})).rejects.toBeInstanceOf(StreamLimitError)
     expect(limits).toEqual(['stream_evicted', 'streams_full'])
     expect(await store.stats()).toMatchObject({ streams: 3 })
     await Promise.all([store.close(), other.close()])
   })
 
-  it('holds maxThumbnailBytes: a thumbnail takes the room of ended streams\' thumbnails, else it is refused', async () => {
+  it("holds maxThumbnailBytes: a thumbnail takes the room of ended streams' thumbnails, else it is refused", async () => {
     const limits: string[] = []
     const store = await open(fresh(), { maxThumbnailBytes: 200_000, onLimit: (what) => limits.push(what) })
     const put = async (streamId: string, n: number, status: 'live' | 'ended') => {
       const thumb = ref(streamId, hex24(n))
       const kept = await store.putThumbnail(thumb, jpeg(`t${n}`, 60_000))
-      if (kept) await updateWithRetry(store, streamId, (r) => { r.status = status; r.session = `${streamId}@1`; r.firstThumbnail = thumb; r.latestThumbnail = thumb })
+      if (kept)
+        await updateWithRetry(store, streamId, (r) => {
+          r.status = status
+          r.session = `${streamId}@1`
+          r.firstThumbnail = thumb
+          r.latestThumbnail = thumb
+        })
       return kept
     }
     expect(await put('ZG6NWV/ended', 1, 'ended')).toBe(true)
@@ -121,23 +161,30 @@ describe('nats stream store, shared', () => {
     expect(await store.thumbnail('ZG6NWV/ended', hex24(1))).toBeUndefined()
     expect(await put('ZG6NWV/live-4', 5, 'live')).toBe(false)
     expect(limits).toEqual(['thumbnail_bytes'])
-    for (let n = 2; n <= 4; n++) sameBytes(await store.thumbnail(`ZG6NWV/live-${n - 1}`, hex24(n)), jpeg(`t${n}`, 60_000))
+    for (let n = 2; n <= 4; n++)
+      sameBytes(await store.thumbnail(`ZG6NWV/live-${n - 1}`, hex24(n)), jpeg(`t${n}`, 60_000))
     expect((await store.stats()).thumbnailBytes).toBeLessThanOrEqual(200_000)
     await store.close()
   })
 
-  it('a delete leaves thumbnails stored after the deleted revision: a new session\'s, being written on another instance', async () => {
+  it("a delete leaves thumbnails stored after the deleted revision: a new session's, being written on another instance", async () => {
     const names = fresh()
     const [a, b] = await Promise.all([open(names), open(names)])
     const old = ref('ZG6NWV/again', hex24(1))
     await a.putThumbnail(old, jpeg('old session', 1_000))
-    const ended = (await updateWithRetry(a, 'ZG6NWV/again', (r) => { r.status = 'ended'; r.latestThumbnail = old }))!
+    const ended = (await updateWithRetry(a, 'ZG6NWV/again', (r) => {
+      r.status = 'ended'
+      r.latestThumbnail = old
+    }))!
     await sleep(5)
     // Instance b: the stream starts again; its first thumbnail is stored, then its write meets a deleted record.
     const first = ref('ZG6NWV/again', hex24(2), 2)
     await b.putThumbnail(first, jpeg('new session', 1_000))
     expect(await a.delete('ZG6NWV/again', ended.revision)).toBe(true)
-    await updateWithRetry(b, 'ZG6NWV/again', (r) => { r.status = 'live'; r.firstThumbnail = first })
+    await updateWithRetry(b, 'ZG6NWV/again', (r) => {
+      r.status = 'live'
+      r.firstThumbnail = first
+    })
     expect(await a.thumbnail('ZG6NWV/again', hex24(1))).toBeUndefined()
     sameBytes(await a.thumbnail('ZG6NWV/again', hex24(2)), jpeg('new session', 1_000))
     await Promise.all([a.close(), b.close()])
@@ -149,11 +196,18 @@ describe('nats stream store, shared', () => {
     const store = await open(names, { keepEndedMs: 60_000, now: () => clock })
     const thumb = ref('ZG6NWV/old', hex24(1))
     await store.putThumbnail(thumb, jpeg('old', 1_000))
-    await updateWithRetry(store, 'ZG6NWV/old', (r) => { r.status = 'ended'; r.latestThumbnail = thumb })
-    await updateWithRetry(store, 'ZG6NWV/live', (r) => { r.status = 'live' })
+    await updateWithRetry(store, 'ZG6NWV/old', (r) => {
+      r.status = 'ended'
+      r.latestThumbnail = thumb
+    })
+    await updateWithRetry(store, 'ZG6NWV/live', (r) => {
+      r.status = 'live'
+    })
     await store.putThumbnail(ref('ZG6NWV/none', hex24(2)), jpeg('stray', 1_000)) // no record ever refers to it
     clock += 120_000
-    await updateWithRetry(store, 'ZG6NWV/recent', (r) => { r.status = 'ended' })
+    await updateWithRetry(store, 'ZG6NWV/recent', (r) => {
+      r.status = 'ended'
+    })
     expect(await store.sweep()).toBe(1)
     expect((await store.list()).map((r) => r.streamId).sort()).toEqual(['ZG6NWV/live', 'ZG6NWV/recent'])
     expect(await store.thumbnail('ZG6NWV/old', hex24(1))).toBeUndefined()

@@ -25,15 +25,20 @@ beforeAll(async () => {
 afterAll(() => server?.remove())
 
 let counter = 0
-const event = (): Promise<HookEvent> => parseJsonHook(
-  new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsEnded, timestamp: 1_700_000_000_000 + counter++ })),
-  { source: 'millicast', receivedAt: Date.now() },
-)
+const event = (): Promise<HookEvent> =>
+  parseJsonHook(
+    new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsEnded, timestamp: 1_700_000_000_000 + counter++ })),
+    { source: 'millicast', receivedAt: Date.now() },
+  )
 
 it('reaches orphans behind a full page of pending events on its next call, then starts over', async () => {
   const prefix = 'pages'
   const queue = await openNatsQueue({
-    servers: [server.url], prefix, dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger,
+    servers: [server.url],
+    prefix,
+    dedupWindowMs: 60_000,
+    sweepEveryMs: 0,
+    log: silentLogger,
   })
   const nc = await connect({ servers: server.url })
   try {

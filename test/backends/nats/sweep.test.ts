@@ -16,13 +16,20 @@ beforeAll(async () => {
 })
 afterAll(() => server?.remove())
 
-const event = (n: number) => parseJsonHook(
-  new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsEnded, timestamp: 1_700_000_000_000 + n })),
-  { source: 'millicast', receivedAt: Date.now() },
-)
+const event = (n: number) =>
+  parseJsonHook(
+    new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsEnded, timestamp: 1_700_000_000_000 + n })),
+    { source: 'millicast', receivedAt: Date.now() },
+  )
 
 it('removes old events whose deliveries were never stored, and keeps pending and young ones', async () => {
-  const queue = await openNatsQueue({ servers: [server.url], prefix: 'sweep', dedupWindowMs: 60_000, sweepEveryMs: 0, log: silentLogger })
+  const queue = await openNatsQueue({
+    servers: [server.url],
+    prefix: 'sweep',
+    dedupWindowMs: 60_000,
+    sweepEveryMs: 0,
+    log: silentLogger,
+  })
   const nc = await connect({ servers: server.url })
   try {
     const [pending, done, orphan] = [await event(1), await event(2), await event(3)]
@@ -33,7 +40,9 @@ it('removes old events whose deliveries were never stored, and keeps pending and
       else await queue.retry(claim, Date.now()) // given back
     }
     // As a put that stopped after its event: the copy is stored, its deliveries are not.
-    await jetstream(nc).publish(natsNames('sweep').event(orphan.id), orphan.body, { headers: eventHeaders(eventMetaOf(orphan), { group: ['disk'] }) })
+    await jetstream(nc).publish(natsNames('sweep').event(orphan.id), orphan.body, {
+      headers: eventHeaders(eventMetaOf(orphan), { group: ['disk'] }),
+    })
     expect((await queue.stats()).pendingEvents).toBe(2)
 
     expect(await queue.sweepOrphans()).toEqual({ checked: 0, removed: 0 }) // younger than the dedup window + 10 min
@@ -41,7 +50,10 @@ it('removes old events whose deliveries were never stored, and keeps pending and
     expect(await queue.sweepOrphans(0)).toEqual({ checked: 1, removed: 0 })
     expect((await queue.stats()).pendingEvents).toBe(1)
     const claims = await queue.claim({ max: 10, leaseMs: 10_000 })
-    expect(claims.map((c) => `${c.eventId}>${c.destination}`).sort()).toEqual([`${pending.id}>disk`, `${pending.id}>hook`])
+    expect(claims.map((c) => `${c.eventId}>${c.destination}`).sort()).toEqual([
+      `${pending.id}>disk`,
+      `${pending.id}>hook`,
+    ])
     for (const c of claims) expect((await queue.load(c)).id).toBe(pending.id)
   } finally {
     await nc.close()

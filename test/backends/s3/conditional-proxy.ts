@@ -37,7 +37,10 @@ export interface ConditionalProxyOptions {
   conflictEvery?: number
 }
 
-export async function startConditionalProxy(upstream: string, options: ConditionalProxyOptions = {}): Promise<ConditionalProxy> {
+export async function startConditionalProxy(
+  upstream: string,
+  options: ConditionalProxyOptions = {},
+): Promise<ConditionalProxy> {
   const target = new URL(upstream)
   const turns = new Map<string, Promise<void>>()
   const counts = { conditional: 0, preconditionFailed: 0, noSuchKey: 0, conflicts: 0 }
@@ -48,11 +51,18 @@ export async function startConditionalProxy(upstream: string, options: Condition
     const mine = before.then(work, work)
     const tail = mine.catch(() => {})
     turns.set(key, tail)
-    void tail.then(() => { if (turns.get(key) === tail) turns.delete(key) })
+    void tail.then(() => {
+      if (turns.get(key) === tail) turns.delete(key)
+    })
     return mine
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, body: Buffer | undefined, method = req.method!): Promise<{ status: number; etag: string | undefined }> {
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer | undefined,
+    method = req.method!,
+  ): Promise<{ status: number; etag: string | undefined }> {
     return new Promise((resolve, reject) => {
       const headers = { ...req.headers, host: target.host }
       if (method === 'HEAD') {
@@ -93,7 +103,8 @@ export async function startConditionalProxy(upstream: string, options: Condition
       const url = new URL(req.url ?? '/', 'http://proxy')
       const path = url.pathname
       // The SDK adds `?x-id=PutObject`; subresources (multipart parts, tags, ACLs) are not the object's versions.
-      const isObject = path.split('/').filter(Boolean).length >= 2 && !SUBRESOURCES.some((name) => url.searchParams.has(name))
+      const isObject =
+        path.split('/').filter(Boolean).length >= 2 && !SUBRESOURCES.some((name) => url.searchParams.has(name))
       if (!isObject) {
         forward(req, res, body).catch(() => refuse(res, 502, 'BadGateway', 'upstream failed'))
         return
@@ -106,13 +117,23 @@ export async function startConditionalProxy(upstream: string, options: Condition
           counts.conditional++
           if (options.conflictEvery && counts.conditional % options.conflictEvery === 0) {
             counts.conflicts++
-            return refuse(res, 409, 'ConditionalRequestConflict', 'A conflicting conditional operation is currently in progress against this resource. Try again.')
+            return refuse(
+              res,
+              409,
+              'ConditionalRequestConflict',
+              'A conflicting conditional operation is currently in progress against this resource. Try again.',
+            )
           }
           const head = await forward(req, res, undefined, 'HEAD')
           const exists = head.status === 200
           if (ifNoneMatch !== undefined && req.method === 'PUT' && ifNoneMatch.trim() === '*' && exists) {
             counts.preconditionFailed++
-            return refuse(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
+            return refuse(
+              res,
+              412,
+              'PreconditionFailed',
+              'At least one of the pre-conditions you specified did not hold',
+            )
           }
           if (ifMatch !== undefined) {
             if (!exists) {
@@ -121,7 +142,12 @@ export async function startConditionalProxy(upstream: string, options: Condition
             }
             if (ifMatch.trim() !== '*' && unquote(ifMatch) !== unquote(head.etag ?? '')) {
               counts.preconditionFailed++
-              return refuse(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
+              return refuse(
+                res,
+                412,
+                'PreconditionFailed',
+                'At least one of the pre-conditions you specified did not hold',
+              )
             }
           }
         }
@@ -137,10 +163,11 @@ export async function startConditionalProxy(upstream: string, options: Condition
   return {
     endpoint: `http://127.0.0.1:${port}`,
     counts,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -160,7 +187,13 @@ export function conditionalBucket(bucket: string) {
     await server?.stop()
   })
   return {
-    connection: (endpoint = proxy.endpoint) => ({ bucket, endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY }),
+    connection: (endpoint = proxy.endpoint) => ({
+      bucket,
+      endpoint,
+      region: S3_REGION,
+      accessKeyId: S3_ACCESS_KEY,
+      secretAccessKey: S3_SECRET_KEY,
+    }),
     server: () => server,
     proxy: () => proxy,
   }

@@ -26,16 +26,19 @@ export interface LandThenFailProxy {
   stop(): Promise<void>
 }
 
-const INTERNAL_ERROR = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+const INTERNAL_ERROR =
+  '<?xml version="1.0" encoding="UTF-8"?>\n' +
   '<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>'
 
 export async function startLandThenFailProxy(upstream: string): Promise<LandThenFailProxy> {
   const target = new URL(upstream)
   const seen: ProxiedRequest[] = []
-  let armed: {
-    matches: (request: ProxiedRequest) => boolean
-    fired: (upstreamStatus: number, request: ProxiedRequest) => void
-  } | undefined
+  let armed:
+    | {
+        matches: (request: ProxiedRequest) => boolean
+        fired: (upstreamStatus: number, request: ProxiedRequest) => void
+      }
+    | undefined
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -45,22 +48,28 @@ export async function startLandThenFailProxy(upstream: string): Promise<LandThen
       seen.push(proxied)
       const trap = armed?.matches(proxied) ? armed : undefined
       if (trap) armed = undefined
-      const out = request({
-        host: target.hostname, port: target.port, method: proxied.method, path: proxied.url,
-        headers: { ...req.headers, host: target.host },
-      }, (answer) => {
-        if (!trap) {
-          res.writeHead(answer.statusCode ?? 502, answer.headers)
-          answer.pipe(res)
-          return
-        }
-        answer.resume()
-        answer.on('end', () => {
-          res.writeHead(500, { 'content-type': 'application/xml' })
-          res.end(INTERNAL_ERROR)
-          trap.fired(answer.statusCode ?? 0, proxied)
-        })
-      })
+      const out = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: proxied.method,
+          path: proxied.url,
+          headers: { ...req.headers, host: target.host },
+        },
+        (answer) => {
+          if (!trap) {
+            res.writeHead(answer.statusCode ?? 502, answer.headers)
+            answer.pipe(res)
+            return
+          }
+          answer.resume()
+          answer.on('end', () => {
+            res.writeHead(500, { 'content-type': 'application/xml' })
+            res.end(INTERNAL_ERROR)
+            trap.fired(answer.statusCode ?? 0, proxied)
+          })
+        },
+      )
       out.on('error', () => {
         if (!res.headersSent) res.writeHead(502)
         res.end()
@@ -78,9 +87,10 @@ export async function startLandThenFailProxy(upstream: string): Promise<LandThen
         armed = { matches, fired: (upstreamStatus, request) => resolve({ upstreamStatus, request }) }
       })
     },
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

@@ -41,19 +41,27 @@ afterEach(async () => {
 let prefixes = 0
 async function open(): Promise<S3Queue> {
   const queue = await openS3Queue({
-    bucket: BUCKET, endpoint: flaky.endpoint, region: S3_REGION,
-    accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
-    prefix: `landed${prefixes++}`, dedupWindowMs: 0, pollMs: 50, sweepEveryMs: 0, log: silentLogger,
+    bucket: BUCKET,
+    endpoint: flaky.endpoint,
+    region: S3_REGION,
+    accessKeyId: S3_ACCESS_KEY,
+    secretAccessKey: S3_SECRET_KEY,
+    prefix: `landed${prefixes++}`,
+    dedupWindowMs: 0,
+    pollMs: 50,
+    sweepEveryMs: 0,
+    log: silentLogger,
   })
   opened.push(queue)
   return queue
 }
 
 let counter = 0
-const event = (): Promise<HookEvent> => parseJsonHook(
-  new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + counter++ })),
-  { source: 'millicast', receivedAt: Date.now() },
-)
+const event = (): Promise<HookEvent> =>
+  parseJsonHook(
+    new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: 1_700_000_000_000 + counter++ })),
+    { source: 'millicast', receivedAt: Date.now() },
+  )
 
 /** A PutObject of a delivery state, with `If-None-Match` (creating it) or `If-Match` (rewriting it). */
 const deliveryWrite = (condition: 'if-none-match' | 'if-match') => (request: ProxiedRequest) =>
@@ -82,7 +90,7 @@ describe('S3 queue: a write that lands but is answered with an error', () => {
     expect((await queue.load(claim!)).data).toEqual(e.data) // the copy was kept
   })
 
-  it('claim: the lease written is this claim\'s, held and ended by it', async () => {
+  it("claim: the lease written is this claim's, held and ended by it", async () => {
     const queue = await open()
     const e = await event()
     await queue.put(e, ['hook'])
@@ -97,7 +105,7 @@ describe('S3 queue: a write that lands but is answered with an error', () => {
     expect((await queue.stats()).pendingDeliveries).toBe(0)
   })
 
-  it('retry: the holder\'s rewrite counts, with its attempt, and no lease is lost', async () => {
+  it("retry: the holder's rewrite counts, with its attempt, and no lease is lost", async () => {
     const queue = await open()
     const e = await event()
     await queue.put(e, ['hook'])

@@ -18,7 +18,11 @@ let count = 0
 async function openAt(prefix: string, dedupWindowMs: number): Promise<Queue> {
   const queue = await openS3Queue({
     ...s3.connection(),
-    prefix, dedupWindowMs, pollMs: 50, sweepEveryMs: 0, log: silentLogger,
+    prefix,
+    dedupWindowMs,
+    pollMs: 50,
+    sweepEveryMs: 0,
+    log: silentLogger,
   })
   prefixes.set(queue, { prefix, dedupWindowMs })
   return queue

@@ -42,8 +42,17 @@ let prefixes = 0
 const newPrefix = () => `q${prefixes++}`
 async function open(prefix: string, options: Partial<S3QueueOptions> = {}): Promise<S3Queue> {
   const queue = await openS3Queue({
-    bucket: BUCKET, endpoint: proxy.endpoint, region: S3_REGION, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
-    prefix, dedupWindowMs: 0, pollMs: 50, sweepEveryMs: 0, log: silentLogger, ...options,
+    bucket: BUCKET,
+    endpoint: proxy.endpoint,
+    region: S3_REGION,
+    accessKeyId: S3_ACCESS_KEY,
+    secretAccessKey: S3_SECRET_KEY,
+    prefix,
+    dedupWindowMs: 0,
+    pollMs: 50,
+    sweepEveryMs: 0,
+    log: silentLogger,
+    ...options,
   })
   opened.push(queue)
   return queue
@@ -55,7 +64,11 @@ async function thumbnail(size = 2_000): Promise<HookEvent> {
   const hook = await signedThumbnail({ body: jpeg(`s3-queue-${counter++}-${Math.random()}`, size) })
   return parseThumbnail(hook.body, new Headers(hook.headers), { source: 'millicast', receivedAt: Date.now() })
 }
-const json = () => parseJsonHook(new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: Date.now() + counter++ })), { source: 'millicast', receivedAt: Date.now() })
+const json = () =>
+  parseJsonHook(
+    new TextEncoder().encode(JSON.stringify({ ...PAYLOADS.feedsStarted, timestamp: Date.now() + counter++ })),
+    { source: 'millicast', receivedAt: Date.now() },
+  )
 
 /** A scheduled run: claims and acks until nothing is due, recording what it delivered. */
 async function scheduledRun(queue: S3Queue, delivered: string[], max = 5): Promise<void> {
@@ -80,7 +93,10 @@ describe('s3rver and conditional requests', () => {
 
   it('on s3rver alone, a holder whose lease ran out deletes the delivery another run holds (why the proxy)', async () => {
     const prefix = newPrefix()
-    const [a, b] = [await open(prefix, { endpoint: server.endpoint }), await open(prefix, { endpoint: server.endpoint })]
+    const [a, b] = [
+      await open(prefix, { endpoint: server.endpoint }),
+      await open(prefix, { endpoint: server.endpoint }),
+    ]
     await a.put(await thumbnail(), ['disk'])
     const [stale] = await a.claim({ max: 1, leaseMs: 50 })
     await sleep(80)
@@ -123,7 +139,10 @@ describe('S3 queue across queue objects (overlapping invocations)', () => {
       expected.push(`${event.id}>hook`)
     }
     const delivered: string[] = []
-    await Promise.all([scheduledRun(await open(prefix, options), delivered, 3), scheduledRun(await open(prefix, options), delivered, 3)])
+    await Promise.all([
+      scheduledRun(await open(prefix, options), delivered, 3),
+      scheduledRun(await open(prefix, options), delivered, 3),
+    ])
     expect(delivered.sort()).toEqual(expected.sort())
     expect(contended.counts.conflicts).toBeGreaterThan(0)
   })
@@ -172,7 +191,10 @@ describe('S3 queue across queue objects (overlapping invocations)', () => {
     // A claim waiting on the lease: the clock reaches the lease's end only after it has started waiting.
     let leaseOver = false
     const waiting = other.claim({ max: 1, leaseMs: 10_000, waitMs: 60_000 })
-    setTimeout(() => { leaseOver = true; clock += 1 }, 50)
+    setTimeout(() => {
+      leaseOver = true
+      clock += 1
+    }, 50)
     const [taken] = await waiting
     expect(leaseOver).toBe(true)
     expect(taken).toMatchObject({ eventId: held!.eventId })
@@ -206,7 +228,10 @@ describe('S3 queue across queue objects (overlapping invocations)', () => {
     const prefix = newPrefix()
     let clock = Date.now()
     const now = () => clock
-    const [a, b] = [await open(prefix, { dedupWindowMs: 60_000, now }), await open(prefix, { dedupWindowMs: 60_000, now })]
+    const [a, b] = [
+      await open(prefix, { dedupWindowMs: 60_000, now }),
+      await open(prefix, { dedupWindowMs: 60_000, now }),
+    ]
     const event = await json()
     await a.put(event, ['hook'])
     const [claim] = await a.claim({ max: 1, leaseMs: 10_000 })
@@ -225,7 +250,14 @@ describe('S3 queue across queue objects (overlapping invocations)', () => {
     await a.put(event, ['hook'])
     const [claim] = await a.claim({ max: 1, leaseMs: 10_000 })
     await a.dead(claim!, [{ at: 1, error: 'answered 400' }])
-    expect(await b.deadLetters()).toEqual([expect.objectContaining({ eventId: event.id, destination: 'hook', attempts: [{ at: 1, error: 'answered 400' }], type: 'thumbnail' })])
+    expect(await b.deadLetters()).toEqual([
+      expect.objectContaining({
+        eventId: event.id,
+        destination: 'hook',
+        attempts: [{ at: 1, error: 'answered 400' }],
+        type: 'thumbnail',
+      }),
+    ])
     const counts = await Promise.all([a.replay(), b.replay()])
     expect(counts[0]! + counts[1]!).toBe(1)
     expect(await a.deadLetters()).toEqual([])
@@ -234,7 +266,7 @@ describe('S3 queue across queue objects (overlapping invocations)', () => {
     expect(await b.claim({ max: 5, leaseMs: 10_000 })).toEqual([])
   })
 
-  it('a claim with eventId takes that event\'s deliveries only, also with older due deliveries of the destination', async () => {
+  it("a claim with eventId takes that event's deliveries only, also with older due deliveries of the destination", async () => {
     const prefix = newPrefix()
     const writer = await open(prefix)
     const older = [await thumbnail(300), await thumbnail(300), await thumbnail(300)]
@@ -285,7 +317,9 @@ describe('S3 queue across queue objects (overlapping invocations)', () => {
     await queue.put(orphaned, ['hook'])
     // A put that died after its copy: as if its delivery had never been written.
     const admin = server.client()
-    await admin.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: s3QueueKeys(prefix).delivery('hook', orphaned.id) }))
+    await admin.send(
+      new DeleteObjectCommand({ Bucket: BUCKET, Key: s3QueueKeys(prefix).delivery('hook', orphaned.id) }),
+    )
     admin.destroy()
     clock += 1_500 // listings give LastModified in whole seconds (rounded either way)
     expect(await queue.sweep()).toEqual({ copies: 1, markers: 0 })

@@ -29,11 +29,17 @@ export async function startRequestLog(upstream: string): Promise<RequestLog> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://log')
     requests.push({ method: req.method ?? '', path: decodeURIComponent(url.pathname), query: url.searchParams })
-    const out = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
+    const out = request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
+    out.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end()
+      else res.destroy()
     })
-    out.on('error', () => { if (!res.headersSent) res.writeHead(502).end(); else res.destroy() })
     req.pipe(out)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -42,12 +48,20 @@ export async function startRequestLog(upstream: string): Promise<RequestLog> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
-    gets: (bucket, prefix) => requests.filter((r) => r.method === 'GET' && !isList(r) && r.path.startsWith(`/${bucket}/${prefix}`)),
-    lists: (bucket, prefix) => requests.filter((r) => isList(r) && r.path.replace(/\/$/, '') === `/${bucket}` && (r.query.get('prefix') ?? '').startsWith(prefix)),
-    clear: () => { requests.length = 0 },
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    gets: (bucket, prefix) =>
+      requests.filter((r) => r.method === 'GET' && !isList(r) && r.path.startsWith(`/${bucket}/${prefix}`)),
+    lists: (bucket, prefix) =>
+      requests.filter(
+        (r) =>
+          isList(r) && r.path.replace(/\/$/, '') === `/${bucket}` && (r.query.get('prefix') ?? '').startsWith(prefix),
+      ),
+    clear: () => {
+      requests.length = 0
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

@@ -7,9 +7,11 @@ const BUCKET = 'keys'
 const s3 = conditionalBucket(BUCKET)
 
 let count = 0
-const at = (prefix: string) => s3SigningKeyStore({
-  ...s3.connection(), prefix,
-})
+const at = (prefix: string) =>
+  s3SigningKeyStore({
+    ...s3.connection(),
+    prefix,
+  })
 
 signingKeyContract({
   name: 's3',

@@ -27,7 +27,9 @@ const open = (prefix: string, extra: Partial<S3StreamStoreOptions> = {}) => {
   stores.push(store)
   return store
 }
-beforeEach(() => { clock = Date.now() })
+beforeEach(() => {
+  clock = Date.now()
+})
 afterEach(async () => {
   await Promise.all(stores.map((store) => store.close()))
   stores = []
@@ -35,11 +37,28 @@ afterEach(async () => {
 
 const hex24 = (n: number) => n.toString(16).padStart(24, '0')
 const ref = (streamId: string, eventId: string, timestamp = clock): ThumbnailRef => ({
-  eventId, timestamp,
-  event: { id: eventId, source: 'millicast', type: 'thumbnail', event: 'thumbnail', timestamp, receivedAt: timestamp, streamId, contentType: 'image/jpeg', bodySha256: '0'.repeat(64) },
+  eventId,
+  timestamp,
+  event: {
+    id: eventId,
+    source: 'millicast',
+    type: 'thumbnail',
+    event: 'thumbnail',
+    timestamp,
+    receivedAt: timestamp,
+    streamId,
+    contentType: 'image/jpeg',
+    bodySha256: '0'.repeat(64),
+  },
 })
-const update = (store: StreamStore, streamId: string, change: (r: StreamRecord) => void) => updateWithRetry(store, streamId, change, { now: () => clock })
-const goLive = (r: StreamRecord) => { r.status = 'live'; r.liveSince = clock; r.session = `${r.streamId}@${clock}`; r.feeds.a = { started: clock } }
+const update = (store: StreamStore, streamId: string, change: (r: StreamRecord) => void) =>
+  updateWithRetry(store, streamId, change, { now: () => clock })
+const goLive = (r: StreamRecord) => {
+  r.status = 'live'
+  r.liveSince = clock
+  r.session = `${r.streamId}@${clock}`
+  r.feeds.a = { started: clock }
+}
 const ids = async (store: StreamStore) => (await store.list()).map((r) => r.streamId).sort()
 const objectsUnder = (prefix: string) => s3.server().list(BUCKET, prefix)
 
@@ -52,9 +71,14 @@ describe('S3 stream store: maxStreams', () => {
     await update(store, 'ZG6NWV/live-1', goLive)
     const thumb = ref('ZG6NWV/ended', hex24(1))
     await store.putThumbnail(thumb, jpeg('ended', 1_000))
-    await update(store, 'ZG6NWV/ended', (r) => { r.session = 'ZG6NWV/ended@1'; r.latestThumbnail = thumb })
+    await update(store, 'ZG6NWV/ended', (r) => {
+      r.session = 'ZG6NWV/ended@1'
+      r.latestThumbnail = thumb
+    })
     await update(store, 'ZG6NWV/live-2', goLive)
-    await update(store, 'ZG6NWV/live-1', (r) => { r.streamName = 'still changes' }) // a known stream at the bound
+    await update(store, 'ZG6NWV/live-1', (r) => {
+      r.streamName = 'still changes'
+    }) // a known stream at the bound
     expect(limits).toEqual([])
 
     await update(store, 'ZG6NWV/new', goLive)
@@ -76,9 +100,15 @@ describe('S3 stream store: maxStreams', () => {
 
   it('evicts the streams that never went live first, then the oldest change', async () => {
     const store = open(`order${count++}`, { maxStreams: 3 })
-    await update(store, 'ZG6NWV/session-over', (r) => { r.session = 'ZG6NWV/session-over@1'; r.liveSince = 1; r.endedAt = 2 })
+    await update(store, 'ZG6NWV/session-over', (r) => {
+      r.session = 'ZG6NWV/session-over@1'
+      r.liveSince = 1
+      r.endedAt = 2
+    })
     clock += 1_000
-    await update(store, 'ZG6NWV/thumbs-only', (r) => { r.streamName = 'thumbs-only' })
+    await update(store, 'ZG6NWV/thumbs-only', (r) => {
+      r.streamName = 'thumbs-only'
+    })
     clock += 1_000
     await update(store, 'ZG6NWV/live', goLive)
     await update(store, 'ZG6NWV/new-1', goLive)
@@ -95,10 +125,15 @@ describe('S3 stream store: the sweep', () => {
     const store = open(prefix, { keepEndedMs: 7 * DAY, onLimit: (what) => limits.push(what) })
     const thumb = ref('ZG6NWV/old', hex24(1))
     await store.putThumbnail(thumb, jpeg('old', 1_000))
-    await update(store, 'ZG6NWV/old', (r) => { r.session = 'ZG6NWV/old@1'; r.latestThumbnail = thumb })
+    await update(store, 'ZG6NWV/old', (r) => {
+      r.session = 'ZG6NWV/old@1'
+      r.latestThumbnail = thumb
+    })
     await update(store, 'ZG6NWV/live', goLive)
     clock += 6 * DAY
-    await update(store, 'ZG6NWV/recent', (r) => { r.streamName = 'recent' })
+    await update(store, 'ZG6NWV/recent', (r) => {
+      r.streamName = 'recent'
+    })
     clock += 2 * DAY
     expect(await store.sweep()).toBe(1)
     expect(await ids(store)).toEqual(['ZG6NWV/live', 'ZG6NWV/recent'])
@@ -115,7 +150,9 @@ describe('S3 stream store: the sweep', () => {
     const prefix = `excess${count++}`
     const wide = open(prefix, { maxStreams: 5 })
     for (let n = 0; n < 4; n++) {
-      await update(wide, `ZG6NWV/ended-${n}`, (r) => { r.session = `ZG6NWV/ended-${n}@1` })
+      await update(wide, `ZG6NWV/ended-${n}`, (r) => {
+        r.session = `ZG6NWV/ended-${n}@1`
+      })
       clock += 1_000
     }
     await update(wide, 'ZG6NWV/live', goLive)
@@ -125,16 +162,20 @@ describe('S3 stream store: the sweep', () => {
     expect(limits).toEqual(['stream_evicted', 'stream_evicted', 'stream_evicted'])
   })
 
-  it('removes thumbnails of streams with no record once past a minute, not before; a stream\'s own stay', async () => {
+  it("removes thumbnails of streams with no record once past a minute, not before; a stream's own stay", async () => {
     const prefix = `loose${count++}`
     const store = open(prefix)
     await store.putThumbnail(ref('ZG6NWV/none', hex24(1)), jpeg('no record ever refers to it', 1_000))
     const kept = ref('ZG6NWV/kept', hex24(2))
     await store.putThumbnail(kept, jpeg('referred to', 1_000))
-    await update(store, 'ZG6NWV/kept', (r) => { r.latestThumbnail = kept })
+    await update(store, 'ZG6NWV/kept', (r) => {
+      r.latestThumbnail = kept
+    })
     await store.putThumbnail(ref('ZG6NWV/kept', hex24(3)), jpeg('a spare one', 1_000))
     // One slice of stream keys per sweep: as many sweeps as slices go over them all.
-    const sweepAll = async () => { for (let i = 0; i < SLICES.length; i++) await store.sweep() }
+    const sweepAll = async () => {
+      for (let i = 0; i < SLICES.length; i++) await store.sweep()
+    }
     await sweepAll()
     expect(await store.thumbnail('ZG6NWV/none', hex24(1))).toBeDefined() // its record may be on its way
     clock += 2 * 60_000
@@ -147,7 +188,9 @@ describe('S3 stream store: the sweep', () => {
 
   it('starts nothing once its deadline passed', async () => {
     const store = open(`deadline${count++}`, { keepEndedMs: DAY })
-    await update(store, 'ZG6NWV/old', (r) => { r.streamName = 'old' })
+    await update(store, 'ZG6NWV/old', (r) => {
+      r.streamName = 'old'
+    })
     clock += 2 * DAY
     expect(await store.sweep({ deadline: Date.now() - 1 })).toBe(0)
     expect(await ids(store)).toEqual(['ZG6NWV/old'])
@@ -162,7 +205,10 @@ describe('S3 stream store: what scans cost', () => {
     try {
       const prefix = `cost${count++}`
       const store = open(prefix, { ...s3.connection(log.endpoint), keepEndedMs: DAY })
-      for (let n = 0; n < 5; n++) await update(store, `ZG6NWV/s${n}`, (r) => { r.streamName = `s${n}` })
+      for (let n = 0; n < 5; n++)
+        await update(store, `ZG6NWV/s${n}`, (r) => {
+          r.streamName = `s${n}`
+        })
       const reads = () => log.gets(BUCKET, `${prefix}/streams/`).length
       log.clear()
       expect(await store.list()).toHaveLength(5)
@@ -171,7 +217,9 @@ describe('S3 stream store: what scans cost', () => {
       expect(await store.list()).toHaveLength(5)
       expect(reads()).toBe(0)
       expect(log.lists(BUCKET, `${prefix}/streams/`)).toHaveLength(1)
-      await update(store, 'ZG6NWV/s0', (r) => { r.streamName = 'changed' })
+      await update(store, 'ZG6NWV/s0', (r) => {
+        r.streamName = 'changed'
+      })
       log.clear()
       expect((await store.list()).find((r) => r.streamId === 'ZG6NWV/s0')?.streamName).toBe('changed')
       expect(reads()).toBe(1)
