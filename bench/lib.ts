@@ -252,7 +252,7 @@ export async function startServer(
       stream.setEncoding('utf8')
       stream.on('data', (chunk: string) => {
         buffer += chunk
-        let newline
+        let newline: number
         while ((newline = buffer.indexOf('\n')) >= 0) {
           onLine(buffer.slice(0, newline))
           buffer = buffer.slice(newline + 1)

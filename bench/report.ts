@@ -441,7 +441,6 @@ function perRepeat(results: Map<string, Sample[]>, w: string, kind: ServerKind):
 
 /** Issue 15's bounds per runtime: Node's and Bun's; Deno is reported without one. */
 type Bounds = { node: number; bun: number }
-const BOUNDED = ['node', 'bun'] as const
 
 /** Targets (issue 15): reported, not asserted. Ratios are of the medians, to the floor of the same run. */
 function targets(

@@ -26,7 +26,7 @@ export interface Source {
   verifier: Verifier
 }
 
-export interface Accepted {
+interface Accepted {
   event: HookEvent
   duplicate: boolean
   destinations: number
@@ -72,7 +72,7 @@ export function createIngest(options: IngestOptions): Ingest {
       options.onAccepted?.(event, names)
       return { duplicate: false, destinations: 0 }
     }
-    let result
+    let result: Awaited<ReturnType<Queue['put']>>
     try {
       result = await queue.put(event, names)
     } catch (error) {

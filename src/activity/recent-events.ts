@@ -8,9 +8,9 @@
 import type { HookEvent } from '../events/types.ts'
 import type { OutcomeReport } from '../delivery/deliver-one.ts'
 
-export type DeliveryState = 'pending' | 'retrying' | 'delivered' | 'dead'
+type DeliveryState = 'pending' | 'retrying' | 'delivered' | 'dead'
 
-export interface RecentDelivery {
+interface RecentDelivery {
   destination: string
   state: DeliveryState
   attempts: number

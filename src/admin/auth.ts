@@ -36,7 +36,7 @@ export interface BearerCheck {
   allows(c: Context): Promise<boolean>
 }
 
-export type SignIn = { session: string } | { wrong: true; used?: boolean } | { retryAfter: number }
+type SignIn = { session: string } | { wrong: true; used?: boolean } | { retryAfter: number }
 
 /** What the operator side accepts. */
 export interface AdminCredentials {
@@ -106,7 +106,7 @@ async function bearer(
 const clientOf = (c: Context, limits: Limits) =>
   clientAddress(c.req.raw, limits.trustProxy, bindingsOf(c.env).clientAddress)
 
-export function tooManyAttempts(seconds: number): HttpError {
+function tooManyAttempts(seconds: number): HttpError {
   return new HttpError(429, 'too_many_attempts', `too many wrong tokens from this address; try again in ${seconds} s`, {
     'retry-after': String(seconds),
   })

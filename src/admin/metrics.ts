@@ -136,9 +136,9 @@ export function createMetrics(): Metrics {
         )
       family('hookcast_accept_duration_seconds', 'histogram', 'Time from request to 200 for accepted webhooks.')
       for (const [source, buckets] of latencyBuckets) {
-        LATENCY_BUCKETS.forEach((bound, i) =>
-          out.push(`hookcast_accept_duration_seconds_bucket${labelText({ source, le: String(bound) })} ${buckets[i]}`),
-        )
+        for (const [i, bound] of LATENCY_BUCKETS.entries()) {
+          out.push(`hookcast_accept_duration_seconds_bucket${labelText({ source, le: String(bound) })} ${buckets[i]}`)
+        }
         out.push(
           `hookcast_accept_duration_seconds_bucket${labelText({ source, le: '+Inf' })} ${latencyCount.get(source)}`,
         )

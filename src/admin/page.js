@@ -3,7 +3,6 @@
 // It polls the admin API every 2 s and builds the DOM with textContent and attributes, never parsing data as HTML
 // (stream names come from the platform, errors from destinations). The JSDoc types are for tsc (allowJs).
 ;(() => {
-  'use strict'
   /** The API's answers as this page reads them (routes.ts); typedefs in here stay out of the project's global types.
    * @typedef {{ eventId: string, timestamp: number, url: string }} Thumb
    * @typedef {{ streamId: string, accountId?: string, streamName?: string, status: string, liveSince?: number, endedAt?: number, feeds: number, latestThumbnail: Thumb | null, updatedAt: number }} Stream

@@ -21,7 +21,7 @@ export interface FailureLimitOptions {
 }
 
 /** A client's attempt: refused (wait this many seconds), or counted, with a way to give the count back. */
-export type Attempt = { retryAfter: number } | { succeeded(): void }
+type Attempt = { retryAfter: number } | { succeeded(): void }
 
 export interface FailureLimit {
   /** Call synchronously, before any await: counts the attempt as a failure unless the client must wait. */
@@ -30,7 +30,7 @@ export interface FailureLimit {
 }
 
 export const MAX_FAILURES = 10
-export const FAILURE_WINDOW_MS = 60_000
+const FAILURE_WINDOW_MS = 60_000
 
 interface Window {
   failures: number

@@ -23,7 +23,7 @@ export interface Sessions {
   readonly size: number
 }
 
-export const SESSION_IDLE_MS = 12 * 3_600_000
+const SESSION_IDLE_MS = 12 * 3_600_000
 export const SESSION_ABSOLUTE_MS = 7 * 86_400_000
 
 export function createSessions(options: SessionOptions = {}): Sessions {

@@ -25,7 +25,7 @@ export const SIGN_IN_TOKEN_BYTES = 32
 const USED_KEPT = 16
 
 /** What a token typed into (or posted by) the sign-in form is. */
-export type LinkCheck = 'ok' | 'used' | 'wrong'
+type LinkCheck = 'ok' | 'used' | 'wrong'
 
 export interface SignInLinks {
   /** The token of the link that signs in now. */

@@ -7,7 +7,7 @@
 import type { Context } from 'hono'
 import { HttpError } from '../http/errors.ts'
 
-export const SMALL_BODY_BYTES = 4096
+const SMALL_BODY_BYTES = 4096
 
 export async function smallBody(c: Context, max = SMALL_BODY_BYTES): Promise<string> {
   const tooLarge = () => new HttpError(413, 'too_large', `at most ${max} bytes`)

@@ -20,7 +20,7 @@ export const defaultIo: Io = {
 }
 
 /** A progress display: on a terminal one line rewritten in place; in a log, a line each 10%. */
-export function progressPrinter(write: (text: string) => void, tty: boolean): Io['progress'] {
+function progressPrinter(write: (text: string) => void, tty: boolean): Io['progress'] {
   let shown = -1
   return (done, total, what) => {
     const percent = Math.floor((done / total) * 100)

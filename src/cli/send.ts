@@ -13,7 +13,7 @@ import { SAMPLE_KINDS, samplePayload } from './samples.ts'
 import type { Io } from './io.ts'
 
 /** The webhook URL of a gateway started with no config (`npm start`): what `send` posts to without --url. */
-export const DEFAULT_SEND_URL = 'http://127.0.0.1:8080/hooks/millicast'
+const DEFAULT_SEND_URL = 'http://127.0.0.1:8080/hooks/millicast'
 
 export const SEND_USAGE = `hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] [--file frame.jpg]
   kinds: ${SAMPLE_KINDS.join(', ')}

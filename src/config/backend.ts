@@ -10,7 +10,7 @@ import { checkS3Connection, s3ConnectionFields } from './s3-sink.ts'
 
 const MiB = 1024 * 1024
 
-export const localSpoolConfig = z
+const localSpoolConfig = z
   .object({
     type: z.literal('local').default('local'),
     /** Where accepted events wait for delivery; one gateway process per directory. */
@@ -48,7 +48,7 @@ const natsAuth = z
   .strict()
   .refine((auth) => (auth.user === undefined) === (auth.password === undefined), 'user and password go together')
 
-export const natsSpoolConfig = z
+const natsSpoolConfig = z
   .object({
     type: z.literal('nats'),
     /** `nats://host:4222` (or `tls://`); several for a cluster. */
@@ -73,14 +73,14 @@ export const natsSpoolConfig = z
   .strict()
 
 /** Serverless (AWS Lambda): the queue and the stream state as objects in a bucket, changed by conditional writes. */
-export const s3SpoolConfig = z
+const s3SpoolConfig = z
   .object({
     type: z.literal('s3'),
     ...s3ConnectionFields,
     /** Every key starts with `<prefix>/`. */
     prefix: z
       .string()
-      .regex(/^[A-Za-z0-9_.\/-]+$/, 'letters, digits, _ . / and -')
+      .regex(/^[A-Za-z0-9_./-]+$/, 'letters, digits, _ . / and -')
       .default('hookcast'),
     /** An identical delivery within this window is answered 200 and not fanned out again. */
     dedupWindow: duration.default(600_000),

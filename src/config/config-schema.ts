@@ -33,7 +33,7 @@ const base64Secret = z
     }
   })
 
-export const serverConfig = z
+const serverConfig = z
   .object({
     /** Port to listen on; the PORT environment variable wins. */
     port: z.number().int().min(0).max(65535).default(8080),
@@ -83,16 +83,16 @@ export const serverConfig = z
     return { ...server, maxInFlightBytes }
   })
 
-export const sourceConfig = z
+const sourceConfig = z
   .object({
     /** URL path the platform posts to. */
-    path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'a path starting with / (letters, digits, . _ ~ - /)'),
+    path: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, 'a path starting with / (letters, digits, . _ ~ - /)'),
     /** Base64 signing secrets; list two while rotating. */
     secrets: z.array(base64Secret).min(1),
   })
   .strict()
 
-export const routeConfig = z
+const routeConfig = z
   .object({
     when: z
       .object({
@@ -173,7 +173,7 @@ export const deliveryConfig = z
   })
   .strict()
 
-export const streamsConfig = z
+const streamsConfig = z
   .object({
     /** Stream state (live sessions, feeds, first/latest thumbnail, alert message ids); default: `<spool.dir>/streams`. */
     dir: z.string().min(1).optional(),
@@ -199,7 +199,7 @@ const optionalToken = printable
   )
   .transform((value) => (value ? value : undefined))
 
-export const adminConfig = z
+const adminConfig = z
   .object({
     /**
      * The live streams page (/) and the admin API (/api). false: off, whatever the token. true: with `token`, both
@@ -217,7 +217,7 @@ export const adminConfig = z
   })
   .strict()
 
-export const metricsConfig = z
+const metricsConfig = z
   .object({
     /** Serve Prometheus metrics on /metrics. */
     enabled: z.boolean().default(true),
@@ -226,7 +226,7 @@ export const metricsConfig = z
   })
   .strict()
 
-export const logConfig = z
+const logConfig = z
   .object({
     /** debug, info, warn or error; the HOOKCAST_LOG_LEVEL environment variable wins. */
     level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -253,6 +253,4 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeConfig>
-export type SourceConfig = z.infer<typeof sourceConfig>
 export type DeliveryConfig = z.infer<typeof deliveryConfig>
-export type { SpoolConfig, LocalSpoolConfig, NatsSpoolConfig, S3SpoolConfig } from './backend.ts'

@@ -44,13 +44,13 @@ export function referenceProblems(raw: unknown): Problem[] {
         message: `"${name}" is also a sink; destination names must be unique`,
       })
   }
-  itemsOf(field(raw, 'routes')).forEach((route, r) =>
-    itemsOf(field(route, 'to')).forEach((name, t) => {
+  for (const [r, route] of itemsOf(field(raw, 'routes')).entries()) {
+    for (const [t, name] of itemsOf(field(route, 'to')).entries()) {
       if (typeof name === 'string' && !destinations.has(name)) {
         problems.push({ path: ['routes', r, 'to', t], message: `unknown sink or notifier "${name}"` })
       }
-    }),
-  )
+    }
+  }
   for (const name of keysOf(field(field(raw, 'delivery'), 'destinations'))) {
     if (!destinations.has(name))
       problems.push({ path: ['delivery', 'destinations', name], message: `unknown sink or notifier "${name}"` })

@@ -11,7 +11,7 @@ import { setMaxListeners } from 'node:events'
 
 export const SLOT_MS = 50
 
-export interface AttemptDeadline {
+interface AttemptDeadline {
   signal: AbortSignal
   /** The attempt is over (call it once, in a `finally`): the last one of a closed slot lets its timer go. */
   done(): void

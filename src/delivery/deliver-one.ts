@@ -24,7 +24,7 @@ export interface DeliveryPolicy {
   circuit: CircuitPolicy
 }
 
-export type Outcome = 'delivered' | 'retry' | 'dead'
+type Outcome = 'delivered' | 'retry' | 'dead'
 
 export interface OutcomeReport {
   destination: string

@@ -6,7 +6,7 @@ import type { DeliveryConfig } from '../config/config-schema.ts'
 import type { DeliveryPolicy } from './deliver-one.ts'
 
 /** Deliveries under way at once for a destination neither the config nor the destination itself sets. */
-export const DEFAULT_CONCURRENCY = 8
+const DEFAULT_CONCURRENCY = 8
 
 /** `ownDefault`: the destination's own default concurrency (Destination.concurrency), used when the config sets none. */
 export function policyFromConfig(config: DeliveryConfig, destination: string, ownDefault?: number): DeliveryPolicy {

@@ -133,7 +133,7 @@ export function startWorker(options: WorkerOptions): Worker {
         await sleep(1_000, stop.signal)
       }
       if (claims.length === 0 && probe) lane.circuit.release(now())
-      claims.forEach((claim, index) => run(lane, claim, probe && index === 0))
+      for (const [index, claim] of claims.entries()) run(lane, claim, probe && index === 0)
     }
   }
 

@@ -9,7 +9,7 @@ export function isStreamId(value: string): boolean {
   return parts.length === 2 && parts.every(isSafeSegment)
 }
 
-export function isSafeSegment(value: string): boolean {
+function isSafeSegment(value: string): boolean {
   return (
     value.length > 0 &&
     value.length <= 256 &&

@@ -9,7 +9,7 @@ import { z } from 'zod'
 
 const epochMs = z.number()
 
-export const feedsData = z
+const feedsData = z
   .object({
     feedId: z.string(),
     accountId: z.string(),
@@ -24,7 +24,7 @@ export const feedsData = z
   })
   .loose()
 
-export const recordingsData = z
+const recordingsData = z
   .object({
     recordFileId: z.number(),
     tokenId: z.number(),
@@ -35,7 +35,7 @@ export const recordingsData = z
   })
   .loose()
 
-export const mediaData = z
+const mediaData = z
   .object({
     mediaAssetId: z.string(),
     type: z.string(),
@@ -49,7 +49,7 @@ export const mediaData = z
   })
   .loose()
 
-export const transcoderData = z
+const transcoderData = z
   .object({
     transcoderId: z.string(),
     transcoderName: z.string(),
@@ -59,7 +59,7 @@ export const transcoderData = z
   })
   .loose()
 
-export const viewerConnectionData = z
+const viewerConnectionData = z
   .object({
     name: z.string(),
     accountId: z.string(),

@@ -4,7 +4,7 @@
  */
 
 /** Hook kinds the platform documents (docs/protocol.md §1); the platform adds kinds, so an event's `type` may be any other string too. */
-export const KNOWN_EVENTS = {
+const KNOWN_EVENTS = {
   feeds: ['started', 'ended'],
   recordings: ['started', 'completed', 'error', 'deleted'],
   media: ['processing', 'completed', 'errored', 'deleted'],
@@ -18,7 +18,7 @@ export const KNOWN_EVENTS = {
 export type KnownType = keyof typeof KNOWN_EVENTS
 
 /** Kinds hookcast makes itself: a platform hook may not claim them (its type is refused, in any casing). */
-export const OWN_TYPES: readonly string[] = ['stream']
+const OWN_TYPES: readonly string[] = ['stream']
 
 /** Whether a type is one of hookcast's own: `stream`, and every `hookcast.*` kind (its internal work, such as checks). */
 export function isOwnType(type: string): boolean {
@@ -59,7 +59,7 @@ export interface HookEvent {
 }
 
 /** Case-insensitive lookup of a documented spelling: `viewerattempt` -> `ViewerAttempt`. */
-export function canonicalName(name: string, known: readonly string[]): string {
+function canonicalName(name: string, known: readonly string[]): string {
   const lower = name.toLowerCase()
   return known.find((candidate) => candidate.toLowerCase() === lower) ?? name
 }

@@ -123,7 +123,7 @@ function slackDate(ms: number): string {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000))
   const h = Math.floor(seconds / 3600)
   const m = Math.floor((seconds % 3600) / 60)

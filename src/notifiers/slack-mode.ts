@@ -9,7 +9,7 @@ import type { ThumbnailRef } from '../streams/stream-types.ts'
 import type { LiveFacts, Templates } from './slack-messages.ts'
 
 /** Keeps what was posted for the stream session (message ts, file id), so a redelivery does not post it again. */
-export type Remember = (fields: Record<string, string>) => Promise<void>
+type Remember = (fields: Record<string, string>) => Promise<void>
 
 export interface SlackMode {
   /** Later messages go into the live message's thread: then they wait for it to be posted. */
@@ -39,7 +39,7 @@ export interface SlackMode {
   media(event: HookEvent, thread: string | undefined, signal?: AbortSignal): Promise<void>
 }
 
-export interface StreamTimes {
+interface StreamTimes {
   liveSince: number | undefined
   endedAt: number
 }

@@ -18,7 +18,7 @@
 const LOOKALIKE: Record<string, string> = { '*': '\u2217', _: '\u02CD', '~': '\u223C', '`': '\u02CB' }
 const SOFT_HYPHEN = '\u00AD'
 /** Longer values are cut: a section's text may hold 3,000 characters and a field 2,000. */
-export const MAX_VALUE_CHARS = 200
+const MAX_VALUE_CHARS = 200
 
 const alnum = (char: string | undefined) => char !== undefined && /[A-Za-z0-9]/.test(char)
 

@@ -124,12 +124,12 @@ export async function loadServerlessConfig(env: Env): Promise<{ config: Config; 
 }
 
 /** A request's deliveries stop this long before the function's own time runs out, to give back what is under way. */
-export const ANSWER_MARGIN_MS = 1_500
+const ANSWER_MARGIN_MS = 1_500
 /**
  * Default time a request's deliveries may take, from when the function was invoked: well under the time after which
  * the platform counts a hook as timed out (undocumented; it disables webhooks that time out too often).
  */
-export const DEFAULT_DELIVER_WITHIN_MS = 6_000
+const DEFAULT_DELIVER_WITHIN_MS = 6_000
 
 /**
  * When a request's deliveries must stop: `within` after `startedAt` (`HOOKCAST_DELIVER_WITHIN`, default 6 s), and

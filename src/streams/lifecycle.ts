@@ -21,7 +21,7 @@ import { isActive } from './active-feeds.ts'
  * (clamped, not dropped): the hook still counts, in the order it arrived, and it cannot stay "the latest" or open
  * a session that ends in the future. The stored event keeps its own timestamp (sinks keyed it by that).
  */
-export const FUTURE_SKEW_MS = 5 * 60_000
+const FUTURE_SKEW_MS = 5 * 60_000
 
 /** A thumbnail may predate the feed's `started` hook by this much and still be the session's first. */
 const THUMBNAIL_SLACK_MS = 30_000

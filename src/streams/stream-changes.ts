@@ -22,7 +22,7 @@ import type { StreamRecord } from './stream-types.ts'
 export type StreamChange = (record: StreamRecord) => void | false
 
 /** True when the change would change nothing on this record; reads it only (it may be the store's own). */
-export type UnchangedCheck = (record: Readonly<StreamRecord>) => boolean
+type UnchangedCheck = (record: Readonly<StreamRecord>) => boolean
 
 export interface ChangeOptions extends UpdateOptions {
   unchangedOn?: UnchangedCheck

@@ -21,7 +21,7 @@ export interface VersionedRecord {
   revision: Revision
 }
 
-export interface PutOptions {
+interface PutOptions {
   /**
    * The write may be shared with other changes and reach durable storage up to about a second later (for changes a
    * crash may lose, like the latest thumbnail). Readers in this process see it at once. A hint: a store may ignore it.

@@ -21,10 +21,10 @@ export interface FeedState {
   ended?: number
 }
 
-export type StreamStatus = 'live' | 'ending' | 'ended'
+type StreamStatus = 'live' | 'ending' | 'ended'
 
 /** Message ids a notifier keeps per live session, to update or thread later messages. */
-export type AlertRecord = Record<string, string>
+type AlertRecord = Record<string, string>
 
 export interface StreamRecord {
   streamId: string

@@ -12,7 +12,7 @@ import { THUMBNAIL_ROUTE, type ThumbnailLinks } from './thumbnail-links.ts'
 import { HttpError } from '../http/errors.ts'
 
 /** The longest a cache may keep a thumbnail, however long its link lives. */
-export const MAX_CACHE_SECONDS = 86_400
+const MAX_CACHE_SECONDS = 86_400
 
 export function mountThumbnailLinks(app: Hono, streams: StreamStore, links: ThumbnailLinks): void {
   app.use(`${THUMBNAIL_ROUTE}/*`, async (c, next) => {

@@ -4,7 +4,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 
-export const PLACEHOLDERS = [
+const PLACEHOLDERS = [
   'source',
   'type',
   'event',

@@ -18,7 +18,7 @@ export const MAX_KEY_BYTES = 1024
  */
 const HASH_DIGITS = 24
 /** The shortest a value is shortened to: `~` and the hash. */
-export const SHORTEST = 1 + HASH_DIGITS
+const SHORTEST = 1 + HASH_DIGITS
 
 /** A part of a name: literal text from the template, or a value's escaped text, which may be shortened. */
 export type Piece = string | { value: string }

@@ -86,7 +86,7 @@ routes:
   })
 
   it('refuses destination names JavaScript objects already use', () => {
-    const text = VALID.replace('to: [disk]', 'to: [constructor]').replace(/^  disk:/m, '  constructor:')
+    const text = VALID.replace('to: [disk]', 'to: [constructor]').replace(/^ {2}disk:/m, '  constructor:')
     expect(problems(text, { SECRET })).toEqual([expect.stringMatching(/^sinks\.constructor: /)])
   })
 

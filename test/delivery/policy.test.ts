@@ -86,7 +86,7 @@ describe('MinHeap', () => {
   it('pops in key order', () => {
     const heap = new MinHeap<number>((n) => n)
     const values = Array.from({ length: 200 }, (_, i) => (i * 7919) % 211)
-    values.forEach((v) => heap.push(v))
+    for (const v of values) heap.push(v)
     const out: number[] = []
     while (heap.size > 0) out.push(heap.pop()!)
     expect(out).toEqual([...values].sort((a, b) => a - b))
@@ -98,7 +98,7 @@ describe('MinHeap', () => {
       (item) => item.seq,
     )
     const items = Array.from({ length: 100 }, (_, seq) => ({ key: seq % 3 === 0 ? 5 : 0, seq }))
-    items.forEach((item) => heap.push(item))
+    for (const item of items) heap.push(item)
     const out: number[] = []
     while (heap.size > 0) out.push(heap.pop()!.seq)
     expect(out).toEqual([...items.filter((i) => i.key === 0), ...items.filter((i) => i.key === 5)].map((i) => i.seq))

@@ -270,7 +270,12 @@ function watchWrites(root: string, folders: string[]) {
       }),
     )
   }
-  return { writes, close: () => watchers.forEach((w) => w.close()) }
+  return {
+    writes,
+    close: () => {
+      for (const w of watchers) w.close()
+    },
+  }
 }
 
 interface Sent extends Pick<Hook, 'n' | 'at' | 'kind' | 'event' | 'stream' | 'sha'> {

@@ -98,11 +98,7 @@ describe('gateway on NATS JetStream', () => {
         events: Array<{ id: string; deliveries: Array<{ state: string }> }>
       }
       const seen = events.find((e) => e.id === startedId) // accepted by a, delivered by either
-      return (
-        seen !== undefined &&
-        seen.deliveries.every((d) => d.state === 'delivered') &&
-        events.some((e) => e.id === thumbId)
-      )
+      return seen?.deliveries.every((d) => d.state === 'delivered') && events.some((e) => e.id === thumbId)
     }, 15_000)
     for (const gateway of [a, b]) {
       const streams = (await (

@@ -12,7 +12,7 @@ import { createGateway } from '../../src/gateway.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { jpeg, PAYLOADS, SECRET, signedJson, signedThumbnail, OTHER_SECRET, type SignedHook } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
-import { startReceiver, type Receiver } from '../support/receiver.ts'
+import { startReceiver } from '../support/receiver.ts'
 import { eventually, guard } from '../support/wait.ts'
 import { albEvent, functionUrlEvent, httpApiEvent, lambdaContext, restApiEvent, scheduleEvent } from './events.ts'
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSlackWebApi } from '../../src/notifiers/slack-api.ts'
 import { postIncomingWebhook } from '../../src/notifiers/slack-webhook.ts'
 import { parseConfig } from '../../src/config/load.ts'
-import { ConfigError } from '../../src/config/load.ts'
+import type { ConfigError } from '../../src/config/load.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { SECRET } from '../support/hooks.ts'
 

@@ -184,12 +184,14 @@ describe('cloud sink config', () => {
       return block.map((line) => indent + line.slice(indent.length + 2)).join('\n')
     }
     const env = { AWS_REGION: 'eu-west-1' }
-    expect(parseConfig(config(uncomment('  # s3:', '  ').replace(/^  s3:/, '  pics:')), env).sinks.pics).toMatchObject({
+    expect(
+      parseConfig(config(uncomment('  # s3:', '  ').replace(/^ {2}s3:/, '  pics:')), env).sinks.pics,
+    ).toMatchObject({
       type: 's3',
       bucket: 'my-thumbnails',
     })
     expect(
-      parseConfig(config(uncomment('  # gcs:', '  ').replace(/^  gcs:/, '  pics:')), env).sinks.pics,
+      parseConfig(config(uncomment('  # gcs:', '  ').replace(/^ {2}gcs:/, '  pics:')), env).sinks.pics,
     ).toMatchObject({ type: 'gcs', bucket: 'my-thumbnails' })
     const disk = `  pics:\n    type: fs\n    dir: ./data\n${uncomment('    # retention:', '    ')}`
     expect(parseConfig(config(disk), env).sinks.pics).toMatchObject({

@@ -12,7 +12,7 @@ import type { StreamRecord, ThumbnailRef } from '../../src/streams/stream-types.
 import type { HookEvent } from '../../src/events/types.ts'
 import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
 import { silentLogger } from '../../src/log.ts'
-import { jpeg, SECRET, signedThumbnail } from '../support/hooks.ts'
+import { jpeg, signedThumbnail } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
 import { configSchema } from '../../src/config/config-schema.ts'
 import { timedChecks, type TimedChecks } from './support.ts'
@@ -134,7 +134,7 @@ describe('one file per stream', () => {
     writeFileSync(join(dir.path, 'thumbnails', `${encodeURIComponent('acct/one')}.${hex24(7)}.jpg`), jpeg('seven'))
     const store = await open()
     expect((await store.list()).map((r) => r.streamId).sort()).toEqual(['acct/one', 'acct/two'])
-    expect((await store.get('acct/one'))?.record!.alerts).toEqual({ slack: { 'acct/one@1': { live: '1.2' } } })
+    expect((await store.get('acct/one'))!.record.alerts).toEqual({ slack: { 'acct/one@1': { live: '1.2' } } })
     expect(await store.thumbnail('acct/one', hex24(7))).toEqual(jpeg('seven'))
     expect(existsSync(join(dir.path, 'streams.json'))).toBe(false)
     expect(recordFiles()).toHaveLength(2)
@@ -203,7 +203,7 @@ describe('limits', () => {
     await update(store, 'acct/live', (r) => {
       r.streamName = 'still here'
     })
-    expect((await store.get('acct/live'))?.record!.streamName).toBe('still here')
+    expect((await store.get('acct/live'))!.record.streamName).toBe('still here')
   })
 
   it('ended streams older than keepEnded are swept, with their thumbnails; live ones are kept', async () => {
@@ -328,8 +328,8 @@ describe('tracker bounds', () => {
       await forged({ streamId: 'acct/ok', streamName: 'n'.repeat(100_000), accountId: 'a'.repeat(100_000) }),
     )
     expect((await store.list()).map((r) => r.streamId)).toEqual(['acct/ok'])
-    expect((await store.get('acct/ok'))?.record!.streamName).toBe('ok')
-    expect((await store.get('acct/ok'))?.record!.accountId).toBe('acct')
+    expect((await store.get('acct/ok'))!.record.streamName).toBe('ok')
+    expect((await store.get('acct/ok'))!.record.accountId).toBe('acct')
     expect(JSON.stringify((await store.get('acct/ok'))?.record).length).toBeLessThan(2_000)
   })
 

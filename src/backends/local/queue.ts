@@ -137,7 +137,7 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     if (segmentLog.totalBytes() + dead.bytes + size > options.maxBytes) {
       throw new QueueFullError(`queue is full (spool.maxBytes = ${options.maxBytes})`)
     }
-    let ref
+    let ref: Awaited<ReturnType<typeof segmentLog.append>>
     try {
       ref = await segmentLog.append(parts)
     } catch (error) {

@@ -18,7 +18,7 @@ export interface LogOptions {
 }
 
 /** Where an appended record landed. */
-export interface RecordRef {
+interface RecordRef {
   segment: number
   offset: number
 }
@@ -136,7 +136,7 @@ export async function openSegmentLog(
       queue = []
       try {
         const refs = await writeBatch(batch)
-        batch.forEach((w, i) => w.resolve(refs[i]!))
+        for (const [i, w] of batch.entries()) w.resolve(refs[i]!)
       } catch (error) {
         for (const w of batch) w.reject(error)
       }

@@ -15,7 +15,7 @@ import type { Logger } from '../../log.ts'
 
 export const RECORDS = 'records'
 /** Lazy changes wait this long to share a write. */
-export const LAZY_MS = 1_000
+const LAZY_MS = 1_000
 /** A failed background write is retried after this, doubling up to MAX_RETRY_MS. */
 export const RETRY_MS = 1_000
 const MAX_RETRY_MS = 30_000

@@ -19,7 +19,6 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { StreamStore } from '../../streams/stream-store.ts'
 import { STREAM_LIMITS, StreamLimitError, type StreamRecord } from '../../streams/stream-types.ts'
 import { cloneRecord } from '../../streams/stream-record.ts'
 import { loadRecordFiles, RECORDS, recordFiles, RETRY_MS, type StoredRecord } from './stream-record-files.ts'

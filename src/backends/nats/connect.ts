@@ -10,7 +10,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { jetstreamManager } from '@nats-io/jetstream'
 import { HEADER_ROOM_BYTES } from './messages.ts'
 
-export interface NatsAuth {
+interface NatsAuth {
   token?: string
   user?: string
   password?: string

@@ -23,7 +23,7 @@ export interface NatsDedupOptions {
   replicas?: number
 }
 
-export const NATS_DEDUP_DEFAULTS = { bucket: 'hookcast-dedup', replicas: 1 }
+const NATS_DEDUP_DEFAULTS = { bucket: 'hookcast-dedup', replicas: 1 }
 
 /** The key of a delivery id: 128 bits of SHA-256 in hex (any id, a KV key's few characters). */
 const keyOf = streamKey

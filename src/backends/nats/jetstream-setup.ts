@@ -106,7 +106,7 @@ function updatable(config: StreamConfig): Partial<StreamConfig> {
   return { duplicate_window, max_bytes, num_replicas, discard, max_msgs_per_subject, allow_direct }
 }
 
-export function deliveryConsumer(names: NatsNames, destination: string, ackWaitMs: number): ConsumerConfig {
+function deliveryConsumer(names: NatsNames, destination: string, ackWaitMs: number): ConsumerConfig {
   return {
     durable_name: names.consumer(destination),
     filter_subject: names.deliveries(destination),

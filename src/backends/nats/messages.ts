@@ -31,10 +31,10 @@ export interface DeadRecord {
   attempts: Attempt[]
 }
 
-export const EVENT_HEADER = 'Hookcast-Event'
-export const DEAD_HEADER = 'Hookcast-Dead'
+const EVENT_HEADER = 'Hookcast-Event'
+const DEAD_HEADER = 'Hookcast-Dead'
 /** On an event's copy: the destinations whose deliveries share it (comma-separated), for the orphan sweep. */
-export const GROUP_HEADER = 'Hookcast-Destinations'
+const GROUP_HEADER = 'Hookcast-Destinations'
 
 /**
  * Room kept for headers beside a body: the event's metadata (ids and names of at most a few hundred bytes each)
@@ -47,7 +47,7 @@ const ERROR_CHARS = 1_000
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-export function asciiJson(value: unknown): string {
+function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 

@@ -110,7 +110,7 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, optio
 }
 
 /** The stream sequence, delivery count and pending count of a JetStream message, from its ack subject. */
-export function toPulled(msg: Msg): PulledMessage | undefined {
+function toPulled(msg: Msg): PulledMessage | undefined {
   const reply = msg.reply
   if (!reply?.startsWith('$JS.ACK.')) return undefined
   const tokens = reply.split('.')

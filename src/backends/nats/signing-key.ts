@@ -21,7 +21,7 @@ export interface NatsSigningKeyOptions {
   replicas?: number
 }
 
-export const NATS_SIGNING_KEY_DEFAULTS = { bucket: 'hookcast-keys', key: 'url-signing-key', replicas: 1 }
+const NATS_SIGNING_KEY_DEFAULTS = { bucket: 'hookcast-keys', key: 'url-signing-key', replicas: 1 }
 
 /** A try to read, else create, the key: a writer that keeps replacing an unusable value gives up after this many. */
 const TRIES = 4

@@ -21,7 +21,7 @@ export interface Stored {
 }
 
 /** What the record at a revision refers to: the event ids of its thumbnails. */
-export interface Refs {
+interface Refs {
   revision: number
   refs: string[]
 }
@@ -90,7 +90,7 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
   return {
     async read(streamId) {
       const entry = await kv.get(streamKey(streamId))
-      if (!entry || entry.operation !== 'PUT') return undefined
+      if (entry?.operation !== 'PUT') return undefined
       const stored = decode(entry)
       if (!stored || stored.record.streamId !== streamId)
         throw new Error(`stream state of ${streamId.slice(0, 100)} is not a record of it (revision ${entry.revision})`)

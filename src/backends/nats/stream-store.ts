@@ -66,7 +66,7 @@ export interface NatsStreamStore extends StreamStore {
   stats(): Promise<{ streams: number; thumbnailBytes: number }>
 }
 
-export const NATS_STREAM_STORE_DEFAULTS = {
+const NATS_STREAM_STORE_DEFAULTS = {
   bucket: 'hookcast-streams',
   thumbnailBucket: 'hookcast-thumbnails',
   replicas: 1,

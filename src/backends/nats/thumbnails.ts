@@ -21,7 +21,7 @@ export interface NatsThumbnailsOptions {
   chunkBytes?: number
 }
 
-export interface ThumbnailHead {
+interface ThumbnailHead {
   size: number
   chunks: number
 }
@@ -65,7 +65,7 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
 
   async function head(streamKey: string, eventId: string): Promise<ThumbnailHead | undefined> {
     const entry = await kv.get(`${prefix(streamKey, eventId)}.h`)
-    if (!entry || entry.operation !== 'PUT') return undefined
+    if (entry?.operation !== 'PUT') return undefined
     try {
       const parsed = entry.json<ThumbnailHead>()
       return Number.isSafeInteger(parsed.size) && Number.isSafeInteger(parsed.chunks) ? parsed : undefined
@@ -101,7 +101,7 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
       const out = new Uint8Array(found.size)
       let at = 0
       for (const part of parts) {
-        if (!part || part.operation !== 'PUT' || at + part.value.byteLength > found.size) return undefined // removed meanwhile
+        if (part?.operation !== 'PUT' || at + part.value.byteLength > found.size) return undefined // removed meanwhile
         out.set(part.value, at)
         at += part.value.byteLength
       }

@@ -24,7 +24,7 @@ import type { S3Records, S3Stored } from './stream-records.ts'
 import { SLICES, type S3Thumbnails } from './thumbnails.ts'
 
 /** Thumbnails of a stream with no record are left alone this long (its record may be on its way). */
-export const LOOSE_GRACE_MS = 60_000
+const LOOSE_GRACE_MS = 60_000
 /** Records read at most to find ended streams to evict, when a new stream finds the store full. */
 const EXAMINE_READS = 256
 /** Records read at most by one sweep. */

@@ -34,7 +34,7 @@ export interface S3Connection {
   requestTimeoutMs?: number | undefined
 }
 
-export interface StoredObject {
+interface StoredObject {
   body: Uint8Array
   etag: string
   /** Epoch ms. */
@@ -49,7 +49,7 @@ export interface ListedObject {
   lastModified: number
 }
 
-export type Condition = { ifMatch: string } | { ifNoneMatch: '*' }
+type Condition = { ifMatch: string } | { ifNoneMatch: '*' }
 
 export interface Objects {
   readonly bucket: string
@@ -98,7 +98,7 @@ function isNotFound(error: unknown): boolean {
 }
 
 /** ETags are compared as S3 sends them in headers: quoted. Listings of some stores leave the quotes out. */
-export function quoteEtag(etag: string): string {
+function quoteEtag(etag: string): string {
   return etag.startsWith('"') ? etag : `"${etag}"`
 }
 

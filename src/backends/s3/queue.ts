@@ -46,8 +46,6 @@ import { s3Put } from './put.ts'
 import { s3QueueStats } from './stats.ts'
 import { s3Sweeper, type S3SweepResult } from './sweep.ts'
 
-export type { S3SweepResult } from './sweep.ts'
-
 export interface S3QueueOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
   prefix?: string
