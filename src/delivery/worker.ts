@@ -10,6 +10,7 @@ import type { Claim, Queue } from '../queue/types.ts'
 import { createCircuit, type Circuit, type CircuitState } from './circuit.ts'
 import { deliverOne, errorMessage, type DeliveryPolicy, type OutcomeReport } from './deliver-one.ts'
 import { attemptDeadlines } from './attempt-deadlines.ts'
+import { sleep } from '../util/sleep.ts'
 
 export interface LaneStatus {
   destination: string
@@ -239,10 +240,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
     resolve = r
   })
   return { promise, resolve }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return settledOrSleep(undefined, ms, signal)
 }
 
 /**

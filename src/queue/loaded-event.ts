@@ -8,6 +8,12 @@ import type { HookEvent } from '../events/types.ts'
 
 export type EventMeta = Omit<HookEvent, 'body' | 'data'>
 
+/** The event without its body and its parsed `data`: what a queue keeps beside the body. */
+export function eventMeta(event: HookEvent): EventMeta {
+  const { body: _body, data: _data, ...meta } = event
+  return meta
+}
+
 const decoder = new TextDecoder()
 
 /** The event as `put` took it: metadata, body and, for a JSON hook, its `data` (parsed when first read). */

@@ -6,7 +6,7 @@
  */
 import type { StreamStore, Revision } from './stream-store.ts'
 import { cloneRecord } from './stream-record.ts'
-import { STREAM_LIMITS, StreamLimitError, type StreamRecord } from './stream-types.ts'
+import { checkStreamIdFits, STREAM_LIMITS, type StreamRecord } from './stream-types.ts'
 
 export interface MemoryStreamStoreOptions {
   now?: () => number
@@ -41,9 +41,7 @@ export function memoryStreamStore(options: MemoryStreamStoreOptions = {}): Strea
       const current = records.get(streamId)
       const matches = expected === null ? !current : current !== undefined && String(current.revision) === expected
       if (!matches) return 'conflict'
-      if (!current && streamId.length > STREAM_LIMITS.streamIdLength) {
-        throw new StreamLimitError('stream_id_too_long', `a stream id of ${streamId.length} characters is not kept`)
-      }
+      if (!current) checkStreamIdFits(streamId)
       record.updatedAt = now()
       records.set(streamId, { record: cloneRecord(record), revision: ++counter })
       return String(counter) as Revision

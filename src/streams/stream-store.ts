@@ -102,3 +102,37 @@ export async function updateWithRetry(
   }
   throw new Error(`stream state of ${streamId.slice(0, 100)}: still changed by others after ${MAX_ATTEMPTS} tries`)
 }
+
+/** Tries of a delete without a revision, while writers keep replacing the record. */
+const DELETE_TRIES = 8
+
+/**
+ * A store's `delete` over its own read and conditional delete: with an expected revision, only that one goes (a
+ * record replaced meanwhile is a conflict); without, whatever the record is now, tried again while writers replace it.
+ */
+export async function deleteLatest<T>(
+  streamId: string,
+  expected: ((stored: T) => boolean) | undefined,
+  store: { read(): Promise<T | undefined>; deleteAt(stored: T): Promise<boolean> },
+): Promise<boolean | 'conflict'> {
+  for (let attempt = 0; attempt < DELETE_TRIES; attempt++) {
+    const stored = await store.read()
+    if (!stored) return false
+    if (expected && !expected(stored)) return 'conflict'
+    if (await store.deleteAt(stored)) return true
+    if (expected) return 'conflict' // replaced between the read and the delete
+  }
+  throw new Error(
+    `stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`,
+  )
+}
+
+/** The bounds a store keeps when its options name none (the config's own defaults). */
+export const STREAM_STORE_DEFAULTS = {
+  maxStreams: 10_000,
+  keepEndedMs: 7 * 86_400_000,
+  maxThumbnailBytes: 512 * 1024 * 1024,
+}
+
+/** Event ids are hex digests; anything else never names a thumbnail's file or key. */
+export const EVENT_ID = /^[A-Za-z0-9_-]{1,64}$/

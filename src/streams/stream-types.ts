@@ -96,6 +96,16 @@ export class StreamLimitError extends Error {
   }
 }
 
+/**
+ * Refuses to create a record for a stream id too long to be one the platform sends: every store keeps this bound.
+ * `limit` counts it (metrics) before the refusal is thrown.
+ */
+export function checkStreamIdFits(streamId: string, limit?: (what: StreamLimit) => void): void {
+  if (streamId.length <= STREAM_LIMITS.streamIdLength) return
+  limit?.('stream_id_too_long')
+  throw new StreamLimitError('stream_id_too_long', `a stream id of ${streamId.length} characters is not kept`)
+}
+
 /** A fresh object for a map keyed by input: no prototype, so no key is special. */
 export function dict<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>

@@ -41,6 +41,7 @@ import {
 } from './lifecycle.ts'
 import { CHECK_TYPE, checkEvent, readCheck, type Check } from './check-event.ts'
 import { latestThumbnails } from './latest-thumbnails.ts'
+import { eventMeta } from '../queue/loaded-event.ts'
 
 export const TRACKER_NAME = '@streams'
 
@@ -261,7 +262,8 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
       limit('stream_id_too_long')
       return
     }
-    const { body, data: _data, ...meta } = event
+    const { body } = event
+    const meta = eventMeta(event)
     const timestamp = boundedTime(event.timestamp, event.receivedAt)
     if (timestamp !== event.timestamp) {
       limit('future_timestamp')

@@ -10,6 +10,7 @@
 import { link, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isAlive, ownIdentity, ownPid } from '../../util/pid.ts'
+import { sleep } from '../../util/sleep.ts'
 
 export interface DirLock {
   /** False once another process has replaced the lock file (it should never happen; worth a loud log). */
@@ -90,5 +91,3 @@ async function takeOver(path: string, stale: string): Promise<void> {
   if (moved !== stale) await link(aside, path).catch(() => {})
   await rm(aside, { force: true })
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -10,7 +10,8 @@ import { normaliseRecord } from '../../streams/stream-record.ts'
 import type { Logger } from '../../log.ts'
 import { streamKey } from '../../streams/stream-key.ts'
 import { recordJson, writeWhole } from './stream-record-files.ts'
-import { EVENT_ID, thumbName } from './thumbnail-files.ts'
+import { thumbName } from './thumbnail-files.ts'
+import { EVENT_ID } from '../../streams/stream-store.ts'
 
 const LEGACY_FILE = 'streams.json'
 

@@ -14,7 +14,7 @@ import type { Logger } from '../../log.ts'
 import { memoryDedupWindow, type DedupWindow } from '../../queue/dedup.ts'
 import { ClaimBoard } from '../../queue/board.ts'
 import { dedupedPut } from '../../queue/deduped-put.ts'
-import { loadedEvent, type EventMeta } from '../../queue/loaded-event.ts'
+import { loadedEvent, type EventMeta, eventMeta } from '../../queue/loaded-event.ts'
 import { QueueFullError, type Attempt, type Claim, type Delivery, type Queue } from '../../queue/types.ts'
 import { createCompaction } from './compaction.ts'
 import { DeadLetterFiles } from './dead-letters.ts'
@@ -245,8 +245,7 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
         const deliveries: Record<string, DeliveryState> = {}
         for (const name of destinations)
           deliveries[name] = { since: event.receivedAt, attempts: [], nextAt: putOptions.notBefore ?? 0 }
-        const { body, data: _data, ...meta } = event
-        await appendEvent({ ...meta, deliveries }, body)
+        await appendEvent({ ...eventMeta(event), deliveries }, event.body)
       }),
     claim: (options) => board.claimOrWait(options, () => closed),
     async load(claim) {

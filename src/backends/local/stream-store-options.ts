@@ -28,9 +28,3 @@ export interface LocalStreamStore extends StreamStore {
   sweep(): Promise<number>
   stats(): { streams: number; thumbnailBytes: number }
 }
-
-export const STREAM_STORE_DEFAULTS = {
-  maxStreams: 10_000,
-  keepEndedMs: 7 * 86_400_000,
-  maxThumbnailBytes: 512 * 1024 * 1024,
-}

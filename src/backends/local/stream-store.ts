@@ -19,15 +19,16 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { STREAM_LIMITS, StreamLimitError, type StreamRecord } from '../../streams/stream-types.ts'
+import { checkStreamIdFits, STREAM_LIMITS, StreamLimitError, type StreamRecord } from '../../streams/stream-types.ts'
 import { cloneRecord } from '../../streams/stream-record.ts'
 import { loadRecordFiles, RECORDS, recordFiles, RETRY_MS, type StoredRecord } from './stream-record-files.ts'
-import { EVENT_ID, THUMBNAILS, thumbName, thumbnailFiles } from './thumbnail-files.ts'
+import { THUMBNAILS, thumbName, thumbnailFiles } from './thumbnail-files.ts'
 import { evictionOrder } from './eviction-order.ts'
 import { migrateLegacy } from './migrate.ts'
-import { STREAM_STORE_DEFAULTS, type LocalStreamStore, type LocalStreamStoreOptions } from './stream-store-options.ts'
+import type { LocalStreamStore, LocalStreamStoreOptions } from './stream-store-options.ts'
+import { EVENT_ID, STREAM_STORE_DEFAULTS } from '../../streams/stream-store.ts'
 
-export { STREAM_STORE_DEFAULTS, type LocalStreamStore, type LocalStreamStoreOptions }
+export type { LocalStreamStore, LocalStreamStoreOptions }
 
 /** A thumbnail file written but not yet referred to by its record is left alone this long. */
 const LOOSE_GRACE_MS = 60_000
@@ -200,10 +201,7 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
 
   /** Refuses a new stream when it cannot be kept (after making room if an ended stream can give its place). */
   async function admit(streamId: string): Promise<void> {
-    if (streamId.length > STREAM_LIMITS.streamIdLength) {
-      limit('stream_id_too_long')
-      throw new StreamLimitError('stream_id_too_long', `a stream id of ${streamId.length} characters is not kept`)
-    }
+    checkStreamIdFits(streamId, limit)
     if (records.size < maxStreams || evictOne()) return
     limit('streams_full')
     log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', {

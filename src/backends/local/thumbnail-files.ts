@@ -10,8 +10,6 @@ import { streamKey } from '../../streams/stream-key.ts'
 import { LOAD_BATCH, writeWhole, type Failed } from './stream-record-files.ts'
 
 export const THUMBNAILS = 'thumbnails'
-/** Event ids are hex digests; anything else never names a file. */
-export const EVENT_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 /** The file of a stream's thumbnail. */
 export const thumbName = (streamId: string, eventId: string) => `${streamKey(streamId)}.${eventId}.jpg`

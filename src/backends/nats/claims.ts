@@ -11,11 +11,12 @@
  * @module
  */
 import type { Claim, Queue } from '../../queue/types.ts'
-import { sleep, type NatsContext, type QueueState } from './queue-context.ts'
+import type { NatsContext, QueueState } from './queue-context.ts'
 import type { Leases } from './leases.ts'
 import { ACK, nakAfter, pull, sendAck, type PulledMessage } from './pull.ts'
 import { decodeDelivery } from './messages.ts'
 import { destinationBacklogs } from './stats.ts'
+import { sleep } from '../../util/sleep.ts'
 
 /** How often a claim without a destination looks again while it waits (deliveries due after a delay, lost leases). */
 const POLL_MS = 200

@@ -9,7 +9,8 @@
  * @module
  */
 import type { StoredMsg } from '@nats-io/jetstream'
-import { errorText, type NatsContext } from './queue-context.ts'
+import type { NatsContext } from './queue-context.ts'
+import { errorText } from '../../util/error-text.ts'
 
 export interface EventCopies {
   /** The copy at `seq`, or null when the stream has no message there. */

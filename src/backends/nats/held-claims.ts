@@ -9,13 +9,15 @@
  * @module
  */
 import { LeaseLostError, type Queue } from '../../queue/types.ts'
-import { errorText, sleep, type NatsContext } from './queue-context.ts'
+import type { NatsContext } from './queue-context.ts'
 import type { Held, Leases } from './leases.ts'
 import { ACK, WORKING, confirmAck, nakAfter } from './pull.ts'
 import { encodeDelivery, eventHeaders, readEventMeta } from './messages.ts'
 import { loadedEvent } from '../../queue/loaded-event.ts'
 import { isNotFound } from './jetstream-setup.ts'
 import { eventCopies } from './event-copies.ts'
+import { sleep } from '../../util/sleep.ts'
+import { errorText } from '../../util/error-text.ts'
 
 export type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 

@@ -7,7 +7,6 @@
  * @module
  */
 import { headers, type MsgHdrs } from '@nats-io/transport-node'
-import type { HookEvent } from '../../events/types.ts'
 import type { Attempt } from '../../queue/types.ts'
 import type { EventMeta } from '../../queue/loaded-event.ts'
 
@@ -49,11 +48,6 @@ const decoder = new TextDecoder()
 
 function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-}
-
-export function eventMetaOf(event: HookEvent): EventMeta {
-  const { body: _body, data: _data, ...meta } = event
-  return meta
 }
 
 export function eventHeaders(meta: EventMeta, extra: { group?: readonly string[]; dead?: DeadRecord } = {}): MsgHdrs {

@@ -10,8 +10,10 @@
  */
 import { QueueFullError, type Queue } from '../../queue/types.ts'
 import type { DedupWindow } from '../../queue/dedup.ts'
-import { errorText, type NatsContext, type QueueState } from './queue-context.ts'
-import { encodeDelivery, eventHeaders, eventMetaOf } from './messages.ts'
+import type { NatsContext, QueueState } from './queue-context.ts'
+import { encodeDelivery, eventHeaders } from './messages.ts'
+import { errorText } from '../../util/error-text.ts'
+import { eventMeta } from '../../queue/loaded-event.ts'
 
 export interface PutSettings {
   /** 0: no dedup (no `Nats-Msg-Id` on the event). */
@@ -38,7 +40,7 @@ export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettin
     if (settings.completed && (await settings.completed.has(event.id).catch(() => false))) return { duplicate: true }
     try {
       const stored = await js.publish(names.event(event.id), event.body, {
-        headers: eventHeaders(eventMetaOf(event), { group: destinations }),
+        headers: eventHeaders(eventMeta(event), { group: destinations }),
         timeout: publishTimeoutMs,
         ...(dedupWindowMs > 0 ? { msgID: event.id } : {}),
       })

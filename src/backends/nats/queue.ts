@@ -29,7 +29,7 @@ import type { Queue } from '../../queue/types.ts'
 import type { DedupWindow } from '../../queue/dedup.ts'
 import { natsClaims } from './claims.ts'
 import { connectNats, type NatsConnectOptions } from './connect.ts'
-import { errorText, type NatsContext, type QueueState } from './queue-context.ts'
+import type { NatsContext, QueueState } from './queue-context.ts'
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts'
 import { natsHeldClaims } from './held-claims.ts'
 import { Leases } from './leases.ts'
@@ -40,6 +40,7 @@ import { HEADER_ROOM_BYTES } from './messages.ts'
 import { natsQueueStats } from './stats.ts'
 import { consumerCache, ensureStreams, streamConfigs } from './jetstream-setup.ts'
 import { orphanSweeper, type SweepResult } from './sweep.ts'
+import { errorText } from '../../util/error-text.ts'
 
 export interface NatsQueueOptions extends NatsConnectOptions {
   /** Names every stream (`<prefix>-events`, ...) and subject (`<prefix>.events.*`, ...). Default `hookcast`. */

@@ -19,17 +19,16 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { StreamStore, VersionedRecord } from '../../streams/stream-store.ts'
-import { STREAM_LIMITS, StreamLimitError, type StreamRecord } from '../../streams/stream-types.ts'
+import { checkStreamIdFits, StreamLimitError, type StreamRecord } from '../../streams/stream-types.ts'
 import type { Logger } from '../../log.ts'
-import { STREAM_STORE_DEFAULTS } from '../local/stream-store.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { EVENT_ID } from '../local/thumbnail-files.ts'
 import { isBucketFull, isWrongRevision, openBucket, parseRevision } from './buckets.ts'
 import { streamEviction } from './eviction.ts'
 import { openNatsThumbnails } from './thumbnails.ts'
 import { storeReport } from '../../streams/store-report.ts'
 import { encodeRecord, refsOf, streamRecords } from './stream-records.ts'
 import { thumbnailBudget } from './thumbnail-budget.ts'
+import { STREAM_STORE_DEFAULTS, EVENT_ID, deleteLatest } from '../../streams/stream-store.ts'
 
 export interface NatsStreamStoreOptions {
   /** A connection the caller owns (and closes after the store). */
@@ -73,9 +72,6 @@ const NATS_STREAM_STORE_DEFAULTS = {
   maxRecordBytes: 1024 * 1024,
 }
 
-/** Tries of a delete without a revision, when writers keep replacing the record. */
-const DELETE_TRIES = 8
-
 export async function openNatsStreamStore(options: NatsStreamStoreOptions): Promise<NatsStreamStore> {
   const { log, nc } = options
   const now = options.now ?? Date.now
@@ -102,10 +98,7 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
 
   /** Creates a record, making room once when the bucket is full of them. */
   async function create(streamId: string, record: StreamRecord): Promise<number | 'conflict'> {
-    if (streamId.length > STREAM_LIMITS.streamIdLength) {
-      report.limit('stream_id_too_long')
-      throw new StreamLimitError('stream_id_too_long', `a stream id of ${streamId.length} characters is not kept`)
-    }
+    checkStreamIdFits(streamId, (what) => report.limit(what))
     for (let attempt = 0; ; attempt++) {
       try {
         return await kv.create(streamKey(streamId), encodeRecord(record))
@@ -189,18 +182,10 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
     async list() {
       return (await records.scan()).map(({ record }) => record)
     },
-    async delete(streamId, expected) {
+    delete(streamId, expected) {
       const at = expected === undefined ? undefined : parseRevision(expected)
-      for (let attempt = 0; attempt < DELETE_TRIES; attempt++) {
-        const current = await records.read(streamId)
-        if (!current) return false
-        if (expected !== undefined && current.revision !== at) return 'conflict'
-        if (await records.deleteAt(current)) return true
-        if (expected !== undefined) return 'conflict' // replaced between the read and the delete
-      }
-      throw new Error(
-        `stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`,
-      )
+      const isExpected = at === undefined ? undefined : (current: { revision: number }) => current.revision === at
+      return deleteLatest(streamId, isExpected, { read: () => records.read(streamId), deleteAt: records.deleteAt })
     },
     putThumbnail: thumbnailBudget({ records, kv, thumbs, report, log }),
     async thumbnail(streamId, eventId) {

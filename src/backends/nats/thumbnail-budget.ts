@@ -9,11 +9,11 @@ import type { StreamStore } from '../../streams/stream-store.ts'
 import { STREAM_LIMITS } from '../../streams/stream-types.ts'
 import type { Logger } from '../../log.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { EVENT_ID } from '../local/thumbnail-files.ts'
 import { isWrongRevision } from './buckets.ts'
 import type { NatsThumbnails } from './thumbnails.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 import { FRUITLESS_MS, encodeRecord, endedFirst, refsOf, type StreamRecords } from './stream-records.ts'
+import { EVENT_ID } from '../../streams/stream-store.ts'
 
 export interface ThumbnailBudgetOptions {
   records: StreamRecords

@@ -6,7 +6,7 @@
  */
 import { deadLetterOf, matchesFilter } from '../../queue/dead-letter.ts'
 import type { DeadLetter, DeadLetterFilter } from '../../queue/types.ts'
-import { errorText, landed, listAll, mapLimit, readFramed, readHeader, type S3Context } from './queue-context.ts'
+import { landed, listAll, mapLimit, readFramed, readHeader, type S3Context } from './queue-context.ts'
 import type { ListedObject } from './objects.ts'
 import {
   encodeDelivery,
@@ -17,6 +17,7 @@ import {
   type CopyHeader,
   type DeliveryState,
 } from './delivery-objects.ts'
+import { errorText } from '../../util/error-text.ts'
 
 async function listDead(ctx: S3Context, filter: DeadLetterFilter): Promise<ListedObject[]> {
   return (await listAll(ctx, ctx.keys.deadLetters(filter.destination))).filter((object) => {

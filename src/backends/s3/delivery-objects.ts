@@ -144,11 +144,6 @@ function isMeta(meta: unknown): meta is EventMeta {
   )
 }
 
-export function metaOf(event: HookEvent): EventMeta {
-  const { body: _body, data: _data, ...meta } = event
-  return meta
-}
-
 /** The event as `put` took it: metadata, body and, for JSON hooks, the parsed `data`; the body's hash checked. */
 export async function eventFrom(meta: EventMeta, body: Uint8Array): Promise<HookEvent> {
   if (!bodyMatches(meta, body))

@@ -16,7 +16,7 @@
  * @module
  */
 import type { Logger } from '../../log.ts'
-import { STREAM_LIMITS, StreamLimitError } from '../../streams/stream-types.ts'
+import { checkStreamIdFits, StreamLimitError } from '../../streams/stream-types.ts'
 import { streamKey } from '../../streams/stream-key.ts'
 import type { ListedObject } from './objects.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
@@ -115,10 +115,7 @@ export function s3Eviction({
 
   return {
     async admit(streamId) {
-      if (streamId.length > STREAM_LIMITS.streamIdLength) {
-        report.limit('stream_id_too_long')
-        throw new StreamLimitError('stream_id_too_long', `a stream id of ${streamId.length} characters is not kept`)
-      }
+      checkStreamIdFits(streamId, (what) => report.limit(what))
       if (counted && now() - counted.at < COUNT_FRESH_MS && counted.records + 1 <= trusted) {
         counted.records++
         return

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Claim, Queue } from '../../queue/types.ts'
-import { endHeld, errorText, landed, lost, readFramed, type Held, type S3Context } from './queue-context.ts'
+import { endHeld, landed, lost, readFramed, type Held, type S3Context } from './queue-context.ts'
 import {
   decodeDelivery,
   encodeDelivery,
@@ -20,6 +20,7 @@ import {
   type DeadHeader,
   type DeliveryState,
 } from './delivery-objects.ts'
+import { errorText } from '../../util/error-text.ts'
 
 export type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 

@@ -15,6 +15,7 @@
  * @module
  */
 import type { S3Client } from '@aws-sdk/client-s3'
+import { sleep } from '../../util/sleep.ts'
 
 type Sdk = typeof import('@aws-sdk/client-s3')
 
@@ -101,8 +102,6 @@ function isNotFound(error: unknown): boolean {
 function quoteEtag(etag: string): string {
   return etag.startsWith('"') ? etag : `"${etag}"`
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export function s3Objects(connection: S3Connection): Objects {
   if (!connection.bucket) throw new Error('[s3] a bucket is required')

@@ -12,16 +12,10 @@
  */
 import type { HookEvent } from '../../events/types.ts'
 import { QueueFullError, type PutOptions, type Queue } from '../../queue/types.ts'
-import { errorText, landed, type S3Context } from './queue-context.ts'
-import {
-  encodeDelivery,
-  frame,
-  metaOf,
-  newCopyId,
-  newRev,
-  type CopyHeader,
-  type DeliveryState,
-} from './delivery-objects.ts'
+import { landed, type S3Context } from './queue-context.ts'
+import { encodeDelivery, frame, newCopyId, newRev, type CopyHeader, type DeliveryState } from './delivery-objects.ts'
+import { errorText } from '../../util/error-text.ts'
+import { eventMeta } from '../../queue/loaded-event.ts'
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
@@ -40,7 +34,7 @@ export function s3Put(ctx: S3Context): Queue['put'] {
     const group = [...new Set(destinations)]
     const [seen] = await Promise.all([
       windowMs > 0 ? objects.get(keys.seen(event.id)) : undefined,
-      objects.put(copyKey, frame({ meta: metaOf(event), group } satisfies CopyHeader, event.body)),
+      objects.put(copyKey, frame({ meta: eventMeta(event), group } satisfies CopyHeader, event.body)),
     ])
     if (seen && seenSince(seen.body) > now() - windowMs) {
       await objects.delete(copyKey).catch(() => {}) // else swept as an orphan

@@ -125,7 +125,3 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, run: (i
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
   return out
 }
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}

@@ -34,12 +34,12 @@ import type { StreamStore, VersionedRecord } from '../../streams/stream-store.ts
 import { STREAM_LIMITS } from '../../streams/stream-types.ts'
 import { cloneRecord } from '../../streams/stream-record.ts'
 import { silentLogger, type Logger } from '../../log.ts'
-import { STREAM_STORE_DEFAULTS } from '../local/stream-store-options.ts'
 import { s3Objects, type S3Connection } from './objects.ts'
 import { storeReport } from '../../streams/store-report.ts'
 import { s3Records } from './stream-records.ts'
 import { s3Thumbnails } from './thumbnails.ts'
 import { s3Eviction, type S3SweepOptions } from './eviction.ts'
+import { STREAM_STORE_DEFAULTS, deleteLatest } from '../../streams/stream-store.ts'
 
 export interface S3StreamStoreOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
@@ -66,8 +66,6 @@ export interface S3StreamStore extends StreamStore {
   sweep(options?: S3SweepOptions): Promise<number>
 }
 
-/** Tries of a delete without a revision while writers keep replacing the record. */
-const DELETE_TRIES = 8
 const encoder = new TextEncoder()
 
 export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore {
@@ -128,19 +126,10 @@ export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore 
       return (await records.load(listed)).map((stored) => cloneRecord(stored.record)) // copies: what `load` knows is shared
     },
 
-    async delete(streamId, expected) {
+    delete(streamId, expected) {
       const key = records.key(streamId)
-      for (let attempt = 0; attempt < DELETE_TRIES; attempt++) {
-        const stored = await records.read(key, streamId)
-        if (!stored) return false
-        if (expected !== undefined && stored.etag !== expected) return 'conflict'
-        if (await records.deleteAt(stored)) return true
-        if (expected !== undefined) return 'conflict'
-        // changed meanwhile: delete whatever it is now
-      }
-      throw new Error(
-        `stream state of ${streamId.slice(0, 100)}: still changed by others after ${DELETE_TRIES} tries to delete it`,
-      )
+      const isExpected = expected === undefined ? undefined : (stored: { etag: string }) => stored.etag === expected
+      return deleteLatest(streamId, isExpected, { read: () => records.read(key, streamId), deleteAt: records.deleteAt })
     },
 
     async putThumbnail(ref, bytes) {

@@ -3,8 +3,9 @@
  * markers older than the window. One sweep at a time per process; claims start one every `sweepEveryMs`.
  * @module
  */
-import { errorText, listAll, mapLimit, readHeader, type S3Context } from './queue-context.ts'
+import { listAll, mapLimit, readHeader, type S3Context } from './queue-context.ts'
 import { decodeDelivery, isCopyHeader } from './delivery-objects.ts'
+import { errorText } from '../../util/error-text.ts'
 
 export interface S3SweepResult {
   /** Event copies removed (no delivery referred to them). */

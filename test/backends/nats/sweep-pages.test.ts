@@ -11,9 +11,10 @@ import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
 import { natsNames } from '../../../src/backends/nats/names.ts'
-import { eventHeaders, eventMetaOf } from '../../../src/backends/nats/messages.ts'
+import { eventHeaders } from '../../../src/backends/nats/messages.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
+import { eventMeta } from '../../../src/queue/loaded-event.ts'
 
 /** The sweep's page, as backends/nats/queue.ts sets it. */
 const PAGE = 500
@@ -53,7 +54,7 @@ it('reaches orphans behind a full page of pending events on its next call, then 
     const js = jetstream(nc)
     const orphans = await Promise.all(Array.from({ length: 30 }, event))
     for (const orphan of orphans) {
-      const headers = eventHeaders(eventMetaOf(orphan), { group: ['disk'] })
+      const headers = eventHeaders(eventMeta(orphan), { group: ['disk'] })
       await js.publish(natsNames(prefix).event(orphan.id), orphan.body, { headers })
     }
     expect((await queue.stats()).pendingEvents).toBe(PAGE + orphans.length)

@@ -6,9 +6,10 @@ import { parseJsonHook } from '../../../src/events/parse.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
 import { natsNames } from '../../../src/backends/nats/names.ts'
-import { eventHeaders, eventMetaOf } from '../../../src/backends/nats/messages.ts'
+import { eventHeaders } from '../../../src/backends/nats/messages.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
+import { eventMeta } from '../../../src/queue/loaded-event.ts'
 
 let server: NatsTestServer
 beforeAll(async () => {
@@ -41,7 +42,7 @@ it('removes old events whose deliveries were never stored, and keeps pending and
     }
     // As a put that stopped after its event: the copy is stored, its deliveries are not.
     await jetstream(nc).publish(natsNames('sweep').event(orphan.id), orphan.body, {
-      headers: eventHeaders(eventMetaOf(orphan), { group: ['disk'] }),
+      headers: eventHeaders(eventMeta(orphan), { group: ['disk'] }),
     })
     expect((await queue.stats()).pendingEvents).toBe(2)
 
