@@ -1,8 +1,8 @@
 /**
  * Picture health from a stream's thumbnails: is the picture black, has it stopped changing. sharp (libvips) decodes
- * the JPEG straight to a 64×36 grid of luma: libjpeg's shrink-on-load reads only each 8×8 block's mean, so a 1280×720
- * thumbnail costs about 4 ms of CPU. sharp is native and loaded on first use: a gateway that never analyses never
- * loads it, and one where it cannot load says so once and reports `unavailable`.
+ * the JPEG straight to a 64×36 grid of luma: libjpeg's shrink-on-load decodes only each 8×8 block's mean, so a
+ * 1280×720 thumbnail costs about 3 ms of CPU (bench/picture.ts). sharp is native and loaded on first use: a gateway
+ * that never analyses never loads it, and one where it cannot load says so once and reports `unavailable`.
  *
  * Black: at least `darkFraction` (0.95) of the grid's cells at or below luma 32 (video black is 16). A cell is the
  * mean of 20×20 pixels of a 1280×720 picture, so noise on black averages out (a caption of 1% of the picture leaves
