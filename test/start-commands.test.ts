@@ -22,10 +22,11 @@ describe('start commands', () => {
     expect(pkg.files).toContain('dist/node')
   })
 
-  it('Deno gets net, env, read, write to ./data and ./spool and the OS release only', () => {
+  it("Deno gets net, env, read, write to ./data and ./spool, the OS release and sharp's native addon only", () => {
     const flags = pkg.scripts['start:deno']!.split(/\s+/).filter((word) => word.startsWith('-'))
     expect(flags.sort()).toEqual([
       '--allow-env',
+      '--allow-ffi=./node_modules/@img',
       '--allow-net',
       '--allow-read',
       '--allow-sys=osRelease',
