@@ -20,7 +20,7 @@ import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
 import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
-import { LIFECYCLE_SOURCE } from './streams/lifecycle-event.ts'
+import { LIFECYCLE_SOURCE } from './streams/transition-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-links.ts'
 import { mountThumbnailLinks } from './streams/thumbnail-routes.ts'
 import type { StreamStore } from './streams/stream-store.ts'

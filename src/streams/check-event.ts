@@ -9,7 +9,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import { createHash } from 'node:crypto'
-import { LIFECYCLE_SOURCE } from './lifecycle-event.ts'
+import { LIFECYCLE_SOURCE } from './transition-event.ts'
 import { crcOf } from '../events/body-check.ts'
 
 export const CHECK_TYPE = 'hookcast.check'

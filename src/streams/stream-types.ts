@@ -53,7 +53,7 @@ export interface StreamRecord {
   emitted: { live?: string; ended?: string }
   /**
    * A transition being handed on, and by whom: written in the same compare-and-set as the change that made it due,
-   * so of several trackers racing on one stream exactly one hands it on (see lifecycle.ts `claimTransitions`).
+   * so of several trackers racing on one stream exactly one hands it on (see lifecycle-rules.ts `claimTransitions`).
    */
   emitting?: { live?: EmitClaim; ended?: EmitClaim }
   /** Wall-clock time of the last change, epoch ms (the age of an ended stream runs from here). */

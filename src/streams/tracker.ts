@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts'
 import { readRecord, type StreamStore, type VersionedRecord } from './stream-store.ts'
 import { streamChanges, type ChangeOptions, type StreamChange } from './stream-changes.ts'
 import { cloneRecord } from './stream-record.ts'
-import { lifecycleEvent } from './lifecycle-event.ts'
+import { transitionEvent } from './transition-event.ts'
 import {
   STREAM_LIMITS,
   StreamLimitError,
@@ -38,7 +38,7 @@ import {
   namesOf,
   roomForFeed,
   takeThumbnail,
-} from './lifecycle.ts'
+} from './lifecycle-rules.ts'
 import { CHECK_TYPE, checkEvent, readCheck, type Check } from './check-event.ts'
 import { latestThumbnails } from './latest-thumbnails.ts'
 import { eventMeta } from '../queue/loaded-event.ts'
@@ -174,7 +174,7 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     while (mine.length > 0) {
       const kind = mine[0]!
       const session = record.session!
-      await options.emit(await lifecycleEvent(record, kind, now()))
+      await options.emit(await transitionEvent(record, kind, now()))
       let next: Transition[] = []
       let after: StreamRecord | undefined
       const marked = await change(

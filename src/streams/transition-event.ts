@@ -12,7 +12,7 @@ import { crcOf } from '../events/body-check.ts'
 
 export const LIFECYCLE_SOURCE = 'hookcast'
 
-export async function lifecycleEvent(
+export async function transitionEvent(
   record: StreamRecord,
   kind: 'live' | 'ended',
   receivedAt: number,
