@@ -13,7 +13,7 @@ import { DeliveryDeferred, DeliveryError, type Destination } from '../destinatio
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
 import { LeaseLostError, type Claim, type Queue } from '../queue/types.ts'
-import type { CircuitPolicy } from './circuit.ts'
+import type { CircuitPolicy, Verdict } from './circuit.ts'
 import { nextAttempt, type RetryPolicy } from './retry.ts'
 import { attemptDeadlines, type AttemptDeadlines } from './attempt-deadlines.ts'
 
@@ -36,9 +36,6 @@ export interface OutcomeReport {
   /** For `retry`: when the next attempt is due, epoch ms. */
   nextAt?: number
 }
-
-/** What an attempt showed about its destination, for the circuit: it answered, it failed, or nothing. */
-export type Verdict = 'up' | 'down' | 'none'
 
 export interface DeliverOneOptions {
   queue: Queue
