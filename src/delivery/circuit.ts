@@ -77,7 +77,7 @@ export function createCircuit(policy: CircuitPolicy): Circuit {
   }
 }
 
-/** Tells the circuit what an attempt showed. Every outcome of a probe moves the circuit on, even one that says nothing. */
+/** Tells the circuit what an attempt showed. Every outcome of a probe moves it on, even one that says nothing. */
 export function hearVerdict(circuit: Circuit, verdict: Verdict, probe: boolean, now: () => number): void {
   if (verdict === 'up') circuit.success()
   else if (verdict === 'down') circuit.failure(now())

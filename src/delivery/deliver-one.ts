@@ -1,12 +1,8 @@
 /**
- * One delivery attempt, with no state of its own: load the claimed event, call the destination with a deadline
- * and an abort signal, classify the outcome, then ack, retry or dead-letter the claim. The worker calls it for
- * every claim; a serverless handler can call it directly before answering.
- *
- * Three kinds of failure are kept apart, because their consequences differ: the destination failed (an attempt:
- * retry or dead letter, and the circuit hears of it), hookcast's own code failed on this event (a poison event:
- * dead letter at once, not the destination's fault), and the queue failed to load the event or record the outcome
- * (not an attempt: the queue is retried, the destination is left alone).
+ * One delivery attempt, with no state of its own: load the claimed event, call the destination with a deadline,
+ * then ack, retry or dead-letter the claim. Three kinds of failure are kept apart, as their consequences differ: the
+ * destination failed (an attempt, which the circuit hears of), hookcast's own code failed on this event (a poison
+ * event: dead letter at once, not the destination's fault), or the queue failed (not an attempt: retried later).
  * @module
  */
 import { DeliveryDeferred, DeliveryError, type Destination } from '../destinations/types.ts'
@@ -45,7 +41,7 @@ export interface DeliverOneOptions {
   log: Logger
   /** Aborts the attempt from outside (shutting down, a deadline): the delivery is released, not charged. */
   signal?: AbortSignal
-  /** Where the attempt's deadline signal comes from (shared with attempts started close by; see attempt-deadlines.ts). */
+  /** Where the attempt's deadline signal comes from (shared with attempts started close by: attempt-deadlines.ts). */
   deadlines?: AttemptDeadlines
   onOutcome?: (report: OutcomeReport) => void
   /** Told when the queue failed under a delivery (load, record): counted apart from the destination's failures. */
@@ -188,7 +184,8 @@ function reportOutcome(a: Attempt, outcome: Outcome, error?: string): void {
       ...(outcome === 'retry' ? { nextAt: claim.nextAt } : {}),
     })
   } catch (listenerError) {
-    options.log.error('outcome listener failed', { error: errorMessage(listenerError) }) // the outcome itself is recorded
+    // The outcome itself is recorded: a failing listener only costs its own report.
+    options.log.error('outcome listener failed', { error: errorMessage(listenerError) })
   }
   // hookcast's own destinations (`@streams`) get every thumbnail and feed hook too: their line is a debug one.
   if (outcome === 'delivered') options.log[name.startsWith('@') ? 'debug' : 'info']('delivered', fields)
@@ -197,7 +194,7 @@ function reportOutcome(a: Attempt, outcome: Outcome, error?: string): void {
   else options.log.error('delivery failed; moved to dead letters', { ...fields, error })
 }
 
-/** Records the outcome; a queue failure is retried until it sticks (if the process dies first, the delivery is made again). */
+/** Records the outcome, again until the queue takes it (if the process dies first, the delivery is made again). */
 async function recordInQueue(a: Attempt, what: string, write: () => Promise<void>): Promise<void> {
   const { claim, options } = a
   for (let wait = 1_000; ; wait = Math.min(wait * 2, 30_000)) {

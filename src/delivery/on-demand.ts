@@ -1,15 +1,9 @@
 /**
- * Deliveries made on demand instead of by the background worker, for a serverless function: it is frozen as soon
- * as it answers, so nothing may be left running. Two kinds of run, each bounded by a deadline:
- *
- * - `around(work)`: runs a request, then makes the deliveries of every event put meanwhile (and of the events those
- *   deliveries lead to, such as a stream going live), all at once, each claimed by its event (`ClaimOptions.eventId`);
- * - `drain()`: makes whatever is due, one lane per destination (its concurrency, its circuit), as the worker would.
- *
- * Both go through `deliverOne`, so the retry schedule, max age, dead letters and leases are exactly the long-running
- * gateway's. At the deadline, deliveries under way are aborted and given back to the queue (not an attempt); what was
- * not claimed stays due. Circuits live as long as the instance: a warm function remembers a destination that is down
- * and leaves its deliveries to the next drain instead of waiting on it in every request.
+ * Deliveries made on demand instead of by the background worker, for a serverless function, which is frozen as soon
+ * as it answers: nothing may be left running. A run is bounded by a deadline; at it, deliveries under way are
+ * aborted and given back to the queue (not an attempt). Each is made as the worker makes it (deliverInLane), so the
+ * retry schedule, dead letters, leases and circuits are the long-running gateway's. Circuits live as long as the
+ * instance: a warm function leaves a destination that is down to the next drain, not waiting on it in every request.
  * @module
  */
 import type { Logger } from '../log.ts'
@@ -35,11 +29,12 @@ export interface OnDemandWorker extends Worker {
   /** Tells the runs under way of an event just put (`GatewayOptions.onAccepted`). */
   accepted(eventId: string, destinations: readonly string[]): void
   /**
-   * Runs `work`, then makes the deliveries of the events put meanwhile until `deadline` (epoch ms); resolves with
-   * `work`'s result once they are made or given back (at most `settleMs` after the deadline).
+   * Runs `work` (a request), then makes the deliveries of the events put meanwhile, and of the events those lead to
+   * (a stream going live), each claimed by its event, until `deadline` (epoch ms); resolves with `work`'s result once
+   * they are made or given back (at most `settleMs` after the deadline).
    */
   around<T>(work: () => Promise<T>, deadline: number): Promise<{ result: T; report: RunReport }>
-  /** Makes the due deliveries, destination by destination, until `deadline` or until none is due. */
+  /** Makes what is due, one lane per destination (its concurrency, its circuit), until `deadline` or none is due. */
   drain(deadline: number): Promise<RunReport>
 }
 
@@ -211,7 +206,7 @@ async function claimAndDeliver(
   return true
 }
 
-/** The lane's due claims: the lane's concurrency, or one (a probe, or the delivery of one event); none when the queue failed. */
+/** The lane's due claims: as many as its concurrency, or one (a probe, one event's); none when the queue failed. */
 async function claimFor(
   ctx: OnDemandContext,
   lane: Lane,

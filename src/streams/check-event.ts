@@ -1,10 +1,8 @@
 /**
- * A check: the tracker's own delayed work, an internal event put in the queue for the tracker alone (`@streams`)
- * with `notBefore: at`, so a flap window's end survives a restart and any instance may pick it up. When it comes,
- * the tracker ends the session if its window passed, and hands on what is due (tracker.ts).
- *
- * Its type, `hookcast.check`, is internal: no route matches a `hookcast.*` kind (routing/router.ts), and no
- * platform hook reaches the tracker but feeds and thumbnails, so a check comes only from hookcast itself.
+ * A check as an event: the tracker's own delayed work, put in the queue for the tracker alone (`@streams`) with
+ * `notBefore: at`, so a flap window's end survives a restart and any instance may pick it up. Its type,
+ * `hookcast.check`, is internal: no route matches a `hookcast.*` kind, and no platform hook reaches the tracker but
+ * feeds and thumbnails, so a check comes only from hookcast itself.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'

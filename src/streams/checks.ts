@@ -61,7 +61,7 @@ async function settle(ctx: TrackerContext, streamId: string, by: string): Promis
   if (written && own) await handOn(ctx, own, by, claimed)
 }
 
-/** Schedules a check of every stream with a transition due or a flap window open (after a restart, or an older version). */
+/** Schedules a check of every stream with a transition due or a flap window open (after a restart or an upgrade). */
 export async function scheduleDueChecks(ctx: TrackerContext, retries: StartRetries): Promise<void> {
   for (const record of await ctx.store.list()) {
     const ends = endsAt(record, ctx.flapWindowMs)

@@ -19,7 +19,7 @@ import { changeOrCreate, type TrackerContext } from './tracker-context.ts'
 import { handOn, toHandOn } from './hand-on.ts'
 
 /** What the feed steps remember between hooks, so that a flood of them stays cheap. */
-export interface FeedMemory {
+interface FeedMemory {
   /** When a stream past its feed bound was last logged: once a minute, not at every hook (the count says how often). */
   fullSince: Map<string, number>
   /**

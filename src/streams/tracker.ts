@@ -24,7 +24,7 @@ export const TRACKER_NAME = '@streams'
 export interface StreamTracker extends Destination {
   /** Whether an event kind is one the tracker needs to see. */
   wants(event: HookEvent): boolean
-  /** Schedules a check of every stream with a transition due or a flap window open (after a restart, or an older version). */
+  /** Schedules a check of every stream with a transition due or a flap window open (after a restart or an upgrade). */
   start(): Promise<void>
 }
 
@@ -41,9 +41,12 @@ interface TrackerOptions {
   scheduleCheck(check: HookEvent, at: number): Promise<void>
   log: Logger
   now?: () => number
-  /** A background step (ending a session, emitting a transition, writing the latest thumbnail) failed; it is retried. */
+  /** A background step (ending a session, handing on a transition, writing the latest thumbnail) failed: retried. */
   onBackgroundFailure?(task: string): void
-  /** A bound was hit or a value was bounded (`stream_id_too_long`, `feed_id_too_long`, `feeds_full`, `future_timestamp`). */
+  /**
+   * A bound was hit (`stream_id_too_long`, `feed_id_too_long`, `feeds_full`), or a hook's time was ahead of its
+   * receipt (`future_timestamp`).
+   */
   onLimit?(limit: string): void
 }
 

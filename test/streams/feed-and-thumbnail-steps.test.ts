@@ -1,4 +1,4 @@
-/** Steps of the tracker with a decision of their own: when a thumbnail is written at once, how often a full stream is logged. */
+/** Tracker steps that decide something: when a thumbnail is written at once, how often a full stream is logged. */
 import { describe, expect, it } from 'vitest'
 import { createStreamTracker } from '../../src/streams/tracker.ts'
 import { durableCandidate } from '../../src/streams/thumbnail-hooks.ts'
