@@ -55,7 +55,7 @@ interface Lane {
 /**
  * Body bytes one lane's deliveries may hold at once, by default: as many 1 MB thumbnails as the fs sink's
  * concurrency, but only four 16 MB bodies, so large bodies do not multiply the memory a busy gateway holds. (Half
- * of it made a gateway taking 1 MB thumbnails fall behind until its spool was full.)
+ * of it made a gateway taking 1 MB thumbnails fall behind until its queue was full.)
  */
 const LANE_BODY_BYTES = 64 * 1024 * 1024
 

@@ -7,7 +7,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import { createHash } from 'node:crypto'
-import { LIFECYCLE_SOURCE } from './transition-event.ts'
+import { HOOKCAST_SOURCE } from './transition-event.ts'
 import { crcOf } from '../events/body-check.ts'
 
 export const CHECK_TYPE = 'hookcast.check'
@@ -34,7 +34,7 @@ export async function checkEvent(check: Check, now: number): Promise<HookEvent> 
   return {
     // node:crypto, synchronous: a check's id is ready in the same turn (WebCrypto's completes on another thread).
     id: createHash('sha256').update(body).digest('hex').slice(0, 24),
-    source: LIFECYCLE_SOURCE,
+    source: HOOKCAST_SOURCE,
     type: CHECK_TYPE,
     event: 'check',
     timestamp: check.at,
