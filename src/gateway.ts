@@ -20,7 +20,7 @@ import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
 import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
-import { LIFECYCLE_SOURCE } from './streams/lifecycle-event.ts'
+import { HOOKCAST_SOURCE } from './streams/transition-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-links.ts'
 import { mountThumbnailLinks } from './streams/thumbnail-routes.ts'
 import type { StreamStore } from './streams/stream-store.ts'
@@ -134,7 +134,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     now,
     // Shown on the page: every platform hook (an unrouted one too), and hookcast's own events that go somewhere.
     onAccepted: (event, names) => {
-      if (names.length > 0 || event.source !== LIFECYCLE_SOURCE) recent.accepted(event, names)
+      if (names.length > 0 || event.source !== HOOKCAST_SOURCE) recent.accepted(event, names)
       if (names.length > 0) options.onAccepted?.(event, names)
     },
     observe: (request) => metrics.request(request),

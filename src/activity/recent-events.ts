@@ -1,8 +1,7 @@
 /**
- * The last few hundred accepted events and the state of each of their deliveries, for the operator page: a fold
- * of activity records (accepted, a delivery outcome, a replay). In memory, it is what this process has seen since
- * it started; shared (several instances), every instance appends its records to one log and each reads the fold of
- * all of them (src/backends/nats/activity.ts).
+ * The last few hundred accepted events and the state of each of their deliveries, for the operator page: a fold of
+ * activity records (accepted, a delivery outcome, a replay). In memory, it is what this process has seen since it
+ * started; a shared backend appends every instance's records to one log, and each instance folds all of them.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'

@@ -14,6 +14,9 @@ export interface CircuitPolicy {
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
+/** What an attempt showed about its destination, for the circuit: it answered, it failed, or nothing. */
+export type Verdict = 'up' | 'down' | 'none'
+
 export interface Circuit {
   state(): CircuitState
   /** May a delivery start now? In half-open state, true once (the probe). */
@@ -72,4 +75,11 @@ export function createCircuit(policy: CircuitPolicy): Circuit {
       }
     },
   }
+}
+
+/** Tells the circuit what an attempt showed. Every outcome of a probe moves it on, even one that says nothing. */
+export function hearVerdict(circuit: Circuit, verdict: Verdict, probe: boolean, now: () => number): void {
+  if (verdict === 'up') circuit.success()
+  else if (verdict === 'down') circuit.failure(now())
+  else if (probe) circuit.release(now())
 }

@@ -1,19 +1,15 @@
 /**
- * One delivery attempt, with no state of its own: load the claimed event, call the destination with a deadline
- * and an abort signal, classify the outcome, then ack, retry or dead-letter the claim. The worker calls it for
- * every claim; a serverless handler can call it directly before answering.
- *
- * Three kinds of failure are kept apart, because their consequences differ: the destination failed (an attempt:
- * retry or dead letter, and the circuit hears of it), hookcast's own code failed on this event (a poison event:
- * dead letter at once, not the destination's fault), and the queue failed to load the event or record the outcome
- * (not an attempt: the queue is retried, the destination is left alone).
+ * One delivery attempt, with no state of its own: load the claimed event, call the destination with a deadline,
+ * then ack, retry or dead-letter the claim. Three kinds of failure are kept apart, as their consequences differ: the
+ * destination failed (an attempt, which the circuit hears of), hookcast's own code failed on this event (a poison
+ * event: dead letter at once, not the destination's fault), or the queue failed (not an attempt: retried later).
  * @module
  */
 import { DeliveryDeferred, DeliveryError, type Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
 import { LeaseLostError, type Claim, type Queue } from '../queue/types.ts'
-import type { CircuitPolicy } from './circuit.ts'
+import type { CircuitPolicy, Verdict } from './circuit.ts'
 import { nextAttempt, type RetryPolicy } from './retry.ts'
 import { attemptDeadlines, type AttemptDeadlines } from './attempt-deadlines.ts'
 
@@ -37,9 +33,6 @@ export interface OutcomeReport {
   nextAt?: number
 }
 
-/** What an attempt showed about its destination, for the circuit: it answered, it failed, or nothing. */
-export type Verdict = 'up' | 'down' | 'none'
-
 export interface DeliverOneOptions {
   queue: Queue
   /** The destination the claim is for; undefined when it is not configured any more (dead letter). */
@@ -48,7 +41,7 @@ export interface DeliverOneOptions {
   log: Logger
   /** Aborts the attempt from outside (shutting down, a deadline): the delivery is released, not charged. */
   signal?: AbortSignal
-  /** Where the attempt's deadline signal comes from (shared with attempts started close by; see attempt-deadlines.ts). */
+  /** Where the attempt's deadline signal comes from (shared with attempts started close by: attempt-deadlines.ts). */
   deadlines?: AttemptDeadlines
   onOutcome?: (report: OutcomeReport) => void
   /** Told when the queue failed under a delivery (load, record): counted apart from the destination's failures. */
@@ -62,132 +55,170 @@ export interface DeliverOneOptions {
 /** How long a queue failure waits before the delivery is tried again (no attempt counted). */
 const QUEUE_RETRY_MS = 5_000
 
+/** One attempt, as its steps see it. */
+interface Attempt {
+  claim: Claim
+  options: DeliverOneOptions
+  now: () => number
+  /** When it started, for the time it took. */
+  started: number
+}
+
 export async function deliverOne(claim: Claim, options: DeliverOneOptions): Promise<Verdict> {
-  const { queue, destination, policy, log } = options
   const now = options.now ?? Date.now
-  const name = claim.destination
-  const started = now()
-  const report = (outcome: Outcome, error?: string) => {
-    const fields = {
-      destination: name,
-      id: claim.eventId,
-      attempt: claim.attempts.length + (outcome === 'delivered' ? 1 : 0),
-      ms: now() - started,
-    }
-    try {
-      options.onOutcome?.({
-        ...fields,
-        eventId: claim.eventId,
-        outcome,
-        ...(error ? { error } : {}),
-        ...(outcome === 'retry' ? { nextAt: claim.nextAt } : {}),
-      })
-    } catch (listenerError) {
-      log.error('outcome listener failed', { error: errorMessage(listenerError) }) // the outcome itself is recorded
-    }
-    // hookcast's own destinations (`@streams`) get every thumbnail and feed hook too: their line is a debug one.
-    if (outcome === 'delivered') log[name.startsWith('@') ? 'debug' : 'info']('delivered', fields)
-    else if (outcome === 'retry')
-      log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(claim.nextAt).toISOString() })
-    else log.error('delivery failed; moved to dead letters', { ...fields, error })
-  }
-  /** Records the outcome; a queue failure is retried until it sticks (if the process dies first, the delivery is made again). */
-  const record = async (what: string, write: () => Promise<void>) => {
-    for (let wait = 1_000; ; wait = Math.min(wait * 2, 30_000)) {
-      try {
-        await write()
-        return
-      } catch (error) {
-        if (error instanceof LeaseLostError) {
-          log.warn('a delivery outlived its claim; another worker has it', { destination: name, id: claim.eventId })
-          return
-        }
-        log.error(`cannot record a ${what} in the queue; trying again`, {
-          destination: name,
-          id: claim.eventId,
-          error: errorMessage(error),
-        })
-        options.onQueueError?.('record')
-        if (options.signal?.aborted) return // it stays pending as the queue last knew it
-        await new Promise((resolve) => setTimeout(resolve, wait))
-      }
-    }
-  }
-
+  const a: Attempt = { claim, options, now, started: now() }
   let event: HookEvent | undefined
-  if (destination) {
-    try {
-      event = await queue.load(claim)
-      options.onLoaded?.(event.body.byteLength)
-    } catch (error) {
-      log.error('cannot read an event from the queue; retrying later', {
-        destination: name,
-        id: claim.eventId,
-        error: errorMessage(error),
-      })
-      options.onQueueError?.('load')
-      await record('release', () => queue.retry(claim, now() + QUEUE_RETRY_MS))
-      return 'none'
-    }
+  if (options.destination) {
+    event = await loadEvent(a)
+    if (!event) return 'none'
   }
+  const called = await callDestination(a, event)
+  if (called.ok) {
+    await recordInQueue(a, 'delivery', () => options.queue.ack(claim))
+    reportOutcome(a, 'delivered')
+    return 'up'
+  }
+  if (options.signal?.aborted && called.signal.reason === options.signal.reason) {
+    // Not an attempt: given back as it was (best effort; if this fails too, the claim's lease runs out).
+    await options.queue.retry(claim, claim.nextAt).catch(() => {})
+    return 'none'
+  }
+  if (called.failure instanceof DeliveryDeferred) return defer(a, called.failure)
+  return afterFailure(a, called.failure)
+}
 
-  // Aborted at the attempt's deadline, or when options.signal is (shutting down).
-  const deadline = (options.deadlines ?? attemptDeadlines(options.signal))(policy.timeoutMs)
-  let failure: unknown
-  let ok = false
+/** The claimed event; undefined when the queue could not load it (given back for later: not an attempt). */
+async function loadEvent(a: Attempt): Promise<HookEvent | undefined> {
+  const { claim, options } = a
+  try {
+    const event = await options.queue.load(claim)
+    options.onLoaded?.(event.body.byteLength)
+    return event
+  } catch (error) {
+    options.log.error('cannot read an event from the queue; retrying later', {
+      destination: claim.destination,
+      id: claim.eventId,
+      error: errorMessage(error),
+    })
+    options.onQueueError?.('load')
+    await recordInQueue(a, 'release', () => options.queue.retry(claim, a.now() + QUEUE_RETRY_MS))
+    return undefined
+  }
+}
+
+/** Calls the destination, aborted at the attempt's deadline or when options.signal is (shutting down). */
+async function callDestination(
+  a: Attempt,
+  event: HookEvent | undefined,
+): Promise<{ ok: true } | { ok: false; failure: unknown; signal: AbortSignal }> {
+  const { options } = a
+  const { destination } = options
+  const deadline = (options.deadlines ?? attemptDeadlines(options.signal))(options.policy.timeoutMs)
   try {
     if (!destination || !event)
-      throw new DeliveryError(`destination "${name}" is not configured any more`, { permanent: true })
+      throw new DeliveryError(`destination "${a.claim.destination}" is not configured any more`, { permanent: true })
     await abortable(destination.deliver(event, deadline.signal), deadline.signal)
-    ok = true
+    return { ok: true }
   } catch (error) {
-    failure = error
+    return { ok: false, failure: error, signal: deadline.signal }
   } finally {
     deadline.done()
   }
+}
 
-  if (ok) {
-    await record('delivery', () => queue.ack(claim))
-    report('delivered')
-    return 'up'
-  }
-  if (options.signal?.aborted && deadline.signal.reason === options.signal.reason) {
-    // Not an attempt: given back as it was (best effort; if this fails too, the claim's lease runs out).
-    await queue.retry(claim, claim.nextAt).catch(() => {})
-    return 'none'
-  }
-  if (failure instanceof DeliveryDeferred) {
-    const at = Math.max(failure.until, now() + 10)
-    await record('deferral', () => queue.retry(claim, at))
-    log.debug('delivery deferred', {
-      destination: name,
-      id: claim.eventId,
-      reason: failure.message,
-      until: new Date(at).toISOString(),
-    })
-    return 'none'
-  }
+/** The destination cannot act on the event yet: tried again at the time it names, with no attempt counted. */
+async function defer(a: Attempt, deferred: DeliveryDeferred): Promise<Verdict> {
+  const { claim, options } = a
+  const at = Math.max(deferred.until, a.now() + 10)
+  await recordInQueue(a, 'deferral', () => options.queue.retry(claim, at))
+  options.log.debug('delivery deferred', {
+    destination: claim.destination,
+    id: claim.eventId,
+    reason: deferred.message,
+    until: new Date(at).toISOString(),
+  })
+  return 'none'
+}
 
+/** A failed attempt: tried again by the retry schedule, or a dead letter (at once for a poison event). */
+async function afterFailure(a: Attempt, failure: unknown): Promise<Verdict> {
+  const { claim, options } = a
   const message = errorMessage(failure)
-  const attempt = { at: now(), error: message }
+  const attempt = { at: a.now(), error: message }
   const attempts = [...claim.attempts, attempt]
   const poison = isOwnFailure(failure)
-  const verdict = poison
+  const next = poison
     ? { retry: false as const, reason: 'hookcast cannot process this event' }
-    : nextAttempt(policy.retry, failure, attempts.length, claim.since, now(), options.random)
-  if (verdict.retry) {
-    claim.nextAt = verdict.at
-    await record('retry', () => queue.retry(claim, verdict.at, attempt))
+    : nextAttempt(options.policy.retry, failure, attempts.length, claim.since, a.now(), options.random)
+  if (next.retry) {
+    claim.nextAt = next.at
+    await recordInQueue(a, 'retry', () => options.queue.retry(claim, next.at, attempt))
     claim.attempts = attempts
-    report('retry', message)
+    reportOutcome(a, 'retry', message)
     return 'down'
   }
-  await record('dead letter', () => queue.dead(claim, attempts))
+  await recordInQueue(a, 'dead letter', () => options.queue.dead(claim, attempts))
   claim.attempts = attempts
-  report('dead', `${message} (${verdict.reason})`)
+  reportOutcome(a, 'dead', `${message} (${next.reason})`)
   if (poison) return 'none'
   // A permanent error is an answer: the destination is up, it refused this one. Max age is a destination down.
   return failure instanceof DeliveryError && failure.permanent ? 'up' : 'down'
+}
+
+/** Tells the outcome listener and the log. */
+function reportOutcome(a: Attempt, outcome: Outcome, error?: string): void {
+  const { claim, options } = a
+  const name = claim.destination
+  const fields = {
+    destination: name,
+    id: claim.eventId,
+    attempt: claim.attempts.length + (outcome === 'delivered' ? 1 : 0),
+    ms: a.now() - a.started,
+  }
+  try {
+    options.onOutcome?.({
+      ...fields,
+      eventId: claim.eventId,
+      outcome,
+      ...(error ? { error } : {}),
+      ...(outcome === 'retry' ? { nextAt: claim.nextAt } : {}),
+    })
+  } catch (listenerError) {
+    // The outcome itself is recorded: a failing listener only costs its own report.
+    options.log.error('outcome listener failed', { error: errorMessage(listenerError) })
+  }
+  // hookcast's own destinations (`@streams`) get every thumbnail and feed hook too: their line is a debug one.
+  if (outcome === 'delivered') options.log[name.startsWith('@') ? 'debug' : 'info']('delivered', fields)
+  else if (outcome === 'retry')
+    options.log.warn('delivery failed; will retry', { ...fields, error, nextAt: new Date(claim.nextAt).toISOString() })
+  else options.log.error('delivery failed; moved to dead letters', { ...fields, error })
+}
+
+/** Records the outcome, again until the queue takes it (if the process dies first, the delivery is made again). */
+async function recordInQueue(a: Attempt, what: string, write: () => Promise<void>): Promise<void> {
+  const { claim, options } = a
+  for (let wait = 1_000; ; wait = Math.min(wait * 2, 30_000)) {
+    try {
+      await write()
+      return
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        options.log.warn('a delivery outlived its claim; another worker has it', {
+          destination: claim.destination,
+          id: claim.eventId,
+        })
+        return
+      }
+      options.log.error(`cannot record a ${what} in the queue; trying again`, {
+        destination: claim.destination,
+        id: claim.eventId,
+        error: errorMessage(error),
+      })
+      options.onQueueError?.('record')
+      if (options.signal?.aborted) return // it stays pending as the queue last knew it
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+  }
 }
 
 /**
@@ -215,6 +246,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
+/** An error as an attempt records it and logs show it: its message and its cause's, at most 500 characters. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : ''

@@ -1,20 +1,16 @@
 /**
- * Deliveries made on demand instead of by the background worker, for a serverless function: it is frozen as soon
- * as it answers, so nothing may be left running. Two kinds of run, each bounded by a deadline:
- *
- * - `around(work)`: runs a request, then makes the deliveries of every event put meanwhile (and of the events those
- *   deliveries lead to, such as a stream going live), all at once, each claimed by its event (`ClaimOptions.eventId`);
- * - `drain()`: makes whatever is due, one lane per destination (its concurrency, its circuit), as the worker would.
- *
- * Both go through `deliverOne`, so the retry schedule, max age, dead letters and leases are exactly the long-running
- * gateway's. At the deadline, deliveries under way are aborted and given back to the queue (not an attempt); what was
- * not claimed stays due. Circuits live as long as the instance: a warm function remembers a destination that is down
- * and leaves its deliveries to the next drain instead of waiting on it in every request.
+ * Deliveries made on demand instead of by the background worker, for a serverless function, which is frozen as soon
+ * as it answers: nothing may be left running. A run is bounded by a deadline; at it, deliveries under way are
+ * aborted and given back to the queue (not an attempt). Each is made as the worker makes it (deliverInLane), so the
+ * retry schedule, dead letters, leases and circuits are the long-running gateway's. Circuits live as long as the
+ * instance: a warm function leaves a destination that is down to the next drain, not waiting on it in every request.
  * @module
  */
-import type { Claim } from '../queue/types.ts'
+import type { Logger } from '../log.ts'
+import type { Claim, Queue } from '../queue/types.ts'
 import { createCircuit, type Circuit } from './circuit.ts'
-import { deliverOne, errorMessage, type DeliveryPolicy, type OutcomeReport } from './deliver-one.ts'
+import { errorMessage, type DeliveryPolicy, type OutcomeReport } from './deliver-one.ts'
+import { deliverInLane } from './lane-delivery.ts'
 import type { LaneStatus, Worker, WorkerOptions } from './worker.ts'
 
 /** What a run did. */
@@ -33,15 +29,16 @@ export interface OnDemandWorker extends Worker {
   /** Tells the runs under way of an event just put (`GatewayOptions.onAccepted`). */
   accepted(eventId: string, destinations: readonly string[]): void
   /**
-   * Runs `work`, then makes the deliveries of the events put meanwhile until `deadline` (epoch ms); resolves with
-   * `work`'s result once they are made or given back (at most `settleMs` after the deadline).
+   * Runs `work` (a request), then makes the deliveries of the events put meanwhile, and of the events those lead to
+   * (a stream going live), each claimed by its event, until `deadline` (epoch ms); resolves with `work`'s result once
+   * they are made or given back (at most `settleMs` after the deadline).
    */
   around<T>(work: () => Promise<T>, deadline: number): Promise<{ result: T; report: RunReport }>
-  /** Makes the due deliveries, destination by destination, until `deadline` or until none is due. */
+  /** Makes what is due, one lane per destination (its concurrency, its circuit), until `deadline` or none is due. */
   drain(deadline: number): Promise<RunReport>
 }
 
-export interface OnDemandOptions {
+interface OnDemandOptions {
   /** After the deadline, how long aborted deliveries get to be given back before the run answers anyway. */
   settleMs?: number
 }
@@ -66,221 +63,253 @@ interface Run {
   report: RunReport
 }
 
+/** What the on-demand worker's steps share. */
+interface OnDemandContext {
+  options: WorkerOptions
+  queue: Queue
+  log: Logger
+  now: () => number
+  settleMs: number
+  /** Live as long as the instance, so a warm function remembers a destination that is down. */
+  lanes: Map<string, Lane>
+  runs: Set<Run>
+  /** Deliveries of every run that may outlive it (after its deadline), for `close` to wait for. */
+  underWay: Set<Promise<unknown>>
+  /** Aborts every run (closing). */
+  closing: AbortController
+}
+
 export function onDemandWorker(options: WorkerOptions, onDemand: OnDemandOptions = {}): OnDemandWorker {
-  const { queue, log } = options
-  const now = options.now ?? Date.now
-  const settleMs = onDemand.settleMs ?? SETTLE_MS
-  const lanes = new Map<string, Lane>()
-  const runs = new Set<Run>()
-  const underWay = new Set<Promise<unknown>>()
-  const closing = new AbortController()
-
-  const laneOf = (name: string): Lane => {
-    let lane = lanes.get(name)
-    if (!lane) {
-      const policy = options.policyFor(name)
-      lanes.set(name, (lane = { name, policy, circuit: createCircuit(policy.circuit), inFlight: 0 }))
-    }
-    return lane
+  const ctx: OnDemandContext = {
+    options,
+    queue: options.queue,
+    log: options.log,
+    now: options.now ?? Date.now,
+    settleMs: onDemand.settleMs ?? SETTLE_MS,
+    lanes: new Map(),
+    runs: new Set(),
+    underWay: new Set(),
+    closing: new AbortController(),
   }
-  for (const name of options.destinations.keys()) laneOf(name)
-
-  function track<T>(promise: Promise<T>): Promise<T> {
-    underWay.add(promise)
-    void promise.finally(() => underWay.delete(promise)).catch(() => {})
-    return promise
-  }
-
-  /** One delivery of a claim, the worker's way; the circuit hears of its verdict. */
-  async function attempt(run: Run, lane: Lane, claim: Claim, probe: boolean): Promise<void> {
-    let reported = false
-    lane.inFlight++
-    try {
-      const verdict = await deliverOne(claim, {
-        queue,
-        destination: options.destinations.get(lane.name),
-        policy: lane.policy,
-        log,
-        signal: run.signal,
-        now,
-        ...(options.random ? { random: options.random } : {}),
-        ...(options.onQueueError ? { onQueueError: options.onQueueError } : {}),
-        onOutcome(report: OutcomeReport) {
-          reported = true
-          if (report.outcome === 'delivered') run.report.delivered++
-          else if (report.outcome === 'retry') run.report.retried++
-          else run.report.dead++
-          options.onOutcome?.(report)
-        },
-      })
-      if (!reported) run.report.released++
-      if (verdict === 'up') lane.circuit.success()
-      else if (verdict === 'down') lane.circuit.failure(now())
-      else if (probe) lane.circuit.release(now())
-    } catch (error) {
-      log.error('delivery failed unexpectedly; this is a bug', {
-        destination: lane.name,
-        id: claim.eventId,
-        error: errorMessage(error),
-      })
-      if (probe) lane.circuit.release(now())
-    } finally {
-      lane.inFlight--
-    }
-  }
-
-  /** Claims up to `max` due deliveries of a lane (of one event, when given) and makes them; false when none was due. */
-  async function claimAndDeliver(run: Run, lane: Lane, deadline: number, eventId?: string): Promise<boolean> {
-    if (run.signal.aborted) return false
-    if (!lane.circuit.tryPass(now())) {
-      if (!run.report.paused.includes(lane.name)) run.report.paused.push(lane.name)
-      return false
-    }
-    const probe = lane.circuit.state() === 'half-open'
-    const leaseMs = Math.max(0, deadline - now()) + LEASE_MARGIN_MS
-    let claims: Claim[]
-    try {
-      claims = await queue.claim({
-        destination: lane.name,
-        max: probe || eventId !== undefined ? 1 : lane.policy.concurrency,
-        leaseMs,
-        ...(eventId !== undefined ? { eventId } : {}),
-      })
-    } catch (error) {
-      log.error('cannot claim deliveries from the queue', { destination: lane.name, error: errorMessage(error) })
-      options.onQueueError?.('claim')
-      claims = []
-    }
-    if (claims.length === 0) {
-      if (probe) lane.circuit.release(now())
-      return false
-    }
-    if (run.signal.aborted) {
-      // Claimed just as the time ran out: given back at once, as they were.
-      await Promise.all(claims.map((claim) => queue.retry(claim, claim.nextAt).catch(() => {})))
-      run.report.released += claims.length
-      if (probe) lane.circuit.release(now())
-      return false
-    }
-    await Promise.all(claims.map((claim, index) => attempt(run, lane, claim, probe && index === 0)))
-    return true
-  }
-
-  /** Starts a run: from now on it hears of every event put; its signal aborts at `deadline` (or on close). */
-  function openRun(deadline: number): Run & { end(): void } {
-    const controller = new AbortController()
-    const stop = () => controller.abort(new Error('the function is about to answer; given back to the queue'))
-    const timer = setTimeout(stop, Math.max(0, deadline - now()))
-    closing.signal.addEventListener('abort', stop, { once: true })
-    const run = {
-      signal: controller.signal,
-      pending: [],
-      accepted: 0,
-      wake: () => {},
-      report: { delivered: 0, retried: 0, dead: 0, released: 0, paused: [] },
-      end() {
-        clearTimeout(timer)
-        closing.signal.removeEventListener('abort', stop)
-        runs.delete(run)
-      },
-    }
-    runs.add(run)
-    return run
-  }
-
-  /** Waits for a run's deliveries, or until `settleMs` after its deadline (what is still under way finishes later). */
-  async function settle(run: Run, deliveries: Promise<void>): Promise<RunReport> {
-    const late = new Promise<void>((resolve) => {
-      const onStop = () => setTimeout(resolve, settleMs)
-      if (run.signal.aborted) onStop()
-      else run.signal.addEventListener('abort', onStop, { once: true })
-    })
-    await Promise.race([track(deliveries), late])
-    return { ...run.report, paused: [...run.report.paused] }
-  }
-
-  /** Makes the deliveries of the events put during the run, as they come, until none is left or the time is up. */
-  async function deliverAccepted(run: Run, deadline: number): Promise<void> {
-    const started = new Set<Promise<boolean>>()
-    for (;;) {
-      for (const { eventId, destinations } of run.pending.splice(0)) {
-        for (const name of destinations) {
-          const delivery = claimAndDeliver(run, laneOf(name), deadline, eventId)
-          started.add(delivery)
-          void delivery.finally(() => started.delete(delivery))
-        }
-      }
-      if (started.size === 0 || run.signal.aborted) break
-      // Wakes when a delivery ends (it may have put a lifecycle event) or an event is put.
-      await new Promise<void>((resolve) => {
-        run.wake = resolve
-        for (const delivery of started) void delivery.finally(resolve)
-      })
-    }
-    await Promise.all(started)
-  }
-
-  async function drainLanes(run: Run, deadline: number): Promise<void> {
-    const names = new Set(lanes.keys())
-    try {
-      // Deliveries for a destination no longer configured get a lane too, which dead-letters them.
-      for (const name of Object.keys((await queue.stats()).destinations)) names.add(name)
-    } catch (error) {
-      log.warn('cannot read queue stats', { error: errorMessage(error) })
-    }
-    // A round ends when every lane found nothing due; events put meanwhile (a stream went live) get another.
-    for (let accepted = -1; accepted !== run.accepted && !run.signal.aborted; ) {
-      accepted = run.accepted
-      run.pending.length = 0
-      await Promise.all(
-        [...names].map(async (name) => {
-          const lane = laneOf(name)
-          while (await claimAndDeliver(run, lane, deadline)) {
-            /* next batch */
-          }
-        }),
-      )
-    }
-  }
+  for (const name of options.destinations.keys()) laneOf(ctx, name)
 
   return {
     accepted(eventId, destinations) {
-      for (const run of runs) {
+      for (const run of ctx.runs) {
         run.pending.push({ eventId, destinations })
         run.accepted++
         run.wake()
       }
     },
     async around(work, deadline) {
-      const run = openRun(deadline)
+      const run = openRun(ctx, deadline)
       try {
         // The request itself is not cut short: its answer depends on it (the event is durable once it is put).
         const result = await work()
-        return { result, report: await settle(run, deliverAccepted(run, deadline)) }
+        return { result, report: await settle(ctx, run, deliverAccepted(ctx, run, deadline)) }
       } finally {
         run.end()
       }
     },
     async drain(deadline) {
-      const run = openRun(deadline)
+      const run = openRun(ctx, deadline)
       try {
-        return await settle(run, drainLanes(run, deadline))
+        return await settle(ctx, run, drainLanes(ctx, run, deadline))
       } finally {
         run.end()
       }
     },
     lanes: (): LaneStatus[] =>
-      [...lanes.values()].map((lane) => ({
+      [...ctx.lanes.values()].map((lane) => ({
         destination: lane.name,
         kind: options.destinations.get(lane.name)?.kind ?? 'missing',
         inFlight: lane.inFlight,
         circuit: lane.circuit.state(),
       })),
-    async close(graceMs) {
-      const all = () => Promise.all([...underWay])
-      if (underWay.size > 0) await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, graceMs))])
-      closing.abort()
-      await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, settleMs))])
+    close: (graceMs) => closeOnDemand(ctx, graceMs),
+  }
+}
+
+function laneOf(ctx: OnDemandContext, name: string): Lane {
+  let lane = ctx.lanes.get(name)
+  if (!lane) {
+    const policy = ctx.options.policyFor(name)
+    ctx.lanes.set(name, (lane = { name, policy, circuit: createCircuit(policy.circuit), inFlight: 0 }))
+  }
+  return lane
+}
+
+function track<T>(ctx: OnDemandContext, promise: Promise<T>): Promise<T> {
+  ctx.underWay.add(promise)
+  void promise.finally(() => ctx.underWay.delete(promise)).catch(() => {})
+  return promise
+}
+
+/** One delivery of a claim, the worker's way; the run counts its outcome. */
+async function attempt(ctx: OnDemandContext, run: Run, lane: Lane, claim: Claim, probe: boolean): Promise<void> {
+  const { options } = ctx
+  let reported = false
+  lane.inFlight++
+  try {
+    const delivered = await deliverInLane(claim, lane, probe, {
+      queue: ctx.queue,
+      destination: options.destinations.get(lane.name),
+      policy: lane.policy,
+      log: ctx.log,
+      signal: run.signal,
+      now: ctx.now,
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.onQueueError ? { onQueueError: options.onQueueError } : {}),
+      onOutcome(report: OutcomeReport) {
+        reported = true
+        if (report.outcome === 'delivered') run.report.delivered++
+        else if (report.outcome === 'retry') run.report.retried++
+        else run.report.dead++
+        options.onOutcome?.(report)
+      },
+    })
+    // No outcome: given back to the queue (aborted at the deadline, deferred, the queue failed).
+    if (delivered && !reported) run.report.released++
+  } finally {
+    lane.inFlight--
+  }
+}
+
+/** Claims up to `max` due deliveries of a lane (of one event, when given) and makes them; false when none was due. */
+async function claimAndDeliver(
+  ctx: OnDemandContext,
+  run: Run,
+  lane: Lane,
+  deadline: number,
+  eventId?: string,
+): Promise<boolean> {
+  const { now } = ctx
+  if (run.signal.aborted) return false
+  if (!lane.circuit.tryPass(now())) {
+    if (!run.report.paused.includes(lane.name)) run.report.paused.push(lane.name)
+    return false
+  }
+  const probe = lane.circuit.state() === 'half-open'
+  const claims = await claimFor(ctx, lane, deadline, probe, eventId)
+  if (claims.length === 0) {
+    if (probe) lane.circuit.release(now())
+    return false
+  }
+  if (run.signal.aborted) {
+    // Claimed just as the time ran out: given back at once, as they were.
+    await Promise.all(claims.map((claim) => ctx.queue.retry(claim, claim.nextAt).catch(() => {})))
+    run.report.released += claims.length
+    if (probe) lane.circuit.release(now())
+    return false
+  }
+  await Promise.all(claims.map((claim, index) => attempt(ctx, run, lane, claim, probe && index === 0)))
+  return true
+}
+
+/** The lane's due claims: as many as its concurrency, or one (a probe, one event's); none when the queue failed. */
+async function claimFor(
+  ctx: OnDemandContext,
+  lane: Lane,
+  deadline: number,
+  probe: boolean,
+  eventId: string | undefined,
+): Promise<Claim[]> {
+  try {
+    return await ctx.queue.claim({
+      destination: lane.name,
+      max: probe || eventId !== undefined ? 1 : lane.policy.concurrency,
+      leaseMs: Math.max(0, deadline - ctx.now()) + LEASE_MARGIN_MS,
+      ...(eventId !== undefined ? { eventId } : {}),
+    })
+  } catch (error) {
+    ctx.log.error('cannot claim deliveries from the queue', { destination: lane.name, error: errorMessage(error) })
+    ctx.options.onQueueError?.('claim')
+    return []
+  }
+}
+
+/** Starts a run: from now on it hears of every event put; its signal aborts at `deadline` (or on close). */
+function openRun(ctx: OnDemandContext, deadline: number): Run & { end(): void } {
+  const { closing, runs } = ctx
+  const controller = new AbortController()
+  const stop = () => controller.abort(new Error('the function is about to answer; given back to the queue'))
+  const timer = setTimeout(stop, Math.max(0, deadline - ctx.now()))
+  closing.signal.addEventListener('abort', stop, { once: true })
+  const run = {
+    signal: controller.signal,
+    pending: [],
+    accepted: 0,
+    wake: () => {},
+    report: { delivered: 0, retried: 0, dead: 0, released: 0, paused: [] },
+    end() {
+      clearTimeout(timer)
+      closing.signal.removeEventListener('abort', stop)
+      runs.delete(run)
     },
   }
+  runs.add(run)
+  return run
+}
+
+/** Waits for a run's deliveries, or until `settleMs` after its deadline (what is still under way finishes later). */
+async function settle(ctx: OnDemandContext, run: Run, deliveries: Promise<void>): Promise<RunReport> {
+  const late = new Promise<void>((resolve) => {
+    const onStop = () => setTimeout(resolve, ctx.settleMs)
+    if (run.signal.aborted) onStop()
+    else run.signal.addEventListener('abort', onStop, { once: true })
+  })
+  await Promise.race([track(ctx, deliveries), late])
+  return { ...run.report, paused: [...run.report.paused] }
+}
+
+/** Makes the deliveries of the events put during the run, as they come, until none is left or the time is up. */
+async function deliverAccepted(ctx: OnDemandContext, run: Run, deadline: number): Promise<void> {
+  const started = new Set<Promise<boolean>>()
+  for (;;) {
+    for (const { eventId, destinations } of run.pending.splice(0)) {
+      for (const name of destinations) {
+        const delivery = claimAndDeliver(ctx, run, laneOf(ctx, name), deadline, eventId)
+        started.add(delivery)
+        void delivery.finally(() => started.delete(delivery))
+      }
+    }
+    if (started.size === 0 || run.signal.aborted) break
+    // Wakes when a delivery ends (it may have put a lifecycle event) or an event is put.
+    await new Promise<void>((resolve) => {
+      run.wake = resolve
+      for (const delivery of started) void delivery.finally(resolve)
+    })
+  }
+  await Promise.all(started)
+}
+
+/** Makes what is due, lane by lane, in rounds until a round finds nothing and no event was put meanwhile. */
+async function drainLanes(ctx: OnDemandContext, run: Run, deadline: number): Promise<void> {
+  const names = new Set(ctx.lanes.keys())
+  try {
+    // Deliveries for a destination no longer configured get a lane too, which dead-letters them.
+    for (const name of Object.keys((await ctx.queue.stats()).destinations)) names.add(name)
+  } catch (error) {
+    ctx.log.warn('cannot read queue stats', { error: errorMessage(error) })
+  }
+  // A round ends when every lane found nothing due; events put meanwhile (a stream went live) get another.
+  for (let accepted = -1; accepted !== run.accepted && !run.signal.aborted; ) {
+    accepted = run.accepted
+    run.pending.length = 0
+    await Promise.all(
+      [...names].map(async (name) => {
+        const lane = laneOf(ctx, name)
+        while (await claimAndDeliver(ctx, run, lane, deadline)) {
+          /* next batch */
+        }
+      }),
+    )
+  }
+}
+
+async function closeOnDemand(ctx: OnDemandContext, graceMs: number): Promise<void> {
+  const all = () => Promise.all([...ctx.underWay])
+  if (ctx.underWay.size > 0) await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, graceMs))])
+  ctx.closing.abort()
+  await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, ctx.settleMs))])
 }

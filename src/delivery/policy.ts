@@ -8,7 +8,7 @@ import type { DeliveryPolicy } from './deliver-one.ts'
 /** Deliveries under way at once for a destination neither the config nor the destination itself sets. */
 const DEFAULT_CONCURRENCY = 8
 
-/** `ownDefault`: the destination's own default concurrency (Destination.concurrency), used when the config sets none. */
+/** `ownDefault`: the destination's own default concurrency (Destination.concurrency), for when the config sets none. */
 export function policyFromConfig(config: DeliveryConfig, destination: string, ownDefault?: number): DeliveryPolicy {
   const own = config.destinations[destination] ?? {}
   const retry = { ...config.retry, ...own.retry }

@@ -14,7 +14,8 @@ export interface RetryPolicy {
   maxAgeMs: number
 }
 
-export type Verdict = { retry: false; reason: string } | { retry: true; at: number }
+/** Give up, or try again at `at` (epoch ms). */
+type RetryDecision = { retry: false; reason: string } | { retry: true; at: number }
 
 /**
  * What to do after attempt number `attempt` (1-based) failed with `error`: give up (permanent error, or too old)
@@ -27,7 +28,7 @@ export function nextAttempt(
   since: number,
   now: number,
   random = Math.random,
-): Verdict {
+): RetryDecision {
   if (error instanceof DeliveryError && error.permanent) return { retry: false, reason: 'permanent error' }
   const base = policy.scheduleMs[Math.min(attempt, policy.scheduleMs.length) - 1] ?? 1_000
   const spread = base * policy.jitter * (random() * 2 - 1)

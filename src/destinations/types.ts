@@ -1,5 +1,6 @@
 /**
- * What the spool delivers to: a storage sink or a notifier. Both are destinations with a name from the config.
+ * What the worker delivers to: a destination is a storage sink or a notifier named in the config, or hookcast's
+ * own stream tracker (`@streams`). A delivery is one event to one destination.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'

@@ -1,15 +1,13 @@
 /**
- * A check: the tracker's own delayed work, an internal event put in the queue for the tracker alone (`@streams`)
- * with `notBefore: at`, so a flap window's end survives a restart and any instance may pick it up. When it comes,
- * the tracker ends the session if its window passed, and hands on what is due (tracker.ts).
- *
- * Its type, `hookcast.check`, is internal: no route matches a `hookcast.*` kind (routing/router.ts), and no
- * platform hook reaches the tracker but feeds and thumbnails, so a check comes only from hookcast itself.
+ * A check as an event: the tracker's own delayed work, put in the queue for the tracker alone (`@streams`) with
+ * `notBefore: at`, so a flap window's end survives a restart and any instance may pick it up. Its type,
+ * `hookcast.check`, is internal: no route matches a `hookcast.*` kind, and no platform hook reaches the tracker but
+ * feeds and thumbnails, so a check comes only from hookcast itself.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
 import { createHash } from 'node:crypto'
-import { LIFECYCLE_SOURCE } from './lifecycle-event.ts'
+import { HOOKCAST_SOURCE } from './transition-event.ts'
 import { crcOf } from '../events/body-check.ts'
 
 export const CHECK_TYPE = 'hookcast.check'
@@ -36,7 +34,7 @@ export async function checkEvent(check: Check, now: number): Promise<HookEvent> 
   return {
     // node:crypto, synchronous: a check's id is ready in the same turn (WebCrypto's completes on another thread).
     id: createHash('sha256').update(body).digest('hex').slice(0, 24),
-    source: LIFECYCLE_SOURCE,
+    source: HOOKCAST_SOURCE,
     type: CHECK_TYPE,
     event: 'check',
     timestamp: check.at,

@@ -8,7 +8,7 @@ import type { StreamStore, Revision } from './stream-store.ts'
 import { cloneRecord } from './stream-record.ts'
 import { checkStreamIdFits, STREAM_LIMITS, type StreamRecord } from './stream-types.ts'
 
-export interface MemoryStreamStoreOptions {
+interface MemoryStreamStoreOptions {
   now?: () => number
   /** Thumbnails kept per stream beyond those its record refers to (oldest go first; default 8). */
   spareThumbnails?: number

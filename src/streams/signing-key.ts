@@ -1,7 +1,7 @@
 /**
  * The key that signs hookcast's own thumbnail links, behind a small store so several instances (a NATS KV bucket,
  * an S3 object written with If-None-Match) sign and check with the same one: `getOrCreate` creates it only when
- * absent, then reads back whichever creation won. `local` keeps it beside the stream state (backends/local/signing-key.ts).
+ * absent, then reads back whichever creation won.
  * @module
  */
 

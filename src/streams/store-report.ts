@@ -1,18 +1,20 @@
 /**
- * How the shared stream stores' parts (NATS, S3) report what they cannot fix by themselves: a background step that failed
- * (logged; the sweep or the next write tries again) and a bound that was hit, each counted through the caller's
- * metrics callbacks.
+ * How the stream stores and the tracker report what they cannot fix by themselves: a background step that failed
+ * (logged; it is tried again later) and a bound that was hit, each counted through the caller's metrics callbacks.
  * @module
  */
 import type { Logger } from '../log.ts'
 
 export interface StoreReport {
   failed(task: string, message: string, fields: Record<string, unknown>, error: unknown): void
-  /** `streams_full`, `stream_evicted`, `stream_expired`, `thumbnail_bytes`, `stream_id_too_long`. */
+  /**
+   * `streams_full`, `stream_evicted`, `stream_expired`, `thumbnail_bytes`, `stream_id_too_long` (stores);
+   * `feed_id_too_long`, `feeds_full`, `future_timestamp` (the tracker).
+   */
   limit(what: string): void
 }
 
-export interface StoreCallbacks {
+interface StoreCallbacks {
   onBackgroundFailure?(task: string): void
   onLimit?(limit: string): void
 }

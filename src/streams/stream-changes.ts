@@ -1,27 +1,21 @@
 /**
- * Changes to stream records, one stream at a time in this process, written together: while one write of a stream
- * is under way, the changes that come for it wait, and the next turn applies all of them, in order, to one read of
- * the record and writes it once. A busy stream (many feeds, hooks arriving together) costs a write per turn instead
- * of a write per hook, and changes in one process never collide in the store's compare-and-set (other instances
- * still may: updateWithRetry reads again and applies every waiting change again).
- *
- * Each change resolves once the write holding it is done, with what was written then (which includes the changes
- * applied after it in the same turn; when the turn wrote nothing, what it read, to look at and never change). A
- * change that needs the record as it left it takes its own copy in `apply`.
- *
- * A change may say up front when it would change nothing (`unchangedOn`): when every change of a turn says so of
- * the stored record, read without a copy where the store can (`peek`), the turn ends there. A hook that changes
- * nothing on a busy stream (a new feed of a stream whose every feed slot is taken) then costs no copy of a record
- * that may hold hundreds of feeds.
+ * Changes to stream records, written together: while a write of a stream is under way, the changes that come for
+ * it wait, and the next turn applies them all, in order, to one read of the record and writes it once. A busy
+ * stream costs a write per turn instead of one per hook, and changes in one process never collide in the store's
+ * compare-and-set (other instances' still may: updateWithRetry applies every waiting change again).
  * @module
  */
 import { updateWithRetry, type StreamStore, type UpdateOptions, type VersionedRecord } from './stream-store.ts'
 import type { StreamRecord } from './stream-types.ts'
 
-/** Changes the record, or returns `false` when it changed nothing (must depend only on the record: it may run again). */
+/** Changes the record, or returns `false` when it changed nothing. Depends only on the record: it may run again. */
 export type StreamChange = (record: StreamRecord) => void | false
 
-/** True when the change would change nothing on this record; reads it only (it may be the store's own). */
+/**
+ * True when the change would change nothing on this record; reads it only (it may be the store's own). When every
+ * change of a turn says so of the stored record, read without a copy where the store can (`peek`), the turn ends
+ * there: a hook that changes nothing on a busy stream costs no copy of a record that may hold hundreds of feeds.
+ */
 type UnchangedCheck = (record: Readonly<StreamRecord>) => boolean
 
 export interface ChangeOptions extends UpdateOptions {
@@ -43,6 +37,11 @@ interface Turn {
   result: Promise<VersionedRecord | undefined>
 }
 
+/**
+ * Each change resolves once the write holding it is done, with what was written then (including the changes applied
+ * after it in the same turn; when the turn wrote nothing, what it read, never to be changed). A change that needs
+ * the record as it left it takes its own copy in `apply`.
+ */
 export function streamChanges(store: StreamStore, now: () => number): ChangeStream {
   /** Per stream, the turn that has not started yet (the one new changes join). */
   const waiting = new Map<string, Turn>()

@@ -1,12 +1,8 @@
 /**
- * The stream state store: one record per stream, changed only by compare-and-set, plus the thumbnail bytes the
- * records refer to. The shape a NATS KV bucket (get -> value and revision, create, update with the last revision,
- * delete, keys) or S3 objects (ETag, If-Match / If-None-Match) implement as it is, so several instances can share
- * the state; `memory` (reference, tests) and `local` (one file per stream, the embedded default) implement it here.
- * `test/streams/stream-store.contract.ts` is the suite every implementation passes.
- *
- * Change a record through {@link updateWithRetry}: it reads, applies a change and writes with the revision it read,
- * again until no other writer came in between, so no change is lost and none is applied twice.
+ * The stream store: one record per stream, changed only by compare-and-set, plus the thumbnail bytes the records
+ * refer to. Its shape is what a NATS KV bucket (revisions) or S3 objects (ETags, If-Match) offer as they are, so
+ * several instances can share it. Change a record through {@link updateWithRetry}, so that no change is lost and
+ * none is applied twice. Every implementation passes test/streams/stream-store.contract.ts.
  * @module
  */
 import type { StreamRecord, ThumbnailRef } from './stream-types.ts'

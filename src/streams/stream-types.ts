@@ -1,6 +1,5 @@
 /**
- * What hookcast remembers about each stream: the record a stream store (src/streams/stream-store.ts) keeps per stream,
- * and the bounds on it.
+ * What hookcast remembers about each stream: the stream record a stream store keeps per stream, and the bounds on it.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
@@ -49,11 +48,11 @@ export interface StreamRecord {
   latestThumbnail?: ThumbnailRef
   /** Per notifier name, per session: what it posted (message ids). Null-prototype objects, as `feeds`. */
   alerts: Record<string, Record<string, AlertRecord>>
-  /** The session whose `live` / `ended` lifecycle event was last handed to the pipeline (so none is lost or doubled). */
+  /** The session whose `live` / `ended` event was last handed to the pipeline (so none is lost or doubled). */
   emitted: { live?: string; ended?: string }
   /**
    * A transition being handed on, and by whom: written in the same compare-and-set as the change that made it due,
-   * so of several trackers racing on one stream exactly one hands it on (see lifecycle.ts `claimTransitions`).
+   * so of several trackers racing on one stream exactly one hands it on (see lifecycle-rules.ts `claimTransitions`).
    */
   emitting?: { live?: EmitClaim; ended?: EmitClaim }
   /** Wall-clock time of the last change, epoch ms (the age of an ended stream runs from here). */
@@ -84,7 +83,7 @@ export const STREAM_LIMITS = {
 } as const
 
 /** Why a store would not create a record. */
-export type StreamLimit = 'streams_full' | 'stream_id_too_long'
+type StreamLimit = 'streams_full' | 'stream_id_too_long'
 
 /** A record the store will not create: the event is not tracked (retrying would not help). */
 export class StreamLimitError extends Error {

@@ -19,7 +19,7 @@ export interface ThumbnailLinks {
   secondsLeft(exp: string): number
 }
 
-/** Links signed with the key from `keys` (beside the stream state, or shared by every instance), so they survive restarts. */
+/** Links signed with the key `keys` holds (shared by every instance), so they survive restarts. */
 export async function createThumbnailLinks(
   keys: SigningKeyStore,
   now: () => number = Date.now,

@@ -1,5 +1,5 @@
 /**
- * HTTP routes over the stream state: the signed thumbnail links given to Slack.
+ * HTTP routes over the stream store: the signed thumbnail links given to Slack.
  *
  * A cache (Slack's image proxy, a CDN) may keep a thumbnail only while its link is valid: `max-age` is the time the
  * link has left, at most a day, so no cache serves it past its expiry. `nosniff` on every answer, so a browser

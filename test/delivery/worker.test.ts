@@ -408,6 +408,21 @@ describe('worker', () => {
     expect(poisoned.calls.filter((c) => c.id === 'ev1')).toHaveLength(1)
   })
 
+  it('dead-letters at once the deliveries of a destination no longer configured, and keeps the others going', async () => {
+    const sink = recorder('sink')
+    // Put before the worker starts: a lane for `gone` comes only from the queue's stats.
+    await store.put(makeEvent({ id: 'ev0', body: new Uint8Array([0]), receivedAt: Date.now() }), ['sink', 'gone'])
+    const { outcomes } = start([sink.destination])
+    await eventually(() => outcomes.length === 2, 10_000)
+    expect(outcomes.find((o) => o.destination === 'gone')).toMatchObject({
+      outcome: 'dead',
+      attempt: 1,
+      error: expect.stringContaining('destination "gone" is not configured any more'),
+    })
+    expect(outcomes.find((o) => o.destination === 'sink')).toMatchObject({ outcome: 'delivered' })
+    expect((await store.deadLetters()).map((d) => d.destination)).toEqual(['gone'])
+  })
+
   it('retries later, without an attempt, when the spool cannot load the event', async () => {
     let failures = 1
     const flakySpool: Queue = {

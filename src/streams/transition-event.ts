@@ -1,6 +1,6 @@
 /**
- * hookcast's own event kind `stream` (`live`, `ended`): a stream's lifecycle, derived from feed hooks. These go
- * through the same routes, spool and destinations as the platform's hooks, so they can be alerted on, stored or
+ * A stream's transition as an event of hookcast's own kind `stream` (`live`, `ended`), derived from feed hooks. It
+ * goes through the same routes, queue and destinations as the platform's hooks, so it can be alerted on, stored or
  * forwarded like any other event.
  * @module
  */
@@ -10,9 +10,10 @@ import type { StreamRecord } from './stream-types.ts'
 import { activeFeedIds } from './active-feeds.ts'
 import { crcOf } from '../events/body-check.ts'
 
-export const LIFECYCLE_SOURCE = 'hookcast'
+/** The source of hookcast's own events: transitions, and the tracker's checks. */
+export const HOOKCAST_SOURCE = 'hookcast'
 
-export async function lifecycleEvent(
+export async function transitionEvent(
   record: StreamRecord,
   kind: 'live' | 'ended',
   receivedAt: number,
@@ -41,7 +42,7 @@ export async function lifecycleEvent(
   const id = createHash('sha256').update(`stream|${record.session}|${kind}`, 'utf8').digest('hex').slice(0, 24)
   return {
     id,
-    source: LIFECYCLE_SOURCE,
+    source: HOOKCAST_SOURCE,
     type: 'stream',
     event: kind,
     timestamp,

@@ -9,7 +9,7 @@ import {
   finishIfDue,
   markEmitted,
   takeThumbnail,
-} from '../../src/streams/lifecycle.ts'
+} from '../../src/streams/lifecycle-rules.ts'
 import type { StreamRecord, ThumbnailRef } from '../../src/streams/stream-types.ts'
 
 const STREAM = 'ZG6NWV/show'

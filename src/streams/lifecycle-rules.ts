@@ -1,13 +1,9 @@
 /**
- * The stream lifecycle as pure functions over a StreamRecord: no I/O, no timers, no clock but a `now` argument.
- * The tracker (tracker.ts) reads a record, applies these, and writes it back with compare-and-set.
- *
- * Feeds are per publisher (redundant ingest, multi-source and simulcast give several per stream; a reconnect is an
- * ended + started pair), and hooks arrive in any order. A stream is live while at least one feed is active; it
- * goes live once per session, and when its last feed ends it is `ending` for the flap window, so a publisher
- * reconnecting inside the window continues the same session; then the session is over (`ended`). Each of `live`
- * and `ended` is due to be handed on once per session: whoever makes it due claims it in the same write, so of
- * several trackers racing on one stream exactly one hands it on.
+ * The rules of the stream lifecycle, as pure functions over a StreamRecord: no I/O, no timers, no clock but `now`.
+ * Feeds are per publisher (several per stream; a reconnect is an ended + started pair) and hooks arrive in any
+ * order. A stream is live while a feed is active; when its last feed ends it is `ending` for the flap window (a
+ * publisher back within it continues the session), then `ended`. `live` and `ended` are handed on once per session:
+ * whoever makes one due claims it in the same write, so of several trackers racing on a stream exactly one does.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
