@@ -10,7 +10,7 @@ import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeHeader, decodePrefix, PREFIX_BYTES, type RecordKind } from './log-record.ts'
 
-interface SegmentLogOptions {
+export interface SegmentLogOptions {
   dir: string
   fsync: boolean
   segmentBytes: number
