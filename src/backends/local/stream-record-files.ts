@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import type { StreamRecord } from '../../streams/stream-types.ts'
 import { normaliseRecord } from '../../streams/stream-record.ts'
 import type { Logger } from '../../log.ts'
+import type { StoreReport } from '../../streams/store-report.ts'
 
 export const RECORDS = 'records'
 /** Lazy changes wait this long to share a write. */
@@ -28,8 +29,6 @@ export interface StoredRecord {
   revision: number
 }
 
-export type Failed = (task: string, message: string, fields: Record<string, unknown>, error: unknown) => void
-
 /** Writes a file whole: a temp file beside it, then a rename over it. */
 export async function writeWhole(path: string, data: string | Uint8Array): Promise<void> {
   const temp = `${path}.${randomUUID()}.tmp`
@@ -44,7 +43,7 @@ export async function writeWhole(path: string, data: string | Uint8Array): Promi
 
 export const recordJson = (stored: StoredRecord) => JSON.stringify({ ...stored.record, revision: stored.revision })
 
-interface RecordFiles {
+export interface RecordFiles {
   /** Brings a stream's file in line with `current` (written, or removed when there is no record); calls made while a write waits share it. */
   sync(streamId: string): Promise<void>
   /** Writes the stream's file in about a second, with other lazy changes; a failure is logged, counted and retried. */
@@ -59,7 +58,7 @@ interface RecordFiles {
 interface Writes {
   dir: string
   current: (streamId: string) => StoredRecord | undefined
-  failed: Failed
+  report: Pick<StoreReport, 'failed'>
   written: (streamId: string, revision: number | undefined) => void
   /** One write at a time per stream; changes meanwhile share the next one. */
   slots: Map<string, { tail: Promise<void>; next?: Promise<void> }>
@@ -74,14 +73,14 @@ interface Writes {
 export function recordFiles(
   dir: string,
   current: (streamId: string) => StoredRecord | undefined,
-  failed: Failed,
+  report: Pick<StoreReport, 'failed'>,
   /** Told after a stream's file was written, with the revision written (what it no longer refers to may go now). */
   written: (streamId: string, revision: number | undefined) => void = () => {},
 ): RecordFiles {
   const writes: Writes = {
     dir,
     current,
-    failed,
+    report,
     written,
     slots: new Map(),
     lazy: new Set(),
@@ -139,7 +138,7 @@ function schedule(writes: Writes, ms: number): void {
   writes.timer ??= setTimeout(() => {
     writes.timer = undefined
     writes.flushing = flush(writes)
-      .catch((error) => writes.failed('state-write', 'cannot save stream state; retrying', {}, error))
+      .catch((error) => writes.report.failed('state-write', 'cannot save stream state; retrying', {}, error))
       .finally(() => {
         writes.flushing = undefined
       })
@@ -158,7 +157,7 @@ async function flush(writes: Writes): Promise<void> {
       failures++
       writes.lazy.add(streamId)
       if (failures === 1)
-        writes.failed(
+        writes.report.failed(
           'state-write',
           'cannot save stream state; retrying',
           { stream: streamId, pending: ids.length },
@@ -181,7 +180,7 @@ async function closeWrites(writes: Writes): Promise<void> {
   for (const streamId of [...writes.lazy]) {
     writes.lazy.delete(streamId)
     await sync(writes, streamId).catch((error) =>
-      writes.failed(
+      writes.report.failed(
         'state-write',
         'cannot save stream state at close; the change is lost',
         { stream: streamId },

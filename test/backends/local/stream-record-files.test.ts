@@ -16,8 +16,10 @@ describe('stream record files', () => {
     const files = recordFiles(
       dir.path,
       () => stored,
-      (_task, _message, _fields, error) => {
-        throw error
+      {
+        failed(_task, _message, _fields, error) {
+          throw error
+        },
       },
       (_streamId, revision) => written.push(revision),
     )
