@@ -5,7 +5,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import { memoryDedupWindow, type DedupWindow } from './dedup.ts'
-import { ClaimBoard } from './board.ts'
+import { ClaimBoard } from './claim-board.ts'
 import { dedupedPut } from './deduped-put.ts'
 import { deadLetterOf, matchesFilter } from './dead-letter.ts'
 import {

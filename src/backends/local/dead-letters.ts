@@ -68,7 +68,7 @@ export class DeadLetterFiles {
   }
 
   /** Moves matching dead letters into the inbox; returns the inbox names. */
-  async queue(filter: DeadLetterFilter = {}): Promise<string[]> {
+  async moveToInbox(filter: DeadLetterFilter = {}): Promise<string[]> {
     await this.refresh()
     const queued: string[] = []
     for (const [name, letter] of [...this.#index]) {

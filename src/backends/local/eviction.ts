@@ -5,14 +5,14 @@
  * @module
  */
 import { checkStreamIdFits, StreamLimitError } from '../../streams/stream-types.ts'
-import { refsOf, type LocalStoreContext } from './stream-store-context.ts'
+import { refsOf, type LocalStreamStoreContext } from './stream-store-context.ts'
 import { RETRY_MS } from './stream-record-files.ts'
 
 /** A thumbnail file written but not yet referred to by its record is left alone this long. */
 const LOOSE_GRACE_MS = 60_000
 
 /** Forgets a stream: its record at once, its files in the background (the promise never rejects). */
-export function forget(ctx: LocalStoreContext, streamId: string, why: string): Promise<void> {
+export function forget(ctx: LocalStreamStoreContext, streamId: string, why: string): Promise<void> {
   const { records, files, thumbs } = ctx
   const stored = records.get(streamId)
   if (!stored) return Promise.resolve()
@@ -35,7 +35,7 @@ export function forget(ctx: LocalStoreContext, streamId: string, why: string): P
 }
 
 /** Makes room for one more record, if an ended stream can give its place. */
-export function evictOne(ctx: LocalStoreContext): boolean {
+export function evictOne(ctx: LocalStreamStoreContext): boolean {
   const streamId = ctx.order.first()
   if (streamId === undefined) return false
   ctx.log.info('stream state full: forgetting an ended stream', { stream: streamId, maxStreams: ctx.maxStreams })
@@ -45,7 +45,7 @@ export function evictOne(ctx: LocalStoreContext): boolean {
 }
 
 /** Refuses a new stream when it cannot be kept (after making room if an ended stream can give its place). */
-export async function admit(ctx: LocalStoreContext, streamId: string): Promise<void> {
+export async function admit(ctx: LocalStreamStoreContext, streamId: string): Promise<void> {
   const { maxStreams, thumbs } = ctx
   checkStreamIdFits(streamId, (what) => ctx.report.limit(what))
   if (ctx.records.size < maxStreams || evictOne(ctx)) return
@@ -62,7 +62,11 @@ export async function admit(ctx: LocalStoreContext, streamId: string): Promise<v
 }
 
 /** Frees at least `needed` bytes of thumbnails of ended streams (oldest first); resolves what it freed. */
-export async function freeThumbnailBytes(ctx: LocalStoreContext, needed: number, except: string): Promise<number> {
+export async function freeThumbnailBytes(
+  ctx: LocalStreamStoreContext,
+  needed: number,
+  except: string,
+): Promise<number> {
   const { files, thumbs } = ctx
   let freed = 0
   for (const { streamId, hadSession } of ctx.order.all()) {
@@ -92,7 +96,7 @@ export async function freeThumbnailBytes(ctx: LocalStoreContext, needed: number,
 }
 
 /** Forgets ended streams past `keepEndedMs`, and removes loose thumbnail files no record took up. */
-export async function sweep(ctx: LocalStoreContext): Promise<number> {
+export async function sweep(ctx: LocalStreamStoreContext): Promise<number> {
   const cutoff = ctx.now() - ctx.keepEndedMs
   let expired = 0
   for (const { streamId } of ctx.order.all()) {

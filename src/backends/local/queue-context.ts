@@ -4,7 +4,7 @@
  * @module
  */
 import type { Logger } from '../../log.ts'
-import type { ClaimBoard } from '../../queue/board.ts'
+import type { ClaimBoard } from '../../queue/claim-board.ts'
 import type { EventMeta } from '../../queue/loaded-event.ts'
 import type { Attempt } from '../../queue/types.ts'
 import type { Compaction } from './compaction.ts'

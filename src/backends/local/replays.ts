@@ -11,7 +11,7 @@ import { appendEvent } from './event-records.ts'
 /** `Queue.replay`: matching dead letters go through the inbox at once. */
 export async function replayDeadLetters(ctx: LocalQueueContext, filter: DeadLetterFilter): Promise<number> {
   let count = 0
-  for (const name of await ctx.dead.queue(filter)) count += await pickUp(ctx, name)
+  for (const name of await ctx.dead.moveToInbox(filter)) count += await pickUp(ctx, name)
   return count
 }
 

@@ -43,7 +43,7 @@ export async function writeWhole(path: string, data: string | Uint8Array): Promi
 
 export const recordJson = (stored: StoredRecord) => JSON.stringify({ ...stored.record, revision: stored.revision })
 
-export interface RecordFiles {
+export interface StreamRecordFiles {
   /** Brings a stream's file in line with `current` (written, or removed when there is no record); calls made while a write waits share it. */
   sync(streamId: string): Promise<void>
   /** Writes the stream's file in about a second, with other lazy changes; a failure is logged, counted and retried. */
@@ -70,13 +70,13 @@ interface Writes {
   closed: boolean
 }
 
-export function recordFiles(
+export function streamRecordFiles(
   dir: string,
   current: (streamId: string) => StoredRecord | undefined,
   report: Pick<StoreReport, 'failed'>,
   /** Told after a stream's file was written, with the revision written (what it no longer refers to may go now). */
   written: (streamId: string, revision: number | undefined) => void = () => {},
-): RecordFiles {
+): StreamRecordFiles {
   const writes: Writes = {
     dir,
     current,
@@ -195,7 +195,7 @@ async function closeWrites(writes: Writes): Promise<void> {
  * Reads every record file (oldest change first, so the eviction order survives a restart). A file that is not a
  * stream's record with this name is moved aside; temp files of a crash are removed.
  */
-export async function loadRecordFiles(dir: string, log: Logger, now: number): Promise<StoredRecord[]> {
+export async function loadStreamRecords(dir: string, log: Logger, now: number): Promise<StoredRecord[]> {
   const loaded: StoredRecord[] = []
   const names = await readdir(dir)
   for (let i = 0; i < names.length; i += LOAD_BATCH) {

@@ -8,10 +8,10 @@ import type { Logger } from '../../log.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 import type { StreamRecord } from '../../streams/stream-types.ts'
 import type { EvictionOrder } from './eviction-order.ts'
-import type { RecordFiles, StoredRecord } from './stream-record-files.ts'
+import type { StreamRecordFiles, StoredRecord } from './stream-record-files.ts'
 import { thumbName, type ThumbnailFiles } from './thumbnail-files.ts'
 
-export interface LocalStoreContext {
+export interface LocalStreamStoreContext {
   log: Logger
   now: () => number
   report: StoreReport
@@ -22,7 +22,7 @@ export interface LocalStoreContext {
   /** The last revision given. One counter for all, so a stream forgotten and made again never gets one back. */
   revision: number
   order: EvictionOrder
-  files: RecordFiles
+  files: StreamRecordFiles
   thumbs: ThumbnailFiles
   /**
    * Thumbnail files a lazy change dropped, with the revision that dropped them: they go once a record at least that

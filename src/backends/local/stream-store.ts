@@ -23,12 +23,12 @@ import { STREAM_LIMITS, type StreamRecord, type ThumbnailRef } from '../../strea
 import { cloneRecord } from '../../streams/stream-record.ts'
 import { EVENT_ID, STREAM_STORE_DEFAULTS, type Revision } from '../../streams/stream-store.ts'
 import { storeReport } from '../../streams/store-report.ts'
-import { loadRecordFiles, RECORDS, recordFiles, RETRY_MS, type StoredRecord } from './stream-record-files.ts'
+import { loadStreamRecords, RECORDS, streamRecordFiles, RETRY_MS, type StoredRecord } from './stream-record-files.ts'
 import { THUMBNAILS, thumbName, thumbnailFiles } from './thumbnail-files.ts'
 import { evictionOrder } from './eviction-order.ts'
 import { admit, evictOne, forget, freeThumbnailBytes, sweep } from './eviction.ts'
-import { migrateLegacy } from './migrate.ts'
-import { refsOf, type LocalStoreContext } from './stream-store-context.ts'
+import { migrateStreamsJson } from './migrate-streams-json.ts'
+import { refsOf, type LocalStreamStoreContext } from './stream-store-context.ts'
 import type { LocalStreamStore, LocalStreamStoreOptions } from './stream-store-options.ts'
 
 export type { LocalStreamStore, LocalStreamStoreOptions }
@@ -42,7 +42,7 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
   await mkdir(recordsDir, { recursive: true })
   await mkdir(thumbsDir, { recursive: true })
   const report = storeReport(log, options)
-  const ctx: LocalStoreContext = {
+  const ctx: LocalStreamStoreContext = {
     log,
     now,
     report,
@@ -52,7 +52,7 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
     records: new Map(),
     revision: 0,
     order: evictionOrder(),
-    files: recordFiles(
+    files: streamRecordFiles(
       recordsDir,
       (streamId) => ctx.records.get(streamId),
       report,
@@ -61,7 +61,7 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
     thumbs: thumbnailFiles(thumbsDir, report),
     dropAfterWrite: new Map(),
   }
-  await migrateLegacy(options.dir, recordsDir, thumbsDir, log, now())
+  await migrateStreamsJson(options.dir, recordsDir, thumbsDir, log, now())
   await loadRecords(ctx, recordsDir)
   await sweep(ctx)
   const sweepEveryMs = options.sweepEveryMs ?? Math.max(1_000, Math.min(3_600_000, keepEndedMs / 4))
@@ -103,9 +103,9 @@ export async function openLocalStreamStore(options: LocalStreamStoreOptions): Pr
  * Reads the record files (oldest change first, the eviction order), counts the thumbnail files they refer to, and
  * forgets ended streams beyond `maxStreams` (a previous config allowed more).
  */
-async function loadRecords(ctx: LocalStoreContext, recordsDir: string): Promise<void> {
+async function loadRecords(ctx: LocalStreamStoreContext, recordsDir: string): Promise<void> {
   const { records, thumbs } = ctx
-  const loaded = await loadRecordFiles(recordsDir, ctx.log, ctx.now())
+  const loaded = await loadStreamRecords(recordsDir, ctx.log, ctx.now())
   for (const stored of loaded) {
     records.set(stored.record.streamId, stored)
     ctx.order.touch(stored.record)
@@ -128,7 +128,7 @@ async function loadRecords(ctx: LocalStoreContext, recordsDir: string): Promise<
 
 /** `StreamStore.put`: compare-and-set in memory, then the record's file (at once, or with the next lazy write). */
 async function putRecord(
-  ctx: LocalStoreContext,
+  ctx: LocalStreamStoreContext,
   streamId: string,
   record: StreamRecord,
   expected: Revision | null,
@@ -177,7 +177,7 @@ async function putRecord(
 }
 
 /** After a stream's file was written: the thumbnail files lazy changes dropped up to that revision go. */
-function dropWrittenThumbnails(ctx: LocalStoreContext, streamId: string, revision: number | undefined): void {
+function dropWrittenThumbnails(ctx: LocalStreamStoreContext, streamId: string, revision: number | undefined): void {
   const waiting = ctx.dropAfterWrite.get(streamId)
   if (!waiting) return
   const due = revision === undefined ? waiting : waiting.filter((drop) => drop.revision <= revision)
@@ -196,7 +196,7 @@ function dropWrittenThumbnails(ctx: LocalStoreContext, streamId: string, revisio
 }
 
 async function deleteRecord(
-  ctx: LocalStoreContext,
+  ctx: LocalStreamStoreContext,
   streamId: string,
   expected: Revision | undefined,
 ): Promise<boolean | 'conflict'> {
@@ -208,7 +208,7 @@ async function deleteRecord(
 }
 
 /** `StreamStore.putThumbnail`: ended streams give up their thumbnails' bytes for it; live streams never do. */
-async function putThumbnail(ctx: LocalStoreContext, ref: ThumbnailRef, bytes: Uint8Array): Promise<boolean> {
+async function putThumbnail(ctx: LocalStreamStoreContext, ref: ThumbnailRef, bytes: Uint8Array): Promise<boolean> {
   const { thumbs, maxThumbnailBytes } = ctx
   const streamId = ref.event.streamId ?? ''
   if (!EVENT_ID.test(ref.eventId)) throw new Error(`not an event id: ${ref.eventId.slice(0, 80)}`)

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { recordFiles, type StoredRecord } from '../../../src/backends/local/stream-record-files.ts'
+import { streamRecordFiles, type StoredRecord } from '../../../src/backends/local/stream-record-files.ts'
 import { freshRecord } from '../../../src/streams/stream-record.ts'
 import { tempDir } from '../../support/files.ts'
 
@@ -13,7 +13,7 @@ describe('stream record files', () => {
   it('writes a stream once for changes made while its write waits, with the newest of them', async () => {
     let stored: StoredRecord = { record: freshRecord('s1', 1_000), revision: 1 }
     const written: Array<number | undefined> = []
-    const files = recordFiles(
+    const files = streamRecordFiles(
       dir.path,
       () => stored,
       {
