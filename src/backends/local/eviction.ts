@@ -1,7 +1,8 @@
 /**
- * How the local stream store stays within its bounds: a stream is forgotten when an ended one must give its place
- * to a new stream, when its thumbnails must give their bytes to a new thumbnail, or when it ended longer than
- * `keepEndedMs` ago (the sweep). A live or ending stream is never forgotten: a new stream is refused instead.
+ * The local stream store's bounds. A new stream beyond `maxStreams` takes the place of an ended stream, and a
+ * thumbnail beyond `maxThumbnailBytes` the bytes of ended streams' thumbnails; a live or ending stream never gives
+ * way, so the new stream is refused (StreamLimitError, logged and counted; its hooks still reach every other
+ * destination) or the thumbnail is not kept. Ended streams go `keepEndedMs` after their last change (the sweep).
  * @module
  */
 import { checkStreamIdFits, StreamLimitError } from '../../streams/stream-types.ts'

@@ -1,12 +1,12 @@
 /**
  * The embedded queue: events and their delivery state in a segment log under `dir`, dead letters as files under
- * `dir/dead`, replays queued by other processes (the CLI) as files dropped into `dir/inbox`. One process per
- * directory (a lock file); claims live in that process's memory, so a restart leaves every claimed delivery due.
+ * `dir/dead`, replays from other processes (the CLI) as files dropped into `dir/inbox`. One process per directory
+ * (a lock file); claims live in its memory, so a restart leaves every claimed delivery due.
  *
- * Guarantees: an event is on disk before `put` resolves (in the page cache, so it survives a killed process; with
- * `fsync`, on the device, so it survives power loss). Delivery state is appended as it changes, so a restart
- * resumes every pending delivery; a delivery that succeeded just before a crash may be made once more
- * (at-least-once), which the sinks' deterministic keys turn into an overwrite.
+ * An event is on disk before `put` resolves (in the page cache, which survives a killed process; with `fsync`, on
+ * the device, which survives power loss). Delivery state is appended as it changes, so a restart resumes every
+ * pending delivery; one that succeeded just before a crash may be made again, which the sinks' deterministic keys
+ * turn into an overwrite.
  * @module
  */
 import { join } from 'node:path'

@@ -1,6 +1,6 @@
 /**
  * The local queue's start: the segment log is read from its oldest record to its newest, rebuilding the index of
- * pending events and the state of each pending delivery, which then wait on the board.
+ * pending events and the state of each pending delivery, which then waits on the claim board.
  * @module
  */
 import type { Attempt, Delivery } from '../../queue/types.ts'

@@ -44,7 +44,10 @@ export async function writeWhole(path: string, data: string | Uint8Array): Promi
 export const recordJson = (stored: StoredRecord) => JSON.stringify({ ...stored.record, revision: stored.revision })
 
 export interface StreamRecordFiles {
-  /** Brings a stream's file in line with `current` (written, or removed when there is no record); calls made while a write waits share it. */
+  /**
+   * Brings a stream's file in line with `current` (written, or removed when there is no record); calls made while a
+   * write waits share it.
+   */
   sync(streamId: string): Promise<void>
   /** Writes the stream's file in about a second, with other lazy changes; a failure is logged, counted and retried. */
   later(streamId: string, delayMs?: number): void

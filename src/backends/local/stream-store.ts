@@ -1,20 +1,9 @@
 /**
- * The stream store in a local directory (the embedded default): one small JSON file per stream under `records/`
- * with its revision (stream-record-files.ts), and the thumbnails the records refer to under `thumbnails/`
- * (local-streams/thumbnail-files.ts). One process owns the directory (the spool's lock), so compare-and-set is done
- * in memory, where every record is also kept; a change rewrites only its stream's file, so its cost does not grow
- * with the number of streams.
- *
- * What the directory may hold is bounded:
- * - `maxStreams` records. A new stream beyond it evicts an ended stream (local-streams/eviction-order.ts). A live or
- *   ending stream is never evicted: when every record is one, the new stream is refused (`StreamLimitError`, logged
- *   and counted) and not tracked; its hooks are still delivered to every other destination.
- * - Ended streams are kept for `keepEndedMs` after their last change, then swept (at start and periodically).
- * - `maxThumbnailBytes` of thumbnails. A thumbnail that does not fit takes the room of ended streams' thumbnails,
- *   oldest first; when what is kept belongs to live streams only, it is refused (`putThumbnail` resolves `false`).
- *   A stream's own latest thumbnail, which the new one replaces, does not count against it.
- *
- * A `streams.json` of earlier versions is moved to this layout at the first start (local-streams/migrate.ts).
+ * The stream store in a local directory, the embedded default: one small JSON file per stream (its record and
+ * revision), and the thumbnails the records refer to. One process owns the directory (the spool's lock), so
+ * compare-and-set is done in memory, where every record is also kept; a change rewrites only its stream's file, so
+ * its cost does not grow with the number of streams. A `streams.json` of earlier versions is moved to this layout at
+ * the first start.
  * @module
  */
 import { mkdir } from 'node:fs/promises'

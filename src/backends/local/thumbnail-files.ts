@@ -98,7 +98,8 @@ export function thumbnailFiles(dir: string, report: Pick<StoreReport, 'failed'>)
         await Promise.all(
           names.slice(i, i + LOAD_BATCH).map(async (name) => {
             const path = join(dir, name)
-            if (!referenced.has(name)) return rm(path, { force: true, recursive: true }) // temp files, and files of a crash
+            // Temp files, and files a crash left before their record referred to them.
+            if (!referenced.has(name)) return rm(path, { force: true, recursive: true })
             const size = await stat(path).then(
               (s) => s.size,
               () => undefined,
