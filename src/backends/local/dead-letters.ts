@@ -11,7 +11,7 @@ import { matchesFilter } from '../../queue/dead-letter.ts'
 import { decodeHeader, decodePrefix, decodeWhole, encodeRecord, PREFIX_BYTES } from './log-record.ts'
 import type { EventMeta } from '../../queue/loaded-event.ts'
 
-export interface DeadHeader extends EventMeta {
+interface DeadHeader extends EventMeta {
   destination: string
   attempts: Attempt[]
   deadAt: number

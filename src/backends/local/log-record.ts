@@ -31,7 +31,7 @@ export function encodeRecord(kind: RecordKind, header: unknown, body?: Uint8Arra
   return body && bodyLength > 0 ? [head, body] : [head]
 }
 
-export interface RecordPrefix {
+interface RecordPrefix {
   /** Total bytes of the record, prefix included. */
   size: number
   kind: RecordKind

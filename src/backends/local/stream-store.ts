@@ -20,8 +20,6 @@ import { migrateStreamsJson } from './migrate-streams-json.ts'
 import { refsOf, type LocalStreamStoreContext } from './stream-store-context.ts'
 import type { LocalStreamStore, LocalStreamStoreOptions } from './stream-store-options.ts'
 
-export type { LocalStreamStore, LocalStreamStoreOptions }
-
 export async function openLocalStreamStore(options: LocalStreamStoreOptions): Promise<LocalStreamStore> {
   const { log } = options
   const now = options.now ?? Date.now
