@@ -1,6 +1,7 @@
 /**
- * The dedup window: delivery ids seen recently. The platform signs no timestamp, so a captured request can be
- * replayed at will: an identical delivery within the window is answered 200 but not fanned out again.
+ * The dedup window: ids of events seen recently (an event's id is a hash of its hook). The platform signs no
+ * timestamp, so a captured request can be replayed at will: an identical hook within the window is answered 200 but
+ * not fanned out again.
  *
  * Behind a small async interface so a store shared by several instances (a NATS KV bucket with a max age, created
  * with "create only if absent") can keep the window for all of them.
@@ -10,7 +11,7 @@
 export interface DedupWindow {
   /** Remembers `id` for the window; false when it was remembered already (a duplicate). Atomic. */
   remember(id: string): Promise<boolean>
-  /** Forgets `id`: the put it guarded failed, so the same delivery sent again must not count as a duplicate. */
+  /** Forgets `id`: the put it guarded failed, so the same hook sent again must not count as a duplicate. */
   forget(id: string): Promise<void>
   /** Whether `id` is remembered within the window (without remembering it). */
   has(id: string): Promise<boolean>

@@ -11,7 +11,7 @@ import { matchesFilter } from '../../queue/dead-letter.ts'
 import { decodeHeader, decodePrefix, decodeWhole, encodeRecord, PREFIX_BYTES } from './log-record.ts'
 import type { EventMeta } from '../../queue/loaded-event.ts'
 
-export interface DeadHeader extends EventMeta {
+interface DeadHeader extends EventMeta {
   destination: string
   attempts: Attempt[]
   deadAt: number
@@ -68,7 +68,7 @@ export class DeadLetterFiles {
   }
 
   /** Moves matching dead letters into the inbox; returns the inbox names. */
-  async queue(filter: DeadLetterFilter = {}): Promise<string[]> {
+  async moveToInbox(filter: DeadLetterFilter = {}): Promise<string[]> {
     await this.refresh()
     const queued: string[] = []
     for (const [name, letter] of [...this.#index]) {

@@ -12,13 +12,13 @@ import { join } from 'node:path'
 import { isAlive, ownIdentity, ownPid } from '../../util/pid.ts'
 import { sleep } from '../../util/sleep.ts'
 
-export interface DirLock {
+interface DirLock {
   /** False once another process has replaced the lock file (it should never happen; worth a loud log). */
   held(): Promise<boolean>
   release(): Promise<void>
 }
 
-export interface LockOptions {
+interface LockOptions {
   /** How long to wait for a live owner to let go, ms. */
   waitMs?: number
   /** Told once when the wait starts. */

@@ -15,7 +15,7 @@ export interface StoredEvent {
   bodyLength: number
   /** Destinations still pending. */
   pending: Set<string>
-  /** Destinations with a delivery under way (between load and its outcome): the event is not copied forward meanwhile. */
+  /** Destinations with a delivery under way (between load and its outcome): the event stays where it is. */
   busy: Set<string>
   /** Destinations whose end (delivered, dead) is being written: a copy forward leaves them out. */
   finishing: Set<string>

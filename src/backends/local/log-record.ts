@@ -1,5 +1,5 @@
 /**
- * The spool's record format, used in segment files and dead-letter files:
+ * The local queue's record format, in segment files and dead-letter files:
  *
  *   u32 length (of everything after it) | u8 kind | u32 header length | u32 CRC-32 of header | header JSON | body
  *
@@ -11,7 +11,7 @@ import { crc32 } from 'node:zlib'
 
 export const PREFIX_BYTES = 13
 
-/** E: an event and its pending destinations. D: delivered. A: failed attempt. X: moved to dead letters. L: a dead letter file. */
+/** E: an event and its pending deliveries; D: delivered; A: a failed attempt or a deferral; X: dead; L: dead letter. */
 export type RecordKind = 'E' | 'D' | 'A' | 'X' | 'L'
 
 const encoder = new TextEncoder()
@@ -31,7 +31,7 @@ export function encodeRecord(kind: RecordKind, header: unknown, body?: Uint8Arra
   return body && bodyLength > 0 ? [head, body] : [head]
 }
 
-export interface RecordPrefix {
+interface RecordPrefix {
   /** Total bytes of the record, prefix included. */
   size: number
   kind: RecordKind

@@ -45,7 +45,8 @@ export const localBackend: BackendKind<LocalSpoolConfig> = {
       () => probeWritable(spool.dir),
       (error: Error) => error.message,
     )
-    const summary = `spool ${resolve(spool.dir)}: ${problem ? 'NOT WRITABLE' : 'writable'}${spool.fsync ? ', fsync on' : ''}`
+    const state = `${problem ? 'NOT WRITABLE' : 'writable'}${spool.fsync ? ', fsync on' : ''}`
+    const summary = `spool ${resolve(spool.dir)}: ${state}`
     return { summary, problems: problem ? [`spool ${spool.dir}: ${problem}`] : [] }
   },
 

@@ -10,7 +10,7 @@ import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeHeader, decodePrefix, PREFIX_BYTES, type RecordKind } from './log-record.ts'
 
-export interface LogOptions {
+export interface SegmentLogOptions {
   dir: string
   fsync: boolean
   segmentBytes: number
@@ -47,6 +47,29 @@ export interface SegmentLog {
   close(): Promise<void>
 }
 
+/** An append waiting for the next write. */
+interface Waiting {
+  parts: Uint8Array[]
+  size: number
+  sync: boolean
+  resolve(ref: RecordRef): void
+  reject(error: unknown): void
+}
+
+/** The open log, shared by its steps: the segment being written changes as it fills up. */
+interface LogState {
+  options: SegmentLogOptions
+  /** Bytes of each segment on disk. */
+  sizes: Map<number, number>
+  total: number
+  current: number
+  writer: FileHandle
+  readers: Map<number, Promise<FileHandle>>
+  waiting: Waiting[]
+  /** The write loop, while it runs: appends that come meanwhile join its next batch. */
+  flushing: Promise<void> | undefined
+}
+
 const MAX_IOVECS = 512
 const SCAN_CHUNK = 1024 * 1024
 
@@ -54,10 +77,40 @@ const fileName = (segment: number) => `${String(segment).padStart(10, '0')}.log`
 
 /** Opens the log in `dir`, calling `onRecord` for every intact record already there, in order. */
 export async function openSegmentLog(
-  options: LogOptions,
+  options: SegmentLogOptions,
   onRecord: (record: ScannedRecord) => void,
 ): Promise<SegmentLog> {
   await mkdir(options.dir, { recursive: true })
+  const sizes = await scanSegments(options, onRecord)
+  const current = [...sizes.keys()].at(-1) ?? 1
+  const writer = await open(join(options.dir, fileName(current)), 'a')
+  if (!sizes.has(current)) {
+    sizes.set(current, 0)
+    await syncDir(options)
+  }
+  const total = [...sizes.values()].reduce((a, b) => a + b, 0)
+  const log: LogState = { options, sizes, total, current, writer, readers: new Map(), waiting: [], flushing: undefined }
+  return {
+    append(parts, sync = true) {
+      return new Promise<RecordRef>((resolve, reject) => {
+        log.waiting.push({ parts, size: parts.reduce((n, p) => n + p.byteLength, 0), sync, resolve, reject })
+        log.flushing ??= flush(log)
+      })
+    },
+    read: (segment, offset, length) => readAt(log, segment, offset, length),
+    segments: () => [...sizes.keys()].sort((a, b) => a - b),
+    current: () => log.current,
+    deleteSegment: (segment) => deleteSegment(log, segment),
+    totalBytes: () => log.total,
+    close: () => closeLog(log),
+  }
+}
+
+/** Scans the segments on disk, oldest first; returns the size kept of each. */
+async function scanSegments(
+  options: SegmentLogOptions,
+  onRecord: (record: ScannedRecord) => void,
+): Promise<Map<number, number>> {
   const sizes = new Map<number, number>()
   const existing = (await readdir(options.dir))
     .filter((name) => /^\d{10}\.log$/.test(name))
@@ -66,127 +119,103 @@ export async function openSegmentLog(
   for (const [index, segment] of existing.entries()) {
     sizes.set(segment, await scanSegment(options, segment, index === existing.length - 1, onRecord))
   }
+  return sizes
+}
 
-  let currentSegment = existing.at(-1) ?? 1
-  let writer = await open(join(options.dir, fileName(currentSegment)), 'a')
-  if (!sizes.has(currentSegment)) {
-    sizes.set(currentSegment, 0)
-    await syncDir(options)
-  }
-  const readers = new Map<number, Promise<FileHandle>>()
-  let total = [...sizes.values()].reduce((a, b) => a + b, 0)
-
-  interface Waiting {
-    parts: Uint8Array[]
-    size: number
-    sync: boolean
-    resolve(ref: RecordRef): void
-    reject(error: unknown): void
-  }
-  let queue: Waiting[] = []
-  let flushing: Promise<void> | undefined
-
-  async function rotate(): Promise<void> {
-    if (options.fsync) await writer.datasync()
-    await writer.close()
-    currentSegment += 1
-    writer = await open(join(options.dir, fileName(currentSegment)), 'a')
-    sizes.set(currentSegment, 0)
-    await syncDir(options)
-  }
-
-  async function writeBatch(batch: Waiting[]): Promise<RecordRef[]> {
-    const bytes = batch.reduce((n, w) => n + w.size, 0)
-    if (sizes.get(currentSegment)! > 0 && sizes.get(currentSegment)! + bytes > options.segmentBytes) await rotate()
-    const start = sizes.get(currentSegment)!
-    const parts = batch.flatMap((w) => w.parts)
+/** Writes what is waiting, a batch at a time, until nothing is. */
+async function flush(log: LogState): Promise<void> {
+  while (log.waiting.length > 0) {
+    const batch = log.waiting
+    log.waiting = []
     try {
-      for (let i = 0; i < parts.length; i += MAX_IOVECS) {
-        const slice = parts.slice(i, i + MAX_IOVECS)
-        const want = slice.reduce((n, p) => n + p.byteLength, 0)
-        const { bytesWritten } = await writer.writev(slice)
-        if (bytesWritten !== want) throw new Error(`short write (${bytesWritten} of ${want} bytes)`)
-      }
-      if (options.fsync && batch.some((w) => w.sync)) await writer.datasync()
+      const refs = await writeBatch(log, batch)
+      for (const [i, w] of batch.entries()) w.resolve(refs[i]!)
     } catch (error) {
-      // Cut the partial batch off so the next record starts on a clean boundary; if that fails too, leave
-      // this segment and continue in a fresh one (recovery stops reading a segment at its torn tail).
-      await writer.truncate(start).catch(async () => {
-        options.warn('could not cut a failed write off the spool segment; starting a new one', {
-          segment: currentSegment,
-        })
-        sizes.set(currentSegment, start)
-        await rotate().catch(() => {})
-      })
-      throw error
+      for (const w of batch) w.reject(error)
     }
-    sizes.set(currentSegment, start + bytes)
-    total += bytes
-    let offset = start
-    return batch.map((w) => {
-      const ref = { segment: currentSegment, offset }
-      offset += w.size
-      return ref
+  }
+  log.flushing = undefined
+}
+
+async function writeBatch(log: LogState, batch: Waiting[]): Promise<RecordRef[]> {
+  const { options, sizes } = log
+  const bytes = batch.reduce((n, w) => n + w.size, 0)
+  if (sizes.get(log.current)! > 0 && sizes.get(log.current)! + bytes > options.segmentBytes) await rotate(log)
+  const start = sizes.get(log.current)!
+  const parts = batch.flatMap((w) => w.parts)
+  try {
+    for (let i = 0; i < parts.length; i += MAX_IOVECS) {
+      const slice = parts.slice(i, i + MAX_IOVECS)
+      const want = slice.reduce((n, p) => n + p.byteLength, 0)
+      const { bytesWritten } = await log.writer.writev(slice)
+      if (bytesWritten !== want) throw new Error(`short write (${bytesWritten} of ${want} bytes)`)
+    }
+    if (options.fsync && batch.some((w) => w.sync)) await log.writer.datasync()
+  } catch (error) {
+    // Cut the partial batch off so the next record starts on a clean boundary; if that fails too, leave
+    // this segment and continue in a fresh one (recovery stops reading a segment at its torn tail).
+    await log.writer.truncate(start).catch(async () => {
+      options.warn('could not cut a failed write off the spool segment; starting a new one', {
+        segment: log.current,
+      })
+      sizes.set(log.current, start)
+      await rotate(log).catch(() => {})
     })
+    throw error
   }
+  sizes.set(log.current, start + bytes)
+  log.total += bytes
+  let offset = start
+  return batch.map((w) => {
+    const ref = { segment: log.current, offset }
+    offset += w.size
+    return ref
+  })
+}
 
-  async function flush(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue
-      queue = []
-      try {
-        const refs = await writeBatch(batch)
-        for (const [i, w] of batch.entries()) w.resolve(refs[i]!)
-      } catch (error) {
-        for (const w of batch) w.reject(error)
-      }
-    }
-    flushing = undefined
-  }
+async function rotate(log: LogState): Promise<void> {
+  if (log.options.fsync) await log.writer.datasync()
+  await log.writer.close()
+  log.current += 1
+  log.writer = await open(join(log.options.dir, fileName(log.current)), 'a')
+  log.sizes.set(log.current, 0)
+  await syncDir(log.options)
+}
 
-  function reader(segment: number): Promise<FileHandle> {
-    let handle = readers.get(segment)
-    if (!handle) {
-      handle = open(join(options.dir, fileName(segment)), 'r')
-      readers.set(segment, handle)
-      handle.catch(() => readers.delete(segment))
-    }
-    return handle
-  }
+async function readAt(log: LogState, segment: number, offset: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length)
+  const { bytesRead } = await (await reader(log, segment)).read(out, 0, length, offset)
+  if (bytesRead !== length) throw new Error(`spool segment ${segment} ends before offset ${offset + length}`)
+  return out
+}
 
-  return {
-    append(parts, sync = true) {
-      return new Promise<RecordRef>((resolve, reject) => {
-        queue.push({ parts, size: parts.reduce((n, p) => n + p.byteLength, 0), sync, resolve, reject })
-        flushing ??= flush()
-      })
-    },
-    async read(segment, offset, length) {
-      const out = new Uint8Array(length)
-      const { bytesRead } = await (await reader(segment)).read(out, 0, length, offset)
-      if (bytesRead !== length) throw new Error(`spool segment ${segment} ends before offset ${offset + length}`)
-      return out
-    },
-    segments: () => [...sizes.keys()].sort((a, b) => a - b),
-    current: () => currentSegment,
-    async deleteSegment(segment) {
-      if (segment === currentSegment) return
-      const handle = readers.get(segment)
-      readers.delete(segment)
-      await handle?.then((h) => h.close()).catch(() => {})
-      await rm(join(options.dir, fileName(segment)), { force: true })
-      total -= sizes.get(segment) ?? 0
-      sizes.delete(segment)
-    },
-    totalBytes: () => total,
-    async close() {
-      await flushing
-      if (options.fsync) await writer.datasync().catch(() => {})
-      await writer.close()
-      await Promise.all([...readers.values()].map((h) => h.then((x) => x.close()).catch(() => {})))
-      readers.clear()
-    },
+/** A read handle per segment, opened at its first read and kept until the segment goes. */
+function reader(log: LogState, segment: number): Promise<FileHandle> {
+  let handle = log.readers.get(segment)
+  if (!handle) {
+    handle = open(join(log.options.dir, fileName(segment)), 'r')
+    log.readers.set(segment, handle)
+    handle.catch(() => log.readers.delete(segment))
   }
+  return handle
+}
+
+async function deleteSegment(log: LogState, segment: number): Promise<void> {
+  if (segment === log.current) return
+  const handle = log.readers.get(segment)
+  log.readers.delete(segment)
+  await handle?.then((h) => h.close()).catch(() => {})
+  await rm(join(log.options.dir, fileName(segment)), { force: true })
+  log.total -= log.sizes.get(segment) ?? 0
+  log.sizes.delete(segment)
+}
+
+async function closeLog(log: LogState): Promise<void> {
+  await log.flushing
+  if (log.options.fsync) await log.writer.datasync().catch(() => {})
+  await log.writer.close()
+  await Promise.all([...log.readers.values()].map((h) => h.then((x) => x.close()).catch(() => {})))
+  log.readers.clear()
 }
 
 /**
@@ -194,7 +223,7 @@ export async function openSegmentLog(
  * (a crash mid-write: it was never acknowledged) is cut off so appends continue on a clean boundary.
  */
 async function scanSegment(
-  options: LogOptions,
+  options: SegmentLogOptions,
   segment: number,
   isLast: boolean,
   onRecord: (record: ScannedRecord) => void,
@@ -247,7 +276,7 @@ async function scanSegment(
 }
 
 /** Makes a new file's directory entry durable (fsync mode); not every platform can, so failures are ignored. */
-async function syncDir(options: LogOptions): Promise<void> {
+async function syncDir(options: SegmentLogOptions): Promise<void> {
   if (!options.fsync) return
   try {
     const dir = await open(options.dir, 'r')

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import type { StreamRecord } from '../../streams/stream-types.ts'
 import { normaliseRecord } from '../../streams/stream-record.ts'
 import type { Logger } from '../../log.ts'
+import type { StoreReport } from '../../streams/store-report.ts'
 
 export const RECORDS = 'records'
 /** Lazy changes wait this long to share a write. */
@@ -28,8 +29,6 @@ export interface StoredRecord {
   revision: number
 }
 
-export type Failed = (task: string, message: string, fields: Record<string, unknown>, error: unknown) => void
-
 /** Writes a file whole: a temp file beside it, then a rename over it. */
 export async function writeWhole(path: string, data: string | Uint8Array): Promise<void> {
   const temp = `${path}.${randomUUID()}.tmp`
@@ -44,8 +43,11 @@ export async function writeWhole(path: string, data: string | Uint8Array): Promi
 
 export const recordJson = (stored: StoredRecord) => JSON.stringify({ ...stored.record, revision: stored.revision })
 
-export interface RecordFiles {
-  /** Brings a stream's file in line with `current` (written, or removed when there is no record); calls made while a write waits share it. */
+export interface StreamRecordFiles {
+  /**
+   * Brings a stream's file in line with `current` (written, or removed when there is no record); calls made while a
+   * write waits share it.
+   */
   sync(streamId: string): Promise<void>
   /** Writes the stream's file in about a second, with other lazy changes; a failure is logged, counted and retried. */
   later(streamId: string, delayMs?: number): void
@@ -55,112 +57,148 @@ export interface RecordFiles {
   close(): Promise<void>
 }
 
-export function recordFiles(
+/** What the writes of record files share. */
+interface Writes {
+  dir: string
+  current: (streamId: string) => StoredRecord | undefined
+  report: Pick<StoreReport, 'failed'>
+  written: (streamId: string, revision: number | undefined) => void
+  /** One write at a time per stream; changes meanwhile share the next one. */
+  slots: Map<string, { tail: Promise<void>; next?: Promise<void> }>
+  /** Streams a timer writes: lazy changes, and changes whose write failed (retried with a backoff). */
+  lazy: Set<string>
+  timer: ReturnType<typeof setTimeout> | undefined
+  retries: number
+  flushing: Promise<void> | undefined
+  closed: boolean
+}
+
+export function streamRecordFiles(
   dir: string,
   current: (streamId: string) => StoredRecord | undefined,
-  failed: Failed,
+  report: Pick<StoreReport, 'failed'>,
   /** Told after a stream's file was written, with the revision written (what it no longer refers to may go now). */
   written: (streamId: string, revision: number | undefined) => void = () => {},
-): RecordFiles {
-  const path = (streamId: string) => join(dir, `${streamKey(streamId)}.json`)
-  // One write at a time per stream; changes meanwhile share the next one.
-  const slots = new Map<string, { tail: Promise<void>; next?: Promise<void> }>()
-
-  function sync(streamId: string): Promise<void> {
-    let slot = slots.get(streamId)
-    if (slot?.next) return slot.next
-    if (!slot) {
-      slot = { tail: Promise.resolve() }
-      slots.set(streamId, slot)
-    }
-    const mine = slot
-    const run = mine.tail
-      .catch(() => {})
-      .then(() => {
-        mine.next = undefined // changes from now on need another write
-        const stored = current(streamId)
-        return (stored ? writeWhole(path(streamId), recordJson(stored)) : rm(path(streamId), { force: true })).then(
-          () => written(streamId, stored?.revision),
-        )
-      })
-    mine.next = run
-    mine.tail = run
-    void run
-      .catch(() => {})
-      .then(() => {
-        if (mine.tail === run && !mine.next) slots.delete(streamId)
-      })
-    return run
+): StreamRecordFiles {
+  const writes: Writes = {
+    dir,
+    current,
+    report,
+    written,
+    slots: new Map(),
+    lazy: new Set(),
+    timer: undefined,
+    retries: 0,
+    flushing: undefined,
+    closed: false,
   }
-
-  // Lazy changes, and changes whose write failed, are written by a timer; a failure is retried with a backoff.
-  const lazy = new Set<string>()
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let retries = 0
-  let flushing: Promise<void> | undefined
-  let closed = false
-  const schedule = (ms: number) => {
-    if (closed) return
-    timer ??= setTimeout(() => {
-      timer = undefined
-      flushing = flush()
-        .catch((error) => failed('state-write', 'cannot save stream state; retrying', {}, error))
-        .finally(() => {
-          flushing = undefined
-        })
-    }, ms)
-  }
-  async function flush(): Promise<void> {
-    const ids = [...lazy]
-    lazy.clear()
-    let failures = 0
-    for (const streamId of ids) {
-      try {
-        await sync(streamId)
-      } catch (error) {
-        failures++
-        lazy.add(streamId)
-        if (failures === 1)
-          failed('state-write', 'cannot save stream state; retrying', { stream: streamId, pending: ids.length }, error)
-      }
-    }
-    if (lazy.size === 0) {
-      retries = 0
-      return
-    }
-    schedule(failures > 0 ? Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** retries++) : LAZY_MS)
-  }
-
   return {
-    sync,
+    sync: (streamId) => sync(writes, streamId),
     later(streamId, delayMs = LAZY_MS) {
-      lazy.add(streamId)
-      schedule(delayMs)
+      writes.lazy.add(streamId)
+      schedule(writes, delayMs)
     },
     cancel: (streamId) => {
-      lazy.delete(streamId)
+      writes.lazy.delete(streamId)
     },
-    async close() {
-      closed = true
-      clearTimeout(timer)
-      timer = undefined
-      await flushing
-      for (const streamId of [...lazy]) {
-        lazy.delete(streamId)
-        await sync(streamId).catch((error) =>
-          failed('state-write', 'cannot save stream state at close; the change is lost', { stream: streamId }, error),
-        )
-      }
-      while (slots.size > 0) await Promise.all([...slots.values()].map((slot) => slot.tail.catch(() => {})))
-    },
+    close: () => closeWrites(writes),
   }
+}
+
+const recordPath = (dir: string, streamId: string) => join(dir, `${streamKey(streamId)}.json`)
+
+function sync(writes: Writes, streamId: string): Promise<void> {
+  const { slots } = writes
+  let slot = slots.get(streamId)
+  if (slot?.next) return slot.next
+  if (!slot) {
+    slot = { tail: Promise.resolve() }
+    slots.set(streamId, slot)
+  }
+  const mine = slot
+  const run = mine.tail
+    .catch(() => {})
+    .then(() => {
+      mine.next = undefined // changes from now on need another write
+      const stored = writes.current(streamId)
+      const path = recordPath(writes.dir, streamId)
+      return (stored ? writeWhole(path, recordJson(stored)) : rm(path, { force: true })).then(() =>
+        writes.written(streamId, stored?.revision),
+      )
+    })
+  mine.next = run
+  mine.tail = run
+  void run
+    .catch(() => {})
+    .then(() => {
+      if (mine.tail === run && !mine.next) slots.delete(streamId)
+    })
+  return run
+}
+
+function schedule(writes: Writes, ms: number): void {
+  if (writes.closed) return
+  writes.timer ??= setTimeout(() => {
+    writes.timer = undefined
+    writes.flushing = flush(writes)
+      .catch((error) => writes.report.failed('state-write', 'cannot save stream state; retrying', {}, error))
+      .finally(() => {
+        writes.flushing = undefined
+      })
+  }, ms)
+}
+
+/** Writes the streams the timer is for; those that fail wait for the next timer, later at each failure. */
+async function flush(writes: Writes): Promise<void> {
+  const ids = [...writes.lazy]
+  writes.lazy.clear()
+  let failures = 0
+  for (const streamId of ids) {
+    try {
+      await sync(writes, streamId)
+    } catch (error) {
+      failures++
+      writes.lazy.add(streamId)
+      if (failures === 1)
+        writes.report.failed(
+          'state-write',
+          'cannot save stream state; retrying',
+          { stream: streamId, pending: ids.length },
+          error,
+        )
+    }
+  }
+  if (writes.lazy.size === 0) {
+    writes.retries = 0
+    return
+  }
+  schedule(writes, failures > 0 ? Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** writes.retries++) : LAZY_MS)
+}
+
+async function closeWrites(writes: Writes): Promise<void> {
+  writes.closed = true
+  clearTimeout(writes.timer)
+  writes.timer = undefined
+  await writes.flushing
+  for (const streamId of [...writes.lazy]) {
+    writes.lazy.delete(streamId)
+    await sync(writes, streamId).catch((error) =>
+      writes.report.failed(
+        'state-write',
+        'cannot save stream state at close; the change is lost',
+        { stream: streamId },
+        error,
+      ),
+    )
+  }
+  while (writes.slots.size > 0) await Promise.all([...writes.slots.values()].map((slot) => slot.tail.catch(() => {})))
 }
 
 /**
  * Reads every record file (oldest change first, so the eviction order survives a restart). A file that is not a
  * stream's record with this name is moved aside; temp files of a crash are removed.
  */
-export async function loadRecordFiles(dir: string, log: Logger, now: number): Promise<StoredRecord[]> {
+export async function loadStreamRecords(dir: string, log: Logger, now: number): Promise<StoredRecord[]> {
   const loaded: StoredRecord[] = []
   const names = await readdir(dir)
   for (let i = 0; i < names.length; i += LOAD_BATCH) {

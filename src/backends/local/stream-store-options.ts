@@ -1,5 +1,6 @@
 /**
- * The local stream store's options and its defaults.
+ * The local stream store's options (its bounds default to the config's), and what it offers beyond a stream store:
+ * a sweep to run at will, and counts for the metrics.
  * @module
  */
 import type { Logger } from '../../log.ts'
@@ -19,12 +20,15 @@ export interface LocalStreamStoreOptions {
   sweepEveryMs?: number
   /** A background step failed (it is retried); for metrics. */
   onBackgroundFailure?(task: string): void
-  /** A bound was hit (`streams_full`, `stream_evicted`, `stream_expired`, `thumbnail_bytes`, `stream_id_too_long`); for metrics. */
+  /**
+   * A bound was hit (`streams_full`, `stream_evicted`, `stream_expired`, `thumbnail_bytes`, `stream_id_too_long`);
+   * for metrics.
+   */
   onLimit?(limit: string): void
 }
 
 export interface LocalStreamStore extends StreamStore {
-  /** Forgets ended streams past `keepEndedMs` and removes thumbnail files nothing refers to; resolves how many records went. */
+  /** Forgets ended streams past `keepEndedMs`, and thumbnail files nothing refers to; resolves how many streams go. */
   sweep(): Promise<number>
   stats(): { streams: number; thumbnailBytes: number }
 }

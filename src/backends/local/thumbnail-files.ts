@@ -7,7 +7,8 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { streamKey } from '../../streams/stream-key.ts'
-import { LOAD_BATCH, writeWhole, type Failed } from './stream-record-files.ts'
+import type { StoreReport } from '../../streams/store-report.ts'
+import { LOAD_BATCH, writeWhole } from './stream-record-files.ts'
 
 export const THUMBNAILS = 'thumbnails'
 
@@ -34,7 +35,7 @@ export interface ThumbnailFiles {
   load(referenced: ReadonlyMap<string, string>): Promise<void>
 }
 
-export function thumbnailFiles(dir: string, failed: Failed): ThumbnailFiles {
+export function thumbnailFiles(dir: string, report: Pick<StoreReport, 'failed'>): ThumbnailFiles {
   const sizes = new Map<string, number>()
   let total = 0
   const loose = new Map<string, { streamId: string; at: number }>()
@@ -52,7 +53,7 @@ export function thumbnailFiles(dir: string, failed: Failed): ThumbnailFiles {
       loose.delete(file)
     } catch (error) {
       loose.set(file, { streamId, at: 0 }) // the sweep tries again
-      failed('thumbnail-remove', 'cannot remove a thumbnail file; the sweep retries', { file }, error)
+      report.failed('thumbnail-remove', 'cannot remove a thumbnail file; the sweep retries', { file }, error)
     }
   }
 
@@ -97,7 +98,8 @@ export function thumbnailFiles(dir: string, failed: Failed): ThumbnailFiles {
         await Promise.all(
           names.slice(i, i + LOAD_BATCH).map(async (name) => {
             const path = join(dir, name)
-            if (!referenced.has(name)) return rm(path, { force: true, recursive: true }) // temp files, and files of a crash
+            // Temp files, and files a crash left before their record referred to them.
+            if (!referenced.has(name)) return rm(path, { force: true, recursive: true })
             const size = await stat(path).then(
               (s) => s.size,
               () => undefined,

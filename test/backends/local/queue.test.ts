@@ -3,7 +3,7 @@
  * letters included), the inbox the CLI drops replays into, its lock, and fsync.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openLocalQueue, type LocalQueueOptions } from '../../../src/backends/local/queue.ts'
 import { queueLocalReplay } from '../../../src/backends/local/dead-letters.ts'
@@ -171,6 +171,28 @@ describe('local queue', () => {
     queue = await reopen(queue) // the replay itself is durable
     const [last] = await queue.claim({ max: 1, leaseMs: 60_000 })
     expect((await queue.load(last!)).body).toEqual(event.body)
+  })
+
+  it('removes an inbox file whose replay is in the log already, without replaying it again', async () => {
+    let queue = await queueAt()
+    await queue.put(await jsonEvent(), ['hook'])
+    const [claim] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 60_000 })
+    await queue.dead(claim!, [{ at: 1, error: 'hook answered 400' }])
+    await queue.close()
+    open = []
+    expect(await queueLocalReplay(dir.path)).toBe(1)
+    const [name] = readdirSync(join(dir.path, 'inbox'))
+    const file = readFileSync(join(dir.path, 'inbox', name!))
+    queue = await queueAt() // takes the replay at start
+    const [replayed] = await queue.claim({ destination: 'hook', max: 1, leaseMs: 60_000 })
+    await queue.ack(replayed!)
+    await queue.close()
+    open = []
+    // A crash after the replay was appended and before its file was removed leaves the file behind.
+    writeFileSync(join(dir.path, 'inbox', name!), file)
+    queue = await queueAt()
+    expect(await queue.stats()).toMatchObject({ pendingDeliveries: 0, deadLetters: 0 })
+    expect(readdirSync(join(dir.path, 'inbox'))).toEqual([])
   })
 
   it('takes over the lock of a process that is gone', async () => {

@@ -15,7 +15,7 @@ import { EVENT_ID } from '../../streams/stream-store.ts'
 
 const LEGACY_FILE = 'streams.json'
 
-export async function migrateLegacy(
+export async function migrateStreamsJson(
   dir: string,
   recordsDir: string,
   thumbsDir: string,

@@ -49,10 +49,6 @@ export class ClaimBoard {
     return this.#entries.size
   }
 
-  has(eventId: string, destination: string): boolean {
-    return this.#entries.has(key(eventId, destination))
-  }
-
   /** A delivery's current state, claimed or not. */
   get(eventId: string, destination: string): Delivery | undefined {
     return this.#entries.get(key(eventId, destination))?.delivery
@@ -113,14 +109,6 @@ export class ClaimBoard {
     if (claims.length > 0 || waitMs <= 0 || closed()) return claims
     await this.wait(destination, waitMs, signal)
     return this.claim(destination, max, leaseMs, eventId)
-  }
-
-  /** The delivery a claim holds; throws LeaseLostError when the claim is not current any more. */
-  holder(claim: Claim): Delivery {
-    const entry = this.#entries.get(key(claim.eventId, claim.destination))
-    if (!entry || entry.token !== claim.token)
-      throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
-    return entry.delivery
   }
 
   extend(claim: Claim, leaseMs: number): void {
