@@ -39,7 +39,7 @@ import { natsPut } from './put.ts'
 import { HEADER_ROOM_BYTES } from './messages.ts'
 import { natsQueueStats } from './stats.ts'
 import { consumerCache, ensureStreams, streamConfigs } from './jetstream-setup.ts'
-import { orphanSweeper, type SweepResult } from './sweep.ts'
+import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './sweep.ts'
 import { errorText } from '../../util/error-text.ts'
 
 export interface NatsQueueOptions extends NatsConnectOptions {
@@ -82,82 +82,42 @@ export interface NatsQueue extends Queue {
 /** Events read per sweep. */
 const SWEEP_PAGE = 500
 
+/** The options with their defaults, checked. */
+interface QueueSettings {
+  names: NatsNames
+  replicas: number
+  ackWaitMs: number
+  requestTimeoutMs: number
+  now: () => number
+}
+
+/** What `close` ends. */
+interface OpenQueue {
+  ctx: NatsContext
+  state: QueueState
+  closing: AbortController
+  leases: Leases
+  sweeps: OrphanSweeps
+  /** Ends when the connection is closed. */
+  watching: Promise<void>
+}
+
 export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueue> {
-  const now = options.now ?? Date.now
-  const { log } = options
-  const names = natsNames(options.prefix ?? 'hookcast')
-  const replicas = options.replicas ?? 1
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
-    throw new Error(`NATS replicas must be 1 to 5, not ${replicas}`)
-  const ackWaitMs = options.ackWaitMs ?? 30_000
-  const requestTimeoutMs = options.requestTimeoutMs ?? 5_000
-
-  let nc: NatsConnection
-  try {
-    nc = await connectNats(options)
-  } catch (error) {
-    throw new Error(`cannot connect to NATS at ${options.servers.join(', ')}: ${errorText(error)}`, { cause: error })
-  }
-  let ctx: NatsContext
-  try {
-    ctx = await prepareServer(nc, options, { names, replicas, ackWaitMs, requestTimeoutMs, now })
-  } catch (error) {
-    await nc.close().catch(() => {})
-    throw error
-  }
-
+  const settings = queueSettings(options)
+  const ctx = await openContext(options, settings)
+  const { nc, log } = ctx
   const state: QueueState = { up: true, closed: false }
   const closing = new AbortController()
-  const statusLoop = (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'disconnect') {
-        state.up = false
-        log.warn('NATS connection lost; hooks get 503 until it is back', { server: status.server })
-      } else if (status.type === 'reconnect') {
-        state.up = true
-        log.info('NATS connection back', { server: status.server })
-      } else if (status.type === 'error' || status.type === 'ldm') {
-        log.warn('NATS reports a problem', {
-          status: status.type,
-          ...('error' in status ? { error: errorText(status.error) } : {}),
-        })
-      }
-    }
-  })().catch(() => {})
-
-  const leases = new Leases({
-    ackWaitMs,
-    now,
-    release: (held) => {
-      log.debug('a claim outlived its lease; given back', {
-        id: held.record.eventId,
-        destination: held.record.destination,
-      })
-      sendAck(nc, held.message.reply, nakAfter(0))
-    },
-    renew: (held) => confirmAck(nc, held.message.reply, WORKING, Math.max(500, ackWaitMs / 3)),
+  const watching = watchConnection(nc, state, log)
+  const leases = claimLeases(ctx, settings.ackWaitMs)
+  const sweeps = orphanSweeps(orphanSweeper(ctx, SWEEP_PAGE), {
+    everyMs: options.sweepEveryMs ?? 10 * 60_000,
+    olderThanMs: options.dedupWindowMs + 10 * 60_000,
+    canRun: () => state.up && !state.closed,
+    log,
   })
-
-  // One sweep at a time per instance; a call while one runs gets that one's result.
-  const sweep = orphanSweeper(ctx, SWEEP_PAGE)
-  const orphanAgeMs = options.dedupWindowMs + 10 * 60_000
-  let sweeping: Promise<SweepResult> | undefined
-  const sweepOrphans = (olderThanMs = orphanAgeMs) =>
-    (sweeping ??= sweep(olderThanMs).finally(() => {
-      sweeping = undefined
-    }))
-  const sweepEveryMs = options.sweepEveryMs ?? 10 * 60_000
-  const sweepTimer =
-    sweepEveryMs > 0
-      ? setInterval(() => {
-          if (state.up && !state.closed && !sweeping)
-            sweepOrphans().catch((error) => log.warn('cannot sweep NATS events', { error: errorText(error) }))
-        }, sweepEveryMs)
-      : undefined
-  ;(sweepTimer as { unref?: () => void } | undefined)?.unref?.()
-
   return {
-    sweepOrphans,
+    sweepOrphans: sweeps.sweep,
     get maxPayload() {
       return nc.info?.max_payload ?? 0
     },
@@ -174,21 +134,87 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
     },
     replay: (filter = {}) => replayDeadLetters(ctx, filter),
     stats: () => natsQueueStats(ctx),
-
-    async close() {
-      if (state.closed) return
-      state.closed = true
-      closing.abort()
-      clearInterval(sweepTimer)
-      await sweeping?.catch(() => {})
-      // Claims do not outlive the queue: given back now rather than when their ack wait runs out.
-      await Promise.all(
-        leases.takeAll().map((held) => confirmAck(nc, held.message.reply, nakAfter(0), 1_000).catch(() => {})),
-      )
-      await nc.close().catch(() => {})
-      await statusLoop
-    },
+    close: () => closeQueue({ ctx, state, closing, leases, sweeps, watching }),
   }
+}
+
+function queueSettings(options: NatsQueueOptions): QueueSettings {
+  const names = natsNames(options.prefix ?? 'hookcast')
+  const replicas = options.replicas ?? 1
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
+    throw new Error(`NATS replicas must be 1 to 5, not ${replicas}`)
+  return {
+    names,
+    replicas,
+    ackWaitMs: options.ackWaitMs ?? 30_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+    now: options.now ?? Date.now,
+  }
+}
+
+/** Connects and prepares the server; the connection is closed again when the server will not do. */
+async function openContext(options: NatsQueueOptions, settings: QueueSettings): Promise<NatsContext> {
+  let nc: NatsConnection
+  try {
+    nc = await connectNats(options)
+  } catch (error) {
+    throw new Error(`cannot connect to NATS at ${options.servers.join(', ')}: ${errorText(error)}`, { cause: error })
+  }
+  try {
+    return await prepareServer(nc, options, settings)
+  } catch (error) {
+    await nc.close().catch(() => {})
+    throw error
+  }
+}
+
+/** Follows the connection into `state.up`, logging its losses and returns; ends when the connection is closed. */
+function watchConnection(nc: NatsConnection, state: QueueState, log: Logger): Promise<void> {
+  return (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        state.up = false
+        log.warn('NATS connection lost; hooks get 503 until it is back', { server: status.server })
+      } else if (status.type === 'reconnect') {
+        state.up = true
+        log.info('NATS connection back', { server: status.server })
+      } else if (status.type === 'error' || status.type === 'ldm') {
+        log.warn('NATS reports a problem', {
+          status: status.type,
+          ...('error' in status ? { error: errorText(status.error) } : {}),
+        })
+      }
+    }
+  })().catch(() => {})
+}
+
+/** The claims this instance holds: a lease that runs out is given back, a long one is kept alive on the server. */
+function claimLeases({ nc, now, log }: NatsContext, ackWaitMs: number): Leases {
+  return new Leases({
+    ackWaitMs,
+    now,
+    release: (held) => {
+      log.debug('a claim outlived its lease; given back', {
+        id: held.record.eventId,
+        destination: held.record.destination,
+      })
+      sendAck(nc, held.message.reply, nakAfter(0))
+    },
+    renew: (held) => confirmAck(nc, held.message.reply, WORKING, Math.max(500, ackWaitMs / 3)),
+  })
+}
+
+async function closeQueue({ ctx, state, closing, leases, sweeps, watching }: OpenQueue): Promise<void> {
+  if (state.closed) return
+  state.closed = true
+  closing.abort()
+  await sweeps.stop()
+  // Claims do not outlive the queue: given back now rather than when their ack wait runs out.
+  await Promise.all(
+    leases.takeAll().map((held) => confirmAck(ctx.nc, held.message.reply, nakAfter(0), 1_000).catch(() => {})),
+  )
+  await ctx.nc.close().catch(() => {})
+  await watching
 }
 
 /**
@@ -198,7 +224,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
 async function prepareServer(
   nc: NatsConnection,
   options: NatsQueueOptions,
-  settings: { names: NatsNames; replicas: number; ackWaitMs: number; requestTimeoutMs: number; now: () => number },
+  settings: QueueSettings,
 ): Promise<NatsContext> {
   const { names, replicas, ackWaitMs, requestTimeoutMs } = settings
   const maxPayload = nc.info!.max_payload

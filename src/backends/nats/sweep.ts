@@ -10,10 +10,12 @@
  * @module
  */
 import { AckPolicy, DeliverPolicy, type ConsumerConfig } from '@nats-io/jetstream'
+import type { Logger } from '../../log.ts'
 import type { NatsContext } from './queue-context.ts'
 import { pull } from './pull.ts'
 import { readGroup } from './messages.ts'
 import { isNotFound } from './jetstream-setup.ts'
+import { errorText } from '../../util/error-text.ts'
 
 export interface SweepResult {
   checked: number
@@ -68,5 +70,49 @@ export function orphanSweeper(ctx: NatsContext, pageSize: number): (olderThanMs:
     }
     if (result.removed > 0) ctx.log.warn('removed events that no delivery referred to from NATS', { ...result })
     return result
+  }
+}
+
+export interface OrphanSweeps {
+  /** Sweeps copies older than `olderThanMs` (default: the settings'); a call while a sweep runs gets its result. */
+  sweep(olderThanMs?: number): Promise<SweepResult>
+  /** No more sweeps by the timer; resolves once the one under way ended. */
+  stop(): Promise<void>
+}
+
+export interface OrphanSweepSettings {
+  /** How often the timer sweeps, ms; 0: never. */
+  everyMs: number
+  /** The age of the copies a sweep removes unless told otherwise, ms. */
+  olderThanMs: number
+  /** Whether the timer may sweep now (the connection is up and the queue open). */
+  canRun(): boolean
+  log: Logger
+}
+
+/** Runs `sweep` one at a time in this instance: every `everyMs` by itself, and when asked. */
+export function orphanSweeps(
+  sweep: (olderThanMs: number) => Promise<SweepResult>,
+  settings: OrphanSweepSettings,
+): OrphanSweeps {
+  let sweeping: Promise<SweepResult> | undefined
+  const once = (olderThanMs = settings.olderThanMs) =>
+    (sweeping ??= sweep(olderThanMs).finally(() => {
+      sweeping = undefined
+    }))
+  const timer =
+    settings.everyMs > 0
+      ? setInterval(() => {
+          if (settings.canRun() && !sweeping)
+            once().catch((error) => settings.log.warn('cannot sweep NATS events', { error: errorText(error) }))
+        }, settings.everyMs)
+      : undefined
+  ;(timer as { unref?: () => void } | undefined)?.unref?.()
+  return {
+    sweep: once,
+    async stop() {
+      clearInterval(timer)
+      await sweeping?.catch(() => {})
+    },
   }
 }
