@@ -15,7 +15,7 @@ import type { NatsContext, QueueState } from './queue-context.ts'
 import type { Leases } from './leases.ts'
 import { ACK, nakAfter, pull, sendAck, type PulledMessage } from './pull.ts'
 import { decodeDelivery } from './messages.ts'
-import { destinationBacklogs } from './stats.ts'
+import { destinationBacklogs } from './queue-stats.ts'
 import { sleep } from '../../util/sleep.ts'
 
 /** How often a claim without a destination looks again while it waits (deliveries due after a delay, lost leases). */

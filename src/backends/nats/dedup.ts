@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import type { KV } from '@nats-io/kv'
 import type { DedupWindow } from '../../queue/dedup.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { isWrongRevision, openBucket } from './buckets.ts'
+import { isWrongRevision, openBucket } from './kv-buckets.ts'
 
 export interface NatsDedupOptions {
   /** A connection the caller owns. */

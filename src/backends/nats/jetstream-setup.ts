@@ -15,7 +15,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream'
-import type { NatsNames } from './names.ts'
+import type { NatsNames } from './queue-names.ts'
 
 export interface StreamOptions {
   replicas: number

@@ -6,7 +6,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { Logger } from '../../log.ts'
-import type { NatsNames } from './names.ts'
+import type { NatsNames } from './queue-names.ts'
 
 export interface NatsContext {
   nc: NatsConnection

@@ -33,13 +33,13 @@ import type { NatsContext, QueueState } from './queue-context.ts'
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts'
 import { natsHeldClaims } from './held-claims.ts'
 import { Leases } from './leases.ts'
-import { natsNames, type NatsNames } from './names.ts'
+import { natsNames, type NatsNames } from './queue-names.ts'
 import { WORKING, confirmAck, nakAfter, sendAck } from './pull.ts'
 import { natsPut } from './put.ts'
 import { HEADER_ROOM_BYTES } from './messages.ts'
-import { natsQueueStats } from './stats.ts'
+import { natsQueueStats } from './queue-stats.ts'
 import { consumerCache, ensureStreams, streamConfigs } from './jetstream-setup.ts'
-import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './sweep.ts'
+import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './orphan-sweep.ts'
 import { errorText } from '../../util/error-text.ts'
 
 export interface NatsQueueOptions extends NatsConnectOptions {
@@ -61,7 +61,7 @@ export interface NatsQueueOptions extends NatsConnectOptions {
   publishTimeoutMs?: number
   /** Any other request to the server, ms. Default 5 s. */
   requestTimeoutMs?: number
-  /** How often this instance looks for events no delivery refers to (sweep.ts), ms; 0: never. Default 10 min. */
+  /** How often this instance looks for events no delivery refers to (orphan-sweep.ts), ms; 0: never. Default 10 min. */
   sweepEveryMs?: number
   log: Logger
   now?: () => number
@@ -74,7 +74,7 @@ export interface NatsQueue extends Queue {
   connected(): boolean
   /**
    * Removes events older than `olderThanMs` that no delivery refers to, a page of the events stream per call
-   * (sweep.ts). Runs by itself every `sweepEveryMs`, for copies older than the dedup window plus 10 minutes.
+   * (orphan-sweep.ts). Runs by itself every `sweepEveryMs`, for copies older than the dedup window plus 10 minutes.
    */
   sweepOrphans(olderThanMs?: number): Promise<SweepResult>
 }

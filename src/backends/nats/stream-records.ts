@@ -9,7 +9,7 @@ import type { StreamRecord } from '../../streams/stream-types.ts'
 import { normaliseRecord } from '../../streams/stream-record.ts'
 import type { Logger } from '../../log.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { isNoMessage, type Bucket } from './buckets.ts'
+import { isNoMessage, type Bucket } from './kv-buckets.ts'
 import type { NatsThumbnails } from './thumbnails.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 

@@ -10,7 +10,7 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { isBucketFull, openBucket, type Bucket } from './buckets.ts'
+import { isBucketFull, openBucket, type Bucket } from './kv-buckets.ts'
 
 export interface NatsThumbnailsOptions {
   nc: NatsConnection

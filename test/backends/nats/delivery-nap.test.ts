@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { deliveryNap } from '../../../src/backends/nats/claims.ts'
-import { natsNames } from '../../../src/backends/nats/names.ts'
+import { natsNames } from '../../../src/backends/nats/queue-names.ts'
 import { natsForTests } from './nats-for-tests.ts'
 
 const server = natsForTests()

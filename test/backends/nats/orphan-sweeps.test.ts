@@ -1,10 +1,11 @@
 /**
- * When the NATS queue sweeps orphaned event copies (backends/nats/sweep.ts, `orphanSweeps`): one sweep at a time per
- * instance, by its timer only while it may, and when asked; the sweep itself is a stand-in, the timer a fake.
+ * When the NATS queue sweeps orphaned event copies (`orphanSweeps` in backends/nats/orphan-sweep.ts): one sweep at
+ * a time per instance, by its timer only while it may, and when asked; the sweep itself is a stand-in, the timer a
+ * fake.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../../../src/log.ts'
-import { orphanSweeps, type SweepResult } from '../../../src/backends/nats/sweep.ts'
+import { orphanSweeps, type SweepResult } from '../../../src/backends/nats/orphan-sweep.ts'
 
 const EVERY_MS = 60_000
 
