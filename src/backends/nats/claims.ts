@@ -65,7 +65,7 @@ async function claimFrom(ctx: ClaimContext, destination: string, request: ClaimR
   for (let pause = 10; ; ) {
     const waitMs = Math.max(0, deadline - now())
     const pulledAt = now()
-    const result = await pull(nc, names.streams.deliveries, names.consumer(destination), {
+    const result = await pull(nc, names.jetStreams.deliveries, names.consumer(destination), {
       batch: max - claims.length,
       waitMs,
       signal,
@@ -110,7 +110,7 @@ function take(ctx: ClaimContext, message: PulledMessage, leaseMs: number, pulled
   const record = decodeDelivery(message.data)
   if (!record) {
     log.error('unreadable delivery message in NATS; removed', {
-      stream: ctx.names.streams.deliveries,
+      jetStream: ctx.names.jetStreams.deliveries,
       seq: message.streamSeq,
       subject: message.subject,
     })

@@ -19,24 +19,24 @@ export interface EventCopies {
 
 export function eventCopies(ctx: NatsContext): EventCopies {
   const { jsm, names, log } = ctx
-  const stream = names.streams.events
+  const jetStream = names.jetStreams.events
   let direct = ctx.directGet
 
   return {
     async read(seq) {
       if (direct) {
         try {
-          const found = await jsm.direct.getMessage(stream, { seq })
+          const found = await jsm.direct.getMessage(jetStream, { seq })
           if (found) return found
         } catch (error) {
           direct = false
           log.warn('NATS Direct Get failed; event bodies are read through the JetStream API from now on', {
-            stream,
+            jetStream,
             error: errorText(error),
           })
         }
       }
-      return jsm.streams.getMessage(stream, { seq })
+      return jsm.streams.getMessage(jetStream, { seq })
     },
   }
 }

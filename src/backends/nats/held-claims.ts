@@ -52,7 +52,7 @@ async function load(ctx: HeldContext, claim: Claim): Promise<HookEvent> {
     await confirmAck(ctx.nc, held.message.reply, ACK, ctx.requestTimeoutMs)
     ctx.leases.end(held)
     throw new Error(
-      `event ${claim.eventId} is not in ${ctx.names.streams.events} any more; its delivery to ${claim.destination} was dropped`,
+      `event ${claim.eventId} is not in ${ctx.names.jetStreams.events} any more; its delivery to ${claim.destination} was dropped`,
     )
   }
   return loadedEvent(found.meta, found.body)
@@ -137,20 +137,20 @@ async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
       // In a cluster the stream drops an acked message a moment after the ack is confirmed.
       for (
         let i = 1;
-        i <= 10 && (await jsm.streams.getMessage(names.streams.deliveries, { seq: held.message.streamSeq }));
+        i <= 10 && (await jsm.streams.getMessage(names.jetStreams.deliveries, { seq: held.message.streamSeq }));
         i++
       )
         await sleep(5 * i)
       const left = await Promise.all(
         others.map((destination) =>
-          jsm.streams.getMessage(names.streams.deliveries, {
+          jsm.streams.getMessage(names.jetStreams.deliveries, {
             last_by_subj: names.delivery(destination, record.eventSeq),
           }),
         ),
       )
       if (left.some((message) => message !== null)) return
     }
-    await jsm.streams.deleteMessage(names.streams.events, record.eventSeq, false).catch((error: unknown) => {
+    await jsm.streams.deleteMessage(names.jetStreams.events, record.eventSeq, false).catch((error: unknown) => {
       if (!isNotFound(error)) throw error
     })
   } catch (error) {

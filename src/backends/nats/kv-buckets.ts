@@ -30,7 +30,7 @@ export interface Bucket {
   kv: KV
   jsm: JetStreamManager
   /** The JetStream stream under the bucket (`KV_<name>`). */
-  stream: string
+  jetStream: string
   /** The subject a key is stored under, for stream purges by key prefix (`<prefix>.>`). */
   subject(key: string): string
 }
@@ -47,8 +47,8 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
     ...(limits.maxBytes !== undefined && limits.maxBytes > 0 ? { max_bytes: limits.maxBytes } : {}),
     ...(limits.ttlMs ? { ttl: limits.ttlMs } : {}),
   })
-  const stream = `KV_${name}`
-  const { config } = await jsm.streams.info(stream)
+  const jetStream = `KV_${name}`
+  const { config } = await jsm.streams.info(jetStream)
   const wanted: Partial<StreamUpdateConfig> = {
     max_msgs_per_subject: 1,
     max_msgs: limits.maxValues ?? -1,
@@ -61,8 +61,8 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
     (key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key],
   )
   // A bucket made by an older config, or by hand: the server is told the limits this config sets.
-  if (differs) await jsm.streams.update(stream, { ...config, ...wanted })
-  return { kv, jsm, stream, subject: (key) => `$KV.${name}.${key}` }
+  if (differs) await jsm.streams.update(jetStream, { ...config, ...wanted })
+  return { kv, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
 }
 
 const code = (error: unknown) => (error instanceof JetStreamApiError ? error.code : undefined)

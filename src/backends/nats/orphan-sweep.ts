@@ -24,7 +24,7 @@ export interface SweepResult {
 
 export function orphanSweeper(ctx: NatsContext, pageSize: number): (olderThanMs: number) => Promise<SweepResult> {
   const { jsm, names, nc } = ctx
-  const { events, deliveries } = names.streams
+  const { events, deliveries } = names.jetStreams
   let cursor = 0 // the next sequence to look at; 0: the oldest
   return async function sweep(olderThanMs) {
     const cutoff = ctx.now() - olderThanMs

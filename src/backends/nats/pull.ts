@@ -53,7 +53,12 @@ const NO_WAIT_GUARD_MS = 1_000
 /** Added to `expires` before a waiting request is given up without its 408. */
 const WAIT_GUARD_MS = 2_000
 
-export function pull(nc: NatsConnection, stream: string, consumer: string, options: PullOptions): Promise<PullResult> {
+export function pull(
+  nc: NatsConnection,
+  jetStream: string,
+  consumer: string,
+  options: PullOptions,
+): Promise<PullResult> {
   const { batch, waitMs, signal } = options
   const messages: PulledMessage[] = []
   if (signal?.aborted || batch <= 0) return Promise.resolve({ messages, crowded: false, unanswered: false })
@@ -87,7 +92,7 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, optio
           if (code === 404 || code === 408) return finish({ crowded: /pending/i.test(msg.headers!.description) })
           if (code === 409 && /maxwaiting/i.test(msg.headers!.description)) return finish({ crowded: true })
           return finish({
-            error: new Error(`pull from ${stream} > ${consumer} refused: ${code} ${msg.headers!.description}`),
+            error: new Error(`pull from ${jetStream} > ${consumer} refused: ${code} ${msg.headers!.description}`),
           })
         }
         const pulled = toPulled(msg)
@@ -102,7 +107,7 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, optio
     arm()
     const request = waitMs > 0 ? { batch, no_wait: true, expires: Math.round(waitMs * 1e6) } : { batch, no_wait: true }
     try {
-      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify(request), { reply: inbox })
+      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${jetStream}.${consumer}`, JSON.stringify(request), { reply: inbox })
     } catch (error) {
       finish({ error: error as Error })
     }

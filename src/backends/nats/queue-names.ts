@@ -14,7 +14,7 @@
 
 export interface NatsNames {
   prefix: string
-  streams: { events: string; deliveries: string; dead: string }
+  jetStreams: { events: string; deliveries: string; dead: string }
   event(eventId: string): string
   delivery(destination: string, eventSeq: number): string
   /** Every delivery of `destination` (its consumer's filter). */
@@ -34,7 +34,7 @@ export function natsNames(prefix: string): NatsNames {
   if (!SAFE.test(prefix)) throw new Error(`NATS prefix "${prefix}" may only have letters, digits, _ and -`)
   return {
     prefix,
-    streams: { events: `${prefix}-events`, deliveries: `${prefix}-deliveries`, dead: `${prefix}-dead` },
+    jetStreams: { events: `${prefix}-events`, deliveries: `${prefix}-deliveries`, dead: `${prefix}-dead` },
     event: (eventId) => `${prefix}.events.${subjectToken(eventId)}`,
     delivery: (destination, eventSeq) => `${prefix}.deliver.${subjectToken(destination)}.${eventSeq}`,
     deliveries: (destination) => `${prefix}.deliver.${subjectToken(destination)}.*`,

@@ -38,7 +38,7 @@ import { WORKING, confirmAck, nakAfter, sendAck } from './pull.ts'
 import { natsPut } from './put.ts'
 import { HEADER_ROOM_BYTES } from './messages.ts'
 import { natsQueueStats } from './queue-stats.ts'
-import { consumerCache, ensureStreams, streamConfigs } from './jetstream-setup.ts'
+import { consumerCache, ensureJetStreams, jetStreamConfigs } from './jetstream-setup.ts'
 import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './orphan-sweep.ts'
 import { errorText } from '../../util/error-text.ts'
 
@@ -241,16 +241,16 @@ async function prepareServer(
       `JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ${errorText(error)}`,
     )
   })
-  await ensureStreams(
+  await ensureJetStreams(
     jsm,
-    streamConfigs(names, {
+    jetStreamConfigs(names, {
       replicas,
       dedupWindowMs: options.dedupWindowMs,
       ackWaitMs,
       ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
     }),
   )
-  const directGet = (await jsm.streams.info(names.streams.events)).config.allow_direct === true
+  const directGet = (await jsm.streams.info(names.jetStreams.events)).config.allow_direct === true
   return {
     nc,
     jsm,

@@ -73,7 +73,7 @@ export interface StreamRecordsOptions {
 }
 
 export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecordsOptions): StreamRecords {
-  const { kv, jsm, stream } = bucket
+  const { kv, jsm, jetStream } = bucket
   const seen = new Map<string, Refs>()
 
   function decode(entry: KvEntry): Stored | undefined {
@@ -114,7 +114,7 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
 
     async deleteAt({ record: { streamId }, revision, at }) {
       try {
-        await jsm.streams.deleteMessage(stream, revision, false)
+        await jsm.streams.deleteMessage(jetStream, revision, false)
       } catch (error) {
         if (isNoMessage(error)) return false
         throw error

@@ -116,8 +116,8 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
     },
     sweep: eviction.sweep,
     async stats() {
-      const { jsm, stream } = ctx.bucket
-      const [info, thumbnailBytes] = await Promise.all([jsm.streams.info(stream), thumbs.bytes()])
+      const { jsm, jetStream } = ctx.bucket
+      const [info, thumbnailBytes] = await Promise.all([jsm.streams.info(jetStream), thumbs.bytes()])
       return { streams: info.state.messages, thumbnailBytes }
     },
     async close() {

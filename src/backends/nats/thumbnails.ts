@@ -55,12 +55,12 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
     maxBytes: options.maxBytes,
     description: 'hookcast: thumbnails of stream state (chunks and heads)',
   })
-  const { kv, jsm, stream } = bucket
+  const { kv, jsm, jetStream } = bucket
   const maxPayload = options.nc.info?.max_payload ?? 1024 * 1024
   const chunkBytes = Math.max(1024, Math.min(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, maxPayload - HEADROOM))
   const prefix = (streamKey: string, eventId: string) => `${streamKey}.${eventId}`
   const purge = async (filter: string) => {
-    await jsm.streams.purge(stream, { filter: bucket.subject(filter) })
+    await jsm.streams.purge(jetStream, { filter: bucket.subject(filter) })
   }
 
   async function head(streamKey: string, eventId: string): Promise<ThumbnailHead | undefined> {
@@ -122,7 +122,7 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
       return out
     },
     async bytes() {
-      return (await jsm.streams.info(stream)).state.bytes
+      return (await jsm.streams.info(jetStream)).state.bytes
     },
   }
 }

@@ -23,7 +23,7 @@ describe('NATS names', () => {
 
   it('names streams and subjects from the prefix', () => {
     const names = natsNames('hookcast')
-    expect(names.streams).toEqual({
+    expect(names.jetStreams).toEqual({
       events: 'hookcast-events',
       deliveries: 'hookcast-deliveries',
       dead: 'hookcast-dead',
