@@ -18,7 +18,7 @@ import type { Logger } from '../../log.ts'
 import { acceptedActivity, activityFold, type Activity, type RecentEvents } from '../../activity/recent-events.ts'
 import { pull } from './pull.ts'
 
-export interface NatsActivityOptions {
+interface NatsActivityOptions {
   nc: NatsConnection
   /** The JetStream stream is `<prefix>-activity`, its subject `<prefix>.activity`. */
   prefix: string

@@ -58,7 +58,7 @@ export function connectNats(options: NatsConnectOptions): Promise<NatsConnection
   })
 }
 
-export interface NatsServerReport {
+interface NatsServerReport {
   serverName: string
   version: string
   /** The largest message the server takes, bytes. */

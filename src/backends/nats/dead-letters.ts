@@ -13,7 +13,7 @@ import { encodeDelivery, eventHeaders, readDead, readEventMeta } from './message
 import { pull } from './pull.ts'
 import { isNotFound } from './jetstream-setup.ts'
 
-export interface ListedDeadLetter {
+interface ListedDeadLetter {
   /** Its sequence in the dead-letter stream. */
   seq: number
   letter: DeadLetter

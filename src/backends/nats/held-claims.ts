@@ -20,7 +20,7 @@ import { eventCopies, type EventCopies } from './event-copies.ts'
 import { sleep } from '../../util/sleep.ts'
 import { errorText } from '../../util/error-text.ts'
 
-export type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
+type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 
 /** What the steps below share: the queue's context, the claims this instance holds, and where event copies are read. */
 interface HeldContext extends NatsContext {

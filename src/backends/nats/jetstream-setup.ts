@@ -17,7 +17,7 @@ import {
 } from '@nats-io/jetstream'
 import type { NatsNames } from './queue-names.ts'
 
-export interface JetStreamOptions {
+interface JetStreamOptions {
   replicas: number
   /** The events stream's duplicate window (a put with the same event id within it is dropped); 0: none. */
   dedupWindowMs: number

@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamUpdateConfig } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 
-export interface BucketLimits {
+interface BucketLimits {
   /** Copies of the bucket in a JetStream cluster (1, 3 or 5). */
   replicas: number
   /** Largest value, bytes (-1: the server's max_payload). */

@@ -28,7 +28,7 @@ export interface Held {
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
-export interface LeasesOptions {
+interface LeasesOptions {
   ackWaitMs: number
   now: () => number
   /** Gives a delivery back for someone else to claim now (the lease ran out). */

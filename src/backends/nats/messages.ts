@@ -17,7 +17,7 @@ export interface DeliveryRecord extends StoredDelivery {
   eventSeq: number
 }
 
-export interface DeadRecord {
+interface DeadRecord {
   destination: string
   deadAt: number
   attempts: Attempt[]

@@ -80,7 +80,7 @@ export interface OrphanSweeps {
   stop(): Promise<void>
 }
 
-export interface OrphanSweepSettings {
+interface OrphanSweepSettings {
   /** How often the timer sweeps, ms; 0: never. */
   everyMs: number
   /** The age of the copies a sweep removes unless told otherwise, ms. */

@@ -29,7 +29,7 @@ export interface PulledMessage {
   arrivedAt?: number
 }
 
-export interface PullResult {
+interface PullResult {
   messages: PulledMessage[]
   /** The server turned the request away because other requests already wait for what is pending: ask again soon. */
   crowded: boolean
@@ -37,7 +37,7 @@ export interface PullResult {
   unanswered: boolean
 }
 
-export interface PullOptions {
+interface PullOptions {
   batch: number
   /** 0: answer at once; otherwise wait up to this long for the first message. */
   waitMs: number

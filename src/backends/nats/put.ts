@@ -15,7 +15,7 @@ import { encodeDelivery, eventHeaders } from './messages.ts'
 import { errorText } from '../../util/error-text.ts'
 import { eventMeta } from '../../queue/loaded-event.ts'
 
-export interface PutSettings {
+interface PutSettings {
   /** 0: no dedup (no `Nats-Msg-Id` on the event). */
   dedupWindowMs: number
   /**

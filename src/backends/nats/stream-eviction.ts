@@ -25,7 +25,7 @@ export interface Eviction {
   sweep(): Promise<number>
 }
 
-export interface EvictionOptions {
+interface EvictionOptions {
   records: StreamRecords
   /** The records' bucket, to look whether a loose thumbnail's stream has a record after all. */
   kv: KV

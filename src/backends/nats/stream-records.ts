@@ -14,7 +14,7 @@ import type { NatsThumbnails } from './thumbnails.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 
 /** A record as read, with its revision and when the server stored that revision (epoch ms). */
-export interface Stored {
+interface Stored {
   record: StreamRecord
   revision: number
   at: number
@@ -64,7 +64,7 @@ export interface StreamRecords {
   remembered(streamId: string): Refs | undefined
 }
 
-export interface StreamRecordsOptions {
+interface StreamRecordsOptions {
   bucket: Bucket
   thumbs: NatsThumbnails
   report: StoreReport

@@ -15,7 +15,7 @@ import type { StoreReport } from '../../streams/store-report.ts'
 import { FRUITLESS_MS, encodeRecord, endedFirst, refsOf, type StreamRecords } from './stream-records.ts'
 import { EVENT_ID } from '../../streams/stream-store.ts'
 
-export interface ThumbnailBudgetOptions {
+interface ThumbnailBudgetOptions {
   records: StreamRecords
   /** The records' bucket: an ended stream that gives its thumbnails up is rewritten without them. */
   kv: KV

@@ -12,7 +12,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import { isBucketFull, openBucket, type Bucket } from './kv-buckets.ts'
 
-export interface NatsThumbnailsOptions {
+interface NatsThumbnailsOptions {
   nc: NatsConnection
   bucket: string
   replicas: number
