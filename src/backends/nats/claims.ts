@@ -1,13 +1,8 @@
 /**
- * The claim side of the NATS queue: pulling deliveries from the destinations' consumers and holding the due ones.
- *
- * A claim with a destination waits on the server (a pull with `expires`). One without a destination goes through
- * the destinations that have deliveries (the consumers' counts) and waits by polling them, woken at once by any
- * delivery published by any instance (a core subscription to the delivery subjects). The worker always names its
- * destination; the other form serves tools and tests.
- *
- * JetStream 2.9 has no scheduled messages, so a delivery not due yet (`nextAt`) is pulled like any other and given
- * back at once with `-NAK` and the remaining delay; a nak is not an attempt (attempts live in the message).
+ * The claim side of the NATS queue: pulling due deliveries from the destinations' consumers and holding them. A
+ * claim without a destination (tools and tests; the worker always names one) polls the destinations that have
+ * deliveries, woken at once by any instance's publish. JetStream 2.9 has no scheduled messages, so a delivery not due
+ * yet is pulled like any other and given back with `-NAK` and the remaining delay (which is not an attempt).
  * @module
  */
 import type { Claim, Queue } from '../../queue/types.ts'

@@ -1,7 +1,7 @@
 /**
- * Dead letters in their stream: listed through a short-lived headers-only consumer (the bodies stay on the server),
- * replayed by copying each one's event back into the events stream with a fresh delivery, then removing it. Any
- * instance may do either, any number of times; a dead letter replayed by two at once is put back once (the copies
+ * Dead letters in their JetStream stream: listed through a short-lived headers-only consumer (the bodies stay on the
+ * server), replayed by copying each one's event back into the events stream with a fresh delivery, then removing it.
+ * Any instance may do either, any number of times; a dead letter replayed by two at once is put back once (the copies
  * carry message ids derived from the dead letter's sequence, which JetStream's duplicate window drops).
  * @module
  */

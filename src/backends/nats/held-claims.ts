@@ -1,11 +1,8 @@
 /**
  * What this instance does with a claim it holds: load its event, extend its lease, and end it (ack, retry, dead).
- *
- * - `retry` with an attempt or a later time publishes the delivery again with its new state, then acks the old
- *   message; a plain release (no attempt, due now) naks it where it is.
- * - `dead` keeps a copy of the body in the dead-letter stream (a replay puts a fresh copy back: dead-letters.ts).
- * - An event copy is removed when its last delivery ends (acked or dead): the one ending it looks whether the other
- *   destinations of that copy still have a delivery message.
+ * A retry publishes the delivery again with its new state and acks the old message (a stored message cannot
+ * change), a dead delivery keeps a copy of the body in the dead-letter JetStream stream, and an event's copy is
+ * removed by whoever ends its last delivery.
  * @module
  */
 import { LeaseLostError, type Attempt, type Claim, type Queue } from '../../queue/types.ts'
@@ -52,7 +49,8 @@ async function load(ctx: HeldContext, claim: Claim): Promise<HookEvent> {
     await confirmAck(ctx.nc, held.message.reply, ACK, ctx.requestTimeoutMs)
     ctx.leases.end(held)
     throw new Error(
-      `event ${claim.eventId} is not in ${ctx.names.jetStreams.events} any more; its delivery to ${claim.destination} was dropped`,
+      `event ${claim.eventId} is not in ${ctx.names.jetStreams.events} any more; ` +
+        `its delivery to ${claim.destination} was dropped`,
     )
   }
   return loadedEvent(found.meta, found.body)
@@ -78,6 +76,7 @@ async function retry(ctx: HeldContext, claim: Claim, at: number, attempt: Attemp
   const { nc, js, names, requestTimeoutMs, leases } = ctx
   const held = leases.get(claim)
   if (!attempt && at <= ctx.now()) {
+    // Nothing to record: given back where it is.
     await confirmAck(nc, held.message.reply, nakAfter(0), requestTimeoutMs)
     leases.end(held)
     return
@@ -134,7 +133,7 @@ async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
   try {
     const others = record.group.filter((destination) => destination !== record.destination)
     if (others.length > 0) {
-      // In a cluster the stream drops an acked message a moment after the ack is confirmed.
+      // In a cluster the deliveries stream drops an acked message a moment after the ack is confirmed.
       for (
         let i = 1;
         i <= 10 && (await jsm.streams.getMessage(names.jetStreams.deliveries, { seq: held.message.streamSeq }));

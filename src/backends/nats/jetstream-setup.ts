@@ -1,6 +1,6 @@
 /**
- * The queue's streams and consumers, created when missing and brought in line with the options when they differ
- * (duplicate window, size limit, replicas), so every instance started with one config agrees on them.
+ * The NATS queue's JetStream streams and consumers, created when missing and brought in line with the options when
+ * they differ (duplicate window, size limit, replicas), so every instance started with one config agrees on them.
  * @module
  */
 import {

@@ -1,11 +1,8 @@
 /**
- * The NATS KV buckets of the shared state: opened (made when missing) with the limits hookcast relies on, and those
- * limits brought in line with the config at each start, as the server enforces them; JetStream's refusals told
- * apart (a compare-and-set lost, a bucket full).
- *
- * Every bucket keeps one value per key (`history: 1`) and discards new writes when full, so a limit refuses a new
- * key and never drops an old one. `maxValues` is the stream's `max_msgs`: with one value per key and discard-new the
- * server refuses a new key past it while a known key still changes (nats-server 2.9 and later).
+ * The NATS KV buckets of the shared state, opened (made when missing) with the limits hookcast relies on and brought
+ * in line with the config at each start. Every bucket keeps one value per key and discards new writes when full, so
+ * a limit refuses a new key and never drops an old one; `maxValues` is the JetStream stream's `max_msgs`, past which
+ * the server refuses a new key while a known key still changes (nats-server 2.9 and later).
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -31,7 +28,7 @@ export interface Bucket {
   jsm: JetStreamManager
   /** The JetStream stream under the bucket (`KV_<name>`). */
   jetStream: string
-  /** The subject a key is stored under, for stream purges by key prefix (`<prefix>.>`). */
+  /** The subject a key is stored under, to purge the JetStream stream by key prefix (`<prefix>.>`). */
   subject(key: string): string
 }
 

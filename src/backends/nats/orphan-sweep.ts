@@ -1,12 +1,7 @@
 /**
- * Event copies that no delivery will remove: a put that stored its event but not its deliveries (NATS went away in
- * between, and the hook was not sent again within the dedup window to complete it), or a copy whose last delivery
- * ended while the removal could not reach NATS. Each sweep reads a page of the events stream (headers only), from
- * where the last one stopped, and removes copies older than `olderThanMs` for which none of the destinations named
- * in their `Hookcast-Destinations` header has a delivery message. Past the young end it starts again from the
- * oldest.
- *
- * A copy younger than the dedup window may still be completed by a repeated put, so `olderThanMs` must exceed it.
+ * Removes event copies that no delivery will remove: a put that stored its event but not its deliveries (NATS went
+ * away in between, and no repeat of the hook completed it), or a copy whose last delivery ended while NATS was away.
+ * A copy younger than the dedup window may still be completed by a repeated put, so only older ones go.
  * @module
  */
 import { AckPolicy, DeliverPolicy, type ConsumerConfig } from '@nats-io/jetstream'
@@ -22,6 +17,11 @@ export interface SweepResult {
   removed: number
 }
 
+/**
+ * Each call reads a page of the events stream (headers only) from where the last one stopped, and removes the
+ * copies older than `olderThanMs` whose destinations (their `Hookcast-Destinations` header) have no delivery
+ * message left. Past the young end, the next call starts again from the oldest.
+ */
 export function orphanSweeper(ctx: NatsContext, pageSize: number): (olderThanMs: number) => Promise<SweepResult> {
   const { jsm, names, nc } = ctx
   const { events, deliveries } = names.jetStreams

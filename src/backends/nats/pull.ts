@@ -1,12 +1,8 @@
 /**
- * Pull requests to a JetStream consumer, written on the core protocol (a request on
- * `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` answered on an inbox) because a claim needs two things the
- * client's `fetch` does not offer: an answer at once when nothing is pending (`no_wait` alone: 404), and a long poll
- * that ends as soon as something was handed out (`no_wait` with `expires`: the server returns after the first
- * messages instead of waiting to fill the batch; 408 when it expires). Both behave so on nats-server 2.9.
- *
- * Acks go to each message's reply subject: `+ACK`, `-NAK` (with a delay), `+WPI` (still working). Sent as requests,
- * the server confirms each one, so a caller knows it landed.
+ * Pull requests to a JetStream consumer on the core protocol (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`,
+ * answered on an inbox), for two things the client's `fetch` does not offer: an answer at once when nothing is
+ * pending (`no_wait`: 404), and a long poll that ends as soon as something was handed out (`no_wait` with
+ * `expires`: 408 when it expires). nats-server 2.9 does both. Acks go to each message's reply subject.
  * @module
  */
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node'
@@ -17,13 +13,13 @@ export interface PulledMessage {
   headers: MsgHdrs | undefined
   /** The ack subject. */
   reply: string
-  /** The message's sequence in its stream. */
+  /** The message's sequence in its JetStream stream. */
   streamSeq: number
   /** How many times the consumer has delivered it (this time included). */
   delivered: number
   /** Messages still pending for the consumer after this one. */
   pending: number
-  /** When the stream stored it, epoch ms. */
+  /** When its JetStream stream stored it, epoch ms. */
   storedAt: number
   /** When this client got it from a pull (the server's ack wait runs from its delivery), epoch ms. */
   arrivedAt?: number

@@ -1,6 +1,6 @@
 /**
- * What the NATS queue holds, read from the server (so every instance reports the same backlog): the streams'
- * message counts and bytes, and each destination's deliveries from its consumer.
+ * What the NATS queue holds, read from the server so every instance reports the same backlog: the JetStream
+ * streams' message counts and bytes, and each destination's deliveries from its consumer.
  * @module
  */
 import type { QueueStats } from '../../queue/types.ts'

@@ -1,25 +1,9 @@
 /**
- * The shared queue: NATS JetStream keeps the events, deliveries and dead letters, so any number of hookcast
- * instances take hooks and make deliveries from one backlog, and a dead instance's claims go to the others.
- *
- * Streams and subjects (names.ts): an event is stored once, in `<prefix>-events`, and each destination gets one
- * small delivery message in the work-queue stream `<prefix>-deliveries` on `<prefix>.deliver.<destination>.<eventSeq>`,
- * holding the delivery's state (attempts, since, nextAt) as JSON. Each destination has a durable pull consumer; its
- * ack wait is how long a silent instance's claim stays held (leases.ts keeps longer leases alive, and gives expired
- * ones back).
- *
- * This file connects, checks the server, and assembles the parts, each in its own file:
- * - put.ts: storing an event and its deliveries, deduplicated by the event's id;
- * - claims.ts: pulling due deliveries and holding them (not-yet-due ones go back with a delay);
- * - held-claims.ts: load, extend, ack, retry and dead of a held claim, and removing an event once it is done;
- * - dead-letters.ts: listing and replaying dead letters; stats.ts: the backlog as the server counts it;
- * - sweep.ts: event copies no delivery refers to any more.
- *
- * NATS unreachable: puts get QueueFullError (503) at once, or after `publishTimeoutMs` when the loss is not noticed
- * yet; the client reconnects by itself. Bodies larger than the server's `max_payload` are not split into the object
- * store: `openNatsQueue` fails at start when `maxBodyBytes` plus room for headers exceeds it, naming the settings to
- * change (nats-server's `max_payload`, at most 64 MB, or hookcast's `server.maxBodyBytes`). Thumbnails and JSON
- * hooks are far smaller than the server's default of 1 MB.
+ * The NATS queue: JetStream keeps the events, deliveries and dead letters, so any number of hookcast instances take
+ * hooks and make deliveries from one backlog, and a dead instance's claims go to the others. An event is stored once;
+ * each destination gets a small delivery message with its state, handed out by the destination's durable consumer.
+ * While NATS is away puts get 503 and the client reconnects by itself. Bodies are never split: the server's
+ * `max_payload` must hold `server.maxBodyBytes` plus headers (checked at start; hooks are far below its 1 MB default).
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -43,13 +27,13 @@ import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from
 import { errorText } from '../../util/error-text.ts'
 
 export interface NatsQueueOptions extends NatsConnectOptions {
-  /** Names every stream (`<prefix>-events`, ...) and subject (`<prefix>.events.*`, ...). Default `hookcast`. */
+  /** Names every JetStream stream and subject (`<prefix>-events`, `<prefix>.events.*`, ...). Default `hookcast`. */
   prefix?: string
-  /** Copies of each stream in a cluster (1, or 3 for production). Default 1. */
+  /** Copies of each JetStream stream in a cluster (1, or 3 for production). Default 1. */
   replicas?: number
   /** A put of an event id already put within this window is dropped (`{ duplicate: true }`); 0: no dedup. */
   dedupWindowMs: number
-  /** Ids of completed puts kept across a restart of nats-server (see put.ts); JetStream's window alone otherwise. */
+  /** Ids of completed puts, kept across a restart of nats-server; JetStream's duplicate window alone otherwise. */
   completed?: DedupWindow
   /** How long a claim of an instance that went silent stays held before another instance gets it. Default 30 s. */
   ackWaitMs?: number
@@ -61,7 +45,7 @@ export interface NatsQueueOptions extends NatsConnectOptions {
   publishTimeoutMs?: number
   /** Any other request to the server, ms. Default 5 s. */
   requestTimeoutMs?: number
-  /** How often this instance looks for events no delivery refers to (orphan-sweep.ts), ms; 0: never. Default 10 min. */
+  /** How often this instance looks for events no delivery refers to, ms; 0: never. Default 10 min. */
   sweepEveryMs?: number
   log: Logger
   now?: () => number
@@ -73,8 +57,8 @@ export interface NatsQueue extends Queue {
   /** Whether the connection to NATS is up right now (readiness). */
   connected(): boolean
   /**
-   * Removes events older than `olderThanMs` that no delivery refers to, a page of the events stream per call
-   * (orphan-sweep.ts). Runs by itself every `sweepEveryMs`, for copies older than the dedup window plus 10 minutes.
+   * Removes events older than `olderThanMs` that no delivery refers to, a page of the events stream per call. Runs
+   * by itself every `sweepEveryMs`, for copies older than the dedup window plus 10 minutes.
    */
   sweepOrphans(olderThanMs?: number): Promise<SweepResult>
 }
@@ -218,8 +202,8 @@ async function closeQueue({ ctx, state, closing, leases, sweeps, watching }: Ope
 }
 
 /**
- * Checks that the server takes hookcast's largest body and runs JetStream, and makes or updates the streams;
- * each refusal names the setting to change.
+ * Checks that the server takes hookcast's largest body and runs JetStream, and makes or updates the JetStream
+ * streams; each refusal names the setting to change.
  */
 async function prepareServer(
   nc: NatsConnection,
@@ -229,16 +213,18 @@ async function prepareServer(
   const { names, replicas, ackWaitMs, requestTimeoutMs } = settings
   const maxPayload = nc.info!.max_payload
   if (options.maxBodyBytes !== undefined && options.maxBodyBytes + HEADER_ROOM_BYTES > maxPayload) {
+    const neededMb = Math.ceil((options.maxBodyBytes + HEADER_ROOM_BYTES) / 1024 / 1024)
     throw new Error(
       `nats-server's max_payload is ${maxPayload} bytes, too small for server.maxBodyBytes (${options.maxBodyBytes}) ` +
         `plus ${HEADER_ROOM_BYTES} bytes of headers: raise max_payload in nats-server's config (at most 64MB; e.g. ` +
-        `max_payload: ${Math.ceil((options.maxBodyBytes + HEADER_ROOM_BYTES) / 1024 / 1024)}MB), or lower server.maxBodyBytes to at most ` +
+        `max_payload: ${neededMb}MB), or lower server.maxBodyBytes to at most ` +
         `${Math.max(0, maxPayload - HEADER_ROOM_BYTES)}`,
     )
   }
   const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs }).catch((error: unknown) => {
     throw new Error(
-      `JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ${errorText(error)}`,
+      'JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ' +
+        errorText(error),
     )
   })
   await ensureJetStreams(

@@ -51,7 +51,7 @@ export const endedFirst = (records: Stored[]) =>
 export interface StreamRecords {
   /** The stream's record, or undefined; throws when the value under its key is not a record of it. */
   read(streamId: string): Promise<Stored | undefined>
-  /** Every record with its revision (one pass over the bucket; a record changed meanwhile may come twice: the last counts). */
+  /** Every record with its revision, in one pass over the bucket (a record changed meanwhile counts once, its last). */
   scan(): Promise<Stored[]>
   /**
    * Deletes the stream at exactly `revision`, then the thumbnails stored before that revision (later ones may be a

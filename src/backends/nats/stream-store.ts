@@ -1,20 +1,9 @@
 /**
- * The stream store in NATS KV, shared by every instance on one NATS: one value per stream in the bucket
- * `hookcast-streams`, under a 128-bit hash of the stream id in hex (KV keys allow few characters, and any id then
- * fits), holding the record as JSON; the record's revision is the KV revision (the JetStream sequence), so a
- * revision never comes back for a stream deleted and made again. Thumbnails are in a second bucket
- * (thumbnails.ts).
- *
- * This file is the compare-and-set, and assembles the rest:
- * - `put(…, null)` is `kv.create` and `put(…, revision)` is `kv.update` at that revision: the server compares and
- *   sets, so writers on several instances never lose a change.
- * - `delete` removes the stored message of the revision it read (a JetStream message delete, which fails once a
- *   later write replaced it): a compare-and-delete that leaves no delete marker behind.
- * - `lazy` puts are written at once, like every other (the server's ack is the durability).
- *
- * Bounds, as the local store has them, kept without a lock shared by the instances: `maxStreams` and `keepEndedMs`
- * in eviction.ts (a creation refused for room is tried once more after an eviction), `maxThumbnailBytes` in
- * thumbnail-budget.ts. The records as stored, and what they refer to, are in stream-records.ts.
+ * The stream store in NATS KV, shared by every instance on one NATS: a stream's record is one JSON value under a hash
+ * of its id (KV keys allow few characters), and its revision is the KV revision, so the server compares and sets
+ * (`kv.create`, `kv.update` at a revision) and writers on several instances never lose a change; a revision never
+ * comes back for a stream deleted and made again. `lazy` puts are written at once: the server's ack is the
+ * durability. The bounds are kept without a lock shared by the instances.
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -55,12 +44,15 @@ export interface NatsStreamStoreOptions {
   sweepEveryMs?: number
   /** A background step failed (it is retried); for metrics. */
   onBackgroundFailure?(task: string): void
-  /** A bound was hit (`streams_full`, `stream_evicted`, `stream_expired`, `thumbnail_bytes`, `stream_id_too_long`); for metrics. */
+  /**
+   * A bound was hit (`streams_full`, `stream_evicted`, `stream_expired`, `thumbnail_bytes`, `stream_id_too_long`);
+   * for metrics.
+   */
   onLimit?(limit: string): void
 }
 
 export interface NatsStreamStore extends StreamStore {
-  /** Forgets ended streams past `keepEndedMs` and thumbnails of streams with no record; resolves how many records went. */
+  /** Forgets ended streams past `keepEndedMs`, and thumbnails of streams with no record; resolves how many streams. */
   sweep(): Promise<number>
   stats(): Promise<{ streams: number; thumbnailBytes: number }>
 }
@@ -105,6 +97,8 @@ export async function openNatsStreamStore(options: NatsStreamStoreOptions): Prom
       return (await records.scan()).map(({ record }) => record)
     },
     delete(streamId, expected) {
+      // A compare-and-delete that leaves no delete marker: the message of the revision read is deleted, which fails
+      // once a later write replaced it.
       const at = expected === undefined ? undefined : parseRevision(expected)
       const isExpected = at === undefined ? undefined : (current: { revision: number }) => current.revision === at
       return deleteLatest(streamId, isExpected, { read: () => records.read(streamId), deleteAt: records.deleteAt })
@@ -208,7 +202,7 @@ async function createRecord(ctx: StoreContext, streamId: string, record: StreamR
   }
 }
 
-/** Writes the record at revision `at`, then removes the thumbnails the replaced revision referred to and it does not. */
+/** Writes the record at revision `at`, then removes the thumbnails that the replaced revision had and it has not. */
 async function replaceRecord(
   ctx: StoreContext,
   streamId: string,

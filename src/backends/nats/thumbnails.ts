@@ -1,12 +1,9 @@
 /**
  * Thumbnail bytes in a NATS KV bucket, for the NATS stream store. A full-resolution JPEG may be larger than the
- * server's `max_payload`, so a thumbnail is kept in chunks under `<stream key>.<event id>.<n>`, then a head
- * `<stream key>.<event id>.h` (`{"size":…,"chunks":…}`) written last: a reader finds a head only once every chunk
- * is stored. Keys are grouped by stream, so one purge of `<stream key>.>` forgets all of a stream's thumbnails,
- * referred to or not, and leaves no delete markers behind.
- *
- * The bucket's `max_bytes` is the byte budget; the server refuses a write past it (discard new), and the chunks
- * written before the refusal are purged.
+ * server's `max_payload`, so a thumbnail is kept in chunks (`<stream key>.<event id>.<n>`), then a head
+ * (`<stream key>.<event id>.h`) written last: a reader finds a head only once every chunk is stored. Keys are grouped
+ * by stream, so one purge forgets all of a stream's thumbnails and leaves no delete markers. The bucket's
+ * `max_bytes` is the byte budget: the server refuses a write past it, and the chunks written before are purged.
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
