@@ -18,9 +18,9 @@ import type { Logger } from '../../log.ts'
 import { acceptedActivity, activityFold, type Activity, type RecentEvents } from '../../activity/recent-events.ts'
 import { pull } from './pull.ts'
 
-export interface NatsActivityOptions {
+interface NatsActivityOptions {
   nc: NatsConnection
-  /** The stream is `<prefix>-activity`, its subject `<prefix>.activity`. */
+  /** The JetStream stream is `<prefix>-activity`, its subject `<prefix>.activity`. */
   prefix: string
   replicas: number
   /** Events the page shows at most. */
@@ -38,11 +38,11 @@ const decoder = new TextDecoder()
 
 export async function natsRecentEvents(options: NatsActivityOptions): Promise<RecentEvents> {
   const now = options.now ?? Date.now
-  const stream = `${options.prefix}-activity`
+  const jetStream = `${options.prefix}-activity`
   const subject = `${options.prefix}.activity`
   const jsm = await jetstreamManager(options.nc)
   const config = {
-    name: stream,
+    name: jetStream,
     subjects: [subject],
     storage: StorageType.File,
     num_replicas: options.replicas,
@@ -50,7 +50,7 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
     max_age: HOUR_NS,
     discard: DiscardPolicy.Old,
   }
-  await jsm.streams.add(config).catch(() => jsm.streams.update(stream, config))
+  await jsm.streams.add(config).catch(() => jsm.streams.update(jetStream, config))
   let warned = 0
 
   // A plain NATS publish, which the stream takes in: no acknowledgement to wait for (a JetStream publish is a
@@ -72,9 +72,9 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
     replayed: (eventId, destination) => append({ kind: 'replayed', at: now(), eventId, destination }),
     async list(limit) {
       const fold = activityFold(options.capacity ?? 500)
-      const { state } = await jsm.streams.info(stream)
+      const { state } = await jsm.streams.info(jetStream)
       if (state.messages === 0) return []
-      const consumer = await jsm.consumers.add(stream, {
+      const consumer = await jsm.consumers.add(jetStream, {
         ack_policy: AckPolicy.None,
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: Math.max(state.first_seq, state.last_seq - READ + 1),
@@ -84,7 +84,11 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
       } as ConsumerConfig)
       try {
         for (;;) {
-          const { messages } = await pull(options.nc, stream, consumer.name, { batch: 1_000, waitMs: 0, onLate() {} })
+          const { messages } = await pull(options.nc, jetStream, consumer.name, {
+            batch: 1_000,
+            waitMs: 0,
+            onLate() {},
+          })
           for (const message of messages) {
             try {
               fold.apply(JSON.parse(decoder.decode(message.data)) as Activity)
@@ -96,7 +100,7 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
             break
         }
       } finally {
-        await jsm.consumers.delete(stream, consumer.name).catch(() => {})
+        await jsm.consumers.delete(jetStream, consumer.name).catch(() => {})
       }
       return fold.list(limit)
     },

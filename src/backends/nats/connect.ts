@@ -58,12 +58,12 @@ export function connectNats(options: NatsConnectOptions): Promise<NatsConnection
   })
 }
 
-export interface NatsServerReport {
+interface NatsServerReport {
   serverName: string
   version: string
   /** The largest message the server takes, bytes. */
   maxPayload: number
-  /** The largest body the NATS queue can keep with it (max_payload less room for headers): server.maxBodyBytes must not exceed it. */
+  /** The largest body the NATS queue can keep (max_payload less room for headers): server.maxBodyBytes at most. */
   largestBody: number
   jetstream: boolean
   /** Why JetStream is not usable, when it is not. */
@@ -86,7 +86,9 @@ export async function inspectNats(options: NatsConnectOptions): Promise<NatsServ
       await jetstreamManager(nc, { timeout: options.connectTimeoutMs ?? 5_000 })
       report.jetstream = true
     } catch (error) {
-      report.problem = `JetStream is not enabled for this account (start nats-server with -js, or jetstream {} in its config): ${(error as Error).message}`
+      report.problem =
+        'JetStream is not enabled for this account (start nats-server with -js, or jetstream {} in its config): ' +
+        (error as Error).message
     }
     return report
   } finally {

@@ -1,7 +1,7 @@
 /**
- * Dead letters in their stream: listed through a short-lived headers-only consumer (the bodies stay on the server),
- * replayed by copying each one's event back into the events stream with a fresh delivery, then removing it. Any
- * instance may do either, any number of times; a dead letter replayed by two at once is put back once (the copies
+ * Dead letters in their JetStream stream: listed through a short-lived headers-only consumer (the bodies stay on the
+ * server), replayed by copying each one's event back into the events stream with a fresh delivery, then removing it.
+ * Any instance may do either, any number of times; a dead letter replayed by two at once is put back once (the copies
  * carry message ids derived from the dead letter's sequence, which JetStream's duplicate window drops).
  * @module
  */
@@ -13,7 +13,7 @@ import { encodeDelivery, eventHeaders, readDead, readEventMeta } from './message
 import { pull } from './pull.ts'
 import { isNotFound } from './jetstream-setup.ts'
 
-export interface ListedDeadLetter {
+interface ListedDeadLetter {
   /** Its sequence in the dead-letter stream. */
   seq: number
   letter: DeadLetter
@@ -23,8 +23,8 @@ const PAGE = 256
 
 export async function listDeadLetters(ctx: NatsContext, filter: DeadLetterFilter): Promise<ListedDeadLetter[]> {
   const { jsm, names, nc } = ctx
-  const stream = names.streams.dead
-  const consumer = await jsm.consumers.add(stream, {
+  const jetStream = names.jetStreams.dead
+  const consumer = await jsm.consumers.add(jetStream, {
     ack_policy: AckPolicy.None,
     deliver_policy: DeliverPolicy.All,
     filter_subject: names.deadFilter(filter),
@@ -36,12 +36,12 @@ export async function listDeadLetters(ctx: NatsContext, filter: DeadLetterFilter
   const listed: ListedDeadLetter[] = []
   try {
     for (;;) {
-      const { messages } = await pull(nc, stream, consumer.name, { batch: PAGE, waitMs: 0, onLate() {} })
+      const { messages } = await pull(nc, jetStream, consumer.name, { batch: PAGE, waitMs: 0, onLate() {} })
       for (const message of messages) {
         const meta = readEventMeta(message.headers)
         const dead = readDead(message.headers)
         if (!meta || !dead) {
-          ctx.log.warn('unreadable dead letter in NATS; left as it is', { stream, seq: message.streamSeq })
+          ctx.log.warn('unreadable dead letter in NATS; left as it is', { jetStream, seq: message.streamSeq })
           continue
         }
         const letter: DeadLetter = {
@@ -59,7 +59,7 @@ export async function listDeadLetters(ctx: NatsContext, filter: DeadLetterFilter
       if (messages.length === 0 || messages.at(-1)!.pending === 0) break
     }
   } finally {
-    await jsm.consumers.delete(stream, consumer.name).catch(() => {})
+    await jsm.consumers.delete(jetStream, consumer.name).catch(() => {})
   }
   return listed.sort((a, b) => a.letter.deadAt - b.letter.deadAt || a.seq - b.seq)
 }
@@ -69,7 +69,7 @@ export async function replayDeadLetters(ctx: NatsContext, filter: DeadLetterFilt
   const { js, jsm, names } = ctx
   let count = 0
   for (const { seq, letter } of await listDeadLetters(ctx, filter)) {
-    const stored = await jsm.streams.getMessage(names.streams.dead, { seq })
+    const stored = await jsm.streams.getMessage(names.jetStreams.dead, { seq })
     if (!stored) continue // replayed by someone else meanwhile
     const meta = readEventMeta(stored.header)
     if (!meta) continue
@@ -93,7 +93,7 @@ export async function replayDeadLetters(ctx: NatsContext, filter: DeadLetterFilt
       }),
       { msgID: `replay:${seq}`, timeout: ctx.requestTimeoutMs },
     )
-    await jsm.streams.deleteMessage(names.streams.dead, seq, false).catch((error: unknown) => {
+    await jsm.streams.deleteMessage(names.jetStreams.dead, seq, false).catch((error: unknown) => {
       if (!isNotFound(error)) throw error
     })
     if (!delivery.duplicate) count++

@@ -1,16 +1,14 @@
 /**
- * The dedup window in a NATS KV bucket shared by every instance (`hookcast-dedup`): one key per delivery id (a hash
- * of it), and the bucket's max age is the window, so the server forgets an id when the window has passed.
- * `remember` is `kv.create`, which fails when the key is there: of several instances seeing one delivery at once,
- * exactly one is told it is new. The queue on JetStream also drops a repeated message id within its own duplicate
- * window; this is the interface every queue's put starts with.
+ * The dedup window in a NATS KV bucket shared by every instance: one key per id (a hash of it), and the bucket's max
+ * age is the window, so the server forgets an id once it has passed. `remember` is `kv.create`, which fails when the
+ * key is there: of several instances seeing one id at once, exactly one is told it is new.
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { KV } from '@nats-io/kv'
 import type { DedupWindow } from '../../queue/dedup.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { isWrongRevision, openBucket } from './buckets.ts'
+import { isWrongRevision, openBucket } from './kv-buckets.ts'
 
 export interface NatsDedupOptions {
   /** A connection the caller owns. */

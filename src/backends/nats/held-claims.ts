@@ -1,148 +1,162 @@
 /**
  * What this instance does with a claim it holds: load its event, extend its lease, and end it (ack, retry, dead).
- *
- * - `retry` with an attempt or a later time publishes the delivery again with its new state, then acks the old
- *   message; a plain release (no attempt, due now) naks it where it is.
- * - `dead` keeps a copy of the body in the dead-letter stream (a replay puts a fresh copy back: dead-letters.ts).
- * - An event copy is removed when its last delivery ends (acked or dead): the one ending it looks whether the other
- *   destinations of that copy still have a delivery message.
+ * A retry publishes the delivery again with its new state and acks the old message (a stored message cannot
+ * change), a dead delivery keeps a copy of the body in the dead-letter JetStream stream, and an event's copy is
+ * removed by whoever ends its last delivery.
  * @module
  */
-import { LeaseLostError, type Queue } from '../../queue/types.ts'
+import { LeaseLostError, type Attempt, type Claim, type Queue } from '../../queue/types.ts'
+import type { HookEvent } from '../../events/types.ts'
 import type { NatsContext } from './queue-context.ts'
 import type { Held, Leases } from './leases.ts'
 import { ACK, WORKING, confirmAck, nakAfter } from './pull.ts'
 import { encodeDelivery, eventHeaders, readEventMeta } from './messages.ts'
-import { loadedEvent } from '../../queue/loaded-event.ts'
+import { loadedEvent, type EventMeta } from '../../queue/loaded-event.ts'
 import { isNotFound } from './jetstream-setup.ts'
-import { eventCopies } from './event-copies.ts'
+import { eventCopies, type EventCopies } from './event-copies.ts'
 import { sleep } from '../../util/sleep.ts'
 import { errorText } from '../../util/error-text.ts'
 
-export type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
+type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
+
+/** What the steps below share: the queue's context, the claims this instance holds, and where event copies are read. */
+interface HeldContext extends NatsContext {
+  leases: Leases
+  copies: EventCopies
+}
 
 export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
-  const { nc, js, jsm, names, log, now, requestTimeoutMs } = ctx
-  const streams = names.streams
-  const copies = eventCopies(ctx)
-
-  async function eventOf(held: Held) {
-    const stored = await copies.read(held.record.eventSeq)
-    const meta = stored ? readEventMeta(stored.header) : undefined
-    // A copy of its own: a Direct Get's data is a view into the client's read buffer (a Buffer, larger than it).
-    return stored && meta ? { meta, body: new Uint8Array(stored.data) } : undefined
-  }
-
-  /**
-   * After a delivery ended: removes its event's copy when no other destination of that copy has a delivery left.
-   * Of two deliveries ending at once, the later to look sees both gone (each looks only once its own is gone).
-   */
-  async function dropEventIfDone(held: Held): Promise<void> {
-    const { record } = held
-    try {
-      const others = record.group.filter((destination) => destination !== record.destination)
-      if (others.length > 0) {
-        // In a cluster the stream drops an acked message a moment after the ack is confirmed.
-        for (
-          let i = 1;
-          i <= 10 && (await jsm.streams.getMessage(streams.deliveries, { seq: held.message.streamSeq }));
-          i++
-        )
-          await sleep(5 * i)
-        const left = await Promise.all(
-          others.map((destination) =>
-            jsm.streams.getMessage(streams.deliveries, { last_by_subj: names.delivery(destination, record.eventSeq) }),
-          ),
-        )
-        if (left.some((message) => message !== null)) return
-      }
-      await jsm.streams.deleteMessage(streams.events, record.eventSeq, false).catch((error: unknown) => {
-        if (!isNotFound(error)) throw error
-      })
-    } catch (error) {
-      log.warn('cannot remove a finished event from NATS; it stays in the events stream', {
-        id: record.eventId,
-        seq: record.eventSeq,
-        error: errorText(error),
-      })
-    }
-  }
-
+  const parts: HeldContext = { ...ctx, leases, copies: eventCopies(ctx) }
   return {
-    async load(claim) {
-      const held = leases.get(claim)
-      const found = await eventOf(held)
-      if (!found) {
-        // Only after a put that died half-way and whose repeat came after the copy's other deliveries ended.
-        log.error('a delivery whose event is gone from NATS; dropped', {
-          id: claim.eventId,
-          destination: claim.destination,
-          seq: held.record.eventSeq,
-        })
-        await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
-        leases.end(held)
-        throw new Error(
-          `event ${claim.eventId} is not in ${streams.events} any more; its delivery to ${claim.destination} was dropped`,
-        )
-      }
-      return loadedEvent(found.meta, found.body)
-    },
+    load: (claim) => load(parts, claim),
+    extend: (claim, leaseMs) => extend(parts, claim, leaseMs),
+    ack: (claim) => ack(parts, claim),
+    retry: (claim, at, attempt) => retry(parts, claim, at, attempt),
+    dead: (claim, attempts) => dead(parts, claim, attempts),
+  }
+}
 
-    async extend(claim, leaseMs) {
-      const held = leases.get(claim)
-      const sentAt = now()
-      await confirmAck(nc, held.message.reply, WORKING, requestTimeoutMs)
-      if (!leases.holds(held))
-        throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
-      claim.leaseUntil = leases.extend(held, leaseMs, sentAt)
-    },
+async function load(ctx: HeldContext, claim: Claim): Promise<HookEvent> {
+  const held = ctx.leases.get(claim)
+  const found = await eventOf(ctx, held)
+  if (!found) {
+    // Only after a put that died half-way and whose repeat came after the copy's other deliveries ended.
+    ctx.log.error('a delivery whose event is gone from NATS; dropped', {
+      id: claim.eventId,
+      destination: claim.destination,
+      seq: held.record.eventSeq,
+    })
+    await confirmAck(ctx.nc, held.message.reply, ACK, ctx.requestTimeoutMs)
+    ctx.leases.end(held)
+    throw new Error(
+      `event ${claim.eventId} is not in ${ctx.names.jetStreams.events} any more; ` +
+        `its delivery to ${claim.destination} was dropped`,
+    )
+  }
+  return loadedEvent(found.meta, found.body)
+}
 
-    async ack(claim) {
-      const held = leases.get(claim)
-      await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
-      leases.end(held)
-      await dropEventIfDone(held)
-    },
+async function extend(ctx: HeldContext, claim: Claim, leaseMs: number): Promise<void> {
+  const held = ctx.leases.get(claim)
+  const sentAt = ctx.now()
+  await confirmAck(ctx.nc, held.message.reply, WORKING, ctx.requestTimeoutMs)
+  if (!ctx.leases.holds(held))
+    throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} is not held any more`)
+  claim.leaseUntil = ctx.leases.extend(held, leaseMs, sentAt)
+}
 
-    async retry(claim, at, attempt) {
-      const held = leases.get(claim)
-      if (!attempt && at <= now()) {
-        await confirmAck(nc, held.message.reply, nakAfter(0), requestTimeoutMs)
-        leases.end(held)
-        return
-      }
-      const record = {
-        ...held.record,
-        attempts: attempt ? [...held.record.attempts, attempt] : held.record.attempts,
-        nextAt: at,
-      }
-      // The same id if this retry is recorded again (its ack failed): the second copy is dropped.
-      await js.publish(names.delivery(record.destination, record.eventSeq), encodeDelivery(record), {
-        msgID: `retry:${held.message.streamSeq}`,
-        timeout: requestTimeoutMs,
-      })
-      await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
-      leases.end(held)
-    },
+async function ack(ctx: HeldContext, claim: Claim): Promise<void> {
+  const held = ctx.leases.get(claim)
+  await confirmAck(ctx.nc, held.message.reply, ACK, ctx.requestTimeoutMs)
+  ctx.leases.end(held)
+  await dropEventIfDone(ctx, held)
+}
 
-    async dead(claim, attempts) {
-      const held = leases.get(claim)
-      const found = await eventOf(held)
-      if (found) {
-        await js.publish(names.dead(claim.destination, claim.eventId), found.body, {
-          headers: eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: now(), attempts } }),
-          msgID: `dead:${held.message.streamSeq}`,
-          timeout: requestTimeoutMs,
-        })
-      } else {
-        log.error('a dead delivery whose event is gone from NATS; no dead letter kept', {
-          id: claim.eventId,
-          destination: claim.destination,
-        })
-      }
-      await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
-      leases.end(held)
-      await dropEventIfDone(held)
-    },
+async function retry(ctx: HeldContext, claim: Claim, at: number, attempt: Attempt | undefined): Promise<void> {
+  const { nc, js, names, requestTimeoutMs, leases } = ctx
+  const held = leases.get(claim)
+  if (!attempt && at <= ctx.now()) {
+    // Nothing to record: given back where it is.
+    await confirmAck(nc, held.message.reply, nakAfter(0), requestTimeoutMs)
+    leases.end(held)
+    return
+  }
+  const record = {
+    ...held.record,
+    attempts: attempt ? [...held.record.attempts, attempt] : held.record.attempts,
+    nextAt: at,
+  }
+  // The same id if this retry is recorded again (its ack failed): the second copy is dropped.
+  await js.publish(names.delivery(record.destination, record.eventSeq), encodeDelivery(record), {
+    msgID: `retry:${held.message.streamSeq}`,
+    timeout: requestTimeoutMs,
+  })
+  await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
+  leases.end(held)
+}
+
+async function dead(ctx: HeldContext, claim: Claim, attempts: Attempt[]): Promise<void> {
+  const { nc, js, names, requestTimeoutMs, leases } = ctx
+  const held = leases.get(claim)
+  const found = await eventOf(ctx, held)
+  if (found) {
+    await js.publish(names.dead(claim.destination, claim.eventId), found.body, {
+      headers: eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: ctx.now(), attempts } }),
+      msgID: `dead:${held.message.streamSeq}`,
+      timeout: requestTimeoutMs,
+    })
+  } else {
+    ctx.log.error('a dead delivery whose event is gone from NATS; no dead letter kept', {
+      id: claim.eventId,
+      destination: claim.destination,
+    })
+  }
+  await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
+  leases.end(held)
+  await dropEventIfDone(ctx, held)
+}
+
+async function eventOf(ctx: HeldContext, held: Held): Promise<{ meta: EventMeta; body: Uint8Array } | undefined> {
+  const stored = await ctx.copies.read(held.record.eventSeq)
+  const meta = stored ? readEventMeta(stored.header) : undefined
+  // A copy of its own: a Direct Get's data is a view into the client's read buffer (a Buffer, larger than it).
+  return stored && meta ? { meta, body: new Uint8Array(stored.data) } : undefined
+}
+
+/**
+ * After a delivery ended: removes its event's copy when no other destination of that copy has a delivery left.
+ * Of two deliveries ending at once, the later to look sees both gone (each looks only once its own is gone).
+ */
+async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
+  const { jsm, names } = ctx
+  const { record } = held
+  try {
+    const others = record.group.filter((destination) => destination !== record.destination)
+    if (others.length > 0) {
+      // In a cluster the deliveries stream drops an acked message a moment after the ack is confirmed.
+      for (
+        let i = 1;
+        i <= 10 && (await jsm.streams.getMessage(names.jetStreams.deliveries, { seq: held.message.streamSeq }));
+        i++
+      )
+        await sleep(5 * i)
+      const left = await Promise.all(
+        others.map((destination) =>
+          jsm.streams.getMessage(names.jetStreams.deliveries, {
+            last_by_subj: names.delivery(destination, record.eventSeq),
+          }),
+        ),
+      )
+      if (left.some((message) => message !== null)) return
+    }
+    await jsm.streams.deleteMessage(names.jetStreams.events, record.eventSeq, false).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error
+    })
+  } catch (error) {
+    ctx.log.warn('cannot remove a finished event from NATS; it stays in the events stream', {
+      id: record.eventId,
+      seq: record.eventSeq,
+      error: errorText(error),
+    })
   }
 }

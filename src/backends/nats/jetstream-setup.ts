@@ -1,6 +1,6 @@
 /**
- * The queue's streams and consumers, created when missing and brought in line with the options when they differ
- * (duplicate window, size limit, replicas), so every instance started with one config agrees on them.
+ * The NATS queue's JetStream streams and consumers, created when missing and brought in line with the options when
+ * they differ (duplicate window, size limit, replicas), so every instance started with one config agrees on them.
  * @module
  */
 import {
@@ -15,9 +15,9 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream'
-import type { NatsNames } from './names.ts'
+import type { NatsNames } from './queue-names.ts'
 
-export interface StreamOptions {
+interface JetStreamOptions {
   replicas: number
   /** The events stream's duplicate window (a put with the same event id within it is dropped); 0: none. */
   dedupWindowMs: number
@@ -31,8 +31,8 @@ export interface StreamOptions {
 const DEFAULT_WINDOW_MS = 120_000
 const ns = (ms: number) => Math.round(ms * 1e6)
 
-export function streamConfigs(names: NatsNames, options: StreamOptions): StreamConfig[] {
-  const { prefix, streams } = names
+export function jetStreamConfigs(names: NatsNames, options: JetStreamOptions): StreamConfig[] {
+  const { prefix, jetStreams } = names
   const common = {
     storage: StorageType.File,
     num_replicas: options.replicas,
@@ -44,7 +44,7 @@ export function streamConfigs(names: NatsNames, options: StreamOptions): StreamC
   return [
     {
       ...common,
-      name: streams.events,
+      name: jetStreams.events,
       subjects: [`${prefix}.events.*`],
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.New,
@@ -57,7 +57,7 @@ export function streamConfigs(names: NatsNames, options: StreamOptions): StreamC
     {
       // Wider than the events' window: a put repeated within that window finds its deliveries' ids still known.
       ...common,
-      name: streams.deliveries,
+      name: jetStreams.deliveries,
       subjects: [`${prefix}.deliver.*.*`],
       retention: RetentionPolicy.Workqueue,
       discard: DiscardPolicy.Old,
@@ -68,7 +68,7 @@ export function streamConfigs(names: NatsNames, options: StreamOptions): StreamC
     {
       // One dead letter per delivery: a later one (after a replay) replaces it.
       ...common,
-      name: streams.dead,
+      name: jetStreams.dead,
       subjects: [`${prefix}.dead.*.*`],
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
@@ -79,7 +79,7 @@ export function streamConfigs(names: NatsNames, options: StreamOptions): StreamC
   ] as StreamConfig[]
 }
 
-export async function ensureStreams(jsm: JetStreamManager, configs: StreamConfig[]): Promise<void> {
+export async function ensureJetStreams(jsm: JetStreamManager, configs: StreamConfig[]): Promise<void> {
   for (const config of configs) {
     const existing = await jsm.streams.info(config.name).catch((error: unknown) => {
       if (isNotFound(error)) return undefined
@@ -131,7 +131,7 @@ export function consumerCache(jsm: JetStreamManager, names: NatsNames, ackWaitMs
       if (!pending) {
         // Adding a durable that exists with other updatable settings updates it (nats-server 2.9 and later).
         pending = jsm.consumers
-          .add(names.streams.deliveries, deliveryConsumer(names, destination, ackWaitMs))
+          .add(names.jetStreams.deliveries, deliveryConsumer(names, destination, ackWaitMs))
           .then(() => {})
         pending.catch(() => made.delete(destination))
         made.set(destination, pending)

@@ -1,17 +1,8 @@
 /**
- * The claims this instance holds, each tied to the JetStream message it came from.
- *
- * Two clocks keep a claim: the consumer's ack wait on the server (how long before JetStream hands the message to
- * someone else if this instance goes silent), and the claim's own lease here. A lease longer than the ack wait is
- * kept alive with `+WPI` every third of the ack wait; a lease that runs out is given back at once (`-NAK`), so a
- * live holder never keeps a delivery past its lease, and a dead one keeps it for at most the ack wait.
- *
- * JetStream (2.9) takes an ack by stream sequence from any delivery of a message, even one whose ack wait ran out
- * and that went to another consumer client since: the server cannot tell a late holder. So a claim is treated as
- * lost (LeaseLostError, and nothing is sent for it) whenever this instance cannot be sure it still holds it: its
- * lease ran out, or the server has not confirmed the hold for longer than the ack wait (a connection lost
- * meanwhile). What cannot be seen from here is a holder frozen past the ack wait without noticing (a paused VM):
- * its late ack would end the other holder's delivery, which then was made twice.
+ * The claims this instance holds, each tied to the JetStream message it came from. Two clocks keep a claim: the
+ * consumer's ack wait on the server (how long before JetStream hands the message to someone else if this instance
+ * goes silent), and the claim's own lease here. A lease longer than the ack wait is kept alive with `+WPI` every
+ * third of the ack wait; a lease that runs out is given back at once (`-NAK`).
  * @module
  */
 import { LeaseLostError, type Claim } from '../../queue/types.ts'
@@ -28,7 +19,7 @@ export interface Held {
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
-export interface LeasesOptions {
+interface LeasesOptions {
   ackWaitMs: number
   now: () => number
   /** Gives a delivery back for someone else to claim now (the lease ran out). */
@@ -37,6 +28,14 @@ export interface LeasesOptions {
   renew(held: Held): Promise<void>
 }
 
+/**
+ * JetStream (2.9) takes an ack from any earlier holder of a message, even one whose ack wait ran out and whose
+ * message went to another instance since: the server cannot tell a late holder. So a claim counts as lost
+ * (LeaseLostError, nothing sent for it) as soon as this instance cannot be sure it still holds it: its lease ran out,
+ * or the server has not confirmed the hold for longer than the ack wait. What cannot be seen from here is a holder
+ * frozen past the ack wait without noticing (a paused VM): its late ack ends the other holder's delivery, which was
+ * then made twice.
+ */
 export class Leases {
   readonly #held = new Map<string, Held>()
   readonly #options: LeasesOptions

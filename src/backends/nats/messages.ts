@@ -9,22 +9,15 @@
 import { headers, type MsgHdrs } from '@nats-io/transport-node'
 import type { Attempt } from '../../queue/types.ts'
 import type { EventMeta } from '../../queue/loaded-event.ts'
+import { decodeDeliveryState, encodeDeliveryState, type StoredDelivery } from '../../queue/delivery-state.ts'
 
-/** A delivery as stored in the deliveries stream. */
-export interface DeliveryRecord {
-  eventId: string
-  destination: string
-  /** Sequence of the event's copy in the events stream. */
+/** A delivery as stored in the deliveries JetStream stream. */
+export interface DeliveryRecord extends StoredDelivery {
+  /** Sequence of the event's copy in the events JetStream stream. */
   eventSeq: number
-  /** Every destination that shares that copy (the copy is removed once none of them is pending). */
-  group: string[]
-  receivedAt: number
-  since: number
-  attempts: Attempt[]
-  nextAt: number
 }
 
-export interface DeadRecord {
+interface DeadRecord {
   destination: string
   deadAt: number
   attempts: Attempt[]
@@ -42,9 +35,6 @@ const GROUP_HEADER = 'Hookcast-Destinations'
 export const HEADER_ROOM_BYTES = 64 * 1024
 const DEAD_BUDGET = 32 * 1024
 const ERROR_CHARS = 1_000
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
@@ -78,22 +68,11 @@ export function readDead(h: MsgHdrs | undefined): DeadRecord | undefined {
 }
 
 export function encodeDelivery(record: DeliveryRecord): Uint8Array {
-  return encoder.encode(JSON.stringify(record))
+  return encodeDeliveryState(record)
 }
 
 export function decodeDelivery(data: Uint8Array): DeliveryRecord | undefined {
-  const record = parse(decoder.decode(data)) as DeliveryRecord | undefined
-  const ok =
-    record &&
-    typeof record.eventId === 'string' &&
-    typeof record.destination === 'string' &&
-    Number.isSafeInteger(record.eventSeq) &&
-    Array.isArray(record.group) &&
-    Array.isArray(record.attempts) &&
-    typeof record.nextAt === 'number' &&
-    typeof record.since === 'number' &&
-    typeof record.receivedAt === 'number'
-  return ok ? record : undefined
+  return decodeDeliveryState<DeliveryRecord>(data, (record) => Number.isSafeInteger(record.eventSeq))
 }
 
 /** Keeps a dead letter's header within its budget: long errors are cut, and past that the middle attempts left out. */

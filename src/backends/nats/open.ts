@@ -107,7 +107,9 @@ async function checkNats(config: Config, spool: NatsSpoolConfig): Promise<Backen
       )
     }
     const jetstream = report.jetstream ? 'on' : 'OFF'
-    const summary = `spool: NATS ${report.serverName} ${report.version}, JetStream ${jetstream}, max_payload ${report.maxPayload}`
+    const summary =
+      `spool: NATS ${report.serverName} ${report.version}, JetStream ${jetstream}, ` +
+      `max_payload ${report.maxPayload}`
     return { summary, problems }
   } catch (error) {
     return {

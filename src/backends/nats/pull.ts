@@ -1,12 +1,8 @@
 /**
- * Pull requests to a JetStream consumer, written on the core protocol (a request on
- * `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` answered on an inbox) because a claim needs two things the
- * client's `fetch` does not offer: an answer at once when nothing is pending (`no_wait` alone: 404), and a long poll
- * that ends as soon as something was handed out (`no_wait` with `expires`: the server returns after the first
- * messages instead of waiting to fill the batch; 408 when it expires). Both behave so on nats-server 2.9.
- *
- * Acks go to each message's reply subject: `+ACK`, `-NAK` (with a delay), `+WPI` (still working). Sent as requests,
- * the server confirms each one, so a caller knows it landed.
+ * Pull requests to a JetStream consumer on the core protocol (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`,
+ * answered on an inbox), for two things the client's `fetch` does not offer: an answer at once when nothing is
+ * pending (`no_wait`: 404), and a long poll that ends as soon as something was handed out (`no_wait` with
+ * `expires`: 408 when it expires). nats-server 2.9 does both. Acks go to each message's reply subject.
  * @module
  */
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node'
@@ -17,19 +13,19 @@ export interface PulledMessage {
   headers: MsgHdrs | undefined
   /** The ack subject. */
   reply: string
-  /** The message's sequence in its stream. */
+  /** The message's sequence in its JetStream stream. */
   streamSeq: number
   /** How many times the consumer has delivered it (this time included). */
   delivered: number
   /** Messages still pending for the consumer after this one. */
   pending: number
-  /** When the stream stored it, epoch ms. */
+  /** When its JetStream stream stored it, epoch ms. */
   storedAt: number
   /** When this client got it from a pull (the server's ack wait runs from its delivery), epoch ms. */
   arrivedAt?: number
 }
 
-export interface PullResult {
+interface PullResult {
   messages: PulledMessage[]
   /** The server turned the request away because other requests already wait for what is pending: ask again soon. */
   crowded: boolean
@@ -37,7 +33,7 @@ export interface PullResult {
   unanswered: boolean
 }
 
-export interface PullOptions {
+interface PullOptions {
   batch: number
   /** 0: answer at once; otherwise wait up to this long for the first message. */
   waitMs: number
@@ -53,7 +49,12 @@ const NO_WAIT_GUARD_MS = 1_000
 /** Added to `expires` before a waiting request is given up without its 408. */
 const WAIT_GUARD_MS = 2_000
 
-export function pull(nc: NatsConnection, stream: string, consumer: string, options: PullOptions): Promise<PullResult> {
+export function pull(
+  nc: NatsConnection,
+  jetStream: string,
+  consumer: string,
+  options: PullOptions,
+): Promise<PullResult> {
   const { batch, waitMs, signal } = options
   const messages: PulledMessage[] = []
   if (signal?.aborted || batch <= 0) return Promise.resolve({ messages, crowded: false, unanswered: false })
@@ -87,7 +88,7 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, optio
           if (code === 404 || code === 408) return finish({ crowded: /pending/i.test(msg.headers!.description) })
           if (code === 409 && /maxwaiting/i.test(msg.headers!.description)) return finish({ crowded: true })
           return finish({
-            error: new Error(`pull from ${stream} > ${consumer} refused: ${code} ${msg.headers!.description}`),
+            error: new Error(`pull from ${jetStream} > ${consumer} refused: ${code} ${msg.headers!.description}`),
           })
         }
         const pulled = toPulled(msg)
@@ -102,7 +103,7 @@ export function pull(nc: NatsConnection, stream: string, consumer: string, optio
     arm()
     const request = waitMs > 0 ? { batch, no_wait: true, expires: Math.round(waitMs * 1e6) } : { batch, no_wait: true }
     try {
-      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify(request), { reply: inbox })
+      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${jetStream}.${consumer}`, JSON.stringify(request), { reply: inbox })
     } catch (error) {
       finish({ error: error as Error })
     }

@@ -1,11 +1,8 @@
 /**
- * `put` on NATS: the event once in `<prefix>-events` (metadata in the `Hookcast-Event` header, its exact bytes as
- * payload), then one small delivery message per destination in the work-queue stream `<prefix>-deliveries`. It
- * resolves once JetStream acknowledged the event and every delivery.
- *
- * `Nats-Msg-Id` is the event's id, so the events stream's duplicate window drops a repeated hook whichever instance
- * it reached. A repeat still publishes its deliveries, under ids of their own that the deliveries stream drops when
- * they exist, so a put that died between the two is completed by the repeat.
+ * `put` on NATS: the event once in `<prefix>-events`, then one small delivery message per destination in the
+ * work-queue JetStream stream `<prefix>-deliveries`; it resolves once JetStream acknowledged them all. The event's id
+ * is its message id, so a repeated hook is dropped whichever instance it reached; a repeat still publishes its
+ * deliveries (under ids the deliveries stream drops when they exist), so it completes a put that died half-way.
  * @module
  */
 import { QueueFullError, type Queue } from '../../queue/types.ts'
@@ -15,7 +12,7 @@ import { encodeDelivery, eventHeaders } from './messages.ts'
 import { errorText } from '../../util/error-text.ts'
 import { eventMeta } from '../../queue/loaded-event.ts'
 
-export interface PutSettings {
+interface PutSettings {
   /** 0: no dedup (no `Nats-Msg-Id` on the event). */
   dedupWindowMs: number
   /**

@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import type { KV } from '@nats-io/kv'
 import { decodeBase64, toBase64 } from '../../util/encoding.ts'
 import { newSigningKey, SIGNING_KEY_BYTES, type SigningKeyStore } from '../../streams/signing-key.ts'
-import { isWrongRevision, openBucket } from './buckets.ts'
+import { isWrongRevision, openBucket } from './kv-buckets.ts'
 
 export interface NatsSigningKeyOptions {
   /** A connection the caller owns. */

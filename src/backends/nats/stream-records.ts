@@ -9,12 +9,12 @@ import type { StreamRecord } from '../../streams/stream-types.ts'
 import { normaliseRecord } from '../../streams/stream-record.ts'
 import type { Logger } from '../../log.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { isNoMessage, type Bucket } from './buckets.ts'
+import { isNoMessage, type Bucket } from './kv-buckets.ts'
 import type { NatsThumbnails } from './thumbnails.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 
 /** A record as read, with its revision and when the server stored that revision (epoch ms). */
-export interface Stored {
+interface Stored {
   record: StreamRecord
   revision: number
   at: number
@@ -51,7 +51,7 @@ export const endedFirst = (records: Stored[]) =>
 export interface StreamRecords {
   /** The stream's record, or undefined; throws when the value under its key is not a record of it. */
   read(streamId: string): Promise<Stored | undefined>
-  /** Every record with its revision (one pass over the bucket; a record changed meanwhile may come twice: the last counts). */
+  /** Every record with its revision, in one pass over the bucket (a record changed meanwhile counts once, its last). */
   scan(): Promise<Stored[]>
   /**
    * Deletes the stream at exactly `revision`, then the thumbnails stored before that revision (later ones may be a
@@ -64,7 +64,7 @@ export interface StreamRecords {
   remembered(streamId: string): Refs | undefined
 }
 
-export interface StreamRecordsOptions {
+interface StreamRecordsOptions {
   bucket: Bucket
   thumbs: NatsThumbnails
   report: StoreReport
@@ -73,7 +73,7 @@ export interface StreamRecordsOptions {
 }
 
 export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecordsOptions): StreamRecords {
-  const { kv, jsm, stream } = bucket
+  const { kv, jsm, jetStream } = bucket
   const seen = new Map<string, Refs>()
 
   function decode(entry: KvEntry): Stored | undefined {
@@ -114,7 +114,7 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
 
     async deleteAt({ record: { streamId }, revision, at }) {
       try {
-        await jsm.streams.deleteMessage(stream, revision, false)
+        await jsm.streams.deleteMessage(jetStream, revision, false)
       } catch (error) {
         if (isNoMessage(error)) return false
         throw error

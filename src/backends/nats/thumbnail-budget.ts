@@ -9,13 +9,13 @@ import type { StreamStore } from '../../streams/stream-store.ts'
 import { STREAM_LIMITS } from '../../streams/stream-types.ts'
 import type { Logger } from '../../log.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { isWrongRevision } from './buckets.ts'
+import { isWrongRevision } from './kv-buckets.ts'
 import type { NatsThumbnails } from './thumbnails.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 import { FRUITLESS_MS, encodeRecord, endedFirst, refsOf, type StreamRecords } from './stream-records.ts'
 import { EVENT_ID } from '../../streams/stream-store.ts'
 
-export interface ThumbnailBudgetOptions {
+interface ThumbnailBudgetOptions {
   records: StreamRecords
   /** The records' bucket: an ended stream that gives its thumbnails up is rewritten without them. */
   kv: KV

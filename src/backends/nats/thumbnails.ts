@@ -1,18 +1,15 @@
 /**
  * Thumbnail bytes in a NATS KV bucket, for the NATS stream store. A full-resolution JPEG may be larger than the
- * server's `max_payload`, so a thumbnail is kept in chunks under `<stream key>.<event id>.<n>`, then a head
- * `<stream key>.<event id>.h` (`{"size":…,"chunks":…}`) written last: a reader finds a head only once every chunk
- * is stored. Keys are grouped by stream, so one purge of `<stream key>.>` forgets all of a stream's thumbnails,
- * referred to or not, and leaves no delete markers behind.
- *
- * The bucket's `max_bytes` is the byte budget; the server refuses a write past it (discard new), and the chunks
- * written before the refusal are purged.
+ * server's `max_payload`, so a thumbnail is kept in chunks (`<stream key>.<event id>.<n>`), then a head
+ * (`<stream key>.<event id>.h`) written last: a reader finds a head only once every chunk is stored. Keys are grouped
+ * by stream, so one purge forgets all of a stream's thumbnails and leaves no delete markers. The bucket's
+ * `max_bytes` is the byte budget: the server refuses a write past it, and the chunks written before are purged.
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { isBucketFull, openBucket, type Bucket } from './buckets.ts'
+import { isBucketFull, openBucket, type Bucket } from './kv-buckets.ts'
 
-export interface NatsThumbnailsOptions {
+interface NatsThumbnailsOptions {
   nc: NatsConnection
   bucket: string
   replicas: number
@@ -55,12 +52,12 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
     maxBytes: options.maxBytes,
     description: 'hookcast: thumbnails of stream state (chunks and heads)',
   })
-  const { kv, jsm, stream } = bucket
+  const { kv, jsm, jetStream } = bucket
   const maxPayload = options.nc.info?.max_payload ?? 1024 * 1024
   const chunkBytes = Math.max(1024, Math.min(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, maxPayload - HEADROOM))
   const prefix = (streamKey: string, eventId: string) => `${streamKey}.${eventId}`
   const purge = async (filter: string) => {
-    await jsm.streams.purge(stream, { filter: bucket.subject(filter) })
+    await jsm.streams.purge(jetStream, { filter: bucket.subject(filter) })
   }
 
   async function head(streamKey: string, eventId: string): Promise<ThumbnailHead | undefined> {
@@ -122,7 +119,7 @@ export async function openNatsThumbnails(options: NatsThumbnailsOptions): Promis
       return out
     },
     async bytes() {
-      return (await jsm.streams.info(stream)).state.bytes
+      return (await jsm.streams.info(jetStream)).state.bytes
     },
   }
 }

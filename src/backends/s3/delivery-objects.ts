@@ -13,6 +13,7 @@ import type { HookEvent } from '../../events/types.ts'
 import type { Attempt } from '../../queue/types.ts'
 import { bodyMatches, hasBodyCheck } from '../../events/body-check.ts'
 import { loadedEvent, type EventMeta } from '../../queue/loaded-event.ts'
+import { decodeDeliveryState, encodeDeliveryState } from '../../queue/delivery-state.ts'
 
 export interface DeliveryState {
   v: 1
@@ -65,24 +66,17 @@ export function copyReceivedAt(copy: string): number | undefined {
 }
 
 export function encodeDelivery(state: DeliveryState): Uint8Array {
-  return encoder.encode(JSON.stringify(state))
+  return encodeDeliveryState(state)
 }
 
 export function decodeDelivery(bytes: Uint8Array): DeliveryState | undefined {
-  const state = parse(decoder.decode(bytes)) as DeliveryState | undefined
-  const ok =
-    state &&
-    state.v === 1 &&
-    typeof state.eventId === 'string' &&
-    typeof state.destination === 'string' &&
-    typeof state.copy === 'string' &&
-    Array.isArray(state.group) &&
-    Array.isArray(state.attempts) &&
-    typeof state.receivedAt === 'number' &&
-    typeof state.since === 'number' &&
-    typeof state.nextAt === 'number' &&
-    (state.lease === undefined || (typeof state.lease.token === 'string' && typeof state.lease.until === 'number'))
-  return ok ? state : undefined
+  return decodeDeliveryState<DeliveryState>(
+    bytes,
+    (state) =>
+      state.v === 1 &&
+      typeof state.copy === 'string' &&
+      (state.lease === undefined || (typeof state.lease.token === 'string' && typeof state.lease.until === 'number')),
+  )
 }
 
 export function frame(header: CopyHeader | DeadHeader, body: Uint8Array): Uint8Array {

@@ -10,7 +10,7 @@ import { parseJsonHook } from '../../../src/events/parse.ts'
 import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
-import { natsNames } from '../../../src/backends/nats/names.ts'
+import { natsNames } from '../../../src/backends/nats/queue-names.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
 import { eventually } from '../../support/wait.ts'
@@ -48,8 +48,8 @@ it('makes a deleted consumer again and claims the deliveries that waited for it'
   try {
     const before = await event()
     await queue.put(before, ['disk']) // makes the consumer of `disk`
-    await jsm.consumers.delete(names.streams.deliveries, names.consumer('disk'))
-    await expect(jsm.consumers.info(names.streams.deliveries, names.consumer('disk'))).rejects.toThrow(/not found/i)
+    await jsm.consumers.delete(names.jetStreams.deliveries, names.consumer('disk'))
+    await expect(jsm.consumers.info(names.jetStreams.deliveries, names.consumer('disk'))).rejects.toThrow(/not found/i)
     const after = await event()
     await queue.put(after, ['disk']) // kept by the stream, no consumer to hand it out
 
@@ -63,7 +63,7 @@ it('makes a deleted consumer again and claims the deliveries that waited for it'
       return claimed.length >= 2
     }, 30_000)
     expect(claimed.sort()).toEqual([before.id, after.id].sort())
-    const made = await jsm.consumers.info(names.streams.deliveries, names.consumer('disk'))
+    const made = await jsm.consumers.info(names.jetStreams.deliveries, names.consumer('disk'))
     expect(made.config.durable_name).toBe(names.consumer('disk'))
     expect((await queue.stats()).pendingDeliveries).toBe(0)
   } finally {

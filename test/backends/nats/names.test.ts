@@ -1,6 +1,6 @@
 /** Names of the NATS queue's streams, subjects and consumers. */
 import { describe, expect, it } from 'vitest'
-import { fromSubjectToken, natsNames, subjectToken } from '../../../src/backends/nats/names.ts'
+import { fromSubjectToken, natsNames, subjectToken } from '../../../src/backends/nats/queue-names.ts'
 
 describe('NATS names', () => {
   it('keeps destination names and maps the internal @streams to a token no destination can have', () => {
@@ -23,7 +23,7 @@ describe('NATS names', () => {
 
   it('names streams and subjects from the prefix', () => {
     const names = natsNames('hookcast')
-    expect(names.streams).toEqual({
+    expect(names.jetStreams).toEqual({
       events: 'hookcast-events',
       deliveries: 'hookcast-deliveries',
       dead: 'hookcast-dead',

@@ -1,5 +1,5 @@
 /**
- * The NATS queue's stream limits: `ensureStreams` (backends/nats/jetstream-setup.ts) brings a stream that exists with other
+ * The NATS queue's stream limits: `ensureJetStreams` (backends/nats/jetstream-setup.ts) brings a stream that exists with other
  * settings in line with the options at every start, and `spool.maxBytes` caps the events stream, past which the
  * gateway answers hooks 503 (the hook is refused, not lost: the platform sees it fail) until the limit is raised.
  */
@@ -9,7 +9,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { parseConfig } from '../../../src/config/load.ts'
 import { createGateway, type Gateway } from '../../../src/gateway.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { natsNames } from '../../../src/backends/nats/names.ts'
+import { natsNames } from '../../../src/backends/nats/queue-names.ts'
 import { openNatsQueue, type NatsQueueOptions } from '../../../src/backends/nats/queue.ts'
 import { jpeg, post, SECRET, signedThumbnail, type SignedHook } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'
@@ -46,7 +46,7 @@ async function openAndClose(prefix: string, options: Partial<NatsQueueOptions>):
 describe('ensureStreams', () => {
   it('updates the limits of streams that exist with other settings', async () => {
     const prefix = 'limits'
-    const { events, deliveries } = natsNames(prefix).streams
+    const { events, deliveries } = natsNames(prefix).jetStreams
     await openAndClose(prefix, { dedupWindowMs: 60_000, maxBytes: 50_000 })
     expect((await jsm.streams.info(events)).config).toMatchObject({ max_bytes: 50_000, duplicate_window: 60 * SECOND })
 
@@ -61,7 +61,7 @@ describe('ensureStreams', () => {
 
   it('updates a stream someone changed by hand', async () => {
     const prefix = 'handmade'
-    const { events } = natsNames(prefix).streams
+    const { events } = natsNames(prefix).jetStreams
     await openAndClose(prefix, { maxBytes: 64_000 })
     const changed = (await jsm.streams.info(events)).config
     await jsm.streams.update(events, { ...changed, max_bytes: 1_000, max_msgs_per_subject: 5 })
@@ -119,7 +119,7 @@ delivery: { retry: { schedule: [1h], jitter: 0 } }
 
     const larger = await gateway('1MB', unreachable)
     try {
-      expect((await jsm.streams.info(natsNames('full').streams.events)).config.max_bytes).toBe(1_000_000)
+      expect((await jsm.streams.info(natsNames('full').jetStreams.events)).config.max_bytes).toBe(1_000_000)
       expect((await send(larger, refused!.hook)).status).toBe(200)
       expect((await larger.queue.stats()).pendingEvents).toBe(accepted + 1)
     } finally {

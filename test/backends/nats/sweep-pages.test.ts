@@ -1,7 +1,7 @@
 /**
- * The NATS queue's orphan sweep (backends/nats/sweep.ts) reads one page of the events stream per call (500 events)
- * and goes on from where the last call stopped: orphans behind a full page of pending events are reached by the
- * next call, not never; past the young end it starts again from the oldest.
+ * The NATS queue's orphan sweep (backends/nats/orphan-sweep.ts) reads one page of the events stream per call (500
+ * events) and goes on from where the last call stopped: orphans behind a full page of pending events are reached by
+ * the next call, not never; past the young end it starts again from the oldest.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { connect } from '@nats-io/transport-node'
@@ -10,7 +10,7 @@ import { parseJsonHook } from '../../../src/events/parse.ts'
 import type { HookEvent } from '../../../src/events/types.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { openNatsQueue } from '../../../src/backends/nats/queue.ts'
-import { natsNames } from '../../../src/backends/nats/names.ts'
+import { natsNames } from '../../../src/backends/nats/queue-names.ts'
 import { eventHeaders } from '../../../src/backends/nats/messages.ts'
 import { PAYLOADS } from '../../support/hooks.ts'
 import { startNatsServer, type NatsTestServer } from '../../support/nats-server.ts'

@@ -1,18 +1,15 @@
 /**
- * The NATS KV buckets of the shared state: opened (made when missing) with the limits hookcast relies on, and those
- * limits brought in line with the config at each start, as the server enforces them; JetStream's refusals told
- * apart (a compare-and-set lost, a bucket full).
- *
- * Every bucket keeps one value per key (`history: 1`) and discards new writes when full, so a limit refuses a new
- * key and never drops an old one. `maxValues` is the stream's `max_msgs`: with one value per key and discard-new the
- * server refuses a new key past it while a known key still changes (nats-server 2.9 and later).
+ * The NATS KV buckets of the shared state, opened (made when missing) with the limits hookcast relies on and brought
+ * in line with the config at each start. Every bucket keeps one value per key and discards new writes when full, so
+ * a limit refuses a new key and never drops an old one; `maxValues` is the JetStream stream's `max_msgs`, past which
+ * the server refuses a new key while a known key still changes (nats-server 2.9 and later).
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamUpdateConfig } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 
-export interface BucketLimits {
+interface BucketLimits {
   /** Copies of the bucket in a JetStream cluster (1, 3 or 5). */
   replicas: number
   /** Largest value, bytes (-1: the server's max_payload). */
@@ -30,8 +27,8 @@ export interface Bucket {
   kv: KV
   jsm: JetStreamManager
   /** The JetStream stream under the bucket (`KV_<name>`). */
-  stream: string
-  /** The subject a key is stored under, for stream purges by key prefix (`<prefix>.>`). */
+  jetStream: string
+  /** The subject a key is stored under, to purge the JetStream stream by key prefix (`<prefix>.>`). */
   subject(key: string): string
 }
 
@@ -47,8 +44,8 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
     ...(limits.maxBytes !== undefined && limits.maxBytes > 0 ? { max_bytes: limits.maxBytes } : {}),
     ...(limits.ttlMs ? { ttl: limits.ttlMs } : {}),
   })
-  const stream = `KV_${name}`
-  const { config } = await jsm.streams.info(stream)
+  const jetStream = `KV_${name}`
+  const { config } = await jsm.streams.info(jetStream)
   const wanted: Partial<StreamUpdateConfig> = {
     max_msgs_per_subject: 1,
     max_msgs: limits.maxValues ?? -1,
@@ -61,8 +58,8 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
     (key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key],
   )
   // A bucket made by an older config, or by hand: the server is told the limits this config sets.
-  if (differs) await jsm.streams.update(stream, { ...config, ...wanted })
-  return { kv, jsm, stream, subject: (key) => `$KV.${name}.${key}` }
+  if (differs) await jsm.streams.update(jetStream, { ...config, ...wanted })
+  return { kv, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
 }
 
 const code = (error: unknown) => (error instanceof JetStreamApiError ? error.code : undefined)

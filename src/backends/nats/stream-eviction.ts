@@ -1,11 +1,8 @@
 /**
- * Forgetting ended streams in the NATS stream store, kept without a lock shared by the instances:
- * - `evict`: `maxStreams` is the bucket's `max_msgs`, which the server enforces; a new stream refused there makes
- *   room by evicting a batch of the oldest ended streams (found by a scan of the bucket). A live or ending stream is
- *   never evicted. Instances evicting at once may each evict a batch.
- * - `sweep`: ended streams go `keepEndedMs` after their last change, as do thumbnails whose stream has no record.
- *   Each instance runs it (at start and periodically); its deletes are compare-and-delete, so sweeps racing with
- *   writers forget nothing live.
+ * Forgetting ended streams in the NATS stream store, without a lock shared by the instances: `evict` makes room when
+ * the bucket's `max_msgs` (`maxStreams`, enforced by the server) refuses a new stream, and `sweep` forgets ended
+ * streams `keepEndedMs` after their last change. A live stream is never evicted, and every delete is a
+ * compare-and-delete, so instances racing with writers forget nothing live (though each may evict a batch).
  * @module
  */
 import type { KV } from '@nats-io/kv'
@@ -21,11 +18,11 @@ const LOOSE_GRACE_MS = 60_000
 export interface Eviction {
   /** Evicts a batch of ended streams (never `except`) to make room for new ones; resolves how many went. */
   evict(except: string): Promise<number>
-  /** Forgets ended streams past `keepEndedMs` and thumbnails of streams with no record; resolves how many records went. */
+  /** Forgets ended streams past `keepEndedMs`, and thumbnails of streams with no record; resolves how many streams. */
   sweep(): Promise<number>
 }
 
-export interface EvictionOptions {
+interface EvictionOptions {
   records: StreamRecords
   /** The records' bucket, to look whether a loose thumbnail's stream has a record after all. */
   kv: KV

@@ -1,6 +1,6 @@
 /**
- * What the NATS queue holds, read from the server (so every instance reports the same backlog): the streams'
- * message counts and bytes, and each destination's deliveries from its consumer.
+ * What the NATS queue holds, read from the server so every instance reports the same backlog: the JetStream
+ * streams' message counts and bytes, and each destination's deliveries from its consumer.
  * @module
  */
 import type { QueueStats } from '../../queue/types.ts'
@@ -10,7 +10,7 @@ import { decodeDelivery } from './messages.ts'
 /** Destinations with deliveries on the server (pending, or handed out and not acked yet), with how many. */
 export async function destinationBacklogs(ctx: NatsContext): Promise<Array<[destination: string, deliveries: number]>> {
   const backlogs: Array<[string, number]> = []
-  for await (const info of ctx.jsm.consumers.list(ctx.names.streams.deliveries)) {
+  for await (const info of ctx.jsm.consumers.list(ctx.names.jetStreams.deliveries)) {
     const destination = ctx.names.destinationOf(info.name)
     const count = info.num_pending + info.num_ack_pending
     if (destination !== undefined && count > 0) backlogs.push([destination, count])
@@ -20,9 +20,9 @@ export async function destinationBacklogs(ctx: NatsContext): Promise<Array<[dest
 
 export async function natsQueueStats(ctx: NatsContext): Promise<QueueStats> {
   const { jsm, names, now } = ctx
-  const streams = names.streams
+  const jetStreams = names.jetStreams
   const [events, deliveries, dead] = await Promise.all(
-    [streams.events, streams.deliveries, streams.dead].map((name) => jsm.streams.info(name)),
+    [jetStreams.events, jetStreams.deliveries, jetStreams.dead].map((name) => jsm.streams.info(name)),
   )
   const destinations: Record<string, number> = Object.create(null)
   for (const [destination, count] of await destinationBacklogs(ctx)) destinations[destination] = count
@@ -31,7 +31,7 @@ export async function natsQueueStats(ctx: NatsContext): Promise<QueueStats> {
   let oldestPendingAgeMs = 0
   if (deliveries!.state.messages > 0) {
     const first = await jsm.streams
-      .getMessage(streams.deliveries, { seq: deliveries!.state.first_seq })
+      .getMessage(jetStreams.deliveries, { seq: deliveries!.state.first_seq })
       .catch(() => null)
     const record = first ? decodeDelivery(first.data) : undefined
     const since = record?.receivedAt ?? Date.parse(deliveries!.state.first_ts)

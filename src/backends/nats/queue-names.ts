@@ -1,21 +1,16 @@
 /**
- * Where the NATS queue keeps things: three streams and their subjects, all named from one prefix so several
+ * The names of the NATS queue's JetStream streams, subjects and consumers, all made from one prefix so several
  * hookcast clusters (or tests) can share a NATS account.
- *
- * - `<prefix>-events`: `<prefix>.events.<eventId>`, one message per stored copy of an event (metadata in a header,
- *   the body as payload).
- * - `<prefix>-deliveries` (work queue): `<prefix>.deliver.<destination>.<eventSeq>`, one small message per pending
- *   delivery, `eventSeq` being the sequence of its event's copy in the events stream. A durable pull consumer per
- *   destination, named after it, filters `<prefix>.deliver.<destination>.*`.
- * - `<prefix>-dead`: `<prefix>.dead.<destination>.<eventId>`, a dead letter with its event's body (the last one per
- *   delivery).
  * @module
  */
 
 export interface NatsNames {
   prefix: string
-  streams: { events: string; deliveries: string; dead: string }
+  /** `<prefix>-events`, `<prefix>-deliveries` (a work queue) and `<prefix>-dead`. */
+  jetStreams: { events: string; deliveries: string; dead: string }
+  /** `<prefix>.events.<eventId>`: a stored copy of an event (its metadata in a header, its body as payload). */
   event(eventId: string): string
+  /** `<prefix>.deliver.<destination>.<eventSeq>`: a pending delivery of the event copy at `eventSeq`. */
   delivery(destination: string, eventSeq: number): string
   /** Every delivery of `destination` (its consumer's filter). */
   deliveries(destination: string): string
@@ -23,6 +18,7 @@ export interface NatsNames {
   consumer(destination: string): string
   /** The destination a consumer serves, or undefined when the name is not one of ours. */
   destinationOf(consumer: string): string | undefined
+  /** `<prefix>.dead.<destination>.<eventId>`: the delivery's last dead letter, with its event's body. */
   dead(destination: string, eventId: string): string
   /** Dead letters of one destination, one event, both, or all. */
   deadFilter(filter: { destination?: string; eventId?: string }): string
@@ -34,17 +30,18 @@ export function natsNames(prefix: string): NatsNames {
   if (!SAFE.test(prefix)) throw new Error(`NATS prefix "${prefix}" may only have letters, digits, _ and -`)
   return {
     prefix,
-    streams: { events: `${prefix}-events`, deliveries: `${prefix}-deliveries`, dead: `${prefix}-dead` },
+    jetStreams: { events: `${prefix}-events`, deliveries: `${prefix}-deliveries`, dead: `${prefix}-dead` },
     event: (eventId) => `${prefix}.events.${subjectToken(eventId)}`,
     delivery: (destination, eventSeq) => `${prefix}.deliver.${subjectToken(destination)}.${eventSeq}`,
     deliveries: (destination) => `${prefix}.deliver.${subjectToken(destination)}.*`,
     consumer: (destination) => subjectToken(destination),
     destinationOf: (consumer) => fromSubjectToken(consumer),
     dead: (destination, eventId) => `${prefix}.dead.${subjectToken(destination)}.${subjectToken(eventId)}`,
-    deadFilter: ({ destination, eventId }) =>
-      `${prefix}.dead.${destination === undefined ? '*' : subjectToken(destination)}.${eventId === undefined ? '*' : subjectToken(eventId)}`,
+    deadFilter: ({ destination, eventId }) => `${prefix}.dead.${tokenOrAny(destination)}.${tokenOrAny(eventId)}`,
   }
 }
+
+const tokenOrAny = (name: string | undefined) => (name === undefined ? '*' : subjectToken(name))
 
 /**
  * A name as one subject token (and consumer name): letters, digits, `_` and `-` stay, every other byte becomes `=XX`.
