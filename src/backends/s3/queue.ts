@@ -35,7 +35,8 @@
  * @module
  */
 import type { Logger } from '../../log.ts'
-import { probeConditionalRequests, s3Objects, type ConditionalSupport, type S3Connection } from './objects.ts'
+import { probeConditionalRequests, s3Objects, type ConditionalSupport } from './objects.ts'
+import type { S3Connection } from '../../sinks/s3-client.ts'
 import type { Queue } from '../../queue/types.ts'
 import { s3Claims, waitingRoom } from './claims.ts'
 import { release, type S3Context } from './queue-context.ts'
