@@ -65,6 +65,26 @@ export async function landed(
   return got && state && state.rev === rev ? { etag: got.etag, state } : undefined
 }
 
+/** A new delivery, due at `nextAt`, no attempt made. */
+export function newDelivery(
+  fields: Pick<DeliveryState, 'eventId' | 'destination' | 'copy' | 'group' | 'receivedAt' | 'since' | 'nextAt'>,
+): DeliveryState {
+  const { eventId, destination, copy, group, receivedAt, since, nextAt } = fields
+  return { v: 1, eventId, destination, copy, group, receivedAt, since, attempts: [], nextAt, rev: newRev() }
+}
+
+/**
+ * Creates a delivery object with `If-None-Match: *`, so a pending one is never doubled; false when one was pending
+ * already, unless the refused write is a retry of this very one (see `landed`).
+ */
+export async function createDelivery(ctx: S3Context, state: DeliveryState): Promise<boolean> {
+  const key = ctx.keys.delivery(state.destination, state.eventId)
+  const etag = await ctx.objects.put(key, encodeDelivery(state), { ifNoneMatch: '*' })
+  const created = etag !== 'conflict' ? { etag, state } : await landed(ctx, key, state.rev)
+  if (created) ctx.cache.set(key, created)
+  return created !== undefined
+}
+
 export async function readFramed<H>(
   ctx: S3Context,
   key: string,
