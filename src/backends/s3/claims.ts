@@ -7,7 +7,8 @@
  * @module
  */
 import type { Claim, Queue } from '../../queue/types.ts'
-import { landed, listAll, mapLimit, release, type S3Context } from './queue-context.ts'
+import { landed, mapLimit, release, type S3Context } from './queue-context.ts'
+import { listAll } from './objects.ts'
 import { decodeDelivery, encodeDelivery, newRev, type DeliveryState } from './delivery-objects.ts'
 
 /** A delivery as read: its key, the ETag read and its state. */
@@ -122,7 +123,7 @@ async function scan(
   if (destination !== undefined && eventId !== undefined)
     return dueFirst([await readDelivery(claiming, keys.delivery(destination, eventId))], now())
   const prefix = keys.deliveries(destination)
-  const all = (await listAll(ctx, prefix)).filter((object) => keys.parseDelivery(object.key))
+  const all = (await listAll(ctx.objects, prefix)).filter((object) => keys.parseDelivery(object.key))
   const present = new Set(all.map((object) => object.key))
   for (const key of cache.keys()) if (key.startsWith(prefix) && !present.has(key)) cache.delete(key)
   const listed =

@@ -6,21 +6,13 @@
  */
 import { deadLetterOf, matchesFilter } from '../../queue/dead-letter.ts'
 import type { DeadLetter, DeadLetterFilter } from '../../queue/types.ts'
-import {
-  createDelivery,
-  listAll,
-  mapLimit,
-  newDelivery,
-  readFramed,
-  readHeader,
-  type S3Context,
-} from './queue-context.ts'
-import type { ListedObject } from './objects.ts'
+import { createDelivery, mapLimit, newDelivery, readFramed, readHeader, type S3Context } from './queue-context.ts'
+import { listAll, type ListedObject } from './objects.ts'
 import { frame, isDeadHeader, newCopyId, type CopyHeader } from './delivery-objects.ts'
 import { errorText } from '../../util/error-text.ts'
 
 async function listDead(ctx: S3Context, filter: DeadLetterFilter): Promise<ListedObject[]> {
-  return (await listAll(ctx, ctx.keys.deadLetters(filter.destination))).filter((object) => {
+  return (await listAll(ctx.objects, ctx.keys.deadLetters(filter.destination))).filter((object) => {
     const parsed = ctx.keys.parseDead(object.key)
     return parsed && (filter.eventId === undefined || parsed.eventId === filter.eventId)
   })

@@ -74,101 +74,121 @@ const endedFirst = (stored: S3Stored[]) =>
 
 const oldestFirst = (listed: readonly ListedObject[]) => [...listed].sort((a, b) => a.lastModified - b.lastModified)
 
-export function s3Eviction({
-  records,
-  thumbs,
-  report,
-  log,
-  now,
-  maxStreams,
-  keepEndedMs,
-}: S3EvictionOptions): S3Eviction {
-  const batch = Math.min(MAX_BATCH, Math.max(1, Math.ceil(maxStreams / 100)))
-  let fruitlessUntil = 0
+/** What the bounds' steps share: the options, and what this instance remembers between calls. */
+interface Bounds extends S3EvictionOptions {
+  /** Ended streams evicted at once when a new stream finds the store full. */
+  batch: number
+  /** Below this many records, a fresh count is trusted (see admit). */
+  trusted: number
+  /** No eviction is tried before this time (epoch ms, the real clock): the last one freed nothing. */
+  fruitlessUntil: number
   /** The records counted at `at`, plus the streams admitted here since. */
-  let counted: { at: number; records: number } | undefined
-  const trusted = Math.floor(maxStreams * TRUSTED_SHARE)
+  counted: { at: number; records: number } | undefined
   /** The next slice of the loose-thumbnail sweep; where a new instance starts follows the clock. */
-  let slice = Math.floor(now() / 60_000)
+  slice: number
+}
 
-  /** Evicts up to `want` ended streams (never `except`); resolves how many went. */
-  async function evict(
-    listed: readonly ListedObject[],
-    want: number,
-    reads: number,
-    deadline: number,
-    except?: string,
-  ): Promise<number> {
-    if (Date.now() < fruitlessUntil) return 0
-    const known = await records.load(oldestFirst(listed), { budget: reads, deadline })
-    let evicted = 0
-    for (const stored of endedFirst(known)) {
-      if (evicted >= want || Date.now() >= deadline) break
-      if (stored.record.streamId === except || !(await records.deleteAt(stored))) continue
-      log.info('stream state full: forgetting an ended stream', { stream: stored.record.streamId, maxStreams })
-      report.limit('stream_evicted')
-      evicted++
-    }
-    if (evicted === 0) fruitlessUntil = Date.now() + FRUITLESS_MS
-    return evicted
+export function s3Eviction(options: S3EvictionOptions): S3Eviction {
+  const bounds: Bounds = {
+    ...options,
+    batch: Math.min(MAX_BATCH, Math.max(1, Math.ceil(options.maxStreams / 100))),
+    trusted: Math.floor(options.maxStreams * TRUSTED_SHARE),
+    fruitlessUntil: 0,
+    counted: undefined,
+    slice: Math.floor(options.now() / 60_000),
   }
-
   return {
-    async admit(streamId) {
-      checkStreamIdFits(streamId, (what) => report.limit(what))
-      if (counted && now() - counted.at < COUNT_FRESH_MS && counted.records + 1 <= trusted) {
-        counted.records++
-        return
-      }
-      const listed = await records.list()
-      counted = { at: now(), records: listed.length + 1 }
-      if (listed.length < maxStreams) return
-      counted = undefined // at the bound: count again next time
-      const want = Math.min(MAX_BATCH, Math.max(batch, listed.length - maxStreams + 1))
-      if ((await evict(listed, want, EXAMINE_READS, Infinity, streamId)) > 0) return
-      report.limit('streams_full')
-      log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', {
-        stream: streamId.slice(0, 100),
-        maxStreams,
-      })
-      await thumbs.removeStoredBefore(streamKey(streamId), Infinity).catch(() => {}) // the sweep takes what is left
-      throw new StreamLimitError(
-        'streams_full',
-        `stream state full: every one of the ${maxStreams} stream records is a live stream`,
-      )
-    },
-
-    async sweep({ deadline = Infinity } = {}) {
-      const listed = await records.list()
-      records.retain(listed)
-      const cutoff = now() - keepEndedMs
-      const old = oldestFirst(listed.filter((object) => object.lastModified < cutoff + CLOCK_SLACK_MS))
-      const due = endedFirst(await records.load(old, { budget: SWEEP_READS, deadline })).filter(
-        ({ record }) => record.updatedAt < cutoff,
-      )
-      const gone = new Set<string>()
-      for (const stored of due.slice(0, SWEEP_DELETES)) {
-        if (Date.now() >= deadline) break
-        if (!(await records.deleteAt(stored))) continue // changed meanwhile: not due any more
-        report.limit('stream_expired')
-        gone.add(stored.key)
-      }
-      if (gone.size > 0) log.info('forgot ended streams past streams.keepEnded', { streams: gone.size })
-      const left = listed.filter((object) => !gone.has(object.key))
-      if (left.length > maxStreams && Date.now() < deadline) {
-        await evict(left, Math.min(MAX_BATCH, left.length - maxStreams), SWEEP_READS, deadline)
-      }
-      if (Date.now() < deadline) {
-        const withRecord = new Set(left.map((object) => records.hashOf(object.key)))
-        const removed = await thumbs.sweepLoose(
-          SLICES[slice++ % SLICES.length]!,
-          withRecord,
-          now() - LOOSE_GRACE_MS,
-          deadline,
-        )
-        if (removed > 0) log.info('removed thumbnails of streams with no record', { thumbnails: removed })
-      }
-      return gone.size
-    },
+    admit: (streamId) => admit(bounds, streamId),
+    sweep: (sweepOptions) => sweep(bounds, sweepOptions),
   }
+}
+
+async function admit(bounds: Bounds, streamId: string): Promise<void> {
+  const { records, thumbs, report, log, now, maxStreams, counted } = bounds
+  checkStreamIdFits(streamId, (what) => report.limit(what))
+  if (counted && now() - counted.at < COUNT_FRESH_MS && counted.records + 1 <= bounds.trusted) {
+    counted.records++
+    return
+  }
+  const listed = await records.list()
+  bounds.counted = { at: now(), records: listed.length + 1 }
+  if (listed.length < maxStreams) return
+  bounds.counted = undefined // at the bound: count again next time
+  const want = Math.min(MAX_BATCH, Math.max(bounds.batch, listed.length - maxStreams + 1))
+  if ((await evict(bounds, listed, want, EXAMINE_READS, Infinity, streamId)) > 0) return
+  report.limit('streams_full')
+  log.warn('stream state full of live streams: a new stream is not tracked (raise streams.maxStreams)', {
+    stream: streamId.slice(0, 100),
+    maxStreams,
+  })
+  await thumbs.removeStoredBefore(streamKey(streamId), Infinity).catch(() => {}) // the sweep takes what is left
+  throw new StreamLimitError(
+    'streams_full',
+    `stream state full: every one of the ${maxStreams} stream records is a live stream`,
+  )
+}
+
+async function sweep(bounds: Bounds, { deadline = Infinity }: S3SweepOptions = {}): Promise<number> {
+  const { records, maxStreams } = bounds
+  const listed = await records.list()
+  records.retain(listed)
+  const gone = await expireEnded(bounds, listed, deadline)
+  const left = listed.filter((object) => !gone.has(object.key))
+  if (left.length > maxStreams && Date.now() < deadline) {
+    await evict(bounds, left, Math.min(MAX_BATCH, left.length - maxStreams), SWEEP_READS, deadline)
+  }
+  if (Date.now() < deadline) await sweepLooseThumbnails(bounds, left, deadline)
+  return gone.size
+}
+
+/** Forgets ended streams past `keepEndedMs`; resolves the keys of the records that went. */
+async function expireEnded(bounds: Bounds, listed: readonly ListedObject[], deadline: number): Promise<Set<string>> {
+  const { records, report, log, now, keepEndedMs } = bounds
+  const cutoff = now() - keepEndedMs
+  const old = oldestFirst(listed.filter((object) => object.lastModified < cutoff + CLOCK_SLACK_MS))
+  const due = endedFirst(await records.load(old, { budget: SWEEP_READS, deadline })).filter(
+    ({ record }) => record.updatedAt < cutoff,
+  )
+  const gone = new Set<string>()
+  for (const stored of due.slice(0, SWEEP_DELETES)) {
+    if (Date.now() >= deadline) break
+    if (!(await records.deleteAt(stored))) continue // changed meanwhile: not due any more
+    report.limit('stream_expired')
+    gone.add(stored.key)
+  }
+  if (gone.size > 0) log.info('forgot ended streams past streams.keepEnded', { streams: gone.size })
+  return gone
+}
+
+/** Removes one slice of the thumbnails of streams with no record among `left` (the records still listed). */
+async function sweepLooseThumbnails(bounds: Bounds, left: readonly ListedObject[], deadline: number): Promise<void> {
+  const { records, thumbs, log, now } = bounds
+  const withRecord = new Set(left.map((object) => records.hashOf(object.key)))
+  const slice = SLICES[bounds.slice++ % SLICES.length]!
+  const removed = await thumbs.sweepLoose(slice, withRecord, now() - LOOSE_GRACE_MS, deadline)
+  if (removed > 0) log.info('removed thumbnails of streams with no record', { thumbnails: removed })
+}
+
+/** Evicts up to `want` ended streams (never `except`); resolves how many went. */
+async function evict(
+  bounds: Bounds,
+  listed: readonly ListedObject[],
+  want: number,
+  reads: number,
+  deadline: number,
+  except?: string,
+): Promise<number> {
+  const { records, report, log, maxStreams } = bounds
+  if (Date.now() < bounds.fruitlessUntil) return 0
+  const known = await records.load(oldestFirst(listed), { budget: reads, deadline })
+  let evicted = 0
+  for (const stored of endedFirst(known)) {
+    if (evicted >= want || Date.now() >= deadline) break
+    if (stored.record.streamId === except || !(await records.deleteAt(stored))) continue
+    log.info('stream state full: forgetting an ended stream', { stream: stored.record.streamId, maxStreams })
+    report.limit('stream_evicted')
+    evicted++
+  }
+  if (evicted === 0) bounds.fruitlessUntil = Date.now() + FRUITLESS_MS
+  return evicted
 }

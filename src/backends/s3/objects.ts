@@ -83,6 +83,13 @@ function quoteEtag(etag: string): string {
   return etag.startsWith('"') ? etag : `"${etag}"`
 }
 
+/** Every object under `prefix`, in key order. */
+export async function listAll(objects: Objects, prefix: string): Promise<ListedObject[]> {
+  const out: ListedObject[] = []
+  for await (const object of objects.list(prefix)) out.push(object)
+  return out
+}
+
 /** What the operations below share: the bucket's name and its client. */
 interface Bucket {
   name: string

@@ -6,7 +6,7 @@
 import type { Logger } from '../../log.ts'
 import { LeaseLostError, type Claim } from '../../queue/types.ts'
 import type { S3QueueKeys } from './keys.ts'
-import type { ListedObject, Objects } from './objects.ts'
+import type { Objects } from './objects.ts'
 import {
   HEADER_PROBE_BYTES,
   decodeDelivery,
@@ -42,12 +42,6 @@ export interface S3Context {
   state: { closed: boolean }
   /** Wakes the waiting claims (a delivery became due here). */
   wake(): void
-}
-
-export async function listAll(ctx: S3Context, prefix: string): Promise<ListedObject[]> {
-  const out: ListedObject[] = []
-  for await (const object of ctx.objects.list(prefix)) out.push(object)
-  return out
 }
 
 /**

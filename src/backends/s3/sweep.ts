@@ -3,7 +3,8 @@
  * markers older than the window. One sweep at a time per process; claims start one every `sweepEveryMs`.
  * @module
  */
-import { listAll, mapLimit, readHeader, type S3Context } from './queue-context.ts'
+import { mapLimit, readHeader, type S3Context } from './queue-context.ts'
+import { listAll } from './objects.ts'
 import { decodeDelivery, isCopyHeader } from './delivery-objects.ts'
 import { errorText } from '../../util/error-text.ts'
 
@@ -18,7 +19,7 @@ async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3SweepRe
   const { keys, objects, now } = ctx
   const result: S3SweepResult = { copies: 0, markers: 0 }
   const cutoff = now() - orphanAgeMs
-  const old = (await listAll(ctx, keys.copies())).filter((object) => object.lastModified < cutoff)
+  const old = (await listAll(ctx.objects, keys.copies())).filter((object) => object.lastModified < cutoff)
   await mapLimit(old, ctx.concurrency, async (object) => {
     const parsed = keys.parseCopy(object.key)
     const header = parsed && (await readHeader(ctx, object.key, isCopyHeader))
@@ -30,7 +31,9 @@ async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3SweepRe
     await objects.delete(object.key)
     result.copies++
   })
-  const expired = (await listAll(ctx, keys.seenAll())).filter((object) => object.lastModified < now() - ctx.windowMs)
+  const expired = (await listAll(ctx.objects, keys.seenAll())).filter(
+    (object) => object.lastModified < now() - ctx.windowMs,
+  )
   await mapLimit(expired, ctx.concurrency, async (object) => {
     // Only that version: a marker written again meanwhile stays. 'missing': gone already (a retried delete).
     if ((await objects.delete(object.key, object.etag)) !== 'conflict') result.markers++

@@ -12,7 +12,7 @@
 import type { ThumbnailRef } from '../../streams/stream-types.ts'
 import { streamKey } from '../../streams/stream-key.ts'
 import { encodeSegment } from './keys.ts'
-import type { ListedObject, Objects } from './objects.ts'
+import { listAll, type ListedObject, type Objects } from './objects.ts'
 
 /** The slices of the loose-thumbnail sweep: stream keys by their first hex digit. */
 export const SLICES = '0123456789abcdef'
@@ -47,17 +47,11 @@ export function s3Thumbnails({ objects, root, spare, referenced, hasRecord }: S3
   const folder = (hash: string) => `${base}${hash}/`
   const key = (streamId: string, eventId: string) => `${folder(streamKey(streamId))}${encodeSegment(eventId)}`
 
-  async function listed(prefix: string): Promise<ListedObject[]> {
-    const out: ListedObject[] = []
-    for await (const object of objects.list(prefix)) out.push(object)
-    return out
-  }
-
   return {
     async put(ref, bytes) {
       const streamId = ref.event.streamId ?? ''
       await objects.put(key(streamId, ref.eventId), bytes)
-      const kept = await listed(folder(streamKey(streamId)))
+      const kept = await listAll(objects, folder(streamKey(streamId)))
       if (kept.length <= spare + 2) return
       // The record's two and `spare` others, the one just put among them (the record is about to refer to it).
       const refs = new Set((await referenced(streamId)).filter((id) => id !== undefined).map((id) => key(streamId, id)))
@@ -74,13 +68,13 @@ export function s3Thumbnails({ objects, root, spare, referenced, hasRecord }: S3
     },
 
     async removeStoredBefore(hash, until) {
-      for (const object of await listed(folder(hash)))
+      for (const object of await listAll(objects, folder(hash)))
         if (object.lastModified <= until) await objects.delete(object.key)
     },
 
     async sweepLoose(slice, withRecord, before, deadline) {
       const loose = new Map<string, ListedObject[]>()
-      for (const object of await listed(`${base}${slice}`)) {
+      for (const object of await listAll(objects, `${base}${slice}`)) {
         const hash = object.key.slice(base.length).split('/')[0]!
         if (withRecord.has(hash) || object.lastModified > before) continue
         loose.set(hash, [...(loose.get(hash) ?? []), object])
