@@ -30,17 +30,22 @@
  * `stream_id_too_long`). `lazy` puts are written at once, like every other.
  * @module
  */
-import type { StreamStore, VersionedRecord } from '../../streams/stream-store.ts'
-import { STREAM_LIMITS } from '../../streams/stream-types.ts'
+import {
+  STREAM_STORE_DEFAULTS,
+  deleteLatest,
+  type StreamStore,
+  type VersionedRecord,
+} from '../../streams/stream-store.ts'
+import { STREAM_LIMITS, type StreamRecord, type ThumbnailRef } from '../../streams/stream-types.ts'
 import { cloneRecord } from '../../streams/stream-record.ts'
+import { storeReport, type StoreReport } from '../../streams/store-report.ts'
 import { silentLogger, type Logger } from '../../log.ts'
-import { s3Objects } from './objects.ts'
 import type { S3Connection } from '../../sinks/s3-client.ts'
-import { storeReport } from '../../streams/store-report.ts'
-import { s3Records } from './stream-records.ts'
-import { s3Thumbnails } from './thumbnails.ts'
-import { s3Eviction, type S3SweepOptions } from './eviction.ts'
-import { STREAM_STORE_DEFAULTS, deleteLatest } from '../../streams/stream-store.ts'
+import { s3Objects, type Objects } from './objects.ts'
+import { prefixRoot } from './keys.ts'
+import { s3Records, type S3Records } from './stream-records.ts'
+import { s3Thumbnails, type S3Thumbnails } from './thumbnails.ts'
+import { s3Eviction, type S3Eviction, type S3SweepOptions } from './eviction.ts'
 
 export interface S3StreamStoreOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
@@ -69,14 +74,51 @@ export interface S3StreamStore extends StreamStore {
 
 const encoder = new TextEncoder()
 
+/** The store's parts, made once when it opens, and what its steps share. */
+interface StoreParts {
+  objects: Objects
+  records: S3Records
+  thumbs: S3Thumbnails
+  bounds: S3Eviction
+  report: StoreReport
+  now: () => number
+}
+
 export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore {
+  const parts = openParts(options)
+  const { objects, records, thumbs, bounds } = parts
+  return {
+    async get(streamId) {
+      const stored = await records.read(records.key(streamId), streamId)
+      return stored && ({ record: stored.record, revision: stored.etag } satisfies VersionedRecord)
+    },
+    put: (streamId, record, expected) => putRecord(parts, streamId, record, expected),
+    async list() {
+      const listed = await records.list()
+      records.retain(listed)
+      return (await records.load(listed)).map((stored) => cloneRecord(stored.record)) // copies: `load` shares its own
+    },
+    delete(streamId, expected) {
+      const key = records.key(streamId)
+      const isExpected = expected === undefined ? undefined : (stored: { etag: string }) => stored.etag === expected
+      return deleteLatest(streamId, isExpected, { read: () => records.read(key, streamId), deleteAt: records.deleteAt })
+    },
+    putThumbnail: (ref, bytes) => putThumbnail(parts, ref, bytes),
+    thumbnail: (streamId, eventId) => thumbs.get(streamId, eventId),
+    sweep: (sweepOptions) => bounds.sweep(sweepOptions),
+    async close() {
+      objects.close()
+    },
+  }
+}
+
+function openParts(options: S3StreamStoreOptions): StoreParts {
   const now = options.now ?? Date.now
   const log = options.log ?? silentLogger
   const maxStreams = Math.max(1, options.maxStreams ?? STREAM_STORE_DEFAULTS.maxStreams)
   const keepEndedMs = options.keepEndedMs ?? STREAM_STORE_DEFAULTS.keepEndedMs
   const objects = s3Objects(options)
-  const trimmed = (options.prefix ?? 'hookcast').replace(/^\/+|\/+$/g, '')
-  const root = trimmed ? `${trimmed}/` : ''
+  const root = prefixRoot(options.prefix)
   const report = storeReport(log, options)
   const records = s3Records({
     objects,
@@ -96,57 +138,38 @@ export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore 
     },
     hasRecord: async (hash) => (await objects.get(records.keyOfHash(hash))) !== undefined,
   })
-  const eviction = s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs })
+  const bounds = s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs })
+  return { objects, records, thumbs, bounds, report, now }
+}
 
-  return {
-    async get(streamId) {
-      const stored = await records.read(records.key(streamId), streamId)
-      return stored && ({ record: stored.record, revision: stored.etag } satisfies VersionedRecord)
-    },
+async function putRecord(
+  parts: StoreParts,
+  streamId: string,
+  record: StreamRecord,
+  expected: string | null,
+): Promise<string | 'conflict'> {
+  const { objects, records, bounds, now } = parts
+  if (record.streamId !== streamId) throw new Error('a record is put under its own stream id')
+  if (expected === null) await bounds.admit(streamId)
+  record.updatedAt = now()
+  const key = records.key(streamId)
+  const rev = crypto.randomUUID()
+  const etag = await objects.put(
+    key,
+    encoder.encode(JSON.stringify({ rev, record })),
+    expected === null ? { ifNoneMatch: '*' } : { ifMatch: expected },
+  )
+  if (etag !== 'conflict') return etag
+  // Refused: another writer came first, unless this very write landed before a retry of it was refused.
+  const stored = await records.read(key).catch(() => undefined)
+  return stored?.rev === rev ? stored.etag : 'conflict'
+}
 
-    async put(streamId, record, expected) {
-      if (record.streamId !== streamId) throw new Error('a record is put under its own stream id')
-      if (expected === null) await eviction.admit(streamId)
-      record.updatedAt = now()
-      const key = records.key(streamId)
-      const rev = crypto.randomUUID()
-      const etag = await objects.put(
-        key,
-        encoder.encode(JSON.stringify({ rev, record })),
-        expected === null ? { ifNoneMatch: '*' } : { ifMatch: expected },
-      )
-      if (etag !== 'conflict') return etag
-      // Refused: another writer came first, unless this very write landed before a retry of it was refused.
-      const stored = await records.read(key).catch(() => undefined)
-      return stored?.rev === rev ? stored.etag : 'conflict'
-    },
-
-    async list() {
-      const listed = await records.list()
-      records.retain(listed)
-      return (await records.load(listed)).map((stored) => cloneRecord(stored.record)) // copies: what `load` knows is shared
-    },
-
-    delete(streamId, expected) {
-      const key = records.key(streamId)
-      const isExpected = expected === undefined ? undefined : (stored: { etag: string }) => stored.etag === expected
-      return deleteLatest(streamId, isExpected, { read: () => records.read(key, streamId), deleteAt: records.deleteAt })
-    },
-
-    async putThumbnail(ref, bytes) {
-      if ((ref.event.streamId ?? '').length > STREAM_LIMITS.streamIdLength) {
-        report.limit('stream_id_too_long')
-        return false
-      }
-      await thumbs.put(ref, bytes)
-      return true
-    },
-
-    thumbnail: (streamId, eventId) => thumbs.get(streamId, eventId),
-    sweep: (sweepOptions) => eviction.sweep(sweepOptions),
-
-    async close() {
-      objects.close()
-    },
+async function putThumbnail(parts: StoreParts, ref: ThumbnailRef, bytes: Uint8Array): Promise<boolean> {
+  if ((ref.event.streamId ?? '').length > STREAM_LIMITS.streamIdLength) {
+    parts.report.limit('stream_id_too_long')
+    return false
   }
+  await parts.thumbs.put(ref, bytes)
+  return true
 }
