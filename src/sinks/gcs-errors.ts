@@ -12,7 +12,7 @@ export interface GcsPlace {
   keyFilename?: string | undefined
 }
 
-export type GcsOperation = 'write' | 'list' | 'delete'
+type GcsOperation = 'write' | 'list' | 'delete'
 
 /** roles/storage.objectUser has all three; objectCreator alone cannot overwrite, which every redelivery does. */
 const ROLE: Record<GcsOperation, string> = {

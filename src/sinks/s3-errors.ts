@@ -15,7 +15,7 @@ export interface S3Place {
   acl?: string | undefined
 }
 
-export type S3Operation = 'write' | 'list' | 'delete'
+type S3Operation = 'write' | 'list' | 'delete'
 
 const ACTION: Record<S3Operation, string> = { write: 's3:PutObject', list: 's3:ListBucket', delete: 's3:DeleteObject' }
 

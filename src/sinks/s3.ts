@@ -7,7 +7,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import type { S3SinkConfig } from '../config/s3-sink.ts'
-import { objectMetadata } from './metadata.ts'
+import { objectMetadata } from './object-metadata.ts'
 import type { StoredObject } from './retention.ts'
 import { s3DeliveryError, type S3Place } from './s3-errors.ts'
 import { lazyS3Client, type LazyS3Client } from './s3-client.ts'

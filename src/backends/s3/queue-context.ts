@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../log.ts'
 import { LeaseLostError, type Claim } from '../../queue/types.ts'
-import type { S3QueueKeys } from './keys.ts'
+import type { S3QueueKeys } from './queue-keys.ts'
 import type { Objects } from './objects.ts'
 import {
   HEADER_PROBE_BYTES,

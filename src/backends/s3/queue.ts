@@ -42,10 +42,10 @@ import { s3Claims, waitingRoom } from './claims.ts'
 import { release, type S3Context } from './queue-context.ts'
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts'
 import { s3HeldClaims } from './held-claims.ts'
-import { s3QueueKeys } from './keys.ts'
+import { s3QueueKeys } from './queue-keys.ts'
 import { s3Put } from './put.ts'
-import { s3QueueStats } from './stats.ts'
-import { s3Sweeper, type S3SweepResult } from './sweep.ts'
+import { s3QueueStats } from './queue-stats.ts'
+import { s3QueueSweeper, type S3QueueSweepResult } from './queue-sweep.ts'
 
 export interface S3QueueOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
@@ -66,7 +66,7 @@ export interface S3QueueOptions extends S3Connection {
 
 export interface S3Queue extends Queue {
   /** Removes orphan event copies and expired dedup markers now (a scheduled run may call it). */
-  sweep(): Promise<S3SweepResult>
+  sweep(): Promise<S3QueueSweepResult>
   /** Whether the bucket honours the conditional requests the queue relies on. */
   probe(): Promise<ConditionalSupport>
 }
@@ -87,7 +87,7 @@ export async function openS3Queue(options: S3QueueOptions): Promise<S3Queue> {
     state,
     wake: room.wake,
   }
-  const sweeper = s3Sweeper(ctx, {
+  const sweeper = s3QueueSweeper(ctx, {
     orphanAgeMs: options.orphanAgeMs ?? 10 * 60_000,
     sweepEveryMs: options.sweepEveryMs ?? 10 * 60_000,
   })

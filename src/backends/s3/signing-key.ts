@@ -8,10 +8,10 @@
 import { decodeBase64, toBase64 } from '../../util/encoding.ts'
 import { newSigningKey, SIGNING_KEY_BYTES, type SigningKeyStore } from '../../streams/signing-key.ts'
 import { s3Objects } from './objects.ts'
-import { prefixRoot } from './keys.ts'
+import { prefixRoot } from './queue-keys.ts'
 import type { S3Connection } from '../../sinks/s3-client.ts'
 
-export interface S3SigningKeyOptions extends S3Connection {
+interface S3SigningKeyOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
   prefix?: string
 }

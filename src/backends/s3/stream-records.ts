@@ -53,7 +53,7 @@ export interface S3Records {
   deleteAt(stored: S3Stored): Promise<boolean>
 }
 
-export interface S3RecordsOptions {
+interface S3RecordsOptions {
   objects: Objects
   /** `<prefix>/` or empty. */
   root: string

@@ -42,10 +42,10 @@ import { storeReport, type StoreReport } from '../../streams/store-report.ts'
 import { silentLogger, type Logger } from '../../log.ts'
 import type { S3Connection } from '../../sinks/s3-client.ts'
 import { s3Objects, type Objects } from './objects.ts'
-import { prefixRoot } from './keys.ts'
+import { prefixRoot } from './queue-keys.ts'
 import { s3Records, type S3Records } from './stream-records.ts'
 import { s3Thumbnails, type S3Thumbnails } from './thumbnails.ts'
-import { s3Eviction, type S3Eviction, type S3SweepOptions } from './eviction.ts'
+import { s3StreamBounds, type S3StreamBounds, type S3StreamSweepOptions } from './stream-bounds.ts'
 
 export interface S3StreamStoreOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
@@ -64,12 +64,12 @@ export interface S3StreamStoreOptions extends S3Connection {
   onLimit?(limit: string): void
 }
 
-export interface S3StreamStore extends StreamStore {
+interface S3StreamStore extends StreamStore {
   /**
    * Forgets ended streams past `keepEndedMs` (and past `maxStreams`) and thumbnails of no record; bounded work, no
    * new step after `deadline`. Resolves how many records expired.
    */
-  sweep(options?: S3SweepOptions): Promise<number>
+  sweep(options?: S3StreamSweepOptions): Promise<number>
 }
 
 const encoder = new TextEncoder()
@@ -79,7 +79,7 @@ interface StoreParts {
   objects: Objects
   records: S3Records
   thumbs: S3Thumbnails
-  bounds: S3Eviction
+  bounds: S3StreamBounds
   report: StoreReport
   now: () => number
 }
@@ -138,7 +138,7 @@ function openParts(options: S3StreamStoreOptions): StoreParts {
     },
     hasRecord: async (hash) => (await objects.get(records.keyOfHash(hash))) !== undefined,
   })
-  const bounds = s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs })
+  const bounds = s3StreamBounds({ records, thumbs, report, log, now, maxStreams, keepEndedMs })
   return { objects, records, thumbs, bounds, report, now }
 }
 

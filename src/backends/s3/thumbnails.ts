@@ -11,7 +11,7 @@
  */
 import type { ThumbnailRef } from '../../streams/stream-types.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { encodeSegment } from './keys.ts'
+import { encodeSegment } from './queue-keys.ts'
 import { listAll, type ListedObject, type Objects } from './objects.ts'
 
 /** The slices of the loose-thumbnail sweep: stream keys by their first hex digit. */
@@ -31,7 +31,7 @@ export interface S3Thumbnails {
   sweepLoose(slice: string, withRecord: ReadonlySet<string>, before: number, deadline: number): Promise<number>
 }
 
-export interface S3ThumbnailsOptions {
+interface S3ThumbnailsOptions {
   objects: Objects
   /** `<prefix>/` or empty. */
   root: string

@@ -44,19 +44,19 @@ const FRUITLESS_MS = 10_000
 const COUNT_FRESH_MS = 10_000
 const TRUSTED_SHARE = 0.9
 
-export interface S3SweepOptions {
+export interface S3StreamSweepOptions {
   /** Epoch ms (the real clock): no new step starts after it. */
   deadline?: number
 }
 
-export interface S3Eviction {
+export interface S3StreamBounds {
   /** Makes room for a new stream's record, or refuses it (StreamLimitError). */
   admit(streamId: string): Promise<void>
   /** Forgets ended streams past `keepEndedMs` (and past `maxStreams`) and old thumbnails of no record; resolves how many records expired. */
-  sweep(options?: S3SweepOptions): Promise<number>
+  sweep(options?: S3StreamSweepOptions): Promise<number>
 }
 
-export interface S3EvictionOptions {
+interface S3StreamBoundsOptions {
   records: S3Records
   thumbs: S3Thumbnails
   report: StoreReport
@@ -75,7 +75,7 @@ const endedFirst = (stored: S3Stored[]) =>
 const oldestFirst = (listed: readonly ListedObject[]) => [...listed].sort((a, b) => a.lastModified - b.lastModified)
 
 /** What the bounds' steps share: the options, and what this instance remembers between calls. */
-interface Bounds extends S3EvictionOptions {
+interface Bounds extends S3StreamBoundsOptions {
   /** Ended streams evicted at once when a new stream finds the store full. */
   batch: number
   /** Below this many records, a fresh count is trusted (see admit). */
@@ -88,7 +88,7 @@ interface Bounds extends S3EvictionOptions {
   slice: number
 }
 
-export function s3Eviction(options: S3EvictionOptions): S3Eviction {
+export function s3StreamBounds(options: S3StreamBoundsOptions): S3StreamBounds {
   const bounds: Bounds = {
     ...options,
     batch: Math.min(MAX_BATCH, Math.max(1, Math.ceil(options.maxStreams / 100))),
@@ -128,7 +128,7 @@ async function admit(bounds: Bounds, streamId: string): Promise<void> {
   )
 }
 
-async function sweep(bounds: Bounds, { deadline = Infinity }: S3SweepOptions = {}): Promise<number> {
+async function sweep(bounds: Bounds, { deadline = Infinity }: S3StreamSweepOptions = {}): Promise<number> {
   const { records, maxStreams } = bounds
   const listed = await records.list()
   records.retain(listed)
