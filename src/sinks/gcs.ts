@@ -141,7 +141,8 @@ async function signedUrl(ctx: GcsSinkContext, key: string): Promise<string> {
   // An emulator has no identity to sign with; asking ADC would go looking for one on the network.
   if (client.customEndpoint && !config.keyFilename) {
     throw new Error(
-      `sinks.${name}: cannot sign URLs for ${client.apiEndpoint} without a service account key: set sinks.${name}.keyFilename or sinks.${name}.publicBaseUrl`,
+      `sinks.${name}: cannot sign URLs for ${client.apiEndpoint} without a service account key: ` +
+        `set sinks.${name}.keyFilename or sinks.${name}.publicBaseUrl`,
     )
   }
   try {
@@ -152,7 +153,9 @@ async function signedUrl(ctx: GcsSinkContext, key: string): Promise<string> {
     return url
   } catch (error) {
     throw new Error(
-      `sinks.${name}: cannot sign a URL for gs://${config.bucket}/${key}: ${(error as Error).message}; use a service account key (keyFilename), a service account allowed iam.serviceAccounts.signBlob, or set sinks.${name}.publicBaseUrl`,
+      `sinks.${name}: cannot sign a URL for gs://${config.bucket}/${key}: ${(error as Error).message}; ` +
+        'use a service account key (keyFilename), a service account allowed iam.serviceAccounts.signBlob, ' +
+        `or set sinks.${name}.publicBaseUrl`,
       { cause: error },
     )
   }

@@ -61,32 +61,37 @@ export function s3DeliveryError(
   const status = e.$metadata?.httpStatusCode
   const object = `s3://${place.bucket}/${key ?? ''}`
   const service = place.endpoint ?? `S3 (${place.region})`
+  const where = place.endpoint ? `at ${place.endpoint}` : `in region ${place.region}`
   const sinkPath = `sinks.${place.sink}`
   const fail = (message: string) => new DeliveryError(message, { permanent: true, cause: error })
 
   switch (code) {
     case 'NoSuchBucket':
-      return fail(
-        `bucket "${place.bucket}" does not exist ${place.endpoint ? `at ${place.endpoint}` : `in region ${place.region}`}: create it or fix ${sinkPath}.bucket`,
-      )
+      return fail(`bucket "${place.bucket}" does not exist ${where}: create it or fix ${sinkPath}.bucket`)
     case 'AccessDenied':
     case 'AllAccessDisabled':
     case 'AccountProblem':
     case 'InvalidSecurity':
       return fail(
-        `access denied to ${operation} ${object}: allow ${ACTION[operation]}${operation === 'write' && place.acl ? ' and s3:PutObjectAcl' : ''} on bucket "${place.bucket}" for these credentials (IAM or bucket policy), or fix the credentials of ${sinkPath}`,
+        `access denied to ${operation} ${object}: ` +
+          `allow ${ACTION[operation]}${operation === 'write' && place.acl ? ' and s3:PutObjectAcl' : ''} ` +
+          `on bucket "${place.bucket}" for these credentials (IAM or bucket policy), ` +
+          `or fix the credentials of ${sinkPath}`,
       )
     case 'InvalidAccessKeyId':
       return fail(
-        `${service} does not know the access key id: fix AWS_ACCESS_KEY_ID or the AWS profile (or ${sinkPath}.accessKeyId)`,
+        `${service} does not know the access key id: ` +
+          `fix AWS_ACCESS_KEY_ID or the AWS profile (or ${sinkPath}.accessKeyId)`,
       )
     case 'SignatureDoesNotMatch':
       return fail(
-        `${service} rejected the request signature: the secret access key does not belong to the access key id; fix AWS_SECRET_ACCESS_KEY or the AWS profile (or ${sinkPath}.secretAccessKey)`,
+        `${service} rejected the request signature: the secret access key does not belong to the access key id; ` +
+          `fix AWS_SECRET_ACCESS_KEY or the AWS profile (or ${sinkPath}.secretAccessKey)`,
       )
     case 'CredentialsProviderError':
       return fail(
-        `no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM role; or set ${sinkPath}.accessKeyId and secretAccessKey from the environment`,
+        'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM ' +
+          `role; or set ${sinkPath}.accessKeyId and secretAccessKey from the environment`,
       )
     case 'PermanentRedirect':
     case 'AuthorizationHeaderMalformed':
@@ -98,11 +103,12 @@ export function s3DeliveryError(
       return fail(`"${place.bucket}" is not a valid bucket name: fix ${sinkPath}.bucket`)
     case 'AccessControlListNotSupported':
       return fail(
-        `bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): remove ${sinkPath}.acl and make objects public with a bucket policy instead`,
+        `bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): ` +
+          `remove ${sinkPath}.acl and make objects public with a bucket policy instead`,
       )
     case 'KeyTooLongError':
       return fail(
-        `${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): ` + `fix ${sinkPath}.key`,
+        `${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): fix ${sinkPath}.key`,
       )
     case 'InvalidStorageClass':
       return fail(`${service} does not offer this storage class: fix or remove ${sinkPath}.storageClass`)

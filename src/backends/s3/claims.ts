@@ -1,9 +1,9 @@
 /**
- * Claiming: list the delivery keys (of one destination, or all), read the states whose ETag is not cached, and take
- * each due one (nextAt passed, no lease or an expired one) by rewriting it with a new lease under `If-Match` on the
- * ETag read: of two overlapping runs, one write wins and the other gets 412 and moves on. With `eventId` only that
- * event's deliveries are taken; with a destination too, its delivery is read by key (one GET). A waiting claim looks
- * again every `pollMs`, or as soon as this process puts or retries a delivery (`wake`).
+ * Claiming: list the deliveries, read those whose ETag is not cached, and lease each due one by rewriting it under
+ * `If-Match` on the ETag read: of two overlapping claimers one write wins, the other gets 412 and moves on. A claim
+ * costs a LIST per 1,000 pending deliveries, a GET per delivery changed since this process last read it and a PUT per
+ * delivery taken (one event's delivery to one destination: one GET); bodies are not read. A waiting claim looks again
+ * every `pollMs`, or as soon as this process puts or retries a delivery.
  * @module
  */
 import type { Claim, Queue } from '../../queue/types.ts'

@@ -1,11 +1,7 @@
 /**
- * What this process does with a claim it holds: load its event, extend its lease, and end it (ack, retry, dead).
- *
- * The holder's writes name the ETag of its own lease write: `ack` is a DeleteObject with `If-Match`, `retry` and
- * `extend` are PutObjects with `If-Match`; a failed precondition is a lease lost (LeaseLostError): someone else
- * claimed the delivery after the lease ran out. `dead` writes the dead letter, then deletes the delivery with
- * `If-Match` (if the lease was lost, it takes its dead letter back). The event copy goes when no delivery of its put
- * refers to it any more.
+ * What this process does with a claim it holds: load its event, extend its lease, and end it (ack, retry, dead). Each
+ * write names the ETag of the holder's own lease write (`If-Match`), so a failed precondition means someone claimed the
+ * delivery after the lease ran out: a LeaseLostError. An event copy goes once no delivery of its put refers to it.
  * @module
  */
 import type { HookEvent } from '../../events/types.ts'

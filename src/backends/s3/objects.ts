@@ -1,15 +1,9 @@
 /**
- * The few S3 operations the S3 queue and the S3 stream store are built on, with S3's conditional requests as values:
- * a write or delete whose precondition did not hold resolves `'conflict'` instead of throwing.
- *
- * - `put(key, body, { ifNoneMatch: '*' })`: create only when absent (AWS S3 since August 2024).
- * - `put(key, body, { ifMatch: etag })`: replace only the version with that ETag (AWS S3 since November 2024).
- * - `delete(key, etag)`: delete only that version (AWS S3 general purpose buckets since September 2025).
- *
- * Per AWS, a failed precondition is `412 PreconditionFailed` (`404 NoSuchKey` for `If-Match` on a missing object),
- * and two conditional requests on one key at the same moment may get `409 ConditionalRequestConflict` ("try
- * again"): that is retried here a few times, then thrown. Stores that ignore the headers (s3rver,
- * older MinIO) make every condition hold: {@link probeConditionalRequests} finds out.
+ * The few S3 operations the S3 backend is built on, with conditional requests as values: a write or delete whose
+ * precondition fails resolves `'conflict'` instead of throwing. AWS S3 creates only when absent (`If-None-Match: *`)
+ * since August 2024, replaces only a version (`If-Match`) since November 2024 and deletes only a version since
+ * September 2025 (general purpose buckets). Stores that ignore the headers (s3rver, older MinIO) make every condition
+ * hold: {@link probeConditionalRequests} finds out.
  * @module
  */
 import { sleep } from '../../util/sleep.ts'
@@ -83,7 +77,7 @@ function quoteEtag(etag: string): string {
   return etag.startsWith('"') ? etag : `"${etag}"`
 }
 
-/** Every object under `prefix`, in key order. */
+/** Every object under `prefix`, in key order, in one array. */
 export async function listAll(objects: Objects, prefix: string): Promise<ListedObject[]> {
   const out: ListedObject[] = []
   for await (const object of objects.list(prefix)) out.push(object)

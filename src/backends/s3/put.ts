@@ -1,13 +1,8 @@
 /**
- * Storing an event and its deliveries.
- *
- * - Each delivery is created with `If-None-Match: *`: a delivery that exists (pending, or claimed) is not doubled,
- *   whoever repeats the hook. The event copy is written first and each put writes its own (a copy is never shared by
- *   two puts, so removing the last one's copy cannot race with a repeat adding deliveries). A copy no delivery took
- *   (all were pending already) is removed at once.
- * - Dedup: with a window, a repeat is `duplicate` when `seen/<eventId>` was written within the window. The marker is
- *   written after the deliveries, so a put that died half-way (Lambda killed, S3 gone) is completed by the repeat
- *   rather than taken for done. Without a marker, a put whose deliveries were all pending already is `duplicate` too.
+ * `put` on S3. The event copy is written first, one per put, so removing a finished put's copy never races a repeat
+ * that adds deliveries; each delivery is then created with `If-None-Match: *`, so a pending one is never doubled,
+ * whoever repeats the hook. With a dedup window, `seen/<eventId>` marks the put done; it is written last, so a put that
+ * died half-way (Lambda killed, S3 gone) is completed by the repeat rather than taken for done.
  * @module
  */
 import type { HookEvent } from '../../events/types.ts'
@@ -93,11 +88,11 @@ async function putOnce(
     ),
   )
   const added = created.filter(Boolean).length
-  if (added === 0) await objects.delete(copyKey).catch(() => {})
+  if (added === 0) await objects.delete(copyKey).catch(() => {}) // every delivery was pending: the copy is not needed
   // Only now: a put that dies before this point is completed by the hook's repeat, not taken for done.
   if (windowMs > 0) await objects.put(keys.seen(event.id), encoder.encode(JSON.stringify({ at: now() })))
   if (added > 0) ctx.wake()
-  return { duplicate: added === 0 }
+  return { duplicate: added === 0 } // all pending already: a repeat, with or without a window
 }
 
 /** When a dedup marker was written (0 when it is unreadable: then it does not count). */

@@ -38,7 +38,7 @@ export interface S3Context {
   held: Map<string, Held>
   /** Delivery key -> token of the claim this process holds on it. */
   heldKeys: Map<string, string>
-  /** Kept by queue.ts and read by the parts: `closed` is set once by `close`. */
+  /** `closed` is set once, by the queue's `close`. */
   state: { closed: boolean }
   /** Wakes the waiting claims (a delivery became due here). */
   wake(): void

@@ -5,7 +5,7 @@
  *
  * ```
  * <prefix>/deliveries/<destination>/<eventId>   one per pending delivery: its state, as JSON (the claim lease inside)
- * <prefix>/events/<eventId>/<copy>              the event (metadata + exact body), one copy per put that added deliveries
+ * <prefix>/events/<eventId>/<copy>              the event (metadata + exact body), one copy per put
  * <prefix>/dead/<destination>/<eventId>         a dead letter: its metadata, attempts and the body
  * <prefix>/seen/<eventId>                       the dedup window's marker of an event put
  * ```
@@ -41,7 +41,7 @@ function decodeSegment(value: string): string | undefined {
   }
 }
 
-/** Where the backend's keys start: `prefix` (default `hookcast`) without its outer slashes, then `/`; empty for none. */
+/** Where the backend's keys start: `prefix` (default `hookcast`) without outer slashes, then `/`; empty for none. */
 export function prefixRoot(prefix = 'hookcast'): string {
   const trimmed = prefix.replace(/^\/+|\/+$/g, '')
   return trimmed ? `${trimmed}/` : ''

@@ -1,18 +1,7 @@
 /**
- * The S3 stream store's bounds on records, kept with no lock and no counter object (both would be one object every
- * writer contends for): the record objects are listed (one LIST request per 1,000) and compare-and-deleted.
- * - `admit`: before a new stream's record is created, the records are counted (a count under 90% of `maxStreams`
- *   is trusted for COUNT_FRESH_MS, with the streams this instance made since added: well under the bound, a new
- *   stream costs no LIST; near it, every one counts again). At `maxStreams`, a batch of ended
- *   streams is evicted (those that never went live first, then the oldest change first; the records are read
- *   oldest Last-Modified first, at most EXAMINE_READS GETs, and those known at their ETag cost none). A live or
- *   ending stream is never evicted: its delete is at the ETag of the ended version read. When no ended stream
- *   gives its place, the new stream is refused (StreamLimitError) and its thumbnails removed. Invocations creating
- *   at once may each count `maxStreams - 1` and create: the bound may be passed by as many (the sweep brings the
- *   count back down).
- * - `sweep`: bounded work per run, for the scheduled function (nothing runs in the background of a function):
- *   ended streams past `keepEndedMs` go (the records not changed for that long by S3's clock are read, at most
- *   SWEEP_READS GETs a run), then ended streams past `maxStreams`, then one slice of thumbnails of no record.
+ * The S3 stream store's bounds, kept with no lock and no counter object (either would be one object every writer
+ * contends for): the records are listed (a LIST per 1,000) and compare-and-deleted. `admit` makes room for a new
+ * stream or refuses it; `sweep`, bounded work for the scheduled run, forgets what is past the bounds.
  * @module
  */
 import type { Logger } from '../../log.ts'
@@ -40,7 +29,11 @@ const CLOCK_SLACK_MS = 5 * 60_000
  * of live streams, every new stream would otherwise read the records again.
  */
 const FRUITLESS_MS = 10_000
-/** How long a count of the records is trusted (see admit): other instances would have to create a tenth of maxStreams meanwhile to pass it. */
+/**
+ * How long a count of the records under TRUSTED_SHARE of maxStreams is trusted, with the streams this instance made
+ * since added (a new stream then costs no LIST): other instances would have to make a tenth of maxStreams meanwhile to
+ * pass the bound.
+ */
 const COUNT_FRESH_MS = 10_000
 const TRUSTED_SHARE = 0.9
 
@@ -52,7 +45,10 @@ export interface S3StreamSweepOptions {
 export interface S3StreamBounds {
   /** Makes room for a new stream's record, or refuses it (StreamLimitError). */
   admit(streamId: string): Promise<void>
-  /** Forgets ended streams past `keepEndedMs` (and past `maxStreams`) and old thumbnails of no record; resolves how many records expired. */
+  /**
+   * Forgets ended streams past `keepEndedMs` (and past `maxStreams`) and old thumbnails of no record; resolves how
+   * many records expired.
+   */
   sweep(options?: S3StreamSweepOptions): Promise<number>
 }
 
@@ -66,7 +62,7 @@ interface S3StreamBoundsOptions {
   keepEndedMs: number
 }
 
-/** Ended streams, in the order they give up their place: those that never went live first, then oldest change first. */
+/** Ended streams in the order they give up their place: those that never went live first, then the oldest change. */
 const endedFirst = (stored: S3Stored[]) =>
   stored
     .filter(({ record }) => record.status === 'ended')
@@ -103,6 +99,11 @@ export function s3StreamBounds(options: S3StreamBoundsOptions): S3StreamBounds {
   }
 }
 
+/**
+ * At `maxStreams`, evicts a batch of ended streams, never a live or ending one (each delete is at the ETag of the
+ * ended version read); when none can go, refuses the new stream and removes its thumbnails. Invocations making
+ * streams at once may each count `maxStreams - 1`, so the bound may be passed by as many: the sweep brings it back.
+ */
 async function admit(bounds: Bounds, streamId: string): Promise<void> {
   const { records, thumbs, report, log, now, maxStreams, counted } = bounds
   checkStreamIdFits(streamId, (what) => report.limit(what))
@@ -128,6 +129,7 @@ async function admit(bounds: Bounds, streamId: string): Promise<void> {
   )
 }
 
+/** Ended streams past `keepEndedMs`, then ended streams past `maxStreams`, then a slice of loose thumbnails. */
 async function sweep(bounds: Bounds, { deadline = Infinity }: S3StreamSweepOptions = {}): Promise<number> {
   const { records, maxStreams } = bounds
   const listed = await records.list()
@@ -141,7 +143,10 @@ async function sweep(bounds: Bounds, { deadline = Infinity }: S3StreamSweepOptio
   return gone.size
 }
 
-/** Forgets ended streams past `keepEndedMs`; resolves the keys of the records that went. */
+/**
+ * Forgets ended streams past `keepEndedMs`, reading only records S3 has seen unchanged that long; resolves the keys
+ * of the records that went.
+ */
 async function expireEnded(bounds: Bounds, listed: readonly ListedObject[], deadline: number): Promise<Set<string>> {
   const { records, report, log, now, keepEndedMs } = bounds
   const cutoff = now() - keepEndedMs
@@ -169,7 +174,10 @@ async function sweepLooseThumbnails(bounds: Bounds, left: readonly ListedObject[
   if (removed > 0) log.info('removed thumbnails of streams with no record', { thumbnails: removed })
 }
 
-/** Evicts up to `want` ended streams (never `except`); resolves how many went. */
+/**
+ * Evicts up to `want` ended streams (never `except`), reading at most `reads` records, the oldest Last-Modified
+ * first (those known at their ETag cost no read); resolves how many went.
+ */
 async function evict(
   bounds: Bounds,
   listed: readonly ListedObject[],

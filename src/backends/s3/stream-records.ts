@@ -1,11 +1,8 @@
 /**
- * The stream records in the bucket, as the S3 stream store's parts read and remove them: one object per stream under
- * `<prefix>/streams/<key>` (`key`: streamKey, 128 bits of SHA-256 of the stream id in hex) holding `{ rev, record }`
- * as JSON, whose ETag is the record's revision.
- *
- * Records read through `load` are kept in memory by ETag: a listed ETag that matches needs no GET (an ETag is the MD5
- * of the bytes, and every write carries a random `rev`, so one ETag is one content). A listing of records that did not
- * change costs the LIST requests alone; the bounds' scans of a warm instance read only what changed.
+ * The S3 stream store's records: one object per stream, `<prefix>/streams/<streamKey>`, holding `{ rev, record }` as
+ * JSON, whose ETag is the record's revision. `rev` is random per write, so one ETag is one content (S3's ETag is the
+ * MD5 of the bytes): a stream made again never takes an old revision, and a record kept in memory by its ETag needs no
+ * GET while listings show it unchanged.
  * @module
  */
 import type { StreamRecord } from '../../streams/stream-types.ts'
@@ -48,7 +45,8 @@ export interface S3Records {
   retain(listed: readonly ListedObject[]): void
   /**
    * Deletes the record at exactly its ETag, then the stream's thumbnails stored no later than a second after it
-   * (S3's times are whole seconds); false when that version is no longer the current one (changed meanwhile).
+   * (S3's times are whole seconds: one a new session stored within that second may go too, and its alert goes
+   * without its picture, as after a crash); false when that version is no longer the current one.
    */
   deleteAt(stored: S3Stored): Promise<boolean>
 }

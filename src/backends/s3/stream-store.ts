@@ -1,33 +1,8 @@
 /**
- * The stream store in S3, for hookcast on AWS Lambda: concurrent invocations share the state through the bucket,
- * and S3's conditional requests do the compare-and-set.
- *
- * - `<prefix>/streams/<key>`: one object per stream (`key`: 128 bits of SHA-256 of the stream id in hex, as the
- *   local and NATS stores name theirs, so any id fits an S3 key), holding `{ rev, record }` as JSON. The record's
- *   revision is the object's ETag; `rev` is random per write, so no two writes share an ETag (S3's ETag is the
- *   MD5 of the bytes) and a stream deleted and made again never takes an old revision (stream-records.ts).
- * - `put(…, null)` is a PutObject with `If-None-Match: *`, `put(…, revision)` one with `If-Match: revision`; a
- *   failed precondition is a `conflict`. A write refused on its retry (after a 5xx that came after it landed) is
- *   recognised by its `rev`.
- * - `delete` is a DeleteObject with `If-Match` on the revision read (or given), then removes the stream's
- *   thumbnails stored no later than a second after that revision (S3 gives times in whole seconds: one stored
- *   within that second by a new session on another invocation may go too; its record then refers to a thumbnail
- *   that is gone, as after a crash, and the alert goes without its picture).
- * - `<prefix>/thumbnails/<key>/<eventId>`: thumbnail bytes (thumbnails.ts).
- *
- * Bounds (eviction.ts), as the local and NATS stores have them, with no background timer (a function is frozen
- * after it answers): the scheduled run calls `sweep`.
- * - `maxStreams` records: a new stream counts them (a LIST; well under the bound, a count of the last 10 s is
- *   reused) and evicts a batch of ended streams at the bound, never a live or ending one; when none can go it is
- *   refused (StreamLimitError, counted `streams_full`).
- * - Ended streams go `keepEndedMs` after their last change, with their thumbnails, at a sweep.
- * - Thumbnails of streams with no record go at a sweep once older than a minute (a slice of them per sweep).
- * - Thumbnail bytes are bounded by count, not by `maxThumbnailBytes` (S3 has no cheap byte count: that would be a
- *   LIST of every thumbnail): at most `spareThumbnails + 2` per stream, so `maxStreams × (spareThumbnails + 2)`
- *   thumbnails, each at most a hook body (on Lambda, below 6 MB), plus those of no record until swept.
- *
- * Bounds hit are counted through `onLimit` (`streams_full`, `stream_evicted`, `stream_expired`,
- * `stream_id_too_long`). `lazy` puts are written at once, like every other.
+ * The stream store in S3, for hookcast on AWS Lambda: concurrent invocations share the streams' state through the
+ * bucket, and S3's conditional requests do the compare-and-set (a record's revision is its object's ETag). Nothing runs
+ * in the background, since a function is frozen after it answers: the scheduled run calls `sweep`, and `lazy` puts
+ * are written at once like any other.
  * @module
  */
 import {

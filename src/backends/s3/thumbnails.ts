@@ -1,12 +1,8 @@
 /**
- * Thumbnail bytes of the S3 stream store, under `<prefix>/thumbnails/<stream key>/<event id>`:
- * - what a stream keeps: the two its record refers to and `spare` others; past that, the oldest go when the next is
- *   put. So a stream holds at most `spare + 2` thumbnails (one more while a put is under way).
- * - removing a stream's thumbnails (stored up to a time: later ones may be a new session's, whose record is being
- *   made on another invocation).
- * - the sweep of thumbnails whose stream has no record (a new stream refused, a crash between the thumbnail and
- *   its record, a thumbnail replayed for a stream forgotten meanwhile), once older than a grace period: one slice
- *   of stream keys (their first hex digit) per run, so a run lists a sixteenth of the thumbnails.
+ * The S3 stream store's thumbnail bytes, `<prefix>/thumbnails/<streamKey>/<eventId>`. S3 has no cheap byte count, so
+ * they are bounded by count: a stream keeps the two its record refers to and `spare` others. Thumbnails of no record (a
+ * stream refused, a crash between thumbnail and record) go at a sweep once past a grace period, a sixteenth of them
+ * (one slice of stream keys) per run, so no run lists them all.
  * @module
  */
 import type { ThumbnailRef } from '../../streams/stream-types.ts'
