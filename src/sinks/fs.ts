@@ -44,7 +44,7 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
       now: options.now ?? Date.now,
     })
 
-  /** Writes to a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
+  /** Writes a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
   async function write(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     await swept
     const temp = join(temps, `${prefix}${++counter}.tmp`)

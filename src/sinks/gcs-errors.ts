@@ -12,7 +12,7 @@ export interface GcsPlace {
   keyFilename?: string | undefined
 }
 
-export type GcsOperation = 'write' | 'list' | 'delete'
+type GcsOperation = 'write' | 'list' | 'delete'
 
 /** roles/storage.objectUser has all three; objectCreator alone cannot overwrite, which every redelivery does. */
 const ROLE: Record<GcsOperation, string> = {
@@ -50,7 +50,8 @@ export function gcsDeliveryError(
   // Credential trouble found before any request is sent.
   if (/could not load the default credentials/i.test(message)) {
     return fail(
-      `no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS or ${sinkPath}.keyFilename to a service account key file, run on Google Cloud with a service account, or run "gcloud auth application-default login"`,
+      `no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS or ${sinkPath}.keyFilename to a service ` +
+        'account key file, run on Google Cloud with a service account, or run "gcloud auth application-default login"',
     )
   }
   if ((e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') && e.path !== undefined) {
@@ -58,24 +59,28 @@ export function gcsDeliveryError(
   }
   if (/client_email|private_key|Unexpected token|is not valid JSON/i.test(message) && status === undefined) {
     return fail(
-      `the Google key file is not a service account key: fix ${sinkPath}.keyFilename or GOOGLE_APPLICATION_CREDENTIALS (${message})`,
+      `the Google key file is not a service account key: fix ${sinkPath}.keyFilename or ` +
+        `GOOGLE_APPLICATION_CREDENTIALS (${message})`,
     )
   }
 
   const reason = e.errors?.[0]?.reason
   if (status === 401 && /anonymous caller/i.test(message)) {
     return fail(
-      `Google Cloud Storage got a request without credentials (401): set GOOGLE_APPLICATION_CREDENTIALS or ${sinkPath}.keyFilename to a service account key file, or run with a service account`,
+      'Google Cloud Storage got a request without credentials (401): set GOOGLE_APPLICATION_CREDENTIALS or ' +
+        `${sinkPath}.keyFilename to a service account key file, or run with a service account`,
     )
   }
   if (status === 401) {
     return fail(
-      `Google Cloud Storage rejected the credentials (401): fix GOOGLE_APPLICATION_CREDENTIALS or ${sinkPath}.keyFilename (the key may be deleted or disabled)`,
+      'Google Cloud Storage rejected the credentials (401): fix GOOGLE_APPLICATION_CREDENTIALS or ' +
+        `${sinkPath}.keyFilename (the key may be deleted or disabled)`,
     )
   }
   if (status === 403 && !RATE_LIMITED.has(reason ?? '')) {
     return fail(
-      `access denied to ${operation} ${object} (403): grant the service account ${ROLE[operation]} on bucket "${place.bucket}", or fix ${sinkPath}.bucket`,
+      `access denied to ${operation} ${object} (403): grant the service account ${ROLE[operation]} ` +
+        `on bucket "${place.bucket}", or fix ${sinkPath}.bucket`,
     )
   }
   if (status === 404) {
@@ -88,7 +93,8 @@ export function gcsDeliveryError(
     new DeliveryError(text, { cause: error, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) })
   if (status === 429 || status === 403)
     return transient(
-      `Google Cloud Storage is throttling ${operation}s to ${object} (HTTP ${status}${reason ? `, ${reason}` : ''}); will retry`,
+      `Google Cloud Storage is throttling ${operation}s to ${object} ` +
+        `(HTTP ${status}${reason ? `, ${reason}` : ''}); will retry`,
     )
   if (status === 408 || status === 409 || (status !== undefined && status >= 500)) {
     return transient(`Google Cloud Storage failed to ${operation} ${object} (HTTP ${status}); will retry`)

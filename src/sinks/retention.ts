@@ -1,12 +1,9 @@
 /**
- * Retention for sinks: keep only the newest N objects per stream and/or drop objects older than a max age, so a
- * 24/7 stream (2,880 thumbnails a day) stays bounded.
- *
- * A stream's objects are those under its scope: the key template's folders up to and including the one named by
- * `{streamId}` or `{streamName}` (`thumbnail/ZG6NWV/sample_stream/`). Keys give every stream a folder of its own,
- * all at one depth (template/key.ts), so a scope never holds another stream's objects. After a successful put the
- * scope is listed and the surplus removed. Listing is throttled per scope (`sweepEvery`), sweeps of one scope never
- * overlap, the objects just written are never removed, and a failed sweep is logged: it never fails the delivery.
+ * Retention for sinks: keep the newest N objects per stream and/or drop those older than a max age, so a 24/7 stream
+ * (2,880 thumbnails a day) stays bounded. A stream's objects are those under its scope, the key's folders up to the one
+ * named by `{streamId}` or `{streamName}`: keys give each stream a folder of its own at one depth, so a scope never
+ * holds another stream's objects. After a put the scope is listed and the surplus removed, at most once per
+ * `sweepEvery`, never the objects just written; a failed sweep is logged and never fails the delivery.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'

@@ -15,7 +15,7 @@ export interface S3Place {
   acl?: string | undefined
 }
 
-export type S3Operation = 'write' | 'list' | 'delete'
+type S3Operation = 'write' | 'list' | 'delete'
 
 const ACTION: Record<S3Operation, string> = { write: 's3:PutObject', list: 's3:ListBucket', delete: 's3:DeleteObject' }
 
@@ -61,52 +61,9 @@ export function s3DeliveryError(
   const status = e.$metadata?.httpStatusCode
   const object = `s3://${place.bucket}/${key ?? ''}`
   const service = place.endpoint ?? `S3 (${place.region})`
-  const sinkPath = `sinks.${place.sink}`
   const fail = (message: string) => new DeliveryError(message, { permanent: true, cause: error })
-
-  switch (code) {
-    case 'NoSuchBucket':
-      return fail(
-        `bucket "${place.bucket}" does not exist ${place.endpoint ? `at ${place.endpoint}` : `in region ${place.region}`}: create it or fix ${sinkPath}.bucket`,
-      )
-    case 'AccessDenied':
-    case 'AllAccessDisabled':
-    case 'AccountProblem':
-    case 'InvalidSecurity':
-      return fail(
-        `access denied to ${operation} ${object}: allow ${ACTION[operation]}${operation === 'write' && place.acl ? ' and s3:PutObjectAcl' : ''} on bucket "${place.bucket}" for these credentials (IAM or bucket policy), or fix the credentials of ${sinkPath}`,
-      )
-    case 'InvalidAccessKeyId':
-      return fail(
-        `${service} does not know the access key id: fix AWS_ACCESS_KEY_ID or the AWS profile (or ${sinkPath}.accessKeyId)`,
-      )
-    case 'SignatureDoesNotMatch':
-      return fail(
-        `${service} rejected the request signature: the secret access key does not belong to the access key id; fix AWS_SECRET_ACCESS_KEY or the AWS profile (or ${sinkPath}.secretAccessKey)`,
-      )
-    case 'CredentialsProviderError':
-      return fail(
-        `no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM role; or set ${sinkPath}.accessKeyId and secretAccessKey from the environment`,
-      )
-    case 'PermanentRedirect':
-    case 'AuthorizationHeaderMalformed':
-    case 'IllegalLocationConstraintException':
-      return fail(
-        `bucket "${place.bucket}" is not in region ${place.region}: set ${sinkPath}.region to the bucket's region`,
-      )
-    case 'InvalidBucketName':
-      return fail(`"${place.bucket}" is not a valid bucket name: fix ${sinkPath}.bucket`)
-    case 'AccessControlListNotSupported':
-      return fail(
-        `bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): remove ${sinkPath}.acl and make objects public with a bucket policy instead`,
-      )
-    case 'KeyTooLongError':
-      return fail(
-        `${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): ` + `fix ${sinkPath}.key`,
-      )
-    case 'InvalidStorageClass':
-      return fail(`${service} does not offer this storage class: fix or remove ${sinkPath}.storageClass`)
-  }
+  const fix = operatorFix(code, operation, key, place)
+  if (fix !== undefined) return fail(fix)
 
   const retryAfter = parseRetryAfter(e.$response?.headers?.['retry-after'])
   const transient = (message: string) =>
@@ -125,4 +82,62 @@ export function s3DeliveryError(
   }
   // No answer at all: connection refused or reset, DNS, timeout, abort.
   return transient(`cannot reach ${service} to ${operation} ${object}: ${e.message ?? code}; will retry`)
+}
+
+/** What the operator must fix, for the errors no retry can clear; undefined for the others. */
+function operatorFix(
+  code: string,
+  operation: S3Operation,
+  key: string | undefined,
+  place: S3Place,
+): string | undefined {
+  const object = `s3://${place.bucket}/${key ?? ''}`
+  const service = place.endpoint ?? `S3 (${place.region})`
+  const where = place.endpoint ? `at ${place.endpoint}` : `in region ${place.region}`
+  const sinkPath = `sinks.${place.sink}`
+  switch (code) {
+    case 'NoSuchBucket':
+      return `bucket "${place.bucket}" does not exist ${where}: create it or fix ${sinkPath}.bucket`
+    case 'AccessDenied':
+    case 'AllAccessDisabled':
+    case 'AccountProblem':
+    case 'InvalidSecurity':
+      return (
+        `access denied to ${operation} ${object}: ` +
+        `allow ${ACTION[operation]}${operation === 'write' && place.acl ? ' and s3:PutObjectAcl' : ''} ` +
+        `on bucket "${place.bucket}" for these credentials (IAM or bucket policy), ` +
+        `or fix the credentials of ${sinkPath}`
+      )
+    case 'InvalidAccessKeyId':
+      return (
+        `${service} does not know the access key id: ` +
+        `fix AWS_ACCESS_KEY_ID or the AWS profile (or ${sinkPath}.accessKeyId)`
+      )
+    case 'SignatureDoesNotMatch':
+      return (
+        `${service} rejected the request signature: the secret access key does not belong to the access key id; ` +
+        `fix AWS_SECRET_ACCESS_KEY or the AWS profile (or ${sinkPath}.secretAccessKey)`
+      )
+    case 'CredentialsProviderError':
+      return (
+        'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM ' +
+        `role; or set ${sinkPath}.accessKeyId and secretAccessKey from the environment`
+      )
+    case 'PermanentRedirect':
+    case 'AuthorizationHeaderMalformed':
+    case 'IllegalLocationConstraintException':
+      return `bucket "${place.bucket}" is not in region ${place.region}: set ${sinkPath}.region to the bucket's region`
+    case 'InvalidBucketName':
+      return `"${place.bucket}" is not a valid bucket name: fix ${sinkPath}.bucket`
+    case 'AccessControlListNotSupported':
+      return (
+        `bucket "${place.bucket}" has ACLs disabled (object ownership: bucket owner enforced): ` +
+        `remove ${sinkPath}.acl and make objects public with a bucket policy instead`
+      )
+    case 'KeyTooLongError':
+      return `${service} refuses the key ${object} as too long (${byteLength(key ?? '')} bytes): fix ${sinkPath}.key`
+    case 'InvalidStorageClass':
+      return `${service} does not offer this storage class: fix or remove ${sinkPath}.storageClass`
+  }
+  return undefined
 }

@@ -6,21 +6,13 @@
  */
 import { deadLetterOf, matchesFilter } from '../../queue/dead-letter.ts'
 import type { DeadLetter, DeadLetterFilter } from '../../queue/types.ts'
-import { landed, listAll, mapLimit, readFramed, readHeader, type S3Context } from './queue-context.ts'
-import type { ListedObject } from './objects.ts'
-import {
-  encodeDelivery,
-  frame,
-  isDeadHeader,
-  newCopyId,
-  newRev,
-  type CopyHeader,
-  type DeliveryState,
-} from './delivery-objects.ts'
+import { createDelivery, mapLimit, newDelivery, readFramed, readHeader, type S3Context } from './queue-context.ts'
+import { listAll, type ListedObject } from './objects.ts'
+import { frame, isDeadHeader, newCopyId, type CopyHeader } from './delivery-objects.ts'
 import { errorText } from '../../util/error-text.ts'
 
 async function listDead(ctx: S3Context, filter: DeadLetterFilter): Promise<ListedObject[]> {
-  return (await listAll(ctx, ctx.keys.deadLetters(filter.destination))).filter((object) => {
+  return (await listAll(ctx.objects, ctx.keys.deadLetters(filter.destination))).filter((object) => {
     const parsed = ctx.keys.parseDead(object.key)
     return parsed && (filter.eventId === undefined || parsed.eventId === filter.eventId)
   })
@@ -63,27 +55,17 @@ export async function replayDeadLetters(ctx: S3Context, filter: DeadLetterFilter
     const copy = newCopyId(meta.receivedAt)
     const copyKey = keys.copy(meta.id, copy)
     await objects.put(copyKey, frame({ meta, group: [destination] } satisfies CopyHeader, letter.body))
-    const key = keys.delivery(destination, meta.id)
-    const state: DeliveryState = {
-      v: 1,
+    const state = newDelivery({
       eventId: meta.id,
       destination,
       copy,
       group: [destination],
       receivedAt: meta.receivedAt,
       since: now(),
-      attempts: [],
       nextAt: 0,
-      rev: newRev(),
-    }
-    const etag = await objects.put(key, encodeDelivery(state), { ifNoneMatch: '*' })
-    const created = etag !== 'conflict' ? { etag, state } : await landed(ctx, key, state.rev)
-    if (!created) {
-      await objects.delete(copyKey) // pending already (another replay, or a repeat of the hook)
-    } else {
-      ctx.cache.set(key, created)
-      count++
-    }
+    })
+    if (await createDelivery(ctx, state)) count++
+    else await objects.delete(copyKey) // pending already (another replay, or a repeat of the hook)
     // Only this version: a dead letter written again meanwhile (replayed, failed again) stays.
     await objects.delete(object.key, letter.etag)
   }

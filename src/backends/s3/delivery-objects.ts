@@ -89,7 +89,7 @@ export function frame(header: CopyHeader | DeadHeader, body: Uint8Array): Uint8A
   return out
 }
 
-export interface Unframed<H> {
+interface Unframed<H> {
   header: H
   /** The body, when the bytes given held all of it. */
   body: Uint8Array

@@ -1,39 +1,13 @@
 /**
- * The few S3 operations the S3 queue and the S3 stream store are built on, with S3's conditional requests as values:
- * a write or delete whose precondition did not hold resolves `'conflict'` instead of throwing.
- *
- * - `put(key, body, { ifNoneMatch: '*' })`: create only when absent (AWS S3 since August 2024).
- * - `put(key, body, { ifMatch: etag })`: replace only the version with that ETag (AWS S3 since November 2024).
- * - `delete(key, etag)`: delete only that version (AWS S3 general purpose buckets since September 2025).
- *
- * Per AWS, a failed precondition is `412 PreconditionFailed` (`404 NoSuchKey` for `If-Match` on a missing object),
- * and two conditional requests on one key at the same moment may get `409 ConditionalRequestConflict` ("try
- * again"): that is retried here a few times, then thrown. Stores that ignore the headers (s3rver,
- * older MinIO) make every condition hold: {@link probeConditionalRequests} finds out.
- *
- * The connection options are the s3 sink's (s3-config.ts); the SDK is loaded and the client built on first use.
+ * The few S3 operations the S3 backend is built on, with conditional requests as values: a write or delete whose
+ * precondition fails resolves `'conflict'` instead of throwing. AWS S3 creates only when absent (`If-None-Match: *`)
+ * since August 2024, replaces only a version (`If-Match`) since November 2024 and deletes only a version since
+ * September 2025 (general purpose buckets). Stores that ignore the headers (s3rver, older MinIO) make every condition
+ * hold: {@link probeConditionalRequests} finds out.
  * @module
  */
-import type { S3Client } from '@aws-sdk/client-s3'
 import { sleep } from '../../util/sleep.ts'
-
-type Sdk = typeof import('@aws-sdk/client-s3')
-
-/** Where the bucket is and how to reach it: the same options as the s3 sink's. */
-export interface S3Connection {
-  bucket: string
-  /** The bucket's region; optional with an `endpoint`. Default us-east-1. */
-  region?: string | undefined
-  /** An S3-compatible store (`http://127.0.0.1:9000`). */
-  endpoint?: string | undefined
-  /** `bucket` in the path; defaults to true with an `endpoint`. */
-  forcePathStyle?: boolean | undefined
-  profile?: string | undefined
-  accessKeyId?: string | undefined
-  secretAccessKey?: string | undefined
-  /** One request (its retries included) gives up after this long, ms. Default 10 s. */
-  requestTimeoutMs?: number | undefined
-}
+import { lazyS3Client, type LazyS3Client, type S3Connection } from '../../sinks/s3-client.ts'
 
 interface StoredObject {
   body: Uint8Array
@@ -103,135 +77,135 @@ function quoteEtag(etag: string): string {
   return etag.startsWith('"') ? etag : `"${etag}"`
 }
 
+/** Every object under `prefix`, in key order, in one array. */
+export async function listAll(objects: Objects, prefix: string): Promise<ListedObject[]> {
+  const out: ListedObject[] = []
+  for await (const object of objects.list(prefix)) out.push(object)
+  return out
+}
+
+/** What the operations below share: the bucket's name and its client. */
+interface Bucket {
+  name: string
+  client: LazyS3Client
+}
+
 export function s3Objects(connection: S3Connection): Objects {
   if (!connection.bucket) throw new Error('[s3] a bucket is required')
   if ((connection.accessKeyId === undefined) !== (connection.secretAccessKey === undefined)) {
     throw new Error('[s3] accessKeyId and secretAccessKey go together')
   }
-  const timeout = connection.requestTimeoutMs ?? 10_000
-  const Bucket = connection.bucket
-  let loading: Promise<{ sdk: Sdk; s3: S3Client }> | undefined
-
-  /** Loads the SDK and builds the client on first use; a failed load is tried again next time. */
-  function client(): Promise<{ sdk: Sdk; s3: S3Client }> {
-    loading ??= import('@aws-sdk/client-s3')
-      .then((sdk) => ({
-        sdk,
-        s3: new sdk.S3Client({
-          region: connection.region ?? 'us-east-1',
-          ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
-          forcePathStyle: connection.forcePathStyle ?? connection.endpoint !== undefined,
-          ...(connection.profile ? { profile: connection.profile } : {}),
-          ...(connection.accessKeyId && connection.secretAccessKey
-            ? { credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey } }
-            : {}),
-          // As the s3 sink: no trailing CRC checksums, which S3-compatible stores often reject.
-          requestChecksumCalculation: 'WHEN_REQUIRED',
-          responseChecksumValidation: 'WHEN_REQUIRED',
-          requestHandler: {
-            connectionTimeout: Math.min(5_000, timeout),
-            requestTimeout: timeout,
-            throwOnRequestTimeout: true,
-          },
-        }),
-      }))
-      .catch((error) => {
-        loading = undefined
-        throw error
-      })
-    return loading
+  const bucket: Bucket = { name: connection.bucket, client: lazyS3Client(connection) }
+  return {
+    bucket: bucket.name,
+    get: (key, range) => getObject(bucket, key, range),
+    put: (key, body, condition) => putObject(bucket, key, body, condition),
+    delete: (key, ifMatch) => deleteObject(bucket, key, ifMatch),
+    list: (prefix) => listObjects(bucket, prefix),
+    close() {
+      void bucket.client.close()
+    },
   }
+}
 
-  /**
-   * Runs a conditional request, again while S3 says another conditional request on the key is under way. A failed
-   * precondition is `'conflict'` (412) or `'missing'` (404: `If-Match` on no object).
-   */
-  async function conditional<T>(run: () => Promise<T>): Promise<T | 'conflict' | 'missing'> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await run()
-      } catch (error) {
-        if (isPreconditionFailed(error)) return 'conflict'
-        if (isNotFound(error)) return 'missing'
-        // Still contended after a few tries: an error (the caller tries again later), never taken for a failed
-        // precondition, which would tell a put that a delivery exists when it may not.
-        if (!isConditionalConflict(error) || attempt >= CONFLICT_TRIES) throw error
-        await sleep(10 * attempt + Math.random() * 20)
+async function getObject(bucket: Bucket, key: string, range?: { bytes: number }): Promise<StoredObject | undefined> {
+  const { sdk, s3 } = await bucket.client.get()
+  try {
+    const out = await s3.send(
+      new sdk.GetObjectCommand({
+        Bucket: bucket.name,
+        Key: key,
+        ...(range ? { Range: `bytes=0-${range.bytes - 1}` } : {}),
+      }),
+    )
+    return {
+      body: await out.Body!.transformToByteArray(),
+      etag: quoteEtag(out.ETag ?? ''),
+      lastModified: out.LastModified?.getTime() ?? 0,
+    }
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw error
+  }
+}
+
+async function putObject(
+  bucket: Bucket,
+  key: string,
+  body: Uint8Array,
+  condition?: Condition,
+): Promise<string | 'conflict'> {
+  const { sdk, s3 } = await bucket.client.get()
+  const send = async () => {
+    const out = await s3.send(
+      new sdk.PutObjectCommand({
+        Bucket: bucket.name,
+        Key: key,
+        Body: body,
+        ContentType: 'application/octet-stream',
+        ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
+        ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : {}),
+      }),
+    )
+    if (!out.ETag) throw new Error(`[s3] the store answered a write of ${key} without an ETag; the S3 queue needs one`)
+    return quoteEtag(out.ETag)
+  }
+  if (!condition) return send()
+  const outcome = await conditional(send)
+  return outcome === 'missing' ? 'conflict' : outcome
+}
+
+async function deleteObject(
+  bucket: Bucket,
+  key: string,
+  ifMatch?: string,
+): Promise<'deleted' | 'missing' | 'conflict'> {
+  const { sdk, s3 } = await bucket.client.get()
+  const send = async () => {
+    await s3.send(
+      new sdk.DeleteObjectCommand({ Bucket: bucket.name, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }),
+    )
+    return 'deleted' as const
+  }
+  return ifMatch ? conditional(send) : send()
+}
+
+async function* listObjects(bucket: Bucket, prefix: string): AsyncGenerator<ListedObject> {
+  const { sdk, s3 } = await bucket.client.get()
+  let token: string | undefined
+  do {
+    const page = await s3.send(
+      new sdk.ListObjectsV2Command({ Bucket: bucket.name, Prefix: prefix, ContinuationToken: token }),
+    )
+    for (const item of page.Contents ?? []) {
+      if (item.Key === undefined) continue
+      yield {
+        key: item.Key,
+        etag: quoteEtag(item.ETag ?? ''),
+        size: item.Size ?? 0,
+        lastModified: item.LastModified?.getTime() ?? 0,
       }
     }
-  }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined
+  } while (token)
+}
 
-  return {
-    bucket: Bucket,
-    async get(key, range) {
-      const { sdk, s3 } = await client()
-      try {
-        const out = await s3.send(
-          new sdk.GetObjectCommand({ Bucket, Key: key, ...(range ? { Range: `bytes=0-${range.bytes - 1}` } : {}) }),
-        )
-        return {
-          body: await out.Body!.transformToByteArray(),
-          etag: quoteEtag(out.ETag ?? ''),
-          lastModified: out.LastModified?.getTime() ?? 0,
-        }
-      } catch (error) {
-        if (isNotFound(error)) return undefined
-        throw error
-      }
-    },
-    async put(key, body, condition) {
-      const { sdk, s3 } = await client()
-      const send = async () => {
-        const out = await s3.send(
-          new sdk.PutObjectCommand({
-            Bucket,
-            Key: key,
-            Body: body,
-            ContentType: 'application/octet-stream',
-            ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
-            ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : {}),
-          }),
-        )
-        if (!out.ETag)
-          throw new Error(`[s3] the store answered a write of ${key} without an ETag; the S3 queue needs one`)
-        return quoteEtag(out.ETag)
-      }
-      if (!condition) return send()
-      const outcome = await conditional(send)
-      return outcome === 'missing' ? 'conflict' : outcome
-    },
-    async delete(key, ifMatch) {
-      const { sdk, s3 } = await client()
-      const send = async () => {
-        await s3.send(new sdk.DeleteObjectCommand({ Bucket, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }))
-        return 'deleted' as const
-      }
-      return ifMatch ? conditional(send) : send()
-    },
-    async *list(prefix) {
-      const { sdk, s3 } = await client()
-      let token: string | undefined
-      do {
-        const page = await s3.send(new sdk.ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token }))
-        for (const item of page.Contents ?? []) {
-          if (item.Key === undefined) continue
-          yield {
-            key: item.Key,
-            etag: quoteEtag(item.ETag ?? ''),
-            size: item.Size ?? 0,
-            lastModified: item.LastModified?.getTime() ?? 0,
-          }
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined
-      } while (token)
-    },
-    close() {
-      if (loading)
-        loading.then(
-          ({ s3 }) => s3.destroy(),
-          () => {},
-        )
-    },
+/**
+ * Runs a conditional request, again while S3 says another conditional request on the key is under way. A failed
+ * precondition is `'conflict'` (412) or `'missing'` (404: `If-Match` on no object).
+ */
+async function conditional<T>(run: () => Promise<T>): Promise<T | 'conflict' | 'missing'> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (error) {
+      if (isPreconditionFailed(error)) return 'conflict'
+      if (isNotFound(error)) return 'missing'
+      // Still contended after a few tries: an error (the caller tries again later), never taken for a failed
+      // precondition, which would tell a put that a delivery exists when it may not.
+      if (!isConditionalConflict(error) || attempt >= CONFLICT_TRIES) throw error
+      await sleep(10 * attempt + Math.random() * 20)
+    }
   }
 }
 

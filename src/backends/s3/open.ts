@@ -65,8 +65,8 @@ async function checkS3(_config: Config, spool: S3SpoolConfig): Promise<BackendCh
     const problems = Object.values(support).every(Boolean)
       ? []
       : [
-          `spool: bucket ${spool.bucket} does not honour conditional writes (If-None-Match / If-Match): two invocations ` +
-            'could deliver one event twice',
+          `spool: bucket ${spool.bucket} does not honour conditional writes (If-None-Match / If-Match): ` +
+            'two invocations could deliver one event twice',
         ]
     return { summary, problems }
   } catch (error) {

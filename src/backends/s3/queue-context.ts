@@ -5,8 +5,8 @@
  */
 import type { Logger } from '../../log.ts'
 import { LeaseLostError, type Claim } from '../../queue/types.ts'
-import type { S3QueueKeys } from './keys.ts'
-import type { ListedObject, Objects } from './objects.ts'
+import type { S3QueueKeys } from './queue-keys.ts'
+import type { Objects } from './objects.ts'
 import {
   HEADER_PROBE_BYTES,
   decodeDelivery,
@@ -38,16 +38,10 @@ export interface S3Context {
   held: Map<string, Held>
   /** Delivery key -> token of the claim this process holds on it. */
   heldKeys: Map<string, string>
-  /** Kept by queue.ts and read by the parts: `closed` is set once by `close`. */
+  /** `closed` is set once, by the queue's `close`. */
   state: { closed: boolean }
   /** Wakes the waiting claims (a delivery became due here). */
   wake(): void
-}
-
-export async function listAll(ctx: S3Context, prefix: string): Promise<ListedObject[]> {
-  const out: ListedObject[] = []
-  for await (const object of ctx.objects.list(prefix)) out.push(object)
-  return out
 }
 
 /**
@@ -63,6 +57,26 @@ export async function landed(
   const got = await ctx.objects.get(key)
   const state = got && decodeDelivery(got.body)
   return got && state && state.rev === rev ? { etag: got.etag, state } : undefined
+}
+
+/** A new delivery, due at `nextAt`, no attempt made. */
+export function newDelivery(
+  fields: Pick<DeliveryState, 'eventId' | 'destination' | 'copy' | 'group' | 'receivedAt' | 'since' | 'nextAt'>,
+): DeliveryState {
+  const { eventId, destination, copy, group, receivedAt, since, nextAt } = fields
+  return { v: 1, eventId, destination, copy, group, receivedAt, since, attempts: [], nextAt, rev: newRev() }
+}
+
+/**
+ * Creates a delivery object with `If-None-Match: *`, so a pending one is never doubled; false when one was pending
+ * already, unless the refused write is a retry of this very one (see `landed`).
+ */
+export async function createDelivery(ctx: S3Context, state: DeliveryState): Promise<boolean> {
+  const key = ctx.keys.delivery(state.destination, state.eventId)
+  const etag = await ctx.objects.put(key, encodeDelivery(state), { ifNoneMatch: '*' })
+  const created = etag !== 'conflict' ? { etag, state } : await landed(ctx, key, state.rev)
+  if (created) ctx.cache.set(key, created)
+  return created !== undefined
 }
 
 export async function readFramed<H>(

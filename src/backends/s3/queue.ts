@@ -1,50 +1,23 @@
 /**
- * The serverless queue: everything in one S3 bucket under a prefix, nothing kept between calls but a cache, so it
- * works from AWS Lambda, where nothing runs after the answer and two scheduled runs may overlap. Keys (keys.ts):
- *
- * - `deliveries/<destination>/<eventId>`: one JSON object per pending delivery (delivery-objects.ts): since, attempts,
- *   nextAt, the event copy it sends, and the lease of the claim holding it (token, until).
- * - `events/<eventId>/<copy>`: the event, metadata and exact body, written by the put that added the deliveries.
- * - `dead/<destination>/<eventId>`: a dead letter with its own copy of the body.
- * - `seen/<eventId>`: the dedup window's marker.
- *
- * Every change is one conditional request on one key, so S3 decides every race. This file assembles the parts,
- * each in its own file:
- * - put.ts: storing an event copy and its deliveries (`If-None-Match: *`), and the dedup window;
- * - claims.ts: listing deliveries and leasing the due ones by a write under `If-Match`;
- * - held-claims.ts: load, extend, ack, retry and dead of a held claim, and removing an event copy once it is done;
- * - dead-letters.ts: listing and replaying dead letters; stats.ts: the backlog as the bucket holds it;
- * - sweep.ts: orphan event copies and expired dedup markers; queue-context.ts: what the parts share.
- *
- * A write can land and still be answered with an error (a 5xx, then the SDK's retry fails its own precondition):
- * every write carries a random `rev`, so a refused write is checked against what is stored before it counts as
- * lost, and a conditional delete that finds nothing (404) counts as done.
- *
- * Leases are times written by the claimer's clock and read by the others' (Lambda clocks are NTP-synced; keep
- * leases far longer than any skew). `close` gives back the claims it holds; a holder that died leaves them
- * claimable once `leaseUntil` passed. A waiting claim looks again every `pollMs` (deliveries put by other
- * processes) or as soon as this process puts or retries one.
- *
- * Costs: a claim is one LIST per 1,000 pending deliveries plus a GET per delivery changed since this process last
- * read it (the cache maps ETags to states), plus one PUT per delivery taken; a claim of one event's
- * delivery to one destination (`eventId` and `destination`) is one GET. Bodies are not read to claim.
- *
- * What S3 itself must provide: conditional PutObject (`If-None-Match: *`, `If-Match`) and conditional DeleteObject
- * (`If-Match`). AWS S3 has all three (general purpose buckets: August 2024, November 2024, September 2025); a store
- * that ignores them makes every condition hold and loses the guarantees above: `probe()` tells (`hookcast check`).
+ * The serverless queue: everything in one S3 bucket under a prefix and nothing kept between calls but a cache, so it
+ * works from AWS Lambda, where nothing runs after the answer and two invocations may overlap. Every change is one
+ * conditional request on one key, so S3 decides every race; a store that ignores the conditions loses that guarantee,
+ * and `probe()` tells (`hookcast check`). Leases are times written by the claimer's clock and read by the others'
+ * (Lambda clocks are NTP-synced): keep them far longer than any skew.
  * @module
  */
 import type { Logger } from '../../log.ts'
-import { probeConditionalRequests, s3Objects, type ConditionalSupport, type S3Connection } from './objects.ts'
+import { probeConditionalRequests, s3Objects, type ConditionalSupport } from './objects.ts'
+import type { S3Connection } from '../../sinks/s3-client.ts'
 import type { Queue } from '../../queue/types.ts'
 import { s3Claims, waitingRoom } from './claims.ts'
 import { release, type S3Context } from './queue-context.ts'
 import { listDeadLetters, replayDeadLetters } from './dead-letters.ts'
 import { s3HeldClaims } from './held-claims.ts'
-import { s3QueueKeys } from './keys.ts'
+import { s3QueueKeys } from './queue-keys.ts'
 import { s3Put } from './put.ts'
-import { s3QueueStats } from './stats.ts'
-import { s3Sweeper, type S3SweepResult } from './sweep.ts'
+import { s3QueueStats } from './queue-stats.ts'
+import { s3QueueSweeper, type S3QueueSweepResult } from './queue-sweep.ts'
 
 export interface S3QueueOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
@@ -65,7 +38,7 @@ export interface S3QueueOptions extends S3Connection {
 
 export interface S3Queue extends Queue {
   /** Removes orphan event copies and expired dedup markers now (a scheduled run may call it). */
-  sweep(): Promise<S3SweepResult>
+  sweep(): Promise<S3QueueSweepResult>
   /** Whether the bucket honours the conditional requests the queue relies on. */
   probe(): Promise<ConditionalSupport>
 }
@@ -86,7 +59,7 @@ export async function openS3Queue(options: S3QueueOptions): Promise<S3Queue> {
     state,
     wake: room.wake,
   }
-  const sweeper = s3Sweeper(ctx, {
+  const sweeper = s3QueueSweeper(ctx, {
     orphanAgeMs: options.orphanAgeMs ?? 10 * 60_000,
     sweepEveryMs: options.sweepEveryMs ?? 10 * 60_000,
   })

@@ -7,9 +7,11 @@
  */
 import { decodeBase64, toBase64 } from '../../util/encoding.ts'
 import { newSigningKey, SIGNING_KEY_BYTES, type SigningKeyStore } from '../../streams/signing-key.ts'
-import { s3Objects, type S3Connection } from './objects.ts'
+import { s3Objects } from './objects.ts'
+import { prefixRoot } from './queue-keys.ts'
+import type { S3Connection } from '../../sinks/s3-client.ts'
 
-export interface S3SigningKeyOptions extends S3Connection {
+interface S3SigningKeyOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
   prefix?: string
 }
@@ -19,8 +21,7 @@ const TRIES = 4
 
 export function s3SigningKeyStore(options: S3SigningKeyOptions): SigningKeyStore {
   const objects = s3Objects(options)
-  const trimmed = (options.prefix ?? 'hookcast').replace(/^\/+|\/+$/g, '')
-  const key = `${trimmed ? `${trimmed}/` : ''}keys/url-signing-key`
+  const key = `${prefixRoot(options.prefix)}keys/url-signing-key`
   let known: Uint8Array | undefined
   return {
     async getOrCreate() {

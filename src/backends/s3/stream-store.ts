@@ -1,45 +1,26 @@
 /**
- * The stream store in S3, for hookcast on AWS Lambda: concurrent invocations share the state through the bucket,
- * and S3's conditional requests do the compare-and-set.
- *
- * - `<prefix>/streams/<key>`: one object per stream (`key`: 128 bits of SHA-256 of the stream id in hex, as the
- *   local and NATS stores name theirs, so any id fits an S3 key), holding `{ rev, record }` as JSON. The record's
- *   revision is the object's ETag; `rev` is random per write, so no two writes share an ETag (S3's ETag is the
- *   MD5 of the bytes) and a stream deleted and made again never takes an old revision (stream-records.ts).
- * - `put(…, null)` is a PutObject with `If-None-Match: *`, `put(…, revision)` one with `If-Match: revision`; a
- *   failed precondition is a `conflict`. A write refused on its retry (after a 5xx that came after it landed) is
- *   recognised by its `rev`.
- * - `delete` is a DeleteObject with `If-Match` on the revision read (or given), then removes the stream's
- *   thumbnails stored no later than a second after that revision (S3 gives times in whole seconds: one stored
- *   within that second by a new session on another invocation may go too; its record then refers to a thumbnail
- *   that is gone, as after a crash, and the alert goes without its picture).
- * - `<prefix>/thumbnails/<key>/<eventId>`: thumbnail bytes (thumbnails.ts).
- *
- * Bounds (eviction.ts), as the local and NATS stores have them, with no background timer (a function is frozen
- * after it answers): the scheduled run calls `sweep`.
- * - `maxStreams` records: a new stream counts them (a LIST; well under the bound, a count of the last 10 s is
- *   reused) and evicts a batch of ended streams at the bound, never a live or ending one; when none can go it is
- *   refused (StreamLimitError, counted `streams_full`).
- * - Ended streams go `keepEndedMs` after their last change, with their thumbnails, at a sweep.
- * - Thumbnails of streams with no record go at a sweep once older than a minute (a slice of them per sweep).
- * - Thumbnail bytes are bounded by count, not by `maxThumbnailBytes` (S3 has no cheap byte count: that would be a
- *   LIST of every thumbnail): at most `spareThumbnails + 2` per stream, so `maxStreams × (spareThumbnails + 2)`
- *   thumbnails, each at most a hook body (on Lambda, below 6 MB), plus those of no record until swept.
- *
- * Bounds hit are counted through `onLimit` (`streams_full`, `stream_evicted`, `stream_expired`,
- * `stream_id_too_long`). `lazy` puts are written at once, like every other.
+ * The stream store in S3, for hookcast on AWS Lambda: concurrent invocations share the streams' state through the
+ * bucket, and S3's conditional requests do the compare-and-set (a record's revision is its object's ETag). Nothing runs
+ * in the background, since a function is frozen after it answers: the scheduled run calls `sweep`, and `lazy` puts
+ * are written at once like any other.
  * @module
  */
-import type { StreamStore, VersionedRecord } from '../../streams/stream-store.ts'
-import { STREAM_LIMITS } from '../../streams/stream-types.ts'
+import {
+  STREAM_STORE_DEFAULTS,
+  deleteLatest,
+  type StreamStore,
+  type VersionedRecord,
+} from '../../streams/stream-store.ts'
+import { STREAM_LIMITS, type StreamRecord, type ThumbnailRef } from '../../streams/stream-types.ts'
 import { cloneRecord } from '../../streams/stream-record.ts'
+import { storeReport, type StoreReport } from '../../streams/store-report.ts'
 import { silentLogger, type Logger } from '../../log.ts'
-import { s3Objects, type S3Connection } from './objects.ts'
-import { storeReport } from '../../streams/store-report.ts'
-import { s3Records } from './stream-records.ts'
-import { s3Thumbnails } from './thumbnails.ts'
-import { s3Eviction, type S3SweepOptions } from './eviction.ts'
-import { STREAM_STORE_DEFAULTS, deleteLatest } from '../../streams/stream-store.ts'
+import type { S3Connection } from '../../sinks/s3-client.ts'
+import { s3Objects, type Objects } from './objects.ts'
+import { prefixRoot } from './queue-keys.ts'
+import { s3Records, type S3Records } from './stream-records.ts'
+import { s3Thumbnails, type S3Thumbnails } from './thumbnails.ts'
+import { s3StreamBounds, type S3StreamBounds, type S3StreamSweepOptions } from './stream-bounds.ts'
 
 export interface S3StreamStoreOptions extends S3Connection {
   /** Every key starts with `<prefix>/`. Default `hookcast`. */
@@ -58,24 +39,61 @@ export interface S3StreamStoreOptions extends S3Connection {
   onLimit?(limit: string): void
 }
 
-export interface S3StreamStore extends StreamStore {
+interface S3StreamStore extends StreamStore {
   /**
    * Forgets ended streams past `keepEndedMs` (and past `maxStreams`) and thumbnails of no record; bounded work, no
    * new step after `deadline`. Resolves how many records expired.
    */
-  sweep(options?: S3SweepOptions): Promise<number>
+  sweep(options?: S3StreamSweepOptions): Promise<number>
 }
 
 const encoder = new TextEncoder()
 
+/** The store's parts, made once when it opens, and what its steps share. */
+interface StoreParts {
+  objects: Objects
+  records: S3Records
+  thumbs: S3Thumbnails
+  bounds: S3StreamBounds
+  report: StoreReport
+  now: () => number
+}
+
 export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore {
+  const parts = openParts(options)
+  const { objects, records, thumbs, bounds } = parts
+  return {
+    async get(streamId) {
+      const stored = await records.read(records.key(streamId), streamId)
+      return stored && ({ record: stored.record, revision: stored.etag } satisfies VersionedRecord)
+    },
+    put: (streamId, record, expected) => putRecord(parts, streamId, record, expected),
+    async list() {
+      const listed = await records.list()
+      records.retain(listed)
+      return (await records.load(listed)).map((stored) => cloneRecord(stored.record)) // copies: `load` shares its own
+    },
+    delete(streamId, expected) {
+      const key = records.key(streamId)
+      const isExpected = expected === undefined ? undefined : (stored: { etag: string }) => stored.etag === expected
+      return deleteLatest(streamId, isExpected, { read: () => records.read(key, streamId), deleteAt: records.deleteAt })
+    },
+    putThumbnail: (ref, bytes) => putThumbnail(parts, ref, bytes),
+    thumbnail: (streamId, eventId) => thumbs.get(streamId, eventId),
+    sweep: (sweepOptions) => bounds.sweep(sweepOptions),
+    async close() {
+      objects.close()
+    },
+  }
+}
+
+function openParts(options: S3StreamStoreOptions): StoreParts {
   const now = options.now ?? Date.now
   const log = options.log ?? silentLogger
   const maxStreams = Math.max(1, options.maxStreams ?? STREAM_STORE_DEFAULTS.maxStreams)
   const keepEndedMs = options.keepEndedMs ?? STREAM_STORE_DEFAULTS.keepEndedMs
   const objects = s3Objects(options)
-  const trimmed = (options.prefix ?? 'hookcast').replace(/^\/+|\/+$/g, '')
-  const root = trimmed ? `${trimmed}/` : ''
+  const root = prefixRoot(options.prefix)
   const report = storeReport(log, options)
   const records = s3Records({
     objects,
@@ -95,57 +113,38 @@ export function openS3StreamStore(options: S3StreamStoreOptions): S3StreamStore 
     },
     hasRecord: async (hash) => (await objects.get(records.keyOfHash(hash))) !== undefined,
   })
-  const eviction = s3Eviction({ records, thumbs, report, log, now, maxStreams, keepEndedMs })
+  const bounds = s3StreamBounds({ records, thumbs, report, log, now, maxStreams, keepEndedMs })
+  return { objects, records, thumbs, bounds, report, now }
+}
 
-  return {
-    async get(streamId) {
-      const stored = await records.read(records.key(streamId), streamId)
-      return stored && ({ record: stored.record, revision: stored.etag } satisfies VersionedRecord)
-    },
+async function putRecord(
+  parts: StoreParts,
+  streamId: string,
+  record: StreamRecord,
+  expected: string | null,
+): Promise<string | 'conflict'> {
+  const { objects, records, bounds, now } = parts
+  if (record.streamId !== streamId) throw new Error('a record is put under its own stream id')
+  if (expected === null) await bounds.admit(streamId)
+  record.updatedAt = now()
+  const key = records.key(streamId)
+  const rev = crypto.randomUUID()
+  const etag = await objects.put(
+    key,
+    encoder.encode(JSON.stringify({ rev, record })),
+    expected === null ? { ifNoneMatch: '*' } : { ifMatch: expected },
+  )
+  if (etag !== 'conflict') return etag
+  // Refused: another writer came first, unless this very write landed before a retry of it was refused.
+  const stored = await records.read(key).catch(() => undefined)
+  return stored?.rev === rev ? stored.etag : 'conflict'
+}
 
-    async put(streamId, record, expected) {
-      if (record.streamId !== streamId) throw new Error('a record is put under its own stream id')
-      if (expected === null) await eviction.admit(streamId)
-      record.updatedAt = now()
-      const key = records.key(streamId)
-      const rev = crypto.randomUUID()
-      const etag = await objects.put(
-        key,
-        encoder.encode(JSON.stringify({ rev, record })),
-        expected === null ? { ifNoneMatch: '*' } : { ifMatch: expected },
-      )
-      if (etag !== 'conflict') return etag
-      // Refused: another writer came first, unless this very write landed before a retry of it was refused.
-      const stored = await records.read(key).catch(() => undefined)
-      return stored?.rev === rev ? stored.etag : 'conflict'
-    },
-
-    async list() {
-      const listed = await records.list()
-      records.retain(listed)
-      return (await records.load(listed)).map((stored) => cloneRecord(stored.record)) // copies: what `load` knows is shared
-    },
-
-    delete(streamId, expected) {
-      const key = records.key(streamId)
-      const isExpected = expected === undefined ? undefined : (stored: { etag: string }) => stored.etag === expected
-      return deleteLatest(streamId, isExpected, { read: () => records.read(key, streamId), deleteAt: records.deleteAt })
-    },
-
-    async putThumbnail(ref, bytes) {
-      if ((ref.event.streamId ?? '').length > STREAM_LIMITS.streamIdLength) {
-        report.limit('stream_id_too_long')
-        return false
-      }
-      await thumbs.put(ref, bytes)
-      return true
-    },
-
-    thumbnail: (streamId, eventId) => thumbs.get(streamId, eventId),
-    sweep: (sweepOptions) => eviction.sweep(sweepOptions),
-
-    async close() {
-      objects.close()
-    },
+async function putThumbnail(parts: StoreParts, ref: ThumbnailRef, bytes: Uint8Array): Promise<boolean> {
+  if ((ref.event.streamId ?? '').length > STREAM_LIMITS.streamIdLength) {
+    parts.report.limit('stream_id_too_long')
+    return false
   }
+  await parts.thumbs.put(ref, bytes)
+  return true
 }

@@ -1,18 +1,14 @@
 /**
- * Thumbnail bytes of the S3 stream store, under `<prefix>/thumbnails/<stream key>/<event id>`:
- * - what a stream keeps: the two its record refers to and `spare` others; past that, the oldest go when the next is
- *   put. So a stream holds at most `spare + 2` thumbnails (one more while a put is under way).
- * - removing a stream's thumbnails (stored up to a time: later ones may be a new session's, whose record is being
- *   made on another invocation).
- * - the sweep of thumbnails whose stream has no record (a new stream refused, a crash between the thumbnail and
- *   its record, a thumbnail replayed for a stream forgotten meanwhile), once older than a grace period: one slice
- *   of stream keys (their first hex digit) per run, so a run lists a sixteenth of the thumbnails.
+ * The S3 stream store's thumbnail bytes, `<prefix>/thumbnails/<streamKey>/<eventId>`. S3 has no cheap byte count, so
+ * they are bounded by count: a stream keeps the two its record refers to and `spare` others. Thumbnails of no record (a
+ * stream refused, a crash between thumbnail and record) go at a sweep once past a grace period, a sixteenth of them
+ * (one slice of stream keys) per run, so no run lists them all.
  * @module
  */
 import type { ThumbnailRef } from '../../streams/stream-types.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { encodeSegment } from './keys.ts'
-import type { ListedObject, Objects } from './objects.ts'
+import { encodeSegment } from './queue-keys.ts'
+import { listAll, type ListedObject, type Objects } from './objects.ts'
 
 /** The slices of the loose-thumbnail sweep: stream keys by their first hex digit. */
 export const SLICES = '0123456789abcdef'
@@ -31,7 +27,7 @@ export interface S3Thumbnails {
   sweepLoose(slice: string, withRecord: ReadonlySet<string>, before: number, deadline: number): Promise<number>
 }
 
-export interface S3ThumbnailsOptions {
+interface S3ThumbnailsOptions {
   objects: Objects
   /** `<prefix>/` or empty. */
   root: string
@@ -47,17 +43,11 @@ export function s3Thumbnails({ objects, root, spare, referenced, hasRecord }: S3
   const folder = (hash: string) => `${base}${hash}/`
   const key = (streamId: string, eventId: string) => `${folder(streamKey(streamId))}${encodeSegment(eventId)}`
 
-  async function listed(prefix: string): Promise<ListedObject[]> {
-    const out: ListedObject[] = []
-    for await (const object of objects.list(prefix)) out.push(object)
-    return out
-  }
-
   return {
     async put(ref, bytes) {
       const streamId = ref.event.streamId ?? ''
       await objects.put(key(streamId, ref.eventId), bytes)
-      const kept = await listed(folder(streamKey(streamId)))
+      const kept = await listAll(objects, folder(streamKey(streamId)))
       if (kept.length <= spare + 2) return
       // The record's two and `spare` others, the one just put among them (the record is about to refer to it).
       const refs = new Set((await referenced(streamId)).filter((id) => id !== undefined).map((id) => key(streamId, id)))
@@ -74,13 +64,13 @@ export function s3Thumbnails({ objects, root, spare, referenced, hasRecord }: S3
     },
 
     async removeStoredBefore(hash, until) {
-      for (const object of await listed(folder(hash)))
+      for (const object of await listAll(objects, folder(hash)))
         if (object.lastModified <= until) await objects.delete(object.key)
     },
 
     async sweepLoose(slice, withRecord, before, deadline) {
       const loose = new Map<string, ListedObject[]>()
-      for (const object of await listed(`${base}${slice}`)) {
+      for (const object of await listAll(objects, `${base}${slice}`)) {
         const hash = object.key.slice(base.length).split('/')[0]!
         if (withRecord.has(hash) || object.lastModified > before) continue
         loose.set(hash, [...(loose.get(hash) ?? []), object])

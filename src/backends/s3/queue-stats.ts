@@ -3,14 +3,14 @@
  * @module
  */
 import type { QueueStats } from '../../queue/types.ts'
-import { listAll, type S3Context } from './queue-context.ts'
+import type { S3Context } from './queue-context.ts'
+import { listAll, type ListedObject } from './objects.ts'
 import { copyReceivedAt } from './delivery-objects.ts'
-import type { ListedObject } from './objects.ts'
 
 export async function s3QueueStats(ctx: S3Context): Promise<QueueStats> {
   const { keys, now } = ctx
   const [copies, deliveries, dead] = await Promise.all(
-    [keys.copies(), keys.deliveries(), keys.deadLetters()].map((prefix) => listAll(ctx, prefix)),
+    [keys.copies(), keys.deliveries(), keys.deadLetters()].map((prefix) => listAll(ctx.objects, prefix)),
   )
   const destinations: Record<string, number> = Object.create(null)
   for (const object of deliveries!) {

@@ -3,22 +3,23 @@
  * markers older than the window. One sweep at a time per process; claims start one every `sweepEveryMs`.
  * @module
  */
-import { listAll, mapLimit, readHeader, type S3Context } from './queue-context.ts'
+import { mapLimit, readHeader, type S3Context } from './queue-context.ts'
+import { listAll } from './objects.ts'
 import { decodeDelivery, isCopyHeader } from './delivery-objects.ts'
 import { errorText } from '../../util/error-text.ts'
 
-export interface S3SweepResult {
+export interface S3QueueSweepResult {
   /** Event copies removed (no delivery referred to them). */
   copies: number
   /** Dedup markers removed (older than the window). */
   markers: number
 }
 
-async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3SweepResult> {
+async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3QueueSweepResult> {
   const { keys, objects, now } = ctx
-  const result: S3SweepResult = { copies: 0, markers: 0 }
+  const result: S3QueueSweepResult = { copies: 0, markers: 0 }
   const cutoff = now() - orphanAgeMs
-  const old = (await listAll(ctx, keys.copies())).filter((object) => object.lastModified < cutoff)
+  const old = (await listAll(ctx.objects, keys.copies())).filter((object) => object.lastModified < cutoff)
   await mapLimit(old, ctx.concurrency, async (object) => {
     const parsed = keys.parseCopy(object.key)
     const header = parsed && (await readHeader(ctx, object.key, isCopyHeader))
@@ -30,7 +31,9 @@ async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3SweepRe
     await objects.delete(object.key)
     result.copies++
   })
-  const expired = (await listAll(ctx, keys.seenAll())).filter((object) => object.lastModified < now() - ctx.windowMs)
+  const expired = (await listAll(ctx.objects, keys.seenAll())).filter(
+    (object) => object.lastModified < now() - ctx.windowMs,
+  )
   await mapLimit(expired, ctx.concurrency, async (object) => {
     // Only that version: a marker written again meanwhile stays. 'missing': gone already (a retried delete).
     if ((await objects.delete(object.key, object.etag)) !== 'conflict') result.markers++
@@ -40,19 +43,22 @@ async function sweepOnce(ctx: S3Context, orphanAgeMs: number): Promise<S3SweepRe
   return result
 }
 
-export interface S3Sweeper {
+interface S3QueueSweeper {
   /** Sweeps now (or joins the sweep under way). */
-  sweep(): Promise<S3SweepResult>
+  sweep(): Promise<S3QueueSweepResult>
   /** Starts a sweep in the background when one is due (errors logged). */
   maybeSweep(): void
   /** The sweep under way, if any. */
-  running(): Promise<S3SweepResult> | undefined
+  running(): Promise<S3QueueSweepResult> | undefined
 }
 
-export function s3Sweeper(ctx: S3Context, settings: { orphanAgeMs: number; sweepEveryMs: number }): S3Sweeper {
+export function s3QueueSweeper(
+  ctx: S3Context,
+  settings: { orphanAgeMs: number; sweepEveryMs: number },
+): S3QueueSweeper {
   const { now, log } = ctx
   const { orphanAgeMs, sweepEveryMs } = settings
-  let sweeping: Promise<S3SweepResult> | undefined
+  let sweeping: Promise<S3QueueSweepResult> | undefined
   let nextSweepAt = now() + sweepEveryMs
   return {
     sweep: () =>

@@ -5,7 +5,7 @@
  *
  * ```
  * <prefix>/deliveries/<destination>/<eventId>   one per pending delivery: its state, as JSON (the claim lease inside)
- * <prefix>/events/<eventId>/<copy>              the event (metadata + exact body), one copy per put that added deliveries
+ * <prefix>/events/<eventId>/<copy>              the event (metadata + exact body), one copy per put
  * <prefix>/dead/<destination>/<eventId>         a dead letter: its metadata, attempts and the body
  * <prefix>/seen/<eventId>                       the dedup window's marker of an event put
  * ```
@@ -41,10 +41,14 @@ function decodeSegment(value: string): string | undefined {
   }
 }
 
-/** `prefix` without leading or trailing slashes; `hookcast` when absent. */
-export function s3QueueKeys(prefix = 'hookcast'): S3QueueKeys {
+/** Where the backend's keys start: `prefix` (default `hookcast`) without outer slashes, then `/`; empty for none. */
+export function prefixRoot(prefix = 'hookcast'): string {
   const trimmed = prefix.replace(/^\/+|\/+$/g, '')
-  const root = trimmed ? `${trimmed}/` : ''
+  return trimmed ? `${trimmed}/` : ''
+}
+
+export function s3QueueKeys(prefix?: string): S3QueueKeys {
+  const root = prefixRoot(prefix)
   const two = (dir: string) => (key: string) => {
     if (!key.startsWith(dir)) return undefined
     const parts = key.slice(dir.length).split('/')
