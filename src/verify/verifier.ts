@@ -24,7 +24,7 @@ export interface Verifier {
   start(): StreamingVerification
 }
 
-interface StreamingVerification {
+export interface StreamingVerification {
   update(chunk: Uint8Array): void
   /** Returns when `signature` is valid for the bytes fed so far under any configured secret; throws otherwise. */
   verify(signature: string | null | undefined): void
