@@ -5,8 +5,7 @@ import { prepare, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import type { Bindings } from '../src/http/bindings.ts'
 import { SMALL_BODY_BYTES } from '../src/http/in-flight.ts'
-import { HttpError } from '../src/http/errors.ts'
-import { assertPlainPath, badPath } from '../src/http/plain-path.ts'
+import { routeGate } from '../src/http/route-gate.ts'
 
 // Only the parts of the Bun namespace this file touches.
 interface BunServer {
@@ -57,29 +56,15 @@ const fetch = (request: Request, server: BunServer, rawPath: string) => {
   }
   return gateway.fetch(request, bindings)
 }
-// Bun resolves dot segments (`..`, `%2e%2e`, backslashes) in request.url before any handler sees it, but matches
-// `routes` on the target as sent. So each of the app's routes is a Bun route, and its parameters as sent rebuild the
-// path the app checks for dot segments (src/http/plain-path.ts). A target that names no route never reaches the
-// app, which would route its resolved URL: 400 when that URL still has encoded dot segments, or names a route
-// (the target reached it through dot segments); 404 otherwise, as the app answers.
-const routes: Record<string, (request: RouteRequest, server: BunServer) => Response | Promise<Response>> = {}
-const shapes: RegExp[] = []
-for (const { path } of gateway.app.routes) {
-  if (path.includes('*') || routes[path]) continue // `/api/*` is middleware: its routes are listed on their own
-  const rawPath = (request: RouteRequest) =>
-    path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(request.params[name] ?? ''))
-  routes[path] = (request, server) => fetch(request, server, rawPath(request))
-  shapes.push(new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/:\w+/g, '[^/]+')}$`))
-}
-const unrouted = (request: Request) => {
-  try {
-    const resolved = new URL(request.url).pathname
-    assertPlainPath(resolved)
-    throw shapes.some((shape) => shape.test(resolved)) ? badPath() : new HttpError(404, 'not_found', 'no such path')
-  } catch (error) {
-    return (error as HttpError).toResponse()
-  }
-}
+// Bun matches `routes` on the target as sent but resolves dot segments in request.url: each app route is a Bun
+// route whose parameters rebuild the path as sent, for the app's dot-segment check.
+const gate = routeGate(gateway.app.routes)
+const routes = Object.fromEntries(
+  gate.routes.map(({ path, rawPath }) => [
+    path,
+    (request: RouteRequest, server: BunServer) => fetch(request, server, rawPath(request.params)),
+  ]),
+)
 // Bun has no header or request timeout, only an idle one (in seconds, at most 255, checked every 4 s), and it also
 // runs while a body streams in and while the handler works: a request still unanswered when it fires is dropped
 // without an answer. So it is set above the handler's own body deadline (server.bodyTimeout, which answers 408),
@@ -91,7 +76,7 @@ const server = Bun.serve({
   maxRequestBodySize: maxBodyBytes + 1024 * 1024,
   idleTimeout,
   routes,
-  fetch: unrouted,
+  fetch: (request) => gate.unrouted(request.url),
 })
 listening(server.port, `bun ${Bun.version}`)
 
