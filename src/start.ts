@@ -9,7 +9,7 @@ import type { Env } from './config/interpolate.ts'
 import { listenAddress } from './config/listen.ts'
 import { adminAccess } from './config/admin-access.ts'
 import { createGateway, type Gateway } from './gateway.ts'
-import { createLogger, flushLogs, type Logger, type LogLevel } from './log.ts'
+import { createLogger, flushLogs, parseLogLevel, type Logger } from './log.ts'
 import {
   createSignInLinks,
   isWildcard,
@@ -35,11 +35,11 @@ export interface Prepared {
 
 /** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
 export async function prepare(args: readonly string[], env: Env, exit: (code: number) => never): Promise<Prepared> {
-  let log = createLogger(logLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
+  let log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
   try {
     const path = resolveConfigPath(args, env)
     const { config, origin } = await loadConfig(path, env)
-    log = createLogger(logLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
+    log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
     const listen = listenAddress(config, env)
     if (listen.refusal) {
       console.error(`cannot start: ${listen.refusal}`)
@@ -122,10 +122,6 @@ function firstRunLinks(host: string, log: Logger): { links: SignInLinks; listeni
       })
     },
   }
-}
-
-function logLevel(value: string | undefined): LogLevel | undefined {
-  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : undefined
 }
 
 /**
