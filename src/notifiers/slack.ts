@@ -103,12 +103,17 @@ function posted(slack: Slack, record: StreamRecord | undefined, session: string)
   return record?.alerts[slack.name]?.[session] ?? {}
 }
 
-async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
-  const { deps } = slack
+/** The stream session a live or ended event is about: its record, and what was posted for it so far. */
+async function sessionOf(slack: Slack, event: HookEvent) {
   const session = String(event.data?.session ?? '')
   const streamId = event.streamId!
-  const record = (await deps.streams.get(streamId))?.record
-  const done = posted(slack, record, session)
+  const record = (await slack.deps.streams.get(streamId))?.record
+  return { session, streamId, record, done: posted(slack, record, session) }
+}
+
+async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
+  const { deps } = slack
+  const { session, streamId, record, done } = await sessionOf(slack, event)
   if (done.live || done.liveFile) return // already posted (a redelivery)
   const current = record?.session === session ? record : undefined
   const deadline = event.receivedAt + slack.config.thumbnailWait
@@ -128,10 +133,7 @@ async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Pro
 
 async function onEnded(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
   const { deps } = slack
-  const session = String(event.data?.session ?? '')
-  const streamId = event.streamId!
-  const record = (await deps.streams.get(streamId))?.record
-  const done = posted(slack, record, session)
+  const { session, streamId, record, done } = await sessionOf(slack, event)
   if (done.ended) return
   if (!done.live && !done.liveFile && deps.now() < event.receivedAt + slack.config.thumbnailWait + ENDED_WAITS_MS) {
     throw new DeliveryDeferred('waiting for the live message to be posted first', deps.now() + 1_000)
