@@ -9,7 +9,7 @@ import { bindingsOf } from './http/bindings.ts'
 import { assertPlainPath } from './http/plain-path.ts'
 import type { Ingest, Source } from './ingest.ts'
 
-export interface AppOptions {
+interface AppOptions {
   sources: readonly Source[]
   ingest: Ingest
   /** Mounts more routes (stream thumbnails, admin API) before the not-found handler. */

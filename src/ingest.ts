@@ -38,7 +38,7 @@ interface Accepted {
   destinations: number
 }
 
-export interface IngestOptions {
+interface IngestOptions {
   queue: Queue
   routes: readonly CompiledRoute[]
   /** Destinations of hookcast's own that see an event whatever the routes (the stream tracker). */

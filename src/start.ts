@@ -19,7 +19,7 @@ import {
   type SignInLinks,
 } from './admin/sign-in-link.ts'
 
-export interface Prepared {
+interface Prepared {
   gateway: Gateway
   port: number
   host: string

@@ -39,7 +39,7 @@ export interface BearerCheck {
 type SignIn = { session: string } | { wrong: true; used?: boolean } | { retryAfter: number }
 
 /** What the operator side accepts. */
-export interface AdminCredentials {
+interface AdminCredentials {
   /** Checks an `Authorization: Bearer` token. Absent (a sign-in link, no admin.token): every bearer token is wrong. */
   bearer?: (candidate: string) => Promise<boolean>
   /** Checks a token from the sign-in form; `used` is a one-time link's token that signed in before. */

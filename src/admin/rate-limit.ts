@@ -11,7 +11,7 @@
  * @module
  */
 
-export interface FailureLimitOptions {
+interface FailureLimitOptions {
   /** Failures a client may make per window. */
   maxFailures?: number
   windowMs?: number

@@ -34,7 +34,7 @@ import { loginPage, PAGE_CSP, streamsPage, type SignInMode } from './page-html.t
 import type { SignInLinks } from './sign-in-link.ts'
 import { activeFeedIds } from '../streams/active-feeds.ts'
 
-export interface AdminOptions {
+interface AdminOptions {
   adminToken: string | undefined
   /** Without `adminToken`: sign in with one-time links (a server printing them at start); else the page is off. */
   signInLinks?: SignInLinks

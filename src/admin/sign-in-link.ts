@@ -37,7 +37,7 @@ export interface SignInLinks {
   consume(candidate: string): Promise<LinkCheck>
 }
 
-export interface SignInLinkOptions {
+interface SignInLinkOptions {
   /** Told of each new token after one was used (to print the next link). */
   onRenew?: (token: string) => void
   /** For tests: makes the tokens (default: randomToken). */

@@ -3,7 +3,7 @@
  * @module
  */
 
-export interface SampleOptions {
+interface SampleOptions {
   /** `account/name`. */
   stream: string
   feedId: string

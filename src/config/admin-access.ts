@@ -8,7 +8,7 @@
 import type { Config } from './config-schema.ts'
 import { isLoopback } from './listen.ts'
 
-export interface AdminAccess {
+interface AdminAccess {
   mode: 'token' | 'links' | 'off'
   /** Why, as `hookcast check` and the log say it. */
   why: string

@@ -9,7 +9,7 @@ import type { Env } from './interpolate.ts'
 import { DEV_SECRET } from './embedded.ts'
 import { decodeBase64 } from '../util/encoding.ts'
 
-export interface Listen {
+interface Listen {
   host: string
   /** Sources that accept the development secret. */
   devSecretSources: string[]

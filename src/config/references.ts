@@ -4,7 +4,7 @@
  * @module
  */
 
-export interface Problem {
+interface Problem {
   path: Array<string | number>
   message: string
 }

@@ -15,7 +15,7 @@ const KNOWN_EVENTS = {
   stream: ['live', 'ended'],
 } as const
 
-export type KnownType = keyof typeof KNOWN_EVENTS
+type KnownType = keyof typeof KNOWN_EVENTS
 
 /** Kinds hookcast makes itself: a platform hook may not claim them (its type is refused, in any casing). */
 const OWN_TYPES: readonly string[] = ['stream']

@@ -14,7 +14,7 @@
 /** A body at most this large is small: the reserve is for such bodies, and their declared length is taken whole. */
 export const SMALL_BODY_BYTES = 64 * 1024
 
-export interface InFlightLimits {
+interface InFlightLimits {
   /** Bytes all bodies may hold at once (`server.maxInFlightBytes`). */
   total: number
   /** The largest body (`server.maxBodyBytes`): a client's share always has room for one, and a small one. */

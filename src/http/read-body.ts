@@ -46,7 +46,7 @@ function chunksOf(request: Request, raw: AsyncIterable<Uint8Array> | undefined):
   return { next: () => reader.read(), cancel: () => reader.cancel(), release: () => reader.releaseLock() }
 }
 
-export interface ReadOptions {
+interface ReadOptions {
   /** This request's share of the bytes in flight; the caller releases it when done with the body. */
   inFlight?: InFlightLease
   /** The whole body must arrive within this many milliseconds of the start of the read: 408 otherwise. */

@@ -15,7 +15,7 @@ interface GateRoute {
   rawPath(params: Record<string, string>): string
 }
 
-export interface RouteGate {
+interface RouteGate {
   routes: GateRoute[]
   /**
    * The answer to a request no route matched, by its resolved URL: 400 when that URL still has encoded dot

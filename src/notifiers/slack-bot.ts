@@ -14,7 +14,7 @@ import type { SlackMode, SlackModeOptions } from './slack-mode.ts'
 
 type Message = { text: string; blocks: unknown[] }
 
-export interface BotModeOptions extends SlackModeOptions {
+interface BotModeOptions extends SlackModeOptions {
   apiUrl: string
   token: string
   /** The channel id. */

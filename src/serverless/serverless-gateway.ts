@@ -36,7 +36,7 @@ export interface ServerlessGateway {
 }
 
 /** No sign-in links: nobody reads a function's output, so without `admin.token` its page and API stay off. */
-export interface ServerlessOptions extends Omit<GatewayOptions, 'worker' | 'onAccepted' | 'signInLinks'> {
+interface ServerlessOptions extends Omit<GatewayOptions, 'worker' | 'onAccepted' | 'signInLinks'> {
   /** After a deadline, how long deliveries under way get to be given back before the answer goes anyway (1 s). */
   settleMs?: number
 }
