@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod'
-import { byteSize, duration } from './size.ts'
+import { byteSize, duration } from './units.ts'
 import { printable } from './printable.ts'
 import { checkS3Connection, s3ConnectionFields } from './s3-sink.ts'
 

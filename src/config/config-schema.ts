@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod'
-import { byteSize, duration } from './size.ts'
+import { byteSize, duration } from './units.ts'
 import { spoolConfig } from './backend.ts'
 import { sinkConfig } from './sinks.ts'
 import { notifierConfig } from './notifiers.ts'

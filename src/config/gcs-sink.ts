@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import { DEFAULT_KEY } from '../template/key.ts'
-import { byteSize } from './size.ts'
+import { byteSize } from './units.ts'
 import { keyTemplate } from './key-template.ts'
 import { bucketName } from './bucket-name.ts'
 import { MAX_URL_EXPIRY_MS, publicBaseUrl, urlExpiry } from './object-urls.ts'

@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod'
-import { duration } from './size.ts'
+import { duration } from './units.ts'
 
 export const retentionConfig = z
   .object({
