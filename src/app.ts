@@ -19,7 +19,7 @@ interface AppOptions {
 export function createApp(options: AppOptions): Hono {
   const app = new Hono()
 
-  // Before routing: a path with dot segments would be routed as resolved, not as sent (issue 20 item 5).
+  // Before routing: a path with dot segments would be routed as resolved, not as sent.
   app.use(async (c, next) => {
     assertPlainPath(bindingsOf(c.env).rawPath ?? c.req.raw.url)
     await next()

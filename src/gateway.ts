@@ -48,7 +48,10 @@ export interface Gateway {
    * which reads every record): done at start, unless `recoverStreamsAtStart` is false.
    */
   recoverStreams(): Promise<void>
-  /** Stops delivering (letting deliveries under way finish for at most `graceMs`, default `server.shutdownGrace`) and releases everything. */
+  /**
+   * Stops delivering (deliveries under way get at most `graceMs`, default `server.shutdownGrace`, to finish) and
+   * releases everything.
+   */
   close(graceMs?: number): Promise<void>
 }
 
@@ -61,12 +64,12 @@ export interface GatewayOptions {
   onAccepted?: (event: HookEvent, destinations: readonly string[]) => void
   /**
    * Makes the deliveries instead of the background worker (`startWorker`): a serverless handler, frozen between
-   * requests, makes them on demand (src/serverless/serverless-gateway.ts).
+   * requests, makes them on demand.
    */
   worker?: (options: WorkerOptions) => Worker
   /**
-   * One-time sign-in links to the page when the config has no `admin.token` (src/admin/sign-in-link.ts): a server
-   * passes them and prints the links; without them (a serverless function, tests, library use) the page is off.
+   * One-time sign-in links to the page when the config has no `admin.token`: a server passes them and prints the
+   * links; without them (a serverless function, tests, library use) the page is off.
    */
   signInLinks?: SignInLinks
   /**

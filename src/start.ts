@@ -50,7 +50,7 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
         host: listen.host,
       })
     }
-    // No admin.token: the page opens with one-time links printed once the server listens (admin/sign-in-link.ts),
+    // No admin.token: the page opens with one-time links printed once the server listens,
     // on loopback or where admin.signInLinks says so; else it stays off, and the log says why.
     const access = adminAccess(config.admin, listen.host)
     if (access.mode === 'off' && config.admin.enabled) log.warn(`admin page and API off: ${access.why}`)
