@@ -1,9 +1,9 @@
 /**
  * Who may use the operator side: the token as a bearer header (scripts), or a session the login form started
- * (the page). Without `admin.token`, a one-time sign-in link's token (sign-in-link.ts) only starts a session. The
- * cookie holds a random session id kept server-side (sessions.ts), never the token or anything derived from it, so
- * signing out revokes it. Wrong tokens count against the client's address (rate-limit.ts): each
- * attempt is counted before its token is checked, so concurrent guesses cannot outrun the limit.
+ * (the page). Without `admin.token`, a one-time sign-in link's token only starts a session. The cookie holds a random
+ * session id kept server-side, never the token or anything derived from it, so signing out revokes it. Wrong tokens
+ * count against the client's address, each attempt before its token is checked, so concurrent guesses cannot outrun
+ * the limit.
  * @module
  */
 import { getCookie } from 'hono/cookie'

@@ -1,10 +1,7 @@
 /**
- * The operator side: the live streams page, its JSON API, metrics and readiness. The page and the API need
- * `admin.token`, or (a server started without it) a one-time sign-in link printed at start (sign-in-link.ts); with
- * neither they are off. Webhook paths never need anything.
- *
- * Sign-in makes a server-side session (sessions.ts); wrong tokens are limited per client address (rate-limit.ts);
- * every page and API answer carries anti-framing headers, and POSTs must come from the page itself (guards.ts).
+ * The operator side's routes: the live streams page, its JSON API, metrics and readiness. The page and the API
+ * need `admin.token`, or (a server started without it) a one-time sign-in link printed at start; with neither they
+ * are off. Every page and API answer carries anti-framing headers, and POSTs must come from the page itself.
  * @module
  */
 import type { Context, Hono } from 'hono'
@@ -247,7 +244,9 @@ const LINK_REFUSED =
 
 const UNAUTHORIZED: Record<SignInMode, string> = {
   token: 'send Authorization: Bearer <admin token>',
-  link: 'sign in on the page with the link hookcast printed at start; the API takes a bearer token only with admin.token set',
+  link:
+    'sign in on the page with the link hookcast printed at start; ' +
+    'the API takes a bearer token only with admin.token set',
 }
 
 /** The request reached us over https, itself or (as a TLS-terminating proxy says) before the proxy. */
