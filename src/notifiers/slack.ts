@@ -3,7 +3,7 @@
  * duration and last thumbnail, and recording/media results in the same thread. This file decides what to post
  * when (a live alert waits for the first thumbnail, an end for the live alert) and remembers what was posted with
  * the stream, so a redelivery or a restart neither posts twice nor loses the thread. How it is posted is the
- * mode's: an incoming webhook (slack-webhook.ts) or a bot (slack-bot.ts); the config is slack-config.ts.
+ * mode's: an incoming webhook or a bot.
  * @module
  */
 import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
