@@ -15,7 +15,9 @@ import type { Io } from './io.ts'
 /** The webhook URL of a gateway started with no config (`npm start`): what `send` posts to without --url. */
 const DEFAULT_SEND_URL = 'http://127.0.0.1:8080/hooks/millicast'
 
-export const SEND_USAGE = `hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] [--file frame.jpg]
+export const SEND_USAGE =
+  'hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] ' +
+  `[--file frame.jpg]
   kinds: ${SAMPLE_KINDS.join(', ')}
   --url defaults to ${DEFAULT_SEND_URL} (a gateway started with no config); --secret to $MILLICAST_WEBHOOK_SECRET,
   else the published development secret, as that gateway does; --stream to ZG6NWV/hookcast-test; the feed id is
