@@ -6,29 +6,9 @@ import { flushLogs } from '../src/log.ts'
 import type { Bindings } from '../src/http/bindings.ts'
 import { SMALL_BODY_BYTES } from '../src/http/in-flight.ts'
 import { routeGate } from '../src/http/route-gate.ts'
+import type { BunGlobal, BunServer, RouteRequest } from './bun/types.ts'
 
-// Only the parts of the Bun namespace this file touches.
-interface BunServer {
-  requestIP(request: Request): { address: string } | null
-}
-/** A request to one of `routes`: its parameters, percent-decoded, as the target was sent. */
-type RouteRequest = Request & { params: Record<string, string> }
-declare const Bun: {
-  argv: string[]
-  env: Record<string, string | undefined>
-  version: string
-  serve(options: {
-    port: number
-    hostname: string
-    maxRequestBodySize: number
-    /** Seconds a connection may go without sending or receiving (Bun's default is 10, at most 255). */
-    idleTimeout: number
-    /** Matched on the request target as sent, before dot segments are resolved (request.url has them resolved). */
-    routes: Record<string, (request: RouteRequest, server: BunServer) => Response | Promise<Response>>
-    /** Requests no route matches. */
-    fetch: (request: Request, server: BunServer) => Response | Promise<Response>
-  }): { port: number; stop(closeActiveConnections?: boolean): Promise<void> }
-}
+declare const Bun: BunGlobal
 declare const process: { exit(code: number): never; on(signal: string, handler: () => void): void }
 
 const exit = (code: number): never => {
@@ -38,7 +18,6 @@ const exit = (code: number): never => {
 const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } =
   await prepare(Bun.argv.slice(2), Bun.env, exit)
 
-// Bun refuses bodies over its own limit before our handler runs; leave room so our 413 (with its JSON) answers.
 // A small POST body (declared, at most 64 KiB) is read with arrayBuffer(): Bun buffers it natively in one
 // allocation, which the webhook handler keeps as the body; the in-flight budget takes its length before that. A
 // larger or chunked one is streamed, so its memory is counted as it arrives and a 413 comes at the limit.
@@ -73,7 +52,7 @@ const idleTimeout = Math.min(255, Math.ceil((headersTimeoutMs + bodyTimeoutMs) /
 const server = Bun.serve({
   port,
   hostname: host,
-  maxRequestBodySize: maxBodyBytes + 1024 * 1024,
+  maxRequestBodySize: maxBodyBytes + 1024 * 1024, // Bun refuses larger bodies before our handler, without our 413
   idleTimeout,
   routes,
   fetch: (request) => gate.unrouted(request.url),

@@ -90,8 +90,9 @@ function binaryAsTextError(): HttpError {
   return new HttpError(
     415,
     'binary_body_as_text',
-    'the JPEG arrived as text, not as base64: API Gateway converts binary bodies to text unless their content type is ' +
-      "one of the REST API's binary media types. Add image/jpeg (or */*) to the API's binary media types " +
+    'the JPEG arrived as text, not as base64: API Gateway converts binary bodies to text ' +
+      "unless their content type is one of the REST API's binary media types. " +
+      "Add image/jpeg (or */*) to the API's binary media types " +
       '(BinaryMediaTypes in the template; console: API settings, Binary media types), then deploy the API again.',
   )
 }
