@@ -17,7 +17,7 @@ import { silentLogger } from '../log.ts'
 import { table } from './table.ts'
 import { loadConfigOption, type Io } from './io.ts'
 
-export async function check(args: readonly string[], env: Env, io: Io): Promise<number> {
+export async function checkCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } } })
   const { config, origin } = await loadConfigOption(values.config, env)
   io.out(`config ${origin}: valid`)

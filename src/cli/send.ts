@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import type { Env } from '../config/interpolate.ts'
 import { DEV_SECRET } from '../config/embedded.ts'
-import { isStreamId } from '../events/identity.ts'
+import { isStreamId } from '../events/stream-ids.ts'
 import { sign } from '../verify/verifier.ts'
 import { decodeBase64, toHex } from '../util/encoding.ts'
 import { SAMPLE_KINDS, samplePayload } from './samples.ts'
@@ -23,7 +23,7 @@ export const SEND_USAGE =
   else the published development secret, as that gateway does; --stream to ZG6NWV/hookcast-test; the feed id is
   derived from the stream unless given, so feeds-started and feeds-ended of one stream match.`
 
-export async function send(args: readonly string[], env: Env, io: Io): Promise<number> {
+export async function sendCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,
