@@ -1,7 +1,7 @@
 /**
  * Bun entry: `bun run adapters/bun.ts [--config FILE]`.
  */
-import { prepare, shutdownHandler } from '../src/start.ts'
+import { prepareServer, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import type { Bindings } from '../src/http/bindings.ts'
 import { SMALL_BODY_BYTES } from '../src/http/in-flight.ts'
@@ -16,7 +16,7 @@ const exit = (code: number): never => {
   return process.exit(code)
 }
 const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } =
-  await prepare(Bun.argv.slice(2), Bun.env, exit)
+  await prepareServer(Bun.argv.slice(2), Bun.env, exit)
 
 // A small POST body (declared, at most 64 KiB) is read with arrayBuffer(): Bun buffers it natively in one
 // allocation, which the webhook handler keeps as the body; the in-flight budget takes its length before that. A

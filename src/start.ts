@@ -34,7 +34,11 @@ interface Prepared {
 }
 
 /** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
-export async function prepare(args: readonly string[], env: Env, exit: (code: number) => never): Promise<Prepared> {
+export async function prepareServer(
+  args: readonly string[],
+  env: Env,
+  exit: (code: number) => never,
+): Promise<Prepared> {
   let log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
   try {
     const path = resolveConfigPath(args, env)

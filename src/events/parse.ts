@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import type { z } from 'zod'
 import { DATA_SCHEMAS, envelope } from './payload-schemas.ts'
 import { HookRejected } from './errors.ts'
-import { isEpochMs, isFeedId, isStreamId, splitStreamId } from './identity.ts'
+import { isFeedId, isStreamId, splitStreamId } from './stream-ids.ts'
 import { canonicalEvent, canonicalType, isOwnType, type EventContentType, type HookEvent } from './types.ts'
 import { toHex } from '../util/encoding.ts'
 import { crcOf } from './body-check.ts'
@@ -40,6 +40,11 @@ const MAX_STREAM_ID = MAX_PART * 2 + 1
 const MAX_FEED_ID = 128
 /** 2100-01-01: timestamps past it (or before 1970) are not times the platform sends. */
 const LATEST_EPOCH_MS = 4_102_444_800_000
+
+/** Epoch milliseconds as a header writes them: 13 digits (2001-09-09 to 2286-11-20). */
+function isEpochMs(value: string): boolean {
+  return /^\d{13}$/.test(value)
+}
 
 function isSaneEpochMs(value: number): boolean {
   return Number.isFinite(value) && value >= 0 && value < LATEST_EPOCH_MS
