@@ -2,9 +2,9 @@
  * One process per spool directory: a second would interleave writes.
  *
  * The lock is a file created whole and only if none exists (a hard link), holding the owner's pid and start time.
- * A supervisor must always be able to bring the gateway back, so a lock whose owner is gone — exited, killed and not yet reaped (a zombie),
- * or a pid that now belongs to another process — is taken over; a live owner (a gateway still draining after
- * SIGTERM) is waited for a short while before giving up.
+ * A supervisor must always be able to bring the gateway back, so a lock whose owner is gone — exited, killed and not
+ * yet reaped (a zombie), or a pid that now belongs to another process — is taken over; a live owner (a gateway still
+ * draining after SIGTERM) is waited for a short while before giving up.
  * @module
  */
 import { link, readFile, rm, writeFile } from 'node:fs/promises'
