@@ -340,7 +340,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
 // ---------------------------------------------------------------------------------------------------------------
 // (d) Backlog: the spool holds N pending deliveries (as after a destination outage); hookcast restarts and drains.
 
-/** Logged by the local queue once it has scanned its segments (src/backends/local/queue.ts). */
+/** Logged by the local queue once it has scanned its segments (src/backends/local/recovery.ts). */
 const RECOVERED = 'queue recovered pending deliveries'
 
 export interface BacklogSample {
