@@ -5,10 +5,9 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import type { KV } from '@nats-io/kv'
 import type { DedupWindow } from '../../queue/dedup.ts'
 import { streamKey } from '../../streams/stream-key.ts'
-import { isWrongRevision, openBucket } from './kv-buckets.ts'
+import { isWrongRevision, lazyBucket } from './kv-buckets.ts'
 
 export interface NatsDedupOptions {
   /** A connection the caller owns. */
@@ -27,21 +26,12 @@ const NATS_DEDUP_DEFAULTS = { bucket: 'hookcast-dedup', replicas: 1 }
 const keyOf = streamKey
 
 export function natsDedupWindow(options: NatsDedupOptions): DedupWindow {
-  let opening: Promise<KV> | undefined
-  // Opened once, on first use; a failed open is tried again at the next call.
-  const bucket = () =>
-    (opening ??= openBucket(options.nc, options.bucket ?? NATS_DEDUP_DEFAULTS.bucket, {
-      replicas: options.replicas ?? NATS_DEDUP_DEFAULTS.replicas,
-      maxValueSize: 64,
-      ttlMs: options.windowMs,
-      description: 'hookcast: delivery ids seen within the dedup window',
-    }).then(
-      (opened) => opened.kv,
-      (error) => {
-        opening = undefined
-        throw error
-      },
-    ))
+  const bucket = lazyBucket(options.nc, options.bucket ?? NATS_DEDUP_DEFAULTS.bucket, {
+    replicas: options.replicas ?? NATS_DEDUP_DEFAULTS.replicas,
+    maxValueSize: 64,
+    ttlMs: options.windowMs,
+    description: 'hookcast: delivery ids seen within the dedup window',
+  })
 
   return {
     async remember(id) {

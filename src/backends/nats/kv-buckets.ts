@@ -62,6 +62,19 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
   return { kv, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
 }
 
+/** A bucket's KV, opened once on first use; a failed open is tried again at the next call. */
+export function lazyBucket(nc: NatsConnection, name: string, limits: BucketLimits): () => Promise<KV> {
+  let opening: Promise<KV> | undefined
+  return () =>
+    (opening ??= openBucket(nc, name, limits).then(
+      (opened) => opened.kv,
+      (error) => {
+        opening = undefined
+        throw error
+      },
+    ))
+}
+
 const code = (error: unknown) => (error instanceof JetStreamApiError ? error.code : undefined)
 
 /** A write with an expected revision that was not the key's last: another writer came first. */

@@ -5,10 +5,9 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import type { KV } from '@nats-io/kv'
 import { decodeBase64, toBase64 } from '../../util/encoding.ts'
 import { newSigningKey, SIGNING_KEY_BYTES, type SigningKeyStore } from '../../streams/signing-key.ts'
-import { isWrongRevision, openBucket } from './kv-buckets.ts'
+import { isWrongRevision, lazyBucket } from './kv-buckets.ts'
 
 export interface NatsSigningKeyOptions {
   /** A connection the caller owns. */
@@ -28,20 +27,11 @@ const TRIES = 4
 
 export function natsSigningKeyStore(options: NatsSigningKeyOptions): SigningKeyStore {
   const key = options.key ?? NATS_SIGNING_KEY_DEFAULTS.key
-  let opening: Promise<KV> | undefined
-  // Opened once, on first use; a failed open is tried again at the next call.
-  const bucket = () =>
-    (opening ??= openBucket(options.nc, options.bucket ?? NATS_SIGNING_KEY_DEFAULTS.bucket, {
-      replicas: options.replicas ?? NATS_SIGNING_KEY_DEFAULTS.replicas,
-      maxValueSize: 1024,
-      description: 'hookcast: keys shared by every instance (thumbnail-link signing)',
-    }).then(
-      (opened) => opened.kv,
-      (error) => {
-        opening = undefined
-        throw error
-      },
-    ))
+  const bucket = lazyBucket(options.nc, options.bucket ?? NATS_SIGNING_KEY_DEFAULTS.bucket, {
+    replicas: options.replicas ?? NATS_SIGNING_KEY_DEFAULTS.replicas,
+    maxValueSize: 1024,
+    description: 'hookcast: keys shared by every instance (thumbnail-link signing)',
+  })
 
   return {
     async getOrCreate() {
