@@ -42,13 +42,18 @@ export function sessionStoreContract(target: SessionStoreContract): void {
 
     it('a touch racing a revoke never brings the session back', async () => {
       const store = target.open()
-      for (let round = 0; round < 5; round++) {
+      // Instances ready before the race (their clients connected), so their reads come before the revoke lands.
+      const others = Array.from({ length: 4 }, () => reader(store))
+      const revoker = reader(store)
+      await Promise.all([...others, revoker].map(async (other) => other.get(await key())))
+      // The revoke starts a little later each round, so that it lands between some touch's read and write.
+      for (let round = 0; round < 8; round++) {
         const id = await key()
         await store.create(id, { created: T0, used: T0 })
-        const others = Array.from({ length: 4 }, () => reader(store))
+        const later = new Promise((resolve) => setTimeout(resolve, round * 4)).then(() => revoker.revoke(id))
         await Promise.all([
           ...others.map((other, i) => other.touch(id, T0 + i + 1)),
-          reader(store).revoke(id),
+          later,
           ...others.map((other, i) => other.touch(id, T0 + i + 10)),
         ])
         expect(await store.get(id)).toBeUndefined()
