@@ -4,7 +4,8 @@
  * end of a session or window is inside its value (the page decides by it); the bucket's max age, the longest a
  * session or window can last, only forgets what is over (nats-server 2.9 has no TTL per key, and a write restarts
  * a key's age). Changes are compare-and-set on the revision read, so a use never brings back a revoked session and
- * two instances never count one failure over the other.
+ * two instances never count one failure over the other. On a cluster a read may be answered by a replica a few
+ * milliseconds behind (KV's direct get): a revoke reaches every instance that much later.
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
