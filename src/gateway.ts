@@ -239,6 +239,8 @@ function adminFor(ctx: GatewayContext, worker: Worker): Promise<(app: Hono) => v
     streams: backend.streams,
     recent: backend.recent,
     meter: ctx.metrics,
+    sessionStore: backend.sessions,
+    log: ctx.log,
     trustProxy: config.server.trustProxy,
     now: ctx.now,
     async readiness() {

@@ -1,9 +1,9 @@
 /**
  * Who may use the operator side: the token as a bearer header (scripts), or a session the login form started
  * (the page). Without `admin.token`, a one-time sign-in link's token only starts a session. The cookie holds a random
- * session id kept server-side, never the token or anything derived from it, so signing out revokes it. Wrong tokens
- * count against the client's address, each attempt before its token is checked, so concurrent guesses cannot outrun
- * the limit.
+ * session id kept in the backend under its hash, never the token or anything derived from it, so signing out revokes
+ * it on every instance. Wrong tokens count against the client's address, each attempt on this instance before its
+ * token is checked, so concurrent guesses cannot outrun the limit, then in the backend, for the limit across instances.
  * @module
  */
 import { getCookie } from 'hono/cookie'
@@ -14,6 +14,7 @@ import { clientAddress } from '../http/client-address.ts'
 import { bindingsOf } from '../http/bindings.ts'
 import type { Sessions } from './sessions.ts'
 import type { FailureLimit } from './rate-limit.ts'
+import type { SharedLimit } from './shared-limit.ts'
 
 export const COOKIE = 'hookcast_admin'
 
@@ -26,7 +27,10 @@ export async function tokenMatcher(token: string): Promise<(candidate: string) =
 }
 
 export interface Limits {
+  /** This instance's gate, taken before the first await. */
   failures: FailureLimit
+  /** The count across instances, in the backend. */
+  shared: SharedLimit
   /** Take the client address from X-Forwarded-For (see client-address.ts). */
   trustProxy: boolean
 }
@@ -57,7 +61,7 @@ export interface AdminAuth extends BearerCheck {
   /** A token typed into the login form: a new session when it is right. */
   signIn(c: Context, token: string): Promise<SignIn>
   /** Ends the session of the request's cookie, if any. */
-  signOut(c: Context): void
+  signOut(c: Context): Promise<void>
 }
 
 export function createBearerCheck(match: (candidate: string) => Promise<boolean>, limits: Limits): BearerCheck {
@@ -71,19 +75,22 @@ export function createAdminAuth(credentials: AdminCredentials, sessions: Session
       const byToken = await bearer(c, match, limits)
       if (byToken !== undefined) return byToken
       const id = getCookie(c, COOKIE)
-      return id !== undefined && sessions.use(id)
+      return id !== undefined && (await sessions.use(id).catch(backendDown))
     },
     async signIn(c, token) {
-      const attempt = limits.failures.attempt(clientOf(c, limits))
+      const client = clientOf(c, limits)
+      const attempt = limits.failures.attempt(client)
       if ('retryAfter' in attempt) return attempt
       const verdict = await credentials.signIn(token)
+      if (verdict === 'ok') attempt.succeeded()
+      const retryAfter = await limits.shared.settle(client, verdict === 'ok')
+      if (retryAfter !== undefined) return { retryAfter }
       if (verdict !== 'ok') return verdict === 'used' ? { wrong: true, used: true } : { wrong: true }
-      attempt.succeeded()
-      return { session: sessions.create() }
+      return { session: await sessions.create().catch(backendDown) }
     },
-    signOut(c) {
+    async signOut(c) {
       const id = getCookie(c, COOKIE)
-      if (id !== undefined) sessions.end(id)
+      if (id !== undefined) await sessions.end(id).catch(backendDown)
     },
   }
 }
@@ -96,11 +103,19 @@ async function bearer(
 ): Promise<boolean | undefined> {
   const header = c.req.header('authorization')
   if (!header?.startsWith('Bearer ')) return undefined
-  const attempt = limits.failures.attempt(clientOf(c, limits))
+  const client = clientOf(c, limits)
+  const attempt = limits.failures.attempt(client)
   if ('retryAfter' in attempt) throw tooManyAttempts(attempt.retryAfter)
-  if (!(await match(header.slice(7).trim()))) return false
-  attempt.succeeded()
-  return true
+  const right = await match(header.slice(7).trim())
+  if (right) attempt.succeeded()
+  const retryAfter = await limits.shared.settle(client, right)
+  if (retryAfter !== undefined) throw tooManyAttempts(retryAfter)
+  return right
+}
+
+/** A session cannot be checked, made or ended while the backend is out of reach. */
+function backendDown(): never {
+  throw new HttpError(503, 'sessions_unavailable', 'the backend that keeps sessions is not reachable; try again')
 }
 
 const clientOf = (c: Context, limits: Limits) =>

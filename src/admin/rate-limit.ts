@@ -1,11 +1,13 @@
 /**
- * Failed credential attempts per client: past `maxFailures` within a window, the client must wait for the window
- * to end, and every attempt meanwhile is refused (the right token too, or guessing would go on). A success does not
- * clear the count: behind a proxy many clients share one address, and one's success must not reset another's
- * guessing. An attempt counts as a failure as soon as it arrives, before its token is checked (which awaits a hash),
- * else hundreds of concurrent guesses would all pass while the first were hashing; a right one gives it back.
+ * Failed credential attempts per client on this instance (shared-limit.ts counts them across instances): past
+ * `maxFailures` within a window, the client must wait for the window to end, and every attempt meanwhile is refused
+ * (the right token too, or guessing would go on). A success does not clear the count: behind a proxy many clients
+ * share one address, and one's success must not reset another's guessing. An attempt counts as a failure as soon as
+ * it arrives, before its token is checked (which awaits a hash), else hundreds of concurrent guesses would all pass
+ * while the first were hashing; a right one gives it back.
  * @module
  */
+import { FAILURE_WINDOW_MS } from './session-store.ts'
 
 interface FailureLimitOptions {
   /** Failures a client may make per window. */
@@ -26,7 +28,6 @@ export interface FailureLimit {
 }
 
 export const MAX_FAILURES = 10
-const FAILURE_WINDOW_MS = 60_000
 
 interface Window {
   failures: number

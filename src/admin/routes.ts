@@ -25,6 +25,9 @@ import {
 } from './auth.ts'
 import { createSessions, SESSION_ABSOLUTE_MS } from './sessions.ts'
 import { createFailureLimit } from './rate-limit.ts'
+import { createSharedLimit } from './shared-limit.ts'
+import type { SessionStore } from './session-store.ts'
+import type { Logger } from '../log.ts'
 import { assertSameOrigin, securityHeaders } from './guards.ts'
 import { smallBody } from './small-body.ts'
 import { loginPage, PAGE_CSP, streamsPage, type SignInMode } from './page-html.ts'
@@ -41,6 +44,9 @@ interface AdminOptions {
   streams: StreamStore
   recent: RecentEvents
   meter: Metrics
+  /** The backend's sessions and failure counts (shared by every instance on a shared backend). */
+  sessionStore: SessionStore
+  log?: Logger
   /** Problems that make the gateway not ready (empty when ready). */
   readiness(): Promise<string[]>
   /** Behind a reverse proxy: take the client address from X-Forwarded-For (`server.trustProxy`). */
@@ -52,14 +58,18 @@ interface AdminOptions {
 export async function adminRoutes(options: AdminOptions): Promise<(app: Hono) => void> {
   const now = options.now ?? Date.now
   // One count of failures for both tokens: a client guessing one is guessing.
-  const limits: Limits = { failures: createFailureLimit({ now }), trustProxy: options.trustProxy ?? false }
+  const limits: Limits = {
+    failures: createFailureLimit({ now }),
+    shared: createSharedLimit(options.sessionStore, { now, ...(options.log ? { log: options.log } : {}) }),
+    trustProxy: options.trustProxy ?? false,
+  }
   const metricsCheck = options.metrics.token
     ? createBearerCheck(await tokenMatcher(options.metrics.token), limits)
     : undefined
   const credentials = options.adminToken
     ? tokenCredentials(await tokenMatcher(options.adminToken))
     : options.signInLinks && { signIn: (candidate: string) => options.signInLinks!.consume(candidate) } // no bearer
-  const auth = credentials && createAdminAuth(credentials, createSessions({ now }), limits)
+  const auth = credentials && createAdminAuth(credentials, createSessions(options.sessionStore, { now }), limits)
   const mode: SignInMode = options.adminToken ? 'token' : 'link'
   return (app) => {
     const ctx: AdminContext = { options, limits, metricsCheck, mode }
@@ -113,9 +123,9 @@ function mountSignIn(app: Hono, ctx: SignedInContext): void {
   // Never a redirect, even when signed in: the browser would carry the fragment, token and all, to the new address.
   app.get('/login', (c) => page(c, loginPage(undefined, mode), PAGE_CSP.login))
   app.post('/login', (c) => signIn(ctx, c))
-  app.post('/logout', (c) => {
+  app.post('/logout', async (c) => {
     assertSameOrigin(c, limits.trustProxy)
-    auth.signOut(c)
+    await auth.signOut(c)
     deleteCookie(c, COOKIE, { path: '/', secure: overHttps(c) })
     return c.redirect('/', 303)
   })

@@ -1,64 +1,64 @@
 /**
- * Sign-in sessions of the live streams page, kept in memory: a random id per sign-in, ended after a while without
- * use, a fixed time after sign-in whatever the use, or by signing out. A restart signs everyone out.
+ * Sign-in sessions of the live streams page: a random id per sign-in, ended after a while without use, a fixed time
+ * after sign-in whatever the use, or by signing out. They are kept in the backend's session store under the hash of
+ * their id, so every instance on a shared backend honours them; a use is written at most every `touchEveryMs`, not
+ * at each of the page's requests.
  * @module
  */
+import { SESSION_ABSOLUTE_MS, storeKey, type SessionStore, type StoredSession } from './session-store.ts'
 
 interface SessionOptions {
   /** A session unused this long ends. */
   idleMs?: number
-  /** Any session ends this long after its sign-in. */
+  /** Any session ends this long after its sign-in (at most SESSION_ABSOLUTE_MS: stores forget sessions after it). */
   absoluteMs?: number
-  /** Sessions kept at most; past it the least recently used one ends (only token holders can create them). */
-  max?: number
+  /** A use is written when the last one written is this old (so a session ends idle up to this much early). */
+  touchEveryMs?: number
   now?: () => number
 }
 
 export interface Sessions {
   /** A new session; its id is 32 random bytes, base64url. */
-  create(): string
+  create(): Promise<string>
   /** True when `id` is a live session; using it keeps it alive (within the absolute limit). */
-  use(id: string): boolean
-  end(id: string): void
-  readonly size: number
+  use(id: string): Promise<boolean>
+  end(id: string): Promise<void>
 }
 
 const SESSION_IDLE_MS = 12 * 3_600_000
-export const SESSION_ABSOLUTE_MS = 7 * 86_400_000
+const TOUCH_EVERY_MS = 30 * 60_000
 
-export function createSessions(options: SessionOptions = {}): Sessions {
+export { SESSION_ABSOLUTE_MS }
+
+export function createSessions(store: SessionStore, options: SessionOptions = {}): Sessions {
   const idleMs = options.idleMs ?? SESSION_IDLE_MS
-  const absoluteMs = options.absoluteMs ?? SESSION_ABSOLUTE_MS
-  const max = options.max ?? 1_000
+  const absoluteMs = Math.min(options.absoluteMs ?? SESSION_ABSOLUTE_MS, SESSION_ABSOLUTE_MS)
+  const touchEveryMs = options.touchEveryMs ?? TOUCH_EVERY_MS
   const now = options.now ?? Date.now
-  // Insertion order is use order: each use moves a session to the end, so the first one is the least recently used.
-  const live = new Map<string, { created: number; used: number }>()
-  const expired = (session: { created: number; used: number }, at: number) =>
+  const expired = (session: StoredSession, at: number) =>
     at - session.used >= idleMs || at - session.created >= absoluteMs
 
   return {
-    create() {
-      const at = now()
-      for (const [id, session] of live) if (expired(session, at)) live.delete(id)
-      while (live.size >= max) live.delete(live.keys().next().value!)
+    async create() {
       const id = base64url(crypto.getRandomValues(new Uint8Array(32)))
-      live.set(id, { created: at, used: at })
+      const at = now()
+      await store.create(await storeKey(id), { created: at, used: at })
       return id
     },
-    use(id) {
-      const session = live.get(id)
+    async use(id) {
+      const key = await storeKey(id)
+      const session = await store.get(key)
       if (!session) return false
-      live.delete(id)
       const at = now()
-      if (expired(session, at)) return false
-      live.set(id, { created: session.created, used: at })
+      if (expired(session, at)) {
+        await store.revoke(key)
+        return false
+      }
+      if (at - session.used >= touchEveryMs) await store.touch(key, at)
       return true
     },
-    end(id) {
-      live.delete(id)
-    },
-    get size() {
-      return live.size
+    async end(id) {
+      await store.revoke(await storeKey(id))
     },
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A backend: where a gateway keeps what must outlive a request — the queue, the stream store, the thumbnail-link
- * signing key and the page's recent events — chosen by the config's `spool:`. Nothing else in the pipeline knows
- * which one it runs on.
+ * signing key, the page's recent events and sessions — chosen by the config's `spool:`. Nothing else in the
+ * pipeline knows which one it runs on.
  * @module
  */
 import type { Config } from '../config/config-schema.ts'
@@ -10,6 +10,7 @@ import type { DeadLetterFilter, Queue } from '../queue/types.ts'
 import type { StreamStore } from '../streams/stream-store.ts'
 import type { SigningKeyStore } from '../streams/signing-key.ts'
 import type { RecentEvents } from '../activity/recent-events.ts'
+import type { SessionStore } from '../admin/session-store.ts'
 
 /** An open backend. */
 export interface Backend {
@@ -18,6 +19,8 @@ export interface Backend {
   signingKey: SigningKeyStore
   /** The page's recent events: this process's (local, S3), or every instance's (NATS). */
   recent: RecentEvents
+  /** The live page's sessions and sign-in failure counts: this process's (local), or every instance's (NATS, S3). */
+  sessions: SessionStore
   /** Where it keeps things, for the log. */
   where: string
   /** What keeps the gateway from being ready (empty when ready). */

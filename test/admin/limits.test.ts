@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { createFailureLimit, type FailureLimit } from '../../src/admin/rate-limit.ts'
 import { createSessions } from '../../src/admin/sessions.ts'
+import { memorySessionStore } from '../../src/admin/memory-session-store.ts'
 import { addressKey, clientAddress } from '../../src/http/client-address.ts'
 
 describe('failure limit', () => {
@@ -47,13 +48,15 @@ describe('failure limit', () => {
 })
 
 describe('sessions', () => {
-  it('keeps at most max sessions, ending the least recently used', () => {
-    const sessions = createSessions({ max: 5 })
-    const ids = Array.from({ length: 20 }, () => sessions.create())
+  it('keeps at most maxSessions in memory, ending the least recently used', async () => {
+    const store = memorySessionStore({ maxSessions: 5 })
+    const sessions = createSessions(store)
+    const ids: string[] = []
+    for (let i = 0; i < 20; i++) ids.push(await sessions.create())
     expect(new Set(ids).size).toBe(20)
-    expect(sessions.size).toBe(5)
-    expect(sessions.use(ids[0]!)).toBe(false)
-    expect(sessions.use(ids[19]!)).toBe(true)
+    expect(store.sessions).toBe(5)
+    expect(await sessions.use(ids[0]!)).toBe(false)
+    expect(await sessions.use(ids[19]!)).toBe(true)
   })
 })
 

@@ -10,6 +10,7 @@ import type { LocalSpoolConfig } from '../../config/backend.ts'
 import { memoryDedupWindow } from '../../queue/dedup.ts'
 import { probeWritable } from '../../util/probe.ts'
 import { createRecentEvents } from '../../activity/recent-events.ts'
+import { memorySessionStore } from '../../admin/memory-session-store.ts'
 import type { BackendKind } from '../types.ts'
 import { openLocalQueue } from './queue.ts'
 import { openLocalStreamStore } from './stream-store.ts'
@@ -28,6 +29,8 @@ export const localBackend: BackendKind<LocalSpoolConfig> = {
       streams,
       signingKey: localSigningKeyStore(streamsDir),
       recent: createRecentEvents(500, deps.now),
+      // One process owns the spool: nobody to share sessions with.
+      sessions: memorySessionStore(),
       where: spool.dir,
       async problems() {
         const problem = await probeWritable(spool.dir)

@@ -13,6 +13,7 @@ import { openNatsStreamStore } from './stream-store.ts'
 import { natsSigningKeyStore } from './signing-key.ts'
 import { natsRecentEvents } from './activity.ts'
 import { natsDedupWindow } from './dedup.ts'
+import { natsSessionStore } from './session-store.ts'
 
 export const natsBackend: BackendKind<NatsSpoolConfig> = {
   async open(config, spool, deps) {
@@ -44,6 +45,7 @@ export const natsBackend: BackendKind<NatsSpoolConfig> = {
       streams,
       signingKey: natsSigningKeyStore({ nc, bucket: `${prefix}-keys`, replicas }),
       recent: await natsRecentEvents({ nc, prefix, replicas, log: deps.log, now: deps.now }),
+      sessions: natsSessionStore({ nc, prefix, replicas }),
       where: spool.servers.join(', '),
       async problems() {
         // Both connections up: the queue's, and the state's (a flush answers once the server has it).

@@ -11,6 +11,7 @@ import { replayThrough, type BackendCheck, type BackendKind } from '../types.ts'
 import { openS3Queue, type S3Queue } from './queue.ts'
 import { openS3StreamStore } from './stream-store.ts'
 import { s3SigningKeyStore } from './signing-key.ts'
+import { s3SessionStore } from './session-store.ts'
 
 export const s3Backend: BackendKind<S3SpoolConfig> = {
   async open(config, spool, deps) {
@@ -24,6 +25,7 @@ export const s3Backend: BackendKind<S3SpoolConfig> = {
       streams,
       signingKey: s3SigningKeyStore(where),
       recent: createRecentEvents(500, deps.now),
+      sessions: s3SessionStore(where),
       where: `s3://${spool.bucket}/${spool.prefix}`,
       async problems() {
         const support = await queue.probe().catch((error: Error) => error)
