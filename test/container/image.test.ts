@@ -1,10 +1,12 @@
 /**
  * The container image, built from the unmodified Dockerfile with podman and run as an operator would: signed hooks
  * land on the mounted /data volume, the process is not root, the HEALTHCHECK passes, `podman stop` drains and exits
- * 0, and the development secret refuses to start rather than listen where nobody reaches it.
+ * 0, and the development secret refuses to start rather than listen where nobody reaches it. Then compose.yaml's
+ * gateways for real: two containers with its config on one NATS server (Debian's nats-server; nats and caddy images
+ * cannot be pulled here), sharing the queue and the /data volume.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chmodSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fetchOnce } from '../support/fetch-once.ts'
 import { listFiles, tempDir } from '../support/files.ts'
@@ -16,12 +18,14 @@ import { eventually } from '../support/wait.ts'
 import { podman, podmanMissing, type Podman } from './podman.ts'
 
 const IMAGE = 'localhost/hookcast:test'
+const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((path) => existsSync(path))
 const SECRET = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')
 const missing = await podmanMissing()
 
 describe('the container image (podman)', skipWhen(missing), () => {
   let p: Podman
   const containers: string[] = []
+  const networks: string[] = []
 
   beforeAll(async () => {
     p = await podman(ROOT)
@@ -30,11 +34,12 @@ describe('the container image (podman)', skipWhen(missing), () => {
   }, 1_800_000)
   afterAll(async () => {
     for (const id of containers) await p(['rm', '-f', '-v', id]).catch(() => {})
+    for (const name of networks) await p(['network', 'rm', name]).catch(() => {})
   })
 
-  /** Starts the image detached with `args` before it; returns the container id. */
-  const start = async (args: readonly string[]): Promise<string> => {
-    const { stdout } = await p(['run', '-d', ...args, IMAGE])
+  /** Starts the image detached with `args` before it and `command` after; returns the container id. */
+  const start = async (args: readonly string[], command: readonly string[] = []): Promise<string> => {
+    const { stdout } = await p(['run', '-d', ...args, IMAGE, ...command])
     const id = stdout.trim()
     containers.push(id)
     return id
@@ -46,8 +51,7 @@ describe('the container image (podman)', skipWhen(missing), () => {
   const exitCode = async (id: string) => Number((await p(['inspect', '--format', '{{.State.ExitCode}}', id])).stdout)
 
   it('stores signed hooks on /data as a non-root user, is healthy, and drains and exits 0 on podman stop', async () => {
-    const data = tempDir('hookcast-image-data-')
-    chmodSync(data.path, 0o777) // the image's user (uid 1000) writes there
+    const data = dataFolder()
     try {
       const port = await freePort()
       const cid = await start([
@@ -98,6 +102,67 @@ describe('the container image (podman)', skipWhen(missing), () => {
     }
   }, 240_000)
 
+  it("two gateways with compose.yaml's config share one NATS server: a hook lands once whichever gets it, and one " +
+    'stopping drains while the other takes hooks', {
+    ...skipWhen(!NATS_SERVER && 'nats-server is not installed (.ci/run installs it)'),
+    timeout: 240_000,
+  }, async () => {
+    const data = dataFolder()
+    try {
+      // compose.yaml's topology on a network of its own: NATS as `nats` (Debian's binary in the image, with the
+      // compose nats.conf), the gateways with deploy/compose/hookcast.yaml at /app/config.yaml and one /data.
+      const network = `hookcast-test-${process.pid}`
+      await p(['network', 'create', network])
+      networks.push(network)
+      const nats = await start(
+        ['--network', network, '--network-alias', 'nats', '-v', `${NATS_SERVER}:/usr/local/bin/nats-server:ro`].concat([
+          '-v',
+          `${join(ROOT, 'deploy/compose/nats.conf')}:/etc/nats/nats.conf:ro`,
+        ]),
+        ['nats-server', '--config', '/etc/nats/nats.conf'],
+      )
+      await eventually(async () => (await logs(nats)).includes('Server is ready'), 60_000, 250)
+      const gateways: { id: string; url: string }[] = []
+      for (let i = 0; i < 2; i++) {
+        const port = await freePort()
+        const id = await start([
+          ...['--network', network, '-p', `127.0.0.1:${port}:8080`, '-e', `MILLICAST_WEBHOOK_SECRET=${SECRET}`],
+          ...['-v', `${join(ROOT, 'deploy/compose/hookcast.yaml')}:/app/config.yaml:ro`, '-v', `${data.path}:/data`],
+        ])
+        gateways.push({ id, url: `http://127.0.0.1:${port}/hooks/millicast` })
+      }
+      for (const { url } of gateways) {
+        await eventually(async () => (await fetchOnce(url.replace('/hooks/millicast', '/readyz'))).ok, 60_000, 250)
+      }
+      const [one, two] = gateways as [(typeof gateways)[0], (typeof gateways)[0]]
+
+      // Distinct thumbnails to either gateway, and one hook sent to both (the platform never does; a proxy
+      // retrying might): the shared queue keeps it once.
+      const thumbnails = await Promise.all(
+        [0, 1, 2, 3].map((n) => signedThumbnail({ secret: SECRET, feedId: `f${n}` })),
+      )
+      for (const [n, hook] of thumbnails.entries()) {
+        expect((await post((n % 2 ? two : one).url, hook)).status).toBe(200)
+      }
+      const twice = await signedJson(PAYLOADS.feedsStarted, SECRET)
+      for (const { url } of gateways) expect((await post(url, twice)).status).toBe(200)
+      await eventually(() => listFiles(data.path).length === 5, 30_000)
+
+      await p(['stop', '-t', '30', one.id], 90_000)
+      expect(await exitCode(one.id)).toBe(0)
+      expect(await logs(one.id)).toContain('"msg":"stopped"')
+      expect((await post(two.url, await signedJson(PAYLOADS.feedsEnded, SECRET))).status).toBe(200)
+      const files = await eventually(() => {
+        const found = listFiles(data.path)
+        return found.length === 6 && found
+      }, 30_000)
+      expect(files.filter((file) => file.startsWith('thumbnail/'))).toHaveLength(4)
+      expect(files.filter((file) => file.startsWith('feeds/'))).toHaveLength(2)
+    } finally {
+      data.remove()
+    }
+  })
+
   it('refuses to start with the published development secret, saying which variable to set', async () => {
     const cid = await start([])
     await p(['wait', cid], 90_000)
@@ -107,3 +172,10 @@ describe('the container image (podman)', skipWhen(missing), () => {
     expect(output).toContain('MILLICAST_WEBHOOK_SECRET')
   }, 120_000)
 })
+
+/** A folder the image's user (uid 1000) can write, mounted as /data. */
+function dataFolder() {
+  const data = tempDir('hookcast-image-data-')
+  chmodSync(data.path, 0o777)
+  return data
+}
