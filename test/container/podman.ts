@@ -1,0 +1,60 @@
+/**
+ * podman for the image test. Where no container registry is reachable, container-base.sh (in the workspace's
+ * shared/tools, found walking up from the repository) builds a local stand-in for `node:24-slim` and prints the
+ * settings this machine needs; without it, podman runs with its own settings and pulls `node:24-slim`.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+export interface Podman {
+  /** Runs `podman args...`; rejects on a non-zero exit, with its output in the error. */
+  (args: readonly string[], timeoutMs?: number): Promise<{ stdout: string; stderr: string }>
+  /** Extra `podman build` arguments (the stand-in's CA bundle and npmrc, `--pull=never`). */
+  buildArgs: string[]
+}
+
+/** Why the image test cannot run here (no podman), or undefined. */
+export async function podmanMissing(): Promise<string | undefined> {
+  const found = await run('podman', ['--version']).then(
+    () => true,
+    () => false,
+  )
+  return found ? undefined : 'podman is not installed (.ci/run installs it with apt-get)'
+}
+
+/** container-base.sh in a `shared/tools` folder beside the repository or one of its parents. */
+function containerBase(root: string): string | undefined {
+  for (let dir = root; ; dir = dirname(dir)) {
+    const script = join(dir, 'shared', 'tools', 'container-base.sh')
+    if (existsSync(script)) return script
+    if (dirname(dir) === dir) return undefined
+  }
+}
+
+/**
+ * podman as this machine needs it. The stand-in's storage stays in the temporary folder between runs, so the
+ * image's layers (npm ci takes minutes) are built again only when their inputs change.
+ */
+export async function podman(root: string): Promise<Podman> {
+  const script = containerBase(root)
+  let command = ['podman']
+  let env: NodeJS.ProcessEnv = process.env
+  const buildArgs: string[] = []
+  if (script) {
+    const { stdout } = await run('bash', [script, join(tmpdir(), 'hookcast-oci')], { timeout: 900_000 })
+    const settings = Object.fromEntries(
+      [...stdout.matchAll(/^(?:export )?(\w+)='([^']*)'$/gm)].map((match) => [match[1]!, match[2]!]),
+    )
+    command = settings.PODMAN!.split(' ')
+    env = { ...process.env, CONTAINERS_CONF: settings.CONTAINERS_CONF }
+    buildArgs.push('--pull=never', ...settings.PODMAN_BUILD_MOUNTS!.split(' '))
+  }
+  const call = (args: readonly string[], timeoutMs = 60_000) =>
+    run(command[0]!, [...command.slice(1), ...args], { env, timeout: timeoutMs, maxBuffer: 64 << 20 })
+  return Object.assign(call, { buildArgs })
+}
