@@ -1,7 +1,7 @@
 /**
- * podman for the image test. Where no container registry is reachable, container-base.sh (in the workspace's
- * shared/tools, found walking up from the repository) builds a local stand-in for `node:24-slim` and prints the
- * settings this machine needs; without it, podman runs with its own settings and pulls `node:24-slim`.
+ * podman for the image test. Run as root (CI), container-base.sh builds a local stand-in for `node:24-slim` from the
+ * Debian mirror and the npm registry, for machines that reach no container registry, and prints the settings such a
+ * machine needs; otherwise podman runs with its own settings and pulls `node:24-slim`.
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -27,12 +27,13 @@ export async function podmanMissing(): Promise<string | undefined> {
   return found ? undefined : 'podman is not installed (.ci/run installs it with apt-get)'
 }
 
-/** container-base.sh in a `shared/tools` folder beside the repository or one of its parents. */
+/** The stand-in's script: the workspace's shared copy when there is one above the repository, else ours. */
 function containerBase(root: string): string | undefined {
+  if (process.getuid?.() !== 0) return undefined // debootstrap needs root
   for (let dir = root; ; dir = dirname(dir)) {
     const script = join(dir, 'shared', 'tools', 'container-base.sh')
     if (existsSync(script)) return script
-    if (dirname(dir) === dir) return undefined
+    if (dirname(dir) === dir) return join(root, 'test', 'container', 'container-base.sh')
   }
 }
 
