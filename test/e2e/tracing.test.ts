@@ -163,6 +163,7 @@ describe.each(variants)('traces on $name', ({ runtime, env = {} }) => {
   }
 
   it('never exports a body or a secret', () => {
+    expect(spans('hookcast.hook', { 'hookcast.hook.id': hook.id })).toHaveLength(1)
     const exported = JSON.stringify(otlp.spans)
     for (const secret of [hook.signature.slice('sha1='.length), SECRET, String(PAYLOADS.feedsStarted.data.started)])
       expect(exported).not.toContain(secret)
