@@ -17,8 +17,18 @@ export interface TracingExport {
   shutdown(): Promise<void>
 }
 
-/** Registers the SDK when `env` asks for traces; undefined when it does not, or when the SDK cannot load. */
-export async function startOtelSdk(env: Env, log: Logger): Promise<TracingExport | undefined> {
+let started: Promise<TracingExport | undefined> | undefined
+
+/**
+ * Registers the SDK when `env` asks for traces; undefined when it does not, or when the SDK cannot load. Once per
+ * process (the tracer provider is global): a second call gets the first one's result.
+ */
+export function startOtelSdk(env: Env, log: Logger): Promise<TracingExport | undefined> {
+  started ??= register(env, log)
+  return started
+}
+
+async function register(env: Env, log: Logger): Promise<TracingExport | undefined> {
   const endpoint = tracesEndpoint(env)
   if (endpoint === undefined) return undefined
   try {
