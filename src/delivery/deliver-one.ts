@@ -13,7 +13,7 @@ import type { CircuitPolicy, Verdict } from './circuit.ts'
 import { nextAttempt, type RetryPolicy } from './retry.ts'
 import { attemptDeadlines, type AttemptDeadlines } from './attempt-deadlines.ts'
 import type { Span } from '@opentelemetry/api'
-import { endAttemptSpan, inSpan, outgoingTraceparent, startAttemptSpan } from '../tracing/attempt-span.ts'
+import { deliverInSpan, endAttemptSpan, startAttemptSpan } from '../tracing/attempt-span.ts'
 
 export interface DeliveryPolicy {
   concurrency: number
@@ -123,11 +123,10 @@ async function callDestination(
   try {
     if (!destination || !event)
       throw new DeliveryError(`destination "${a.claim.destination}" is not configured any more`, { permanent: true })
-    const traceparent = outgoingTraceparent(a.span)
-    await abortable(
-      inSpan(a.span, () => destination.deliver(event, deadline.signal, traceparent)),
-      deadline.signal,
-    )
+    const delivery = a.span
+      ? deliverInSpan(a.span, destination, event, deadline.signal)
+      : destination.deliver(event, deadline.signal)
+    await abortable(delivery, deadline.signal)
     return { ok: true }
   } catch (error) {
     return { ok: false, failure: error, signal: deadline.signal }

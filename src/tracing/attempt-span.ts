@@ -42,17 +42,19 @@ export function startAttemptSpan(
   return span
 }
 
-/** The `traceparent` an HTTP destination sends: the attempt's span (undefined when the runtime's fetch adds one). */
-export function outgoingTraceparent(span: Span | undefined): string | undefined {
-  return span && addsTraceparent() ? traceparentOf(span) : undefined
-}
-
 /**
- * Runs `call` with the span active, where the runtime keeps an active context (Deno's built-in OpenTelemetry):
- * spans the runtime makes itself, such as a fetch's, are then the attempt's children.
+ * Calls the destination within the attempt's span: given the span's `traceparent` to send on (unless the runtime's
+ * fetch adds one), and with the span active where the runtime keeps an active context (Deno's built-in
+ * OpenTelemetry), so that spans the runtime makes itself, such as a fetch's, are the attempt's children.
  */
-export function inSpan<T>(span: Span | undefined, call: () => T): T {
-  return span ? context.with(trace.setSpan(context.active(), span), call) : call()
+export function deliverInSpan(
+  span: Span,
+  destination: Destination,
+  event: HookEvent,
+  signal: AbortSignal,
+): Promise<void> {
+  const traceparent = addsTraceparent() ? traceparentOf(span) : undefined
+  return context.with(trace.setSpan(context.active(), span), () => destination.deliver(event, signal, traceparent))
 }
 
 /** Ends the span with the outcome; `error` is the message the log and the dead letter show (never a secret). */
