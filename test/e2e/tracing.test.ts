@@ -1,12 +1,13 @@
 /**
- * Tracing against a real OTLP/HTTP receiver, on Node, Bun and Deno (the SDK, and Deno's built-in OpenTelemetry):
- * signed hooks in, then a span for each request and for each delivery attempt, children of the hook's span, with an
- * HTTP destination sent the attempt's traceparent; the last spans are exported at shutdown. With no OTEL_*
- * variables set, nothing is traced, no traceparent is sent, and (on Node, where a loader hook can tell) no SDK
- * module is loaded.
+ * Tracing against a real OTLP/HTTP receiver, on Node, Bun, Deno (the SDK, and Deno's built-in OpenTelemetry) and
+ * the Lambda handler: signed hooks in, then a span for each request and for each delivery attempt, children of the
+ * hook's span, with an HTTP destination sent the attempt's traceparent; the last spans are exported at shutdown. With
+ * no OTEL_* variables set, nothing is traced, no traceparent is sent, and (on Node and Bun, where a loader hook or a
+ * plugin can tell) no SDK module is loaded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { missingRuntime, ROOT, RUNTIMES, startServer, type Runtime, type RunningServer } from '../support/runtimes.ts'
 import { PAYLOADS, post, SECRET, signedJson, STREAM_ID } from '../support/hooks.ts'
@@ -17,6 +18,7 @@ import { eventually } from '../support/wait.ts'
 import { skipWhen } from '../support/skip.ts'
 
 const SPY = `${ROOT}test/support/module-spy.mjs`
+const BUN_SPY = `${ROOT}test/support/bun-module-spy.ts`
 /** What only the OpenTelemetry SDK's packages load. */
 const SDK_MODULES = /@opentelemetry\/(sdk-trace|resources|exporter-trace-otlp-http|otlp-exporter-base)/
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/
@@ -79,7 +81,7 @@ describe.each(variants)('traces on $name', ({ runtime, env = {} }) => {
       OTEL_SERVICE_NAME: 'hookcast-test',
       // Nothing is exported before shutdown: the spans the test sees are those the shutdown exports.
       OTEL_BSP_SCHEDULE_DELAY: '600000',
-      ...(runtime === 'node' ? { NODE_OPTIONS: `--import=${SPY}`, MODULE_SPY_FILE: spied } : {}),
+      ...(runtime === 'node' ? spyOn(runtime, spied) : {}),
       ...env,
     })
     const signed = await signedJson(PAYLOADS.feedsStarted)
@@ -199,7 +201,7 @@ describe.each(RUNTIMES)('no OTEL_* variables, on %s', (runtime) => {
     server = await startServer(runtime, writeConfig(dir.path, recorder.url), {
       MILLICAST_WEBHOOK_SECRET: SECRET,
       ...NO_OTEL,
-      ...(runtime === 'node' ? { NODE_OPTIONS: `--import=${SPY}`, MODULE_SPY_FILE: spied } : {}),
+      ...spyOn(runtime, spied),
     })
   }, 40_000)
 
@@ -216,11 +218,30 @@ describe.each(RUNTIMES)('no OTEL_* variables, on %s', (runtime) => {
     expect(server.logs.some((line) => line.includes('tracing on'))).toBe(false)
   })
 
-  if (runtime === 'node') {
+  // Node and Bun, where a loader hook or a plugin can see modules load (Deno has neither).
+  if (runtime !== 'deno') {
     it('loads no module of the OpenTelemetry SDK', () => {
       const loaded = readFileSync(spied, 'utf8')
-      expect(loaded).toContain('/src/ingest.js') // the hook saw the gateway's own modules load
+      expect(loaded).toContain(runtime === 'node' ? '/src/ingest.js' : 'preloaded') // the spy was there
       expect(loaded).not.toMatch(SDK_MODULES)
     })
   }
+  if (runtime === 'bun') {
+    it("(Bun's tripwire does see the SDK load when something loads it)", () => {
+      const file = join(dir.path, 'control.txt')
+      const run = spawnSync(`${ROOT}node_modules/.bin/bun`, ['-e', "await import('@opentelemetry/sdk-trace-base')"], {
+        cwd: ROOT,
+        env: { ...process.env, ...spyOn('bun', file) },
+      })
+      expect(run.status).toBe(0)
+      expect(readFileSync(file, 'utf8')).toMatch(SDK_MODULES)
+    })
+  }
 })
+
+/** The environment that makes a gateway list the modules it loads in `file` (Node: a loader hook; Bun: a plugin). */
+function spyOn(runtime: Runtime, file: string): Record<string, string> {
+  if (runtime === 'node') return { NODE_OPTIONS: `--import=${SPY}`, MODULE_SPY_FILE: file }
+  if (runtime === 'bun') return { BUN_OPTIONS: `--preload=${BUN_SPY}`, MODULE_SPY_FILE: file }
+  return {}
+}
