@@ -7,6 +7,7 @@ import type { Bindings } from '../src/http/bindings.ts'
 import { SMALL_BODY_BYTES } from '../src/http/in-flight.ts'
 import { routeGate } from '../src/http/route-gate.ts'
 import type { BunGlobal, BunServer, RouteRequest } from './bun/types.ts'
+import { startOtelSdk } from './tracing/otel-sdk.ts'
 
 declare const Bun: BunGlobal
 declare const process: { exit(code: number): never; on(signal: string, handler: () => void): void }
@@ -17,6 +18,7 @@ const exit = (code: number): never => {
 }
 const { gateway, port, host, maxBodyBytes, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } =
   await prepareServer(Bun.argv.slice(2), Bun.env, exit)
+const tracing = await startOtelSdk(Bun.env, log) // undefined unless the OTEL_* variables ask for traces
 
 // A small POST body (declared, at most 64 KiB) is read with arrayBuffer(): Bun buffers it natively in one
 // allocation, which the webhook handler keeps as the body; the in-flight budget takes its length before that. A
@@ -59,7 +61,14 @@ const server = Bun.serve({
 })
 listening(server.port, `bun ${Bun.version}`)
 
-const onSignal = shutdownHandler({ stopServer: () => server.stop(), gateway, log, exit, graceMs: shutdownGraceMs })
+const onSignal = shutdownHandler({
+  stopServer: () => server.stop(),
+  gateway,
+  log,
+  exit,
+  graceMs: shutdownGraceMs,
+  flush: async () => tracing?.shutdown(),
+})
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))
 process.on('exit', flushLogs) // a crash still writes the log lines gathered for this turn

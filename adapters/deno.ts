@@ -4,6 +4,7 @@
  */
 import { prepareServer, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
+import { startDenoTracing } from './deno/tracing.ts'
 
 // Only the parts of the Deno namespace this file touches.
 declare const Deno: {
@@ -27,6 +28,7 @@ const { gateway, port, host, shutdownGraceMs, log, listening } = await prepareSe
   Deno.env.toObject(),
   exit,
 )
+const tracing = await startDenoTracing(Deno.env.toObject(), log) // undefined unless OTEL_* ask for the SDK's
 
 // Deno.serve has no header, body or idle timeout to set: the handler's own body deadline (server.bodyTimeout, 408)
 // bounds how long a request's body can hold memory; slow headers hold only a socket (put a proxy in front).
@@ -41,7 +43,14 @@ const server = Deno.serve(
   },
 )
 
-const onSignal = shutdownHandler({ stopServer: () => server.shutdown(), gateway, log, exit, graceMs: shutdownGraceMs })
+const onSignal = shutdownHandler({
+  stopServer: () => server.shutdown(),
+  gateway,
+  log,
+  exit,
+  graceMs: shutdownGraceMs,
+  flush: async () => tracing?.shutdown(),
+})
 Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))
 Deno.addSignalListener('SIGTERM', () => onSignal('SIGTERM'))
 globalThis.addEventListener('unload', flushLogs) // a crash still writes the log lines gathered for this turn

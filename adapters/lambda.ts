@@ -10,17 +10,21 @@ import process from 'node:process'
 import { Hono } from 'hono'
 import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda'
 import type { Env } from '../src/config/interpolate.ts'
-import { flushLogs, type Logger } from '../src/log.ts'
+import { createLogger, flushLogs, parseLogLevel, type Logger } from '../src/log.ts'
 import { HttpError } from '../src/http/errors.ts'
 import { coldStart } from '../src/serverless/cold-start.ts'
 import { requestDeadline, scheduledDeadline } from '../src/serverless/serverless-gateway.ts'
 import { appRequest, type LambdaHttpEvent } from './lambda/http-events.ts'
+import { startOtelSdk } from './tracing/otel-sdk.ts'
 
 /** Without a Lambda context (a local call), a request may take this long. */
 const NO_CONTEXT_REMAINING_MS = 30_000
 
 export function createLambda(env: Env, options: { log?: Logger } = {}) {
   const start = coldStart(env, options)
+  // The OTEL_* variables: spans are exported before each invocation returns, as the instance may then be frozen.
+  const tracing = startOtelSdk(env, options.log ?? createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info'))
+  const flushSpans = async () => (await tracing)?.flush().catch(() => {})
   const front = new Hono<{ Bindings: { event: LambdaHttpEvent; lambdaContext?: LambdaContext } }>()
   front.all('*', async (c) => {
     const startedAt = Date.now()
@@ -39,8 +43,10 @@ export function createLambda(env: Env, options: { log?: Logger } = {}) {
   return {
     async handler(event: LambdaEvent, context?: LambdaContext) {
       try {
+        await tracing // on at the first hook already
         return await http(event, context)
       } finally {
+        await flushSpans()
         flushLogs() // the instance may be frozen before the next turn of the event loop
       }
     },
@@ -51,11 +57,15 @@ export function createLambda(env: Env, options: { log?: Logger } = {}) {
         const remaining = context?.getRemainingTimeInMillis() ?? NO_CONTEXT_REMAINING_MS
         return await serverless.scheduled({ deadline: scheduledDeadline(env, startedAt, remaining) })
       } finally {
+        await flushSpans()
         flushLogs()
       }
     },
     /** For tests: closes the gateway, if it started. */
-    close: () => start.close(),
+    close: async () => {
+      await start.close()
+      await (await tracing)?.shutdown()
+    },
   }
 }
 

@@ -7,6 +7,7 @@ import { prepareServer, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import type { Bindings } from '../src/http/bindings.ts'
 import { IncomingMessage } from 'node:http'
+import { startOtelSdk } from './tracing/otel-sdk.ts'
 
 const exit = (code: number): never => {
   flushLogs()
@@ -17,6 +18,7 @@ const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, l
   process.env,
   exit,
 )
+const tracing = await startOtelSdk(process.env, log) // undefined unless the OTEL_* variables ask for traces
 
 // The webhook handler reads a POST body straight from the IncomingMessage (no Web stream around it); returning
 // from the iterator early (413) leaves the socket open for the answer, and Node discards the rest of the body.
@@ -56,6 +58,7 @@ const onSignal = shutdownHandler({
   log,
   exit,
   graceMs: shutdownGraceMs,
+  flush: async () => tracing?.shutdown(),
 })
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))

@@ -25,6 +25,8 @@ import {
   type Verifier,
 } from './verify/verifier.ts'
 import type { Logger } from './log.ts'
+import type { Span } from '@opentelemetry/api'
+import { endHookSpan, hookParsed, startHookSpan } from './tracing/hook-span.ts'
 
 export interface Source {
   name: string
@@ -114,8 +116,10 @@ async function putEvent(ctx: IngestContext, event: HookEvent): Promise<{ duplica
 async function takeHook(ctx: IngestContext, source: Source, request: Request, bindings: Bindings): Promise<Accepted> {
   const started = performance.now()
   const fields: Record<string, unknown> = { source: source.name, path: source.path }
+  const span = startHookSpan(source.name) // undefined with tracing off
   try {
-    const accepted = await accept(ctx, source, request, bindings, fields)
+    const accepted = await accept(ctx, source, request, bindings, fields, span)
+    if (span) endHookSpan(span, 200, 'accepted', accepted)
     Object.assign(fields, { destinations: accepted.destinations, duplicate: accepted.duplicate })
     ctx.log.info('hook accepted', { ...fields, status: 200, ms: elapsed(started) })
     ctx.options.observe?.({
@@ -129,6 +133,7 @@ async function takeHook(ctx: IngestContext, source: Source, request: Request, bi
   } catch (error) {
     const failure = httpErrorOf(error)
     const status = failure?.status ?? 500
+    if (span) endHookSpan(span, status, failure?.reason ?? 'internal_error')
     ctx.log[status >= 500 ? 'error' : 'warn']('hook refused', {
       ...fields,
       status,
@@ -154,6 +159,7 @@ async function accept(
   request: Request,
   bindings: Bindings,
   fields: Record<string, unknown>,
+  span: Span | undefined,
 ): Promise<Accepted> {
   const lease = ctx.inFlight.lease(clientAddress(request, ctx.trustProxy, bindings.clientAddress), busy)
   try {
@@ -185,6 +191,7 @@ async function accept(
         ? await parseThumbnail(body, request.headers, parseContext)
         : await parseJsonHook(body, parseContext)
     Object.assign(fields, { id: event.id, type: event.type, event: event.event, stream: event.streamId })
+    if (span) hookParsed(span, event)
     return { event, ...(await putEvent(ctx, event)) }
   } finally {
     // The body's bytes count against the in-flight cap until the request is answered (parse and put hold it).

@@ -139,6 +139,8 @@ export function shutdownHandler(options: {
   exit: (code: number) => never
   /** `server.shutdownGrace`. */
   graceMs: number
+  /** Runs once the gateway has closed: exports the spans still buffered (tracing on). */
+  flush?: () => Promise<void>
 }): (signal: string) => void {
   let stopping = false
   return (signal) => {
@@ -153,6 +155,9 @@ export function shutdownHandler(options: {
     void (async () => {
       await options.stopServer().catch(() => {})
       await options.gateway.close(grace).catch((error) => options.log.error('close failed', { error: String(error) }))
+      await options
+        .flush?.()
+        .catch((error) => options.log.warn('could not export the last spans', { error: String(error) }))
       clearTimeout(force)
       options.log.info('stopped')
       options.exit(0)

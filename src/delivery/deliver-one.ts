@@ -12,6 +12,8 @@ import { LeaseLostError, type Claim, type Queue } from '../queue/types.ts'
 import type { CircuitPolicy, Verdict } from './circuit.ts'
 import { nextAttempt, type RetryPolicy } from './retry.ts'
 import { attemptDeadlines, type AttemptDeadlines } from './attempt-deadlines.ts'
+import type { Span } from '@opentelemetry/api'
+import { deliverInSpan, endAttemptSpan, startAttemptSpan } from '../tracing/attempt-span.ts'
 
 export interface DeliveryPolicy {
   concurrency: number
@@ -62,6 +64,8 @@ interface Attempt {
   now: () => number
   /** When it started, for the time it took. */
   started: number
+  /** Its span, with tracing on. */
+  span?: Span | undefined
 }
 
 export async function deliverOne(claim: Claim, options: DeliverOneOptions): Promise<Verdict> {
@@ -72,6 +76,7 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
     event = await loadEvent(a)
     if (!event) return 'none'
   }
+  a.span = startAttemptSpan(claim.destination, options.destination, claim.attempts.length + 1, event)
   const called = await callDestination(a, event)
   if (called.ok) {
     await recordInQueue(a, 'delivery', () => options.queue.ack(claim))
@@ -80,6 +85,7 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
   }
   if (options.signal?.aborted && called.signal.reason === options.signal.reason) {
     // Not an attempt: given back as it was (best effort; if this fails too, the claim's lease runs out).
+    if (a.span) endAttemptSpan(a.span, 'released')
     await options.queue.retry(claim, claim.nextAt).catch(() => {})
     return 'none'
   }
@@ -117,7 +123,10 @@ async function callDestination(
   try {
     if (!destination || !event)
       throw new DeliveryError(`destination "${a.claim.destination}" is not configured any more`, { permanent: true })
-    await abortable(destination.deliver(event, deadline.signal), deadline.signal)
+    const delivery = a.span
+      ? deliverInSpan(a.span, destination, event, deadline.signal)
+      : destination.deliver(event, deadline.signal)
+    await abortable(delivery, deadline.signal)
     return { ok: true }
   } catch (error) {
     return { ok: false, failure: error, signal: deadline.signal }
@@ -131,6 +140,7 @@ async function defer(a: Attempt, deferred: DeliveryDeferred): Promise<Verdict> {
   const { claim, options } = a
   const at = Math.max(deferred.until, a.now() + 10)
   await recordInQueue(a, 'deferral', () => options.queue.retry(claim, at))
+  if (a.span) endAttemptSpan(a.span, 'deferred', deferred.message)
   options.log.debug('delivery deferred', {
     destination: claim.destination,
     id: claim.eventId,
@@ -168,6 +178,7 @@ async function afterFailure(a: Attempt, failure: unknown): Promise<Verdict> {
 /** Tells the outcome listener and the log. */
 function reportOutcome(a: Attempt, outcome: Outcome, error?: string): void {
   const { claim, options } = a
+  if (a.span) endAttemptSpan(a.span, outcome, error)
   const name = claim.destination
   const fields = {
     destination: name,

@@ -17,9 +17,10 @@ export interface Destination {
   readonly concurrency?: number
   /**
    * Delivers one event. Must be idempotent: a redelivery after a crash or a replay writes the same result again.
-   * Throws DeliveryError to say whether trying again can help; any other error counts as transient.
+   * Throws DeliveryError to say whether trying again can help; any other error counts as transient. `traceparent`
+   * (tracing on) names the attempt's span, for a destination that passes trace context on (the HTTP notifier).
    */
-  deliver(event: HookEvent, signal?: AbortSignal): Promise<void>
+  deliver(event: HookEvent, signal?: AbortSignal, traceparent?: string): Promise<void>
   /**
    * What `hookcast check` can find wrong without delivering anything (unreachable, bad credentials, a missing
    * bucket); undefined when all looks right.

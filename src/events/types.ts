@@ -59,6 +59,11 @@ export interface HookEvent {
   bodySha256?: string
   /** The parsed `data` object of a JSON hook. */
   data?: Record<string, unknown>
+  /**
+   * W3C `traceparent` of the span that accepted it, with tracing on: kept with the event in the queue, so the spans
+   * of its delivery attempts are that span's children.
+   */
+  traceparent?: string
 }
 
 /** Case-insensitive lookup of a documented spelling: `viewerattempt` -> `ViewerAttempt`. */

@@ -25,7 +25,7 @@ export function createHttpNotifier(name: string, config: HttpNotifierConfig): De
     name,
     kind: 'notifier',
     check: () => reachable(config.url),
-    async deliver(event, signal) {
+    async deliver(event, signal, traceparent) {
       const { body, headers } =
         config.mode === 'original'
           ? await originalRequest(event, config.secret)
@@ -37,6 +37,7 @@ export function createHttpNotifier(name: string, config: HttpNotifierConfig): De
           await standardWebhookHeaders(await key, `msg_${event.id}`, Math.floor(Date.now() / 1000), body),
         )
       }
+      if (traceparent) headers.traceparent = traceparent // W3C Trace Context: the receiver's spans join the trace
       const sent = requestHeaders({ ...config.headers, ...headers }, where)
       let response: Response
       try {
@@ -77,7 +78,7 @@ function envelopeRequest(
   event: HookEvent,
   includeImage: boolean,
 ): { body: Uint8Array; headers: Record<string, string> } {
-  const { body, bodyCrc32: _crc, bodySha256: _hash, data, ...fields } = event
+  const { body, bodyCrc32: _crc, bodySha256: _hash, traceparent: _trace, data, ...fields } = event
   const envelope: Record<string, unknown> = { ...fields }
   if (data) envelope.data = data
   if (event.contentType === 'image/jpeg' && includeImage) envelope.body = toBase64(body)
