@@ -33,7 +33,7 @@ export const KNOWN_TYPES = Object.keys(KNOWN_EVENTS) as KnownType[]
 export type EventContentType = 'application/json' | 'image/jpeg'
 
 export interface HookEvent {
-  /** Deterministic id (hash of the body, plus the metadata headers for thumbnails): the same hook sent twice, one id. */
+  /** Deterministic id (a hash of the body, plus the metadata headers for thumbnails): a hook sent twice, one id. */
   id: string
   /** Name of the configured source that received it. */
   source: string
