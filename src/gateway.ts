@@ -19,7 +19,7 @@ import type { Queue } from './queue/types.ts'
 import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
-import { createStreamTracker, TRACKER_NAME } from './streams/tracker.ts'
+import { createStreamTracker, TRACKER_NAME, trackerSettings } from './streams/tracker.ts'
 import { HOOKCAST_SOURCE } from './streams/transition-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-links.ts'
 import { mountThumbnailLinks } from './streams/thumbnail-routes.ts'
@@ -109,6 +109,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const tracker = createStreamTracker({
     store: streams,
     flapWindowMs: config.streams.flapWindow,
+    ...trackerSettings(config.streams),
     emit: async (event) => {
       await ingest.put(event)
     },
