@@ -2,7 +2,7 @@
  * Deno entry: `npm run start:deno [-- --config FILE]`, with the permissions it needs instead of -A (README, "Running
  * on each runtime").
  */
-import { prepare, shutdownHandler } from '../src/start.ts'
+import { prepareServer, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 
 // Only the parts of the Deno namespace this file touches.
@@ -22,7 +22,11 @@ const exit = (code: number): never => {
   flushLogs()
   return Deno.exit(code)
 }
-const { gateway, port, host, shutdownGraceMs, log, listening } = await prepare(Deno.args, Deno.env.toObject(), exit)
+const { gateway, port, host, shutdownGraceMs, log, listening } = await prepareServer(
+  Deno.args,
+  Deno.env.toObject(),
+  exit,
+)
 
 // Deno.serve has no header, body or idle timeout to set: the handler's own body deadline (server.bodyTimeout, 408)
 // bounds how long a request's body can hold memory; slow headers hold only a socket (put a proxy in front).

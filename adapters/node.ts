@@ -3,7 +3,7 @@
  * `node dist/node/adapters/node.js [--config FILE]`.
  */
 import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server'
-import { prepare, shutdownHandler } from '../src/start.ts'
+import { prepareServer, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import type { Bindings } from '../src/http/bindings.ts'
 import { IncomingMessage } from 'node:http'
@@ -12,7 +12,7 @@ const exit = (code: number): never => {
   flushLogs()
   return process.exit(code)
 }
-const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepare(
+const { gateway, port, host, headersTimeoutMs, bodyTimeoutMs, shutdownGraceMs, log, listening } = await prepareServer(
   process.argv.slice(2),
   process.env,
   exit,

@@ -9,7 +9,7 @@ import { bindingsOf } from './http/bindings.ts'
 import { assertPlainPath } from './http/plain-path.ts'
 import type { Ingest, Source } from './ingest.ts'
 
-export interface AppOptions {
+interface AppOptions {
   sources: readonly Source[]
   ingest: Ingest
   /** Mounts more routes (stream thumbnails, admin API) before the not-found handler. */
@@ -19,7 +19,7 @@ export interface AppOptions {
 export function createApp(options: AppOptions): Hono {
   const app = new Hono()
 
-  // Before routing: a path with dot segments would be routed as resolved, not as sent (issue 20 item 5).
+  // Before routing: a path with dot segments would be routed as resolved, not as sent.
   app.use(async (c, next) => {
     assertPlainPath(bindingsOf(c.env).rawPath ?? c.req.raw.url)
     await next()

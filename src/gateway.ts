@@ -8,18 +8,19 @@ import type { Hono } from 'hono'
 import type { Config } from './config/config-schema.ts'
 import { createApp } from './app.ts'
 import type { Bindings } from './http/bindings.ts'
-import { createIngest } from './ingest.ts'
+import { createIngest, type Ingest, type Source } from './ingest.ts'
 import { createVerifier } from './verify/verifier.ts'
 import { compileRoutes } from './routing/router.ts'
 import { createSink } from './sinks/registry.ts'
 import { createNotifier, type NotifierDeps } from './notifiers/registry.ts'
 import type { Destination } from './destinations/types.ts'
 import { openBackend } from './backends/registry.ts'
+import type { Backend } from './backends/types.ts'
 import type { Queue } from './queue/types.ts'
 import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
-import { createStreamTracker, TRACKER_NAME, trackerSettings } from './streams/tracker.ts'
+import { createStreamTracker, TRACKER_NAME, trackerSettings, type StreamTracker } from './streams/tracker.ts'
 import { HOOKCAST_SOURCE } from './streams/transition-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-links.ts'
 import { mountThumbnailLinks } from './streams/thumbnail-routes.ts'
@@ -47,7 +48,10 @@ export interface Gateway {
    * which reads every record): done at start, unless `recoverStreamsAtStart` is false.
    */
   recoverStreams(): Promise<void>
-  /** Stops delivering (letting deliveries under way finish for at most `graceMs`, default `server.shutdownGrace`) and releases everything. */
+  /**
+   * Stops delivering (deliveries under way get at most `graceMs`, default `server.shutdownGrace`, to finish) and
+   * releases everything.
+   */
   close(graceMs?: number): Promise<void>
 }
 
@@ -60,12 +64,12 @@ export interface GatewayOptions {
   onAccepted?: (event: HookEvent, destinations: readonly string[]) => void
   /**
    * Makes the deliveries instead of the background worker (`startWorker`): a serverless handler, frozen between
-   * requests, makes them on demand (src/serverless/serverless-gateway.ts).
+   * requests, makes them on demand.
    */
   worker?: (options: WorkerOptions) => Worker
   /**
-   * One-time sign-in links to the page when the config has no `admin.token` (src/admin/sign-in-link.ts): a server
-   * passes them and prints the links; without them (a serverless function, tests, library use) the page is off.
+   * One-time sign-in links to the page when the config has no `admin.token`: a server passes them and prints the
+   * links; without them (a serverless function, tests, library use) the page is off.
    */
   signInLinks?: SignInLinks
   /**
@@ -91,89 +95,21 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const log = options.log ?? silentLogger
   const now = options.now ?? Date.now
   const metrics = createMetrics()
-  const counts = {
-    onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
-    onLimit: (limit: string) => metrics.streamLimit(limit),
-  }
-  const { queue, streams, signingKey, recent, ...backend } = await openBackend(config, { log, now, ...counts })
-  const links = await createThumbnailLinks(signingKey, now)
+  const backend = await openBackend(config, { log, now, ...streamCounts(metrics) })
+  const links = await createThumbnailLinks(backend.signingKey, now)
+  const { queue, streams } = backend
   const destinations = createDestinations(config, { streams, thumbnailUrl: links.url, log, now })
-  const sources = await Promise.all(
-    Object.entries(config.sources).map(async ([name, source]) => ({
-      name,
-      path: source.path,
-      verifier: await createVerifier(source.secrets),
-    })),
-  )
+  const sources = await sourcesOf(config)
+  const ctx: GatewayContext = { config, options, log, now, metrics, backend, destinations, closing: false }
 
-  const tracker = createStreamTracker({
-    store: streams,
-    flapWindowMs: config.streams.flapWindow,
-    ...trackerSettings(config.streams),
-    emit: async (event) => {
-      await ingest.put(event)
-    },
-    // Flap windows are delayed work in the queue: they survive a restart, and any worker may end them.
-    scheduleCheck: async (check, at) => {
-      await queue.put(check, [TRACKER_NAME], { notBefore: at })
-    },
-    log,
-    now,
-    ...counts,
+  let ingest: Ingest | undefined
+  const tracker = trackerFor(ctx, async (event) => {
+    await ingest!.put(event)
   })
   destinations.set(TRACKER_NAME, tracker)
-  const ingest = createIngest({
-    queue,
-    routes: compileRoutes(config.routes),
-    // The tracker sees every feed hook and thumbnail, whatever the routes.
-    internal: (event) => (tracker.wants(event) ? [TRACKER_NAME] : []),
-    maxBodyBytes: config.server.maxBodyBytes,
-    maxInFlightBytes: config.server.maxInFlightBytes,
-    trustProxy: config.server.trustProxy,
-    bodyTimeoutMs: config.server.bodyTimeout,
-    log,
-    now,
-    // Shown on the page: every platform hook (an unrouted one too), and hookcast's own events that go somewhere.
-    onAccepted: (event, names) => {
-      if (names.length > 0 || event.source !== HOOKCAST_SOURCE) recent.accepted(event, names)
-      if (names.length > 0) options.onAccepted?.(event, names)
-    },
-    observe: (request) => metrics.request(request),
-  })
-  const worker = (options.worker ?? startWorker)({
-    queue,
-    destinations,
-    policyFor: (name) => policyFromConfig(config.delivery, name, destinations.get(name)?.concurrency),
-    log,
-    now,
-    onOutcome(report) {
-      metrics.outcome(report)
-      recent.outcome(report)
-      options.onOutcome?.(report)
-    },
-    onQueueError: (step) => metrics.backgroundFailure(`spool-${step}`),
-  })
-
-  let closing = false
-  const mountAdmin = await adminRoutes({
-    adminToken: config.admin.enabled ? config.admin.token : undefined,
-    ...(config.admin.enabled && options.signInLinks ? { signInLinks: options.signInLinks } : {}),
-    metrics: config.metrics,
-    queue,
-    worker,
-    streams,
-    recent,
-    meter: metrics,
-    trustProxy: config.server.trustProxy,
-    now,
-    async readiness() {
-      const problems: string[] = []
-      if (closing) problems.push('shutting down')
-      problems.push(...(await backend.problems()))
-      return problems
-    },
-  })
-
+  ingest = ingestFor(ctx, tracker)
+  const worker = workerFor(ctx)
+  const mountAdmin = await adminFor(ctx, worker)
   const app = createApp({
     sources,
     ingest,
@@ -192,15 +128,125 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     streams,
     destinations,
     metrics,
-    recent,
+    recent: backend.recent,
     where: backend.where,
     recoverStreams: () => tracker.start(),
     async close(graceMs = config.server.shutdownGrace) {
-      closing = true
+      ctx.closing = true
       await tracker.close?.()
       await worker.close(graceMs)
       await Promise.all([...destinations.values()].map((d) => d.close?.()))
       await backend.close()
     },
   }
+}
+
+/** What the wiring steps share. */
+interface GatewayContext {
+  config: Config
+  options: GatewayOptions
+  log: Logger
+  now: () => number
+  metrics: Metrics
+  backend: Backend
+  destinations: Map<string, Destination>
+  /** Set by `close`: readiness says so from then on. */
+  closing: boolean
+}
+
+async function sourcesOf(config: Config): Promise<Source[]> {
+  return Promise.all(
+    Object.entries(config.sources).map(async ([name, source]) => ({
+      name,
+      path: source.path,
+      verifier: await createVerifier(source.secrets),
+    })),
+  )
+}
+
+/** The stream state's background failures and bounds hit, counted in the metrics. */
+function streamCounts(metrics: Metrics) {
+  return {
+    onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
+    onLimit: (limit: string) => metrics.streamLimit(limit),
+  }
+}
+
+/** The tracker: one more destination; the lifecycle events it makes go back in through `emit` (ingest's put). */
+function trackerFor(ctx: GatewayContext, emit: (event: HookEvent) => Promise<void>): StreamTracker {
+  const { queue, streams } = ctx.backend
+  return createStreamTracker({
+    store: streams,
+    flapWindowMs: ctx.config.streams.flapWindow,
+    ...trackerSettings(ctx.config.streams),
+    emit,
+    // Flap windows are delayed work in the queue: they survive a restart, and any worker may end them.
+    scheduleCheck: async (check, at) => {
+      await queue.put(check, [TRACKER_NAME], { notBefore: at })
+    },
+    log: ctx.log,
+    now: ctx.now,
+    ...streamCounts(ctx.metrics),
+  })
+}
+
+function ingestFor(ctx: GatewayContext, tracker: StreamTracker): Ingest {
+  const { config, backend } = ctx
+  return createIngest({
+    queue: backend.queue,
+    routes: compileRoutes(config.routes),
+    // The tracker sees every feed hook and thumbnail, whatever the routes.
+    internal: (event) => (tracker.wants(event) ? [TRACKER_NAME] : []),
+    maxBodyBytes: config.server.maxBodyBytes,
+    maxInFlightBytes: config.server.maxInFlightBytes,
+    trustProxy: config.server.trustProxy,
+    bodyTimeoutMs: config.server.bodyTimeout,
+    log: ctx.log,
+    now: ctx.now,
+    // Shown on the page: every platform hook (an unrouted one too), and hookcast's own events that go somewhere.
+    onAccepted: (event, names) => {
+      if (names.length > 0 || event.source !== HOOKCAST_SOURCE) backend.recent.accepted(event, names)
+      if (names.length > 0) ctx.options.onAccepted?.(event, names)
+    },
+    observe: (request) => ctx.metrics.request(request),
+  })
+}
+
+function workerFor(ctx: GatewayContext): Worker {
+  const { config, destinations, metrics } = ctx
+  return (ctx.options.worker ?? startWorker)({
+    queue: ctx.backend.queue,
+    destinations,
+    policyFor: (name) => policyFromConfig(config.delivery, name, destinations.get(name)?.concurrency),
+    log: ctx.log,
+    now: ctx.now,
+    onOutcome(report) {
+      metrics.outcome(report)
+      ctx.backend.recent.outcome(report)
+      ctx.options.onOutcome?.(report)
+    },
+    onQueueError: (step) => metrics.backgroundFailure(`spool-${step}`),
+  })
+}
+
+function adminFor(ctx: GatewayContext, worker: Worker): Promise<(app: Hono) => void> {
+  const { config, backend } = ctx
+  return adminRoutes({
+    adminToken: config.admin.enabled ? config.admin.token : undefined,
+    ...(config.admin.enabled && ctx.options.signInLinks ? { signInLinks: ctx.options.signInLinks } : {}),
+    metrics: config.metrics,
+    queue: backend.queue,
+    worker,
+    streams: backend.streams,
+    recent: backend.recent,
+    meter: ctx.metrics,
+    trustProxy: config.server.trustProxy,
+    now: ctx.now,
+    async readiness() {
+      const problems: string[] = []
+      if (ctx.closing) problems.push('shutting down')
+      problems.push(...(await backend.problems()))
+      return problems
+    },
+  })
 }

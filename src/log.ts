@@ -9,6 +9,11 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 export type Logger = Record<LogLevel, (message: string, fields?: Record<string, unknown>) => void>
 
+/** The level `HOOKCAST_LOG_LEVEL` names, or undefined when it names none (the config's level then). */
+export function parseLogLevel(value: string | undefined): LogLevel | undefined {
+  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : undefined
+}
+
 /**
  * `write` receives each line; by default lines go to stdout, debug and info lines gathered for one write per turn
  * of the event loop (a busy gateway logs several lines per request, and each write to a pipe is a system call),

@@ -9,7 +9,7 @@ import type { Env } from './config/interpolate.ts'
 import { listenAddress } from './config/listen.ts'
 import { adminAccess } from './config/admin-access.ts'
 import { createGateway, type Gateway } from './gateway.ts'
-import { createLogger, flushLogs, type Logger, type LogLevel } from './log.ts'
+import { createLogger, flushLogs, parseLogLevel, type Logger } from './log.ts'
 import {
   createSignInLinks,
   isWildcard,
@@ -19,7 +19,7 @@ import {
   type SignInLinks,
 } from './admin/sign-in-link.ts'
 
-export interface Prepared {
+interface Prepared {
   gateway: Gateway
   port: number
   host: string
@@ -34,12 +34,16 @@ export interface Prepared {
 }
 
 /** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
-export async function prepare(args: readonly string[], env: Env, exit: (code: number) => never): Promise<Prepared> {
-  let log = createLogger(logLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
+export async function prepareServer(
+  args: readonly string[],
+  env: Env,
+  exit: (code: number) => never,
+): Promise<Prepared> {
+  let log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
   try {
     const path = resolveConfigPath(args, env)
     const { config, origin } = await loadConfig(path, env)
-    log = createLogger(logLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
+    log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
     const listen = listenAddress(config, env)
     if (listen.refusal) {
       console.error(`cannot start: ${listen.refusal}`)
@@ -50,7 +54,7 @@ export async function prepare(args: readonly string[], env: Env, exit: (code: nu
         host: listen.host,
       })
     }
-    // No admin.token: the page opens with one-time links printed once the server listens (admin/sign-in-link.ts),
+    // No admin.token: the page opens with one-time links printed once the server listens,
     // on loopback or where admin.signInLinks says so; else it stays off, and the log says why.
     const access = adminAccess(config.admin, listen.host)
     if (access.mode === 'off' && config.admin.enabled) log.warn(`admin page and API off: ${access.why}`)
@@ -122,10 +126,6 @@ function firstRunLinks(host: string, log: Logger): { links: SignInLinks; listeni
       })
     },
   }
-}
-
-function logLevel(value: string | undefined): LogLevel | undefined {
-  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : undefined
 }
 
 /**

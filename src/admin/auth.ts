@@ -1,9 +1,9 @@
 /**
  * Who may use the operator side: the token as a bearer header (scripts), or a session the login form started
- * (the page). Without `admin.token`, a one-time sign-in link's token (sign-in-link.ts) only starts a session. The
- * cookie holds a random session id kept server-side (sessions.ts), never the token or anything derived from it, so
- * signing out revokes it. Wrong tokens count against the client's address (rate-limit.ts): each
- * attempt is counted before its token is checked, so concurrent guesses cannot outrun the limit.
+ * (the page). Without `admin.token`, a one-time sign-in link's token only starts a session. The cookie holds a random
+ * session id kept server-side, never the token or anything derived from it, so signing out revokes it. Wrong tokens
+ * count against the client's address, each attempt before its token is checked, so concurrent guesses cannot outrun
+ * the limit.
  * @module
  */
 import { getCookie } from 'hono/cookie'
@@ -39,7 +39,7 @@ export interface BearerCheck {
 type SignIn = { session: string } | { wrong: true; used?: boolean } | { retryAfter: number }
 
 /** What the operator side accepts. */
-export interface AdminCredentials {
+interface AdminCredentials {
   /** Checks an `Authorization: Bearer` token. Absent (a sign-in link, no admin.token): every bearer token is wrong. */
   bearer?: (candidate: string) => Promise<boolean>
   /** Checks a token from the sign-in form; `used` is a one-time link's token that signed in before. */

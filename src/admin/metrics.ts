@@ -42,116 +42,166 @@ class Counter {
 }
 
 export function createMetrics(): Metrics {
-  const requests = new Counter()
-  const signatureFailures = new Counter()
-  const deliveries = new Counter()
-  const retries = new Counter()
-  const deadLettered = new Counter()
-  const backgroundFailures = new Counter()
-  const streamLimits = new Counter()
-  const latencyBuckets = new Map<string, number[]>() // source -> cumulative counts per bucket
-  const latencySum = new Map<string, number>()
-  const latencyCount = new Map<string, number>()
-
+  const counts: Counts = {
+    requests: new Counter(),
+    signatureFailures: new Counter(),
+    deliveries: new Counter(),
+    retries: new Counter(),
+    deadLettered: new Counter(),
+    backgroundFailures: new Counter(),
+    streamLimits: new Counter(),
+    latency: new Map(),
+  }
   return {
-    request(request) {
-      requests.add({ source: request.source, kind: kindLabel(request.kind), status: String(request.status) })
-      if (request.reason === 'bad_signature') signatureFailures.add({ source: request.source })
-      if (request.status !== 200) return
-      const buckets = latencyBuckets.get(request.source) ?? LATENCY_BUCKETS.map(() => 0)
-      LATENCY_BUCKETS.forEach((bound, i) => {
-        if (request.seconds <= bound) buckets[i]!++
-      })
-      latencyBuckets.set(request.source, buckets)
-      latencySum.set(request.source, (latencySum.get(request.source) ?? 0) + request.seconds)
-      latencyCount.set(request.source, (latencyCount.get(request.source) ?? 0) + 1)
-    },
+    request: (request) => countRequest(counts, request),
     outcome(report) {
-      deliveries.add({ destination: report.destination, outcome: report.outcome })
-      if (report.outcome === 'retry') retries.add({ destination: report.destination })
-      if (report.outcome === 'dead') deadLettered.add({ destination: report.destination })
+      counts.deliveries.add({ destination: report.destination, outcome: report.outcome })
+      if (report.outcome === 'retry') counts.retries.add({ destination: report.destination })
+      if (report.outcome === 'dead') counts.deadLettered.add({ destination: report.destination })
     },
     backgroundFailure(component) {
-      backgroundFailures.add({ component })
+      counts.backgroundFailures.add({ component })
     },
     streamLimit(limit) {
-      streamLimits.add({ limit })
+      counts.streamLimits.add({ limit })
     },
     render({ spool, lanes }) {
-      const out: string[] = []
-      const family = (name: string, type: string, help: string) =>
-        out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-      const counter = (name: string, help: string, c: Counter) => {
-        family(name, 'counter', help)
-        for (const { labels, value } of c.values.values()) out.push(`${name}${labelText(labels)} ${value}`)
-      }
-      const gauge = (name: string, help: string, value: number, labels: Labels = {}) => {
-        family(name, 'gauge', help)
-        out.push(`${name}${labelText(labels)} ${value}`)
-      }
-      counter('hookcast_requests_total', 'Webhook requests by source, hook kind and HTTP status.', requests)
-      counter(
-        'hookcast_signature_failures_total',
-        'Webhook requests refused for a missing or wrong signature.',
-        signatureFailures,
-      )
-      counter(
-        'hookcast_deliveries_total',
-        'Delivery attempts by destination and outcome (delivered, retry, dead).',
-        deliveries,
-      )
-      counter('hookcast_retries_total', 'Failed delivery attempts that will be retried, by destination.', retries)
-      counter('hookcast_dead_lettered_total', 'Deliveries moved to the dead letters, by destination.', deadLettered)
-      counter(
-        'hookcast_stream_limits_total',
-        'Stream-state bounds hit: streams evicted, expired or not tracked, thumbnails not kept, ids too long, future times clamped; by limit.',
-        streamLimits,
-      )
-      counter(
-        'hookcast_background_failures_total',
-        'Background steps that failed and will be retried (spool reads and writes, stream state), by component.',
-        backgroundFailures,
-      )
-      gauge('hookcast_dead_letters', 'Dead letters waiting for a replay.', spool.deadLetters)
-      gauge('hookcast_spool_pending_events', 'Accepted events with at least one delivery pending.', spool.pendingEvents)
-      gauge(
-        'hookcast_spool_pending_deliveries',
-        'Deliveries pending (waiting, retrying or under way).',
-        spool.pendingDeliveries,
-      )
-      gauge('hookcast_spool_bytes', 'Bytes the spool holds on disk.', spool.bytes)
-      gauge(
-        'hookcast_spool_oldest_pending_age_seconds',
-        'Age of the oldest event with a pending delivery.',
-        spool.oldestPendingAgeMs / 1000,
-      )
-      family(
-        'hookcast_destination_circuit_open',
-        'gauge',
-        'Whether a destination is paused after failures in a row (1) or not (0).',
-      )
-      for (const lane of lanes)
-        out.push(
-          `hookcast_destination_circuit_open${labelText({ destination: lane.destination })} ${lane.circuit === 'closed' ? 0 : 1}`,
-        )
-      family('hookcast_accept_duration_seconds', 'histogram', 'Time from request to 200 for accepted webhooks.')
-      for (const [source, buckets] of latencyBuckets) {
-        for (const [i, bound] of LATENCY_BUCKETS.entries()) {
-          out.push(`hookcast_accept_duration_seconds_bucket${labelText({ source, le: String(bound) })} ${buckets[i]}`)
-        }
-        out.push(
-          `hookcast_accept_duration_seconds_bucket${labelText({ source, le: '+Inf' })} ${latencyCount.get(source)}`,
-        )
-        out.push(`hookcast_accept_duration_seconds_sum${labelText({ source })} ${latencySum.get(source)}`)
-        out.push(`hookcast_accept_duration_seconds_count${labelText({ source })} ${latencyCount.get(source)}`)
-      }
-      return out.join('\n') + '\n'
+      const out = new Exposition()
+      renderCounters(out, counts)
+      renderGauges(out, spool, lanes)
+      renderLatency(out, counts.latency)
+      return out.text()
     },
+  }
+}
+
+/** What the metrics count between scrapes. */
+interface Counts {
+  requests: Counter
+  signatureFailures: Counter
+  deliveries: Counter
+  retries: Counter
+  deadLettered: Counter
+  backgroundFailures: Counter
+  streamLimits: Counter
+  /** Accept latency by source: cumulative counts per bucket, their sum and count. */
+  latency: Map<string, { buckets: number[]; sum: number; count: number }>
+}
+
+function countRequest(counts: Counts, request: HookRequest): void {
+  counts.requests.add({ source: request.source, kind: kindLabel(request.kind), status: String(request.status) })
+  if (request.reason === 'bad_signature') counts.signatureFailures.add({ source: request.source })
+  if (request.status !== 200) return
+  let latency = counts.latency.get(request.source)
+  if (!latency)
+    counts.latency.set(request.source, (latency = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 }))
+  LATENCY_BUCKETS.forEach((bound, i) => {
+    if (request.seconds <= bound) latency.buckets[i]!++
+  })
+  latency.sum += request.seconds
+  latency.count += 1
+}
+
+/** Lines of the text exposition format. */
+class Exposition {
+  readonly #lines: string[] = []
+
+  family(name: string, type: string, help: string): void {
+    this.#lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+  }
+
+  sample(name: string, labels: Labels, value: number): void {
+    this.#lines.push(`${name}${labelText(labels)} ${value}`)
+  }
+
+  counter(name: string, help: string, counter: Counter): void {
+    this.family(name, 'counter', help)
+    for (const { labels, value } of counter.values.values()) this.sample(name, labels, value)
+  }
+
+  gauge(name: string, help: string, value: number): void {
+    this.family(name, 'gauge', help)
+    this.sample(name, {}, value)
+  }
+
+  text(): string {
+    return this.#lines.join('\n') + '\n'
+  }
+}
+
+function renderCounters(out: Exposition, counts: Counts): void {
+  out.counter('hookcast_requests_total', 'Webhook requests by source, hook kind and HTTP status.', counts.requests)
+  out.counter(
+    'hookcast_signature_failures_total',
+    'Webhook requests refused for a missing or wrong signature.',
+    counts.signatureFailures,
+  )
+  out.counter(
+    'hookcast_deliveries_total',
+    'Delivery attempts by destination and outcome (delivered, retry, dead).',
+    counts.deliveries,
+  )
+  out.counter(
+    'hookcast_retries_total',
+    'Failed delivery attempts that will be retried, by destination.',
+    counts.retries,
+  )
+  out.counter(
+    'hookcast_dead_lettered_total',
+    'Deliveries moved to the dead letters, by destination.',
+    counts.deadLettered,
+  )
+  out.counter(
+    'hookcast_stream_limits_total',
+    'Stream-state bounds hit: streams evicted, expired or not tracked, thumbnails not kept, ids too long, ' +
+      'future times clamped; by limit.',
+    counts.streamLimits,
+  )
+  out.counter(
+    'hookcast_background_failures_total',
+    'Background steps that failed and will be retried (spool reads and writes, stream state), by component.',
+    counts.backgroundFailures,
+  )
+}
+
+/** The gauges, read from the spool and the delivery lanes at each scrape. */
+function renderGauges(out: Exposition, spool: QueueStats, lanes: LaneStatus[]): void {
+  out.gauge('hookcast_dead_letters', 'Dead letters waiting for a replay.', spool.deadLetters)
+  out.gauge('hookcast_spool_pending_events', 'Accepted events with at least one delivery pending.', spool.pendingEvents)
+  out.gauge(
+    'hookcast_spool_pending_deliveries',
+    'Deliveries pending (waiting, retrying or under way).',
+    spool.pendingDeliveries,
+  )
+  out.gauge('hookcast_spool_bytes', 'Bytes the spool holds on disk.', spool.bytes)
+  out.gauge(
+    'hookcast_spool_oldest_pending_age_seconds',
+    'Age of the oldest event with a pending delivery.',
+    spool.oldestPendingAgeMs / 1000,
+  )
+  const circuit = 'hookcast_destination_circuit_open'
+  out.family(circuit, 'gauge', 'Whether a destination is paused after failures in a row (1) or not (0).')
+  for (const lane of lanes) out.sample(circuit, { destination: lane.destination }, lane.circuit === 'closed' ? 0 : 1)
+}
+
+function renderLatency(out: Exposition, latency: Counts['latency']): void {
+  const name = 'hookcast_accept_duration_seconds'
+  out.family(name, 'histogram', 'Time from request to 200 for accepted webhooks.')
+  for (const [source, { buckets, sum, count }] of latency) {
+    for (const [i, bound] of LATENCY_BUCKETS.entries())
+      out.sample(`${name}_bucket`, { source, le: String(bound) }, buckets[i]!)
+    out.sample(`${name}_bucket`, { source, le: '+Inf' }, count)
+    out.sample(`${name}_sum`, { source }, sum)
+    out.sample(`${name}_count`, { source }, count)
   }
 }
 
 function labelText(labels: Labels): string {
   const entries = Object.entries(labels)
   if (entries.length === 0) return ''
-  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`
+  return `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }

@@ -1,11 +1,9 @@
 /**
- * The operator pages' HTML: the login form and the live streams page (issue 7). Self-contained: the style and the
- * script (login.css, page.css, page.js next to this file) are read once at start and put inline; no build step,
- * nothing from a CDN. The streams page only reads the admin API, polling it every 2 s.
- *
- * Everything shown comes from the platform (stream names) or from destinations (error messages), so the script
- * builds the DOM with textContent and never parses data as HTML. A Content-Security-Policy allows only this
- * exact script and style (by hash) and same-origin requests, as a second line of defence.
+ * The operator pages' HTML: the login form and the live streams page, which only reads the admin API (polling it
+ * every 2 s). Self-contained: the style and script beside this file are read once at start and put inline; no
+ * build step, nothing from a CDN. What the page shows comes from the platform or from destinations, so its script
+ * builds the DOM with textContent, never parsing data as HTML; a Content-Security-Policy allows only this exact
+ * script and style (by hash) and same-origin requests, as a second line of defence.
  * @module
  */
 import { createHash } from 'node:crypto'
@@ -53,7 +51,9 @@ const LOGIN_SCRIPT = `(() => {
 })()`
 
 // A red "live" dot, inline so the browser does not ask for /favicon.ico.
-const ICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="6" fill="#d92d20"/></svg>')}`
+const ICON = `data:image/svg+xml,${encodeURIComponent(
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="6" fill="#d92d20"/></svg>',
+)}`
 
 /** The value of a CSP source allowing exactly this inline script or style. */
 const hashOf = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
@@ -98,15 +98,19 @@ export type SignInMode = 'token' | 'link'
 
 const HINT: Record<SignInMode, string> = {
   token: 'Type the admin token (<code>admin.token</code> in the config) here; it is never taken from a link.',
-  link: 'Open the sign-in link hookcast printed when it started: each link signs in once, and a new one is printed after each use. Or paste the token from it here.',
+  link:
+    'Open the sign-in link hookcast printed when it started: each link signs in once, and a new one is printed ' +
+    'after each use. Or paste the token from it here.',
 }
 
 export function loginPage(error?: string, mode: SignInMode = 'token'): string {
+  const label = mode === 'token' ? 'Admin token' : 'Sign-in token'
+  const autocomplete = mode === 'token' ? 'current-password' : 'off'
   return `${LOGIN_HEAD}<body>
 <form method="post" action="/login">
 <h1>hookcast</h1>
 <p>Live streams and deliveries. ${HINT[mode]}</p>
-<label>${mode === 'token' ? 'Admin token' : 'Sign-in token'} <input name="token" type="password" autocomplete="${mode === 'token' ? 'current-password' : 'off'}" required autofocus></label>
+<label>${label} <input name="token" type="password" autocomplete="${autocomplete}" required autofocus></label>
 <input name="via" type="hidden" value="form">
 <button type="submit">Sign in</button>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}

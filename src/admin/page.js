@@ -5,18 +5,33 @@
 ;(() => {
   /** The API's answers as this page reads them (routes.ts); typedefs in here stay out of the project's global types.
    * @typedef {{ eventId: string, timestamp: number, url: string }} Thumb
-   * @typedef {{ streamId: string, accountId?: string, streamName?: string, status: string, liveSince?: number, endedAt?: number, feeds: number, latestThumbnail: Thumb | null, updatedAt: number }} Stream
+   * @typedef {{
+   *   streamId: string, accountId?: string, streamName?: string, status: string, liveSince?: number,
+   *   endedAt?: number, feeds: number, latestThumbnail: Thumb | null, updatedAt: number
+   * }} Stream
    * @typedef {{ destination: string, state: string, attempts: number, nextAt?: number, lastError?: string }} Delivery
-   * @typedef {{ id: string, type: string, event: string, streamId?: string, receivedAt: number, deliveries: Delivery[] }} RecentEvent
-   * @typedef {{ spool: { pendingDeliveries: number, oldestPendingAgeMs: number, deadLetters: number }, destinations: Array<{ destination: string, circuit: string }> }} Status
+   * @typedef {{
+   *   id: string, type: string, event: string, streamId?: string, receivedAt: number, deliveries: Delivery[]
+   * }} RecentEvent
+   * @typedef {{
+   *   spool: { pendingDeliveries: number, oldestPendingAgeMs: number, deadLetters: number },
+   *   destinations: Array<{ destination: string, circuit: string }>
+   * }} Status
    */
   const POLL_MS = 2000
   const HIDDEN_POLL_MS = 15000
   const ENDED_SHOWN = 12
-  const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id)) // only the page's own ids: never null
+  // Only the page's own ids: never null.
+  const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id))
 
-  /** Builds an element. Data only ever becomes text nodes or attribute values: never HTML.
-   * @template {keyof HTMLElementTagNameMap} K @param {K} tag @param {Record<string, unknown> | null} [props] @param {...(Node | string | false | null | undefined)} children @returns {HTMLElementTagNameMap[K]} */
+  /**
+   * Builds an element. Data only ever becomes text nodes or attribute values: never HTML.
+   * @template {keyof HTMLElementTagNameMap} K
+   * @param {K} tag
+   * @param {Record<string, unknown> | null} [props]
+   * @param {...(Node | string | false | null | undefined)} children
+   * @returns {HTMLElementTagNameMap[K]}
+   */
   function h(tag, props, ...children) {
     const node = document.createElement(tag)
     for (const [key, value] of Object.entries(props || {})) {
@@ -29,9 +44,18 @@
     return node
   }
 
-  // Keeps parent's children in the order of items, reusing each item's node by key (so images do not reload and
-  // buttons are not replaced under the pointer on every poll).
-  /** @template T @template {{ node: Element }} E @param {HTMLElement} parent @param {Map<string, E>} cache @param {T[]} items @param {(item: T) => string} keyOf @param {(item: T) => E} build @param {(entry: E, item: T) => void} fill */
+  /**
+   * Keeps parent's children in the order of items, reusing each item's node by key (so images do not reload and
+   * buttons are not replaced under the pointer on every poll).
+   * @template T
+   * @template {{ node: Element }} E
+   * @param {HTMLElement} parent
+   * @param {Map<string, E>} cache
+   * @param {T[]} items
+   * @param {(item: T) => string} keyOf
+   * @param {(item: T) => E} build
+   * @param {(entry: E, item: T) => void} fill
+   */
   function sync(parent, cache, items, keyOf, build, fill) {
     const seen = new Set()
     items.forEach((item, index) => {
@@ -86,10 +110,12 @@
     }, 5000)
   }
 
-  /** @param {string} path @param {RequestInit} [init] @returns {Promise<any>} JSON the caller knows */ async function api(
-    path,
-    init,
-  ) {
+  /**
+   * @param {string} path
+   * @param {RequestInit} [init]
+   * @returns {Promise<any>} JSON the caller knows
+   */
+  async function api(path, init) {
     const response = await fetch(path, Object.assign({ credentials: 'same-origin', cache: 'no-store' }, init))
     if (response.status === 401) {
       location.reload() // signed out or token changed: the server shows the login form

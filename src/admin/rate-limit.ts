@@ -1,17 +1,13 @@
 /**
  * Failed credential attempts per client: past `maxFailures` within a window, the client must wait for the window
- * to end, and every attempt meanwhile is refused (the right token too, or guessing would go on). A success does
- * not clear the count: behind a proxy many clients can share one address, and one client's success must not
- * reset another's guessing. The table is bounded: expired entries go first, then the oldest, so a flood of
- * addresses cannot grow it.
- *
- * An attempt counts as a failure from the moment it arrives, before its token is checked (checking awaits a
- * hash): otherwise hundreds of concurrent guesses would all pass the limit while the first were still hashing.
- * An attempt that turns out right gives its count back.
+ * to end, and every attempt meanwhile is refused (the right token too, or guessing would go on). A success does not
+ * clear the count: behind a proxy many clients share one address, and one's success must not reset another's
+ * guessing. An attempt counts as a failure as soon as it arrives, before its token is checked (which awaits a hash),
+ * else hundreds of concurrent guesses would all pass while the first were hashing; a right one gives it back.
  * @module
  */
 
-export interface FailureLimitOptions {
+interface FailureLimitOptions {
   /** Failures a client may make per window. */
   maxFailures?: number
   windowMs?: number

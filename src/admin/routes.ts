@@ -1,10 +1,7 @@
 /**
- * The operator side: the live streams page, its JSON API, metrics and readiness. The page and the API need
- * `admin.token`, or (a server started without it) a one-time sign-in link printed at start (sign-in-link.ts); with
- * neither they are off. Webhook paths never need anything.
- *
- * Sign-in makes a server-side session (sessions.ts); wrong tokens are limited per client address (rate-limit.ts);
- * every page and API answer carries anti-framing headers, and POSTs must come from the page itself (guards.ts).
+ * The operator side's routes: the live streams page, its JSON API, metrics and readiness. The page and the API
+ * need `admin.token`, or (a server started without it) a one-time sign-in link printed at start; with neither they
+ * are off. Every page and API answer carries anti-framing headers, and POSTs must come from the page itself.
  * @module
  */
 import type { Context, Hono } from 'hono'
@@ -34,7 +31,7 @@ import { loginPage, PAGE_CSP, streamsPage, type SignInMode } from './page-html.t
 import type { SignInLinks } from './sign-in-link.ts'
 import { activeFeedIds } from '../streams/active-feeds.ts'
 
-export interface AdminOptions {
+interface AdminOptions {
   adminToken: string | undefined
   /** Without `adminToken`: sign in with one-time links (a server printing them at start); else the page is off. */
   signInLinks?: SignInLinks
@@ -64,42 +61,49 @@ export async function adminRoutes(options: AdminOptions): Promise<(app: Hono) =>
     : options.signInLinks && { signIn: (candidate: string) => options.signInLinks!.consume(candidate) } // no bearer
   const auth = credentials && createAdminAuth(credentials, createSessions({ now }), limits)
   const mode: SignInMode = options.adminToken ? 'token' : 'link'
-  return (app) => mountAdmin(app, options, limits, metricsCheck, auth, mode)
+  return (app) => {
+    const ctx: AdminContext = { options, limits, metricsCheck, mode }
+    mountProbes(app, ctx)
+    if (!auth) return
+    const signedIn = { ...ctx, auth }
+    mountSignIn(app, signedIn)
+    mountApi(app, signedIn)
+  }
 }
 
-function mountAdmin(
-  app: Hono,
-  options: AdminOptions,
-  limits: Limits,
-  metricsCheck: BearerCheck | undefined,
-  auth: AdminAuth | undefined,
-  mode: SignInMode,
-): void {
-  const { queue, worker, streams, recent } = options
+/** What the routes share: the options, the failure limits of both tokens, and how the page signs in. */
+interface AdminContext {
+  options: AdminOptions
+  limits: Limits
+  metricsCheck: BearerCheck | undefined
+  mode: SignInMode
+}
 
+/** With the page and API on. */
+interface SignedInContext extends AdminContext {
+  auth: AdminAuth
+}
+
+/** Readiness and metrics, which stay on without the page. */
+function mountProbes(app: Hono, ctx: AdminContext): void {
+  const { options, metricsCheck } = ctx
   app.get('/readyz', async (c) => {
     const problems = await options.readiness()
     return c.json({ ok: problems.length === 0, problems }, problems.length === 0 ? 200 : 503)
   })
+  if (!options.metrics.enabled) return
+  app.get('/metrics', async (c) => {
+    if (metricsCheck && !(await metricsCheck.allows(c)))
+      throw new HttpError(401, 'unauthorized', 'metrics need the metrics token')
+    const body = options.meter.render({ spool: await options.queue.stats(), lanes: options.worker.lanes() })
+    return c.body(body, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+  })
+}
 
-  if (options.metrics.enabled) {
-    app.get('/metrics', async (c) => {
-      if (metricsCheck && !(await metricsCheck.allows(c)))
-        throw new HttpError(401, 'unauthorized', 'metrics need the metrics token')
-      const body = options.meter.render({ spool: await queue.stats(), lanes: worker.lanes() })
-      return c.body(body, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
-    })
-  }
-
-  if (!auth) return
+/** The page, the sign-in form and sign-out. */
+function mountSignIn(app: Hono, ctx: SignedInContext): void {
+  const { auth, mode, limits } = ctx
   for (const path of ['/', '/login', '/logout', '/api/*']) app.use(path, securityHeaders())
-  const guard = async (c: Context) => {
-    if (!(await auth.allows(c))) throw new HttpError(401, 'unauthorized', UNAUTHORIZED[mode])
-  }
-  type Status = 200 | 400 | 401 | 429
-  const page = (c: Context, html: string, csp: string, status: Status = 200, headers: Record<string, string> = {}) =>
-    c.html(html, status, { 'content-security-policy': csp, ...headers })
-
   app.get('/', async (c) =>
     (await auth.allows(c))
       ? page(c, streamsPage(), PAGE_CSP.streams)
@@ -108,76 +112,69 @@ function mountAdmin(
   // Where sign-in links land (`/login#token=…`): always the form, whose script signs in with the fragment's token.
   // Never a redirect, even when signed in: the browser would carry the fragment, token and all, to the new address.
   app.get('/login', (c) => page(c, loginPage(undefined, mode), PAGE_CSP.login))
-  app.post('/login', async (c) => {
-    assertSameOrigin(c, limits.trustProxy)
-    const form = new URLSearchParams(await smallBody(c)) // the form's default encoding
-    // A link's token stays in the browser's history: only one-time tokens may come that way (page-html.ts).
-    if (mode === 'token' && form.get('via') === 'link') {
-      return page(c, loginPage(LINK_REFUSED, mode), PAGE_CSP.login, 400)
-    }
-    const result = await auth.signIn(c, form.get('token') ?? '')
-    if ('retryAfter' in result) {
-      return page(
-        c,
-        loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`, mode),
-        PAGE_CSP.login,
-        429,
-        { 'retry-after': String(result.retryAfter) },
-      )
-    }
-    if ('wrong' in result) {
-      const why = result.used
-        ? 'That sign-in link was used already: each one signs in once. hookcast printed a new one in its output.'
-        : 'That token is not right.'
-      return page(c, loginPage(why, mode), PAGE_CSP.login, 401)
-    }
-    setCookie(c, COOKIE, result.session, {
-      httpOnly: true,
-      sameSite: 'Strict',
-      path: '/',
-      maxAge: SESSION_ABSOLUTE_MS / 1000,
-      secure: overHttps(c),
-    })
-    return c.redirect('/', 303)
-  })
+  app.post('/login', (c) => signIn(ctx, c))
   app.post('/logout', (c) => {
     assertSameOrigin(c, limits.trustProxy)
     auth.signOut(c)
     deleteCookie(c, COOKIE, { path: '/', secure: overHttps(c) })
     return c.redirect('/', 303)
   })
+}
 
+async function signIn(ctx: SignedInContext, c: Context): Promise<Response> {
+  const { mode } = ctx
+  assertSameOrigin(c, ctx.limits.trustProxy)
+  const form = new URLSearchParams(await smallBody(c)) // the form's default encoding
+  // A link's token stays in the browser's history: only one-time tokens may come that way (page-html.ts).
+  if (mode === 'token' && form.get('via') === 'link') {
+    return page(c, loginPage(LINK_REFUSED, mode), PAGE_CSP.login, 400)
+  }
+  const result = await ctx.auth.signIn(c, form.get('token') ?? '')
+  if ('retryAfter' in result) {
+    return page(
+      c,
+      loginPage(`Too many wrong tokens from this address. Try again in ${result.retryAfter} s.`, mode),
+      PAGE_CSP.login,
+      429,
+      { 'retry-after': String(result.retryAfter) },
+    )
+  }
+  if ('wrong' in result) {
+    const why = result.used
+      ? 'That sign-in link was used already: each one signs in once. hookcast printed a new one in its output.'
+      : 'That token is not right.'
+    return page(c, loginPage(why, mode), PAGE_CSP.login, 401)
+  }
+  setCookie(c, COOKIE, result.session, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    maxAge: SESSION_ABSOLUTE_MS / 1000,
+    secure: overHttps(c),
+  })
+  return c.redirect('/', 303)
+}
+
+/** The JSON API the page reads: streams, their thumbnails, recent events, status, dead letters and replay. */
+function mountApi(app: Hono, ctx: SignedInContext): void {
+  const { queue, worker, streams, recent } = ctx.options
   app.get('/api/streams', async (c) => {
-    await guard(c)
+    await guard(ctx, c)
     const list = (await streams.list()).sort((a, b) => (b.liveSince ?? 0) - (a.liveSince ?? 0)).map(streamView)
     return c.json({ streams: list })
   })
-  const thumbnail = async (c: Context, streamId: string) => {
-    await guard(c)
-    const ref = (await streams.get(streamId))?.record.latestThumbnail
-    const bytes = ref && (await streams.thumbnail(streamId, ref.eventId))
-    if (!ref || !bytes) throw new HttpError(404, 'not_found', 'no thumbnail for this stream')
-    const etag = `"${ref.eventId}"`
-    if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag })
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-      'content-type': 'image/jpeg',
-      etag,
-      'cache-control': 'private, no-cache',
-    })
-  }
   // The stream id is `account/name`: accept it with its slash encoded or as two path segments.
-  app.get('/api/streams/:stream/thumbnail', (c) => thumbnail(c, c.req.param('stream')))
+  app.get('/api/streams/:stream/thumbnail', (c) => thumbnail(ctx, c, c.req.param('stream')))
   app.get('/api/streams/:account/:name/thumbnail', (c) =>
-    thumbnail(c, `${c.req.param('account')}/${c.req.param('name')}`),
+    thumbnail(ctx, c, `${c.req.param('account')}/${c.req.param('name')}`),
   )
-
   app.get('/api/events', async (c) => {
-    await guard(c)
+    await guard(ctx, c)
     const limit = Math.min(500, Math.max(1, Number(c.req.query('limit') ?? 100) || 100))
     return c.json({ events: await recent.list(limit) })
   })
   app.get('/api/status', async (c) => {
-    await guard(c)
+    await guard(ctx, c)
     const spool = await queue.stats()
     const destinations = worker
       .lanes()
@@ -187,25 +184,57 @@ function mountAdmin(
     return c.json({ spool: totals, destinations })
   })
   app.get('/api/dead-letters', async (c) => {
-    await guard(c)
+    await guard(ctx, c)
     const filter = filterOf({ eventId: c.req.query('event'), destination: c.req.query('destination') })
     return c.json({ deadLetters: await queue.deadLetters(filter) })
   })
-  app.post('/api/dead-letters/replay', async (c) => {
-    assertSameOrigin(c, limits.trustProxy)
-    await guard(c)
-    // JSON only: a cross-site form cannot send it without a preflight, so the cookie alone cannot be abused.
-    if (!c.req.header('content-type')?.startsWith('application/json'))
-      throw new HttpError(415, 'unsupported_content_type', 'send JSON')
-    const body = parseJson(await smallBody(c)) as { eventId?: string; destination?: string; all?: boolean }
-    const filter = filterOf(body)
-    if (!body.all && Object.keys(filter).length === 0)
-      throw new HttpError(400, 'no_filter', 'say what to replay: eventId, destination, or all: true')
-    const letters = await queue.deadLetters(filter)
-    const replayed = await queue.replay(filter)
-    for (const letter of letters) recent.replayed(letter.eventId, letter.destination)
-    return c.json({ replayed })
+  app.post('/api/dead-letters/replay', (c) => replay(ctx, c))
+}
+
+async function guard(ctx: SignedInContext, c: Context): Promise<void> {
+  if (!(await ctx.auth.allows(c))) throw new HttpError(401, 'unauthorized', UNAUTHORIZED[ctx.mode])
+}
+
+function page(
+  c: Context,
+  html: string,
+  csp: string,
+  status: 200 | 400 | 401 | 429 = 200,
+  headers: Record<string, string> = {},
+): Response | Promise<Response> {
+  return c.html(html, status, { 'content-security-policy': csp, ...headers })
+}
+
+async function thumbnail(ctx: SignedInContext, c: Context, streamId: string): Promise<Response> {
+  await guard(ctx, c)
+  const { streams } = ctx.options
+  const ref = (await streams.get(streamId))?.record.latestThumbnail
+  const bytes = ref && (await streams.thumbnail(streamId, ref.eventId))
+  if (!ref || !bytes) throw new HttpError(404, 'not_found', 'no thumbnail for this stream')
+  const etag = `"${ref.eventId}"`
+  if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag })
+  return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+    'content-type': 'image/jpeg',
+    etag,
+    'cache-control': 'private, no-cache',
   })
+}
+
+async function replay(ctx: SignedInContext, c: Context): Promise<Response> {
+  const { queue, recent } = ctx.options
+  assertSameOrigin(c, ctx.limits.trustProxy)
+  await guard(ctx, c)
+  // JSON only: a cross-site form cannot send it without a preflight, so the cookie alone cannot be abused.
+  if (!c.req.header('content-type')?.startsWith('application/json'))
+    throw new HttpError(415, 'unsupported_content_type', 'send JSON')
+  const body = parseJson(await smallBody(c)) as { eventId?: string; destination?: string; all?: boolean }
+  const filter = filterOf(body)
+  if (!body.all && Object.keys(filter).length === 0)
+    throw new HttpError(400, 'no_filter', 'say what to replay: eventId, destination, or all: true')
+  const letters = await queue.deadLetters(filter)
+  const replayed = await queue.replay(filter)
+  for (const letter of letters) recent.replayed(letter.eventId, letter.destination)
+  return c.json({ replayed })
 }
 
 /** Said without checking the token: no guess is counted or answered. */
@@ -215,7 +244,9 @@ const LINK_REFUSED =
 
 const UNAUTHORIZED: Record<SignInMode, string> = {
   token: 'send Authorization: Bearer <admin token>',
-  link: 'sign in on the page with the link hookcast printed at start; the API takes a bearer token only with admin.token set',
+  link:
+    'sign in on the page with the link hookcast printed at start; ' +
+    'the API takes a bearer token only with admin.token set',
 }
 
 /** The request reached us over https, itself or (as a TLS-terminating proxy says) before the proxy. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-export interface SessionOptions {
+interface SessionOptions {
   /** A session unused this long ends. */
   idleMs?: number
   /** Any session ends this long after its sign-in. */

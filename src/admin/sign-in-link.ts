@@ -1,19 +1,9 @@
 /**
- * First run (issue 15): a gateway started without `admin.token` on loopback still opens its live streams page at
- * once (elsewhere only with `admin.signInLinks: true`: config/admin-access.ts). It makes a random sign-in token and
- * prints a link with it when it listens, as notebook servers do:
- *
- *     http://127.0.0.1:8080/login#token=…
- *
- * - The token is after `#`: browsers never send a fragment to a server, so it reaches no proxy or access log and no
- *   Referer. The login page's script takes it out of the address bar and the history, then signs in with it through
- *   the form: a same-origin POST, like typing it (so no GET signs anyone in).
- * - It signs in once. The first sign-in with it uses it up, and a new link (a new token) is printed for the next
- *   browser; a used link is refused with a message that says so. Whoever reads the gateway's output can sign in,
- *   as with the notebook servers' links: it is printed on stdout only, never through the structured log.
- * - It is never a bearer token: the admin API takes `Authorization: Bearer` only with `admin.token` set. Scripts
- *   need a token that stays.
- * - Never on a serverless function: nobody reads its output there, so without `admin.token` the page stays off.
+ * One-time sign-in links, so that a gateway started without `admin.token` (on loopback, or with
+ * `admin.signInLinks: true`) still opens its live streams page at once: it prints
+ * `http://127.0.0.1:8080/login#token=…` when it listens, as notebook servers do. Each link signs in once, then a
+ * new one is printed; it is never a bearer token (scripts need `admin.token`), and never made on a serverless
+ * function, whose output nobody reads.
  * @module
  */
 import { timingSafeEqual } from '../verify/constant-time.ts'
@@ -27,6 +17,12 @@ const USED_KEPT = 16
 /** What a token typed into (or posted by) the sign-in form is. */
 type LinkCheck = 'ok' | 'used' | 'wrong'
 
+/**
+ * The token is after `#`: browsers never send a fragment to a server, so it reaches no proxy, access log or Referer.
+ * The login page's script takes it out of the address bar and the history, then signs in with it through the form:
+ * a same-origin POST, like typing it (so no GET signs anyone in). Whoever reads the gateway's output can sign in, so
+ * links go to stdout only, never through the structured log.
+ */
 export interface SignInLinks {
   /** The token of the link that signs in now. */
   readonly token: string
@@ -37,7 +33,7 @@ export interface SignInLinks {
   consume(candidate: string): Promise<LinkCheck>
 }
 
-export interface SignInLinkOptions {
+interface SignInLinkOptions {
   /** Told of each new token after one was used (to print the next link). */
   onRenew?: (token: string) => void
   /** For tests: makes the tokens (default: randomToken). */

@@ -17,37 +17,64 @@ import { silentLogger } from '../log.ts'
 import { table } from './table.ts'
 import { loadConfigOption, type Io } from './io.ts'
 
-export async function check(args: readonly string[], env: Env, io: Io): Promise<number> {
+export async function checkCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } } })
   const { config, origin } = await loadConfigOption(values.config, env)
   io.out(`config ${origin}: valid`)
-  const problems: string[] = []
-  const warnings: string[] = []
-
   const listen = listenAddress(config, env)
+  const found: Findings = { config, io, host: listen.host, problems: [], warnings: [] }
   io.out(`listen ${listen.host}:${env.PORT || config.server.port}`)
-  if (listen.refusal) problems.push(listen.refusal)
+  if (listen.refusal) found.problems.push(listen.refusal)
 
+  showSources(found)
+  showRoutes(found)
+  await checkDestinations(found)
+  const spool = await (await chooseBackend(config.spool)).check(config)
+  io.out(`\n${spool.summary}`)
+  found.problems.push(...spool.problems)
+  showAccess(found)
+
+  const { problems } = found
+  for (const warning of found.warnings) io.out(`warning: ${warning}`)
+  for (const problem of problems) io.err(`problem: ${problem}`)
+  io.out(
+    problems.length === 0
+      ? '\nall checks passed'
+      : `\n${problems.length} problem${problems.length === 1 ? '' : 's'} found`,
+  )
+  return problems.length === 0 ? 0 : 1
+}
+
+/** What the sections of `check` share: the config, where they print, and what they found. */
+interface Findings {
+  config: Config
+  io: Io
+  /** The address the gateway would listen on. */
+  host: string
+  /** Make `check` fail. */
+  problems: string[]
+  warnings: string[]
+}
+
+function showSources({ config, io, warnings }: Findings): void {
   io.out('\nsources')
-  for (const line of table(
-    ['NAME', 'PATH', 'SECRETS'],
-    Object.entries(config.sources).map(([name, source]) => {
-      const dev = source.secrets.some(isDevSecret)
-      if (dev)
-        warnings.push(`source ${name} uses the development secret: set MILLICAST_WEBHOOK_SECRET for real traffic`)
-      return [name, source.path, `${source.secrets.length}${dev ? ' (development secret)' : ''}`]
-    }),
-  ))
-    io.out(line)
+  const rows = Object.entries(config.sources).map(([name, source]) => {
+    const dev = source.secrets.some(isDevSecret)
+    if (dev) warnings.push(`source ${name} uses the development secret: set MILLICAST_WEBHOOK_SECRET for real traffic`)
+    return [name, source.path, `${source.secrets.length}${dev ? ' (development secret)' : ''}`]
+  })
+  for (const line of table(['NAME', 'PATH', 'SECRETS'], rows)) io.out(line)
+}
 
+function showRoutes({ config, io, warnings }: Findings): void {
   io.out('\nroutes')
-  for (const line of table(
-    ['#', 'WHEN', 'TO'],
-    config.routes.map((route, i) => [String(i + 1), describeWhen(route), route.to.join(', ')]),
-  ))
-    io.out(line)
+  const rows = config.routes.map((route, i) => [String(i + 1), describeWhen(route), route.to.join(', ')])
+  for (const line of table(['#', 'WHEN', 'TO'], rows)) io.out(line)
   if (config.routes.length === 0) warnings.push('no routes: events are verified and dropped')
+}
 
+/** Each destination's own check (reachable, credentials taken), and destinations that nothing feeds. */
+async function checkDestinations({ config, io, problems, warnings }: Findings): Promise<void> {
   io.out('\ndestinations')
   // Destinations are built as the gateway builds them; Slack's needs a stream store, a throwaway one here.
   const streams = memoryStreamStore()
@@ -71,33 +98,23 @@ export async function check(args: readonly string[], env: Env, io: Io): Promise<
   }
   for (const line of table(['NAME', 'TYPE', 'WHERE', 'CHECK'], rows)) io.out(line)
   warnings.push(...unusedDestinations(config))
+}
 
-  const spool = await (await chooseBackend(config.spool)).check(config)
-  io.out(`\n${spool.summary}`)
-  problems.push(...spool.problems)
-  const access = adminAccess(config.admin, listen.host)
+/** Who can reach the page, the API and /metrics, and a warning where that is more than the operator. */
+function showAccess({ config, io, host, warnings }: Findings): void {
+  const access = adminAccess(config.admin, host)
   const state = { off: 'off', token: 'on', links: 'on, with one-time sign-in links printed at start' }[access.mode]
   const metrics = config.metrics.enabled ? `/metrics${config.metrics.token ? ' (token)' : ' (open)'}` : 'off'
   io.out(`admin page and API: ${state} (${access.why}); metrics: ${metrics}`)
-  if (access.mode === 'links' && !isLoopback(listen.host)) {
+  if (access.mode === 'links' && !isLoopback(host)) {
     warnings.push(
-      `no admin.token: the page on ${listen.host} opens with sign-in links printed on stdout, so whoever reads the output (a log service too) can sign in; set admin.token, or admin.enabled: false`,
+      `no admin.token: the page on ${host} opens with sign-in links printed on stdout, so whoever reads the ` +
+        'output (a log service too) can sign in; set admin.token, or admin.enabled: false',
     )
   }
-  if (config.metrics.enabled && !config.metrics.token && !isLoopback(listen.host)) {
-    warnings.push(
-      `/metrics is open to anyone who reaches ${listen.host}: set metrics.token, or block /metrics at the proxy`,
-    )
+  if (config.metrics.enabled && !config.metrics.token && !isLoopback(host)) {
+    warnings.push(`/metrics is open to anyone who reaches ${host}: set metrics.token, or block /metrics at the proxy`)
   }
-
-  for (const warning of warnings) io.out(`warning: ${warning}`)
-  for (const problem of problems) io.err(`problem: ${problem}`)
-  io.out(
-    problems.length === 0
-      ? '\nall checks passed'
-      : `\n${problems.length} problem${problems.length === 1 ? '' : 's'} found`,
-  )
-  return problems.length === 0 ? 0 : 1
 }
 
 function describeWhen(route: RouteConfig): string {

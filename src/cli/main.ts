@@ -5,10 +5,10 @@
  */
 import { ConfigError } from '../config/load.ts'
 import type { Env } from '../config/interpolate.ts'
-import { check } from './check.ts'
+import { checkCommand } from './check.ts'
 import { defaultIo, type Io } from './io.ts'
-import { replay } from './replay.ts'
-import { send, SEND_USAGE } from './send.ts'
+import { replayCommand } from './replay.ts'
+import { sendCommand, SEND_USAGE } from './send.ts'
 import { configJsonSchema } from './schema.ts'
 
 const USAGE = `usage: hookcast <command> [options]
@@ -29,15 +29,15 @@ export async function main(args: readonly string[], env: Env, io: Io = defaultIo
   try {
     switch (command) {
       case 'replay':
-        return await replay(rest, env, io)
+        return await replayCommand(rest, env, io)
       case 'check':
-        return await check(rest, env, io)
+        return await checkCommand(rest, env, io)
       case 'send':
         if (rest.includes('--help')) {
           io.out(SEND_USAGE)
           return 0
         }
-        return await send(rest, env, io)
+        return await sendCommand(rest, env, io)
       case 'schema':
         io.out(configJsonSchema().trimEnd())
         return 0

@@ -7,7 +7,7 @@ import type { Env } from '../config/interpolate.ts'
 import { chooseBackend } from '../backends/registry.ts'
 import { loadConfigOption, type Io } from './io.ts'
 
-export async function replay(args: readonly string[], env: Env, io: Io): Promise<number> {
+export async function replayCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
     options: {

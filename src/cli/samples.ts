@@ -3,7 +3,7 @@
  * @module
  */
 
-export interface SampleOptions {
+interface SampleOptions {
   /** `account/name`. */
   stream: string
   feedId: string
@@ -14,32 +14,8 @@ export interface SampleOptions {
 type Payload = { type: string; event: string; timestamp: number; data: Record<string, unknown> }
 
 const SAMPLES: Record<string, (o: SampleOptions & { accountId: string; name: string }) => Payload> = {
-  'feeds-started': (o) => ({
-    type: 'feeds',
-    event: 'started',
-    timestamp: o.now,
-    data: {
-      feedId: o.feedId,
-      accountId: o.accountId,
-      name: o.name,
-      streamId: o.stream,
-      started: o.now - 20,
-      active: true,
-    },
-  }),
-  'feeds-ended': (o) => ({
-    type: 'feeds',
-    event: 'ended',
-    timestamp: o.now,
-    data: {
-      feedId: o.feedId,
-      accountId: o.accountId,
-      name: o.name,
-      streamId: o.stream,
-      active: false,
-      ended: o.now - 20,
-    },
-  }),
+  'feeds-started': (o) => feed('started', o),
+  'feeds-ended': (o) => feed('ended', o),
   'recording-started': (o) => recording('started', o),
   'recording-completed': (o) => ({
     ...recording('completed', o),
@@ -70,6 +46,22 @@ export const SAMPLE_KINDS = ['thumbnail', ...Object.keys(SAMPLES)]
 export function samplePayload(kind: string, options: SampleOptions): Payload | undefined {
   const [accountId, name] = options.stream.split('/') as [string, string]
   return Object.hasOwn(SAMPLES, kind) ? SAMPLES[kind]!({ ...options, accountId, name }) : undefined
+}
+
+function feed(event: 'started' | 'ended', o: SampleOptions & { accountId: string; name: string }): Payload {
+  const at = o.now - 20
+  return {
+    type: 'feeds',
+    event,
+    timestamp: o.now,
+    data: {
+      feedId: o.feedId,
+      accountId: o.accountId,
+      name: o.name,
+      streamId: o.stream,
+      ...(event === 'started' ? { started: at, active: true } : { active: false, ended: at }),
+    },
+  }
 }
 
 function recording(event: string, o: SampleOptions & { name: string }): Payload {

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import type { Env } from '../config/interpolate.ts'
 import { DEV_SECRET } from '../config/embedded.ts'
-import { isStreamId } from '../events/identity.ts'
+import { isStreamId } from '../events/stream-ids.ts'
 import { sign } from '../verify/verifier.ts'
 import { decodeBase64, toHex } from '../util/encoding.ts'
 import { SAMPLE_KINDS, samplePayload } from './samples.ts'
@@ -15,13 +15,15 @@ import type { Io } from './io.ts'
 /** The webhook URL of a gateway started with no config (`npm start`): what `send` posts to without --url. */
 const DEFAULT_SEND_URL = 'http://127.0.0.1:8080/hooks/millicast'
 
-export const SEND_USAGE = `hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] [--file frame.jpg]
+export const SEND_USAGE =
+  'hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] ' +
+  `[--file frame.jpg]
   kinds: ${SAMPLE_KINDS.join(', ')}
   --url defaults to ${DEFAULT_SEND_URL} (a gateway started with no config); --secret to $MILLICAST_WEBHOOK_SECRET,
   else the published development secret, as that gateway does; --stream to ZG6NWV/hookcast-test; the feed id is
   derived from the stream unless given, so feeds-started and feeds-ended of one stream match.`
 
-export async function send(args: readonly string[], env: Env, io: Io): Promise<number> {
+export async function sendCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,

@@ -2,13 +2,13 @@
  * How a server opens the live streams page and its API: with `admin.token`; without one, with one-time sign-in
  * links printed on stdout, but only on loopback unless `admin.signInLinks: true` says so. Beyond loopback stdout
  * is often a log service or `docker logs`, and it always holds one unused link, so an unset variable must not open
- * a public gateway's page to whoever reads it. A serverless function never prints links (serverless/serverless-gateway.ts).
+ * a public gateway's page to whoever reads it. A serverless function never prints links.
  * @module
  */
 import type { Config } from './config-schema.ts'
 import { isLoopback } from './listen.ts'
 
-export interface AdminAccess {
+interface AdminAccess {
   mode: 'token' | 'links' | 'off'
   /** Why, as `hookcast check` and the log say it. */
   why: string

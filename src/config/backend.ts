@@ -1,10 +1,11 @@
 /**
- * Where accepted events wait for delivery (`spool:`): a local directory (the embedded default), or NATS JetStream
- * shared by several instances (`type: nats`).
+ * The backend's config (`spool:`): where accepted events wait for delivery and the stream state is kept. A local
+ * directory (the default), NATS JetStream shared by several instances (`type: nats`), or an S3 bucket
+ * (`type: s3`, for serverless functions).
  * @module
  */
 import { z } from 'zod'
-import { byteSize, duration } from './size.ts'
+import { byteSize, duration } from './units.ts'
 import { printable } from './printable.ts'
 import { checkS3Connection, s3ConnectionFields } from './s3-sink.ts'
 
@@ -15,7 +16,7 @@ const localSpoolConfig = z
     type: z.literal('local').default('local'),
     /** Where accepted events wait for delivery; one gateway process per directory. */
     dir: z.string().min(1).default('./spool'),
-    /** Also survive power loss: each write is synced to the device (group commit: concurrent requests share one sync). */
+    /** Also survive power loss: each write is synced to the device (concurrent requests share one sync). */
     fsync: z.boolean().default(false),
     /** Above this many bytes on disk, new events get 503 until deliveries catch up. */
     maxBytes: byteSize.default(1024 * MiB),
@@ -23,7 +24,7 @@ const localSpoolConfig = z
     segmentBytes: byteSize.default(64 * MiB),
     /** Bodies of pending events kept in memory, so deliveries need not read them back. */
     cacheBytes: byteSize.default(64 * MiB),
-    /** An identical delivery (same body and thumbnail headers) within this window is answered 200 and not fanned out again. */
+    /** An identical delivery (same body, same thumbnail headers) within this window is answered 200, not fanned out. */
     dedupWindow: duration.default(600_000),
   })
   .strict()

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { HEALTH_DEFAULTS } from '../streams/health-rules.ts'
-import { byteSize, duration } from './size.ts'
+import { byteSize, duration } from './units.ts'
 import { spoolConfig } from './backend.ts'
 import { sinkConfig } from './sinks.ts'
 import { notifierConfig } from './notifiers.ts'
@@ -29,7 +29,9 @@ const base64Secret = z
     else if (bytes < MIN_SECRET_BYTES) {
       ctx.addIssue({
         code: 'custom',
-        message: `the secret decodes to ${bytes} bytes; at least ${MIN_SECRET_BYTES} are needed (the platform's secrets are 32)`,
+        message:
+          `the secret decodes to ${bytes} bytes; at least ${MIN_SECRET_BYTES} are needed ` +
+          "(the platform's secrets are 32)",
       })
     }
   })
@@ -205,7 +207,7 @@ const healthConfig = z
 
 const streamsConfig = z
   .object({
-    /** Stream state (live sessions, feeds, first/latest thumbnail, alert message ids); default: `<spool.dir>/streams`. */
+    /** Stream state (live sessions, feeds, first and latest thumbnail, alert ids); default `<spool.dir>/streams`. */
     dir: z.string().min(1).optional(),
     /** A feed starting again this soon after the last one ended continues the same live session (no ended + live). */
     flapWindow: duration.default(60_000),
@@ -218,7 +220,7 @@ const streamsConfig = z
       .union([z.boolean(), healthConfig])
       .default(true)
       .transform((health) => (health === true ? healthConfig.parse({}) : health)),
-    /** Streams remembered at most; a new one evicts an ended stream (never a live one: when all are live it is not tracked). */
+    /** Streams remembered at most; a new one evicts an ended one (never a live one: all live, it is not tracked). */
     maxStreams: z.number().int().min(1).default(10_000),
     /** An ended stream is forgotten this long after its last change. */
     keepEnded: duration.default(7 * 86_400_000),

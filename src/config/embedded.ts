@@ -2,7 +2,7 @@
  * The config used when no file is given and none is found: receive on /hooks/millicast and keep everything on
  * local disk. The development secret is the protocol's published test secret; set MILLICAST_WEBHOOK_SECRET for
  * anything real. No host is set, so while the development secret is in use the gateway listens on 127.0.0.1
- * only (src/config/listen.ts), and on 0.0.0.0 once a real secret is set.
+ * only (listen.ts), and on 0.0.0.0 once a real secret is set.
  * @module
  */
 

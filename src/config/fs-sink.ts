@@ -1,5 +1,5 @@
 /**
- * The config of the local disk sink (fs.ts).
+ * The config of the local disk sink.
  * @module
  */
 import { z } from 'zod'

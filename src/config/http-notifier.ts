@@ -1,5 +1,5 @@
 /**
- * The config of the HTTP notifier (http.ts).
+ * The config of the HTTP notifier.
  * @module
  */
 import { z } from 'zod'
@@ -11,7 +11,7 @@ export const httpNotifierConfig = z
     url: z.url({ protocol: /^https?$/ }),
     /** `envelope` (JSON of the parsed event) or `original` (the platform's request, re-signed). */
     mode: z.enum(['envelope', 'original']).default('envelope'),
-    /** Standard Webhooks secret, `whsec_<base64>`; also re-signs X-Millicast-Signature in `original` mode, which needs it. */
+    /** Standard Webhooks secret, `whsec_<base64>`; `original` mode needs it to re-sign X-Millicast-Signature. */
     secret: z
       .string()
       .min(1)

@@ -1,12 +1,6 @@
 /**
- * `${VAR}` and `${VAR:-default}` substitution into the string values of parsed YAML.
- *
- * Substituting after parsing (not into the raw text) means a secret containing `:` or `#` can never change the
- * structure of the document.
- *
- * A `__proto__` key is never copied: YAML makes it an ordinary key, but assigned to a plain object it would set the
- * object's prototype, whose keys the schema's strict check does not see and whose values it reads. load.ts refuses
- * it as an unknown key. (`constructor` and the like are assigned as ordinary keys; the schema refuses them.)
+ * `${VAR}` and `${VAR:-default}` substitution into the string values of parsed YAML. Substituting after parsing
+ * (not into the raw text) means a secret containing `:` or `#` can never change the structure of the document.
  * @module
  */
 
@@ -18,7 +12,12 @@ export interface MissingVariable {
   path: string
 }
 
-/** The key that an assignment would turn into an object's prototype. */
+/**
+ * The key that an assignment would turn into an object's prototype. It is never copied: YAML makes it an ordinary
+ * key, but assigned to a plain object it would set the object's prototype, whose keys the schema's strict check does
+ * not see and whose values it reads; loading refuses it as an unknown key. (`constructor` and the like are assigned
+ * as ordinary keys; the schema refuses them.)
+ */
 export const PROTO_KEY = '__proto__'
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$/g

@@ -1,6 +1,6 @@
 /**
- * Where the gateway listens, and whether it may: the development secret is published (docs/protocol.md §2.4, and this
- * repository), so anyone can sign hooks with it. With it, hookcast binds loopback unless told otherwise, and
+ * Where the gateway listens, and whether it may: the development secret is published (docs/protocol.md §2.4, and
+ * this repository), so anyone can sign hooks with it. With it, hookcast binds loopback unless told otherwise, and
  * refuses a non-loopback address unless `server.allowDevSecret` says the risk is taken knowingly.
  * @module
  */
@@ -9,7 +9,7 @@ import type { Env } from './interpolate.ts'
 import { DEV_SECRET } from './embedded.ts'
 import { decodeBase64 } from '../util/encoding.ts'
 
-export interface Listen {
+interface Listen {
   host: string
   /** Sources that accept the development secret. */
   devSecretSources: string[]
@@ -28,7 +28,8 @@ export function listenAddress(config: Config, env: Env): Listen {
     host,
     devSecretSources,
     refusal:
-      `refusing to listen on ${host} with the published development secret (source ${devSecretSources.join(', ')}): anyone could sign hooks. ` +
+      `refusing to listen on ${host} with the published development secret ` +
+      `(source ${devSecretSources.join(', ')}): anyone could sign hooks. ` +
       "Set MILLICAST_WEBHOOK_SECRET (the webhook's own secret), or listen on 127.0.0.1 (HOST or server.host), " +
       'or set server.allowDevSecret: true to accept the risk',
   }

@@ -1,6 +1,6 @@
 /**
  * Every notifier type's config, as the config file's `notifiers:` entries are checked. Only the config schemas:
- * the config layer imports this, never the notifiers themselves (registry.ts maps each type to its factory).
+ * the config layer imports this, never the notifiers themselves (the notifier registry maps each type to its factory).
  * @module
  */
 import { z } from 'zod'

@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from 'zod'
-import { duration } from './size.ts'
+import { duration } from './units.ts'
 
 /** SigV4 presigned URLs and GCS V4 signed URLs both live at most 7 days. */
 export const MAX_URL_EXPIRY_MS = 7 * 86_400_000

@@ -4,7 +4,7 @@
  * @module
  */
 
-export interface Problem {
+interface Problem {
   path: Array<string | number>
   message: string
 }
@@ -65,7 +65,9 @@ export function referenceProblems(raw: unknown): Problem[] {
     else if (!URL_SINKS.includes(String(type))) {
       problems.push({
         path: ['notifiers', name, 'image', 'sink'],
-        message: `sink "${sink}" (${String(type)}) cannot make public image URLs; use an s3 or gcs sink, or image: { publicUrl }`,
+        message:
+          `sink "${sink}" (${String(type)}) cannot make public image URLs; ` +
+          'use an s3 or gcs sink, or image: { publicUrl }',
       })
     }
   }

@@ -1,10 +1,10 @@
 /**
  * A sink's `retention:` config, and the check that its key template allows it: retention is per stream, so the key
- * needs a folder named by the stream (see retention.ts for the sweep itself).
+ * needs a folder named by the stream. The sweep itself is the sinks' own.
  * @module
  */
 import { z } from 'zod'
-import { duration } from './size.ts'
+import { duration } from './units.ts'
 
 export const retentionConfig = z
   .object({
@@ -46,20 +46,24 @@ export function retentionProblems(keyTemplate: string, retention: RetentionConfi
   const scope = scopeTemplate(keyTemplate)
   if (scope === undefined) {
     return [
-      'retention is per stream, so the key needs a folder named by the stream: put {streamId} or {streamName} in a folder, e.g. "{type}/{streamId}/{timestamp}-{id}.{ext}"',
+      'retention is per stream, so the key needs a folder named by the stream: put {streamId} or {streamName} in a ' +
+        'folder, e.g. "{type}/{streamId}/{timestamp}-{id}.{ext}"',
     ]
   }
   const problems: string[] = []
   const unstable = [...new Set(placeholdersIn(scope).filter((name) => !STABLE.includes(name)))]
   if (unstable.length > 0) {
+    const names = unstable.map((n) => `{${n}}`).join(' ')
     problems.push(
-      `retention is per stream, but the key's folders up to the stream use ${unstable.map((n) => `{${n}}`).join(' ')}, which change within a stream: move them after the stream folder`,
+      `retention is per stream, but the key's folders up to the stream use ${names}, ` +
+        'which change within a stream: move them after the stream folder',
     )
   }
   problems.push(...sharedFolderProblems(scope))
   if (retention.types && !placeholdersIn(scope).includes('type')) {
     problems.push(
-      'retention.types needs {type} in the key before the stream folder, or other kinds stored in the same folder are pruned too; or drop retention.types when this sink stores only those kinds',
+      'retention.types needs {type} in the key before the stream folder, or other kinds stored in the same folder ' +
+        'are pruned too; or drop retention.types when this sink stores only those kinds',
     )
   }
   return problems

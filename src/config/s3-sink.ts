@@ -1,5 +1,6 @@
 /**
- * The config of the Amazon S3 sink (s3.ts), for S3 and S3-compatible stores.
+ * The config of the Amazon S3 sink, for S3 and S3-compatible stores, and how hookcast reaches a bucket (the S3
+ * backend too).
  * @module
  */
 import { z } from 'zod'

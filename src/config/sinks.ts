@@ -1,6 +1,6 @@
 /**
  * Every sink type's config, as the config file's `sinks:` entries are checked. Only the config schemas: the config
- * layer imports this, never the sinks themselves (registry.ts maps each type to its factory).
+ * layer imports this, never the sinks themselves (the sink registry maps each type to its factory).
  * @module
  */
 import { z } from 'zod'

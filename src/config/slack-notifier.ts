@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod'
-import { duration } from './size.ts'
+import { duration } from './units.ts'
 import { printable } from './printable.ts'
 
 export const slackNotifierConfig = z
@@ -55,8 +55,10 @@ export const slackNotifierConfig = z
         code: 'custom',
         path: ['image'],
         message:
-          'webhook mode has no way to show thumbnails: Slack needs a public image URL. Set image: { sink: <s3 or gcs sink> }, ' +
-          "or image: { publicUrl: <this gateway's public URL> }, or image: false to post without images (or use bot mode)",
+          'webhook mode has no way to show thumbnails: Slack needs a public image URL. ' +
+          'Set image: { sink: <s3 or gcs sink> }, ' +
+          "or image: { publicUrl: <this gateway's public URL> }, " +
+          'or image: false to post without images (or use bot mode)',
       })
     }
     if (!config.webhookUrl && config.image !== undefined)

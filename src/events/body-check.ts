@@ -11,7 +11,7 @@ import { crc32 } from 'node:zlib'
 import type { HookEvent } from './types.ts'
 
 /** What an event keeps to check its body by: one of the two. */
-export type BodyCheck = Pick<HookEvent, 'bodyCrc32' | 'bodySha256'>
+type BodyCheck = Pick<HookEvent, 'bodyCrc32' | 'bodySha256'>
 
 /** A CRC-32 fed with the body's chunks as they arrive (ingest), or with the whole body. */
 export function bodyCrc(): { update(chunk: Uint8Array): void; value(): number } {

@@ -4,12 +4,12 @@
  */
 
 export class HookRejected extends Error {
+  override readonly name = 'HookRejected'
   /** A short machine-readable reason, e.g. `bad_timestamp`; the app's answer carries it as `error`. */
   readonly reason: string
 
   constructor(reason: string, message: string) {
     super(message)
-    this.name = 'HookRejected'
     this.reason = reason
   }
 }

@@ -1,10 +1,10 @@
 /**
- * Issue 20 item 6: one rule for header values on every runtime and front. HTTP sends them as bytes, and a server's
- * Headers hold those bytes one character per byte (a WHATWG ByteString: Latin-1). The platform's thumbnail headers
- * carry stream ids, which are UTF-8 text like the same ids in its JSON hooks: so a value is decoded as UTF-8, and
- * one whose bytes are not UTF-8 is refused (400). U+FFFD is refused too: it is what a front that decodes header
- * bytes itself (AWS, into a Lambda event) puts where bytes were not UTF-8, so the Lambda handler answers as the
- * servers do (adapters/lambda.ts hands the app such values as their UTF-8 bytes again).
+ * One rule for header values on every runtime and front. HTTP sends them as bytes, and a server's Headers hold
+ * those bytes one character per byte (a WHATWG ByteString: Latin-1). The platform's thumbnail headers carry stream
+ * ids, which are UTF-8 text like the same ids in its JSON hooks: so a value is decoded as UTF-8, and one whose bytes
+ * are not UTF-8 is refused (400). U+FFFD is refused too: it is what a front that decodes header bytes itself (AWS,
+ * into a Lambda event) puts where bytes were not UTF-8; the Lambda entry hands the app such values as their UTF-8
+ * bytes again, so it answers as the servers do.
  * @module
  */
 import { HookRejected } from './errors.ts'

@@ -3,7 +3,10 @@
  * @module
  */
 
-/** Hook kinds the platform documents (docs/protocol.md §1); the platform adds kinds, so an event's `type` may be any other string too. */
+/**
+ * Hook kinds the platform documents (docs/protocol.md §1), with their events. The platform adds kinds, so an event's
+ * `type` may be any other string too.
+ */
 const KNOWN_EVENTS = {
   feeds: ['started', 'ended'],
   recordings: ['started', 'completed', 'error', 'deleted'],
@@ -15,12 +18,12 @@ const KNOWN_EVENTS = {
   stream: ['live', 'ended'],
 } as const
 
-export type KnownType = keyof typeof KNOWN_EVENTS
+type KnownType = keyof typeof KNOWN_EVENTS
 
 /** Kinds hookcast makes itself: a platform hook may not claim them (its type is refused, in any casing). */
 const OWN_TYPES: readonly string[] = ['stream']
 
-/** Whether a type is one of hookcast's own: `stream`, and every `hookcast.*` kind (its internal work, such as checks). */
+/** Whether a type is one of hookcast's own: `stream`, and every `hookcast.*` kind (internal work, such as checks). */
 export function isOwnType(type: string): boolean {
   return OWN_TYPES.includes(type) || type.toLowerCase().startsWith('hookcast.')
 }
@@ -34,7 +37,7 @@ export interface HookEvent {
   id: string
   /** Name of the configured source that received it. */
   source: string
-  /** Hook kind: one of KNOWN_TYPES in its documented spelling, or the platform's own string for a kind we don't know. */
+  /** Hook kind: one of KNOWN_TYPES in its documented spelling, or the platform's string for a kind we don't know. */
   type: string
   /** Event name in its documented spelling (`started`, `ACTIVE`, `ViewerAttempt`); `thumbnail` for thumbnails. */
   event: string
@@ -50,7 +53,7 @@ export interface HookEvent {
   contentType: EventContentType
   /** The exact signed bytes. */
   body: Uint8Array
-  /** CRC-32 of `body`, to check it when it is read back from the queue (src/events/body-check.ts). */
+  /** CRC-32 of `body`, to check it when it is read back from the queue (body-check.ts). */
   bodyCrc32?: number
   /** Lowercase hex SHA-256 of `body`: what events queued before hookcast 0.2 carry instead of `bodyCrc32`. */
   bodySha256?: string
@@ -69,7 +72,7 @@ export function canonicalType(type: string): string {
 }
 
 export function canonicalEvent(type: string, event: string): string {
-  // `type` is input: only the table's own keys count (`constructor` or `__proto__` is an unknown kind, not a lookup hit).
+  // `type` is input: only the table's own keys count (`constructor` or `__proto__` is an unknown kind, not a hit).
   const known = Object.hasOwn(KNOWN_EVENTS, type)
     ? (KNOWN_EVENTS as Record<string, readonly string[]>)[type]
     : undefined

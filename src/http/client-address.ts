@@ -1,8 +1,8 @@
 /**
- * The address a request came from, for per-client limits. Runtimes hand the peer address to their adapter, not
- * to a fetch handler, so each adapter passes it on in the request's bindings (`Bindings.clientAddress`). Behind a reverse proxy every request
- * comes from the proxy: with `trustProxy`, the last X-Forwarded-For hop (the one the proxy itself appended) is
- * the client. Never trust that header without a proxy that sets it: anyone could send any address.
+ * The address a request came from, for per-client limits. Runtimes hand the peer address to their adapter, not to a
+ * fetch handler, so each adapter passes it on in the request's bindings (`Bindings.clientAddress`). Behind a reverse
+ * proxy every request comes from the proxy: with `trustProxy`, the last X-Forwarded-For hop (the one the proxy
+ * itself appended) is the client. Never trust that header without a proxy that sets it: anyone could send any address.
  * @module
  */
 

@@ -26,7 +26,7 @@ export class HttpError extends Error {
   }
 }
 
-/** The answer an error stands for: an `HttpError` as it is, a refused hook as a 400; undefined for anything else (a 500). */
+/** The answer an error stands for: an `HttpError` as it is, a refused hook as a 400; undefined for anything else. */
 export function httpErrorOf(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error
   if (error instanceof HookRejected) return new HttpError(400, error.reason, error.message)

@@ -1,20 +1,13 @@
 /**
  * The body bytes all requests hold at once (`server.maxInFlightBytes`), counted as they arrive and shared between
- * clients, so that nobody without the secret can keep the platform's hooks out:
- * - a client (an address, see client-address.ts) may hold more than its share (a quarter of the budget, and at
- *   least room for one body of maxBodyBytes and a small one) only while nobody else needs the room: when a client
- *   within its share needs it, bodies still arriving from a client over its share are cut (503 busy) to make it;
- * - small bodies (at most 64 KiB: every JSON hook, most thumbnails) also have a reserve of their own beyond the
- *   budget (a sixteenth of it, at least 256 KiB), of which one client holds at most a sixteenth (at least 64 KiB),
- *   for when clients that each stay within their share fill the budget.
- * A body already read whole is never cut: it is verified and answered at once.
+ * clients, so that nobody without the secret can keep the platform's hooks out.
  * @module
  */
 
 /** A body at most this large is small: the reserve is for such bodies, and their declared length is taken whole. */
 export const SMALL_BODY_BYTES = 64 * 1024
 
-export interface InFlightLimits {
+interface InFlightLimits {
   /** Bytes all bodies may hold at once (`server.maxInFlightBytes`). */
   total: number
   /** The largest body (`server.maxBodyBytes`): a client's share always has room for one, and a small one. */
@@ -53,6 +46,16 @@ interface Client {
   leases: Set<Lease>
 }
 
+/**
+ * The shared budget:
+ * - a client (an address, see client-address.ts) may hold more than its share (a quarter of the budget, and at
+ *   least room for one body of maxBodyBytes and a small one) only while nobody else needs the room: when a client
+ *   within its share needs it, bodies still arriving from a client over its share are cut (503 busy) to make it;
+ * - small bodies (at most 64 KiB: every JSON hook, most thumbnails) also have a reserve of their own beyond the
+ *   budget (a sixteenth of it, at least 256 KiB), of which one client holds at most a sixteenth (at least 64 KiB),
+ *   for when clients that each stay within their share fill the budget.
+ * A body already read whole is never cut: it is verified and answered at once.
+ */
 export class InFlightBytes {
   readonly total: number
   readonly share: number

@@ -1,16 +1,17 @@
 /**
- * Issue 20 item 5: a request path must name its route plainly. URL parsers (and so Node's and Bun's servers, and
- * Request objects) resolve `.` and `..` segments, their percent-encoded spellings (`%2e`, `%2E`) and backslashes
- * before routing: `/hooks/millicast/%2e%2e/%2e%2e/metrics` names a hook path to a proxy that exposes only
- * `/hooks/`, and reaches `/metrics` here. So the path as the client sent it (`Bindings.rawPath`) is checked before
- * routing, and refused with 400 when, with `%2e`, `%2f` and `%5c` decoded, it holds a backslash or a part between
- * slashes that is `.` or `..`. hookcast's own links never do: their one encoded character is the stream id's slash
- * (`%2F`), and no stream id has a `.` or `..` part.
+ * A request path must name its route plainly. URL parsers (so Node's and Bun's servers, and Request objects) resolve
+ * `.` and `..` segments, their percent-encoded spellings and backslashes before routing:
+ * `/hooks/millicast/%2e%2e/%2e%2e/metrics` names a hook path to a proxy that exposes only `/hooks/`, and would reach
+ * `/metrics` here. So the path as the client sent it (`Bindings.rawPath`) is checked before routing.
  * @module
  */
 import { HttpError } from './errors.ts'
 
-/** Throws a 400 (`bad_path`) for a path (or request target, or URL) with a dot segment or a backslash. */
+/**
+ * Throws a 400 (`bad_path`) for a path (or request target, or URL) that, with `%2e`, `%2f` and `%5c` decoded, holds
+ * a backslash or a part between slashes that is `.` or `..`. hookcast's own links never do: their one encoded
+ * character is the stream id's slash (`%2F`), and no stream id has a `.` or `..` part.
+ */
 export function assertPlainPath(target: string): void {
   const path = pathOf(target)
   // Most paths have neither a dot, nor a backslash, nor an escape: nothing to look at.

@@ -1,23 +1,7 @@
 /**
- * Reads a request body once, as bytes, never holding more than `limit` bytes.
- *
- * A declared Content-Length over the limit is refused before reading anything; a chunked body is counted as it
- * streams and the read is cancelled as soon as it passes the limit, so a 64 MiB upload to a 16 MiB limit costs
- * at most 16 MiB of memory.
- *
- * Two more bounds hold across requests and over time, the same on every runtime:
- * - bytes in flight (`InFlightBytes`, `server.maxInFlightBytes`): the memory a body holds is taken from a shared
- *   budget as its bytes arrive, never for bytes not yet sent (503 when it does not fit, or when the budget cuts
- *   the body to make room for another client's; the read is cancelled there): a client that declares 16 MiB and
- *   sends one byte holds one (counted as 1 KiB, the least a chunk costs). Only a small body (at most 64 KiB) is
- *   taken whole as soon as it starts, and read into one buffer of its declared length. The request gives its share
- *   back when it is done;
- * - time (`timeoutMs`, `server.bodyTimeout`): a body not complete within it is refused with 408 and no longer
- *   read, so a client trickling bytes holds neither memory nor a request for long (Deno.serve has no timeout of
- *   its own).
- *
- * `onChunk` sees every chunk as it arrives, in order, before the next one is read: hashes (the signature's HMAC,
- * the event's SHA-256) are computed in the same pass, while the chunk is still in the CPU cache.
+ * Reads a request body once, as bytes, within three bounds that hold the same on every runtime: its size
+ * (`server.maxBodyBytes`, 413), the bytes all bodies hold at once (`server.maxInFlightBytes`, 503) and time
+ * (`server.bodyTimeout`, 408). A body refused on the way is no longer read.
  * @module
  */
 import { HttpError } from './errors.ts'
@@ -46,7 +30,7 @@ function chunksOf(request: Request, raw: AsyncIterable<Uint8Array> | undefined):
   return { next: () => reader.read(), cancel: () => reader.cancel(), release: () => reader.releaseLock() }
 }
 
-export interface ReadOptions {
+interface ReadOptions {
   /** This request's share of the bytes in flight; the caller releases it when done with the body. */
   inFlight?: InFlightLease
   /** The whole body must arrive within this many milliseconds of the start of the read: 408 otherwise. */
@@ -58,6 +42,21 @@ export interface ReadOptions {
 /** What a chunk kept in a list costs at least, for its bookkeeping: a trickle of tiny chunks is not free. */
 export const MIN_CHUNK_COST = 1024
 
+/**
+ * The body, at most `limit` bytes. A declared Content-Length over the limit is refused before reading anything; a
+ * chunked body is counted as it streams and the read is cancelled as soon as it passes the limit, so a 64 MiB upload
+ * to a 16 MiB limit costs at most 16 MiB of memory.
+ *
+ * - `inFlight`: the memory a body holds is taken from the shared budget as its bytes arrive, never for bytes not yet
+ *   sent (503 when it does not fit, or when the budget cuts the body to make room for another client's): a client
+ *   that declares 16 MiB and sends one byte holds one (counted as 1 KiB, the least a chunk costs). Only a small body
+ *   (at most 64 KiB) is taken whole as soon as it starts, and read into one buffer of its declared length.
+ * - `timeoutMs`: a body not complete within it is refused with 408, so a client trickling bytes holds neither memory
+ *   nor a request for long (Deno.serve has no timeout of its own).
+ *
+ * `onChunk` sees every chunk as it arrives, in order, before the next one is read: the signature's HMAC and the
+ * body's CRC are computed in the same pass, while the chunk is still in the CPU cache.
+ */
 export async function readBodyLimited(
   request: Request,
   limit: number,

@@ -1,5 +1,6 @@
 /**
- * Notifier types by name; like the sink registry, the config union (config/notifiers.ts) and this table check each other.
+ * Notifier types by name. As with sinks, the config's union of notifier types and this table check each other: a
+ * type in one and not the other does not compile.
  * @module
  */
 import type { Destination } from '../destinations/types.ts'

@@ -1,6 +1,6 @@
 /**
  * The Slack Web API client of bot mode: a method call with the bot token, and the files upload v2 flow. Failures
- * are classified by slack-failures.ts.
+ * are classified as in webhook mode.
  * @module
  */
 import { sendToSlack, slackError } from './slack-failures.ts'

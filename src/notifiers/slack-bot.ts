@@ -8,13 +8,13 @@
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
 import type { ThumbnailRef } from '../streams/stream-types.ts'
-import { createSlackWebApi } from './slack-api.ts'
-import { endedMessage, liveMessage, mediaMessage } from './slack-messages.ts'
+import { createSlackWebApi, type SlackWebApi } from './slack-api.ts'
+import { endedMessage, liveMessage, mediaMessage, type LiveFacts } from './slack-messages.ts'
 import type { SlackMode, SlackModeOptions } from './slack-mode.ts'
 
 type Message = { text: string; blocks: unknown[] }
 
-export interface BotModeOptions extends SlackModeOptions {
+interface BotModeOptions extends SlackModeOptions {
   apiUrl: string
   token: string
   /** The channel id. */
@@ -25,99 +25,118 @@ export interface BotModeOptions extends SlackModeOptions {
 }
 
 export function createBotMode(options: BotModeOptions): SlackMode {
-  const { name, templates, channel, pace } = options
-  const api = createSlackWebApi(options.apiUrl, options.token, name)
-  const opts = (signal?: AbortSignal) => (signal ? { signal } : {})
-
-  /** Posts a message (in `thread`, when given); resolves its ts. */
-  async function post(message: Message, thread?: string, signal?: AbortSignal): Promise<string | undefined> {
-    await pace(channel)
-    const result = await api.call<{ ts: string }>(
-      'chat.postMessage',
-      { channel, ...message, ...(thread ? { thread_ts: thread } : {}) },
-      opts(signal),
-    )
-    return result.ts
-  }
-
-  /** A message carrying an uploaded JPEG (files upload v2, shared into the channel with the message): its file id. */
-  async function postWithUpload(
-    message: Message,
-    bytes: Uint8Array,
-    filename: string,
-    thread?: string,
-    signal?: AbortSignal,
-  ): Promise<string> {
-    const share = { channel_id: channel, blocks: message.blocks, ...(thread ? { thread_ts: thread } : {}) }
-    return api.uploadFile(bytes, filename, share, () => pace(channel), signal)
-  }
-
-  /** The ts of the message a shared file created: Slack shares asynchronously, so files.info may need a moment. */
-  async function shareTs(fileId: string, signal?: AbortSignal): Promise<string | undefined> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const info = await api.call<{ file?: { shares?: Record<string, Record<string, Array<{ ts: string }>>> } }>(
-        'files.info',
-        { file: fileId },
-        { form: true, ...opts(signal) },
-      )
-      for (const visibility of Object.values(info.file?.shares ?? {})) {
-        const ts = visibility[channel]?.[0]?.ts
-        if (ts) return ts
-      }
-      await new Promise((resolve) => setTimeout(resolve, 400 * (attempt + 1)))
-    }
-    return undefined
-  }
-
-  const bytesOf = (streamId: string | undefined, ref: ThumbnailRef | undefined) =>
-    streamId && ref ? options.thumbnailBytes(streamId, ref) : Promise.resolve(undefined)
-
+  const bot: Bot = { options, api: createSlackWebApi(options.apiUrl, options.token, options.name) }
+  const { templates } = options
   return {
     threads: true,
     async check() {
       try {
-        await api.call('auth.test', {})
+        await bot.api.call('auth.test', {})
         return undefined
       } catch (error) {
         return (error as Error).message
       }
     },
-
-    async live(event, facts, thumbnail, remember, signal) {
-      const bytes = await bytesOf(facts.streamId, thumbnail)
-      const message = liveMessage(templates.live, event, facts, undefined, !thumbnail)
-      if (!bytes) {
-        const ts = await post(message, undefined, signal)
-        await remember({ live: ts ?? 'posted' })
-        return
-      }
-      const fileId = await postWithUpload(message, bytes, fileName(event, 'live'), undefined, signal)
-      await remember({ liveFile: fileId }) // uploaded: a redelivery must not upload it again
-      const ts = await shareTs(fileId, signal)
-      if (ts) await remember({ live: ts })
-      else
-        options.log.warn('Slack did not say where the live message is; the end will be a new message', {
-          notifier: name,
-          stream: facts.streamId,
-        })
-    },
-
+    live: (event, facts, thumbnail, remember, signal) => postLive(bot, event, facts, thumbnail, remember, signal),
     async ended(event, times, thumbnail, liveTs, signal) {
       const message = endedMessage(templates.ended, event, times.liveSince, times.endedAt, undefined)
       if (liveTs) {
-        await pace(channel)
-        await api.call('chat.update', { channel, ts: liveTs, ...message }, opts(signal))
+        await options.pace(options.channel)
+        await bot.api.call('chat.update', { channel: options.channel, ts: liveTs, ...message }, opts(signal))
       }
-      const bytes = await bytesOf(event.streamId, thumbnail)
+      const bytes = await bytesOf(bot, event.streamId, thumbnail)
       return bytes
-        ? postWithUpload(message, bytes, fileName(event, 'last'), liveTs, signal)
-        : post(message, liveTs, signal)
+        ? postWithUpload(bot, message, bytes, fileName(event, 'last'), liveTs, signal)
+        : post(bot, message, liveTs, signal)
     },
-
     async media(event, thread, signal) {
-      await post(mediaMessage(templates.media, event), thread, signal)
+      await post(bot, mediaMessage(templates.media, event), thread, signal)
     },
   }
+}
+
+/** What the bot's steps share: its options and its Web API client. */
+interface Bot {
+  options: BotModeOptions
+  api: SlackWebApi
+}
+
+/** The live message: with the first thumbnail uploaded when the stream state still has it, else text alone. */
+async function postLive(
+  bot: Bot,
+  event: HookEvent,
+  facts: LiveFacts,
+  thumbnail: ThumbnailRef | undefined,
+  remember: (fields: Record<string, string>) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const bytes = await bytesOf(bot, facts.streamId, thumbnail)
+  const message = liveMessage(bot.options.templates.live, event, facts, undefined, !thumbnail)
+  if (!bytes) {
+    const ts = await post(bot, message, undefined, signal)
+    await remember({ live: ts ?? 'posted' })
+    return
+  }
+  const fileId = await postWithUpload(bot, message, bytes, fileName(event, 'live'), undefined, signal)
+  await remember({ liveFile: fileId }) // uploaded: a redelivery must not upload it again
+  const ts = await shareTs(bot, fileId, signal)
+  if (ts) await remember({ live: ts })
+  else
+    bot.options.log.warn('Slack did not say where the live message is; the end will be a new message', {
+      notifier: bot.options.name,
+      stream: facts.streamId,
+    })
+}
+
+/** Posts a message (in `thread`, when given); resolves its ts. */
+async function post(bot: Bot, message: Message, thread?: string, signal?: AbortSignal): Promise<string | undefined> {
+  const { channel } = bot.options
+  await bot.options.pace(channel)
+  const result = await bot.api.call<{ ts: string }>(
+    'chat.postMessage',
+    { channel, ...message, ...(thread ? { thread_ts: thread } : {}) },
+    opts(signal),
+  )
+  return result.ts
+}
+
+/** A message carrying an uploaded JPEG (files upload v2, shared into the channel with the message): its file id. */
+async function postWithUpload(
+  bot: Bot,
+  message: Message,
+  bytes: Uint8Array,
+  filename: string,
+  thread?: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const { channel } = bot.options
+  const share = { channel_id: channel, blocks: message.blocks, ...(thread ? { thread_ts: thread } : {}) }
+  return bot.api.uploadFile(bytes, filename, share, () => bot.options.pace(channel), signal)
+}
+
+/** The ts of the message a shared file created: Slack shares asynchronously, so files.info may need a moment. */
+async function shareTs(bot: Bot, fileId: string, signal?: AbortSignal): Promise<string | undefined> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const info = await bot.api.call<{ file?: { shares?: Record<string, Record<string, Array<{ ts: string }>>> } }>(
+      'files.info',
+      { file: fileId },
+      { form: true, ...opts(signal) },
+    )
+    for (const visibility of Object.values(info.file?.shares ?? {})) {
+      const ts = visibility[bot.options.channel]?.[0]?.ts
+      if (ts) return ts
+    }
+    await new Promise((resolve) => setTimeout(resolve, 400 * (attempt + 1)))
+  }
+  return undefined
+}
+
+function bytesOf(bot: Bot, streamId: string | undefined, ref: ThumbnailRef | undefined) {
+  return streamId && ref ? bot.options.thumbnailBytes(streamId, ref) : Promise.resolve(undefined)
+}
+
+function opts(signal?: AbortSignal) {
+  return signal ? { signal } : {}
 }
 
 /** An uploaded image's name (Slack shows it as the file's title): the stream name reduced to safe characters. */

@@ -1,7 +1,7 @@
 /**
  * The Block Kit messages of the Slack notifier. Headlines come from templates with the sink-key placeholders,
  * plus {duration} {feeds} {liveSince} {endedAt}. The template is the operator's mrkdwn; every value put into it
- * (or into a field) that hookcast did not write goes through `escapeMrkdwn` (see slack-text.ts).
+ * (or into a field) that hookcast did not write goes through `escapeMrkdwn`.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'

@@ -1,7 +1,7 @@
 /**
- * What a Slack mode does: post the messages the notifier (slack.ts) decides on, each in its own way. Incoming
- * webhook mode (slack-webhook.ts) posts into one channel and shows images by URL; bot mode (slack-bot.ts) uses the
- * Web API, uploads the images, updates the live message when the stream ends and threads later messages under it.
+ * What a Slack mode does: post the messages the Slack notifier decides on, each in its own way. Incoming webhook
+ * mode posts into one channel and shows images by URL; bot mode uses the Web API, uploads the images, updates the
+ * live message when the stream ends and threads later messages under it.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'

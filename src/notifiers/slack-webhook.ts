@@ -17,7 +17,7 @@ import type { SlackMode, SlackModeOptions } from './slack-mode.ts'
 /** The channel name pacing uses: a webhook posts into one channel. */
 const CHANNEL = 'webhook'
 
-export interface WebhookModeOptions extends SlackModeOptions {
+interface WebhookModeOptions extends SlackModeOptions {
   url: string
   image: SlackNotifierConfig['image']
   /** Another destination by name (the sink that makes image URLs). */

@@ -3,7 +3,7 @@
  * duration and last thumbnail, and recording/media results in the same thread. This file decides what to post
  * when (a live alert waits for the first thumbnail, an end for the live alert) and remembers what was posted with
  * the stream, so a redelivery or a restart neither posts twice nor loses the thread. How it is posted is the
- * mode's: an incoming webhook (slack-webhook.ts) or a bot (slack-bot.ts); the config is slack-config.ts.
+ * mode's: an incoming webhook or a bot.
  * @module
  */
 import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
@@ -61,92 +61,107 @@ function modeFor(name: string, config: SlackNotifierConfig, deps: NotifierDeps):
 }
 
 export function createSlackNotifier(name: string, config: SlackNotifierConfig, deps: NotifierDeps): Destination {
-  const mode = modeFor(name, config, deps)
-
-  /** Remembers what was posted for a session (persisted with the stream, so a restart still threads and updates). */
-  async function remember(streamId: string, session: string, fields: Record<string, string>): Promise<void> {
-    await updateWithRetry(
-      deps.streams,
-      streamId,
-      (r) => {
-        const mine = (r.alerts[name] ??= {})
-        mine[session] = { ...mine[session], ...fields }
-        const sessions = Object.keys(mine)
-        for (const old of sessions.slice(0, Math.max(0, sessions.length - KEEP_SESSIONS))) delete mine[old]
-      },
-      { now: deps.now },
-    )
-  }
-
-  const posted = (record: StreamRecord | undefined, session: string) => record?.alerts[name]?.[session] ?? {}
-
-  async function onLive(event: HookEvent, signal?: AbortSignal): Promise<void> {
-    const session = String(event.data?.session ?? '')
-    const streamId = event.streamId!
-    const record = (await deps.streams.get(streamId))?.record
-    const done = posted(record, session)
-    if (done.live || done.liveFile) return // already posted (a redelivery)
-    const current = record?.session === session ? record : undefined
-    const deadline = event.receivedAt + config.thumbnailWait
-    if (current && !current.firstThumbnail && deps.now() < deadline) {
-      throw new DeliveryDeferred("waiting for the stream's first thumbnail", Math.min(deadline, deps.now() + 1_000))
-    }
-    const activeFeeds = current ? activeFeedIds(current).length : 0
-    const facts = {
-      streamId,
-      ...(event.accountId ? { accountId: event.accountId } : {}),
-      liveSince: Number(event.data?.liveSince ?? event.timestamp),
-      feeds: Math.max(activeFeeds, (event.data?.feeds as unknown[] | undefined)?.length ?? 0),
-    }
-    await mode.live(event, facts, current?.firstThumbnail, (fields) => remember(streamId, session, fields), signal)
-  }
-
-  async function onEnded(event: HookEvent, signal?: AbortSignal): Promise<void> {
-    const session = String(event.data?.session ?? '')
-    const streamId = event.streamId!
-    const record = (await deps.streams.get(streamId))?.record
-    const done = posted(record, session)
-    if (done.ended) return
-    if (!done.live && !done.liveFile && deps.now() < event.receivedAt + config.thumbnailWait + ENDED_WAITS_MS) {
-      throw new DeliveryDeferred('waiting for the live message to be posted first', deps.now() + 1_000)
-    }
-    const times = {
-      liveSince: typeof event.data?.liveSince === 'number' ? event.data.liveSince : undefined,
-      endedAt: typeof event.data?.endedAt === 'number' ? event.data.endedAt : event.timestamp,
-    }
-    const liveTs = done.live && done.live !== 'posted' ? done.live : undefined
-    const ts = await mode.ended(event, times, record?.latestThumbnail, liveTs, signal)
-    await remember(streamId, session, { ended: ts ?? 'posted' })
-  }
-
-  async function onMedia(event: HookEvent, signal?: AbortSignal): Promise<void> {
-    const record = await findStream(deps.streams, event)
-    const done = record?.session ? posted(record, record.session) : {}
-    if (
-      mode.threads &&
-      record?.session &&
-      !done.live &&
-      deps.now() < event.receivedAt + config.thumbnailWait + ENDED_WAITS_MS
-    ) {
-      // The stream's live message is still to be posted (or its ts looked up): wait, to answer in its thread.
-      throw new DeliveryDeferred('waiting for the live message, to reply in its thread', deps.now() + 1_000)
-    }
-    const thread = mode.threads ? done.live : undefined
-    await mode.media(event, thread && thread !== 'posted' ? thread : undefined, signal)
-  }
-
+  const slack: Slack = { name, config, deps, mode: modeFor(name, config, deps) }
   return {
     name,
     kind: 'notifier',
-    check: () => mode.check(),
+    check: () => slack.mode.check(),
     async deliver(event, signal) {
       if (event.type === 'stream' && event.streamId) {
-        if (event.event === 'live') return onLive(event, signal)
-        if (event.event === 'ended') return onEnded(event, signal)
+        if (event.event === 'live') return onLive(slack, event, signal)
+        if (event.event === 'ended') return onEnded(slack, event, signal)
       }
-      if (MEDIA_EVENTS.has(`${event.type}:${event.event}`)) return onMedia(event, signal)
+      if (MEDIA_EVENTS.has(`${event.type}:${event.event}`)) return onMedia(slack, event, signal)
     },
   }
+}
+
+/** What the notifier's steps share. */
+interface Slack {
+  name: string
+  config: SlackNotifierConfig
+  deps: NotifierDeps
+  mode: SlackMode
+}
+
+/** Remembers what was posted for a session (persisted with the stream, so a restart still threads and updates). */
+async function remember(slack: Slack, streamId: string, session: string, fields: Record<string, string>) {
+  await updateWithRetry(
+    slack.deps.streams,
+    streamId,
+    (r) => {
+      const mine = (r.alerts[slack.name] ??= {})
+      mine[session] = { ...mine[session], ...fields }
+      const sessions = Object.keys(mine)
+      for (const old of sessions.slice(0, Math.max(0, sessions.length - KEEP_SESSIONS))) delete mine[old]
+    },
+    { now: slack.deps.now },
+  )
+}
+
+function posted(slack: Slack, record: StreamRecord | undefined, session: string) {
+  return record?.alerts[slack.name]?.[session] ?? {}
+}
+
+/** The stream session a live or ended event is about: its record, and what was posted for it so far. */
+async function sessionOf(slack: Slack, event: HookEvent) {
+  const session = String(event.data?.session ?? '')
+  const streamId = event.streamId!
+  const record = (await slack.deps.streams.get(streamId))?.record
+  return { session, streamId, record, done: posted(slack, record, session) }
+}
+
+async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
+  const { deps } = slack
+  const { session, streamId, record, done } = await sessionOf(slack, event)
+  if (done.live || done.liveFile) return // already posted (a redelivery)
+  const current = record?.session === session ? record : undefined
+  const deadline = event.receivedAt + slack.config.thumbnailWait
+  if (current && !current.firstThumbnail && deps.now() < deadline) {
+    throw new DeliveryDeferred("waiting for the stream's first thumbnail", Math.min(deadline, deps.now() + 1_000))
+  }
+  const activeFeeds = current ? activeFeedIds(current).length : 0
+  const facts = {
+    streamId,
+    ...(event.accountId ? { accountId: event.accountId } : {}),
+    liveSince: Number(event.data?.liveSince ?? event.timestamp),
+    feeds: Math.max(activeFeeds, (event.data?.feeds as unknown[] | undefined)?.length ?? 0),
+  }
+  const keep = (fields: Record<string, string>) => remember(slack, streamId, session, fields)
+  await slack.mode.live(event, facts, current?.firstThumbnail, keep, signal)
+}
+
+async function onEnded(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
+  const { deps } = slack
+  const { session, streamId, record, done } = await sessionOf(slack, event)
+  if (done.ended) return
+  if (!done.live && !done.liveFile && deps.now() < event.receivedAt + slack.config.thumbnailWait + ENDED_WAITS_MS) {
+    throw new DeliveryDeferred('waiting for the live message to be posted first', deps.now() + 1_000)
+  }
+  const times = {
+    liveSince: typeof event.data?.liveSince === 'number' ? event.data.liveSince : undefined,
+    endedAt: typeof event.data?.endedAt === 'number' ? event.data.endedAt : event.timestamp,
+  }
+  const liveTs = done.live && done.live !== 'posted' ? done.live : undefined
+  const ts = await slack.mode.ended(event, times, record?.latestThumbnail, liveTs, signal)
+  await remember(slack, streamId, session, { ended: ts ?? 'posted' })
+}
+
+async function onMedia(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
+  const { deps, mode } = slack
+  const record = await findStream(deps.streams, event)
+  const done = record?.session ? posted(slack, record, record.session) : {}
+  if (
+    mode.threads &&
+    record?.session &&
+    !done.live &&
+    deps.now() < event.receivedAt + slack.config.thumbnailWait + ENDED_WAITS_MS
+  ) {
+    // The stream's live message is still to be posted (or its ts looked up): wait, to answer in its thread.
+    throw new DeliveryDeferred('waiting for the live message, to reply in its thread', deps.now() + 1_000)
+  }
+  const thread = mode.threads ? done.live : undefined
+  await mode.media(event, thread && thread !== 'posted' ? thread : undefined, signal)
 }
 
 /** The stream a recording/media event belongs to: by id, else (recordings carry only a name) by name. */

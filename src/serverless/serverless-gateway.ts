@@ -1,18 +1,15 @@
 /**
- * The gateway for a serverless function, which is frozen as soon as it answers: the same pipeline as the
- * long-running gateway (sources, verifier, routes, queue, destinations, stream tracker, admin routes), with no
- * background worker. `handle` answers a request only after the deliveries of what it accepted were made or given
- * back to the queue; `scheduled` (a timer, every minute) makes what waits there, and does what a server does in the
- * background or at start: sweeps the queue and the stream state, and looks for streams left mid-transition (once
- * per instance; a cold start answering a hook does not read every stream's record). Runtime-neutral: the AWS Lambda
- * entry is adapters/lambda.ts.
+ * The gateway for a serverless function, which is frozen as soon as it answers: the same pipeline as a server's,
+ * with no background worker. A request is answered once the deliveries of what it accepted were made or given back
+ * to the queue; a scheduled run (a timer) makes what waits there, and does what a server does in the background or
+ * at start. Runtime-neutral, with the function's config and deadlines.
  * @module
  */
 import type { Config } from '../config/config-schema.ts'
 import { ConfigError, loadConfig, parseConfig } from '../config/load.ts'
 import { SERVERLESS_DEFAULT_CONFIG, SERVERLESS_DEFAULT_ORIGIN } from './default-config.ts'
 import type { Env } from '../config/interpolate.ts'
-import { parseDuration } from '../config/size.ts'
+import { parseDuration } from '../config/units.ts'
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway.ts'
 import type { Bindings } from '../http/bindings.ts'
 import { onDemandWorker, type OnDemandWorker, type RunReport } from '../delivery/on-demand.ts'
@@ -36,7 +33,7 @@ export interface ServerlessGateway {
 }
 
 /** No sign-in links: nobody reads a function's output, so without `admin.token` its page and API stay off. */
-export interface ServerlessOptions extends Omit<GatewayOptions, 'worker' | 'onAccepted' | 'signInLinks'> {
+interface ServerlessOptions extends Omit<GatewayOptions, 'worker' | 'onAccepted' | 'signInLinks'> {
   /** After a deadline, how long deliveries under way get to be given back before the answer goes anyway (1 s). */
   settleMs?: number
 }
@@ -49,7 +46,8 @@ export async function createServerlessGateway(
   let worker: OnDemandWorker | undefined
   const gateway = await createGateway(config, {
     ...options,
-    recoverStreamsAtStart: false, // at the first scheduled run instead: every request's cold start would read every record
+    // At the first scheduled run instead: every request's cold start would read every record.
+    recoverStreamsAtStart: false,
     worker: (workerOptions) =>
       (worker = onDemandWorker(workerOptions, options.settleMs !== undefined ? { settleMs: options.settleMs } : {})),
     onAccepted: (event, destinations) => worker?.accepted(event.id, destinations),
@@ -90,7 +88,7 @@ export async function createServerlessGateway(
       const sweepable = gateway.queue as { sweep?: () => Promise<unknown> }
       if (sweepable.sweep && Date.now() < deadline)
         await sweepable.sweep().catch((error) => log.warn('queue sweep failed', { error: String(error) }))
-      // So is the stream state (the S3 store's ended streams past keepEnded, thumbnails of no record), within the deadline.
+      // So is the stream state (the S3 store's ended streams past keepEnded, thumbnails of no record).
       const streams = gateway.streams as { sweep?: (options: { deadline: number }) => Promise<unknown> }
       if (streams.sweep && Date.now() < deadline) {
         await streams

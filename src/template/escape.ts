@@ -1,14 +1,6 @@
 /**
  * The escape that turns a value into text for one file or object name, injectively: two different values never
  * give the same text, so two streams never share a folder.
- *
- * A value made only of `A-Z a-z 0-9 . _ @ = -` is kept as it is (the keys hookcast always gave such names), except
- * a leading `.` (no hidden names, nor hookcast's own `.hookcast-tmp`) and the value `_` alone (what a missing value
- * becomes). Every other character is percent-encoded, each UTF-8 byte as `%XX` in upper-case hex, `%` itself
- * included, so the text decodes back to the value (`decodeURIComponent`) and an escape never differs from another
- * by case alone (case-insensitive file systems). A lone UTF-16 surrogate, which JSON can carry, is encoded as its
- * own three bytes (as WTF-8 does; such a name does not decode) rather than as U+FFFD, which would collide with a
- * real U+FFFD.
  * @module
  */
 
@@ -18,6 +10,15 @@ export const MISSING = '_'
 const KEPT = /^[A-Za-z0-9_@=-][A-Za-z0-9._@=-]*$/
 const SAFE_CHAR = /^[A-Za-z0-9._@=-]$/
 
+/**
+ * A value made only of `A-Z a-z 0-9 . _ @ = -` is kept as it is (the keys hookcast always gave such names), except
+ * a leading `.` (no hidden names, nor hookcast's own `.hookcast-tmp`) and the value `_` alone (what a missing value
+ * becomes). Every other character is percent-encoded, each UTF-8 byte as `%XX` in upper-case hex, `%` itself
+ * included, so the text decodes back to the value (`decodeURIComponent`) and an escape never differs from another
+ * by case alone (case-insensitive file systems). A lone UTF-16 surrogate, which JSON can carry, is encoded as its
+ * own three bytes (as WTF-8 does; such a name does not decode) rather than as U+FFFD, which would collide with a
+ * real U+FFFD.
+ */
 export function escapeValue(value: string): string {
   if (value === MISSING) return '%5F'
   if (KEPT.test(value)) return value

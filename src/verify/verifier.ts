@@ -1,8 +1,9 @@
 /**
  * The one verifier every hook kind goes through.
  *
- * Scheme (docs/protocol.md §2.1): `X-Millicast-Signature: sha1=<lowercase hex HMAC-SHA1(base64decode(secret), raw body)>`.
- * Several secrets may be configured so a rotation ("Renew" in the dashboard takes effect at once) loses nothing.
+ * Scheme (docs/protocol.md §2.1):
+ * `X-Millicast-Signature: sha1=<lowercase hex HMAC-SHA1(base64decode(secret), raw body)>`. Several secrets may be
+ * configured so a rotation ("Renew" in the dashboard takes effect at once) loses nothing.
  * The MAC is computed with `node:crypto` (Node, Deno and Bun all have it), chunk by chunk as the body arrives, so a
  * body is hashed while it is still in the CPU cache and never needs a second pass or a copy for Web Crypto.
  * @module
@@ -24,7 +25,7 @@ export interface Verifier {
   start(): StreamingVerification
 }
 
-interface StreamingVerification {
+export interface StreamingVerification {
   update(chunk: Uint8Array): void
   /** Returns when `signature` is valid for the bytes fed so far under any configured secret; throws otherwise. */
   verify(signature: string | null | undefined): void
@@ -80,7 +81,7 @@ function decodeSecret(secret: string, index: number): Uint8Array {
 
 /**
  * Accepts `sha1=<hex>` in either case (HTTP intermediaries never touch it, but be liberal in what we accept).
- * Exported so a request without a well-formed header is refused before its body is read (app.ts).
+ * Exported so a request without a well-formed header is refused before its body is read.
  */
 export function parseSignature(header: string): Uint8Array | undefined {
   const match = /^\s*sha1=([0-9a-f]{40})\s*$/i.exec(header)

@@ -18,7 +18,7 @@ import {
 import { createGateway, type Gateway } from '../../src/gateway.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { createLambda } from '../../adapters/lambda.ts'
-import { check } from '../../src/cli/check.ts'
+import { checkCommand } from '../../src/cli/check.ts'
 import { silentLogger } from '../../src/log.ts'
 import { PAYLOADS, post, SECRET, signedJson } from '../support/hooks.ts'
 import { tempDir } from '../support/files.ts'
@@ -322,7 +322,7 @@ ${admin}`,
       )
       const out: string[] = []
       const io = { out: (line: string) => out.push(line), err: (line: string) => out.push(line), progress() {} }
-      const code = await check(['--config', path], env, io)
+      const code = await checkCommand(['--config', path], env, io)
       expect(code, out.join('\n')).toBe(0)
       return out.join('\n')
     }

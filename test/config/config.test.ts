@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { ConfigError, parseConfig, resolveConfigPath } from '../../src/config/load.ts'
 import { interpolate } from '../../src/config/interpolate.ts'
-import { parseByteSize, parseDuration } from '../../src/config/size.ts'
+import { parseByteSize, parseDuration } from '../../src/config/units.ts'
 import { EMBEDDED_CONFIG } from '../../src/config/embedded.ts'
 import { SECRET } from '../support/hooks.ts'
 

@@ -1,6 +1,6 @@
 /**
- * The client address the Lambda entry keys per-client limits by (serverless/aws-events.ts `clientAddressOf`), seen
- * through the limit on wrong admin tokens: behind an ALB it is the last X-Forwarded-For entry (the one the ALB
+ * The client address the Lambda entry keys per-client limits by (adapters/lambda/http-events.ts `clientAddressOf`),
+ * seen through the limit on wrong admin tokens: behind an ALB it is the last X-Forwarded-For entry (the one the ALB
  * appended), so a client cannot escape its count by sending other addresses before it, nor put another client
  * over the limit by naming it; through a Function URL it is the connection's peer, whatever the header says.
  */

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { lockDir } from '../../../src/backends/local/dir-lock.ts'
 import { isAlive, processStart } from '../../../src/util/pid.ts'
@@ -84,6 +84,23 @@ describe('spool directory lock', () => {
     } finally {
       owner.kill('SIGKILL')
     }
+  })
+
+  it('takes over an empty lock (an older version killed mid-write) and a takeover guard left by a killed taker', async () => {
+    writeFileSync(join(dir.path, 'LOCK'), '')
+    writeFileSync(join(dir.path, 'LOCK.takeover'), '999999999')
+    const lock = await lockDir(dir.path, { waitMs: 0 })
+    expect(await lock.held()).toBe(true)
+    expect(readdirSync(dir.path).sort()).toEqual(['LOCK']) // no guard or draft left behind
+    await lock.release()
+    expect(readdirSync(dir.path)).toEqual([])
+  })
+
+  it('waits for a live taker guard instead of removing the lock under it', async () => {
+    writeFileSync(join(dir.path, 'LOCK'), `${process.ppid}:${processStart(process.ppid)}`) // a live owner
+    writeFileSync(join(dir.path, 'LOCK.takeover'), `${process.ppid}:${processStart(process.ppid)}`)
+    await expect(lockDir(dir.path, { waitMs: 0 })).rejects.toThrow(/in use by process/)
+    expect(readFileSync(join(dir.path, 'LOCK'), 'utf8')).toBe(`${process.ppid}:${processStart(process.ppid)}`)
   })
 
   it('lets exactly one of several processes starting at once take it', async () => {

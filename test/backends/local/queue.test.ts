@@ -163,7 +163,9 @@ describe('local queue', () => {
       if (how === 'api') expect(await queue.replay()).toBe(1)
       else {
         expect(await queueLocalReplay(dir.path)).toBe(1)
-        await eventually(async () => (await queue.stats()).pendingDeliveries === 1, 5_000)
+        // Taken back into the log first, its inbox file removed after: wait for both.
+        const inbox = join(dir.path, 'inbox')
+        await eventually(async () => (await queue.stats()).pendingDeliveries === 1 && readdirSync(inbox).length === 0)
       }
       expect(await queue.stats()).toMatchObject({ pendingDeliveries: 1, deadLetters: 0 })
       expect(readdirSync(join(dir.path, 'inbox'))).toEqual([])

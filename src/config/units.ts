@@ -1,5 +1,6 @@
 /**
- * Byte sizes written the way people write them in YAML: `16MiB`, `512 KB`, `1048576`.
+ * Byte sizes and durations written the way people write them in YAML: `16MiB`, `512 KB`, `1048576`; `45s`,
+ * `500ms`, `2m`.
  * @module
  */
 import { z } from 'zod'

@@ -1,11 +1,12 @@
 /**
- * What hookcast reads from AWS Lambda's HTTP events itself, before Hono's adapter turns them into a Request: the
- * pitfalls of API Gateway's body handling, and the client's address. Plain functions on the documented event
+ * What the app needs from an AWS Lambda HTTP event that Hono's adapter does not carry into the Request: bytes that
+ * API Gateway turned into text, the client's address, and the path as sent. Plain functions on the documented event
  * shapes (Function URL / HTTP API payload 2.0, REST API, ALB), with no AWS or Hono import.
  * @module
  */
-import { hookContentType } from '../events/parse.ts'
-import { HttpError } from '../http/errors.ts'
+import { hookContentType } from '../../src/events/parse.ts'
+import type { Bindings } from '../../src/http/bindings.ts'
+import { HttpError } from '../../src/http/errors.ts'
 
 /** The fields of a Lambda HTTP event read here (every shape has them, or some of them). */
 export interface LambdaHttpEvent {
@@ -28,6 +29,39 @@ export interface LambdaHttpEvent {
 }
 
 /**
+ * The Request and bindings the app gets for `event` (`request` is Hono's adapter's), or the answer to a JPEG that
+ * arrived as text: never verified, it could not match.
+ */
+export async function appRequest(
+  event: LambdaHttpEvent,
+  request: Request,
+): Promise<{ request: Request; bindings: Bindings } | Response> {
+  const asText = jpegAsText(event)
+  if (asText === 'mangled') return binaryAsTextError().toResponse()
+  const headers = nonAsciiHeaders(event)
+  if (asText === 'latin1' || headers.length > 0) {
+    request = await rebuilt(request, headers, asText === 'latin1' ? latin1Bytes(event.body!) : undefined)
+  }
+  const bindings: Bindings = {}
+  const clientAddress = clientAddressOf(event)
+  if (clientAddress) bindings.clientAddress = clientAddress
+  const rawPath = rawPathOf(event)
+  if (rawPath !== undefined) bindings.rawPath = rawPath
+  return { request, bindings }
+}
+
+/** A copy of `request` with some header values replaced and, if given, other body bytes (and their length). */
+async function rebuilt(request: Request, values: Array<[string, string]>, body?: Uint8Array): Promise<Request> {
+  const headers = new Headers(request.headers)
+  for (const [name, value] of values) headers.set(name, value)
+  const bytes = body ?? (request.body ? new Uint8Array(await request.arrayBuffer()) : undefined)
+  if (bytes) headers.set('content-length', String(bytes.byteLength))
+  const init: RequestInit = { method: request.method, headers }
+  if (bytes) init.body = bytes as Uint8Array<ArrayBuffer>
+  return new Request(request.url, init)
+}
+
+/**
  * How a JPEG body arrived when it is not base64-encoded:
  * - `mangled`: as text, its bytes decoded as UTF-8 (a REST API whose binary media types do not list image/jpeg):
  *   bytes that were not UTF-8 are lost, so the signature cannot match; the answer is a 415 that says what to fix.
@@ -35,7 +69,7 @@ export interface LambdaHttpEvent {
  *   marker FF D8), so its bytes can be taken back exactly.
  * undefined when the body is base64, empty, or not a JPEG.
  */
-export function jpegAsText(event: LambdaHttpEvent): 'mangled' | 'latin1' | undefined {
+function jpegAsText(event: LambdaHttpEvent): 'mangled' | 'latin1' | undefined {
   if (event.isBase64Encoded || !event.body) return undefined
   if (hookContentType(header(event, 'content-type') ?? null) !== 'image/jpeg') return undefined
   const body = event.body
@@ -45,19 +79,20 @@ export function jpegAsText(event: LambdaHttpEvent): 'mangled' | 'latin1' | undef
 }
 
 /** A text body of one character per byte, as those bytes. */
-export function latin1Bytes(text: string): Uint8Array {
+function latin1Bytes(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length)
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i)
   return bytes
 }
 
 /** The answer to a JPEG that API Gateway turned into text (`jpegAsText` says `mangled`). */
-export function binaryAsTextError(): HttpError {
+function binaryAsTextError(): HttpError {
   return new HttpError(
     415,
     'binary_body_as_text',
-    'the JPEG arrived as text, not as base64: API Gateway converts binary bodies to text unless their content type is ' +
-      "one of the REST API's binary media types. Add image/jpeg (or */*) to the API's binary media types " +
+    'the JPEG arrived as text, not as base64: API Gateway converts binary bodies to text ' +
+      "unless their content type is one of the REST API's binary media types. " +
+      "Add image/jpeg (or */*) to the API's binary media types " +
       '(BinaryMediaTypes in the template; console: API settings, Binary media types), then deploy the API again.',
   )
 }
@@ -67,7 +102,7 @@ export function binaryAsTextError(): HttpError {
  * saw it; behind an ALB, the address the ALB added last to X-Forwarded-For (the one it saw; earlier entries are the
  * client's word).
  */
-export function clientAddressOf(event: LambdaHttpEvent): string | undefined {
+function clientAddressOf(event: LambdaHttpEvent): string | undefined {
   const context = event.requestContext
   const direct = context?.http?.sourceIp ?? context?.identity?.sourceIp
   if (direct) return direct
@@ -82,7 +117,7 @@ export function clientAddressOf(event: LambdaHttpEvent): string | undefined {
  * percent-encode such a value); given back as bytes, the app reads them as it does on every server
  * (src/events/header-text.ts). Repeated headers are joined with ", ", as Headers join them.
  */
-export function nonAsciiHeaders(event: LambdaHttpEvent): Array<[string, string]> {
+function nonAsciiHeaders(event: LambdaHttpEvent): Array<[string, string]> {
   const values = new Map<string, string[]>()
   for (const [key, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) values.set(key.toLowerCase(), [value])
@@ -107,7 +142,7 @@ function latin1Text(bytes: Uint8Array): string {
  * The path as the event gives it, before Hono's adapter makes a URL of it (which resolves dot segments), for the
  * app's dot-segment check (src/http/plain-path.ts).
  */
-export function rawPathOf(event: LambdaHttpEvent): string | undefined {
+function rawPathOf(event: LambdaHttpEvent): string | undefined {
   return event.rawPath ?? event.path
 }
 

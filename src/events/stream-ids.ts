@@ -1,5 +1,5 @@
 /**
- * Validation of the stream identifiers that end up in storage keys and file names.
+ * Checks of the stream and feed ids that end up in storage keys and file names.
  * @module
  */
 
@@ -22,11 +22,6 @@ function isSafeSegment(value: string): boolean {
 /** A feed id looks like the platform's UUIDs, or at worst a short token of letters, digits and dashes. */
 export function isFeedId(value: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/.test(value)
-}
-
-/** Epoch milliseconds: 13 digits (2001-09-09 to 2286-11-20). */
-export function isEpochMs(value: string): boolean {
-  return /^\d{13}$/.test(value)
 }
 
 /** Splits `account/name` into its parts. */
