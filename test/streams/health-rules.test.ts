@@ -140,7 +140,7 @@ describe('frozen', () => {
     expect(events(r)).toEqual([])
     show(r, [noisy(still, 5)], 4)
     expect(events(r)).toEqual([['frozen', 'frozen']])
-    expect(r.health?.outbox[0]!.data).toMatchObject({
+    expect(r.health!.outbox[0]!.data).toMatchObject({
       since: ref(2).timestamp,
       measurements: { change: 4, thumbnails: 3 },
       thumbnail: { eventId: 't4' },
