@@ -164,11 +164,17 @@ async function sourcesOf(config: Config): Promise<Source[]> {
   )
 }
 
-/** The stream state's background failures and bounds hit, counted in the metrics. */
+/**
+ * What the tracker counts, in the metrics: background failures, bounds hit, and health events handed on and picture
+ * analyses, the last two through `streamHealth` and `pictureAnalysis` once the metrics have them.
+ */
 function streamCounts(metrics: Metrics) {
+  const health = metrics as Partial<Record<'streamHealth' | 'pictureAnalysis', (what: string) => void>>
   return {
     onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
     onLimit: (limit: string) => metrics.streamLimit(limit),
+    onHealth: (event: string) => health.streamHealth?.(event),
+    onAnalysis: (outcome: string) => health.pictureAnalysis?.(outcome),
   }
 }
 
