@@ -20,7 +20,7 @@ import type { Queue } from './queue/types.ts'
 import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
-import { createStreamTracker, TRACKER_NAME, type StreamTracker } from './streams/tracker.ts'
+import { createStreamTracker, TRACKER_NAME, trackerSettings, type StreamTracker } from './streams/tracker.ts'
 import { HOOKCAST_SOURCE } from './streams/transition-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-links.ts'
 import { mountThumbnailLinks } from './streams/thumbnail-routes.ts'
@@ -164,11 +164,17 @@ async function sourcesOf(config: Config): Promise<Source[]> {
   )
 }
 
-/** The stream state's background failures and bounds hit, counted in the metrics. */
+/**
+ * What the tracker counts, in the metrics: background failures, bounds hit, and health events handed on and picture
+ * analyses, the last two through `streamHealth` and `pictureAnalysis` once the metrics have them.
+ */
 function streamCounts(metrics: Metrics) {
+  const health = metrics as Partial<Record<'streamHealth' | 'pictureAnalysis', (what: string) => void>>
   return {
     onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
     onLimit: (limit: string) => metrics.streamLimit(limit),
+    onHealth: (event: string) => health.streamHealth?.(event),
+    onAnalysis: (outcome: string) => health.pictureAnalysis?.(outcome),
   }
 }
 
@@ -178,6 +184,7 @@ function trackerFor(ctx: GatewayContext, emit: (event: HookEvent) => Promise<voi
   return createStreamTracker({
     store: streams,
     flapWindowMs: ctx.config.streams.flapWindow,
+    ...trackerSettings(ctx.config.streams),
     emit,
     // Flap windows are delayed work in the queue: they survive a restart, and any worker may end them.
     scheduleCheck: async (check, at) => {

@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from 'zod'
+import { HEALTH_DEFAULTS } from '../streams/health-rules.ts'
 import { byteSize, duration } from './units.ts'
 import { spoolConfig } from './backend.ts'
 import { sinkConfig } from './sinks.ts'
@@ -175,12 +176,50 @@ export const deliveryConfig = z
   })
   .strict()
 
+/** Picture health from thumbnails (README "Stream health"); the defaults are the tracker's (health-rules.ts). */
+const healthConfig = z
+  .object({
+    /** Black: this many black pictures in a row; black is this share of the picture's cells (or more) dark. */
+    black: z
+      .object({
+        after: z.number().int().min(1).default(HEALTH_DEFAULTS.black.after),
+        darkFraction: z.number().gt(0).max(1).default(HEALTH_DEFAULTS.black.darkFraction),
+      })
+      .strict()
+      .default(HEALTH_DEFAULTS.black),
+    /** Frozen: this many pictures in a row whose cells change by `tolerance` (of 255) at most. */
+    frozen: z
+      .object({
+        after: z.number().int().min(2).default(HEALTH_DEFAULTS.frozen.after),
+        tolerance: z.number().min(0).max(254).default(HEALTH_DEFAULTS.frozen.tolerance),
+      })
+      .strict()
+      .default(HEALTH_DEFAULTS.frozen),
+    /** Quiet: a session that has sent thumbnails sends none for this long. */
+    quiet: z
+      .object({ after: duration.default(HEALTH_DEFAULTS.quiet.after) })
+      .strict()
+      .default(HEALTH_DEFAULTS.quiet),
+    /** Good pictures in a row that clear black or frozen. */
+    recoverAfter: z.number().int().min(1).default(HEALTH_DEFAULTS.recoverAfter),
+  })
+  .strict()
+
 const streamsConfig = z
   .object({
     /** Stream state (live sessions, feeds, first and latest thumbnail, alert ids); default `<spool.dir>/streams`. */
     dir: z.string().min(1).optional(),
     /** A feed starting again this soon after the last one ended continues the same live session (no ended + live). */
     flapWindow: duration.default(60_000),
+    /** A live session with no hook of any kind for this long ends (`endedBy: silence`); false: never. */
+    endAfterSilence: z.union([z.literal(false), duration]).default(600_000),
+    /** How long the `live` event waits for the session's first thumbnail (they come every 30 s). */
+    thumbnailWait: duration.default(45_000),
+    /** Picture health (black, frozen, quiet); false turns it off, true takes every default. */
+    health: z
+      .union([z.boolean(), healthConfig])
+      .default(true)
+      .transform((health) => (health === true ? healthConfig.parse({}) : health)),
     /** Streams remembered at most; a new one evicts an ended one (never a live one: all live, it is not tracked). */
     maxStreams: z.number().int().min(1).default(10_000),
     /** An ended stream is forgotten this long after its last change. */

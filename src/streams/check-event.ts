@@ -38,7 +38,9 @@ export async function checkEvent(check: Check, now: number): Promise<HookEvent> 
     type: CHECK_TYPE,
     event: 'check',
     timestamp: check.at,
-    receivedAt: now,
+    // Received when it is due: the spool's oldest-pending age and a delivery's max age count from then, so a
+    // silence check waiting its 10 minutes does not read as a stuck spool.
+    receivedAt: Math.max(now, check.at),
     streamId: check.streamId,
     contentType: 'application/json',
     body,

@@ -17,6 +17,8 @@ import {
 } from './lifecycle-rules.ts'
 import { changeOrCreate, type TrackerContext } from './tracker-context.ts'
 import { handOn, toHandOn } from './hand-on.ts'
+import { nextCheckAt, wakeAt } from './next-check.ts'
+import { noteHeard } from './silence-rules.ts'
 
 /** What the feed steps remember between hooks, so that a flood of them stays cheap. */
 interface FeedMemory {
@@ -39,6 +41,8 @@ interface FeedOutcome {
   /** The transitions this hook's delivery claimed, and the record as its change left it (see toHandOn). */
   claimed: Transition[]
   own: StreamRecord | undefined
+  /** The check this hook made necessary (a session began, a flap window opened). */
+  wake: number | undefined
 }
 
 export async function trackFeed(ctx: TrackerContext, memory: FeedMemory, event: HookEvent): Promise<void> {
@@ -50,7 +54,7 @@ export async function trackFeed(ctx: TrackerContext, memory: FeedMemory, event: 
     ctx.report.limit('feeds_full')
     warnFull(ctx, memory, streamId, feedId)
   }
-  if (outcome.written && outcome.own) await handOn(ctx, outcome.own, event.id, outcome.claimed)
+  if (outcome.written && outcome.own) await handOn(ctx, outcome.own, event.id, outcome.claimed, outcome.wake)
 }
 
 /** Ids too long to be the platform's are not tracked (counted and logged). */
@@ -91,7 +95,7 @@ function boundedFeedTime(ctx: TrackerContext, event: HookEvent, streamId: string
 }
 
 /**
- * One change of the record: the names the hook carries, the feed (when there is a slot for it), and the
+ * One change of the record: the names the hook carries, the feed (when there is a slot for it), its receipt, and the
  * transitions it made due, claimed for this delivery. No write when nothing changed.
  */
 async function applyFeedHook(
@@ -106,25 +110,29 @@ async function applyFeedHook(
   const renames = (r: Readonly<StreamRecord>) =>
     (names.accountId !== undefined && r.accountId !== names.accountId) ||
     (names.streamName !== undefined && r.streamName !== names.streamName)
-  const outcome: FeedOutcome = { written: false, full: false, claimed: [], own: undefined }
+  const outcome: FeedOutcome = { written: false, full: false, claimed: [], own: undefined, wake: undefined }
+  const { settings } = ctx
   const written = await changeOrCreate(
     ctx,
     streamId,
     (r) => {
+      const before = nextCheckAt(r, settings)
       const renamed = renames(r)
       if (names.accountId) r.accountId = names.accountId
       if (names.streamName) r.streamName = names.streamName
       outcome.full = !roomForFeed(r, feedId)
       if (!outcome.full) applyFeed(r, feedId, event.event, at, ctx.now())
-      outcome.claimed = claimTransitions(r, event.id, ctx.now())
-      outcome.own = toHandOn(ctx, r, outcome.claimed)
+      if (!outcome.full && r.status !== 'ended') noteHeard(r, event.receivedAt)
+      outcome.claimed = claimTransitions(r, event.id, ctx.now(), settings.thumbnailWaitMs)
+      outcome.wake = wakeAt(before, r, settings)
+      outcome.own = toHandOn(r, outcome.claimed, outcome.wake)
       if (outcome.full && !renamed && outcome.claimed.length === 0) return false // nothing changed: no write
     },
     {
       // The same outcome read off the stored record, without a copy: a new feed with no slot left, nothing else due.
       unchangedOn: (r) => {
-        if (Object.hasOwn(r.feeds, feedId) || renames(r) || dueTransitions(r).length > 0 || !slotsAllActive(memory, r))
-          return false
+        const due = dueTransitions(r, ctx.now(), settings.thumbnailWaitMs).length > 0
+        if (Object.hasOwn(r.feeds, feedId) || renames(r) || due || !slotsAllActive(memory, r)) return false
         outcome.full = true
         return true
       },

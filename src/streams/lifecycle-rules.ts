@@ -2,13 +2,16 @@
  * The rules of the stream lifecycle, as pure functions over a StreamRecord: no I/O, no timers, no clock but `now`.
  * Feeds are per publisher (several per stream; a reconnect is an ended + started pair) and hooks arrive in any
  * order. A stream is live while a feed is active; when its last feed ends it is `ending` for the flap window (a
- * publisher back within it continues the session), then `ended`. `live` and `ended` are handed on once per session:
- * whoever makes one due claims it in the same write, so of several trackers racing on a stream exactly one does.
+ * publisher back within it continues the session), then `ended`. `live` (once the first thumbnail is in, or the wait
+ * for it is over), the health events and `ended` are handed on once per session, in that order: whoever makes one due
+ * claims it in the same write, so of several trackers racing on a stream exactly one does.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
 import { dict, STREAM_LIMITS, type StreamRecord, type ThumbnailRef, type Transition } from './stream-types.ts'
 import { isActive } from './active-feeds.ts'
+import { closeHealth, dropHandedOn } from './health-rules.ts'
+import { noteHeard } from './silence-rules.ts'
 
 /**
  * How far in the future, past the time hookcast received it, a hook's own time may be and still steer the state.
@@ -20,7 +23,7 @@ import { isActive } from './active-feeds.ts'
 const FUTURE_SKEW_MS = 5 * 60_000
 
 /** A thumbnail may predate the feed's `started` hook by this much and still be the session's first. */
-const THUMBNAIL_SLACK_MS = 30_000
+export const THUMBNAIL_SLACK_MS = 30_000
 
 /**
  * A claim on a transition older than this is anybody's: its holder's delivery should have handed it on (or been
@@ -99,26 +102,28 @@ export function applyFeed(r: StreamRecord, feedId: string, event: string, at: nu
       r.status = 'live' // a flap: the same session goes on
       delete r.endingSince
     } else if (r.status === 'ended') {
-      startSession(r, Math.min(...active.map((f) => f.started!)))
+      startSession(r, Math.min(...active.map((f) => f.started!)), now)
     }
     return
   }
   if (feed.started === undefined || feed.ended === undefined) return // an `ended` whose `started` is still to come
   if (r.status === 'ended') {
     if (r.endedAt !== undefined && feed.ended <= r.endedAt) return // belongs to a session already over
-    startSession(r, feed.started) // a publish so short its hooks crossed: it was live all the same
+    startSession(r, feed.started, now) // a publish so short its hooks crossed: it was live all the same
   }
   r.endedAt = Math.max(r.status === 'ending' ? (r.endedAt ?? 0) : 0, feed.ended)
   r.status = 'ending'
   r.endingSince = now
 }
 
-function startSession(r: StreamRecord, liveSince: number): void {
+function startSession(r: StreamRecord, liveSince: number, now: number): void {
   r.status = 'live'
   r.liveSince = liveSince
   r.session = `${r.streamId}@${liveSince}`
+  r.openedAt = now
   delete r.endedAt
   delete r.endingSince
+  delete r.endedBy
   delete r.firstThumbnail
   if (r.latestThumbnail && isFirstOfSession(r, r.latestThumbnail)) r.firstThumbnail = r.latestThumbnail
 }
@@ -133,8 +138,10 @@ export function finishIfDue(r: StreamRecord, now: number, flapWindowMs: number):
   const at = endsAt(r, flapWindowMs)
   if (at === undefined || at > now) return false
   r.status = 'ended'
+  r.endedBy = 'hook'
   delete r.endingSince
   for (const [id, feed] of Object.entries(r.feeds)) if (feed.ended !== undefined) delete r.feeds[id]
+  closeHealth(r)
   return true
 }
 
@@ -146,6 +153,7 @@ export function takeThumbnail(
 ): void {
   if (!r.latestThumbnail || ref.timestamp >= r.latestThumbnail.timestamp) r.latestThumbnail = ref
   if (isFirstOfSession(r, ref)) r.firstThumbnail = ref
+  if (r.status !== 'ended') noteHeard(r, ref.event.receivedAt)
   if (!r.streamName && event.streamName && event.streamName.length <= STREAM_LIMITS.nameLength)
     r.streamName = event.streamName
   if (!r.accountId && event.accountId && event.accountId.length <= STREAM_LIMITS.nameLength)
@@ -158,11 +166,29 @@ export function isFirstOfSession(r: StreamRecord | undefined, ref: ThumbnailRef)
   return !r.firstThumbnail || ref.timestamp < r.firstThumbnail.timestamp
 }
 
-/** The transitions of the current session that are due and not handed on yet, in order. */
-export function dueTransitions(r: StreamRecord): Transition[] {
+/**
+ * When the `live` event's wait for the session's first thumbnail ends (epoch ms); undefined when it does not wait
+ * (handed on, or a thumbnail is in, or the session is no longer live, or no wait is set).
+ */
+export function liveWaitEndsAt(r: Readonly<StreamRecord>, thumbnailWaitMs: number): number | undefined {
+  if (thumbnailWaitMs <= 0 || !r.session || r.emitted.live === r.session) return undefined
+  if (r.firstThumbnail || r.status !== 'live') return undefined
+  return (r.openedAt ?? 0) + thumbnailWaitMs
+}
+
+/**
+ * The transitions of the current session that are due and not handed on yet, in order: nothing before its `live`,
+ * which waits up to `thumbnailWaitMs` (from `openedAt`) for the first thumbnail.
+ */
+export function dueTransitions(r: Readonly<StreamRecord>, now = 0, thumbnailWaitMs = 0): Transition[] {
   if (!r.session) return []
   const due: Transition[] = []
-  if (r.emitted.live !== r.session) due.push('live')
+  if (r.emitted.live !== r.session) {
+    const waitEnds = liveWaitEndsAt(r, thumbnailWaitMs)
+    if (waitEnds !== undefined && now < waitEnds) return due
+    due.push('live')
+  }
+  if (r.health?.session === r.session && r.health.outbox.length > 0) due.push('health')
   if (r.status === 'ended' && r.emitted.ended !== r.session) due.push('ended')
   return due
 }
@@ -173,9 +199,9 @@ export function dueTransitions(r: StreamRecord): Transition[] {
  * transition held by another stops the claim, so `ended` is never handed on by one while `live` is with another
  * (that one carries on with `ended` after `live`). Resolves what `by` now holds.
  */
-export function claimTransitions(r: StreamRecord, by: string, now: number): Transition[] {
+export function claimTransitions(r: StreamRecord, by: string, now: number, thumbnailWaitMs = 0): Transition[] {
   const mine: Transition[] = []
-  for (const kind of dueTransitions(r)) {
+  for (const kind of dueTransitions(r, now, thumbnailWaitMs)) {
     const claim = r.emitting?.[kind]
     if (claim && claim.session === r.session && claim.by !== by && now - claim.at < CLAIM_MS) break
     r.emitting = { ...r.emitting, [kind]: { session: r.session!, by, at: now } }
@@ -184,13 +210,17 @@ export function claimTransitions(r: StreamRecord, by: string, now: number): Tran
   return mine
 }
 
-/** Records that `session`'s `kind` was handed on (and lets go of its claim); nothing when the session moved on. */
-export function markEmitted(r: StreamRecord, kind: Transition, session: string): void {
+/**
+ * Records that `session`'s `kind` was handed on (and lets go of its claim); nothing when the session moved on. For
+ * `health`, the notices up to `seq` were.
+ */
+export function markEmitted(r: StreamRecord, kind: Transition, session: string, seq = Infinity): void {
   if (r.session !== session) return
-  r.emitted[kind] = session
+  if (kind === 'health') dropHandedOn(r, session, seq)
+  else r.emitted[kind] = session
   if (!r.emitting?.[kind]) return
   const rest = { ...r.emitting }
   delete rest[kind]
-  if (rest.live || rest.ended) r.emitting = rest
+  if (rest.live || rest.health || rest.ended) r.emitting = rest
   else delete r.emitting
 }

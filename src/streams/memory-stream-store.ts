@@ -5,7 +5,7 @@
  * @module
  */
 import type { StreamStore, Revision } from './stream-store.ts'
-import { cloneRecord } from './stream-record.ts'
+import { cloneRecord, thumbnailRefs } from './stream-record.ts'
 import { checkStreamIdFits, STREAM_LIMITS, type StreamRecord } from './stream-types.ts'
 
 interface MemoryStreamStoreOptions {
@@ -24,7 +24,7 @@ export function memoryStreamStore(options: MemoryStreamStoreOptions = {}): Strea
 
   const referenced = (streamId: string) => {
     const record = records.get(streamId)?.record
-    return new Set([record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId])
+    return new Set(thumbnailRefs(record).map((ref) => ref.eventId))
   }
 
   return {

@@ -3,7 +3,7 @@
  * copy. Stores hand out copies, so a record changes only through a compare-and-set `put`.
  * @module
  */
-import { dict, type EmitClaim, type StreamRecord } from './stream-types.ts'
+import { dict, type EmitClaim, type StreamHealth, type StreamRecord, type ThumbnailRef } from './stream-types.ts'
 
 /** The record of a stream hookcast has not seen yet. */
 export function freshRecord(streamId: string, now: number): StreamRecord {
@@ -27,13 +27,14 @@ export function normaliseRecord(raw: unknown, now: number): StreamRecord | undef
   if (!record.emitted || typeof record.emitted !== 'object') record.emitted = {}
   if (record.emitting !== undefined) {
     const emitting: NonNullable<StreamRecord['emitting']> = {}
-    for (const kind of ['live', 'ended'] as const) {
+    for (const kind of ['live', 'health', 'ended'] as const) {
       const claim = isClaim(record.emitting?.[kind]) ? record.emitting![kind] : undefined
       if (claim) emitting[kind] = { session: claim.session, by: claim.by, at: claim.at }
     }
-    if (emitting.live || emitting.ended) record.emitting = emitting
+    if (emitting.live || emitting.health || emitting.ended) record.emitting = emitting
     else delete record.emitting
   }
+  if (record.health !== undefined && !isHealth(record.health)) delete record.health
   if (typeof record.updatedAt !== 'number') record.updatedAt = now
   return record
 }
@@ -53,14 +54,54 @@ export function cloneRecord(record: StreamRecord): StreamRecord {
   }
   if (record.emitting) {
     copy.emitting = {}
-    if (record.emitting.live) copy.emitting.live = { ...record.emitting.live }
-    if (record.emitting.ended) copy.emitting.ended = { ...record.emitting.ended }
+    for (const kind of ['live', 'health', 'ended'] as const)
+      if (record.emitting[kind]) copy.emitting[kind] = { ...record.emitting[kind] }
   }
+  // Plain data of a few kilobytes (a grid, a handful of notices), changed only by a tracker's write.
+  if (record.health) copy.health = structuredClone(record.health)
   if (record.firstThumbnail)
     copy.firstThumbnail = { ...record.firstThumbnail, event: { ...record.firstThumbnail.event } }
   if (record.latestThumbnail)
     copy.latestThumbnail = { ...record.latestThumbnail, event: { ...record.latestThumbnail.event } }
   return copy
+}
+
+/**
+ * Every thumbnail the record refers to (first, latest, and those its health shows): a store keeps their bytes while
+ * it does.
+ */
+export function thumbnailRefs(record: StreamRecord | undefined): ThumbnailRef[] {
+  if (!record) return []
+  const refs = [record.firstThumbnail, record.latestThumbnail, ...(record.health?.shown ?? [])]
+  for (const problem of Object.values(record.health?.open ?? {})) refs.push(problem?.thumbnail)
+  return refs.filter((ref): ref is ThumbnailRef => ref !== undefined)
+}
+
+/** The record without its thumbnails (a store that gives up their bytes for other streams'). */
+export function withoutThumbnails(record: StreamRecord): StreamRecord {
+  const { firstThumbnail: _first, latestThumbnail: _latest, ...kept } = record
+  if (!kept.health) return kept
+  const open: StreamHealth['open'] = {}
+  for (const [problem, found] of Object.entries(kept.health.open)) {
+    const { thumbnail: _shown, ...rest } = found
+    open[problem as keyof StreamHealth['open']] = rest
+  }
+  return { ...kept, health: { ...kept.health, open, shown: [] } }
+}
+
+/** A health state read back from JSON: the shape the rules need, else dropped (a fresh one is made). */
+function isHealth(value: unknown): value is StreamHealth {
+  const health = value as StreamHealth
+  return (
+    !!health &&
+    typeof health === 'object' &&
+    typeof health.session === 'string' &&
+    typeof health.seq === 'number' &&
+    !!health.open &&
+    typeof health.open === 'object' &&
+    Array.isArray(health.outbox) &&
+    Array.isArray(health.shown)
+  )
 }
 
 function isClaim(value: unknown): value is EmitClaim {

@@ -22,6 +22,54 @@ export interface FeedState {
 
 type StreamStatus = 'live' | 'ending' | 'ended'
 
+/** A picture problem, or thumbnails that stopped. */
+export type HealthProblem = 'black' | 'frozen' | 'quiet'
+export type HealthEventName = HealthProblem | 'recovered'
+
+/** An open problem: since when (epoch ms), the thumbnail that shows it, and what was measured. */
+export interface Problem {
+  since: number
+  thumbnail?: ThumbnailRef
+  measurements: Record<string, number>
+}
+
+/** A health event decided in a write and not handed on yet: its data as decided then. */
+export interface HealthNotice {
+  seq: number
+  event: HealthEventName
+  /** The event's own time, epoch ms. */
+  at: number
+  data: Record<string, unknown>
+}
+
+/** Pictures in a row toward black or frozen: the first one's thumbnail time, how many, the largest change. */
+interface PictureRun {
+  since: number
+  count: number
+  change?: number
+}
+
+/** Picture health of the current (or last) session, with the tracker's bookkeeping (health-rules.ts). */
+export interface StreamHealth {
+  session: string
+  state: 'ok' | 'black' | 'frozen' | 'quiet' | 'unknown'
+  open: { black?: Problem; frozen?: Problem; quiet?: Problem }
+  /** The last picture looked at: its luma grid (gridText) and thumbnail time. */
+  grid?: string
+  lookedAt?: number
+  blackRun?: PictureRun
+  stillRun?: PictureRun
+  /** Good pictures in a row since black / frozen was raised (the recovery count). */
+  good?: Partial<Record<HealthProblem, number>>
+  /** Health events decided this session (the next one's seq). */
+  seq: number
+  outbox: HealthNotice[]
+  /** Problems still open when the session ended: they closed with it. */
+  openAtEnd?: HealthProblem[]
+  /** Thumbnails this session's health events refer to, newest last (a store keeps them while listed). */
+  shown: ThumbnailRef[]
+}
+
 /** Message ids a notifier keeps per live session, to update or thread later messages. */
 type AlertRecord = Record<string, string>
 
@@ -42,6 +90,12 @@ export interface StreamRecord {
   endedAt?: number
   /** Wall-clock time the last feed ended (the flap window runs from here), epoch ms. */
   endingSince?: number
+  /** Wall-clock time the session began here (the `live` event's wait for a first thumbnail runs from it). */
+  openedAt?: number
+  /** Receipt time of the last hook of any kind of this stream, epoch ms; written lazily (silence-rules.ts). */
+  lastHeardAt?: number
+  /** How the last session ended: the platform's `ended` hooks, or no hook for `streams.endAfterSilence`. */
+  endedBy?: 'hook' | 'silence'
   /** By feed id (input): a null-prototype object, so an id like `__proto__` is a key like any other. */
   feeds: Record<string, FeedState>
   firstThumbnail?: ThumbnailRef
@@ -53,13 +107,16 @@ export interface StreamRecord {
   /**
    * A transition being handed on, and by whom: written in the same compare-and-set as the change that made it due,
    * so of several trackers racing on one stream exactly one hands it on (see lifecycle-rules.ts `claimTransitions`).
+   * `health` covers the health events waiting in `health.outbox`.
    */
-  emitting?: { live?: EmitClaim; ended?: EmitClaim }
+  emitting?: { live?: EmitClaim; health?: EmitClaim; ended?: EmitClaim }
+  health?: StreamHealth
   /** Wall-clock time of the last change, epoch ms (the age of an ended stream runs from here). */
   updatedAt: number
 }
 
-export type Transition = 'live' | 'ended'
+/** What is handed on, in this order within a session: `live`, the health events, `ended`. */
+export type Transition = 'live' | 'health' | 'ended'
 
 /** Who hands on a transition: the delivery (event id) that took it on, and when (epoch ms). */
 export interface EmitClaim {

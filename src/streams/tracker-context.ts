@@ -1,7 +1,7 @@
 /**
  * What the tracker's steps share: the stream store and its changes (one write of a stream at a time in this
- * process), the clock, the flap window, the ways out (lifecycle events to the pipeline, checks to the queue), and
- * how a step reports what it could not do. Built once by createStreamTracker.
+ * process), the clock, the settings, the ways out (stream events to the pipeline, checks to the queue), how it looks
+ * at pictures, and how a step reports what it did or could not do. Built once by createStreamTracker.
  * @module
  */
 import type { HookEvent } from '../events/types.ts'
@@ -10,7 +10,9 @@ import { checkEvent, type Check } from './check-event.ts'
 import type { StoreReport } from './store-report.ts'
 import type { ChangeOptions, ChangeStream, StreamChange } from './stream-changes.ts'
 import type { StreamStore, VersionedRecord } from './stream-store.ts'
-import { StreamLimitError } from './stream-types.ts'
+import { StreamLimitError, type HealthEventName } from './stream-types.ts'
+import type { StreamSettings } from './next-check.ts'
+import type { PictureLooks } from './picture-looks.ts'
 
 export interface TrackerContext {
   store: StreamStore
@@ -18,10 +20,14 @@ export interface TrackerContext {
   change: ChangeStream
   log: Logger
   now: () => number
-  flapWindowMs: number
+  settings: StreamSettings
   /** Background failures and bounds hit, logged and counted. */
   report: StoreReport
-  /** Hands a lifecycle event to the pipeline; resolves once it is accepted. */
+  /** Looks at a live session's thumbnails (when picture health is on). */
+  looks?: PictureLooks
+  /** Counts a health event handed on. */
+  onHealth(event: HealthEventName): void
+  /** Hands a stream event to the pipeline; resolves once it is accepted. */
   emit(event: HookEvent): Promise<void>
   /** Puts a check event in the queue for the tracker alone, not to be delivered before `at`. */
   putCheck(check: HookEvent, at: number): Promise<void>

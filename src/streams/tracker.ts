@@ -1,10 +1,10 @@
 /**
- * The stream tracker: a destination (`@streams`) fed from the queue with every feed hook and thumbnail, whose
- * effects are the stream lifecycle applied to the stream store. Each delivery applies its hook to the stream's
- * record with compare-and-set, then hands on the transitions it claimed in that write as `stream` events (`live`,
- * `ended`). Its own delayed work (the end of a flap window) comes back through the queue as checks, so what the
- * tracker learns is as durable as the hooks themselves, and several trackers sharing one store hand on each
- * transition once.
+ * The stream tracker: a destination (`@streams`) fed from the queue with every platform hook of a stream, whose
+ * effects are the stream lifecycle and picture health applied to the stream store. Each delivery applies its hook
+ * to the stream's record with compare-and-set, then hands on what it claimed in that write as `stream` events
+ * (`live`, the health events, `ended`). Its own delayed work (flap windows, silences, the wait for a first
+ * thumbnail, quiet) comes back through the queue as checks, so what the tracker learns is as durable as the hooks
+ * themselves, and several trackers sharing one store hand on each event once.
  * @module
  */
 import type { Destination } from '../destinations/types.ts'
@@ -18,6 +18,12 @@ import type { TrackerContext } from './tracker-context.ts'
 import { feedMemory, trackFeed } from './feed-hooks.ts'
 import { heldThumbnails, trackThumbnail } from './thumbnail-hooks.ts'
 import { runCheck, scheduleDueChecks, stopRetries, type StartRetries } from './checks.ts'
+import { isSignOfLife, trackHeard } from './heard-hooks.ts'
+import { pictureLooks, type AnalysisOutcome } from './picture-looks.ts'
+import type { HealthSettings } from './health-rules.ts'
+import type { HealthEventName } from './stream-types.ts'
+import { HOOKCAST_SOURCE } from './transition-event.ts'
+import { createPictureAnalyser, type PictureAnalysis } from '../health/picture.ts'
 
 export const TRACKER_NAME = '@streams'
 
@@ -31,7 +37,15 @@ export interface StreamTracker extends Destination {
 interface TrackerOptions {
   store: StreamStore
   flapWindowMs: number
-  /** Hands a lifecycle event to the pipeline (route, queue); resolves once it is accepted. */
+  /** A live session with no hook of any kind for this long ends (unset: never). */
+  endAfterSilenceMs?: number
+  /** How long `live` waits for the session's first thumbnail (default 0: it does not wait). */
+  thumbnailWaitMs?: number
+  /** Picture health from thumbnails (unset: off). */
+  health?: HealthSettings
+  /** Measures a thumbnail (default: src/health/picture.ts with sharp); tests replace it. */
+  analyse?(jpeg: Uint8Array): Promise<PictureAnalysis>
+  /** Hands a stream event to the pipeline (route, queue); resolves once it is accepted. */
   emit(event: HookEvent): Promise<void>
   /**
    * Puts `check` (a `hookcast.check` event for the tracker alone) to be delivered to the tracker at `at` or later,
@@ -48,23 +62,18 @@ interface TrackerOptions {
    * receipt (`future_timestamp`).
    */
   onLimit?(limit: string): void
+  /** A health event was handed on (`black`, `frozen`, `quiet`, `recovered`). */
+  onHealth?(event: HealthEventName): void
+  /** A thumbnail of a live session was looked at, or why not. */
+  onAnalysis?(outcome: AnalysisOutcome): void
 }
 
 export function createStreamTracker(options: TrackerOptions): StreamTracker {
-  const now = options.now ?? Date.now
-  const ctx: TrackerContext = {
-    store: options.store,
-    change: streamChanges(options.store, now),
-    log: options.log,
-    now,
-    flapWindowMs: options.flapWindowMs,
-    report: storeReport(options.log, options),
-    emit: (event) => options.emit(event),
-    putCheck: (check, at) => options.scheduleCheck(check, at),
-  }
+  const ctx = trackerContext(options)
   const feeds = feedMemory()
   const held = heldThumbnails(ctx)
   const retries: StartRetries = { timers: new Set(), closed: false }
+  const silenceMs = options.endAfterSilenceMs
 
   return {
     name: TRACKER_NAME,
@@ -72,16 +81,62 @@ export function createStreamTracker(options: TrackerOptions): StreamTracker {
     concurrency: 64,
     wants: (event) =>
       (event.type === 'feeds' && (event.event === 'started' || event.event === 'ended')) ||
-      (event.type === 'thumbnail' && event.streamId !== undefined),
+      (event.type === 'thumbnail' && event.streamId !== undefined) ||
+      (silenceMs !== undefined && event.source !== HOOKCAST_SOURCE && event.type !== 'feeds' && isSignOfLife(event)),
     async deliver(event) {
       if (event.type === 'feeds') await trackFeed(ctx, feeds, event)
       else if (event.type === 'thumbnail') await trackThumbnail(ctx, held, event)
       else if (event.type === CHECK_TYPE) await runCheck(ctx, event)
+      else if (event.source !== HOOKCAST_SOURCE) await trackHeard(ctx, event)
     },
     start: () => scheduleDueChecks(ctx, retries),
     async close() {
       stopRetries(retries)
       await held.close()
     },
+  }
+}
+
+function trackerContext(options: TrackerOptions): TrackerContext {
+  const now = options.now ?? Date.now
+  const count =
+    <T>(callback: ((what: T) => void) | undefined) =>
+    (what: T) => {
+      try {
+        callback?.(what)
+      } catch {
+        // a metrics callback must not fail a delivery
+      }
+    }
+  const analyse = options.analyse ?? createPictureAnalyser({ logger: options.log })
+  return {
+    store: options.store,
+    change: streamChanges(options.store, now),
+    log: options.log,
+    now,
+    settings: {
+      flapWindowMs: options.flapWindowMs,
+      thumbnailWaitMs: options.thumbnailWaitMs ?? 0,
+      ...(options.endAfterSilenceMs !== undefined ? { endAfterSilenceMs: options.endAfterSilenceMs } : {}),
+      ...(options.health ? { health: options.health } : {}),
+    },
+    report: storeReport(options.log, options),
+    ...(options.health ? { looks: pictureLooks({ analyse, log: options.log, count: count(options.onAnalysis) }) } : {}),
+    onHealth: count(options.onHealth),
+    emit: (event) => options.emit(event),
+    putCheck: (check, at) => options.scheduleCheck(check, at),
+  }
+}
+
+/** The tracker's settings from the config's `streams` section. */
+export function trackerSettings(streams: {
+  endAfterSilence: number | false
+  thumbnailWait: number
+  health: HealthSettings | false
+}): Pick<TrackerOptions, 'endAfterSilenceMs' | 'thumbnailWaitMs' | 'health'> {
+  return {
+    ...(streams.endAfterSilence !== false ? { endAfterSilenceMs: streams.endAfterSilence } : {}),
+    thumbnailWaitMs: streams.thumbnailWait,
+    ...(streams.health ? { health: streams.health } : {}),
   }
 }

@@ -66,6 +66,25 @@ routes:
     dir.remove()
   })
 
+  it('a check waiting for its time does not age the spool: its age counts from when it is due', async () => {
+    const g = await open()
+    expect(
+      (await post('http://hookcast.test/hooks/millicast', await feed('started', Date.now()), g.fetch)).status,
+    ).toBe(200)
+    // Only the tracker's checks are left: the wait for a first thumbnail (45 s), the session's silence (10 min).
+    await eventually(async () => {
+      const stats = await g.queue.stats()
+      return stats.pendingDeliveries === (stats.destinations[TRACKER_NAME] ?? 0) && stats.pendingDeliveries > 0
+    })
+    clock += 60_000 // the live event is handed on at 45 s, and the check of the session's silence put
+    await eventually(() => stored().some((path) => path.startsWith('stream/live-')))
+    await eventually(async () => (await g.queue.stats()).pendingDeliveries === 1)
+    clock += 4 * 60_000 // the silence check has waited 4 minutes, and is not due yet
+    expect((await g.queue.stats()).oldestPendingAgeMs).toBe(0)
+    clock += 7 * 60_000 // due, and handled: the session ends by silence
+    await eventually(() => stored().some((path) => path.startsWith('stream/ended-')))
+  })
+
   it("the window's end waits in the queue, survives a restart, and ends the session once; no sink sees the check", async () => {
     const g = await open()
     const t0 = Date.now() - 5_000
@@ -86,7 +105,9 @@ routes:
     expect(stored().filter((path) => path.startsWith('stream/ended-'))).toEqual([])
     clock += FLAP_MS // the window's end
     await eventually(() => stored().some((path) => path.startsWith('stream/ended-')))
-    // Everything delivered: nothing more can reach the sink.
+    // Everything delivered: nothing more can reach the sink. The session's other checks (the wait for a first
+    // thumbnail, its silence) come due later and find it over.
+    clock += 15 * 60_000
     await eventually(async () => (await again.queue.stats()).pendingDeliveries === 0)
     const files = stored()
     expect(files.filter((path) => path.startsWith('stream/live-'))).toHaveLength(1)

@@ -8,6 +8,7 @@
 import { checkStreamIdFits, StreamLimitError } from '../../streams/stream-types.ts'
 import { refsOf, type LocalStreamStoreContext } from './stream-store-context.ts'
 import { RETRY_MS } from './stream-record-files.ts'
+import { withoutThumbnails } from '../../streams/stream-record.ts'
 
 /** A thumbnail file written but not yet referred to by its record is left alone this long. */
 const LOOSE_GRACE_MS = 60_000
@@ -82,8 +83,7 @@ export async function freeThumbnailBytes(
       continue
     }
     // A new object, not a change in place: a reader may hold the stored one (`peek`).
-    const { firstThumbnail: _first, latestThumbnail: _latest, ...kept } = stored.record
-    stored.record = kept
+    stored.record = withoutThumbnails(stored.record)
     stored.revision = ++ctx.revision
     try {
       await files.sync(streamId)

@@ -7,6 +7,7 @@
 import type { Logger } from '../../log.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 import type { StreamRecord } from '../../streams/stream-types.ts'
+import { thumbnailRefs } from '../../streams/stream-record.ts'
 import type { EvictionOrder } from './eviction-order.ts'
 import type { StreamRecordFiles, StoredRecord } from './stream-record-files.ts'
 import { thumbName, type ThumbnailFiles } from './thumbnail-files.ts'
@@ -34,7 +35,6 @@ export interface LocalStreamStoreContext {
 /** The thumbnail files a record refers to. */
 export function refsOf(record: StreamRecord | undefined): Set<string> {
   const out = new Set<string>()
-  for (const ref of [record?.firstThumbnail, record?.latestThumbnail])
-    if (ref && record) out.add(thumbName(record.streamId, ref.eventId))
+  for (const ref of thumbnailRefs(record)) out.add(thumbName(record!.streamId, ref.eventId))
   return out
 }

@@ -6,7 +6,7 @@
  */
 import type { KvEntry } from '@nats-io/kv'
 import type { StreamRecord } from '../../streams/stream-types.ts'
-import { normaliseRecord } from '../../streams/stream-record.ts'
+import { normaliseRecord, thumbnailRefs } from '../../streams/stream-record.ts'
 import type { Logger } from '../../log.ts'
 import { streamKey } from '../../streams/stream-key.ts'
 import { isNoMessage, type Bucket } from './kv-buckets.ts'
@@ -37,10 +37,9 @@ export const FRUITLESS_MS = 10_000
 
 export const encodeRecord = (record: StreamRecord) => JSON.stringify(record)
 
-export const refsOf = (record: StreamRecord | undefined) =>
-  [...new Set([record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId])].filter(
-    (id): id is string => id !== undefined,
-  )
+export const refsOf = (record: StreamRecord | undefined) => [
+  ...new Set(thumbnailRefs(record).map((ref) => ref.eventId)),
+]
 
 /** Ended streams, in the order they give up their place: those that never went live first, then oldest change first. */
 export const endedFirst = (records: Stored[]) =>

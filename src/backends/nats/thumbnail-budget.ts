@@ -14,6 +14,7 @@ import type { NatsThumbnails } from './thumbnails.ts'
 import type { StoreReport } from '../../streams/store-report.ts'
 import { FRUITLESS_MS, encodeRecord, endedFirst, refsOf, type StreamRecords } from './stream-records.ts'
 import { EVENT_ID } from '../../streams/stream-store.ts'
+import { withoutThumbnails } from '../../streams/stream-record.ts'
 
 interface ThumbnailBudgetOptions {
   records: StreamRecords
@@ -49,10 +50,9 @@ export function thumbnailBudget({
         if (await records.deleteAt(stored)) freed += sizes.reduce((sum, head) => sum + (head?.size ?? 0), 0)
         continue
       }
-      delete record.firstThumbnail
-      delete record.latestThumbnail
       try {
-        await kv.update(key, encodeRecord(record), revision) // its age stays: updatedAt is not stamped
+        // Its age stays: updatedAt is not stamped.
+        await kv.update(key, encodeRecord(withoutThumbnails(record)), revision)
       } catch (error) {
         if (isWrongRevision(error)) continue // changed meanwhile: no longer the one to give way
         throw error

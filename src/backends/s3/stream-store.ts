@@ -12,7 +12,7 @@ import {
   type VersionedRecord,
 } from '../../streams/stream-store.ts'
 import { STREAM_LIMITS, type StreamRecord, type ThumbnailRef } from '../../streams/stream-types.ts'
-import { cloneRecord } from '../../streams/stream-record.ts'
+import { cloneRecord, thumbnailRefs } from '../../streams/stream-record.ts'
 import { storeReport, type StoreReport } from '../../streams/store-report.ts'
 import { silentLogger, type Logger } from '../../log.ts'
 import type { S3Connection } from '../../sinks/s3-client.ts'
@@ -109,7 +109,7 @@ function openParts(options: S3StreamStoreOptions): StoreParts {
     spare: Math.max(0, options.spareThumbnails ?? 8),
     async referenced(streamId) {
       const record = (await records.read(records.key(streamId), streamId).catch(() => undefined))?.record
-      return [record?.firstThumbnail?.eventId, record?.latestThumbnail?.eventId]
+      return thumbnailRefs(record).map((ref) => ref.eventId)
     },
     hasRecord: async (hash) => (await objects.get(records.keyOfHash(hash))) !== undefined,
   })
