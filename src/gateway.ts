@@ -83,7 +83,7 @@ export interface GatewayOptions {
 /** The configured sinks and notifiers, by name. */
 export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'destination'>): Map<string, Destination> {
   const destinations = new Map<string, Destination>()
-  const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name) }
+  const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name), healthTimes: healthTimes(config) }
   for (const [name, sink] of Object.entries(config.sinks))
     destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now }))
   for (const [name, notifier] of Object.entries(config.notifiers))
@@ -152,6 +152,14 @@ interface GatewayContext {
   destinations: Map<string, Destination>
   /** Set by `close`: readiness says so from then on. */
   closing: boolean
+}
+
+/** The stream settings notifiers name in their messages ("no thumbnails for 90 s"). */
+function healthTimes({ streams }: Config): NonNullable<NotifierDeps['healthTimes']> {
+  return {
+    ...(streams.endAfterSilence !== false ? { endAfterSilenceMs: streams.endAfterSilence } : {}),
+    ...(streams.health ? { quietAfterMs: streams.health.quiet.after } : {}),
+  }
 }
 
 async function sourcesOf(config: Config): Promise<Source[]> {
