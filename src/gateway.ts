@@ -83,7 +83,11 @@ export interface GatewayOptions {
 /** The configured sinks and notifiers, by name. */
 export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'destination'>): Map<string, Destination> {
   const destinations = new Map<string, Destination>()
-  const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name), healthTimes: healthTimes(config) }
+  const notifierDeps: NotifierDeps = {
+    ...deps,
+    destination: (name) => destinations.get(name),
+    healthTimes: healthTimes(config),
+  }
   for (const [name, sink] of Object.entries(config.sinks))
     destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now }))
   for (const [name, notifier] of Object.entries(config.notifiers))
@@ -195,6 +199,8 @@ function trackerFor(ctx: GatewayContext, emit: (event: HookEvent) => Promise<voi
     log: ctx.log,
     now: ctx.now,
     ...streamCounts(ctx.metrics),
+    onHealth: (event) => ctx.metrics.healthEvent(event),
+    onAnalysis: (outcome) => ctx.metrics.pictureAnalysis(outcome),
   })
 }
 

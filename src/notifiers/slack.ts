@@ -122,12 +122,7 @@ async function onMedia(slack: Slack, event: HookEvent, signal?: AbortSignal): Pr
   const { deps, mode } = slack
   const record = await findStream(deps.streams, event)
   const done = record?.session ? posted(slack, record, record.session) : {}
-  if (
-    mode.threads &&
-    record?.session &&
-    !done.live &&
-    deps.now() < event.receivedAt + LIVE_WAITS_MS
-  ) {
+  if (mode.threads && record?.session && !done.live && deps.now() < event.receivedAt + LIVE_WAITS_MS) {
     // The stream's live message is still to be posted (or its ts looked up): wait, to answer in its thread.
     throw new DeliveryDeferred('waiting for the live message, to reply in its thread', deps.now() + 1_000)
   }
