@@ -37,7 +37,7 @@ export const HEALTH_DEFAULTS: HealthSettings = {
 const SHOWN_KEPT = 6
 
 /** The record's health for its current session: a fresh one when what it holds is another session's. */
-export function sessionHealth(r: StreamRecord): StreamHealth | undefined {
+function sessionHealth(r: StreamRecord): StreamHealth | undefined {
   if (!r.session) return undefined
   if (r.health?.session !== r.session)
     r.health = { session: r.session, state: 'unknown', open: {}, seq: 0, outbox: [], shown: [] }

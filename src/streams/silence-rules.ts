@@ -11,12 +11,12 @@ import { closeHealth } from './health-rules.ts'
 import type { StreamRecord, ThumbnailRef } from './stream-types.ts'
 
 /** How far behind the stored `lastHeardAt` may be: a tenth of the silence, at most a minute. */
-export function heardLag(silenceMs: number): number {
+function heardLag(silenceMs: number): number {
   return Math.min(60_000, silenceMs / 10)
 }
 
 /** When the stream was last heard from; for a record written before `lastHeardAt`, the latest time it shows. */
-export function heardAt(r: Readonly<StreamRecord>): number {
+function heardAt(r: Readonly<StreamRecord>): number {
   return r.lastHeardAt ?? Math.max(r.liveSince ?? 0, r.latestThumbnail?.timestamp ?? 0, r.updatedAt)
 }
 

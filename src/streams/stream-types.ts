@@ -43,7 +43,7 @@ export interface HealthNotice {
 }
 
 /** Pictures in a row toward black or frozen: the first one's thumbnail time, how many, the largest change. */
-export interface PictureRun {
+interface PictureRun {
   since: number
   count: number
   change?: number

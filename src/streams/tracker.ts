@@ -7,7 +7,6 @@
  * themselves, and several trackers sharing one store hand on each event once.
  * @module
  */
-import type { Config } from '../config/config-schema.ts'
 import type { Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
 import type { Logger } from '../log.ts'
@@ -130,9 +129,11 @@ function trackerContext(options: TrackerOptions): TrackerContext {
 }
 
 /** The tracker's settings from the config's `streams` section. */
-export function trackerSettings(
-  streams: Config['streams'],
-): Pick<TrackerOptions, 'endAfterSilenceMs' | 'thumbnailWaitMs' | 'health'> {
+export function trackerSettings(streams: {
+  endAfterSilence: number | false
+  thumbnailWait: number
+  health: HealthSettings | false
+}): Pick<TrackerOptions, 'endAfterSilenceMs' | 'thumbnailWaitMs' | 'health'> {
   return {
     ...(streams.endAfterSilence !== false ? { endAfterSilenceMs: streams.endAfterSilence } : {}),
     thumbnailWaitMs: streams.thumbnailWait,

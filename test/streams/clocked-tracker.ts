@@ -1,0 +1,140 @@
+/**
+ * A stream tracker on an injected clock for tests: its checks wait in a list (deduplicated by id, as the queue does)
+ * and run when the test moves the clock past them; the hooks it is given are parsed as the gateway would, received at
+ * the clock's time.
+ */
+import { DeliveryDeferred } from '../../src/destinations/types.ts'
+import type { HookEvent } from '../../src/events/types.ts'
+import { parseJsonHook, parseThumbnail } from '../../src/events/parse.ts'
+import type { Logger } from '../../src/log.ts'
+import { silentLogger } from '../../src/log.ts'
+import type { PictureAnalysis } from '../../src/health/picture.ts'
+import { HEALTH_DEFAULTS, type HealthSettings } from '../../src/streams/health-rules.ts'
+import type { StreamStore } from '../../src/streams/stream-store.ts'
+import { createStreamTracker, type StreamTracker } from '../../src/streams/tracker.ts'
+import { signedThumbnail } from '../support/hooks.ts'
+
+export const T0 = Date.UTC(2026, 11, 6, 12)
+
+export interface Clock {
+  now: number
+}
+
+export interface ClockedTracker {
+  tracker: StreamTracker
+  emitted: HookEvent[]
+  /** Health events and analysis outcomes counted through the tracker's hooks. */
+  counts: Map<string, number>
+  /** Moves the clock on by `ms` and runs every check due by then (and those they put, when due). */
+  advance(ms: number): Promise<void>
+  feed(event: 'started' | 'ended', feedId: string, at?: number, extra?: Record<string, unknown>): Promise<void>
+  thumbnail(jpeg: Uint8Array, options?: { feedId?: string; at?: number }): Promise<HookEvent>
+  /** Any other hook of the stream (a viewer connecting). */
+  other(type: string, event: string): Promise<void>
+  /** The stream events handed on, as `event` or `event:problem`, each id once. */
+  stream(): string[]
+  close(): Promise<void>
+}
+
+export interface ClockedOptions {
+  store: StreamStore
+  clock: Clock
+  streamId: string
+  /** Shared by instances of one test: a check goes to whichever tracker runs `advance`. */
+  checks?: Array<{ check: HookEvent; at: number }>
+  emitted?: HookEvent[]
+  health?: HealthSettings | false
+  endAfterSilenceMs?: number
+  thumbnailWaitMs?: number
+  analyse?(jpeg: Uint8Array): Promise<PictureAnalysis>
+  log?: Logger
+}
+
+export function clockedTracker(options: ClockedOptions): ClockedTracker {
+  const { clock, streamId } = options
+  const checks = options.checks ?? []
+  const emitted = options.emitted ?? []
+  const counts = new Map<string, number>()
+  const count = (what: string) => counts.set(what, (counts.get(what) ?? 0) + 1)
+  const health = options.health === false ? undefined : (options.health ?? HEALTH_DEFAULTS)
+  const tracker = createStreamTracker({
+    store: options.store,
+    flapWindowMs: 60_000,
+    endAfterSilenceMs: options.endAfterSilenceMs ?? 600_000,
+    thumbnailWaitMs: options.thumbnailWaitMs ?? 45_000,
+    ...(health ? { health } : {}),
+    ...(options.analyse ? { analyse: options.analyse } : {}),
+    now: () => clock.now,
+    emit: async (event) => {
+      emitted.push(event)
+    },
+    scheduleCheck: async (check, at) => {
+      if (!checks.some((waiting) => waiting.check.id === check.id)) checks.push({ check, at })
+    },
+    log: options.log ?? silentLogger,
+    onHealth: (event) => count(`health:${event}`),
+    onAnalysis: (outcome) => count(`analysis:${outcome}`),
+  })
+  const deliver = async (event: HookEvent) => {
+    if (tracker.wants(event)) await tracker.deliver(event)
+  }
+  const accountId = streamId.split('/')[0]
+  const name = streamId.split('/')[1]
+  return {
+    tracker,
+    emitted,
+    counts,
+    async advance(ms) {
+      clock.now += ms
+      for (;;) {
+        const due = checks.findIndex((waiting) => waiting.at <= clock.now)
+        if (due < 0) return
+        const [{ check }] = checks.splice(due, 1) as [{ check: HookEvent; at: number }]
+        try {
+          await tracker.deliver(check)
+        } catch (error) {
+          if (!(error instanceof DeliveryDeferred)) throw error
+          checks.push({ check, at: error.until })
+        }
+      }
+    },
+    async feed(event, feedId, at = clock.now, extra = {}) {
+      const payload = {
+        type: 'feeds',
+        event,
+        timestamp: at + 5,
+        data: { feedId, accountId, name, streamId, active: event === 'started', [event]: at, ...extra },
+      }
+      const body = new TextEncoder().encode(JSON.stringify(payload))
+      await deliver(await parseJsonHook(body, { source: 'millicast', receivedAt: clock.now }))
+    },
+    async thumbnail(jpeg, { feedId = 'f1', at = clock.now - 500 } = {}) {
+      const hook = await signedThumbnail({ body: jpeg, streamId, feedId, timestamp: at })
+      const event = await parseThumbnail(hook.body, new Headers(hook.headers), {
+        source: 'millicast',
+        receivedAt: clock.now,
+      })
+      await deliver(event)
+      return event
+    },
+    async other(type, event) {
+      const payload = { type, event, timestamp: clock.now, data: { name, accountId, streamId } }
+      const body = new TextEncoder().encode(JSON.stringify(payload))
+      await deliver(await parseJsonHook(body, { source: 'millicast', receivedAt: clock.now }))
+    },
+    stream() {
+      const seen = new Set<string>()
+      const out: string[] = []
+      for (const e of emitted) {
+        if (e.streamId !== streamId || seen.has(e.id)) continue
+        seen.add(e.id)
+        const problem = e.data?.problem
+        out.push(typeof problem === 'string' && e.event === 'recovered' ? `recovered:${problem}` : e.event)
+      }
+      return out
+    },
+    close: async () => {
+      await tracker.close?.()
+    },
+  }
+}
