@@ -88,7 +88,10 @@ async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Pro
     ...(health ? { health } : {}),
   }
   const keep = (fields: Record<string, string>) => remember(slack, streamId, session, fields)
-  const thumbnail = thumbnailOf(event, record) ?? thumbnailOf(event, record, 'firstThumbnail')
+  // A `live` handed on early (its feed ended before the first thumbnail came) names none: then take the session's
+  // first thumbnail if it has come since. One read, never a wait.
+  const thumbnail =
+    thumbnailOf(event, record) ?? thumbnailOf(event, record, 'firstThumbnail') ?? current?.firstThumbnail
   await slack.mode.live(event, facts, thumbnail, keep, signal)
 }
 
