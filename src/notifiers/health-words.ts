@@ -13,10 +13,10 @@ export interface HealthTimes {
   endAfterSilenceMs?: number
 }
 
-/** "45 s", "2 min", "1 min 30 s", "1 h 5 min", "2 d 3 h": rounded to the second. */
+/** "45 s", "90 s", "2 min", "2 min 30 s", "1 h 5 min", "2 d 3 h": seconds up to two minutes, as settings read. */
 export function spokenDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000))
-  if (s < 60) return `${s} s`
+  if (s < 120) return `${s} s`
   const m = Math.floor(s / 60)
   if (m < 60) return s % 60 === 0 ? `${m} min` : `${m} min ${s % 60} s`
   const h = Math.floor(m / 60)
