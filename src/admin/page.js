@@ -182,13 +182,13 @@
     const health = s.health
     r.badge.hidden = !health
     const problem = health && (health.problems.find((p) => p.problem === health.state) || health.problems[0])
-    r.node.hidden = !(problem && problem.thumbnail)
+    r.node.hidden = !problem?.thumbnail
     if (!health) return
     r.badge.className = 'health ' + health.state
     r.badge.dataset.state = health.state
     r.badge.textContent =
       (HEALTH_WORDS[health.state] || health.state) + (problem ? ' for ' + span(Date.now() - problem.since) : '')
-    if (!problem || !problem.thumbnail) return setThumb(r.f, null)
+    if (!problem?.thumbnail) return setThumb(r.f, null)
     r.caption.textContent =
       (HEALTH_WORDS[problem.problem] || problem.problem) + ' at ' + clock(problem.thumbnail.timestamp)
     r.f.img.alt = r.caption.textContent

@@ -58,7 +58,13 @@ describe('stream health metrics', () => {
     for (const r of records) expect(await store.put(r.streamId, r, null)).not.toBe('conflict')
     let now = 0
     let listings = 0
-    const counted = { ...store, list: () => (listings++, store.list()) }
+    const counted = {
+      ...store,
+      list: () => {
+        listings++
+        return store.list()
+      },
+    }
     const gauge = streamsByHealth(counted, () => now, 10_000)
     const counts = await gauge()
     expect(counts).toEqual({ ok: 1, black: 2, frozen: 0, quiet: 0, unknown: 2 })
