@@ -176,11 +176,13 @@ async function sourcesOf(config: Config): Promise<Source[]> {
   )
 }
 
-/** The stream state's background failures and bounds hit, counted in the metrics. */
+/** What the tracker counts, in the metrics: background failures, bounds hit, health events and picture analyses. */
 function streamCounts(metrics: Metrics) {
   return {
     onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
     onLimit: (limit: string) => metrics.streamLimit(limit),
+    onHealth: (event: string) => metrics.healthEvent(event),
+    onAnalysis: (outcome: string) => metrics.pictureAnalysis(outcome),
   }
 }
 
@@ -199,8 +201,6 @@ function trackerFor(ctx: GatewayContext, emit: (event: HookEvent) => Promise<voi
     log: ctx.log,
     now: ctx.now,
     ...streamCounts(ctx.metrics),
-    onHealth: (event) => ctx.metrics.healthEvent(event),
-    onAnalysis: (outcome) => ctx.metrics.pictureAnalysis(outcome),
   })
 }
 

@@ -65,7 +65,7 @@ async function settle(ctx: TrackerContext, streamId: string, by: string): Promis
         raiseQuietIfDue(r, now, s.health),
       ]
       claimed = claimTransitions(r, by, now, s.thumbnailWaitMs)
-      next = nextCheckAt(r, s)
+      next = nextCheckAt(r, s, now)
       own = claimed.length > 0 ? cloneRecord(r) : undefined
       if (!done.includes(true) && claimed.length === 0) return false
     },

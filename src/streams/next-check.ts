@@ -20,13 +20,16 @@ export interface StreamSettings {
   health?: HealthSettings
 }
 
-export function nextCheckAt(r: Readonly<StreamRecord>, s: StreamSettings): number | undefined {
-  if (r.status === 'ending') return endsAt(r, s.flapWindowMs)
-  const times = [
-    silenceEndsAt(r, s.endAfterSilenceMs),
-    liveWaitEndsAt(r, s.thumbnailWaitMs),
-    quietDueAt(r, s.health),
-  ].filter((at): at is number => at !== undefined)
+/**
+ * The next time work is due; with `after`, the next one later than that (a check that is doing what is due now
+ * schedules the one after: a `live` it claimed still shows its wait as due until it is handed on).
+ */
+export function nextCheckAt(r: Readonly<StreamRecord>, s: StreamSettings, after = -Infinity): number | undefined {
+  const times = (
+    r.status === 'ending'
+      ? [endsAt(r, s.flapWindowMs)]
+      : [silenceEndsAt(r, s.endAfterSilenceMs), liveWaitEndsAt(r, s.thumbnailWaitMs), quietDueAt(r, s.health)]
+  ).filter((at): at is number => at !== undefined && at > after)
   return times.length > 0 ? Math.min(...times) : undefined
 }
 

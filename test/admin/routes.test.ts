@@ -361,7 +361,8 @@ describe('admin sessions', () => {
 
 describe('metrics and readiness', () => {
   it('counts a known sequence of requests and deliveries', async () => {
-    await start()
+    // No delayed checks for the live session (its silence, its first thumbnail, quiet): nothing stays pending.
+    await start('streams: { endAfterSilence: false, thumbnailWait: 0s, health: false }')
     receiver.answer = () => ({ status: 400 })
     await hook(await signedJson(PAYLOADS.feedsStarted)) // disk delivered; hook dead
     await hook(await signedThumbnail({ body: jpeg('m1') }))

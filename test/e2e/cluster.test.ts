@@ -340,7 +340,8 @@ notifiers:
   hook: { type: http, url: "${receiver.url}/in", mode: original, secret: "whsec_${Buffer.from('cluster-test-notifier-secret-01').toString('base64')}" }
   slack: { type: slack, token: "\${SLACK_TOKEN}", channel: ${CHANNEL}, apiUrl: "${slack.apiUrl}", minInterval: 50ms }
 spool: { type: nats, servers: ["${nats.url}"], ackWait: ${ACK_WAIT_MS}ms }
-streams: { flapWindow: ${FLAP_WINDOW_MS}ms, thumbnailWait: 20s }
+# No delayed checks but the flap window's (silence, the wait for a first thumbnail, quiet): the spool drains.
+streams: { flapWindow: ${FLAP_WINDOW_MS}ms, endAfterSilence: false, thumbnailWait: 0s, health: false }
 delivery:
   retry: { schedule: [200ms, 500ms, 1s, 2s], jitter: 0.1 }
   circuit: { failures: 100, probeAfter: 500ms, maxProbeAfter: 2s }

@@ -353,7 +353,8 @@ delivery:
   retry: { schedule: [200ms, 1s, 2s] }
   circuit: { failures: 200, probeAfter: 1s, maxProbeAfter: 2s }
   destinations: { hook: { concurrency: 16 } }
-streams: { flapWindow: ${FLAP_WINDOW_MS}ms }
+# No delayed checks but the flap window's (silence, the wait for a first thumbnail, quiet): the spool drains.
+streams: { flapWindow: ${FLAP_WINDOW_MS}ms, endAfterSilence: false, thumbnailWait: 0s, health: false }
 admin: { token: "\${HOOKCAST_ADMIN_TOKEN}" }
 routes:
   - to: [disk, hook]

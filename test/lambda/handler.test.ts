@@ -340,7 +340,8 @@ describe('stream lifecycle', () => {
   beforeAll(async () => {
     lambda = await instance(
       {},
-      'streams: { flapWindow: 300ms }',
+      // live at once, without waiting for a first thumbnail (a later scheduled run would hand it on)
+      'streams: { flapWindow: 300ms, thumbnailWait: 0s }',
       `${ROUTES}
   - when: { type: stream }
     to: [disk]`,

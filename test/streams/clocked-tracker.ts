@@ -14,7 +14,8 @@ import type { StreamStore } from '../../src/streams/stream-store.ts'
 import { createStreamTracker, type StreamTracker } from '../../src/streams/tracker.ts'
 import { signedThumbnail } from '../support/hooks.ts'
 
-export const T0 = Date.UTC(2026, 11, 6, 12)
+/** The test's start: now (stores stamp `updatedAt` with the real clock), on a whole second. */
+export const T0 = Math.floor(Date.now() / 1_000) * 1_000
 
 export interface Clock {
   now: number
@@ -25,7 +26,7 @@ export interface ClockedTracker {
   emitted: HookEvent[]
   /** Health events and analysis outcomes counted through the tracker's hooks. */
   counts: Map<string, number>
-  /** Moves the clock on by `ms` and runs every check due by then (and those they put, when due). */
+  /** Moves the clock on by `ms`, running each check due by then (and those they put) at its time. */
   advance(ms: number): Promise<void>
   feed(event: 'started' | 'ended', feedId: string, at?: number, extra?: Record<string, unknown>): Promise<void>
   thumbnail(jpeg: Uint8Array, options?: { feedId?: string; at?: number }): Promise<HookEvent>
@@ -85,18 +86,21 @@ export function clockedTracker(options: ClockedOptions): ClockedTracker {
     emitted,
     counts,
     async advance(ms) {
-      clock.now += ms
+      const until = clock.now + ms
       for (;;) {
-        const due = checks.findIndex((waiting) => waiting.at <= clock.now)
-        if (due < 0) return
-        const [{ check }] = checks.splice(due, 1) as [{ check: HookEvent; at: number }]
+        // The earliest check due by then runs at its own time, as the queue would deliver it.
+        const due = checks.filter((waiting) => waiting.at <= until).sort((a, b) => a.at - b.at)[0]
+        if (!due) break
+        checks.splice(checks.indexOf(due), 1)
+        clock.now = Math.max(clock.now, due.at)
         try {
-          await tracker.deliver(check)
+          await tracker.deliver(due.check)
         } catch (error) {
           if (!(error instanceof DeliveryDeferred)) throw error
-          checks.push({ check, at: error.until })
+          checks.push({ check: due.check, at: error.until })
         }
       }
+      clock.now = until
     },
     async feed(event, feedId, at = clock.now, extra = {}) {
       const payload = {

@@ -166,6 +166,8 @@ describe('restarts and instances', () => {
       await t.thumbnail(frame)
     }
     expect(t.stream()).toEqual(['live', 'black', 'recovered:black'])
+    // Not raised again under the same id either: handed on once.
+    expect(emitted.filter((event) => event.event === 'black')).toHaveLength(1)
     await t.close()
     await store.close()
     dir.remove()

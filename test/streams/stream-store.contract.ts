@@ -1,8 +1,8 @@
 /**
- * The contract every stream store passes (memory, local; a NATS KV bucket later): create only when absent,
- * compare-and-set updates, concurrent updaters through updateWithRetry each applied exactly once, list, delete,
- * thumbnails, copies that cannot change the store behind its back, input keys without a prototype, and (for a store
- * that outlives its process) everything across a reopen.
+ * The contract every stream store passes (memory, local, NATS, S3): create only when absent, compare-and-set updates,
+ * concurrent updaters through updateWithRetry each applied exactly once, list, delete, thumbnails (those a record's
+ * health refers to included), copies that cannot change the store behind its back, input keys without a prototype,
+ * and (for a store that outlives its process) everything across a reopen.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { updateWithRetry, type StreamStore } from '../../src/streams/stream-store.ts'
@@ -214,6 +214,35 @@ export function streamStoreContract(target: StreamStoreContract): void {
       expect(await store.putThumbnail(thumb, bytes)).toBe(true) // the same event again
       expect(await store.delete(STREAM)).toBe(true)
       expect(await store.thumbnail(STREAM, hex24(1))).toBeUndefined()
+    })
+
+    it('keeps the health state, and the thumbnails it refers to while it does, however many come after', async () => {
+      const black = ref(STREAM, hex24(100), 100)
+      const shown = ref(STREAM, hex24(101), 101)
+      await store.putThumbnail(black, jpeg('black picture', 3_000))
+      await store.putThumbnail(shown, jpeg('recovered picture', 3_000))
+      const health = {
+        session: `${STREAM}@1`,
+        state: 'black' as const,
+        open: { black: { since: 100, thumbnail: black, measurements: { meanLuma: 16, darkFraction: 0.99 } } },
+        grid: 'AAAA',
+        seq: 2,
+        outbox: [{ seq: 1, event: 'recovered' as const, at: 101, data: { problem: 'frozen' } }],
+        shown: [shown],
+      }
+      await updateWithRetry(store, STREAM, (r) => {
+        r.health = health
+      })
+      for (let i = 0; i < 12; i++) {
+        const next = ref(STREAM, hex24(200 + i), 200 + i)
+        await store.putThumbnail(next, jpeg(`later ${i}`, 3_000))
+        await updateWithRetry(store, STREAM, (r) => {
+          r.latestThumbnail = next
+        })
+      }
+      expect((await store.get(STREAM))!.record.health).toEqual(health)
+      expect(await store.thumbnail(STREAM, hex24(100))).toEqual(jpeg('black picture', 3_000))
+      expect(await store.thumbnail(STREAM, hex24(101))).toEqual(jpeg('recovered picture', 3_000))
     })
 
     it('refuses to make a record for an id longer than a stream id can be', async () => {
