@@ -178,11 +178,20 @@
     const caption = h('span', { class: 'caption' })
     return { badge: h('span', { class: 'health' }), f, caption, node: h('div', { class: 'problem' }, f.node, caption) }
   }
-  function fillHealth(/** @type {ReturnType<typeof buildHealth>} */ r, /** @type {Stream} */ s) {
+  /** The problem's picture is in the card only while a problem shows one (a card otherwise has one image). */
+  function showProblem(/** @type {ReturnType<typeof buildHealth>} */ r, /** @type {Element} */ host, shown = false) {
+    if (!shown) r.node.remove()
+    else if (r.node.parentElement !== host) host.append(r.node)
+  }
+  function fillHealth(
+    /** @type {ReturnType<typeof buildHealth>} */ r,
+    /** @type {Element} */ host,
+    /** @type {Stream} */ s,
+  ) {
     const health = s.health
     r.badge.hidden = !health
     const problem = health && (health.problems.find((p) => p.problem === health.state) || health.problems[0])
-    r.node.hidden = !problem?.thumbnail
+    showProblem(r, host, Boolean(problem?.thumbnail))
     if (!health) return
     r.badge.className = 'health ' + health.state
     r.badge.dataset.state = health.state
@@ -247,10 +256,9 @@
         h('p', { class: 'since' }, 'Live since ', refs.since, refs.sinceFor),
         refs.feeds,
         h('p', { class: 'row' }, refs.health.badge, forgetButton(s)),
-        refs.health.node,
       ),
     )
-    return { node, refs }
+    return { node, refs, meta: /** @type {Element} */ (node.lastElementChild) }
   }
   function fillTile(/** @type {ReturnType<typeof buildTile>} */ entry, /** @type {Stream} */ s) {
     const r = entry.refs
@@ -274,7 +282,7 @@
     if (s.latestThumbnail) r.age.textContent = ago(s.latestThumbnail.timestamp)
     r.f.img.alt = 'Latest thumbnail of ' + (s.streamName || s.streamId)
     setThumb(r.f, s.latestThumbnail)
-    fillHealth(r.health, s)
+    fillHealth(r.health, entry.meta, s)
   }
 
   // Recently ended
