@@ -120,7 +120,7 @@ routes:
     await eventually(() => updates(live).some((m) => blockText(m).includes('*Picture*\\nOK')))
 
     // No thumbnail for 3 s: quiet, shown with the last picture received; the next thumbnail clears it.
-    await eventually(() => received().find((e) => e.event === 'quiet'), 20_000)
+    await eventually(() => received().find((e) => e.event === 'quiet'), 45_000)
     const quiet = await eventually(() => replies(live).find((m) => blockText(m).includes('no thumbnails for 3 s')))
     expect(Buffer.from(quiet.file!).equals(Buffer.from(pictures.varied[2]!))).toBe(true)
     await thumbnail(pictures.varied[3]!)
