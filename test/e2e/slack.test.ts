@@ -156,6 +156,8 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
       hookUrl,
       await signedThumbnail({ body: jpeg(`${runtime}-charlie`), streamId: 'ZG6NWV/charlie', timestamp: t0 + 500 }),
     )
+    // The live message first: a feed that ends before the tracker has the thumbnail hands `live` on without it.
+    await eventually(() => about(slack.messages, 'ZG6NWV/charlie').length === 1)
     await post(hookUrl, await feed('ended', 'charlie', 'c1', t0 + 5_000))
     await post(hookUrl, await feed('started', 'charlie', 'c2', t0 + 5_400))
     await eventually(() => about(slack.messages, 'ZG6NWV/charlie').length === 1)
