@@ -83,7 +83,11 @@ export interface GatewayOptions {
 /** The configured sinks and notifiers, by name. */
 export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'destination'>): Map<string, Destination> {
   const destinations = new Map<string, Destination>()
-  const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name) }
+  const notifierDeps: NotifierDeps = {
+    ...deps,
+    destination: (name) => destinations.get(name),
+    healthTimes: healthTimes(config),
+  }
   for (const [name, sink] of Object.entries(config.sinks))
     destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now }))
   for (const [name, notifier] of Object.entries(config.notifiers))
@@ -154,6 +158,14 @@ interface GatewayContext {
   closing: boolean
 }
 
+/** The stream settings notifiers name in their messages ("no thumbnails for 90 s"). */
+function healthTimes({ streams }: Config): NonNullable<NotifierDeps['healthTimes']> {
+  return {
+    ...(streams.endAfterSilence !== false ? { endAfterSilenceMs: streams.endAfterSilence } : {}),
+    ...(streams.health ? { quietAfterMs: streams.health.quiet.after } : {}),
+  }
+}
+
 async function sourcesOf(config: Config): Promise<Source[]> {
   return Promise.all(
     Object.entries(config.sources).map(async ([name, source]) => ({
@@ -164,17 +176,13 @@ async function sourcesOf(config: Config): Promise<Source[]> {
   )
 }
 
-/**
- * What the tracker counts, in the metrics: background failures, bounds hit, and health events handed on and picture
- * analyses, the last two through `streamHealth` and `pictureAnalysis` once the metrics have them.
- */
+/** What the tracker counts, in the metrics: background failures, bounds hit, health events and picture analyses. */
 function streamCounts(metrics: Metrics) {
-  const health = metrics as Partial<Record<'streamHealth' | 'pictureAnalysis', (what: string) => void>>
   return {
     onBackgroundFailure: (task: string) => metrics.backgroundFailure(`streams-${task}`),
     onLimit: (limit: string) => metrics.streamLimit(limit),
-    onHealth: (event: string) => health.streamHealth?.(event),
-    onAnalysis: (outcome: string) => health.pictureAnalysis?.(outcome),
+    onHealth: (event: string) => metrics.healthEvent(event),
+    onAnalysis: (outcome: string) => metrics.pictureAnalysis(outcome),
   }
 }
 

@@ -25,8 +25,22 @@ export interface Metrics {
   backgroundFailure(component: string): void
   /** A bound on the stream state was hit (`limit` is a fixed name from the code, never input). */
   streamLimit(limit: string): void
-  render(now: { spool: QueueStats; lanes: LaneStatus[] }): string
+  /** The tracker handed on a health event (`black`, `frozen`, `quiet`, `recovered`). */
+  healthEvent(event: string): void
+  /** The tracker looked at a thumbnail (`analysed`), or why not (`skipped_busy`, `undecodable`, ...). */
+  pictureAnalysis(outcome: string): void
+  render(now: { spool: QueueStats; lanes: LaneStatus[]; streams?: StreamsByHealth }): string
 }
+
+/** Live streams by the health of their picture (stream-health-gauge.ts). */
+export type StreamsByHealth = Record<HealthState, number>
+export type HealthState = (typeof HEALTH_STATES)[number]
+export const HEALTH_STATES = ['ok', 'black', 'frozen', 'quiet', 'unknown'] as const
+
+// Fixed names from the tracker, never input: anything else is `other`, so no label value can come from outside.
+const HEALTH_EVENTS = new Set(['black', 'frozen', 'quiet', 'recovered'])
+const ANALYSIS_OUTCOMES = new Set(['analysed', 'skipped_busy', 'skipped_stale', 'undecodable', 'unavailable'])
+const known = (values: Set<string>, value: string) => (values.has(value) ? value : 'other')
 
 type Labels = Record<string, string>
 
@@ -50,6 +64,8 @@ export function createMetrics(): Metrics {
     deadLettered: new Counter(),
     backgroundFailures: new Counter(),
     streamLimits: new Counter(),
+    healthEvents: new Counter(),
+    pictureAnalyses: new Counter(),
     latency: new Map(),
   }
   return {
@@ -65,9 +81,16 @@ export function createMetrics(): Metrics {
     streamLimit(limit) {
       counts.streamLimits.add({ limit })
     },
-    render({ spool, lanes }) {
+    healthEvent(event) {
+      counts.healthEvents.add({ event: known(HEALTH_EVENTS, event) })
+    },
+    pictureAnalysis(outcome) {
+      counts.pictureAnalyses.add({ outcome: known(ANALYSIS_OUTCOMES, outcome) })
+    },
+    render({ spool, lanes, streams }) {
       const out = new Exposition()
       renderCounters(out, counts)
+      renderHealth(out, counts, streams)
       renderGauges(out, spool, lanes)
       renderLatency(out, counts.latency)
       return out.text()
@@ -84,6 +107,8 @@ interface Counts {
   deadLettered: Counter
   backgroundFailures: Counter
   streamLimits: Counter
+  healthEvents: Counter
+  pictureAnalyses: Counter
   /** Accept latency by source: cumulative counts per bucket, their sum and count. */
   latency: Map<string, { buckets: number[]; sum: number; count: number }>
 }
@@ -162,6 +187,24 @@ function renderCounters(out: Exposition, counts: Counts): void {
     'Background steps that failed and will be retried (spool reads and writes, stream state), by component.',
     counts.backgroundFailures,
   )
+}
+
+function renderHealth(out: Exposition, counts: Counts, streams: StreamsByHealth | undefined): void {
+  out.counter(
+    'hookcast_stream_health_events_total',
+    'Stream health events handed on: problems raised (black, frozen, quiet) and recoveries (recovered), by event.',
+    counts.healthEvents,
+  )
+  out.counter(
+    'hookcast_picture_analyses_total',
+    'Thumbnails of live sessions looked at (analysed), or not: skipped_busy, skipped_stale, undecodable, ' +
+      'unavailable; by outcome.',
+    counts.pictureAnalyses,
+  )
+  if (!streams) return
+  const name = 'hookcast_streams_by_health'
+  out.family(name, 'gauge', 'Live streams by the health of their picture (unknown: not looked at yet).')
+  for (const state of HEALTH_STATES) out.sample(name, { state }, streams[state])
 }
 
 /** The gauges, read from the spool and the delivery lanes at each scrape. */

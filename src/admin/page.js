@@ -5,9 +5,12 @@
 ;(() => {
   /** The API's answers as this page reads them (routes.ts); typedefs in here stay out of the project's global types.
    * @typedef {{ eventId: string, timestamp: number, url: string }} Thumb
+   * @typedef {{ problem: string, since: number, thumbnail: Thumb | null }} Problem
+   * @typedef {{ state: string, problems: Problem[] }} Health
    * @typedef {{
    *   streamId: string, accountId?: string, streamName?: string, status: string, liveSince?: number,
-   *   endedAt?: number, feeds: number, latestThumbnail: Thumb | null, updatedAt: number
+   *   endedAt?: number, endedBy?: string, lastHeardAt?: number, feeds: number, latestThumbnail: Thumb | null,
+   *   health?: Health | null, updatedAt: number
    * }} Stream
    * @typedef {{ destination: string, state: string, attempts: number, nextAt?: number, lastError?: string }} Delivery
    * @typedef {{
@@ -73,12 +76,15 @@
       }
   }
 
+  /** A time as short as is clear: the time today, the day this year, the year otherwise. */
   function clock(/** @type {number} */ ms) {
     const date = new Date(ms)
-    const today = date.toDateString() === new Date().toDateString()
-    return today
-      ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-      : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+    const now = new Date()
+    if (date.toDateString() === now.toDateString())
+      return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    const day = { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }
+    if (date.getFullYear() !== now.getFullYear()) Object.assign(day, { year: 'numeric' })
+    return date.toLocaleString([], /** @type {Intl.DateTimeFormatOptions} */ (day))
   }
   function span(/** @type {number} */ ms) {
     const s = Math.max(0, Math.round(ms / 1000))
@@ -134,7 +140,9 @@
     return { node, img, want: '' }
   }
   function setThumb(/** @type {ReturnType<typeof frame>} */ f, /** @type {Thumb | null} */ thumb) {
-    const want = thumb ? thumb.url + '?v=' + encodeURIComponent(thumb.eventId) : ''
+    const want = thumb
+      ? thumb.url + (thumb.url.includes('?') ? '&' : '?') + 'v=' + encodeURIComponent(thumb.eventId)
+      : ''
     if (f.want === want) return
     f.want = want
     if (!thumb) {
@@ -156,6 +164,70 @@
     next.src = want
   }
 
+  // The picture's health, as a badge and (for an open problem) the thumbnail that shows it.
+  const HEALTH_WORDS = /** @type {Record<string, string>} */ ({
+    ok: 'Picture OK',
+    black: 'Black picture',
+    frozen: 'Frozen picture',
+    quiet: 'No thumbnails',
+    unknown: 'Picture not checked',
+  })
+  function buildHealth() {
+    const f = frame()
+    f.node.classList.add('small')
+    const caption = h('span', { class: 'caption' })
+    return { badge: h('span', { class: 'health' }), f, caption, node: h('div', { class: 'problem' }, f.node, caption) }
+  }
+  /** The problem's picture is in the card only while a problem shows one (a card otherwise has one image). */
+  function showProblem(/** @type {ReturnType<typeof buildHealth>} */ r, /** @type {Element} */ host, shown = false) {
+    if (!shown) r.node.remove()
+    else if (r.node.parentElement !== host) host.append(r.node)
+  }
+  function fillHealth(
+    /** @type {ReturnType<typeof buildHealth>} */ r,
+    /** @type {Element} */ host,
+    /** @type {Stream} */ s,
+  ) {
+    const health = s.health
+    r.badge.hidden = !health
+    const problem = health && (health.problems.find((p) => p.problem === health.state) || health.problems[0])
+    showProblem(r, host, Boolean(problem?.thumbnail))
+    if (!health) return
+    r.badge.className = 'health ' + health.state
+    r.badge.dataset.state = health.state
+    r.badge.textContent =
+      (HEALTH_WORDS[health.state] || health.state) + (problem ? ' for ' + span(Date.now() - problem.since) : '')
+    if (!problem?.thumbnail) return setThumb(r.f, null)
+    r.caption.textContent =
+      (HEALTH_WORDS[problem.problem] || problem.problem) + ' at ' + clock(problem.thumbnail.timestamp)
+    r.f.img.alt = r.caption.textContent
+    setThumb(r.f, problem.thumbnail)
+  }
+
+  /** Forgets a stream hookcast still shows (a test, a stale one), once the operator confirms. */
+  async function forget(
+    /** @type {string} */ streamId,
+    /** @type {string} */ name,
+    /** @type {HTMLButtonElement} */ b,
+  ) {
+    if (!confirm('Forget ' + name + '? Its record and thumbnails are removed; a later hook of it starts afresh.'))
+      return
+    b.disabled = true
+    try {
+      await api('/api/streams/' + encodeURIComponent(streamId), { method: 'DELETE' })
+      flash(name + ' forgotten')
+    } catch (error) {
+      flash('Forget failed: ' + /** @type {Error} */ (error).message, true)
+      b.disabled = false
+    }
+    void poll()
+  }
+  function forgetButton(/** @type {Stream} */ s) {
+    const button = h('button', { class: 'small forget', type: 'button' }, 'Forget')
+    button.addEventListener('click', () => forget(s.streamId, s.streamName || s.streamId, button))
+    return button
+  }
+
   // Live grid
   const tiles = /** @type {Map<string, ReturnType<typeof buildTile>>} */ (new Map())
   function buildTile(/** @type {Stream} */ s) {
@@ -169,6 +241,7 @@
       since: h('time'),
       sinceFor: h('span'),
       feeds: h('p', { class: 'feeds' }),
+      health: buildHealth(),
     }
     f.node.append(refs.badge, refs.age)
     const node = h(
@@ -182,9 +255,10 @@
         refs.account,
         h('p', { class: 'since' }, 'Live since ', refs.since, refs.sinceFor),
         refs.feeds,
+        h('p', { class: 'row' }, refs.health.badge, forgetButton(s)),
       ),
     )
-    return { node, refs }
+    return { node, refs, meta: /** @type {Element} */ (node.lastElementChild) }
   }
   function fillTile(/** @type {ReturnType<typeof buildTile>} */ entry, /** @type {Stream} */ s) {
     const r = entry.refs
@@ -208,6 +282,7 @@
     if (s.latestThumbnail) r.age.textContent = ago(s.latestThumbnail.timestamp)
     r.f.img.alt = 'Latest thumbnail of ' + (s.streamName || s.streamId)
     setThumb(r.f, s.latestThumbnail)
+    fillHealth(r.health, entry.meta, s)
   }
 
   // Recently ended
@@ -216,21 +291,35 @@
     const f = frame()
     const wait = /** @type {HTMLElement} */ (f.node.querySelector('.wait'))
     wait.textContent = 'no thumbnail'
-    const refs = { f, name: h('strong'), account: h('span', { class: 'muted' }), when: h('time'), lasted: h('span') }
+    const refs = {
+      f,
+      name: h('strong'),
+      account: h('span', { class: 'muted' }),
+      label: h('span', { class: 'label' }),
+      when: h('time'),
+      lasted: h('span'),
+    }
     const node = h(
       'li',
       { 'data-stream-id': s.streamId },
       f.node,
-      h('div', null, refs.name, ' ', refs.account, h('p', null, 'Ended ', refs.when, refs.lasted)),
+      h('div', { class: 'what' }, refs.name, ' ', refs.account, h('p', null, refs.label, refs.when, refs.lasted)),
+      forgetButton(s),
     )
     return { node, refs }
   }
+  /** When an ended stream was last seen: its end; for a stream that only sent thumbnails, the last of them. */
   function fillEnded(/** @type {ReturnType<typeof buildEnded>} */ entry, /** @type {Stream} */ s) {
     const r = entry.refs
     r.name.textContent = s.streamName || s.streamId
     r.account.textContent = s.accountId || ''
-    if (s.endedAt) setTime(r.when, s.endedAt, clock(s.endedAt) + ' (' + ago(s.endedAt) + ')')
-    r.lasted.textContent = s.endedAt && s.liveSince ? ', live for ' + span(s.endedAt - s.liveSince) : ''
+    const thumbnailsOnly = !s.liveSince && !s.endedAt && s.latestThumbnail
+    const at = s.endedAt || (thumbnailsOnly && s.latestThumbnail ? s.latestThumbnail.timestamp : s.updatedAt)
+    r.label.textContent = s.endedAt ? 'Ended ' : thumbnailsOnly ? 'Thumbnails only, last at ' : 'Last heard '
+    setTime(r.when, at, clock(at) + ' (' + ago(at) + ')')
+    const lasted = s.endedAt && s.liveSince ? ', live for ' + span(s.endedAt - s.liveSince) : ''
+    const silent = s.endedBy === 'silence' && s.lastHeardAt ? ', no hooks since ' + clock(s.lastHeardAt) : ''
+    r.lasted.textContent = lasted + silent
     r.f.img.alt = 'Last thumbnail of ' + (s.streamName || s.streamId)
     setThumb(r.f, s.latestThumbnail)
   }
@@ -337,18 +426,30 @@
         plural(spool.deadLetters, 'dead letter', 'dead letters'),
       ),
     )
-    const open = status.destinations.filter((d) => d.circuit !== 'closed')
-    items.push(
-      open.length > 0
-        ? h('li', { class: 'bad' }, 'Circuit ' + open.map((d) => d.destination + ' ' + d.circuit).join(', '))
-        : h('li', null, plural(status.destinations.length, 'destination', 'destinations') + ', circuits closed'),
-    )
+    items.push(...destinationItems(status.destinations))
     items.push(h('li', { id: 'updated' }, 'Updated ' + clock(Date.now())))
     byId('status').replaceChildren(...items)
     const all = /** @type {HTMLButtonElement} */ (byId('replay-all'))
     all.disabled = spool.deadLetters === 0 || all.dataset.busy === '1'
     all.textContent =
       spool.deadLetters > 0 ? 'Replay all dead letters (' + spool.deadLetters + ')' : 'Replay all dead letters'
+  }
+
+  /** The destinations in an operator's words: all delivering, or which are paused after failures. */
+  function destinationItems(/** @type {Status['destinations']} */ destinations) {
+    const names = (/** @type {string} */ circuit) =>
+      destinations.filter((d) => d.circuit === circuit).map((d) => d.destination)
+    const paused = names('open')
+    const trying = names('half-open')
+    if (destinations.length === 0) return [h('li', null, 'No destination configured')]
+    if (paused.length === 0 && trying.length === 0) {
+      const n = destinations.length
+      return [h('li', null, n === 1 ? 'The destination is delivering' : 'All ' + n + ' destinations delivering')]
+    }
+    return [
+      paused.length > 0 && h('li', { class: 'bad' }, 'Paused after failures in a row: ' + paused.join(', ')),
+      trying.length > 0 && h('li', { class: 'warn' }, 'Trying again after failures: ' + trying.join(', ')),
+    ].filter((item) => item !== false)
   }
 
   async function replay(

@@ -9,7 +9,6 @@ import { setCookie, deleteCookie } from 'hono/cookie'
 import { HttpError } from '../http/errors.ts'
 import type { Queue } from '../queue/types.ts'
 import type { Worker } from '../delivery/worker.ts'
-import type { StreamRecord } from '../streams/stream-types.ts'
 import type { StreamStore } from '../streams/stream-store.ts'
 import type { Metrics } from './metrics.ts'
 import type { RecentEvents } from '../activity/recent-events.ts'
@@ -32,7 +31,8 @@ import { assertSameOrigin, securityHeaders } from './guards.ts'
 import { smallBody } from './small-body.ts'
 import { loginPage, PAGE_CSP, streamsPage, type SignInMode } from './page-html.ts'
 import type { SignInLinks } from './sign-in-link.ts'
-import { activeFeedIds } from '../streams/active-feeds.ts'
+import { refersTo, streamView } from './stream-view.ts'
+import { streamsByHealth } from './stream-health-gauge.ts'
 
 interface AdminOptions {
   adminToken: string | undefined
@@ -102,10 +102,13 @@ function mountProbes(app: Hono, ctx: AdminContext): void {
     return c.json({ ok: problems.length === 0, problems }, problems.length === 0 ? 200 : 503)
   })
   if (!options.metrics.enabled) return
+  const byHealth = streamsByHealth(options.streams, options.now ?? Date.now)
   app.get('/metrics', async (c) => {
     if (metricsCheck && !(await metricsCheck.allows(c)))
       throw new HttpError(401, 'unauthorized', 'metrics need the metrics token')
-    const body = options.meter.render({ spool: await options.queue.stats(), lanes: options.worker.lanes() })
+    const streams = await byHealth().catch(() => undefined) // the other metrics still answer
+    const spool = await options.queue.stats()
+    const body = options.meter.render({ spool, lanes: options.worker.lanes(), ...(streams ? { streams } : {}) })
     return c.body(body, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
   })
 }
@@ -178,6 +181,8 @@ function mountApi(app: Hono, ctx: SignedInContext): void {
   app.get('/api/streams/:account/:name/thumbnail', (c) =>
     thumbnail(ctx, c, `${c.req.param('account')}/${c.req.param('name')}`),
   )
+  app.delete('/api/streams/:stream', (c) => forget(ctx, c, c.req.param('stream')))
+  app.delete('/api/streams/:account/:name', (c) => forget(ctx, c, `${c.req.param('account')}/${c.req.param('name')}`))
   app.get('/api/events', async (c) => {
     await guard(ctx, c)
     const limit = Math.min(500, Math.max(1, Number(c.req.query('limit') ?? 100) || 100))
@@ -218,7 +223,10 @@ function page(
 async function thumbnail(ctx: SignedInContext, c: Context, streamId: string): Promise<Response> {
   await guard(ctx, c)
   const { streams } = ctx.options
-  const ref = (await streams.get(streamId))?.record.latestThumbnail
+  const record = (await streams.get(streamId))?.record
+  const wanted = c.req.query('event')
+  // Another thumbnail than the latest (a problem's picture) only when the record refers to it.
+  const ref = record && (wanted ? refersTo(record, wanted) : record.latestThumbnail)
   const bytes = ref && (await streams.thumbnail(streamId, ref.eventId))
   if (!ref || !bytes) throw new HttpError(404, 'not_found', 'no thumbnail for this stream')
   const etag = `"${ref.eventId}"`
@@ -228,6 +236,14 @@ async function thumbnail(ctx: SignedInContext, c: Context, streamId: string): Pr
     etag,
     'cache-control': 'private, no-cache',
   })
+}
+
+/** Forgets a stream (one left from a test, or a stale one): its record and thumbnails; a later hook starts afresh. */
+async function forget(ctx: SignedInContext, c: Context, streamId: string): Promise<Response> {
+  assertSameOrigin(c, ctx.limits.trustProxy)
+  await guard(ctx, c)
+  if (!(await ctx.options.streams.delete(streamId))) throw new HttpError(404, 'not_found', 'no such stream')
+  return c.json({ forgotten: streamId })
 }
 
 async function replay(ctx: SignedInContext, c: Context): Promise<Response> {
@@ -278,27 +294,5 @@ function filterOf(input: { eventId?: unknown; destination?: unknown }): { eventI
   return {
     ...(typeof input.eventId === 'string' && input.eventId ? { eventId: input.eventId } : {}),
     ...(typeof input.destination === 'string' && input.destination ? { destination: input.destination } : {}),
-  }
-}
-
-/** A stream as the page shows it. */
-function streamView(record: StreamRecord) {
-  const feeds = activeFeedIds(record).length
-  return {
-    streamId: record.streamId,
-    accountId: record.accountId,
-    streamName: record.streamName,
-    status: record.status,
-    liveSince: record.liveSince,
-    endedAt: record.endedAt,
-    feeds,
-    latestThumbnail: record.latestThumbnail
-      ? {
-          eventId: record.latestThumbnail.eventId,
-          timestamp: record.latestThumbnail.timestamp,
-          url: `/api/streams/${encodeURIComponent(record.streamId)}/thumbnail`,
-        }
-      : null,
-    updatedAt: record.updatedAt,
   }
 }

@@ -17,8 +17,8 @@ export const slackNotifierConfig = z
     channel: z.string().min(1).optional(),
     /** Where the Web API is (a proxy, a test server). */
     apiUrl: z.url({ protocol: /^https?$/ }).default('https://slack.com/api'),
-    /** How long a live alert waits for the stream's first thumbnail (they come every 30 s). */
-    thumbnailWait: duration.default(45_000),
+    /** Deprecated and ignored (a warning at start): the `live` event itself waits, `streams.thumbnailWait`. */
+    thumbnailWait: duration.optional(),
     /**
      * Webhook mode only, where Slack needs a public image URL: `{ sink: NAME }` (an s3 or gcs sink that stores the
      * thumbnails and can sign URLs), `{ publicUrl: URL }` (this gateway's own signed thumbnail links), or `false`.

@@ -10,9 +10,7 @@ import type { Logger } from '../log.ts'
 import type { ThumbnailRef } from '../streams/stream-types.ts'
 import { createSlackWebApi, type SlackWebApi } from './slack-api.ts'
 import { endedMessage, liveMessage, mediaMessage, type LiveFacts } from './slack-messages.ts'
-import type { SlackMode, SlackModeOptions } from './slack-mode.ts'
-
-type Message = { text: string; blocks: unknown[] }
+import type { Message, SlackMode, SlackModeOptions } from './slack-mode.ts'
 
 interface BotModeOptions extends SlackModeOptions {
   apiUrl: string
@@ -39,7 +37,7 @@ export function createBotMode(options: BotModeOptions): SlackMode {
     },
     live: (event, facts, thumbnail, remember, signal) => postLive(bot, event, facts, thumbnail, remember, signal),
     async ended(event, times, thumbnail, liveTs, signal) {
-      const message = endedMessage(templates.ended, event, times.liveSince, times.endedAt, undefined)
+      const message = endedMessage(templates.ended, event, times.liveSince, times.endedAt, undefined, times.notes)
       if (liveTs) {
         await options.pace(options.channel)
         await bot.api.call('chat.update', { channel: options.channel, ts: liveTs, ...message }, opts(signal))
@@ -48,6 +46,17 @@ export function createBotMode(options: BotModeOptions): SlackMode {
       return bytes
         ? postWithUpload(bot, message, bytes, fileName(event, 'last'), liveTs, signal)
         : post(bot, message, liveTs, signal)
+    },
+    async health(event, build, thumbnail, live, signal) {
+      if (live.ts && live.update) {
+        await options.pace(options.channel)
+        await bot.api.call('chat.update', { channel: options.channel, ts: live.ts, ...live.update }, opts(signal))
+      }
+      const message = build(undefined)
+      const bytes = await bytesOf(bot, event.streamId, thumbnail)
+      return bytes
+        ? postWithUpload(bot, message, bytes, fileName(event, event.event), live.ts, signal)
+        : post(bot, message, live.ts, signal)
     },
     async media(event, thread, signal) {
       await post(bot, mediaMessage(templates.media, event), thread, signal)
@@ -140,10 +149,10 @@ function opts(signal?: AbortSignal) {
 }
 
 /** An uploaded image's name (Slack shows it as the file's title): the stream name reduced to safe characters. */
-function fileName(event: HookEvent, which: 'live' | 'last'): string {
+function fileName(event: HookEvent, which: string): string {
   const name = (event.streamName ?? '')
     .replace(/[^A-Za-z0-9_-]+/g, '_')
     .replace(/^_+|_+$/g, '')
     .slice(0, 100)
-  return `${name || 'stream'}-${which}.jpg`
+  return `${name || 'stream'}-${which.replace(/[^a-z]+/g, '')}.jpg`
 }

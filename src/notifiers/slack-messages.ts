@@ -25,6 +25,8 @@ export interface LiveFacts {
   streamId: string
   liveSince: number
   feeds: number
+  /** The picture's health in words ("OK", "black picture since …"), already safe mrkdwn; unknown: not shown. */
+  health?: string
 }
 
 export function liveMessage(
@@ -42,6 +44,7 @@ export function liveMessage(
       ['Account', escapeMrkdwn(facts.accountId ?? '-')],
       ['Live since', slackDate(facts.liveSince)],
       ['Feeds', String(facts.feeds)],
+      ...(facts.health ? [['Picture', facts.health] as [string, string]] : []),
     ]),
   ]
   if (image && 'url' in image) blocks.push(imageBlock(image.url, event.streamName ?? facts.streamId))
@@ -55,6 +58,7 @@ export function endedMessage(
   liveSince: number | undefined,
   endedAt: number,
   image: Image,
+  notes: EndNotes = {},
 ): { text: string; blocks: Block[] } {
   const duration = liveSince === undefined ? 'an unknown time' : formatDuration(endedAt - liveSince)
   const extra = { duration, liveSince: liveSince ? iso(liveSince) : '-', endedAt: iso(endedAt) }
@@ -64,11 +68,37 @@ export function endedMessage(
       ['Stream', escapeMrkdwn(event.streamId ?? '-')],
       ['Live', liveSince ? `${slackDate(liveSince)} – ${slackDate(endedAt)}` : slackDate(endedAt)],
       ['Duration', duration],
+      ...(notes.endedBy ? [['Ended by', notes.endedBy] as [string, string]] : []),
+      ...(notes.openAtEnd ? [['Picture at the end', notes.openAtEnd] as [string, string]] : []),
     ]),
   ]
   if (image && 'url' in image)
     blocks.push(imageBlock(image.url, `last thumbnail of ${event.streamName ?? event.streamId}`))
   return { text: fallback(template, event, extra), blocks }
+}
+
+/** What an end message says beyond its times, in hookcast's own words (safe mrkdwn). */
+export interface EndNotes {
+  /** Why it ended when no `ended` hook came: "no hooks for 10 min". */
+  endedBy?: string
+  /** Problems still open when it ended: "black picture". */
+  openAtEnd?: string
+}
+
+/** A health event in a stream's thread: a problem ("black picture") or its recovery, with the picture that shows it. */
+export function healthMessage(
+  event: HookEvent,
+  words: { headline: string; since?: number; detail?: string; recovered: boolean },
+  image: Image,
+): { text: string; blocks: Block[] } {
+  const name = escapeMrkdwn(event.streamName ?? event.streamId ?? '-')
+  const mark = words.recovered ? ':white_check_mark:' : ':warning:'
+  const rows: Array<[string, string]> = [['Stream', escapeMrkdwn(event.streamId ?? '-')]]
+  if (words.since !== undefined) rows.push([words.recovered ? 'Problem began' : 'Since', slackDate(words.since)])
+  const blocks: Block[] = [section(`${mark} *${name}*: ${words.headline}`), fields(rows)]
+  if (words.detail) blocks.push(context(words.detail))
+  if (image && 'url' in image) blocks.push(imageBlock(image.url, `${words.headline}: ${event.streamName ?? ''}`))
+  return { text: `${mark} ${name}: ${words.headline}`, blocks }
 }
 
 export function mediaMessage(template: string, event: HookEvent): { text: string; blocks: Block[] } {
@@ -117,7 +147,7 @@ const imageBlock = (url: string, alt: string): Block => ({
 })
 
 /** Slack's date formatting, shown in each reader's time zone, with an ISO fallback. */
-function slackDate(ms: number): string {
+export function slackDate(ms: number): string {
   return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time_secs}|${iso(ms)}>`
 }
 

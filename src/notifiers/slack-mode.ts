@@ -6,7 +6,7 @@
  */
 import type { HookEvent } from '../events/types.ts'
 import type { ThumbnailRef } from '../streams/stream-types.ts'
-import type { LiveFacts, Templates } from './slack-messages.ts'
+import type { EndNotes, Image, LiveFacts, Templates } from './slack-messages.ts'
 
 /** Keeps what was posted for the stream session (message ts, file id), so a redelivery does not post it again. */
 type Remember = (fields: Record<string, string>) => Promise<void>
@@ -35,6 +35,18 @@ export interface SlackMode {
     liveTs: string | undefined,
     signal?: AbortSignal,
   ): Promise<string | undefined>
+  /**
+   * Posts a health event (a problem or its recovery) with the thumbnail that shows it. Bot mode first replaces the
+   * live message with `live.update` (its health) and replies in its thread with the picture uploaded; webhook mode
+   * posts one message with the picture's link. Resolves the ts or file id of what it posted, when there is one.
+   */
+  health(
+    event: HookEvent,
+    message: (image: Image) => Message,
+    thumbnail: ThumbnailRef | undefined,
+    live: { ts?: string; update?: Message },
+    signal?: AbortSignal,
+  ): Promise<string | undefined>
   /** Posts a recording or media result, in the live message's thread when given one. */
   media(event: HookEvent, thread: string | undefined, signal?: AbortSignal): Promise<void>
 }
@@ -42,7 +54,10 @@ export interface SlackMode {
 interface StreamTimes {
   liveSince: number | undefined
   endedAt: number
+  notes?: EndNotes
 }
+
+export type Message = { text: string; blocks: unknown[] }
 
 /** What every mode is made with. */
 export interface SlackModeOptions {

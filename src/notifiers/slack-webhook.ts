@@ -54,9 +54,13 @@ export function createWebhookMode(options: WebhookModeOptions): SlackMode {
     },
     async ended(event, times, thumbnail, _liveTs, signal) {
       await post(
-        endedMessage(templates.ended, event, times.liveSince, times.endedAt, await imageUrl(thumbnail)),
+        endedMessage(templates.ended, event, times.liveSince, times.endedAt, await imageUrl(thumbnail), times.notes),
         signal,
       )
+      return undefined
+    },
+    async health(_event, message, thumbnail, _live, signal) {
+      await post(message(await imageUrl(thumbnail)), signal)
       return undefined
     },
     async media(event, _thread, signal) {

@@ -1,38 +1,29 @@
 /**
- * The Slack notifier: a "live" message per stream session with its first thumbnail, an "ended" update with the
- * duration and last thumbnail, and recording/media results in the same thread. This file decides what to post
- * when (a live alert waits for the first thumbnail, an end for the live alert) and remembers what was posted with
- * the stream, so a redelivery or a restart neither posts twice nor loses the thread. How it is posted is the
+ * The Slack notifier: a "live" message per stream session with the thumbnail its event names, health problems and
+ * recoveries in its thread (slack-health.ts), an "ended" update with the duration and last thumbnail, and
+ * recording/media results in the same thread. This file decides what to post when (a message for the thread waits
+ * for the live message) and remembers what was posted with the stream (slack-sessions.ts). How it is posted is the
  * mode's: an incoming webhook or a bot.
  * @module
  */
 import { DeliveryDeferred, type Destination } from '../destinations/types.ts'
 import type { HookEvent } from '../events/types.ts'
-import type { StreamRecord, ThumbnailRef } from '../streams/stream-types.ts'
-import { updateWithRetry, type StreamStore } from '../streams/stream-store.ts'
-import type { Logger } from '../log.ts'
+import type { StreamRecord } from '../streams/stream-types.ts'
+import type { StreamStore } from '../streams/stream-store.ts'
 import type { SlackNotifierConfig } from '../config/slack-notifier.ts'
 import { DEFAULT_TEMPLATES } from './slack-messages.ts'
 import type { SlackMode, SlackModeOptions } from './slack-mode.ts'
 import { createWebhookMode } from './slack-webhook.ts'
 import { createBotMode } from './slack-bot.ts'
 import { activeFeedIds } from '../streams/active-feeds.ts'
+import { liveTsOf, posted, remember, sessionOf, thumbnailOf, type NotifierDeps, type Slack } from './slack-sessions.ts'
+import { HEALTH_EVENTS, healthLine, LIVE_WAITS_MS, onHealth } from './slack-health.ts'
+import { endedByWords, problemWords } from './health-words.ts'
 
-export interface NotifierDeps {
-  streams: StreamStore
-  /** Another destination by name (the sink that makes image URLs). */
-  destination(name: string): Destination | undefined
-  /** hookcast's own signed URL of a thumbnail the stream state keeps. */
-  thumbnailUrl(publicUrl: string, ref: ThumbnailRef, expiryMs: number): Promise<string>
-  log: Logger
-  now: () => number
-}
+export type { NotifierDeps }
 
 /** Events this notifier posts about; anything else routed to it is accepted and ignored. */
 const MEDIA_EVENTS = new Set(['recordings:completed', 'recordings:error', 'media:completed', 'media:errored'])
-/** An "ended" waits at most this long past the live alert's own wait for the live message to be posted first. */
-const ENDED_WAITS_MS = 60_000
-const KEEP_SESSIONS = 5
 
 /** The mode the config names: an incoming webhook (`webhookUrl`), or a bot (`token` and `channel`). */
 function modeFor(name: string, config: SlackNotifierConfig, deps: NotifierDeps): SlackMode {
@@ -62,6 +53,11 @@ function modeFor(name: string, config: SlackNotifierConfig, deps: NotifierDeps):
 
 export function createSlackNotifier(name: string, config: SlackNotifierConfig, deps: NotifierDeps): Destination {
   const slack: Slack = { name, config, deps, mode: modeFor(name, config, deps) }
+  if (config.thumbnailWait !== undefined) {
+    deps.log.warn('a Slack notifier thumbnailWait is ignored: the live event waits (streams.thumbnailWait)', {
+      notifier: name,
+    })
+  }
   return {
     name,
     kind: 'notifier',
@@ -70,93 +66,66 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
       if (event.type === 'stream' && event.streamId) {
         if (event.event === 'live') return onLive(slack, event, signal)
         if (event.event === 'ended') return onEnded(slack, event, signal)
+        if (HEALTH_EVENTS.has(event.event)) return onHealth(slack, event, signal)
       }
       if (MEDIA_EVENTS.has(`${event.type}:${event.event}`)) return onMedia(slack, event, signal)
     },
   }
 }
 
-/** What the notifier's steps share. */
-interface Slack {
-  name: string
-  config: SlackNotifierConfig
-  deps: NotifierDeps
-  mode: SlackMode
-}
-
-/** Remembers what was posted for a session (persisted with the stream, so a restart still threads and updates). */
-async function remember(slack: Slack, streamId: string, session: string, fields: Record<string, string>) {
-  await updateWithRetry(
-    slack.deps.streams,
-    streamId,
-    (r) => {
-      const mine = (r.alerts[slack.name] ??= {})
-      mine[session] = { ...mine[session], ...fields }
-      const sessions = Object.keys(mine)
-      for (const old of sessions.slice(0, Math.max(0, sessions.length - KEEP_SESSIONS))) delete mine[old]
-    },
-    { now: slack.deps.now },
-  )
-}
-
-function posted(slack: Slack, record: StreamRecord | undefined, session: string) {
-  return record?.alerts[slack.name]?.[session] ?? {}
-}
-
-/** The stream session a live or ended event is about: its record, and what was posted for it so far. */
-async function sessionOf(slack: Slack, event: HookEvent) {
-  const session = String(event.data?.session ?? '')
-  const streamId = event.streamId!
-  const record = (await slack.deps.streams.get(streamId))?.record
-  return { session, streamId, record, done: posted(slack, record, session) }
-}
-
+/** The live message, with the thumbnail the event names (it waited for the session's first one). */
 async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
-  const { deps } = slack
   const { session, streamId, record, done } = await sessionOf(slack, event)
   if (done.live || done.liveFile) return // already posted (a redelivery)
   const current = record?.session === session ? record : undefined
-  const deadline = event.receivedAt + slack.config.thumbnailWait
-  if (current && !current.firstThumbnail && deps.now() < deadline) {
-    throw new DeliveryDeferred("waiting for the stream's first thumbnail", Math.min(deadline, deps.now() + 1_000))
-  }
   const activeFeeds = current ? activeFeedIds(current).length : 0
+  const health = current && healthLine(current, slack.deps.healthTimes ?? {})
   const facts = {
     streamId,
     ...(event.accountId ? { accountId: event.accountId } : {}),
     liveSince: Number(event.data?.liveSince ?? event.timestamp),
     feeds: Math.max(activeFeeds, (event.data?.feeds as unknown[] | undefined)?.length ?? 0),
+    ...(health ? { health } : {}),
   }
   const keep = (fields: Record<string, string>) => remember(slack, streamId, session, fields)
-  await slack.mode.live(event, facts, current?.firstThumbnail, keep, signal)
+  // A `live` handed on early (its feed ended before the first thumbnail came) names none: then take the session's
+  // first thumbnail if it has come since. One read, never a wait.
+  const thumbnail =
+    thumbnailOf(event, record) ?? thumbnailOf(event, record, 'firstThumbnail') ?? current?.firstThumbnail
+  await slack.mode.live(event, facts, thumbnail, keep, signal)
 }
 
 async function onEnded(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
   const { deps } = slack
   const { session, streamId, record, done } = await sessionOf(slack, event)
   if (done.ended) return
-  if (!done.live && !done.liveFile && deps.now() < event.receivedAt + slack.config.thumbnailWait + ENDED_WAITS_MS) {
+  if (!done.live && !done.liveFile && deps.now() < event.receivedAt + LIVE_WAITS_MS) {
     throw new DeliveryDeferred('waiting for the live message to be posted first', deps.now() + 1_000)
   }
   const times = {
     liveSince: typeof event.data?.liveSince === 'number' ? event.data.liveSince : undefined,
     endedAt: typeof event.data?.endedAt === 'number' ? event.data.endedAt : event.timestamp,
+    notes: endNotes(slack, event),
   }
-  const liveTs = done.live && done.live !== 'posted' ? done.live : undefined
-  const ts = await slack.mode.ended(event, times, record?.latestThumbnail, liveTs, signal)
+  const last = thumbnailOf(event, record, 'latestThumbnail') ?? record?.latestThumbnail
+  const ts = await slack.mode.ended(event, times, last, liveTsOf(done), signal)
   await remember(slack, streamId, session, { ended: ts ?? 'posted' })
+}
+
+/** Why the session ended when the platform did not say, and the problems still open then, in words. */
+function endNotes(slack: Slack, event: HookEvent) {
+  const times = slack.deps.healthTimes ?? {}
+  const endedBy = endedByWords(event.data?.endedBy, times)
+  const open = (event.data?.health as { open?: unknown } | undefined)?.open
+  const openAtEnd = Array.isArray(open) && open.length > 0 ? open.map((p) => problemWords(p, times)).join(', ') : ''
+  return { ...(endedBy ? { endedBy } : {}), ...(openAtEnd ? { openAtEnd } : {}) }
 }
 
 async function onMedia(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
   const { deps, mode } = slack
   const record = await findStream(deps.streams, event)
   const done = record?.session ? posted(slack, record, record.session) : {}
-  if (
-    mode.threads &&
-    record?.session &&
-    !done.live &&
-    deps.now() < event.receivedAt + slack.config.thumbnailWait + ENDED_WAITS_MS
-  ) {
+  if (mode.threads && record?.session && !done.live && deps.now() < event.receivedAt + LIVE_WAITS_MS) {
     // The stream's live message is still to be posted (or its ts looked up): wait, to answer in its thread.
     throw new DeliveryDeferred('waiting for the live message, to reply in its thread', deps.now() + 1_000)
   }

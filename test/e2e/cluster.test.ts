@@ -18,10 +18,9 @@
  *   a hook that was sent (its put reached NATS but its answer did not reach us);
  * - the HTTP receiver got every accepted event; the deliveries the kill cut off came again (after the lease);
  * - each stream has exactly one `live` and one `ended` lifecycle event (second fs sink), the `ended` one naming the
- *   session's first thumbnail (the earliest of the stream's thumbnails at the sink). The `live` event is emitted as
- *   the session starts, before any thumbnail, so it rarely names one: the live *alert* that waits for the first
- *   thumbnail is Slack's, so a Slack stand-in (bot mode) must get one live message per stream carrying that
- *   thumbnail's bytes, and one end (an update and a reply in its thread);
+ *   session's first thumbnail (the earliest of the stream's thumbnails at the sink). The `live` event waits up to
+ *   `streams.thumbnailWait` for the first thumbnail and names it, so a Slack stand-in (bot mode) must get one live
+ *   message per stream carrying that thumbnail's bytes, and one end (an update and a reply in its thread);
  * - a replay is answered 200 with `duplicate: true` and the same id; after the drain, a replay writes nothing anew
  *   (checked with a watch on the sink's folders, which also counts at-least-once rewrites along the run);
  * - the admin API of each surviving instance lists every stream (ended), no dead letters, no delivery pending;
@@ -338,10 +337,10 @@ sinks:
   alerts: { type: fs, dir: "${alerts}", key: "{event}/{id}.{ext}" }
 notifiers:
   hook: { type: http, url: "${receiver.url}/in", mode: original, secret: "whsec_${Buffer.from('cluster-test-notifier-secret-01').toString('base64')}" }
-  slack: { type: slack, token: "\${SLACK_TOKEN}", channel: ${CHANNEL}, apiUrl: "${slack.apiUrl}", thumbnailWait: 20s, minInterval: 50ms }
+  slack: { type: slack, token: "\${SLACK_TOKEN}", channel: ${CHANNEL}, apiUrl: "${slack.apiUrl}", minInterval: 50ms }
 spool: { type: nats, servers: ["${nats.url}"], ackWait: ${ACK_WAIT_MS}ms }
-# No delayed checks but the flap window's (silence, the wait for a first thumbnail, quiet): the spool drains.
-streams: { flapWindow: ${FLAP_WINDOW_MS}ms, endAfterSilence: false, thumbnailWait: 0s, health: false }
+# No delayed checks but the flap window's and a short wait for the first thumbnail (it comes at +1 s): the spool drains.
+streams: { flapWindow: ${FLAP_WINDOW_MS}ms, endAfterSilence: false, thumbnailWait: 5s, health: false }
 delivery:
   retry: { schedule: [200ms, 500ms, 1s, 2s], jitter: 0.1 }
   circuit: { failures: 100, probeAfter: 500ms, maxProbeAfter: 2s }

@@ -3,7 +3,13 @@
  * them may turn into a mention, a channel ping, a link or formatting.
  */
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_TEMPLATES, endedMessage, liveMessage, mediaMessage } from '../../src/notifiers/slack-messages.ts'
+import {
+  DEFAULT_TEMPLATES,
+  endedMessage,
+  healthMessage,
+  liveMessage,
+  mediaMessage,
+} from '../../src/notifiers/slack-messages.ts'
 import { makeEvent } from '../support/events.ts'
 
 const HOSTILE = '<!channel> <@U0ADMIN> <https://evil.example|https://dolby.io> & co'
@@ -124,5 +130,32 @@ describe('Slack messages', () => {
     const message = live('a'.repeat(10_000), 'ZG6NWV/b')
     expect(message.blocks[0]!.text.text.length).toBeLessThan(400)
     for (const text of texts(message)) expect(text.text.length).toBeLessThan(2000)
+  })
+
+  it('a health reply names the problem in words, escapes the stream name, and shows its picture', () => {
+    const event = makeEvent({ type: 'stream', event: 'black', streamId: `ZG6NWV/${HOSTILE}`, streamName: HOSTILE })
+    const words = { headline: 'black picture', since: T0, detail: 'Mean brightness 8 of 255.', recovered: false }
+    const message = healthMessage(event, words, { url: 'https://img.example/b.jpg' }) as Message
+    expectNoInjection(message)
+    expect(message.text).toBe(
+      `:warning: &lt;!channel&gt; &lt;@U0ADMIN&gt; &lt;https://evil.example|https://dolby.io&gt; &amp; co: black picture`,
+    )
+    expect(message.blocks.find((b) => b.type === 'image')?.image_url).toBe('https://img.example/b.jpg')
+    expect(JSON.stringify(message.blocks)).toContain('Mean brightness 8 of 255.')
+    const recovered = healthMessage(
+      event,
+      { ...words, headline: 'picture recovered after 2 min', recovered: true },
+      undefined,
+    )
+    expect(recovered.text).toContain(':white_check_mark:')
+    expect(recovered.blocks.some((b) => b.type === 'image')).toBe(false)
+  })
+
+  it('an end by silence says so, with the problems still open', () => {
+    const event = makeEvent({ type: 'stream', event: 'ended', streamId: 'ZG6NWV/s', streamName: 's' })
+    const notes = { endedBy: 'no hooks for 10 min', openAtEnd: 'frozen picture' }
+    const text = JSON.stringify(endedMessage(DEFAULT_TEMPLATES.ended, event, T0, T0 + 60_000, undefined, notes).blocks)
+    expect(text).toContain('*Ended by*\\nno hooks for 10 min')
+    expect(text).toContain('*Picture at the end*\\nfrozen picture')
   })
 })

@@ -80,7 +80,7 @@ describe('Slack notifier with a hostile stream name', () => {
         streamId: STREAM,
         streamName: HOSTILE,
         receivedAt: Date.now(),
-        data: { session: 's1', liveSince: 1 },
+        data: { session: 's1', liveSince: 1, thumbnail: { eventId: 't1', timestamp: 1 } },
       }),
     )
     const posted = JSON.stringify(slack.messages)
