@@ -4,6 +4,7 @@
  */
 import { prepareServer, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
+import { missingWriteAccess } from './deno/write-access.ts'
 
 // Only the parts of the Deno namespace this file touches.
 declare const Deno: {
@@ -26,6 +27,7 @@ const { gateway, port, host, shutdownGraceMs, log, listening } = await prepareSe
   Deno.args,
   Deno.env.toObject(),
   exit,
+  missingWriteAccess,
 )
 
 // Deno.serve has no header, body or idle timeout to set: the handler's own body deadline (server.bodyTimeout, 408)

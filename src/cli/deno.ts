@@ -1,0 +1,106 @@
+/**
+ * `hookcast deno`: runs the gateway on Deno with the permissions the config needs and no more: writes to exactly
+ * the folders it names, the network hosts it names, reads, the environment, the OS release (AWS SDK) and sharp's
+ * native addon. `--print` prints the command instead, for a service unit or a script.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import process from 'node:process'
+import type { Config } from '../config/config-schema.ts'
+import type { Env } from '../config/interpolate.ts'
+import { listenAddress } from '../config/listen.ts'
+import { loadConfig, resolveConfigPath } from '../config/load.ts'
+import { allowWriteFlag, writtenFolders } from '../config/folders.ts'
+import { netHosts, type NetHosts } from '../config/hosts.ts'
+import { parseCommand } from './args.ts'
+import type { Io } from './io.ts'
+import { packageRoot } from './package-root.ts'
+
+export const DENO_SPEC = {
+  name: 'deno',
+  usage: `usage: hookcast deno [--config FILE] [--print]
+
+Runs the gateway on Deno (adapters/deno.ts), allowed to write exactly the folders the config names (spool.dir,
+streams.dir, every fs sink's dir) and to reach exactly the hosts it names (where it listens, HTTP and Slack
+destinations, NATS servers; the whole network with Amazon S3 or Google Cloud Storage, whose SDKs reach hosts the
+config does not name), besides reading files, the environment, the OS release and sharp's native addon.
+  --config, -c FILE  the config; default as for hookcast serve
+  --print            print the deno command instead of running it
+Deno is node_modules/.bin/deno when installed beside hookcast (npm i -D deno), else deno on the PATH.`,
+  options: { config: { type: 'string', short: 'c' }, print: { type: 'boolean' } },
+} as const
+
+export async function denoCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
+  const { values } = parseCommand(DENO_SPEC, args)
+  const path = resolveConfigPath(values.config ? ['--config', values.config] : [], env)
+  const { config } = await loadConfig(path, env) // a bad config is reported here, before Deno starts
+  const net = netHosts(config, listenAddress(config, env).host)
+  if ('anyHost' in net) io.err(`hookcast deno: allowing the whole network (${net.anyHost})`)
+  const command = denoCommandLine(config, path === undefined ? undefined : resolve(path), net)
+  if (!values.print) return run(command)
+  io.out(command.map(shellWord).join(' '))
+  return 0
+}
+
+/** `deno run` with the config's permissions, then the adapter and its `--config`. */
+function denoCommandLine(config: Config, configPath: string | undefined, net: NetHosts): string[] {
+  const root = packageRoot().dir
+  const local = join(root, 'node_modules', '.bin', 'deno')
+  return [
+    existsSync(local) ? local : 'deno',
+    'run',
+    '--no-prompt',
+    'anyHost' in net ? '--allow-net' : `--allow-net=${net.hosts.join(',')}`,
+    '--allow-env',
+    '--allow-read',
+    allowWriteFlag(writtenFolders(config)),
+    '--allow-sys=osRelease',
+    `--allow-ffi=${sharpBinaries(root)}`,
+    join(root, 'adapters', 'deno.ts'),
+    ...(configPath === undefined ? [] : ['--config', configPath]),
+  ]
+}
+
+/** Where sharp's native addon and libvips are: the `@img` folder beside sharp, wherever npm put it. */
+function sharpBinaries(root: string): string {
+  try {
+    const sharp = createRequire(join(root, 'package.json')).resolve('sharp/package.json')
+    return join(dirname(dirname(sharp)), '@img')
+  } catch {
+    return join(root, 'node_modules', '@img')
+  }
+}
+
+/**
+ * Runs Deno in its own process group, so a Ctrl-C reaches it once, through the signal this process forwards (a
+ * second signal forces its exit); resolves with its exit status.
+ */
+function run([command, ...args]: string[]): Promise<number> {
+  return new Promise((done) => {
+    const child = spawn(command!, args, { stdio: 'inherit', detached: true })
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    for (const signal of signals) process.on(signal, forward)
+    const finish = (code: number) => {
+      for (const signal of signals) process.off(signal, forward)
+      done(code)
+    }
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      console.error(
+        error.code === 'ENOENT'
+          ? `hookcast deno: no deno here: npm i -D deno (or install it from https://deno.com and put it on the PATH)`
+          : `hookcast deno: cannot start deno: ${error.message}`,
+      )
+      finish(1)
+    })
+    child.once('exit', (code, signal) => finish(code ?? (signal === 'SIGINT' ? 130 : 143)))
+  })
+}
+
+/** A word as a POSIX shell reads it back unchanged. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+}
