@@ -38,7 +38,7 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, args: read
         ? `unknown option "${what}"`
         : code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
           ? `unexpected argument "${what}"`
-          : `${what} needs a value`
+          : `${/--[\w-]+/.exec(what)?.[0] ?? what} needs a value`
     throw new UsageError(`hookcast ${spec.name}: ${problem}; valid options: ${optionList(spec.options)}`)
   }
 }
