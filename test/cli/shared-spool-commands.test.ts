@@ -50,6 +50,9 @@ function configFile(spool: string): string {
     `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${join(dir.path, 'data')}" }
+  hook: { type: fs, dir: "${join(dir.path, 'data-hook')}" }
 spool: ${spool}
 `,
   )
