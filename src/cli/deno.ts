@@ -1,7 +1,7 @@
 /**
  * `hookcast deno`: runs the gateway on Deno with the permissions the config needs and no more: writes to exactly
- * the folders it names, the network hosts it names, reads, the environment, the OS release (AWS SDK) and sharp's
- * native addon. `--print` prints the command instead, for a service unit or a script.
+ * the folders it names, reads of those, the config and the code, the network hosts it names, the environment, the OS
+ * release (AWS SDK) and sharp's native addon. `--print` prints the command instead, for a service unit or a script.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -13,7 +13,7 @@ import type { Config } from '../config/config-schema.ts'
 import type { Env } from '../config/interpolate.ts'
 import { listenAddress } from '../config/listen.ts'
 import { loadConfig, resolveConfigPath } from '../config/load.ts'
-import { allowWriteFlag, writtenFolders } from '../config/folders.ts'
+import { allowWriteFlag, outermost, readPaths, writtenFolders } from '../config/folders.ts'
 import { netHosts, type NetHosts } from '../config/hosts.ts'
 import { parseCommand } from './args.ts'
 import type { Io } from './io.ts'
@@ -24,9 +24,10 @@ export const DENO_SPEC = {
   usage: `usage: hookcast deno [--config FILE] [--print]
 
 Runs the gateway on Deno (adapters/deno.ts), allowed to write exactly the folders the config names (spool.dir,
-streams.dir, every fs sink's dir) and to reach exactly the hosts it names (where it listens, HTTP and Slack
-destinations, NATS servers; the whole network with Amazon S3 or Google Cloud Storage, whose SDKs reach hosts the
-config does not name), besides reading files, the environment, the OS release and sharp's native addon.
+streams.dir, every fs sink's dir), to read those, the config, NATS credential files and hookcast's own files, and to
+reach exactly the hosts it names (where it listens, HTTP and Slack destinations, NATS servers); with Amazon S3 or
+Google Cloud Storage, the whole network and every file, since their SDKs reach hosts and read credential files the
+config does not name. Besides: the environment, the OS release and sharp's native addon.
   --config, -c FILE  the config; default as for hookcast serve
   --print            print the deno command instead of running it
 Deno is node_modules/.bin/deno when installed beside hookcast (npm i -D deno), else deno on the PATH.`,
@@ -38,7 +39,7 @@ export async function denoCommand(args: readonly string[], env: Env, io: Io): Pr
   const path = resolveConfigPath(values.config ? ['--config', values.config] : [], env)
   const { config } = await loadConfig(path, env) // a bad config is reported here, before Deno starts
   const net = netHosts(config, listenAddress(config, env).host)
-  if ('anyHost' in net) io.err(`hookcast deno: allowing the whole network (${net.anyHost})`)
+  if ('anyHost' in net) io.err(`hookcast deno: allowing every file and the whole network (${net.anyHost})`)
   const command = denoCommandLine(config, path === undefined ? undefined : resolve(path), net)
   if (!values.print) return run(command)
   io.out(command.map(shellWord).join(' '))
@@ -49,16 +50,21 @@ export async function denoCommand(args: readonly string[], env: Env, io: Io): Pr
 function denoCommandLine(config: Config, configPath: string | undefined, net: NetHosts): string[] {
   const root = packageRoot().dir
   const local = join(root, 'node_modules', '.bin', 'deno')
+  const sharp = sharpBinaries(root)
+  const reads = readPaths(config, configPath)
+  // Besides the config's own: the code (admin page files), sharp's packages, /proc (is a spool lock's owner
+  // alive?) and /usr/bin/ldd (sharp tells glibc from musl by it).
+  const read = reads && [root, dirname(sharp), '/proc', '/usr/bin/ldd', ...reads]
   return [
     existsSync(local) ? local : 'deno',
     'run',
     '--no-prompt',
     'anyHost' in net ? '--allow-net' : `--allow-net=${net.hosts.join(',')}`,
     '--allow-env',
-    '--allow-read',
+    read ? `--allow-read=${outermost(read).join(',')}` : '--allow-read',
     allowWriteFlag(writtenFolders(config)),
     '--allow-sys=osRelease',
-    `--allow-ffi=${sharpBinaries(root)}`,
+    `--allow-ffi=${sharp}`,
     join(root, 'adapters', 'deno.ts'),
     ...(configPath === undefined ? [] : ['--config', configPath]),
   ]

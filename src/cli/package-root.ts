@@ -3,6 +3,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 interface PackageRoot {
@@ -18,7 +19,8 @@ export function packageRoot(): PackageRoot {
     const dir = new URL(up, import.meta.url)
     try {
       const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'hookcast') return (found = { dir: fileURLToPath(dir), version: pkg.version ?? 'unknown' })
+      if (pkg.name === 'hookcast')
+        return (found = { dir: resolve(fileURLToPath(dir)), version: pkg.version ?? 'unknown' })
     } catch {
       // not at this depth
     }

@@ -31,11 +31,34 @@ export function writtenFolders(config: Config, cwd = process.cwd()): WrittenFold
 
 /** Deno's flag granting writes to exactly `folders` (a folder inside another listed one is left out). */
 export function allowWriteFlag(folders: readonly WrittenFolder[]): string {
-  const dirs = [...new Set(folders.map((folder) => folder.dir))]
-  const outer = dirs.filter((dir) => !dirs.some((other) => other !== dir && isInside(dir, other)))
-  return `--allow-write=${outer.join(',')}`
+  return `--allow-write=${outermost(folders.map((folder) => folder.dir)).join(',')}`
+}
+
+/** `paths` without repeats and without those inside another of them (a permission for a folder covers them). */
+export function outermost(paths: readonly string[]): string[] {
+  const unique = [...new Set(paths)]
+  return unique.filter((path) => !unique.some((other) => other !== path && isInside(path, other)))
 }
 
 function isInside(dir: string, parent: string): boolean {
   return dir === parent || dir.startsWith(parent.endsWith('/') ? parent : `${parent}/`)
+}
+
+/**
+ * The files and folders outside the code a config has the gateway read: the config file, the folders it writes,
+ * and NATS credentials and TLS files; undefined when a cloud store's SDK reads credential files the config does not
+ * name (~/.aws, Application Default Credentials), so only a whole `--allow-read` will do.
+ */
+export function readPaths(config: Config, configPath: string | undefined, cwd = process.cwd()): string[] | undefined {
+  const { spool } = config
+  const cloud = spool.type === 's3' || Object.values(config.sinks).some((sink) => sink.type !== 'fs')
+  if (cloud) return undefined
+  const paths = writtenFolders(config, cwd).map((folder) => folder.dir)
+  if (configPath !== undefined) paths.unshift(resolve(cwd, configPath))
+  if (spool.type === 'nats') {
+    const { credsFile, tls } = spool.auth ?? {}
+    for (const file of [credsFile, tls?.caFile, tls?.certFile, tls?.keyFile])
+      if (file !== undefined) paths.push(resolve(cwd, file))
+  }
+  return paths
 }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { onOutputLines, ROOT } from '../support/runtimes.ts'
-import { PAYLOADS, post, SECRET, signedJson } from '../support/hooks.ts'
+import { FRAME, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
 import { listFiles, tempDir } from '../support/files.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { eventually } from '../support/wait.ts'
@@ -99,7 +99,7 @@ notifiers:
         '--allow-env',
         // Where it listens (HOST), the HTTP notifiers, and Slack's API and file uploads (bot mode).
         '--allow-net=127.0.0.1,hooks.example.com:8443,slack.com,files.slack.com',
-        '--allow-read',
+        `--allow-read=${ROOT.replace(/\/$/, '')},/proc,/usr/bin/ldd,${print},${spool},${data}`,
         '--allow-sys=osRelease',
         `--allow-write=${spool},${data}`,
         '--config',
@@ -122,9 +122,13 @@ notifiers:
       const url = await eventually(() => /"msg":"listening","url":"([^"]+)"/.exec(lines.join('\n'))?.[1], 60_000)
       const response = await post(`${url}/hooks/millicast`, await signedJson(PAYLOADS.feedsStarted))
       expect(response.status).toBe(200)
+      // With reads scoped too: the stream store keeps the thumbnail, and the login page reads its files.
+      expect((await post(`${url}/hooks/millicast`, await signedThumbnail({ body: FRAME }))).status).toBe(200)
+      expect((await fetch(`${url}/login`)).status).toBe(200)
       await eventually(() => listFiles(data).some((file) => file.startsWith('feeds/started-')), 30_000)
+      await eventually(() => listFiles(data).some((file) => file.startsWith('thumbnail/')), 30_000)
       await eventually(() => receiver.requests.some((request) => request.path === '/in'), 30_000)
-      expect(lines.join('\n')).not.toMatch(/delivery failed/)
+      expect(lines.join('\n')).not.toMatch(/delivery failed|NotCapable|Requires \w+ access/)
     } finally {
       child.kill('SIGTERM')
     }
