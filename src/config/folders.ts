@@ -54,7 +54,9 @@ export function readPaths(config: Config, configPath: string | undefined, cwd = 
   const cloud = spool.type === 's3' || Object.values(config.sinks).some((sink) => sink.type !== 'fs')
   if (cloud) return undefined
   const paths = writtenFolders(config, cwd).map((folder) => folder.dir)
-  if (configPath !== undefined) paths.unshift(resolve(cwd, configPath))
+  // With no config file, the gateway still looks for the ones it would take (load.ts, resolveConfigPath).
+  const configs = configPath === undefined ? ['config.yaml', 'config.example.yaml'] : [configPath]
+  paths.unshift(...configs.map((file) => resolve(cwd, file)))
   if (spool.type === 'nats') {
     const { credsFile, tls } = spool.auth ?? {}
     for (const file of [credsFile, tls?.caFile, tls?.certFile, tls?.keyFile])

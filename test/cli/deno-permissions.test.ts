@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { onOutputLines, ROOT } from '../support/runtimes.ts'
 import { FRAME, PAYLOADS, post, SECRET, signedJson, signedThumbnail } from '../support/hooks.ts'
@@ -32,6 +32,24 @@ function runToExit(command: string[], cwd: string): Promise<Run> {
       resolve({ code, output: lines.join('\n') })
     }),
   )
+}
+
+/** `hookcast deno ARGS` in `cwd`: the address it listens on, what it printed, and its exit. */
+function hookcastDeno(args: string[], cwd: string) {
+  const { HOST: _host, HOOKCAST_CONFIG: _config, ...inherited } = process.env
+  const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'deno', ...args], {
+    cwd,
+    env: { ...inherited, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
+  })
+  const lines: string[] = []
+  onOutputLines(child, (line) => lines.push(line))
+  const output = () => lines.join('\n')
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const url = Promise.race([
+    eventually(() => /"msg":"listening","url":"([^"]+)"/.exec(output())?.[1], 60_000),
+    exited.then((code) => Promise.reject(new Error(`exited with ${code} before listening:\n${output()}`))),
+  ])
+  return { process: child, url, exited, output }
 }
 
 describe('Deno and folders outside ./data and ./spool', () => {
@@ -110,16 +128,9 @@ notifiers:
   }, 60_000)
 
   it('hookcast deno serves with them: the hook is stored outside ./data and forwarded; SIGTERM stops Deno', async () => {
-    const { HOST: _host, HOOKCAST_CONFIG: _config, ...inherited } = process.env
-    const child = spawn(process.execPath, [join(ROOT, 'bin/hookcast.js'), 'deno', '--config', config], {
-      cwd: tmp.path,
-      env: { ...inherited, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
-    })
-    const lines: string[] = []
-    onOutputLines(child, (line) => lines.push(line))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const deno = hookcastDeno(['--config', config], tmp.path)
     try {
-      const url = await eventually(() => /"msg":"listening","url":"([^"]+)"/.exec(lines.join('\n'))?.[1], 60_000)
+      const url = await deno.url
       const response = await post(`${url}/hooks/millicast`, await signedJson(PAYLOADS.feedsStarted))
       expect(response.status).toBe(200)
       // With reads scoped too: the stream store keeps the thumbnail, and the login page reads its files.
@@ -128,12 +139,25 @@ notifiers:
       await eventually(() => listFiles(data).some((file) => file.startsWith('feeds/started-')), 30_000)
       await eventually(() => listFiles(data).some((file) => file.startsWith('thumbnail/')), 30_000)
       await eventually(() => receiver.requests.some((request) => request.path === '/in'), 30_000)
-      expect(lines.join('\n')).not.toMatch(/delivery failed|NotCapable|Requires \w+ access/)
+      expect(deno.output()).not.toMatch(/delivery failed|NotCapable|Requires \w+ access/)
     } finally {
-      child.kill('SIGTERM')
+      deno.process.kill('SIGTERM')
     }
-    expect(await exited).toBe(0)
-    expect(lines.join('\n')).toContain('"msg":"stopped"') // Deno got the signal and drained
+    expect(await deno.exited).toBe(0)
+    expect(deno.output()).toContain('"msg":"stopped"') // Deno got the signal and drained
+  }, 120_000)
+
+  it('hookcast deno starts with no config file at all (the built-in default)', async () => {
+    const empty = join(tmp.path, 'empty')
+    mkdirSync(empty)
+    const deno = hookcastDeno([], empty)
+    try {
+      await deno.url
+      expect(deno.output()).toContain('"config":"(embedded default)"')
+    } finally {
+      deno.process.kill('SIGTERM')
+    }
+    expect(await deno.exited).toBe(0)
   }, 120_000)
 
   it('hookcast check lists the folders the gateway writes, with the flag Deno needs', async () => {
