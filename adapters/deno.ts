@@ -5,6 +5,7 @@
 import { prepareServer, shutdownHandler } from '../src/start.ts'
 import { flushLogs } from '../src/log.ts'
 import { startDenoTracing } from './deno/tracing.ts'
+import { missingWriteAccess } from './deno/write-access.ts'
 
 // Only the parts of the Deno namespace this file touches.
 declare const Deno: {
@@ -27,6 +28,7 @@ const { gateway, port, host, shutdownGraceMs, log, listening } = await prepareSe
   Deno.args,
   Deno.env.toObject(),
   exit,
+  missingWriteAccess,
 )
 const tracing = await startDenoTracing(Deno.env.toObject(), log) // undefined unless OTEL_* ask for the SDK's
 

@@ -10,10 +10,8 @@ if (!existsSync(new URL('src/cli/main.js', dist))) {
   )
   process.exit(1)
 }
-const [command] = process.argv.slice(2)
-if (command === 'serve' || command === undefined) {
-  await import(new URL('adapters/node.js', dist).href)
-} else {
-  const { main } = await import(new URL('src/cli/main.js', dist).href)
-  process.exitCode = await main(process.argv.slice(2), process.env)
-}
+const { main } = await import(new URL('src/cli/main.js', dist).href)
+// `serve` with good options starts the gateway in this process; every other answer is an exit status.
+const outcome = await main(process.argv.slice(2), process.env)
+if (outcome === 'serve') await import(new URL('adapters/node.js', dist).href)
+else process.exitCode = outcome

@@ -6,6 +6,7 @@
 import process from 'node:process'
 import { ConfigError, loadConfig, resolveConfigPath } from './config/load.ts'
 import type { Env } from './config/interpolate.ts'
+import type { Config } from './config/config-schema.ts'
 import { listenAddress } from './config/listen.ts'
 import { adminAccess } from './config/admin-access.ts'
 import { createGateway, type Gateway } from './gateway.ts'
@@ -33,11 +34,15 @@ interface Prepared {
   listening(port: number, runtime: string): void
 }
 
+/** A runtime's own reason not to start with this config (Deno: folders it may not write), or undefined. */
+type StartCheck = (config: Config) => string | undefined
+
 /** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
 export async function prepareServer(
   args: readonly string[],
   env: Env,
   exit: (code: number) => never,
+  startCheck?: StartCheck,
 ): Promise<Prepared> {
   let log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
   try {
@@ -45,8 +50,9 @@ export async function prepareServer(
     const { config, origin } = await loadConfig(path, env)
     log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
     const listen = listenAddress(config, env)
-    if (listen.refusal) {
-      console.error(`cannot start: ${listen.refusal}`)
+    const refusal = listen.refusal ?? startCheck?.(config)
+    if (refusal) {
+      console.error(`cannot start: ${refusal}`)
       return exit(1)
     }
     if (listen.devSecretSources.length > 0) {

@@ -4,21 +4,35 @@
  * that cannot be written, alerts no route feeds.
  * @module
  */
-import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { constants } from 'node:fs'
+import { access, stat } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import type { Env } from '../config/interpolate.ts'
 import type { Config, RouteConfig } from '../config/config-schema.ts'
 import { isDevSecret, isLoopback, listenAddress } from '../config/listen.ts'
 import { adminAccess } from '../config/admin-access.ts'
+import { allowWriteFlag, writtenFolders } from '../config/folders.ts'
 import { createDestinations } from '../gateway.ts'
 import { chooseBackend } from '../backends/registry.ts'
 import { memoryStreamStore } from '../streams/memory-stream-store.ts'
 import { silentLogger } from '../log.ts'
 import { table } from './table.ts'
 import { loadConfigOption, type Io } from './io.ts'
+import { parseCommand } from './args.ts'
+
+export const CHECK_SPEC = {
+  name: 'check',
+  usage: `usage: hookcast check [--config FILE]
+
+Validates the config and checks what can be checked without sending anything: missing environment variables, the
+folders the gateway writes, destinations that cannot be reached or refuse the credentials, the spool, who can reach
+the admin page and /metrics. Exit status 1 on a problem.
+  --config, -c FILE  the config; default: $HOOKCAST_CONFIG, else ./config.yaml, else ./config.example.yaml`,
+  options: { config: { type: 'string', short: 'c' } },
+} as const
 
 export async function checkCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } } })
+  const { values } = parseCommand(CHECK_SPEC, args)
   const { config, origin } = await loadConfigOption(values.config, env)
   io.out(`config ${origin}: valid`)
   const listen = listenAddress(config, env)
@@ -32,6 +46,7 @@ export async function checkCommand(args: readonly string[], env: Env, io: Io): P
   const spool = await (await chooseBackend(config.spool)).check(config)
   io.out(`\n${spool.summary}`)
   found.problems.push(...spool.problems)
+  await showFolders(found)
   showAccess(found)
 
   const { problems } = found
@@ -98,6 +113,37 @@ async function checkDestinations({ config, io, problems, warnings }: Findings): 
   }
   for (const line of table(['NAME', 'TYPE', 'WHERE', 'CHECK'], rows)) io.out(line)
   warnings.push(...unusedDestinations(config))
+}
+
+/**
+ * The folders the gateway writes, whether this user may write them, and the `--allow-write` Deno needs for them.
+ * Tried without creating anything; the spool's and the fs sinks' own checks above report theirs as problems.
+ */
+async function showFolders({ config, io, problems }: Findings): Promise<void> {
+  const folders = writtenFolders(config)
+  if (folders.length === 0) return
+  io.out(`\nfolders (Deno needs ${allowWriteFlag(folders)}; hookcast deno grants exactly that)`)
+  const rows: string[][] = []
+  for (const folder of folders) {
+    const problem = await folderProblem(folder.dir)
+    if (problem && folder.from === 'streams.dir') problems.push(`streams.dir ${folder.dir}: ${problem}`)
+    rows.push([folder.from, folder.dir, problem ? `NOT WRITABLE (${problem})` : 'writable'])
+  }
+  for (const line of table(['FROM', 'FOLDER', 'ACCESS'], rows)) io.out(line)
+}
+
+/** Why this process could not write `dir` (or create it in its nearest existing parent), or undefined. */
+async function folderProblem(dir: string): Promise<string | undefined> {
+  for (let at = dir; ; at = dirname(at)) {
+    const info = await stat(at).catch(() => undefined)
+    if (info && !info.isDirectory()) return `${at} is not a folder`
+    if (info)
+      return access(at, constants.W_OK | constants.X_OK).then(
+        () => undefined,
+        (error: Error) => error.message,
+      )
+    if (dirname(at) === at) return 'no such folder'
+  }
 }
 
 /** Who can reach the page, the API and /metrics, and a warning where that is more than the operator. */

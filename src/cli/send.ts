@@ -3,48 +3,57 @@
  * @module
  */
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import type { Env } from '../config/interpolate.ts'
 import { DEV_SECRET } from '../config/embedded.ts'
 import { isStreamId } from '../events/stream-ids.ts'
 import { sign } from '../verify/verifier.ts'
 import { decodeBase64, toHex } from '../util/encoding.ts'
 import { SAMPLE_KINDS, samplePayload } from './samples.ts'
+import { parseCommand, UsageError } from './args.ts'
+import { gatewayHookUrl } from './gateway-url.ts'
 import type { Io } from './io.ts'
 
-/** The webhook URL of a gateway started with no config (`npm start`): what `send` posts to without --url. */
-const DEFAULT_SEND_URL = 'http://127.0.0.1:8080/hooks/millicast'
+export const SEND_SPEC = {
+  name: 'send',
+  usage: `usage: hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N]
+                     [--file frame.jpg]
 
-export const SEND_USAGE =
-  'hookcast send <kind> [--url URL] [--secret B64] [--stream ACCOUNT/NAME] [--feed ID] [--token-id N] ' +
-  `[--file frame.jpg]
-  kinds: ${SAMPLE_KINDS.join(', ')}
-  --url defaults to ${DEFAULT_SEND_URL} (a gateway started with no config); --secret to $MILLICAST_WEBHOOK_SECRET,
-  else the published development secret, as that gateway does; --stream to ZG6NWV/hookcast-test; the feed id is
-  derived from the stream unless given, so feeds-started and feeds-ended of one stream match.`
+Signs and sends a realistic platform webhook, to try a gateway end to end.
+  kinds: ${wrap(SAMPLE_KINDS.join(', '), 100).join('\n         ')}
+  --url URL             where to post; default: the gateway of this directory: http://127.0.0.1:<port><path>, with
+                        the port from $PORT, else server.port of the config (as hookcast serve finds it), else 8080,
+                        the host from $HOST or server.host (loopback for 0.0.0.0 and ::), the path of its first source
+  --secret B64          default: $MILLICAST_WEBHOOK_SECRET, else the published development secret (as the gateway
+                        with no config)
+  --stream ACCOUNT/NAME default: ZG6NWV/hookcast-test
+  --feed ID             default: derived from the stream, so feeds-started and feeds-ended of one stream match
+  --token-id N          default: 1187282
+  --file frame.jpg      the thumbnail's JPEG; default: a built-in test card`,
+  options: {
+    url: { type: 'string' },
+    secret: { type: 'string' },
+    stream: { type: 'string' },
+    feed: { type: 'string' },
+    'token-id': { type: 'string' },
+    file: { type: 'string' },
+  },
+  positionals: true,
+} as const
 
 export async function sendCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      secret: { type: 'string' },
-      stream: { type: 'string' },
-      feed: { type: 'string' },
-      'token-id': { type: 'string' },
-      file: { type: 'string' },
-    },
-  })
+  const { values, positionals } = parseCommand(SEND_SPEC, args)
   const kind = positionals[0]
-  const url = values.url ?? DEFAULT_SEND_URL
+  if (!kind || !SAMPLE_KINDS.includes(kind))
+    throw new UsageError(
+      kind
+        ? `hookcast send: unknown kind "${kind}"; valid kinds: ${SAMPLE_KINDS.join(', ')}`
+        : 'hookcast send: which kind?',
+    )
+  if (positionals.length > 1) throw new UsageError(`hookcast send: unexpected argument "${positionals[1]}"`)
+  const url = values.url ?? (await gatewayHookUrl(env))
   // As the gateway with no config: the published development secret when none is set (that gateway then listens
   // on loopback only, so this fits trying it on one machine).
   const secret = values.secret ?? (env.MILLICAST_WEBHOOK_SECRET || DEV_SECRET)
-  if (!kind || !SAMPLE_KINDS.includes(kind)) {
-    io.err(`${kind && !SAMPLE_KINDS.includes(kind) ? `unknown kind "${kind}"\n` : ''}usage: ${SEND_USAGE}`)
-    return 2
-  }
   if (!decodeBase64(secret)?.byteLength) {
     io.err('the signing secret must be base64: --secret B64 or MILLICAST_WEBHOOK_SECRET')
     return 2
@@ -97,4 +106,14 @@ async function feedIdOf(stream: string): Promise<string> {
     new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`hookcast-send:${stream}`))),
   )
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+}
+
+/** `text` in lines of at most `width` characters, broken after commas. */
+function wrap(text: string, width: number): string[] {
+  const lines = ['']
+  for (const word of text.split(' ')) {
+    if (lines.at(-1)!.length + word.length + 1 > width) lines.push('')
+    lines[lines.length - 1] = `${lines.at(-1)} ${word}`.trimStart()
+  }
+  return lines
 }

@@ -11,13 +11,16 @@ import { configSchema, type Config } from './config-schema.ts'
 import { interpolate, PROTO_KEY, type Env, type MissingVariable } from './interpolate.ts'
 import { EMBEDDED_CONFIG } from './embedded.ts'
 import { referenceProblems } from './references.ts'
+import { plainMessage, SUGGESTS } from './issue-text.ts'
+import { yamlErrorText } from './yaml-error.ts'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
   readonly problems: string[]
 
   constructor(origin: string, problems: string[]) {
-    super(`invalid config ${origin}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    // A problem of several lines (a YAML code frame) stays indented under its dash.
+    super(`invalid config ${origin}:\n${problems.map((p) => `  - ${p.replaceAll('\n', '\n    ')}`).join('\n')}`)
     this.problems = problems
   }
 }
@@ -25,23 +28,20 @@ export class ConfigError extends Error {
 /** Parses and validates config text; throws ConfigError listing every problem. */
 export function parseConfig(text: string, env: Env, origin = '(config)'): Config {
   const document = parseDocument(text, { prettyErrors: true })
-  if (document.errors.length > 0) {
-    throw new ConfigError(
-      origin,
-      document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`),
-    )
-  }
+  if (document.errors.length > 0) throw new ConfigError(origin, [yamlErrorText(document.errors[0]!, text)])
   const missing: MissingVariable[] = []
   const parsed: unknown = document.toJS() ?? {}
   const raw = interpolate(parsed, env, missing)
   const problems = protoKeys(parsed)
   problems.push(...missing.map(({ name, path }) => `${path}: environment variable ${name} is not set`))
-  const result = configSchema.safeParse(raw)
+  const result = configSchema.safeParse(raw, { error: plainMessage })
   if (!result.success) {
     // A value whose variable is missing is reported once, as missing, not again as invalid.
     const unset = new Set(missing.map((m) => m.path))
     problems.push(
-      ...result.error.issues.map((issue) => formatIssue(issue, raw)).filter((p) => !unset.has(p.split(': ')[0]!)),
+      ...withoutConsequences(result.error.issues)
+        .map(formatIssue)
+        .filter((p) => !unset.has(p.split(': ')[0]!)),
     )
   }
   problems.push(...referenceProblems(raw).map((problem) => `${formatPath(problem.path)}: ${problem.message}`))
@@ -86,20 +86,30 @@ function protoKeys(value: unknown, path: PropertyKey[] = []): string[] {
 }
 
 /** `routes[2].to[0]: unknown sink "s4"` */
-function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
-  const path = formatPath(issue.path)
+function formatIssue(issue: z.core.$ZodIssue): string {
   let message = issue.message
   if (issue.code === 'invalid_key') message = issue.issues.map((inner) => inner.message).join('; ') || message
-  if (issue.code === 'unrecognized_keys')
-    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    const value = issue.path.reduce<unknown>(
-      (node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key],
-      raw,
-    )
-    message = value === undefined ? 'missing "type"' : `unknown type ${JSON.stringify(value)}`
-  }
-  return `${path}: ${message}`
+  return `${formatPath(issue.path)}: ${message}`
+}
+
+/**
+ * One message per problem: a misspelt key (`webhookURL`) also fails its object's own checks ("set webhookUrl or
+ * token") and leaves the key meant missing; those only repeat it, and are left out while the typo is there.
+ */
+function withoutConsequences(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const typos = issues.filter((issue) => issue.code === 'unrecognized_keys' && issue.message.includes(SUGGESTS))
+  const within = (issue: z.core.$ZodIssue, typo: z.core.$ZodIssue) => typo.path.every((key, i) => issue.path[i] === key)
+  const meant = (issue: z.core.$ZodIssue, typo: z.core.$ZodIssue) =>
+    issue.path.length === typo.path.length + 1 && typo.message.includes(`\`${String(issue.path.at(-1))}\``)
+  return issues.filter(
+    (issue) =>
+      !typos.some(
+        (typo) =>
+          within(issue, typo) &&
+          (issue.code === 'custom' ||
+            (issue.code === 'invalid_type' && issue.message.startsWith('missing') && meant(issue, typo))),
+      ),
+  )
 }
 
 function formatPath(parts: readonly PropertyKey[]): string {

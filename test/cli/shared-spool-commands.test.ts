@@ -50,6 +50,9 @@ function configFile(spool: string): string {
     `
 sources:
   millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${join(dir.path, 'data')}" }
+  hook: { type: fs, dir: "${join(dir.path, 'data-hook')}" }
 spool: ${spool}
 `,
   )
@@ -63,7 +66,7 @@ async function hookcast(...args: string[]): Promise<{ code: number; out: string;
   const out: string[] = []
   const err: string[] = []
   const io: Io = { out: (line) => out.push(line), err: (line) => err.push(line), progress: () => {} }
-  const code = await main(args, ENV, io)
+  const code = (await main(args, ENV, io)) as number
   return { code, out: out.join('\n'), err: err.join('\n') }
 }
 

@@ -72,7 +72,7 @@ routes:
         'sources.millicast: unknown key "extra"',
         'sinks.disk.key: unknown placeholder {nope}',
         'sinks.disk.key: a key may not contain . or .. segments',
-        'sinks.cloud.type: unknown type "s4"',
+        'sinks.cloud.type: unknown type "s4"; valid types: fs, s3, gcs',
         expect.stringMatching(/^routes\[1\]\.to: /),
         'routes[0].to[1]: unknown sink or notifier "s4"',
       ]),
@@ -91,8 +91,8 @@ routes:
   })
 
   it('fails on unknown top-level keys and a YAML syntax error', () => {
-    expect(problems(VALID + 'sinkz: {}\n', { SECRET })).toEqual(['(root): unknown key "sinkz"'])
-    expect(problems('sources: [unclosed', {})[0]).toMatch(/^YAML: /)
+    expect(problems(VALID + 'sinkz: {}\n', { SECRET })).toEqual(['(root): unknown key "sinkz" (did you mean `sinks`?)'])
+    expect(problems('sources: [unclosed', {})[0]).toMatch(/^YAML syntax error at line 1, column \d+: /)
   })
 
   it('refuses __proto__ as an unknown key at every level, and it takes no effect', () => {
