@@ -16,17 +16,22 @@ import { isNotFound } from './jetstream-setup.ts'
 import { eventCopies, type EventCopies } from './event-copies.ts'
 import { sleep } from '../../util/sleep.ts'
 import { errorText } from '../../util/error-text.ts'
+import type { DedupWindow } from '../../queue/dedup.ts'
 
 type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 
-/** What the steps below share: the queue's context, the claims this instance holds, and where event copies are read. */
+/**
+ * What the steps below share: the queue's context, the claims this instance holds, where event copies are read, and
+ * the ids of completed puts (undefined: no dedup window, so no repeat put ever reuses a copy).
+ */
 interface HeldContext extends NatsContext {
   leases: Leases
   copies: EventCopies
+  completed: DedupWindow | undefined
 }
 
-export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
-  const parts: HeldContext = { ...ctx, leases, copies: eventCopies(ctx) }
+export function natsHeldClaims(ctx: NatsContext, leases: Leases, completed?: DedupWindow): HeldClaims {
+  const parts: HeldContext = { ...ctx, leases, copies: eventCopies(ctx), completed }
   return {
     load: (claim) => load(parts, claim),
     extend: (claim, leaseMs) => extend(parts, claim, leaseMs),
@@ -40,7 +45,8 @@ async function load(ctx: HeldContext, claim: Claim): Promise<HookEvent> {
   const held = ctx.leases.get(claim)
   const found = await eventOf(ctx, held)
   if (!found) {
-    // Only after a put that died half-way and whose repeat came after the copy's other deliveries ended.
+    // A copy goes only once its put completed (dropEventIfDone): this is a delivery published again after
+    // nats-server forgot its id (a restart), or, with no dedup window, a put's repeat after the copy went.
     ctx.log.error('a delivery whose event is gone from NATS; dropped', {
       id: claim.eventId,
       destination: claim.destination,
@@ -124,32 +130,20 @@ async function eventOf(ctx: HeldContext, held: Held): Promise<{ meta: EventMeta;
 }
 
 /**
- * After a delivery ended: removes its event's copy when no other destination of that copy has a delivery left.
- * Of two deliveries ending at once, the later to look sees both gone (each looks only once its own is gone).
+ * After a delivery ended: removes its event's copy when no other destination of that copy has a delivery left. Of two
+ * deliveries ending at once, the later to look sees both gone (each looks only once its own is gone).
+ *
+ * "No delivery left" is also what a put looks like before it stored all its deliveries: one still publishing them, or
+ * one cut off by a crash whose repeat (the same hook sent again, a transition emitted again) publishes the missing
+ * ones for this same copy. Removing the copy then loses those deliveries, so with other destinations the copy goes
+ * only once its put is known complete; otherwise the orphan sweep removes it after the dedup window.
  */
 async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
-  const { jsm, names } = ctx
   const { record } = held
   try {
     const others = record.group.filter((destination) => destination !== record.destination)
-    if (others.length > 0) {
-      // In a cluster the deliveries stream drops an acked message a moment after the ack is confirmed.
-      for (
-        let i = 1;
-        i <= 10 && (await jsm.streams.getMessage(names.jetStreams.deliveries, { seq: held.message.streamSeq }));
-        i++
-      )
-        await sleep(5 * i)
-      const left = await Promise.all(
-        others.map((destination) =>
-          jsm.streams.getMessage(names.jetStreams.deliveries, {
-            last_by_subj: names.delivery(destination, record.eventSeq),
-          }),
-        ),
-      )
-      if (left.some((message) => message !== null)) return
-    }
-    await jsm.streams.deleteMessage(names.jetStreams.events, record.eventSeq, false).catch((error: unknown) => {
+    if (others.length > 0 && !(await othersDone(ctx, held, others))) return
+    await ctx.jsm.streams.deleteMessage(ctx.names.jetStreams.events, record.eventSeq, false).catch((error: unknown) => {
       if (!isNotFound(error)) throw error
     })
   } catch (error) {
@@ -159,4 +153,30 @@ async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
       error: errorText(error),
     })
   }
+}
+
+/** Whether the other destinations' deliveries of the copy are all made (none left, and the put stored them all). */
+async function othersDone(ctx: HeldContext, held: Held, others: string[]): Promise<boolean> {
+  const { jsm, names } = ctx
+  const { record } = held
+  // In a cluster the deliveries stream drops an acked message a moment after the ack is confirmed.
+  for (
+    let i = 1;
+    i <= 10 && (await jsm.streams.getMessage(names.jetStreams.deliveries, { seq: held.message.streamSeq }));
+    i++
+  )
+    await sleep(5 * i)
+  const left = await Promise.all(
+    others.map((destination) =>
+      jsm.streams.getMessage(names.jetStreams.deliveries, {
+        last_by_subj: names.delivery(destination, record.eventSeq),
+      }),
+    ),
+  )
+  if (left.some((message) => message !== null)) return false
+  if (!ctx.completed) return true
+  const complete = await ctx.completed.has(record.eventId)
+  if (!complete)
+    ctx.log.debug('an event whose put is not known complete stays in NATS for the sweep', { id: record.eventId })
+  return complete
 }

@@ -112,7 +112,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       ...(options.completed ? { completed: options.completed } : {}),
     }),
     claim: natsClaims(ctx, leases, state, closing.signal),
-    ...natsHeldClaims(ctx, leases),
+    ...natsHeldClaims(ctx, leases, options.dedupWindowMs > 0 ? options.completed : undefined),
     async deadLetters(filter = {}) {
       return (await listDeadLetters(ctx, filter)).map((listed) => listed.letter)
     },
