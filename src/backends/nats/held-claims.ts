@@ -17,6 +17,7 @@ import { eventCopies, type EventCopies } from './event-copies.ts'
 import { sleep } from '../../util/sleep.ts'
 import { errorText } from '../../util/error-text.ts'
 import type { DedupWindow } from '../../queue/dedup.ts'
+import { bodyOf, needsChunks, purgeChunks, readChunkRef, setChunkRef, writeChunks } from './chunks.ts'
 
 type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 
@@ -106,11 +107,18 @@ async function dead(ctx: HeldContext, claim: Claim, attempts: Attempt[]): Promis
   const held = leases.get(claim)
   const found = await eventOf(ctx, held)
   if (found) {
-    await js.publish(names.dead(claim.destination, claim.eventId), found.body, {
-      headers: eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: ctx.now(), attempts } }),
+    const subject = names.dead(claim.destination, claim.eventId)
+    const headers = eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: ctx.now(), attempts } })
+    const chunks = needsChunks(ctx, found.body)
+      ? await writeChunks(ctx, found.body, subject, requestTimeoutMs)
+      : undefined
+    if (chunks) setChunkRef(headers, chunks)
+    const stored = await js.publish(subject, chunks ? new Uint8Array(0) : found.body, {
+      headers,
       msgID: `dead:${held.message.streamSeq}`,
       timeout: requestTimeoutMs,
     })
+    if (chunks && stored.duplicate) await purgeChunks(ctx, chunks.subject)
   } else {
     ctx.log.error('a dead delivery whose event is gone from NATS; no dead letter kept', {
       id: claim.eventId,
@@ -125,8 +133,10 @@ async function dead(ctx: HeldContext, claim: Claim, attempts: Attempt[]): Promis
 async function eventOf(ctx: HeldContext, held: Held): Promise<{ meta: EventMeta; body: Uint8Array } | undefined> {
   const stored = await ctx.copies.read(held.record.eventSeq)
   const meta = stored ? readEventMeta(stored.header) : undefined
-  // A copy of its own: a Direct Get's data is a view into the client's read buffer (a Buffer, larger than it).
-  return stored && meta ? { meta, body: new Uint8Array(stored.data) } : undefined
+  if (!stored || !meta) return undefined
+  const chunks = readChunkRef(stored.header)
+  if (chunks) held.chunks = chunks.subject
+  return { meta, body: await bodyOf(ctx, stored.header, stored.data) }
 }
 
 /**
@@ -146,6 +156,7 @@ async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
     await ctx.jsm.streams.deleteMessage(ctx.names.jetStreams.events, record.eventSeq, false).catch((error: unknown) => {
       if (!isNotFound(error)) throw error
     })
+    if (held.chunks) await purgeChunks(ctx, held.chunks)
   } catch (error) {
     ctx.log.warn('cannot remove a finished event from NATS; it stays in the events stream', {
       id: record.eventId,
