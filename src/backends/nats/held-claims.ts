@@ -148,7 +148,7 @@ async function eventOf(ctx: HeldContext, held: Held): Promise<{ meta: EventMeta;
  * ones for this same copy. Removing the copy then loses those deliveries, so with other destinations the copy goes
  * only once its put is known complete; otherwise the orphan sweep removes it after the dedup window.
  */
-async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
+async function dropEventIfDone(ctx: HeldContext, held: Held, tries = 1): Promise<void> {
   const { record } = held
   try {
     const others = record.group.filter((destination) => destination !== record.destination)
@@ -158,13 +158,22 @@ async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
     })
     if (held.chunks) await purgeChunks(ctx, held.chunks)
   } catch (error) {
-    ctx.log.warn('cannot remove a finished event from NATS; it stays in the events stream', {
+    if (tries < REMOVAL_TRIES) {
+      // NATS busy or just back: a few more tries in the background, then the sweep.
+      const timer = setTimeout(() => void dropEventIfDone(ctx, held, tries + 1), 2_000 * tries)
+      ;(timer as { unref?: () => void }).unref?.()
+      return
+    }
+    ctx.log.warn('cannot remove a finished event from NATS; it stays in the events stream for the sweep', {
       id: record.eventId,
       seq: record.eventSeq,
       error: errorText(error),
     })
   }
 }
+
+/** Tries at removing a finished event's copy before it is left to the orphan sweep. */
+const REMOVAL_TRIES = 3
 
 /** Whether the other destinations' deliveries of the copy are all made (none left, and the put stored them all). */
 async function othersDone(ctx: HeldContext, held: Held, others: string[]): Promise<boolean> {

@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { jetstream } from '@nats-io/jetstream'
 import { openNatsQueue, type NatsQueue } from '../../../src/backends/nats/queue.ts'
 import { natsDedupWindow } from '../../../src/backends/nats/dedup.ts'
+import { memoryDedupWindow } from '../../../src/queue/dedup.ts'
+import { eventually } from '../../support/wait.ts'
 import { natsNames } from '../../../src/backends/nats/queue-names.ts'
 import { encodeDelivery, eventHeaders } from '../../../src/backends/nats/messages.ts'
 import { eventMeta } from '../../../src/queue/loaded-event.ts'
@@ -70,5 +72,34 @@ describe('removing an event copy', () => {
     expect((await queue.load(second!)).body).toEqual(event.body)
     await queue.ack(second!)
     expect(await queue.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0 })
+  })
+
+  it('tries again when removing a finished copy fails, rather than leave it for the sweep', async () => {
+    const window = memoryDedupWindow(600_000)
+    let failures = 1
+    const completed = {
+      ...window,
+      has: (id: string) => (failures-- > 0 ? Promise.reject(new Error('NATS busy')) : window.has(id)),
+    }
+    const queue = await openNatsQueue({
+      servers: [server.url()],
+      prefix: 'retried',
+      dedupWindowMs: 600_000,
+      completed,
+      log: silentLogger,
+    })
+    queues.push(queue)
+    const event = await parseJsonHook(new TextEncoder().encode(JSON.stringify(PAYLOADS.feedsStarted)), {
+      source: 'millicast',
+      receivedAt: Date.now(),
+    })
+    failures = 0 // the put's own look succeeds
+    await queue.put(event, ['a', 'b'])
+    for (const destination of ['a', 'b']) {
+      const [claim] = await queue.claim({ destination, max: 1, leaseMs: 10_000, waitMs: 5_000 })
+      if (destination === 'b') failures = 1 // the last delivery's look fails once
+      await queue.ack(claim!)
+    }
+    await eventually(async () => (await queue.stats()).pendingEvents === 0, 15_000)
   })
 })
