@@ -17,6 +17,7 @@ import { eventCopies, type EventCopies } from './event-copies.ts'
 import { sleep } from '../../util/sleep.ts'
 import { errorText } from '../../util/error-text.ts'
 import type { DedupWindow } from '../../queue/dedup.ts'
+import { messageExists } from './message-exists.ts'
 import { bodyOf, needsChunks, purgeChunks, readChunkRef, setChunkRef, writeChunks } from './chunks.ts'
 
 type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
@@ -177,23 +178,18 @@ const REMOVAL_TRIES = 3
 
 /** Whether the other destinations' deliveries of the copy are all made (none left, and the put stored them all). */
 async function othersDone(ctx: HeldContext, held: Held, others: string[]): Promise<boolean> {
-  const { jsm, names } = ctx
+  const { names } = ctx
   const { record } = held
+  const deliveries = names.jetStreams.deliveries
   // In a cluster the deliveries stream drops an acked message a moment after the ack is confirmed.
-  for (
-    let i = 1;
-    i <= 10 && (await jsm.streams.getMessage(names.jetStreams.deliveries, { seq: held.message.streamSeq }));
-    i++
-  )
+  for (let i = 1; i <= 10 && (await messageExists(ctx, deliveries, { seq: held.message.streamSeq })); i++)
     await sleep(5 * i)
   const left = await Promise.all(
     others.map((destination) =>
-      jsm.streams.getMessage(names.jetStreams.deliveries, {
-        last_by_subj: names.delivery(destination, record.eventSeq),
-      }),
+      messageExists(ctx, deliveries, { last_by_subj: names.delivery(destination, record.eventSeq) }),
     ),
   )
-  if (left.some((message) => message !== null)) return false
+  if (left.some(Boolean)) return false
   if (!ctx.completed) return true
   const complete = await ctx.completed.has(record.eventId)
   if (!complete)

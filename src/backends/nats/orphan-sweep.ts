@@ -11,6 +11,7 @@ import type { NatsContext } from './queue-context.ts'
 import { pull } from './pull.ts'
 import { readGroup } from './messages.ts'
 import { isNotFound } from './jetstream-setup.ts'
+import { messageExists } from './message-exists.ts'
 import { ownerOf, purgeChunks, readChunkRef } from './chunks.ts'
 import { errorText } from '../../util/error-text.ts'
 
@@ -56,10 +57,10 @@ export function orphanSweeper(ctx: NatsContext, pageSize: number): (olderThanMs:
         result.checked++
         const left = await Promise.all(
           group.map((destination) =>
-            jsm.streams.getMessage(deliveries, { last_by_subj: names.delivery(destination, message.streamSeq) }),
+            messageExists(ctx, deliveries, { last_by_subj: names.delivery(destination, message.streamSeq) }),
           ),
         )
-        if (left.some((found) => found !== null)) continue
+        if (left.some(Boolean)) continue
         await jsm.streams.deleteMessage(events, message.streamSeq, false).then(
           () => result.removed++,
           (error: unknown) => {
