@@ -106,6 +106,7 @@ routes:
     expect(await queue.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0 })
 
     expect(await queue.put(event, ['disk'])).toEqual({ duplicate: false })
+    expect((await queue.stats()).bytes).toBeGreaterThan(event.body.byteLength) // the chunks count
     const [claim] = await queue.claim({ destination: 'disk', max: 1, leaseMs: 10_000, waitMs: 5_000 })
     expect(sha256((await queue.load(claim!)).body)).toBe(sha256(event.body))
     await queue.ack(claim!)
