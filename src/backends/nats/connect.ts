@@ -1,14 +1,13 @@
 /**
  * A connection to NATS as hookcast uses it: authenticated (token, user and password, a creds file, TLS), and
  * reconnecting by itself forever, so an instance rides out a restarted or unreachable server (its hooks get 503 in
- * the meantime). `inspectNats` is what `hookcast check` asks: can we connect, is JetStream on, and how large a
- * message does the server take.
+ * the meantime). `inspectNats` is what `hookcast check` asks: can we connect, is JetStream on, how large a message
+ * does the server take, and how much may JetStream store.
  * @module
  */
 import { readFileSync } from 'node:fs'
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { HEADER_ROOM_BYTES } from './messages.ts'
 
 interface NatsAuth {
   token?: string
@@ -61,11 +60,11 @@ export function connectNats(options: NatsConnectOptions): Promise<NatsConnection
 interface NatsServerReport {
   serverName: string
   version: string
-  /** The largest message the server takes, bytes. */
+  /** The largest message the server takes, bytes (larger bodies are stored in chunks). */
   maxPayload: number
-  /** The largest body the NATS queue can keep (max_payload less room for headers): server.maxBodyBytes at most. */
-  largestBody: number
   jetstream: boolean
+  /** JetStream's storage for this account, bytes: used, and the limit (-1: none but the server's disk). */
+  storage?: { fileUsed: number; fileLimit: number; memoryUsed: number; memoryLimit: number }
   /** Why JetStream is not usable, when it is not. */
   problem?: string
 }
@@ -79,12 +78,18 @@ export async function inspectNats(options: NatsConnectOptions): Promise<NatsServ
       serverName: info.server_name,
       version: info.version,
       maxPayload: info.max_payload,
-      largestBody: Math.max(0, info.max_payload - HEADER_ROOM_BYTES),
       jetstream: false,
     }
     try {
-      await jetstreamManager(nc, { timeout: options.connectTimeoutMs ?? 5_000 })
+      const jsm = await jetstreamManager(nc, { timeout: options.connectTimeoutMs ?? 5_000 })
       report.jetstream = true
+      const account = await jsm.getAccountInfo()
+      report.storage = {
+        fileUsed: account.storage,
+        fileLimit: account.limits.max_storage,
+        memoryUsed: account.memory,
+        memoryLimit: account.limits.max_memory,
+      }
     } catch (error) {
       report.problem =
         'JetStream is not enabled for this account (start nats-server with -js, or jetstream {} in its config): ' +

@@ -12,6 +12,8 @@ import type { NatsContext } from './queue-context.ts'
 import { encodeDelivery, eventHeaders, readDead, readEventMeta } from './messages.ts'
 import { pull } from './pull.ts'
 import { isNotFound } from './jetstream-setup.ts'
+import type { EventMeta } from '../../queue/loaded-event.ts'
+import { bodyOf, needsChunks, purgeChunks, readChunkRef, setChunkRef, writeChunks } from './chunks.ts'
 
 interface ListedDeadLetter {
   /** Its sequence in the dead-letter stream. */
@@ -73,11 +75,7 @@ export async function replayDeadLetters(ctx: NatsContext, filter: DeadLetterFilt
     if (!stored) continue // replayed by someone else meanwhile
     const meta = readEventMeta(stored.header)
     if (!meta) continue
-    const copy = await js.publish(names.event(meta.id), stored.data, {
-      headers: eventHeaders(meta, { group: [letter.destination] }),
-      msgID: `replay:${seq}`,
-      timeout: ctx.requestTimeoutMs,
-    })
+    const copy = await replayCopy(ctx, meta, await bodyOf(ctx, stored.header, stored.data), letter.destination, seq)
     await ctx.consumers.ensure(letter.destination)
     const delivery = await js.publish(
       names.delivery(letter.destination, copy.seq),
@@ -96,7 +94,24 @@ export async function replayDeadLetters(ctx: NatsContext, filter: DeadLetterFilt
     await jsm.streams.deleteMessage(names.jetStreams.dead, seq, false).catch((error: unknown) => {
       if (!isNotFound(error)) throw error
     })
+    const deadChunks = readChunkRef(stored.header)
+    if (deadChunks) await purgeChunks(ctx, deadChunks.subject)
     if (!delivery.duplicate) count++
   }
   return count
+}
+
+/** The dead letter's event as a new copy (in chunks when its body needs them), put once however often replayed. */
+async function replayCopy(ctx: NatsContext, meta: EventMeta, body: Uint8Array, destination: string, seq: number) {
+  const subject = ctx.names.event(meta.id)
+  const headers = eventHeaders(meta, { group: [destination] })
+  const chunks = needsChunks(ctx, body) ? await writeChunks(ctx, body, subject, ctx.requestTimeoutMs) : undefined
+  if (chunks) setChunkRef(headers, chunks)
+  const copy = await ctx.js.publish(subject, chunks ? new Uint8Array(0) : body, {
+    headers,
+    msgID: `replay:${seq}`,
+    timeout: ctx.requestTimeoutMs,
+  })
+  if (chunks && copy.duplicate) await purgeChunks(ctx, chunks.subject)
+  return copy
 }

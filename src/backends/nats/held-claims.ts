@@ -16,17 +16,24 @@ import { isNotFound } from './jetstream-setup.ts'
 import { eventCopies, type EventCopies } from './event-copies.ts'
 import { sleep } from '../../util/sleep.ts'
 import { errorText } from '../../util/error-text.ts'
+import type { DedupWindow } from '../../queue/dedup.ts'
+import { messageExists } from './message-exists.ts'
+import { bodyOf, needsChunks, purgeChunks, readChunkRef, setChunkRef, writeChunks } from './chunks.ts'
 
 type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
 
-/** What the steps below share: the queue's context, the claims this instance holds, and where event copies are read. */
+/**
+ * What the steps below share: the queue's context, the claims this instance holds, where event copies are read, and
+ * the ids of completed puts (undefined: no dedup window, so no repeat put ever reuses a copy).
+ */
 interface HeldContext extends NatsContext {
   leases: Leases
   copies: EventCopies
+  completed: DedupWindow | undefined
 }
 
-export function natsHeldClaims(ctx: NatsContext, leases: Leases): HeldClaims {
-  const parts: HeldContext = { ...ctx, leases, copies: eventCopies(ctx) }
+export function natsHeldClaims(ctx: NatsContext, leases: Leases, completed?: DedupWindow): HeldClaims {
+  const parts: HeldContext = { ...ctx, leases, copies: eventCopies(ctx), completed }
   return {
     load: (claim) => load(parts, claim),
     extend: (claim, leaseMs) => extend(parts, claim, leaseMs),
@@ -40,7 +47,8 @@ async function load(ctx: HeldContext, claim: Claim): Promise<HookEvent> {
   const held = ctx.leases.get(claim)
   const found = await eventOf(ctx, held)
   if (!found) {
-    // Only after a put that died half-way and whose repeat came after the copy's other deliveries ended.
+    // A copy goes only once its put completed (dropEventIfDone): this is a delivery published again after
+    // nats-server forgot its id (a restart), or, with no dedup window, a put's repeat after the copy went.
     ctx.log.error('a delivery whose event is gone from NATS; dropped', {
       id: claim.eventId,
       destination: claim.destination,
@@ -100,11 +108,18 @@ async function dead(ctx: HeldContext, claim: Claim, attempts: Attempt[]): Promis
   const held = leases.get(claim)
   const found = await eventOf(ctx, held)
   if (found) {
-    await js.publish(names.dead(claim.destination, claim.eventId), found.body, {
-      headers: eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: ctx.now(), attempts } }),
+    const subject = names.dead(claim.destination, claim.eventId)
+    const headers = eventHeaders(found.meta, { dead: { destination: claim.destination, deadAt: ctx.now(), attempts } })
+    const chunks = needsChunks(ctx, found.body)
+      ? await writeChunks(ctx, found.body, subject, requestTimeoutMs)
+      : undefined
+    if (chunks) setChunkRef(headers, chunks)
+    const stored = await js.publish(subject, chunks ? new Uint8Array(0) : found.body, {
+      headers,
       msgID: `dead:${held.message.streamSeq}`,
       timeout: requestTimeoutMs,
     })
+    if (chunks && stored.duplicate) await purgeChunks(ctx, chunks.subject)
   } else {
     ctx.log.error('a dead delivery whose event is gone from NATS; no dead letter kept', {
       id: claim.eventId,
@@ -119,44 +134,65 @@ async function dead(ctx: HeldContext, claim: Claim, attempts: Attempt[]): Promis
 async function eventOf(ctx: HeldContext, held: Held): Promise<{ meta: EventMeta; body: Uint8Array } | undefined> {
   const stored = await ctx.copies.read(held.record.eventSeq)
   const meta = stored ? readEventMeta(stored.header) : undefined
-  // A copy of its own: a Direct Get's data is a view into the client's read buffer (a Buffer, larger than it).
-  return stored && meta ? { meta, body: new Uint8Array(stored.data) } : undefined
+  if (!stored || !meta) return undefined
+  const chunks = readChunkRef(stored.header)
+  if (chunks) held.chunks = chunks.subject
+  return { meta, body: await bodyOf(ctx, stored.header, stored.data) }
 }
 
 /**
- * After a delivery ended: removes its event's copy when no other destination of that copy has a delivery left.
- * Of two deliveries ending at once, the later to look sees both gone (each looks only once its own is gone).
+ * After a delivery ended: removes its event's copy when no other destination of that copy has a delivery left. Of two
+ * deliveries ending at once, the later to look sees both gone (each looks only once its own is gone).
+ *
+ * "No delivery left" is also what a put looks like before it stored all its deliveries: one still publishing them, or
+ * one cut off by a crash whose repeat (the same hook sent again, a transition emitted again) publishes the missing
+ * ones for this same copy. Removing the copy then loses those deliveries, so with other destinations the copy goes
+ * only once its put is known complete; otherwise the orphan sweep removes it after the dedup window.
  */
-async function dropEventIfDone(ctx: HeldContext, held: Held): Promise<void> {
-  const { jsm, names } = ctx
+async function dropEventIfDone(ctx: HeldContext, held: Held, tries = 1): Promise<void> {
   const { record } = held
   try {
     const others = record.group.filter((destination) => destination !== record.destination)
-    if (others.length > 0) {
-      // In a cluster the deliveries stream drops an acked message a moment after the ack is confirmed.
-      for (
-        let i = 1;
-        i <= 10 && (await jsm.streams.getMessage(names.jetStreams.deliveries, { seq: held.message.streamSeq }));
-        i++
-      )
-        await sleep(5 * i)
-      const left = await Promise.all(
-        others.map((destination) =>
-          jsm.streams.getMessage(names.jetStreams.deliveries, {
-            last_by_subj: names.delivery(destination, record.eventSeq),
-          }),
-        ),
-      )
-      if (left.some((message) => message !== null)) return
-    }
-    await jsm.streams.deleteMessage(names.jetStreams.events, record.eventSeq, false).catch((error: unknown) => {
+    if (others.length > 0 && !(await othersDone(ctx, held, others))) return
+    await ctx.jsm.streams.deleteMessage(ctx.names.jetStreams.events, record.eventSeq, false).catch((error: unknown) => {
       if (!isNotFound(error)) throw error
     })
+    if (held.chunks) await purgeChunks(ctx, held.chunks)
   } catch (error) {
-    ctx.log.warn('cannot remove a finished event from NATS; it stays in the events stream', {
+    if (tries < REMOVAL_TRIES) {
+      // NATS busy or just back: a few more tries in the background, then the sweep.
+      const timer = setTimeout(() => void dropEventIfDone(ctx, held, tries + 1), 2_000 * tries)
+      ;(timer as { unref?: () => void }).unref?.()
+      return
+    }
+    ctx.log.warn('cannot remove a finished event from NATS; it stays in the events stream for the sweep', {
       id: record.eventId,
       seq: record.eventSeq,
       error: errorText(error),
     })
   }
+}
+
+/** Tries at removing a finished event's copy before it is left to the orphan sweep. */
+const REMOVAL_TRIES = 3
+
+/** Whether the other destinations' deliveries of the copy are all made (none left, and the put stored them all). */
+async function othersDone(ctx: HeldContext, held: Held, others: string[]): Promise<boolean> {
+  const { names } = ctx
+  const { record } = held
+  const deliveries = names.jetStreams.deliveries
+  // In a cluster the deliveries stream drops an acked message a moment after the ack is confirmed.
+  for (let i = 1; i <= 10 && (await messageExists(ctx, deliveries, { seq: held.message.streamSeq })); i++)
+    await sleep(5 * i)
+  const left = await Promise.all(
+    others.map((destination) =>
+      messageExists(ctx, deliveries, { last_by_subj: names.delivery(destination, record.eventSeq) }),
+    ),
+  )
+  if (left.some(Boolean)) return false
+  if (!ctx.completed) return true
+  const complete = await ctx.completed.has(record.eventId)
+  if (!complete)
+    ctx.log.debug('an event whose put is not known complete stays in NATS for the sweep', { id: record.eventId })
+  return complete
 }

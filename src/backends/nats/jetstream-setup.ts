@@ -76,6 +76,18 @@ export function jetStreamConfigs(names: NatsNames, options: JetStreamOptions): S
       max_msgs_per_subject: 1,
       duplicate_window: ns(DEFAULT_WINDOW_MS),
     },
+    {
+      // Parts of bodies larger than one message (chunks.ts), one subject per body; removed with what names them.
+      ...common,
+      name: jetStreams.chunks,
+      subjects: [`${prefix}.chunks.*`],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_bytes: -1,
+      max_msgs_per_subject: -1,
+      duplicate_window: ns(DEFAULT_WINDOW_MS),
+      allow_direct: true,
+    },
   ] as StreamConfig[]
 }
 

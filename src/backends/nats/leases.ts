@@ -17,6 +17,8 @@ export interface Held {
   /** When the server last confirmed the hold (the pull, or a confirmed +WPI). */
   confirmedAt: number
   timer: ReturnType<typeof setTimeout> | undefined
+  /** The subject of the event's body chunks, once loaded from a copy that has them (removed with the copy). */
+  chunks?: string
 }
 
 interface LeasesOptions {

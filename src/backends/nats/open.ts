@@ -25,7 +25,6 @@ export const natsBackend: BackendKind<NatsSpoolConfig> = {
     const queue = await openNatsQueue({
       ...queueOptions(spool),
       completed,
-      maxBodyBytes: config.server.maxBodyBytes,
       log: deps.log,
       now: deps.now,
     })
@@ -91,8 +90,8 @@ function queueOptions(spool: NatsSpoolConfig): Omit<NatsQueueOptions, 'log'> {
   }
 }
 
-/** NATS must answer, run JetStream and take the largest body. */
-async function checkNats(config: Config, spool: NatsSpoolConfig): Promise<BackendCheck> {
+/** NATS must answer and run JetStream; its message size and JetStream's storage are reported. */
+async function checkNats(_config: Config, spool: NatsSpoolConfig): Promise<BackendCheck> {
   const servers = spool.servers.join(', ')
   try {
     const report = await inspectNats({ ...connectionOf(spool), connectTimeoutMs: 3_000 })
@@ -100,18 +99,10 @@ async function checkNats(config: Config, spool: NatsSpoolConfig): Promise<Backen
     if (!report.jetstream) {
       problems.push(`spool: JetStream is not usable on ${servers}: ${report.problem ?? 'start nats-server with -js'}`)
     }
-    if (report.largestBody < config.server.maxBodyBytes) {
-      const suggested = Math.ceil((config.server.maxBodyBytes + 65_536) / 1_048_576)
-      problems.push(
-        `spool: NATS max_payload (${report.maxPayload}) leaves room for bodies of ${report.largestBody} ` +
-          `bytes, less than server.maxBodyBytes (${config.server.maxBodyBytes}): raise max_payload in nats-server's ` +
-          `config (e.g. max_payload: ${suggested}MB) or lower server.maxBodyBytes`,
-      )
-    }
     const jetstream = report.jetstream ? 'on' : 'OFF'
     const summary =
       `spool: NATS ${report.serverName} ${report.version}, JetStream ${jetstream}, ` +
-      `max_payload ${report.maxPayload}`
+      `max_payload ${report.maxPayload} (larger bodies in chunks)${storageText(report.storage)}`
     return { summary, problems }
   } catch (error) {
     return {
@@ -119,4 +110,13 @@ async function checkNats(config: Config, spool: NatsSpoolConfig): Promise<Backen
       problems: [`spool: cannot connect to NATS at ${servers}: ${(error as Error).message}`],
     }
   }
+}
+
+/** JetStream's storage as `hookcast check` prints it. */
+function storageText(storage: Awaited<ReturnType<typeof inspectNats>>['storage']): string {
+  if (!storage) return ''
+  const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`
+  const of = (used: number, limit: number) => `${mb(used)} used of ${limit < 0 ? 'no account limit' : mb(limit)}`
+  const file = of(storage.fileUsed, storage.fileLimit)
+  return `, JetStream file storage ${file}, memory ${of(storage.memoryUsed, storage.memoryLimit)}`
 }

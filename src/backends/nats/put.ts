@@ -5,12 +5,15 @@
  * deliveries (under ids the deliveries stream drops when they exist), so it completes a put that died half-way.
  * @module
  */
+import type { PubAck } from '@nats-io/jetstream'
 import { QueueFullError, type Queue } from '../../queue/types.ts'
 import type { DedupWindow } from '../../queue/dedup.ts'
 import type { NatsContext, QueueState } from './queue-context.ts'
 import { encodeDelivery, eventHeaders } from './messages.ts'
 import { errorText } from '../../util/error-text.ts'
 import { eventMeta } from '../../queue/loaded-event.ts'
+import type { HookEvent } from '../../events/types.ts'
+import { needsChunks, purgeChunks, setChunkRef, writeChunks } from './chunks.ts'
 
 interface PutSettings {
   /** 0: no dedup (no `Nats-Msg-Id` on the event). */
@@ -27,7 +30,7 @@ interface PutSettings {
 
 export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettings): Queue['put'] {
   const { js, names, consumers } = ctx
-  const { dedupWindowMs, publishTimeoutMs } = settings
+  const { publishTimeoutMs } = settings
   return async function put(event, destinations, putOptions = {}) {
     if (state.closed) throw new QueueFullError('queue is closed')
     // 503 at once while NATS is away; the client reconnects by itself.
@@ -36,11 +39,7 @@ export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettin
     // Unreadable (NATS just came back): taken as new, so the hook is delivered at least once rather than lost.
     if (settings.completed && (await settings.completed.has(event.id).catch(() => false))) return { duplicate: true }
     try {
-      const stored = await js.publish(names.event(event.id), event.body, {
-        headers: eventHeaders(eventMeta(event), { group: destinations }),
-        timeout: publishTimeoutMs,
-        ...(dedupWindowMs > 0 ? { msgID: event.id } : {}),
-      })
+      const stored = await storeCopy(ctx, event, destinations, settings)
       const group = [...destinations]
       await Promise.all(
         group.map(async (destination) => {
@@ -67,4 +66,30 @@ export function natsPut(ctx: NatsContext, state: QueueState, settings: PutSettin
       throw new QueueFullError(`NATS did not take the event: ${errorText(error)}`, { cause: error })
     }
   }
+}
+
+/**
+ * Stores the event's copy; a body larger than one message goes in chunks first (chunks.ts). A repeat's chunks are
+ * removed again: the copy JetStream already has names its own.
+ */
+async function storeCopy(
+  ctx: NatsContext,
+  event: HookEvent,
+  destinations: readonly string[],
+  settings: PutSettings,
+): Promise<PubAck> {
+  const headers = eventHeaders(eventMeta(event), { group: destinations })
+  const subject = ctx.names.event(event.id)
+  const chunks = needsChunks(ctx, event.body)
+    ? await writeChunks(ctx, event.body, subject, settings.publishTimeoutMs)
+    : undefined
+  if (chunks) setChunkRef(headers, chunks)
+  // A copy that timed out may be stored all the same: its chunks stay (the sweep removes them if it is not).
+  const stored = await ctx.js.publish(subject, chunks ? new Uint8Array(0) : event.body, {
+    headers,
+    timeout: settings.publishTimeoutMs,
+    ...(settings.dedupWindowMs > 0 ? { msgID: event.id } : {}),
+  })
+  if (chunks && stored.duplicate) await purgeChunks(ctx, chunks.subject).catch(() => {})
+  return stored
 }

@@ -6,8 +6,8 @@
 
 export interface NatsNames {
   prefix: string
-  /** `<prefix>-events`, `<prefix>-deliveries` (a work queue) and `<prefix>-dead`. */
-  jetStreams: { events: string; deliveries: string; dead: string }
+  /** `<prefix>-events`, `<prefix>-deliveries` (a work queue), `<prefix>-dead`, and `<prefix>-chunks` (large bodies). */
+  jetStreams: { events: string; deliveries: string; dead: string; chunks: string }
   /** `<prefix>.events.<eventId>`: a stored copy of an event (its metadata in a header, its body as payload). */
   event(eventId: string): string
   /** `<prefix>.deliver.<destination>.<eventSeq>`: a pending delivery of the event copy at `eventSeq`. */
@@ -30,7 +30,12 @@ export function natsNames(prefix: string): NatsNames {
   if (!SAFE.test(prefix)) throw new Error(`NATS prefix "${prefix}" may only have letters, digits, _ and -`)
   return {
     prefix,
-    jetStreams: { events: `${prefix}-events`, deliveries: `${prefix}-deliveries`, dead: `${prefix}-dead` },
+    jetStreams: {
+      events: `${prefix}-events`,
+      deliveries: `${prefix}-deliveries`,
+      dead: `${prefix}-dead`,
+      chunks: `${prefix}-chunks`,
+    },
     event: (eventId) => `${prefix}.events.${subjectToken(eventId)}`,
     delivery: (destination, eventSeq) => `${prefix}.deliver.${subjectToken(destination)}.${eventSeq}`,
     deliveries: (destination) => `${prefix}.deliver.${subjectToken(destination)}.*`,

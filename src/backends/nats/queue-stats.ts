@@ -21,8 +21,10 @@ export async function destinationBacklogs(ctx: NatsContext): Promise<Array<[dest
 export async function natsQueueStats(ctx: NatsContext): Promise<QueueStats> {
   const { jsm, names, now } = ctx
   const jetStreams = names.jetStreams
-  const [events, deliveries, dead] = await Promise.all(
-    [jetStreams.events, jetStreams.deliveries, jetStreams.dead].map((name) => jsm.streams.info(name)),
+  const [events, deliveries, dead, chunks] = await Promise.all(
+    [jetStreams.events, jetStreams.deliveries, jetStreams.dead, jetStreams.chunks].map((name) =>
+      jsm.streams.info(name),
+    ),
   )
   const destinations: Record<string, number> = Object.create(null)
   for (const [destination, count] of await destinationBacklogs(ctx)) destinations[destination] = count
@@ -41,7 +43,7 @@ export async function natsQueueStats(ctx: NatsContext): Promise<QueueStats> {
     pendingEvents: events!.state.messages,
     pendingDeliveries: deliveries!.state.messages,
     deadLetters: dead!.state.messages,
-    bytes: events!.state.bytes + deliveries!.state.bytes + dead!.state.bytes,
+    bytes: events!.state.bytes + deliveries!.state.bytes + dead!.state.bytes + chunks!.state.bytes,
     oldestPendingAgeMs,
     destinations,
   }

@@ -2,8 +2,8 @@
  * The NATS queue: JetStream keeps the events, deliveries and dead letters, so any number of hookcast instances take
  * hooks and make deliveries from one backlog, and a dead instance's claims go to the others. An event is stored once;
  * each destination gets a small delivery message with its state, handed out by the destination's durable consumer.
- * While NATS is away puts get 503 and the client reconnects by itself. Bodies are never split: the server's
- * `max_payload` must hold `server.maxBodyBytes` plus headers (checked at start; hooks are far below its 1 MB default).
+ * While NATS is away puts get 503 and the client reconnects by itself. A body larger than the server's `max_payload`
+ * (1 MB by default) is stored in chunks (chunks.ts), so a stock server takes hookcast's largest bodies.
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -20,7 +20,6 @@ import { Leases } from './leases.ts'
 import { natsNames, type NatsNames } from './queue-names.ts'
 import { WORKING, confirmAck, nakAfter, sendAck } from './pull.ts'
 import { natsPut } from './put.ts'
-import { HEADER_ROOM_BYTES } from './messages.ts'
 import { natsQueueStats } from './queue-stats.ts'
 import { consumerCache, ensureJetStreams, jetStreamConfigs } from './jetstream-setup.ts'
 import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './orphan-sweep.ts'
@@ -39,8 +38,6 @@ export interface NatsQueueOptions extends NatsConnectOptions {
   ackWaitMs?: number
   /** The events stream holds at most this many bytes; puts beyond it get QueueFullError. Default: no limit. */
   maxBytes?: number
-  /** The largest body hookcast accepts (`server.maxBodyBytes`): checked against the server's max_payload. */
-  maxBodyBytes?: number
   /** A put not acknowledged within this long rejects with QueueFullError, ms. Default 2 s. */
   publishTimeoutMs?: number
   /** Any other request to the server, ms. Default 5 s. */
@@ -112,7 +109,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
       ...(options.completed ? { completed: options.completed } : {}),
     }),
     claim: natsClaims(ctx, leases, state, closing.signal),
-    ...natsHeldClaims(ctx, leases),
+    ...natsHeldClaims(ctx, leases, options.dedupWindowMs > 0 ? options.completed : undefined),
     async deadLetters(filter = {}) {
       return (await listDeadLetters(ctx, filter)).map((listed) => listed.letter)
     },
@@ -201,26 +198,13 @@ async function closeQueue({ ctx, state, closing, leases, sweeps, watching }: Ope
   await watching
 }
 
-/**
- * Checks that the server takes hookcast's largest body and runs JetStream, and makes or updates the JetStream
- * streams; each refusal names the setting to change.
- */
+/** Checks that the server runs JetStream, and makes or updates the JetStream streams. */
 async function prepareServer(
   nc: NatsConnection,
   options: NatsQueueOptions,
   settings: QueueSettings,
 ): Promise<NatsContext> {
   const { names, replicas, ackWaitMs, requestTimeoutMs } = settings
-  const maxPayload = nc.info!.max_payload
-  if (options.maxBodyBytes !== undefined && options.maxBodyBytes + HEADER_ROOM_BYTES > maxPayload) {
-    const neededMb = Math.ceil((options.maxBodyBytes + HEADER_ROOM_BYTES) / 1024 / 1024)
-    throw new Error(
-      `nats-server's max_payload is ${maxPayload} bytes, too small for server.maxBodyBytes (${options.maxBodyBytes}) ` +
-        `plus ${HEADER_ROOM_BYTES} bytes of headers: raise max_payload in nats-server's config (at most 64MB; e.g. ` +
-        `max_payload: ${neededMb}MB), or lower server.maxBodyBytes to at most ` +
-        `${Math.max(0, maxPayload - HEADER_ROOM_BYTES)}`,
-    )
-  }
   const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs }).catch((error: unknown) => {
     throw new Error(
       'JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ' +

@@ -77,7 +77,7 @@ it('loads a body with one Direct Get and no message get of the API', async () =>
   await queue.ack(claim!)
 })
 
-it('switches on Direct Get for an events stream made without it; when Direct Get fails, uses the API from then on', async () => {
+it('switches on Direct Get for an events stream made without it; when Direct Get fails, uses the API for a minute', async () => {
   const prefix = `direct${prefixes++}`
   const jsm = await jetstreamManager(watcher)
   // As an older hookcast made it.
@@ -96,7 +96,8 @@ it('switches on Direct Get for an events stream made without it; when Direct Get
     },
   }
   // A short request timeout: a Direct Get the server does not answer fails after it.
-  const queue = await open(prefix, { log, requestTimeoutMs: 500 })
+  let shift = 0
+  const queue = await open(prefix, { log, requestTimeoutMs: 500, now: () => Date.now() + shift })
   expect((await jsm.streams.info(`${prefix}-events`)).config.allow_direct).toBe(true)
 
   const events = [await thumbnail('fallback-1'), await thumbnail('fallback-2')]
@@ -113,6 +114,17 @@ it('switches on Direct Get for an events stream made without it; when Direct Get
     await watcher.flush()
     expect([direct.count(), api.count()]).toEqual([1, i + 1]) // one Direct Get, the first time only
   }
-  expect(warnings).toEqual(['NATS Direct Get failed; event bodies are read through the JetStream API from now on'])
+  expect(warnings).toEqual(['NATS Direct Get failed; event bodies are read through the JetStream API for a minute'])
   for (const claim of claims) await queue.ack(claim)
+
+  // Allowed again (the operator, or the server back from a restart), and a minute later Direct Get is used again.
+  await jsm.streams.update(`${prefix}-events`, { allow_direct: true })
+  shift = 61_000
+  const later = await thumbnail('fallback-3')
+  await queue.put(later, ['disk'])
+  const [claim] = await queue.claim({ destination: 'disk', max: 1, leaseMs: 10_000, waitMs: 5_000 })
+  expect((await queue.load(claim!)).body).toEqual(later.body)
+  await watcher.flush()
+  expect([direct.count(), api.count()]).toEqual([2, 2])
+  await queue.ack(claim!)
 })

@@ -27,6 +27,7 @@ describe('NATS names', () => {
       events: 'hookcast-events',
       deliveries: 'hookcast-deliveries',
       dead: 'hookcast-dead',
+      chunks: 'hookcast-chunks',
     })
     expect(names.event('abc')).toBe('hookcast.events.abc')
     expect(names.delivery('@streams', 42)).toBe('hookcast.deliver.=40streams.42')

@@ -9,6 +9,8 @@ import { startNatsServer, type NatsServerOptions, type NatsTestServer } from '..
 export interface NatsForTests {
   /** A new connection (another instance, or the same one after a restart). */
   connect(): Promise<NatsConnection>
+  /** `nats://127.0.0.1:<port>` */
+  url(): string
 }
 
 export function natsForTests(options: NatsServerOptions = {}): NatsForTests {
@@ -22,6 +24,7 @@ export function natsForTests(options: NatsServerOptions = {}): NatsForTests {
     await server?.remove()
   })
   return {
+    url: () => server!.url,
     async connect() {
       const nc = await connect({ servers: server!.url, maxReconnectAttempts: 0 })
       connections.push(nc)
