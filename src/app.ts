@@ -8,12 +8,16 @@ import { HttpError, httpErrorOf } from './http/errors.ts'
 import { bindingsOf } from './http/bindings.ts'
 import { assertPlainPath } from './http/plain-path.ts'
 import type { Ingest, Source } from './ingest.ts'
+import type { Logger } from './log.ts'
+import { errorText } from './util/error-text.ts'
 
 interface AppOptions {
   sources: readonly Source[]
   ingest: Ingest
   /** Mounts more routes (stream thumbnails, admin API) before the not-found handler. */
   extend?: (app: Hono) => void
+  /** Where an unexpected error is told (the 500's body points there). */
+  log?: Logger
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -39,10 +43,16 @@ export function createApp(options: AppOptions): Hono {
   options.extend?.(app)
 
   app.notFound(() => new HttpError(404, 'not_found', 'no such path').toResponse())
-  app.onError((error) => {
-    return (
-      httpErrorOf(error) ?? new HttpError(500, 'internal_error', 'unexpected error; see the server log')
-    ).toResponse()
+  app.onError((error, c) => {
+    const known = httpErrorOf(error)
+    if (known) return known.toResponse()
+    // The path without its query: a signed link's query holds its signature.
+    options.log?.error('unexpected error answering a request', {
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      error: errorText(error),
+    })
+    return new HttpError(500, 'internal_error', 'unexpected error; see the server log').toResponse()
   })
   return app
 }

@@ -117,6 +117,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const app = createApp({
     sources,
     ingest,
+    log,
     extend(routesOf) {
       mountThumbnailLinks(routesOf, streams, links)
       mountAdmin(routesOf)
