@@ -20,6 +20,7 @@ import type { Queue } from './queue/types.ts'
 import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
+import { storeAtAccept, type StoreAtAccept } from './delivery/store-at-accept.ts'
 import { createStreamTracker, TRACKER_NAME, type StreamTracker } from './streams/tracker.ts'
 import { HOOKCAST_SOURCE } from './streams/transition-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-links.ts'
@@ -84,8 +85,10 @@ export interface GatewayOptions {
 export function createDestinations(config: Config, deps: Omit<NotifierDeps, 'destination'>): Map<string, Destination> {
   const destinations = new Map<string, Destination>()
   const notifierDeps: NotifierDeps = { ...deps, destination: (name) => destinations.get(name) }
+  // With the local spool, a sink that stores events before the answer stands in for the spool's copy: as durable.
+  const fsync = config.spool.type === 'local' && config.spool.fsync
   for (const [name, sink] of Object.entries(config.sinks))
-    destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now }))
+    destinations.set(name, createSink(name, sink, { log: deps.log, now: deps.now, fsync }))
   for (const [name, notifier] of Object.entries(config.notifiers))
     destinations.set(name, createNotifier(name, notifier, notifierDeps))
   return destinations
@@ -196,6 +199,7 @@ function ingestFor(ctx: GatewayContext, tracker: StreamTracker): Ingest {
     routes: compileRoutes(config.routes),
     // The tracker sees every feed hook and thumbnail, whatever the routes.
     internal: (event) => (tracker.wants(event) ? [TRACKER_NAME] : []),
+    storeAtAccept: storesAtAccept(ctx),
     maxBodyBytes: config.server.maxBodyBytes,
     maxInFlightBytes: config.server.maxInFlightBytes,
     trustProxy: config.server.trustProxy,
@@ -212,19 +216,41 @@ function ingestFor(ctx: GatewayContext, tracker: StreamTracker): Ingest {
 }
 
 function workerFor(ctx: GatewayContext): Worker {
-  const { config, destinations, metrics } = ctx
+  const { destinations, metrics } = ctx
   return (ctx.options.worker ?? startWorker)({
     queue: ctx.backend.queue,
     destinations,
-    policyFor: (name) => policyFromConfig(config.delivery, name, destinations.get(name)?.concurrency),
+    policyFor: (name) => policyFor(ctx, name),
     log: ctx.log,
     now: ctx.now,
-    onOutcome(report) {
-      metrics.outcome(report)
-      ctx.backend.recent.outcome(report)
-      ctx.options.onOutcome?.(report)
-    },
+    onOutcome: (report) => outcome(ctx, report),
     onQueueError: (step) => metrics.backgroundFailure(`spool-${step}`),
+  })
+}
+
+function policyFor(ctx: GatewayContext, name: string) {
+  return policyFromConfig(ctx.config.delivery, name, ctx.destinations.get(name)?.concurrency)
+}
+
+/** A delivery's outcome, made by the worker or before the answer. */
+function outcome(ctx: GatewayContext, report: OutcomeReport): void {
+  ctx.metrics.outcome(report)
+  ctx.backend.recent.outcome(report)
+  ctx.options.onOutcome?.(report)
+}
+
+/**
+ * Deliveries made before the answer, with the local spool only: it is the copy they stand in for. Deliveries made
+ * on demand (a serverless handler, told of the destinations through `onAccepted`) stay as they are.
+ */
+function storesAtAccept(ctx: GatewayContext): StoreAtAccept | undefined {
+  if (ctx.config.spool.type !== 'local' || ctx.options.worker) return undefined
+  return storeAtAccept({
+    destinations: ctx.destinations,
+    timeoutMs: (name) => policyFor(ctx, name).timeoutMs,
+    log: ctx.log,
+    now: ctx.now,
+    onOutcome: (report) => outcome(ctx, report),
   })
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { writeFile } from 'node:fs'
-import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import type { HookEvent } from '../events/types.ts'
 import { longestKey, renderKey } from '../template/key.ts'
@@ -25,53 +25,47 @@ const TEMP_DIR = '.hookcast-tmp'
 /** Folders remembered as existing (a day-per-folder key makes a few a day; this bounds a key with an id per folder). */
 const MAX_KNOWN_FOLDERS = 10_000
 
+/** What the sink's steps share. */
+interface FsSink {
+  name: string
+  config: FsSinkConfig
+  root: string
+  temps: string
+  /** Named by process id (to sweep a dead process's leftovers) and write, so concurrent writers never share one. */
+  prefix: string
+  counter: number
+  /**
+   * Folders this sink made or found, so a write costs no mkdir calls once its folder exists. A folder removed since
+   * (retention, an operator) makes the rename fail with ENOENT: the folder is forgotten and the write tried again.
+   */
+  folders: Set<string>
+  swept: Promise<void>
+  retention: ReturnType<typeof createRetention> | undefined
+}
+
 export function createFsSink(name: string, config: FsSinkConfig, options: SinkOptions = {}): Sink {
   const root = resolve(config.dir)
   const temps = join(root, TEMP_DIR)
-  // Named by process id (to sweep a dead process's leftovers) and write, so concurrent writers never share one.
-  const prefix = `${ownPid}-${crypto.randomUUID().slice(0, 8)}-`
-  let counter = 0
-  // Folders this sink made or found, so a write costs no mkdir calls once its folder exists. A folder removed since
-  // (retention, an operator) makes the rename fail with ENOENT: the folder is forgotten and the write tried again.
-  const folders = new Set<string>()
   const log = options.log ?? silentLogger
-  const swept = sweepTemps(temps, log)
-  const retention =
-    config.retention &&
-    createRetention(config.retention, config.key, fsRetentionStore(root), {
-      sink: name,
-      log,
-      now: options.now ?? Date.now,
-    })
-
-  /** Writes a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
-  async function write(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-    await swept
-    const temp = join(temps, `${prefix}${++counter}.tmp`)
-    try {
-      await ensureFolder(temps)
-      await ensureFolder(dirname(path))
-      await writeFileOnce(temp, body, signal)
-      signal?.throwIfAborted()
-      await rename(temp, path)
-    } catch (error) {
-      if (isMissing(error)) {
-        folders.delete(temps)
-        folders.delete(dirname(path))
-      }
-      await rm(temp, { force: true }).catch(() => {})
-      throw error
-    }
+  const sink: FsSink = {
+    name,
+    config,
+    root,
+    temps,
+    prefix: `${ownPid}-${crypto.randomUUID().slice(0, 8)}-`,
+    counter: 0,
+    folders: new Set(),
+    swept: sweepTemps(temps, log),
+    retention:
+      config.retention &&
+      createRetention(config.retention, config.key, fsRetentionStore(root), {
+        sink: name,
+        log,
+        now: options.now ?? Date.now,
+      }),
   }
-
-  async function ensureFolder(folder: string): Promise<void> {
-    if (folders.has(folder)) return
-    await mkdir(folder, { recursive: true })
-    if (folders.size >= MAX_KNOWN_FOLDERS) folders.clear()
-    folders.add(folder)
-  }
-
-  return {
+  const sync = options.fsync ?? false
+  const sinkApi: Sink = {
     name,
     kind: 'sink',
     concurrency: 64,
@@ -83,24 +77,74 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
       )
       return problem ? `cannot write to ${root}: ${problem}` : probeLongestKey(root, config.key)
     },
-    async deliver(event: HookEvent, signal?: AbortSignal) {
-      const key = renderKey(config.key, event)
-      const path = resolve(root, key)
-      if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })
-      if (path === temps || path.startsWith(temps + sep))
-        throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
-      try {
-        // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
-        await write(path, event.body, signal).catch((error) =>
-          isMissing(error) ? write(path, event.body, signal) : Promise.reject(error),
-        )
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason
-        throw fsDeliveryError(error, path, name)
-      }
-      if (!signal?.aborted) await retention?.afterPut(event, key)
-    },
+    deliver: (event, signal) => store(sink, event, signal, false),
   }
+  // Before the answer, the file stands in for the spool's copy: as durable as the spool makes its own writes. With
+  // retention, a put may start a sweep of the folder, which has no place before an answer: those go by the spool.
+  if (!sink.retention) sinkApi.storeAtAccept = (event, signal) => store(sink, event, signal, sync)
+  return sinkApi
+}
+
+async function store(sink: FsSink, event: HookEvent, signal: AbortSignal | undefined, sync: boolean): Promise<void> {
+  const { root, temps } = sink
+  const key = renderKey(sink.config.key, event)
+  const path = resolve(root, key)
+  if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })
+  if (path === temps || path.startsWith(temps + sep))
+    throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
+  try {
+    // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
+    await write(sink, path, event.body, signal, sync).catch((error) =>
+      isMissing(error) ? write(sink, path, event.body, signal, sync) : Promise.reject(error),
+    )
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason
+    throw fsDeliveryError(error, path, sink.name)
+  }
+  if (!signal?.aborted) await sink.retention?.afterPut(event, key)
+}
+
+/**
+ * Writes a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it.
+ * With `sync`, the file's data is synced before the rename and its folder's entry after it (power loss).
+ */
+async function write(
+  sink: FsSink,
+  path: string,
+  body: Uint8Array,
+  signal: AbortSignal | undefined,
+  sync: boolean,
+): Promise<void> {
+  await sink.swept
+  const temp = join(sink.temps, `${sink.prefix}${++sink.counter}.tmp`)
+  try {
+    await ensureFolder(sink, sink.temps, sync)
+    await ensureFolder(sink, dirname(path), sync)
+    await (sync ? writeFileSynced(temp, body) : writeFileOnce(temp, body, signal))
+    signal?.throwIfAborted()
+    await rename(temp, path)
+    if (sync) await syncFolder(dirname(path))
+  } catch (error) {
+    if (isMissing(error)) {
+      sink.folders.delete(sink.temps)
+      sink.folders.delete(dirname(path))
+    }
+    await rm(temp, { force: true }).catch(() => {})
+    throw error
+  }
+}
+
+async function ensureFolder(sink: FsSink, folder: string, sync: boolean): Promise<void> {
+  if (sink.folders.has(folder)) return
+  const first = await mkdir(folder, { recursive: true })
+  // A folder just made is in its parent only once the parent is synced (each level mkdir made).
+  if (sync && first)
+    for (let made = folder; ; made = dirname(made)) {
+      await syncFolder(dirname(made))
+      if (made === first || dirname(made) === made) break
+    }
+  if (sink.folders.size >= MAX_KNOWN_FOLDERS) sink.folders.clear()
+  sink.folders.add(folder)
 }
 
 /**
@@ -154,6 +198,27 @@ function writeFileOnce(path: string, body: Uint8Array, signal: AbortSignal | und
   return new Promise((resolve, reject) =>
     writeFile(path, body, signal ? { signal } : {}, (error) => (error ? reject(error) : resolve())),
   )
+}
+
+/** A new file with its data synced to the device. */
+async function writeFileSynced(path: string, body: Uint8Array): Promise<void> {
+  const file = await open(path, 'w')
+  try {
+    await file.writeFile(body)
+    await file.datasync()
+  } finally {
+    await file.close()
+  }
+}
+
+/** Makes a folder's entries durable; not every platform can sync a folder, so failures are ignored. */
+async function syncFolder(folder: string): Promise<void> {
+  try {
+    const handle = await open(folder, 'r')
+    await handle.sync().finally(() => handle.close())
+  } catch {
+    // Directory fsync is unsupported on some systems; the file's data is still synced.
+  }
 }
 
 /** `<pid>-<8 hex>-<counter>.tmp`, as `write` names its temp files. */

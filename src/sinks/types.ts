@@ -15,6 +15,12 @@ export interface Sink extends Destination {
    * presigned/signed URL or a public base URL. Absent when this sink cannot make one.
    */
   urlFor?(event: HookEvent): Promise<string>
+  /**
+   * Stores the event before the gateway answers, as durably as the local spool keeps its own copy (synced when
+   * `SinkOptions.fsync`), so the spool need not hold a delivery to this sink: one write of the body instead of two.
+   * Only a sink whose write is local has it; when it fails, the event goes through the spool as usual.
+   */
+  storeAtAccept?(event: HookEvent, signal?: AbortSignal): Promise<void>
 }
 
 /** What every sink factory may be given besides its config. */
@@ -23,4 +29,6 @@ export interface SinkOptions {
   log?: Logger
   /** The clock retention compares object ages with; tests pass a fake one. */
   now?: () => number
+  /** Writes made before the answer are synced to the device (`spool.fsync`). */
+  fsync?: boolean
 }
