@@ -6,7 +6,7 @@
  * @module
  */
 import { writeFile } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import type { HookEvent } from '../events/types.ts'
 import { longestKey, renderKey } from '../template/key.ts'
@@ -64,7 +64,6 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
         now: options.now ?? Date.now,
       }),
   }
-  const sync = options.fsync ?? false
   const sinkApi: Sink = {
     name,
     kind: 'sink',
@@ -77,15 +76,15 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
       )
       return problem ? `cannot write to ${root}: ${problem}` : probeLongestKey(root, config.key)
     },
-    deliver: (event, signal) => store(sink, event, signal, false),
+    deliver: (event, signal) => store(sink, event, signal),
   }
-  // Before the answer, the file stands in for the spool's copy: as durable as the spool makes its own writes. With
+  // Before the answer, the file stands in for the spool's copy: as durable as the spool's unsynced write. With
   // retention, a put may start a sweep of the folder, which has no place before an answer: those go by the spool.
-  if (!sink.retention) sinkApi.storeAtAccept = (event, signal) => store(sink, event, signal, sync)
+  if (!sink.retention) sinkApi.storeAtAccept = (event, signal) => store(sink, event, signal)
   return sinkApi
 }
 
-async function store(sink: FsSink, event: HookEvent, signal: AbortSignal | undefined, sync: boolean): Promise<void> {
+async function store(sink: FsSink, event: HookEvent, signal: AbortSignal | undefined): Promise<void> {
   const { root, temps } = sink
   const key = renderKey(sink.config.key, event)
   const path = resolve(root, key)
@@ -94,8 +93,8 @@ async function store(sink: FsSink, event: HookEvent, signal: AbortSignal | undef
     throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
   try {
     // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
-    await write(sink, path, event.body, signal, sync).catch((error) =>
-      isMissing(error) ? write(sink, path, event.body, signal, sync) : Promise.reject(error),
+    await write(sink, path, event.body, signal).catch((error) =>
+      isMissing(error) ? write(sink, path, event.body, signal) : Promise.reject(error),
     )
   } catch (error) {
     if (signal?.aborted) throw signal.reason
@@ -104,26 +103,16 @@ async function store(sink: FsSink, event: HookEvent, signal: AbortSignal | undef
   if (!signal?.aborted) await sink.retention?.afterPut(event, key)
 }
 
-/**
- * Writes a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it.
- * With `sync`, the file's data is synced before the rename and its folder's entry after it (power loss).
- */
-async function write(
-  sink: FsSink,
-  path: string,
-  body: Uint8Array,
-  signal: AbortSignal | undefined,
-  sync: boolean,
-): Promise<void> {
+/** Writes a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
+async function write(sink: FsSink, path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
   await sink.swept
   const temp = join(sink.temps, `${sink.prefix}${++sink.counter}.tmp`)
   try {
-    await ensureFolder(sink, sink.temps, sync)
-    await ensureFolder(sink, dirname(path), sync)
-    await (sync ? writeFileSynced(temp, body) : writeFileOnce(temp, body, signal))
+    await ensureFolder(sink, sink.temps)
+    await ensureFolder(sink, dirname(path))
+    await writeFileOnce(temp, body, signal)
     signal?.throwIfAborted()
     await rename(temp, path)
-    if (sync) await syncFolder(dirname(path))
   } catch (error) {
     if (isMissing(error)) {
       sink.folders.delete(sink.temps)
@@ -134,15 +123,9 @@ async function write(
   }
 }
 
-async function ensureFolder(sink: FsSink, folder: string, sync: boolean): Promise<void> {
+async function ensureFolder(sink: FsSink, folder: string): Promise<void> {
   if (sink.folders.has(folder)) return
-  const first = await mkdir(folder, { recursive: true })
-  // A folder just made is in its parent only once the parent is synced (each level mkdir made).
-  if (sync && first)
-    for (let made = folder; ; made = dirname(made)) {
-      await syncFolder(dirname(made))
-      if (made === first || dirname(made) === made) break
-    }
+  await mkdir(folder, { recursive: true })
   if (sink.folders.size >= MAX_KNOWN_FOLDERS) sink.folders.clear()
   sink.folders.add(folder)
 }
@@ -198,27 +181,6 @@ function writeFileOnce(path: string, body: Uint8Array, signal: AbortSignal | und
   return new Promise((resolve, reject) =>
     writeFile(path, body, signal ? { signal } : {}, (error) => (error ? reject(error) : resolve())),
   )
-}
-
-/** A new file with its data synced to the device. */
-async function writeFileSynced(path: string, body: Uint8Array): Promise<void> {
-  const file = await open(path, 'w')
-  try {
-    await file.writeFile(body)
-    await file.datasync()
-  } finally {
-    await file.close()
-  }
-}
-
-/** Makes a folder's entries durable; not every platform can sync a folder, so failures are ignored. */
-async function syncFolder(folder: string): Promise<void> {
-  try {
-    const handle = await open(folder, 'r')
-    await handle.sync().finally(() => handle.close())
-  } catch {
-    // Directory fsync is unsupported on some systems; the file's data is still synced.
-  }
 }
 
 /** `<pid>-<8 hex>-<counter>.tmp`, as `write` names its temp files. */

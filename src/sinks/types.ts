@@ -16,9 +16,9 @@ export interface Sink extends Destination {
    */
   urlFor?(event: HookEvent): Promise<string>
   /**
-   * Stores the event before the gateway answers, as durably as the local spool keeps its own copy (synced when
-   * `SinkOptions.fsync`), so the spool need not hold a delivery to this sink: one write of the body instead of two.
-   * Only a sink whose write is local has it; when it fails, the event goes through the spool as usual.
+   * Stores the event before the gateway answers, as durably as the local spool's unsynced write (`spool.fsync:
+   * false`), so the spool need not hold a delivery to this sink: one write of the body instead of two. Only a sink
+   * whose write is local has it; when it fails, the event goes through the spool as usual.
    */
   storeAtAccept?(event: HookEvent, signal?: AbortSignal): Promise<void>
 }
@@ -29,6 +29,4 @@ export interface SinkOptions {
   log?: Logger
   /** The clock retention compares object ages with; tests pass a fake one. */
   now?: () => number
-  /** Writes made before the answer are synced to the device (`spool.fsync`). */
-  fsync?: boolean
 }
