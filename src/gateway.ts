@@ -20,7 +20,6 @@ import type { Queue } from './queue/types.ts'
 import { startWorker, type Worker, type WorkerOptions } from './delivery/worker.ts'
 import type { OutcomeReport } from './delivery/deliver-one.ts'
 import { policyFromConfig } from './delivery/policy.ts'
-import { storeAtAccept, type StoreAtAccept } from './delivery/store-at-accept.ts'
 import { createStreamTracker, TRACKER_NAME, type StreamTracker } from './streams/tracker.ts'
 import { HOOKCAST_SOURCE } from './streams/transition-event.ts'
 import { createThumbnailLinks } from './streams/thumbnail-links.ts'
@@ -197,7 +196,6 @@ function ingestFor(ctx: GatewayContext, tracker: StreamTracker): Ingest {
     routes: compileRoutes(config.routes),
     // The tracker sees every feed hook and thumbnail, whatever the routes.
     internal: (event) => (tracker.wants(event) ? [TRACKER_NAME] : []),
-    storeAtAccept: storesAtAccept(ctx),
     maxBodyBytes: config.server.maxBodyBytes,
     maxInFlightBytes: config.server.maxInFlightBytes,
     trustProxy: config.server.trustProxy,
@@ -214,44 +212,19 @@ function ingestFor(ctx: GatewayContext, tracker: StreamTracker): Ingest {
 }
 
 function workerFor(ctx: GatewayContext): Worker {
-  const { destinations, metrics } = ctx
+  const { config, destinations, metrics } = ctx
   return (ctx.options.worker ?? startWorker)({
     queue: ctx.backend.queue,
     destinations,
-    policyFor: (name) => policyFor(ctx, name),
+    policyFor: (name) => policyFromConfig(config.delivery, name, destinations.get(name)?.concurrency),
     log: ctx.log,
     now: ctx.now,
-    onOutcome: (report) => outcome(ctx, report),
+    onOutcome(report) {
+      metrics.outcome(report)
+      ctx.backend.recent.outcome(report)
+      ctx.options.onOutcome?.(report)
+    },
     onQueueError: (step) => metrics.backgroundFailure(`spool-${step}`),
-  })
-}
-
-function policyFor(ctx: GatewayContext, name: string) {
-  return policyFromConfig(ctx.config.delivery, name, ctx.destinations.get(name)?.concurrency)
-}
-
-/** A delivery's outcome, made by the worker or before the answer. */
-function outcome(ctx: GatewayContext, report: OutcomeReport): void {
-  ctx.metrics.outcome(report)
-  ctx.backend.recent.outcome(report)
-  ctx.options.onOutcome?.(report)
-}
-
-/**
- * Deliveries made before the answer, with the local spool only: it is the copy they stand in for. Deliveries made
- * on demand (a serverless handler, told of the destinations through `onAccepted`) stay as they are. With
- * `spool.fsync`, a sink's own sync per event (file and folder) would cost far more than the spool's syncs shared
- * by concurrent requests (feeds JSON, paired in one process: 1.4x the CPU per event), so the spool keeps them all.
- */
-function storesAtAccept(ctx: GatewayContext): StoreAtAccept | undefined {
-  const { spool } = ctx.config
-  if (spool.type !== 'local' || spool.fsync || ctx.options.worker) return undefined
-  return storeAtAccept({
-    destinations: ctx.destinations,
-    timeoutMs: (name) => policyFor(ctx, name).timeoutMs,
-    log: ctx.log,
-    now: ctx.now,
-    onOutcome: (report) => outcome(ctx, report),
   })
 }
 

@@ -25,7 +25,6 @@ import {
   type Verifier,
 } from './verify/verifier.ts'
 import type { Logger } from './log.ts'
-import type { StoreAtAccept } from './delivery/store-at-accept.ts'
 
 export interface Source {
   name: string
@@ -44,8 +43,6 @@ interface IngestOptions {
   routes: readonly CompiledRoute[]
   /** Destinations of hookcast's own that see an event whatever the routes (the stream tracker). */
   internal(event: HookEvent): string[]
-  /** Makes the deliveries that can be made before the answer (a local fs sink); the spool gets the rest. */
-  storeAtAccept?: StoreAtAccept
   maxBodyBytes: number
   /** Body bytes all requests may hold at once (`server.maxInFlightBytes`), shared between clients (in-flight.ts). */
   maxInFlightBytes: number
@@ -100,21 +97,16 @@ async function putEvent(ctx: IngestContext, event: HookEvent): Promise<{ duplica
     options.onAccepted?.(event, names)
     return { duplicate: false, destinations: 0 }
   }
-  const stored = await options.storeAtAccept?.(event, names)
-  const queued = stored?.queued ?? names
-  let result: Awaited<ReturnType<Queue['put']>> = { duplicate: false }
+  let result: Awaited<ReturnType<Queue['put']>>
   try {
-    if (queued.length > 0) result = await options.queue.put(event, queued)
+    result = await options.queue.put(event, names)
   } catch (error) {
     if (error instanceof QueueFullError) {
       throw new HttpError(503, 'spool_unavailable', 'cannot store the event right now', { 'retry-after': '5' })
     }
     throw error
   }
-  if (!result.duplicate) {
-    options.onAccepted?.(event, names)
-    stored?.report()
-  }
+  if (!result.duplicate) options.onAccepted?.(event, names)
   return { duplicate: result.duplicate, destinations: names.length }
 }
 

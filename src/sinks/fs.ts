@@ -25,46 +25,53 @@ const TEMP_DIR = '.hookcast-tmp'
 /** Folders remembered as existing (a day-per-folder key makes a few a day; this bounds a key with an id per folder). */
 const MAX_KNOWN_FOLDERS = 10_000
 
-/** What the sink's steps share. */
-interface FsSink {
-  name: string
-  config: FsSinkConfig
-  root: string
-  temps: string
-  /** Named by process id (to sweep a dead process's leftovers) and write, so concurrent writers never share one. */
-  prefix: string
-  counter: number
-  /**
-   * Folders this sink made or found, so a write costs no mkdir calls once its folder exists. A folder removed since
-   * (retention, an operator) makes the rename fail with ENOENT: the folder is forgotten and the write tried again.
-   */
-  folders: Set<string>
-  swept: Promise<void>
-  retention: ReturnType<typeof createRetention> | undefined
-}
-
 export function createFsSink(name: string, config: FsSinkConfig, options: SinkOptions = {}): Sink {
   const root = resolve(config.dir)
   const temps = join(root, TEMP_DIR)
+  // Named by process id (to sweep a dead process's leftovers) and write, so concurrent writers never share one.
+  const prefix = `${ownPid}-${crypto.randomUUID().slice(0, 8)}-`
+  let counter = 0
+  // Folders this sink made or found, so a write costs no mkdir calls once its folder exists. A folder removed since
+  // (retention, an operator) makes the rename fail with ENOENT: the folder is forgotten and the write tried again.
+  const folders = new Set<string>()
   const log = options.log ?? silentLogger
-  const sink: FsSink = {
-    name,
-    config,
-    root,
-    temps,
-    prefix: `${ownPid}-${crypto.randomUUID().slice(0, 8)}-`,
-    counter: 0,
-    folders: new Set(),
-    swept: sweepTemps(temps, log),
-    retention:
-      config.retention &&
-      createRetention(config.retention, config.key, fsRetentionStore(root), {
-        sink: name,
-        log,
-        now: options.now ?? Date.now,
-      }),
+  const swept = sweepTemps(temps, log)
+  const retention =
+    config.retention &&
+    createRetention(config.retention, config.key, fsRetentionStore(root), {
+      sink: name,
+      log,
+      now: options.now ?? Date.now,
+    })
+
+  /** Writes a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
+  async function write(path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    await swept
+    const temp = join(temps, `${prefix}${++counter}.tmp`)
+    try {
+      await ensureFolder(temps)
+      await ensureFolder(dirname(path))
+      await writeFileOnce(temp, body, signal)
+      signal?.throwIfAborted()
+      await rename(temp, path)
+    } catch (error) {
+      if (isMissing(error)) {
+        folders.delete(temps)
+        folders.delete(dirname(path))
+      }
+      await rm(temp, { force: true }).catch(() => {})
+      throw error
+    }
   }
-  const sinkApi: Sink = {
+
+  async function ensureFolder(folder: string): Promise<void> {
+    if (folders.has(folder)) return
+    await mkdir(folder, { recursive: true })
+    if (folders.size >= MAX_KNOWN_FOLDERS) folders.clear()
+    folders.add(folder)
+  }
+
+  return {
     name,
     kind: 'sink',
     concurrency: 64,
@@ -76,58 +83,24 @@ export function createFsSink(name: string, config: FsSinkConfig, options: SinkOp
       )
       return problem ? `cannot write to ${root}: ${problem}` : probeLongestKey(root, config.key)
     },
-    deliver: (event, signal) => store(sink, event, signal),
+    async deliver(event: HookEvent, signal?: AbortSignal) {
+      const key = renderKey(config.key, event)
+      const path = resolve(root, key)
+      if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })
+      if (path === temps || path.startsWith(temps + sep))
+        throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
+      try {
+        // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
+        await write(path, event.body, signal).catch((error) =>
+          isMissing(error) ? write(path, event.body, signal) : Promise.reject(error),
+        )
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason
+        throw fsDeliveryError(error, path, name)
+      }
+      if (!signal?.aborted) await retention?.afterPut(event, key)
+    },
   }
-  // Before the answer, the file stands in for the spool's copy: as durable as the spool's unsynced write. With
-  // retention, a put may start a sweep of the folder, which has no place before an answer: those go by the spool.
-  if (!sink.retention) sinkApi.storeAtAccept = (event, signal) => store(sink, event, signal)
-  return sinkApi
-}
-
-async function store(sink: FsSink, event: HookEvent, signal: AbortSignal | undefined): Promise<void> {
-  const { root, temps } = sink
-  const key = renderKey(sink.config.key, event)
-  const path = resolve(root, key)
-  if (!path.startsWith(root + sep)) throw new DeliveryError(`key escapes ${root}`, { permanent: true })
-  if (path === temps || path.startsWith(temps + sep))
-    throw new DeliveryError(`key ${key} is inside hookcast's temp folder ${TEMP_DIR}`, { permanent: true })
-  try {
-    // Retention may remove a folder it emptied between our mkdir and write: once more finds it recreated.
-    await write(sink, path, event.body, signal).catch((error) =>
-      isMissing(error) ? write(sink, path, event.body, signal) : Promise.reject(error),
-    )
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason
-    throw fsDeliveryError(error, path, sink.name)
-  }
-  if (!signal?.aborted) await sink.retention?.afterPut(event, key)
-}
-
-/** Writes a temp file, then renames it into place: the rename is the commit, and an aborted write never makes it. */
-async function write(sink: FsSink, path: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-  await sink.swept
-  const temp = join(sink.temps, `${sink.prefix}${++sink.counter}.tmp`)
-  try {
-    await ensureFolder(sink, sink.temps)
-    await ensureFolder(sink, dirname(path))
-    await writeFileOnce(temp, body, signal)
-    signal?.throwIfAborted()
-    await rename(temp, path)
-  } catch (error) {
-    if (isMissing(error)) {
-      sink.folders.delete(sink.temps)
-      sink.folders.delete(dirname(path))
-    }
-    await rm(temp, { force: true }).catch(() => {})
-    throw error
-  }
-}
-
-async function ensureFolder(sink: FsSink, folder: string): Promise<void> {
-  if (sink.folders.has(folder)) return
-  await mkdir(folder, { recursive: true })
-  if (sink.folders.size >= MAX_KNOWN_FOLDERS) sink.folders.clear()
-  sink.folders.add(folder)
 }
 
 /**

@@ -15,12 +15,6 @@ export interface Sink extends Destination {
    * presigned/signed URL or a public base URL. Absent when this sink cannot make one.
    */
   urlFor?(event: HookEvent): Promise<string>
-  /**
-   * Stores the event before the gateway answers, as durably as the local spool's unsynced write (`spool.fsync:
-   * false`), so the spool need not hold a delivery to this sink: one write of the body instead of two. Only a sink
-   * whose write is local has it; when it fails, the event goes through the spool as usual.
-   */
-  storeAtAccept?(event: HookEvent, signal?: AbortSignal): Promise<void>
 }
 
 /** What every sink factory may be given besides its config. */
