@@ -75,6 +75,8 @@ sinks:
   disk: { type: fs, dir: "${data}", key: "{type}/{streamId}/{timestamp}-{id}.{ext}", retention: { keepLatest: 2, sweepEvery: 0 } }
   long: { type: fs, dir: "${long}", key: "{type}/{accountId}-{streamName}/{id}.{ext}" }
 spool: { dir: "${join(root.path, 'spool')}" }
+# No delayed checks for the live sessions (silence, first thumbnail, quiet), so "nothing pending" comes.
+streams: { endAfterSilence: false, thumbnailWait: 0s, health: false }
 routes:
   - to: [disk, long]
 `,
