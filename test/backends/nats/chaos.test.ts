@@ -43,7 +43,7 @@ const RESTART_AFTER_MS = 500
 const NATS_AWAY_MS = 1_500
 const ACK_WAIT_MS = 3_000
 /** The longest wait for every outcome once the load is sent. */
-const DRAIN_DEADLINE_MS = 90_000
+const DRAIN_DEADLINE_MS = 150_000
 const RUNTIMES: Runtime[] = ['node', 'bun', 'deno']
 
 interface Hook {
@@ -142,7 +142,8 @@ sinks:
 notifiers:
   alert: { type: http, url: "${alertsUrl}", secret: "${secret}" }
 spool: { type: nats, servers: ["${natsUrl}"], ackWait: ${ACK_WAIT_MS}ms }
-streams: { flapWindow: 500ms }
+# live waits at most 5 s for its first thumbnail (45 s by default), so the drain is not mostly that wait.
+streams: { flapWindow: 500ms, thumbnailWait: 5s }
 delivery:
   retry: { schedule: [200ms, 500ms, 1s, 2s], jitter: 0.1 }
   circuit: { failures: 100, probeAfter: 500ms, maxProbeAfter: 2s }
