@@ -127,7 +127,7 @@ export const NODE_ENTRY: { command: string[]; built: boolean; description: strin
 
 /**
  * The digest bin/build.mjs writes to dist/node/.inputs, computed the same way: the TypeScript version, then every
- * file under src/ and the build's own inputs, by path and content. Undefined when an input cannot be read.
+ * file under src/ and adapters/ and the build's own inputs, by path and content. Undefined when an input cannot be read.
  */
 function buildInputsDigest(): string | undefined {
   try {
@@ -135,7 +135,13 @@ function buildInputsDigest(): string | undefined {
       readdirSync(join(ROOT, dir), { withFileTypes: true })
         .flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]))
         .sort()
-    const inputs = [...filesUnder('src'), 'adapters/node.ts', 'tsconfig.json', 'tsconfig.build.json', 'bin/build.mjs']
+    const inputs = [
+      ...filesUnder('src'),
+      ...filesUnder('adapters'),
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'bin/build.mjs',
+    ]
     const tsc = createRequire(join(ROOT, 'bin/build.mjs')).resolve('typescript/bin/tsc')
     const hash = createHash('sha256').update(readFileSync(join(dirname(tsc), '..', 'package.json')))
     for (const file of inputs)
