@@ -17,7 +17,7 @@ import {
 } from './lifecycle-rules.ts'
 import { changeOrCreate, type TrackerContext } from './tracker-context.ts'
 import { handOn, toHandOn } from './hand-on.ts'
-import { nextCheckAt, wakeAt } from './next-check.ts'
+import { nextCheckAt, owedCheck } from './next-check.ts'
 import { noteHeard } from './silence-rules.ts'
 
 /** What the feed steps remember between hooks, so that a flood of them stays cheap. */
@@ -124,9 +124,9 @@ async function applyFeedHook(
       if (!outcome.full) applyFeed(r, feedId, event.event, at, ctx.now())
       if (!outcome.full && r.status !== 'ended') noteHeard(r, event.receivedAt)
       outcome.claimed = claimTransitions(r, event.id, ctx.now(), settings.thumbnailWaitMs)
-      outcome.wake = wakeAt(before, r, settings)
+      outcome.wake = owedCheck(before, r, settings, event.id)
       outcome.own = toHandOn(r, outcome.claimed, outcome.wake)
-      if (outcome.full && !renamed && outcome.claimed.length === 0) return false // nothing changed: no write
+      if (outcome.full && !renamed && !outcome.own) return false // nothing changed: no write
     },
     {
       // The same outcome read off the stored record, without a copy: a new feed with no slot left, nothing else due.

@@ -34,7 +34,33 @@ export function nextCheckAt(r: Readonly<StreamRecord>, s: StreamSettings, after 
 }
 
 /** The check a write makes necessary: its time, when the write brought the next check forward from `before`. */
-export function wakeAt(before: number | undefined, r: Readonly<StreamRecord>, s: StreamSettings): number | undefined {
+function wakeAt(before: number | undefined, r: Readonly<StreamRecord>, s: StreamSettings): number | undefined {
   const after = nextCheckAt(r, s)
   return after !== undefined && (before === undefined || after < before) ? after : undefined
+}
+
+/**
+ * The check a write by delivery `by` must put once it is written: the one it brought forward from `before`, else the
+ * one an earlier attempt of the same delivery brought forward (that attempt's put may have failed, or its process
+ * died before it: the record already shows the change, so nothing is brought forward again). Noted in the record.
+ */
+export function owedCheck(
+  before: number | undefined,
+  r: StreamRecord,
+  s: StreamSettings,
+  by: string,
+): number | undefined {
+  const at = wakeAt(before, r, s) ?? (r.wake?.by === by ? r.wake.at : undefined)
+  if (at !== undefined) r.wake = { at, by }
+  return at
+}
+
+/**
+ * Whether delivery `by` left work on this record that only it carries on: a transition it claimed, or a check it
+ * owes. A redelivery of it must write again, even when its hook would change nothing now.
+ */
+export function leftWork(r: Readonly<StreamRecord> | undefined, by: string): boolean {
+  if (!r) return false
+  const claims = [r.emitting?.live, r.emitting?.health, r.emitting?.ended]
+  return r.wake?.by === by || claims.some((claim) => claim?.by === by && claim.session === r.session)
 }

@@ -35,6 +35,8 @@ export function normaliseRecord(raw: unknown, now: number): StreamRecord | undef
     else delete record.emitting
   }
   if (record.health !== undefined && !isHealth(record.health)) delete record.health
+  const wake = record.wake
+  if (wake !== undefined && !(typeof wake?.at === 'number' && typeof wake.by === 'string')) delete record.wake
   if (typeof record.updatedAt !== 'number') record.updatedAt = now
   return record
 }
@@ -52,6 +54,7 @@ export function cloneRecord(record: StreamRecord): StreamRecord {
       sessions[session] = Object.assign(dict<string>(), record.alerts[notifier]![session])
     copy.alerts[notifier] = sessions
   }
+  if (record.wake) copy.wake = { ...record.wake }
   if (record.emitting) {
     copy.emitting = {}
     for (const kind of ['live', 'health', 'ended'] as const)

@@ -111,6 +111,11 @@ export interface StreamRecord {
    */
   emitting?: { live?: EmitClaim; health?: EmitClaim; ended?: EmitClaim }
   health?: StreamHealth
+  /**
+   * The check the last write that brought the next one forward puts after it, and that write's delivery: if the put
+   * fails or the process dies first, a redelivery finds it here and puts it again (see next-check.ts `owedCheck`).
+   */
+  wake?: { at: number; by: string }
   /** Wall-clock time of the last change, epoch ms (the age of an ended stream runs from here). */
   updatedAt: number
 }

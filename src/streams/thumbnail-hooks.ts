@@ -21,7 +21,7 @@ import {
 } from './lifecycle-rules.ts'
 import { takePicture, thumbnailCame } from './health-rules.ts'
 import { revivesAfterSilence } from './silence-rules.ts'
-import { nextCheckAt, wakeAt } from './next-check.ts'
+import { leftWork, nextCheckAt, owedCheck } from './next-check.ts'
 import { handOn, toHandOn } from './hand-on.ts'
 import { readRecord } from './stream-store.ts'
 import { STREAM_LIMITS, type StreamRecord, type ThumbnailRef, type Transition } from './stream-types.ts'
@@ -54,14 +54,17 @@ export async function trackThumbnail(ctx: TrackerContext, held: LatestThumbnails
     held.pendingTimestamp(streamId) ?? -Infinity,
   )
   const isFirst = isFirstOfSession(current, ref)
-  if (ref.timestamp < newest && !isFirst) return
+  // A redelivery whose first attempt wrote, then failed or died before handing on: it carries on what it left.
+  const carriesOn = leftWork(current, event.id)
+  if (ref.timestamp < newest && !isFirst && !carriesOn) return
   if (current && !Object.hasOwn(current.feeds, event.feedId ?? '')) {
     // The metadata headers are not signed: a feed id we never heard of is worth a line in the log.
     ctx.log.debug('thumbnail for a feed not seen in feed hooks', { stream: streamId, feed: event.feedId })
   }
   const picture = await lookAt(ctx, current, ref, event.body)
   const quiet = current?.health?.session === current?.session && current?.health?.open.quiet !== undefined
-  const atOnce = isFirst || picture || quiet || revivesAfterSilence(current, ref) || durableCandidate(current, ref)
+  const atOnce =
+    isFirst || picture || quiet || revivesAfterSilence(current, ref) || durableCandidate(current, ref) || carriesOn
   if (!atOnce) return held.hold(streamId, ref, event.body)
   if (!(await ctx.store.putThumbnail(ref, event.body))) return
   await takeAtOnce(ctx, event, ref, picture)
@@ -103,7 +106,7 @@ async function takeAtOnce(
     thumbnailCame(r, ref)
     if (picture && settings.health) takePicture(r, picture, ref, settings.health)
     claimed = claimTransitions(r, event.id, ctx.now(), settings.thumbnailWaitMs)
-    wake = wakeAt(before, r, settings)
+    wake = owedCheck(before, r, settings, event.id)
     own = toHandOn(r, claimed, wake)
   })
   if (written && own) await handOn(ctx, own, event.id, claimed, wake)

@@ -28,8 +28,12 @@ export interface ClockedTracker {
   counts: Map<string, number>
   /** Moves the clock on by `ms`, running each check due by then (and those they put) at its time. */
   advance(ms: number): Promise<void>
-  feed(event: 'started' | 'ended', feedId: string, at?: number, extra?: Record<string, unknown>): Promise<void>
+  feed(event: 'started' | 'ended', feedId: string, at?: number, extra?: Record<string, unknown>): Promise<HookEvent>
   thumbnail(jpeg: Uint8Array, options?: { feedId?: string; at?: number }): Promise<HookEvent>
+  /** The last hook given (one whose delivery failed, to deliver again). */
+  last(): HookEvent
+  /** Delivers a hook again, the last one by default (a redelivery after a failed attempt or a crash). */
+  redeliver(event?: HookEvent): Promise<void>
   /** Any other hook of the stream (a viewer connecting). */
   other(type: string, event: string): Promise<void>
   /** The stream events handed on, as `event` or `event:problem`, each id once. */
@@ -49,6 +53,8 @@ export interface ClockedOptions {
   thumbnailWaitMs?: number
   analyse?(jpeg: Uint8Array): Promise<PictureAnalysis>
   log?: Logger
+  /** Failures to come: each count > 0 fails that many of the next emits or check puts (the queue unreachable). */
+  faults?: { emit: number; check: number }
 }
 
 export function clockedTracker(options: ClockedOptions): ClockedTracker {
@@ -57,6 +63,7 @@ export function clockedTracker(options: ClockedOptions): ClockedTracker {
   const emitted = options.emitted ?? []
   const counts = new Map<string, number>()
   const count = (what: string) => counts.set(what, (counts.get(what) ?? 0) + 1)
+  const faults = options.faults ?? { emit: 0, check: 0 }
   const health = options.health === false ? undefined : (options.health ?? HEALTH_DEFAULTS)
   const tracker = createStreamTracker({
     store: options.store,
@@ -67,16 +74,20 @@ export function clockedTracker(options: ClockedOptions): ClockedTracker {
     ...(options.analyse ? { analyse: options.analyse } : {}),
     now: () => clock.now,
     emit: async (event) => {
+      if (faults.emit > 0 && faults.emit--) throw new Error('the queue is unreachable')
       emitted.push(event)
     },
     scheduleCheck: async (check, at) => {
+      if (faults.check > 0 && faults.check--) throw new Error('the queue is unreachable')
       if (!checks.some((waiting) => waiting.check.id === check.id)) checks.push({ check, at })
     },
     log: options.log ?? silentLogger,
     onHealth: (event) => count(`health:${event}`),
     onAnalysis: (outcome) => count(`analysis:${outcome}`),
   })
+  let last: HookEvent | undefined
   const deliver = async (event: HookEvent) => {
+    last = event
     if (tracker.wants(event)) await tracker.deliver(event)
   }
   const accountId = streamId.split('/')[0]
@@ -110,8 +121,12 @@ export function clockedTracker(options: ClockedOptions): ClockedTracker {
         data: { feedId, accountId, name, streamId, active: event === 'started', [event]: at, ...extra },
       }
       const body = new TextEncoder().encode(JSON.stringify(payload))
-      await deliver(await parseJsonHook(body, { source: 'millicast', receivedAt: clock.now }))
+      const hook = await parseJsonHook(body, { source: 'millicast', receivedAt: clock.now })
+      await deliver(hook)
+      return hook
     },
+    last: () => last!,
+    redeliver: (event = last!) => deliver(event),
     async thumbnail(jpeg, { feedId = 'f1', at = clock.now - 500 } = {}) {
       const hook = await signedThumbnail({ body: jpeg, streamId, feedId, timestamp: at })
       const event = await parseThumbnail(hook.body, new Headers(hook.headers), {
