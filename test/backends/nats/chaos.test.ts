@@ -9,7 +9,8 @@
  * - every event answered 200 is at the fs sink, one object per id, byte for byte;
  * - every stream gets exactly one `live` and one `ended` alert at an HTTP receiver (Standard Webhooks: a redelivery
  *   carries the same `webhook-id` and is counted as a repeat, as a receiver drops it);
- * - no delivery is pending and no dead letter was made.
+ * - no delivery is due and left undone, none but a stream's check is scheduled for later (a session's silence or
+ *   quiet check outlives its end, and finds nothing to do when it comes), and no dead letter was made.
  * HOOKCAST_CHAOS_SEED=<seed> runs a failed case again (its kills, sizes and order; not its timing).
  */
 import { afterAll, describe, expect, it } from 'vitest'
@@ -238,17 +239,37 @@ async function send(hooks: ReturnType<typeof cluster>, hook: Hook, problems: str
   return undefined
 }
 
-/** What is still pending in NATS: delivery messages and dead letters. */
-async function natsBacklog(url: string): Promise<{ deliveries: number; dead: number; events: number }> {
+/**
+ * What is left in NATS: deliveries due (pending work), deliveries scheduled for later (a stream's check that will
+ * find nothing to do: a session's silence or quiet check outlives its end), dead letters and event copies.
+ */
+interface Backlog {
+  due: number
+  /** The scheduled deliveries that are not stream checks (none should be). */
+  scheduledOther: string[]
+  scheduledChecks: number
+  dead: number
+  events: number
+}
+
+async function natsBacklog(url: string): Promise<Backlog> {
   const nc = await connect({ servers: url, maxReconnectAttempts: 0 })
   try {
     const jsm = await jetstreamManager(nc)
-    const count = async (name: string) => (await jsm.streams.info(name)).state.messages
-    return {
-      deliveries: await count('hookcast-deliveries'),
-      dead: await count('hookcast-dead'),
-      events: await count('hookcast-events'),
+    const info = async (name: string) => (await jsm.streams.info(name)).state
+    const backlog: Backlog = { due: 0, scheduledOther: [], scheduledChecks: 0, dead: 0, events: 0 }
+    const deliveries = await info('hookcast-deliveries')
+    for (let seq = deliveries.first_seq; deliveries.messages > 0 && seq <= deliveries.last_seq; seq++) {
+      const m = await jsm.streams.getMessage('hookcast-deliveries', { seq }).catch(() => undefined)
+      if (!m) continue // acknowledged: gone
+      const delivery = JSON.parse(new TextDecoder().decode(m.data)) as { nextAt: number; destination: string }
+      if (delivery.nextAt <= Date.now()) backlog.due++
+      else if (delivery.destination !== '@streams') backlog.scheduledOther.push(m.subject)
+      else backlog.scheduledChecks++
     }
+    backlog.dead = (await info('hookcast-dead')).messages
+    backlog.events = (await info('hookcast-events')).messages
+    return backlog
   } finally {
     await nc.close()
   }
@@ -272,7 +293,16 @@ async function natsDiagnosis(url: string, problems: string[]): Promise<string> {
     const pending = await jsm.streams.info('hookcast-deliveries')
     for (let seq = pending.state.first_seq; seq <= pending.state.last_seq && lines.length < 40; seq++) {
       const m = await jsm.streams.getMessage('hookcast-deliveries', { seq }).catch(() => undefined)
-      if (m) lines.push(`pending #${seq} ${m.subject} ${JSON.stringify(Object.fromEntries(m.header ?? []))}`)
+      if (!m) continue
+      lines.push(`pending #${seq} ${m.subject}: ${new TextDecoder().decode(m.data).slice(0, 400)}`)
+      // The event it delivers: its copy in the events stream, by sequence (the subject's last token).
+      const copy = await jsm.streams
+        .getMessage('hookcast-events', { seq: Number(m.subject.split('.').pop()) })
+        .catch(() => undefined)
+      const headers = copy ? JSON.stringify(Object.fromEntries(copy.header ?? [])) : 'gone'
+      lines.push(
+        `  its event: ${copy?.subject} ${headers} ${copy ? new TextDecoder().decode(copy.data.slice(0, 300)) : ''}`,
+      )
     }
     return lines.join('\n')
   } finally {
@@ -357,7 +387,7 @@ describe('a cluster under chaos', () => {
       if ([...accepted.keys()].some((id) => !ids.has(id))) return false
       for (let i = 0; i < STREAMS; i++) if (alertsOf(i, 'live') < 1 || alertsOf(i, 'ended') < 1) return false
       const backlog = await natsBacklog(nats.url).catch(() => undefined)
-      return backlog?.deliveries === 0
+      return backlog?.due === 0 && backlog.scheduledOther.length === 0
     }
     while (!(await settled()) && Date.now() - loadDone < DRAIN_DEADLINE_MS) await sleep(500)
     const drainMs = Date.now() - loadDone
@@ -375,7 +405,8 @@ describe('a cluster under chaos', () => {
       if (live !== 1 || ended !== 1) problems.push(`${streamId(i)}: ${live} live and ${ended} ended alerts`)
     }
     const backlog = await natsBacklog(nats.url)
-    if (backlog.deliveries > 0) problems.push(`${backlog.deliveries} deliveries still pending`)
+    if (backlog.due > 0) problems.push(`${backlog.due} deliveries still pending`)
+    if (backlog.scheduledOther.length > 0) problems.push(`scheduled for later: ${backlog.scheduledOther.join(', ')}`)
     if (backlog.dead > 0) problems.push(`${backlog.dead} dead letters`)
     const logs = instances.every.flatMap((server) => server.logs.map((line) => `[${server.runtime}] ${line}`))
     const gone = logs.filter((line) => /event is gone from NATS/.test(line))
@@ -384,10 +415,18 @@ describe('a cluster under chaos', () => {
     const repeats = receiver.alerts.length - new Set(receiver.alerts.map((a) => a.webhookId)).size
     console.log(
       `chaos: seed=${SEED} hooks=${hooks.length} accepted=${accepted.size} alerts=${receiver.alerts.length} ` +
-        `(repeats ${repeats}) copies-left=${backlog.events} drain=${(drainMs / 1000).toFixed(1)}s ` +
+        `(repeats ${repeats}) copies-left=${backlog.events} checks-scheduled=${backlog.scheduledChecks} drain=${(drainMs / 1000).toFixed(1)}s ` +
         `total=${((Date.now() - started) / 1000).toFixed(1)}s; ${events.join('; ')}`,
     )
-    if (problems.length > 0) console.log(await natsDiagnosis(nats.url, problems).catch(String))
+    if (problems.length > 0) {
+      console.log(await natsDiagnosis(nats.url, problems).catch(String))
+      console.log(
+        logs
+          .filter((line) => /settle|check|stream/.test(line))
+          .slice(-40)
+          .join('\n'),
+      )
+    }
     expect(problems, `chaos run failed; rerun it with HOOKCAST_CHAOS_SEED=${SEED}`).toEqual([])
     expect(events.filter((e) => e.includes('killed')).length, `seed ${SEED}`).toBeGreaterThan(0)
   }, 300_000)
