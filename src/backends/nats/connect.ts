@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
+import { answeredRequestsBuildNoError } from './answered-requests.ts'
 
 interface NatsAuth {
   token?: string
@@ -35,6 +36,7 @@ export function connectNats(options: NatsConnectOptions): Promise<NatsConnection
   if ((auth.user === undefined) !== (auth.password === undefined))
     throw new Error('NATS: user and password go together')
   const { credsFile } = auth
+  answeredRequestsBuildNoError()
   return connect({
     servers: options.servers,
     name: options.name ?? 'hookcast',
