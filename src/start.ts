@@ -19,6 +19,8 @@ import {
   signInLink,
   type SignInLinks,
 } from './admin/sign-in-link.ts'
+import { parseCommand, UsageError, wantsHelp } from './cli/args.ts'
+import { SERVE_SPEC } from './cli/serve.ts'
 
 interface Prepared {
   gateway: Gateway
@@ -37,6 +39,26 @@ interface Prepared {
 /** A runtime's own reason not to start with this config (Deno: folders it may not write), or undefined. */
 type StartCheck = (config: Config) => string | undefined
 
+/**
+ * The server's options, as `hookcast serve` or `npm start --` passes them: `--help` prints their usage and exits, and
+ * an option the server does not take stops the start (exit status 2) rather than being ignored.
+ */
+function serveArgs(args: readonly string[], exit: (code: number) => never): readonly string[] {
+  const own = args[0] === SERVE_SPEC.name ? args.slice(1) : args
+  if (wantsHelp(own)) {
+    console.log(SERVE_SPEC.usage)
+    return exit(0)
+  }
+  try {
+    parseCommand(SERVE_SPEC, own)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    console.error(`${error.message}\n\n${SERVE_SPEC.usage}`)
+    return exit(2)
+  }
+  return own
+}
+
 /** Loads the config and builds the gateway; on a bad config prints every problem and exits with status 1. */
 export async function prepareServer(
   args: readonly string[],
@@ -44,9 +66,10 @@ export async function prepareServer(
   exit: (code: number) => never,
   startCheck?: StartCheck,
 ): Promise<Prepared> {
+  const own = serveArgs(args, exit)
   let log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? 'info')
   try {
-    const path = resolveConfigPath(args, env)
+    const path = resolveConfigPath(own, env)
     const { config, origin } = await loadConfig(path, env)
     log = createLogger(parseLogLevel(env.HOOKCAST_LOG_LEVEL) ?? config.log.level)
     const listen = listenAddress(config, env)

@@ -10,7 +10,8 @@ export const SERVE_SPEC = {
   name: 'serve',
   usage: `usage: hookcast serve [--config FILE]
 
-Runs the gateway on Node until SIGINT or SIGTERM (npm start runs the same).
+Runs the gateway until SIGINT or SIGTERM (npm start runs the same; npm run start:deno and start:bun take the
+same options).
   --config, -c FILE  the config; default: $HOOKCAST_CONFIG, else ./config.yaml, else ./config.example.yaml, else
                      the built-in default (hooks on /hooks/millicast, everything under ./data)
   environment: PORT and HOST override server.port and server.host; HOOKCAST_LOG_LEVEL overrides log.level`,

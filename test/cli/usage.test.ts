@@ -4,7 +4,7 @@
  * `send` without --url posting where the gateway of the working directory listens.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { main } from '../../src/cli/main.ts'
@@ -76,6 +76,35 @@ describe('hookcast --help, --version and mistakes', () => {
     expect(wrong.stderr).toContain('hookcast serve: unknown option "--port"; valid options: --config (-c), --help (-h)')
     expect(readdirSync(tmp.path)).toEqual(['config.yaml']) // no spool, no data
   }, 60_000)
+
+  it('npm start -- --help (each runtime entry) prints the serve usage and starts nothing; a wrong option exits 2', async () => {
+    const { PORT: _port, HOST: _host, HOOKCAST_CONFIG: _config, ...inherited } = process.env
+    const before = readdirSync(tmp.path)
+    const bin = (name: string) => join(ROOT, 'node_modules/.bin', name)
+    const entries: Record<string, string[]> = {
+      node: [process.execPath, join(ROOT, 'dist/node/adapters/node.js')],
+      bun: [bin('bun'), join(ROOT, 'adapters/bun.ts')],
+      deno: [bin('deno'), 'run', '--no-prompt', '--allow-all', join(ROOT, 'adapters/deno.ts')],
+    }
+    for (const [runtime, [command, ...args]] of Object.entries(entries)) {
+      for (const [flag, code] of [
+        ['--help', 0],
+        ['--bogus', 2],
+      ] as const) {
+        const run = spawnSync(command!, [...args, flag], {
+          cwd: tmp.path,
+          env: { ...inherited, PORT: '0', NO_COLOR: '1' },
+          encoding: 'utf8',
+          timeout: 60_000,
+        })
+        expect(run.status, `${runtime} ${flag}: ${run.stderr}`).toBe(code)
+        expect(code === 0 ? run.stdout : run.stderr).toMatch(/usage: hookcast serve \[--config FILE\]/)
+        if (code === 2) expect(run.stderr).toContain('unknown option "--bogus"')
+        expect(run.stdout + run.stderr).not.toContain('listening')
+      }
+    }
+    expect(readdirSync(tmp.path)).toEqual(before) // no spool, no data
+  }, 180_000)
 
   it('every command answers --help and -h with its own usage and nothing else', async () => {
     for (const command of COMMANDS) {
