@@ -55,8 +55,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Node runs the built JavaScript (dist/node), in production and in the tests: build it first when it is stale.
     globalSetup: ['test/global-setup.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Deadlines for a hang, not timings: many tests drive real servers and processes, and under a loaded 2-core CI
+    // machine the longest of those without a timeout of their own took half of the 30 s this used to be.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Spawned servers and emulators share 2 cores in CI: keep the number of test files at once small.
     maxWorkers: 2,
     reporters: ['default', plainSummary()],

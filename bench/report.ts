@@ -249,7 +249,7 @@ export function renderReport({
           `${fmt(local!.endToEnd)} | ${fmt(nats!.endToEnd)} | ${ratio(nats!.endToEnd, local!.endToEnd)} |`,
       )
     }
-    lines.push('')
+    lines.push('', ...natsCostLines(pairs.map(({ w, local, nats }) => ({ title: w.title, local: local!, nats: nats! }))))
   }
   if (Object.keys(backlog).length > 0) {
     lines.push(
@@ -614,4 +614,37 @@ function denoLine(get: (w: string, s: ServerKind) => Medians | undefined): strin
       "request, each thumbnail paid a TCP connect and a new accept on top of hookcast's work, which Node and Bun do not; " +
       "(c)'s small feeds events keep their connection, so (c) is the figure without the bug.",
   ]
+}
+
+/**
+ * Issue 24's bound, CPU per accepted event of the three gateways and nats-server together at most 2x one local
+ * instance's, with where the cost lies: nats-server's own share and the gateways' (their CPU per event against the
+ * local instance's). When nats-server alone uses more than the bound, no change to the gateways can meet it.
+ */
+function natsCostLines(pairs: Array<{ title: string; local: Medians; nats: Medians }>): string[] {
+  const lines = [
+    '| workload | 1 x local CPU µs/event | 3 x NATS CPU µs/event | ratio (bound 2x) | of it nats-server | of it the 3 gateways |',
+    '|---|---:|---:|---:|---:|---:|',
+  ]
+  for (const { title, local, nats } of pairs) {
+    const gateways = nats.cpuPerEvent - nats.natsCpuPerEvent
+    lines.push(
+      `| ${title} | ${fmt(local.cpuPerEvent)} | ${fmt(nats.cpuPerEvent)} | ${ratio(nats.cpuPerEvent, local.cpuPerEvent)} | ` +
+        `${fmt(nats.natsCpuPerEvent)} (${ratio(nats.natsCpuPerEvent, local.cpuPerEvent)} of local) | ` +
+        `${fmt(gateways)} (${ratio(gateways, local.cpuPerEvent)}) |`,
+    )
+  }
+  lines.push('')
+  for (const { title, local, nats } of pairs) {
+    if (nats.cpuPerEvent <= 2 * local.cpuPerEvent) continue
+    const server = nats.natsCpuPerEvent / local.cpuPerEvent
+    lines.push(
+      `- ${title}: ${ratio(nats.cpuPerEvent, local.cpuPerEvent)} of one local instance's CPU per event, over the 2x bound. ` +
+        (server >= 2
+          ? `nats-server alone uses ${ratio(nats.natsCpuPerEvent, local.cpuPerEvent)} (storing each body, serving it to each destination's delivery, the acks and the stream state), so no change to the gateways can meet the bound on one machine.`
+          : `nats-server uses ${ratio(nats.natsCpuPerEvent, local.cpuPerEvent)}; the rest is the gateways' NATS client work (each body published once and read back once per destination, the claims, acks and KV reads).`),
+    )
+  }
+  lines.push('')
+  return lines
 }

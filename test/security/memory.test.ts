@@ -181,14 +181,14 @@ routes:
   // Bun only has an idle timeout, which a trickle resets.
   const noHeaderTimeout = runtime === 'deno' && 'Deno.serve has no header timeout'
   it('a connection that goes quiet in its headers is closed', skipWhen(noHeaderTimeout), async () => {
-    const quiet = await slowHeaders(hookUrl, { guardMs: 20_000 })
+    const quiet = await slowHeaders(hookUrl, { guardMs: 45_000 })
     expect(quiet.closed).toBe(true)
   })
 
   const notNode =
     runtime !== 'node' && "server.headersTimeout is Node's only (Deno has none; a trickle resets Bun's idle timeout)"
   it('a connection trickling header lines is closed (server.headersTimeout)', skipWhen(notNode), async () => {
-    const trickling = await slowHeaders(hookUrl, { trickleMs: 300, guardMs: 20_000 })
+    const trickling = await slowHeaders(hookUrl, { trickleMs: 300, guardMs: 45_000 })
     expect(trickling.closed).toBe(true)
     expect(trickling.answer).toMatch(/^HTTP\/1\.1 408/)
   })
