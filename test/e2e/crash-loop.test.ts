@@ -818,7 +818,7 @@ routes:
     expect(report.kills).toBeGreaterThanOrEqual(KILLS)
     expect(report.delivered).toBe(report.accepted)
     passed = true
-  }, 170_000)
+  }, 300_000) // a deadline for a hang: 47-85 s a runtime beside two CPU burners, most of it restarts
 })
 
 // Fails loudly rather than silently testing nothing when the filter names no runtime.
