@@ -249,7 +249,10 @@ export function renderReport({
           `${fmt(local!.endToEnd)} | ${fmt(nats!.endToEnd)} | ${ratio(nats!.endToEnd, local!.endToEnd)} |`,
       )
     }
-    lines.push('', ...natsCostLines(pairs.map(({ w, local, nats }) => ({ title: w.title, local: local!, nats: nats! }))))
+    lines.push(
+      '',
+      ...natsCostLines(pairs.map(({ w, local, nats }) => ({ title: w.title, local: local!, nats: nats! }))),
+    )
   }
   if (Object.keys(backlog).length > 0) {
     lines.push(
