@@ -357,7 +357,7 @@ describe('worker', () => {
       circuit: { failures: 3, probeAfterMs: 100, maxProbeAfterMs: 100 },
     }))
     await accept(10, ['flaky'])
-    await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 9, 5_000)
+    await eventually(() => outcomes.filter((o) => o.outcome === 'delivered').length === 9, 20_000)
     expect(outcomes.filter((o) => o.outcome === 'dead')).toHaveLength(1)
     expect((await store.stats()).pendingDeliveries).toBe(0)
   })

@@ -293,7 +293,7 @@ routes:
     expect(await page.isDisabled('#replay-all')).toBe(true)
     const letters = await fetch(`${server.url}/api/dead-letters`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(await letters.json()).toEqual({ deadLetters: [] })
-    await eventually(() => receiver.requests.length - before === 1 + remaining, 5_000)
+    await eventually(() => receiver.requests.length - before === 1 + remaining, 20_000)
   })
 
   it('shows stream names and errors as text, never as markup', async () => {

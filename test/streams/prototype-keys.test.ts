@@ -94,7 +94,7 @@ describe('feed ids named like Object.prototype members', () => {
     expect(Object.keys((await store.get(STREAM))!.record.feeds).sort()).toEqual([...KEYS].sort())
     for (const [i, key] of KEYS.entries()) await tracker.deliver(await feed('ended', key, t0 + 1_000 + i))
     expect(cleanPrototype()).toEqual([])
-    await eventually(() => emitted.some((e) => e.event === 'ended'), 5_000)
+    await eventually(() => emitted.some((e) => e.event === 'ended'), 20_000)
     expect((await store.get(STREAM))!.record.status).toBe('ended')
     expect(Object.keys((await store.get(STREAM))!.record.feeds)).toEqual([])
     expect(emitted.map((e) => e.event)).toEqual(['live', 'ended'])

@@ -94,7 +94,7 @@ describe('stream tracker', () => {
 
     await tracker.deliver(await feed('ended', 'a', t0 + 40_000))
     await tracker.deliver(await feed('ended', 'b', t0 + 41_000))
-    await eventually(() => emitted.length === 2, 5_000)
+    await eventually(() => emitted.length === 2, 20_000)
     expect(emitted[1]).toMatchObject({ type: 'stream', event: 'ended', timestamp: t0 + 41_000 })
     expect(emitted[1]!.data).toMatchObject({ durationMs: 41_000, session: emitted[0]!.data!.session })
     expect(await record()).toMatchObject({ status: 'ended', feeds: {} })
@@ -136,7 +136,7 @@ describe('stream tracker', () => {
     await store.close()
     emitted = []
     await make(200)
-    await eventually(() => emitted.some((e) => e.event === 'ended'), 5_000)
+    await eventually(() => emitted.some((e) => e.event === 'ended'), 20_000)
     expect(emitted.map((e) => e.event)).toEqual(['ended'])
     expect(await record()).toMatchObject({ status: 'ended', liveSince: t0, endedAt: t0 + 1_000 })
   })
@@ -260,7 +260,7 @@ describe('several trackers sharing one store (instances behind a load balancer)'
         a!.deliver(await feed('ended', 'y', t + 1_010)),
         b!.deliver(await feed('ended', 'z', t + 1_020)),
       ])
-      await eventually(over, 5_000)
+      await eventually(over, 20_000)
     }
     await sleep(300) // checks still under way, or scheduled twice, would emit now
     const counts = new Map<string, number>()
@@ -324,7 +324,7 @@ describe('several trackers sharing one store (instances behind a load balancer)'
     await dying.deliver(await feed('ended', 'x', t0 + 1_000))
     await dying.close?.()
     await a!.close?.()
-    await eventually(() => emitted.some((e) => e.event === 'ended'), 5_000)
+    await eventually(() => emitted.some((e) => e.event === 'ended'), 20_000)
     expect(emitted.map((e) => e.event)).toEqual(['live', 'ended'])
     expect((await store.get(STREAM))!.record.status).toBe('ended')
   })

@@ -28,6 +28,11 @@ export interface LocalQueueContext {
    * removal, left it behind).
    */
   replayed: Set<string>
+  /**
+   * The end of the inbox work under way (a replay, or the maintenance's drain): the next waits for it, so the two never
+   * take the same file at once (that replayed it twice, and the second read failed on the file the first removed).
+   */
+  inboxTurn: Promise<unknown>
   /** Set once, by `close`. */
   closed: boolean
 }

@@ -37,6 +37,8 @@ export interface LocalQueueOptions {
   dedup?: DedupWindow
   log: Logger
   now?: () => number
+  /** How often replays in the inbox are taken back and old segments compacted, ms (default 1 s). */
+  maintenanceMs?: number
 }
 
 const MAINTENANCE_MS = 1000
@@ -70,10 +72,11 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
     dead,
     compaction: createCompaction(segments, index, (stored, body) => copyForward(ctx, stored, body)),
     replayed,
+    inboxTurn: Promise.resolve(),
     closed: false,
   }
   await drainInbox(ctx)
-  const maintenance = startMaintenance(ctx)
+  const maintenance = startMaintenance(ctx, options.maintenanceMs ?? MAINTENANCE_MS)
   const put = dedupedPut(options.dedup ?? memoryDedupWindow(0, now))
 
   return {
@@ -106,10 +109,10 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
 }
 
 /**
- * Every second, one run at a time: replays dropped into the inbox are taken back, the oldest segment's stragglers
+ * Every second (`everyMs`), one run at a time: replays dropped into the inbox are taken back, the oldest segment's stragglers
  * copied forward, and segments nothing refers to deleted.
  */
-function startMaintenance(ctx: LocalQueueContext): { stop(): Promise<void> } {
+function startMaintenance(ctx: LocalQueueContext, everyMs: number): { stop(): Promise<void> } {
   let running: Promise<void> | undefined
   const timer = setInterval(() => {
     if (running || ctx.closed) return
@@ -122,7 +125,7 @@ function startMaintenance(ctx: LocalQueueContext): { stop(): Promise<void> } {
       .finally(() => {
         running = undefined
       })
-  }, MAINTENANCE_MS)
+  }, everyMs)
   ;(timer as { unref?: () => void }).unref?.()
   return {
     async stop() {

@@ -9,14 +9,27 @@ import type { LocalQueueContext } from './queue-context.ts'
 import { appendEvent } from './event-records.ts'
 
 /** `Queue.replay`: matching dead letters go through the inbox at once. */
-export async function replayDeadLetters(ctx: LocalQueueContext, filter: DeadLetterFilter): Promise<number> {
-  let count = 0
-  for (const name of await ctx.dead.moveToInbox(filter)) count += await pickUp(ctx, name)
-  return count
+export function replayDeadLetters(ctx: LocalQueueContext, filter: DeadLetterFilter): Promise<number> {
+  return inTurn(ctx, async () => {
+    let count = 0
+    for (const name of await ctx.dead.moveToInbox(filter)) count += await pickUp(ctx, name)
+    return count
+  })
 }
 
 /** Takes back whatever waits in the inbox (at start, and at each maintenance); a file that fails is logged and left. */
-export async function drainInbox(ctx: LocalQueueContext): Promise<number> {
+export function drainInbox(ctx: LocalQueueContext): Promise<number> {
+  return inTurn(ctx, () => drainNow(ctx))
+}
+
+/** Runs `work` once the inbox work before it is over (whether it succeeded or not). */
+function inTurn<T>(ctx: LocalQueueContext, work: () => Promise<T>): Promise<T> {
+  const run = ctx.inboxTurn.then(work, work)
+  ctx.inboxTurn = run.catch(() => {})
+  return run
+}
+
+async function drainNow(ctx: LocalQueueContext): Promise<number> {
   let count = 0
   const names = await ctx.dead.inbox()
   // The CLI moved these out of the dead letters: the index says so before the deliveries show up again.

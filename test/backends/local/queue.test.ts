@@ -98,7 +98,7 @@ describe('local queue', () => {
     for (const claim of claims) if (claim !== keep) await queue.ack(claim)
     await queue.retry(keep, 456, { at: 123, error: 'boom' })
     // The one straggler is copied forward so the old segments can go.
-    await eventually(() => segmentFiles().length <= 2, 5_000)
+    await eventually(() => segmentFiles().length <= 2, 20_000)
 
     queue = await reopen(queue)
     const [back] = await due(queue)
@@ -107,7 +107,7 @@ describe('local queue', () => {
     const [claim] = await queue.claim({ max: 1, leaseMs: 60_000, waitMs: 2_000 })
     expect((await queue.load(claim!)).body).toEqual(events[0]!.body)
     await queue.ack(claim!)
-    await eventually(() => segmentFiles().length === 1, 5_000)
+    await eventually(() => segmentFiles().length === 1, 20_000)
     expect(await queue.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0, oldestPendingAgeMs: 0 })
   })
 
@@ -173,6 +173,26 @@ describe('local queue', () => {
     queue = await reopen(queue) // the replay itself is durable
     const [last] = await queue.claim({ max: 1, leaseMs: 60_000 })
     expect((await queue.load(last!)).body).toEqual(event.body)
+  })
+
+  it('a replay from the API while the maintenance drains the inbox takes each dead letter back once', async () => {
+    const errors: string[] = []
+    const log = { ...silentLogger, error: (message: string) => errors.push(message) }
+    // The maintenance drains the inbox every millisecond: it lists the files the replay just moved there.
+    const queue = await queueAt({ log, maintenanceMs: 1 })
+    const LETTERS = 60
+    for (let i = 0; i < LETTERS; i++)
+      await queue.put(await jsonEvent({ ...PAYLOADS.feedsStarted, timestamp: i }), ['hook'])
+    for (const claim of await queue.claim({ destination: 'hook', max: LETTERS, leaseMs: 60_000 }))
+      await queue.dead(claim, [{ at: 1, error: 'hook answered 400' }])
+    expect(await queue.stats()).toMatchObject({ pendingDeliveries: 0, deadLetters: LETTERS })
+    expect(await queue.replay()).toBe(LETTERS)
+    await eventually(() => readdirSync(join(dir.path, 'inbox')).length === 0)
+    const claims = await queue.claim({ destination: 'hook', max: 10 * LETTERS, leaseMs: 60_000 })
+    const ids = claims.map((claim) => claim.eventId)
+    expect(ids.length, 'each dead letter replayed once').toBe(LETTERS)
+    expect(new Set(ids).size).toBe(LETTERS)
+    expect(errors).toEqual([])
   })
 
   it('removes an inbox file whose replay is in the log already, without replaying it again', async () => {
