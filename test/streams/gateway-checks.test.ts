@@ -78,7 +78,12 @@ routes:
     })
     clock += 60_000 // the live event is handed on at 45 s, and the check of the session's silence put
     await eventually(() => stored().some((path) => path.startsWith('stream/live-')))
-    await eventually(async () => (await g.queue.stats()).pendingDeliveries === 1)
+    // The one left is the silence check, not yet due: the live-wait check that put it (due at 45 s, so 15 s old
+    // now) has been acked. Waiting for one pending delivery alone could see the live-wait check still under way.
+    await eventually(async () => {
+      const stats = await g.queue.stats()
+      return stats.pendingDeliveries === 1 && stats.oldestPendingAgeMs === 0
+    })
     clock += 4 * 60_000 // the silence check has waited 4 minutes, and is not due yet
     expect((await g.queue.stats()).oldestPendingAgeMs).toBe(0)
     clock += 7 * 60_000 // due, and handled: the session ends by silence
