@@ -109,8 +109,8 @@ export async function openLocalQueue(options: LocalQueueOptions): Promise<Queue>
 }
 
 /**
- * Every second (`everyMs`), one run at a time: replays dropped into the inbox are taken back, the oldest segment's stragglers
- * copied forward, and segments nothing refers to deleted.
+ * Every second (`everyMs`), one run at a time: replays dropped into the inbox are taken back, the oldest segment's
+ * stragglers copied forward, and segments nothing refers to deleted.
  */
 function startMaintenance(ctx: LocalQueueContext, everyMs: number): { stop(): Promise<void> } {
   let running: Promise<void> | undefined
