@@ -5,6 +5,7 @@
  */
 import type { Config } from '../../config/config-schema.ts'
 import type { NatsSpoolConfig } from '../../config/backend.ts'
+import type { NatsConnection } from '@nats-io/transport-node'
 import { silentLogger } from '../../log.ts'
 import { replayThrough, type BackendCheck, type BackendKind } from '../types.ts'
 import { connectNats, inspectNats } from './connect.ts'
@@ -44,7 +45,7 @@ export const natsBackend: BackendKind<NatsSpoolConfig> = {
       streams,
       signingKey: natsSigningKeyStore({ nc, bucket: `${prefix}-keys`, replicas }),
       recent: await natsRecentEvents({ nc, prefix, replicas, log: deps.log, now: deps.now }),
-      sessions: natsSessionStore({ nc, prefix, replicas }),
+      sessions: await sessionsOf(config, nc, prefix, replicas),
       where: spool.servers.join(', '),
       async problems() {
         // Both connections up: the queue's, and the state's (a flush answers once the server has it).
@@ -72,6 +73,16 @@ export const natsBackend: BackendKind<NatsSpoolConfig> = {
     return replayThrough(queue, filter, onProgress)
   },
   replayWaitsForGateway: false,
+}
+
+/**
+ * The page's sessions, their buckets opened at start when the page is on: opened under a first burst of sign-ins,
+ * every one of them would wait for the open, and a slow one would send them all to this instance's own count.
+ */
+async function sessionsOf(config: Config, nc: NatsConnection, prefix: string, replicas: number) {
+  const sessions = natsSessionStore({ nc, prefix, replicas })
+  if (config.admin.enabled) await sessions.open()
+  return sessions
 }
 
 function connectionOf(spool: NatsSpoolConfig) {

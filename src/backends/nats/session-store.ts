@@ -19,7 +19,7 @@ import {
   type SessionStore,
   type StoredSession,
 } from '../../admin/session-store.ts'
-import { isWrongRevision, openBucket } from './kv-buckets.ts'
+import { isWrongRevision, lazyBucket } from './kv-buckets.ts'
 
 interface NatsSessionStoreOptions {
   /** A connection the caller owns. */
@@ -28,17 +28,33 @@ interface NatsSessionStoreOptions {
   replicas: number
 }
 
+export interface NatsSessionStore extends SessionStore {
+  /** Opens both buckets now (made when missing), else each is opened at its first use. */
+  open(): Promise<void>
+}
+
 /** Writers racing on one client's count: a failure is given up (the local gate still limits) after this many. */
 const TRIES = 50
 
-export function natsSessionStore(options: NatsSessionStoreOptions): SessionStore {
-  const sessions = lazyBucket(options, `${options.prefix}-sessions`, SESSION_ABSOLUTE_MS, 'sessions')
-  const failures = lazyBucket(options, `${options.prefix}-sign-in`, FAILURE_WINDOW_MS, 'sign-in failure counts')
+export function natsSessionStore(options: NatsSessionStoreOptions): NatsSessionStore {
+  const sessions = lazyBucket(
+    options.nc,
+    `${options.prefix}-sessions`,
+    limits(options, SESSION_ABSOLUTE_MS, 'sessions'),
+  )
+  const failures = lazyBucket(
+    options.nc,
+    `${options.prefix}-sign-in`,
+    limits(options, FAILURE_WINDOW_MS, 'sign-in failure counts'),
+  )
   const read = async <T extends object>(kv: KV, key: string, fields: Array<keyof T>) => {
     const entry = await kv.get(key)
     return entry?.operation === 'PUT' ? { value: parseRecord<T>(entry.string(), fields), entry } : undefined
   }
   return {
+    async open() {
+      await Promise.all([sessions(), failures()])
+    },
     async create(key, session) {
       await (await sessions()).create(key, JSON.stringify(session))
     },
@@ -83,22 +99,14 @@ export function natsSessionStore(options: NatsSessionStoreOptions): SessionStore
 const SESSION_FIELDS: Array<keyof StoredSession> = ['created', 'used']
 const WINDOW_FIELDS: Array<keyof FailureWindow> = ['failures', 'until']
 
-/** The bucket, opened (made when missing) at first use; a failed open is tried again at the next. */
-function lazyBucket(options: NatsSessionStoreOptions, name: string, ttlMs: number, what: string): () => Promise<KV> {
-  let opening: Promise<KV> | undefined
-  return () =>
-    (opening ??= openBucket(options.nc, name, {
-      replicas: options.replicas,
-      maxValueSize: 256,
-      // A full bucket refuses new keys: sign-ins fail (503) and failures fall back to each instance's count.
-      maxValues: 100_000,
-      ttlMs,
-      description: `hookcast: the live page's ${what}, shared by every instance`,
-    }).then(
-      (opened) => opened.kv,
-      (error) => {
-        opening = undefined
-        throw error
-      },
-    ))
+/** A bucket of small records that a key's age ends (see the module's comment). */
+function limits(options: NatsSessionStoreOptions, ttlMs: number, what: string) {
+  return {
+    replicas: options.replicas,
+    maxValueSize: 256,
+    // A full bucket refuses new keys: sign-ins fail (503) and failures fall back to each instance's count.
+    maxValues: 100_000,
+    ttlMs,
+    description: `hookcast: the live page's ${what}, shared by every instance`,
+  }
 }

@@ -39,4 +39,13 @@ describe('nats session store', () => {
     expect(stored?.subject).toBe(`$KV.hashed-sessions.${await storeKey(id)}`)
     expect(stored?.string()).not.toContain(id)
   })
+
+  it('opens both buckets when asked, before any use, so a first burst of sign-ins does not wait on the opens', async () => {
+    const store = natsSessionStore({ nc: connections[0]!, prefix: 'early', replicas: 1 })
+    const jsm = await jetstreamManager(connections[0]!)
+    const names = async () => (await jsm.streams.names().next()).filter((name) => name.startsWith('KV_early-'))
+    expect(await names()).toEqual([])
+    await store.open()
+    expect((await names()).sort()).toEqual(['KV_early-sessions', 'KV_early-sign-in'])
+  })
 })

@@ -4,6 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
+import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { createGateway, type Gateway } from '../../../src/gateway.ts'
 import { parseConfig } from '../../../src/config/load.ts'
 import { silentLogger } from '../../../src/log.ts'
@@ -126,6 +128,13 @@ describe('page sessions on a NATS backend shared by two instances', () => {
   it('holds against 300 concurrent wrong tokens from one address spread over both: 10 answered 401, the rest 429', async () => {
     clock = Date.now()
     const [a, b] = await pair()
+    // The page's buckets are open from the start, so the burst waits on no open.
+    const nc = await connect({ servers: nats.url })
+    const names = await (await jetstreamManager(nc)).streams.names().next()
+    await nc.close()
+    expect(names).toEqual(
+      expect.arrayContaining([`KV_sessions${prefixes - 1}-sessions`, `KV_sessions${prefixes - 1}-sign-in`]),
+    )
     const answers = await Promise.all(
       Array.from({ length: 300 }, (_, i) => statusOf(signIn(i % 2 ? a : b, 'wrong-token-guess', '192.0.2.30'))),
     )
