@@ -6,11 +6,13 @@
 #
 #   bin/loaded-runs.sh            # 10 runs, results in /tmp/loaded-runs
 #   OUT=/var/tmp/runs bin/loaded-runs.sh 3
+#   BURNERS=1 OUT=/tmp/runs-a bin/loaded-runs.sh 5 & BURNERS=0 OUT=/tmp/runs-b bin/loaded-runs.sh 5
+#                                 # two runs at once, each beside the other and one busy loop (heavier, faster)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-/tmp/loaded-runs}
 runs=${1:-10}
-cores=$(nproc)
+burners_wanted=${BURNERS:-$(nproc)}
 mkdir -p "$out"
 for i in $(seq 1 "$runs"); do
   [ -f "$out/stop" ] && break
@@ -18,14 +20,14 @@ for i in $(seq 1 "$runs"); do
   git clone -q "$repo" "$dir/repo"
   head=$(git -C "$dir/repo" rev-parse --short HEAD)
   burners=()
-  for _ in $(seq 1 "$cores"); do
+  for _ in $(seq 1 "$burners_wanted"); do
     node -e 'for (;;) Math.sqrt(Math.random())' &
     burners+=($!)
   done
   start=$(date +%s)
   (cd "$dir/repo" && bash .ci/run >"$dir/ci.log" 2>&1)
   rc=$?
-  kill "${burners[@]}"
+  [ "${#burners[@]}" -gt 0 ] && kill "${burners[@]}"
   counts=$(grep -aE '^tests: ' "$dir/ci.log" | tail -1)
   echo "run $i $head rc=$rc $(($(date +%s) - start))s $(date -u +%H:%M) $counts log=$dir/ci.log" | tee -a "$out/runs.txt"
   [ "$rc" -eq 0 ] && rm -rf "$dir/repo"
