@@ -215,7 +215,7 @@ async function launchTarget(kind: ServerKind, dir: string): Promise<Target> {
   }
 }
 
-function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<LoadResult> {
+export function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(options)], {
       cwd: ROOT,

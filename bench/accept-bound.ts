@@ -1,0 +1,88 @@
+/**
+ * Issue 26's untried option, bounded before it is built: deliveries off the thread that accepts. Each round runs
+ * (a) and (c) against the floor, hookcast on Node as the benchmark runs it (end to end, drain included), and hookcast
+ * with no delivery worker (bench/servers/held.ts, HOLD=1: accepted events stay in the spool). The held run's
+ * accepted/s is the most such a design could deliver with the accept path as it is: it would do the same accepting
+ * and more besides, on the same two cores. Its main-thread CPU per event is the accept path's.
+ *
+ *   node --import tsx bench/accept-bound.ts [--repeats 3] [--duration 5] [--warmup 1]
+ * @module
+ */
+import { join } from 'node:path'
+import { SECRET } from './bodies.ts'
+import { cpuSeconds, median, ROOT, startServer, tempDir } from './lib.ts'
+import { parseArgs } from './options.ts'
+import { hookcastConfig, runLoad, runOne, WORKLOADS, type Workload } from './scenarios.ts'
+
+// Through tsx, not bundled: the gateway reads its page's files next to its sources.
+const HELD = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/servers/held.ts')]
+
+interface Row {
+  perSecond: number
+  p50: number
+  p99: number
+  /** Main-thread CPU per accepted event, µs. */
+  mainUs: number
+}
+
+/** hookcast with no delivery worker: accepted/s, latency and main-thread CPU over the measured run. */
+async function runHeld(workload: Workload, options: ReturnType<typeof parseArgs>): Promise<Row> {
+  const dir = tempDir(`hookcast-bound-${workload.key}-`)
+  // The spool keeps every accepted body: room for all of them, not the default 1 GiB.
+  const config = hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
+  const server = await startServer(HELD, [config], { HOLD: '1', SECRET })
+  try {
+    let main = NaN
+    const result = await runLoad(
+      {
+        url: server.url,
+        kind: workload.kind,
+        size: workload.size,
+        connections: workload.connections,
+        warmupSeconds: options.warmup,
+        seconds: options.duration,
+        seqBase: 1,
+        out: join(dir.path, 'load.json'),
+      },
+      (line) => {
+        if (line === 'measure-start') main = -cpuSeconds(server.pid, server.pid)
+        if (line === 'measure-end') main += cpuSeconds(server.pid, server.pid)
+      },
+    )
+    const mainUs = (main / Math.max(1, result.ok)) * 1e6
+    return { perSecond: result.perSecond, p50: result.p50, p99: result.p99, mainUs }
+  } finally {
+    await server.stop()
+    dir.release()
+  }
+}
+
+const options = parseArgs(process.argv.slice(2))
+const lines = [
+  '| workload | receiver | per s | x floor | p50 ms | p99 ms | main thread µs/event |',
+  '|---|---|---|---|---|---|---|',
+]
+for (const workload of WORKLOADS.filter((w) => w.key !== 'b')) {
+  const rows: Record<string, Row[]> = { floor: [], hookcast: [], held: [] }
+  for (let repeat = 0; repeat < options.repeats; repeat++) {
+    for (const kind of ['floor', 'node'] as const) {
+      const s = await runOne(workload, kind, options)
+      if (s.missing > 0) throw new Error(`${kind} lost ${s.missing} accepted events`)
+      const row = { perSecond: s.endToEnd, p50: s.p50, p99: s.p99, mainUs: s.mainCpuPerEvent }
+      rows[kind === 'node' ? 'hookcast' : 'floor']!.push(row)
+    }
+    rows.held!.push(await runHeld(workload, options))
+    console.error(`${workload.key} repeat ${repeat + 1} done`)
+  }
+  const floor = median(rows.floor!.map((r) => r.perSecond))
+  for (const [name, runs] of Object.entries(rows)) {
+    const m = (pick: (r: Row) => number) => median(runs.map(pick))
+    const label = { floor: 'floor', hookcast: 'hookcast, end to end', held: 'hookcast, no deliveries (accepted/s)' }
+    lines.push(
+      `| ${workload.key} | ${label[name as keyof typeof label]} | ${m((r) => r.perSecond).toFixed(0)} | ` +
+        `${(m((r) => r.perSecond) / floor).toFixed(2)}x | ${m((r) => r.p50).toFixed(1)} | ${m((r) => r.p99).toFixed(1)} | ` +
+        `${m((r) => r.mainUs).toFixed(0)} |`,
+    )
+  }
+}
+console.log(lines.join('\n'))
