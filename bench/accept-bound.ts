@@ -11,8 +11,8 @@
 import { join } from 'node:path'
 import { SECRET } from './bodies.ts'
 import { cpuSeconds, median, ROOT, startServer, tempDir } from './lib.ts'
-import { parseArgs } from './options.ts'
-import { hookcastConfig, runLoad, runOne, WORKLOADS, type Workload } from './scenarios.ts'
+import { parseArgs, type Options } from './options.ts'
+import { hookcastConfig, loadOptions, runLoad, runOne, WORKLOADS, type Workload } from './scenarios.ts'
 
 // Through tsx, not bundled: the gateway reads its page's files next to its sources.
 const HELD = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/servers/held.ts')]
@@ -21,35 +21,24 @@ interface Row {
   perSecond: number
   p50: number
   p99: number
-  /** Main-thread CPU per accepted event, µs. */
+  /** Main-thread CPU per accepted event, µs (warm-up included; the end-to-end rows include the drain). */
   mainUs: number
 }
 
 /** hookcast with no delivery worker: accepted/s, latency and main-thread CPU over the measured run. */
-async function runHeld(workload: Workload, options: ReturnType<typeof parseArgs>): Promise<Row> {
+async function runHeld(workload: Workload, options: Options): Promise<Row> {
   const dir = tempDir(`hookcast-bound-${workload.key}-`)
   // The spool keeps every accepted body: room for all of them, not the default 1 GiB.
   const config = hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
   const server = await startServer(HELD, [config], { HOLD: '1', SECRET })
   try {
     let main = NaN
-    const result = await runLoad(
-      {
-        url: server.url,
-        kind: workload.kind,
-        size: workload.size,
-        connections: workload.connections,
-        warmupSeconds: options.warmup,
-        seconds: options.duration,
-        seqBase: 1,
-        out: join(dir.path, 'load.json'),
-      },
-      (line) => {
-        if (line === 'measure-start') main = -cpuSeconds(server.pid, server.pid)
-        if (line === 'measure-end') main += cpuSeconds(server.pid, server.pid)
-      },
-    )
-    const mainUs = (main / Math.max(1, result.ok)) * 1e6
+    const result = await runLoad(loadOptions(workload, options, server.url, join(dir.path, 'load.json')), (line) => {
+      if (line === 'load-start') main = -cpuSeconds(server.pid, server.pid)
+      if (line === 'measure-end') main += cpuSeconds(server.pid, server.pid)
+    })
+    // As the benchmark counts it: from the warm-up's start, per event accepted (warm-up included).
+    const mainUs = (main / Math.max(1, result.accepted.length)) * 1e6
     return { perSecond: result.perSecond, p50: result.p50, p99: result.p99, mainUs }
   } finally {
     await server.stop()

@@ -215,6 +215,12 @@ async function launchTarget(kind: ServerKind, dir: string): Promise<Target> {
   }
 }
 
+/** The load of one measured run of `workload` against `url`, its result written to `out`. */
+export function loadOptions(workload: Workload, options: Options, url: string | string[], out: string): LoadOptions {
+  const { kind, size, connections } = workload
+  return { url, kind, size, connections, warmupSeconds: options.warmup, seconds: options.duration, seqBase: 1, out }
+}
+
 export function runLoad(options: LoadOptions, onLine: (line: string) => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(options)], {
@@ -256,39 +262,28 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     let wallStart = NaN
     let wallSeconds = NaN
     let loadAverage = NaN
-    const result = await runLoad(
-      {
-        url: target.urls.length === 1 ? target.urls[0]! : target.urls,
-        kind: workload.kind,
-        size: workload.size,
-        connections: workload.connections,
-        warmupSeconds: options.warmup,
-        seconds: options.duration,
-        seqBase: 1,
-        out: join(dir.path, 'load.json'),
-      },
-      (line) => {
-        if (line === 'load-start') {
-          loadCpuStart = serverCpu()
-          mainCpuStart = mainCpu()
-          if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
-        }
-        if (line === 'measure-start') {
-          cpuStart = serverCpu()
-          busyStart = machineBusySeconds()
-          ownStart = process.cpuUsage()
-          wallStart = performance.now()
-        }
-        if (line === 'measure-end') {
-          cpuEnd = serverCpu()
-          busyEnd = machineBusySeconds()
-          const own = process.cpuUsage(ownStart)
-          ownSeconds = (own.user + own.system) / 1e6
-          wallSeconds = (performance.now() - wallStart) / 1000
-          loadAverage = loadavg()[0]!
-        }
-      },
-    )
+    const url = target.urls.length === 1 ? target.urls[0]! : target.urls
+    const result = await runLoad(loadOptions(workload, options, url, join(dir.path, 'load.json')), (line) => {
+      if (line === 'load-start') {
+        loadCpuStart = serverCpu()
+        mainCpuStart = mainCpu()
+        if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
+      }
+      if (line === 'measure-start') {
+        cpuStart = serverCpu()
+        busyStart = machineBusySeconds()
+        ownStart = process.cpuUsage()
+        wallStart = performance.now()
+      }
+      if (line === 'measure-end') {
+        cpuEnd = serverCpu()
+        busyEnd = machineBusySeconds()
+        const own = process.cpuUsage(ownStart)
+        ownSeconds = (own.user + own.system) / 1e6
+        wallSeconds = (performance.now() - wallStart) / 1000
+        loadAverage = loadavg()[0]!
+      }
+    })
     const loadEnded = performance.now()
     const delivered = () => servers.reduce((sum, server) => sum + server.delivered.count, 0)
     const lastDelivery = () => Math.max(...servers.map((server) => server.delivered.lastAt))
