@@ -1,0 +1,1 @@
+throw new Error('re2 is not installed (see package.json)')
