@@ -46,6 +46,19 @@ const routes = Object.fromEntries(
     (request: RouteRequest, server: BunServer) => fetch(request, server, rawPath(request.params)),
   ]),
 )
+// Signals are handled before the server listens: the "listening" line (and a first sign-in link) can reach a
+// supervisor that stops the gateway at once, and a SIGTERM then must drain it, not kill it.
+const onSignal = shutdownHandler({
+  stopServer: () => server.stop(),
+  gateway,
+  log,
+  exit,
+  graceMs: shutdownGraceMs,
+  flush: async () => tracing?.shutdown(),
+})
+process.on('SIGINT', () => onSignal('SIGINT'))
+process.on('SIGTERM', () => onSignal('SIGTERM'))
+
 // Bun has no header or request timeout, only an idle one (in seconds, at most 255, checked every 4 s), and it also
 // runs while a body streams in and while the handler works: a request still unanswered when it fires is dropped
 // without an answer. So it is set above the handler's own body deadline (server.bodyTimeout, which answers 408),
@@ -61,14 +74,4 @@ const server = Bun.serve({
 })
 listening(server.port, `bun ${Bun.version}`)
 
-const onSignal = shutdownHandler({
-  stopServer: () => server.stop(),
-  gateway,
-  log,
-  exit,
-  graceMs: shutdownGraceMs,
-  flush: async () => tracing?.shutdown(),
-})
-process.on('SIGINT', () => onSignal('SIGINT'))
-process.on('SIGTERM', () => onSignal('SIGTERM'))
 process.on('exit', flushLogs) // a crash still writes the log lines gathered for this turn

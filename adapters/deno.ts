@@ -32,6 +32,19 @@ const { gateway, port, host, shutdownGraceMs, log, listening } = await prepareSe
 )
 const tracing = await startDenoTracing(Deno.env.toObject(), log) // undefined unless OTEL_* ask for the SDK's
 
+// Signals are handled before the server listens: the "listening" line (and a first sign-in link) can reach a
+// supervisor that stops the gateway at once, and a SIGTERM then must drain it, not kill it.
+const onSignal = shutdownHandler({
+  stopServer: () => server.shutdown(),
+  gateway,
+  log,
+  exit,
+  graceMs: shutdownGraceMs,
+  flush: async () => tracing?.shutdown(),
+})
+Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))
+Deno.addSignalListener('SIGTERM', () => onSignal('SIGTERM'))
+
 // Deno.serve has no header, body or idle timeout to set: the handler's own body deadline (server.bodyTimeout, 408)
 // bounds how long a request's body can hold memory; slow headers hold only a socket (put a proxy in front).
 const server = Deno.serve(
@@ -45,14 +58,4 @@ const server = Deno.serve(
   },
 )
 
-const onSignal = shutdownHandler({
-  stopServer: () => server.shutdown(),
-  gateway,
-  log,
-  exit,
-  graceMs: shutdownGraceMs,
-  flush: async () => tracing?.shutdown(),
-})
-Deno.addSignalListener('SIGINT', () => onSignal('SIGINT'))
-Deno.addSignalListener('SIGTERM', () => onSignal('SIGTERM'))
 globalThis.addEventListener('unload', flushLogs) // a crash still writes the log lines gathered for this turn
