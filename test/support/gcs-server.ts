@@ -86,8 +86,10 @@ export async function startGcsServer(): Promise<GcsTestServer> {
       res.end(JSON.stringify({ error: { code: status, message, errors: [{ message, domain: 'global', reason }] } }))
       return
     }
+    // A connection of its own for each request: reusing one the emulator is just closing (its keep-alive ends
+    // after 5 s idle) resets the request, which a loaded run turned into a sink's failed write.
     const upstream = httpRequest(
-      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers, agent: false },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(res)
@@ -96,6 +98,8 @@ export async function startGcsServer(): Promise<GcsTestServer> {
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)
   })
+  // The same race on the sinks' side: only the client closes an idle connection (stop() closes the rest).
+  proxy.keepAliveTimeout = 0
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   const endpoint = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`
   const storage = new Storage({ apiEndpoint: emulatorEndpoint, projectId: GCS_PROJECT })
