@@ -352,13 +352,34 @@ export interface CheckResult {
   accepted: number
   missing: number
   files: number
+  /**
+   * Bodies stored whose request the load generator never saw answered 200 (given `sent`): a receiver that stored
+   * a body and lost its answer, or a generator that paired an answer with the wrong request.
+   */
+  unanswered: number
+  /** Files that are no sent request's body (a partial or corrupt write), counted like `unanswered`. */
+  foreign: number
 }
 
-export function checkDelivered(root: string, accepted: readonly number[], factory: BodyFactory): CheckResult {
+export function checkDelivered(
+  root: string,
+  accepted: readonly number[],
+  factory: BodyFactory,
+  sent?: { first: number; count: number },
+): CheckResult {
   const hashes = hashTree(root)
   let missing = 0
   for (const seq of accepted) if (!hashes.has(factory.sha256(seq))) missing++
-  return { accepted: accepted.length, missing, files: hashes.size }
+  let unanswered = 0
+  let foreign = 0
+  if (missing > 0 && sent) {
+    const answered = new Set(accepted)
+    for (let seq = sent.first; seq < sent.first + sent.count; seq++) {
+      if (!answered.has(seq) && hashes.has(factory.sha256(seq))) unanswered++
+    }
+    foreign = hashes.size - (new Set(accepted).size - missing) - unanswered
+  }
+  return { accepted: accepted.length, missing, files: hashes.size, unanswered, foreign }
 }
 
 /** Wall time to create one new empty file in a fresh directory under the temp dir, µs (median of 5 x 100). */

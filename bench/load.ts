@@ -59,6 +59,8 @@ export interface LoadResult {
   cpu: number
   /** Sequence numbers answered 200, warm-up included, and the seconds warm-up and measured run took together. */
   accepted: number[]
+  /** Requests built (sequence numbers seqBase .. seqBase + sent - 1), answered or not. */
+  sent: number
   totalSeconds: number
 }
 
@@ -150,6 +152,7 @@ async function main(options: LoadOptions): Promise<void> {
     seconds,
     cpu: (cpu.user + cpu.system) / 1e6 / seconds,
     accepted,
+    sent: seq - options.seqBase,
     totalSeconds: (performance.now() - began) / 1000,
   }
   writeFileSync(options.out, JSON.stringify(out))

@@ -64,6 +64,8 @@ function medians(samples: Sample[]): Medians {
     drain: m((s) => s.drain),
     accepted: samples.reduce((n, s) => n + s.accepted, 0),
     missing: m((s) => s.missing),
+    unanswered: samples.reduce((n, s) => n + s.unanswered, 0),
+    foreign: samples.reduce((n, s) => n + s.foreign, 0),
     refused: sumCounts(samples.map((s) => s.refused)),
     reasons: sumCounts(samples.map((s) => s.reasons)),
     reconnects: m((s) => s.reconnects),
@@ -121,7 +123,7 @@ export function sampleLine(label: string, sample: Sample): string {
   return (
     `${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
     `cpu ${fmt(sample.cpuPerEvent)} µs/delivered event (main thread ${fmt(sample.mainCpuPerEvent)})${Number.isFinite(sample.natsCpuPerEvent) ? ` (nats-server ${fmt(sample.natsCpuPerEvent)})` : ''}, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
-    `check ${sample.accepted - sample.missing}/${sample.accepted}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}; ` +
+    `check ${sample.accepted - sample.missing}/${sample.accepted}${sample.missing ? ` (stored: ${sample.unanswered} bodies never answered 200, ${sample.foreign} files no request's body)` : ''}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}; ` +
     `machine: others used ${fmt(sample.othersCpu, 2)} cores, load average ${fmt(sample.loadAverage, 2)}`
   )
 }
@@ -223,7 +225,9 @@ export function renderReport({
       const m = get(workload.key, kind)
       if (!m) continue
       const check =
-        m.missingTotal === 0 ? `ok ${m.accepted}/${m.accepted}` : `**FAIL ${m.missingTotal} missing** of ${m.accepted}`
+        m.missingTotal === 0
+          ? `ok ${m.accepted}/${m.accepted}`
+          : `**FAIL ${m.missingTotal} missing** of ${m.accepted} (stored: ${m.unanswered} bodies never answered 200, ${m.foreign} files no request's body)`
       lines.push(
         `| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
           `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +

@@ -112,6 +112,10 @@ export interface Sample {
   /** Seconds after the load stopped until every accepted event was delivered (hookcast). */
   drain: number
   accepted: number
+  /** Missing ones aside: bodies stored whose request was never seen answered 200 (counted only when some are missing). */
+  unanswered: number
+  /** Files that are no sent request's body (counted only when some are missing). */
+  foreign: number
   missing: number
   /** Answers other than 200 over the whole load (warm-up included), by status. */
   refused: Record<string, number>
@@ -303,7 +307,10 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     const cpuMain = mainCpu() - mainCpuStart
     if (natsPid !== undefined) natsCpu += cpuSeconds(natsPid)
     const rss = pids.reduce((sum, pid) => sum + peakRss(pid), 0)
-    const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload))
+    const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload), {
+      first: 1,
+      count: result.sent,
+    })
     return {
       perSecond: result.perSecond,
       endToEnd: result.accepted.length / (result.totalSeconds + drain),
@@ -317,6 +324,8 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       drain,
       accepted: check.accepted,
       missing: check.missing,
+      unanswered: check.unanswered,
+      foreign: check.foreign,
       refused: Object.fromEntries(Object.entries(result.allStatuses).filter(([status]) => status !== '200')),
       reasons: sumCounts(servers.map((server) => server.refusals)),
       reconnects: result.reconnects,
