@@ -85,7 +85,9 @@ async function npmStart(cwd: string): Promise<FirstRun> {
   try {
     const url = await eventually(() => {
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${lines.join('\n')}`)
-      return linksIn(lines).length > 0 && /"msg":"listening","url":"([^"]+)"/.exec(lines.join('\n'))?.[1]
+      // The log line that says a link was printed comes after the link, in a later write: wait for it too.
+      const said = lines.some((line) => line.includes('one-time sign-in links printed on stdout'))
+      return said && linksIn(lines).length > 0 && /"msg":"listening","url":"([^"]+)"/.exec(lines.join('\n'))?.[1]
     }, 30_000)
     return { url, lines, links: () => linksIn(lines), stop }
   } catch (error) {
