@@ -96,7 +96,11 @@ export async function startServer(
     }),
   )
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${runtime} did not start in 30 s:\n${logs.join('\n')}`)), 30_000)
+    // A start that timed out is killed: a caller that tries again (as a supervisor would) must not leave it running.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${runtime} did not start in 30 s:\n${logs.join('\n')}`))
+    }, 30_000)
     const onLine = (line: string) => {
       logs.push(line)
       const match = /"msg":"listening","url":"([^"]+)"/.exec(line)
