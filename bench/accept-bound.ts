@@ -1,7 +1,7 @@
 /**
  * Issue 26's untried option, bounded before it is built: deliveries off the thread that accepts. Each round runs
  * (a) and (c) against the floor, hookcast on Node as the benchmark runs it (end to end, drain included), and hookcast
- * with no delivery worker (bench/servers/held.ts, HOLD=1: accepted events stay in the spool). The held run's
+ * with no delivery worker (bench/servers/held.ts: accepted events stay in the spool). The held run's
  * accepted/s is the most such a design could deliver with the accept path as it is: it would do the same accepting
  * and more besides, on the same two cores. Its main-thread CPU per event is the accept path's.
  *
@@ -14,7 +14,6 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
-import { SECRET } from './bodies.ts'
 import { cpuSeconds, median, ROOT, startServer, tempDir } from './lib.ts'
 import { parseArgs, type Options } from './options.ts'
 import { hookcastConfig, loadOptions, runLoad, runOne, WORKLOADS, type Workload } from './scenarios.ts'
@@ -35,7 +34,7 @@ async function runHeld(workload: Workload, options: Options): Promise<Row> {
   const dir = tempDir(`hookcast-bound-${workload.key}-`)
   // The spool keeps every accepted body: room for all of them, not the default 1 GiB.
   const config = hookcastConfig(dir.path, false, ', maxBytes: 64GiB')
-  const server = await startServer(HELD, [config], { HOLD: '1', SECRET })
+  const server = await startServer(HELD, [config], {})
   try {
     let main = NaN
     const result = await runLoad(loadOptions(workload, options, server.url, join(dir.path, 'load.json')), (line) => {

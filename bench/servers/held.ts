@@ -1,10 +1,9 @@
 /**
- * hookcast on @hono/node-server as adapters/node.ts serves it, with one switch: `HOLD=1` starts no delivery worker,
- * so every accepted event stays in the spool. Accepting then pays for nothing but itself: the most any design that
- * takes deliveries off the accepting thread (issue 26) could let it answer, with the accept path as it is.
- * bench/accept-bound.ts runs it with and without HOLD against the floor.
+ * hookcast on @hono/node-server as adapters/node.ts serves it, but with no delivery worker: every accepted event
+ * stays in the spool. Accepting then pays for nothing but itself: the most any design that takes deliveries off the
+ * accepting thread (issue 26) could let it answer, with the accept path as it is. bench/accept-bound.ts runs it.
  *
- *   PORT=0 HOST=127.0.0.1 HOLD=1 node --import tsx bench/servers/held.ts CONFIG
+ *   PORT=0 HOST=127.0.0.1 node --import tsx bench/servers/held.ts CONFIG
  * @module
  */
 import { IncomingMessage } from 'node:http'
@@ -17,7 +16,7 @@ import { createLogger } from '../../src/log.ts'
 const log = createLogger('info')
 const { config } = await loadConfig(process.argv[2], process.env)
 const held = { lanes: () => [], close: async () => {} }
-const gateway = await createGateway(config, { log, ...(process.env.HOLD === '1' ? { worker: () => held } : {}) })
+const gateway = await createGateway(config, { log, worker: () => held })
 const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
   const bindings: Bindings = { rawPath: env.incoming.url }
   if (request.method === 'POST' && env.incoming instanceof IncomingMessage) {
