@@ -198,14 +198,37 @@ export interface Server {
   /** When it was spawned and when it logged "listening" (performance.now()). */
   spawnedAt: number
   listeningAt: number
-  /** Deliveries to the `disk` sink logged so far, and when the last one came. */
-  delivered: { count: number; lastAt: number }
+  /**
+   * Events delivered to the `disk` sink so far by their logged id (`count` is their number, a delivery made twice
+   * counted once), and when the last delivery came.
+   */
+  delivered: { count: number; lastAt: number; ids: Set<string> }
+  /** Ids of the events hookcast logged as accepted (`hook accepted`, not a duplicate), whatever the load generator saw. */
+  acceptedIds: Set<string>
   /** Hooks hookcast logged as refused so far, by reason (`spool_unavailable`, `busy`...): what a 503 was. */
   refusals: Record<string, number>
   /** performance.now() when a line containing `text` first came, if it did. */
   firstLine(text: string): number | undefined
   logTail(): string[]
   stop(): Promise<void>
+}
+
+/** The event id on a hookcast log line. */
+function loggedId(line: string): string {
+  return /"id":"([^"]+)"/.exec(line)?.[1] ?? '?'
+}
+
+/**
+ * The events the gateways logged as accepted that none of them has logged as delivered to `disk` yet. Where the load
+ * generator counts more events answered 200 than this (the check's `missing`), and none is undelivered, the gateway
+ * lost nothing: the generator paired an answer with the wrong request.
+ */
+export function undelivered(servers: readonly Pick<Server, 'delivered' | 'acceptedIds'>[]): number {
+  let count = 0
+  for (const server of servers) {
+    for (const id of server.acceptedIds) if (!servers.some((other) => other.delivered.ids.has(id))) count++
+  }
+  return count
 }
 
 /** Spawns a server with PORT=0 and resolves once it logs its address. */
@@ -223,7 +246,8 @@ export async function startServer(
   })
   const exited = trackChild(child)
   const tail: string[] = []
-  const delivered = { count: 0, lastAt: 0 }
+  const delivered = { count: 0, lastAt: 0, ids: new Set<string>() }
+  const acceptedIds = new Set<string>()
   const refusals: Record<string, number> = {}
   const seen = new Map<string, number>()
   let listeningAt = 0
@@ -235,8 +259,13 @@ export async function startServer(
     const onLine = (line: string) => {
       if (line.includes('"msg":"delivered"')) {
         if (!line.includes('"destination":"disk"')) return
-        delivered.count++
+        delivered.ids.add(loggedId(line))
+        delivered.count = delivered.ids.size
         delivered.lastAt = performance.now()
+        return
+      }
+      if (line.includes('"msg":"hook accepted"')) {
+        if (line.includes('"duplicate":false')) acceptedIds.add(loggedId(line))
         return
       }
       if (line.includes('"msg":"hook refused"')) {
@@ -277,6 +306,7 @@ export async function startServer(
     spawnedAt,
     listeningAt,
     delivered,
+    acceptedIds,
     refusals,
     firstLine: (text) => seen.get(text),
     logTail: () => [...tail],

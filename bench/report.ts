@@ -66,6 +66,12 @@ function medians(samples: Sample[]): Medians {
     missing: m((s) => s.missing),
     unanswered: samples.reduce((n, s) => n + s.unanswered, 0),
     foreign: samples.reduce((n, s) => n + s.foreign, 0),
+    logged: samples.some((s) => s.logged)
+      ? {
+          accepted: samples.reduce((n, s) => n + (s.logged?.accepted ?? 0), 0),
+          undelivered: samples.reduce((n, s) => n + (s.logged?.undelivered ?? 0), 0),
+        }
+      : undefined,
     refused: sumCounts(samples.map((s) => s.refused)),
     reasons: sumCounts(samples.map((s) => s.reasons)),
     reconnects: m((s) => s.reconnects),
@@ -118,12 +124,22 @@ export function describeMachine(options: Options, started: Date): string[] {
   ]
 }
 
+/**
+ * What tells a loss from a miscount when accepted events are missing: the stored bodies no answer was seen for, the
+ * files that are no request's body, and the gateway's own log (events it accepted, and those it never delivered).
+ */
+function missingDetail(m: Pick<Sample, 'unanswered' | 'foreign' | 'logged'>): string {
+  const stored = `stored: ${m.unanswered} bodies never answered 200, ${m.foreign} files no request's body`
+  if (!m.logged) return stored
+  return `${stored}; the gateway logged ${m.logged.accepted} accepted, ${m.logged.undelivered} of them never delivered`
+}
+
 /** One run of (a)-(c), as printed when it ends. */
 export function sampleLine(label: string, sample: Sample): string {
   return (
     `${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
     `cpu ${fmt(sample.cpuPerEvent)} µs/delivered event (main thread ${fmt(sample.mainCpuPerEvent)})${Number.isFinite(sample.natsCpuPerEvent) ? ` (nats-server ${fmt(sample.natsCpuPerEvent)})` : ''}, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
-    `check ${sample.accepted - sample.missing}/${sample.accepted}${sample.missing ? ` (stored: ${sample.unanswered} bodies never answered 200, ${sample.foreign} files no request's body)` : ''}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}; ` +
+    `check ${sample.accepted - sample.missing}/${sample.accepted}${sample.missing ? ` (${missingDetail(sample)})` : sample.logged ? ` (gateway logged ${sample.logged.accepted})` : ''}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}; ` +
     `machine: others used ${fmt(sample.othersCpu, 2)} cores, load average ${fmt(sample.loadAverage, 2)}`
   )
 }
@@ -168,7 +184,9 @@ const LEGEND = [
   '  generator had to open again because the server closed one, reset it or a request timed out. Deno 2.9.x answers',
   '  `Connection: close` to every request whose body does not fit its first 1 KB read (denoland/deno#36657, fixed',
   "  by #36690, not in 2.9.5), so on Deno every thumbnail in (a) and (b) costs a new connection; (c)'s ~300-byte",
-  '  feeds events do not.',
+  '  feeds events do not. Where events are missing, brackets tell a loss from a miscount: the stored bodies whose',
+  "  answer the generator never saw, the files that are no request's body, and hookcast's own log (the events it",
+  '  logged as accepted, and how many of those it never logged as delivered: none means it lost nothing).',
   "- hookcast runs at its **default settings**: the config gives the signing secret, the fs sink, the spool's folder",
   "  and `spool.fsync`, nothing else. `server.maxBodyBytes` defaults to 16 MiB, above (b)'s 1 MiB bodies, so it is",
   "  not raised; `server.maxInFlightBytes` defaults to 4 x that, 64 MiB, exactly what (b)'s 64 connections x 1 MiB",
@@ -227,7 +245,7 @@ export function renderReport({
       const check =
         m.missingTotal === 0
           ? `ok ${m.accepted}/${m.accepted}`
-          : `**FAIL ${m.missingTotal} missing** of ${m.accepted} (stored: ${m.unanswered} bodies never answered 200, ${m.foreign} files no request's body)`
+          : `**FAIL ${m.missingTotal} missing** of ${m.accepted} (${missingDetail(m)})`
       lines.push(
         `| ${LABELS[kind]} | ${fmt(m.perSecond)} | ${floor ? ratio(m.perSecond, floor.perSecond) : 'n/a'} | ` +
           `${fmt(m.endToEnd)} | ${floor ? ratio(m.endToEnd, floor.endToEnd) : 'n/a'} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ` +
