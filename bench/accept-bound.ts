@@ -3,7 +3,9 @@
  * (a) and (c) against the floor, hookcast on Node as the benchmark runs it (end to end, drain included), and hookcast
  * with no delivery worker (bench/servers/held.ts: accepted events stay in the spool). The held run's
  * accepted/s is the most such a design could deliver with the accept path as it is: it would do the same accepting
- * and more besides, on the same two cores. Its main-thread CPU per event is the accept path's.
+ * and more besides, on the same two cores. Its main-thread CPU per event is the accept path's. A second table gives
+ * the other bound, on CPU: the rate at which hookcast's end-to-end CPU per event (all threads) keeps every core busy,
+ * with the load generator's share taken out. No thread layout gets past it without cutting CPU per event.
  *
  *   node --import tsx bench/accept-bound.ts [--quick] [--repeats 3] [--duration 5] [--warmup 1] [--out FILE]
  *
@@ -16,7 +18,7 @@ import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { cpuSeconds, median, ROOT, startServer, tempDir } from './lib.ts'
 import { parseArgs, type Options } from './options.ts'
-import { hookcastConfig, loadOptions, runLoad, runOne, WORKLOADS, type Workload } from './scenarios.ts'
+import { hookcastConfig, loadOptions, runLoad, runOne, WORKLOADS, type Sample, type Workload } from './scenarios.ts'
 
 // Through tsx, not bundled: the gateway reads its page's files next to its sources.
 const HELD = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/servers/held.ts')]
@@ -50,7 +52,29 @@ async function runHeld(workload: Workload, options: Options): Promise<Row> {
   }
 }
 
+/**
+ * The CPU bound, whatever the threads: the events per second hookcast's end-to-end CPU per event allows with both
+ * cores busy, the load generator's share (it runs on the same machine) taken out. No thread layout delivers more
+ * without less CPU per event.
+ */
+interface Budget {
+  serverUs: number
+  generatorUs: number
+  perSecond: number
+  /** Against the floor's end-to-end rate in the same repeat. */
+  ratio: number
+}
+
+function budgetOf(s: Sample, floorPerSecond: number): Budget {
+  const serverUs = s.cpuPerEvent
+  const generatorUs = (s.loadCpu / s.perSecond) * 1e6
+  const perSecond = (cpus().length * 1e6) / (serverUs + generatorUs)
+  return { serverUs, generatorUs, perSecond, ratio: perSecond / floorPerSecond }
+}
+
 const options = parseArgs(process.argv.slice(2))
+const budgetsByWorkload = new Map<string, Budget[]>()
+const budgetLines: string[] = []
 const LABELS = { floor: 'floor', hookcast: 'hookcast, end to end', held: 'hookcast, no deliveries (accepted/s)' }
 const lines = [
   '| workload | receiver | per s | x floor, median (each repeat) | p50 ms | p99 ms | main thread µs/event |',
@@ -58,6 +82,7 @@ const lines = [
 ]
 for (const workload of WORKLOADS.filter((w) => w.key !== 'b')) {
   const rows: Record<keyof typeof LABELS, Row[]> = { floor: [], hookcast: [], held: [] }
+  const budgets: Budget[] = []
   for (let repeat = 0; repeat < options.repeats; repeat++) {
     for (const kind of ['floor', 'node'] as const) {
       const s = await runOne(workload, kind, options)
@@ -68,8 +93,10 @@ for (const workload of WORKLOADS.filter((w) => w.key !== 'b')) {
         p99: s.p99,
         mainUs: s.mainCpuPerEvent,
       })
+      if (kind === 'node') budgets.push(budgetOf(s, rows.floor[repeat]!.perSecond))
     }
     rows.held.push(await runHeld(workload, options))
+    budgetsByWorkload.set(workload.key, budgets)
     console.error(`${workload.key} repeat ${repeat + 1} done`)
   }
   for (const [name, runs] of Object.entries(rows) as Array<[keyof typeof LABELS, Row[]]>) {
@@ -83,6 +110,18 @@ for (const workload of WORKLOADS.filter((w) => w.key !== 'b')) {
     )
   }
 }
+budgetLines.push(
+  '',
+  '| workload | hookcast CPU µs/event, all threads | load generator CPU µs/request | both cores busy, events/s | x floor, median (each repeat) |',
+  '|---|---|---|---|---|',
+)
+for (const [key, budgets] of budgetsByWorkload) {
+  const m = (pick: (b: Budget) => number) => median(budgets.map(pick))
+  budgetLines.push(
+    `| ${key} | ${m((b) => b.serverUs).toFixed(0)} | ${m((b) => b.generatorUs).toFixed(0)} | ${m((b) => b.perSecond).toFixed(0)} | ` +
+      `${m((b) => b.ratio).toFixed(2)}x (${budgets.map((b) => b.ratio.toFixed(2)).join(', ')}) |`,
+  )
+}
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
 const header = [
   '# Accepting alone: the bound on taking deliveries off the accepting thread (bench/accept-bound.ts)',
@@ -91,7 +130,7 @@ const header = [
     `${loadavg()[0]!.toFixed(2)}; ${options.repeats} repeats of ${options.warmup} s warm-up + ${options.duration} s.`,
   '',
 ]
-const text = [...header, ...lines, ''].join('\n')
+const text = [...header, ...lines, ...budgetLines, ''].join('\n')
 console.log(text)
 // Beside results.md (or where --out says); --quick only prints.
 const out = process.argv.includes('--out') ? options.out : join(ROOT, 'bench/accept-bound.md')
