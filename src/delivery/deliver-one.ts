@@ -93,7 +93,10 @@ export async function deliverOne(claim: Claim, options: DeliverOneOptions): Prom
   return afterFailure(a, called.failure)
 }
 
-/** The claimed event; undefined when the queue could not load it (given back for later: not an attempt). */
+/**
+ * The claimed event; undefined when the queue could not load it (given back for later: not an attempt), or when the
+ * claim turned out to be another worker's (nothing to give back).
+ */
 async function loadEvent(a: Attempt): Promise<HookEvent | undefined> {
   const { claim, options } = a
   try {
@@ -101,6 +104,10 @@ async function loadEvent(a: Attempt): Promise<HookEvent | undefined> {
     options.onLoaded?.(event.body.byteLength)
     return event
   } catch (error) {
+    if (error instanceof LeaseLostError) {
+      warnLeaseLost(a)
+      return undefined
+    }
     options.log.error('cannot read an event from the queue; retrying later', {
       destination: claim.destination,
       id: claim.eventId,
@@ -205,6 +212,14 @@ function reportOutcome(a: Attempt, outcome: Outcome, error?: string): void {
   else options.log.error('delivery failed; moved to dead letters', { ...fields, error })
 }
 
+/** The claim went to another worker (this one was thought gone): its delivery is theirs, made once more at worst. */
+function warnLeaseLost({ claim, options }: Attempt): void {
+  options.log.warn('a delivery outlived its claim; another worker has it', {
+    destination: claim.destination,
+    id: claim.eventId,
+  })
+}
+
 /** Records the outcome, again until the queue takes it (if the process dies first, the delivery is made again). */
 async function recordInQueue(a: Attempt, what: string, write: () => Promise<void>): Promise<void> {
   const { claim, options } = a
@@ -214,10 +229,7 @@ async function recordInQueue(a: Attempt, what: string, write: () => Promise<void
       return
     } catch (error) {
       if (error instanceof LeaseLostError) {
-        options.log.warn('a delivery outlived its claim; another worker has it', {
-          destination: claim.destination,
-          id: claim.eventId,
-        })
+        warnLeaseLost(a)
         return
       }
       options.log.error(`cannot record a ${what} in the queue; trying again`, {

@@ -101,7 +101,7 @@ export interface Queue {
   put(event: HookEvent, destinations: readonly string[], options?: PutOptions): Promise<{ duplicate: boolean }>
   /** Claims due deliveries, oldest due first. */
   claim(options: ClaimOptions): Promise<Claim[]>
-  /** The claimed delivery's event, with its body. */
+  /** The claimed delivery's event, with its body; LeaseLostError when the claim turns out to be another worker's. */
   load(claim: Claim): Promise<HookEvent>
   /** Holds the claim longer (a slow delivery still under way). */
   extend(claim: Claim, leaseMs: number): Promise<void>

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startWorker } from '../../src/delivery/worker.ts'
 import type { DeliveryPolicy, OutcomeReport } from '../../src/delivery/deliver-one.ts'
 import { openLocalQueue } from '../../src/backends/local/queue.ts'
-import type { Queue } from '../../src/queue/types.ts'
+import { LeaseLostError, type Queue } from '../../src/queue/types.ts'
 import { DeliveryDeferred, DeliveryError, type Destination } from '../../src/destinations/types.ts'
 import type { HookEvent } from '../../src/events/types.ts'
 import { createLogger, silentLogger } from '../../src/log.ts'
@@ -438,5 +438,30 @@ describe('worker', () => {
     await eventually(() => outcomes.length === 1, 10_000)
     expect(outcomes[0]).toMatchObject({ outcome: 'delivered', attempt: 1 })
     expect(spoolErrors).toEqual(['load'])
+  })
+
+  it("leaves a claim that turned out to be another worker's: nothing recorded, no spool error, no destination call", async () => {
+    const retried: string[] = []
+    let loads = 0
+    const lostSpool: Queue = {
+      ...store,
+      async load(claim) {
+        loads++
+        throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} was made by another instance`)
+      },
+      async retry(claim, at, attempt) {
+        retried.push(claim.eventId)
+        return store.retry(claim, at, attempt)
+      },
+    }
+    const sink = recorder('sink')
+    const { accept, outcomes, spoolErrors, deliverer } = start([sink.destination], () => POLICY, lostSpool)
+    await accept(1, ['sink'])
+    // Handled once the lane has nothing under way again after the load.
+    await eventually(() => loads > 0 && deliverer.lanes()[0]?.inFlight === 0, 10_000)
+    expect(retried).toEqual([])
+    expect(spoolErrors).toEqual([])
+    expect(outcomes).toEqual([])
+    expect(sink.calls).toEqual([])
   })
 })

@@ -47,6 +47,12 @@ async function load(ctx: HeldContext, claim: Claim): Promise<HookEvent> {
   const held = ctx.leases.get(claim)
   const found = await eventOf(ctx, held)
   if (!found) {
+    // Our delivery message gone too: the server gave it to another instance (it thought this one gone: NATS
+    // restarted, or this one stalled past the ack wait), which made the delivery and removed the copy after it.
+    if (!(await stillQueued(ctx, held))) {
+      ctx.leases.end(held)
+      throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} was made by another instance`)
+    }
     // A copy goes only once its put completed (dropEventIfDone): this is a delivery published again after
     // nats-server forgot its id (a restart), or, with no dedup window, a put's repeat after the copy went.
     ctx.log.error('a delivery whose event is gone from NATS; dropped', {
@@ -62,6 +68,11 @@ async function load(ctx: HeldContext, claim: Claim): Promise<HookEvent> {
     )
   }
   return loadedEvent(found.meta, found.body)
+}
+
+/** Whether the claim's delivery message is still in the deliveries stream (a message acked by anyone is not). */
+function stillQueued(ctx: HeldContext, held: Held): Promise<boolean> {
+  return messageExists(ctx, ctx.names.jetStreams.deliveries, { seq: held.message.streamSeq })
 }
 
 async function extend(ctx: HeldContext, claim: Claim, leaseMs: number): Promise<void> {
