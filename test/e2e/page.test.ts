@@ -28,7 +28,10 @@ const FLAGS = [
 const TOKEN = 'page-test-admin-token'
 const ENV = { MILLICAST_WEBHOOK_SECRET: SECRET, HOOKCAST_ADMIN_TOKEN: TOKEN }
 const ARTIFACTS = join(ROOT, 'test-artifacts')
-const WAIT = { timeout: 15_000 }
+/** A deadline for a hang, not a timing: the page polls every 2 s, and a loaded CI machine slows Chromium a lot. */
+const WAIT = { timeout: 30_000 }
+/** Tests that wait for the page several times: several such deadlines. */
+const LONG_TEST = 180_000
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
 
 // CI installs chromium (.ci/run), so there a missing browser is a failure, not a skip.
@@ -73,7 +76,7 @@ async function imageShown(page: Page, container: string, streamId: string, event
   )
 }
 
-describe('live streams page in headless Chromium (node)', skipWhen(skip), () => {
+describe('live streams page in headless Chromium (node)', { ...skipWhen(skip), timeout: LONG_TEST }, () => {
   const tmp = tempDir('hookcast-page-')
   let receiver: Receiver
   let server: RunningServer
