@@ -27,6 +27,13 @@ interface JetStreamOptions {
   ackWaitMs: number
 }
 
+/**
+ * How long setting up at start (creating or updating a JetStream stream, a KV bucket) may take. Creating one writes to
+ * disk and, with replicas, waits for a quorum: seconds on a busy server, where a request the gateway makes while it
+ * runs fails after requestTimeoutMs (5 s) so a hook gets its 503 in time. A start is not waited on by anyone.
+ */
+export const SETUP_TIMEOUT_MS = 30_000
+
 /** Retries, replays and dead letters carry message ids of their own; JetStream's default window suits them. */
 const DEFAULT_WINDOW_MS = 120_000
 const ns = (ms: number) => Math.round(ms * 1e6)

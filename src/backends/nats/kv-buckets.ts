@@ -6,8 +6,15 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamUpdateConfig } from '@nats-io/jetstream'
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  type JetStreamManager,
+  type StreamUpdateConfig,
+} from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
+import { SETUP_TIMEOUT_MS } from './jetstream-setup.ts'
 
 interface BucketLimits {
   /** Copies of the bucket in a JetStream cluster (1, 3 or 5). */
@@ -35,17 +42,22 @@ export interface Bucket {
 const NANOS_PER_MS = 1_000_000
 
 export async function openBucket(nc: NatsConnection, name: string, limits: BucketLimits): Promise<Bucket> {
-  const jsm = await jetstreamManager(nc)
-  const kv = await new Kvm(nc).create(name, {
+  const options = {
     history: 1,
     replicas: limits.replicas,
     maxValueSize: limits.maxValueSize,
     description: limits.description,
     ...(limits.maxBytes !== undefined && limits.maxBytes > 0 ? { max_bytes: limits.maxBytes } : {}),
     ...(limits.ttlMs ? { ttl: limits.ttlMs } : {}),
-  })
+  }
+  // Made (the slow part) with the setup's patience, then opened again for use: its reads and writes keep the usual
+  // request timeout (a hook's dedup read must fail fast), and opening a bucket that exists is one quick request.
+  await new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS })).create(name, options)
+  const kv = await new Kvm(nc).create(name, options)
+  const jsm = await jetstreamManager(nc, { checkAPI: false })
+  const setup = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS, checkAPI: false })
   const jetStream = `KV_${name}`
-  const { config } = await jsm.streams.info(jetStream)
+  const { config } = await setup.streams.info(jetStream)
   const wanted: Partial<StreamUpdateConfig> = {
     max_msgs_per_subject: 1,
     max_msgs: limits.maxValues ?? -1,
@@ -58,7 +70,7 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
     (key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key],
   )
   // A bucket made by an older config, or by hand: the server is told the limits this config sets.
-  if (differs) await jsm.streams.update(jetStream, { ...config, ...wanted })
+  if (differs) await setup.streams.update(jetStream, { ...config, ...wanted })
   return { kv, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
 }
 

@@ -21,7 +21,7 @@ import { natsNames, type NatsNames } from './queue-names.ts'
 import { WORKING, confirmAck, nakAfter, sendAck } from './pull.ts'
 import { natsPut } from './put.ts'
 import { natsQueueStats } from './queue-stats.ts'
-import { consumerCache, ensureJetStreams, jetStreamConfigs } from './jetstream-setup.ts'
+import { consumerCache, ensureJetStreams, jetStreamConfigs, SETUP_TIMEOUT_MS } from './jetstream-setup.ts'
 import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './orphan-sweep.ts'
 import { errorText } from '../../util/error-text.ts'
 
@@ -205,14 +205,14 @@ async function prepareServer(
   settings: QueueSettings,
 ): Promise<NatsContext> {
   const { names, replicas, ackWaitMs, requestTimeoutMs } = settings
-  const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs }).catch((error: unknown) => {
+  const setup = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS }).catch((error: unknown) => {
     throw new Error(
       'JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ' +
         errorText(error),
     )
   })
   await ensureJetStreams(
-    jsm,
+    setup,
     jetStreamConfigs(names, {
       replicas,
       dedupWindowMs: options.dedupWindowMs,
@@ -220,7 +220,8 @@ async function prepareServer(
       ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
     }),
   )
-  const directGet = (await jsm.streams.info(names.jetStreams.events)).config.allow_direct === true
+  const directGet = (await setup.streams.info(names.jetStreams.events)).config.allow_direct === true
+  const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs, checkAPI: false })
   return {
     nc,
     jsm,
