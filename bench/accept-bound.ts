@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
-import { cpuSeconds, median, ROOT, startServer, tempDir } from './lib.ts'
+import { cpuBound, cpuSeconds, median, ROOT, startServer, tempDir } from './lib.ts'
 import { parseArgs, type Options } from './options.ts'
 import { hookcastConfig, loadOptions, runLoad, runOne, WORKLOADS, type Sample, type Workload } from './scenarios.ts'
 
@@ -66,10 +66,8 @@ interface Budget {
 }
 
 function budgetOf(s: Sample, floorPerSecond: number): Budget {
-  const serverUs = s.cpuPerEvent
-  const generatorUs = (s.loadCpu / s.perSecond) * 1e6
-  const perSecond = (cpus().length * 1e6) / (serverUs + generatorUs)
-  return { serverUs, generatorUs, perSecond, ratio: perSecond / floorPerSecond }
+  const { generatorUs, perSecond } = cpuBound(s)
+  return { serverUs: s.cpuPerEvent, generatorUs, perSecond, ratio: perSecond / floorPerSecond }
 }
 
 const options = parseArgs(process.argv.slice(2))

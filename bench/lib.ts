@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
@@ -443,4 +443,17 @@ export function median(values: readonly number[]): number {
   if (sorted.length === 0) return NaN
   const mid = sorted.length >> 1
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/**
+ * The CPU bound, whatever the threads: the events per second at which `cpuPerEvent` (µs, all threads) keeps every
+ * core busy, with the load generator's own CPU per request (`loadCpu`, a share of one core, at `perSecond` answers)
+ * on the same machine taken out.
+ */
+export function cpuBound(sample: { cpuPerEvent: number; loadCpu: number; perSecond: number }): {
+  generatorUs: number
+  perSecond: number
+} {
+  const generatorUs = (sample.loadCpu / sample.perSecond) * 1e6
+  return { generatorUs, perSecond: (cpus().length * 1e6) / (sample.cpuPerEvent + generatorUs) }
 }

@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib'
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { COMMANDS, fileCreateCost, median, NODE_ENTRY, ROOT, sumCounts } from './lib.ts'
+import { COMMANDS, cpuBound, fileCreateCost, median, NODE_ENTRY, ROOT, sumCounts } from './lib.ts'
 import type { Options } from './options.ts'
 import { natsVersion } from './nats.ts'
 import {
@@ -412,7 +412,7 @@ function whereFrom(
             : ''
         }, and the main thread's calls into ` +
         `the file system's thread pool. ${otherThreads(other(node) - other(floor))} End to end against the floor, repeat by ` +
-        `repeat: ${perRepeat(results, w, 'node')}.`,
+        `repeat: ${perRepeat(results, w, 'node')}. ${cpuBoundText(node, floor)}`,
     )
   }
   for (const [w, what] of [
@@ -455,6 +455,19 @@ function whereFrom(
       'Performance section says what was changed for them and what was tried.',
     '',
   ]
+}
+
+/**
+ * The most any thread layout could deliver at this CPU per event (deliveries on a worker thread included): both cores
+ * busy, less what the load generator uses per request on the same machine.
+ */
+function cpuBoundText(node: Medians, floor: Medians): string {
+  const { generatorUs, perSecond } = cpuBound(node)
+  return (
+    `Whatever the threads, ${cpus().length} cores at ${fmt(node.cpuPerEvent)} µs per event, with the load generator's ` +
+    `${fmt(generatorUs)} µs per request beside it, deliver at most ${fmt(perSecond)}/s, ${ratio(perSecond, floor.endToEnd)} ` +
+    'of the floor end to end: what moving deliveries off the accepting thread could reach without less CPU per event.'
+  )
 }
 
 /** A receiver's end-to-end rate over the floor's, repeat by repeat (both ran in each repeat, one after the other). */
