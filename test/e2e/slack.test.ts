@@ -102,6 +102,11 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
       streamId: 'ZG6NWV/alpha',
       timestamp: t0 + 31_000,
     })
+    const middle = await signedThumbnail({
+      body: jpeg(`${runtime}-alpha-3`, 40_000),
+      streamId: 'ZG6NWV/alpha',
+      timestamp: t0 + 16_000,
+    })
     for (const hook of [
       await feed('started', 'alpha', 'feed-a', t0),
       await feed('started', 'alpha', 'feed-b', t0 + 50),
@@ -109,7 +114,7 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
       expect((await post(hookUrl, hook)).status).toBe(200)
     }
     await sleep(300)
-    expect((await post(hookUrl, last)).status).toBe(200) // out of order: the later thumbnail first
+    // `live` goes out once a thumbnail is in: with the first alone in, it carries the first.
     expect((await post(hookUrl, first)).status).toBe(200)
     const live = await eventually(() => about(slack.messages, 'ZG6NWV/alpha')[0])
     expect(live.via).toBe('upload')
@@ -117,6 +122,9 @@ describe.each<Runtime>(['node', 'bun'])('Slack bot mode on %s', (runtime) => {
     expect(live.file!.equals(Buffer.from(first.body))).toBe(true)
     expect(blockText(live)).toContain('*Feeds*\\n2')
     expect(blockText(live)).toContain('alpha* is live')
+    // Out of order: the latest thumbnail by its timestamp arrives before an earlier one; the end shows the latest.
+    expect((await post(hookUrl, last)).status).toBe(200)
+    expect((await post(hookUrl, middle)).status).toBe(200)
 
     expect((await post(hookUrl, await recording('alpha', t0 + 60_000))).status).toBe(200)
     const thread = await eventually(() => slack.messages.find((m) => blockText(m).includes('recordings completed')))
