@@ -10,6 +10,8 @@ import type { Logger } from '../log.ts'
 import type { SlackNotifierConfig } from '../config/slack-notifier.ts'
 import type { StreamRecord, ThumbnailRef } from '../streams/stream-types.ts'
 import { updateWithRetry, type StreamStore } from '../streams/stream-store.ts'
+import { errorText } from '../util/error-text.ts'
+import { sleep } from '../util/sleep.ts'
 import type { SlackMode } from './slack-mode.ts'
 import type { HealthTimes } from './health-words.ts'
 
@@ -36,19 +38,39 @@ export interface Slack {
 /** Sessions a stream keeps alert ids for (older ones are dropped). */
 const KEEP_SESSIONS = 5
 
+/**
+ * Waits before writing what was posted again, when the stream state failed (NATS restarting): the message is in
+ * Slack already, and a delivery that failed on this write would post it again at its retry.
+ */
+const REMEMBER_WAITS_MS = [250, 500, 1_000, 2_000]
+
 /** Remembers what was posted for a session (persisted with the stream, so a restart still threads and updates). */
 export async function remember(slack: Slack, streamId: string, session: string, fields: Record<string, string>) {
-  await updateWithRetry(
-    slack.deps.streams,
-    streamId,
-    (r) => {
-      const mine = (r.alerts[slack.name] ??= {})
-      mine[session] = { ...mine[session], ...fields }
-      const sessions = Object.keys(mine)
-      for (const old of sessions.slice(0, Math.max(0, sessions.length - KEEP_SESSIONS))) delete mine[old]
-    },
-    { now: slack.deps.now },
-  )
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await updateWithRetry(
+        slack.deps.streams,
+        streamId,
+        (r) => {
+          const mine = (r.alerts[slack.name] ??= {})
+          mine[session] = { ...mine[session], ...fields }
+          const sessions = Object.keys(mine)
+          for (const old of sessions.slice(0, Math.max(0, sessions.length - KEEP_SESSIONS))) delete mine[old]
+        },
+        { now: slack.deps.now },
+      )
+      return
+    } catch (error) {
+      const wait = REMEMBER_WAITS_MS[attempt]
+      if (wait === undefined) throw error
+      slack.deps.log.warn('cannot keep what was posted to Slack with the stream; trying again', {
+        notifier: slack.name,
+        stream: streamId,
+        error: errorText(error),
+      })
+      await sleep(wait)
+    }
+  }
 }
 
 export function posted(slack: Slack, record: StreamRecord | undefined, session: string) {

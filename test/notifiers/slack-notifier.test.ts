@@ -23,8 +23,8 @@ afterAll(async () => {
   await slack.close()
 })
 
-/** One stream, live, with its first thumbnail: all the notifier reads. */
-function oneStream(): StreamStore {
+/** One stream, live, with its first thumbnail: all the notifier reads. `failingPuts` writes fail first (NATS away). */
+function oneStream(failingPuts = 0): StreamStore {
   const thumb = makeEvent({ id: 't1', streamId: STREAM, streamName: HOSTILE })
   const { body: _body, data: _data, ...event } = thumb
   const record: StreamRecord = {
@@ -43,6 +43,7 @@ function oneStream(): StreamStore {
   return {
     get: async (id) => (id === STREAM ? { record: structuredClone(record), revision: String(revision) } : undefined),
     async put(_id, next) {
+      if (failingPuts-- > 0) throw new Error('timeout')
       Object.assign(record, next)
       return String(++revision)
     },
@@ -91,5 +92,30 @@ describe('Slack notifier with a hostile stream name', () => {
     const filename = new URLSearchParams(reserve.body.toString()).get('filename')!
     expect(filename).toMatch(/^[A-Za-z0-9._-]+-live\.jpg$/)
     expect(filename).not.toContain('..')
+  })
+})
+
+describe('Slack notifier when the stream state fails for a moment', () => {
+  it('keeps what it posted once the state is back, so the delivery succeeds and is not posted again', async () => {
+    const streams = oneStream(2)
+    const before = slack.messages.length
+    const notifier = createSlackNotifier(
+      'slack',
+      slackNotifierConfig.parse({ type: 'slack', token: BOT_TOKEN, channel: CHANNEL, apiUrl: slack.apiUrl }),
+      { streams, destination: () => undefined, thumbnailUrl: async () => '', log: silentLogger, now: Date.now },
+    )
+    await notifier.deliver(
+      makeEvent({
+        type: 'stream',
+        event: 'live',
+        streamId: STREAM,
+        streamName: HOSTILE,
+        receivedAt: Date.now(),
+        data: { session: 's1', liveSince: 1, thumbnail: { eventId: 't1', timestamp: 1 } },
+      }),
+    )
+    expect(slack.messages.length - before).toBe(1)
+    const kept = (await streams.get(STREAM))!.record.alerts.slack?.s1
+    expect(kept).toMatchObject({ liveFile: expect.any(String), live: expect.any(String) })
   })
 })
