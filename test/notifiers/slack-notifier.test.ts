@@ -55,6 +55,17 @@ function oneStream(failingPuts = 0): StreamStore {
   }
 }
 
+/** The stream's `live` event, naming its first thumbnail. */
+const liveEvent = () =>
+  makeEvent({
+    type: 'stream',
+    event: 'live',
+    streamId: STREAM,
+    streamName: HOSTILE,
+    receivedAt: Date.now(),
+    data: { session: 's1', liveSince: 1, thumbnail: { eventId: 't1', timestamp: 1 } },
+  })
+
 describe('Slack notifier with a hostile stream name', () => {
   it('posts no mention, ping or link, and names the uploaded file safely', async () => {
     const notifier = createSlackNotifier(
@@ -74,16 +85,7 @@ describe('Slack notifier with a hostile stream name', () => {
         now: Date.now,
       },
     )
-    await notifier.deliver(
-      makeEvent({
-        type: 'stream',
-        event: 'live',
-        streamId: STREAM,
-        streamName: HOSTILE,
-        receivedAt: Date.now(),
-        data: { session: 's1', liveSince: 1, thumbnail: { eventId: 't1', timestamp: 1 } },
-      }),
-    )
+    await notifier.deliver(liveEvent())
     const posted = JSON.stringify(slack.messages)
     expect(slack.messages).toHaveLength(1)
     for (const bad of ['<!channel>', '<@U0ADMIN>', '<https://evil']) expect(posted).not.toContain(bad)
@@ -104,16 +106,7 @@ describe('Slack notifier when the stream state fails for a moment', () => {
       slackNotifierConfig.parse({ type: 'slack', token: BOT_TOKEN, channel: CHANNEL, apiUrl: slack.apiUrl }),
       { streams, destination: () => undefined, thumbnailUrl: async () => '', log: silentLogger, now: Date.now },
     )
-    await notifier.deliver(
-      makeEvent({
-        type: 'stream',
-        event: 'live',
-        streamId: STREAM,
-        streamName: HOSTILE,
-        receivedAt: Date.now(),
-        data: { session: 's1', liveSince: 1, thumbnail: { eventId: 't1', timestamp: 1 } },
-      }),
-    )
+    await notifier.deliver(liveEvent())
     expect(slack.messages.length - before).toBe(1)
     const kept = (await streams.get(STREAM))!.record.alerts.slack?.s1
     expect(kept).toMatchObject({ liveFile: expect.any(String), live: expect.any(String) })
