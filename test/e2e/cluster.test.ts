@@ -96,8 +96,8 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 const streamId = (i: number) => `${ACCOUNT}/s${String(i).padStart(2, '0')}`
 const streamName = (i: number) => `s${String(i).padStart(2, '0')}`
 
-/** When each event was first logged accepted (`hook accepted`) and first delivered to the tracker (`@streams`), ms. */
-interface LogTimes {
+/** From the servers' logs: when each event was first accepted and first reached the tracker (ms); its Slack deliveries. */
+interface EventLogs {
   accepted: Map<string, number>
   tracked: Map<string, number>
   /** How many times each event was logged delivered to Slack (more than once: a delivery made twice). */
@@ -111,8 +111,8 @@ interface Lifecycle {
   data: { streamId: string; session: string; firstThumbnail?: { eventId: string } }
 }
 
-function eventLogTimes(lines: readonly string[]): LogTimes {
-  const times: LogTimes = { accepted: new Map(), tracked: new Map(), slack: new Map() }
+function readEventLogs(lines: readonly string[]): EventLogs {
+  const times: EventLogs = { accepted: new Map(), tracked: new Map(), slack: new Map() }
   const note = (map: Map<string, number>, id: string, at: number) => map.set(id, Math.min(at, map.get(id) ?? at))
   for (const line of lines) {
     const accepted = line.includes('"msg":"hook accepted"')
@@ -128,7 +128,7 @@ function eventLogTimes(lines: readonly string[]): LogTimes {
 }
 
 /** How many times the stream's lifecycle event was delivered to Slack, per the logs (at least once). */
-function slackDeliveries(events: readonly Lifecycle[], stream: string, times: LogTimes): number {
+function slackDeliveries(events: readonly Lifecycle[], stream: string, times: EventLogs): number {
   const made = events.filter((e) => e.data.streamId === stream).map((e) => times.slack.get(e.id) ?? 0)
   return Math.max(1, ...made)
 }
@@ -142,7 +142,7 @@ function slackDeliveries(events: readonly Lifecycle[], stream: string, times: Lo
 function overtakenFirst(
   named: string,
   thumbs: ReadonlyArray<{ id: string; at: number; sha: string }>,
-  times: LogTimes,
+  times: EventLogs,
 ): { id: string; sha: string } | undefined {
   const index = thumbs.findIndex((t) => t.id === named)
   const acceptedAt = times.accepted.get(named)
@@ -151,7 +151,7 @@ function overtakenFirst(
   return earlier.every((t) => (times.tracked.get(t.id) ?? -Infinity) > acceptedAt) ? thumbs[index] : undefined
 }
 
-function describeTimes(thumbs: ReadonlyArray<{ id: string; at: number }>, times: LogTimes): string {
+function describeTimes(thumbs: ReadonlyArray<{ id: string; at: number }>, times: EventLogs): string {
   const at = (map: Map<string, number>, id: string) => (map.has(id) ? new Date(map.get(id)!).toISOString() : '-')
   return thumbs
     .map((t) => `${t.id} sent +${t.at} accepted ${at(times.accepted, t.id)} tracked ${at(times.tracked, t.id)}`)
@@ -896,7 +896,7 @@ routes:
     report.live = live.length
     report.ended = ended.length
     const expectedFirst = new Map<string, { id: string; sha: string }>()
-    const logTimes = eventLogTimes(instances.flatMap((i) => i.server.logs))
+    const eventLogs = readEventLogs(instances.flatMap((i) => i.server.logs))
     // A live event handed on after thumbnailWait (or at an end that came first) names no thumbnail: nor does Slack.
     const liveWithoutThumbnail = new Set(live.filter((e) => !e.data.firstThumbnail).map((e) => e.data.streamId))
     for (let i = 0; i < STREAMS; i++) {
@@ -925,13 +925,13 @@ routes:
         if (start.data.firstThumbnail) {
           report.liveCarryingFirst++
           const named = start.data.firstThumbnail.eventId
-          const overtaken = named === thumbs[0]!.id ? undefined : overtakenFirst(named, thumbs, logTimes)
+          const overtaken = named === thumbs[0]!.id ? undefined : overtakenFirst(named, thumbs, eventLogs)
           if (overtaken) {
             expectedFirst.set(id, overtaken)
             report.liveOvertaken++
           } else if (named !== thumbs[0]!.id)
             problems.push(
-              `${id}: the live event names ${named} as first thumbnail, not ${thumbs[0]!.id} (${describeTimes(thumbs, logTimes)})`,
+              `${id}: the live event names ${named} as first thumbnail, not ${thumbs[0]!.id} (${describeTimes(thumbs, eventLogs)})`,
             )
         }
       }
@@ -949,8 +949,8 @@ routes:
       report.slackLive += lives.length
       const liveMessage: SlackMessage | undefined = lives[0]
       // At least once: a delivery made twice (its holder stalled past the ack wait) posts twice; the logs show it.
-      const liveMade = slackDeliveries(live, streamId(i), logTimes)
-      const endedMade = slackDeliveries(ended, streamId(i), logTimes)
+      const liveMade = slackDeliveries(live, streamId(i), eventLogs)
+      const endedMade = slackDeliveries(ended, streamId(i), eventLogs)
       if (lives.length >= 1 && lives.length <= liveMade) report.slackRepeats += lives.length - 1
       else {
         problems.push(
