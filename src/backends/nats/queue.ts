@@ -23,6 +23,7 @@ import { natsPut } from './put.ts'
 import { natsQueueStats } from './queue-stats.ts'
 import { consumerCache, ensureJetStreams, jetStreamConfigs, SETUP_TIMEOUT_MS } from './jetstream-setup.ts'
 import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './orphan-sweep.ts'
+import { removeLeftoverDeliveries } from './leftover-deliveries.ts'
 import { errorText } from '../../util/error-text.ts'
 
 export interface NatsQueueOptions extends NatsConnectOptions {
@@ -79,6 +80,7 @@ interface OpenQueue {
   closing: AbortController
   leases: Leases
   sweeps: OrphanSweeps
+  leftovers: LeftoverPasses
   /** Ends when the connection is closed. */
   watching: Promise<void>
 }
@@ -89,14 +91,24 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
   const { nc, log } = ctx
   const state: QueueState = { up: true, closed: false }
   const closing = new AbortController()
-  const watching = watchConnection(nc, state, log)
+  // A crash of nats-server can leave acknowledged deliveries behind: looked for at start and whenever it is back.
+  const leftovers = leftoverPasses(ctx, state)
+  void leftovers.run()
+  const watching = watchConnection(nc, state, log, leftovers.run)
   const leases = claimLeases(ctx, settings.ackWaitMs)
-  const sweeps = orphanSweeps(orphanSweeper(ctx, SWEEP_PAGE), {
-    everyMs: options.sweepEveryMs ?? 10 * 60_000,
-    olderThanMs: options.dedupWindowMs + 10 * 60_000,
-    canRun: () => state.up && !state.closed,
-    log,
-  })
+  const sweepEvents = orphanSweeper(ctx, SWEEP_PAGE)
+  const sweeps = orphanSweeps(
+    async (olderThanMs) => {
+      await leftovers.run() // first: the copies they held may go in this same sweep
+      return sweepEvents(olderThanMs)
+    },
+    {
+      everyMs: options.sweepEveryMs ?? 10 * 60_000,
+      olderThanMs: options.dedupWindowMs + 10 * 60_000,
+      canRun: () => state.up && !state.closed,
+      log,
+    },
+  )
   return {
     sweepOrphans: sweeps.sweep,
     get maxPayload() {
@@ -115,7 +127,7 @@ export async function openNatsQueue(options: NatsQueueOptions): Promise<NatsQueu
     },
     replay: (filter = {}) => replayDeadLetters(ctx, filter),
     stats: () => natsQueueStats(ctx),
-    close: () => closeQueue({ ctx, state, closing, leases, sweeps, watching }),
+    close: () => closeQueue({ ctx, state, closing, leases, sweeps, leftovers, watching }),
   }
 }
 
@@ -149,8 +161,32 @@ async function openContext(options: NatsQueueOptions, settings: QueueSettings): 
   }
 }
 
-/** Follows the connection into `state.up`, logging its losses and returns; ends when the connection is closed. */
-function watchConnection(nc: NatsConnection, state: QueueState, log: Logger): Promise<void> {
+/** The passes over leftover deliveries (leftover-deliveries.ts), one at a time; a failed one is logged. */
+interface LeftoverPasses {
+  /** Starts a pass, or joins the one under way; never rejects. */
+  run(): Promise<void>
+}
+
+function leftoverPasses(ctx: NatsContext, state: QueueState): LeftoverPasses {
+  let running: Promise<void> | undefined
+  const pass = () =>
+    removeLeftoverDeliveries(ctx, () => state.up && !state.closed).then(
+      () => {},
+      (error: unknown) => ctx.log.warn('cannot look for leftover deliveries in NATS', { error: errorText(error) }),
+    )
+  return {
+    run: () =>
+      (running ??= pass().finally(() => {
+        running = undefined
+      })),
+  }
+}
+
+/**
+ * Follows the connection into `state.up`, logging its losses and returns, and calls `onBack` on each return; ends
+ * when the connection is closed.
+ */
+function watchConnection(nc: NatsConnection, state: QueueState, log: Logger, onBack: () => void): Promise<void> {
   return (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect') {
@@ -159,6 +195,7 @@ function watchConnection(nc: NatsConnection, state: QueueState, log: Logger): Pr
       } else if (status.type === 'reconnect') {
         state.up = true
         log.info('NATS connection back', { server: status.server })
+        onBack()
       } else if (status.type === 'error' || status.type === 'ldm') {
         log.warn('NATS reports a problem', {
           status: status.type,
@@ -185,11 +222,12 @@ function claimLeases({ nc, now, log }: NatsContext, ackWaitMs: number): Leases {
   })
 }
 
-async function closeQueue({ ctx, state, closing, leases, sweeps, watching }: OpenQueue): Promise<void> {
+async function closeQueue({ ctx, state, closing, leases, sweeps, leftovers, watching }: OpenQueue): Promise<void> {
   if (state.closed) return
   state.closed = true
   closing.abort()
   await sweeps.stop()
+  await leftovers.run() // the pass under way ends at its next step (closed); a new one does nothing
   // Claims do not outlive the queue: given back now rather than when their ack wait runs out.
   await Promise.all(
     leases.takeAll().map((held) => confirmAck(ctx.nc, held.message.reply, nakAfter(0), 1_000).catch(() => {})),
