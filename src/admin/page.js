@@ -22,6 +22,8 @@
    * }} Status
    */
   const POLL_MS = 2000
+  // A request the gateway never answers (stalled, a dead connection) would hold the poll forever.
+  const API_TIMEOUT_MS = 10000
   const HIDDEN_POLL_MS = 15000
   const ENDED_SHOWN = 12
   // Only the page's own ids: never null.
@@ -122,12 +124,18 @@
    * @returns {Promise<any>} JSON the caller knows
    */
   async function api(path, init) {
-    const response = await fetch(path, Object.assign({ credentials: 'same-origin', cache: 'no-store' }, init))
+    const signal = AbortSignal.timeout(API_TIMEOUT_MS)
+    const late = (/** @type {unknown} */ error) => {
+      if (signal.aborted) throw new Error('no answer in ' + API_TIMEOUT_MS / 1000 + ' s')
+      throw error
+    }
+    const options = Object.assign({ credentials: 'same-origin', cache: 'no-store', signal }, init)
+    const response = await fetch(path, options).catch(late)
     if (response.status === 401) {
       location.reload() // signed out or token changed: the server shows the login form
       throw new Error('signed out')
     }
-    const body = await response.json().catch(() => ({}))
+    const body = await response.json().catch((error) => (signal.aborted ? late(error) : {}))
     if (!response.ok) throw new Error(body.message || 'HTTP ' + response.status)
     return body
   }

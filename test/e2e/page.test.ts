@@ -6,7 +6,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+  type Route,
+} from 'playwright-core'
 import { ROOT, startServer, type RunningServer } from '../support/runtimes.ts'
 import { startReceiver, type Receiver } from '../support/receiver.ts'
 import { jpeg, post, SECRET, signedJson, signedThumbnail, type SignedHook } from '../support/hooks.ts'
@@ -297,6 +304,19 @@ routes:
     const letters = await fetch(`${server.url}/api/dead-letters`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(await letters.json()).toEqual({ deadLetters: [] })
     await eventually(() => receiver.requests.length - before === 1 + remaining, 20_000)
+  })
+
+  it('says the gateway is unreachable when an API request goes unanswered, and recovers when it answers again', async () => {
+    const page = await openSignedIn()
+    await page.waitForSelector('#offline', { state: 'hidden', ...WAIT })
+    // A gateway that stalls: the request reaches nothing and nothing ever answers it.
+    const stalled: Route[] = []
+    await page.route('**/api/status', (route) => void stalled.push(route))
+    await page.waitForSelector('#offline:not([hidden])', WAIT)
+    expect(await page.locator('#offline').textContent()).toContain('no answer in 10 s')
+    await page.unroute('**/api/status')
+    await Promise.all(stalled.map((route) => route.abort().catch(() => {})))
+    await page.waitForSelector('#offline', { state: 'hidden', ...WAIT })
   })
 
   it('shows stream names and errors as text, never as markup', async () => {
