@@ -56,7 +56,7 @@ sources:
 notifiers:
   slack: ${notifier}
 spool: { dir: "${join(dir, 'spool')}" }
-streams: { flapWindow: 1s, thumbnailWait: 1500ms }
+streams: { flapWindow: 1s, thumbnailWait: 10s }
 delivery:
   retry: { schedule: [200ms, 400ms], jitter: 0 }
 routes:
