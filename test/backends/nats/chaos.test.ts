@@ -436,11 +436,19 @@ describe('a cluster under chaos', () => {
     const diagnosis =
       problems.length === 0
         ? ''
-        : [
-            await natsDiagnosis(nats.url, problems).catch(String),
-            ...logs.filter((line) => /settle|check|stream|claim|lease|NATS/.test(line)).slice(-40),
-          ].join('\n')
+        : [await natsDiagnosis(nats.url, problems).catch(String), ...logs.filter(worthShowing).slice(-40)].join('\n')
     expect(problems, `chaos run failed; rerun it with HOOKCAST_CHAOS_SEED=${SEED}\n${diagnosis}`).toEqual([])
     expect(events.filter((e) => e.includes('killed')).length, `seed ${SEED}`).toBeGreaterThan(0)
   }, 300_000)
 })
+
+/** A log line that helps explain a failed run: a warning or error, or one about claims, leases, checks or NATS. */
+function worthShowing(line: string): boolean {
+  const json = line.slice(line.indexOf('{'))
+  try {
+    const { level, msg } = JSON.parse(json) as { level?: string; msg?: string }
+    return level === 'warn' || level === 'error' || /settle|check|claim|lease|NATS/.test(msg ?? '')
+  } catch {
+    return true
+  }
+}
