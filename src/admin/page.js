@@ -306,12 +306,22 @@
       label: h('span', { class: 'label' }),
       when: h('time'),
       lasted: h('span'),
+      // On a line of its own that never wraps: it changes at every poll, and a card a line taller would move the
+      // cards below it (and their Forget buttons) under the pointer.
+      ago: h('span', { class: 'ago' }),
     }
     const node = h(
       'li',
       { 'data-stream-id': s.streamId },
       f.node,
-      h('div', { class: 'what' }, refs.name, ' ', refs.account, h('p', null, refs.label, refs.when, refs.lasted)),
+      h(
+        'div',
+        { class: 'what' },
+        refs.name,
+        ' ',
+        refs.account,
+        h('p', null, refs.label, refs.when, refs.lasted, refs.ago),
+      ),
       forgetButton(s),
     )
     return { node, refs }
@@ -324,7 +334,8 @@
     const thumbnailsOnly = !s.liveSince && !s.endedAt && s.latestThumbnail
     const at = s.endedAt || (thumbnailsOnly && s.latestThumbnail ? s.latestThumbnail.timestamp : s.updatedAt)
     r.label.textContent = s.endedAt ? 'Ended ' : thumbnailsOnly ? 'Thumbnails only, last at ' : 'Last heard '
-    setTime(r.when, at, clock(at) + ' (' + ago(at) + ')')
+    setTime(r.when, at, clock(at))
+    r.ago.textContent = ago(at)
     const lasted = s.endedAt && s.liveSince ? ', live for ' + span(s.endedAt - s.liveSince) : ''
     const silent = s.endedBy === 'silence' && s.lastHeardAt ? ', no hooks since ' + clock(s.lastHeardAt) : ''
     r.lasted.textContent = lasted + silent

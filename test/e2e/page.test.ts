@@ -331,6 +331,42 @@ routes:
     await page.waitForSelector('#offline', { state: 'hidden', ...WAIT })
   })
 
+  it('keeps an ended card the same height while its "ago" grows, so a poll never moves a button under the pointer', async () => {
+    // The page's clock is fixed (timers still run), and /api/streams answers with an ended stream of the test's own:
+    // the card is rendered at "13 s ago", then, two hours later by the page's clock, at "2 h 5 min ago".
+    const now = Date.now()
+    const ended = {
+      streamId: 'ZG6NWV/delta',
+      accountId: 'ZG6NWV',
+      streamName: 'delta',
+      status: 'ended',
+      liveSince: now - 13_000 - 65_000,
+      endedAt: now - 13_000,
+      feeds: 0,
+      latestThumbnail: null,
+      updatedAt: now - 13_000,
+    }
+    const context = await browser.newContext()
+    contexts.push(context)
+    await context.clock.setFixedTime(now)
+    const page = await context.newPage()
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+    await page.route('**/api/streams', (route) => route.fulfill({ json: { streams: [ended] } }))
+    await page.goto(server.url)
+    await signIn(page)
+    const card = page.locator('#ended-list [data-stream-id="ZG6NWV/delta"]')
+    await page.waitForFunction(() => document.querySelector('#ended-list li')?.textContent?.includes('13 s ago'), WAIT)
+    const before = await card.boundingBox()
+
+    await context.clock.setFixedTime(now + (2 * 60 + 5) * 60_000)
+    await page.waitForFunction(
+      () => document.querySelector('#ended-list li')?.textContent?.includes('2 h 5 min ago'),
+      WAIT,
+    )
+    expect(before).not.toBeNull()
+    expect((await card.boundingBox())?.height).toBe(before!.height)
+  })
+
   it('shows stream names and errors as text, never as markup', async () => {
     const page = await openSignedIn()
     const name = '<img src=x onerror=alert(1)>"quoted"&amp;'
