@@ -47,7 +47,10 @@ export async function podman(root: string): Promise<Podman> {
   let env: NodeJS.ProcessEnv = process.env
   const buildArgs: string[] = []
   if (script) {
-    const { stdout } = await run('bash', [script, join(tmpdir(), 'hookcast-oci')], { timeout: 900_000 })
+    // One build of the stand-in at a time: two suites at once (two checkouts on one machine) would otherwise build
+    // into the same folder, one taking the other's half-made root file system for a finished one.
+    const workdir = join(tmpdir(), 'hookcast-oci')
+    const { stdout } = await run('flock', [`${workdir}.lock`, 'bash', script, workdir], { timeout: 900_000 })
     const settings = Object.fromEntries(
       [...stdout.matchAll(/^(?:export )?(\w+)='([^']*)'$/gm)].map((match) => [match[1]!, match[2]!]),
     )
