@@ -124,7 +124,7 @@ async function applyFeedHook(
       if (!outcome.full) applyFeed(r, feedId, event.event, at, ctx.now())
       if (!outcome.full && r.status !== 'ended') noteHeard(r, event.receivedAt)
       outcome.claimed = claimTransitions(r, event.id, ctx.now(), settings.thumbnailWaitMs)
-      outcome.wake = owedCheck(before, r, settings, event.id)
+      outcome.wake = owedCheck(before, r, settings, event.id, ctx.now())
       outcome.own = toHandOn(r, outcome.claimed, outcome.wake)
       if (outcome.full && !renamed && !outcome.own) return false // nothing changed: no write
     },

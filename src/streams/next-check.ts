@@ -33,10 +33,23 @@ export function nextCheckAt(r: Readonly<StreamRecord>, s: StreamSettings, after 
   return times.length > 0 ? Math.min(...times) : undefined
 }
 
-/** The check a write makes necessary: its time, when the write brought the next check forward from `before`. */
-function wakeAt(before: number | undefined, r: Readonly<StreamRecord>, s: StreamSettings): number | undefined {
+/**
+ * The check a write makes necessary: its time, when the write brought the next check forward from `before`, or when
+ * `before` has already come. The check due then may be under way on the record as it was before this write, or done
+ * (another lane's delivery, another instance's): it worked out the next check without this write, so this write
+ * cannot count on it. A time already past is checked at the next whole second (one check per stream and second,
+ * however many writes find `before` past).
+ */
+function wakeAt(
+  before: number | undefined,
+  r: Readonly<StreamRecord>,
+  s: StreamSettings,
+  now: number,
+): number | undefined {
   const after = nextCheckAt(r, s)
-  return after !== undefined && (before === undefined || after < before) ? after : undefined
+  if (after === undefined) return undefined
+  if (before !== undefined && before <= now) return after > now ? after : Math.floor(now / 1_000) * 1_000 + 1_000
+  return before === undefined || after < before ? after : undefined
 }
 
 /**
@@ -49,8 +62,9 @@ export function owedCheck(
   r: StreamRecord,
   s: StreamSettings,
   by: string,
+  now: number,
 ): number | undefined {
-  const at = wakeAt(before, r, s) ?? (r.wake?.by === by ? r.wake.at : undefined)
+  const at = wakeAt(before, r, s, now) ?? (r.wake?.by === by ? r.wake.at : undefined)
   if (at !== undefined) r.wake = { at, by }
   return at
 }

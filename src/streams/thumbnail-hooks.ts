@@ -106,7 +106,7 @@ async function takeAtOnce(
     thumbnailCame(r, ref)
     if (picture && settings.health) takePicture(r, picture, ref, settings.health)
     claimed = claimTransitions(r, event.id, ctx.now(), settings.thumbnailWaitMs)
-    wake = owedCheck(before, r, settings, event.id)
+    wake = owedCheck(before, r, settings, event.id, ctx.now())
     own = toHandOn(r, claimed, wake)
   })
   if (written && own) await handOn(ctx, own, event.id, claimed, wake)
