@@ -89,8 +89,9 @@ async function postLive(
   const fileId = await postWithUpload(bot, message, bytes, fileName(event, 'live'), undefined, signal)
   await remember({ liveFile: fileId }) // uploaded: a redelivery must not upload it again
   const ts = await shareTs(bot, fileId, signal)
-  if (ts) await remember({ live: ts })
-  else
+  // Replies wait for `live`, the message's ts: without one they go unthreaded, so they must not wait for nothing.
+  await remember({ live: ts ?? 'posted' })
+  if (!ts)
     bot.options.log.warn('Slack did not say where the live message is; the end will be a new message', {
       notifier: bot.options.name,
       stream: facts.streamId,

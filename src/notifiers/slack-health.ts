@@ -25,7 +25,8 @@ export async function onHealth(slack: Slack, event: HookEvent, signal?: AbortSig
   const { session, streamId, record, done } = await sessionOf(slack, event)
   const key = `health:${event.id}`
   if (done[key]) return // already posted (a redelivery)
-  if (mode.threads && !done.live && !done.liveFile && deps.now() < event.receivedAt + LIVE_WAITS_MS) {
+  // An uploaded live message (`liveFile`) has no ts to reply to until Slack says where it was shared (`live`).
+  if (mode.threads && !done.live && deps.now() < event.receivedAt + LIVE_WAITS_MS) {
     throw new DeliveryDeferred('waiting for the live message, to reply in its thread', deps.now() + 1_000)
   }
   const times = deps.healthTimes ?? {}

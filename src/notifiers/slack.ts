@@ -99,7 +99,8 @@ async function onEnded(slack: Slack, event: HookEvent, signal?: AbortSignal): Pr
   const { deps } = slack
   const { session, streamId, record, done } = await sessionOf(slack, event)
   if (done.ended) return
-  if (!done.live && !done.liveFile && deps.now() < event.receivedAt + LIVE_WAITS_MS) {
+  // An uploaded live message (`liveFile`) is updated and replied to by its ts (`live`): that must be known first.
+  if (!done.live && deps.now() < event.receivedAt + LIVE_WAITS_MS) {
     throw new DeliveryDeferred('waiting for the live message to be posted first', deps.now() + 1_000)
   }
   const times = {

@@ -14,6 +14,8 @@ import { silentLogger } from '../../src/log.ts'
 import { BOT_TOKEN, CHANNEL, blockText, startSlack, type SlackStandIn } from '../support/slack.ts'
 import { makeEvent } from '../support/events.ts'
 import { jpeg } from '../support/hooks.ts'
+import { eventually } from '../support/wait.ts'
+import { DeliveryDeferred } from '../../src/destinations/types.ts'
 
 const STREAM = 'ZG6NWV/lobby'
 const PICTURE = jpeg('black picture', 3_000)
@@ -87,6 +89,35 @@ describe('Slack health replies', () => {
     expect(blockText(updates().at(-1)!)).toContain('ended after') // the end stays the last word
     expect(slack.messages.at(-1)!.threadTs).toBe(live.ts)
     expect(blockText(slack.messages.at(-1)!)).toContain('picture recovered after 60 s')
+  })
+
+  it('bot mode: a problem while Slack has not said where the uploaded live message is waits, then replies in its thread', async () => {
+    const bot = notifier({ token: BOT_TOKEN, channel: CHANNEL, apiUrl: slack.apiUrl })
+    // files.info (where the upload was shared: the live message's ts) answers only when the test lets it.
+    const answer = slack.receiver.answer
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    slack.receiver.answer = async (request) => {
+      if (request.path === '/api/files.info') await held
+      return answer(request)
+    }
+    try {
+      const posting = bot.deliver(streamEvent('live', { liveSince: 1, thumbnail: { eventId: 'th1', timestamp: 5 } }))
+      await eventually(() => slack.messages.some((m) => m.via === 'upload'))
+      await expect(bot.deliver(black)).rejects.toBeInstanceOf(DeliveryDeferred)
+      await expect(bot.deliver(streamEvent('ended', { endedAt: 60_000, liveSince: 1 }))).rejects.toBeInstanceOf(
+        DeliveryDeferred,
+      )
+      release()
+      await posting
+    } finally {
+      slack.receiver.answer = answer
+    }
+    await bot.deliver(black)
+    const live = slack.messages.find((m) => m.via === 'upload')!
+    expect(slack.messages.filter((m) => m.threadTs === live.ts).map((m) => blockText(m))).toEqual([
+      expect.stringContaining('black picture'),
+    ])
   })
 
   it('webhook mode: the problem as its own message, with the signed link to its picture', async () => {
