@@ -52,7 +52,7 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
   }
   // Made (the slow part) with the setup's patience, then opened again for use: its reads and writes keep the usual
   // request timeout (a hook's dedup read must fail fast), and opening a bucket that exists is one quick request.
-  await new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS })).create(name, options)
+  await createOrOpen(new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS })), name, options)
   const kv = await new Kvm(nc).create(name, options)
   const jsm = await jetstreamManager(nc, { checkAPI: false })
   const setup = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS, checkAPI: false })
@@ -73,6 +73,23 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
   if (differs) await setup.streams.update(jetStream, { ...config, ...wanted })
   return { kv, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
 }
+
+/**
+ * Kvm.create looks for the bucket, and makes it when there is none. Another instance starting at the same time may
+ * make it in between and set the limits below: then making it with the library's defaults is refused (a stream of
+ * that name with another configuration), and looking again opens the one the other made.
+ */
+async function createOrOpen(kvm: Kvm, name: string, options: Parameters<Kvm['create']>[1]): Promise<void> {
+  try {
+    await kvm.create(name, options)
+  } catch (error) {
+    if (code(error) !== STREAM_NAME_IN_USE) throw error
+    await kvm.create(name, options)
+  }
+}
+
+/** nats-server's error code for a stream made again with another configuration. */
+const STREAM_NAME_IN_USE = 10058
 
 /** A bucket's KV, opened once on first use; a failed open is tried again at the next call. */
 export function lazyBucket(nc: NatsConnection, name: string, limits: BucketLimits): () => Promise<KV> {
