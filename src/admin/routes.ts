@@ -257,10 +257,9 @@ async function replay(ctx: SignedInContext, c: Context): Promise<Response> {
   const filter = filterOf(body)
   if (!body.all && Object.keys(filter).length === 0)
     throw new HttpError(400, 'no_filter', 'say what to replay: eventId, destination, or all: true')
-  const letters = await queue.deadLetters(filter)
-  const replayed = await queue.replay(filter)
-  for (const letter of letters) recent.replayed(letter.eventId, letter.destination)
-  return c.json({ replayed })
+  // Shown pending before the replay: its delivery may be made, and shown delivered, before the replay answers here.
+  for (const letter of await queue.deadLetters(filter)) recent.replayed(letter.eventId, letter.destination)
+  return c.json({ replayed: await queue.replay(filter) })
 }
 
 /** Said without checking the token: no guess is counted or answered. */

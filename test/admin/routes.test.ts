@@ -157,9 +157,22 @@ describe('admin API', () => {
       )
     expect((await replay({})).status).toBe(400)
     expect((await replay({ all: true }, 'text/plain')).status).toBe(415)
+    // The replayed delivery is made before the queue's replay has answered the route (a loaded machine's order):
+    // the page must still show it delivered, not pending.
+    const queueReplay = gateway.queue.replay.bind(gateway.queue)
+    const deliveredState = async () => {
+      const body = (await (await get('/api/events', auth)).json()) as typeof events
+      return body.events[0]!.deliveries.find((d) => d.destination === 'hook')?.state
+    }
+    gateway.queue.replay = async (filter) => {
+      const replayed = await queueReplay(filter)
+      await eventually(async () => (await deliveredState()) === 'delivered')
+      return replayed
+    }
     expect(await (await replay({ eventId: id, destination: 'hook' })).json()).toEqual({ replayed: 1 })
     await eventually(() => receiver.requests.filter((r) => r.path === '/in').length === 2)
     expect(await (await get('/api/dead-letters', auth)).json()).toEqual({ deadLetters: [] })
+    expect(await deliveredState()).toBe('delivered')
   })
 })
 
