@@ -76,20 +76,24 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
 
 /**
  * Kvm.create looks for the bucket, and makes it when there is none. Another instance starting at the same time may
- * make it in between and set the limits below: then making it with the library's defaults is refused (a stream of
- * that name with another configuration), and looking again opens the one the other made.
+ * make it in between and set the limits below: then making it with the library's defaults is refused, and looking
+ * again opens the one the other made.
  */
 async function createOrOpen(kvm: Kvm, name: string, options: Parameters<Kvm['create']>[1]): Promise<void> {
   try {
     await kvm.create(name, options)
   } catch (error) {
-    if (code(error) !== STREAM_NAME_IN_USE) throw error
+    if (!MADE_MEANWHILE.has(code(error) ?? 0)) throw error
     await kvm.create(name, options)
   }
 }
 
-/** nats-server's error code for a stream made again with another configuration. */
-const STREAM_NAME_IN_USE = 10058
+/**
+ * How nats-server refuses to make a stream that another client has just made with another configuration: "stream
+ * name already in use with a different configuration" (10058), or, seen in a loaded run, "subjects overlap with an
+ * existing stream" (10065).
+ */
+const MADE_MEANWHILE = new Set([10058, 10065])
 
 /** A bucket's KV, opened once on first use; a failed open is tried again at the next call. */
 export function lazyBucket(nc: NatsConnection, name: string, limits: BucketLimits): () => Promise<KV> {
