@@ -17,6 +17,7 @@ import {
 import type { Logger } from '../../log.ts'
 import { acceptedActivity, activityFold, type Activity, type RecentEvents } from '../../activity/recent-events.ts'
 import { pull } from './pull.ts'
+import { SETUP_TIMEOUT_MS } from './jetstream-setup.ts'
 
 interface NatsActivityOptions {
   nc: NatsConnection
@@ -40,7 +41,9 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
   const now = options.now ?? Date.now
   const jetStream = `${options.prefix}-activity`
   const subject = `${options.prefix}.activity`
-  const jsm = await jetstreamManager(options.nc)
+  // Made with the setup's patience (a server with a busy disk may take seconds), then listed with the usual timeout.
+  const setup = await jetstreamManager(options.nc, { timeout: SETUP_TIMEOUT_MS })
+  const jsm = await jetstreamManager(options.nc, { checkAPI: false })
   const config = {
     name: jetStream,
     subjects: [subject],
@@ -50,7 +53,7 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
     max_age: HOUR_NS,
     discard: DiscardPolicy.Old,
   }
-  await jsm.streams.add(config).catch(() => jsm.streams.update(jetStream, config))
+  await setup.streams.add(config).catch(() => setup.streams.update(jetStream, config))
   let warned = 0
 
   // A plain NATS publish, which the stream takes in: no acknowledgement to wait for (a JetStream publish is a

@@ -32,6 +32,11 @@ interface BucketLimits {
 
 export interface Bucket {
   kv: KV
+  /**
+   * The same bucket, its requests waiting as long as the setup's: for reads of the whole bucket, and for what a start
+   * waits on (a server with a busy disk may take seconds, and an instance must not fail to start for it).
+   */
+  patient: KV
   jsm: JetStreamManager
   /** The JetStream stream under the bucket (`KV_<name>`). */
   jetStream: string
@@ -50,11 +55,9 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
     ...(limits.maxBytes !== undefined && limits.maxBytes > 0 ? { max_bytes: limits.maxBytes } : {}),
     ...(limits.ttlMs ? { ttl: limits.ttlMs } : {}),
   }
-  // Made (the slow part) with the setup's patience, then opened again for use: its reads and writes keep the usual
-  // request timeout (a hook's dedup read must fail fast), and opening a bucket that exists is one quick request.
+  // Made or looked at with the setup's patience: a server whose disk is busy may take seconds to answer JetStream's
+  // API, and an instance must not fail to start for it.
   await createOrOpen(new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS })), name, options)
-  const kv = await new Kvm(nc).create(name, options)
-  const jsm = await jetstreamManager(nc, { checkAPI: false })
   const setup = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS, checkAPI: false })
   const jetStream = `KV_${name}`
   const { config } = await setup.streams.info(jetStream)
@@ -71,7 +74,15 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
   )
   // A bucket made by an older config, or by hand: the server is told the limits this config sets.
   if (differs) await setup.streams.update(jetStream, { ...config, ...wanted })
-  return { kv, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
+  // Then opened for use without asking the server again (it just said what the bucket is): its reads and writes
+  // keep the usual request timeout, since a hook's dedup read must fail fast.
+  const open = (timeout?: number) =>
+    new Kvm(jetstream(nc, { checkAPI: false, ...(timeout ? { timeout } : {}) })).open(name, {
+      allow_direct: config.allow_direct === true,
+    })
+  const [kv, patient] = await Promise.all([open(), open(SETUP_TIMEOUT_MS)])
+  const jsm = await jetstreamManager(nc, { checkAPI: false })
+  return { kv, patient, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
 }
 
 /**
@@ -95,12 +106,17 @@ async function createOrOpen(kvm: Kvm, name: string, options: Parameters<Kvm['cre
  */
 const MADE_MEANWHILE = new Set([10058, 10065])
 
-/** A bucket's KV, opened once on first use; a failed open is tried again at the next call. */
-export function lazyBucket(nc: NatsConnection, name: string, limits: BucketLimits): () => Promise<KV> {
+/** A bucket's KV (or its patient one), opened once on first use; a failed open is tried again at the next call. */
+export function lazyBucket(
+  nc: NatsConnection,
+  name: string,
+  limits: BucketLimits,
+  use: 'kv' | 'patient' = 'kv',
+): () => Promise<KV> {
   let opening: Promise<KV> | undefined
   return () =>
     (opening ??= openBucket(nc, name, limits).then(
-      (opened) => opened.kv,
+      (opened) => opened[use],
       (error) => {
         opening = undefined
         throw error

@@ -27,11 +27,17 @@ const TRIES = 4
 
 export function natsSigningKeyStore(options: NatsSigningKeyOptions): SigningKeyStore {
   const key = options.key ?? NATS_SIGNING_KEY_DEFAULTS.key
-  const bucket = lazyBucket(options.nc, options.bucket ?? NATS_SIGNING_KEY_DEFAULTS.bucket, {
-    replicas: options.replicas ?? NATS_SIGNING_KEY_DEFAULTS.replicas,
-    maxValueSize: 1024,
-    description: 'hookcast: keys shared by every instance (thumbnail-link signing)',
-  })
+  const bucket = lazyBucket(
+    options.nc,
+    options.bucket ?? NATS_SIGNING_KEY_DEFAULTS.bucket,
+    {
+      replicas: options.replicas ?? NATS_SIGNING_KEY_DEFAULTS.replicas,
+      maxValueSize: 1024,
+      description: 'hookcast: keys shared by every instance (thumbnail-link signing)',
+    },
+    // Read at start, which waits for it.
+    'patient',
+  )
 
   return {
     async getOrCreate() {

@@ -72,7 +72,7 @@ interface StreamRecordsOptions {
 }
 
 export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecordsOptions): StreamRecords {
-  const { kv, jsm, jetStream } = bucket
+  const { kv, patient, jsm, jetStream } = bucket
   const seen = new Map<string, Refs>()
 
   function decode(entry: KvEntry): Stored | undefined {
@@ -98,7 +98,7 @@ export function streamRecords({ bucket, thumbs, report, log, now }: StreamRecord
 
     async scan() {
       const out = new Map<string, Stored>()
-      for await (const entry of await kv.history()) {
+      for await (const entry of await patient.history()) {
         if (entry.operation !== 'PUT') continue
         const stored = decode(entry)
         if (!stored)

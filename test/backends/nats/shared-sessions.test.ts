@@ -130,7 +130,7 @@ describe('page sessions on a NATS backend shared by two instances', () => {
     const [a, b] = await pair()
     // The page's buckets are open from the start, so the burst waits on no open.
     const nc = await connect({ servers: nats.url })
-    const names = await (await jetstreamManager(nc)).streams.names().next()
+    const names = await (await jetstreamManager(nc, { timeout: 30_000 })).streams.names().next()
     await nc.close()
     expect(names).toEqual(
       expect.arrayContaining([`KV_sessions${prefixes - 1}-sessions`, `KV_sessions${prefixes - 1}-sign-in`]),

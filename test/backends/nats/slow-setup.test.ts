@@ -1,32 +1,56 @@
 /**
  * Setting up at start waits for a slow server: creating a JetStream stream or a KV bucket writes to disk and, with
  * replicas, waits for a quorum, which on a busy server takes longer than the 5 s a request gets once the gateway runs
- * (a loaded run's gateway failed to start on it). A proxy holds the first stream-create request for 6 s.
+ * (a loaded run's gateway failed to start on it). A proxy holds the first stream-create request for 6 s. A start
+ * on what exists also waits: two loaded runs' gateways failed to start with a bare "TimeoutError: timeout" when the
+ * server stalled on one of the requests that open a bucket, read the signing key or list the streams.
  */
+import { join } from 'node:path'
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { connect } from '@nats-io/transport-node'
 import { openBucket } from '../../../src/backends/nats/kv-buckets.ts'
 import { openNatsQueue, type NatsQueue } from '../../../src/backends/nats/queue.ts'
 import { silentLogger } from '../../../src/log.ts'
+import { createGateway } from '../../../src/gateway.ts'
+import { parseConfig } from '../../../src/config/load.ts'
+import { SECRET } from '../../support/hooks.ts'
+import { tempDir } from '../../support/files.ts'
 import { natsForTests } from './nats-for-tests.ts'
 
 const server = natsForTests()
 const HOLD_MS = 6_000
+const dir = tempDir('hookcast-nats-slow-setup-')
 
-/** A TCP proxy to nats-server that holds the client's bytes for HOLD_MS from its first stream create on (in order). */
-async function slowCreateProxy(target: string): Promise<{ url: string; close(): Promise<void> }> {
+/** Whether to hold from this client chunk on, given the JetStream API requests sent so far (this one's included). */
+type HoldFrom = (chunk: Buffer, apiRequests: number) => boolean
+
+interface SlowProxy {
+  url: string
+  /** JetStream API requests the clients sent through it so far. */
+  apiRequests(): number
+  close(): Promise<void>
+}
+
+/**
+ * A TCP proxy to nats-server that, from the first client chunk `holdFrom` picks on, holds every client's bytes for
+ * HOLD_MS and then passes them on in order: a server that stalls, as one on a busy disk does.
+ */
+async function slowProxy(target: string, holdFrom: HoldFrom): Promise<SlowProxy> {
   const { port, hostname } = new URL(target)
   const sockets = new Set<Socket>()
+  let apiRequests = 0
+  let heldUntil = 0
   const proxy: Server = createServer((client) => {
     const upstream = tcpConnect(Number(port), hostname)
     sockets.add(client).add(upstream)
-    let heldUntil = 0
+    const held: Buffer[] = []
     client.on('data', (chunk) => {
-      if (heldUntil === 0 && chunk.includes('$JS.API.STREAM.CREATE')) heldUntil = Date.now() + HOLD_MS
+      apiRequests += chunk.toString('latin1').split('$JS.API.').length - 1
+      if (heldUntil === 0 && holdFrom(chunk, apiRequests)) heldUntil = Date.now() + HOLD_MS
       const wait = heldUntil - Date.now()
-      if (wait > 0) setTimeout(() => upstream.write(chunk), wait)
-      else upstream.write(chunk)
+      if (wait <= 0 && held.length === 0) return void upstream.write(chunk)
+      if (held.push(chunk) === 1) setTimeout(() => upstream.write(Buffer.concat(held.splice(0))), Math.max(wait, 0))
     })
     upstream.on('data', (chunk) => client.write(chunk))
     for (const [a, b] of [
@@ -41,6 +65,7 @@ async function slowCreateProxy(target: string): Promise<{ url: string; close(): 
   const address = proxy.address() as { port: number }
   return {
     url: `nats://127.0.0.1:${address.port}`,
+    apiRequests: () => apiRequests,
     close: async () => {
       for (const socket of sockets) socket.destroy()
       await new Promise((resolve) => proxy.close(resolve))
@@ -48,7 +73,10 @@ async function slowCreateProxy(target: string): Promise<{ url: string; close(): 
   }
 }
 
+const atStreamCreate = (chunk: Buffer) => chunk.includes('$JS.API.STREAM.CREATE')
+
 let cleanups: Array<() => Promise<unknown>> = []
+afterAll(() => dir.remove())
 afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
   cleanups = []
@@ -56,7 +84,7 @@ afterEach(async () => {
 
 describe('setting up on a slow NATS server', () => {
   it('makes a KV bucket whose creation takes longer than a request may', async () => {
-    const proxy = await slowCreateProxy(server.url())
+    const proxy = await slowProxy(server.url(), atStreamCreate)
     cleanups.push(proxy.close)
     const nc = await connect({ servers: proxy.url, maxReconnectAttempts: 0 })
     cleanups.push(() => nc.close())
@@ -68,7 +96,7 @@ describe('setting up on a slow NATS server', () => {
   })
 
   it("makes the queue's JetStream streams when their creation takes longer than a request may", async () => {
-    const proxy = await slowCreateProxy(server.url())
+    const proxy = await slowProxy(server.url(), atStreamCreate)
     cleanups.push(proxy.close)
     const started = Date.now()
     const queue: NatsQueue = await openNatsQueue({
@@ -80,5 +108,38 @@ describe('setting up on a slow NATS server', () => {
     cleanups.push(() => queue.close())
     expect(Date.now() - started).toBeGreaterThanOrEqual(HOLD_MS - 100)
     expect(await queue.stats()).toMatchObject({ pendingEvents: 0, pendingDeliveries: 0 })
+  })
+
+  it('starts a gateway on existing streams and buckets whichever of its setup requests the server stalls on', async () => {
+    const config = (servers: string) =>
+      parseConfig(
+        `
+sources:
+  millicast: { path: /hooks/millicast, secrets: ["${SECRET}"] }
+sinks:
+  disk: { type: fs, dir: "${join(dir.path, 'data')}" }
+routes:
+  - to: [disk]
+spool: { type: nats, servers: ["${servers}"], prefix: stalled }
+admin: { token: admin-token-of-the-test-0123456789 }
+`,
+        {},
+      )
+    const start = async (holdFrom: HoldFrom) => {
+      const proxy = await slowProxy(server.url(), holdFrom)
+      cleanups.push(proxy.close)
+      const gateway = await createGateway(config(proxy.url), { log: silentLogger })
+      cleanups.push(() => gateway.close(500))
+      return proxy.apiRequests()
+    }
+    // The first start makes everything; the second counts the requests a start on what exists makes.
+    await start(() => false)
+    const requests = await start(() => false)
+    expect(requests).toBeGreaterThan(3)
+    // Then one start per request, all at once, each on a server that stalls from that request on.
+    const stalled = Array.from({ length: requests }, (_, i) => i + 1)
+    const started = Date.now()
+    await Promise.all(stalled.map((n) => start((_chunk, sent) => sent >= n)))
+    expect(Date.now() - started).toBeGreaterThanOrEqual(HOLD_MS - 100)
   })
 })
