@@ -36,6 +36,7 @@ export function createBotMode(options: BotModeOptions): SlackMode {
       }
     },
     live: (event, facts, thumbnail, remember, signal) => postLive(bot, event, facts, thumbnail, remember, signal),
+    liveShared: (fileId, streamId, remember, signal) => rememberShare(bot, fileId, streamId, remember, signal),
     async ended(event, times, thumbnail, liveTs, signal) {
       const message = endedMessage(templates.ended, event, times.liveSince, times.endedAt, undefined, times.notes)
       if (liveTs) {
@@ -88,13 +89,24 @@ async function postLive(
   }
   const fileId = await postWithUpload(bot, message, bytes, fileName(event, 'live'), undefined, signal)
   await remember({ liveFile: fileId }) // uploaded: a redelivery must not upload it again
+  await rememberShare(bot, fileId, facts.streamId, remember, signal)
+}
+
+/** Remembers the ts of the message an uploaded live picture was shared with, as `live`. */
+async function rememberShare(
+  bot: Bot,
+  fileId: string,
+  streamId: string,
+  remember: (fields: Record<string, string>) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   const ts = await shareTs(bot, fileId, signal)
   // Replies wait for `live`, the message's ts: without one they go unthreaded, so they must not wait for nothing.
   await remember({ live: ts ?? 'posted' })
   if (!ts)
     bot.options.log.warn('Slack did not say where the live message is; the end will be a new message', {
       notifier: bot.options.name,
-      stream: facts.streamId,
+      stream: streamId,
     })
 }
 

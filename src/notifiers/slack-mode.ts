@@ -25,6 +25,11 @@ export interface SlackMode {
     signal?: AbortSignal,
   ): Promise<void>
   /**
+   * Finds and remembers where the live message whose upload was remembered (`liveFile`) was shared, as `live`: the
+   * delivery that uploaded it failed or died before Slack said (bot mode; webhook mode uploads nothing).
+   */
+  liveShared?(fileId: string, streamId: string, remember: Remember, signal?: AbortSignal): Promise<void>
+  /**
    * Posts that the stream ended, with its last thumbnail; where the live message is known (`liveTs`), bot mode
    * updates it and posts in its thread. Resolves the ts or file id of what it posted, when there is one.
    */

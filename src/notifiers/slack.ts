@@ -76,7 +76,10 @@ export function createSlackNotifier(name: string, config: SlackNotifierConfig, d
 /** The live message, with the thumbnail the event names (it waited for the session's first one). */
 async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Promise<void> {
   const { session, streamId, record, done } = await sessionOf(slack, event)
-  if (done.live || done.liveFile) return // already posted (a redelivery)
+  const keep = (fields: Record<string, string>) => remember(slack, streamId, session, fields)
+  if (done.live) return // already posted (a redelivery)
+  // Uploaded, but where it went was never learnt: asked again, so that replies can thread under it.
+  if (done.liveFile) return slack.mode.liveShared?.(done.liveFile, streamId, keep, signal)
   const current = record?.session === session ? record : undefined
   const activeFeeds = current ? activeFeedIds(current).length : 0
   const health = current && healthLine(current, slack.deps.healthTimes ?? {})
@@ -87,7 +90,6 @@ async function onLive(slack: Slack, event: HookEvent, signal?: AbortSignal): Pro
     feeds: Math.max(activeFeeds, (event.data?.feeds as unknown[] | undefined)?.length ?? 0),
     ...(health ? { health } : {}),
   }
-  const keep = (fields: Record<string, string>) => remember(slack, streamId, session, fields)
   // A `live` handed on early (its feed ended before the first thumbnail came) names none: then take the session's
   // first thumbnail if it has come since. One read, never a wait.
   const thumbnail =

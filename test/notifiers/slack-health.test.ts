@@ -120,6 +120,22 @@ describe('Slack health replies', () => {
     ])
   })
 
+  it('bot mode: a live delivery that failed after its upload, before Slack said where it went, is finished by its redelivery', async () => {
+    const bot = notifier({ token: BOT_TOKEN, channel: CHANNEL, apiUrl: slack.apiUrl })
+    const live = streamEvent('live', { liveSince: 1, thumbnail: { eventId: 'th1', timestamp: 5 } })
+    // As a crash there would: the upload is made and remembered, and the question of where it went fails.
+    slack.failures['files.info'] = [{ body: JSON.stringify({ ok: false, error: 'internal_error' }) }]
+    await expect(bot.deliver(live)).rejects.toThrow(/internal_error/)
+    expect((await store.get(STREAM))!.record.alerts.slack?.s1).toEqual({ liveFile: expect.any(String) })
+    await bot.deliver(live) // the redelivery
+    const uploads = slack.messages.filter((m) => m.via === 'upload')
+    expect(uploads).toHaveLength(1) // not uploaded again
+    await bot.deliver(black) // at once: the live message's ts is known
+    expect(slack.messages.filter((m) => m.threadTs === uploads[0]!.ts).map((m) => blockText(m))).toEqual([
+      expect.stringContaining('black picture'),
+    ])
+  })
+
   it('webhook mode: the problem as its own message, with the signed link to its picture', async () => {
     const hook = notifier({ webhookUrl: slack.webhookUrl, image: { publicUrl: 'https://hooks.example.com' } })
     await hook.deliver(black)
