@@ -18,6 +18,7 @@ import { sleep } from '../../util/sleep.ts'
 import { errorText } from '../../util/error-text.ts'
 import type { DedupWindow } from '../../queue/dedup.ts'
 import { messageExists } from './message-exists.ts'
+import { isWrongRevision } from './kv-buckets.ts'
 import { bodyOf, needsChunks, purgeChunks, readChunkRef, setChunkRef, writeChunks } from './chunks.ts'
 
 type HeldClaims = Pick<Queue, 'load' | 'extend' | 'ack' | 'retry' | 'dead'>
@@ -105,11 +106,24 @@ async function retry(ctx: HeldContext, claim: Claim, at: number, attempt: Attemp
     attempts: attempt ? [...held.record.attempts, attempt] : held.record.attempts,
     nextAt: at,
   }
-  // The same id if this retry is recorded again (its ack failed): the second copy is dropped.
-  await js.publish(names.delivery(record.destination, record.eventSeq), encodeDelivery(record), {
-    msgID: `retry:${held.message.streamSeq}`,
-    timeout: requestTimeoutMs,
-  })
+  try {
+    await js.publish(names.delivery(record.destination, record.eventSeq), encodeDelivery(record), {
+      // The same id if this retry is recorded again (its ack failed): the second copy is dropped.
+      msgID: `retry:${held.message.streamSeq}`,
+      // Published only while the claim's message is its delivery's last: not after a late holder's attempt, once
+      // another instance made the delivery (its ack removed the message, and the event's copy may be gone too).
+      expect: { lastSubjectSequence: held.message.streamSeq },
+      timeout: requestTimeoutMs,
+    })
+  } catch (error) {
+    if (!isWrongRevision(error)) throw error
+    if (!(await stillQueued(ctx, held))) {
+      leases.end(held)
+      throw new LeaseLostError(`claim of ${claim.eventId} for ${claim.destination} was made by another instance`)
+    }
+    // Still queued, with another message of the same delivery after it (a put's repeat after nats-server forgot
+    // its id): that one carries the delivery on, and this one is acked.
+  }
   await confirmAck(nc, held.message.reply, ACK, requestTimeoutMs)
   leases.end(held)
 }
