@@ -47,33 +47,21 @@ export interface Bucket {
 const NANOS_PER_MS = 1_000_000
 
 export async function openBucket(nc: NatsConnection, name: string, limits: BucketLimits): Promise<Bucket> {
-  const options = {
-    history: 1,
-    replicas: limits.replicas,
-    maxValueSize: limits.maxValueSize,
-    description: limits.description,
-    ...(limits.maxBytes !== undefined && limits.maxBytes > 0 ? { max_bytes: limits.maxBytes } : {}),
-    ...(limits.ttlMs ? { ttl: limits.ttlMs } : {}),
-  }
-  // Made or looked at with the setup's patience: a server whose disk is busy may take seconds to answer JetStream's
-  // API, and an instance must not fail to start for it.
-  await createOrOpen(new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS })), name, options)
-  const setup = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS, checkAPI: false })
   const jetStream = `KV_${name}`
-  const { config } = await setup.streams.info(jetStream)
-  const wanted: Partial<StreamUpdateConfig> = {
-    max_msgs_per_subject: 1,
-    max_msgs: limits.maxValues ?? -1,
-    max_bytes: limits.maxBytes ?? -1,
-    max_msg_size: limits.maxValueSize,
-    max_age: (limits.ttlMs ?? 0) * NANOS_PER_MS,
-    num_replicas: limits.replicas,
-  }
+  // Each step made with the setup's patience: a server whose disk is busy may take seconds to answer JetStream's
+  // API, and an instance must not fail to start for it.
+  const setup = (timeout: number) => jetstreamManager(nc, { timeout, checkAPI: false })
+  await withGrowingTimeouts((timeout) => createOrOpen(new Kvm(jetstream(nc, { timeout })), name, kvOptions(limits)))
+  const { config } = await withGrowingTimeouts(async (timeout) => (await setup(timeout)).streams.info(jetStream))
+  const wanted = wantedLimits(limits)
   const differs = (Object.keys(wanted) as Array<keyof typeof wanted>).some(
     (key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key],
   )
   // A bucket made by an older config, or by hand: the server is told the limits this config sets.
-  if (differs) await setup.streams.update(jetStream, { ...config, ...wanted })
+  if (differs)
+    await withGrowingTimeouts(async (timeout) =>
+      (await setup(timeout)).streams.update(jetStream, { ...config, ...wanted }),
+    )
   // Then opened for use without asking the server again (it just said what the bucket is): its reads and writes
   // keep the usual request timeout, since a hook's dedup read must fail fast.
   const open = (timeout?: number) =>
@@ -81,9 +69,55 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
       allow_direct: config.allow_direct === true,
     })
   const [kv, patient] = await Promise.all([open(), open(SETUP_TIMEOUT_MS)])
+  // A bucket another instance has just made may leave its first read unanswered (see withGrowingTimeouts).
+  await withGrowingTimeouts(async (timeout) => (await open(timeout)).get('hookcast-probe'))
   const jsm = await jetstreamManager(nc, { checkAPI: false })
   return { kv, patient, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
 }
+
+/** The KV library's options for making the bucket. */
+function kvOptions(limits: BucketLimits) {
+  return {
+    history: 1,
+    replicas: limits.replicas,
+    maxValueSize: limits.maxValueSize,
+    description: limits.description,
+    ...(limits.maxBytes !== undefined && limits.maxBytes > 0 ? { max_bytes: limits.maxBytes } : {}),
+    ...(limits.ttlMs ? { ttl: limits.ttlMs } : {}),
+  }
+}
+
+/** The JetStream stream's limits hookcast relies on (the KV library sets only some of them). */
+function wantedLimits(limits: BucketLimits): Partial<StreamUpdateConfig> {
+  return {
+    max_msgs_per_subject: 1,
+    max_msgs: limits.maxValues ?? -1,
+    max_bytes: limits.maxBytes ?? -1,
+    max_msg_size: limits.maxValueSize,
+    max_age: (limits.ttlMs ?? 0) * NANOS_PER_MS,
+    num_replicas: limits.replicas,
+  }
+}
+
+/**
+ * Runs `step` (idempotent) until the server answers, each try waiting longer than the one before: 30 s in all, the
+ * setup's patience, as a slow server needs. nats-server leaves a request that races a stream's creation unanswered
+ * (nats-io/nats-server#6421): a loaded run's gateway, reading a bucket another instance had just made, waited the
+ * whole 30 s for one answer and failed to start. With growing tries a lost request costs a second.
+ */
+async function withGrowingTimeouts<T>(step: (timeoutMs: number) => Promise<T>): Promise<T> {
+  for (const timeout of TRIES_MS.slice(0, -1)) {
+    try {
+      return await step(timeout)
+    } catch (error) {
+      if ((error as Error).name !== 'TimeoutError') throw error
+    }
+  }
+  return step(TRIES_MS.at(-1)!)
+}
+
+/** The timeouts of withGrowingTimeouts' tries, ms. */
+const TRIES_MS = [1_000, 2_000, 4_000, 8_000, 15_000]
 
 /**
  * Kvm.create looks for the bucket, and makes it when there is none. Another instance starting at the same time may

@@ -10,6 +10,8 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { connect } from '@nats-io/transport-node'
 import { openBucket } from '../../../src/backends/nats/kv-buckets.ts'
+import { natsSigningKeyStore } from '../../../src/backends/nats/signing-key.ts'
+import { SIGNING_KEY_BYTES } from '../../../src/streams/signing-key.ts'
 import { openNatsQueue, type NatsQueue } from '../../../src/backends/nats/queue.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { createGateway } from '../../../src/gateway.ts'
@@ -29,23 +31,32 @@ interface SlowProxy {
   url: string
   /** JetStream API requests the clients sent through it so far. */
   apiRequests(): number
+  /** Requests it dropped (see `drop`). */
+  dropped(): number
   close(): Promise<void>
 }
 
 /**
  * A TCP proxy to nats-server that, from the first client chunk `holdFrom` picks on, holds every client's bytes for
- * HOLD_MS and then passes them on in order: a server that stalls, as one on a busy disk does.
+ * HOLD_MS and then passes them on in order: a server that stalls, as one on a busy disk does. With `drop`, the first
+ * request to a subject starting with it never reaches the server: one the server leaves unanswered.
  */
-async function slowProxy(target: string, holdFrom: HoldFrom): Promise<SlowProxy> {
+async function slowProxy(target: string, holdFrom: HoldFrom, drop?: string): Promise<SlowProxy> {
   const { port, hostname } = new URL(target)
   const sockets = new Set<Socket>()
   let apiRequests = 0
   let heldUntil = 0
+  let dropped = 0
   const proxy: Server = createServer((client) => {
     const upstream = tcpConnect(Number(port), hostname)
     sockets.add(client).add(upstream)
     const held: Buffer[] = []
-    client.on('data', (chunk) => {
+    client.on('data', (data: Buffer) => {
+      let chunk = data
+      if (drop && dropped === 0) {
+        const rest = withoutMessage(chunk, drop)
+        if (rest) [chunk, dropped] = [rest, 1]
+      }
       apiRequests += chunk.toString('latin1').split('$JS.API.').length - 1
       if (heldUntil === 0 && holdFrom(chunk, apiRequests)) heldUntil = Date.now() + HOLD_MS
       const wait = heldUntil - Date.now()
@@ -66,11 +77,23 @@ async function slowProxy(target: string, holdFrom: HoldFrom): Promise<SlowProxy>
   return {
     url: `nats://127.0.0.1:${address.port}`,
     apiRequests: () => apiRequests,
+    dropped: () => dropped,
     close: async () => {
       for (const socket of sockets) socket.destroy()
       await new Promise((resolve) => proxy.close(resolve))
     },
   }
+}
+
+/** The chunk without its first (H)PUB to a subject starting with `subject`; undefined when it holds none whole. */
+function withoutMessage(chunk: Buffer, subject: string): Buffer | undefined {
+  const text = chunk.toString('latin1')
+  const match = new RegExp(`(^|\r\n)(H?PUB ${subject.replace(/[$.]/g, '\\$&')}[^\r]*)\r\n`).exec(text)
+  if (!match) return undefined
+  const start = match.index + match[1]!.length
+  const end = start + match[2]!.length + 2 + Number(match[2]!.split(' ').at(-1)) + 2
+  if (end > chunk.length) return undefined
+  return Buffer.concat([chunk.subarray(0, start), chunk.subarray(end)])
 }
 
 const atStreamCreate = (chunk: Buffer) => chunk.includes('$JS.API.STREAM.CREATE')
@@ -141,5 +164,15 @@ admin: { token: admin-token-of-the-test-0123456789 }
     const started = Date.now()
     await Promise.all(stalled.map((n) => start((_chunk, sent) => sent >= n)))
     expect(Date.now() - started).toBeGreaterThanOrEqual(HOLD_MS - 100)
+  })
+
+  it('opens a bucket whose first read the server leaves unanswered, as it may for one another instance has just made', async () => {
+    const proxy = await slowProxy(server.url(), () => false, '$JS.API.DIRECT.GET.')
+    cleanups.push(proxy.close)
+    const nc = await connect({ servers: proxy.url, maxReconnectAttempts: 0 })
+    cleanups.push(() => nc.close())
+    const key = await natsSigningKeyStore({ nc, bucket: 'dropped-read' }).getOrCreate()
+    expect(proxy.dropped()).toBe(1)
+    expect(key.byteLength).toBeGreaterThanOrEqual(SIGNING_KEY_BYTES)
   })
 })
