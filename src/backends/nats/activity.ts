@@ -17,7 +17,7 @@ import {
 import type { Logger } from '../../log.ts'
 import { acceptedActivity, activityFold, type Activity, type RecentEvents } from '../../activity/recent-events.ts'
 import { pull } from './pull.ts'
-import { SETUP_TIMEOUT_MS } from './jetstream-setup.ts'
+import { withGrowingTimeouts } from './jetstream-setup.ts'
 
 interface NatsActivityOptions {
   nc: NatsConnection
@@ -42,7 +42,6 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
   const jetStream = `${options.prefix}-activity`
   const subject = `${options.prefix}.activity`
   // Made with the setup's patience (a server with a busy disk may take seconds), then listed with the usual timeout.
-  const setup = await jetstreamManager(options.nc, { timeout: SETUP_TIMEOUT_MS })
   const jsm = await jetstreamManager(options.nc, { checkAPI: false })
   const config = {
     name: jetStream,
@@ -53,7 +52,10 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
     max_age: HOUR_NS,
     discard: DiscardPolicy.Old,
   }
-  await setup.streams.add(config).catch(() => setup.streams.update(jetStream, config))
+  await withGrowingTimeouts(async (timeout) => {
+    const setup = await jetstreamManager(options.nc, { timeout, checkAPI: false })
+    await setup.streams.add(config).catch(() => setup.streams.update(jetStream, config))
+  })
   let warned = 0
 
   // A plain NATS publish, which the stream takes in: no acknowledgement to wait for (a JetStream publish is a

@@ -34,6 +34,26 @@ interface JetStreamOptions {
  */
 export const SETUP_TIMEOUT_MS = 30_000
 
+/**
+ * Runs a setup step (idempotent) until the server answers, each try waiting longer than the one before: 30 s in all,
+ * SETUP_TIMEOUT_MS, as a slow server needs. nats-server leaves a request that races a stream's creation unanswered
+ * (nats-io/nats-server#6421): a loaded run's gateway, reading a bucket another instance had just made, waited the
+ * whole 30 s for one answer and failed to start. With growing tries a lost request costs a second.
+ */
+export async function withGrowingTimeouts<T>(step: (timeoutMs: number) => Promise<T>): Promise<T> {
+  for (const timeout of TRIES_MS.slice(0, -1)) {
+    try {
+      return await step(timeout)
+    } catch (error) {
+      if ((error as Error).name !== 'TimeoutError') throw error
+    }
+  }
+  return step(TRIES_MS.at(-1)!)
+}
+
+/** The timeouts of withGrowingTimeouts' tries, ms. */
+const TRIES_MS = [1_000, 2_000, 4_000, 8_000, 15_000]
+
 /** Retries, replays and dead letters carry message ids of their own; JetStream's default window suits them. */
 const DEFAULT_WINDOW_MS = 120_000
 const ns = (ms: number) => Math.round(ms * 1e6)

@@ -14,7 +14,7 @@ import {
   type StreamUpdateConfig,
 } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
-import { SETUP_TIMEOUT_MS } from './jetstream-setup.ts'
+import { SETUP_TIMEOUT_MS, withGrowingTimeouts } from './jetstream-setup.ts'
 
 interface BucketLimits {
   /** Copies of the bucket in a JetStream cluster (1, 3 or 5). */
@@ -69,7 +69,7 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
       allow_direct: config.allow_direct === true,
     })
   const [kv, patient] = await Promise.all([open(), open(SETUP_TIMEOUT_MS)])
-  // A bucket another instance has just made may leave its first read unanswered (see withGrowingTimeouts).
+  // A bucket another instance has just made may leave its first read unanswered (withGrowingTimeouts says why).
   await withGrowingTimeouts(async (timeout) => (await open(timeout)).get('hookcast-probe'))
   const jsm = await jetstreamManager(nc, { checkAPI: false })
   return { kv, patient, jsm, jetStream, subject: (key) => `$KV.${name}.${key}` }
@@ -98,26 +98,6 @@ function wantedLimits(limits: BucketLimits): Partial<StreamUpdateConfig> {
     num_replicas: limits.replicas,
   }
 }
-
-/**
- * Runs `step` (idempotent) until the server answers, each try waiting longer than the one before: 30 s in all, the
- * setup's patience, as a slow server needs. nats-server leaves a request that races a stream's creation unanswered
- * (nats-io/nats-server#6421): a loaded run's gateway, reading a bucket another instance had just made, waited the
- * whole 30 s for one answer and failed to start. With growing tries a lost request costs a second.
- */
-async function withGrowingTimeouts<T>(step: (timeoutMs: number) => Promise<T>): Promise<T> {
-  for (const timeout of TRIES_MS.slice(0, -1)) {
-    try {
-      return await step(timeout)
-    } catch (error) {
-      if ((error as Error).name !== 'TimeoutError') throw error
-    }
-  }
-  return step(TRIES_MS.at(-1)!)
-}
-
-/** The timeouts of withGrowingTimeouts' tries, ms. */
-const TRIES_MS = [1_000, 2_000, 4_000, 8_000, 15_000]
 
 /**
  * Kvm.create looks for the bucket, and makes it when there is none. Another instance starting at the same time may

@@ -21,7 +21,7 @@ import { natsNames, type NatsNames } from './queue-names.ts'
 import { WORKING, confirmAck, nakAfter, sendAck } from './pull.ts'
 import { natsPut } from './put.ts'
 import { natsQueueStats } from './queue-stats.ts'
-import { consumerCache, ensureJetStreams, jetStreamConfigs, SETUP_TIMEOUT_MS } from './jetstream-setup.ts'
+import { consumerCache, ensureJetStreams, jetStreamConfigs, withGrowingTimeouts } from './jetstream-setup.ts'
 import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './orphan-sweep.ts'
 import { removeLeftoverDeliveries } from './leftover-deliveries.ts'
 import { errorText } from '../../util/error-text.ts'
@@ -243,22 +243,25 @@ async function prepareServer(
   settings: QueueSettings,
 ): Promise<NatsContext> {
   const { names, replicas, ackWaitMs, requestTimeoutMs } = settings
-  const setup = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS }).catch((error: unknown) => {
+  // Made with checkAPI: it asks the server whether this account has JetStream.
+  await withGrowingTimeouts((timeout) => jetstreamManager(nc, { timeout })).catch((error: unknown) => {
     throw new Error(
       'JetStream is not available on NATS (start nats-server with -js, or jetstream {} in its config): ' +
         errorText(error),
     )
   })
-  await ensureJetStreams(
-    setup,
-    jetStreamConfigs(names, {
-      replicas,
-      dedupWindowMs: options.dedupWindowMs,
-      ackWaitMs,
-      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
-    }),
+  const configs = jetStreamConfigs(names, {
+    replicas,
+    dedupWindowMs: options.dedupWindowMs,
+    ackWaitMs,
+    ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+  })
+  const tried = (timeout: number) => jetstreamManager(nc, { timeout, checkAPI: false })
+  await withGrowingTimeouts(async (timeout) => ensureJetStreams(await tried(timeout), configs))
+  const events = await withGrowingTimeouts(async (timeout) =>
+    (await tried(timeout)).streams.info(names.jetStreams.events),
   )
-  const directGet = (await setup.streams.info(names.jetStreams.events)).config.allow_direct === true
+  const directGet = events.config.allow_direct === true
   const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs, checkAPI: false })
   return {
     nc,
