@@ -17,7 +17,7 @@ import {
 import type { Logger } from '../../log.ts'
 import { acceptedActivity, activityFold, type Activity, type RecentEvents } from '../../activity/recent-events.ts'
 import { pull } from './pull.ts'
-import { withGrowingTimeouts } from './jetstream-setup.ts'
+import { withSetupManager } from './jetstream-setup.ts'
 
 interface NatsActivityOptions {
   nc: NatsConnection
@@ -41,7 +41,7 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
   const now = options.now ?? Date.now
   const jetStream = `${options.prefix}-activity`
   const subject = `${options.prefix}.activity`
-  // Made with the setup's patience (a server with a busy disk may take seconds), then listed with the usual timeout.
+  // Listed with the usual request timeout; made below with the setup's patience.
   const jsm = await jetstreamManager(options.nc, { checkAPI: false })
   const config = {
     name: jetStream,
@@ -52,10 +52,9 @@ export async function natsRecentEvents(options: NatsActivityOptions): Promise<Re
     max_age: HOUR_NS,
     discard: DiscardPolicy.Old,
   }
-  await withGrowingTimeouts(async (timeout) => {
-    const setup = await jetstreamManager(options.nc, { timeout, checkAPI: false })
-    await setup.streams.add(config).catch(() => setup.streams.update(jetStream, config))
-  })
+  await withSetupManager(options.nc, (setup) =>
+    setup.streams.add(config).catch(() => setup.streams.update(jetStream, config)),
+  )
   let warned = 0
 
   // A plain NATS publish, which the stream takes in: no acknowledgement to wait for (a JetStream publish is a

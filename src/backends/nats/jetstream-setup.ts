@@ -9,12 +9,14 @@ import {
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
+  jetstreamManager,
   RetentionPolicy,
   StorageType,
   type ConsumerConfig,
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
 import type { NatsNames } from './queue-names.ts'
 
 interface JetStreamOptions {
@@ -53,6 +55,11 @@ export async function withGrowingTimeouts<T>(step: (timeoutMs: number) => Promis
 
 /** The timeouts of withGrowingTimeouts' tries, ms. */
 const TRIES_MS = [1_000, 2_000, 4_000, 8_000, 15_000]
+
+/** A setup step given a JetStream manager with each try's timeout (see withGrowingTimeouts). */
+export function withSetupManager<T>(nc: NatsConnection, step: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
+  return withGrowingTimeouts(async (timeout) => step(await jetstreamManager(nc, { timeout, checkAPI: false })))
+}
 
 /** Retries, replays and dead letters carry message ids of their own; JetStream's default window suits them. */
 const DEFAULT_WINDOW_MS = 120_000

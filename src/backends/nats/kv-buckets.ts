@@ -14,7 +14,7 @@ import {
   type StreamUpdateConfig,
 } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
-import { SETUP_TIMEOUT_MS, withGrowingTimeouts } from './jetstream-setup.ts'
+import { SETUP_TIMEOUT_MS, withGrowingTimeouts, withSetupManager } from './jetstream-setup.ts'
 
 interface BucketLimits {
   /** Copies of the bucket in a JetStream cluster (1, 3 or 5). */
@@ -50,18 +50,14 @@ export async function openBucket(nc: NatsConnection, name: string, limits: Bucke
   const jetStream = `KV_${name}`
   // Each step made with the setup's patience: a server whose disk is busy may take seconds to answer JetStream's
   // API, and an instance must not fail to start for it.
-  const setup = (timeout: number) => jetstreamManager(nc, { timeout, checkAPI: false })
   await withGrowingTimeouts((timeout) => createOrOpen(new Kvm(jetstream(nc, { timeout })), name, kvOptions(limits)))
-  const { config } = await withGrowingTimeouts(async (timeout) => (await setup(timeout)).streams.info(jetStream))
+  const { config } = await withSetupManager(nc, (setup) => setup.streams.info(jetStream))
   const wanted = wantedLimits(limits)
   const differs = (Object.keys(wanted) as Array<keyof typeof wanted>).some(
     (key) => (config as Partial<StreamUpdateConfig>)[key] !== wanted[key],
   )
   // A bucket made by an older config, or by hand: the server is told the limits this config sets.
-  if (differs)
-    await withGrowingTimeouts(async (timeout) =>
-      (await setup(timeout)).streams.update(jetStream, { ...config, ...wanted }),
-    )
+  if (differs) await withSetupManager(nc, (setup) => setup.streams.update(jetStream, { ...config, ...wanted }))
   // Then opened for use without asking the server again (it just said what the bucket is): its reads and writes
   // keep the usual request timeout, since a hook's dedup read must fail fast.
   const open = (timeout?: number) =>

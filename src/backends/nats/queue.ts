@@ -21,7 +21,13 @@ import { natsNames, type NatsNames } from './queue-names.ts'
 import { WORKING, confirmAck, nakAfter, sendAck } from './pull.ts'
 import { natsPut } from './put.ts'
 import { natsQueueStats } from './queue-stats.ts'
-import { consumerCache, ensureJetStreams, jetStreamConfigs, withGrowingTimeouts } from './jetstream-setup.ts'
+import {
+  consumerCache,
+  ensureJetStreams,
+  jetStreamConfigs,
+  withGrowingTimeouts,
+  withSetupManager,
+} from './jetstream-setup.ts'
 import { orphanSweeper, orphanSweeps, type OrphanSweeps, type SweepResult } from './orphan-sweep.ts'
 import { removeLeftoverDeliveries } from './leftover-deliveries.ts'
 import { errorText } from '../../util/error-text.ts'
@@ -256,11 +262,8 @@ async function prepareServer(
     ackWaitMs,
     ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
   })
-  const tried = (timeout: number) => jetstreamManager(nc, { timeout, checkAPI: false })
-  await withGrowingTimeouts(async (timeout) => ensureJetStreams(await tried(timeout), configs))
-  const events = await withGrowingTimeouts(async (timeout) =>
-    (await tried(timeout)).streams.info(names.jetStreams.events),
-  )
+  await withSetupManager(nc, (setup) => ensureJetStreams(setup, configs))
+  const events = await withSetupManager(nc, (setup) => setup.streams.info(names.jetStreams.events))
   const directGet = events.config.allow_direct === true
   const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs, checkAPI: false })
   return {
