@@ -7,7 +7,11 @@
  * of autocannon sharing the cores.
  *
  *   node --import tsx bench/pipeline.ts [--kind json|thumbnail] [--events 40000] [--repeats 5] [--dir /dev/shm] [--json]
+ *     [--tracker on|off|both]
  *
+ * `--tracker off` puts each event for the fs sink alone (no `@streams` delivery); `both` alternates the two, repeat
+ * by repeat, and prints what the tracker's delivery costs: the most that feeding the tracker without a delivery of
+ * its own could save (issue 26).
  * With --json it prints one JSON line instead (what `npm run bench` reads: PipelineSample in scenarios.ts).
  * The gateway's modules come from dist/node when `npm run build` made it (what `npm start` runs), from the sources
  * otherwise. Put --dir on a tmpfs (the default, /dev/shm) to leave the file system's own cost out.
@@ -33,6 +37,7 @@ const kind = value('kind', 'json') as 'json' | 'thumbnail'
 const events = Number(value('events', '40000'))
 const repeats = Number(value('repeats', '5'))
 const base = value('dir', '/dev/shm')
+const tracker = value('tracker', 'on') as 'on' | 'off' | 'both'
 const WARM_UP = 2_000
 const BATCH = 64
 const WINDOW = 256
@@ -63,7 +68,7 @@ async function parsed(from: number, count: number): Promise<HookEvent[]> {
   return out
 }
 
-async function once(): Promise<{ mainUs: number; perSecond: number }> {
+async function once(withTracker = true): Promise<{ mainUs: number; perSecond: number }> {
   const dir = mkdtempSync(join(base, 'hookcast-pipeline-'))
   let delivered = 0
   // Info lines are made as in production, then dropped (a pipe's cost is not hookcast's).
@@ -93,11 +98,12 @@ routes:
     }
     // Puts in batches, at most WINDOW events ahead of the deliveries: a steady state, bodies still in memory when
     // delivered, as under a load the gateway keeps up with (not a backlog read back from disk).
+    const destinations = withTracker ? ['disk', '@streams'] : ['disk']
     const run = async (list: HookEvent[]) => {
       const start = delivered
       for (let i = 0; i < list.length; i += BATCH) {
         await until(() => start + i - delivered <= WINDOW)
-        await Promise.all(list.slice(i, i + BATCH).map((event) => gateway.queue.put(event, ['disk', '@streams'])))
+        await Promise.all(list.slice(i, i + BATCH).map((event) => gateway.queue.put(event, destinations)))
       }
       await until(() => delivered >= start + list.length)
     }
@@ -114,17 +120,33 @@ routes:
   }
 }
 
-const runs: Array<{ mainUs: number; perSecond: number }> = []
-for (let i = 0; i < repeats; i++) runs.push(await once())
+type Run = { mainUs: number; perSecond: number }
+const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const summary = (runs: Run[]) =>
+  `${median(runs.map((r) => r.mainUs)).toFixed(0)} µs of main-thread CPU per event (median of ${runs.length}; ` +
+  `${runs.map((r) => r.mainUs.toFixed(0)).join(', ')}), ${median(runs.map((r) => r.perSecond)).toFixed(0)} events/s delivered`
+const where = `${kind}, ${events} events, ${built ? 'dist/node' : 'sources'}, ${base}`
+
+if (tracker === 'both') {
+  const [on, off]: [Run[], Run[]] = [[], []]
+  for (let i = 0; i < repeats; i++) {
+    on.push(await once(true))
+    off.push(await once(false))
+  }
+  const saved = on.map((run, i) => run.mainUs - off[i]!.mainUs)
+  console.log(`${where}: put + 2 deliveries = ${summary(on)}`)
+  console.log(`${where}: put + fs sink only = ${summary(off)}`)
+  console.log(
+    `the tracker's delivery: ${median([...saved]).toFixed(0)} µs per event (pairs: ${saved.map((us) => us.toFixed(0)).join(', ')})`,
+  )
+  process.exit(0)
+}
+const runs: Run[] = []
+for (let i = 0; i < repeats; i++) runs.push(await once(tracker === 'on'))
 if (args.includes('--json')) {
   console.log(
     JSON.stringify({ kind, events, mainUs: runs.map((r) => r.mainUs), perSecond: runs.map((r) => r.perSecond) }),
   )
   process.exit(0)
 }
-const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-console.log(
-  `${kind}, ${events} events, ${built ? 'dist/node' : 'sources'}, ${base}: put + 2 deliveries = ` +
-    `${median(runs.map((r) => r.mainUs)).toFixed(0)} µs of main-thread CPU per event (median of ${repeats}; ` +
-    `${runs.map((r) => r.mainUs.toFixed(0)).join(', ')}), ${median(runs.map((r) => r.perSecond)).toFixed(0)} events/s delivered`,
-)
+console.log(`${where}: ${tracker === 'on' ? 'put + 2 deliveries' : 'put + fs sink only'} = ${summary(runs)}`)
