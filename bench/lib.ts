@@ -322,12 +322,18 @@ export async function startServer(
 
 /** CPU seconds (user + system) a process has used so far: all its threads, or only `thread` (its main thread: the pid). */
 export function cpuSeconds(pid: number, thread?: number): number {
+  const { user, kernel } = cpuTimes(pid, thread)
+  return user + kernel
+}
+
+/** cpuSeconds split into user mode and the kernel's time for the process (system calls: the file system's work). */
+export function cpuTimes(pid: number, thread?: number): { user: number; kernel: number } {
   try {
     const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+    return { user: Number(fields[11]) / TICKS_PER_SECOND, kernel: Number(fields[12]) / TICKS_PER_SECOND }
   } catch {
-    return NaN
+    return { user: NaN, kernel: NaN }
   }
 }
 

@@ -23,6 +23,7 @@ import {
   type PipelineSample,
   type Sample,
   type ServerKind,
+  WORKLOADS,
   type Workload,
 } from './scenarios.ts'
 
@@ -60,6 +61,7 @@ function medians(samples: Sample[]): Medians {
     rss: m((s) => s.rss),
     cpuPerEvent: m((s) => s.cpuPerEvent),
     mainCpuPerEvent: m((s) => s.mainCpuPerEvent),
+    otherKernelCpuPerEvent: m((s) => s.otherKernelCpuPerEvent),
     loadCpu: m((s) => s.loadCpu),
     drain: m((s) => s.drain),
     accepted: samples.reduce((n, s) => n + s.accepted, 0),
@@ -138,7 +140,7 @@ function missingDetail(m: Pick<Sample, 'unanswered' | 'foreign' | 'logged'>): st
 export function sampleLine(label: string, sample: Sample): string {
   return (
     `${label}: ${fmt(sample.perSecond)}/s (end to end ${fmt(sample.endToEnd)}/s) p50 ${fmt(sample.p50, 1)} ms p99 ${fmt(sample.p99, 1)} ms rss ${mb(sample.rss)} MB ` +
-    `cpu ${fmt(sample.cpuPerEvent)} µs/delivered event (main thread ${fmt(sample.mainCpuPerEvent)})${Number.isFinite(sample.natsCpuPerEvent) ? ` (nats-server ${fmt(sample.natsCpuPerEvent)})` : ''}, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
+    `cpu ${fmt(sample.cpuPerEvent)} µs/delivered event (main thread ${fmt(sample.mainCpuPerEvent)}, other threads' kernel time ${fmt(sample.otherKernelCpuPerEvent)})${Number.isFinite(sample.natsCpuPerEvent) ? ` (nats-server ${fmt(sample.natsCpuPerEvent)})` : ''}, file create ${fmt(sample.createCost)} µs, loadgen ${fmt(sample.loadCpu * 100)}% cpu, drain ${fmt(sample.drain, 1)} s, ` +
     `check ${sample.accepted - sample.missing}/${sample.accepted}${sample.missing ? ` (${missingDetail(sample)})` : sample.logged ? ` (gateway logged ${sample.logged.accepted})` : ''}${describeRefused(sample.refused, sample.reasons)}${sample.reconnects ? `, ${sample.reconnects} reconnects` : ''}; ` +
     `machine: others used ${fmt(sample.othersCpu, 2)} cores, load average ${fmt(sample.loadAverage, 2)}`
   )
@@ -364,12 +366,20 @@ function crcMicros(): number {
 }
 
 /** The other threads' share of the difference: the body's second write and the garbage, when they cost more. */
-function otherThreads(more: number): string {
+function otherThreads(node: Medians, floor: Medians): string {
+  const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
+  const more = other(node) - other(floor)
   if (!(more > 0)) return `On the other threads it spends no more than the floor (${fmt(more)} µs).`
+  const user = (m: Medians) => other(m) - m.otherKernelCpuPerEvent
   return (
-    `On the other threads it spends ${fmt(more)} µs more than the floor: every body is written twice (the durable ` +
-    "spool before the `200`, then the sink's temp file and its rename, one file operation more than the floor's write), " +
-    'and there is more garbage to collect.'
+    `On the other threads it spends ${fmt(more)} µs more than the floor. In the kernel ` +
+    `${fmt(node.otherKernelCpuPerEvent)} µs against the floor's ${fmt(floor.otherKernelCpuPerEvent)}: the file system's work, ` +
+    "every body written twice (the durable spool before the `200`, then the sink's temp file and its rename: three " +
+    'changes of a folder per event where the floor makes one). In user mode ' +
+    `${fmt(user(node))} µs against the floor's ${fmt(user(floor))}: V8's helper threads, chiefly the garbage collector. ` +
+    "The floor's bodies die young; hookcast's are held from the accept until their deliveries end, past V8's young " +
+    'generation, so their memory is reclaimed by full collections, which V8 starts for the memory outside its heap ' +
+    '(README, Performance).'
   )
 }
 
@@ -393,7 +403,6 @@ function whereFrom(
     const node = get(w, 'node')
     if (!floor || !hono || !node) continue
     const own = pipeline.find((p) => p.kind === kind)
-    const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
     out.push(
       `- **(${w}) ${what} on Node**: ${fmt(node.cpuPerEvent)} µs of CPU per delivered event, ${fmt(node.mainCpuPerEvent)} of it on the ` +
         `main thread, against the floor's ${fmt(floor.cpuPerEvent)} (${fmt(floor.mainCpuPerEvent)}) and the Hono reference's ` +
@@ -411,9 +420,10 @@ function whereFrom(
             ? ` and the body's ` + `CRC-32, ${fmt(crcMicros())} µs per 100 KB with Node's zlib here (~2 µs on Bun)`
             : ''
         }, and the main thread's calls into ` +
-        `the file system's thread pool. ${otherThreads(other(node) - other(floor))} End to end against the floor, repeat by ` +
+        `the file system's thread pool. ${otherThreads(node, floor)} End to end against the floor, repeat by ` +
         `repeat: ${perRepeat(results, w, 'node')}. ${cpuBoundText(node, floor)}`,
     )
+    if (w === 'a') out.push(tailLatency(node, floor))
   }
   for (const [w, what] of [
     ['a', '100 KB thumbnails'],
@@ -455,6 +465,20 @@ function whereFrom(
       'Performance section says what was changed for them and what was tried.',
     '',
   ]
+}
+
+/** Why (a)'s p99 on Node is what it is: the rate first (Little's law on 32 busy connections), then the pauses. */
+function tailLatency(node: Medians, floor: Medians): string {
+  const connections = WORKLOADS.find((w) => w.key === 'a')!.connections
+  const mean = (m: Medians) => fmt((connections / m.perSecond) * 1000, 1)
+  return (
+    `- **(a) p99 on Node**: ${fmt(node.p99, 1)} ms against the floor's ${fmt(floor.p99, 1)} (${ratio(node.p99, floor.p99)}). ` +
+    `Each of the ${connections} connections sends its next hook as soon as it has its answer, so the time an answer takes ` +
+    `follows the rate (Little's law): ${connections} / ${fmt(node.perSecond)} per second is ${mean(node)} ms on average for ` +
+    `hookcast and ${mean(floor)} ms for the floor, and the p50s are ${fmt(node.p50, 1)} and ${fmt(floor.p50, 1)} ms ` +
+    `(${ratio(node.p50, floor.p50)}). The tail beyond that is the main thread's pauses: the garbage collector's full ` +
+    'collections (the other threads, above), each stopping the thread for a few ms to ~10 ms on this machine.'
+  )
 }
 
 /**

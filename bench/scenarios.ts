@@ -19,6 +19,7 @@ import {
   checkDelivered,
   COMMANDS,
   cpuSeconds,
+  cpuTimes,
   currentRss,
   fileCreateCost,
   machineBusySeconds,
@@ -108,6 +109,12 @@ export interface Sample {
    * threads: the file system work of Node's libuv pool and Bun's and Deno's own, the garbage collector's helpers.
    */
   mainCpuPerEvent: number
+  /**
+   * The part of cpuPerEvent on the other threads in the kernel, µs: the system calls they make for the main thread,
+   * which for Node's libuv pool are the file system's work. The rest of the other threads' CPU is in user mode: on
+   * Node, chiefly V8's helper threads (the garbage collector's marking and scavenging, the optimizing compiler).
+   */
+  otherKernelCpuPerEvent: number
   /** Load generator CPU, share of one core. */
   loadCpu: number
   /** Seconds after the load stopped until every accepted event was delivered (hookcast). */
@@ -257,6 +264,11 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     const { pids, servers } = target
     const serverCpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
     const mainCpu = () => servers.reduce((sum, server) => sum + cpuSeconds(server.pid, server.pid), 0)
+    // The other threads' kernel time: the processes' kernel time less their main threads'.
+    const otherKernel = () =>
+      pids.reduce((sum, pid) => sum + cpuTimes(pid).kernel, 0) -
+      servers.reduce((sum, server) => sum + cpuTimes(server.pid, server.pid).kernel, 0)
+    let otherKernelStart = NaN
     let loadCpuStart = NaN
     let mainCpuStart = NaN
     let cpuStart = NaN
@@ -277,6 +289,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       if (line === 'load-start') {
         loadCpuStart = serverCpu()
         mainCpuStart = mainCpu()
+        otherKernelStart = otherKernel()
         if (natsPid !== undefined) natsCpu = -cpuSeconds(natsPid)
       }
       if (line === 'measure-start') {
@@ -315,6 +328,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
     // did for the events, such as their @streams delivery, counts too).
     const cpuAll = serverCpu() - loadCpuStart
     const cpuMain = mainCpu() - mainCpuStart
+    const cpuOtherKernel = otherKernel() - otherKernelStart
     if (natsPid !== undefined) natsCpu += cpuSeconds(natsPid)
     const rss = pids.reduce((sum, pid) => sum + peakRss(pid), 0)
     const check = checkDelivered(join(dir.path, 'data'), result.accepted, bodyFactory(workload), {
@@ -332,6 +346,7 @@ export async function runOne(workload: Workload, kind: ServerKind, options: Opti
       rss,
       cpuPerEvent: (cpuAll / Math.max(1, result.accepted.length)) * 1e6,
       mainCpuPerEvent: (cpuMain / Math.max(1, result.accepted.length)) * 1e6,
+      otherKernelCpuPerEvent: (cpuOtherKernel / Math.max(1, result.accepted.length)) * 1e6,
       natsCpuPerEvent: (natsCpu / Math.max(1, result.accepted.length)) * 1e6,
       loadCpu: result.cpu,
       drain,
