@@ -477,7 +477,7 @@ function tailLatency(node: Medians, floor: Medians): string {
     `follows the rate (Little's law): ${connections} / ${fmt(node.perSecond)} per second is ${mean(node)} ms on average for ` +
     `hookcast and ${mean(floor)} ms for the floor, and the p50s are ${fmt(node.p50, 1)} and ${fmt(floor.p50, 1)} ms ` +
     `(${ratio(node.p50, floor.p50)}). The tail beyond that is the main thread's pauses: the garbage collector's full ` +
-    'collections (the other threads, above), each stopping the thread for a few ms to ~10 ms on this machine.'
+    'collections (the other threads, above), each stopping the thread for up to ~15 ms on this machine, and scavenges of up to ~20 ms.'
   )
 }
 
