@@ -366,7 +366,7 @@ function crcMicros(): number {
 }
 
 /** The other threads' share of the difference: the body's second write and the garbage, when they cost more. */
-function otherThreads(node: Medians, floor: Medians): string {
+function otherThreads(node: Medians, floor: Medians, kind: 'thumbnail' | 'json'): string {
   const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
   const more = other(node) - other(floor)
   if (!(more > 0)) return `On the other threads it spends no more than the floor (${fmt(more)} µs).`
@@ -377,9 +377,13 @@ function otherThreads(node: Medians, floor: Medians): string {
     "every body written twice (the durable spool before the `200`, then the sink's temp file and its rename: three " +
     'changes of a folder per event where the floor makes one). In user mode ' +
     `${fmt(user(node))} µs against the floor's ${fmt(user(floor))}: V8's helper threads, chiefly the garbage collector. ` +
-    "The floor's bodies die young; hookcast's are held from the accept until their deliveries end, past V8's young " +
-    'generation, so their memory is reclaimed by full collections, which V8 starts for the memory outside its heap ' +
-    '(README, Performance).'
+    (kind === 'thumbnail'
+      ? "The floor's bodies die young; hookcast's are held from the accept until their deliveries end, past V8's " +
+        'young generation, so their memory is reclaimed by full collections, which V8 starts for the memory outside ' +
+        'its heap (README, Performance).'
+      : "The floor's objects die young; what an event leaves on hookcast's heap while its deliveries are under way " +
+        "(the parsed event, its queue entries and claims, the deliveries' promises) outlives a scavenge, so every " +
+        'scavenge copies it before it is promoted (README, Performance).')
   )
 }
 
@@ -420,7 +424,7 @@ function whereFrom(
             ? ` and the body's ` + `CRC-32, ${fmt(crcMicros())} µs per 100 KB with Node's zlib here (~2 µs on Bun)`
             : ''
         }, and the main thread's calls into ` +
-        `the file system's thread pool. ${otherThreads(node, floor)} End to end against the floor, repeat by ` +
+        `the file system's thread pool. ${otherThreads(node, floor, kind)} End to end against the floor, repeat by ` +
         `repeat: ${perRepeat(results, w, 'node')}. ${cpuBoundText(node, floor)}`,
     )
     if (w === 'a') out.push(tailLatency(node, floor))
