@@ -365,9 +365,11 @@ function crcMicros(): number {
   return ((performance.now() - started) * 1000) / 2_000
 }
 
-/** The other threads' share of the difference: the body's second write and the garbage, when they cost more. */
+/** CPU per event on a receiver's threads other than the main one, µs. */
+const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
+
+/** The other threads' share of the difference: the file system's kernel time and the collector's, when they cost more. */
 function otherThreads(node: Medians, floor: Medians, kind: 'thumbnail' | 'json'): string {
-  const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
   const more = other(node) - other(floor)
   if (!(more > 0)) return `On the other threads it spends no more than the floor (${fmt(more)} µs).`
   const user = (m: Medians) => other(m) - m.otherKernelCpuPerEvent
@@ -436,7 +438,6 @@ function whereFrom(
     const floor = get(w, 'floor')
     const bun = get(w, 'bun')
     if (!floor || !bun) continue
-    const other = (m: Medians) => m.cpuPerEvent - m.mainCpuPerEvent
     out.push(
       `- **(${w}) ${what} on Bun**: ${fmt(bun.cpuPerEvent)} µs of CPU per delivered event, ${fmt(bun.mainCpuPerEvent)} of it on ` +
         `the main thread, against the floor's ${fmt(floor.cpuPerEvent)} (${fmt(floor.mainCpuPerEvent)}): ` +
